@@ -1,0 +1,61 @@
+"""Output for people (tables, progress) and for machines (JSON), shared by both CLIs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(obj: Any) -> None:
+    """One JSON document on stdout, for machines."""
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right" if _numeric(col) else "left")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+
+
+def _numeric(column: str) -> bool:
+    return column.lower() in {"count", "rows", "accounts", "points", "overlap", "n"} or column.endswith("#")
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Print one clear line on stderr and return the exit status to use."""
+    err.print(f"error: {message}", markup=False)
+    return code
+
+
+@contextmanager
+def progress(description: str, total: int, enabled: bool | None = None) -> Iterator[Any]:
+    """A progress bar when stderr is a terminal; yields ``advance(n)``."""
+    if enabled is None:
+        enabled = err.is_terminal
+    if not enabled or total <= 0:
+        yield lambda n: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,42 @@
+"""``cleanroom-client``: the participant's command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from cleanroom.console import fail
+from cleanroom.errors import CleanroomError
+
+import cleanroom_client.commands as _commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cleanroom-client",
+        description="Map your accounts with a partner's without either side seeing the other's raw data.",
+    )
+    parser.add_argument("--profile", metavar="DIR", help="party profile directory (certificate, keys, coordinator address)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(_commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"cleanroom_client.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CleanroomError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
