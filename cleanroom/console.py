@@ -22,10 +22,11 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], numbers: bool = False) -> None:
+    """A table for people; ``numbers`` right-aligns every column after the first."""
     table = Table(title=title, title_justify="left", show_lines=False)
     for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right" if _numeric(col) else "left")
+        table.add_column(col, justify="right" if i and (numbers or _numeric(col)) else "left")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)

@@ -5,10 +5,11 @@ Public face::
     new_secret() -> bytes
     hash_to_points(keys, context: bytes) -> bytes
     blind(secret, points, workers=None) -> bytes
+    hash_and_blind(keys, context, secret, workers=None) -> bytes
     InvalidPoint(ValueError)
 """
 
-from cleanroom.psi.blinding import blind, default_workers, new_secret, shutdown_pool
+from cleanroom.psi.blinding import blind, default_workers, hash_and_blind, new_secret, shutdown_pool
 from cleanroom.psi.group import POINT_SIZE, InvalidPoint, check_points, hash_to_point, hash_to_points
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "check_points",
     "default_workers",
     "hash_to_point",
+    "hash_and_blind",
     "hash_to_points",
     "new_secret",
     "shutdown_pool",

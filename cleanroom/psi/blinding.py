@@ -12,12 +12,13 @@ import multiprocessing
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from cleanroom.psi.group import POINT_SIZE, InvalidPoint, check_points
+from cleanroom.errors import InputError
+from cleanroom.psi.group import POINT_SIZE, InvalidPoint, check_points, hash_to_points
 
 SECRET_SIZE = 32
 # Below this many points a pool is not worth starting (about 60 ms of work).
@@ -55,6 +56,11 @@ def _blind_slice(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
             index = base_index + i // POINT_SIZE
             raise InvalidPoint(f"point {index} has small order (its token would be zero)", index) from None
     raise AssertionError("unreachable: a failing point must fail again")
+
+
+def _hash_blind_slice(secret: bytes, keys: list, context: bytes, base_index: int = 0) -> bytes:
+    """Hash a slice of keys to points and blind them, in one worker round trip."""
+    return _blind_slice(secret, hash_to_points(keys, context), base_index)
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -95,6 +101,46 @@ def _slices(n_points: int, slice_points: int) -> Iterator[tuple[int, int]]:
         yield start, min(n_points, start + slice_points)
 
 
+def _resolve_workers(workers: int | None, n: int) -> int:
+    if workers is None:
+        return default_workers() if n > IN_PROCESS_MAX else 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError("workers must be at least 1")
+    return workers
+
+
+def _run(
+    task: Callable[..., bytes],
+    n: int,
+    args_for: Callable[[int, int], tuple],
+    workers: int,
+    progress: ProgressCallback | None,
+) -> bytes:
+    """Run ``task(*args_for(start, stop))`` over slices of n items; results joined in order."""
+    if workers == 1 or n <= IN_PROCESS_MAX:
+        out = []
+        for start, stop in _slices(n, SLICE_POINTS):
+            out.append(task(*args_for(start, stop)))
+            if progress:
+                progress(stop - start)
+        return b"".join(out)
+    pool = _get_pool(workers)
+    # About four slices per worker balances load; never so small that IPC dominates.
+    slice_points = max(IN_PROCESS_MAX, min(SLICE_POINTS, -(-n // (workers * 4))))
+    futures = [(stop - start, pool.submit(task, *args_for(start, stop))) for start, stop in _slices(n, slice_points)]
+    out = []
+    try:
+        for size, future in futures:
+            out.append(future.result())
+            if progress:
+                progress(size)
+    except BaseException:
+        for _, future in futures:
+            future.cancel()
+        raise
+    return b"".join(out)
+
+
 def blind(
     secret: bytes,
     points: bytes,
@@ -114,31 +160,40 @@ def blind(
     points = bytes(points)
     check_points(points)
     n = len(points) // POINT_SIZE
-    if workers is None:
-        workers = default_workers() if n > IN_PROCESS_MAX else 1
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
-    if workers == 1 or n <= IN_PROCESS_MAX:
-        out = []
-        for start, stop in _slices(n, SLICE_POINTS):
-            out.append(_blind_slice(secret, points[start * POINT_SIZE : stop * POINT_SIZE], start))
-            if progress:
-                progress(stop - start)
-        return b"".join(out)
-    pool = _get_pool(workers)
-    slice_points = max(IN_PROCESS_MAX, min(SLICE_POINTS, -(-n // (workers * 4))))
-    futures = [
-        (stop - start, pool.submit(_blind_slice, bytes(secret), points[start * POINT_SIZE : stop * POINT_SIZE], start))
-        for start, stop in _slices(n, slice_points)
-    ]
-    out = []
-    try:
-        for size, future in futures:
-            out.append(future.result())
-            if progress:
-                progress(size)
-    except BaseException:
-        for _, future in futures:
-            future.cancel()
-        raise
-    return b"".join(out)
+    workers = _resolve_workers(workers, n)
+    secret = bytes(secret)
+    return _run(
+        _blind_slice,
+        n,
+        lambda start, stop: (secret, points[start * POINT_SIZE : stop * POINT_SIZE], start),
+        workers,
+        progress,
+    )
+
+
+def hash_and_blind(
+    keys: Iterable[str | bytes],
+    context: bytes,
+    secret: bytes,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> bytes:
+    """``blind(secret, hash_to_points(keys, context))``, with the hashing done in the workers.
+
+    Same result, byte for byte; for a client this saves a pass over the keys in
+    the parent process and the round trip of the unblinded points.
+    """
+    _check_secret(secret)
+    if not isinstance(context, (bytes, bytearray)):
+        raise InputError("the hash context must be bytes (it binds the agreement and key kind)")
+    keys = list(keys)
+    n = len(keys)
+    workers = _resolve_workers(workers, n)
+    secret, context = bytes(secret), bytes(context)
+    return _run(
+        _hash_blind_slice,
+        n,
+        lambda start, stop: (secret, keys[start:stop], context, start),
+        workers,
+        progress,
+    )

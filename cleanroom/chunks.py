@@ -1,0 +1,19 @@
+"""Chunking and digests of packed point uploads, shared by both ends of the wire."""
+
+from __future__ import annotations
+
+import hashlib
+
+# 1 MiB of points per chunk: well under gRPC's 4 MiB message limit, large
+# enough that per-message overhead is noise.
+MAX_CHUNK_POINTS = 32_768
+
+
+def chunk_digest(points: bytes, accounts: bytes = b"", populations: bytes = b"") -> str:
+    """Hex SHA-256 of a chunk's payload (labels included when it has them)."""
+    return hashlib.sha256(points + accounts + populations).hexdigest()
+
+
+def upload_digest(chunk_digests: list[str]) -> str:
+    """Hex SHA-256 over the raw chunk digests in sequence order."""
+    return hashlib.sha256(b"".join(bytes.fromhex(d) for d in chunk_digests)).hexdigest()

@@ -1,0 +1,107 @@
+"""``cleanroom``: the coordinator's command line (and the demo)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cleanroom.console import fail, print_json
+from cleanroom.errors import CleanroomError
+
+
+def _coordinator_init(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.datadir import DataDir
+
+    config = DataDir(Path(args.data_dir)).init(listen=args.listen)
+    if args.json:
+        print_json({"data_dir": args.data_dir, **config})
+    else:
+        print(f"coordinator initialised in {args.data_dir} (CA, server certificate, signing key); listen {config['listen']}")
+    return 0
+
+
+def _coordinator_add_party(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.datadir import DataDir
+
+    out = DataDir(Path(args.data_dir)).add_party(args.name, Path(args.out), args.address)
+    print(f"profile for party {args.name!r} written to {out}")
+    return 0
+
+
+def _coordinator_serve(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.core import MAX_CHUNK_POINTS, Limits
+    from cleanroom.coordinator.datadir import DataDir
+    from cleanroom.coordinator.server import serve_forever
+
+    data_dir = DataDir(Path(args.data_dir))
+    listen = args.listen or data_dir.config()["listen"]
+    limits = Limits(max_points=args.max_points, max_chunk_points=MAX_CHUNK_POINTS)
+    serve_forever(
+        data_dir,
+        listen,
+        limits,
+        port_file=Path(args.port_file) if args.port_file else None,
+        wire_log=Path(args.wire_log) if args.wire_log else None,
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cleanroom.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cleanroom.coordinator.core import DEFAULT_MAX_POINTS
+    from cleanroom.coordinator.datadir import DEFAULT_LISTEN
+
+    parser = argparse.ArgumentParser(prog="cleanroom", description="Cleanroom coordinator, audit tools and demo.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    coord = sub.add_parser("coordinator", help="run and administer a coordinator")
+    csub = coord.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = csub.add_parser("init", help="create the CA, server certificate and signing key")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"address to serve gRPC on (default {DEFAULT_LISTEN})")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_init)
+    p = csub.add_parser("add-party", help="issue a party certificate and write its client profile")
+    p.add_argument("name")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out", required=True, help="profile directory to write")
+    p.add_argument("--address", help="coordinator address the client dials (default: the configured one)")
+    p.set_defaults(handler=_coordinator_add_party)
+    p = csub.add_parser("serve", help="serve gRPC (mTLS) until stopped")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--listen", help="HOST:PORT (port 0 picks a free port)")
+    p.add_argument("--max-points", type=int, default=DEFAULT_MAX_POINTS, help="largest upload accepted")
+    p.add_argument("--port-file", help="write the bound port here once serving")
+    p.add_argument("--wire-log", help=argparse.SUPPRESS)  # privacy tests: log every request's raw bytes
+    p.set_defaults(handler=_coordinator_serve)
+
+    demo = sub.add_parser("demo", help="run a coordinator and two parties end to end on generated data")
+    demo.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    demo.add_argument("--vendor-accounts", type=int, default=20_000)
+    demo.add_argument("--partner-accounts", type=int, default=15_000)
+    demo.add_argument("--overlap", type=int, default=4_000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary dir)")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CleanroomError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

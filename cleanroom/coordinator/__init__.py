@@ -1,0 +1,1 @@
+"""The coordinator: holds only blinded tokens, joins them, releases what terms grant."""

@@ -1,0 +1,565 @@
+"""The coordinator's rules: agreements, uploads, runs and releases.
+
+Wire-independent: methods take the caller's party name (from its mTLS
+certificate, resolved by the wire layer) and plain values, and raise the
+domain errors of ``cleanroom.errors``. Every refusal happens before any write,
+so a refused request changes no state (apart from its audit entry).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
+from cleanroom.coordinator.overlap import SideTokens, overlap_counts
+from cleanroom.coordinator.release import overlap_release
+from cleanroom.coordinator.store import Store, now
+from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
+from cleanroom.psi import POINT_SIZE, InvalidPoint, check_points
+from cleanroom.terms import Terms, canonical_json, parse_terms, terms_hash
+
+OWN, REBLINDED = "own", "reblinded"
+DEFAULT_MAX_POINTS = 5_000_000
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_points: int = DEFAULT_MAX_POINTS
+    max_chunk_points: int = MAX_CHUNK_POINTS
+
+
+class Coordinator:
+    def __init__(self, store: Store, limits: Limits | None = None) -> None:
+        self.store = store
+        self.limits = limits or Limits()
+
+    # -- agreements ----------------------------------------------------------
+
+    def _agreement(self, caller: str, agreement_id: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM agreements WHERE agreement_id = ?", [agreement_id])
+        if row is None:
+            raise NotFound(f"agreement {agreement_id!r} does not exist")
+        if caller not in (row["proposer"], row["counterparty"]):
+            raise PermissionDenied(f"party {caller!r} is not a party to agreement {agreement_id}")
+        row["approved_by"] = [
+            r["party"]
+            for r in self.store.rows(
+                "SELECT party FROM approvals WHERE agreement_id = ? AND version = ? AND terms_hash = ? ORDER BY approved_at",
+                [agreement_id, row["version"], row["terms_hash"]],
+            )
+        ]
+        return row
+
+    def terms_of(self, agreement: dict[str, Any]) -> Terms:
+        return parse_terms(bytes(agreement["terms_json"]))
+
+    def propose(self, caller: str, counterparty: str, terms_json: bytes) -> dict[str, Any]:
+        terms = parse_terms(terms_json)
+        if terms.parties != (caller, counterparty):
+            raise InvalidArgument(
+                f"terms name parties {list(terms.parties)}, but the proposer is {caller!r} and the counterparty {counterparty!r}"
+            )
+        agreement_id = _new_id("agr")
+        digest = terms_hash(terms_json)
+        at = now()
+        with self.store.transaction() as con:
+            con.execute(
+                "INSERT INTO agreements VALUES (?, 1, ?, ?, ?, ?, 'proposed', ?)",
+                [agreement_id, caller, counterparty, terms_json, digest, at],
+            )
+            con.execute("INSERT INTO approvals VALUES (?, 1, ?, ?, ?)", [agreement_id, caller, digest, at])
+            self.store.audit(con, caller, "agreement.proposed", agreement_id, {"version": 1, "terms_hash": digest, "counterparty": counterparty})
+        return self._agreement(caller, agreement_id)
+
+    def get(self, caller: str, agreement_id: str) -> dict[str, Any]:
+        return self._agreement(caller, agreement_id)
+
+    def list(self, caller: str) -> list[dict[str, Any]]:
+        ids = self.store.rows(
+            "SELECT agreement_id FROM agreements WHERE proposer = ? OR counterparty = ? ORDER BY created_at",
+            [caller, caller],
+        )
+        return [self._agreement(caller, r["agreement_id"]) for r in ids]
+
+    def approve(self, caller: str, agreement_id: str, approved_hash: str) -> dict[str, Any]:
+        agreement = self._agreement(caller, agreement_id)
+        if agreement["state"] == "revoked":
+            raise FailedPrecondition(f"agreement {agreement_id} was revoked")
+        if approved_hash != agreement["terms_hash"]:
+            raise FailedPrecondition(
+                f"the terms of {agreement_id} changed: you approved {approved_hash[:12]}..., the current terms hash is "
+                f"{agreement['terms_hash'][:12]}...; show the agreement again and approve what it shows"
+            )
+        if caller in agreement["approved_by"]:
+            return agreement
+        with self.store.transaction() as con:
+            con.execute(
+                "INSERT INTO approvals VALUES (?, ?, ?, ?, ?)",
+                [agreement_id, agreement["version"], caller, approved_hash, now()],
+            )
+            con.execute("UPDATE agreements SET state = 'active' WHERE agreement_id = ?", [agreement_id])
+            self.store.audit(con, caller, "agreement.approved", agreement_id, {"version": agreement["version"], "terms_hash": approved_hash})
+        return self._agreement(caller, agreement_id)
+
+    def revoke(self, caller: str, agreement_id: str, reason: str) -> dict[str, Any]:
+        agreement = self._agreement(caller, agreement_id)
+        if agreement["state"] == "revoked":
+            return agreement
+        with self.store.transaction() as con:
+            con.execute("UPDATE agreements SET state = 'revoked' WHERE agreement_id = ?", [agreement_id])
+            self.store.audit(con, caller, "agreement.revoked", agreement_id, {"reason": reason})
+            deleted = self._purge_points(con, agreement_id=agreement_id)
+            con.execute("UPDATE runs SET state = 'revoked' WHERE agreement_id = ? AND state = 'collecting'", [agreement_id])
+            self.store.audit(con, caller, "points.deleted", agreement_id, {"cause": "revocation", **deleted})
+        return self._agreement(caller, agreement_id)
+
+    def _active(self, caller: str, agreement_id: str, terms_hash_seen: str) -> tuple[dict[str, Any], Terms]:
+        agreement = self._agreement(caller, agreement_id)
+        if agreement["state"] == "revoked":
+            raise FailedPrecondition(f"agreement {agreement_id} was revoked; no further runs")
+        if agreement["state"] != "active":
+            waiting = [p for p in (agreement["proposer"], agreement["counterparty"]) if p not in agreement["approved_by"]]
+            raise FailedPrecondition(f"agreement {agreement_id} is not approved yet (waiting for {', '.join(waiting)})")
+        if terms_hash_seen != agreement["terms_hash"]:
+            raise FailedPrecondition(
+                f"agreement {agreement_id} changed since you approved it (terms hash {agreement['terms_hash'][:12]}...); show and approve it again"
+            )
+        return agreement, self.terms_of(agreement)
+
+    # -- uploads -------------------------------------------------------------
+
+    def _open_run(self, agreement: dict[str, Any]) -> dict[str, Any] | None:
+        return self.store.row(
+            "SELECT * FROM runs WHERE agreement_id = ? AND state = 'collecting' ORDER BY created_at DESC LIMIT 1",
+            [agreement["agreement_id"]],
+        )
+
+    def _upload(self, run_id: str, party: str, kind: str) -> dict[str, Any] | None:
+        return self.store.row("SELECT * FROM uploads WHERE run_id = ? AND party = ? AND kind = ?", [run_id, party, kind])
+
+    def _received(self, upload_id: str) -> list[int]:
+        return [r["seq"] for r in self.store.rows("SELECT seq FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])]
+
+    def _session(self, upload: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "run_id": upload["run_id"],
+            "upload_id": upload["upload_id"],
+            "received_chunks": self._received(upload["upload_id"]),
+            "max_chunk_points": self.limits.max_chunk_points,
+            "committed": upload["committed"],
+        }
+
+    def begin_upload(
+        self,
+        caller: str,
+        agreement_id: str,
+        terms_hash_seen: str,
+        kind: str,
+        run_id: str,
+        total_points: int,
+        total_chunks: int,
+        total_accounts: int,
+        digest: str,
+        of_upload_id: str = "",
+    ) -> dict[str, Any]:
+        agreement, terms = self._active(caller, agreement_id, terms_hash_seen)
+        if kind not in (OWN, REBLINDED):
+            raise InvalidArgument("upload kind must be OWN or REBLINDED")
+        if total_points > self.limits.max_points:
+            raise ResourceExhausted(
+                f"upload of {total_points:,} points exceeds this coordinator's limit of {self.limits.max_points:,} points"
+            )
+        if total_points < 1 or total_chunks < 1 or total_chunks > total_points:
+            raise InvalidArgument(f"an upload needs at least one point and one chunk (got {total_points} points in {total_chunks} chunks)")
+        if -(-total_points // self.limits.max_chunk_points) > total_chunks:
+            raise InvalidArgument(f"chunks hold at most {self.limits.max_chunk_points} points; {total_chunks} chunks cannot hold {total_points}")
+        if len(digest) != 64:
+            raise InvalidArgument("upload_digest must be a hex SHA-256")
+        if kind == OWN:
+            return self._begin_own(caller, agreement, terms, total_points, total_chunks, total_accounts, digest)
+        return self._begin_reblinded(caller, agreement, terms, run_id, of_upload_id, total_points, total_chunks, digest)
+
+    def _begin_own(self, caller, agreement, terms, total_points, total_chunks, total_accounts, digest):
+        if total_accounts > total_points or total_accounts < 1:
+            raise InvalidArgument(f"total_accounts ({total_accounts}) must be between 1 and total_points ({total_points})")
+        if total_accounts < terms.min_set_size:
+            raise FailedPrecondition(
+                f"your set has {total_accounts} accounts, below the agreement's minimum set size of {terms.min_set_size}"
+            )
+        run = self._open_run(agreement)
+        if run is not None:
+            existing = self._upload(run["run_id"], caller, OWN)
+            if existing is not None:
+                if existing["upload_digest"] == digest:
+                    return self._session(existing)  # resume
+                peer_started = self.store.row(
+                    "SELECT 1 FROM uploads WHERE run_id = ? AND party = ? AND kind = ? AND committed",
+                    [run["run_id"], terms.other(caller), REBLINDED],
+                )
+                if peer_started:
+                    raise FailedPrecondition(
+                        f"run {run['run_id']} already uses your earlier upload and {terms.other(caller)} is re-blinding it; "
+                        "wait for the run to complete, then map again"
+                    )
+        upload_id = _new_id("upl")
+        with self.store.transaction() as con:
+            if run is None:
+                run_id = _new_id("run")
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, 'collecting', ?, NULL)",
+                    [run_id, agreement["agreement_id"], agreement["version"], agreement["terms_hash"], now()],
+                )
+                self.store.audit(con, caller, "run.started", agreement["agreement_id"], {"run_id": run_id, "terms_hash": agreement["terms_hash"]})
+            else:
+                run_id = run["run_id"]
+                replaced = self._upload(run_id, caller, OWN)
+                if replaced is not None:
+                    con.execute("DELETE FROM chunks WHERE upload_id = ?", [replaced["upload_id"]])
+                    con.execute("DELETE FROM uploads WHERE upload_id = ?", [replaced["upload_id"]])
+                    self.store.audit(con, caller, "upload.replaced", agreement["agreement_id"], {"run_id": run_id, "upload_id": replaced["upload_id"]})
+            con.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, false, ?, NULL)",
+                [upload_id, run_id, caller, OWN, total_points, total_chunks, total_accounts, digest, now()],
+            )
+        return self._session(self._upload(run_id, caller, OWN))
+
+    def _begin_reblinded(self, caller, agreement, terms, run_id, of_upload_id, total_points, total_chunks, digest):
+        run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        if run is None or run["agreement_id"] != agreement["agreement_id"]:
+            raise NotFound(f"run {run_id!r} does not exist in agreement {agreement['agreement_id']}")
+        if run["state"] != "collecting":
+            raise FailedPrecondition(f"run {run_id} is {run['state']}; nothing to re-blind")
+        peer = self._upload(run_id, terms.other(caller), OWN)
+        if peer is None or not peer["committed"]:
+            raise FailedPrecondition(f"{terms.other(caller)} has not finished uploading to run {run_id}; nothing to re-blind yet")
+        if of_upload_id != peer["upload_id"]:
+            raise FailedPrecondition(
+                f"{terms.other(caller)} replaced its upload to run {run_id}; fetch its points again and re-blind those"
+            )
+        if (total_points, total_chunks) != (peer["total_points"], peer["total_chunks"]):
+            raise InvalidArgument(
+                f"re-blinded upload must match the peer's: {peer['total_points']} points in {peer['total_chunks']} chunks "
+                f"(got {total_points} in {total_chunks})"
+            )
+        existing = self._upload(run_id, caller, REBLINDED)
+        if existing is not None:
+            if existing["upload_digest"] == digest:
+                return self._session(existing)
+            if existing["committed"]:
+                raise FailedPrecondition(f"you already re-blinded the peer's points of run {run_id}")
+        upload_id = _new_id("upl")
+        with self.store.transaction() as con:
+            if existing is not None:
+                con.execute("DELETE FROM chunks WHERE upload_id = ?", [existing["upload_id"]])
+                con.execute("DELETE FROM uploads WHERE upload_id = ?", [existing["upload_id"]])
+            con.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, false, ?, NULL)",
+                [upload_id, run_id, caller, REBLINDED, total_points, total_chunks, digest, of_upload_id, now()],
+            )
+        return self._session(self._upload(run_id, caller, REBLINDED))
+
+    def _own_upload(self, caller: str, upload_id: str) -> dict[str, Any]:
+        upload = self.store.row("SELECT * FROM uploads WHERE upload_id = ?", [upload_id])
+        if upload is None:
+            raise NotFound(f"upload {upload_id!r} does not exist (begin the upload again)")
+        if upload["party"] != caller:
+            raise PermissionDenied(f"upload {upload_id} belongs to another party")
+        return upload
+
+    def put_chunk(self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str) -> list[int]:
+        upload = self._own_upload(caller, upload_id)
+        received = self._received(upload_id)
+        if seq in received:
+            stored = self.store.row("SELECT digest FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq])
+            if stored["digest"] != digest:
+                raise InvalidArgument(f"chunk {seq} of upload {upload_id} was already received with different content")
+            return received  # a repeated chunk is a no-op
+        if upload["committed"]:
+            raise FailedPrecondition(f"upload {upload_id} is already committed")
+        if seq >= upload["total_chunks"]:
+            raise InvalidArgument(f"chunk {seq} is out of range: upload {upload_id} has {upload['total_chunks']} chunks")
+        expected = len(received)
+        if seq != expected:
+            raise InvalidArgument(f"chunk {seq} is out of order: expected chunk {expected}")
+        if chunk_digest(points, accounts, populations) != digest:
+            raise InvalidArgument(f"chunk {seq} does not match its digest (corrupted in transit?)")
+        try:
+            check_points(points)
+        except InvalidPoint as exc:
+            raise InvalidArgument(f"chunk {seq}: {exc}") from None
+        n = len(points) // POINT_SIZE
+        if n == 0 or n > self.limits.max_chunk_points:
+            raise InvalidArgument(f"chunk {seq} holds {n} points; a chunk holds 1 to {self.limits.max_chunk_points}")
+        if upload["kind"] == OWN:
+            self._check_labels(upload, seq, n, accounts, populations)
+        else:
+            if accounts or populations:
+                raise InvalidArgument("re-blinded chunks carry no labels")
+            peer_n = self._peer_chunk_points(upload, seq)
+            if n != peer_n:
+                raise InvalidArgument(f"re-blinded chunk {seq} holds {n} points; the peer's chunk {seq} holds {peer_n}")
+        with self.store.transaction() as con:
+            con.execute(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [upload_id, seq, n, points, accounts or None, populations or None, digest],
+            )
+        return received + [seq]
+
+    def _check_labels(self, upload: dict[str, Any], seq: int, n: int, accounts: bytes, populations: bytes) -> None:
+        if len(accounts) != 4 * n or len(populations) != 2 * n:
+            raise InvalidArgument(f"chunk {seq}: need one 4-byte account label and one 2-byte population mask per point")
+        acc = np.frombuffer(accounts, dtype="<u4")
+        if int(acc.max()) >= upload["total_accounts"]:
+            raise InvalidArgument(f"chunk {seq}: account label {int(acc.max())} >= total_accounts {upload['total_accounts']}")
+        agreement = self.store.row(
+            "SELECT a.* FROM agreements a JOIN runs r USING (agreement_id) WHERE r.run_id = ?", [upload["run_id"]]
+        )
+        n_pops = len(self.terms_of(agreement).populations[upload["party"]])
+        masks = np.frombuffer(populations, dtype="<u2")
+        if np.any(masks == 0) or np.any(masks >> n_pops):
+            raise InvalidArgument(f"chunk {seq}: population masks must name 1 to {n_pops} of your populations")
+
+    def _peer_chunk_points(self, upload: dict[str, Any], seq: int) -> int:
+        row = self.store.row(
+            """SELECT c.n_points FROM chunks c JOIN uploads u USING (upload_id)
+               WHERE u.run_id = ? AND u.kind = 'own' AND u.party <> ? AND c.seq = ?""",
+            [upload["run_id"], upload["party"], seq],
+        )
+        if row is None:
+            raise InvalidArgument(f"the peer's upload has no chunk {seq}")
+        return row["n_points"]
+
+    def commit_upload(self, caller: str, upload_id: str) -> dict[str, Any]:
+        upload = self._own_upload(caller, upload_id)
+        run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [upload["run_id"]])
+        if upload["committed"]:
+            return self._receipt(upload, run)
+        chunks = self.store.rows("SELECT seq, n_points, digest FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
+        missing = sorted(set(range(upload["total_chunks"])) - {c["seq"] for c in chunks})
+        if missing:
+            raise FailedPrecondition(f"upload {upload_id} is missing {len(missing)} chunk(s), first {missing[0]}; send them and commit again")
+        points = sum(c["n_points"] for c in chunks)
+        if points != upload["total_points"]:
+            raise InvalidArgument(f"upload {upload_id} announced {upload['total_points']} points but its chunks hold {points}")
+        if upload_digest([c["digest"] for c in chunks]) != upload["upload_digest"]:
+            raise InvalidArgument(f"upload {upload_id}: the chunks do not match the announced upload digest")
+        if upload["kind"] == REBLINDED:
+            peer = self._upload(run["run_id"], self.terms_of(self.store.row("SELECT * FROM agreements WHERE agreement_id = ?", [run["agreement_id"]])).other(caller), OWN)
+            if peer is None or peer["upload_id"] != upload["of_upload"]:
+                raise FailedPrecondition("the peer replaced its upload while you re-blinded it; run sync again")
+        if upload["kind"] == OWN:
+            labels = self.store.rows("SELECT accounts FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
+            distinct = np.unique(np.concatenate([np.frombuffer(bytes(r["accounts"]), dtype="<u4") for r in labels]))
+            if len(distinct) != upload["total_accounts"]:
+                raise InvalidArgument(
+                    f"upload {upload_id} announced {upload['total_accounts']} accounts but labels {len(distinct)} distinct ones"
+                )
+        with self.store.transaction() as con:
+            con.execute("UPDATE uploads SET committed = true, committed_at = ? WHERE upload_id = ?", [now(), upload_id])
+            self.store.audit(
+                con,
+                caller,
+                "upload.committed",
+                run["agreement_id"],
+                {
+                    "run_id": run["run_id"],
+                    "upload_id": upload_id,
+                    "kind": upload["kind"],
+                    "points": upload["total_points"],
+                    "accounts": upload["total_accounts"],
+                    "chunks": upload["total_chunks"],
+                    "upload_digest": upload["upload_digest"],
+                    "chunk_digests": [c["digest"] for c in chunks],
+                },
+            )
+        upload = self._own_upload(caller, upload_id)
+        self._maybe_complete(run["run_id"])
+        return self._receipt(upload, run)
+
+    def _receipt(self, upload: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        body = {
+            "upload_id": upload["upload_id"],
+            "run_id": run["run_id"],
+            "agreement_id": run["agreement_id"],
+            "terms_hash": run["terms_hash"],
+            "kind": upload["kind"],
+            "party": upload["party"],
+            "total_points": int(upload["total_points"]),
+            "total_chunks": int(upload["total_chunks"]),
+            "upload_digest": upload["upload_digest"],
+            "received_at": upload["committed_at"] or "",
+        }
+        return {**body, "signature": self.store.signer.sign_json(body)}
+
+    # -- runs ----------------------------------------------------------------
+
+    def _maybe_complete(self, run_id: str) -> None:
+        uploads = self.store.rows("SELECT * FROM uploads WHERE run_id = ? AND committed", [run_id])
+        if len(uploads) < 4:
+            return
+        run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        if run["state"] != "collecting":
+            return
+        agreement = self.store.row("SELECT * FROM agreements WHERE agreement_id = ?", [run["agreement_id"]])
+        terms = self.terms_of(agreement)
+        a, b = terms.parties
+        by = {(u["party"], u["kind"]): u for u in uploads}
+        side_a = self._side_tokens(by[(a, OWN)], by[(b, REBLINDED)])
+        side_b = self._side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
+        counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
+        result = {
+            "parties": [a, b],
+            "populations": {a: list(terms.populations[a]), b: list(terms.populations[b])},
+            "accounts": {a: counts.a_accounts, b: counts.b_accounts},
+            "overlap": counts.overlap,
+            "matrix": counts.matrix,
+        }
+        with self.store.transaction() as con:
+            con.execute(
+                "INSERT INTO results VALUES (?, ?, ?, ?)",
+                [run_id, run["agreement_id"], json.dumps(result, sort_keys=True), now()],
+            )
+            con.execute("UPDATE runs SET state = 'complete', completed_at = ? WHERE run_id = ?", [now(), run_id])
+            self.store.audit(
+                con, "coordinator", "run.completed", run["agreement_id"],
+                {"run_id": run_id, "accounts": result["accounts"], "terms_hash": run["terms_hash"]},
+            )
+            if terms.retention_seconds == 0:
+                deleted = self._purge_points(con, run_id=run_id)
+                self.store.audit(con, "coordinator", "points.deleted", run["agreement_id"], {"cause": "retention", "run_id": run_id, **deleted})
+
+    def _side_tokens(self, own: dict[str, Any], reblinded: dict[str, Any]) -> SideTokens:
+        labels = self.store.rows("SELECT accounts, populations FROM chunks WHERE upload_id = ? ORDER BY seq", [own["upload_id"]])
+        tokens = self.store.rows("SELECT points FROM chunks WHERE upload_id = ? ORDER BY seq", [reblinded["upload_id"]])
+        return SideTokens(
+            tokens=b"".join(bytes(r["points"]) for r in tokens),
+            accounts=np.frombuffer(b"".join(bytes(r["accounts"]) for r in labels), dtype="<u4"),
+            populations=np.frombuffer(b"".join(bytes(r["populations"]) for r in labels), dtype="<u2"),
+            total_accounts=int(own["total_accounts"]),
+        )
+
+    def _purge_points(self, con, *, run_id: str | None = None, agreement_id: str | None = None) -> dict[str, int]:
+        """Delete every blinded point of a run (or of all runs of an agreement)."""
+        if run_id is not None:
+            where, param = "run_id = ?", run_id
+        else:
+            where, param = "run_id IN (SELECT run_id FROM runs WHERE agreement_id = ?)", agreement_id
+        n_chunks, n_points = con.execute(
+            f"SELECT count(*), coalesce(sum(n_points), 0) FROM chunks WHERE upload_id IN (SELECT upload_id FROM uploads WHERE {where})",
+            [param],
+        ).fetchone()
+        con.execute(f"DELETE FROM chunks WHERE upload_id IN (SELECT upload_id FROM uploads WHERE {where})", [param])
+        return {"chunks": int(n_chunks), "points": int(n_points)}
+
+    def peer_chunks(self, caller: str, run_id: str) -> Iterator[dict[str, Any]]:
+        run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        if run is None:
+            raise NotFound(f"run {run_id!r} does not exist")
+        agreement = self._agreement(caller, run["agreement_id"])
+        if run["state"] != "collecting":
+            raise FailedPrecondition(f"run {run_id} is {run['state']}; its points are gone")
+        peer = self._upload(run_id, self.terms_of(agreement).other(caller), OWN)
+        if peer is None or not peer["committed"]:
+            raise FailedPrecondition(f"the peer has not finished uploading to run {run_id}")
+        for seq in range(peer["total_chunks"]):
+            row = self.store.row("SELECT points FROM chunks WHERE upload_id = ? AND seq = ?", [peer["upload_id"], seq])
+            points = bytes(row["points"])
+            yield {"upload_id": peer["upload_id"], "seq": seq, "points": points, "digest": chunk_digest(points)}
+
+    def status(self, caller: str, agreement_id: str, run_id: str = "") -> dict[str, Any]:
+        agreement = self._agreement(caller, agreement_id)
+        terms = self.terms_of(agreement)
+        if run_id:
+            run = self.store.row("SELECT * FROM runs WHERE run_id = ? AND agreement_id = ?", [run_id, agreement_id])
+            if run is None:
+                raise NotFound(f"run {run_id!r} does not exist in agreement {agreement_id}")
+        else:
+            run = self.store.row("SELECT * FROM runs WHERE agreement_id = ? ORDER BY created_at DESC LIMIT 1", [agreement_id])
+        if run is None:
+            return {"run_id": "", "agreement_id": agreement_id, "state": "none", "parties": [], "waiting_for": ["no upload yet"], "reblind_needed": False}
+        uploads = {(u["party"], u["kind"]): u for u in self.store.rows("SELECT * FROM uploads WHERE run_id = ?", [run["run_id"]])}
+        me, peer = caller, terms.other(caller)
+
+        def done(party: str, kind: str) -> bool:
+            u = uploads.get((party, kind))
+            return bool(u and u["committed"])
+
+        parties = [
+            {"party": p, "uploaded": done(p, OWN), "points": int(uploads[(p, OWN)]["total_points"]) if (p, OWN) in uploads else 0, "reblinded": done(p, REBLINDED)}
+            for p in terms.parties
+        ]
+        waiting: list[str] = []
+        if run["state"] == "collecting":
+            if not done(me, OWN):
+                waiting.append("your upload")
+            if not done(peer, OWN):
+                waiting.append(f"{peer}'s upload")
+            elif not done(me, REBLINDED):
+                waiting.append(f"your re-blinding of {peer}'s points")
+            if done(me, OWN) and not done(peer, REBLINDED):
+                waiting.append(f"{peer}'s re-blinding of your points")
+        status = {
+            "run_id": run["run_id"],
+            "agreement_id": agreement_id,
+            "state": run["state"],
+            "parties": parties,
+            "waiting_for": waiting,
+            "reblind_needed": run["state"] == "collecting" and done(peer, OWN) and not done(me, REBLINDED),
+        }
+        peer_own = uploads.get((peer, OWN))
+        if status["reblind_needed"]:
+            status.update(peer_upload_id=peer_own["upload_id"], peer_points=int(peer_own["total_points"]), peer_chunks=int(peer_own["total_chunks"]))
+        return status
+
+    # -- releases ------------------------------------------------------------
+
+    def overlap(self, caller: str, agreement_id: str, run_id: str = "") -> dict[str, Any]:
+        agreement = self._agreement(caller, agreement_id)
+        if agreement["state"] == "revoked":
+            raise FailedPrecondition(f"agreement {agreement_id} was revoked; nothing more is released")
+        terms = self.terms_of(agreement)
+        if run_id:
+            result = self.store.row("SELECT * FROM results WHERE run_id = ? AND agreement_id = ?", [run_id, agreement_id])
+            if result is None:
+                raise NotFound(f"run {run_id!r} of agreement {agreement_id} has no result")
+        else:
+            result = self.store.row("SELECT * FROM results WHERE agreement_id = ? ORDER BY computed_at DESC LIMIT 1", [agreement_id])
+            if result is None:
+                waiting = self.status(caller, agreement_id)["waiting_for"]
+                raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet (waiting for {', '.join(waiting)})")
+        stored = self.store.row(
+            "SELECT body_json FROM releases WHERE run_id = ? AND viewer = ? AND kind = 'overlap'", [result["run_id"], caller]
+        )
+        if stored is not None:
+            return json.loads(stored["body_json"])  # the same numbers again, at no cost
+        run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [result["run_id"]])
+        body = overlap_release(terms, caller, json.loads(result["body_json"]))
+        body.update(
+            agreement_id=agreement_id,
+            run_id=result["run_id"],
+            terms_version=int(run["version"]),
+            terms_hash=run["terms_hash"],
+            released_at=now(),
+        )
+        body["signature"] = self.store.signer.sign_json(body).hex()
+        with self.store.transaction() as con:
+            con.execute(
+                "INSERT INTO releases VALUES (?, ?, ?, ?, 'overlap', ?, ?)",
+                [_new_id("rel"), agreement_id, result["run_id"], caller, json.dumps(body, sort_keys=True), now()],
+            )
+            released = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash")}
+            self.store.audit(con, "coordinator", "release.overlap", agreement_id, released)
+        return body
+
+    def audit_denial(self, caller: str, method: str, agreement_id: str | None, code: str, reason: str) -> None:
+        self.store.audit_now(caller, "request.denied", agreement_id, {"method": method, "code": code, "reason": reason})

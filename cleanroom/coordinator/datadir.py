@@ -1,0 +1,76 @@
+"""The coordinator's data directory: CA, server certificate, signing key, store.
+
+    DIR/config.json        listen address and advertised address
+    DIR/ca.pem, ca.key     the CA that issues party certificates (key 0600)
+    DIR/server.pem, .key   the coordinator's TLS certificate
+    DIR/signing.key        Ed25519 key for audit entries, receipts, releases
+    DIR/signing.pub        its public half, for offline verification
+    DIR/coordinator.duckdb the store
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cleanroom.coordinator.signing import Signer
+from cleanroom.errors import InputError
+from cleanroom.pki import KeyPair, check_party_name, create_ca, issue_party, issue_server, write_private
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+PROFILE_FILE = "profile.json"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    path: Path
+
+    @property
+    def store_path(self) -> Path:
+        return self.path / "coordinator.duckdb"
+
+    def config(self) -> dict:
+        try:
+            return json.loads((self.path / "config.json").read_text())
+        except FileNotFoundError:
+            raise InputError(f"{self.path} is not a coordinator data dir (run `cleanroom coordinator init --data-dir {self.path}`)") from None
+
+    def ca(self) -> KeyPair:
+        return KeyPair((self.path / "ca.pem").read_bytes(), (self.path / "ca.key").read_bytes())
+
+    def server_pair(self) -> KeyPair:
+        return KeyPair((self.path / "server.pem").read_bytes(), (self.path / "server.key").read_bytes())
+
+    def signer(self) -> Signer:
+        return Signer.load(self.path / "signing.key")
+
+    def init(self, listen: str = DEFAULT_LISTEN, hosts: list[str] | None = None) -> dict:
+        if (self.path / "config.json").exists():
+            raise InputError(f"{self.path} already holds a coordinator; refusing to overwrite its keys")
+        self.path.mkdir(parents=True, exist_ok=True)
+        ca = create_ca()
+        server = issue_server(ca, hosts or ["localhost", "127.0.0.1", "::1"])
+        (self.path / "ca.pem").write_bytes(ca.cert_pem)
+        write_private(self.path / "ca.key", ca.key_pem)
+        (self.path / "server.pem").write_bytes(server.cert_pem)
+        write_private(self.path / "server.key", server.key_pem)
+        signer = Signer.create(self.path / "signing.key")
+        (self.path / "signing.pub").write_bytes(signer.public_pem)
+        config = {"listen": listen, "advertise": listen}
+        (self.path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        return config
+
+    def add_party(self, name: str, out: Path, address: str | None = None) -> Path:
+        """Issue a party certificate and write the client profile directory."""
+        check_party_name(name)
+        config = self.config()
+        pair = issue_party(self.ca(), name)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "ca.pem").write_bytes((self.path / "ca.pem").read_bytes())
+        (out / "party.pem").write_bytes(pair.cert_pem)
+        write_private(out / "party.key", pair.key_pem)
+        (out / "coordinator-signing.pub").write_bytes((self.path / "signing.pub").read_bytes())
+        profile = {"party": name, "coordinator": address or config["advertise"], "server_name": "localhost"}
+        (out / PROFILE_FILE).write_text(json.dumps(profile, indent=2) + "\n")
+        return out

@@ -1,0 +1,129 @@
+"""The join: double-blinded tokens of both sides -> the overlap matrix.
+
+A side's upload is a list of points, each labelled with a pseudonymous account
+number and the account's population bit mask; an account with several match
+keys (domain, name) has several points. Two accounts match when they share a
+double-blinded token. Matches are counted as connected components of the
+bipartite match graph, so that one company counts once on both sides even when
+its keys link several rows: the vendor's view and the partner's view are then
+exact transposes of each other. With one key per account (the default) every
+component is a single pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class SideTokens:
+    """One side's double-blinded tokens, in upload order, with their labels."""
+
+    tokens: bytes  # packed 32-byte tokens
+    accounts: np.ndarray  # uint32, one per token
+    populations: np.ndarray  # uint16 bit mask, one per token
+    total_accounts: int
+
+
+@dataclass(frozen=True)
+class OverlapCounts:
+    a_accounts: int
+    b_accounts: int
+    overlap: int
+    # matrix[i][j]: matched companies with A-population i and B-population j.
+    matrix: list[list[int]]
+    # Matched (a_account, b_account) pairs, for account-level reveal.
+    pairs: np.ndarray
+
+
+def _arrow(side: SideTokens) -> pa.Table:
+    words = np.frombuffer(side.tokens, dtype="<u8").reshape(-1, 4)
+    return pa.table(
+        {
+            "t0": words[:, 0],
+            "t1": words[:, 1],
+            "t2": words[:, 2],
+            "t3": words[:, 3],
+            "account": side.accounts.astype(np.uint32, copy=False),
+        }
+    )
+
+
+def match_pairs(a: SideTokens, b: SideTokens) -> np.ndarray:
+    """Distinct (a_account, b_account) pairs sharing a token, joined in DuckDB."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("a_tokens", _arrow(a))
+        con.register("b_tokens", _arrow(b))
+        result = con.execute(
+            """
+            SELECT DISTINCT a.account AS a_acc, b.account AS b_acc
+            FROM a_tokens a JOIN b_tokens b
+              ON a.t0 = b.t0 AND a.t1 = b.t1 AND a.t2 = b.t2 AND a.t3 = b.t3
+            ORDER BY a_acc, b_acc
+            """
+        ).fetchnumpy()
+    finally:
+        con.close()
+    return np.stack([result["a_acc"].astype(np.int64), result["b_acc"].astype(np.int64)], axis=1) if len(result["a_acc"]) else np.zeros((0, 2), dtype=np.int64)
+
+
+def account_masks(side: SideTokens) -> np.ndarray:
+    masks = np.zeros(side.total_accounts, dtype=np.uint16)
+    np.bitwise_or.at(masks, side.accounts.astype(np.int64), side.populations.astype(np.uint16))
+    return masks
+
+
+def components(pairs: np.ndarray, n_a: int) -> np.ndarray:
+    """Component id of every pair (union-find over a-accounts and b-accounts)."""
+    if len(pairs) == 0:
+        return np.zeros(0, dtype=np.int64)
+    a_unique = len(np.unique(pairs[:, 0])) == len(pairs)
+    b_unique = len(np.unique(pairs[:, 1])) == len(pairs)
+    if a_unique and b_unique:  # one key per account: every pair is its own component
+        return np.arange(len(pairs), dtype=np.int64)
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a_acc, b_acc in pairs.tolist():
+        ra, rb = find(a_acc), find(n_a + b_acc)
+        if ra != rb:
+            parent[rb] = ra
+    return np.array([find(a_acc) for a_acc in pairs[:, 0].tolist()], dtype=np.int64)
+
+
+def overlap_counts(a: SideTokens, b: SideTokens, a_populations: int, b_populations: int) -> OverlapCounts:
+    pairs = match_pairs(a, b)
+    comp = components(pairs, a.total_accounts)
+    a_masks, b_masks = account_masks(a), account_masks(b)
+    matrix = [[0] * b_populations for _ in range(a_populations)]
+    n_components = 0
+    if len(pairs):
+        ids, inverse = np.unique(comp, return_inverse=True)
+        n_components = len(ids)
+        comp_a = np.zeros(n_components, dtype=np.uint16)
+        comp_b = np.zeros(n_components, dtype=np.uint16)
+        np.bitwise_or.at(comp_a, inverse, a_masks[pairs[:, 0]])
+        np.bitwise_or.at(comp_b, inverse, b_masks[pairs[:, 1]])
+        for i in range(a_populations):
+            has_a = (comp_a >> i) & 1 == 1
+            for j in range(b_populations):
+                matrix[i][j] = int(np.count_nonzero(has_a & ((comp_b >> j) & 1 == 1)))
+    return OverlapCounts(
+        a_accounts=a.total_accounts,
+        b_accounts=b.total_accounts,
+        overlap=n_components,
+        matrix=matrix,
+        pairs=pairs,
+    )

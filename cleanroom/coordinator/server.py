@@ -1,0 +1,80 @@
+"""Starting the coordinator's gRPC server: mTLS, services, health, graceful stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from cleanroom.coordinator.core import Coordinator, Limits
+from cleanroom.coordinator.datadir import DataDir
+from cleanroom.coordinator.service import AgreementService, ResultService, RunService
+from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.wirelog import WireLog
+from cleanroom.v1 import agreements_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
+
+MAX_MESSAGE = 8 * 1024 * 1024
+SERVICES = ("cleanroom.v1.AgreementService", "cleanroom.v1.RunService", "cleanroom.v1.ResultService")
+
+
+def server_credentials(data_dir: DataDir) -> grpc.ServerCredentials:
+    pair = data_dir.server_pair()
+    return grpc.ssl_server_credentials(
+        [(pair.key_pem, pair.cert_pem)],
+        root_certificates=data_dir.ca().cert_pem,
+        require_client_auth=True,
+    )
+
+
+class RunningServer:
+    def __init__(self, server: grpc.Server, port: int, store: Store, health_servicer: health.HealthServicer) -> None:
+        self.server, self.port, self.store, self.health = server, port, store, health_servicer
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.store.close()
+
+
+def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log: Path | None = None) -> RunningServer:
+    store = Store(data_dir.store_path, data_dir.signer())
+    coordinator = Coordinator(store, limits)
+    interceptors = [WireLog(wire_log)] if wire_log else []
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        interceptors=interceptors,
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)],
+    )
+    agreements_pb2_grpc.add_AgreementServiceServicer_to_server(AgreementService(coordinator), server)
+    runs_pb2_grpc.add_RunServiceServicer_to_server(RunService(coordinator), server)
+    results_pb2_grpc.add_ResultServiceServicer_to_server(ResultService(coordinator), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_secure_port(listen, server_credentials(data_dir))
+    if port == 0:
+        store.close()
+        raise OSError(f"cannot listen on {listen}")
+    server.start()
+    for name in ("", *SERVICES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, store, health_servicer)
+
+
+def serve_forever(data_dir: DataDir, listen: str, limits: Limits | None = None, port_file: Path | None = None, wire_log: Path | None = None) -> None:
+    running = start(data_dir, listen, limits, wire_log)
+    host = listen.rsplit(":", 1)[0]
+    if port_file:
+        tmp = port_file.with_suffix(".tmp")
+        tmp.write_text(f"{running.port}\n")
+        os.replace(tmp, port_file)  # readers never see a half-written file
+    print(f"coordinator listening on {host}:{running.port} (mTLS)", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    running.stop()

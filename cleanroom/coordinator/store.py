@@ -1,0 +1,197 @@
+"""The coordinator's state in one DuckDB file.
+
+Only pseudonymous material is ever written here: agreements and terms,
+blinded points (as packed chunk blobs, deleted after the run by the retention
+rule), aggregate results, releases and the audit chain. One connection behind
+a lock: DuckDB serialises writers anyway, and the hot path (chunk inserts) is
+one small transaction per chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cleanroom.coordinator.signing import Signer
+from cleanroom.terms import canonical_json
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS agreements (
+    agreement_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    proposer TEXT NOT NULL,
+    counterparty TEXT NOT NULL,
+    terms_json BLOB NOT NULL,
+    terms_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    agreement_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    party TEXT NOT NULL,
+    terms_hash TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, version, party)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    terms_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    total_points UBIGINT NOT NULL,
+    total_chunks UINTEGER NOT NULL,
+    total_accounts UBIGINT NOT NULL,
+    upload_digest TEXT NOT NULL,
+    of_upload TEXT,
+    committed BOOLEAN NOT NULL,
+    created_at TEXT NOT NULL,
+    committed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    upload_id TEXT NOT NULL,
+    seq UINTEGER NOT NULL,
+    n_points UINTEGER NOT NULL,
+    points BLOB NOT NULL,
+    accounts BLOB,
+    populations BLOB,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (upload_id, seq)
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    computed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS releases (
+    release_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    viewer TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    released_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq UBIGINT PRIMARY KEY,
+    logged_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    agreement_id TEXT,
+    details_json TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    entry_hash TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+"""
+
+GENESIS_HASH = "0" * 64
+
+
+def now() -> str:
+    """UTC time as ISO 8601 text (sortable; stored as TEXT to keep the store self-describing)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def audit_entry_body(seq: int, at: str, actor: str, action: str, agreement_id: str | None, details: dict, prev_hash: str) -> dict:
+    """What an audit entry's hash covers; verification rebuilds exactly this."""
+    return {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "agreement_id": agreement_id,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+
+
+def audit_entry_hash(body: dict) -> str:
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+class Store:
+    def __init__(self, path: Path, signer: Signer) -> None:
+        self.path = Path(path)
+        self.signer = signer
+        self._con = duckdb.connect(str(self.path))
+        self._lock = threading.RLock()
+        self._con.execute(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One atomic unit of work: every write of a request, or none of them."""
+        with self._lock:
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            yield self._con
+
+    def rows(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        with self.reading() as con:
+            cur = con.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def row(self, sql: str, params: list | tuple = ()) -> dict[str, Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    # -- audit chain ---------------------------------------------------------
+
+    def audit(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        actor: str,
+        action: str,
+        agreement_id: str | None,
+        details: dict,
+    ) -> dict:
+        """Append a signed, hash-chained entry inside the caller's transaction."""
+        last = con.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        at = now()
+        body = audit_entry_body(seq, at, actor, action, agreement_id, details, prev)
+        entry_hash = audit_entry_hash(body)
+        signature = self.signer.sign(bytes.fromhex(entry_hash))
+        con.execute(
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [seq, at, actor, action, agreement_id, json.dumps(details, sort_keys=True), prev, entry_hash, signature],
+        )
+        return {**body, "entry_hash": entry_hash}
+
+    def audit_now(self, actor: str, action: str, agreement_id: str | None, details: dict) -> None:
+        """An audit entry on its own (e.g. a denied request, which changes nothing else)."""
+        with self.transaction() as con:
+            self.audit(con, actor, action, agreement_id, details)

@@ -1,0 +1,154 @@
+"""Agreement terms: building, canonical serialisation, hashing and validation.
+
+Pure functions shared by the coordinator and the client. Both parties approve
+the SHA-256 of the canonical JSON, so the serialisation is fixed: UTF-8,
+sorted keys, no insignificant whitespace. Any change to the terms changes the
+hash, and an approval of an old hash approves nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cleanroom.errors import InvalidArgument
+
+SCHEMA = "cleanroom.terms/v1"
+DEFAULT_MIN_COUNT = 5
+DEFAULT_MIN_SET_SIZE = 50
+KEY_KINDS = ("domain", "name")
+MAX_POPULATIONS = 16  # population labels travel as a uint16 bit mask per point
+POPULATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def terms_hash(terms_json: bytes) -> str:
+    return hashlib.sha256(terms_json).hexdigest()
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Validated terms of one agreement version."""
+
+    parties: tuple[str, str]  # proposer, counterparty
+    populations: dict[str, tuple[str, ...]]
+    key_kinds: tuple[str, ...]
+    min_count: int
+    min_set_size: int
+    release: dict[str, dict[str, Any]]
+    retention_seconds: int
+    raw: dict[str, Any]
+
+    def other(self, party: str) -> str:
+        a, b = self.parties
+        return b if party == a else a
+
+    def cells_granted(self, viewer: str) -> set[tuple[str, str]]:
+        """Population pairs (viewer's, other's) whose counts the viewer may see."""
+        grant = self.release.get(viewer, {}).get("overlap_cells", [])
+        mine, theirs = self.populations[viewer], self.populations[self.other(viewer)]
+        if grant == "all":
+            return {(m, t) for m in mine for t in theirs}
+        return {(m, t) for m, t in grant}
+
+    def totals_granted(self, viewer: str) -> bool:
+        return bool(self.release.get(viewer, {}).get("totals", False))
+
+
+def build_terms(
+    proposer: str,
+    counterparty: str,
+    populations: list[str],
+    their_populations: list[str] | None = None,
+    *,
+    min_count: int = DEFAULT_MIN_COUNT,
+    min_set_size: int = DEFAULT_MIN_SET_SIZE,
+    key_kinds: list[str] | None = None,
+    retention_seconds: int = 0,
+) -> dict[str, Any]:
+    """Terms a proposer offers: by default both sides see every cell and the totals."""
+    terms = {
+        "schema": SCHEMA,
+        "parties": [proposer, counterparty],
+        "populations": {proposer: list(populations), counterparty: list(their_populations or populations)},
+        "key_kinds": list(key_kinds or ["domain"]),
+        "guardrails": {"min_count": min_count, "min_set_size": min_set_size},
+        "release": {
+            proposer: {"overlap_cells": "all", "totals": True},
+            counterparty: {"overlap_cells": "all", "totals": True},
+        },
+        "retention_seconds": retention_seconds,
+    }
+    parse_terms(canonical_json(terms))  # fail early, on the proposer's machine
+    return terms
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise InvalidArgument(f"terms: {message}")
+
+
+def _int_field(obj: dict, key: str, minimum: int) -> int:
+    value = obj.get(key)
+    _require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum, f"{key} must be an integer >= {minimum}")
+    return value
+
+
+def parse_terms(terms_json: bytes) -> Terms:
+    """Validate terms; raises InvalidArgument naming the first problem found."""
+    try:
+        raw = json.loads(terms_json.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArgument(f"terms are not valid UTF-8 JSON: {exc}") from None
+    _require(isinstance(raw, dict), "must be a JSON object")
+    _require(canonical_json(raw) == terms_json, "must be canonical JSON (sorted keys, no spaces)")
+    _require(raw.get("schema") == SCHEMA, f"schema must be {SCHEMA!r}")
+    parties = raw.get("parties")
+    _require(
+        isinstance(parties, list) and len(parties) == 2 and all(isinstance(p, str) and p for p in parties) and parties[0] != parties[1],
+        "parties must be two different party names",
+    )
+    pops = raw.get("populations")
+    _require(isinstance(pops, dict) and set(pops) == set(parties), "populations must name each party's populations")
+    populations: dict[str, tuple[str, ...]] = {}
+    for party in parties:
+        plist = pops[party]
+        _require(isinstance(plist, list) and 0 < len(plist) <= MAX_POPULATIONS, f"{party} must bring 1 to {MAX_POPULATIONS} populations")
+        _require(all(isinstance(p, str) and POPULATION.match(p) for p in plist), f"population names of {party} must be lower-case words like 'customer'")
+        _require(len(set(plist)) == len(plist), f"populations of {party} repeat a name")
+        populations[party] = tuple(plist)
+    kinds = raw.get("key_kinds")
+    _require(isinstance(kinds, list) and kinds and all(k in KEY_KINDS for k in kinds) and len(set(kinds)) == len(kinds), f"key_kinds must be a non-empty subset of {list(KEY_KINDS)}")
+    guard = raw.get("guardrails")
+    _require(isinstance(guard, dict), "guardrails must be an object")
+    min_count = _int_field(guard, "min_count", 1)
+    min_set_size = _int_field(guard, "min_set_size", 1)
+    release = raw.get("release")
+    _require(isinstance(release, dict) and set(release) <= set(parties), "release must be keyed by party")
+    for viewer, grant in release.items():
+        _require(isinstance(grant, dict), f"release of {viewer} must be an object")
+        cells = grant.get("overlap_cells", [])
+        if cells != "all":
+            other = parties[1] if viewer == parties[0] else parties[0]
+            _require(
+                isinstance(cells, list)
+                and all(isinstance(c, list) and len(c) == 2 and c[0] in populations[viewer] and c[1] in populations[other] for c in cells),
+                f"overlap_cells of {viewer} must be 'all' or [[its population, the other's population], ...]",
+            )
+    retention = _int_field(raw, "retention_seconds", 0)
+    return Terms(
+        parties=(parties[0], parties[1]),
+        populations=populations,
+        key_kinds=tuple(kinds),
+        min_count=min_count,
+        min_set_size=min_set_size,
+        release=release,
+        retention_seconds=retention,
+        raw=raw,
+    )

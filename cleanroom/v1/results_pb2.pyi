@@ -1,0 +1,65 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetOverlapRequest(_message.Message):
+    __slots__ = ("agreement_id", "run_id")
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    agreement_id: str
+    run_id: str
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class OverlapCell(_message.Message):
+    __slots__ = ("mine", "theirs", "count", "suppressed")
+    MINE_FIELD_NUMBER: _ClassVar[int]
+    THEIRS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    mine: str
+    theirs: str
+    count: int
+    suppressed: bool
+    def __init__(self, mine: _Optional[str] = ..., theirs: _Optional[str] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ...) -> None: ...
+
+class OverlapTotals(_message.Message):
+    __slots__ = ("mine", "theirs", "overlap", "overlap_suppressed")
+    MINE_FIELD_NUMBER: _ClassVar[int]
+    THEIRS_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    mine: int
+    theirs: int
+    overlap: int
+    overlap_suppressed: bool
+    def __init__(self, mine: _Optional[int] = ..., theirs: _Optional[int] = ..., overlap: _Optional[int] = ..., overlap_suppressed: _Optional[bool] = ...) -> None: ...
+
+class OverlapRelease(_message.Message):
+    __slots__ = ("agreement_id", "run_id", "viewer", "other", "cells", "totals", "terms_version", "terms_hash", "released_at", "min_count", "signature")
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
+    OTHER_FIELD_NUMBER: _ClassVar[int]
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    TERMS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
+    MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    agreement_id: str
+    run_id: str
+    viewer: str
+    other: str
+    cells: _containers.RepeatedCompositeFieldContainer[OverlapCell]
+    totals: OverlapTotals
+    terms_version: int
+    terms_hash: str
+    released_at: str
+    min_count: int
+    signature: bytes
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., cells: _Optional[_Iterable[_Union[OverlapCell, _Mapping]]] = ..., totals: _Optional[_Union[OverlapTotals, _Mapping]] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...

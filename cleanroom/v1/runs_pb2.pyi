@@ -1,0 +1,157 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class UploadKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UPLOAD_KIND_UNSPECIFIED: _ClassVar[UploadKind]
+    UPLOAD_KIND_OWN: _ClassVar[UploadKind]
+    UPLOAD_KIND_REBLINDED: _ClassVar[UploadKind]
+UPLOAD_KIND_UNSPECIFIED: UploadKind
+UPLOAD_KIND_OWN: UploadKind
+UPLOAD_KIND_REBLINDED: UploadKind
+
+class BeginUploadRequest(_message.Message):
+    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id")
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_POINTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    OF_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    agreement_id: str
+    terms_hash: str
+    kind: UploadKind
+    run_id: str
+    total_points: int
+    total_chunks: int
+    total_accounts: int
+    upload_digest: str
+    of_upload_id: str
+    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ...) -> None: ...
+
+class UploadSession(_message.Message):
+    __slots__ = ("run_id", "upload_id", "received_chunks", "max_chunk_points", "committed")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CHUNK_POINTS_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    upload_id: str
+    received_chunks: _containers.RepeatedScalarFieldContainer[int]
+    max_chunk_points: int
+    committed: bool
+    def __init__(self, run_id: _Optional[str] = ..., upload_id: _Optional[str] = ..., received_chunks: _Optional[_Iterable[int]] = ..., max_chunk_points: _Optional[int] = ..., committed: _Optional[bool] = ...) -> None: ...
+
+class PointChunk(_message.Message):
+    __slots__ = ("upload_id", "seq", "points", "accounts", "populations", "digest")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    POPULATIONS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    seq: int
+    points: bytes
+    accounts: bytes
+    populations: bytes
+    digest: str
+    def __init__(self, upload_id: _Optional[str] = ..., seq: _Optional[int] = ..., points: _Optional[bytes] = ..., accounts: _Optional[bytes] = ..., populations: _Optional[bytes] = ..., digest: _Optional[str] = ...) -> None: ...
+
+class UploadProgress(_message.Message):
+    __slots__ = ("upload_id", "received_chunks")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    received_chunks: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, upload_id: _Optional[str] = ..., received_chunks: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class CommitUploadRequest(_message.Message):
+    __slots__ = ("upload_id",)
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    def __init__(self, upload_id: _Optional[str] = ...) -> None: ...
+
+class UploadReceipt(_message.Message):
+    __slots__ = ("upload_id", "run_id", "agreement_id", "terms_hash", "kind", "party", "total_points", "total_chunks", "upload_digest", "received_at", "signature")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_POINTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    run_id: str
+    agreement_id: str
+    terms_hash: str
+    kind: UploadKind
+    party: str
+    total_points: int
+    total_chunks: int
+    upload_digest: str
+    received_at: str
+    signature: bytes
+    def __init__(self, upload_id: _Optional[str] = ..., run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., party: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., upload_digest: _Optional[str] = ..., received_at: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class FetchPeerPointsRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class PartyProgress(_message.Message):
+    __slots__ = ("party", "uploaded", "points", "reblinded")
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    UPLOADED_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    REBLINDED_FIELD_NUMBER: _ClassVar[int]
+    party: str
+    uploaded: bool
+    points: int
+    reblinded: bool
+    def __init__(self, party: _Optional[str] = ..., uploaded: _Optional[bool] = ..., points: _Optional[int] = ..., reblinded: _Optional[bool] = ...) -> None: ...
+
+class RunStatusRequest(_message.Message):
+    __slots__ = ("agreement_id", "run_id")
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    agreement_id: str
+    run_id: str
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class RunStatus(_message.Message):
+    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PARTIES_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
+    REBLIND_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    PEER_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PEER_POINTS_FIELD_NUMBER: _ClassVar[int]
+    PEER_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    agreement_id: str
+    state: str
+    parties: _containers.RepeatedCompositeFieldContainer[PartyProgress]
+    waiting_for: _containers.RepeatedScalarFieldContainer[str]
+    reblind_needed: bool
+    peer_upload_id: str
+    peer_points: int
+    peer_chunks: int
+    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,128 @@
+"""``cleanroom-client agreement propose|show|approve|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+
+from cleanroom.console import out, print_json, print_table
+from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms, canonical_json
+from cleanroom_client.commands._common import add_json, session
+from cleanroom_client.mapping import verified_terms
+from cleanroom_client.views import print_terms
+
+
+def _agreement_dict(agreement) -> dict:
+    terms = verified_terms(agreement)
+    return {
+        "agreement_id": agreement.agreement_id,
+        "version": agreement.version,
+        "state": agreement.state,
+        "proposer": agreement.proposer,
+        "counterparty": agreement.counterparty,
+        "approved_by": list(agreement.approved_by),
+        "terms_hash": agreement.terms_hash,
+        "terms": terms.raw,
+    }
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _propose(args: argparse.Namespace) -> int:
+    with session(args) as (profile, remote):
+        terms = build_terms(
+            profile.party,
+            args.with_party,
+            _split(args.populations),
+            _split(args.their_populations),
+            min_count=args.min_count,
+            min_set_size=args.min_set_size,
+            key_kinds=["domain", "name"] if args.name_key else ["domain"],
+        )
+        agreement = remote.propose(args.with_party, canonical_json(terms))
+        verified_terms(agreement)
+    if args.json:
+        print_json(_agreement_dict(agreement))
+    else:
+        out.print(f"proposed agreement {agreement.agreement_id} to {args.with_party}")
+        out.print(f"terms hash {agreement.terms_hash}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with session(args) as (_, remote):
+        agreement = remote.get(args.id)
+    if args.json:
+        print_json(_agreement_dict(agreement))
+    else:
+        print_terms(agreement, verified_terms(agreement))
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    with session(args) as (_, remote):
+        shown = remote.get(args.id)
+        verified_terms(shown)  # we approve only terms we could check against their hash
+        expected = args.terms_hash or shown.terms_hash
+        agreement = remote.approve(args.id, expected)
+    if args.json:
+        print_json(_agreement_dict(agreement))
+    else:
+        out.print(f"approved agreement {agreement.agreement_id} (terms hash {agreement.terms_hash}); state {agreement.state}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with session(args) as (_, remote):
+        agreements = remote.list()
+    if args.json:
+        print_json({"agreements": [_agreement_dict(a) for a in agreements]})
+    else:
+        print_table(
+            "Agreements",
+            ["agreement", "version", "state", "proposer", "counterparty", "approved by"],
+            [[a.agreement_id, a.version, a.state, a.proposer, a.counterparty, ", ".join(a.approved_by)] for a in agreements],
+        )
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    with session(args) as (_, remote):
+        agreement = remote.revoke(args.id, args.reason or "")
+    if args.json:
+        print_json(_agreement_dict(agreement))
+    else:
+        out.print(f"agreement {agreement.agreement_id} revoked; its uploaded points were deleted")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("agreement", help="propose, inspect, approve and revoke agreements")
+    asub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = asub.add_parser("propose", help="propose terms to a partner")
+    p.add_argument("--with", dest="with_party", required=True, metavar="PARTY")
+    p.add_argument("--populations", required=True, help="populations you bring, e.g. customer,prospect,opportunity")
+    p.add_argument("--their-populations", help="populations the partner brings (default: the same)")
+    p.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT, help=f"smallest count released (default {DEFAULT_MIN_COUNT})")
+    p.add_argument("--min-set-size", type=int, default=DEFAULT_MIN_SET_SIZE, help=f"smallest set either side may upload (default {DEFAULT_MIN_SET_SIZE})")
+    p.add_argument("--name-key", action="store_true", help="also match on normalised company name + country")
+    add_json(p)
+    p.set_defaults(handler=_propose)
+    p = asub.add_parser("show", help="show an agreement's terms")
+    p.add_argument("id")
+    add_json(p)
+    p.set_defaults(handler=_show)
+    p = asub.add_parser("approve", help="approve the exact terms shown")
+    p.add_argument("id")
+    p.add_argument("--terms-hash", help="the hash you reviewed (default: the one shown now)")
+    add_json(p)
+    p.set_defaults(handler=_approve)
+    p = asub.add_parser("list", help="list your agreements")
+    add_json(p)
+    p.set_defaults(handler=_list)
+    p = asub.add_parser("revoke", help="revoke an agreement: no further runs, its points deleted")
+    p.add_argument("id")
+    p.add_argument("--reason")
+    add_json(p)
+    p.set_defaults(handler=_revoke)

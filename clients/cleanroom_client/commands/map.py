@@ -1,0 +1,74 @@
+"""``cleanroom-client map ID FILE``: normalise, blind, upload, re-blind, wait, print."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cleanroom.console import err, out, print_json
+from cleanroom_client.accounts import load_accounts
+from cleanroom_client.commands._common import add_json, keystore, receipts, session
+from cleanroom_client.mapping import prepare, upload_own, verified_terms, wait_for_result
+from cleanroom_client.views import overlap_dict, print_overlap
+
+
+def add_file_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key-column", help="column holding the website/domain/e-mail (default: recognised from the headers)")
+    parser.add_argument("--name-column", help="column holding the company name")
+    parser.add_argument("--population-column", help="column holding the CRM stage/type")
+    parser.add_argument("--country-column", help="column holding the country")
+    parser.add_argument("--population-map", metavar="FILE", help="JSON file mapping stage values to populations")
+
+
+def load(args: argparse.Namespace, name_key: bool):
+    return load_accounts(
+        Path(args.file),
+        key_column=args.key_column,
+        name_column=args.name_column,
+        population_column=args.population_column,
+        country_column=args.country_column,
+        population_map=Path(args.population_map) if args.population_map else None,
+        name_key=name_key,
+    )
+
+
+def _map(args: argparse.Namespace) -> int:
+    with session(args) as (profile, remote):
+        agreement = remote.get(args.id)
+        terms = verified_terms(agreement)
+        loaded = load(args, name_key="name" in terms.key_kinds)
+        keys = keystore(profile)
+        log = receipts(profile)
+        prepared = prepare(loaded.accounts, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
+        if not args.json:
+            err.print(
+                f"{loaded.source}: {loaded.rows_read:,} rows -> {prepared.total_accounts:,} accounts in the agreement's populations "
+                f"({len(loaded.rejected):,} rows rejected, {prepared.excluded:,} accounts outside {', '.join(terms.populations[profile.party])})"
+            )
+        receipt = upload_own(remote, agreement, prepared, log)
+        status = wait_for_result(remote, agreement, keys, log, receipt.run_id, args.wait)
+        if status.state != "complete":
+            waiting = ", ".join(status.waiting_for) or status.state
+            if args.json:
+                print_json({"agreement_id": agreement.agreement_id, "run_id": status.run_id, "state": status.state, "waiting_for": list(status.waiting_for)})
+            else:
+                out.print(f"uploaded {prepared.total_accounts:,} accounts to run {status.run_id}; still waiting for {waiting}.")
+                out.print(f"run `cleanroom-client sync {agreement.agreement_id}` or `cleanroom-client overlap {agreement.agreement_id}` later.")
+            return 0
+        view = overlap_dict(remote.overlap(agreement.agreement_id, status.run_id))
+        log.record_release(view)
+    if args.json:
+        print_json(view)
+    else:
+        print_overlap(view)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("map", help="map a CRM export under an agreement and print the overlap")
+    p.add_argument("id", help="agreement id")
+    p.add_argument("file", help="CSV, Parquet or XLSX export")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for the partner and the result")
+    add_file_options(p)
+    add_json(p)
+    p.set_defaults(handler=_map)

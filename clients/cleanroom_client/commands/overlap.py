@@ -1,0 +1,28 @@
+"""``cleanroom-client overlap ID``: the overlap released to us for an agreement."""
+
+from __future__ import annotations
+
+import argparse
+
+from cleanroom.console import print_json
+from cleanroom_client.commands._common import add_json, receipts, session
+from cleanroom_client.views import overlap_dict, print_overlap
+
+
+def _overlap(args: argparse.Namespace) -> int:
+    with session(args) as (profile, remote):
+        view = overlap_dict(remote.overlap(args.id, args.run or ""))
+        receipts(profile).record_release(view)
+    if args.json:
+        print_json(view)
+    else:
+        print_overlap(view)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("overlap", help="show the overlap released to you")
+    p.add_argument("id", help="agreement id")
+    p.add_argument("--run", help="a specific run (default: the latest complete one)")
+    add_json(p)
+    p.set_defaults(handler=_overlap)

@@ -1,0 +1,33 @@
+"""``cleanroom-client sync [ID]``: re-blind whatever peer points wait for us."""
+
+from __future__ import annotations
+
+import argparse
+
+from cleanroom.console import out, print_json
+from cleanroom_client.commands._common import add_json, keystore, receipts, session
+from cleanroom_client.mapping import sync, verified_terms
+
+
+def _sync(args: argparse.Namespace) -> int:
+    report = []
+    with session(args) as (profile, remote):
+        agreements = [remote.get(args.id)] if args.id else [a for a in remote.list() if a.state == "active"]
+        for agreement in agreements:
+            verified_terms(agreement)
+            status = sync(remote, agreement, keystore(profile), receipts(profile))
+            report.append({"agreement_id": agreement.agreement_id, "run_id": status.run_id, "state": status.state, "waiting_for": list(status.waiting_for)})
+    if args.json:
+        print_json({"agreements": report})
+    else:
+        for r in report:
+            waiting = ", ".join(r["waiting_for"]) or "nothing"
+            out.print(f"{r['agreement_id']}: run {r['run_id'] or '-'} {r['state']}; waiting for {waiting}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sync", help="re-blind partner points waiting for you (for scheduled runs)")
+    p.add_argument("id", nargs="?", help="agreement id (default: every active agreement)")
+    add_json(p)
+    p.set_defaults(handler=_sync)

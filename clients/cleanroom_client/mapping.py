@@ -1,0 +1,205 @@
+"""Mapping accounts through the coordinator: blind, upload, re-blind, wait, read.
+
+Everything here is resumable. Our points are a deterministic function of the
+file and the agreement's secret (blinding is deterministic and the upload is
+sorted by blinded value, which also hides the file's row order), so a re-run
+after a crash produces the same chunks and digests, and the coordinator tells
+us which chunks it already holds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
+from cleanroom.console import progress
+from cleanroom.errors import ProtocolError
+from cleanroom.psi import POINT_SIZE, blind, hash_to_points
+from cleanroom.terms import Terms, parse_terms, terms_hash
+from cleanroom.v1 import agreements_pb2, runs_pb2
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cleanroom_client.accounts import Account
+from cleanroom_client.keystore import Keystore
+from cleanroom_client.receipts import ReceiptLog
+from cleanroom_client.remote import Remote
+
+
+def verified_terms(agreement: agreements_pb2.Agreement) -> Terms:
+    """Parse terms after checking the coordinator did not alter them under their hash."""
+    if terms_hash(agreement.terms_json) != agreement.terms_hash:
+        raise ProtocolError(f"agreement {agreement.agreement_id}: the terms do not match their hash; refusing to use them")
+    return parse_terms(agreement.terms_json)
+
+
+def hash_context(agreement_id: str, kind: str) -> bytes:
+    """Binds every point to one agreement and one key kind."""
+    return f"{agreement_id}/{kind}".encode()
+
+
+@dataclass
+class PreparedUpload:
+    points: bytes  # sorted blinded points
+    accounts: np.ndarray  # uint32 account label per point
+    populations: np.ndarray  # uint16 mask per point
+    total_accounts: int
+    excluded: int  # accounts in none of our agreement populations
+    label_to_account: list[int]  # account label -> index into the accounts list
+
+    def chunks(self) -> list[tuple[bytes, bytes, bytes, str]]:
+        out = []
+        for start in range(0, len(self.accounts), MAX_CHUNK_POINTS):
+            stop = min(start + MAX_CHUNK_POINTS, len(self.accounts))
+            pts = self.points[start * POINT_SIZE : stop * POINT_SIZE]
+            acc = self.accounts[start:stop].astype("<u4").tobytes()
+            pops = self.populations[start:stop].astype("<u2").tobytes()
+            out.append((pts, acc, pops, chunk_digest(pts, acc, pops)))
+        return out
+
+
+def prepare(accounts: "list[Account]", terms: Terms, party: str, agreement_id: str, secret: bytes, show_progress: bool | None = None) -> PreparedUpload:
+    index = {pop: i for i, pop in enumerate(terms.populations[party])}
+    keys_by_kind: dict[str, list[str]] = {k: [] for k in terms.key_kinds}
+    owners: dict[str, list[int]] = {k: [] for k in terms.key_kinds}
+    masks: list[int] = []
+    kept: list[int] = []
+    for i, account in enumerate(accounts):
+        mask = 0
+        for pop in account.populations:
+            if pop in index:
+                mask |= 1 << index[pop]
+        keys = [k for k in account.keys if k.kind in keys_by_kind]
+        if mask == 0 or not keys:
+            continue
+        slot = len(kept)
+        kept.append(i)
+        masks.append(mask)
+        for key in keys:
+            keys_by_kind[key.kind].append(key.value)
+            owners[key.kind].append(slot)
+    total = sum(len(v) for v in keys_by_kind.values())
+    blinded, owner = [], []
+    with progress("blinding", total, show_progress) as advance:
+        for kind, values in keys_by_kind.items():
+            if values:
+                blinded.append(blind(secret, hash_to_points(values, hash_context(agreement_id, kind)), progress=advance))
+                owner.extend(owners[kind])
+    points = b"".join(blinded)
+    words = np.frombuffer(points, dtype=">u8").reshape(-1, 4)
+    order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0])) if len(words) else np.zeros(0, dtype=np.int64)
+    sorted_points = np.frombuffer(points, dtype="V32")[order].tobytes()
+    owner_sorted = np.asarray(owner, dtype=np.int64)[order]
+    # Account labels in order of first appearance: they carry no row order.
+    _, first = np.unique(owner_sorted, return_index=True)
+    slot_by_rank = owner_sorted[np.sort(first)]
+    label_of_slot = np.empty(len(kept), dtype=np.int64)
+    label_of_slot[slot_by_rank] = np.arange(len(slot_by_rank))
+    masks_arr = np.asarray(masks, dtype=np.uint16)
+    return PreparedUpload(
+        points=sorted_points,
+        accounts=label_of_slot[owner_sorted].astype(np.uint32),
+        populations=masks_arr[owner_sorted],
+        total_accounts=len(kept),
+        excluded=len(accounts) - len(kept),
+        label_to_account=[kept[s] for s in slot_by_rank.tolist()],
+    )
+
+
+def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[bytes, bytes, bytes, str]], show_progress: bool | None, label: str) -> None:
+    have = set(session.received_chunks)
+    todo = [seq for seq in range(len(chunks)) if seq not in have]
+    if not todo or session.committed:
+        return
+    total = sum(len(chunks[s][0]) // POINT_SIZE for s in todo)
+    with progress(label, total, show_progress) as advance:
+
+        def stream() -> Iterator[runs_pb2.PointChunk]:
+            for seq in todo:
+                pts, acc, pops, digest = chunks[seq]
+                yield runs_pb2.PointChunk(upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest)
+                advance(len(pts) // POINT_SIZE)
+
+        remote.upload_chunks(stream())
+
+
+def upload_own(remote: Remote, agreement: agreements_pb2.Agreement, prepared: PreparedUpload, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
+    chunks = prepared.chunks()
+    digests = [c[3] for c in chunks]
+    session = remote.begin_upload(
+        agreement_id=agreement.agreement_id,
+        terms_hash=agreement.terms_hash,
+        kind=runs_pb2.UPLOAD_KIND_OWN,
+        total_points=len(prepared.accounts),
+        total_chunks=len(chunks),
+        total_accounts=prepared.total_accounts,
+        upload_digest=upload_digest(digests),
+    )
+    _send(remote, session, chunks, show_progress, "uploading")
+    receipt = remote.commit(session.upload_id)
+    receipts.record_upload(receipt, digests)
+    return receipt
+
+
+def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: runs_pb2.RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
+    """Fetch the peer's points of the run, multiply them by our secret, upload them back in order."""
+    chunks = []
+    with progress("re-blinding partner points", status.peer_points, show_progress) as advance:
+        for seq, chunk in enumerate(remote.peer_points(status.run_id)):
+            if chunk.seq != seq or chunk_digest(chunk.points) != chunk.digest:
+                raise ProtocolError(f"the coordinator sent peer chunk {chunk.seq} out of order or corrupted; run sync again")
+            pts = blind(secret, chunk.points, progress=advance)
+            chunks.append((pts, b"", b"", chunk_digest(pts)))
+    if len(chunks) != status.peer_chunks:
+        raise ProtocolError(f"expected {status.peer_chunks} peer chunks, received {len(chunks)}; run sync again")
+    digests = [c[3] for c in chunks]
+    session = remote.begin_upload(
+        agreement_id=agreement.agreement_id,
+        terms_hash=agreement.terms_hash,
+        kind=runs_pb2.UPLOAD_KIND_REBLINDED,
+        run_id=status.run_id,
+        of_upload_id=status.peer_upload_id,
+        total_points=status.peer_points,
+        total_chunks=status.peer_chunks,
+        upload_digest=upload_digest(digests),
+    )
+    _send(remote, session, chunks, show_progress, "uploading re-blinded points")
+    receipt = remote.commit(session.upload_id)
+    receipts.record_upload(receipt, digests)
+    return receipt
+
+
+def sync(remote: Remote, agreement: agreements_pb2.Agreement, keystore: Keystore, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.RunStatus:
+    """Re-blind the peer's points if they wait for us; return the run's status."""
+    status = remote.status(agreement.agreement_id)
+    if status.reblind_needed:
+        reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
+        status = remote.status(agreement.agreement_id, status.run_id)
+    return status
+
+
+def wait_for_result(
+    remote: Remote,
+    agreement: agreements_pb2.Agreement,
+    keystore: Keystore,
+    receipts: ReceiptLog,
+    run_id: str,
+    seconds: float,
+    show_progress: bool | None = None,
+    poll: float = 0.25,
+    sleep: Callable[[float], None] = time.sleep,
+) -> runs_pb2.RunStatus:
+    """Poll until the run completes or ``seconds`` pass, re-blinding the peer's points when they arrive."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = remote.status(agreement.agreement_id, run_id)
+        if status.reblind_needed:
+            reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
+            continue
+        if status.state != "collecting" or time.monotonic() >= deadline:
+            return status
+        sleep(min(poll, max(0.0, deadline - time.monotonic())))

@@ -1,0 +1,64 @@
+"""A party profile directory: who we are, how to reach the coordinator, our keys.
+
+    DIR/profile.json             party name and coordinator address
+    DIR/party.pem, party.key     our client certificate (issued by the coordinator's CA)
+    DIR/ca.pem                   the coordinator's CA (we trust nothing else)
+    DIR/coordinator-signing.pub  the coordinator's Ed25519 key, to check receipts
+    DIR/keystore.json            our secret scalars, one per agreement (0600)
+    DIR/receipts.jsonl           what we sent and received, countersigned
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from cleanroom.errors import InputError
+
+MAX_MESSAGE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Profile:
+    path: Path
+    party: str
+    coordinator: str
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None) -> "Profile":
+        if path is None:
+            path = os.environ.get("CLEANROOM_PROFILE")
+        if not path:
+            raise InputError("no profile given: pass --profile DIR (or set CLEANROOM_PROFILE)")
+        base = Path(path)
+        try:
+            data = json.loads((base / "profile.json").read_text())
+        except FileNotFoundError:
+            raise InputError(f"{base} is not a party profile (no profile.json); ask the coordinator operator for one") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{base / 'profile.json'} is not valid JSON: {exc}") from None
+        for name in ("party.pem", "party.key", "ca.pem"):
+            if not (base / name).is_file():
+                raise InputError(f"profile {base} lacks {name}")
+        return cls(base, data["party"], data["coordinator"])
+
+    def channel(self) -> grpc.Channel:
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=(self.path / "ca.pem").read_bytes(),
+            private_key=(self.path / "party.key").read_bytes(),
+            certificate_chain=(self.path / "party.pem").read_bytes(),
+        )
+        return grpc.secure_channel(
+            self.coordinator,
+            creds,
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)],
+        )
+
+    @property
+    def signing_public_key(self) -> bytes | None:
+        path = self.path / "coordinator-signing.pub"
+        return path.read_bytes() if path.exists() else None

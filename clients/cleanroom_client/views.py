@@ -1,0 +1,55 @@
+"""How results look: the viewer-oriented overlap as a table or as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cleanroom.console import print_table
+from cleanroom.views import print_overlap  # noqa: F401  (re-exported for the commands)
+from cleanroom.terms import Terms
+from cleanroom.v1 import results_pb2
+
+
+def overlap_dict(release: results_pb2.OverlapRelease) -> dict[str, Any]:
+    return {
+        "agreement_id": release.agreement_id,
+        "run_id": release.run_id,
+        "viewer": release.viewer,
+        "other": release.other,
+        "cells": [
+            {
+                "mine": c.mine,
+                "theirs": c.theirs,
+                "count": c.count if c.HasField("count") else None,
+                "suppressed": c.suppressed,
+            }
+            for c in release.cells
+        ],
+        "totals": {
+            "mine": release.totals.mine,
+            "theirs": release.totals.theirs,
+            "overlap": release.totals.overlap if release.totals.HasField("overlap") else None,
+        },
+        "min_count": release.min_count,
+        "terms_hash": release.terms_hash,
+        "released_at": release.released_at,
+    }
+
+
+def print_terms(agreement, terms: Terms) -> None:
+    a, b = terms.parties
+    print_table(
+        f"Agreement {agreement.agreement_id} v{agreement.version} ({agreement.state})",
+        ["term", "value"],
+        [
+            ["parties", f"{a} (proposer), {b}"],
+            [f"{a} brings", ", ".join(terms.populations[a])],
+            [f"{b} brings", ", ".join(terms.populations[b])],
+            ["match keys", ", ".join(terms.key_kinds)],
+            ["minimum cell count", terms.min_count],
+            ["minimum set size", terms.min_set_size],
+            ["retention after run", f"{terms.retention_seconds} s"],
+            ["approved by", ", ".join(agreement.approved_by) or "nobody yet"],
+            ["terms hash", agreement.terms_hash],
+        ],
+    )
