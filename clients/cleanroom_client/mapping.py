@@ -9,6 +9,7 @@ us which chunks it already holds.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.console import progress
 from cleanroom.errors import ProtocolError
-from cleanroom.psi import POINT_SIZE, blind, hash_to_points
+from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
 from cleanroom.terms import Terms, parse_terms, terms_hash
 from cleanroom.v1 import agreements_pb2, runs_pb2
 from typing import TYPE_CHECKING
@@ -51,10 +52,10 @@ class PreparedUpload:
     excluded: int  # accounts in none of our agreement populations
     label_to_account: list[int]  # account label -> index into the accounts list
 
-    def chunks(self) -> list[tuple[bytes, bytes, bytes, str]]:
+    def chunks(self, chunk_points: int = MAX_CHUNK_POINTS) -> list[tuple[bytes, bytes, bytes, str]]:
         out = []
-        for start in range(0, len(self.accounts), MAX_CHUNK_POINTS):
-            stop = min(start + MAX_CHUNK_POINTS, len(self.accounts))
+        for start in range(0, len(self.accounts), chunk_points):
+            stop = min(start + chunk_points, len(self.accounts))
             pts = self.points[start * POINT_SIZE : stop * POINT_SIZE]
             acc = self.accounts[start:stop].astype("<u4").tobytes()
             pops = self.populations[start:stop].astype("<u2").tobytes()
@@ -87,7 +88,7 @@ def prepare(accounts: "list[Account]", terms: Terms, party: str, agreement_id: s
     with progress("blinding", total, show_progress) as advance:
         for kind, values in keys_by_kind.items():
             if values:
-                blinded.append(blind(secret, hash_to_points(values, hash_context(agreement_id, kind)), progress=advance))
+                blinded.append(hash_and_blind(values, hash_context(agreement_id, kind), secret, progress=advance))
                 owner.extend(owners[kind])
     points = b"".join(blinded)
     words = np.frombuffer(points, dtype=">u8").reshape(-1, 4)
@@ -110,8 +111,19 @@ def prepare(accounts: "list[Account]", terms: Terms, party: str, agreement_id: s
     )
 
 
+# Fault injection for the crash-recovery tests: the process dies (no cleanup,
+# like SIGKILL) right after handing this many chunks to gRPC.
+FAULT_EXIT_AFTER_CHUNKS = "CLEANROOM_FAULT_EXIT_AFTER_CHUNKS"
+
+
+def _fault_exit_after() -> int | None:
+    value = os.environ.get(FAULT_EXIT_AFTER_CHUNKS)
+    return int(value) if value else None
+
+
 def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[bytes, bytes, bytes, str]], show_progress: bool | None, label: str) -> None:
     have = set(session.received_chunks)
+    die_after = _fault_exit_after()
     todo = [seq for seq in range(len(chunks)) if seq not in have]
     if not todo or session.committed:
         return
@@ -119,16 +131,26 @@ def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[by
     with progress(label, total, show_progress) as advance:
 
         def stream() -> Iterator[runs_pb2.PointChunk]:
-            for seq in todo:
+            for sent, seq in enumerate(todo, start=1):
                 pts, acc, pops, digest = chunks[seq]
                 yield runs_pb2.PointChunk(upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest)
                 advance(len(pts) // POINT_SIZE)
+                if die_after is not None and sent >= die_after:
+                    time.sleep(0.5)  # let gRPC put the chunks on the wire, then die mid-upload
+                    os._exit(137)
 
         remote.upload_chunks(stream())
 
 
-def upload_own(remote: Remote, agreement: agreements_pb2.Agreement, prepared: PreparedUpload, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
-    chunks = prepared.chunks()
+def upload_own(
+    remote: Remote,
+    agreement: agreements_pb2.Agreement,
+    prepared: PreparedUpload,
+    receipts: ReceiptLog,
+    show_progress: bool | None = None,
+    chunk_points: int = MAX_CHUNK_POINTS,
+) -> runs_pb2.UploadReceipt:
+    chunks = prepared.chunks(chunk_points)
     digests = [c[3] for c in chunks]
     session = remote.begin_upload(
         agreement_id=agreement.agreement_id,

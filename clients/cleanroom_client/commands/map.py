@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cleanroom.chunks import MAX_CHUNK_POINTS
 from cleanroom.console import err, out, print_json
 from cleanroom_client.accounts import load_accounts
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
@@ -45,7 +46,7 @@ def _map(args: argparse.Namespace) -> int:
                 f"{loaded.source}: {loaded.rows_read:,} rows -> {prepared.total_accounts:,} accounts in the agreement's populations "
                 f"({len(loaded.rejected):,} rows rejected, {prepared.excluded:,} accounts outside {', '.join(terms.populations[profile.party])})"
             )
-        receipt = upload_own(remote, agreement, prepared, log)
+        receipt = upload_own(remote, agreement, prepared, log, chunk_points=args.chunk_points)
         status = wait_for_result(remote, agreement, keys, log, receipt.run_id, args.wait)
         if status.state != "complete":
             waiting = ", ".join(status.waiting_for) or status.state
@@ -69,6 +70,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("id", help="agreement id")
     p.add_argument("file", help="CSV, Parquet or XLSX export")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for the partner and the result")
+    p.add_argument(
+        "--chunk-points", type=_chunk_points, default=MAX_CHUNK_POINTS, metavar="N",
+        help=f"points per upload chunk (default {MAX_CHUNK_POINTS}; smaller resumes finer on a flaky link)",
+    )
     add_file_options(p)
     add_json(p)
     p.set_defaults(handler=_map)
+
+
+def _chunk_points(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= MAX_CHUNK_POINTS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CHUNK_POINTS}")
+    return n
