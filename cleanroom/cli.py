@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cleanroom.console import fail, print_json
+from cleanroom.console import fail, print_json, print_table
 from cleanroom.errors import CleanroomError
 
 
@@ -48,6 +48,62 @@ def _coordinator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_export(args: argparse.Namespace) -> int:
+    from cleanroom.audit.export import export
+    from cleanroom.coordinator.datadir import DataDir
+
+    result = export(DataDir(Path(args.data_dir)), Path(args.out), args.agreement)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"exported {result['entries']} entries to {result['out']} (public key {result['public_key']}); head {result['head_hash']}")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from cleanroom.audit.verify import verify_file
+
+    result = verify_file(Path(args.file), Path(args.public_key))
+    if args.json:
+        print_json({"ok": result.ok, "entries": result.entries, "head_hash": result.head_hash, "problems": result.problems})
+    elif result.ok:
+        print(f"intact: {result.entries} entries, head {result.head_hash}, checkpoint signature valid")
+    else:
+        print_table(f"audit log {args.file} is BROKEN", ["line", "problem"], [[p["line"], p["problem"]] for p in result.problems])
+    return 0 if result.ok else 1
+
+
+def _audit_report(args: argparse.Namespace) -> int:
+    from cleanroom.audit.report import disclosure_report
+    from cleanroom.coordinator.datadir import DataDir
+
+    report = disclosure_report(DataDir(Path(args.data_dir)), args.agreement)
+    if args.json:
+        print_json(report)
+        return 0
+    rows = []
+    for viewer in report["viewers"]:
+        for r in viewer["releases"]:
+            rows.append([viewer["viewer"], r["released_at"], r["kind"], r["run_id"], f"v{r['terms_version']} {str(r['terms_hash'])[:12]}", _summarise(r["released"])])
+    print_table(
+        f"Disclosure report, agreement {report['agreement_id']} ({', '.join(report['parties'])}; {report['state']})",
+        ["viewer", "released at", "kind", "run", "terms", "released"],
+        rows,
+    )
+    if report["denied_requests"]:
+        print_table("Denied requests", ["party", "at", "method", "reason"], [[d["party"], d["at"], d.get("method"), d.get("reason")] for d in report["denied_requests"]])
+    return 0
+
+
+def _summarise(released: dict) -> str:
+    cells = released.get("cells") or []
+    shown = ", ".join(
+        f"{c['mine']}x{c['theirs']}=" + ("suppressed" if c.get("suppressed") else str(c.get("count"))) for c in cells
+    )
+    overlap = (released.get("totals") or {}).get("overlap")
+    return f"{shown}; overlap={overlap}" if cells else str(released)[:120]
+
+
 def _demo(args: argparse.Namespace) -> int:
     from cleanroom.demo import run_demo
 
@@ -81,6 +137,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port-file", help="write the bound port here once serving")
     p.add_argument("--wire-log", help=argparse.SUPPRESS)  # privacy tests: log every request's raw bytes
     p.set_defaults(handler=_coordinator_serve)
+
+    audit = sub.add_parser("audit", help="export, verify and report on the audit trail")
+    asub = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = asub.add_parser("export", help="write the signed audit chain as JSON Lines (+ public key)")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--agreement", help="only this agreement's entries (others appear redacted)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_audit_export)
+    p = asub.add_parser("verify", help="check an exported audit log offline")
+    p.add_argument("file")
+    p.add_argument("--public-key", required=True, help="the coordinator's Ed25519 public key (PEM)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_audit_verify)
+    p = asub.add_parser("report", help="disclosure report: what was released to whom, when, under which terms")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--agreement", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_audit_report)
 
     demo = sub.add_parser("demo", help="run a coordinator and two parties end to end on generated data")
     demo.add_argument("--json", action="store_true", help="print the results as one JSON object")

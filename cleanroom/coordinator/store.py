@@ -10,7 +10,6 @@ one small transaction per chunk.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -20,8 +19,8 @@ from typing import Any
 
 import duckdb
 
+from cleanroom.audit.chain import GENESIS_HASH, entry_body, entry_hash
 from cleanroom.coordinator.signing import Signer
-from cleanroom.terms import canonical_json
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agreements (
@@ -103,29 +102,10 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 """
 
-GENESIS_HASH = "0" * 64
-
 
 def now() -> str:
     """UTC time as ISO 8601 text (sortable; stored as TEXT to keep the store self-describing)."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def audit_entry_body(seq: int, at: str, actor: str, action: str, agreement_id: str | None, details: dict, prev_hash: str) -> dict:
-    """What an audit entry's hash covers; verification rebuilds exactly this."""
-    return {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "agreement_id": agreement_id,
-        "details": details,
-        "prev_hash": prev_hash,
-    }
-
-
-def audit_entry_hash(body: dict) -> str:
-    return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
 class Store:
@@ -182,14 +162,14 @@ class Store:
         last = con.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         at = now()
-        body = audit_entry_body(seq, at, actor, action, agreement_id, details, prev)
-        entry_hash = audit_entry_hash(body)
-        signature = self.signer.sign(bytes.fromhex(entry_hash))
+        body = entry_body(seq, at, actor, action, agreement_id, details, prev)
+        digest = entry_hash(body)
+        signature = self.signer.sign(bytes.fromhex(digest))
         con.execute(
             "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [seq, at, actor, action, agreement_id, json.dumps(details, sort_keys=True), prev, entry_hash, signature],
+            [seq, at, actor, action, agreement_id, json.dumps(details, sort_keys=True), prev, digest, signature],
         )
-        return {**body, "entry_hash": entry_hash}
+        return {**body, "entry_hash": digest}
 
     def audit_now(self, actor: str, action: str, agreement_id: str | None, details: dict) -> None:
         """An audit entry on its own (e.g. a denied request, which changes nothing else)."""
