@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cleanroom.audit.chain import FORMAT, GENESIS_HASH, checkpoint_body, entry_body, entry_hash
-from cleanroom.coordinator.signing import load_public_key
+from cleanroom.signing import load_public_key
 from cleanroom.errors import InputError
 from cleanroom.terms import canonical_json
 

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from cleanroom.coordinator.signing import Signer
+from cleanroom.signing import Signer
 from cleanroom.errors import InputError
 from cleanroom.pki import KeyPair, check_party_name, create_ca, issue_party, issue_server, write_private
 

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from cleanroom.audit.chain import GENESIS_HASH, entry_body, entry_hash
-from cleanroom.coordinator.signing import Signer
+from cleanroom.signing import Signer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agreements (

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
+
+from cleanroom.chunks import upload_digest
+from cleanroom.signing import verify_json
 
 
 class ReceiptLog:
@@ -34,3 +38,44 @@ class ReceiptLog:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+_KIND_NAMES = {"UPLOAD_KIND_OWN": "own", "UPLOAD_KIND_REBLINDED": "reblinded"}
+_RECEIPT_FIELDS = ("upload_id", "run_id", "agreement_id", "terms_hash", "kind", "party", "total_points", "total_chunks", "upload_digest", "received_at")
+
+
+def receipt_body(receipt: dict[str, Any]) -> dict[str, Any]:
+    """The exact object the coordinator signed for an upload receipt."""
+    body = {k: receipt.get(k, "") for k in _RECEIPT_FIELDS}
+    body["kind"] = _KIND_NAMES.get(body["kind"], body["kind"])
+    body["total_points"] = int(body["total_points"])
+    body["total_chunks"] = int(body["total_chunks"])
+    return body
+
+
+def release_body(release: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in release.items() if k != "signature"}
+
+
+def verify_entries(entries: list[dict[str, Any]], public_pem: bytes) -> list[dict[str, Any]]:
+    """Problems with the receipts: bad signatures, or digests that differ from what we sent."""
+    problems = []
+    for index, entry in enumerate(entries, start=1):
+        if entry.get("type") == "upload":
+            receipt = entry["receipt"]
+            signature = base64.b64decode(receipt.get("signature", ""))
+            if not verify_json(public_pem, receipt_body(receipt), signature):
+                problems.append({"index": index, "problem": "upload receipt: coordinator signature does not verify"})
+            if upload_digest(entry.get("sent_chunk_digests", [])) != receipt.get("upload_digest"):
+                problems.append({"index": index, "problem": "upload receipt: the digest the coordinator acknowledged is not what this client sent"})
+        elif entry.get("type") == "release":
+            release = entry["release"]
+            try:
+                signature = bytes.fromhex(release.get("signature", ""))
+            except ValueError:
+                signature = b""
+            if not verify_json(public_pem, release_body(release), signature):
+                problems.append({"index": index, "problem": "release: coordinator signature does not verify"})
+        else:
+            problems.append({"index": index, "problem": f"unknown receipt type {entry.get('type')!r}"})
+    return problems

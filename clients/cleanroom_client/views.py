@@ -29,10 +29,14 @@ def overlap_dict(release: results_pb2.OverlapRelease) -> dict[str, Any]:
             "mine": release.totals.mine,
             "theirs": release.totals.theirs,
             "overlap": release.totals.overlap if release.totals.HasField("overlap") else None,
+            "overlap_suppressed": release.totals.overlap_suppressed,
         },
         "min_count": release.min_count,
+        "terms_version": release.terms_version,
         "terms_hash": release.terms_hash,
         "released_at": release.released_at,
+        # The coordinator's Ed25519 signature over all of the above (receipts verify it).
+        "signature": release.signature.hex(),
     }
 
 
