@@ -44,6 +44,8 @@ class Terms:
     release: dict[str, dict[str, Any]]
     retention_seconds: int
     raw: dict[str, Any]
+    dp_epsilon: float | None = None  # per release, when differential privacy is on
+    dp_budget: float | None = None  # per viewer and agreement
 
     def other(self, party: str) -> str:
         a, b = self.parties
@@ -71,6 +73,8 @@ def build_terms(
     min_set_size: int = DEFAULT_MIN_SET_SIZE,
     key_kinds: list[str] | None = None,
     retention_seconds: int = 0,
+    dp_epsilon: float | None = None,
+    dp_budget: float | None = None,
 ) -> dict[str, Any]:
     """Terms a proposer offers: by default both sides see every cell and the totals."""
     terms = {
@@ -85,6 +89,8 @@ def build_terms(
         },
         "retention_seconds": retention_seconds,
     }
+    if dp_epsilon is not None or dp_budget is not None:
+        terms["dp"] = {"epsilon": dp_epsilon, "budget": dp_budget if dp_budget is not None else dp_epsilon}
     parse_terms(canonical_json(terms))  # fail early, on the proposer's machine
     return terms
 
@@ -142,6 +148,14 @@ def parse_terms(terms_json: bytes) -> Terms:
                 f"overlap_cells of {viewer} must be 'all' or [[its population, the other's population], ...]",
             )
     retention = _int_field(raw, "retention_seconds", 0)
+    dp_epsilon = dp_budget = None
+    if "dp" in raw:
+        dp = raw["dp"]
+        _require(isinstance(dp, dict), "dp must be an object with epsilon and budget")
+        dp_epsilon, dp_budget = dp.get("epsilon"), dp.get("budget")
+        for name, value in (("epsilon", dp_epsilon), ("budget", dp_budget)):
+            _require(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100, f"dp {name} must be a number in (0, 100]")
+        _require(dp_budget >= dp_epsilon, "dp budget must allow at least one release (budget >= epsilon)")
     return Terms(
         parties=(parties[0], parties[1]),
         populations=populations,
@@ -151,4 +165,6 @@ def parse_terms(terms_json: bytes) -> Terms:
         release=release,
         retention_seconds=retention,
         raw=raw,
+        dp_epsilon=dp_epsilon,
+        dp_budget=dp_budget,
     )

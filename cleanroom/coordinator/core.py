@@ -8,6 +8,7 @@ so a refused request changes no state (apart from its audit entry).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
+from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator.overlap import SideTokens, overlap_counts
 from cleanroom.coordinator.release import overlap_release
 from cleanroom.coordinator.store import Store, now
@@ -121,6 +123,7 @@ class Coordinator:
             deleted = self._purge_points(con, agreement_id=agreement_id)
             con.execute("UPDATE runs SET state = 'revoked' WHERE agreement_id = ? AND state = 'collecting'", [agreement_id])
             self.store.audit(con, caller, "points.deleted", agreement_id, {"cause": "revocation", **deleted})
+        self.store.checkpoint()
         return self._agreement(caller, agreement_id)
 
     def _active(self, caller: str, agreement_id: str, terms_hash_seen: str) -> tuple[dict[str, Any], Terms]:
@@ -424,6 +427,10 @@ class Coordinator:
             "overlap": counts.overlap,
             "matrix": counts.matrix,
         }
+        if terms.dp_epsilon is not None:
+            # Only the noisy numbers are kept: the exact ones never reach the store.
+            private = privatise(counts.matrix, counts.overlap, terms.dp_epsilon, counts.a_accounts, counts.b_accounts)
+            result.update(matrix=private["matrix"], overlap=private["overlap"], dp={"epsilon": terms.dp_epsilon, "scale": private["scale"]})
         with self.store.transaction() as con:
             con.execute(
                 "INSERT INTO results VALUES (?, ?, ?, ?)",
@@ -436,7 +443,9 @@ class Coordinator:
             )
             if terms.retention_seconds == 0:
                 deleted = self._purge_points(con, run_id=run_id)
-                self.store.audit(con, "coordinator", "points.deleted", run["agreement_id"], {"cause": "retention", "run_id": run_id, **deleted})
+                self.store.audit(con, "coordinator", "points.deleted", run["agreement_id"], {"cause": "retention", "run_id": run_id, "retention_seconds": 0, **deleted})
+        if terms.retention_seconds == 0:
+            self.store.checkpoint()  # rewrite the file so deleted points leave it
 
     def _side_tokens(self, own: dict[str, Any], reblinded: dict[str, Any]) -> SideTokens:
         labels = self.store.rows("SELECT accounts, populations FROM chunks WHERE upload_id = ? ORDER BY seq", [own["upload_id"]])
@@ -460,6 +469,27 @@ class Coordinator:
         ).fetchone()
         con.execute(f"DELETE FROM chunks WHERE upload_id IN (SELECT upload_id FROM uploads WHERE {where})", [param])
         return {"chunks": int(n_chunks), "points": int(n_points)}
+
+    def purge_expired(self, at: dt.datetime | None = None) -> int:
+        """Delete the points of finished runs whose retention period has passed; returns runs purged."""
+        at = at or dt.datetime.now(dt.timezone.utc)
+        candidates = self.store.rows(
+            """SELECT r.run_id, r.agreement_id, r.completed_at, a.terms_json FROM runs r JOIN agreements a USING (agreement_id)
+               WHERE r.state = 'complete' AND EXISTS (
+                   SELECT 1 FROM chunks c JOIN uploads u USING (upload_id) WHERE u.run_id = r.run_id)"""
+        )
+        purged = 0
+        for run in candidates:
+            retention = parse_terms(bytes(run["terms_json"])).retention_seconds
+            if dt.datetime.fromisoformat(run["completed_at"]) + dt.timedelta(seconds=retention) > at:
+                continue
+            with self.store.transaction() as con:
+                deleted = self._purge_points(con, run_id=run["run_id"])
+                self.store.audit(con, "coordinator", "points.deleted", run["agreement_id"], {"cause": "retention", "run_id": run["run_id"], "retention_seconds": retention, **deleted})
+            purged += 1
+        if purged:
+            self.store.checkpoint()
+        return purged
 
     def peer_chunks(self, caller: str, run_id: str) -> Iterator[dict[str, Any]]:
         run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [run_id])
@@ -542,8 +572,21 @@ class Coordinator:
         )
         if stored is not None:
             return json.loads(stored["body_json"])  # the same numbers again, at no cost
+        epsilon = 0.0
+        if terms.dp_epsilon is not None:
+            epsilon = terms.dp_epsilon
+            spent = self.store.row(
+                "SELECT coalesce(sum(epsilon), 0) AS spent FROM releases WHERE agreement_id = ? AND viewer = ?", [agreement_id, caller]
+            )["spent"]
+            if spent + epsilon > terms.dp_budget + 1e-9:
+                raise ResourceExhausted(
+                    f"privacy budget exhausted: {caller} has spent epsilon {spent:g} of {terms.dp_budget:g} on agreement "
+                    f"{agreement_id}, and a release costs {epsilon:g}; earlier releases can still be read at no cost"
+                )
         run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [result["run_id"]])
         body = overlap_release(terms, caller, json.loads(result["body_json"]))
+        if epsilon:
+            body["dp"] = {"epsilon_spent": epsilon, "budget": terms.dp_budget, "budget_remaining": round(terms.dp_budget - spent - epsilon, 12)}
         body.update(
             agreement_id=agreement_id,
             run_id=result["run_id"],
@@ -554,10 +597,12 @@ class Coordinator:
         body["signature"] = self.store.signer.sign_json(body).hex()
         with self.store.transaction() as con:
             con.execute(
-                "INSERT INTO releases VALUES (?, ?, ?, ?, 'overlap', ?, ?)",
-                [_new_id("rel"), agreement_id, result["run_id"], caller, json.dumps(body, sort_keys=True), now()],
+                "INSERT INTO releases VALUES (?, ?, ?, ?, 'overlap', ?, ?, ?)",
+                [_new_id("rel"), agreement_id, result["run_id"], caller, json.dumps(body, sort_keys=True), now(), epsilon],
             )
-            released = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash")}
+            released = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
+            if "dp" in body:
+                released["dp"] = body["dp"]
             self.store.audit(con, "coordinator", "release.overlap", agreement_id, released)
         return body
 

@@ -31,14 +31,27 @@ def server_credentials(data_dir: DataDir) -> grpc.ServerCredentials:
     )
 
 
+SWEEP_SECONDS = 1.0
+
+
 class RunningServer:
-    def __init__(self, server: grpc.Server, port: int, store: Store, health_servicer: health.HealthServicer) -> None:
-        self.server, self.port, self.store, self.health = server, port, store, health_servicer
+    def __init__(self, server: grpc.Server, port: int, coordinator: Coordinator, health_servicer: health.HealthServicer) -> None:
+        self.server, self.port, self.coordinator, self.health = server, port, coordinator, health_servicer
+        self._stop = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep, name="retention-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def _sweep(self) -> None:
+        """Delete points of finished runs once their retention period has passed."""
+        while not self._stop.wait(SWEEP_SECONDS):
+            self.coordinator.purge_expired()
 
     def stop(self, grace: float = 2.0) -> None:
+        self._stop.set()
+        self._sweeper.join()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
-        self.store.close()
+        self.coordinator.store.close()
 
 
 def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log: Path | None = None) -> RunningServer:
@@ -62,7 +75,7 @@ def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log
     server.start()
     for name in ("", *SERVICES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, store, health_servicer)
+    return RunningServer(server, port, coordinator, health_servicer)
 
 
 def serve_forever(data_dir: DataDir, listen: str, limits: Limits | None = None, port_file: Path | None = None, wire_log: Path | None = None) -> None:

@@ -165,6 +165,7 @@ def release_message(body: dict[str, Any]) -> results_pb2.OverlapRelease:
         released_at=body["released_at"],
         min_count=body["min_count"],
         signature=bytes.fromhex(body["signature"]),
+        dp=results_pb2.DpSpend(**body["dp"]) if "dp" in body else None,
     )
 
 

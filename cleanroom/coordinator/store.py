@@ -87,7 +87,8 @@ CREATE TABLE IF NOT EXISTS releases (
     viewer TEXT NOT NULL,
     kind TEXT NOT NULL,
     body_json TEXT NOT NULL,
-    released_at TEXT NOT NULL
+    released_at TEXT NOT NULL,
+    epsilon DOUBLE NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     seq UBIGINT PRIMARY KEY,
@@ -132,6 +133,11 @@ class Store:
                 raise
             else:
                 self._con.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Flush the WAL into the file and drop deleted rows' blocks from it."""
+        with self._lock:
+            self._con.execute("CHECKPOINT")
 
     @contextmanager
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:

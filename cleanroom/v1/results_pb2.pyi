@@ -39,7 +39,7 @@ class OverlapTotals(_message.Message):
     def __init__(self, mine: _Optional[int] = ..., theirs: _Optional[int] = ..., overlap: _Optional[int] = ..., overlap_suppressed: _Optional[bool] = ...) -> None: ...
 
 class OverlapRelease(_message.Message):
-    __slots__ = ("agreement_id", "run_id", "viewer", "other", "cells", "totals", "terms_version", "terms_hash", "released_at", "min_count", "signature")
+    __slots__ = ("agreement_id", "run_id", "viewer", "other", "cells", "totals", "terms_version", "terms_hash", "released_at", "min_count", "signature", "dp")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     VIEWER_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,7 @@ class OverlapRelease(_message.Message):
     RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
     MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    DP_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     run_id: str
     viewer: str
@@ -62,4 +63,15 @@ class OverlapRelease(_message.Message):
     released_at: str
     min_count: int
     signature: bytes
-    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., cells: _Optional[_Iterable[_Union[OverlapCell, _Mapping]]] = ..., totals: _Optional[_Union[OverlapTotals, _Mapping]] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    dp: DpSpend
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., cells: _Optional[_Iterable[_Union[OverlapCell, _Mapping]]] = ..., totals: _Optional[_Union[OverlapTotals, _Mapping]] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., signature: _Optional[bytes] = ..., dp: _Optional[_Union[DpSpend, _Mapping]] = ...) -> None: ...
+
+class DpSpend(_message.Message):
+    __slots__ = ("epsilon_spent", "budget", "budget_remaining")
+    EPSILON_SPENT_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    epsilon_spent: float
+    budget: float
+    budget_remaining: float
+    def __init__(self, epsilon_spent: _Optional[float] = ..., budget: _Optional[float] = ..., budget_remaining: _Optional[float] = ...) -> None: ...

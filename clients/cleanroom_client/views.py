@@ -11,7 +11,7 @@ from cleanroom.v1 import results_pb2
 
 
 def overlap_dict(release: results_pb2.OverlapRelease) -> dict[str, Any]:
-    return {
+    view = {
         "agreement_id": release.agreement_id,
         "run_id": release.run_id,
         "viewer": release.viewer,
@@ -38,6 +38,9 @@ def overlap_dict(release: results_pb2.OverlapRelease) -> dict[str, Any]:
         # The coordinator's Ed25519 signature over all of the above (receipts verify it).
         "signature": release.signature.hex(),
     }
+    if release.HasField("dp"):
+        view["dp"] = {"epsilon_spent": release.dp.epsilon_spent, "budget": release.dp.budget, "budget_remaining": release.dp.budget_remaining}
+    return view
 
 
 def print_terms(agreement, terms: Terms) -> None:
@@ -53,6 +56,7 @@ def print_terms(agreement, terms: Terms) -> None:
             ["minimum cell count", terms.min_count],
             ["minimum set size", terms.min_set_size],
             ["retention after run", f"{terms.retention_seconds} s"],
+            ["differential privacy", f"epsilon {terms.dp_epsilon:g} per release, budget {terms.dp_budget:g}" if terms.dp_epsilon else "off (exact counts)"],
             ["approved by", ", ".join(agreement.approved_by) or "nobody yet"],
             ["terms hash", agreement.terms_hash],
         ],

@@ -39,6 +39,9 @@ def _propose(args: argparse.Namespace) -> int:
             min_count=args.min_count,
             min_set_size=args.min_set_size,
             key_kinds=["domain", "name"] if args.name_key else ["domain"],
+            retention_seconds=args.retention,
+            dp_epsilon=args.dp_epsilon,
+            dp_budget=args.dp_budget,
         )
         agreement = remote.propose(args.with_party, canonical_json(terms))
         verified_terms(agreement)
@@ -107,6 +110,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT, help=f"smallest count released (default {DEFAULT_MIN_COUNT})")
     p.add_argument("--min-set-size", type=int, default=DEFAULT_MIN_SET_SIZE, help=f"smallest set either side may upload (default {DEFAULT_MIN_SET_SIZE})")
     p.add_argument("--name-key", action="store_true", help="also match on normalised company name + country")
+    p.add_argument("--dp-epsilon", type=float, help="add discrete Laplace noise to released counts, costing this epsilon per release")
+    p.add_argument("--dp-budget", type=float, help="total epsilon each party may spend on this agreement (default: one release)")
+    p.add_argument("--retention", type=int, default=0, metavar="SECONDS", help="keep a finished run's points this long (default 0: delete at once)")
     add_json(p)
     p.set_defaults(handler=_propose)
     p = asub.add_parser("show", help="show an agreement's terms")
