@@ -1,0 +1,68 @@
+"""Driving the coordinator's rules in-process (no gRPC), for tests of policy,
+privacy and audit that need many complete runs."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from cleanroom.chunks import chunk_digest, upload_digest
+from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
+from cleanroom.coordinator.datadir import DataDir
+from cleanroom.coordinator.store import Store
+from cleanroom.psi import blind, hash_to_points, new_secret
+from cleanroom.terms import build_terms, canonical_json
+
+
+def coordinator(tmp: Path) -> tuple[Coordinator, DataDir]:
+    data_dir = DataDir(tmp / "coord")
+    data_dir.init(listen="127.0.0.1:0")
+    return Coordinator(Store(data_dir.store_path, data_dir.signer())), data_dir
+
+
+def agree(coord: Coordinator, populations=("customer",), **terms_options) -> dict:
+    terms = build_terms("vendor", "partner", list(populations), **terms_options)
+    agreement = coord.propose("vendor", "partner", canonical_json(terms))
+    return coord.approve("partner", agreement["agreement_id"], agreement["terms_hash"])
+
+
+def _upload(coord, party, agreement, kind, points: bytes, accounts=b"", pops=b"", run_id="", of_upload="", n_accounts=0):
+    digest = chunk_digest(points, accounts, pops)
+    session = coord.begin_upload(
+        party, agreement["agreement_id"], agreement["terms_hash"], kind, run_id,
+        len(points) // 32, 1, n_accounts, upload_digest([digest]), of_upload,
+    )
+    coord.put_chunk(party, session["upload_id"], 0, points, accounts, pops, digest)
+    return coord.commit_upload(party, session["upload_id"])
+
+
+def run(coord: Coordinator, agreement: dict, sets: dict[str, list[str]], masks: dict[str, list[int]] | None = None) -> str:
+    """One complete run where each party brings ``sets[party]`` (one domain key per account)."""
+    secrets = {p: new_secret() for p in sets}
+    context = f"{agreement['agreement_id']}/domain".encode()
+    receipts = {}
+    for party, keys in sets.items():
+        pts = blind(secrets[party], hash_to_points(keys, context), workers=1)
+        n = len(keys)
+        m = (masks or {}).get(party) or [1] * n
+        receipts[party] = _upload(coord, party, agreement, OWN, pts, struct.pack(f"<{n}I", *range(n)), struct.pack(f"<{n}H", *m), n_accounts=n)
+    run_id = receipts["vendor"]["run_id"]
+    for party, peer in (("vendor", "partner"), ("partner", "vendor")):
+        status = coord.status(party, agreement["agreement_id"], run_id)
+        chunk = next(iter(coord.peer_chunks(party, run_id)))
+        _upload(coord, party, agreement, REBLINDED, blind(secrets[party], chunk["points"], workers=1), run_id=run_id, of_upload=status["peer_upload_id"])
+    assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "complete"
+    return run_id
+
+
+def domains(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i}.example" for i in range(n)]
+
+
+def all_points(blobs: list[bytes]) -> set[bytes]:
+    return {b[i : i + 32] for b in blobs for i in range(0, len(b), 32)}
+
+
+__all__ = ["agree", "all_points", "coordinator", "domains", "np", "run"]
