@@ -44,13 +44,24 @@ def check_view(view: dict[str, Any], truth: dict[str, Any], viewer_is_vendor: bo
     return problems
 
 
+def verify_audit(data_dir: Path, out: Path) -> dict[str, Any]:
+    """Export the coordinator's audit chain and verify it as a compliance team would: offline."""
+    from cleanroom.audit.export import export
+    from cleanroom.audit.verify import verify_file
+    from cleanroom.coordinator.datadir import DataDir
+
+    summary = export(DataDir(data_dir), out)
+    result = verify_file(out, Path(summary["public_key"]))
+    return {"file": str(out), "entries": result.entries, "head_hash": result.head_hash, "ok": result.ok, "problems": result.problems}
+
+
 def run_demo(args: argparse.Namespace) -> int:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cleanroom-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     coordinator = LocalCoordinator(work / "coordinator")
     started = time.monotonic()
     try:
-        say = (lambda msg: None) if args.json else (lambda msg: err.print(f"[demo] {msg}"))
+        say = (lambda msg: None) if args.json else (lambda msg: err.print(f"[demo] {msg}", markup=False))
         say(f"working in {work}")
         coordinator.init().start()
         say(f"coordinator up on {coordinator.address} (mTLS)")
@@ -73,9 +84,16 @@ def run_demo(args: argparse.Namespace) -> int:
         }
         views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
         problems = check_view(views["vendor"], truth, True) + check_view(views["partner"], truth, False)
+        receipts = {name: client_json(profile, "receipts", "verify") for name, profile in (("vendor", vendor), ("partner", partner))}
+        coordinator.stop()
+        audit = verify_audit(coordinator.data_dir, work / "audit.jsonl")
         elapsed = time.monotonic() - started
         if args.json:
-            print_json({"agreement_id": agreement_id, "views": views, "ground_truth": truth, "matches_ground_truth": not problems, "problems": problems, "seconds": round(elapsed, 2)})
+            print_json({
+                "agreement_id": agreement_id, "views": views, "ground_truth": truth,
+                "matches_ground_truth": not problems, "problems": problems,
+                "audit": audit, "receipts": receipts, "seconds": round(elapsed, 2),
+            })
         else:
             for name in ("vendor", "partner"):
                 print_overlap(views[name])
@@ -90,7 +108,14 @@ def run_demo(args: argparse.Namespace) -> int:
                     f"[bold green]ok[/]: all {n_cells} released cells and both sides' totals match the generator's ground truth "
                     f"(overlap {truth['overlap']:,}); the two views are transposes of each other. {elapsed:.1f} s."
                 )
-        return 0 if not problems else 1
+            out.print(
+                f"audit log: {audit['entries']} signed, hash-chained entries exported and verified offline "
+                f"({'intact' if audit['ok'] else 'BROKEN'}, head {audit['head_hash'][:16]}...)"
+            )
+            for name, r in receipts.items():
+                out.print(f"{name} receipts: {r['receipts']} countersigned receipts {'verify' if r['ok'] else 'DO NOT verify'}")
+        ok = not problems and audit["ok"] and all(r["ok"] for r in receipts.values())
+        return 0 if ok else 1
     finally:
         coordinator.stop()
         if not args.keep:

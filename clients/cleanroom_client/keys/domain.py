@@ -1,0 +1,94 @@
+"""Canonical company domain: the registrable domain (eTLD+1) of a website, URL or e-mail.
+
+Both parties run this same function, so a match means the same canonical key.
+Steps: trim and unquote; e-mail -> its domain; strip scheme, userinfo, path,
+query, fragment and port; lower-case and IDNA (UTS 46) to punycode; drop a
+trailing dot; reduce to the registrable domain by the Public Suffix List
+(tldextract's bundled snapshot, never fetched at run time; private suffixes
+such as github.io are honoured, so alice.github.io and bob.github.io differ).
+Free-mail and disposable domains are never company keys.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+
+import idna
+import tldextract
+
+from cleanroom.errors import InputError
+from cleanroom_client.keys.freemail import is_disposable, is_freemail
+
+# suffix_list_urls=() and cache_dir=None: the snapshot inside the package, no network, no cache writes.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_BLANKS = {"", "-", "--", "n/a", "na", "none", "null", "nil", "unknown", "tbd", "http://", "https://", "www", "www."}
+
+
+class DomainRejected(InputError):
+    """A value that yields no company key; ``reason`` is a stable machine code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _host_of(value: str) -> str:
+    if "@" in value and "/" not in value.split("@", 1)[0] and not _SCHEME.match(value):
+        value = value.rsplit("@", 1)[1]  # an e-mail address: its domain
+    value = _SCHEME.sub("", value)
+    if value.startswith("//"):
+        value = value[2:]
+    host = re.split(r"[/?#\\]", value, maxsplit=1)[0]
+    host = host.rsplit("@", 1)[-1]  # userinfo
+    if host.startswith("["):
+        raise DomainRejected("ip_address", f"{value!r} is an IP address, not a company domain")
+    host = host.split(":", 1)[0]  # port
+    return host.strip().rstrip(".").strip()
+
+
+def _to_ascii(host: str, raw: str) -> str:
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except idna.IDNAError:
+        pass
+    try:  # lenient fallback for labels idna 2008 refuses but browsers accept (e.g. underscores are still refused below)
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise DomainRejected("unparseable", f"{raw!r} is not a valid domain name") from None
+
+
+@lru_cache(maxsize=1 << 16)
+def canonical_domain(raw: str) -> str:
+    """The canonical registrable domain of ``raw``; raises DomainRejected with a reason."""
+    value = (raw or "").strip().strip("\"'<>").strip()
+    if value.lower() in _BLANKS:
+        raise DomainRejected("empty", "no website, domain or e-mail")
+    host = _host_of(value)
+    if not host:
+        raise DomainRejected("unparseable", f"{raw!r} holds no host name")
+    try:
+        ipaddress.ip_address(host)
+        raise DomainRejected("ip_address", f"{raw!r} is an IP address, not a company domain")
+    except ValueError:
+        pass
+    if any(c.isspace() for c in host):
+        raise DomainRejected("unparseable", f"{raw!r} is not a domain (it contains spaces)")
+    ascii_host = _to_ascii(host.lower(), raw).rstrip(".")
+    labels = ascii_host.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise DomainRejected("unparseable", f"{raw!r} is not a valid domain name")
+    parts = _EXTRACT(ascii_host)
+    if not parts.suffix:
+        raise DomainRejected("no_public_suffix", f"{raw!r} does not end in a public suffix")
+    if not parts.domain:
+        raise DomainRejected("public_suffix", f"{raw!r} is a public suffix, not a company domain")
+    registrable = f"{parts.domain}.{parts.suffix}"
+    if is_freemail(registrable):
+        raise DomainRejected("freemail", f"{registrable} is a free-mail domain, never a company key")
+    if is_disposable(registrable):
+        raise DomainRejected("disposable", f"{registrable} is a disposable e-mail domain, never a company key")
+    return registrable
