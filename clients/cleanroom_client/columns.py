@@ -13,15 +13,21 @@ from dataclasses import dataclass, field
 
 from cleanroom.errors import InputError
 
-# Domain-like columns in precedence order: per row, the first usable value wins.
-DOMAIN_COLUMNS = ("company domain name", "domain", "website", "website url", "company website", "url", "email", "e-mail", "email address")
+# Domain-like columns in precedence order: per row, the first non-empty usable value wins.
+# A curated domain (HubSpot "Company Domain Name", a generic "Domain") beats a
+# website URL, which beats a person's e-mail address (often free-mail).
+DOMAIN_COLUMNS = (
+    "company domain name", "domain", "website", "website url", "company website", "url",
+    "email", "e-mail", "email address",
+)
 NAME_COLUMNS = ("account name", "company name", "company", "name", "organization", "organisation")
 POPULATION_COLUMNS = ("type", "lifecycle stage", "account type", "stage", "population", "segment")
 COUNTRY_COLUMNS = ("billing country", "country/region", "country", "shipping country", "hq country")
 
 
 def _norm(header: str) -> str:
-    return re.sub(r"\s+", " ", (header or "").strip().lower())
+    """Case, spacing, '_' and '-' do not matter: "Company_Domain_Name" == "company domain name"."""
+    return re.sub(r"[\s_\-\ufeff]+", "", (header or "").casefold())
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,11 @@ class ColumnMap:
 
 def _find(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str, source: str) -> int | None:
     normalised = [_norm(c) for c in columns]
-    if wanted is not None:
+    if wanted is not None:  # explicit: must exist, exact up to case and spacing
         if _norm(wanted) not in normalised:
             raise InputError(f"{source}: no column {wanted!r} for the {role}; columns found: {', '.join(columns)}")
         return normalised.index(_norm(wanted))
-    for candidate in candidates:
+    for candidate in map(_norm, candidates):
         if candidate in normalised:
             return normalised.index(candidate)
     return None
@@ -61,20 +67,27 @@ def resolve_columns(
     name_column: str | None = None,
     population_column: str | None = None,
     country_column: str | None = None,
+    require_key: bool = True,
 ) -> ColumnMap:
+    """Indexes of the key, name, population and country columns; explicit names win.
+
+    ``require_key=False`` (the name + country key is on and a name column
+    exists) lets a file without any domain-like column through.
+    """
     normalised = [_norm(c) for c in columns]
     if key_column is not None:
         keys = (_find(columns, key_column, (), "key", source),)
     else:
-        keys = tuple(normalised.index(c) for c in DOMAIN_COLUMNS if c in normalised)
-    if not keys:
+        keys = tuple(dict.fromkeys(normalised.index(c) for c in map(_norm, DOMAIN_COLUMNS) if c in normalised))
+    name_index = _find(columns, name_column, NAME_COLUMNS, "company name", source)
+    if not keys and (require_key or name_index is None):
         raise InputError(
             f"{source}: no website/domain/e-mail column found (looked for {', '.join(repr(c) for c in DOMAIN_COLUMNS[:5])}, ...); "
             f"columns found: {', '.join(columns)}; name one with --key-column"
         )
     return ColumnMap(
         key_columns=keys,
-        name_column=_find(columns, name_column, NAME_COLUMNS, "company name", source),
+        name_column=name_index,
         population_column=_find(columns, population_column, POPULATION_COLUMNS, "population/stage", source),
         country_column=_find(columns, country_column, COUNTRY_COLUMNS, "country", source),
         names=tuple(columns),

@@ -1,4 +1,9 @@
-"""CRM stages -> populations (customer, prospect, opportunity, or custom ones)."""
+"""CRM stages -> populations (customer, prospect, opportunity, or custom ones).
+
+Stage values are compared with case, spaces and punctuation ignored, so
+HubSpot's internal "marketingqualifiedlead" and its label "Marketing Qualified
+Lead" are one stage, as are "Customer - Direct" and "customer direct".
+"""
 
 from __future__ import annotations
 
@@ -8,55 +13,76 @@ from pathlib import Path
 
 from cleanroom.errors import InputError
 
+# Stage label (as CRMs show it) -> population.
 DEFAULT_STAGES: dict[str, str] = {
     # Salesforce account Type
-    "customer": "customer",
-    "customer - direct": "customer",
-    "customer - channel": "customer",
-    "prospect": "prospect",
-    "opportunity": "opportunity",
-    "open opportunity": "opportunity",
-    # HubSpot lifecycle stages (internal names and labels)
-    "evangelist": "customer",
-    "lead": "prospect",
-    "subscriber": "prospect",
-    "marketingqualifiedlead": "prospect",
-    "marketing qualified lead": "prospect",
-    "salesqualifiedlead": "prospect",
-    "sales qualified lead": "prospect",
+    "Customer": "customer",
+    "Customer - Direct": "customer",
+    "Customer - Channel": "customer",
+    "Prospect": "prospect",
+    "Opportunity": "opportunity",
+    "Open Opportunity": "opportunity",
+    # HubSpot lifecycle stages ("customer", "opportunity" are shared with the above)
+    "Evangelist": "customer",
+    "Lead": "prospect",
+    "Subscriber": "prospect",
+    "Marketing Qualified Lead": "prospect",
+    "Sales Qualified Lead": "prospect",
 }
 _POPULATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
 def _norm(stage: str) -> str:
-    return re.sub(r"\s+", " ", stage.strip().lower())
+    return re.sub(r"[\W_]+", "", stage.casefold())
+
+
+def valid_population(name: str) -> bool:
+    """Population names are short lower-case words: they travel in agreements and views."""
+    return bool(_POPULATION.fullmatch(name))
 
 
 class StageMap:
+    """Stage value -> population: the defaults, then a mapping file's entries on top."""
+
     def __init__(self, extra: dict[str, str] | None = None) -> None:
-        self.stages = dict(DEFAULT_STAGES)
-        for stage, population in (extra or {}).items():
-            self.stages[_norm(stage)] = population
+        self._labels: dict[str, str] = {}  # normalised -> label, for messages
+        self._stages: dict[str, str] = {}  # normalised -> population
+        for stage, population in {**DEFAULT_STAGES, **(extra or {})}.items():
+            self._labels[_norm(stage)] = stage.strip()
+            self._stages[_norm(stage)] = population
 
     @classmethod
     def load(cls, path: Path | None) -> "StageMap":
+        """The defaults plus the JSON object {"stage value": "population"} in ``path``."""
         if path is None:
             return cls()
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(f"{path}: population map file does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: population map cannot be read: {exc}") from None
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: population map is not valid JSON (line {exc.lineno}: {exc.msg})") from None
         if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-            raise InputError(f'{path}: population map must be a JSON object {{"stage value": "population"}}')
-        bad = [v for v in data.values() if not _POPULATION.match(v)]
+            raise InputError(f'{path}: population map must be a JSON object {{"stage value": "population name", ...}}')
+        bad = [v for v in data.values() if not valid_population(v)]
         if bad:
             raise InputError(f"{path}: population names must be lower-case words like 'customer'; got {bad[0]!r}")
+        empty = [k for k in data if not _norm(k)]
+        if empty:
+            raise InputError(f"{path}: population map has an empty stage value {empty[0]!r}")
         return cls(data)
 
     def population(self, stage: str | None) -> str | None:
-        return self.stages.get(_norm(stage or ""))
+        """The population for ``stage``, or None when the stage is empty or unmapped."""
+        return self._stages.get(_norm(stage or ""))
 
     def accepted(self) -> list[str]:
-        return sorted(self.stages)
+        """The stage values that map to a population, as labelled in the defaults or the mapping file."""
+        return sorted(self._labels.values(), key=str.casefold)
+
+    def unmapped_reason(self, stage: str | None, column: str) -> str:
+        """Why a row is rejected: names the value, the column and the accepted values."""
+        shown = "empty stage" if not (stage or "").strip() else f"unmapped stage {stage.strip()!r}"
+        return f"{shown} in column {column!r}; accepted: {', '.join(self.accepted())} (add it with --population-map)"

@@ -3,6 +3,9 @@
 Every cell is read as text: type sniffing would turn "00123" into 123 or a
 website column of "n/a" into an error. XLSX goes through openpyxl, because
 DuckDB's excel extension is downloaded at run time and clients may be offline.
+
+Row numbers are 1-based data rows (the header is not counted). Blank lines
+(CSV) and blank rows (XLSX) are not data rows, so they are not counted either.
 """
 
 from __future__ import annotations
@@ -16,74 +19,111 @@ from cleanroom.errors import InputError
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 
+Row = tuple[str | None, ...]
+
 
 @dataclass
 class Table:
     path: Path
     columns: list[str]
-    rows: list[tuple[str | None, ...]]  # data rows, in file order (row 1 is rows[0])
+    rows: list[Row]  # data rows, in file order (row 1 is rows[0])
 
 
-def _format(path: Path) -> str:
+def file_format(path: Path) -> str:
+    """'csv', 'parquet' or 'xlsx' by extension; InputError for anything else."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unsupported format {path.suffix or '(no extension)'!r}; use CSV, Parquet or XLSX")
+        shown = repr(path.suffix) if path.suffix else "(no extension)"
+        raise InputError(f"{path}: unsupported format {shown}; use .csv, .tsv, .parquet or .xlsx")
     return fmt
 
 
-def _duckdb_rows(path: Path, fmt: str) -> tuple[list[str], list[tuple]]:
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _query(path: Path, sql: str) -> tuple[list[str], list[tuple]]:
     con = duckdb.connect(":memory:")
     try:
-        if fmt == "csv":
-            rel = con.execute(
-                "SELECT * FROM read_csv(?, all_varchar = true, header = true, auto_detect = true, sample_size = -1)", [str(path)]
-            )
-        else:
-            rel = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
-        columns = [d[0] for d in rel.description]
-        rows = rel.fetchall()
-    except duckdb.Error as exc:
-        message = str(exc).splitlines()[0]
-        raise InputError(f"{path}: cannot be read as {fmt.upper()}: {message}") from None
+        rel = con.execute(sql, [str(path)])
+        return [d[0] for d in rel.description], rel.fetchall()
     finally:
         con.close()
-    if fmt == "parquet":
-        rows = [tuple(None if v is None else str(v) for v in row) for row in rows]
-    return columns, rows
+
+
+def _csv_rows(path: Path) -> tuple[list[str], list[tuple]]:
+    with path.open("rb") as fh:
+        if b"\x00" in fh.read(8192):  # DuckDB would happily read a binary file as one odd column
+            raise InputError(f"{path}: cannot be read as CSV: it is a binary file (wrong extension?)")
+    sql = "SELECT * FROM read_csv(?, all_varchar = true, header = true, auto_detect = true, sample_size = -1{})"
+    try:
+        return _query(path, sql.format(""))
+    except duckdb.Error as exc:
+        if "unicode" not in str(exc).lower():
+            raise InputError(f"{path}: cannot be read as CSV: {_first_line(exc)}") from None
+    try:  # Excel on Windows writes CP-1252/Latin-1 CSVs; every byte is valid Latin-1
+        return _query(path, sql.format(", encoding = 'latin-1'"))
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot be read as CSV: {_first_line(exc)}") from None
+
+
+def _parquet_rows(path: Path) -> tuple[list[str], list[tuple]]:
+    try:
+        columns, rows = _query(path, "SELECT * FROM read_parquet(?)")
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot be read as Parquet: {_first_line(exc)}") from None
+    return columns, [tuple(None if v is None else str(v) for v in row) for row in rows]
+
+
+def _cell(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores 42 as 42.0
+    return str(value)
 
 
 def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple]]:
     from openpyxl import load_workbook
 
     try:
-        sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+        book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise InputError(f"{path}: cannot be read as XLSX: {exc}") from None
-    it = sheet.iter_rows(values_only=True)
-    header = next(it, None)
-    if header is None:
-        return [], []
-    columns = ["" if h is None else str(h).strip() for h in header]
-    rows = []
-    for row in it:
-        cells = tuple(None if v is None else str(v) for v in row[: len(columns)])
-        if any(c not in (None, "") for c in cells):
-            rows.append(cells + (None,) * (len(columns) - len(cells)))
-    return columns, rows
+        raise InputError(f"{path}: cannot be read as XLSX: {_first_line(exc)}") from None
+    try:
+        values = book.worksheets[0].iter_rows(values_only=True)
+        header = next(values, None)
+        if header is None:
+            return [], []
+        width = max((i + 1 for i, h in enumerate(header) if h not in (None, "")), default=0)
+        columns = [_cell(h) or f"column{i + 1}" for i, h in enumerate(header[:width])]
+        rows = []
+        for raw in values:
+            cells = tuple(_cell(v) for v in raw[:width])
+            if any(c not in (None, "") for c in cells):
+                rows.append(cells + (None,) * (width - len(cells)))
+        return [c.strip() for c in columns], rows
+    finally:
+        book.close()  # read-only workbooks keep the file open until closed
 
 
-def read_table(path: Path) -> Table:
+def read_table(path: Path | str) -> Table:
+    """All data rows of a CSV, Parquet or XLSX file, every cell as text (or None)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file")
-    fmt = _format(path)
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
-    columns, rows = _xlsx_rows(path) if fmt == "xlsx" else _duckdb_rows(path, fmt)
+    fmt = file_format(path)
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: the file is empty")
+        reader = {"csv": _csv_rows, "parquet": _parquet_rows, "xlsx": _xlsx_rows}[fmt]
+        columns, rows = reader(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     if not columns:
-        raise InputError(f"{path}: the file has no header row")
+        raise InputError(f"{path}: the file is empty (no header row)")
     if not rows:
-        raise InputError(f"{path}: the file has a header but no data rows")
-    return Table(path, columns, rows)
+        raise InputError(f"{path}: the file is empty (a header but no data rows)")
+    return Table(path, list(columns), [tuple(r) for r in rows])

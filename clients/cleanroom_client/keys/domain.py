@@ -6,7 +6,10 @@ query, fragment and port; lower-case and IDNA (UTS 46) to punycode; drop a
 trailing dot; reduce to the registrable domain by the Public Suffix List
 (tldextract's bundled snapshot, never fetched at run time; private suffixes
 such as github.io are honoured, so alice.github.io and bob.github.io differ).
-Free-mail and disposable domains are never company keys.
+Free-mail and disposable domains are never company keys; neither are IP
+addresses, local names (localhost) or bare public suffixes (co.uk). A leading
+"www." (www2., ...) is dropped before the PSL step, so "www.co.uk" is a bare
+suffix. Every refusal is a DomainRejected whose ``reason`` is a stable code.
 """
 
 from __future__ import annotations
@@ -25,11 +28,20 @@ from cleanroom_client.keys.freemail import is_disposable, is_freemail
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_WWW = re.compile(r"^www\d{0,2}\.(?=.+\.)")
+_DEBRIS = " \t\r\n\u00a0\u200b\u200c\u200d\u2060\ufeff"
+_PORT = re.compile(r"^\d{0,5}$")
+_LOCAL_HOSTS = {"localhost", "localhost.localdomain", "local", "localdomain", "example", "invalid", "test"}
 _BLANKS = {"", "-", "--", "n/a", "na", "none", "null", "nil", "unknown", "tbd", "http://", "https://", "www", "www."}
 
 
+# Reason codes (stable, for machines): empty, unparseable, ip_address, localhost,
+# no_public_suffix, public_suffix, freemail, disposable.
+REASON_CODES = ("empty", "unparseable", "ip_address", "localhost", "no_public_suffix", "public_suffix", "freemail", "disposable")
+
+
 class DomainRejected(InputError):
-    """A value that yields no company key; ``reason`` is a stable machine code."""
+    """A value that yields no company key; ``reason`` is one of REASON_CODES."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -46,7 +58,9 @@ def _host_of(value: str) -> str:
     host = host.rsplit("@", 1)[-1]  # userinfo
     if host.startswith("["):
         raise DomainRejected("ip_address", f"{value!r} is an IP address, not a company domain")
-    host = host.split(":", 1)[0]  # port
+    host, _, port = host.partition(":")
+    if not _PORT.match(port.strip()):
+        raise DomainRejected("unparseable", f"{value!r} has a port that is not a number")
     return host.strip().rstrip(".").strip()
 
 
@@ -64,7 +78,9 @@ def _to_ascii(host: str, raw: str) -> str:
 @lru_cache(maxsize=1 << 16)
 def canonical_domain(raw: str) -> str:
     """The canonical registrable domain of ``raw``; raises DomainRejected with a reason."""
-    value = (raw or "").strip().strip("\"'<>").strip()
+    # Quotes, angle brackets and a stray trailing comma/semicolon are spreadsheet debris, not part of the name.
+    # Zero-width spaces and BOMs come along when cells are copied from web pages.
+    value = (raw or "").strip(_DEBRIS).strip("\"'<>").strip(_DEBRIS).rstrip(",;").strip(_DEBRIS)
     if value.lower() in _BLANKS:
         raise DomainRejected("empty", "no website, domain or e-mail")
     host = _host_of(value)
@@ -78,6 +94,10 @@ def canonical_domain(raw: str) -> str:
     if any(c.isspace() for c in host):
         raise DomainRejected("unparseable", f"{raw!r} is not a domain (it contains spaces)")
     ascii_host = _to_ascii(host.lower(), raw).rstrip(".")
+    if ascii_host in _LOCAL_HOSTS or ascii_host.endswith(".localhost"):
+        raise DomainRejected("localhost", f"{raw!r} is a local host name, not a company domain")
+    # "www." names a web server, never the company: "www.co.uk" is a bare suffix, not a domain.
+    ascii_host = _WWW.sub("", ascii_host)
     labels = ascii_host.split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         raise DomainRejected("unparseable", f"{raw!r} is not a valid domain name")
@@ -89,6 +109,6 @@ def canonical_domain(raw: str) -> str:
     registrable = f"{parts.domain}.{parts.suffix}"
     if is_freemail(registrable):
         raise DomainRejected("freemail", f"{registrable} is a free-mail domain, never a company key")
-    if is_disposable(registrable):
+    if is_disposable(ascii_host, registrable):
         raise DomainRejected("disposable", f"{registrable} is a disposable e-mail domain, never a company key")
     return registrable

@@ -1,0 +1,182 @@
+"""``cleanroom-client inspect``: what a file would match, for people and for machines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from openpyxl import Workbook
+
+from cleanroom_client.cli import main
+
+CLIENT = [sys.executable, "-m", "cleanroom_client.cli"]
+SALESFORCE = ["Account ID", "Account Name", "Website", "Type", "Billing Country", "Account Owner", "Industry", "Annual Revenue", "Last Activity"]
+HUBSPOT = ["Record ID", "Company name", "Company Domain Name", "Website URL", "Lifecycle Stage", "Country/Region", "Company owner", "Annual Revenue", "Last Activity Date"]
+
+
+def sf(name: str, website: str, stage: str = "Customer", country: str = "United States") -> list[str]:
+    return ["0015g00000", name, website, stage, country, "Dana Scully", "Software", "", ""]
+
+
+SF_ROWS = [
+    sf("Acme Inc", "https://www.acme.com/"),  # 1
+    sf("Jane", "jane@gmail.com", "Prospect"),  # 2: free-mail only
+    sf("Acme Corp", "sales@acme.com", "Prospect"),  # 3: same account as row 1
+    sf("Beta GmbH", "beta.de", "Opportunity", "Germany"),  # 4
+    sf("Gamma", "", "Customer"),  # 5: empty key
+    sf("Delta", "delta.co.uk", "Competitor", "UK"),  # 6: unmapped stage
+    sf("Eps", "http://eps .com", "Customer"),  # 7: unparseable
+]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLIENT, *args], capture_output=True, text=True, timeout=120)
+
+
+def inspect_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["inspect", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+# --- the real command, as a process -----------------------------------------------------
+
+
+def test_json_document_from_a_process(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "sf.csv", SALESFORCE, SF_ROWS)
+    proc = run("inspect", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # exactly one JSON document: json.loads refuses trailing text
+    assert doc["accounts"] == [
+        {"row": 1, "rows": [1, 3], "keys": ["domain:acme.com"], "populations": ["customer", "prospect"]},
+        {"row": 4, "rows": [4], "keys": ["domain:beta.de"], "populations": ["opportunity"]},
+    ]
+    assert [(r["row"], r["reason"].split(" (")[0].split(";")[0]) for r in doc["rejected"]] == [
+        (2, "free-mail only"),
+        (5, "empty key: no website, domain or e-mail"),
+        (6, "unmapped stage 'Competitor' in column 'Type'"),
+        (7, "unparseable URL or domain"),
+    ]
+    assert doc["totals"] == {"rows": 7, "accounts": 2, "rejected": 4, "duplicates_merged": 1, "by_population": {"customer": 1, "opportunity": 1, "prospect": 1}}
+
+
+def test_people_output_from_a_process(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "sf.csv", SALESFORCE, SF_ROWS)
+    proc = run("inspect", str(path))
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "keys from Website; name from Account Name; population from Type; country from Billing Country" in text
+    assert "Accounts (2)" in text and "Rejected rows (4)" in text and "Totals" in text
+    assert "domain:acme.com" in text and "domain:beta.de" in text
+    assert "1, 3" in text  # the merged account's rows
+    assert "free-mail only" in text
+    assert "jane@gmail.com" in text  # the cell at fault, shown locally
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("missing.csv", None, "no such file"),
+        ("accounts.json", "{}", "unsupported format '.json'"),
+        ("empty.csv", "", "the file is empty"),
+        ("nokey.csv", "Account Name,Type\nAcme,Customer\n", "columns found: Account Name, Type"),
+    ],
+    ids=["missing", "format", "empty", "no-key-column"],
+)
+def test_bad_input_one_line_exit_2_no_traceback(tmp_path: Path, name: str, content: str | None, needle: str) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    proc = run("inspect", str(path), "--json")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: {path}: ")
+    assert needle in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+# --- in-process: main() -----------------------------------------------------------------
+
+
+def test_hubspot_xlsx(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HUBSPOT)
+    sheet.append([101, "Acme", None, "https://acme.io/", "customer", "US", "Dana", 5, None])
+    sheet.append([102, "Beta", "beta.com.au", "http://www.beta.com.au", "marketingqualifiedlead", "Australia", "Dana", None, None])
+    sheet.append([103, "Acme Labs", "ACME.IO", None, "opportunity", "US", "Dana", None, None])
+    book.save(tmp_path / "hs.xlsx")
+    doc = inspect_json(capsys, str(tmp_path / "hs.xlsx"))
+    assert doc["accounts"] == [
+        {"row": 1, "rows": [1, 3], "keys": ["domain:acme.io"], "populations": ["customer", "opportunity"]},
+        {"row": 2, "rows": [2], "keys": ["domain:beta.com.au"], "populations": ["prospect"]},
+    ]
+    assert doc["rejected"] == []
+    assert doc["columns"]["key"] == ["Company Domain Name", "Website URL"]
+
+
+def test_parquet_with_name_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    columns = {"Domain": ["acme.com", None, "gmail.com"], "Company": ["Acme, Inc.", "ACME Inc", "Bob's Bakery LLC"], "Country": ["USA", "United States", "UK"]}
+    pq.write_table(pa.table(columns), tmp_path / "a.parquet")
+    doc = inspect_json(capsys, str(tmp_path / "a.parquet"), "--name-key")
+    assert doc["accounts"] == [
+        {"row": 1, "rows": [1, 2], "keys": ["domain:acme.com", "name:acme|us"], "populations": ["customer"]},
+        {"row": 3, "rows": [3], "keys": ["name:bob s bakery|gb"], "populations": ["customer"]},
+    ]
+    doc = inspect_json(capsys, str(tmp_path / "a.parquet"))
+    assert [a["keys"] for a in doc["accounts"]] == [["domain:acme.com"]]
+    assert [r["row"] for r in doc["rejected"]] == [2, 3]
+
+
+def test_overrides_and_population_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "c.csv", ["Site", "Org", "Tier", "Where"], [["acme.com", "Acme", "Gold", "DE"], ["beta.com", "Beta", "Silver", "FR"]])
+    mapping = tmp_path / "tiers.json"
+    mapping.write_text(json.dumps({"gold": "partner", "Silver": "reseller"}))
+    doc = inspect_json(
+        capsys, str(path), "--key-column", "site", "--name-column", "ORG", "--population-column", "tier",
+        "--country-column", "where", "--population-map", str(mapping), "--name-key",
+    )
+    assert doc["accounts"] == [
+        {"row": 1, "rows": [1], "keys": ["domain:acme.com", "name:acme|de"], "populations": ["partner"]},
+        {"row": 2, "rows": [2], "keys": ["domain:beta.com", "name:beta|fr"], "populations": ["reseller"]},
+    ]
+    assert doc["totals"]["by_population"] == {"partner": 1, "reseller": 1}
+
+
+def test_unknown_override_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "c.csv", ["Website", "Type"], [["acme.com", "Customer"]])
+    assert main(["inspect", str(path), "--population-column", "Stage"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {path}: no column 'Stage' for the population/stage; columns found: Website, Type"
+
+
+def test_long_files_are_capped_for_people(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [sf(f"Co {i}", f"company{i:03d}.com") for i in range(120)] + [sf("Jane", "jane@gmail.com")] * 60
+    path = write_csv(tmp_path / "big.csv", SALESFORCE, rows)
+    assert main(["inspect", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "Accounts (first 50 of 120; --json lists all)" in text
+    assert "Rejected rows (first 50 of 60; --json lists all)" in text
+    assert "company049.com" in text and "company050.com" not in text
+    doc = inspect_json(capsys, str(path))
+    assert len(doc["accounts"]) == 120 and len(doc["rejected"]) == 60
+    assert doc["totals"]["rows"] == 180
+
+
+def test_cell_text_is_not_rich_markup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "m.csv", ["Website"], [["[bold]x[/bold]"]])
+    assert main(["inspect", str(path)]) == 0
+    assert "[bold]x[/bold]" in capsys.readouterr().out
