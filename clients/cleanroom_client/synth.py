@@ -1,16 +1,20 @@
 """Synthetic CRM exports with exact ground truth, for the demo, tests and benchmarks.
 
-A vendor's Salesforce account report and a partner's HubSpot company export,
+A vendor's Salesforce account report and a partner's HubSpot company export
 with a known set of shared companies and the messiness real exports have:
-URLs with schemes, paths and ports, upper case, trailing dots, subdomains,
-e-mails instead of websites, IDN domains written in Unicode on one side and
-punycode on the other, duplicate rows with different stages, free-mail-only
-rows, empty and garbage websites, stages that map to no population, and
-look-alike companies on another public suffix that must NOT match.
+URLs with schemes, paths, queries and ports, upper case, trailing dots,
+``www.`` and deeper subdomains, e-mails instead of websites, IDN domains in
+Unicode on one side and punycode on the other, multi-level public suffixes,
+look-alike companies on another suffix that must NOT match, duplicate rows
+with different stages, free-mail / disposable / empty / garbage keys, and
+stages that map to no population.
 
-The ground truth is computed from the generator's own bookkeeping (which
-company each row belongs to and whether the row is usable), never by running
-the client's normaliser.
+Ground truth comes from the generator's own bookkeeping (which company each
+row belongs to, its population, whether it has a usable key), never from the
+client's normaliser. Generation is two-phase so a million rows per side fit in
+bounded memory: a *plan* (one int per row) fixes every row's company,
+population and usability, and therefore the ground truth; rows are then
+rendered lazily from the plan with a separate RNG (cosmetics only).
 """
 
 from __future__ import annotations
@@ -18,34 +22,69 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from itertools import chain, count
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 POPULATIONS = ("customer", "prospect", "opportunity")
+UNMAPPED = 3  # plan code: a stage that maps to no population
+
 SALESFORCE_HEADERS = ["Account ID", "Account Name", "Website", "Type", "Billing Country", "Account Owner", "Industry", "Annual Revenue", "Last Activity"]
 HUBSPOT_HEADERS = ["Record ID", "Company name", "Company Domain Name", "Website URL", "Lifecycle Stage", "Country/Region", "Company owner", "Annual Revenue", "Last Activity Date"]
 
-SF_STAGES = [("Customer - Direct", "customer"), ("Customer - Channel", "customer"), ("Prospect", "prospect"), ("Opportunity", "opportunity")]
-SF_UNMAPPED = ["Partner", "Competitor", "Other", ""]
-HS_STAGES = [
-    ("customer", "customer"), ("Customer", "customer"), ("evangelist", "customer"),
-    ("lead", "prospect"), ("subscriber", "prospect"), ("marketingqualifiedlead", "prospect"),
-    ("salesqualifiedlead", "prospect"), ("Sales Qualified Lead", "prospect"), ("LEAD", "prospect"),
-    ("opportunity", "opportunity"), ("Opportunity", "opportunity"),
+# Stage spellings per plan code (customer, prospect, opportunity, unmapped).
+SF_TYPES = (("Customer - Direct", "Customer - Channel"), ("Prospect",), ("Opportunity",), ("Partner", "Competitor", "Other", ""))
+HS_STAGES = (
+    ("customer", "Customer", "evangelist", "Evangelist"),
+    ("lead", "Lead", "subscriber", "Subscriber", "marketingqualifiedlead", "Marketing Qualified Lead", "salesqualifiedlead", "Sales Qualified Lead"),
+    ("opportunity", "Opportunity"),
+    ("other", "Other", ""),
+)
+VENDOR_MIX = (0.30, 0.75)  # cumulative: 30% customers, 45% prospects, 25% opportunities
+PARTNER_MIX = (0.25, 0.80)
+
+# Company stems are fixed-width syllable words from a bijection of the company index:
+# distinct companies therefore never share a registrable domain (no digits in names either).
+SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
+SYLLABLE_PAIRS = [a + b for b in SYLLABLES for a in SYLLABLES]  # pair index d = a + 80 * b, same order as one at a time
+WORDS = ["labs", "systems", "works", "data", "cloud", "health", "bank", "logistics", "foods", "energy",
+         "media", "robotics", "analytics", "security", "retail", "motors", "capital", "bio", "software", "networks"]
+SUFFIXES = ["com"] * 9 + ["io", "net", "co.uk", "com.au", "de", "co.jp", "fr", "ai", "org", "com.br", "ca", "nl"]
+TWIN_SUFFIXES = ["co.uk", "com.au", "de", "io"]  # a look-alike of an X.com company lives on one of these
+IDN_CITIES = [("münchen", "de"), ("zürich", "ch"), ("köln", "de"), ("malmö", "se"), ("québec", "ca"),
+              ("são-paulo", "com.br"), ("ålesund", "no"), ("düsseldorf", "de"), ("göteborg", "se"), ("besançon", "fr")]
+LEGAL = ["Inc", "Inc.", "LLC", "Ltd", "Ltd.", "GmbH", "Corp", "", "", "S.A.", "Pty Ltd", "B.V.", "AG", "KK"]
+COUNTRIES = [("United States", "USA", "US"), ("United Kingdom", "UK", "GB"), ("Germany", "DE", "Deutschland"),
+             ("France", "FR"), ("Australia", "AU"), ("Japan", "JP"), ("Canada", "CA"), ("Brazil", "Brasil", "BR")]
+OWNERS = ["Dana Scully", "Fox Mulder", "Walter Skinner", "Monica Reyes", "John Doggett", "Priya Natarajan",
+          "Lars Eriksson", "Aiko Tanaka", "Chloé Martin", "Mateus Silva", "Grace Hopper", "Ada Byron"]
+INDUSTRIES = ["Software", "Healthcare", "Financial Services", "Manufacturing", "Retail", "Energy", "Media", "Logistics", ""]
+PEOPLE = ["jane.doe", "bob", "cto.mike", "info", "j.smith", "accounts", "maria.g", "kim99"]
+FREEMAIL = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "aol.com", "gmx.de", "proton.me", "yahoo.co.uk", "web.de"]
+DISPOSABLE = ["mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com"]
+GARBAGE = ["", "", "", "n/a", "N/A", "-", "http://", "https://", "none", "   ", "TBD", "http://10.0.0.1/"]
+
+# Usable spellings of a host h (H = upper case). Every one canonicalises to h's registrable domain.
+WEBSITE_FORMS = [
+    "{h}", "{h}", "{h}", "www.{h}", "www.{h}", "https://www.{h}", "http://{h}", "https://www.{h}/about?x=1",
+    "http://{h}:8080", "https://{h}/en-us/", "{H}", "WWW.{H}", "{h}.", "www.{h}.", " www.{h} ", "http://app.{h}",
+    "https://eu.app.{h}/login", "contact@{h}", "sales@{h}", "HTTPS://WWW.{H}/", "https://www.{h}/#contact", "{C}",
 ]
-HS_UNMAPPED = ["other", ""]
-SUFFIXES = [".com"] * 10 + [".io", ".net", ".co.uk", ".com.au", ".de", ".co.jp", ".fr", ".ai", ".org", ".com.br"]
-WORDS_A = ["acme", "globex", "initech", "umbrella", "stark", "wayne", "wonka", "hooli", "vandelay", "tyrell", "cyberdyne", "soylent",
-           "aperture", "blue", "red", "north", "south", "bright", "quantum", "nimbus", "vertex", "summit", "pioneer", "atlas", "delta"]
-WORDS_B = ["labs", "systems", "works", "data", "cloud", "health", "bank", "logistics", "foods", "energy", "media", "robotics",
-           "analytics", "security", "retail", "motors", "capital", "bio", "software", "networks"]
-IDN_STEMS = ["münchen-bau", "zürich-data", "köln-logistik", "malmö-tech", "québec-soft", "são-paulo-log", "ålesund-fisk", "düsseldorf-med"]
-LEGAL = ["Inc", "Inc.", "LLC", "Ltd", "GmbH", "Corp", "", "", "S.A.", "Pty Ltd", "B.V."]
-COUNTRIES = ["United States", "USA", "US", "United Kingdom", "UK", "Germany", "France", "Australia", "Japan", "Canada", "Brazil"]
-OWNERS = ["Dana Scully", "Fox Mulder", "Walter Skinner", "Monica Reyes", "John Doggett", "Jeffrey Spender"]
-INDUSTRIES = ["Software", "Healthcare", "Finance", "Manufacturing", "Retail", "Energy", "Media", "Logistics"]
-FREEMAIL = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "aol.com", "gmx.de", "proton.me"]
-GARBAGE = ["", "n/a", "-", "http://", "N/A", "none", "   "]
+DOMAIN_FORMS = ["{h}", "{h}", "{h}", "{h}", "www.{h}", "{H}", "{C}", "{h}.", "app.{h}", "info@{h}", " {h} "]  # HubSpot "Company Domain Name"
+
+M64 = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    """splitmix64: per-company attributes from (seed, index) without storing them."""
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
 
 
 @dataclass
@@ -53,194 +92,301 @@ class GroundTruth:
     vendor_accounts: int
     partner_accounts: int
     overlap: int
-    matrix: dict[str, dict[str, int]]  # matrix[vendor population][partner population]
-    vendor_rows: int
-    partner_rows: int
+    matrix: dict[str, dict[str, int]]  # matrix[vendor population][partner population] = shared companies in both
     vendor_rejected_rows: int
     partner_rejected_rows: int
+    vendor_rows: int
+    partner_rows: int
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-@dataclass
-class _Company:
-    label: str  # registrable domain, ASCII (punycode for IDN)
-    unicode_label: str | None  # the Unicode spelling, for IDN companies
+class Company(NamedTuple):
+    domain: str  # canonical registrable domain, ASCII (punycode for IDN)
+    unicode_domain: str | None  # the Unicode spelling of an IDN domain
     name: str
-    country: str
+    countries: tuple[str, ...]  # spellings of one country
 
 
-def _idna(label: str) -> str:
-    return label.encode("idna").decode("ascii")
+class _Universe:
+    """All companies, addressed by index. Layout: [0, overlap) shared, [overlap, V) vendor-only,
+    [V, V + P - overlap) partner-only, then companies that appear only in rejected rows."""
 
+    def __init__(self, seed: int, vendor: int, partner: int, overlap: int, bound: int) -> None:
+        self.salt = _mix(seed & M64)
+        self.width = 3
+        while len(SYLLABLES) ** self.width < bound:
+            self.width += 1
+        self.mod = len(SYLLABLES) ** self.width
+        mul = (self.salt | 1) % self.mod
+        while mul % 5 == 0 or mul % 2 == 0:  # coprime with 80**width: an affine bijection
+            mul += 1
+        self.mul, self.add = mul, (self.salt >> 11) % self.mod
+        self.vendor, self.partner, self.overlap = vendor, partner, overlap
 
-class _Generator:
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.used: set[str] = set()
-        self.row_id = 0
+    def twin_of(self, c: int) -> int | None:
+        """~5% of partner-only companies share a vendor-only company's name on another suffix."""
+        i = c - self.vendor
+        if 0 <= i < min(self.partner, self.vendor) - self.overlap and _mix(self.salt ^ c ^ 0x7717) % 20 == 0:
+            return self.overlap + i
+        return None
 
-    def company(self, index: int, suffix: str | None = None, stem: str | None = None) -> _Company:
-        rng = self.rng
-        if stem is None and rng.random() < 0.01:
-            stem = f"{rng.choice(IDN_STEMS)}{index}"
-            unicode_label = stem + rng.choice([".de", ".ch", ".se", ".com"])
-            label = _idna(unicode_label)
+    def company(self, c: int) -> Company:
+        twin = self.twin_of(c)
+        src = c if twin is None else twin
+        h = _mix(self.salt ^ src)
+        n = (src * self.mul + self.add) % self.mod
+        stem = ""
+        for _ in range(self.width // 2):  # two syllables per step: this runs once per row
+            n, d = divmod(n, len(SYLLABLE_PAIRS))
+            stem += SYLLABLE_PAIRS[d]
+        if self.width % 2:
+            stem += SYLLABLES[n]
+        legal = LEGAL[(h >> 24) % len(LEGAL)]
+        country = (h >> 32) % len(COUNTRIES)
+        if h % 1000 < 12:  # ~1.2% IDN companies
+            city, suffix = IDN_CITIES[(h >> 40) % len(IDN_CITIES)]
+            if twin is not None:
+                suffix = "com" if suffix != "com" else "de"
+            unicode_domain = f"{city}-{stem}.{suffix}"
+            domain = unicode_domain.encode("idna").decode("ascii")  # stdlib codec, bookkeeping only
+            name = f"{city.replace('-', ' ').title()} {stem.title()} {legal}"
         else:
-            stem = stem or f"{rng.choice(WORDS_A)}{rng.choice(WORDS_B)}{index}"
-            label = stem + (suffix or rng.choice(SUFFIXES))
-            unicode_label = None
-        assert label not in self.used, label  # distinct companies never share a registrable domain
-        self.used.add(label)
-        name = f"{stem.split('.')[0].replace('-', ' ').title()} {rng.choice(LEGAL)}".strip()
-        return _Company(label, unicode_label, name, rng.choice(COUNTRIES))
-
-    def website(self, company: _Company) -> str:
-        """One messy spelling of the company's website; all canonicalise to company.label."""
-        rng = self.rng
-        host = company.unicode_label if company.unicode_label and rng.random() < 0.5 else company.label
-        return rng.choice([
-            host, host, host.upper(), f"{host}.", f" www.{host} ", f"https://www.{host}/about?x=1", f"http://{host}:8080",
-            f"https://{host}/en-us/", f"http://app.{host}", f"https://eu.app.{host}/login", f"contact@{host}", f"HTTPS://WWW.{host.upper()}/",
-            f"www.{host}", f"sales@{host}",
-        ])
-
-    def common(self, company: _Company) -> dict[str, str]:
-        rng = self.rng
-        self.row_id += 1
-        return {
-            "id": f"{self.row_id:08d}",
-            "owner": rng.choice(OWNERS),
-            "industry": rng.choice(INDUSTRIES),
-            "revenue": str(rng.randrange(1, 500) * 100_000),
-            "activity": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}",
-        }
+            word = WORDS[(h >> 10) % len(WORDS)]
+            suffix = SUFFIXES[(h >> 16) % len(SUFFIXES)]
+            if twin is not None:
+                suffix = TWIN_SUFFIXES[(h >> 48) % len(TWIN_SUFFIXES)] if suffix == "com" else "com"
+            unicode_domain, domain = None, f"{stem}{word}.{suffix}"
+            name = f"{stem.title()} {word.title()} {legal}"
+        if twin is not None:  # a different company: also another country, so a name+country key differs too
+            country = (country + 1) % len(COUNTRIES)
+        return Company(domain, unicode_domain, name.strip(), COUNTRIES[country])
 
 
-def _sf_row(g: _Generator, company: _Company, website: str, stage: str) -> dict[str, str]:
-    c = g.common(company)
-    return {
-        "Account ID": f"001{c['id']}", "Account Name": company.name, "Website": website, "Type": stage,
-        "Billing Country": company.country, "Account Owner": c["owner"], "Industry": c["industry"],
-        "Annual Revenue": c["revenue"], "Last Activity": c["activity"],
-    }
+def _plan(rng: random.Random, companies: Iterable[int], mix: tuple[float, float], near_miss: Sequence[int],
+          fresh: Iterator[int], junk: int, mask: bytearray) -> tuple[list[int], int]:
+    """One int per row: company * 8 + population code * 2 + (1 if the row has no usable key).
 
+    Sets mask[c] to the company's population bitmask (union over its usable rows);
+    returns the shuffled plan and the number of rejected rows."""
+    rows: list[int] = []
+    add = rows.append
+    lo, hi = mix
 
-def _hs_row(g: _Generator, company: _Company, website: str, stage: str) -> dict[str, str]:
-    c = g.common(company)
-    rng = g.rng
-    # Usually the bare domain in "Company Domain Name" and a URL in "Website URL";
-    # sometimes only the URL is filled in (the client must fall back to it).
-    if rng.random() < 0.7:
-        domain_name, url = website, f"https://www.{company.label}"
-    else:
-        domain_name, url = rng.choice(["", "-"]), website
-    return {
-        "Record ID": c["id"], "Company name": company.name, "Company Domain Name": domain_name, "Website URL": url,
-        "Lifecycle Stage": stage, "Country/Region": company.country, "Company owner": c["owner"],
-        "Annual Revenue": c["revenue"], "Last Activity Date": c["activity"],
-    }
+    def pop() -> int:
+        r = rng.random()
+        return 0 if r < lo else 1 if r < hi else 2
 
-
-def _side(g: _Generator, companies: list[_Company], stages, unmapped, make_row, junk_rows: int) -> tuple[list[dict], dict[str, set[str]], int]:
-    """Rows for one side, the population set of every company present, and the rejected-row count."""
-    rng = g.rng
-    rows: list[dict] = []
-    present: dict[str, set[str]] = {}
     rejected = 0
-    for company in companies:
-        for _ in range(2 if rng.random() < 0.08 else 1):  # some companies appear twice
-            stage, population = rng.choice(stages)
-            rows.append(make_row(g, company, g.website(company), stage))
-            present.setdefault(company.label, set()).add(population)
-        if rng.random() < 0.03:  # an extra row with an unmapped stage: rejected, changes nothing
-            rows.append(make_row(g, company, g.website(company), rng.choice(unmapped)))
+    for c in companies:
+        r = rng.random()
+        m = 0
+        for _ in range(1 if r < 0.90 else 2 if r < 0.98 else 3):  # duplicates, possibly with other stages
+            p = pop()
+            m |= 1 << p
+            add(c * 8 + p * 2)
+        mask[c] = m
+        r = rng.random()
+        if r < 0.03:  # an extra row with an unmapped stage (sometimes no key either): rejected, changes nothing
+            add(c * 8 + UNMAPPED * 2 + (r < 0.01))
             rejected += 1
-    for i in range(junk_rows):  # rows that yield no account at all
-        kind = i % 3
-        ghost = _Company(f"ghost{g.row_id}", None, f"Ghost {g.row_id}", rng.choice(COUNTRIES))
-        if kind == 0:
-            website = f"{rng.choice(['jane.doe', 'bob', 'cto.mike', 'info'])}{i}@{rng.choice(FREEMAIL)}"
-            stage = rng.choice(stages)[0]
-        elif kind == 1:
-            website, stage = rng.choice(GARBAGE), rng.choice(stages)[0]
-        else:  # a real-looking company whose stage maps to no population
-            fresh = g.company(10_000_000 + g.row_id)
-            website, stage, ghost = g.website(fresh), rng.choice(unmapped), fresh
-        row = make_row(g, ghost, website, stage)
-        if make_row is _hs_row and kind != 2:
-            row["Company Domain Name"], row["Website URL"] = website, ""
-        rows.append(row)
+        elif r < 0.05:  # an extra row with a mapped stage but only a free-mail / empty / garbage key
+            add(c * 8 + pop() * 2 + 1)
+            rejected += 1
+    for i in range(junk):  # rows that yield no account
+        kind = i % 4
+        if kind < 2 and near_miss:  # a company the OTHER side has: must not count as overlap
+            c = near_miss[rng.randrange(len(near_miss))]
+            add(c * 8 + (UNMAPPED * 2 if kind == 0 else pop() * 2 + 1))
+        else:  # a company only this side mentions, unusable either way
+            add(next(fresh) * 8 + (UNMAPPED * 2 + (kind == 3) if kind >= 2 else pop() * 2 + 1))
         rejected += 1
     rng.shuffle(rows)
-    return rows, present, rejected
+    return rows, rejected
 
 
-def generate_pair(vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000, seed: int = 7) -> tuple[list[dict], list[dict], GroundTruth]:
-    if not 0 <= overlap <= min(vendor_accounts, partner_accounts):
-        raise ValueError("overlap must be between 0 and the smaller side's size")
-    g = _Generator(seed)
-    shared = [g.company(i) for i in range(overlap)]
-    vendor_only = [g.company(overlap + i) for i in range(vendor_accounts - overlap)]
-    partner_only = []
-    for i in range(partner_accounts - overlap):
-        twin = vendor_only[i] if i < len(vendor_only) and g.rng.random() < 0.05 and vendor_only[i].unicode_label is None else None
-        if twin is not None:  # same name on another public suffix: a different company
-            stem, suffix = twin.label.split(".", 1)
-            other = ".co.uk" if suffix != "co.uk" else ".com"
-            partner_only.append(g.company(0, suffix=other, stem=stem))
-        else:
-            partner_only.append(g.company(overlap + vendor_accounts + i))
-    v_rows, v_present, v_rejected = _side(g, shared + vendor_only, SF_STAGES, SF_UNMAPPED, _sf_row, max(1, vendor_accounts // 50))
-    p_rows, p_present, p_rejected = _side(g, shared + partner_only, HS_STAGES, HS_UNMAPPED, _hs_row, max(1, partner_accounts // 50))
-    matrix = {vp: {pp: 0 for pp in POPULATIONS} for vp in POPULATIONS}
-    both = v_present.keys() & p_present.keys()
-    for label in both:
-        for vp in v_present[label]:
-            for pp in p_present[label]:
-                matrix[vp][pp] += 1
-    truth = GroundTruth(
-        vendor_accounts=len(v_present), partner_accounts=len(p_present), overlap=len(both), matrix=matrix,
-        vendor_rows=len(v_rows), partner_rows=len(p_rows), vendor_rejected_rows=v_rejected, partner_rejected_rows=p_rejected,
-    )
-    return v_rows, p_rows, truth
+class _Pair:
+    def __init__(self, vendor_accounts: int, partner_accounts: int, overlap: int, seed: int) -> None:
+        for label, value in (("vendor_accounts", vendor_accounts), ("partner_accounts", partner_accounts), ("overlap", overlap)):
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{label} must be a non-negative integer, got {value!r}")
+        if overlap > min(vendor_accounts, partner_accounts):
+            raise ValueError(f"overlap ({overlap}) cannot exceed the smaller side ({min(vendor_accounts, partner_accounts)})")
+        self.seed = seed
+        v, p, o = vendor_accounts, partner_accounts, overlap
+        junk_v, junk_p = max(8, v // 40), max(8, p // 40)
+        known = v + p - o
+        size = known + junk_v + junk_p
+        self.universe = _Universe(seed, v, p, o, size)
+        fresh = count(known)
+        masks = bytearray(size), bytearray(size)
+        self.vendor_plan, v_rej = _plan(random.Random(f"{seed}/vendor/plan"), range(v), VENDOR_MIX,
+                                        range(v, known), fresh, junk_v, masks[0])
+        self.partner_plan, p_rej = _plan(random.Random(f"{seed}/partner/plan"), chain(range(o), range(v, known)), PARTNER_MIX,
+                                         range(o, v), fresh, junk_p, masks[1])
+        pairs = Counter(zip(*masks))  # (vendor mask, partner mask) -> companies
+        matrix = {vp: {pp: 0 for pp in POPULATIONS} for vp in POPULATIONS}
+        for (vm, pm), n in pairs.items():
+            if vm and pm:
+                for i, vp in enumerate(POPULATIONS):
+                    for j, pp in enumerate(POPULATIONS):
+                        if vm >> i & 1 and pm >> j & 1:
+                            matrix[vp][pp] += n
+        self.truth = GroundTruth(
+            vendor_accounts=size - masks[0].count(0), partner_accounts=size - masks[1].count(0),
+            overlap=sum(n for (vm, pm), n in pairs.items() if vm and pm), matrix=matrix,
+            vendor_rejected_rows=v_rej, partner_rejected_rows=p_rej,
+            vendor_rows=len(self.vendor_plan), partner_rows=len(self.partner_plan),
+        )
+
+    # --- rendering: cosmetic randomness only; what a row means is fixed by the plan ---
+    # Rows are rendered with rng.random() and indexing: rng.choice/randint cost ~5x more, and
+    # rendering dominates the time for a million rows.
+
+    def vendor_rows(self) -> Iterator[dict[str, str]]:
+        r = random.Random(f"{self.seed}/vendor/render").random
+        company = self.universe.company
+        for i, e in enumerate(self.vendor_plan):
+            co = company(e >> 3)
+            yield {
+                "Account ID": f"0015g{i:010X}",
+                "Account Name": co.name.upper() if r() < 0.04 else co.name,
+                "Website": _no_key(r) if e & 1 else _website(r, co, WEBSITE_FORMS, 0.7),
+                "Type": _pick(r, SF_TYPES[(e >> 1) & 3]),
+                "Billing Country": _pick(r, co.countries),
+                "Account Owner": _pick(r, OWNERS),
+                "Industry": _pick(r, INDUSTRIES),
+                "Annual Revenue": "" if r() < 0.15 else str(int(r() * 2000 + 1) * 50_000),
+                "Last Activity": "" if r() < 0.1 else f"{int(r() * 12) + 1}/{int(r() * 28) + 1}/{2025 + (r() < 0.6)}",
+            }
+
+    def partner_rows(self) -> Iterator[dict[str, str]]:
+        r = random.Random(f"{self.seed}/partner/render").random
+        company = self.universe.company
+        for i, e in enumerate(self.partner_plan):
+            co = company(e >> 3)
+            if e & 1:  # neither column usable
+                domain, url = _no_key(r), _pick(r, GARBAGE)
+            else:
+                x = r()
+                url = _website(r, co, WEBSITE_FORMS, 0.3)
+                if x < 0.60:  # the usual: a domain, and a URL (or none)
+                    domain = _website(r, co, DOMAIN_FORMS, 0.3)
+                    url = "" if x < 0.15 else url
+                elif x < 0.85:  # no domain: the client must fall back to the URL
+                    domain = _pick(r, ("", "", "-"))
+                elif x < 0.95:  # an unusable domain (free-mail, garbage): fall back to the URL
+                    domain = _no_key(r) or "n/a"
+                else:  # a usable domain and a garbage URL
+                    domain, url = _website(r, co, DOMAIN_FORMS, 0.3), _pick(r, GARBAGE)
+            stage = _pick(r, HS_STAGES[(e >> 1) & 3])
+            x = r()
+            yield {
+                "Record ID": str(5_100_000_000 + i * 7),
+                "Company name": co.name.upper() if r() < 0.04 else co.name,
+                "Company Domain Name": domain,
+                "Website URL": url,
+                "Lifecycle Stage": stage.upper() if x < 0.05 else stage.lower() if x < 0.10 else stage,  # random case
+                "Country/Region": _pick(r, co.countries),
+                "Company owner": _pick(r, OWNERS),
+                "Annual Revenue": "" if r() < 0.15 else str(int(r() * 2000 + 1) * 50_000),
+                "Last Activity Date": "" if r() < 0.1 else
+                f"{2025 + (r() < 0.6)}-{int(r() * 12) + 1:02d}-{int(r() * 28) + 1:02d} {int(r() * 24):02d}:{int(r() * 60):02d}",
+            }
 
 
-def _write(rows: list[dict], headers: list[str], path: Path, fmt: str) -> None:
+Rand = Callable[[], float]
+
+
+def _pick(r: Rand, seq: Sequence[str]) -> str:
+    return seq[int(r() * len(seq))]
+
+
+def _website(r: Rand, co: Company, forms: list[str], unicode_share: float) -> str:
+    """A usable spelling of the company's website; IDN companies in Unicode or punycode."""
+    h = co.unicode_domain if co.unicode_domain and r() < unicode_share else co.domain
+    return _pick(r, forms).format(h=h, H=h.upper(), C=h[:1].upper() + h[1:])
+
+
+def _no_key(r: Rand) -> str:
+    """A value that yields no company key: free-mail / disposable e-mail, a free-mail domain, garbage."""
+    x = r()
+    if x < 0.35:
+        return f"{_pick(r, PEOPLE)}@{_pick(r, FREEMAIL)}"
+    if x < 0.45:
+        return _pick(r, ("www.", "", "https://")) + _pick(r, FREEMAIL)
+    if x < 0.52:
+        return f"{_pick(r, PEOPLE)}@{_pick(r, DISPOSABLE)}"
+    return _pick(r, GARBAGE)
+
+
+def generate_pair(vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000,
+                  seed: int = 7) -> tuple[list[dict[str, str]], list[dict[str, str]], GroundTruth]:
+    """Vendor (Salesforce) rows, partner (HubSpot) rows and the exact ground truth, deterministic per seed."""
+    pair = _Pair(vendor_accounts, partner_accounts, overlap, seed)
+    return list(pair.vendor_rows()), list(pair.partner_rows()), pair.truth
+
+
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, minus the header
+
+
+def _write(rows: Iterator[dict[str, str]], n_rows: int, headers: list[str], path: Path, fmt: str) -> None:
+    """Stream rows to a file: memory stays bounded by one batch, not the file."""
     if fmt == "csv":
         with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=headers)
-            writer.writeheader()
-            writer.writerows(rows)
+            writer = csv.writer(fh)  # not DictWriter: its per-row key check costs ~20% of a big run
+            writer.writerow(headers)
+            writer.writerows(map(itemgetter(*headers), rows))
     elif fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.table({h: [r[h] for r in rows] for h in headers}), path)
+        schema = pa.schema([(h, pa.string()) for h in headers])
+        with pq.ParquetWriter(path, schema) as writer:
+            batch: list[dict[str, str]] = []
+            for row in chain(rows, [None]):  # type: ignore[list-item]
+                if row is not None:
+                    batch.append(row)
+                if len(batch) >= 100_000 or (row is None and batch):
+                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    batch = []
     elif fmt == "xlsx":
+        if n_rows > XLSX_MAX_ROWS:
+            raise ValueError(f"{n_rows:,} rows do not fit in one Excel sheet (max {XLSX_MAX_ROWS:,}); use csv or parquet")
         from openpyxl import Workbook
 
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("export")
         ws.append(headers)
-        for r in rows:
-            ws.append([r[h] for h in headers])
+        for row in rows:
+            ws.append([row[h] for h in headers])
         wb.save(path)
     else:
-        raise ValueError(f"unknown format {fmt!r}")
+        raise ValueError(f"unknown format {fmt!r} (csv, parquet or xlsx)")
 
 
-def write_pair(out_dir: Path, vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000, seed: int = 7, fmt: str = "csv") -> dict[str, str]:
+def write_pair(out_dir: Path, vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000,
+               seed: int = 7, formats: Sequence[str] = ("csv",)) -> dict[str, str]:
+    """Write the vendor file, partner file (per format) and ground_truth.json; returns their paths.
+
+    Keys "vendor" and "partner" name the first format's files; with several formats
+    every file is also listed as "vendor_<fmt>" / "partner_<fmt>"."""
+    if not formats:
+        raise ValueError("at least one format is needed")
+    pair = _Pair(vendor_accounts, partner_accounts, overlap, seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    v_rows, p_rows, truth = generate_pair(vendor_accounts, partner_accounts, overlap, seed)
-    paths = {
-        "vendor": out_dir / f"vendor_salesforce_accounts.{fmt}",
-        "partner": out_dir / f"partner_hubspot_companies.{fmt}",
-        "ground_truth": out_dir / "ground_truth.json",
-    }
-    _write(v_rows, SALESFORCE_HEADERS, paths["vendor"], fmt)
-    _write(p_rows, HUBSPOT_HEADERS, paths["partner"], fmt)
-    paths["ground_truth"].write_text(json.dumps(truth.to_json(), indent=2) + "\n")
-    return {k: str(v) for k, v in paths.items()}
+    paths: dict[str, str] = {}
+    for fmt in formats:
+        vendor, partner = out_dir / f"vendor_salesforce_accounts.{fmt}", out_dir / f"partner_hubspot_companies.{fmt}"
+        _write(pair.vendor_rows(), pair.truth.vendor_rows, SALESFORCE_HEADERS, vendor, fmt)
+        _write(pair.partner_rows(), pair.truth.partner_rows, HUBSPOT_HEADERS, partner, fmt)
+        paths.setdefault("vendor", str(vendor))
+        paths.setdefault("partner", str(partner))
+        if len(formats) > 1:
+            paths[f"vendor_{fmt}"], paths[f"partner_{fmt}"] = str(vendor), str(partner)
+    truth_path = out_dir / "ground_truth.json"
+    truth_path.write_text(json.dumps(pair.truth.to_json(), indent=2) + "\n", encoding="utf-8")
+    paths["ground_truth"] = str(truth_path)
+    return paths
