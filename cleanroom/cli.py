@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
+import os
+
+# gRPC's C core logs TLS handshake details to stderr; our errors say it in one line.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+import argparse  # noqa: E402
 import sys
 from collections.abc import Sequence
 from pathlib import Path

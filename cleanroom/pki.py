@@ -32,7 +32,7 @@ class KeyPair:
 
 
 def check_party_name(name: str) -> str:
-    if not PARTY_NAME.match(name or ""):
+    if not PARTY_NAME.fullmatch(name or ""):
         raise InputError(
             f"party name {name!r} is not valid: use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
         )

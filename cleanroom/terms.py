@@ -126,7 +126,7 @@ def parse_terms(terms_json: bytes) -> Terms:
     for party in parties:
         plist = pops[party]
         _require(isinstance(plist, list) and 0 < len(plist) <= MAX_POPULATIONS, f"{party} must bring 1 to {MAX_POPULATIONS} populations")
-        _require(all(isinstance(p, str) and POPULATION.match(p) for p in plist), f"population names of {party} must be lower-case words like 'customer'")
+        _require(all(isinstance(p, str) and POPULATION.fullmatch(p) for p in plist), f"population names of {party} must be lower-case words like 'customer'")
         _require(len(set(plist)) == len(plist), f"populations of {party} repeat a name")
         populations[party] = tuple(plist)
     kinds = raw.get("key_kinds")

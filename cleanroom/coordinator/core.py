@@ -279,8 +279,15 @@ class Coordinator:
             raise PermissionDenied(f"upload {upload_id} belongs to another party")
         return upload
 
+    def _require_collecting(self, upload: dict[str, Any]) -> dict[str, Any]:
+        run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [upload["run_id"]])
+        if run["state"] != "collecting":
+            raise FailedPrecondition(f"run {run['run_id']} is {run['state']}; it takes no more uploads")
+        return run
+
     def put_chunk(self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str) -> list[int]:
         upload = self._own_upload(caller, upload_id)
+        self._require_collecting(upload)
         received = self._received(upload_id)
         if seq in received:
             stored = self.store.row("SELECT digest FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq])
@@ -347,6 +354,7 @@ class Coordinator:
         run = self.store.row("SELECT * FROM runs WHERE run_id = ?", [upload["run_id"]])
         if upload["committed"]:
             return self._receipt(upload, run)
+        self._require_collecting(upload)
         chunks = self.store.rows("SELECT seq, n_points, digest FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
         missing = sorted(set(range(upload["total_chunks"])) - {c["seq"] for c in chunks})
         if missing:

@@ -8,9 +8,12 @@ inter-process traffic is 64 bytes per point.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import secrets
+import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -68,6 +71,22 @@ _pool_workers = 0
 _pool_lock = threading.Lock()
 
 
+def _die_with_parent() -> None:
+    """Pool initializer: a worker is killed when its parent dies (Linux).
+
+    Without this, a client killed with SIGKILL leaves its workers blocked on the
+    task queue forever, holding the terminal's pipes open.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -82,7 +101,7 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
             # and much cheaper per worker than spawn.
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["cleanroom.psi.blinding"])
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent)
             _pool_workers = workers
         return _pool
 

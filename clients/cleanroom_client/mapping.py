@@ -18,7 +18,7 @@ import numpy as np
 
 from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.console import progress
-from cleanroom.errors import ProtocolError
+from cleanroom.errors import FailedPrecondition, ProtocolError
 from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
 from cleanroom.terms import Terms, parse_terms, terms_hash
 from cleanroom.v1 import agreements_pb2, runs_pb2
@@ -36,6 +36,19 @@ def verified_terms(agreement: agreements_pb2.Agreement) -> Terms:
     if terms_hash(agreement.terms_json) != agreement.terms_hash:
         raise ProtocolError(f"agreement {agreement.agreement_id}: the terms do not match their hash; refusing to use them")
     return parse_terms(agreement.terms_json)
+
+
+def require_runnable(agreement: agreements_pb2.Agreement) -> None:
+    """Fail before reading and blinding a file when the coordinator would refuse the run anyway.
+
+    The coordinator stays the authority (it checks again); this only spares a
+    user minutes of blinding and a second line of output.
+    """
+    if agreement.state == "revoked":
+        raise FailedPrecondition(f"agreement {agreement.agreement_id} was revoked; no further runs")
+    if agreement.state != "active":
+        waiting = [p for p in (agreement.proposer, agreement.counterparty) if p not in agreement.approved_by]
+        raise FailedPrecondition(f"agreement {agreement.agreement_id} is not approved yet (waiting for {', '.join(waiting)})")
 
 
 def hash_context(agreement_id: str, kind: str) -> bytes:

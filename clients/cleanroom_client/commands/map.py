@@ -9,7 +9,7 @@ from cleanroom.chunks import MAX_CHUNK_POINTS
 from cleanroom.console import err, out, print_json
 from cleanroom_client.accounts import load_accounts
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
-from cleanroom_client.mapping import prepare, upload_own, verified_terms, wait_for_result
+from cleanroom_client.mapping import prepare, require_runnable, upload_own, verified_terms, wait_for_result
 from cleanroom_client.views import overlap_dict, print_overlap
 
 
@@ -37,6 +37,7 @@ def _map(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
         agreement = remote.get(args.id)
         terms = verified_terms(agreement)
+        require_runnable(agreement)
         loaded = load(args, name_key="name" in terms.key_kinds)
         keys = keystore(profile)
         log = receipts(profile)

@@ -6,7 +6,7 @@ import argparse
 
 from cleanroom.console import out, print_json
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
-from cleanroom_client.mapping import sync, verified_terms
+from cleanroom_client.mapping import sync, verified_terms, wait_for_result
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -16,6 +16,9 @@ def _sync(args: argparse.Namespace) -> int:
         for agreement in agreements:
             verified_terms(agreement)
             status = sync(remote, agreement, keystore(profile), receipts(profile))
+            if args.wait > 0 and status.state == "collecting":
+                # Keep re-blinding what arrives until the run completes or time is up.
+                status = wait_for_result(remote, agreement, keystore(profile), receipts(profile), status.run_id, args.wait)
             report.append({"agreement_id": agreement.agreement_id, "run_id": status.run_id, "state": status.state, "waiting_for": list(status.waiting_for)})
     if args.json:
         print_json({"agreements": report})
@@ -29,5 +32,7 @@ def _sync(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sync", help="re-blind partner points waiting for you (for scheduled runs)")
     p.add_argument("id", nargs="?", help="agreement id (default: every active agreement)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="keep re-blinding what the partner uploads until the run completes or SECONDS pass")
     add_json(p)
     p.set_defaults(handler=_sync)
