@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.errors import InvalidArgument
 
 SCHEMA = "cleanroom.terms/v1"
@@ -46,6 +47,14 @@ class Terms:
     raw: dict[str, Any]
     dp_epsilon: float | None = None  # per release, when differential privacy is on
     dp_budget: float | None = None  # per viewer and agreement
+    attribution: AttributionConfig | None = None  # partner attribution, when both sides agreed to it
+    vendor: str | None = None  # the party whose deals are credited (attribution only)
+    attribution_models: tuple[str, ...] = ()  # models the vendor may run for its own view
+
+    def partner(self) -> str:
+        """The party whose touches are credited (attribution only)."""
+        assert self.vendor is not None
+        return self.other(self.vendor)
 
     def other(self, party: str) -> str:
         a, b = self.parties
@@ -75,6 +84,9 @@ def build_terms(
     retention_seconds: int = 0,
     dp_epsilon: float | None = None,
     dp_budget: float | None = None,
+    attribution: AttributionConfig | None = None,
+    vendor: str | None = None,
+    attribution_models: list[str] | None = None,
 ) -> dict[str, Any]:
     """Terms a proposer offers: by default both sides see every cell and the totals."""
     terms = {
@@ -91,6 +103,12 @@ def build_terms(
     }
     if dp_epsilon is not None or dp_budget is not None:
         terms["dp"] = {"epsilon": dp_epsilon, "budget": dp_budget if dp_budget is not None else dp_epsilon}
+    if attribution is not None:
+        terms["attribution"] = {
+            "vendor": vendor or proposer,
+            "settings": attribution.to_dict(),
+            "models": list(attribution_models or MODELS),
+        }
     parse_terms(canonical_json(terms))  # fail early, on the proposer's machine
     return terms
 
@@ -156,6 +174,24 @@ def parse_terms(terms_json: bytes) -> Terms:
         for name, value in (("epsilon", dp_epsilon), ("budget", dp_budget)):
             _require(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100, f"dp {name} must be a number in (0, 100]")
         _require(dp_budget >= dp_epsilon, "dp budget must allow at least one release (budget >= epsilon)")
+    attribution = vendor = None
+    models: tuple[str, ...] = ()
+    if "attribution" in raw:
+        section = raw["attribution"]
+        _require(isinstance(section, dict) and set(section) == {"vendor", "settings", "models"}, "attribution must be an object with vendor, settings and models")
+        vendor = section["vendor"]
+        _require(vendor in parties, f"attribution vendor must be one of the parties, not {vendor!r}")
+        try:
+            attribution = AttributionConfig.from_dict(section["settings"])
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"terms: attribution: {exc}") from None
+        models = section["models"]
+        _require(
+            isinstance(models, list) and models and all(m in MODELS for m in models) and len(set(models)) == len(models),
+            f"attribution models must be a non-empty list drawn from {list(MODELS)}",
+        )
+        _require(attribution.model in models, "attribution models must include the agreed model")
+        models = tuple(models)
     return Terms(
         parties=(parties[0], parties[1]),
         populations=populations,
@@ -167,4 +203,7 @@ def parse_terms(terms_json: bytes) -> Terms:
         raw=raw,
         dp_epsilon=dp_epsilon,
         dp_budget=dp_budget,
+        attribution=attribution,
+        vendor=vendor,
+        attribution_models=models,
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.coordinator.noise import privatise
+from cleanroom.coordinator import linkage
 from cleanroom.coordinator.overlap import SideTokens, overlap_counts
 from cleanroom.coordinator.release import overlap_release
 from cleanroom.coordinator.store import Store, now
@@ -27,6 +28,7 @@ from cleanroom.psi import POINT_SIZE, InvalidPoint, check_points
 from cleanroom.terms import Terms, canonical_json, parse_terms, terms_hash
 
 OWN, REBLINDED = "own", "reblinded"
+PURPOSES = ("overlap", "attribution")
 DEFAULT_MAX_POINTS = 5_000_000
 
 
@@ -141,10 +143,10 @@ class Coordinator:
 
     # -- uploads -------------------------------------------------------------
 
-    def _open_run(self, agreement: dict[str, Any]) -> dict[str, Any] | None:
+    def _open_run(self, agreement: dict[str, Any], purpose: str) -> dict[str, Any] | None:
         return self.store.row(
-            "SELECT * FROM runs WHERE agreement_id = ? AND state = 'collecting' ORDER BY created_at DESC LIMIT 1",
-            [agreement["agreement_id"]],
+            "SELECT * FROM runs WHERE agreement_id = ? AND purpose = ? AND state = 'collecting' ORDER BY created_at DESC LIMIT 1",
+            [agreement["agreement_id"], purpose],
         )
 
     def _upload(self, run_id: str, party: str, kind: str) -> dict[str, Any] | None:
@@ -174,10 +176,16 @@ class Coordinator:
         total_accounts: int,
         digest: str,
         of_upload_id: str = "",
+        purpose: str = "overlap",
     ) -> dict[str, Any]:
         agreement, terms = self._active(caller, agreement_id, terms_hash_seen)
         if kind not in (OWN, REBLINDED):
             raise InvalidArgument("upload kind must be OWN or REBLINDED")
+        purpose = purpose or "overlap"
+        if purpose not in PURPOSES:
+            raise InvalidArgument(f"run purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
+        if purpose == "attribution" and terms.attribution is None:
+            raise FailedPrecondition(f"agreement {agreement_id} does not include attribution; propose terms with --attribution")
         if total_points > self.limits.max_points:
             raise ResourceExhausted(
                 f"upload of {total_points:,} points exceeds this coordinator's limit of {self.limits.max_points:,} points"
@@ -189,17 +197,28 @@ class Coordinator:
         if len(digest) != 64:
             raise InvalidArgument("upload_digest must be a hex SHA-256")
         if kind == OWN:
-            return self._begin_own(caller, agreement, terms, total_points, total_chunks, total_accounts, digest)
+            return self._begin_own(caller, agreement, terms, total_points, total_chunks, total_accounts, digest, purpose)
         return self._begin_reblinded(caller, agreement, terms, run_id, of_upload_id, total_points, total_chunks, digest)
 
-    def _begin_own(self, caller, agreement, terms, total_points, total_chunks, total_accounts, digest):
+    def _begin_own(self, caller, agreement, terms, total_points, total_chunks, total_accounts, digest, purpose):
         if total_accounts > total_points or total_accounts < 1:
             raise InvalidArgument(f"total_accounts ({total_accounts}) must be between 1 and total_points ({total_points})")
         if total_accounts < terms.min_set_size:
             raise FailedPrecondition(
                 f"your set has {total_accounts} accounts, below the agreement's minimum set size of {terms.min_set_size}"
             )
-        run = self._open_run(agreement)
+        run = self._open_run(agreement, purpose)
+        if run is None and purpose == "attribution":
+            # The same file again after its run completed: that run stands (a job may re-run its model on it).
+            done = self.store.row(
+                """SELECT u.* FROM uploads u JOIN runs r USING (run_id)
+                   WHERE r.agreement_id = ? AND r.purpose = 'attribution' AND r.state = 'complete'
+                     AND u.party = ? AND u.kind = 'own' AND u.upload_digest = ?
+                   ORDER BY r.created_at DESC LIMIT 1""",
+                [agreement["agreement_id"], caller, digest],
+            )
+            if done is not None:
+                return self._session(done)
         if run is not None:
             existing = self._upload(run["run_id"], caller, OWN)
             if existing is not None:
@@ -219,10 +238,10 @@ class Coordinator:
             if run is None:
                 run_id = _new_id("run")
                 con.execute(
-                    "INSERT INTO runs VALUES (?, ?, ?, ?, 'collecting', ?, NULL)",
-                    [run_id, agreement["agreement_id"], agreement["version"], agreement["terms_hash"], now()],
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, 'collecting', ?, NULL, ?)",
+                    [run_id, agreement["agreement_id"], agreement["version"], agreement["terms_hash"], now(), purpose],
                 )
-                self.store.audit(con, caller, "run.started", agreement["agreement_id"], {"run_id": run_id, "terms_hash": agreement["terms_hash"]})
+                self.store.audit(con, caller, "run.started", agreement["agreement_id"], {"run_id": run_id, "purpose": purpose, "terms_hash": agreement["terms_hash"]})
             else:
                 run_id = run["run_id"]
                 replaced = self._upload(run_id, caller, OWN)
@@ -285,9 +304,11 @@ class Coordinator:
             raise FailedPrecondition(f"run {run['run_id']} is {run['state']}; it takes no more uploads")
         return run
 
-    def put_chunk(self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str) -> list[int]:
+    def put_chunk(
+        self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str, records: bytes = b""
+    ) -> list[int]:
         upload = self._own_upload(caller, upload_id)
-        self._require_collecting(upload)
+        run = self._require_collecting(upload)
         received = self._received(upload_id)
         if seq in received:
             stored = self.store.row("SELECT digest FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq])
@@ -301,7 +322,7 @@ class Coordinator:
         expected = len(received)
         if seq != expected:
             raise InvalidArgument(f"chunk {seq} is out of order: expected chunk {expected}")
-        if chunk_digest(points, accounts, populations) != digest:
+        if chunk_digest(points, accounts, populations, records) != digest:
             raise InvalidArgument(f"chunk {seq} does not match its digest (corrupted in transit?)")
         try:
             check_points(points)
@@ -310,8 +331,13 @@ class Coordinator:
         n = len(points) // POINT_SIZE
         if n == 0 or n > self.limits.max_chunk_points:
             raise InvalidArgument(f"chunk {seq} holds {n} points; a chunk holds 1 to {self.limits.max_chunk_points}")
+        if records and not (upload["kind"] == OWN and run["purpose"] == "attribution"):
+            raise InvalidArgument("only own uploads of attribution runs carry records")
         if upload["kind"] == OWN:
-            self._check_labels(upload, seq, n, accounts, populations)
+            self._check_labels(upload, seq, n, accounts, populations, run["purpose"])
+            if run["purpose"] == "attribution":
+                terms = self.terms_of(self.store.row("SELECT * FROM agreements WHERE agreement_id = ?", [run["agreement_id"]]))
+                linkage.check_records(records, vendor=caller == terms.vendor, total_accounts=int(upload["total_accounts"]), where=f"chunk {seq}")
         else:
             if accounts or populations:
                 raise InvalidArgument("re-blinded chunks carry no labels")
@@ -320,12 +346,12 @@ class Coordinator:
                 raise InvalidArgument(f"re-blinded chunk {seq} holds {n} points; the peer's chunk {seq} holds {peer_n}")
         with self.store.transaction() as con:
             con.execute(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [upload_id, seq, n, points, accounts or None, populations or None, digest],
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [upload_id, seq, n, points, accounts or None, populations or None, digest, records or None],
             )
         return received + [seq]
 
-    def _check_labels(self, upload: dict[str, Any], seq: int, n: int, accounts: bytes, populations: bytes) -> None:
+    def _check_labels(self, upload: dict[str, Any], seq: int, n: int, accounts: bytes, populations: bytes, purpose: str = "overlap") -> None:
         if len(accounts) != 4 * n or len(populations) != 2 * n:
             raise InvalidArgument(f"chunk {seq}: need one 4-byte account label and one 2-byte population mask per point")
         acc = np.frombuffer(accounts, dtype="<u4")
@@ -334,7 +360,8 @@ class Coordinator:
         agreement = self.store.row(
             "SELECT a.* FROM agreements a JOIN runs r USING (agreement_id) WHERE r.run_id = ?", [upload["run_id"]]
         )
-        n_pops = len(self.terms_of(agreement).populations[upload["party"]])
+        # Attribution runs carry one pseudo-population: every point's mask is 1.
+        n_pops = 1 if purpose == "attribution" else len(self.terms_of(agreement).populations[upload["party"]])
         masks = np.frombuffer(populations, dtype="<u2")
         if np.any(masks == 0) or np.any(masks >> n_pops):
             raise InvalidArgument(f"chunk {seq}: population masks must name 1 to {n_pops} of your populations")
@@ -425,6 +452,9 @@ class Coordinator:
         terms = self.terms_of(agreement)
         a, b = terms.parties
         by = {(u["party"], u["kind"]): u for u in uploads}
+        if run["purpose"] == "attribution":
+            self._complete_attribution(run, terms, by)
+            return
         side_a = self._side_tokens(by[(a, OWN)], by[(b, REBLINDED)])
         side_b = self._side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
         counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
@@ -449,11 +479,41 @@ class Coordinator:
                 con, "coordinator", "run.completed", run["agreement_id"],
                 {"run_id": run_id, "accounts": result["accounts"], "terms_hash": run["terms_hash"]},
             )
-            if terms.retention_seconds == 0:
-                deleted = self._purge_points(con, run_id=run_id)
-                self.store.audit(con, "coordinator", "points.deleted", run["agreement_id"], {"cause": "retention", "run_id": run_id, "retention_seconds": 0, **deleted})
+            self._retain(con, run, terms)
         if terms.retention_seconds == 0:
             self.store.checkpoint()  # rewrite the file so deleted points leave it
+
+    def _retain(self, con, run: dict[str, Any], terms: Terms) -> None:
+        """Delete a finished run's points at once when the terms keep them for 0 seconds."""
+        if terms.retention_seconds == 0:
+            deleted = self._purge_points(con, run_id=run["run_id"])
+            self.store.audit(con, "coordinator", "points.deleted", run["agreement_id"], {"cause": "retention", "run_id": run["run_id"], "retention_seconds": 0, **deleted})
+
+    def _complete_attribution(self, run: dict[str, Any], terms: Terms, by: dict) -> None:
+        """Link the vendor's deal accounts to the partner's touched accounts; keep only linked touches."""
+        vendor, partner = terms.vendor, terms.partner()
+        side_v = self._side_tokens(by[(vendor, OWN)], by[(partner, REBLINDED)])
+        side_p = self._side_tokens(by[(partner, OWN)], by[(vendor, REBLINDED)])
+        body = linkage.link(
+            side_v, side_p,
+            self._records(by[(vendor, OWN)]), self._records(by[(partner, OWN)]),
+            vendor=vendor, partner=partner,
+        )
+        with self.store.transaction() as con:
+            con.execute("INSERT INTO results VALUES (?, ?, ?, ?)", [run["run_id"], run["agreement_id"], json.dumps(body, sort_keys=True), now()])
+            con.execute("UPDATE runs SET state = 'complete', completed_at = ? WHERE run_id = ?", [now(), run["run_id"]])
+            self.store.audit(
+                con, "coordinator", "run.completed", run["agreement_id"],
+                {"run_id": run["run_id"], "purpose": "attribution", "deals": len(body["deals"]), "linked_accounts": len(body["touches"]),
+                 "deals_digest": body["deals_digest"], "terms_hash": run["terms_hash"]},
+            )
+            self._retain(con, run, terms)
+        if terms.retention_seconds == 0:
+            self.store.checkpoint()
+
+    def _records(self, upload: dict[str, Any]) -> bytes:
+        rows = self.store.rows("SELECT records FROM chunks WHERE upload_id = ? ORDER BY seq", [upload["upload_id"]])
+        return b"".join(bytes(r["records"]) for r in rows if r["records"] is not None)
 
     def _side_tokens(self, own: dict[str, Any], reblinded: dict[str, Any]) -> SideTokens:
         labels = self.store.rows("SELECT accounts, populations FROM chunks WHERE upload_id = ? ORDER BY seq", [own["upload_id"]])
@@ -514,7 +574,7 @@ class Coordinator:
             points = bytes(row["points"])
             yield {"upload_id": peer["upload_id"], "seq": seq, "points": points, "digest": chunk_digest(points)}
 
-    def status(self, caller: str, agreement_id: str, run_id: str = "") -> dict[str, Any]:
+    def status(self, caller: str, agreement_id: str, run_id: str = "", purpose: str = "overlap") -> dict[str, Any]:
         agreement = self._agreement(caller, agreement_id)
         terms = self.terms_of(agreement)
         if run_id:
@@ -522,9 +582,12 @@ class Coordinator:
             if run is None:
                 raise NotFound(f"run {run_id!r} does not exist in agreement {agreement_id}")
         else:
-            run = self.store.row("SELECT * FROM runs WHERE agreement_id = ? ORDER BY created_at DESC LIMIT 1", [agreement_id])
+            run = self.store.row(
+                "SELECT * FROM runs WHERE agreement_id = ? AND purpose = ? ORDER BY created_at DESC LIMIT 1", [agreement_id, purpose or "overlap"]
+            )
         if run is None:
-            return {"run_id": "", "agreement_id": agreement_id, "state": "none", "parties": [], "waiting_for": ["no upload yet"], "reblind_needed": False}
+            return {"run_id": "", "agreement_id": agreement_id, "state": "none", "parties": [], "waiting_for": ["no upload yet"],
+                    "reblind_needed": False, "purpose": purpose or "overlap"}
         uploads = {(u["party"], u["kind"]): u for u in self.store.rows("SELECT * FROM uploads WHERE run_id = ?", [run["run_id"]])}
         me, peer = caller, terms.other(caller)
 
@@ -553,6 +616,7 @@ class Coordinator:
             "parties": parties,
             "waiting_for": waiting,
             "reblind_needed": run["state"] == "collecting" and done(peer, OWN) and not done(me, REBLINDED),
+            "purpose": run["purpose"],
         }
         peer_own = uploads.get((peer, OWN))
         if status["reblind_needed"]:
@@ -571,7 +635,11 @@ class Coordinator:
             if result is None:
                 raise NotFound(f"run {run_id!r} of agreement {agreement_id} has no result")
         else:
-            result = self.store.row("SELECT * FROM results WHERE agreement_id = ? ORDER BY computed_at DESC LIMIT 1", [agreement_id])
+            result = self.store.row(
+                """SELECT s.* FROM results s JOIN runs r USING (run_id)
+                   WHERE s.agreement_id = ? AND r.purpose = 'overlap' ORDER BY s.computed_at DESC LIMIT 1""",
+                [agreement_id],
+            )
             if result is None:
                 waiting = self.status(caller, agreement_id)["waiting_for"]
                 raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet (waiting for {', '.join(waiting)})")

@@ -13,13 +13,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from cleanroom.coordinator.core import Coordinator, Limits
 from cleanroom.coordinator.datadir import DataDir
-from cleanroom.coordinator.service import AgreementService, ResultService, RunService
+from cleanroom.coordinator.service import AgreementService, AttributionService, ResultService, RunService
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.wirelog import WireLog
-from cleanroom.v1 import agreements_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
+from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
 
 MAX_MESSAGE = 8 * 1024 * 1024
-SERVICES = ("cleanroom.v1.AgreementService", "cleanroom.v1.RunService", "cleanroom.v1.ResultService")
+SERVICES = ("cleanroom.v1.AgreementService", "cleanroom.v1.RunService", "cleanroom.v1.ResultService", "cleanroom.v1.AttributionService")
 
 
 def server_credentials(data_dir: DataDir) -> grpc.ServerCredentials:
@@ -66,6 +66,7 @@ def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log
     agreements_pb2_grpc.add_AgreementServiceServicer_to_server(AgreementService(coordinator), server)
     runs_pb2_grpc.add_RunServiceServicer_to_server(RunService(coordinator), server)
     results_pb2_grpc.add_ResultServiceServicer_to_server(ResultService(coordinator), server)
+    attribution_pb2_grpc.add_AttributionServiceServicer_to_server(AttributionService(coordinator), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_secure_port(listen, server_credentials(data_dir))

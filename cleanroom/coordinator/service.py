@@ -13,9 +13,10 @@ from typing import Any
 
 import grpc
 
+from cleanroom.coordinator.attribution_jobs import run_attribution, show_attribution
 from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
 from cleanroom.errors import PermissionDenied, RequestError
-from cleanroom.v1 import agreements_pb2, agreements_pb2_grpc, results_pb2, results_pb2_grpc, runs_pb2, runs_pb2_grpc
+from cleanroom.v1 import agreements_pb2, agreements_pb2_grpc, attribution_pb2, attribution_pb2_grpc, results_pb2, results_pb2_grpc, runs_pb2, runs_pb2_grpc
 from cleanroom.wire.status import grpc_code
 
 _KINDS = {runs_pb2.UPLOAD_KIND_OWN: OWN, runs_pb2.UPLOAD_KIND_REBLINDED: REBLINDED}
@@ -122,6 +123,7 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
             request.total_accounts,
             request.upload_digest,
             request.of_upload_id,
+            request.purpose,
         )
         return runs_pb2.UploadSession(**session)
 
@@ -132,7 +134,7 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
         for chunk in request_iterator:
             upload_id = chunk.upload_id
             received = self.coordinator.put_chunk(
-                caller, chunk.upload_id, chunk.seq, chunk.points, chunk.accounts, chunk.populations, chunk.digest
+                caller, chunk.upload_id, chunk.seq, chunk.points, chunk.accounts, chunk.populations, chunk.digest, chunk.records
             )
         return runs_pb2.UploadProgress(upload_id=upload_id, received_chunks=received)
 
@@ -147,7 +149,7 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
 
     @rpc
     def Status(self, caller, request, context):
-        status = self.coordinator.status(caller, request.agreement_id, request.run_id)
+        status = self.coordinator.status(caller, request.agreement_id, request.run_id, request.purpose)
         status["parties"] = [runs_pb2.PartyProgress(**p) for p in status["parties"]]
         return runs_pb2.RunStatus(**status)
 
@@ -173,3 +175,19 @@ class ResultService(_Base, results_pb2_grpc.ResultServiceServicer):
     @rpc
     def GetOverlap(self, caller, request, context):
         return release_message(self.coordinator.overlap(caller, request.agreement_id, request.run_id))
+
+
+def attribution_message(release: dict[str, Any]) -> attribution_pb2.AttributionRelease:
+    return attribution_pb2.AttributionRelease(
+        release_id=release["release_id"], body_json=release["body_json"], signature=bytes.fromhex(release["signature"])
+    )
+
+
+class AttributionService(_Base, attribution_pb2_grpc.AttributionServiceServicer):
+    @rpc
+    def Run(self, caller, request, context):
+        return attribution_message(run_attribution(self.coordinator, caller, list(request.run_ids), request.model, request.as_of))
+
+    @rpc
+    def Show(self, caller, request, context):
+        return attribution_message(show_attribution(self.coordinator, caller, request.agreement_id))

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS runs (
     terms_hash TEXT NOT NULL,
     state TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    completed_at TEXT
+    completed_at TEXT,
+    purpose TEXT NOT NULL DEFAULT 'overlap'
 );
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY,
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     accounts BLOB,
     populations BLOB,
     digest TEXT NOT NULL,
+    records BLOB,
     PRIMARY KEY (upload_id, seq)
 );
 CREATE TABLE IF NOT EXISTS results (

@@ -17,7 +17,7 @@ UPLOAD_KIND_OWN: UploadKind
 UPLOAD_KIND_REBLINDED: UploadKind
 
 class BeginUploadRequest(_message.Message):
-    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id")
+    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id", "purpose")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class BeginUploadRequest(_message.Message):
     TOTAL_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
     OF_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     terms_hash: str
     kind: UploadKind
@@ -36,7 +37,8 @@ class BeginUploadRequest(_message.Message):
     total_accounts: int
     upload_digest: str
     of_upload_id: str
-    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ...) -> None: ...
+    purpose: str
+    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class UploadSession(_message.Message):
     __slots__ = ("run_id", "upload_id", "received_chunks", "max_chunk_points", "committed")
@@ -53,20 +55,22 @@ class UploadSession(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., upload_id: _Optional[str] = ..., received_chunks: _Optional[_Iterable[int]] = ..., max_chunk_points: _Optional[int] = ..., committed: _Optional[bool] = ...) -> None: ...
 
 class PointChunk(_message.Message):
-    __slots__ = ("upload_id", "seq", "points", "accounts", "populations", "digest")
+    __slots__ = ("upload_id", "seq", "points", "accounts", "populations", "digest", "records")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     POPULATIONS_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     seq: int
     points: bytes
     accounts: bytes
     populations: bytes
     digest: str
-    def __init__(self, upload_id: _Optional[str] = ..., seq: _Optional[int] = ..., points: _Optional[bytes] = ..., accounts: _Optional[bytes] = ..., populations: _Optional[bytes] = ..., digest: _Optional[str] = ...) -> None: ...
+    records: bytes
+    def __init__(self, upload_id: _Optional[str] = ..., seq: _Optional[int] = ..., points: _Optional[bytes] = ..., accounts: _Optional[bytes] = ..., populations: _Optional[bytes] = ..., digest: _Optional[str] = ..., records: _Optional[bytes] = ...) -> None: ...
 
 class UploadProgress(_message.Message):
     __slots__ = ("upload_id", "received_chunks")
@@ -127,15 +131,17 @@ class PartyProgress(_message.Message):
     def __init__(self, party: _Optional[str] = ..., uploaded: _Optional[bool] = ..., points: _Optional[int] = ..., reblinded: _Optional[bool] = ...) -> None: ...
 
 class RunStatusRequest(_message.Message):
-    __slots__ = ("agreement_id", "run_id")
+    __slots__ = ("agreement_id", "run_id", "purpose")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     run_id: str
-    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+    purpose: str
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class RunStatus(_message.Message):
-    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks")
+    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks", "purpose")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +151,7 @@ class RunStatus(_message.Message):
     PEER_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     PEER_POINTS_FIELD_NUMBER: _ClassVar[int]
     PEER_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     agreement_id: str
     state: str
@@ -154,4 +161,5 @@ class RunStatus(_message.Message):
     peer_upload_id: str
     peer_points: int
     peer_chunks: int
-    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ...) -> None: ...
+    purpose: str
+    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ..., purpose: _Optional[str] = ...) -> None: ...

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from cleanroom.attribution.recordio import split_records
 from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.console import progress
 from cleanroom.errors import FailedPrecondition, ProtocolError
@@ -64,15 +65,19 @@ class PreparedUpload:
     total_accounts: int
     excluded: int  # accounts in none of our agreement populations
     label_to_account: list[int]  # account label -> index into the accounts list
+    # Attribution runs only: encoded deal or touch records, spread over the chunks.
+    records: list[bytes] = field(default_factory=list)
 
-    def chunks(self, chunk_points: int = MAX_CHUNK_POINTS) -> list[tuple[bytes, bytes, bytes, str]]:
+    def chunks(self, chunk_points: int = MAX_CHUNK_POINTS) -> list[tuple[bytes, bytes, bytes, str, bytes]]:
+        starts = range(0, len(self.accounts), chunk_points)
+        records = split_records(self.records, len(starts)) if self.records else [b""] * len(starts)
         out = []
-        for start in range(0, len(self.accounts), chunk_points):
+        for start, recs in zip(starts, records):
             stop = min(start + chunk_points, len(self.accounts))
             pts = self.points[start * POINT_SIZE : stop * POINT_SIZE]
             acc = self.accounts[start:stop].astype("<u4").tobytes()
             pops = self.populations[start:stop].astype("<u2").tobytes()
-            out.append((pts, acc, pops, chunk_digest(pts, acc, pops)))
+            out.append((pts, acc, pops, chunk_digest(pts, acc, pops, recs), recs))
         return out
 
 
@@ -134,7 +139,7 @@ def _fault_exit_after() -> int | None:
     return int(value) if value else None
 
 
-def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[bytes, bytes, bytes, str]], show_progress: bool | None, label: str) -> None:
+def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[bytes, ...]], show_progress: bool | None, label: str) -> None:
     have = set(session.received_chunks)
     die_after = _fault_exit_after()
     todo = [seq for seq in range(len(chunks)) if seq not in have]
@@ -145,8 +150,10 @@ def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[by
 
         def stream() -> Iterator[runs_pb2.PointChunk]:
             for sent, seq in enumerate(todo, start=1):
-                pts, acc, pops, digest = chunks[seq]
-                yield runs_pb2.PointChunk(upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest)
+                pts, acc, pops, digest, recs = chunks[seq]
+                yield runs_pb2.PointChunk(
+                    upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest, records=recs
+                )
                 advance(len(pts) // POINT_SIZE)
                 if die_after is not None and sent >= die_after:
                     time.sleep(0.5)  # let gRPC put the chunks on the wire, then die mid-upload
@@ -162,6 +169,7 @@ def upload_own(
     receipts: ReceiptLog,
     show_progress: bool | None = None,
     chunk_points: int = MAX_CHUNK_POINTS,
+    purpose: str = "",
 ) -> runs_pb2.UploadReceipt:
     chunks = prepared.chunks(chunk_points)
     digests = [c[3] for c in chunks]
@@ -173,6 +181,7 @@ def upload_own(
         total_chunks=len(chunks),
         total_accounts=prepared.total_accounts,
         upload_digest=upload_digest(digests),
+        purpose=purpose,
     )
     _send(remote, session, chunks, show_progress, "uploading")
     receipt = remote.commit(session.upload_id)
@@ -188,7 +197,7 @@ def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: ru
             if chunk.seq != seq or chunk_digest(chunk.points) != chunk.digest:
                 raise ProtocolError(f"the coordinator sent peer chunk {chunk.seq} out of order or corrupted; run sync again")
             pts = blind(secret, chunk.points, progress=advance)
-            chunks.append((pts, b"", b"", chunk_digest(pts)))
+            chunks.append((pts, b"", b"", chunk_digest(pts), b""))
     if len(chunks) != status.peer_chunks:
         raise ProtocolError(f"expected {status.peer_chunks} peer chunks, received {len(chunks)}; run sync again")
     digests = [c[3] for c in chunks]
@@ -208,9 +217,12 @@ def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: ru
     return receipt
 
 
-def sync(remote: Remote, agreement: agreements_pb2.Agreement, keystore: Keystore, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.RunStatus:
-    """Re-blind the peer's points if they wait for us; return the run's status."""
-    status = remote.status(agreement.agreement_id)
+def sync(
+    remote: Remote, agreement: agreements_pb2.Agreement, keystore: Keystore, receipts: ReceiptLog,
+    show_progress: bool | None = None, purpose: str = "",
+) -> runs_pb2.RunStatus:
+    """Re-blind the peer's points of the latest run of ``purpose`` if they wait for us; return the run's status."""
+    status = remote.status(agreement.agreement_id, purpose=purpose)
     if status.reblind_needed:
         reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
         status = remote.status(agreement.agreement_id, status.run_id)

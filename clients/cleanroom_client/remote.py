@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 
 from cleanroom.errors import CleanroomError
-from cleanroom.v1 import agreements_pb2, agreements_pb2_grpc, results_pb2, results_pb2_grpc, runs_pb2, runs_pb2_grpc
+from cleanroom.v1 import agreements_pb2, agreements_pb2_grpc, attribution_pb2, attribution_pb2_grpc, results_pb2, results_pb2_grpc, runs_pb2, runs_pb2_grpc
 from cleanroom.wire.status import error_from_rpc
 from cleanroom_client.profile import Profile
 
@@ -27,6 +27,7 @@ class Remote:
         self.agreements = agreements_pb2_grpc.AgreementServiceStub(self.channel)
         self.runs = runs_pb2_grpc.RunServiceStub(self.channel)
         self.results = results_pb2_grpc.ResultServiceStub(self.channel)
+        self.attribution = attribution_pb2_grpc.AttributionServiceStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -87,9 +88,17 @@ class Remote:
         except grpc.RpcError as exc:
             raise self._translate(exc) from None
 
-    def status(self, agreement_id: str, run_id: str = "") -> runs_pb2.RunStatus:
-        return self.call(self.runs.Status, runs_pb2.RunStatusRequest(agreement_id=agreement_id, run_id=run_id))
+    def status(self, agreement_id: str, run_id: str = "", purpose: str = "") -> runs_pb2.RunStatus:
+        return self.call(self.runs.Status, runs_pb2.RunStatusRequest(agreement_id=agreement_id, run_id=run_id, purpose=purpose))
 
     # -- results
     def overlap(self, agreement_id: str, run_id: str = "") -> results_pb2.OverlapRelease:
         return self.call(self.results.GetOverlap, results_pb2.GetOverlapRequest(agreement_id=agreement_id, run_id=run_id))
+
+    # -- attribution
+    def run_attribution(self, run_ids: list[str], model: str = "", as_of: str = "") -> attribution_pb2.AttributionRelease:
+        request = attribution_pb2.RunAttributionRequest(run_ids=run_ids, model=model, as_of=as_of)
+        return self.call(self.attribution.Run, request, timeout=600.0)
+
+    def show_attribution(self, agreement_id: str) -> attribution_pb2.AttributionRelease:
+        return self.call(self.attribution.Show, attribution_pb2.ShowAttributionRequest(agreement_id=agreement_id))

@@ -57,7 +57,22 @@ def print_terms(agreement, terms: Terms) -> None:
             ["minimum set size", terms.min_set_size],
             ["retention after run", f"{terms.retention_seconds} s"],
             ["differential privacy", f"epsilon {terms.dp_epsilon:g} per release, budget {terms.dp_budget:g}" if terms.dp_epsilon else "off (exact counts)"],
+            *_attribution_rows(terms),
             ["approved by", ", ".join(agreement.approved_by) or "nobody yet"],
             ["terms hash", agreement.terms_hash],
         ],
     )
+
+
+def _attribution_rows(terms: Terms) -> list[list]:
+    if terms.attribution is None:
+        return [["attribution", "off"]]
+    c = terms.attribution
+    weights = ", ".join(f"{r} {w}" for r, w in c.role_weights.items())
+    return [
+        ["attribution", f"{terms.vendor}'s deals credited to {terms.partner()} by {c.model}"],
+        ["models allowed", ", ".join(terms.attribution_models)],
+        ["lookback", f"{c.lookback_days} days"],
+        ["role weights", f"{weights} ({c.unassigned} absent roles)"],
+        ["partner sees", f"{', '.join(c.partner_sees)} (from {c.min_deals} deals)"],
+    ]

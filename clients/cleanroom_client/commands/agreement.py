@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
+from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.console import out, print_json, print_table
+from cleanroom.errors import InputError
 from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms, canonical_json
 from cleanroom_client.commands._common import add_json, session
 from cleanroom_client.mapping import verified_terms
@@ -29,8 +33,32 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _attribution(args: argparse.Namespace) -> AttributionConfig | None:
+    """The attribution settings the flags ask for (None: no attribution)."""
+    settings: dict = {}
+    if args.attribution_terms:
+        path = Path(args.attribution_terms)
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read attribution settings ({exc})") from None
+    flags = {"model": args.model, "lookback_days": args.lookback_days, "min_deals": args.min_deals,
+             "half_life_days": args.half_life, "unassigned": args.unassigned}
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    if args.role_weights:
+        weights = {}
+        for part in _split(args.role_weights):
+            role, _, weight = part.partition("=")
+            weights[role.strip()] = weight.strip()
+        settings["role_weights"] = weights
+    if not (args.attribution or settings):
+        return None
+    return AttributionConfig.from_dict(settings)
+
+
 def _propose(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
+        attribution = _attribution(args)
         terms = build_terms(
             profile.party,
             args.with_party,
@@ -42,6 +70,9 @@ def _propose(args: argparse.Namespace) -> int:
             retention_seconds=args.retention,
             dp_epsilon=args.dp_epsilon,
             dp_budget=args.dp_budget,
+            attribution=attribution,
+            vendor=args.vendor,
+            attribution_models=_split(args.allow_models),
         )
         agreement = remote.propose(args.with_party, canonical_json(terms))
         verified_terms(agreement)
@@ -113,6 +144,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dp-epsilon", type=float, help="add discrete Laplace noise to released counts, costing this epsilon per release")
     p.add_argument("--dp-budget", type=float, help="total epsilon each party may spend on this agreement (default: one release)")
     p.add_argument("--retention", type=int, default=0, metavar="SECONDS", help="keep a finished run's points this long (default 0: delete at once)")
+    g = p.add_argument_group("attribution (crediting partners on the vendor's matched deals)")
+    g.add_argument("--attribution", action="store_true", help="include attribution, with the defaults unless set below")
+    g.add_argument("--vendor", metavar="PARTY", help="whose deals are credited (default: the proposer)")
+    g.add_argument("--model", choices=MODELS, help="the agreed model (default role-split)")
+    g.add_argument("--allow-models", metavar="M[,M...]", help="models the vendor may also run for its own view (default: all)")
+    g.add_argument("--lookback-days", type=int, help="touches count this many days before close (default 365)")
+    g.add_argument("--role-weights", metavar="ROLE=W[,...]", help="role-split weights, e.g. sourcing=0.5,technical=0.2,influence=0.3")
+    g.add_argument("--half-life", metavar="DAYS", help="time-decay half-life (default 30)")
+    g.add_argument("--unassigned", choices=("redistribute", "keep"), help="weight of roles nobody holds (default redistribute)")
+    g.add_argument("--min-deals", type=int, help="a partner's figures are released from this many deals (default 5)")
+    g.add_argument("--terms", dest="attribution_terms", metavar="FILE", help="JSON file with the attribution settings")
     add_json(p)
     p.set_defaults(handler=_propose)
     p = asub.add_parser("show", help="show an agreement's terms")

@@ -14,18 +14,22 @@ def _sync(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
         agreements = [remote.get(args.id)] if args.id else [a for a in remote.list() if a.state == "active"]
         for agreement in agreements:
-            verified_terms(agreement)
-            status = sync(remote, agreement, keystore(profile), receipts(profile))
-            if args.wait > 0 and status.state == "collecting":
-                # Keep re-blinding what arrives until the run completes or time is up.
-                status = wait_for_result(remote, agreement, keystore(profile), receipts(profile), status.run_id, args.wait)
-            report.append({"agreement_id": agreement.agreement_id, "run_id": status.run_id, "state": status.state, "waiting_for": list(status.waiting_for)})
+            terms = verified_terms(agreement)
+            for purpose in ("overlap", "attribution") if terms.attribution else ("overlap",):
+                status = sync(remote, agreement, keystore(profile), receipts(profile), purpose=purpose)
+                if status.state == "none" and purpose == "attribution":
+                    continue
+                if args.wait > 0 and status.state == "collecting":
+                    # Keep re-blinding what arrives until the run completes or time is up.
+                    status = wait_for_result(remote, agreement, keystore(profile), receipts(profile), status.run_id, args.wait)
+                report.append({"agreement_id": agreement.agreement_id, "purpose": purpose, "run_id": status.run_id,
+                               "state": status.state, "waiting_for": list(status.waiting_for)})
     if args.json:
         print_json({"agreements": report})
     else:
         for r in report:
             waiting = ", ".join(r["waiting_for"]) or "nothing"
-            out.print(f"{r['agreement_id']}: run {r['run_id'] or '-'} {r['state']}; waiting for {waiting}")
+            out.print(f"{r['agreement_id']} ({r['purpose']}): run {r['run_id'] or '-'} {r['state']}; waiting for {waiting}")
     return 0
 
 

@@ -1,0 +1,58 @@
+"""Deals and touches ready for an attribution run: grouped, blinded, with their records.
+
+Rows that share a key are one account (one label); each deal or touch row
+becomes a record keyed by that label. What leaves the machine is the blinded
+points plus, per record, only what the model needs: the vendor's row
+reference, amount, currency, outcome, dates and type; the partner's role and
+date. Never a name, a domain or an Opportunity ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cleanroom.attribution.recordio import encode_deal, encode_touch
+from cleanroom.attribution.records import Deal
+from cleanroom.terms import Terms
+from cleanroom_client.accounts import MatchKey
+from cleanroom_client.deals import DealRow
+from cleanroom_client.grouping import group_rows
+from cleanroom_client.mapping import PreparedUpload, prepare
+from cleanroom_client.touches import TouchRow
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    keys: tuple[MatchKey, ...]
+    populations: tuple[str, ...]
+
+
+def _prepare(rows: Sequence, encode: Callable[[int, object, int], bytes], terms: Terms, party: str, agreement_id: str,
+             secret: bytes, show_progress: bool | None) -> tuple[PreparedUpload, list[int]]:
+    grouping = group_rows(rows)
+    # One pseudo-population: the party's first; every point's mask is then 1.
+    population = (terms.populations[party][0],)
+    groups = [_Grouped(tuple(MatchKey(*text.split(":", 1)) for text in keys), population) for keys in grouping.account_keys]
+    prepared = prepare(groups, terms, party, agreement_id, secret, show_progress)
+    label_of_group = {group: label for label, group in enumerate(prepared.label_to_account)}
+    sent = [i for i, g in enumerate(grouping.label_of_row) if g in label_of_group]
+    prepared.records = [encode(i, rows[i], label_of_group[grouping.label_of_row[i]]) for i in sent]
+    return prepared, sent
+
+
+def prepare_deals(deals: Sequence[DealRow], terms: Terms, party: str, agreement_id: str, secret: bytes,
+                  show_progress: bool | None = None) -> tuple[PreparedUpload, list[int]]:
+    """The vendor's upload; a deal's ref is its index in ``deals``. Returns the upload and the refs sent."""
+
+    def encode(ref: int, row: DealRow, label: int) -> bytes:
+        return encode_deal(Deal(ref=ref, account=label, amount=row.amount, currency=row.currency, outcome=row.outcome,
+                                created=row.created, closed=row.closed, deal_type=row.deal_type))
+
+    return _prepare(deals, encode, terms, party, agreement_id, secret, show_progress)
+
+
+def prepare_touches(touches: Sequence[TouchRow], terms: Terms, party: str, agreement_id: str, secret: bytes,
+                    show_progress: bool | None = None) -> tuple[PreparedUpload, list[int]]:
+    """The partner's upload. Returns the upload and the indexes of the touch rows sent."""
+    return _prepare(touches, lambda _i, row, label: encode_touch(label, row.role, row.day), terms, party, agreement_id, secret, show_progress)
