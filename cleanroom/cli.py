@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--partner-accounts", type=int, default=15_000)
     demo.add_argument("--overlap", type=int, default=4_000)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--deals", type=int, default=5_000, help="vendor opportunities for the attribution part")
+    demo.add_argument("--touches", type=int, default=4_000, help="touchpoints per partner for the attribution part")
     demo.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary dir)")
     demo.set_defaults(handler=_demo)
     return parser

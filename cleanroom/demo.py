@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cleanroom.console import err, out, print_json
-from cleanroom.views import print_overlap
+from cleanroom.views import print_overlap, print_partner_credit
 from cleanroom.localrun import LocalCoordinator, client, client_background, client_json, finish
 
 POPULATIONS = ["customer", "prospect", "opportunity"]
@@ -55,6 +55,53 @@ def verify_audit(data_dir: Path, out: Path) -> dict[str, Any]:
     return {"file": str(out), "entries": result.entries, "head_hash": result.head_hash, "ok": result.ok, "problems": result.problems}
 
 
+def _attribution(args: argparse.Namespace, coordinator: LocalCoordinator, vendor: Path, work: Path, say) -> dict[str, Any]:
+    """The vendor credits three partners on its deals, each partner under its own agreement."""
+    from cleanroom.attribution import AttributionConfig
+    from cleanroom.demo_attribution import check_attribution
+
+    summary = client_json(vendor, "synth", "--out", str(work / "deals"), "--attribution", "--deals", str(args.deals),
+                          "--touches", str(args.touches), "--seed", str(args.seed))
+    truth = json.loads(Path(summary["paths"]["ground_truth"]).read_text())
+    partners = {name: coordinator.add_party(name, work / name) for name in truth["partners"]}
+    say(f"generated {truth['deal_rows']:,} Salesforce opportunities and {len(partners)} partners' touchpoint files")
+    ids = {}
+    for name, profile in partners.items():
+        proposed = client_json(vendor, "agreement", "propose", "--with", name, "--populations", "customer", "--attribution")
+        client_json(profile, "agreement", "approve", proposed["agreement_id"])
+        ids[name] = proposed["agreement_id"]
+    uploads = [client_background(profile, "attribution", "touches", ids[name], summary["paths"][name], "--wait", "300", "--json")
+               for name, profile in partners.items()]
+    view = client_json(vendor, "attribution", "run", "--agreements", ",".join(ids.values()), "--deals", summary["paths"]["deals"],
+                       "--wait", "300", "--as-of", truth["as_of"])
+    for proc in uploads:
+        finish(proc)
+    say(f"attribution run over {len(ids)} agreements; partners' touches re-blinded and joined by token")
+    releases = {name: client_json(profile, "attribution", "show", ids[name]) for name, profile in partners.items()}
+    return {"view": view, "partner_releases": releases, "profiles": partners,
+            "problems": check_attribution(view, truth, AttributionConfig())}
+
+
+def print_attribution(view: dict[str, Any], releases: dict[str, dict[str, Any]]) -> None:
+    print_partner_credit(view)
+    m = view["metrics"]
+    out.print(
+        f"partner-influenced pipeline: {m['influenced_share_amount']:.1%} of amount, {m['influenced_share_count']:.1%} of deals; "
+        f"win rate with partners {_pct(m['win_rate']['with_partners'])} vs without {_pct(m['win_rate']['without_partners'])}; "
+        f"ecosystem depth {m['ecosystem_depth'] or 0:.2f} partners per won account",
+        markup=False,
+    )
+    for name, r in releases.items():
+        won = r.get("credited_won")
+        shown = f"{won} {r.get('currency') or ''}" if not isinstance(won, dict) else "suppressed"
+        out.print(f"{name} sees only its own figures: credited won {shown}, deals influenced {r.get('deals_influenced')}", markup=False)
+    out.print()
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def run_demo(args: argparse.Namespace) -> int:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cleanroom-demo-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -84,13 +131,17 @@ def run_demo(args: argparse.Namespace) -> int:
         }
         views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
         problems = check_view(views["vendor"], truth, True) + check_view(views["partner"], truth, False)
-        receipts = {name: client_json(profile, "receipts", "verify") for name, profile in (("vendor", vendor), ("partner", partner))}
+        attribution = _attribution(args, coordinator, vendor, work, say)
+        problems += attribution["problems"]
+        profiles = {"vendor": vendor, "partner": partner, **attribution["profiles"]}
+        receipts = {name: client_json(profile, "receipts", "verify") for name, profile in profiles.items()}
         coordinator.stop()
         audit = verify_audit(coordinator.data_dir, work / "audit.jsonl")
         elapsed = time.monotonic() - started
         if args.json:
             print_json({
                 "agreement_id": agreement_id, "views": views, "ground_truth": truth,
+                "attribution": attribution["view"], "partner_releases": attribution["partner_releases"],
                 "matches_ground_truth": not problems, "problems": problems,
                 "audit": audit, "receipts": receipts, "seconds": round(elapsed, 2),
             })
@@ -98,6 +149,7 @@ def run_demo(args: argparse.Namespace) -> int:
             for name in ("vendor", "partner"):
                 print_overlap(views[name])
                 out.print()
+            print_attribution(attribution["view"], attribution["partner_releases"])
             if problems:
                 out.print("[bold red]MISMATCH with the generator's ground truth:[/]")
                 for problem in problems:
@@ -106,7 +158,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 n_cells = len(views["vendor"]["cells"]) + len(views["partner"]["cells"])
                 out.print(
                     f"[bold green]ok[/]: all {n_cells} released cells and both sides' totals match the generator's ground truth "
-                    f"(overlap {truth['overlap']:,}); the two views are transposes of each other. {elapsed:.1f} s."
+                    f"(overlap {truth['overlap']:,}); the two views are transposes of each other."
+                )
+                out.print(
+                    f"[bold green]ok[/]: attribution ({attribution['view']['model']}) credits all {len(attribution['view']['deals']):,} matched deals "
+                    f"of {len(attribution['profiles'])} partners exactly as the generator's ground truth says, to the cent. {elapsed:.1f} s."
                 )
             out.print(
                 f"audit log: {audit['entries']} signed, hash-chained entries exported and verified offline "

@@ -30,3 +30,14 @@ def print_overlap(view: dict[str, Any]) -> None:
         f"accounts: {view['viewer']} {totals['mine']:,}, {view['other']} {totals['theirs']:,}; overlap {overlap}"
         f" (cells under {view['min_count']} are shown as '< {view['min_count']}')"
     )
+
+
+def print_partner_credit(view: dict[str, Any]) -> None:
+    """The vendor's per-partner attribution table (money as released: decimal strings)."""
+    print_table(
+        f"Partner attribution ({view['model']}, as of {view['as_of']})",
+        ["partner", "credited won", "credited open", "sourced", "influenced", "win rate"],
+        [[p["partner"], p["credited_won"], p["credited_open"], p["deals_sourced"], p["deals_influenced"],
+          "-" if p["win_rate_influenced"] is None else f"{p['win_rate_influenced']:.1%}"] for p in view["partners"]],
+        numbers=True,
+    )

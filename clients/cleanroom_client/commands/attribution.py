@@ -23,6 +23,7 @@ from cleanroom.attribution.records import Deal
 from cleanroom.console import err, out, print_json, print_table
 from cleanroom.errors import FailedPrecondition, InputError, PermissionDenied, ProtocolError
 from cleanroom.signing import verify_json
+from cleanroom.views import print_partner_credit
 from cleanroom_client.attribution_upload import prepare_deals, prepare_touches
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
 from cleanroom_client.deals import load_deals
@@ -220,12 +221,7 @@ def _statements(release: dict[str, Any], deals, plan, period_text: str | None) -
 
 
 def _print_vendor(release: dict[str, Any], view: dict[str, Any]) -> None:
-    print_table(
-        f"Partner attribution ({release['model']}, as of {release['as_of']})",
-        ["partner", "credited won", "credited open", "deals sourced", "deals influenced", "win rate (influenced)"],
-        [[p["partner"], p["credited_won"], p["credited_open"], p["deals_sourced"], p["deals_influenced"],
-          "-" if p["win_rate_influenced"] is None else f"{p['win_rate_influenced']:.1%}"] for p in release["partners"]],
-    )
+    print_partner_credit(release)
     deals = view.get("deals") or [{**d, "deal_id": f"ref {d['ref']}"} for d in release["deals"]]
     credited = [d for d in deals if d["credits"]]
     credited.sort(key=lambda d: -Decimal(d["amount"]))
