@@ -18,7 +18,7 @@ from typing import Any
 
 from cleanroom.console import err, out, print_json
 from cleanroom.views import print_overlap, print_partner_credit
-from cleanroom.localrun import LocalCoordinator, client, client_background, client_json, finish
+from cleanroom.localrun import LocalCoordinator, client_background, client_json, finish
 
 POPULATIONS = ["customer", "prospect", "opportunity"]
 

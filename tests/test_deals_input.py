@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,9 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from openpyxl import Workbook
 
 from cleanroom.errors import InputError
+from tabular import write_csv, write_xlsx
 from cleanroom_client.accounts import MatchKey, load_accounts
 from cleanroom_client.deals import AmountError, CellError, DealRow, MissingColumn, load_deals, parse_amount
 from cleanroom_client.grouping import group_keys, group_rows
@@ -22,24 +21,6 @@ SF = ["Opportunity ID", "Opportunity Name", "Account Name", "Website", "Amount",
       "Created Date", "Close Date", "Type", "Opportunity Owner"]
 HS = ["Record ID", "Deal Name", "Associated Company", "Company Domain Name", "Amount", "Deal currency code", "Deal Stage",
       "Create Date", "Close Date", "Deal Type", "Deal owner"]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def write_xlsx(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    book.save(path)
-    return path
 
 
 def sf(i: str = "006A", website: str = "acme.com", amount: str = "12,500.00", stage: str = "Closed Won",

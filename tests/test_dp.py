@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from cleanroom.coordinator.noise import privatise, scale_for, sensitivity
+from cleanroom.coordinator.noise import privatise, sensitivity
 from cleanroom.errors import ResourceExhausted
 
 from inprocess import agree, coordinator, domains, run

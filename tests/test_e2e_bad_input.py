@@ -7,7 +7,6 @@ import hashlib
 import struct
 from pathlib import Path
 
-import grpc
 import pytest
 
 from cleanroom.chunks import chunk_digest, upload_digest

@@ -6,12 +6,11 @@ import csv
 import json
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from openpyxl import Workbook
 
 from cleanroom.errors import InputError
+from tabular import write_parquet, write_xlsx
 from cleanroom_client.accounts import Account, LoadResult, MatchKey, load_accounts
 from cleanroom_client.readers import read_table
 
@@ -24,21 +23,6 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: st
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows(rows)
-    return path
-
-
-def write_parquet(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    pq.write_table(pa.table({h: [r[i] for r in rows] for i, h in enumerate(header)}), path)
-    return path
-
-
-def write_xlsx(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    book.save(path)
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -13,18 +12,11 @@ import pytest
 from openpyxl import Workbook
 
 from cleanroom.errors import InputError
+from tabular import write_csv
 from cleanroom_client.accounts import MatchKey
 from cleanroom_client.deals import CellError, MissingColumn
 from cleanroom_client.grouping import group_rows
 from cleanroom_client.touches import TouchRow, load_touches
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def domain(value: str) -> tuple[MatchKey, ...]:

@@ -25,7 +25,7 @@ from cleanroom.coordinator.release import overlap_release
 from cleanroom.coordinator.store import Store, now
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from cleanroom.psi import POINT_SIZE, InvalidPoint, check_points
-from cleanroom.terms import Terms, canonical_json, parse_terms, terms_hash
+from cleanroom.terms import Terms, parse_terms, terms_hash
 
 OWN, REBLINDED = "own", "reblinded"
 PURPOSES = ("overlap", "attribution")

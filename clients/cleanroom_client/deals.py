@@ -66,7 +66,6 @@ error.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -82,6 +81,7 @@ from cleanroom_client.accounts import REASONS, MatchKey, Rejected
 from cleanroom_client.keys.domain import DomainRejected, canonical_domain
 from cleanroom_client.keys.names import name_key as make_name_key
 from cleanroom_client.readers import Row, read_table
+from cleanroom_client.mapfile import load_map
 
 # --- header recognition ------------------------------------------------------------
 # Candidates in precedence order; compared with case, spaces and punctuation ignored,
@@ -478,28 +478,6 @@ class CodeMap:
             by_code.setdefault(self._codes[norm], []).append(label)
         listed = "; ".join(f"{code}: {', '.join(sorted(labels, key=str.casefold))}" for code, labels in by_code.items())
         return listed + "; case, spaces and punctuation ignored"
-
-
-def load_map(value: Mapping[str, str] | Path | str | None, what: str) -> tuple[dict[str, str], str]:
-    """A mapping as given, or the JSON object in a file; (entries, where they came from)."""
-    if value is None:
-        return {}, ""
-    if isinstance(value, Mapping):
-        data: object = dict(value)
-        origin = f"{what} map"
-    else:
-        origin = str(value)
-        try:
-            data = json.loads(Path(value).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{value}: {what} map file does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{value}: {what} map cannot be read: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{value}: {what} map is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise InputError(f'{origin}: a {what} map must be a JSON object {{"{what} value": "..."}}')
-    return data, origin
 
 
 # --- the deals file ----------------------------------------------------------------

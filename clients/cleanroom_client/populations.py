@@ -7,11 +7,11 @@ Lead" are one stage, as are "Customer - Direct" and "customer direct".
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from cleanroom.errors import InputError
+from cleanroom_client.mapfile import load_map
 
 # Stage label (as CRMs show it) -> population.
 DEFAULT_STAGES: dict[str, str] = {
@@ -56,16 +56,7 @@ class StageMap:
         """The defaults plus the JSON object {"stage value": "population"} in ``path``."""
         if path is None:
             return cls()
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{path}: population map file does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: population map cannot be read: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: population map is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-            raise InputError(f'{path}: population map must be a JSON object {{"stage value": "population name", ...}}')
+        data, _ = load_map(Path(path), "population")
         bad = [v for v in data.values() if not valid_population(v)]
         if bad:
             raise InputError(f"{path}: population names must be lower-case words like 'customer'; got {bad[0]!r}")

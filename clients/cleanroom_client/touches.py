@@ -28,8 +28,9 @@ from pathlib import Path
 from cleanroom.attribution.records import ROLES as ROLE_NAMES
 from cleanroom_client.accounts import MatchKey, Rejected
 from cleanroom_client.deals import (
-    COUNTRY_HEADERS, CellError, CodeMap, DateReader, MissingColumn, cell, find_column, key_columns, load_map, row_keys,
+    COUNTRY_HEADERS, CellError, CodeMap, DateReader, MissingColumn, cell, find_column, key_columns, row_keys,
 )
+from cleanroom_client.mapfile import load_map
 from cleanroom_client.readers import read_table
 
 KEY_HEADERS = ("Company Domain Name", "Account Domain", "Domain", "Account Website", "Account: Website", "Website",
