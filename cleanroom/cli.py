@@ -49,7 +49,71 @@ def _coordinator_serve(args: argparse.Namespace) -> int:
         limits,
         port_file=Path(args.port_file) if args.port_file else None,
         wire_log=Path(args.wire_log) if args.wire_log else None,
+        http=args.http,
+        http_port_file=Path(args.http_port_file) if args.http_port_file else None,
+        http_tls=(Path(args.http_cert), Path(args.http_key)) if args.http_cert or args.http_key else None,
     )
+    return 0
+
+
+def _api_keys(data_dir: str):
+    """The API key table of a stopped coordinator (a running one holds the store's lock: use its REST API)."""
+    import duckdb
+
+    from cleanroom.coordinator.datadir import DataDir
+    from cleanroom.coordinator.store import Store
+    from cleanroom.errors import InputError
+    from cleanroom.web.auth import ApiKeys
+
+    directory = DataDir(Path(data_dir))
+    directory.config()
+    try:
+        store = Store(directory.store_path, directory.signer())
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise InputError(
+                f"{directory.store_path} is in use by a running coordinator: stop it first, or create the key through its "
+                "REST API with an admin key (POST /v1/api-keys)"
+            ) from None
+        raise
+    return store, ApiKeys(store)
+
+
+def _coordinator_add_api_key(args: argparse.Namespace) -> int:
+    from cleanroom.errors import InputError
+
+    if args.role != "admin" and not args.party:
+        raise InputError(f"a {args.role} key acts for one party: give --party NAME")
+    store, keys = _api_keys(args.data_dir)
+    try:
+        created = keys.create(args.party or "", args.role, args.label or "")
+    finally:
+        store.close()
+    if args.json:
+        print_json(created)
+    else:
+        print(created["key"])
+        print(
+            f"API key {created['key_id']} for {created['party'] or 'the operator'} ({created['role']}). It is shown only now "
+            "and stored as a hash: keep it safe.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _coordinator_api_keys(args: argparse.Namespace) -> int:
+    store, keys = _api_keys(args.data_dir)
+    try:
+        if args.revoke:
+            keys.revoke(args.revoke)
+        listed = keys.list(include_revoked=args.all)
+    finally:
+        store.close()
+    if args.json:
+        print_json({"api_keys": listed})
+    else:
+        print_table("API keys", ["key id", "party", "role", "label", "created", "revoked"],
+                    [[k["key_id"], k["party"], k["role"], k["label"], k["created_at"], k["revoked_at"] or ""] for k in listed])
     return 0
 
 
@@ -141,7 +205,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-points", type=int, default=DEFAULT_MAX_POINTS, help="largest upload accepted")
     p.add_argument("--port-file", help="write the bound port here once serving")
     p.add_argument("--wire-log", help=argparse.SUPPRESS)  # privacy tests: log every request's raw bytes
+    p.add_argument("--http", metavar="HOST:PORT", nargs="?", const="127.0.0.1:8080",
+                   help="also serve the REST API (/v1) and web pages (default 127.0.0.1:8080; a bare PORT means 127.0.0.1:PORT; "
+                   "plain HTTP on loopback only)")
+    p.add_argument("--http-port-file", help="write the bound HTTP port here once serving")
+    p.add_argument("--http-cert", help="TLS certificate (PEM) for --http; needed for a non-loopback address")
+    p.add_argument("--http-key", help="TLS private key (PEM) for --http-cert")
     p.set_defaults(handler=_coordinator_serve)
+    p = csub.add_parser("add-api-key", help="create a REST/web API key (printed once, stored hashed); coordinator stopped")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--party", help="the party the key acts for (required for analyst and auditor)")
+    p.add_argument("--role", required=True, choices=["analyst", "auditor", "admin"],
+                   help="analyst: its party's releases; auditor: audit trail and disclosure reports of its party's agreements; admin: all")
+    p.add_argument("--label", help="a note on whose key it is")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_add_api_key)
+    p = csub.add_parser("api-keys", help="list API keys, or revoke one (coordinator stopped; else use the REST API)")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--revoke", metavar="KEY_ID", help="revoke this key")
+    p.add_argument("--all", action="store_true", help="include revoked keys")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_api_keys)
 
     audit = sub.add_parser("audit", help="export, verify and report on the audit trail")
     asub = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -171,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--deals", type=int, default=5_000, help="vendor opportunities for the attribution part")
     demo.add_argument("--touches", type=int, default=4_000, help="touchpoints per partner for the attribution part")
     demo.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary dir)")
+    demo.add_argument("--serve", metavar="PORT", type=int, nargs="?", const=8080,
+                      help="afterwards keep the coordinator up with the REST API and pages on 127.0.0.1:PORT (default 8080) "
+                      "and print an analyst and an auditor key, until Ctrl-C")
     demo.set_defaults(handler=_demo)
     return parser
 

@@ -9,6 +9,7 @@ released cell is compared with the generator's ground truth.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import tempfile
@@ -21,6 +22,11 @@ from cleanroom.views import print_overlap, print_partner_credit
 from cleanroom.localrun import LocalCoordinator, client_background, client_json, finish
 
 POPULATIONS = ["customer", "prospect", "opportunity"]
+# Account-level reveal in the demo: the vendor's open opportunities that the partner has as customers
+# (and, turned round, the partner's customers the vendor has as opportunities), with these columns.
+REVEAL = ("opportunity", "customer")
+VENDOR_SHARES = ("Account Owner", "Last Activity")
+PARTNER_SHARES = ("Company owner", "Last Activity Date")
 
 
 def check_view(view: dict[str, Any], truth: dict[str, Any], viewer_is_vendor: bool) -> list[str]:
@@ -42,6 +48,41 @@ def check_view(view: dict[str, Any], truth: dict[str, Any], viewer_is_vendor: bo
     if view["totals"]["overlap"] != truth["overlap"]:
         problems.append(f"{view['viewer']} overlap: released {view['totals']['overlap']}, truth {truth['overlap']}")
     return problems
+
+
+def check_targets(targets: list[dict[str, Any]], view: dict[str, Any], shared_accounts: Path, viewer_is_vendor: bool) -> list[str]:
+    """Differences between the revealed targets and the generator's per-company truth (empty when they match):
+    exactly the shared companies on the granted pair, with the other side's populations there, and its shared columns."""
+    mine_pop, their_pop = REVEAL if viewer_is_vendor else REVEAL[::-1]
+    cell = next(c for c in view["cells"] if (c["mine"], c["theirs"]) == (mine_pop, their_pop))
+    expected: set[str] = set()
+    if not cell["suppressed"]:
+        with open(shared_accounts, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                v, p = row["vendor_populations"].split(";"), row["partner_populations"].split(";")
+                mine, theirs = (v, p) if viewer_is_vendor else (p, v)
+                if mine_pop in mine and their_pop in theirs:
+                    expected.add(row["domain"])
+    got = {t["domain"] for t in targets}
+    problems = [f"{view['viewer']} target {d}: not a shared {mine_pop} x {their_pop} company" for d in sorted(got - expected)]
+    problems += [f"{view['viewer']}: shared {mine_pop} x {their_pop} company {d} not revealed" for d in sorted(expected - got)]
+    shares = set(PARTNER_SHARES if viewer_is_vendor else VENDOR_SHARES)
+    for t in targets:
+        if t["partner_populations"] != [their_pop] or set(t["partner_fields"]) != shares:
+            problems.append(f"{view['viewer']} target {t['domain']}: partner populations {t['partner_populations']}, fields {sorted(t['partner_fields'])}")
+    return problems
+
+
+def print_targets(targets: list[dict[str, Any]], total: int) -> None:
+    from cleanroom.console import print_table
+
+    print_table(
+        f"vendor's top {len(targets)} co-sell targets of {total} (its {REVEAL[0]} accounts the partner has as {REVEAL[1]}; "
+        "the partner's fields sealed end to end, opened by the vendor)",
+        ["#", "score", "account", "domain", "vendor stage", "amount", *PARTNER_SHARES],
+        [[t["rank"], f"{t['score']:.1f}", t["account"], t["domain"], t.get("my_stage") or "", "" if t.get("my_amount") is None else f"{t['my_amount']:,.0f}",
+          *(t["partner_fields"].get(c) or "" for c in PARTNER_SHARES)] for t in targets],
+    )
 
 
 def verify_audit(data_dir: Path, out: Path) -> dict[str, Any]:
@@ -117,20 +158,27 @@ def run_demo(args: argparse.Namespace) -> int:
         data = client_json(
             vendor, "synth", "--out", str(work / "data"),
             "--vendor-accounts", str(args.vendor_accounts), "--partner-accounts", str(args.partner_accounts),
-            "--overlap", str(args.overlap), "--seed", str(args.seed),
+            "--overlap", str(args.overlap), "--seed", str(args.seed), "--shared-accounts",
         )
         truth = json.loads(Path(data["ground_truth"]).read_text())
         say(f"generated {truth['vendor_rows']:,} Salesforce rows and {truth['partner_rows']:,} HubSpot rows")
-        agreement = client_json(vendor, "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS))
+        agreement = client_json(vendor, "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS),
+                                "--reveal", ":".join(REVEAL), "--share", ",".join(VENDOR_SHARES))
         agreement_id = agreement["agreement_id"]
-        client_json(partner, "agreement", "approve", agreement_id)
-        say(f"agreement {agreement_id} proposed by vendor, approved by partner")
+        amended = client_json(partner, "agreement", "approve", agreement_id, "--share", ",".join(PARTNER_SHARES))
+        client_json(vendor, "agreement", "approve", agreement_id)
+        say(f"agreement {agreement_id} proposed by vendor (reveal {REVEAL[0]} x {REVEAL[1]}, sharing {', '.join(VENDOR_SHARES)}); "
+            f"partner amended it to share {', '.join(PARTNER_SHARES)} (v{amended['version']}); vendor approved v{amended['version']}")
         procs = {
             "vendor": client_background(vendor, "map", agreement_id, data["vendor"], "--wait", "300", "--json"),
             "partner": client_background(partner, "map", agreement_id, data["partner"], "--wait", "300", "--json"),
         }
         views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
         problems = check_view(views["vendor"], truth, True) + check_view(views["partner"], truth, False)
+        targets = {name: client_json(profile, "targets", agreement_id)["targets"] for name, profile in (("vendor", vendor), ("partner", partner))}
+        problems += check_targets(targets["vendor"], views["vendor"], Path(data["shared_accounts"]), True)
+        problems += check_targets(targets["partner"], views["partner"], Path(data["shared_accounts"]), False)
+        say(f"account-level reveal: vendor {len(targets['vendor'])} targets, partner {len(targets['partner'])}; fields sealed end to end")
         attribution = _attribution(args, coordinator, vendor, work, say)
         problems += attribution["problems"]
         profiles = {"vendor": vendor, "partner": partner, **attribution["profiles"]}
@@ -141,6 +189,7 @@ def run_demo(args: argparse.Namespace) -> int:
         if args.json:
             print_json({
                 "agreement_id": agreement_id, "views": views, "ground_truth": truth,
+                "targets": {"vendor_top10": targets["vendor"][:10], "vendor_total": len(targets["vendor"]), "partner_total": len(targets["partner"])},
                 "attribution": attribution["view"], "partner_releases": attribution["partner_releases"],
                 "matches_ground_truth": not problems, "problems": problems,
                 "audit": audit, "receipts": receipts, "seconds": round(elapsed, 2),
@@ -149,6 +198,8 @@ def run_demo(args: argparse.Namespace) -> int:
             for name in ("vendor", "partner"):
                 print_overlap(views[name])
                 out.print()
+            print_targets(targets["vendor"][:10], len(targets["vendor"]))
+            out.print()
             print_attribution(attribution["view"], attribution["partner_releases"])
             if problems:
                 out.print("[bold red]MISMATCH with the generator's ground truth:[/]")
@@ -161,6 +212,10 @@ def run_demo(args: argparse.Namespace) -> int:
                     f"(overlap {truth['overlap']:,}); the two views are transposes of each other."
                 )
                 out.print(
+                    f"[bold green]ok[/]: the {len(targets['vendor']):,} accounts revealed to the vendor and {len(targets['partner']):,} to the partner "
+                    f"are exactly the shared {REVEAL[0]} x {REVEAL[1]} companies of the ground truth, each with the other side's shared columns."
+                )
+                out.print(
                     f"[bold green]ok[/]: attribution ({attribution['view']['model']}) credits all {len(attribution['view']['deals']):,} matched deals "
                     f"of {len(attribution['profiles'])} partners exactly as the generator's ground truth says, to the cent. {elapsed:.1f} s."
                 )
@@ -171,6 +226,10 @@ def run_demo(args: argparse.Namespace) -> int:
             for name, r in receipts.items():
                 out.print(f"{name} receipts: {r['receipts']} countersigned receipts {'verify' if r['ok'] else 'DO NOT verify'}")
         ok = not problems and audit["ok"] and all(r["ok"] for r in receipts.values())
+        if getattr(args, "serve", None) is not None:  # keep the coordinator, REST API and pages up until Ctrl-C
+            from cleanroom.web.demo_serve import serve_after_demo
+
+            serve_after_demo(coordinator, args.serve)
         return 0 if ok else 1
     finally:
         coordinator.stop()

@@ -43,6 +43,8 @@ class LocalCoordinator:
     max_points: int | None = None
     wire_log: Path | None = None
     port: int = 0
+    http: bool = False  # also serve the REST API and pages (on loopback, plain HTTP)
+    http_port: int = 0
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def init(self) -> "LocalCoordinator":
@@ -62,6 +64,10 @@ class LocalCoordinator:
             argv += ["--max-points", str(self.max_points)]
         if self.wire_log:
             argv += ["--wire-log", str(self.wire_log)]
+        http_port_file = self.data_dir / "http.port"
+        if self.http:  # the HTTP port file is written before the gRPC one, so both are ready below
+            http_port_file.unlink(missing_ok=True)
+            argv += ["--http", f"127.0.0.1:{self.http_port}", "--http-port-file", str(http_port_file)]
         log = open(self.data_dir / "coordinator.log", "ab")
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -73,7 +79,18 @@ class LocalCoordinator:
                 raise CleanroomError("coordinator did not start in time")
             time.sleep(0.05)
         self.port = int(port_file.read_text())
+        if self.http:
+            self.http_port = int(http_port_file.read_text())
         return self
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def add_api_key(self, party: str, role: str) -> str:
+        """A new API key (run while the coordinator is stopped: the key table is in its store)."""
+        argv = [*COORDINATOR, "coordinator", "add-api-key", "--data-dir", str(self.data_dir), "--role", role]
+        return run(argv + (["--party", party] if party else [])).stdout.strip()
 
     def stop(self, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:

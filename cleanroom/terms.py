@@ -23,6 +23,9 @@ DEFAULT_MIN_SET_SIZE = 50
 KEY_KINDS = ("domain", "name")
 MAX_POPULATIONS = 16  # population labels travel as a uint16 bit mask per point
 POPULATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+MAX_SHARED_COLUMNS = 32
+MAX_COLUMN_LENGTH = 128
+REVEAL_TO = ("both", "proposer", "counterparty")
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -71,6 +74,18 @@ class Terms:
     def totals_granted(self, viewer: str) -> bool:
         return bool(self.release.get(viewer, {}).get("totals", False))
 
+    def reveal_granted(self, viewer: str) -> set[tuple[str, str]]:
+        """Population pairs (viewer's, other's) on which the viewer learns which of its OWN accounts
+        the other side also has, with the columns the other side shares. Default: none."""
+        return {(m, t) for m, t in self.release.get(viewer, {}).get("reveal", [])}
+
+    def shared_columns(self, party: str) -> tuple[str, ...]:
+        """The columns of its own rows ``party`` shares, sealed to the other side, on granted pairs."""
+        return tuple(self.raw.get("share", {}).get(party, ()))
+
+    def reveals(self) -> bool:
+        return any(self.reveal_granted(p) for p in self.parties)
+
 
 def build_terms(
     proposer: str,
@@ -87,8 +102,19 @@ def build_terms(
     attribution: AttributionConfig | None = None,
     vendor: str | None = None,
     attribution_models: list[str] | None = None,
+    reveal: list[tuple[str, str]] | None = None,
+    reveal_to: str = "both",
+    share: list[str] | None = None,
+    their_share: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Terms a proposer offers: by default both sides see every cell and the totals."""
+    """Terms a proposer offers: by default both sides see every cell and the totals.
+
+    ``reveal`` lists population pairs (proposer's, counterparty's) with
+    account-level reveal, granted to ``reveal_to`` (both sides by default; the
+    counterparty's grant is the pair transposed). ``share`` names the
+    proposer's shared columns, ``their_share`` the counterparty's (which it
+    may still change when it approves, making new terms both approve).
+    """
     terms = {
         "schema": SCHEMA,
         "parties": [proposer, counterparty],
@@ -109,8 +135,55 @@ def build_terms(
             "settings": attribution.to_dict(),
             "models": list(attribution_models or MODELS),
         }
+    if reveal:
+        if reveal_to not in REVEAL_TO:
+            raise InvalidArgument(f"terms: reveal_to must be one of {', '.join(REVEAL_TO)}, not {reveal_to!r}")
+        pairs = [list(p) for p in dict.fromkeys(tuple(p) for p in reveal)]
+        theirs_pops = list(their_populations or populations)
+        for mine, theirs in pairs:
+            if mine not in populations or theirs not in theirs_pops:
+                raise InvalidArgument(
+                    f"terms: reveal pair {mine}:{theirs} must name one of your populations ({', '.join(populations)}) "
+                    f"and then one of {counterparty}'s ({', '.join(theirs_pops)})"
+                )
+        if reveal_to in ("both", "proposer"):
+            terms["release"][proposer]["reveal"] = pairs
+        if reveal_to in ("both", "counterparty"):
+            terms["release"][counterparty]["reveal"] = [[t, m] for m, t in pairs]
+    shares = {party: list(cols) for party, cols in ((proposer, share), (counterparty, their_share)) if cols}
+    if shares:
+        terms["share"] = shares
     parse_terms(canonical_json(terms))  # fail early, on the proposer's machine
     return terms
+
+
+def amend_share(terms_json: bytes, party: str, columns: list[str]) -> bytes:
+    """The terms with ``party``'s shared columns replaced by ``columns`` (canonical, validated).
+
+    The one change a party may make to proposed terms when it approves them:
+    what it shares itself. Any change makes new terms (a new hash) that both
+    parties must approve again.
+    """
+    terms = parse_terms(terms_json)
+    _require(party in terms.parties, f"{party!r} is not a party to these terms")
+    raw = json.loads(terms_json)
+    share = dict(raw.get("share", {}))
+    if columns:
+        share[party] = list(columns)
+    else:
+        share.pop(party, None)
+    if share:
+        raw["share"] = share
+    else:
+        raw.pop("share", None)
+    amended = canonical_json(raw)
+    parse_terms(amended)
+    return amended
+
+
+def column_norm(column: str) -> str:
+    """Header comparison ignores case, spaces, '_' and '-' (as the client's column recognition does)."""
+    return re.sub(r"[\s_\-\ufeff]+", "", column.casefold())
 
 
 def _require(cond: bool, message: str) -> None:
@@ -165,6 +238,31 @@ def parse_terms(terms_json: bytes) -> Terms:
                 and all(isinstance(c, list) and len(c) == 2 and c[0] in populations[viewer] and c[1] in populations[other] for c in cells),
                 f"overlap_cells of {viewer} must be 'all' or [[its population, the other's population], ...]",
             )
+    for viewer, grant in release.items():
+        if "reveal" not in grant:
+            continue
+        other = parties[1] if viewer == parties[0] else parties[0]
+        pairs = grant["reveal"]
+        _require(
+            isinstance(pairs, list)
+            and all(isinstance(c, list) and len(c) == 2 and c[0] in populations[viewer] and c[1] in populations[other] for c in pairs),
+            f"reveal of {viewer} must be [[its population, the other's population], ...]",
+        )
+        _require(len({tuple(c) for c in pairs}) == len(pairs), f"reveal of {viewer} repeats a population pair")
+    share = raw.get("share", {})
+    _require(isinstance(share, dict) and set(share) <= set(parties), "share must be keyed by party")
+    for party, columns in share.items():
+        _require(
+            isinstance(columns, list) and 0 < len(columns) <= MAX_SHARED_COLUMNS
+            and all(isinstance(c, str) and c.strip() == c and 0 < len(c) <= MAX_COLUMN_LENGTH and c.isprintable() for c in columns),
+            f"share of {party} must list 1 to {MAX_SHARED_COLUMNS} column names (printable, no surrounding spaces, at most {MAX_COLUMN_LENGTH} characters)",
+        )
+        _require(len({column_norm(c) for c in columns}) == len(columns), f"share of {party} names a column twice")
+        other = parties[1] if party == parties[0] else parties[0]
+        _require(
+            bool(release.get(other, {}).get("reveal")),
+            f"{party} shares columns, but {other} is granted no account-level reveal to see them",
+        )
     retention = _int_field(raw, "retention_seconds", 0)
     dp_epsilon = dp_budget = None
     if "dp" in raw:
@@ -174,6 +272,10 @@ def parse_terms(terms_json: bytes) -> Terms:
         for name, value in (("epsilon", dp_epsilon), ("budget", dp_budget)):
             _require(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100, f"dp {name} must be a number in (0, 100]")
         _require(dp_budget >= dp_epsilon, "dp budget must allow at least one release (budget >= epsilon)")
+        _require(
+            not any(g.get("reveal") for g in release.values()),
+            "account-level reveal cannot be combined with differential privacy: revealed accounts disclose the exact overlap",
+        )
     attribution = vendor = None
     models: tuple[str, ...] = ()
     if "attribution" in raw:

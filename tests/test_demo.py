@@ -26,6 +26,12 @@ def test_demo_json_matches_ground_truth_and_verifies(tmp_path):
     for cell in result["views"]["vendor"]["cells"]:
         assert cell["count"] == truth["matrix"][cell["mine"]][cell["theirs"]]
     assert result["views"]["vendor"]["totals"]["overlap"] == truth["overlap"] == 400
+    # Account-level reveal on one pair (checked row by row against the per-company truth in the demo's problems):
+    # the vendor's top 10 co-sell targets, each with the partner's shared columns.
+    top = result["targets"]["vendor_top10"]
+    assert len(top) == 10 and result["targets"]["vendor_total"] >= 10
+    assert all(t["partner_populations"] == ["customer"] and set(t["partner_fields"]) == {"Company owner", "Last Activity Date"} for t in top)
+    assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
     assert result["audit"]["ok"] and result["audit"]["entries"] > 0
     assert all(r["ok"] and r["receipts"] > 0 for r in result["receipts"].values())
     # Attribution: every partner's credit adds up from the per-deal credit the vendor was given.

@@ -19,6 +19,7 @@ from cleanroom.audit.chain import FORMAT, checkpoint_body
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import now
 from cleanroom.errors import InputError
+from cleanroom.signing import Signer
 from cleanroom.terms import canonical_json
 
 
@@ -56,6 +57,16 @@ def chain_lines(con: duckdb.DuckDBPyConnection, agreement_id: str | None) -> Ite
             yield {"type": "redacted", "seq": seq, "prev_hash": prev, "entry_hash": digest, "signature": bytes(signature).hex()}
 
 
+def export_text(lines: list[dict[str, Any]], signer: Signer, agreement_id: str | None) -> tuple[str, str]:
+    """The export file's text (header, ``lines``, signed checkpoint) and the head hash."""
+    head = lines[-1]["entry_hash"] if lines else "0" * 64
+    checkpoint = checkpoint_body(len(lines), head, now(), agreement_id)
+    text = [json.dumps({"type": "header", "format": FORMAT, "agreement_filter": agreement_id})]
+    text += [json.dumps(line, sort_keys=True) for line in lines]
+    text.append(json.dumps({"type": "checkpoint", **checkpoint, "signature": signer.sign(canonical_json(checkpoint)).hex()}))
+    return "".join(t + "\n" for t in text), head
+
+
 def export(data_dir: DataDir, out: Path, agreement_id: str | None = None) -> dict[str, Any]:
     """Write the chain to ``out`` (JSON Lines) and the public key to ``out`` + '.pub'."""
     signer = data_dir.signer()
@@ -66,13 +77,9 @@ def export(data_dir: DataDir, out: Path, agreement_id: str | None = None) -> dic
         lines = list(chain_lines(con, agreement_id))
     finally:
         con.close()
-    head = lines[-1]["entry_hash"] if lines else "0" * 64
-    checkpoint = checkpoint_body(len(lines), head, now(), agreement_id)
+    text, head = export_text(lines, signer, agreement_id)
     with open(out, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"type": "header", "format": FORMAT, "agreement_filter": agreement_id}) + "\n")
-        for line in lines:
-            fh.write(json.dumps(line, sort_keys=True) + "\n")
-        fh.write(json.dumps({"type": "checkpoint", **checkpoint, "signature": signer.sign(canonical_json(checkpoint)).hex()}) + "\n")
+        fh.write(text)
     public = Path(str(out) + ".pub")
     public.write_bytes(signer.public_pem)
     return {"out": str(out), "public_key": str(public), "entries": len(lines), "head_hash": head}

@@ -20,7 +20,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from cleanroom.attribution import credit_deals, ecosystem_metrics, partner_release, summarize_partners
-from cleanroom.attribution.config import AttributionConfig
+from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.attribution.records import Touch
 from cleanroom.coordinator.linkage import deals_of, touches_by_ref
 from cleanroom.coordinator.store import now
@@ -101,6 +101,8 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
     inputs = _job_inputs(coord, caller, list(run_ids))
     config: AttributionConfig = inputs[0][1].attribution
     model = model or config.model
+    if model not in MODELS:
+        raise InvalidArgument(f"unknown model {model!r}; use one of: {', '.join(MODELS)}")
     refused = [a["agreement_id"] for a, t, _, _ in inputs if model not in t.attribution_models]
     if refused:
         raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)}")

@@ -8,9 +8,11 @@ so a refused request changes no state (apart from its audit entry).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import secrets
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +22,13 @@ import numpy as np
 from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator import linkage
-from cleanroom.coordinator.overlap import SideTokens, overlap_counts
-from cleanroom.coordinator.release import overlap_release
+from cleanroom.coordinator.overlap import SideTokens, account_masks, overlap_counts
+from cleanroom.coordinator.release import overlap_release, reveal_cells
 from cleanroom.coordinator.store import Store, now
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from cleanroom.psi import POINT_SIZE, InvalidPoint, check_points
-from cleanroom.terms import Terms, parse_terms, terms_hash
+from cleanroom.sealed import check_public, fingerprint, reveal_digest, unpack_chunk
+from cleanroom.terms import Terms, amend_share, parse_terms, terms_hash
 
 OWN, REBLINDED = "own", "reblinded"
 PURPOSES = ("overlap", "attribution")
@@ -46,6 +49,8 @@ class Coordinator:
     def __init__(self, store: Store, limits: Limits | None = None) -> None:
         self.store = store
         self.limits = limits or Limits()
+        # Both parties' last commits can arrive at once: one thread completes a run, the other then sees it complete.
+        self._completing = threading.Lock()
 
     # -- agreements ----------------------------------------------------------
 
@@ -62,17 +67,26 @@ class Coordinator:
                 [agreement_id, row["version"], row["terms_hash"]],
             )
         ]
+        row["encryption"] = [
+            {"party": r["party"], "public_x25519": bytes(r["public_x25519"]), "fingerprint": r["fingerprint"]}
+            for r in self.store.rows(
+                "SELECT party, public_x25519, fingerprint FROM encryption_keys WHERE agreement_id = ? ORDER BY registered_at", [agreement_id]
+            )
+        ]
         return row
 
     def terms_of(self, agreement: dict[str, Any]) -> Terms:
         return parse_terms(bytes(agreement["terms_json"]))
 
-    def propose(self, caller: str, counterparty: str, terms_json: bytes) -> dict[str, Any]:
+    def propose(self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"") -> dict[str, Any]:
         terms = parse_terms(terms_json)
         if terms.parties != (caller, counterparty):
             raise InvalidArgument(
                 f"terms name parties {list(terms.parties)}, but the proposer is {caller!r} and the counterparty {counterparty!r}"
             )
+        self._check_encryption_public(encryption_public)
+        if terms.reveals() and not encryption_public:
+            raise InvalidArgument("the terms grant account-level reveal: the proposal must carry your X25519 encryption key")
         agreement_id = _new_id("agr")
         digest = terms_hash(terms_json)
         at = now()
@@ -82,8 +96,35 @@ class Coordinator:
                 [agreement_id, caller, counterparty, terms_json, digest, at],
             )
             con.execute("INSERT INTO approvals VALUES (?, 1, ?, ?, ?)", [agreement_id, caller, digest, at])
-            self.store.audit(con, caller, "agreement.proposed", agreement_id, {"version": 1, "terms_hash": digest, "counterparty": counterparty})
+            details = {"version": 1, "terms_hash": digest, "counterparty": counterparty}
+            if encryption_public:
+                details["encryption_fingerprint"] = self._register_key(con, agreement_id, caller, encryption_public)
+            self.store.audit(con, caller, "agreement.proposed", agreement_id, details)
         return self._agreement(caller, agreement_id)
+
+    @staticmethod
+    def _check_encryption_public(public: bytes) -> None:
+        if public:
+            try:
+                check_public(public)
+            except ValueError as exc:
+                raise InvalidArgument(f"encryption key: {exc}") from None
+
+    def _register_key(self, con, agreement_id: str, party: str, public: bytes) -> str:
+        """Record the party's X25519 key for the agreement (one per party and agreement); returns its fingerprint."""
+        row = con.execute(
+            "SELECT public_x25519, fingerprint FROM encryption_keys WHERE agreement_id = ? AND party = ?", [agreement_id, party]
+        ).fetchone()
+        if row is not None:
+            if bytes(row[0]) != public:
+                raise FailedPrecondition(
+                    f"{party} already gave agreement {agreement_id} the encryption key {row[1]}; a party keeps one key per agreement "
+                    "(rows already sealed to it could not be read otherwise). If that key is lost, revoke the agreement and propose a new one"
+                )
+            return row[1]
+        fp = fingerprint(public)
+        con.execute("INSERT INTO encryption_keys VALUES (?, ?, ?, ?, ?)", [agreement_id, party, public, fp, now()])
+        return fp
 
     def get(self, caller: str, agreement_id: str) -> dict[str, Any]:
         return self._agreement(caller, agreement_id)
@@ -95,7 +136,13 @@ class Coordinator:
         )
         return [self._agreement(caller, r["agreement_id"]) for r in ids]
 
-    def approve(self, caller: str, agreement_id: str, approved_hash: str) -> dict[str, Any]:
+    def approve(
+        self, caller: str, agreement_id: str, approved_hash: str,
+        approver_terms_json: bytes = b"", amended_hash: str = "", encryption_public: bytes = b"",
+    ) -> dict[str, Any]:
+        """Approve the exact terms shown; with ``approver_terms_json`` ({"share": [...]}) amend the
+        caller's own shared columns first: the amended terms become a new version that this call
+        approves and the other party must approve too."""
         agreement = self._agreement(caller, agreement_id)
         if agreement["state"] == "revoked":
             raise FailedPrecondition(f"agreement {agreement_id} was revoked")
@@ -104,15 +151,70 @@ class Coordinator:
                 f"the terms of {agreement_id} changed: you approved {approved_hash[:12]}..., the current terms hash is "
                 f"{agreement['terms_hash'][:12]}...; show the agreement again and approve what it shows"
             )
+        self._check_encryption_public(encryption_public)
+        terms_json = bytes(agreement["terms_json"])
+        if approver_terms_json:
+            amended = self._amended(caller, agreement, approver_terms_json)
+            if terms_hash(amended) != amended_hash:
+                raise FailedPrecondition(
+                    f"the amended terms of {agreement_id} hash to {terms_hash(amended)[:12]}..., not the {amended_hash[:12] or 'empty'}... "
+                    "you approved; show the agreement again"
+                )
+            if amended != terms_json:
+                return self._amend(caller, agreement, amended, encryption_public)
+        terms = parse_terms(terms_json)
+        has_key = any(k["party"] == caller for k in agreement["encryption"])
+        if terms.reveals() and not (has_key or encryption_public):
+            raise FailedPrecondition("the terms grant account-level reveal: approve with your X25519 encryption key")
         if caller in agreement["approved_by"]:
+            if encryption_public and not has_key:
+                with self.store.transaction() as con:
+                    self._register_key(con, agreement_id, caller, encryption_public)
+                return self._agreement(caller, agreement_id)
             return agreement
         with self.store.transaction() as con:
             con.execute(
                 "INSERT INTO approvals VALUES (?, ?, ?, ?, ?)",
                 [agreement_id, agreement["version"], caller, approved_hash, now()],
             )
-            con.execute("UPDATE agreements SET state = 'active' WHERE agreement_id = ?", [agreement_id])
-            self.store.audit(con, caller, "agreement.approved", agreement_id, {"version": agreement["version"], "terms_hash": approved_hash})
+            both = {caller, *agreement["approved_by"]} >= {agreement["proposer"], agreement["counterparty"]}
+            if both:
+                con.execute("UPDATE agreements SET state = 'active' WHERE agreement_id = ?", [agreement_id])
+            details = {"version": agreement["version"], "terms_hash": approved_hash}
+            if encryption_public:
+                details["encryption_fingerprint"] = self._register_key(con, agreement_id, caller, encryption_public)
+            self.store.audit(con, caller, "agreement.approved", agreement_id, details)
+        return self._agreement(caller, agreement_id)
+
+    def _amended(self, caller: str, agreement: dict[str, Any], approver_terms_json: bytes) -> bytes:
+        try:
+            additions = json.loads(approver_terms_json.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidArgument(f"approver_terms_json is not valid UTF-8 JSON: {exc}") from None
+        if not isinstance(additions, dict) or set(additions) != {"share"} or not isinstance(additions["share"], list):
+            raise InvalidArgument('approver_terms_json must be {"share": [column, ...]}: an approver may change only its own shared columns')
+        return amend_share(bytes(agreement["terms_json"]), caller, additions["share"])
+
+    def _amend(self, caller: str, agreement: dict[str, Any], amended: bytes, encryption_public: bytes) -> dict[str, Any]:
+        agreement_id, version = agreement["agreement_id"], int(agreement["version"]) + 1
+        digest = terms_hash(amended)
+        terms = parse_terms(amended)
+        has_key = any(k["party"] == caller for k in agreement["encryption"])
+        if terms.reveals() and not (has_key or encryption_public):
+            raise FailedPrecondition("the terms grant account-level reveal: approve with your X25519 encryption key")
+        with self.store.transaction() as con:
+            con.execute(
+                "UPDATE agreements SET version = ?, terms_json = ?, terms_hash = ?, state = 'proposed' WHERE agreement_id = ?",
+                [version, amended, digest, agreement_id],
+            )
+            con.execute("INSERT INTO approvals VALUES (?, ?, ?, ?, ?)", [agreement_id, version, caller, digest, now()])
+            details = {
+                "version": version, "terms_hash": digest, "previous_terms_hash": agreement["terms_hash"],
+                "share": {caller: list(terms.shared_columns(caller))},
+            }
+            if encryption_public:
+                details["encryption_fingerprint"] = self._register_key(con, agreement_id, caller, encryption_public)
+            self.store.audit(con, caller, "agreement.amended", agreement_id, details)
         return self._agreement(caller, agreement_id)
 
     def revoke(self, caller: str, agreement_id: str, reason: str) -> dict[str, Any]:
@@ -123,6 +225,10 @@ class Coordinator:
             con.execute("UPDATE agreements SET state = 'revoked' WHERE agreement_id = ?", [agreement_id])
             self.store.audit(con, caller, "agreement.revoked", agreement_id, {"reason": reason})
             deleted = self._purge_points(con, agreement_id=agreement_id)
+            unreleased = con.execute("SELECT count(*) FROM reveal_rows WHERE agreement_id = ?", [agreement_id]).fetchone()[0]
+            if unreleased:
+                con.execute("DELETE FROM reveal_rows WHERE agreement_id = ?", [agreement_id])
+                deleted["sealed_rows"] = int(unreleased)
             con.execute("UPDATE runs SET state = 'revoked' WHERE agreement_id = ? AND state = 'collecting'", [agreement_id])
             self.store.audit(con, caller, "points.deleted", agreement_id, {"cause": "revocation", **deleted})
         self.store.checkpoint()
@@ -186,6 +292,13 @@ class Coordinator:
             raise InvalidArgument(f"run purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
         if purpose == "attribution" and terms.attribution is None:
             raise FailedPrecondition(f"agreement {agreement_id} does not include attribution; propose terms with --attribution")
+        if purpose == "overlap" and terms.reveals():
+            missing = [p for p in terms.parties if p not in {k["party"] for k in agreement["encryption"]}]
+            if missing:
+                raise FailedPrecondition(
+                    f"agreement {agreement_id} grants account-level reveal but {', '.join(missing)} gave no encryption key; "
+                    "approve it again with a current cleanroom-client"
+                )
         if total_points > self.limits.max_points:
             raise ResourceExhausted(
                 f"upload of {total_points:,} points exceeds this coordinator's limit of {self.limits.max_points:,} points"
@@ -305,7 +418,8 @@ class Coordinator:
         return run
 
     def put_chunk(
-        self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str, records: bytes = b""
+        self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str, records: bytes = b"",
+        sealed: bytes = b"",
     ) -> list[int]:
         upload = self._own_upload(caller, upload_id)
         run = self._require_collecting(upload)
@@ -322,7 +436,7 @@ class Coordinator:
         expected = len(received)
         if seq != expected:
             raise InvalidArgument(f"chunk {seq} is out of order: expected chunk {expected}")
-        if chunk_digest(points, accounts, populations, records) != digest:
+        if chunk_digest(points, accounts, populations, records, sealed) != digest:
             raise InvalidArgument(f"chunk {seq} does not match its digest (corrupted in transit?)")
         try:
             check_points(points)
@@ -333,6 +447,8 @@ class Coordinator:
             raise InvalidArgument(f"chunk {seq} holds {n} points; a chunk holds 1 to {self.limits.max_chunk_points}")
         if records and not (upload["kind"] == OWN and run["purpose"] == "attribution"):
             raise InvalidArgument("only own uploads of attribution runs carry records")
+        if sealed:
+            self._check_sealed(upload, run, seq, sealed)
         if upload["kind"] == OWN:
             self._check_labels(upload, seq, n, accounts, populations, run["purpose"])
             if run["purpose"] == "attribution":
@@ -346,10 +462,72 @@ class Coordinator:
                 raise InvalidArgument(f"re-blinded chunk {seq} holds {n} points; the peer's chunk {seq} holds {peer_n}")
         with self.store.transaction() as con:
             con.execute(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [upload_id, seq, n, points, accounts or None, populations or None, digest, records or None],
+                "INSERT INTO chunks (upload_id, seq, n_points, points, accounts, populations, digest, records, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [upload_id, seq, n, points, accounts or None, populations or None, digest, records or None, sealed or None],
             )
         return received + [seq]
+
+    def _sealing_terms(self, run: dict[str, Any]) -> Terms:
+        return self.terms_of(self.store.row("SELECT * FROM agreements WHERE agreement_id = ?", [run["agreement_id"]]))
+
+    @staticmethod
+    def _seals(terms: Terms, party: str) -> tuple[str, ...]:
+        """The populations of ``party`` whose accounts it seals its shared columns for (empty: it seals nothing)."""
+        if not terms.shared_columns(party):
+            return ()
+        revealed = {t for _, t in terms.reveal_granted(terms.other(party))}
+        return tuple(p for p in terms.populations[party] if p in revealed)
+
+    def _check_sealed(self, upload: dict[str, Any], run: dict[str, Any], seq: int, sealed: bytes) -> None:
+        if not (upload["kind"] == OWN and run["purpose"] == "overlap" and self._seals(self._sealing_terms(run), upload["party"])):
+            raise InvalidArgument(
+                "only own uploads of overlap runs carry sealed fields, and only when the terms grant the other side "
+                "account-level reveal of columns you share"
+            )
+        try:
+            _, rows = unpack_chunk(sealed, f"chunk {seq}")
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        if rows and rows[-1][0] >= upload["total_accounts"]:
+            raise InvalidArgument(f"chunk {seq}: sealed fields for account label {rows[-1][0]} >= total_accounts {upload['total_accounts']}")
+
+    def _check_sealed_upload(self, upload: dict[str, Any], run: dict[str, Any]) -> None:
+        """At commit: sealed fields for exactly the accounts the terms may reveal to the other side, each once."""
+        if run["purpose"] != "overlap" or upload["kind"] != OWN:
+            return
+        terms = self._sealing_terms(run)
+        seals = self._seals(terms, upload["party"])
+        if not seals:
+            return
+        chunks = self.store.rows("SELECT seq, accounts, populations, sealed FROM chunks WHERE upload_id = ? ORDER BY seq", [upload["upload_id"]])
+        labels: list[int] = []
+        for c in chunks:
+            if c["sealed"] is not None:
+                labels += [label for label, _ in unpack_chunk(bytes(c["sealed"]), f"chunk {c['seq']}")[1]]
+        if any(b <= a for a, b in zip(labels, labels[1:])):
+            raise InvalidArgument(f"upload {upload['upload_id']}: sealed account labels must strictly increase across the chunks")
+        side = SideTokens(
+            tokens=b"",
+            accounts=np.frombuffer(b"".join(bytes(c["accounts"]) for c in chunks), dtype="<u4"),
+            populations=np.frombuffer(b"".join(bytes(c["populations"]) for c in chunks), dtype="<u2"),
+            total_accounts=int(upload["total_accounts"]),
+        )
+        bits = 0
+        for i, pop in enumerate(terms.populations[upload["party"]]):
+            if pop in seals:
+                bits |= 1 << i
+        expected = np.flatnonzero(account_masks(side) & bits)
+        got = np.asarray(labels, dtype=np.int64)
+        extra, missing = np.setdiff1d(got, expected), np.setdiff1d(expected, got)
+        if len(extra):
+            raise InvalidArgument(
+                f"upload {upload['upload_id']} seals fields for {len(extra)} account(s) outside the populations the terms may reveal "
+                f"({', '.join(seals)}), e.g. label {int(extra[0])}; nothing of theirs may be sent"
+            )
+        if len(missing):
+            raise InvalidArgument(
+                f"upload {upload['upload_id']} lacks sealed fields for {len(missing)} account(s) in {', '.join(seals)}, e.g. label {int(missing[0])}"
+            )
 
     def _check_labels(self, upload: dict[str, Any], seq: int, n: int, accounts: bytes, populations: bytes, purpose: str = "overlap") -> None:
         if len(accounts) != 4 * n or len(populations) != 2 * n:
@@ -402,6 +580,7 @@ class Coordinator:
                 raise InvalidArgument(
                     f"upload {upload_id} announced {upload['total_accounts']} accounts but labels {len(distinct)} distinct ones"
                 )
+            self._check_sealed_upload(upload, run)
         with self.store.transaction() as con:
             con.execute("UPDATE uploads SET committed = true, committed_at = ? WHERE upload_id = ?", [now(), upload_id])
             self.store.audit(
@@ -442,6 +621,10 @@ class Coordinator:
     # -- runs ----------------------------------------------------------------
 
     def _maybe_complete(self, run_id: str) -> None:
+        with self._completing:
+            self._complete_if_ready(run_id)
+
+    def _complete_if_ready(self, run_id: str) -> None:
         uploads = self.store.rows("SELECT * FROM uploads WHERE run_id = ? AND committed", [run_id])
         if len(uploads) < 4:
             return
@@ -469,19 +652,68 @@ class Coordinator:
             # Only the noisy numbers are kept: the exact ones never reach the store.
             private = privatise(counts.matrix, counts.overlap, terms.dp_epsilon, counts.a_accounts, counts.b_accounts)
             result.update(matrix=private["matrix"], overlap=private["overlap"], dp={"epsilon": terms.dp_epsilon, "scale": private["scale"]})
+        reveal = self._reveal_rows(terms, side_a, side_b, counts, by) if terms.reveals() else {}
         with self.store.transaction() as con:
             con.execute(
                 "INSERT INTO results VALUES (?, ?, ?, ?)",
                 [run_id, run["agreement_id"], json.dumps(result, sort_keys=True), now()],
             )
             con.execute("UPDATE runs SET state = 'complete', completed_at = ? WHERE run_id = ?", [now(), run_id])
-            self.store.audit(
-                con, "coordinator", "run.completed", run["agreement_id"],
-                {"run_id": run_id, "accounts": result["accounts"], "terms_hash": run["terms_hash"]},
-            )
+            for viewer, rows in reveal.items():
+                if rows:
+                    con.executemany(
+                        "INSERT INTO reveal_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[run_id, run["agreement_id"], viewer, i, acc, theirs_acc, json.dumps(theirs), sealed or None]
+                         for i, (acc, theirs_acc, theirs, sealed) in enumerate(rows)],
+                    )
+            details = {"run_id": run_id, "accounts": result["accounts"], "terms_hash": run["terms_hash"]}
+            if reveal:
+                details["reveal_rows"] = {viewer: len(rows) for viewer, rows in reveal.items()}
+            self.store.audit(con, "coordinator", "run.completed", run["agreement_id"], details)
             self._retain(con, run, terms)
         if terms.retention_seconds == 0:
             self.store.checkpoint()  # rewrite the file so deleted points leave it
+
+    def _reveal_rows(self, terms: Terms, side_a: SideTokens, side_b: SideTokens, counts, by: dict) -> dict[str, list[tuple[int, int, list[str], bytes]]]:
+        """Per viewer with a reveal grant: (its account, the other's account, the other's populations
+        on granted pairs, the other's sealed fields) for every matched pair whose cell reaches min_count."""
+        a, b = terms.parties
+        masks = {a: account_masks(side_a), b: account_masks(side_b)}
+        out: dict[str, list[tuple[int, int, list[str], bytes]]] = {}
+        for viewer in (a, b):
+            granted = terms.reveal_granted(viewer)
+            if not granted:
+                continue
+            other = terms.other(viewer)
+            mine_pops, their_pops = terms.populations[viewer], terms.populations[other]
+            allowed = {
+                (i, j)
+                for i, m in enumerate(mine_pops)
+                for j, t in enumerate(their_pops)
+                if (m, t) in granted and (counts.matrix[i][j] if viewer == a else counts.matrix[j][i]) >= terms.min_count
+            }
+            sealed = self._sealed_fields(by[(other, OWN)])
+            pairs = counts.pairs if viewer == a else counts.pairs[:, ::-1]
+            rows = []
+            for mine_acc, their_acc in pairs.tolist():
+                mine_mask, their_mask = int(masks[viewer][mine_acc]), int(masks[other][their_acc])
+                theirs = [
+                    t for j, t in enumerate(their_pops)
+                    if their_mask >> j & 1 and any(mine_mask >> i & 1 and (i, j) in allowed for i in range(len(mine_pops)))
+                ]
+                if theirs:
+                    rows.append((mine_acc, their_acc, theirs, sealed.get(their_acc, b"")))
+            out[viewer] = sorted(rows, key=lambda r: (r[0], r[1]))
+        return out
+
+    def _sealed_fields(self, upload: dict[str, Any]) -> dict[int, bytes]:
+        """Label -> ephemeral || ciphertext of one own upload's sealed fields."""
+        found: dict[int, bytes] = {}
+        for c in self.store.rows("SELECT seq, sealed FROM chunks WHERE upload_id = ? AND sealed IS NOT NULL ORDER BY seq", [upload["upload_id"]]):
+            ephemeral, rows = unpack_chunk(bytes(c["sealed"]), f"chunk {c['seq']}")
+            for label, ciphertext in rows:
+                found[label] = ephemeral + ciphertext
+        return found
 
     def _retain(self, con, run: dict[str, Any], terms: Terms) -> None:
         """Delete a finished run's points at once when the terms keep them for 0 seconds."""
@@ -681,6 +913,83 @@ class Coordinator:
                 released["dp"] = body["dp"]
             self.store.audit(con, "coordinator", "release.overlap", agreement_id, released)
         return body
+
+    def reveal(self, caller: str, agreement_id: str, run_id: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Account-level reveal to the caller: its own matched account labels on the pairs the terms grant
+        it, with the other side's populations there and sealed fields. Stored: asking again returns it."""
+        agreement = self._agreement(caller, agreement_id)
+        if agreement["state"] == "revoked":
+            raise FailedPrecondition(f"agreement {agreement_id} was revoked; nothing more is released")
+        terms = self.terms_of(agreement)
+        granted = terms.reveal_granted(caller)
+        if not granted:
+            raise PermissionDenied(
+                f"the terms of agreement {agreement_id} grant {caller} no account-level reveal; "
+                "it may see the overlap counts only (`overlap`)"
+            )
+        if run_id:
+            run = self.store.row("SELECT * FROM runs WHERE run_id = ? AND agreement_id = ?", [run_id, agreement_id])
+            if run is None or run["purpose"] != "overlap" or run["state"] != "complete":
+                raise NotFound(f"run {run_id!r} of agreement {agreement_id} is not a complete overlap run")
+        else:
+            run = self.store.row(
+                """SELECT * FROM runs WHERE agreement_id = ? AND purpose = 'overlap' AND state = 'complete'
+                   ORDER BY completed_at DESC LIMIT 1""",
+                [agreement_id],
+            )
+            if run is None:
+                status = self.status(caller, agreement_id)
+                why = "nobody has mapped under it yet" if status["state"] == "none" else f"waiting for {', '.join(status['waiting_for'])}"
+                raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet ({why})")
+        stored = self.store.row(
+            "SELECT body_json FROM releases WHERE run_id = ? AND viewer = ? AND kind = 'reveal'", [run["run_id"], caller]
+        )
+        if stored is not None:
+            body = json.loads(stored["body_json"])
+            rows = body.pop("sealed_rows")
+            return body, [{**r, "sealed": base64.b64decode(r["sealed"])} for r in rows]
+        if agreement["state"] != "active" or run["terms_hash"] != agreement["terms_hash"]:
+            raise FailedPrecondition(
+                f"run {run['run_id']} ran under terms {run['terms_hash'][:12]}..., and the terms of {agreement_id} are now "
+                f"{agreement['terms_hash'][:12]}... ({agreement['state']}); accounts are revealed only under the terms both "
+                "parties approve now: map again under them"
+            )
+        result = json.loads(self.store.row("SELECT body_json FROM results WHERE run_id = ?", [run["run_id"]])["body_json"])
+        stored_rows = self.store.rows(
+            "SELECT account, their_account, theirs, sealed FROM reveal_rows WHERE run_id = ? AND viewer = ? ORDER BY seq",
+            [run["run_id"], caller],
+        )
+        rows = [
+            {"account": int(r["account"]), "their_account": int(r["their_account"]), "theirs": json.loads(r["theirs"]),
+             "sealed": bytes(r["sealed"]) if r["sealed"] is not None else b""}
+            for r in stored_rows
+        ]
+        body = {
+            "kind": "reveal",
+            "agreement_id": agreement_id,
+            "run_id": run["run_id"],
+            "viewer": caller,
+            "other": terms.other(caller),
+            "terms_version": int(run["version"]),
+            "terms_hash": run["terms_hash"],
+            "released_at": now(),
+            "min_count": terms.min_count,
+            "cells": reveal_cells(terms, caller, result),
+            "rows": len(rows),
+            "rows_digest": reveal_digest(rows),
+        }
+        body["signature"] = self.store.signer.sign_json(body).hex()
+        sealed_rows = [{**r, "sealed": base64.b64encode(r["sealed"]).decode("ascii")} for r in rows]
+        with self.store.transaction() as con:
+            con.execute(
+                "INSERT INTO releases VALUES (?, ?, ?, ?, 'reveal', ?, ?, 0)",
+                [_new_id("rel"), agreement_id, run["run_id"], caller, json.dumps({**body, "sealed_rows": sealed_rows}, sort_keys=True), now()],
+            )
+            # The release holds the rows now: one copy of the sealed bytes, not two.
+            con.execute("DELETE FROM reveal_rows WHERE run_id = ? AND viewer = ?", [run["run_id"], caller])
+            released = {k: body[k] for k in ("run_id", "viewer", "cells", "rows", "rows_digest", "terms_hash")}
+            self.store.audit(con, "coordinator", "release.reveal", agreement_id, released)
+        return body, rows
 
     def audit_denial(self, caller: str, method: str, agreement_id: str | None, code: str, reason: str) -> None:
         self.store.audit_now(caller, "request.denied", agreement_id, {"method": method, "code": code, "reason": reason})

@@ -49,3 +49,23 @@ def overlap_release(terms: Terms, viewer: str, result: dict[str, Any]) -> dict[s
         },
         "min_count": terms.min_count,
     }
+
+
+def reveal_cells(terms: Terms, viewer: str, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pairs on which the viewer is granted account-level reveal, with their matched counts.
+
+    A pair whose count is below the minimum is suppressed: none of its accounts
+    is revealed (an account still shows when it also lies on a released pair).
+    """
+    a, _ = result["parties"]
+    other = terms.other(viewer)
+    granted = terms.reveal_granted(viewer)
+    cells = []
+    for i, mine in enumerate(terms.populations[viewer]):
+        for j, theirs in enumerate(terms.populations[other]):
+            if (mine, theirs) not in granted:
+                continue
+            raw = result["matrix"][i][j] if viewer == a else result["matrix"][j][i]
+            count, suppressed = _guard(raw, terms.min_count)
+            cells.append({"mine": mine, "theirs": theirs, "count": count, "suppressed": suppressed})
+    return cells

@@ -79,8 +79,25 @@ def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log
     return RunningServer(server, port, coordinator, health_servicer)
 
 
-def serve_forever(data_dir: DataDir, listen: str, limits: Limits | None = None, port_file: Path | None = None, wire_log: Path | None = None) -> None:
+def serve_forever(
+    data_dir: DataDir, listen: str, limits: Limits | None = None, port_file: Path | None = None, wire_log: Path | None = None,
+    http: str | None = None, http_port_file: Path | None = None, http_tls: tuple[Path, Path] | None = None,
+) -> None:
     running = start(data_dir, listen, limits, wire_log)
+    web = None
+    if http:  # REST API and pages in a thread of this process, on the same Coordinator and Store
+        from cleanroom.web.app import start_http
+
+        try:
+            web = start_http(running.coordinator, http, *(http_tls or (None, None)))
+        except BaseException:
+            running.stop()
+            raise
+        if http_port_file:
+            tmp = http_port_file.with_suffix(".tmp")
+            tmp.write_text(f"{web.port}\n")
+            os.replace(tmp, http_port_file)
+        print(f"REST API and pages on {web.url} (OpenAPI: {web.url}/v1/openapi.json)", flush=True)
     host = listen.rsplit(":", 1)[0]
     if port_file:
         tmp = port_file.with_suffix(".tmp")
@@ -91,4 +108,6 @@ def serve_forever(data_dir: DataDir, listen: str, limits: Limits | None = None, 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+    if web is not None:
+        web.stop()
     running.stop()

@@ -79,13 +79,14 @@ def agreement_message(row: dict[str, Any]) -> agreements_pb2.Agreement:
         approved_by=row["approved_by"],
         state=row["state"],
         created_at=row["created_at"],
+        encryption=[agreements_pb2.PartyEncryption(**k) for k in row.get("encryption", [])],
     )
 
 
 class AgreementService(_Base, agreements_pb2_grpc.AgreementServiceServicer):
     @rpc
     def Propose(self, caller, request, context):
-        return agreement_message(self.coordinator.propose(caller, request.counterparty, request.terms_json))
+        return agreement_message(self.coordinator.propose(caller, request.counterparty, request.terms_json, request.encryption_public))
 
     @rpc
     def Get(self, caller, request, context):
@@ -93,7 +94,12 @@ class AgreementService(_Base, agreements_pb2_grpc.AgreementServiceServicer):
 
     @rpc
     def Approve(self, caller, request, context):
-        return agreement_message(self.coordinator.approve(caller, request.agreement_id, request.terms_hash))
+        return agreement_message(
+            self.coordinator.approve(
+                caller, request.agreement_id, request.terms_hash,
+                request.approver_terms_json, request.amended_terms_hash, request.encryption_public,
+            )
+        )
 
     @rpc
     def List(self, caller, request, context):
@@ -134,7 +140,8 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
         for chunk in request_iterator:
             upload_id = chunk.upload_id
             received = self.coordinator.put_chunk(
-                caller, chunk.upload_id, chunk.seq, chunk.points, chunk.accounts, chunk.populations, chunk.digest, chunk.records
+                caller, chunk.upload_id, chunk.seq, chunk.points, chunk.accounts, chunk.populations, chunk.digest, chunk.records,
+                chunk.sealed,
             )
         return runs_pb2.UploadProgress(upload_id=upload_id, received_chunks=received)
 
@@ -171,10 +178,31 @@ def release_message(body: dict[str, Any]) -> results_pb2.OverlapRelease:
     )
 
 
+REVEAL_ROWS_PER_PART = 2000
+
+
+def reveal_parts(body: dict[str, Any], rows: list[dict[str, Any]]) -> Iterator[results_pb2.RevealPart]:
+    release = results_pb2.RevealRelease(
+        **{k: v for k, v in body.items() if k not in ("kind", "cells", "signature")},
+        cells=[results_pb2.RevealCell(**c) for c in body["cells"]],
+        signature=bytes.fromhex(body["signature"]),
+    )
+    for start in range(0, max(len(rows), 1), REVEAL_ROWS_PER_PART):
+        part = results_pb2.RevealPart(rows=[results_pb2.RevealedAccount(**r) for r in rows[start : start + REVEAL_ROWS_PER_PART]])
+        if start == 0:
+            part.release.CopyFrom(release)
+        yield part
+
+
 class ResultService(_Base, results_pb2_grpc.ResultServiceServicer):
     @rpc
     def GetOverlap(self, caller, request, context):
         return release_message(self.coordinator.overlap(caller, request.agreement_id, request.run_id))
+
+    @stream_rpc
+    def GetReveal(self, caller, request, context):
+        body, rows = self.coordinator.reveal(caller, request.agreement_id, request.run_id)
+        yield from reveal_parts(body, rows)
 
 
 def attribution_message(release: dict[str, Any]) -> attribution_pb2.AttributionRelease:

@@ -92,6 +92,31 @@ CREATE TABLE IF NOT EXISTS releases (
     released_at TEXT NOT NULL,
     epsilon DOUBLE NOT NULL DEFAULT 0
 );
+-- Account-level reveal (cleanroom/sealed.py): each party's X25519 public key per
+-- agreement, as the party gave it with its proposal or approval (relayed, never used here).
+CREATE TABLE IF NOT EXISTS encryption_keys (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    public_x25519 BLOB NOT NULL,
+    fingerprint TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, party)
+);
+-- The rows a completed run may reveal to a viewer (matched, on a granted pair whose cell
+-- reaches min_count), with the other side's sealed fields: kept from the run's completion
+-- until the viewer's release takes them over (or the agreement is revoked).
+CREATE TABLE IF NOT EXISTS reveal_rows (
+    run_id TEXT NOT NULL,
+    agreement_id TEXT NOT NULL,
+    viewer TEXT NOT NULL,
+    seq UBIGINT NOT NULL,
+    account UBIGINT NOT NULL,
+    their_account UBIGINT NOT NULL,
+    theirs TEXT NOT NULL,
+    sealed BLOB,
+    PRIMARY KEY (run_id, viewer, seq)
+);
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS sealed BLOB;
 CREATE TABLE IF NOT EXISTS audit_log (
     seq UBIGINT PRIMARY KEY,
     logged_at TEXT NOT NULL,
@@ -102,6 +127,16 @@ CREATE TABLE IF NOT EXISTS audit_log (
     prev_hash TEXT NOT NULL,
     entry_hash TEXT NOT NULL,
     signature BLOB NOT NULL
+);
+-- REST/web API keys (cleanroom.web.auth): only a SHA-256 of each key is kept.
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL,
+    party TEXT NOT NULL,
+    role TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
 );
 """
 
@@ -118,6 +153,7 @@ class Store:
         self._con = duckdb.connect(str(self.path))
         self._lock = threading.RLock()
         self._con.execute(SCHEMA)
+        self.generation = 0  # bumped by every committed transaction: readers' caches compare it (cleanroom.web)
 
     def close(self) -> None:
         with self._lock:
@@ -135,6 +171,7 @@ class Store:
                 raise
             else:
                 self._con.execute("COMMIT")
+                self.generation += 1
 
     def checkpoint(self) -> None:
         """Flush the WAL into the file and drop deleted rows' blocks from it."""

@@ -71,20 +71,47 @@ _pool_workers = 0
 _pool_lock = threading.Lock()
 
 
-def _die_with_parent() -> None:
-    """Pool initializer: a worker is killed when its parent dies (Linux).
+def _die_with_parent(client_pid: int | None = None) -> None:
+    """Pool initializer: a worker exits when the client that started the pool dies.
 
     Without this, a client killed with SIGKILL leaves its workers blocked on the
-    task queue forever, holding the terminal's pipes open.
+    task queue forever, holding the terminal's pipes open (and, through them, a
+    caller waiting for the client's output). Under forkserver a worker's parent
+    is the fork server, not the client, so PR_SET_PDEATHSIG alone does not see
+    the client die: a daemon thread watches the client's pid as well (pidfd).
     """
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
-            return
+            pass
         if os.getppid() == 1:  # the parent died before prctl took effect
             os._exit(1)
+    if client_pid is not None and client_pid != os.getppid():
+        threading.Thread(target=_watch, args=(client_pid,), name="watch-client", daemon=True).start()
+
+
+def _watch(pid: int) -> None:
+    """Exit this worker as soon as process ``pid`` is gone."""
+    import select
+    import time
+
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+        os._exit(1)
+    while True:  # no pidfd (old kernel, not Linux): poll
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            pass
+        time.sleep(1.0)
 
 
 def default_workers() -> int:
@@ -101,7 +128,7 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
             # and much cheaper per worker than spawn.
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["cleanroom.psi.blinding"])
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent)
+            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),))
             _pool_workers = workers
         return _pool
 

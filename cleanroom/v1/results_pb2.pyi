@@ -75,3 +75,71 @@ class DpSpend(_message.Message):
     budget: float
     budget_remaining: float
     def __init__(self, epsilon_spent: _Optional[float] = ..., budget: _Optional[float] = ..., budget_remaining: _Optional[float] = ...) -> None: ...
+
+class GetRevealRequest(_message.Message):
+    __slots__ = ("agreement_id", "run_id")
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    agreement_id: str
+    run_id: str
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class RevealCell(_message.Message):
+    __slots__ = ("mine", "theirs", "count", "suppressed")
+    MINE_FIELD_NUMBER: _ClassVar[int]
+    THEIRS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    mine: str
+    theirs: str
+    count: int
+    suppressed: bool
+    def __init__(self, mine: _Optional[str] = ..., theirs: _Optional[str] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ...) -> None: ...
+
+class RevealRelease(_message.Message):
+    __slots__ = ("agreement_id", "run_id", "viewer", "other", "terms_version", "terms_hash", "released_at", "min_count", "cells", "rows", "rows_digest", "signature")
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
+    OTHER_FIELD_NUMBER: _ClassVar[int]
+    TERMS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
+    MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    agreement_id: str
+    run_id: str
+    viewer: str
+    other: str
+    terms_version: int
+    terms_hash: str
+    released_at: str
+    min_count: int
+    cells: _containers.RepeatedCompositeFieldContainer[RevealCell]
+    rows: int
+    rows_digest: str
+    signature: bytes
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., cells: _Optional[_Iterable[_Union[RevealCell, _Mapping]]] = ..., rows: _Optional[int] = ..., rows_digest: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class RevealedAccount(_message.Message):
+    __slots__ = ("account", "their_account", "theirs", "sealed")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    THEIR_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    THEIRS_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
+    account: int
+    their_account: int
+    theirs: _containers.RepeatedScalarFieldContainer[str]
+    sealed: bytes
+    def __init__(self, account: _Optional[int] = ..., their_account: _Optional[int] = ..., theirs: _Optional[_Iterable[str]] = ..., sealed: _Optional[bytes] = ...) -> None: ...
+
+class RevealPart(_message.Message):
+    __slots__ = ("release", "rows")
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    release: RevealRelease
+    rows: _containers.RepeatedCompositeFieldContainer[RevealedAccount]
+    def __init__(self, release: _Optional[_Union[RevealRelease, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[RevealedAccount, _Mapping]]] = ...) -> None: ...

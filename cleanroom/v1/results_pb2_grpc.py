@@ -39,6 +39,11 @@ class ResultServiceStub:
                 request_serializer=cleanroom_dot_v1_dot_results__pb2.GetOverlapRequest.SerializeToString,
                 response_deserializer=cleanroom_dot_v1_dot_results__pb2.OverlapRelease.FromString,
                 _registered_method=True)
+        self.GetReveal = channel.unary_stream(
+                '/cleanroom.v1.ResultService/GetReveal',
+                request_serializer=cleanroom_dot_v1_dot_results__pb2.GetRevealRequest.SerializeToString,
+                response_deserializer=cleanroom_dot_v1_dot_results__pb2.RevealPart.FromString,
+                _registered_method=True)
 
 
 class ResultServiceServicer:
@@ -50,6 +55,17 @@ class ResultServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReveal(self, request, context):
+        """Account-level reveal: which of the caller's OWN accounts the other side also
+        has on the population pairs the terms grant the caller, each with the other
+        side's shared fields sealed to the caller (the coordinator cannot read them).
+        The first part carries the signed release; every part carries up to a few
+        thousand rows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResultServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +73,11 @@ def add_ResultServiceServicer_to_server(servicer, server):
                     servicer.GetOverlap,
                     request_deserializer=cleanroom_dot_v1_dot_results__pb2.GetOverlapRequest.FromString,
                     response_serializer=cleanroom_dot_v1_dot_results__pb2.OverlapRelease.SerializeToString,
+            ),
+            'GetReveal': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetReveal,
+                    request_deserializer=cleanroom_dot_v1_dot_results__pb2.GetRevealRequest.FromString,
+                    response_serializer=cleanroom_dot_v1_dot_results__pb2.RevealPart.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +107,33 @@ class ResultService:
             '/cleanroom.v1.ResultService/GetOverlap',
             cleanroom_dot_v1_dot_results__pb2.GetOverlapRequest.SerializeToString,
             cleanroom_dot_v1_dot_results__pb2.OverlapRelease.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReveal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cleanroom.v1.ResultService/GetReveal',
+            cleanroom_dot_v1_dot_results__pb2.GetRevealRequest.SerializeToString,
+            cleanroom_dot_v1_dot_results__pb2.RevealPart.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,7 +55,7 @@ class UploadSession(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., upload_id: _Optional[str] = ..., received_chunks: _Optional[_Iterable[int]] = ..., max_chunk_points: _Optional[int] = ..., committed: _Optional[bool] = ...) -> None: ...
 
 class PointChunk(_message.Message):
-    __slots__ = ("upload_id", "seq", "points", "accounts", "populations", "digest", "records")
+    __slots__ = ("upload_id", "seq", "points", "accounts", "populations", "digest", "records", "sealed")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class PointChunk(_message.Message):
     POPULATIONS_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     seq: int
     points: bytes
@@ -70,7 +71,8 @@ class PointChunk(_message.Message):
     populations: bytes
     digest: str
     records: bytes
-    def __init__(self, upload_id: _Optional[str] = ..., seq: _Optional[int] = ..., points: _Optional[bytes] = ..., accounts: _Optional[bytes] = ..., populations: _Optional[bytes] = ..., digest: _Optional[str] = ..., records: _Optional[bytes] = ...) -> None: ...
+    sealed: bytes
+    def __init__(self, upload_id: _Optional[str] = ..., seq: _Optional[int] = ..., points: _Optional[bytes] = ..., accounts: _Optional[bytes] = ..., populations: _Optional[bytes] = ..., digest: _Optional[str] = ..., records: _Optional[bytes] = ..., sealed: _Optional[bytes] = ...) -> None: ...
 
 class UploadProgress(_message.Message):
     __slots__ = ("upload_id", "received_chunks")

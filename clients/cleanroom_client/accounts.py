@@ -10,16 +10,21 @@ never silently dropped.
 
 from __future__ import annotations
 
+import gc
+from array import array
 from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from cleanroom.errors import InputError
 from cleanroom_client.columns import ColumnMap, resolve_columns
 from cleanroom_client.keys.domain import DomainRejected, canonical_domain
 from cleanroom_client.keys.names import name_key as make_name_key
 from cleanroom_client.populations import StageMap, valid_population
-from cleanroom_client.readers import Row, read_table
+from cleanroom_client.readers import Row, TableStream
 
 # Reason code (keys.domain.REASON_CODES) -> the words a person reads.
 REASONS = {
@@ -34,7 +39,7 @@ REASONS = {
 }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class MatchKey:
     kind: str  # "domain" or "name"
     value: str  # canonical, e.g. "acme.co.uk" or "acme|gb"
@@ -43,14 +48,18 @@ class MatchKey:
         return f"{self.kind}:{self.value}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Account:
     rows: tuple[int, ...]  # 1-based data rows, ascending
     keys: tuple[MatchKey, ...]  # sorted
     populations: tuple[str, ...]  # sorted
     name: str | None
     domain: str | None
-    fields: dict[str, str] = field(repr=False, default_factory=dict)  # the first row's non-empty raw cells
+    # The first row's non-empty raw cells; an empty read-only mapping when loaded with keep_fields=False.
+    fields: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+
+_NO_FIELDS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -79,14 +88,14 @@ class LoadResult:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     row: int
-    keys: list[MatchKey]
+    keys: tuple[MatchKey, ...]
     population: str
     name: str | None
     domain: str | None
-    cells: Row
+    cells: Row | None  # None unless the caller keeps the fields
 
 
 def _cell(row: Row, index: int | None) -> str | None:
@@ -129,7 +138,7 @@ class _Groups:
             self.parent[x], x = root, self.parent[x]
         return root
 
-    def add(self, keys: list[MatchKey]) -> int:
+    def add(self, keys: tuple[MatchKey, ...]) -> int:
         node = len(self.parent)
         self.parent.append(node)
         for key in keys:
@@ -141,25 +150,68 @@ class _Groups:
         return node
 
 
-def _merge(candidates: list[_Candidate], groups: _Groups, names: tuple[str, ...]) -> list[Account]:
-    merged: dict[int, list[_Candidate]] = {}
-    for node, cand in enumerate(candidates):
-        merged.setdefault(groups.find(node), []).append(cand)
+def _merge(candidates: list[_Candidate | None], roots: array, names: tuple[str, ...]) -> list[Account]:
+    """Accounts from the candidates and each one's group root (consumes the candidates list).
+
+    Roots are the earliest row of their group, so emitting each group at its root keeps the accounts
+    in first-row order. Most rows are an account of their own and skip the grouping: a million rows
+    of a CRM export must fit in memory as accounts.
+    """
+    size = array("q", [0]) * len(candidates)
+    for root in roots:
+        size[root] += 1
+    members_of: dict[int, list[_Candidate]] = {}
+    for node, root in enumerate(roots):
+        if size[root] > 1:
+            members_of.setdefault(root, []).append(candidates[node])
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one object per distinct populations tuple
+
+    def fields_of(cells: Row | None) -> Mapping[str, str]:
+        return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells) if v not in (None, "")}
+
     accounts = []
-    for members in merged.values():
-        first = members[0]
+    for node, cand in enumerate(candidates):
+        candidates[node] = None  # each candidate is freed once its account exists
+        if roots[node] != node:
+            continue
+        members = members_of.pop(node, None)
+        if members is None:
+            populations = (cand.population,)
+            accounts.append(
+                Account(
+                    rows=(cand.row,),
+                    keys=cand.keys if len(cand.keys) == 1 else tuple(sorted(set(cand.keys))),
+                    populations=shared.setdefault(populations, populations),
+                    name=cand.name,
+                    domain=cand.domain,
+                    fields=fields_of(cand.cells),
+                )
+            )
+            continue
+        populations = tuple(sorted({m.population for m in members}))
         accounts.append(
             Account(
                 rows=tuple(m.row for m in members),
                 keys=tuple(sorted({k for m in members for k in m.keys})),
-                populations=tuple(sorted({m.population for m in members})),
+                populations=shared.setdefault(populations, populations),
                 name=next((m.name for m in members if m.name), None),
                 domain=next((m.domain for m in members if m.domain), None),
-                fields={c: v for c, v in zip(names, first.cells) if v not in (None, "")},
+                fields=fields_of(members[0].cells),
             )
         )
-    accounts.sort(key=lambda a: a.rows[0])
     return accounts
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading creates millions of small objects and no cycles: the cyclic collector would rescan them over and over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_accounts(
@@ -172,24 +224,37 @@ def load_accounts(
     population_map: Path | str | None = None,
     default_population: str = "customer",
     name_key: bool = False,
+    keep_fields: bool = True,
 ) -> LoadResult:
     """Read ``path`` and return its deduplicated accounts and the rows rejected (with reasons).
 
     ``name_key`` adds the "name|cc" key for rows with a company name; without
     it only the canonical domain is a key. With no population column, every
-    account is in ``default_population``.
+    account is in ``default_population``. ``keep_fields=False`` leaves
+    ``Account.fields`` empty: the file is streamed and only the keys are kept,
+    which is what lets ``map`` take a million-row export in well under 1 GB.
     """
     if not valid_population(default_population):
         raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer'")
     stages = StageMap.load(Path(population_map) if population_map is not None else None)
-    table = read_table(Path(path))
-    columns = resolve_columns(
-        table.columns, str(table.path), key_column, name_column, population_column, country_column, require_key=not name_key
-    )
+    with TableStream(Path(path)) as table, _gc_paused():
+        columns = resolve_columns(
+            table.columns, str(table.path), key_column, name_column, population_column, country_column, require_key=not name_key
+        )
+        rejected, candidates, roots, rows_read = _candidates(table, columns, stages, default_population, name_key, keep_fields)
+        accounts = _merge(candidates, roots, columns.names)
+    return LoadResult(table.path, accounts, rejected, rows_read, columns)
+
+
+def _candidates(
+    table: TableStream, columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool, keep_fields: bool
+) -> tuple[list[Rejected], list[_Candidate | None], array, int]:
+    """The rows' account candidates and, for each, the root of its group (union-find over shared keys)."""
     rejected: list[Rejected] = []
     candidates: list[_Candidate] = []
     groups = _Groups()
-    for number, row in enumerate(table.rows, start=1):
+    number = 0
+    for number, row in enumerate(table.rows(), start=1):
         domain, reason = _domain_of(row, columns) if columns.key_columns else (None, REASONS["empty"])
         name = _cell(row, columns.name_column)
         keys = [MatchKey("domain", domain)] if domain else []
@@ -208,7 +273,7 @@ def load_accounts(
                 continue
         else:
             population = default_population
+        keys = tuple(keys)
         groups.add(keys)
-        candidates.append(_Candidate(number, keys, population, name, domain, row))
-    accounts = _merge(candidates, groups, columns.names)
-    return LoadResult(table.path, accounts, rejected, len(table.rows), columns)
+        candidates.append(_Candidate(number, keys, population, name, domain, row if keep_fields else None))
+    return rejected, candidates, array("q", map(groups.find, range(len(candidates)))), number

@@ -9,7 +9,9 @@ us which chunks it already holds.
 
 from __future__ import annotations
 
+import math
 import os
+from array import array
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.console import progress
 from cleanroom.errors import FailedPrecondition, ProtocolError
 from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
+from cleanroom.sealed import pack_chunk
 from cleanroom.terms import Terms, parse_terms, terms_hash
 from cleanroom.v1 import agreements_pb2, runs_pb2
 from typing import TYPE_CHECKING
@@ -67,26 +70,41 @@ class PreparedUpload:
     label_to_account: list[int]  # account label -> index into the accounts list
     # Attribution runs only: encoded deal or touch records, spread over the chunks.
     records: list[bytes] = field(default_factory=list)
+    # Overlap runs that reveal accounts to the peer: (label, ciphertext) of our shared
+    # fields in label order, and the upload's ephemeral X25519 key (cleanroom/sealed.py).
+    sealed: list[tuple[int, bytes]] = field(default_factory=list)
+    sealed_ephemeral: bytes = b""
 
-    def chunks(self, chunk_points: int = MAX_CHUNK_POINTS) -> list[tuple[bytes, bytes, bytes, str, bytes]]:
+    def chunk_points_for(self, chunk_points: int = MAX_CHUNK_POINTS) -> int:
+        """Points per chunk, smaller when sealed fields would make a chunk too big for one message."""
+        if not self.sealed:
+            return chunk_points
+        sealed_bytes = sum(8 + len(c) for _, c in self.sealed)
+        n = max(math.ceil(len(self.accounts) / chunk_points), math.ceil(sealed_bytes / SEALED_BYTES_PER_CHUNK))
+        return max(1, math.ceil(len(self.accounts) / n))
+
+    def chunks(self, chunk_points: int = MAX_CHUNK_POINTS) -> list[tuple[bytes, bytes, bytes, str, bytes, bytes]]:
         starts = range(0, len(self.accounts), chunk_points)
         records = split_records(self.records, len(starts)) if self.records else [b""] * len(starts)
         out = []
-        for start, recs in zip(starts, records):
+        for i, (start, recs) in enumerate(zip(starts, records)):
             stop = min(start + chunk_points, len(self.accounts))
             pts = self.points[start * POINT_SIZE : stop * POINT_SIZE]
             acc = self.accounts[start:stop].astype("<u4").tobytes()
             pops = self.populations[start:stop].astype("<u2").tobytes()
-            out.append((pts, acc, pops, chunk_digest(pts, acc, pops, recs), recs))
+            share = self.sealed[i * len(self.sealed) // len(starts) : (i + 1) * len(self.sealed) // len(starts)]
+            seal = pack_chunk(self.sealed_ephemeral, share) if share else b""
+            out.append((pts, acc, pops, chunk_digest(pts, acc, pops, recs, seal), recs, seal))
         return out
 
 
 def prepare(accounts: "list[Account]", terms: Terms, party: str, agreement_id: str, secret: bytes, show_progress: bool | None = None) -> PreparedUpload:
     index = {pop: i for i, pop in enumerate(terms.populations[party])}
     keys_by_kind: dict[str, list[str]] = {k: [] for k in terms.key_kinds}
-    owners: dict[str, list[int]] = {k: [] for k in terms.key_kinds}
+    # Machine integers, not lists of Python ints: a million accounts must map in well under 1 GB.
+    owners: dict[str, array] = {k: array("q") for k in terms.key_kinds}
     masks: list[int] = []
-    kept: list[int] = []
+    kept = array("q")
     for i, account in enumerate(accounts):
         mask = 0
         for pop in account.populations:
@@ -102,17 +120,22 @@ def prepare(accounts: "list[Account]", terms: Terms, party: str, agreement_id: s
             keys_by_kind[key.kind].append(key.value)
             owners[key.kind].append(slot)
     total = sum(len(v) for v in keys_by_kind.values())
-    blinded, owner = [], []
+    blinded, owner = [], array("q")
     with progress("blinding", total, show_progress) as advance:
         for kind, values in keys_by_kind.items():
             if values:
                 blinded.append(hash_and_blind(values, hash_context(agreement_id, kind), secret, progress=advance))
                 owner.extend(owners[kind])
+    del keys_by_kind, owners  # the intermediates go as soon as they are used (peak memory)
     points = b"".join(blinded)
+    del blinded
     words = np.frombuffer(points, dtype=">u8").reshape(-1, 4)
     order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0])) if len(words) else np.zeros(0, dtype=np.int64)
+    del words
     sorted_points = np.frombuffer(points, dtype="V32")[order].tobytes()
-    owner_sorted = np.asarray(owner, dtype=np.int64)[order]
+    del points
+    owner_sorted = np.frombuffer(owner, dtype=np.int64)[order] if len(owner) else np.zeros(0, dtype=np.int64)
+    del owner
     # Account labels in order of first appearance: they carry no row order.
     _, first = np.unique(owner_sorted, return_index=True)
     slot_by_rank = owner_sorted[np.sort(first)]
@@ -125,9 +148,12 @@ def prepare(accounts: "list[Account]", terms: Terms, party: str, agreement_id: s
         populations=masks_arr[owner_sorted],
         total_accounts=len(kept),
         excluded=len(accounts) - len(kept),
-        label_to_account=[kept[s] for s in slot_by_rank.tolist()],
+        label_to_account=np.frombuffer(kept, dtype=np.int64)[slot_by_rank].tolist() if len(kept) else [],
     )
 
+
+# Sealed fields per chunk stay well under the 8 MiB message limit, beside up to 1.2 MiB of points and labels.
+SEALED_BYTES_PER_CHUNK = 3 * 1024 * 1024
 
 # Fault injection for the crash-recovery tests: the process dies (no cleanup,
 # like SIGKILL) right after handing this many chunks to gRPC.
@@ -150,9 +176,10 @@ def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[by
 
         def stream() -> Iterator[runs_pb2.PointChunk]:
             for sent, seq in enumerate(todo, start=1):
-                pts, acc, pops, digest, recs = chunks[seq]
+                pts, acc, pops, digest, recs, seal = chunks[seq]
                 yield runs_pb2.PointChunk(
-                    upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest, records=recs
+                    upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest, records=recs,
+                    sealed=seal,
                 )
                 advance(len(pts) // POINT_SIZE)
                 if die_after is not None and sent >= die_after:
@@ -171,7 +198,7 @@ def upload_own(
     chunk_points: int = MAX_CHUNK_POINTS,
     purpose: str = "",
 ) -> runs_pb2.UploadReceipt:
-    chunks = prepared.chunks(chunk_points)
+    chunks = prepared.chunks(prepared.chunk_points_for(chunk_points))
     digests = [c[3] for c in chunks]
     session = remote.begin_upload(
         agreement_id=agreement.agreement_id,
@@ -197,7 +224,7 @@ def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: ru
             if chunk.seq != seq or chunk_digest(chunk.points) != chunk.digest:
                 raise ProtocolError(f"the coordinator sent peer chunk {chunk.seq} out of order or corrupted; run sync again")
             pts = blind(secret, chunk.points, progress=advance)
-            chunks.append((pts, b"", b"", chunk_digest(pts), b""))
+            chunks.append((pts, b"", b"", chunk_digest(pts), b"", b""))
     if len(chunks) != status.peer_chunks:
         raise ProtocolError(f"expected {status.peer_chunks} peer chunks, received {len(chunks)}; run sync again")
     digests = [c[3] for c in chunks]

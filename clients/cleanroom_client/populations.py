@@ -50,6 +50,7 @@ class StageMap:
         for stage, population in {**DEFAULT_STAGES, **(extra or {})}.items():
             self._labels[_norm(stage)] = stage.strip()
             self._stages[_norm(stage)] = population
+        self._seen: dict[str, str | None] = {}  # raw stage -> population: a file repeats a handful of stage values
 
     @classmethod
     def load(cls, path: Path | None) -> "StageMap":
@@ -67,7 +68,14 @@ class StageMap:
 
     def population(self, stage: str | None) -> str | None:
         """The population for ``stage``, or None when the stage is empty or unmapped."""
-        return self._stages.get(_norm(stage or ""))
+        key = stage or ""
+        try:
+            return self._seen[key]
+        except KeyError:
+            found = self._seen[key] = self._stages.get(_norm(key))
+            if len(self._seen) > 4096:  # free text in the stage column: stop remembering
+                self._seen.clear()
+            return found
 
     def accepted(self) -> list[str]:
         """The stage values that map to a population, as labelled in the defaults or the mapping file."""

@@ -10,6 +10,8 @@ Row numbers are 1-based data rows (the header is not counted). Blank lines
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,14 +109,18 @@ def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple]]:
         book.close()  # read-only workbooks keep the file open until closed
 
 
-def read_table(path: Path | str) -> Table:
-    """All data rows of a CSV, Parquet or XLSX file, every cell as text (or None)."""
-    path = Path(path)
+def _check_file(path: Path) -> str:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file")
-    fmt = file_format(path)
+    return file_format(path)
+
+
+def read_table(path: Path | str) -> Table:
+    """All data rows of a CSV, Parquet or XLSX file, every cell as text (or None)."""
+    path = Path(path)
+    fmt = _check_file(path)
     try:
         if path.stat().st_size == 0:
             raise InputError(f"{path}: the file is empty")
@@ -127,3 +133,104 @@ def read_table(path: Path | str) -> Table:
     if not rows:
         raise InputError(f"{path}: the file is empty (a header but no data rows)")
     return Table(path, list(columns), [tuple(r) for r in rows])
+
+
+# --- streaming: the same rows as read_table, a batch at a time -------------------------
+
+BATCH_ROWS = 65_536
+
+
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+class TableStream:
+    """A table's header now and its rows once, a batch at a time: the rows read_table returns.
+
+    ``read_table`` holds every cell of every row as a Python string (about 800
+    bytes a row for a typical CRM export, a gigabyte for a million rows); a
+    reader that keeps only a few fields of each row streams instead. Use as a
+    context manager; ``rows()`` can be iterated once.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path = Path(path)
+        fmt = _check_file(path)
+        self._con = None
+        self._result = None
+        self._first: list[Row] = []
+        self._kind = {"csv": "CSV", "parquet": "Parquet", "xlsx": "XLSX"}[fmt]
+        try:
+            if path.stat().st_size == 0:
+                raise InputError(f"{path}: the file is empty")
+            if fmt == "xlsx":  # openpyxl; spreadsheets are small
+                columns, rows = _xlsx_rows(path)
+                self._first = [tuple(r) for r in rows]
+            else:
+                if fmt == "csv":
+                    with path.open("rb") as fh:
+                        if b"\x00" in fh.read(8192):
+                            raise InputError(f"{path}: cannot be read as CSV: it is a binary file (wrong extension?)")
+                    # Excel on Windows writes CP-1252/Latin-1 CSVs; every byte is valid Latin-1
+                    encoding = "" if _is_utf8(path) else ", encoding = 'latin-1'"
+                    source = f"read_csv(?, all_varchar = true, header = true, auto_detect = true, sample_size = -1{encoding})"
+                else:
+                    source = "read_parquet(?)"
+                self._con = duckdb.connect(":memory:")
+                try:
+                    self._result = self._con.execute(f"SELECT * FROM {source}", [str(path)])
+                    columns = [d[0] for d in self._result.description]
+                    self._first = self._fetch()
+                except duckdb.Error as exc:
+                    self.close()
+                    raise self._error(exc) from None
+        except OSError as exc:
+            self.close()
+            raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+        if not columns:
+            self.close()
+            raise InputError(f"{path}: the file is empty (no header row)")
+        if not self._first:
+            self.close()
+            raise InputError(f"{path}: the file is empty (a header but no data rows)")
+        self.columns = list(columns)
+
+    def _error(self, exc: Exception) -> InputError:
+        return InputError(f"{self.path}: cannot be read as {self._kind}: {_first_line(exc)}")
+
+    def _fetch(self) -> list[Row]:
+        batch = self._result.fetchmany(BATCH_ROWS) if self._result is not None else []
+        if self._kind == "Parquet":
+            return [tuple(None if v is None else str(v) for v in row) for row in batch]
+        return batch
+
+    def rows(self) -> Iterator[Row]:
+        """Every data row, in file order (once)."""
+        batch, self._first = self._first, []
+        try:
+            while batch:
+                yield from batch
+                batch = self._fetch()
+        except duckdb.Error as exc:
+            raise self._error(exc) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = self._result = None
+
+    def __enter__(self) -> "TableStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -57,14 +57,21 @@ class Remote:
         return CleanroomError(f"coordinator error {code.name}: {exc.details()}")
 
     # -- agreements
-    def propose(self, counterparty: str, terms_json: bytes) -> agreements_pb2.Agreement:
-        return self.call(self.agreements.Propose, agreements_pb2.ProposeAgreementRequest(counterparty=counterparty, terms_json=terms_json))
+    def propose(self, counterparty: str, terms_json: bytes, encryption_public: bytes = b"") -> agreements_pb2.Agreement:
+        request = agreements_pb2.ProposeAgreementRequest(counterparty=counterparty, terms_json=terms_json, encryption_public=encryption_public)
+        return self.call(self.agreements.Propose, request)
 
     def get(self, agreement_id: str) -> agreements_pb2.Agreement:
         return self.call(self.agreements.Get, agreements_pb2.GetAgreementRequest(agreement_id=agreement_id))
 
-    def approve(self, agreement_id: str, terms_hash: str) -> agreements_pb2.Agreement:
-        return self.call(self.agreements.Approve, agreements_pb2.ApproveAgreementRequest(agreement_id=agreement_id, terms_hash=terms_hash))
+    def approve(
+        self, agreement_id: str, terms_hash: str, approver_terms_json: bytes = b"", amended_terms_hash: str = "", encryption_public: bytes = b""
+    ) -> agreements_pb2.Agreement:
+        request = agreements_pb2.ApproveAgreementRequest(
+            agreement_id=agreement_id, terms_hash=terms_hash, approver_terms_json=approver_terms_json,
+            amended_terms_hash=amended_terms_hash, encryption_public=encryption_public,
+        )
+        return self.call(self.agreements.Approve, request)
 
     def list(self) -> list[agreements_pb2.Agreement]:
         return list(self.call(self.agreements.List, agreements_pb2.ListAgreementsRequest()).agreements)
@@ -94,6 +101,20 @@ class Remote:
     # -- results
     def overlap(self, agreement_id: str, run_id: str = "") -> results_pb2.OverlapRelease:
         return self.call(self.results.GetOverlap, results_pb2.GetOverlapRequest(agreement_id=agreement_id, run_id=run_id))
+
+    def reveal(self, agreement_id: str, run_id: str = "") -> tuple[results_pb2.RevealRelease, list[results_pb2.RevealedAccount]]:
+        """The account-level reveal released to us: the signed release and its rows (sealed)."""
+        release, rows = None, []
+        try:
+            for part in self.results.GetReveal(results_pb2.GetRevealRequest(agreement_id=agreement_id, run_id=run_id), timeout=STREAM_TIMEOUT):
+                if part.HasField("release"):
+                    release = part.release
+                rows.extend(part.rows)
+        except grpc.RpcError as exc:
+            raise self._translate(exc) from None
+        if release is None:
+            raise CleanroomError(f"the coordinator sent no release header for the reveal of {agreement_id}")
+        return release, rows
 
     # -- attribution
     def run_attribution(self, run_ids: list[str], model: str = "", as_of: str = "") -> attribution_pb2.AttributionRelease:

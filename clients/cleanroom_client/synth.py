@@ -225,6 +225,7 @@ class _Pair:
                                         range(v, known), fresh, junk_v, masks[0])
         self.partner_plan, p_rej = _plan(random.Random(f"{seed}/partner/plan"), chain(range(o), range(v, known)), PARTNER_MIX,
                                          range(o, v), fresh, junk_p, masks[1])
+        self.masks = masks
         pairs = Counter(zip(*masks))  # (vendor mask, partner mask) -> companies
         matrix = {vp: {pp: 0 for pp in POPULATIONS} for vp in POPULATIONS}
         for (vm, pm), n in pairs.items():
@@ -239,6 +240,15 @@ class _Pair:
             vendor_rejected_rows=v_rej, partner_rejected_rows=p_rej,
             vendor_rows=len(self.vendor_plan), partner_rows=len(self.partner_plan),
         )
+
+    def shared_accounts(self) -> Iterator[tuple[str, list[str], list[str]]]:
+        """(canonical domain, vendor populations, partner populations) of every company both sides have."""
+        vendor, partner = self.masks
+        for c in range(self.universe.overlap):
+            if vendor[c] and partner[c]:
+                yield (self.universe.company(c).domain,
+                       [p for i, p in enumerate(POPULATIONS) if vendor[c] >> i & 1],
+                       [p for i, p in enumerate(POPULATIONS) if partner[c] >> i & 1])
 
     # --- rendering: cosmetic randomness only; what a row means is fixed by the plan ---
     # Rows are rendered with rng.random() and indexing: rng.choice/randint cost ~5x more, and
@@ -367,7 +377,7 @@ def _write(rows: Iterator[dict[str, str]], n_rows: int, headers: list[str], path
 
 
 def write_pair(out_dir: Path, vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000,
-               seed: int = 7, formats: Sequence[str] = ("csv",)) -> dict[str, str]:
+               seed: int = 7, formats: Sequence[str] = ("csv",), shared_accounts: bool = False) -> dict[str, str]:
     """Write the vendor file, partner file (per format) and ground_truth.json; returns their paths.
 
     Keys "vendor" and "partner" name the first format's files; with several formats
@@ -389,4 +399,11 @@ def write_pair(out_dir: Path, vendor_accounts: int = 20_000, partner_accounts: i
     truth_path = out_dir / "ground_truth.json"
     truth_path.write_text(json.dumps(pair.truth.to_json(), indent=2) + "\n", encoding="utf-8")
     paths["ground_truth"] = str(truth_path)
+    if shared_accounts:  # per-company ground truth, for checking account-level reveal
+        shared_path = out_dir / "shared_accounts.csv"
+        with open(shared_path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["domain", "vendor_populations", "partner_populations"])
+            writer.writerows([domain, ";".join(v), ";".join(p)] for domain, v, p in pair.shared_accounts())
+        paths["shared_accounts"] = str(shared_path)
     return paths

@@ -58,10 +58,27 @@ def print_terms(agreement, terms: Terms) -> None:
             ["retention after run", f"{terms.retention_seconds} s"],
             ["differential privacy", f"epsilon {terms.dp_epsilon:g} per release, budget {terms.dp_budget:g}" if terms.dp_epsilon else "off (exact counts)"],
             *_attribution_rows(terms),
+            *_reveal_rows(agreement, terms),
             ["approved by", ", ".join(agreement.approved_by) or "nobody yet"],
             ["terms hash", agreement.terms_hash],
         ],
     )
+
+
+def _reveal_rows(agreement, terms: Terms) -> list[list]:
+    if not terms.reveals():
+        return [["account-level reveal", "off (counts only)"]]
+    rows = []
+    for viewer in terms.parties:
+        pairs = sorted(terms.reveal_granted(viewer))
+        shown = ", ".join(f"its {m} x {terms.other(viewer)}'s {t}" for m, t in pairs) or "nothing (counts only)"
+        rows.append([f"{viewer} sees accounts", shown])
+    for party in terms.parties:
+        rows.append([f"{party} shares", ", ".join(terms.shared_columns(party)) or "no columns"])
+    keys = {e.party: e.fingerprint for e in agreement.encryption}
+    for party in terms.parties:
+        rows.append([f"{party} key fingerprint", keys.get(party, "not given yet")])
+    return rows
 
 
 def _attribution_rows(terms: Terms) -> list[list]:

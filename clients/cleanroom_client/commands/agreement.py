@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 from cleanroom.attribution.config import MODELS, AttributionConfig
-from cleanroom.console import out, print_json, print_table
-from cleanroom.errors import InputError
-from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms, canonical_json
+from cleanroom.console import err, out, print_json, print_table
+from cleanroom.errors import InputError, ProtocolError
+from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, amend_share, build_terms, canonical_json, parse_terms, terms_hash
 from cleanroom_client.commands._common import add_json, session
+from cleanroom_client.encryption import EncryptionKeys, PeerPins, party_key
 from cleanroom_client.mapping import verified_terms
 from cleanroom_client.views import print_terms
 
@@ -26,7 +27,29 @@ def _agreement_dict(agreement) -> dict:
         "approved_by": list(agreement.approved_by),
         "terms_hash": agreement.terms_hash,
         "terms": terms.raw,
+        # Each party's encryption key fingerprint (compare them out of band before the first run).
+        "encryption": {e.party: e.fingerprint for e in agreement.encryption},
     }
+
+
+def _reveal_pairs(value: str | None) -> list[tuple[str, str]] | None:
+    """"customer:prospect,opportunity:customer" -> [("customer", "prospect"), ...] (proposer's population first)."""
+    if not value:
+        return None
+    pairs = []
+    for part in _split(value) or []:
+        mine, sep, theirs = part.partition(":")
+        if not sep or not mine.strip() or not theirs.strip():
+            raise InputError(f"--reveal takes YOUR_POPULATION:THEIR_POPULATION pairs such as customer:prospect, not {part!r}")
+        pairs.append((mine.strip(), theirs.strip()))
+    return pairs
+
+
+def _columns(value: str | None) -> list[str] | None:
+    """Column names separated by commas; None when not given, [] for an explicit empty list."""
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -73,15 +96,39 @@ def _propose(args: argparse.Namespace) -> int:
             attribution=attribution,
             vendor=args.vendor,
             attribution_models=_split(args.allow_models),
+            reveal=_reveal_pairs(args.reveal),
+            reveal_to={"both": "both", "me": "proposer", "them": "counterparty"}[args.reveal_to],
+            share=_columns(args.share),
+            their_share=_columns(args.their_share),
         )
-        agreement = remote.propose(args.with_party, canonical_json(terms))
+        reveals = bool(args.reveal)
+        keys = EncryptionKeys(profile.path)
+        agreement = remote.propose(args.with_party, canonical_json(terms), keys.public() if reveals else b"")
         verified_terms(agreement)
+        _check_own_key(agreement, profile.party, keys)
     if args.json:
         print_json(_agreement_dict(agreement))
     else:
         out.print(f"proposed agreement {agreement.agreement_id} to {args.with_party}")
         out.print(f"terms hash {agreement.terms_hash}")
+        if reveals:
+            out.print(f"your encryption key fingerprint: {keys.fingerprint()} (read it to {args.with_party} before the first run)")
     return 0
+
+
+def _check_own_key(agreement, party: str, keys: EncryptionKeys) -> None:
+    """The coordinator must relay OUR key for us: otherwise the peer would seal to someone else."""
+    relayed = party_key(agreement, party)
+    if relayed is not None and (not keys.exists() or relayed != keys.public()):
+        raise ProtocolError(
+            f"agreement {agreement.agreement_id}: the coordinator relays an encryption key for you ({party}) that is not this "
+            f"profile's key; the partner would seal its fields to it. Do not run this agreement; tell the coordinator's operator"
+        )
+
+
+def _pin_peer(agreement, peer: str, profile) -> str | None:
+    public = party_key(agreement, peer)
+    return PeerPins(profile.path).check(peer, public, agreement.agreement_id) if public is not None else None
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -95,15 +142,43 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    with session(args) as (_, remote):
+    with session(args) as (profile, remote):
         shown = remote.get(args.id)
-        verified_terms(shown)  # we approve only terms we could check against their hash
+        terms = verified_terms(shown)  # we approve only terms we could check against their hash
         expected = args.terms_hash or shown.terms_hash
-        agreement = remote.approve(args.id, expected)
+        me = profile.party
+        peer = terms.other(me)
+        keys = EncryptionKeys(profile.path)
+        share = _columns(args.share)
+        amended = amend_share(bytes(shown.terms_json), me, share) if share is not None else bytes(shown.terms_json)
+        reveals = parse_terms(amended).reveals()
+        public = keys.public() if reveals else b""
+        if amended != bytes(shown.terms_json):
+            agreement = remote.approve(args.id, expected, canonical_json({"share": share}), terms_hash(amended), public)
+            if bytes(agreement.terms_json) != amended:
+                raise ProtocolError(f"agreement {args.id}: the coordinator recorded other terms than the amendment you approved")
+        else:
+            agreement = remote.approve(args.id, expected, encryption_public=public)
+        verified_terms(agreement)
+        if reveals:
+            _check_own_key(agreement, me, keys)
+            peer_fp = _pin_peer(agreement, peer, profile)
     if args.json:
         print_json(_agreement_dict(agreement))
+        return 0
+    if amended != bytes(shown.terms_json):
+        cols = ", ".join(share or []) or "nothing"
+        out.print(
+            f"amended agreement {agreement.agreement_id}: you share {cols}; version {agreement.version}, terms hash {agreement.terms_hash}, "
+            f"approved by you. {peer} must approve these terms too: cleanroom-client agreement approve {agreement.agreement_id}"
+        )
     else:
         out.print(f"approved agreement {agreement.agreement_id} (terms hash {agreement.terms_hash}); state {agreement.state}")
+    if reveals:
+        out.print(f"encryption key fingerprints: yours {keys.fingerprint()}; {peer} {peer_fp or 'not given yet'} (compare them out of band)")
+        if terms.reveal_granted(peer) and not verified_terms(agreement).shared_columns(me):
+            err.print(f"note: you share no columns: {peer} will see which of its accounts you also have, with your populations, "
+                      "but no fields (add them with --share COL[,COL...])", markup=False)
     return 0
 
 
@@ -155,6 +230,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--unassigned", choices=("redistribute", "keep"), help="weight of roles nobody holds (default redistribute)")
     g.add_argument("--min-deals", type=int, help="a partner's figures are released from this many deals (default 5)")
     g.add_argument("--terms", dest="attribution_terms", metavar="FILE", help="JSON file with the attribution settings")
+    r = p.add_argument_group("account-level reveal (co-sell targets; fields sealed end to end)")
+    r.add_argument("--reveal", metavar="MINE:THEIRS[,...]",
+                   help="population pairs on which each side learns which of its OWN accounts the other has, e.g. customer:prospect "
+                        "(your population first; the partner's grant is the pair turned round). Default: counts only")
+    r.add_argument("--reveal-to", choices=("both", "me", "them"), default="both", help="who is granted the reveal (default both)")
+    r.add_argument("--share", metavar="COL[,COL...]", help="columns of your file you share on revealed accounts, e.g. 'Account Owner,Last Activity'")
+    r.add_argument("--their-share", metavar="COL[,COL...]", help="the partner's shared columns as you propose them (it may amend them)")
     add_json(p)
     p.set_defaults(handler=_propose)
     p = asub.add_parser("show", help="show an agreement's terms")
@@ -164,6 +246,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = asub.add_parser("approve", help="approve the exact terms shown")
     p.add_argument("id")
     p.add_argument("--terms-hash", help="the hash you reviewed (default: the one shown now)")
+    p.add_argument("--share", metavar="COL[,COL...]",
+                   help="the columns you share on revealed accounts ('' for none). When they differ from the terms, you approve "
+                        "amended terms (a new version) that the other party must approve too")
     add_json(p)
     p.set_defaults(handler=_approve)
     p = asub.add_parser("list", help="list your agreements")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -124,17 +124,26 @@ def _run(args: argparse.Namespace) -> int:
     ids = [a.strip() for a in args.agreements.split(",") if a.strip()]
     if not ids:
         raise InputError("--agreements needs at least one agreement id")
+    _check_as_of(args.as_of)
     loaded = load_deals(Path(args.deals), key_column=args.key_column, name_column=args.name_column, id_column=args.id_column,
                         amount_column=args.amount_column, stage_column=args.stage_column, created_column=args.created_column,
                         close_column=args.close_column, type_column=args.type_column,
                         stage_map=args.stage_map, default_currency=args.currency)
     plan = _plan(args)
+    if plan is not None and args.period:
+        _period(args.period, date.today())  # a bad --period fails now, not after the job has been released
     with session(args) as (profile, remote):
         keys, log = keystore(profile), receipts(profile)
         runs = []
-        for agreement_id in ids:
-            agreement = remote.get(agreement_id)
-            terms = _attribution_terms(agreement, profile.party, "vendor")
+        # Every agreement is checked (party, attribution, model) before anything is uploaded to any of them.
+        checked = [(agreement, _attribution_terms(agreement, profile.party, "vendor")) for agreement in map(remote.get, ids)]
+        model = args.model or checked[0][1].attribution.model
+        refused = {a.agreement_id: t.attribution_models for a, t in checked if model not in t.attribution_models}
+        if refused:
+            allowed = "; ".join(f"{a} allows {', '.join(models)}" for a, models in refused.items())
+            raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)} ({allowed})")
+        for agreement, terms in checked:
+            agreement_id = agreement.agreement_id
             prepared, sent = prepare_deals(loaded.deals, terms, profile.party, agreement_id, keys.secret(agreement_id))
             receipt = upload_own(remote, agreement, prepared, log, purpose=PURPOSE)
             runs.append((agreement, terms, receipt.run_id))
@@ -164,6 +173,18 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_vendor(release, view)
     return 0
+
+
+def _check_as_of(text: str | None) -> None:
+    """Refuse a bad --as-of before reading or uploading anything (the coordinator checks again)."""
+    if not text:
+        return
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD") from None
+    if day > datetime.now(timezone.utc).date():
+        raise InputError(f"--as-of {text} is in the future; open deals are judged at a date that has passed")
 
 
 def _vendor_view(release: dict[str, Any], deals, plan, args: argparse.Namespace) -> dict[str, Any]:
@@ -217,7 +238,11 @@ def _statements(release: dict[str, Any], deals, plan, period_text: str | None) -
                 deal_type=deals[d["ref"]].deal_type) for d in release["deals"]]
     credits = [DealCredit(ref=d["ref"], credits={p: Decimal(a) for p, a in d["credits"].items()}, unattributed=Decimal(d["unattributed"]),
                           influencers=frozenset(d["influencers"]), sourcers=frozenset(d["sourcers"])) for d in release["deals"]]
-    return [commission_statement(plan, p["partner"], own, credits, period.start, period.end).to_dict() for p in release["partners"]]
+    statements = [commission_statement(plan, p["partner"], own, credits, period.start, period.end).to_dict() for p in release["partners"]]
+    for statement in statements:  # a line names the vendor's own deal, not only the row reference sent
+        for line in statement["lines"]:
+            line["deal_id"] = deals[line["ref"]].deal_id
+    return statements
 
 
 def _print_vendor(release: dict[str, Any], view: dict[str, Any]) -> None:

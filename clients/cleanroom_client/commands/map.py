@@ -9,7 +9,9 @@ from cleanroom.chunks import MAX_CHUNK_POINTS
 from cleanroom.console import err, out, print_json
 from cleanroom_client.accounts import load_accounts
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
+from cleanroom_client.encryption import EncryptionKeys
 from cleanroom_client.mapping import prepare, require_runnable, upload_own, verified_terms, wait_for_result
+from cleanroom_client.reveal import RevealError, RevealPlan, fetch_revealed, peer_public_key, save_account_map, seal_upload, shared_headers
 from cleanroom_client.views import overlap_dict, print_overlap
 
 
@@ -21,7 +23,7 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--population-map", metavar="FILE", help="JSON file mapping stage values to populations")
 
 
-def load(args: argparse.Namespace, name_key: bool):
+def load(args: argparse.Namespace, name_key: bool, keep_fields: bool = True):
     return load_accounts(
         Path(args.file),
         key_column=args.key_column,
@@ -30,6 +32,7 @@ def load(args: argparse.Namespace, name_key: bool):
         country_column=args.country_column,
         population_map=Path(args.population_map) if args.population_map else None,
         name_key=name_key,
+        keep_fields=keep_fields,
     )
 
 
@@ -38,16 +41,32 @@ def _map(args: argparse.Namespace) -> int:
         agreement = remote.get(args.id)
         terms = verified_terms(agreement)
         require_runnable(agreement)
-        loaded = load(args, name_key="name" in terms.key_kinds)
+        plan = RevealPlan.of(terms, profile.party)
+        # map sends keys only, unless the terms reveal accounts: then it seals the shared columns and
+        # keeps our own rows (locally) for the accounts that may be revealed to us.
+        loaded = load(args, name_key="name" in terms.key_kinds, keep_fields=plan.seals or plan.views)
+        # Everything the sealed fields need is checked before anything is blinded or sent.
+        headers = shared_headers(plan, loaded, agreement.agreement_id) if plan.seals else {}
+        peer_public = peer_public_key(profile, agreement, plan, args.peer_fingerprint) if plan.seals else b""
         keys = keystore(profile)
         log = receipts(profile)
         prepared = prepare(loaded.accounts, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
+        cut = seal_upload(prepared, loaded.accounts, plan, headers, agreement, EncryptionKeys(profile.path), peer_public) if plan.seals else 0
         if not args.json:
             err.print(
                 f"{loaded.source}: {loaded.rows_read:,} rows -> {prepared.total_accounts:,} accounts in the agreement's populations "
                 f"({len(loaded.rejected):,} rows rejected, {prepared.excluded:,} accounts outside {', '.join(terms.populations[profile.party])})"
             )
+            if plan.seals:
+                err.print(
+                    f"sealed {', '.join(plan.share)} of {len(prepared.sealed):,} {'/'.join(plan.seal_populations)} accounts to {plan.peer}'s key "
+                    f"(end to end: the coordinator cannot read them; {plan.peer} sees only the accounts it also has on granted pairs)"
+                    + (f"; {cut:,} values longer than 1000 characters were cut" if cut else ""),
+                    markup=False,
+                )
         receipt = upload_own(remote, agreement, prepared, log, chunk_points=args.chunk_points)
+        if plan.views:
+            save_account_map(profile.path, agreement, receipt.run_id, prepared, loaded, plan)
         status = wait_for_result(remote, agreement, keys, log, receipt.run_id, args.wait)
         if status.state != "complete":
             waiting = ", ".join(status.waiting_for) or status.state
@@ -59,11 +78,22 @@ def _map(args: argparse.Namespace) -> int:
             return 0
         view = overlap_dict(remote.overlap(agreement.agreement_id, status.run_id))
         log.record_release(view)
+        problem = None
+        if plan.views:
+            try:
+                revealed = fetch_revealed(remote, profile, agreement, terms, log, status.run_id)
+                view["revealed_accounts"] = len(revealed.rows)
+            except RevealError as exc:
+                problem = view["reveal_error"] = str(exc)
     if args.json:
         print_json(view)
     else:
         print_overlap(view)
-    return 0
+        if "revealed_accounts" in view:
+            out.print(f"{view['revealed_accounts']:,} of your accounts revealed as co-sell targets: cleanroom-client targets {agreement.agreement_id}")
+        if problem:
+            err.print(f"error: {problem}", markup=False)
+    return 1 if problem else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,6 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--chunk-points", type=_chunk_points, default=MAX_CHUNK_POINTS, metavar="N",
         help=f"points per upload chunk (default {MAX_CHUNK_POINTS}; smaller resumes finer on a flaky link)",
     )
+    p.add_argument("--peer-fingerprint", metavar="FP",
+                   help="the partner's encryption key fingerprint as it told you (out of band); refuse to seal to any other key")
     add_file_options(p)
     add_json(p)
     p.set_defaults(handler=_map)

@@ -23,6 +23,9 @@ def _list(args: argparse.Namespace) -> int:
             rows.append([e["recorded_at"], "sent", r["agreement_id"], r["run_id"], f"{r['kind'].lower().replace('upload_kind_', '')}: {int(r['total_points']):,} points in {r['total_chunks']} chunks", r["upload_digest"][:16]])
         else:
             rel = e["release"]
+            if rel.get("kind") == "reveal":
+                rows.append([e["recorded_at"], "received", rel["agreement_id"], rel["run_id"], f"account-level reveal ({rel['rows']:,} accounts, fields sealed)", rel.get("signature", "")[:16]])
+                continue
             if rel.get("kind") == "attribution":
                 where = rel.get("agreement_id") or ", ".join(a["agreement_id"] for a in rel.get("agreements", []))
                 what = f"attribution release ({rel['model']}, {len(rel['deals'])} deals)" if "deals" in rel else f"attribution release ({rel['model']})"

@@ -34,7 +34,8 @@ def _synth(args: argparse.Namespace) -> int:
             paths = truth.paths
             summary = truth.summary()
         else:
-            paths = write_pair(Path(args.out), args.vendor_accounts, args.partner_accounts, args.overlap, args.seed, formats=(args.format,))
+            paths = write_pair(Path(args.out), args.vendor_accounts, args.partner_accounts, args.overlap, args.seed, formats=(args.format,),
+                               shared_accounts=args.shared_accounts)
             summary = None
     except ValueError as exc:
         raise InputError(str(exc)) from None
@@ -55,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlap", type=int, default=4_000, help="companies both sides have")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv", help="file format of every file written")
+    p.add_argument("--shared-accounts", action="store_true",
+                   help="also write shared_accounts.csv: each company both sides have, with its populations on each side")
     a = p.add_argument_group("attribution", "with --attribution: a vendor deals file and partner touches files instead")
     a.add_argument("--attribution", action="store_true", help="write deals + touches files and their ground truth")
     a.add_argument("--deals", type=int, default=2_000, metavar="N", help="deal rows in the vendor's file (default 2000)")

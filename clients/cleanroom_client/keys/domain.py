@@ -28,9 +28,15 @@ from cleanroom_client.keys.freemail import is_disposable, is_freemail
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# A host of plain lower-case ASCII LDH labels (no "xn--"-style hyphens in 3rd and 4th place): IDNA maps
+# it to itself, so it skips the idna package (most of the time per row); everything else goes through it.
+_PLAIN_LABEL = r"(?!-)(?![a-z0-9-]{2}--)[a-z0-9-]{1,63}(?<!-)"
+_PLAIN_HOST = re.compile(rf"(?:{_PLAIN_LABEL}\.)*{_PLAIN_LABEL}")
 _WWW = re.compile(r"^www\d{0,2}\.(?=.+\.)")
 _DEBRIS = " \t\r\n\u00a0\u200b\u200c\u200d\u2060\ufeff"
 _PORT = re.compile(r"^\d{0,5}$")
+_PATH_START = re.compile(r"[/?#\\]")
+_URL_CHARS = re.compile(r"[@/:?#\\\[]")  # a value without these is a bare host name
 _LOCAL_HOSTS = {"localhost", "localhost.localdomain", "local", "localdomain", "example", "invalid", "test"}
 _BLANKS = {"", "-", "--", "n/a", "na", "none", "null", "nil", "unknown", "tbd", "http://", "https://", "www", "www."}
 
@@ -49,12 +55,14 @@ class DomainRejected(InputError):
 
 
 def _host_of(value: str) -> str:
+    if _URL_CHARS.search(value) is None:  # the common case, a bare host name: nothing to take apart
+        return value.strip().rstrip(".").strip()
     if "@" in value and "/" not in value.split("@", 1)[0] and not _SCHEME.match(value):
         value = value.rsplit("@", 1)[1]  # an e-mail address: its domain
     value = _SCHEME.sub("", value)
     if value.startswith("//"):
         value = value[2:]
-    host = re.split(r"[/?#\\]", value, maxsplit=1)[0]
+    host = _PATH_START.split(value, maxsplit=1)[0]
     host = host.rsplit("@", 1)[-1]  # userinfo
     if host.startswith("["):
         raise DomainRejected("ip_address", f"{value!r} is an IP address, not a company domain")
@@ -75,6 +83,35 @@ def _to_ascii(host: str, raw: str) -> str:
         raise DomainRejected("unparseable", f"{raw!r} is not a valid domain name") from None
 
 
+@lru_cache(maxsize=1)
+def _suffix_index():
+    """tldextract's own PSL lookup, without its URL parsing (None if its internals ever change)."""
+    try:
+        finder = _EXTRACT._get_tld_extractor().suffix_index
+        finder(["example", "com"], include_psl_private_domains=True)
+        return finder
+    except (AttributeError, TypeError):  # pragma: no cover - a tldextract without these internals
+        return None
+
+
+def _domain_and_suffix(host: str, labels: list[str]) -> tuple[str, str]:
+    """tldextract's (domain, suffix) for a host of valid LDH labels.
+
+    Such a host is its own netloc for tldextract (no scheme, path, port or
+    brackets), so its PSL lookup alone gives what ``_EXTRACT(host)`` gives,
+    without the URL parsing that costs most of the call.
+    """
+    finder = _suffix_index()
+    if finder is None:  # pragma: no cover
+        parts = _EXTRACT(host)
+        return parts.domain, parts.suffix
+    found = finder(labels, include_psl_private_domains=True)
+    if found is None:
+        return labels[-1], ""
+    index = found[0][0]
+    return (labels[index - 1] if index > 0 else ""), ".".join(labels[index:])
+
+
 @lru_cache(maxsize=1 << 16)
 def canonical_domain(raw: str) -> str:
     """The canonical registrable domain of ``raw``; raises DomainRejected with a reason."""
@@ -86,27 +123,32 @@ def canonical_domain(raw: str) -> str:
     host = _host_of(value)
     if not host:
         raise DomainRejected("unparseable", f"{raw!r} holds no host name")
-    try:
-        ipaddress.ip_address(host)
-        raise DomainRejected("ip_address", f"{raw!r} is an IP address, not a company domain")
-    except ValueError:
-        pass
-    if any(c.isspace() for c in host):
-        raise DomainRejected("unparseable", f"{raw!r} is not a domain (it contains spaces)")
-    ascii_host = _to_ascii(host.lower(), raw).rstrip(".")
+    plain = host.isascii() and _PLAIN_HOST.fullmatch(lowered := host.lower()) is not None
+    if not plain or host[-1].isdigit():  # a plain name is an IP address only when it ends in a digit (IPv4)
+        try:
+            ipaddress.ip_address(host)
+            raise DomainRejected("ip_address", f"{raw!r} is an IP address, not a company domain")
+        except ValueError:
+            pass
+    if plain:
+        ascii_host = lowered  # what IDNA would return for it
+    else:
+        if any(c.isspace() for c in host):
+            raise DomainRejected("unparseable", f"{raw!r} is not a domain (it contains spaces)")
+        ascii_host = _to_ascii(host.lower(), raw).rstrip(".")
     if ascii_host in _LOCAL_HOSTS or ascii_host.endswith(".localhost"):
         raise DomainRejected("localhost", f"{raw!r} is a local host name, not a company domain")
     # "www." names a web server, never the company: "www.co.uk" is a bare suffix, not a domain.
     ascii_host = _WWW.sub("", ascii_host)
     labels = ascii_host.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+    if len(labels) < 2 or not (plain or all(_LABEL.match(label) for label in labels)):  # a plain name's labels are valid
         raise DomainRejected("unparseable", f"{raw!r} is not a valid domain name")
-    parts = _EXTRACT(ascii_host)
-    if not parts.suffix:
+    domain, suffix = _domain_and_suffix(ascii_host, labels)
+    if not suffix:
         raise DomainRejected("no_public_suffix", f"{raw!r} does not end in a public suffix")
-    if not parts.domain:
+    if not domain:
         raise DomainRejected("public_suffix", f"{raw!r} is a public suffix, not a company domain")
-    registrable = f"{parts.domain}.{parts.suffix}"
+    registrable = f"{domain}.{suffix}"
     if is_freemail(registrable):
         raise DomainRejected("freemail", f"{registrable} is a free-mail domain, never a company key")
     if is_disposable(ascii_host, registrable):

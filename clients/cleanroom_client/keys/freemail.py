@@ -49,6 +49,8 @@ def is_disposable(host: str, registrable: str) -> bool:
     dynamic-DNS hosts), so every level is checked, not just the eTLD+1.
     """
     listed = _disposable()
+    if host == registrable:  # the usual case: one level to check
+        return host in listed
     labels = host.split(".")
     depth = registrable.count(".") + 1
     return any(".".join(labels[i:]) in listed for i in range(0, len(labels) - depth + 1))
