@@ -16,7 +16,6 @@ client processes). Parties:
 from __future__ import annotations
 
 import datetime as dt
-import struct
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,15 +24,14 @@ import pytest
 from cleanroom.attribution import AttributionConfig
 from cleanroom.attribution.recordio import encode_deal, encode_touch
 from cleanroom.attribution.records import Deal
-from cleanroom.chunks import chunk_digest, upload_digest
 from cleanroom.coordinator.attribution_jobs import run_attribution
-from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
+from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store
 from cleanroom.localrun import LocalCoordinator
-from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
 from cleanroom.web.auth import ApiKeys
+from inprocess import run
 
 AS_OF = "2025-12-31"
 
@@ -42,39 +40,6 @@ def _agree(coord: Coordinator, a: str, b: str, pops_a, pops_b, **options) -> dic
     terms = build_terms(a, b, list(pops_a), list(pops_b), min_set_size=10, **options)
     agreement = coord.propose(a, b, canonical_json(terms))
     return coord.approve(b, agreement["agreement_id"], agreement["terms_hash"])
-
-
-def _upload(coord, party, agreement, kind, points, accounts=b"", pops=b"", run_id="", of_upload="", n_accounts=0, records=b"", purpose="overlap"):
-    digest = chunk_digest(points, accounts, pops, records)
-    session = coord.begin_upload(
-        party, agreement["agreement_id"], agreement["terms_hash"], kind, run_id,
-        len(points) // 32, 1, n_accounts, upload_digest([digest]), of_upload, purpose,
-    )
-    coord.put_chunk(party, session["upload_id"], 0, points, accounts, pops, digest, records)
-    return coord.commit_upload(party, session["upload_id"])
-
-
-def run(coord: Coordinator, agreement: dict, sets: dict[str, list[str]], masks: dict[str, list[int]] | None = None,
-        records: dict[str, bytes] | None = None, purpose: str = "overlap") -> str:
-    """One complete run where each party brings ``sets[party]`` (one domain key per account)."""
-    parties = list(sets)
-    secrets = {p: new_secret() for p in parties}
-    context = f"{agreement['agreement_id']}/domain".encode()
-    receipts = {}
-    for party, keys in sets.items():
-        pts = blind(secrets[party], hash_to_points(keys, context), workers=1)
-        n = len(keys)
-        m = (masks or {}).get(party) or [1] * n
-        receipts[party] = _upload(coord, party, agreement, OWN, pts, struct.pack(f"<{n}I", *range(n)), struct.pack(f"<{n}H", *m),
-                                  n_accounts=n, records=(records or {}).get(party, b""), purpose=purpose)
-    run_id = receipts[parties[0]]["run_id"]
-    for party in parties:
-        status = coord.status(party, agreement["agreement_id"], run_id, purpose)
-        chunk = next(iter(coord.peer_chunks(party, run_id)))
-        _upload(coord, party, agreement, REBLINDED, blind(secrets[party], chunk["points"], workers=1), run_id=run_id,
-                of_upload=status["peer_upload_id"], purpose=purpose)
-    assert coord.status(parties[0], agreement["agreement_id"], run_id, purpose)["state"] == "complete"
-    return run_id
 
 
 def _domains(prefix: str, n: int) -> list[str]:
