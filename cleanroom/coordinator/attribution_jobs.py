@@ -79,7 +79,7 @@ def _merged_touches(inputs) -> dict[int, list[Touch]]:
     """Every partner's touches per deal ref (each run links by its own account labels)."""
     merged: dict[int, list[Touch]] = {}
     for *_, result in inputs:
-        for ref, touches in touches_by_ref(result, deals_of(result)).items():
+        for ref, touches in touches_by_ref(result).items():
             merged.setdefault(ref, []).extend(touches)
     return merged
 
@@ -132,8 +132,11 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
     partner_releases = []
     for agreement, terms, run, _ in inputs:
         agreed = terms.attribution
-        own = credits if agreed.model == model else credit_deals(deals, touches, config, today, agreed.model)
-        summary = next(s for s in summarize_partners(deals, own, partners=[terms.partner()]) if s.partner == terms.partner())
+        if agreed.model == model:
+            summary = next(s for s in summaries if s.partner == terms.partner())
+        else:
+            own = credit_deals(deals, touches, config, today, agreed.model)
+            summary = next(s for s in summarize_partners(deals, own, partners=[terms.partner()]) if s.partner == terms.partner())
         body = {
             "kind": "attribution",
             "job_id": job_id,

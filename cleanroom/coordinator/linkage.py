@@ -81,9 +81,13 @@ def deals_of(result: dict[str, Any]) -> list[Deal]:
     return [decode_deal(v, 2**32) for v in result["deals"]]
 
 
-def touches_by_ref(result: dict[str, Any], deals: list[Deal]) -> dict[int, list[Touch]]:
-    """The partner's touches on each deal's account, keyed by deal ref."""
+def touches_by_ref(result: dict[str, Any]) -> dict[int, list[Touch]]:
+    """The partner's touches on each deal's account, keyed by deal ref.
+
+    Only the (account, ref) columns of the stored deals are read: the deals
+    themselves were validated when they arrived and are decoded once per job.
+    """
     partner = result["partner"]
     by_account = {int(acc): [Touch(partner=partner, role=role, day=date.fromisoformat(day)) for role, day in t]
                   for acc, t in result["touches"].items()}
-    return {d.ref: by_account[d.account] for d in deals if d.account in by_account}
+    return {ref: by_account[account] for account, ref, *_ in result["deals"] if account in by_account}

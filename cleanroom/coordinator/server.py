@@ -18,7 +18,10 @@ from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.wirelog import WireLog
 from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
 
-MAX_MESSAGE = 8 * 1024 * 1024
+# Point chunks are 1 MiB; the vendor's attribution release (per-deal credit,
+# ~160 bytes a deal) is one message, 16 MB at 100,000 deals. 64 MiB holds about
+# 400,000 deals; streaming that release is the way past it.
+MAX_MESSAGE = 64 * 1024 * 1024
 SERVICES = ("cleanroom.v1.AgreementService", "cleanroom.v1.RunService", "cleanroom.v1.ResultService", "cleanroom.v1.AttributionService")
 
 

@@ -22,7 +22,10 @@ import grpc
 
 from cleanroom.errors import InputError
 
-MAX_MESSAGE = 8 * 1024 * 1024
+# Point chunks are 1 MiB; the vendor's attribution release (per-deal credit,
+# ~160 bytes a deal) is one message, 16 MB at 100,000 deals. 64 MiB holds about
+# 400,000 deals; streaming that release is the way past it.
+MAX_MESSAGE = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
