@@ -17,7 +17,7 @@ from cleanroom.attribution.records import Deal
 from cleanroom.terms import Terms
 from cleanroom_client.accounts import MatchKey
 from cleanroom_client.deals import DealRow
-from cleanroom_client.grouping import group_rows
+from cleanroom_client.grouping import Grouping, group_rows
 from cleanroom_client.mapping import PreparedUpload, prepare
 from cleanroom_client.touches import TouchRow
 
@@ -29,8 +29,8 @@ class _Grouped:
 
 
 def _prepare(rows: Sequence, encode: Callable[[int, object, int], bytes], terms: Terms, party: str, agreement_id: str,
-             secret: bytes, show_progress: bool | None) -> tuple[PreparedUpload, list[int]]:
-    grouping = group_rows(rows)
+             secret: bytes, show_progress: bool | None, grouping: Grouping | None = None) -> tuple[PreparedUpload, list[int]]:
+    grouping = grouping or group_rows(rows)
     # One pseudo-population: the party's first; every point's mask is then 1.
     population = (terms.populations[party][0],)
     groups = [_Grouped(tuple(MatchKey(*text.split(":", 1)) for text in keys), population) for keys in grouping.account_keys]
@@ -42,14 +42,17 @@ def _prepare(rows: Sequence, encode: Callable[[int, object, int], bytes], terms:
 
 
 def prepare_deals(deals: Sequence[DealRow], terms: Terms, party: str, agreement_id: str, secret: bytes,
-                  show_progress: bool | None = None) -> tuple[PreparedUpload, list[int]]:
-    """The vendor's upload; a deal's ref is its index in ``deals``. Returns the upload and the refs sent."""
+                  show_progress: bool | None = None, grouping: Grouping | None = None) -> tuple[PreparedUpload, list[int]]:
+    """The vendor's upload; a deal's ref is its index in ``deals``. Returns the upload and the refs sent.
+
+    ``grouping`` (``group_rows(deals)``) may be passed in when the same deals go to several agreements.
+    """
 
     def encode(ref: int, row: DealRow, label: int) -> bytes:
         return encode_deal(Deal(ref=ref, account=label, amount=row.amount, currency=row.currency, outcome=row.outcome,
                                 created=row.created, closed=row.closed, deal_type=row.deal_type))
 
-    return _prepare(deals, encode, terms, party, agreement_id, secret, show_progress)
+    return _prepare(deals, encode, terms, party, agreement_id, secret, show_progress, grouping)
 
 
 def prepare_touches(touches: Sequence[TouchRow], terms: Terms, party: str, agreement_id: str, secret: bytes,

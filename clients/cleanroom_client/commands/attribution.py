@@ -27,6 +27,7 @@ from cleanroom.views import print_partner_credit
 from cleanroom_client.attribution_upload import prepare_deals, prepare_touches
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
 from cleanroom_client.deals import load_deals
+from cleanroom_client.grouping import group_rows
 from cleanroom_client.mapping import require_runnable, upload_own, verified_terms, wait_for_result
 from cleanroom_client.touches import load_touches
 
@@ -142,9 +143,10 @@ def _run(args: argparse.Namespace) -> int:
         if refused:
             allowed = "; ".join(f"{a} allows {', '.join(models)}" for a, models in refused.items())
             raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)} ({allowed})")
+        grouping = group_rows(loaded.deals)  # the same accounts under every agreement; only the blinding differs
         for agreement, terms in checked:
             agreement_id = agreement.agreement_id
-            prepared, sent = prepare_deals(loaded.deals, terms, profile.party, agreement_id, keys.secret(agreement_id))
+            prepared, sent = prepare_deals(loaded.deals, terms, profile.party, agreement_id, keys.secret(agreement_id), grouping=grouping)
             receipt = upload_own(remote, agreement, prepared, log, purpose=PURPOSE)
             runs.append((agreement, terms, receipt.run_id))
         if not args.json:
