@@ -41,11 +41,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -57,7 +55,7 @@ from cleanroom_client.remote import Remote
 from cleanroom_client.synth_deals import write_attribution_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_bench import Watch  # noqa: E402  (same directory)
+from e2e_bench import Watch, in_workdir, report  # noqa: E402  (same directory)
 
 TARGET = 1.2
 WAIT = "1800"  # seconds any client waits for the others (--wait); a stuck flow fails instead of hanging
@@ -217,22 +215,11 @@ def main() -> int:
     args = parser.parse_args()
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     partners = [f"partner-{chr(ord('a') + i)}" for i in range(args.partners)]
-    work = Path(tempfile.mkdtemp(prefix="cleanroom-attribution-bench-"))
-    try:
-        data_dir = args.data or work / "data"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        paths = _generate(data_dir, args.deals, args.touches, partners, args.seed, say)
-        result = _bench(args, partners, paths, work, say)
-    finally:
-        if args.keep:
-            say(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for k, v in result.items():
-            print(f"{k:30} {v}")
+    result = in_workdir(
+        "cleanroom-attribution-bench-", args, say,
+        lambda work, data_dir: _bench(args, partners, _generate(data_dir, args.deals, args.touches, partners, args.seed, say), work, say),
+    )
+    report(result, args.json)
     failed = "FAILED" in result["overlap_flow"] or "FAILED" in result["attribution_flow"] or "run_rpc_FAILED" in result
     return 1 if failed else 0
 

@@ -183,23 +183,33 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
-    work = Path(tempfile.mkdtemp(prefix="cleanroom-e2e-bench-"))
+    result = in_workdir("cleanroom-e2e-bench-", args, say, lambda work, data_dir: _bench(args.n, _generate(args.n, data_dir, say), work, say))
+    report(result, args.json)
+    return 0 if result["overlap"] == result["overlap_truth"] else 1
+
+
+def in_workdir(prefix: str, args: argparse.Namespace, say, bench) -> dict:
+    """Run ``bench(work, data_dir)`` in a fresh temporary directory, removed afterwards unless ``--keep``."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         data_dir = args.data or work / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
-        data = _generate(args.n, data_dir, say)
-        result = _bench(args.n, data, work, say)
+        return bench(work, data_dir)
     finally:
         if args.keep:
             say(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    if args.json:
+
+
+def report(result: dict, as_json: bool) -> None:
+    """One JSON object for scripts, else one aligned line per figure."""
+    if as_json:
         print(json.dumps(result, indent=2))
-    else:
-        for k, v in result.items():
-            print(f"{k:34} {v}")
-    return 0 if result["overlap"] == result["overlap_truth"] else 1
+        return
+    width = max(map(len, result)) + 2
+    for k, v in result.items():
+        print(f"{k:{width}} {v}")
 
 
 def _bench(n: int, data: dict, work: Path, say) -> dict:
