@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cleanroom.console import err, out, print_json
+from cleanroom.errors import CleanroomError
 from cleanroom.views import print_overlap, print_partner_credit
 from cleanroom.localrun import LocalCoordinator, client_background, client_json, finish
 
@@ -174,6 +175,9 @@ def run_demo(args: argparse.Namespace) -> int:
             "partner": client_background(partner, "map", agreement_id, data["partner"], "--wait", "300", "--json"),
         }
         views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
+        for name, view in views.items():
+            if "cells" not in view:  # map's --wait ran out and it printed what it still waits for
+                raise CleanroomError(f"the {name}'s map ended without a result, still waiting for {', '.join(view['waiting_for']) or view['state']}")
         problems = check_view(views["vendor"], truth, True) + check_view(views["partner"], truth, False)
         targets = {name: client_json(profile, "targets", agreement_id)["targets"] for name, profile in (("vendor", vendor), ("partner", partner))}
         problems += check_targets(targets["vendor"], views["vendor"], Path(data["shared_accounts"]), True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -478,6 +480,36 @@ def test_full_two_party_run(coord, signer):
     assert stored["matrix"] == expected and stored["overlap"] == 45
 
     _check_audit_chain(coord, signer)
+
+
+def test_both_parties_beginning_at_once_join_one_run(coord, monkeypatch):
+    # The demo's two clients upload at the same moment. Widen the gap between "is there an open run?"
+    # and "open one" so that, were the two steps not one, each side would open a run of its own.
+    agr = agree(coord)
+    looked_up = coord._open_run
+
+    def slow_lookup(*args):
+        found = looked_up(*args)
+        time.sleep(0.2)
+        return found
+
+    monkeypatch.setattr(coord, "_open_run", slow_lookup)
+    barrier = threading.Barrier(2)
+    sessions: dict[str, dict] = {}
+
+    def begin(party: str) -> None:
+        n = 60
+        chunks = own_chunks(random_points(agr, n), np.arange(n), np.ones(n, dtype=np.uint16))
+        barrier.wait()
+        sessions[party] = begin_own(coord, party, agr, chunks, n)
+
+    threads = [threading.Thread(target=begin, args=(p,)) for p in (VENDOR, PARTNER)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sessions[VENDOR]["run_id"] == sessions[PARTNER]["run_id"]
+    assert count(coord, "runs") == 1
 
 
 def test_run_with_wrong_secret_on_one_side_finds_no_overlap(coord):

@@ -51,6 +51,9 @@ class Coordinator:
         self.limits = limits or Limits()
         # Both parties' last commits can arrive at once: one thread completes a run, the other then sees it complete.
         self._completing = threading.Lock()
+        # Both parties may begin at the same instant: deciding which run an upload joins (or opening
+        # one) and recording the upload must be one step, or each side opens its own run and waits forever.
+        self._beginning = threading.Lock()
 
     # -- agreements ----------------------------------------------------------
 
@@ -309,9 +312,10 @@ class Coordinator:
             raise InvalidArgument(f"chunks hold at most {self.limits.max_chunk_points} points; {total_chunks} chunks cannot hold {total_points}")
         if len(digest) != 64:
             raise InvalidArgument("upload_digest must be a hex SHA-256")
-        if kind == OWN:
-            return self._begin_own(caller, agreement, terms, total_points, total_chunks, total_accounts, digest, purpose)
-        return self._begin_reblinded(caller, agreement, terms, run_id, of_upload_id, total_points, total_chunks, digest)
+        with self._beginning:
+            if kind == OWN:
+                return self._begin_own(caller, agreement, terms, total_points, total_chunks, total_accounts, digest, purpose)
+            return self._begin_reblinded(caller, agreement, terms, run_id, of_upload_id, total_points, total_chunks, digest)
 
     def _begin_own(self, caller, agreement, terms, total_points, total_chunks, total_accounts, digest, purpose):
         if total_accounts > total_points or total_accounts < 1:
