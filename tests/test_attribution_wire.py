@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cleanroom.attribution import AttributionConfig, Deal, Touch, credit_deals, partner_release, summarize_partners
-from cleanroom.attribution.recordio import encode_deal, encode_touch
+from cleanroom.attribution.recordio import encode_deals, encode_touches
 from cleanroom.chunks import chunk_digest, upload_digest
 from cleanroom.coordinator.attribution_jobs import run_attribution, show_attribution
 from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
@@ -55,11 +55,11 @@ def _upload(coord: Coordinator, party: str, agreement: dict, kind: str, points: 
     return coord.commit_upload(party, session["upload_id"])
 
 
-def _own(coord, party, agreement, secret, keys: list[str], records: list[bytes]) -> dict:
+def _own(coord, party, agreement, secret, keys: list[str], records: bytes) -> dict:
     points = blind(secret, hash_to_points(keys, f"{agreement['agreement_id']}/domain".encode()), workers=1)
     n = len(keys)
     return _upload(coord, party, agreement, OWN, points, accounts=struct.pack(f"<{n}I", *range(n)), pops=struct.pack(f"<{n}H", *[1] * n),
-                   records=b"".join(records), n_accounts=n)
+                   records=records, n_accounts=n)
 
 
 def _reblind(coord, party, agreement, secret, run_id) -> None:
@@ -77,13 +77,14 @@ def agree(coord: Coordinator, partner: str, config: AttributionConfig | None = A
 def attribution_run(coord: Coordinator, agreement: dict, partner: str, deals=DEALS, complete: bool = True) -> str:
     """The vendor's deals and the partner's touches, both blinded and re-blinded: a complete attribution run."""
     secrets = {"vendor": new_secret(), partner: new_secret()}
-    vendor = _own(coord, "vendor", agreement, secrets["vendor"], DOMAINS, [encode_deal(d) for d in deals])
+    vendor = _own(coord, "vendor", agreement, secrets["vendor"], DOMAINS, encode_deals(deals).tobytes())
     run_id = vendor["run_id"]
     if not complete:
         return run_id
     rows = _touches(partner)
     accounts = sorted({d for d, _, _ in rows})
-    _own(coord, partner, agreement, secrets[partner], accounts, [encode_touch(accounts.index(d), role, day) for d, role, day in rows])
+    _own(coord, partner, agreement, secrets[partner], accounts,
+         encode_touches([accounts.index(d) for d, _, _ in rows], [r for _, r, _ in rows], [day for _, _, day in rows]).tobytes())
     for party in ("vendor", partner):
         _reblind(coord, party, agreement, secrets[party], run_id)
     assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "complete"

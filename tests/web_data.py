@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from cleanroom.attribution import AttributionConfig
-from cleanroom.attribution.recordio import encode_deal, encode_touch
+from cleanroom.attribution.recordio import encode_deals, encode_touches
 from cleanroom.attribution.records import Deal
 from cleanroom.coordinator.attribution_jobs import run_attribution
 from cleanroom.coordinator.core import Coordinator
@@ -119,17 +119,15 @@ def _attribution(coord: Coordinator) -> dict[str, str]:
         outcome = ("won", "lost", "open")[ref % 3]
         created = dt.date(2025, 1, 1) + dt.timedelta(days=ref * 3)
         closed = None if outcome == "open" else created + dt.timedelta(days=60 + ref)
-        deal_lines.append(encode_deal(Deal(ref=ref, account=ref, amount=Decimal(1000 + 250 * ref), currency="USD", outcome=outcome,
-                                           created=created, closed=closed)))
-    deals = b"".join(deal_lines)
+        deal_lines.append(Deal(ref=ref, account=ref, amount=Decimal(1000 + 250 * ref), currency="USD", outcome=outcome,
+                               created=created, closed=closed))
+    deals = encode_deals(deal_lines).tobytes()
     out, runs = {}, []
     for name, roles, span in (("partner-a", ("sourcing", "influence"), range(0, 30)), ("partner-b", ("technical", "influence"), range(10, 40))):
         agreement = _agree(coord, "vendor", name, ["customer"], ["customer"], attribution=config)
         touched = [deals_accounts[i] for i in span] + _domains(f"{name}-noise", 15)
-        touches = b"".join(
-            encode_touch(j, roles[j % 2], dt.date(2025, 1, 1) + dt.timedelta(days=3 * i + 20))
-            for j, i in enumerate(span)
-        )
+        touches = encode_touches(list(range(len(span))), [roles[j % 2] for j in range(len(span))],
+                                 [dt.date(2025, 1, 1) + dt.timedelta(days=3 * i + 20) for i in span]).tobytes()
         runs.append(run(coord, agreement, {"vendor": deals_accounts, name: touched}, records={"vendor": deals, name: touches},
                         purpose="attribution"))
         out[f"attr_{name}"] = agreement["agreement_id"]

@@ -19,10 +19,13 @@ import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from cleanroom.attribution import credit_deals, ecosystem_metrics, partner_release, summarize_partners
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.attribution.records import Touch
-from cleanroom.coordinator.linkage import deals_of, touches_by_ref
+from cleanroom.attribution.recordio import decode_deals, decode_touches
+from cleanroom.coordinator.linkage import Linked, from_blobs
 from cleanroom.coordinator.store import now
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from cleanroom.terms import Terms, canonical_json
@@ -59,7 +62,10 @@ def _job_inputs(coord: "Coordinator", caller: str, run_ids: list[str]) -> list[t
             waiting = coord.status(caller, agreement["agreement_id"], run_id)["waiting_for"]
             raise FailedPrecondition(f"run {run_id} of agreement {agreement['agreement_id']} is not complete (waiting for {', '.join(waiting)})")
         result = json.loads(coord.store.row("SELECT body_json FROM results WHERE run_id = ?", [run_id])["body_json"])
-        inputs.append((agreement, terms, run, result))
+        stored = coord.store.row("SELECT deals, touches FROM attribution_links WHERE run_id = ?", [run_id])
+        if stored is None:
+            raise FailedPrecondition(f"run {run_id} was linked by an older coordinator; upload the deals and touches again")
+        inputs.append((agreement, terms, run, {**result, "linked": from_blobs(bytes(stored["deals"]), bytes(stored["touches"]))}))
     digests = {r["deals_digest"] for *_, r in inputs}
     if len(digests) != 1:
         raise FailedPrecondition("the runs carry different deal records; upload the same deals file to every partner agreement")
@@ -78,9 +84,18 @@ def _job_inputs(coord: "Coordinator", caller: str, run_ids: list[str]) -> list[t
 def _merged_touches(inputs) -> dict[int, list[Touch]]:
     """Every partner's touches per deal ref (each run links by its own account labels)."""
     merged: dict[int, list[Touch]] = {}
-    for *_, result in inputs:
-        for ref, touches in touches_by_ref(result).items():
-            merged.setdefault(ref, []).extend(touches)
+    for _, terms, _, result in inputs:
+        linked: Linked = result["linked"]
+        accounts = linked.touches["account"]
+        firsts = np.flatnonzero(np.r_[True, accounts[1:] != accounts[:-1]]) if len(accounts) else np.zeros(0, dtype=np.int64)
+        bounds = np.r_[firsts, len(accounts)]
+        on_account = {int(accounts[s]): (s, e) for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist())}
+        partner = terms.partner()
+        for account, ref in zip(linked.deals["account"].tolist(), linked.deals["ref"].tolist()):
+            span = on_account.get(account)
+            if span is not None:
+                rows = linked.touches[span[0]:span[1]]
+                merged.setdefault(ref, []).extend(decode_touches(partner, rows["role"], rows["day"]))
     return merged
 
 
@@ -107,7 +122,7 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
     if refused:
         raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)}")
     today = _as_of(as_of)
-    deals = deals_of(inputs[0][3])
+    deals = decode_deals(inputs[0][3]["linked"].deals)
     touches = _merged_touches(inputs)
     partners = [t.partner() for _, t, _, _ in inputs]
     credits = credit_deals(deals, touches, config, today, model)

@@ -730,17 +730,17 @@ class Coordinator:
         vendor, partner = terms.vendor, terms.partner()
         side_v = self._side_tokens(by[(vendor, OWN)], by[(partner, REBLINDED)])
         side_p = self._side_tokens(by[(partner, OWN)], by[(vendor, REBLINDED)])
-        body = linkage.link(
-            side_v, side_p,
-            self._records(by[(vendor, OWN)]), self._records(by[(partner, OWN)]),
-            vendor=vendor, partner=partner,
-        )
+        linked = linkage.link(side_v, side_p, self._records(by[(vendor, OWN)]), self._records(by[(partner, OWN)]))
+        body = {"purpose": "attribution", "vendor": vendor, "partner": partner, "deals": len(linked.deals),
+                "linked_accounts": len(np.unique(linked.touches["account"])), "touches": len(linked.touches),
+                "deals_digest": linked.deals_digest}
         with self.store.transaction() as con:
             con.execute("INSERT INTO results VALUES (?, ?, ?, ?)", [run["run_id"], run["agreement_id"], json.dumps(body, sort_keys=True), now()])
+            con.execute("INSERT INTO attribution_links VALUES (?, ?, ?)", [run["run_id"], *linkage.to_blobs(linked)])
             con.execute("UPDATE runs SET state = 'complete', completed_at = ? WHERE run_id = ?", [now(), run["run_id"]])
             self.store.audit(
                 con, "coordinator", "run.completed", run["agreement_id"],
-                {"run_id": run["run_id"], "purpose": "attribution", "deals": len(body["deals"]), "linked_accounts": len(body["touches"]),
+                {"run_id": run["run_id"], "purpose": "attribution", "deals": body["deals"], "linked_accounts": body["linked_accounts"],
                  "deals_digest": body["deals_digest"], "terms_hash": run["terms_hash"]},
             )
             self._retain(con, run, terms)

@@ -3,91 +3,76 @@
 When both sides of an attribution run are double-blinded, the vendor's deal
 accounts are joined to the partner's touched accounts by token (the same
 DuckDB join as the overlap). What is kept is pseudonymous: the vendor's deal
-records (its own row references, money and dates) and, per linked vendor
-account, the partner's touches on it (role and date). Touches on accounts
-the vendor has no deal on are dropped here and never reach a model.
+records (its own row references, money and dates) and the partner's touches
+(role and date) re-keyed to the vendor's account labels they matched. Touches
+on accounts the vendor has no deal on are dropped here and never reach a model.
+
+Records are fixed-size binary rows (cleanroom.attribution.recordio), so the
+checks and the link are array operations, not a parse per record.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import defaultdict
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
 
-from cleanroom.attribution.recordio import decode_deal, decode_touch, parse_lines
-from cleanroom.attribution.records import Deal, Touch
+import numpy as np
+
+from cleanroom.attribution.recordio import DEAL, TOUCH, RecordError, check_deals, check_touches
 from cleanroom.coordinator.overlap import SideTokens, match_pairs
 from cleanroom.errors import InvalidArgument
 
 
 def check_records(blob: bytes, *, vendor: bool, total_accounts: int, where: str) -> int:
     """Validate one chunk's records (deals from the vendor, touches from the partner); return their count."""
-    decode = decode_deal if vendor else decode_touch
     what = "deal" if vendor else "touch"
-    lines = parse_lines(blob, where)
-    for n, values in enumerate(lines, 1):
-        try:
-            decode(values, total_accounts)
-        except ValueError as exc:
-            raise InvalidArgument(f"{where}, {what} record {n}: {exc}") from None
-    return len(lines)
+    try:
+        rows = (check_deals if vendor else check_touches)(blob, total_accounts)
+    except RecordError as exc:
+        raise InvalidArgument(f"{where}, {what} record {exc.index + 1}: {exc}") from None
+    return len(rows)
 
 
-def link(
-    vendor_side: SideTokens,
-    partner_side: SideTokens,
-    vendor_records: bytes,
-    partner_records: bytes,
-    *,
-    vendor: str,
-    partner: str,
-) -> dict[str, Any]:
-    """The stored result of an attribution run (JSON-able)."""
-    deals = [decode_deal(v, vendor_side.total_accounts) for v in parse_lines(vendor_records, "deals")]
-    refs = [d.ref for d in deals]
-    if len(set(refs)) != len(refs):
-        raise InvalidArgument("deal references repeat; each deal record needs its own ref")
-    if not deals:
+@dataclass(frozen=True)
+class Linked:
+    """What an attribution run keeps: the vendor's deals, and the partner's touches on their accounts."""
+
+    deals: np.ndarray  # DEAL rows, by ref
+    touches: np.ndarray  # TOUCH rows whose account is the vendor's label it matched, by (account, day, role)
+
+    @property
+    def deals_digest(self) -> str:
+        """The deals without their account labels (which follow each agreement's blinded order): equal
+        digests are what lets one job span the runs of several partner agreements."""
+        unlabelled = self.deals.copy()
+        unlabelled["account"] = 0
+        return hashlib.sha256(unlabelled.tobytes()).hexdigest()
+
+
+def link(vendor_side: SideTokens, partner_side: SideTokens, vendor_records: bytes, partner_records: bytes) -> Linked:
+    deals = check_deals(vendor_records, vendor_side.total_accounts)
+    if len(deals) == 0:
         raise InvalidArgument("the vendor's upload carries no deal records")
-    touches_of: dict[int, list[list[str]]] = defaultdict(list)
-    for values in parse_lines(partner_records, "touches"):
-        account, role, day = decode_touch(values, partner_side.total_accounts)
-        touches_of[account].append([role, day.isoformat()])
-    linked: dict[int, list[list[str]]] = defaultdict(list)
-    for v_acc, p_acc in match_pairs(vendor_side, partner_side).tolist():
-        linked[v_acc].extend(touches_of.get(p_acc, ()))
-    # Account labels differ per agreement (they follow the blinded order), so the
-    # digest that shows "same deals in every run" leaves them out.
-    deal_lines = sorted(json.dumps(_deal_json(d)[1:]).encode() for d in deals)
-    return {
-        "purpose": "attribution",
-        "vendor": vendor,
-        "partner": partner,
-        "deals": [_deal_json(d) for d in deals],
-        # Same deal records in every partner's run is what lets one job span agreements.
-        "deals_digest": hashlib.sha256(b"\n".join(deal_lines)).hexdigest(),
-        "touches": {str(acc): sorted(t) for acc, t in sorted(linked.items()) if t},
-    }
+    deals = np.sort(deals, order="ref", kind="stable")
+    if (np.diff(deals["ref"].astype(np.int64)) == 0).any():
+        raise InvalidArgument("deal references repeat; each deal record needs its own ref")
+    touches = check_touches(partner_records, partner_side.total_accounts)
+    touches = touches[np.argsort(touches["account"], kind="stable")]
+    pairs = match_pairs(vendor_side, partner_side)
+    # Each matched (vendor account, partner account) pair takes every touch on that partner account.
+    starts = np.searchsorted(touches["account"], pairs[:, 1], side="left")
+    counts = np.searchsorted(touches["account"], pairs[:, 1], side="right") - starts
+    total = int(counts.sum())
+    offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    linked = touches[np.arange(total) + offsets] if total else np.zeros(0, dtype=TOUCH)
+    linked["account"] = np.repeat(pairs[:, 0], counts).astype(np.uint32)
+    linked = linked[np.lexsort((linked["role"], linked["day"], linked["account"]))]
+    return Linked(deals=deals, touches=linked)
 
 
-def _deal_json(d: Deal) -> list:
-    return [d.account, d.ref, str(d.amount), d.currency, d.outcome, d.created.isoformat(),
-            d.closed.isoformat() if d.closed else None, d.deal_type]
+def to_blobs(linked: Linked) -> tuple[bytes, bytes]:
+    return linked.deals.tobytes(), linked.touches.tobytes()
 
 
-def deals_of(result: dict[str, Any]) -> list[Deal]:
-    return [decode_deal(v, 2**32) for v in result["deals"]]
-
-
-def touches_by_ref(result: dict[str, Any]) -> dict[int, list[Touch]]:
-    """The partner's touches on each deal's account, keyed by deal ref.
-
-    Only the (account, ref) columns of the stored deals are read: the deals
-    themselves were validated when they arrived and are decoded once per job.
-    """
-    partner = result["partner"]
-    by_account = {int(acc): [Touch(partner=partner, role=role, day=date.fromisoformat(day)) for role, day in t]
-                  for acc, t in result["touches"].items()}
-    return {ref: by_account[account] for account, ref, *_ in result["deals"] if account in by_account}
+def from_blobs(deals: bytes, touches: bytes) -> Linked:
+    return Linked(deals=np.frombuffer(deals, dtype=DEAL), touches=np.frombuffer(touches, dtype=TOUCH))

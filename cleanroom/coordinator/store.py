@@ -82,6 +82,13 @@ CREATE TABLE IF NOT EXISTS results (
     body_json TEXT NOT NULL,
     computed_at TEXT NOT NULL
 );
+-- An attribution run's link (cleanroom/coordinator/linkage.py): the vendor's DEAL records and the
+-- partner's TOUCH records re-keyed to the vendor's account labels; pseudonymous, no token.
+CREATE TABLE IF NOT EXISTS attribution_links (
+    run_id TEXT PRIMARY KEY,
+    deals BLOB NOT NULL,
+    touches BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS releases (
     release_id TEXT PRIMARY KEY,
     agreement_id TEXT NOT NULL,

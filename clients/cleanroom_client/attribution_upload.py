@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cleanroom.attribution.recordio import encode_deal, encode_touch
+import numpy as np
+
+from cleanroom.attribution.recordio import encode_deals, encode_touches
 from cleanroom.attribution.records import Deal
 from cleanroom.terms import Terms
 from cleanroom_client.accounts import MatchKey
@@ -28,7 +30,7 @@ class _Grouped:
     populations: tuple[str, ...]
 
 
-def _prepare(rows: Sequence, encode: Callable[[int, object, int], bytes], terms: Terms, party: str, agreement_id: str,
+def _prepare(rows: Sequence, encode: Callable[[list[int], list[int]], np.ndarray], terms: Terms, party: str, agreement_id: str,
              secret: bytes, show_progress: bool | None, grouping: Grouping | None = None) -> tuple[PreparedUpload, list[int]]:
     grouping = grouping or group_rows(rows)
     # One pseudo-population: the party's first; every point's mask is then 1.
@@ -37,7 +39,7 @@ def _prepare(rows: Sequence, encode: Callable[[int, object, int], bytes], terms:
     prepared = prepare(groups, terms, party, agreement_id, secret, show_progress)
     label_of_group = {group: label for label, group in enumerate(prepared.label_to_account)}
     sent = [i for i, g in enumerate(grouping.label_of_row) if g in label_of_group]
-    prepared.records = [encode(i, rows[i], label_of_group[grouping.label_of_row[i]]) for i in sent]
+    prepared.records = encode(sent, [label_of_group[grouping.label_of_row[i]] for i in sent])
     return prepared, sent
 
 
@@ -48,9 +50,10 @@ def prepare_deals(deals: Sequence[DealRow], terms: Terms, party: str, agreement_
     ``grouping`` (``group_rows(deals)``) may be passed in when the same deals go to several agreements.
     """
 
-    def encode(ref: int, row: DealRow, label: int) -> bytes:
-        return encode_deal(Deal(ref=ref, account=label, amount=row.amount, currency=row.currency, outcome=row.outcome,
-                                created=row.created, closed=row.closed, deal_type=row.deal_type))
+    def encode(refs: list[int], labels: list[int]) -> np.ndarray:
+        return encode_deals([Deal(ref=ref, account=label, amount=deals[ref].amount, currency=deals[ref].currency, outcome=deals[ref].outcome,
+                                  created=deals[ref].created, closed=deals[ref].closed, deal_type=deals[ref].deal_type)
+                             for ref, label in zip(refs, labels)])
 
     return _prepare(deals, encode, terms, party, agreement_id, secret, show_progress, grouping)
 
@@ -58,4 +61,7 @@ def prepare_deals(deals: Sequence[DealRow], terms: Terms, party: str, agreement_
 def prepare_touches(touches: Sequence[TouchRow], terms: Terms, party: str, agreement_id: str, secret: bytes,
                     show_progress: bool | None = None) -> tuple[PreparedUpload, list[int]]:
     """The partner's upload. Returns the upload and the indexes of the touch rows sent."""
-    return _prepare(touches, lambda _i, row, label: encode_touch(label, row.role, row.day), terms, party, agreement_id, secret, show_progress)
+    def encode(indexes: list[int], labels: list[int]) -> np.ndarray:
+        return encode_touches(labels, [touches[i].role for i in indexes], [touches[i].day for i in indexes])
+
+    return _prepare(touches, encode, terms, party, agreement_id, secret, show_progress)

@@ -27,7 +27,9 @@ integer part is 0 ("0.125"); otherwise a single separator is the decimal point
 below 1,000 (a Parquet decimal(p,3) column, a dinar amount) would be misread;
 such files need the amount written with two decimals. A sign, "(100)" or
 "-100", is a negative amount: an error. An empty amount is 0 (as CRM report
-totals count it) and is counted in ``totals()["empty_amounts"]``. A symbol or
+totals count it) and is counted in ``totals()["empty_amounts"]``. An amount
+with more than six decimal places or eighteen digits is an error (deal
+records carry amounts as exact 64-bit fixed point). A symbol or
 code in the cell must agree with the currency column when both are present
 ("$" goes with any currency, since many currencies are dollars); with no
 currency column or an empty currency cell, the cell's code or symbol is the
@@ -75,6 +77,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
+from cleanroom.attribution.recordio import MAX_SCALE, amount_parts
 from cleanroom.attribution.records import DEAL_TYPES, OUTCOMES
 from cleanroom.errors import InputError
 from cleanroom_client.accounts import REASONS, MatchKey, Rejected
@@ -299,6 +302,10 @@ def parse_amount(raw: str) -> Amount:
         raise AmountError("unparseable amount") from None
     if negative and value != 0:
         raise AmountError("negative amount", "amounts must be zero or more")
+    try:
+        amount_parts(abs(value))
+    except ValueError:
+        raise AmountError("amount out of range", f"at most {MAX_SCALE} decimal places and 18 digits") from None
     if code is not None and symbol is not None and SYMBOLS[symbol][1] is not None and code not in SYMBOLS[symbol][1]:  # type: ignore[operator]
         raise AmountError("conflicting currency symbol and code in amount", "write one currency per amount")
     return Amount(value, code, symbol)

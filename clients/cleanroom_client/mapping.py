@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cleanroom.attribution.recordio import split_records
+from cleanroom.attribution.recordio import split_rows
 from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.console import progress
 from cleanroom.errors import FailedPrecondition, ProtocolError
@@ -68,8 +68,8 @@ class PreparedUpload:
     total_accounts: int
     excluded: int  # accounts in none of our agreement populations
     label_to_account: list[int]  # account label -> index into the accounts list
-    # Attribution runs only: encoded deal or touch records, spread over the chunks.
-    records: list[bytes] = field(default_factory=list)
+    # Attribution runs only: deal or touch records (cleanroom.attribution.recordio), spread over the chunks.
+    records: np.ndarray | None = None
     # Overlap runs that reveal accounts to the peer: (label, ciphertext) of our shared
     # fields in label order, and the upload's ephemeral X25519 key (cleanroom/sealed.py).
     sealed: list[tuple[int, bytes]] = field(default_factory=list)
@@ -85,7 +85,7 @@ class PreparedUpload:
 
     def chunks(self, chunk_points: int = MAX_CHUNK_POINTS) -> list[tuple[bytes, bytes, bytes, str, bytes, bytes]]:
         starts = range(0, len(self.accounts), chunk_points)
-        records = split_records(self.records, len(starts)) if self.records else [b""] * len(starts)
+        records = split_rows(self.records, len(starts)) if self.records is not None else [b""] * len(starts)
         out = []
         for i, (start, recs) in enumerate(zip(starts, records)):
             stop = min(start + chunk_points, len(self.accounts))
