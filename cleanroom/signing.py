@@ -49,6 +49,15 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
     return key
 
 
+def verify_bytes(public_pem: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is the key's signature over exactly ``message``."""
+    try:
+        load_public_key(public_pem).verify(signature, message)
+        return True
+    except InvalidSignature:
+        return False
+
+
 def verify_json(public_pem: bytes, obj: object, signature: bytes) -> bool:
     try:
         load_public_key(public_pem).verify(signature, canonical_json(obj))

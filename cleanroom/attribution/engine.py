@@ -74,7 +74,9 @@ def credit_deal(deal: Deal, touches: Sequence[Touch], config: AttributionConfig,
     name = model or config.model
     function = model_function(name)
     reference = reference_date(deal, today)
-    eligible = eligible_touches(deal, touches, config, today)
+    eligible = eligible_touches(deal, touches, config, today) if touches else []
+    if not eligible:  # every model credits nobody: the whole amount is unattributed (as allocate would write it)
+        return DealCredit(deal.ref, {}, at_least_cents(deal.amount), frozenset(), frozenset())
     influencers = frozenset(t.partner for t in eligible)
     sourcers = frozenset(t.partner for t in eligible if t.role == "sourcing")
     weights, total = function(deal, eligible, config, reference)

@@ -139,18 +139,31 @@ def check_touches(blob: bytes, total_accounts: int) -> np.ndarray:
     return rows
 
 
+def _days(numbers: np.ndarray) -> dict[int, date]:
+    """One date object per distinct day number (deals and touches share few distinct days)."""
+    return {int(n): day_of(n) for n in np.unique(numbers)}
+
+
 def decode_deals(rows: np.ndarray) -> list[Deal]:
     """Checked DEAL rows -> Deals (Decimal amounts, dates)."""
-    out = []
-    for account, ref, units, scale, currency, outcome, deal_type, created, closed in rows.tolist():
-        out.append(Deal(ref=ref, account=account, amount=amount_of(units, scale), currency=currency.decode("ascii"),
-                        outcome=OUTCOMES[outcome], created=day_of(created), closed=None if closed == NO_DATE else day_of(closed),
-                        deal_type=DEAL_TYPES[deal_type]))
-    return out
+    days = _days(np.concatenate([rows["created"], rows["closed"][rows["closed"] != NO_DATE]]))
+    days[int(NO_DATE)] = None  # type: ignore[assignment]
+    currencies = {c: c.decode("ascii") for c in np.unique(rows["currency"]).tolist()}
+    return [
+        Deal(ref=ref, account=account, amount=amount_of(units, scale), currency=currencies[currency], outcome=OUTCOMES[outcome],
+             created=days[created], closed=days[closed], deal_type=DEAL_TYPES[deal_type])
+        for account, ref, units, scale, currency, outcome, deal_type, created, closed in rows.tolist()
+    ]
 
 
 def decode_touches(partner: str, roles: np.ndarray, days: np.ndarray) -> list[Touch]:
-    return [Touch(partner=partner, role=ROLES[r], day=day_of(d)) for r, d in zip(roles.tolist(), days.tolist())]
+    """Touches of one partner; equal (role, day) pairs share one (immutable) Touch object."""
+    if len(roles) == 0:
+        return []
+    codes = days.astype(np.int64) * len(ROLES) + roles
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    made = [Touch(partner=partner, role=ROLES[int(c % len(ROLES))], day=day_of(c // len(ROLES))) for c in distinct.tolist()]
+    return [made[i] for i in inverse.tolist()]
 
 
 def split_rows(rows: np.ndarray, parts: int) -> list[bytes]:

@@ -87,15 +87,13 @@ def _merged_touches(inputs) -> dict[int, list[Touch]]:
     for _, terms, _, result in inputs:
         linked: Linked = result["linked"]
         accounts = linked.touches["account"]
-        firsts = np.flatnonzero(np.r_[True, accounts[1:] != accounts[:-1]]) if len(accounts) else np.zeros(0, dtype=np.int64)
-        bounds = np.r_[firsts, len(accounts)]
-        on_account = {int(accounts[s]): (s, e) for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist())}
-        partner = terms.partner()
+        touches = decode_touches(terms.partner(), linked.touches["role"], linked.touches["day"])
+        bounds = np.flatnonzero(np.r_[True, accounts[1:] != accounts[:-1], True]).tolist() if len(accounts) else [0]
+        on_account = {int(accounts[s]): touches[s:e] for s, e in zip(bounds[:-1], bounds[1:])}
         for account, ref in zip(linked.deals["account"].tolist(), linked.deals["ref"].tolist()):
-            span = on_account.get(account)
-            if span is not None:
-                rows = linked.touches[span[0]:span[1]]
-                merged.setdefault(ref, []).extend(decode_touches(partner, rows["role"], rows["day"]))
+            found = on_account.get(account)
+            if found:
+                merged.setdefault(ref, []).extend(found)
     return merged
 
 
@@ -165,11 +163,12 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
             **partner_release(summary, agreed),
         }
         partner_releases.append((agreement, run, terms.partner(), _signed(coord, body)))
+    stored_vendor_release = json.dumps(vendor_release)
     with coord.store.transaction() as con:
         for agreement, _, run, _ in inputs:
             con.execute(
                 "INSERT INTO releases VALUES (?, ?, ?, ?, 'attribution', ?, ?, 0)",
-                [f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], caller, json.dumps(vendor_release), released_at],
+                [f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], caller, stored_vendor_release, released_at],
             )
             partner_row = next(s.to_dict() for s in summaries if s.partner == coord.terms_of(agreement).partner())
             coord.store.audit(con, "coordinator", "release.attribution", agreement["agreement_id"], {

@@ -5,11 +5,16 @@ becomes a record keyed by that label. What leaves the machine is the blinded
 points plus, per record, only what the model needs: the vendor's row
 reference, amount, currency, outcome, dates and type; the partner's role and
 date. Never a name, a domain or an Opportunity ID.
+
+The vendor sends the same deals under every partner agreement: only the
+blinding and the labels (which follow the blinded order) differ, so the rows
+are grouped into accounts and encoded once (``RecordSet``) and each upload
+only blinds and relabels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +24,7 @@ from cleanroom.attribution.records import Deal
 from cleanroom.terms import Terms
 from cleanroom_client.accounts import MatchKey
 from cleanroom_client.deals import DealRow
-from cleanroom_client.grouping import Grouping, group_rows
+from cleanroom_client.grouping import group_rows
 from cleanroom_client.mapping import PreparedUpload, prepare
 from cleanroom_client.touches import TouchRow
 
@@ -30,38 +35,43 @@ class _Grouped:
     populations: tuple[str, ...]
 
 
-def _prepare(rows: Sequence, encode: Callable[[list[int], list[int]], np.ndarray], terms: Terms, party: str, agreement_id: str,
-             secret: bytes, show_progress: bool | None, grouping: Grouping | None = None) -> tuple[PreparedUpload, list[int]]:
-    grouping = grouping or group_rows(rows)
+@dataclass(frozen=True)
+class RecordSet:
+    """Rows grouped into accounts, with one record per row (its account label set per upload)."""
+
+    accounts: list[tuple[MatchKey, ...]]  # per account: its keys
+    account_of_row: np.ndarray  # per row: index into ``accounts``
+    records: np.ndarray  # per row: DEAL or TOUCH record; ``account`` filled in by ``prepare_records``
+
+
+def deal_records(deals: Sequence[DealRow]) -> RecordSet:
+    """The vendor's deals; a deal's ref is its index in ``deals``."""
+    rows = encode_deals([Deal(ref=i, account=0, amount=d.amount, currency=d.currency, outcome=d.outcome, created=d.created,
+                              closed=d.closed, deal_type=d.deal_type) for i, d in enumerate(deals)])
+    return _record_set(deals, rows)
+
+
+def touch_records(touches: Sequence[TouchRow]) -> RecordSet:
+    return _record_set(touches, encode_touches([0] * len(touches), [t.role for t in touches], [t.day for t in touches]))
+
+
+def _record_set(rows: Sequence, records: np.ndarray) -> RecordSet:
+    grouping = group_rows(rows)
+    accounts = [tuple(MatchKey(*text.split(":", 1)) for text in keys) for keys in grouping.account_keys]
+    return RecordSet(accounts, np.asarray(grouping.label_of_row, dtype=np.int64), records)
+
+
+def prepare_records(record_set: RecordSet, terms: Terms, party: str, agreement_id: str, secret: bytes,
+                    show_progress: bool | None = None) -> tuple[PreparedUpload, np.ndarray]:
+    """One upload of ``record_set`` under an agreement: (the upload, the indexes of the rows sent)."""
     # One pseudo-population: the party's first; every point's mask is then 1.
     population = (terms.populations[party][0],)
-    groups = [_Grouped(tuple(MatchKey(*text.split(":", 1)) for text in keys), population) for keys in grouping.account_keys]
-    prepared = prepare(groups, terms, party, agreement_id, secret, show_progress)
-    label_of_group = {group: label for label, group in enumerate(prepared.label_to_account)}
-    sent = [i for i, g in enumerate(grouping.label_of_row) if g in label_of_group]
-    prepared.records = encode(sent, [label_of_group[grouping.label_of_row[i]] for i in sent])
+    prepared = prepare([_Grouped(keys, population) for keys in record_set.accounts], terms, party, agreement_id, secret, show_progress)
+    label_of_account = np.full(len(record_set.accounts), -1, dtype=np.int64)
+    label_of_account[np.asarray(prepared.label_to_account, dtype=np.int64)] = np.arange(len(prepared.label_to_account))
+    labels = label_of_account[record_set.account_of_row]
+    sent = np.flatnonzero(labels >= 0)  # rows whose account has a key of a kind the terms use
+    records = record_set.records[sent]
+    records["account"] = labels[sent]
+    prepared.records = records
     return prepared, sent
-
-
-def prepare_deals(deals: Sequence[DealRow], terms: Terms, party: str, agreement_id: str, secret: bytes,
-                  show_progress: bool | None = None, grouping: Grouping | None = None) -> tuple[PreparedUpload, list[int]]:
-    """The vendor's upload; a deal's ref is its index in ``deals``. Returns the upload and the refs sent.
-
-    ``grouping`` (``group_rows(deals)``) may be passed in when the same deals go to several agreements.
-    """
-
-    def encode(refs: list[int], labels: list[int]) -> np.ndarray:
-        return encode_deals([Deal(ref=ref, account=label, amount=deals[ref].amount, currency=deals[ref].currency, outcome=deals[ref].outcome,
-                                  created=deals[ref].created, closed=deals[ref].closed, deal_type=deals[ref].deal_type)
-                             for ref, label in zip(refs, labels)])
-
-    return _prepare(deals, encode, terms, party, agreement_id, secret, show_progress, grouping)
-
-
-def prepare_touches(touches: Sequence[TouchRow], terms: Terms, party: str, agreement_id: str, secret: bytes,
-                    show_progress: bool | None = None) -> tuple[PreparedUpload, list[int]]:
-    """The partner's upload. Returns the upload and the indexes of the touch rows sent."""
-    def encode(indexes: list[int], labels: list[int]) -> np.ndarray:
-        return encode_touches(labels, [touches[i].role for i in indexes], [touches[i].day for i in indexes])
-
-    return _prepare(touches, encode, terms, party, agreement_id, secret, show_progress)

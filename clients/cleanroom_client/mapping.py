@@ -13,7 +13,7 @@ import math
 import os
 from array import array
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -277,3 +277,29 @@ def wait_for_result(
         if status.state != "collecting" or time.monotonic() >= deadline:
             return status
         sleep(min(poll, max(0.0, deadline - time.monotonic())))
+
+
+def wait_for_results(
+    remote: Remote,
+    runs: Sequence[tuple[agreements_pb2.Agreement, str]],
+    keystore: Keystore,
+    receipts: ReceiptLog,
+    seconds: float,
+    poll: float = 0.25,
+) -> list[runs_pb2.RunStatus]:
+    """``wait_for_result`` over several runs at once: whichever peer's points arrive first are
+    re-blinded first, so no run waits behind another. Statuses in the order of ``runs``."""
+    deadline = time.monotonic() + seconds
+    statuses: list[runs_pb2.RunStatus | None] = [None] * len(runs)
+    while True:
+        for i, (agreement, run_id) in enumerate(runs):
+            if statuses[i] is not None and statuses[i].state != "collecting":
+                continue
+            status = remote.status(agreement.agreement_id, run_id)
+            if status.reblind_needed:
+                reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts)
+                status = remote.status(agreement.agreement_id, run_id)
+            statuses[i] = status
+        if all(s.state != "collecting" for s in statuses) or time.monotonic() >= deadline:
+            return statuses  # type: ignore[return-value]
+        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))

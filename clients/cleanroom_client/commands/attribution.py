@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -22,13 +22,12 @@ from cleanroom.attribution.config import MODELS
 from cleanroom.attribution.records import Deal
 from cleanroom.console import err, out, print_json, print_table
 from cleanroom.errors import FailedPrecondition, InputError, PermissionDenied, ProtocolError
-from cleanroom.signing import verify_json
+from cleanroom.signing import verify_bytes
 from cleanroom.views import print_partner_credit
-from cleanroom_client.attribution_upload import prepare_deals, prepare_touches
+from cleanroom_client.attribution_upload import deal_records, prepare_records, touch_records
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
 from cleanroom_client.deals import load_deals
-from cleanroom_client.grouping import group_rows
-from cleanroom_client.mapping import require_runnable, upload_own, verified_terms, wait_for_result
+from cleanroom_client.mapping import require_runnable, upload_own, verified_terms, wait_for_result, wait_for_results
 from cleanroom_client.touches import load_touches
 
 PURPOSE = "attribution"
@@ -54,9 +53,10 @@ def _public_key(profile) -> bytes:
 
 
 def _release_dict(release, public_pem: bytes) -> dict[str, Any]:
-    body = json.loads(release.body_json)
-    if not verify_json(public_pem, body, release.signature):
+    # The coordinator signs the exact bytes of body_json: check those, before parsing anything.
+    if not verify_bytes(public_pem, release.body_json.encode("utf-8"), release.signature):
         raise ProtocolError("the attribution release's signature does not verify against the coordinator's key; refusing it")
+    body = json.loads(release.body_json)
     return {**body, "signature": release.signature.hex()}
 
 
@@ -70,7 +70,8 @@ def _touches(args: argparse.Namespace) -> int:
         agreement = remote.get(args.id)
         terms = _attribution_terms(agreement, profile.party, "partner")
         keys, log = keystore(profile), receipts(profile)
-        prepared, sent = prepare_touches(loaded.touches, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
+        prepared, sent = prepare_records(touch_records(loaded.touches), terms, profile.party, agreement.agreement_id,
+                                         keys.secret(agreement.agreement_id))
         if not args.json:
             err.print(f"{loaded.source}: {loaded.rows_read:,} rows -> {len(sent):,} touches on {prepared.total_accounts:,} accounts "
                       f"({len(loaded.rejected):,} rows rejected)")
@@ -143,22 +144,21 @@ def _run(args: argparse.Namespace) -> int:
         if refused:
             allowed = "; ".join(f"{a} allows {', '.join(models)}" for a, models in refused.items())
             raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)} ({allowed})")
-        grouping = group_rows(loaded.deals)  # the same accounts under every agreement; only the blinding differs
-        for agreement, terms in checked:
-            agreement_id = agreement.agreement_id
-            prepared, sent = prepare_deals(loaded.deals, terms, profile.party, agreement_id, keys.secret(agreement_id), grouping=grouping)
-            receipt = upload_own(remote, agreement, prepared, log, purpose=PURPOSE)
-            runs.append((agreement, terms, receipt.run_id))
+        record_set = deal_records(loaded.deals)  # the same accounts and records under every agreement; only the blinding differs
+        # Each upload goes out on a thread while the next agreement's points are blinded (the pool uses every core).
+        with ThreadPoolExecutor(max_workers=1) as uploader:
+            pending = []
+            for agreement, terms in checked:
+                prepared, sent = prepare_records(record_set, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
+                pending.append((agreement, terms, uploader.submit(upload_own, remote, agreement, prepared, log, purpose=PURPOSE)))
+                del prepared
+            runs = [(agreement, terms, upload.result().run_id) for agreement, terms, upload in pending]
         if not args.json:
             err.print(f"{loaded.source}: {loaded.rows_read:,} rows -> {len(sent):,} deals uploaded to {len(runs)} agreement(s) "
                       f"({len(loaded.rejected):,} rows without a usable key)")
-        deadline = time.monotonic() + args.wait
-        waiting = []
-        for agreement, terms, run_id in runs:
-            status = wait_for_result(remote, agreement, keys, log, run_id, max(0.0, deadline - time.monotonic()))
-            if status.state != "complete":
-                waiting.append({"agreement_id": agreement.agreement_id, "partner": terms.partner(), "run_id": run_id,
-                                "waiting_for": list(status.waiting_for)})
+        statuses = wait_for_results(remote, [(agreement, run_id) for agreement, _, run_id in runs], keys, log, args.wait)
+        waiting = [{"agreement_id": agreement.agreement_id, "partner": terms.partner(), "run_id": run_id, "waiting_for": list(status.waiting_for)}
+                   for (agreement, terms, run_id), status in zip(runs, statuses) if status.state != "complete"]
         if waiting:
             if args.json:
                 print_json({"state": "waiting", "waiting": waiting})
