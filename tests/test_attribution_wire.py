@@ -95,7 +95,7 @@ def _state(coord: Coordinator) -> dict:
     """Everything a refused job could have changed: releases, runs, uploads, and the audit chain minus denials."""
     store = coord.store
     return {
-        "releases": store.rows("SELECT release_id, agreement_id, viewer, body_json FROM releases ORDER BY release_id"),
+        "releases": store.rows("SELECT release_id, agreement_id, viewer, body_json, body_zlib FROM releases ORDER BY release_id"),
         "runs": store.rows("SELECT run_id, state FROM runs ORDER BY run_id"),
         "uploads": store.rows("SELECT upload_id, committed FROM uploads ORDER BY upload_id"),
         "audit": store.rows("SELECT seq, action, details_json FROM audit_log WHERE action <> 'request.denied' ORDER BY seq"),

@@ -21,6 +21,7 @@ import subprocess
 import duckdb
 import pytest
 
+from cleanroom.coordinator.store import release_text
 from cleanroom.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
 from cleanroom_client.accounts import load_accounts
 
@@ -261,10 +262,10 @@ def test_a_ciphertext_altered_in_the_store_reveals_nothing(world):
     coord.stop()
     db = duckdb.connect(str(coord.data_dir / "coordinator.duckdb"))
     try:
-        body_json, release_id = db.execute(
-            "SELECT body_json, release_id FROM releases WHERE agreement_id = ? AND viewer = 'vendor' AND kind = 'reveal'", [agreement_id]
+        body_json, body_zlib, release_id = db.execute(
+            "SELECT body_json, body_zlib, release_id FROM releases WHERE agreement_id = ? AND viewer = 'vendor' AND kind = 'reveal'", [agreement_id]
         ).fetchone()
-        body = json.loads(body_json)
+        body = json.loads(release_text({"body_json": body_json, "body_zlib": body_zlib}))
         import base64
 
         row = body["sealed_rows"][len(body["sealed_rows"]) // 2]
@@ -279,7 +280,7 @@ def test_a_ciphertext_altered_in_the_store_reveals_nothing(world):
         body["rows_digest"] = reveal_digest(rows)
         signed = {k: v for k, v in body.items() if k not in ("signature", "sealed_rows")}
         body["signature"] = Signer.load(coord.data_dir / "signing.key").sign_json(signed).hex()
-        db.execute("UPDATE releases SET body_json = ? WHERE release_id = ?", [json.dumps(body, sort_keys=True), release_id])
+        db.execute("UPDATE releases SET body_json = ?, body_zlib = NULL WHERE release_id = ?", [json.dumps(body, sort_keys=True), release_id])
     finally:
         db.close()
     coord.start()

@@ -43,12 +43,14 @@ class DealCredit:
     sourcers: frozenset[str]
 
     def to_dict(self) -> dict[str, Any]:
+        # Called once per deal of a release (a hundred thousand): the empty cases skip the sorting.
+        credits = self.credits
         return {
             "ref": self.ref,
-            "credits": {p: money_str(a) for p, a in sorted(self.credits.items())},
+            "credits": {p: money_str(credits[p]) for p in sorted(credits)} if credits else {},
             "unattributed": money_str(self.unattributed),
-            "influencers": sorted(self.influencers),
-            "sourcers": sorted(self.sourcers),
+            "influencers": sorted(self.influencers) if self.influencers else [],
+            "sourcers": sorted(self.sourcers) if self.sourcers else [],
         }
 
 

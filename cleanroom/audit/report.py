@@ -9,6 +9,7 @@ import duckdb
 
 from cleanroom.audit.export import open_read_only
 from cleanroom.coordinator.datadir import DataDir
+from cleanroom.coordinator.store import release_text
 from cleanroom.errors import InputError
 
 
@@ -38,18 +39,18 @@ def disclosure_report_from(con: duckdb.DuckDBPyConnection, agreement_id: str) ->
     ).fetchone()
     if agreement is None:
         return None
-    rows = con.execute(
-        "SELECT viewer, kind, run_id, released_at, body_json FROM releases WHERE agreement_id = ? ORDER BY released_at",
-        [agreement_id],
-    ).fetchall()
+    cursor = con.execute("SELECT * FROM releases WHERE agreement_id = ? ORDER BY released_at", [agreement_id])
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]  # a store from before body_zlib has no such column
     denied = con.execute(
         "SELECT actor, logged_at, details_json FROM audit_log WHERE agreement_id = ? AND action = 'request.denied' ORDER BY seq",
         [agreement_id],
     ).fetchall()
     proposer, counterparty, version, terms_hash, state = agreement
     viewers: dict[str, list[dict[str, Any]]] = {proposer: [], counterparty: []}
-    for viewer, kind, run_id, released_at, body in rows:
-        release = json.loads(body)
+    for row in rows:
+        viewer, kind, run_id, released_at = row["viewer"], row["kind"], row["run_id"], row["released_at"]
+        release = json.loads(release_text(row))
         if "body_json" in release:  # attribution releases are stored signed: {release_id, body_json, signature}
             release = json.loads(release["body_json"])
         viewers.setdefault(viewer, []).append(

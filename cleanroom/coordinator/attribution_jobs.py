@@ -26,7 +26,7 @@ from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.attribution.records import Touch
 from cleanroom.attribution.recordio import decode_deals, decode_touches
 from cleanroom.coordinator.linkage import Linked, from_blobs
-from cleanroom.coordinator.store import now
+from cleanroom.coordinator.store import now, release_text
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from cleanroom.terms import Terms, canonical_json
 
@@ -166,10 +166,8 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
     stored_vendor_release = json.dumps(vendor_release)
     with coord.store.transaction() as con:
         for agreement, _, run, _ in inputs:
-            con.execute(
-                "INSERT INTO releases VALUES (?, ?, ?, ?, 'attribution', ?, ?, 0)",
-                [f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], caller, stored_vendor_release, released_at],
-            )
+            coord.store.insert_release(con, f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], caller, "attribution",
+                                       stored_vendor_release, released_at)
             partner_row = next(s.to_dict() for s in summaries if s.partner == coord.terms_of(agreement).partner())
             coord.store.audit(con, "coordinator", "release.attribution", agreement["agreement_id"], {
                 "viewer": caller, "job_id": job_id, "run_id": run["run_id"], "model": model, "as_of": today.isoformat(),
@@ -177,10 +175,8 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
                 "body_sha256": hashlib.sha256(vendor_release["body_json"].encode()).hexdigest(),
             })
         for agreement, run, partner, release in partner_releases:
-            con.execute(
-                "INSERT INTO releases VALUES (?, ?, ?, ?, 'attribution', ?, ?, 0)",
-                [f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], partner, json.dumps(release), released_at],
-            )
+            coord.store.insert_release(con, f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], partner, "attribution",
+                                       json.dumps(release), released_at)
             coord.store.audit(con, "coordinator", "release.attribution", agreement["agreement_id"], json.loads(release["body_json"]))
     return vendor_release
 
@@ -197,9 +193,9 @@ def show_attribution(coord: "Coordinator", caller: str, agreement_id: str) -> di
     if coord.terms_of(agreement).attribution is None:
         raise FailedPrecondition(f"agreement {agreement_id} does not include attribution")
     row = coord.store.row(
-        "SELECT body_json FROM releases WHERE agreement_id = ? AND viewer = ? AND kind = 'attribution' ORDER BY released_at DESC LIMIT 1",
+        "SELECT body_json, body_zlib FROM releases WHERE agreement_id = ? AND viewer = ? AND kind = 'attribution' ORDER BY released_at DESC LIMIT 1",
         [agreement_id, caller],
     )
     if row is None:
         raise FailedPrecondition(f"nothing has been released to {caller} under agreement {agreement_id} yet; the vendor runs `attribution run` first")
-    return json.loads(row["body_json"])
+    return json.loads(release_text(row))

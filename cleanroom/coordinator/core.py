@@ -24,7 +24,7 @@ from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator import linkage
 from cleanroom.coordinator.overlap import SideTokens, account_masks, overlap_counts
 from cleanroom.coordinator.release import overlap_release, reveal_cells
-from cleanroom.coordinator.store import Store, now
+from cleanroom.coordinator.store import Store, now, release_text
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from cleanroom.psi import POINT_SIZE, InvalidPoint, check_points
 from cleanroom.sealed import check_public, fingerprint, reveal_digest, unpack_chunk
@@ -880,10 +880,10 @@ class Coordinator:
                 waiting = self.status(caller, agreement_id)["waiting_for"]
                 raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet (waiting for {', '.join(waiting)})")
         stored = self.store.row(
-            "SELECT body_json FROM releases WHERE run_id = ? AND viewer = ? AND kind = 'overlap'", [result["run_id"], caller]
+            "SELECT body_json, body_zlib FROM releases WHERE run_id = ? AND viewer = ? AND kind = 'overlap'", [result["run_id"], caller]
         )
         if stored is not None:
-            return json.loads(stored["body_json"])  # the same numbers again, at no cost
+            return json.loads(release_text(stored))  # the same numbers again, at no cost
         epsilon = 0.0
         if terms.dp_epsilon is not None:
             epsilon = terms.dp_epsilon
@@ -908,10 +908,8 @@ class Coordinator:
         )
         body["signature"] = self.store.signer.sign_json(body).hex()
         with self.store.transaction() as con:
-            con.execute(
-                "INSERT INTO releases VALUES (?, ?, ?, ?, 'overlap', ?, ?, ?)",
-                [_new_id("rel"), agreement_id, result["run_id"], caller, json.dumps(body, sort_keys=True), now(), epsilon],
-            )
+            self.store.insert_release(con, _new_id("rel"), agreement_id, result["run_id"], caller, "overlap", json.dumps(body, sort_keys=True),
+                                      now(), epsilon)
             released = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
             if "dp" in body:
                 released["dp"] = body["dp"]
@@ -946,10 +944,10 @@ class Coordinator:
                 why = "nobody has mapped under it yet" if status["state"] == "none" else f"waiting for {', '.join(status['waiting_for'])}"
                 raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet ({why})")
         stored = self.store.row(
-            "SELECT body_json FROM releases WHERE run_id = ? AND viewer = ? AND kind = 'reveal'", [run["run_id"], caller]
+            "SELECT body_json, body_zlib FROM releases WHERE run_id = ? AND viewer = ? AND kind = 'reveal'", [run["run_id"], caller]
         )
         if stored is not None:
-            body = json.loads(stored["body_json"])
+            body = json.loads(release_text(stored))
             rows = body.pop("sealed_rows")
             return body, [{**r, "sealed": base64.b64decode(r["sealed"])} for r in rows]
         if agreement["state"] != "active" or run["terms_hash"] != agreement["terms_hash"]:
@@ -985,10 +983,8 @@ class Coordinator:
         body["signature"] = self.store.signer.sign_json(body).hex()
         sealed_rows = [{**r, "sealed": base64.b64encode(r["sealed"]).decode("ascii")} for r in rows]
         with self.store.transaction() as con:
-            con.execute(
-                "INSERT INTO releases VALUES (?, ?, ?, ?, 'reveal', ?, ?, 0)",
-                [_new_id("rel"), agreement_id, run["run_id"], caller, json.dumps({**body, "sealed_rows": sealed_rows}, sort_keys=True), now()],
-            )
+            self.store.insert_release(con, _new_id("rel"), agreement_id, run["run_id"], caller, "reveal",
+                                      json.dumps({**body, "sealed_rows": sealed_rows}, sort_keys=True), now())
             # The release holds the rows now: one copy of the sealed bytes, not two.
             con.execute("DELETE FROM reveal_rows WHERE run_id = ? AND viewer = ?", [run["run_id"], caller])
             released = {k: body[k] for k in ("run_id", "viewer", "cells", "rows", "rows_digest", "terms_hash")}

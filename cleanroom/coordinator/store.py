@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,18 @@ import duckdb
 
 from cleanroom.audit.chain import GENESIS_HASH, entry_body, entry_hash
 from cleanroom.signing import Signer
+
+# A release body above this size is stored zlib-compressed in releases.body_zlib (body_json left empty).
+# DuckDB rewrites a table's open row group at each checkpoint: megabytes of text per attribution release
+# there made every later commit that touched releases slower (seconds after a few dozen jobs).
+INLINE_RELEASE_BYTES = 64 * 1024
+
+
+def release_text(row: dict[str, Any]) -> str:
+    """The stored JSON of a releases row (selected with body_json and body_zlib)."""
+    packed = row.get("body_zlib")
+    return zlib.decompress(bytes(packed)).decode("utf-8") if packed is not None else row["body_json"]
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agreements (
@@ -124,6 +137,7 @@ CREATE TABLE IF NOT EXISTS reveal_rows (
     PRIMARY KEY (run_id, viewer, seq)
 );
 ALTER TABLE chunks ADD COLUMN IF NOT EXISTS sealed BLOB;
+ALTER TABLE releases ADD COLUMN IF NOT EXISTS body_zlib BLOB;
 CREATE TABLE IF NOT EXISTS audit_log (
     seq UBIGINT PRIMARY KEY,
     logged_at TEXT NOT NULL,
@@ -179,6 +193,16 @@ class Store:
             else:
                 self._con.execute("COMMIT")
                 self.generation += 1
+
+    def insert_release(self, con: duckdb.DuckDBPyConnection, release_id: str, agreement_id: str, run_id: str, viewer: str, kind: str,
+                       text: str, released_at: str, epsilon: float = 0.0) -> None:
+        """One releases row; a large body goes compressed (see INLINE_RELEASE_BYTES)."""
+        packed = zlib.compress(text.encode("utf-8"), 1) if len(text) > INLINE_RELEASE_BYTES else None
+        con.execute(
+            "INSERT INTO releases (release_id, agreement_id, run_id, viewer, kind, body_json, released_at, epsilon, body_zlib) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [release_id, agreement_id, run_id, viewer, kind, "" if packed is not None else text, released_at, epsilon, packed],
+        )
 
     def checkpoint(self) -> None:
         """Flush the WAL into the file and drop deleted rows' blocks from it."""

@@ -27,7 +27,7 @@ from cleanroom.audit.export import chain_lines, export_text
 from cleanroom.audit.report import disclosure_report_from
 from cleanroom.audit.verify import verify_lines
 from cleanroom.coordinator.core import Coordinator
-from cleanroom.coordinator.store import now
+from cleanroom.coordinator.store import now, release_text
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from cleanroom.signing import load_public_key
 from cleanroom.terms import parse_terms
@@ -250,7 +250,7 @@ class WebService:
             raise FailedPrecondition(
                 f"agreement {agreement_id} was revoked; nothing more is released under it (its disclosure report still lists what was)"
             )
-        sql = "SELECT run_id, body_json FROM releases WHERE agreement_id = ? AND viewer = ? AND kind = 'overlap'"
+        sql = "SELECT run_id, body_json, body_zlib FROM releases WHERE agreement_id = ? AND viewer = ? AND kind = 'overlap'"
         params = [agreement_id, viewer]
         if run_id:
             sql += " AND run_id = ?"
@@ -269,7 +269,7 @@ class WebService:
                 f"no overlap has been released to {viewer} under agreement {agreement_id}: {how}. "
                 "This API serves only numbers already released, so it never spends a privacy budget."
             )
-        release = json.loads(row["body_json"])
+        release = json.loads(release_text(row))
         return {
             "agreement_id": agreement_id,
             "viewer": viewer,
@@ -281,12 +281,12 @@ class WebService:
 
     def _latest_overlap_releases(self, viewer: str) -> dict[str, dict[str, Any]]:
         rows = self.store.rows(
-            """SELECT agreement_id, body_json FROM (
-                   SELECT agreement_id, body_json, row_number() OVER (PARTITION BY agreement_id ORDER BY released_at DESC) AS n
+            """SELECT agreement_id, body_json, body_zlib FROM (
+                   SELECT agreement_id, body_json, body_zlib, row_number() OVER (PARTITION BY agreement_id ORDER BY released_at DESC) AS n
                    FROM releases WHERE viewer = ? AND kind = 'overlap') WHERE n = 1""",
             [viewer],
         )
-        return {r["agreement_id"]: json.loads(r["body_json"]) for r in rows}
+        return {r["agreement_id"]: json.loads(release_text(r)) for r in rows}
 
     def ranking(self, p: Principal, *, viewer: str | None = None, mine: str | None = None, theirs: str | None = None) -> dict[str, Any]:
         """The viewer's partners ranked by released overlap: one population pair, or the total overlap."""
@@ -377,7 +377,7 @@ class WebService:
         self.require(p, "analyst", "read released attribution results")
         agreement = self.agreement_row(p, agreement_id) if agreement_id else None
         viewer = self._viewer(p, viewer, agreement)
-        sql = "SELECT agreement_id, body_json, released_at FROM releases WHERE viewer = ? AND kind = 'attribution'"
+        sql = "SELECT agreement_id, body_json, body_zlib, released_at FROM releases WHERE viewer = ? AND kind = 'attribution'"
         params: list[Any] = [viewer]
         if agreement_id:
             sql += " AND agreement_id = ?"
@@ -387,7 +387,7 @@ class WebService:
         after = decode_cursor(cursor, (str, str))
         jobs: dict[str, dict[str, Any]] = {}
         for row in rows:
-            body = _release_body(row["body_json"])
+            body = _release_body(release_text(row))
             job_id = body.get("job_id") or row["agreement_id"]
             if job_id in jobs:
                 continue
