@@ -20,11 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from cleanroom.attribution.recordio import encode_deals, encode_touches
-from cleanroom.attribution.records import Deal
 from cleanroom.terms import Terms
 from cleanroom_client.accounts import MatchKey
 from cleanroom_client.deals import DealRow
-from cleanroom_client.grouping import group_rows
+from cleanroom_client.grouping import union_keys
 from cleanroom_client.mapping import PreparedUpload, prepare
 from cleanroom_client.touches import TouchRow
 
@@ -46,9 +45,7 @@ class RecordSet:
 
 def deal_records(deals: Sequence[DealRow]) -> RecordSet:
     """The vendor's deals; a deal's ref is its index in ``deals``."""
-    rows = encode_deals([Deal(ref=i, account=0, amount=d.amount, currency=d.currency, outcome=d.outcome, created=d.created,
-                              closed=d.closed, deal_type=d.deal_type) for i, d in enumerate(deals)])
-    return _record_set(deals, rows)
+    return _record_set(deals, encode_deals(deals, refs=range(len(deals)), accounts=[0] * len(deals)))
 
 
 def touch_records(touches: Sequence[TouchRow]) -> RecordSet:
@@ -56,9 +53,8 @@ def touch_records(touches: Sequence[TouchRow]) -> RecordSet:
 
 
 def _record_set(rows: Sequence, records: np.ndarray) -> RecordSet:
-    grouping = group_rows(rows)
-    accounts = [tuple(MatchKey(*text.split(":", 1)) for text in keys) for keys in grouping.account_keys]
-    return RecordSet(accounts, np.asarray(grouping.label_of_row, dtype=np.int64), records)
+    accounts, labels = union_keys(r.keys for r in rows)
+    return RecordSet(accounts, np.asarray(labels, dtype=np.int64), records)
 
 
 def prepare_records(record_set: RecordSet, terms: Terms, party: str, agreement_id: str, secret: bytes,

@@ -13,7 +13,7 @@ always yields the same labels.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 from cleanroom_client.accounts import MatchKey
@@ -30,9 +30,15 @@ class Grouping(NamedTuple):
 
 def group_keys(rows: Iterable[Sequence[MatchKey] | Sequence[str]]) -> Grouping:
     """Union-find over rows' key lists (MatchKeys or "kind:value" strings); every row needs a key."""
+    accounts, labels = union_keys([str(k) for k in keys] for keys in rows)
+    return Grouping([list(keys) for keys in accounts], labels)
+
+
+def union_keys(rows: Iterable[Sequence[Hashable]]) -> tuple[list[tuple], list[int]]:
+    """The union-find itself, over any hashable, orderable keys: (sorted keys per label, label per row)."""
     parent: list[int] = []
-    by_key: dict[str, int] = {}
-    row_keys: list[list[str]] = []
+    by_key: dict[Hashable, int] = {}
+    row_keys: list[Sequence[Hashable]] = []
 
     def find(x: int) -> int:
         root = x
@@ -43,12 +49,11 @@ def group_keys(rows: Iterable[Sequence[MatchKey] | Sequence[str]]) -> Grouping:
         return root
 
     for node, keys in enumerate(rows):
-        texts = [str(k) for k in keys]
-        if not texts:
+        if not keys:
             raise ValueError(f"row {node + 1} (input position) has no match key; rejected rows cannot be grouped")
         parent.append(node)
-        row_keys.append(texts)
-        for key in texts:
+        row_keys.append(keys)
+        for key in keys:
             other = by_key.setdefault(key, node)
             if other != node:
                 a, b = find(other), find(node)
@@ -56,16 +61,19 @@ def group_keys(rows: Iterable[Sequence[MatchKey] | Sequence[str]]) -> Grouping:
                     parent[max(a, b)] = min(a, b)  # the earliest row stays the representative
     label_of_root: dict[int, int] = {}
     labels: list[int] = []
-    members: list[set[str]] = []
-    for node, texts in enumerate(row_keys):
+    members: list[set] = []
+    for node, keys in enumerate(row_keys):
         root = find(node)
         label = label_of_root.get(root)
         if label is None:
             label = label_of_root[root] = len(members)
-            members.append(set())
-        members[label].update(texts)
+            members.append(set(keys))
+        elif len(keys) == 1:
+            members[label].add(keys[0])
+        else:
+            members[label].update(keys)
         labels.append(label)
-    return Grouping([sorted(m) for m in members], labels)
+    return [tuple(sorted(m)) for m in members], labels
 
 
 def group_rows(rows: Iterable[_Keyed]) -> Grouping:
