@@ -36,6 +36,7 @@ from cleanroom.psi import hash_to_point
 from cleanroom.terms import build_terms, canonical_json
 from cleanroom_client.keys.domain import DomainRejected, canonical_domain
 from cleanroom_client.profile import Profile
+from store_scan import store_values
 from cleanroom_client.remote import Remote
 from cleanroom_client.synth_deals import TOUCH_STYLES, AttributionTruth, write_attribution_set
 
@@ -419,6 +420,19 @@ def test_coordinator_refuses_the_same_requests_on_the_wire(world: World):
                 problems.append(f"{name}: accepted")
     assert problems == []
     assert _snapshot(w) == before
+    # A refused job is audited under the agreements of the runs it named, where compliance looks for it.
+    w.stopped()
+    con = duckdb.connect(str(w.coord.data_dir / "coordinator.duckdb"), read_only=True)
+    try:
+        denied = con.execute(
+            "SELECT agreement_id, actor, details_json FROM audit_log WHERE action = 'request.denied' ORDER BY seq").fetchall()
+    finally:
+        con.close()
+        w.running()
+    by_partner = [(agreement, json.loads(details)) for agreement, actor, details in denied if actor == "partner-a"]
+    assert [a for a, d in by_partner if d["method"] == "Run" and "only the vendor" in d["reason"]] == [view["agreements"][0]["agreement_id"]]
+    unknown = [a for a, actor, d in denied if actor == "vendor" and "run_0000000000000000" in json.loads(d)["reason"]]
+    assert unknown == [None]
 
 
 # -- 4. privacy: no identifier of the input files reaches the coordinator -------------------------------------
@@ -447,25 +461,13 @@ def _found(needles: dict[bytes, str], haystack: bytes) -> list[str]:
     return sorted({what for (needle, what), h in zip(needles.items(), hit) if h and needle in haystack})
 
 
-def _store_dump(db: Path) -> bytes:
-    """Every value of every table of the coordinator's store, as text or bytes (DuckDB compresses strings on disk)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        parts = []
-        for (table,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall():
-            for row in con.execute(f'SELECT * FROM "{table}"').fetchall():
-                parts += [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in row]
-        return b"\n".join(parts)
-    finally:
-        con.close()
-
 
 def test_coordinator_never_holds_an_identifier(world: World):
     world.vendor_run("role-split")
     world.stopped()
     received = (world.base / "wire.bin").read_bytes()
     stored = b"".join(p.read_bytes() for p in world.coord.data_dir.glob("coordinator.duckdb*"))
-    dump = _store_dump(world.coord.data_dir / "coordinator.duckdb")
+    dump = store_values(world.coord.data_dir / "coordinator.duckdb")
     assert len(received) > 100_000 and len(dump) > 100_000
     assert json.dumps(world.latest["partners"][0]["credited_won"]).encode() in dump, "the dump holds the released figures"
     needles: dict[bytes, str] = {}

@@ -19,6 +19,7 @@ import pytest
 from cleanroom.demo import POPULATIONS
 from cleanroom.localrun import CLIENT, LocalCoordinator, client_background, client_json, finish
 from cleanroom.psi import hash_to_point
+from store_scan import stored_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -48,7 +49,7 @@ def test_coordinator_never_sees_keys(tmp_path: Path):
         coord.stop()
 
     received = wire_log.read_bytes()
-    stored = b"".join(p.read_bytes() for p in (tmp_path / "coord").glob("coordinator.duckdb*"))
+    stored = stored_bytes(tmp_path / "coord")
     assert len(received) > 50_000 and len(stored) > 10_000
 
     needles: dict[bytes, str] = {}

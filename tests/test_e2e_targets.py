@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from cleanroom.coordinator.store import release_text
+from store_scan import stored_bytes
 from cleanroom.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
 from cleanroom_client.accounts import load_accounts
 
@@ -246,7 +247,7 @@ def test_coordinator_never_holds_a_shared_value_in_clear(world):
     world["coord"].stop()
     try:
         received = (world["work"] / "wire.bin").read_bytes()
-        stored = b"".join(p.read_bytes() for p in (world["work"] / "coord").glob("coordinator.duckdb*"))
+        stored = stored_bytes(world["work"] / "coord")
         assert len(received) > 50_000 and len(stored) > 10_000
         # Sealed bytes did travel and are stored (in the release), just not readable.
         assert b"CRS1" in received and b"sealed_rows" in stored

@@ -991,5 +991,13 @@ class Coordinator:
             self.store.audit(con, "coordinator", "release.reveal", agreement_id, released)
         return body, rows
 
+    def agreements_of_runs(self, run_ids: list[str]) -> list[str]:
+        """The distinct agreements of the runs that exist among ``run_ids``, in the order first named."""
+        if not run_ids:
+            return []
+        found = {r["run_id"]: r["agreement_id"] for r in self.store.rows(
+            "SELECT run_id, agreement_id FROM runs WHERE run_id IN (SELECT unnest(?))", [run_ids])}
+        return list(dict.fromkeys(found[r] for r in run_ids if r in found))
+
     def audit_denial(self, caller: str, method: str, agreement_id: str | None, code: str, reason: str) -> None:
         self.store.audit_now(caller, "request.denied", agreement_id, {"method": method, "code": code, "reason": reason})

@@ -30,6 +30,16 @@ def caller_of(context: grpc.ServicerContext) -> str:
     return names[0].decode("utf-8")
 
 
+def _agreements_named(coordinator: Coordinator, request: Any) -> list[str | None]:
+    """The agreements a refused request concerns, for its audit entries: the one it names or, for a
+    request naming runs (an attribution job), theirs; [None] when it names none that exists."""
+    agreement_id = getattr(request, "agreement_id", None)
+    if agreement_id:
+        return [agreement_id]
+    run_ids = list(getattr(request, "run_ids", None) or [])
+    return coordinator.agreements_of_runs(run_ids) or [None]
+
+
 def rpc(method: Callable) -> Callable:
     """Resolve the caller, run the method, turn domain errors into statuses (and audit them)."""
 
@@ -40,8 +50,8 @@ def rpc(method: Callable) -> Callable:
             caller = caller_of(context)
             return method(self, caller, request, context)
         except RequestError as exc:
-            agreement_id = getattr(request, "agreement_id", None) or None
-            self.coordinator.audit_denial(caller, method.__name__, agreement_id, exc.code, str(exc))
+            for agreement_id in _agreements_named(self.coordinator, request):
+                self.coordinator.audit_denial(caller, method.__name__, agreement_id, exc.code, str(exc))
             context.abort(grpc_code(exc), str(exc))
 
     return wrapper
@@ -57,7 +67,8 @@ def stream_rpc(method: Callable) -> Callable:
             caller = caller_of(context)
             yield from method(self, caller, request, context)
         except RequestError as exc:
-            self.coordinator.audit_denial(caller, method.__name__, getattr(request, "agreement_id", None) or None, exc.code, str(exc))
+            for agreement_id in _agreements_named(self.coordinator, request):
+                self.coordinator.audit_denial(caller, method.__name__, agreement_id, exc.code, str(exc))
             context.abort(grpc_code(exc), str(exc))
 
     return wrapper

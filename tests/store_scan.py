@@ -1,0 +1,40 @@
+"""Everything a coordinator's store holds, as one haystack for the privacy scans.
+
+The raw files alone are not enough: DuckDB compresses strings on disk, and the
+coordinator stores large release bodies zlib-compressed (releases.body_zlib).
+So the haystack is the raw files, plus every value of every table read back
+through DuckDB, plus every compressed body decompressed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import duckdb
+
+
+def store_values(db: Path) -> bytes:
+    """Every value of every table, as text or bytes; compressed release bodies opened."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        parts: list[bytes] = []
+        for (table,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall():
+            cursor = con.execute(f'SELECT * FROM "{table}"')
+            names = [d[0] for d in cursor.description]
+            for row in cursor.fetchall():
+                for name, value in zip(names, row):
+                    if value is None:
+                        continue
+                    if name == "body_zlib":
+                        value = zlib.decompress(bytes(value))
+                    parts.append(bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else str(value).encode("utf-8"))
+        return b"\n".join(parts)
+    finally:
+        con.close()
+
+
+def stored_bytes(data_dir: Path) -> bytes:
+    """The store's files as they lie on disk, then its values (see the module docstring)."""
+    raw = b"".join(p.read_bytes() for p in sorted(data_dir.glob("coordinator.duckdb*")))
+    return raw + b"\n" + store_values(data_dir / "coordinator.duckdb")
