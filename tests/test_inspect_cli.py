@@ -157,6 +157,35 @@ def test_overrides_and_population_map(tmp_path: Path, capsys: pytest.CaptureFixt
     assert doc["totals"]["by_population"] == {"partner": 1, "reseller": 1}
 
 
+OPPORTUNITIES = ["Opportunity ID", "Opportunity Name", "Account Name", "Website", "Amount", "Stage", "Close Date", "Type"]
+
+
+@pytest.mark.parametrize("stage_header, id_header", [("Stage", "Opportunity ID"), ("Deal Stage", "Record ID")])
+def test_an_opportunity_export_maps_accounts_by_deal_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            stage_header: str, id_header: str) -> None:
+    """A deals export's "Type" is the deal's (New Business, Renewal), not the account's: the stage says
+    won (customer), open (opportunity) or lost (prospect), and an account with several deals is in each."""
+    header = [id_header if h == "Opportunity ID" else stage_header if h == "Stage" else h for h in OPPORTUNITIES]
+    rows = [
+        ["006A", "Acme - New", "Acme", "acme.com", "1000", "Closed Won", "2025-01-02", "New Business"],
+        ["006B", "Acme - Upsell", "Acme", "https://www.acme.com/", "500", "Negotiation/Review", "2025-09-02", "Existing Business"],
+        ["006C", "Beta - New", "Beta", "beta.io", "900", "Closed Lost", "2025-03-01", "New Business"],
+        ["006D", "Gamma - New", "Gamma", "gamma.org", "700", "Prospecting", "2025-10-01", "Renewal"],
+        ["006E", "Delta - New", "Delta", "delta.net", "100", "On Hold", "2025-10-01", "New Business"],
+    ]
+    doc = inspect_json(capsys, str(write_csv(tmp_path / "opps.csv", header, rows)))
+    assert doc["columns"]["population"] == stage_header and doc["columns"]["population_from"] == "deal stage"
+    assert {a["keys"][0]: a["populations"] for a in doc["accounts"]} == {
+        "domain:acme.com": ["customer", "opportunity"], "domain:beta.io": ["prospect"], "domain:gamma.org": ["opportunity"],
+    }
+    [rejected] = doc["rejected"]
+    assert rejected["row"] == 5 and "'On Hold'" in rejected["reason"] and repr(stage_header) in rejected["reason"]
+    # Naming the column says what it holds: then the account stages apply, and "New Business" is not one.
+    doc = inspect_json(capsys, str(tmp_path / "opps.csv"), "--population-column", "Type")
+    assert doc["accounts"] == [] and all("'New Business'" in r["reason"] or "'Existing Business'" in r["reason"] or "'Renewal'" in r["reason"]
+                                         for r in doc["rejected"])
+
+
 def test_unknown_override_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "c.csv", ["Website", "Type"], [["acme.com", "Customer"]])
     assert main(["inspect", str(path), "--population-column", "Stage"]) == 2

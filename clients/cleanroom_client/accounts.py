@@ -236,11 +236,11 @@ def load_accounts(
     """
     if not valid_population(default_population):
         raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer'")
-    stages = StageMap.load(Path(population_map) if population_map is not None else None)
     with TableStream(Path(path)) as table, _gc_paused():
         columns = resolve_columns(
             table.columns, str(table.path), key_column, name_column, population_column, country_column, require_key=not name_key
         )
+        stages = StageMap.load(Path(population_map) if population_map is not None else None, deal_stages=columns.deal_stages)
         rejected, candidates, roots, rows_read = _candidates(table, columns, stages, default_population, name_key, keep_fields)
         accounts = _merge(candidates, roots, columns.names)
     return LoadResult(table.path, accounts, rejected, rows_read, columns)

@@ -22,6 +22,10 @@ DOMAIN_COLUMNS = (
 )
 NAME_COLUMNS = ("account name", "company name", "company", "name", "organization", "organisation")
 POPULATION_COLUMNS = ("type", "lifecycle stage", "account type", "stage", "population", "segment")
+# An opportunity report or deal export: one row per deal, whose "Type" is the deal's (New Business,
+# Renewal), not the account's; its accounts take their population from the deal stage instead.
+DEAL_MARKERS = ("opportunity id", "opportunity name", "deal id", "record id", "deal name", "close date")
+DEAL_STAGE_COLUMNS = ("stage", "deal stage", "opportunity stage")
 COUNTRY_COLUMNS = ("billing country", "country/region", "country", "shipping country", "hq country")
 
 
@@ -37,6 +41,7 @@ class ColumnMap:
     population_column: int | None
     country_column: int | None
     names: tuple[str, ...] = field(default=())
+    deal_stages: bool = False  # the population column holds deal stages (an opportunity/deal export)
 
     def describe(self) -> dict[str, object]:
         pick = lambda i: None if i is None else self.names[i]  # noqa: E731
@@ -45,6 +50,7 @@ class ColumnMap:
             "name": pick(self.name_column),
             "population": pick(self.population_column),
             "country": pick(self.country_column),
+            **({"population_from": "deal stage"} if self.deal_stages else {}),
         }
 
 
@@ -85,10 +91,14 @@ def resolve_columns(
             f"{source}: no website/domain/e-mail column found (looked for {', '.join(repr(c) for c in DOMAIN_COLUMNS[:5])}, ...); "
             f"columns found: {', '.join(columns)}; name one with --key-column"
         )
+    deal_stage = None
+    if population_column is None and any(_norm(m) in normalised for m in DEAL_MARKERS):
+        deal_stage = _find(columns, None, DEAL_STAGE_COLUMNS, "deal stage", source)
     return ColumnMap(
         key_columns=keys,
         name_column=name_index,
-        population_column=_find(columns, population_column, POPULATION_COLUMNS, "population/stage", source),
+        population_column=deal_stage if deal_stage is not None else _find(columns, population_column, POPULATION_COLUMNS, "population/stage", source),
         country_column=_find(columns, country_column, COUNTRY_COLUMNS, "country", source),
         names=tuple(columns),
+        deal_stages=deal_stage is not None,
     )

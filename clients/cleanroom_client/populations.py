@@ -3,6 +3,11 @@
 Stage values are compared with case, spaces and punctuation ignored, so
 HubSpot's internal "marketingqualifiedlead" and its label "Marketing Qualified
 Lead" are one stage, as are "Customer - Direct" and "customer direct".
+
+An opportunity or deal export (columns.ColumnMap.deal_stages) is read by its
+deal stage instead: the account of a won deal is a customer, of an open deal
+an opportunity, of a lost deal a prospect (``DEAL_OUTCOME_POPULATIONS``); an
+account with several deals is in each of their populations.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ DEFAULT_STAGES: dict[str, str] = {
     "Marketing Qualified Lead": "prospect",
     "Sales Qualified Lead": "prospect",
 }
+# A deal's outcome (deals.STAGES: won / lost / open) -> the population of its account.
+DEAL_OUTCOME_POPULATIONS: dict[str, str] = {"won": "customer", "open": "opportunity", "lost": "prospect"}
 _POPULATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
@@ -44,19 +51,24 @@ def valid_population(name: str) -> bool:
 class StageMap:
     """Stage value -> population: the defaults, then a mapping file's entries on top."""
 
-    def __init__(self, extra: dict[str, str] | None = None) -> None:
+    def __init__(self, extra: dict[str, str] | None = None, deal_stages: bool = False) -> None:
         self._labels: dict[str, str] = {}  # normalised -> label, for messages
         self._stages: dict[str, str] = {}  # normalised -> population
-        for stage, population in {**DEFAULT_STAGES, **(extra or {})}.items():
+        defaults = DEFAULT_STAGES
+        if deal_stages:
+            from cleanroom_client.deals import STAGES  # deals imports accounts, which imports this module
+
+            defaults = {stage: DEAL_OUTCOME_POPULATIONS[outcome] for stage, outcome in STAGES.items()}
+        for stage, population in {**defaults, **(extra or {})}.items():
             self._labels[_norm(stage)] = stage.strip()
             self._stages[_norm(stage)] = population
         self._seen: dict[str, str | None] = {}  # raw stage -> population: a file repeats a handful of stage values
 
     @classmethod
-    def load(cls, path: Path | None) -> "StageMap":
-        """The defaults plus the JSON object {"stage value": "population"} in ``path``."""
+    def load(cls, path: Path | None, deal_stages: bool = False) -> "StageMap":
+        """The defaults (account stages, or deal stages) plus the JSON object {"stage value": "population"} in ``path``."""
         if path is None:
-            return cls()
+            return cls(deal_stages=deal_stages)
         data, _ = load_map(Path(path), "population")
         bad = [v for v in data.values() if not valid_population(v)]
         if bad:
@@ -64,7 +76,7 @@ class StageMap:
         empty = [k for k in data if not _norm(k)]
         if empty:
             raise InputError(f"{path}: population map has an empty stage value {empty[0]!r}")
-        return cls(data)
+        return cls(data, deal_stages)
 
     def population(self, stage: str | None) -> str | None:
         """The population for ``stage``, or None when the stage is empty or unmapped."""
