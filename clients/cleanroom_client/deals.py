@@ -475,9 +475,16 @@ class CodeMap:
                 raise InputError(f"{origin or what + ' map'}: empty {what} value {label!r}")
             self._labels[header_norm(label)] = label.strip()
             self._codes[header_norm(label)] = code
+        self._seen: dict[str | None, str | None] = {}  # raw value -> code: a file repeats a handful of values
 
     def get(self, value: str | None) -> str | None:
-        return self._codes.get(header_norm(value))
+        try:
+            return self._seen[value]
+        except KeyError:
+            if len(self._seen) > 4096:  # free text in a coded column: stop remembering
+                self._seen.clear()
+            found = self._seen[value] = self._codes.get(header_norm(value))
+            return found
 
     def accepted(self) -> str:
         by_code: dict[str, list[str]] = {}
