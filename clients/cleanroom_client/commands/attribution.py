@@ -136,7 +136,6 @@ def _run(args: argparse.Namespace) -> int:
         _period(args.period, date.today())  # a bad --period fails now, not after the job has been released
     with session(args) as (profile, remote):
         keys, log = keystore(profile), receipts(profile)
-        runs = []
         # Every agreement is checked (party, attribution, model) before anything is uploaded to any of them.
         checked = [(agreement, _attribution_terms(agreement, profile.party, "vendor")) for agreement in map(remote.get, ids)]
         model = args.model or checked[0][1].attribution.model
@@ -149,6 +148,9 @@ def _run(args: argparse.Namespace) -> int:
         with ThreadPoolExecutor(max_workers=1) as uploader:
             pending = []
             for agreement, terms in checked:
+                for *_, upload in pending:  # an upload that failed stops the run before more blinding
+                    if upload.done() and upload.exception() is not None:
+                        raise upload.exception()  # type: ignore[misc]
                 prepared, sent = prepare_records(record_set, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
                 pending.append((agreement, terms, uploader.submit(upload_own, remote, agreement, prepared, log, purpose=PURPOSE)))
                 del prepared
