@@ -554,3 +554,20 @@ def _check_audit_chain(coord, signer):
     # upload entries carry sizes and digests, never points
     for r in rows:
         assert "points" not in json.loads(r["details_json"]) or isinstance(json.loads(r["details_json"])["points"], int)
+
+
+def test_large_release_bodies_are_stored_compressed_and_read_back_whole(coord):
+    from cleanroom.coordinator.store import INLINE_RELEASE_BYTES, release_text
+
+    small = json.dumps({"cells": [1, 2, 3]})
+    large = json.dumps({"deals": [{"ref": i, "credits": {"partner": f"{i}.00"}} for i in range(20_000)]})
+    assert len(small) <= INLINE_RELEASE_BYTES < len(large)
+    with coord.store.transaction() as con:
+        coord.store.insert_release(con, "rel_small", "agr_x", "run_x", VENDOR, "overlap", small, "2026-01-01T00:00:00Z")
+        coord.store.insert_release(con, "rel_large", "agr_x", "run_x", VENDOR, "attribution", large, "2026-01-01T00:00:00Z")
+    rows = {r["release_id"]: r for r in coord.store.rows("SELECT * FROM releases ORDER BY release_id")}
+    assert rows["rel_small"]["body_json"] == small and rows["rel_small"]["body_zlib"] is None
+    assert rows["rel_large"]["body_json"] == "" and len(rows["rel_large"]["body_zlib"]) < len(large) // 4
+    assert release_text(rows["rel_small"]) == small and release_text(rows["rel_large"]) == large
+    # A row read from a store made before the column existed has no body_zlib at all.
+    assert release_text({"body_json": small}) == small
