@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -14,6 +15,9 @@ from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+_live: Progress | None = None
+_live_bars = 0
+_live_lock = threading.Lock()
 
 
 # Above this size a document is written on one line: indenting takes json's pure-Python
@@ -58,13 +62,22 @@ def progress(description: str, total: int, enabled: bool | None = None) -> Itera
     if not enabled or total <= 0:
         yield lambda n: None
         return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    # One live display serves every bar: rich allows one at a time, and `attribution run` blinds the
+    # next agreement on the main thread while the previous one uploads on another.
+    global _live, _live_bars
+    with _live_lock:
+        if _live is None:
+            _live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                             console=err, transient=True)
+            _live.start()
+        bar, _live_bars = _live, _live_bars + 1
         task = bar.add_task(description, total=total)
+    try:
         yield lambda n: bar.advance(task, n)
+    finally:
+        with _live_lock:
+            bar.remove_task(task)
+            _live_bars -= 1
+            if _live_bars == 0:
+                bar.stop()
+                _live = None
