@@ -62,8 +62,9 @@ def progress(description: str, total: int, enabled: bool | None = None) -> Itera
     if not enabled or total <= 0:
         yield lambda n: None
         return
-    # One live display serves every bar: rich allows one at a time, and `attribution run` blinds the
-    # next agreement on the main thread while the previous one uploads on another.
+    # One live display serves every bar: `attribution run` blinds the next agreement on the main thread
+    # while the previous one uploads on another, and rich before 14 refuses a second live display on a
+    # console (LiveError) while later versions stack them with ordering rules of their own.
     global _live, _live_bars
     with _live_lock:
         if _live is None:

@@ -12,8 +12,8 @@ from cleanroom import console
 
 
 def test_progress_bars_may_overlap_across_threads(monkeypatch):
-    # rich allows one live display per console; `attribution run` shows a blinding bar on the main
-    # thread while an upload bar runs on another. Both must work, and the display must end with the last.
+    # `attribution run` shows a blinding bar on the main thread while an upload bar runs on another:
+    # both go in one live display (rich < 14 refuses a second one), which ends with the last bar.
     monkeypatch.setattr(console, "err", Console(file=io.StringIO(), force_terminal=True, width=100))
     started, release, errors = threading.Event(), threading.Event(), []
 
