@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -99,7 +100,8 @@ def _by_deal_id(statement: dict) -> dict:
 def assert_vendor_view(view: dict, truth: AttributionTruth, config: AttributionConfig, model: str, partners=PARTNERS) -> Expected:
     want = expected(truth, config, model, partners)
     assert view["model"] == model and view["as_of"] == AS_OF.isoformat()
-    got = {d["deal_id"]: {**d, "amount": Decimal(d["amount"])} for d in view["deals"]}  # as the CRM wrote it: "6250" or "6250.00"
+    assert all(re.fullmatch(r"\d+\.\d{2,}", d["amount"]) for d in view["deals"]), "money is written with at least two decimals"
+    got = {d["deal_id"]: {**d, "amount": Decimal(d["amount"])} for d in view["deals"]}
     assert len(got) == len(view["deals"]) and set(got) == set(want.per_deal), "the release holds exactly the vendor's uploadable deals"
     wrong = {i: (got[i], want.per_deal[i]) for i in want.per_deal if got[i] != want.per_deal[i]}
     assert not wrong, f"{len(wrong)} deals credited differently from the ground truth, e.g. {list(wrong.items())[:2]}"

@@ -23,6 +23,7 @@ import numpy as np
 
 from cleanroom.attribution import credit_deals, ecosystem_metrics, partner_release, summarize_partners
 from cleanroom.attribution.config import MODELS, AttributionConfig
+from cleanroom.attribution.money import money_str
 from cleanroom.attribution.records import Touch
 from cleanroom.attribution.recordio import decode_deals, decode_touches
 from cleanroom.coordinator.linkage import Linked, from_blobs
@@ -137,7 +138,7 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
         "agreements": [{"agreement_id": a["agreement_id"], "partner": t.partner(), "run_id": r["run_id"], "terms_hash": r["terms_hash"]}
                        for a, t, r, _ in inputs],
         "partners": [s.to_dict() for s in summaries],
-        "deals": [{**c.to_dict(), "amount": str(by_ref[c.ref].amount), "currency": by_ref[c.ref].currency} for c in credits],
+        "deals": [{**c.to_dict(), "amount": money_str(by_ref[c.ref].amount), "currency": by_ref[c.ref].currency} for c in credits],
         "metrics": ecosystem_metrics(deals, credits),
         "released_at": released_at,
     }
