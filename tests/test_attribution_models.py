@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from cleanroom.attribution.config import AttributionConfig
 from cleanroom.attribution.eligibility import eligible_touches, reference_date
 from cleanroom.attribution.engine import DealCredit, credit_deals
-from cleanroom.attribution.money import allocate
+from cleanroom.attribution.money import allocate, money_str
 from cleanroom.attribution.records import Deal, Touch
 from cleanroom.errors import InvalidArgument, RequestError
 
@@ -542,3 +542,11 @@ def test_influenced_gives_each_influencer_the_amount(touches, amount):
     result = credit(deal, touches, "influenced")
     assert set(result.credits) == (result.influencers if amount else set())
     assert all(v == amount for v in result.credits.values())
+
+
+@pytest.mark.parametrize("amount, text", [
+    ("6250", "6250.00"), ("6250.00", "6250.00"), ("12.5", "12.50"), ("0.125", "0.125"), ("0", "0.00"), ("0E-2", "0.00"),
+    ("1E+3", "1000.00"), ("7E+1", "70.00"), ("100.000", "100.000"), ("0.00000001", "0.00000001"), ("1.5E-7", "0.00000015"),
+])
+def test_money_is_written_plainly_with_at_least_two_decimals(amount, text):
+    assert money_str(Decimal(amount)) == text

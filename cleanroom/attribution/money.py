@@ -73,9 +73,12 @@ def at_least_cents(amount: Decimal) -> Decimal:
 def money_str(amount: Decimal) -> str:
     """Money as text with at least two decimals and no exponent ("1234.50")."""
     text = str(amount)
-    point = text.find(".")
-    if point >= 0 and len(text) - point > 2 and "E" not in text:  # already written so (the common case, and cheap)
-        return text
+    if "E" not in text:  # plain notation already (the common case, and cheap)
+        point = text.find(".")
+        if point < 0:
+            return text + ".00"
+        if len(text) - point > 2:
+            return text
     return format(at_least_cents(amount), "f")
 
 
