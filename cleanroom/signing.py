@@ -59,8 +59,5 @@ def verify_bytes(public_pem: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def verify_json(public_pem: bytes, obj: object, signature: bytes) -> bool:
-    try:
-        load_public_key(public_pem).verify(signature, canonical_json(obj))
-        return True
-    except InvalidSignature:
-        return False
+    """Whether ``signature`` is the key's signature over the canonical JSON of ``obj``."""
+    return verify_bytes(public_pem, canonical_json(obj), signature)

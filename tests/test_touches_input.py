@@ -163,4 +163,4 @@ def test_grouping_touches(tmp_path: Path) -> None:
     rows = [["acme.com", "tech", "2025-01-01"], ["www.acme.com", "referral", "2025-01-02"], ["beta.io", "tech", "2025-01-01"],
             ["https://ACME.com/x", "influence", "2025-01-03"]]
     result = load_touches(write_csv(tmp_path / "t.csv", ["Website", "Role", "Date"], rows))
-    assert group_rows(result.touches) == ([["domain:acme.com"], ["domain:beta.io"]], [0, 0, 1, 0])
+    assert group_rows(result.touches).as_text() == ([["domain:acme.com"], ["domain:beta.io"]], [0, 0, 1, 0])

@@ -100,8 +100,8 @@ def encode_deals(deals: Sequence[Deal], refs: Sequence[int] | None = None, accou
     outcome, deal_type = {o: i for i, o in enumerate(OUTCOMES)}, {t: i for i, t in enumerate(DEAL_TYPES)}
     rows["outcome"] = [outcome[d.outcome] for d in deals]
     rows["deal_type"] = [deal_type[d.deal_type] for d in deals]
-    rows["created"] = [(d.created - EPOCH).days for d in deals]
-    rows["closed"] = [NO_DATE if d.closed is None else (d.closed - EPOCH).days for d in deals]
+    rows["created"] = [day_number(d.created) for d in deals]
+    rows["closed"] = [NO_DATE if d.closed is None else day_number(d.closed) for d in deals]
     return rows
 
 
@@ -110,7 +110,7 @@ def encode_touches(accounts: Sequence[int], roles: Sequence[str], days: Sequence
     role = {r: i for i, r in enumerate(ROLES)}
     rows["account"] = accounts
     rows["role"] = [role[r] for r in roles]
-    rows["day"] = [(d - EPOCH).days for d in days]
+    rows["day"] = [day_number(d) for d in days]
     return rows
 
 

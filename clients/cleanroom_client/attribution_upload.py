@@ -23,7 +23,7 @@ from cleanroom.attribution.recordio import encode_deals, encode_touches
 from cleanroom.terms import Terms
 from cleanroom_client.accounts import MatchKey
 from cleanroom_client.deals import DealRow
-from cleanroom_client.grouping import union_keys
+from cleanroom_client.grouping import group_rows
 from cleanroom_client.mapping import PreparedUpload, prepare
 from cleanroom_client.touches import TouchRow
 
@@ -53,8 +53,8 @@ def touch_records(touches: Sequence[TouchRow]) -> RecordSet:
 
 
 def _record_set(rows: Sequence, records: np.ndarray) -> RecordSet:
-    accounts, labels = union_keys(r.keys for r in rows)
-    return RecordSet(accounts, np.asarray(labels, dtype=np.int64), records)
+    grouping = group_rows(rows)
+    return RecordSet(grouping.account_keys, np.asarray(grouping.label_of_row, dtype=np.int64), records)
 
 
 def prepare_records(record_set: RecordSet, terms: Terms, party: str, agreement_id: str, secret: bytes,

@@ -24,18 +24,16 @@ class _Keyed(Protocol):
 
 
 class Grouping(NamedTuple):
-    account_keys: list[list[str]]  # per account label: its keys as "kind:value", sorted
+    account_keys: list[tuple]  # per account label: its keys, sorted
     label_of_row: list[int]  # per input row (in input order): its account label
 
-
-def group_keys(rows: Iterable[Sequence[MatchKey] | Sequence[str]]) -> Grouping:
-    """Union-find over rows' key lists (MatchKeys or "kind:value" strings); every row needs a key."""
-    accounts, labels = union_keys([str(k) for k in keys] for keys in rows)
-    return Grouping([list(keys) for keys in accounts], labels)
+    def as_text(self) -> tuple[list[list[str]], list[int]]:
+        """The same grouping with every key written as text ("domain:acme.com")."""
+        return [[str(k) for k in keys] for keys in self.account_keys], self.label_of_row
 
 
-def union_keys(rows: Iterable[Sequence[Hashable]]) -> tuple[list[tuple], list[int]]:
-    """The union-find itself, over any hashable, orderable keys: (sorted keys per label, label per row)."""
+def group_keys(rows: Iterable[Sequence[Hashable]]) -> Grouping:
+    """Union-find over rows' key lists (MatchKeys, or any hashable, orderable keys); every row needs a key."""
     parent: list[int] = []
     by_key: dict[Hashable, int] = {}
     row_keys: list[Sequence[Hashable]] = []
@@ -68,14 +66,12 @@ def union_keys(rows: Iterable[Sequence[Hashable]]) -> tuple[list[tuple], list[in
         if label is None:
             label = label_of_root[root] = len(members)
             members.append(set(keys))
-        elif len(keys) == 1:
-            members[label].add(keys[0])
         else:
             members[label].update(keys)
         labels.append(label)
-    return [tuple(sorted(m)) for m in members], labels
+    return Grouping([tuple(sorted(m)) for m in members], labels)
 
 
 def group_rows(rows: Iterable[_Keyed]) -> Grouping:
-    """Accounts of DealRows or TouchRows (anything with ``.keys``): (keys per label, label per row)."""
+    """Accounts of DealRows or TouchRows (anything with ``.keys``): (MatchKeys per label, label per row)."""
     return group_keys(r.keys for r in rows)

@@ -13,7 +13,7 @@ import math
 import os
 from array import array
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -264,19 +264,9 @@ def wait_for_result(
     run_id: str,
     seconds: float,
     show_progress: bool | None = None,
-    poll: float = 0.25,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> runs_pb2.RunStatus:
     """Poll until the run completes or ``seconds`` pass, re-blinding the peer's points when they arrive."""
-    deadline = time.monotonic() + seconds
-    while True:
-        status = remote.status(agreement.agreement_id, run_id)
-        if status.reblind_needed:
-            reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
-            continue
-        if status.state != "collecting" or time.monotonic() >= deadline:
-            return status
-        sleep(min(poll, max(0.0, deadline - time.monotonic())))
+    return wait_for_results(remote, [(agreement, run_id)], keystore, receipts, seconds, show_progress)[0]
 
 
 def wait_for_results(
@@ -285,6 +275,7 @@ def wait_for_results(
     keystore: Keystore,
     receipts: ReceiptLog,
     seconds: float,
+    show_progress: bool | None = None,
     poll: float = 0.25,
 ) -> list[runs_pb2.RunStatus]:
     """``wait_for_result`` over several runs at once: whichever peer's points arrive first are
@@ -297,7 +288,7 @@ def wait_for_results(
                 continue
             status = remote.status(agreement.agreement_id, run_id)
             if status.reblind_needed:
-                reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts)
+                reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
                 status = remote.status(agreement.agreement_id, run_id)
             statuses[i] = status
         if all(s.state != "collecting" for s in statuses) or time.monotonic() >= deadline:
