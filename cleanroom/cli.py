@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cleanroom.console import fail, print_json, print_table
-from cleanroom.errors import CleanroomError
+from cleanroom.console import print_json, print_table
+from cleanroom.process import run_command
 
 
 def _coordinator_init(args: argparse.Namespace) -> int:
@@ -264,12 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except CleanroomError as exc:
-        return fail(str(exc))
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from cleanroom.console import fail
-from cleanroom.errors import CleanroomError
+from cleanroom.process import run_command
 
 import cleanroom_client.commands as _commands
 
@@ -37,12 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except CleanroomError as exc:
-        return fail(str(exc))
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
+    return run_command(args)
 
 
 if __name__ == "__main__":
