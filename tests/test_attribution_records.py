@@ -18,10 +18,10 @@ import pytest
 
 from cleanroom.attribution import AttributionConfig
 from cleanroom.attribution.recordio import (
-    DEAL, NO_DATE, TOUCH, RecordError, amount_parts, check_deals, check_touches, day_number, decode_deals, decode_touches,
+    DEAL, NO_DATE, TOUCH, RecordError, amount_parts, check_deals, check_touches, day_number, day_of, decode_deals,
     encode_deals, encode_touches, split_rows,
 )
-from cleanroom.attribution.records import Deal, Touch
+from cleanroom.attribution.records import ROLES, Deal
 from cleanroom.chunks import chunk_digest, upload_digest
 from cleanroom.coordinator.core import OWN
 from cleanroom.coordinator.linkage import from_blobs, link, to_blobs
@@ -48,12 +48,15 @@ def test_deals_round_trip_exactly():
     assert DEAL.itemsize == 30 and TOUCH.itemsize == 9
 
 
+def _roles_and_days(rows) -> list[tuple[str, date]]:
+    return [(ROLES[r], day_of(d)) for r, d in zip(rows["role"].tolist(), rows["day"].tolist())]
+
+
 def test_touches_round_trip():
     days = [date(2025, 1, 1), date(1970, 1, 1), date(1969, 12, 31)]
     rows = check_touches(encode_touches([4, 0, 2], ["co-sell", "sourcing", "influence"], days).tobytes(), total_accounts=5)
     assert rows["account"].tolist() == [4, 0, 2]
-    assert decode_touches("p", rows["role"], rows["day"]) == [Touch("p", "co-sell", days[0]), Touch("p", "sourcing", days[1]),
-                                                             Touch("p", "influence", days[2])]
+    assert _roles_and_days(rows) == [("co-sell", days[0]), ("sourcing", days[1]), ("influence", days[2])]
 
 
 @pytest.mark.parametrize("amount, ok", [
@@ -147,8 +150,7 @@ def test_link_matches_a_dictionary_join():
     owner = {t: a for a, ts in enumerate(partner_tokens) for t in ts}
     matched = {(v, owner[t]) for v, ts in enumerate(vendor_tokens) for t in ts if t in owner}
     expected = sorted((v, day, role) for v, p in matched for (acc, role, day) in touches if acc == p)
-    got = sorted((v, t.day, t.role) for v, t in zip(linked.touches["account"].tolist(),
-                                                    decode_touches("x", linked.touches["role"], linked.touches["day"])))
+    got = sorted((v, day, role) for v, (role, day) in zip(linked.touches["account"].tolist(), _roles_and_days(linked.touches)))
     assert got == expected and len(expected) > 100
     assert decode_deals(linked.deals) == deals  # sorted by ref again
     assert from_blobs(*to_blobs(linked)).deals_digest == linked.deals_digest

@@ -391,6 +391,26 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(world: World):
     assert _snapshot(w) == before
 
 
+def test_bad_deals_file_while_touches_wait_uploads_nothing(world: World):
+    """The vendor re-blinds waiting touches while it reads its deals: a bad file must still leave no trace."""
+    w = world.running()
+    agreement = w.agree("partner-c")
+    waiting = client_json(w.profiles["partner-c"], "attribution", "touches", agreement, w.truth.paths["partner-c"])
+    assert waiting["state"] == "collecting" and waiting["waiting_for"] == ["vendor's upload", "vendor's re-blinding of your points"]
+    row = next(d.row for d in w.truth.deals if d.matchable)
+    bad = _rewrite(w.deals, w.base / "late-bad-amount.csv", row, {"Amount": "twelve"})
+    args = ["attribution", "run", "--agreements", agreement, "--as-of", AS_OF.isoformat(), "--wait", "60"]
+    before = _snapshot(w)
+    refused = client(w.profiles["vendor"], *args, "--deals", bad, check=False)
+    assert refused.returncode == 2 and f"{bad}: row {row}, column 'Amount'" in refused.stderr
+    assert _snapshot(w) == before
+    # The same command on the good file re-blinds the waiting touches and credits them as the ground truth says.
+    syncing = client_background(w.profiles["partner-c"], "sync", agreement, "--wait", "60")
+    view = client_json(w.profiles["vendor"], *args, "--deals", w.deals, "--model", "role-split")
+    finish(syncing)
+    w.jobs[view["job_id"]] = [(agreement, "partner-c")]  # for the audit test
+    assert_vendor_view(view, w.truth, AttributionConfig(), "role-split", ("partner-c",))
+
 def test_coordinator_refuses_the_same_requests_on_the_wire(world: World):
     """The coordinator is the authority: the same refusals without the client's own checks."""
     w = world.running()

@@ -83,3 +83,16 @@ def test_readable_by_others_is_tightened_on_read(path, loose):
     assert _mode(path) == loose
     assert Keystore(path).secret("agr_1") == secret  # a read, no write
     assert _mode(path) == 0o600
+
+
+def test_a_draft_writes_nothing_until_the_secret_is_asked_for(path):
+    path.parent.mkdir()
+    ks = Keystore(path)
+    kept = ks.secret("agr_kept")
+    before = path.read_bytes()
+    draft = ks.draft("agr_new")
+    assert len(draft) == 32 and ks.draft("agr_new") == draft and ks.draft("agr_kept") == kept
+    assert path.read_bytes() == before  # a command that fails after drafting leaves the keystore as it was
+    assert Keystore(path).draft("agr_new") != draft  # a draft lives in this process only
+    assert ks.secret("agr_new") == draft  # asked for, the draft is what is kept
+    assert Keystore(path).secret("agr_new") == draft

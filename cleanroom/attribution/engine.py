@@ -73,15 +73,20 @@ def check_deal(deal: Deal) -> None:
 def credit_deal(deal: Deal, touches: Sequence[Touch], config: AttributionConfig, today: date, model: str | None = None) -> DealCredit:
     """Credit one deal (see ``credit_deals``)."""
     check_deal(deal)
-    name = model or config.model
-    function = model_function(name)
-    reference = reference_date(deal, today)
     eligible = eligible_touches(deal, touches, config, today) if touches else []
+    return _credit_eligible(deal, eligible, config, today, model or config.model)
+
+
+_NOBODY: frozenset[str] = frozenset()
+
+
+def _credit_eligible(deal: Deal, eligible: Sequence[Touch], config: AttributionConfig, today: date, name: str) -> DealCredit:
+    """Credit a checked deal from its eligible touches, ordered as ``eligible_touches`` orders them."""
     if not eligible:  # every model credits nobody: the whole amount is unattributed (as allocate would write it)
-        return DealCredit(deal.ref, {}, at_least_cents(deal.amount), frozenset(), frozenset())
+        return DealCredit(deal.ref, {}, at_least_cents(deal.amount), _NOBODY, _NOBODY)
     influencers = frozenset(t.partner for t in eligible)
     sourcers = frozenset(t.partner for t in eligible if t.role == "sourcing")
-    weights, total = function(deal, eligible, config, reference)
+    weights, total = model_function(name)(deal, eligible, config, reference_date(deal, today))
     if name == "influenced":
         credits = {p: at_least_cents(deal.amount) for p in sorted(weights) if deal.amount}
         unattributed = Decimal(0) if weights else deal.amount
@@ -96,12 +101,17 @@ def credit_deals(
     config: AttributionConfig,
     today: date,
     model: str | None = None,
+    *,
+    eligible: bool = False,
 ) -> list[DealCredit]:
     """Credit each deal with ``model`` (default: ``config.model``), in the order of ``deals``.
 
     ``touches_by_ref`` maps a deal's ref to the partner touches on its account
     (all partners together); a ref that is missing means no touches. ``today``
-    is the reference date of open deals.
+    is the reference date of open deals. ``eligible=True`` says the touches
+    given already are each deal's eligible touches in their order (as
+    ``eligible_touches``, or ``eligible_records.eligible_by_deal`` for many
+    deals at once, gives them), so they are not filtered and sorted again.
     """
     name = model or config.model
     model_function(name)  # an unknown model fails before any work
@@ -110,4 +120,8 @@ def credit_deals(
         if deal.ref in seen:
             raise InvalidArgument(f"deal ref {deal.ref} appears more than once; each deal must be given once")
         seen.add(deal.ref)
-    return [credit_deal(d, touches_by_ref.get(d.ref, ()), config, today, name) for d in deals]
+        check_deal(deal)
+    if eligible:
+        return [_credit_eligible(d, touches_by_ref.get(d.ref, ()), config, today, name) for d in deals]
+    return [_credit_eligible(d, eligible_touches(d, touches_by_ref[d.ref], config, today) if d.ref in touches_by_ref else [],
+                             config, today, name) for d in deals]

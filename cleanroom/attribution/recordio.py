@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from cleanroom.attribution.records import DEAL_TYPES, OUTCOMES, ROLES, Deal, Touch
+from cleanroom.attribution.records import DEAL_TYPES, OUTCOMES, ROLES, Deal
 
 DEAL = np.dtype([
     ("account", "<u4"), ("ref", "<u4"), ("units", "<i8"), ("scale", "u1"), ("currency", "S3"),
@@ -171,16 +171,6 @@ def decode_deals(rows: np.ndarray) -> list[Deal]:
              created=days[created], closed=days[closed], deal_type=DEAL_TYPES[deal_type])
         for account, ref, units, scale, currency, outcome, deal_type, created, closed in rows.tolist()
     ]
-
-
-def decode_touches(partner: str, roles: np.ndarray, days: np.ndarray) -> list[Touch]:
-    """Touches of one partner; equal (role, day) pairs share one (immutable) Touch object."""
-    if len(roles) == 0:
-        return []
-    codes = days.astype(np.int64) * len(ROLES) + roles
-    distinct, inverse = np.unique(codes, return_inverse=True)
-    made = [Touch(partner=partner, role=ROLES[int(c % len(ROLES))], day=day_of(c // len(ROLES))) for c in distinct.tolist()]
-    return [made[i] for i in inverse.tolist()]
 
 
 def split_rows(rows: np.ndarray, parts: int) -> list[bytes]:

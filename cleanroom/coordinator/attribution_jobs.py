@@ -19,14 +19,14 @@ import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from cleanroom.attribution import credit_deals, ecosystem_metrics, partner_release, summarize_partners
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.attribution.money import money_str
 from cleanroom.attribution.records import Touch
-from cleanroom.attribution.recordio import decode_deals, decode_touches
-from cleanroom.coordinator.linkage import Linked, from_blobs
+from cleanroom.attribution.eligible_records import eligible_by_deal
+from cleanroom.attribution.recordio import decode_deals
+from cleanroom.coordinator.linkage import from_blobs
 from cleanroom.coordinator.store import now, release_text
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from cleanroom.terms import Terms, canonical_json
@@ -82,20 +82,10 @@ def _job_inputs(coord: "Coordinator", caller: str, run_ids: list[str]) -> list[t
     return inputs
 
 
-def _merged_touches(inputs) -> dict[int, list[Touch]]:
-    """Every partner's touches per deal ref (each run links by its own account labels)."""
-    merged: dict[int, list[Touch]] = {}
-    for _, terms, _, result in inputs:
-        linked: Linked = result["linked"]
-        accounts = linked.touches["account"]
-        touches = decode_touches(terms.partner(), linked.touches["role"], linked.touches["day"])
-        bounds = np.flatnonzero(np.r_[True, accounts[1:] != accounts[:-1], True]).tolist() if len(accounts) else [0]
-        on_account = {int(accounts[s]): touches[s:e] for s, e in zip(bounds[:-1], bounds[1:])}
-        for account, ref in zip(linked.deals["account"].tolist(), linked.deals["ref"].tolist()):
-            found = on_account.get(account)
-            if found:
-                merged.setdefault(ref, []).extend(found)
-    return merged
+def _eligible_touches(inputs, lookback_days: int, today: dt.date) -> dict[int, list[Touch]]:
+    """Every partner's eligible touches per deal ref, ordered (each run links by its own account labels)."""
+    partners = [(terms.partner(), result["linked"].deals["account"], result["linked"].touches) for _, terms, _, result in inputs]
+    return eligible_by_deal(inputs[0][3]["linked"].deals, partners, lookback_days, today)
 
 
 def _as_of(text: str) -> dt.date:
@@ -122,9 +112,9 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
         raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)}")
     today = _as_of(as_of)
     deals = decode_deals(inputs[0][3]["linked"].deals)
-    touches = _merged_touches(inputs)
+    touches = _eligible_touches(inputs, config.lookback_days, today)
     partners = [t.partner() for _, t, _, _ in inputs]
-    credits = credit_deals(deals, touches, config, today, model)
+    credits = credit_deals(deals, touches, config, today, model, eligible=True)
     summaries = summarize_partners(deals, credits, partners=partners)
     by_ref = {d.ref: d for d in deals}
     job_id = f"job_{secrets.token_hex(8)}"
@@ -149,7 +139,7 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
         if agreed.model == model:
             summary = next(s for s in summaries if s.partner == terms.partner())
         else:
-            own = credit_deals(deals, touches, config, today, agreed.model)
+            own = credit_deals(deals, touches, config, today, agreed.model, eligible=True)
             summary = next(s for s in summarize_partners(deals, own, partners=[terms.partner()]) if s.partner == terms.partner())
         body = {
             "kind": "attribution",

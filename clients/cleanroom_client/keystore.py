@@ -18,6 +18,7 @@ from cleanroom.psi import new_secret
 class Keystore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._drafts: dict[str, bytes] = {}  # secrets handed out by ``draft``, not written yet
 
     def _read(self) -> dict:
         if not self.path.exists():
@@ -33,14 +34,22 @@ class Keystore:
         os.replace(tmp, self.path)
 
     def secret(self, agreement_id: str) -> bytes:
-        """The agreement's secret scalar, created on first use."""
+        """The agreement's secret scalar, created on first use (the ``draft`` if one was handed out)."""
         data = self._read()
         entry = data["agreements"].get(agreement_id)
         if entry is None:
-            entry = {"secret": new_secret().hex()}
+            entry = {"secret": (self._drafts.pop(agreement_id, None) or new_secret()).hex()}
             data["agreements"][agreement_id] = entry
             self._write(data)
         return bytes.fromhex(entry["secret"])
+
+    def draft(self, agreement_id: str) -> bytes:
+        """The agreement's secret, without writing anything: a new one is only kept when ``secret`` is
+        asked for it later. For work that may be thrown away (a command that then fails leaves no key)."""
+        entry = self._read()["agreements"].get(agreement_id)
+        if entry is not None:
+            return bytes.fromhex(entry["secret"])
+        return self._drafts.setdefault(agreement_id, new_secret())
 
     def rotate(self, agreement_id: str) -> None:
         data = self._read()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import os
-from array import array
+import threading
 import time
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -216,17 +217,34 @@ def upload_own(
     return receipt
 
 
-def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: runs_pb2.RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
-    """Fetch the peer's points of the run, multiply them by our secret, upload them back in order."""
+@dataclass
+class Reblinded:
+    """The peer's points of a run, multiplied by our secret, not yet uploaded."""
+
+    status: runs_pb2.RunStatus  # the run's status when the points were fetched
+    chunks: list[tuple[bytes, ...]]
+
+
+def reblind_points(remote: Remote, status: runs_pb2.RunStatus, secret: bytes, show_progress: bool | None = None,
+                   stop: threading.Event | None = None) -> Reblinded | None:
+    """Fetch the peer's points of the run and multiply them by our secret, in order; None if ``stop`` was set meanwhile."""
     chunks = []
     with progress("re-blinding partner points", status.peer_points, show_progress) as advance:
         for seq, chunk in enumerate(remote.peer_points(status.run_id)):
+            if stop is not None and stop.is_set():
+                return None
             if chunk.seq != seq or chunk_digest(chunk.points) != chunk.digest:
                 raise ProtocolError(f"the coordinator sent peer chunk {chunk.seq} out of order or corrupted; run sync again")
             pts = blind(secret, chunk.points, progress=advance)
             chunks.append((pts, b"", b"", chunk_digest(pts), b"", b""))
     if len(chunks) != status.peer_chunks:
         raise ProtocolError(f"expected {status.peer_chunks} peer chunks, received {len(chunks)}; run sync again")
+    return Reblinded(status, chunks)
+
+
+def upload_reblinded(remote: Remote, agreement: agreements_pb2.Agreement, reblinded: Reblinded, receipts: ReceiptLog,
+                     show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
+    status, chunks = reblinded.status, reblinded.chunks
     digests = [c[3] for c in chunks]
     session = remote.begin_upload(
         agreement_id=agreement.agreement_id,
@@ -242,6 +260,13 @@ def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: ru
     receipt = remote.commit(session.upload_id)
     receipts.record_upload(receipt, digests)
     return receipt
+
+
+def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: runs_pb2.RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
+    """Fetch the peer's points of the run, multiply them by our secret, upload them back in order."""
+    reblinded = reblind_points(remote, status, secret, show_progress)
+    assert reblinded is not None  # no stop event: it runs to the end
+    return upload_reblinded(remote, agreement, reblinded, receipts, show_progress)
 
 
 def sync(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -21,13 +22,15 @@ from cleanroom.attribution import DealCredit, commission_statement, month_period
 from cleanroom.attribution.config import MODELS
 from cleanroom.attribution.records import Deal
 from cleanroom.console import err, out, print_json, print_table
-from cleanroom.errors import FailedPrecondition, InputError, PermissionDenied, ProtocolError
+from cleanroom.errors import CleanroomError, FailedPrecondition, InputError, PermissionDenied, ProtocolError
 from cleanroom.signing import verify_bytes
 from cleanroom.views import print_partner_credit
 from cleanroom_client.attribution_upload import deal_records, prepare_records, touch_records
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
 from cleanroom_client.deals import load_deals
-from cleanroom_client.mapping import require_runnable, upload_own, verified_terms, wait_for_result, wait_for_results
+from cleanroom_client.mapping import (
+    Reblinded, reblind_points, require_runnable, upload_own, upload_reblinded, verified_terms, wait_for_result, wait_for_results,
+)
 from cleanroom_client.touches import load_touches
 
 PURPOSE = "attribution"
@@ -127,10 +130,6 @@ def _run(args: argparse.Namespace) -> int:
     if not ids:
         raise InputError("--agreements needs at least one agreement id")
     _check_as_of(args.as_of)
-    loaded = load_deals(Path(args.deals), key_column=args.key_column, name_column=args.name_column, id_column=args.id_column,
-                        amount_column=args.amount_column, stage_column=args.stage_column, created_column=args.created_column,
-                        close_column=args.close_column, type_column=args.type_column,
-                        stage_map=args.stage_map, default_currency=args.currency)
     plan = _plan(args)
     if plan is not None and args.period:
         _period(args.period, date.today())  # a bad --period fails now, not after the job has been released
@@ -143,7 +142,19 @@ def _run(args: argparse.Namespace) -> int:
         if refused:
             allowed = "; ".join(f"{a} allows {', '.join(models)}" for a, models in refused.items())
             raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)} ({allowed})")
-        record_set = deal_records(loaded.deals)  # the same accounts and records under every agreement; only the blinding differs
+        # Reading the deals file keeps one core busy for seconds; meanwhile the partners' touches that
+        # already wait are re-blinded (the pool takes every core). Nothing is uploaded before the file
+        # has been read without error, so a bad file still changes nothing.
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            early = helper.submit(_reblind_waiting, remote, checked, keys, stop)
+            try:
+                loaded = _load_deals(args)
+                record_set = deal_records(loaded.deals)  # the same accounts and records under every agreement; only the blinding differs
+            except BaseException:
+                stop.set()
+                raise
+            reblinded = early.result()
         # Each upload goes out on a thread while the next agreement's points are blinded (the pool uses every core).
         with ThreadPoolExecutor(max_workers=1) as uploader:
             pending = []
@@ -155,6 +166,11 @@ def _run(args: argparse.Namespace) -> int:
                 pending.append((agreement, terms, uploader.submit(upload_own, remote, agreement, prepared, log, purpose=PURPOSE)))
                 del prepared
             runs = [(agreement, terms, upload.result().run_id) for agreement, terms, upload in pending]
+        # The early re-blinding counts only for the run our deals joined (a partner may have uploaded again since).
+        for agreement, _, run_id in runs:
+            points = reblinded.get(agreement.agreement_id)
+            if points is not None and points.status.run_id == run_id:
+                upload_reblinded(remote, agreement, points, log)
         if not args.json:
             err.print(f"{loaded.source}: {loaded.rows_read:,} rows -> {len(sent):,} deals uploaded to {len(runs)} agreement(s) "
                       f"({len(loaded.rejected):,} rows without a usable key)")
@@ -177,6 +193,29 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_vendor(release, view)
     return 0
+
+
+def _load_deals(args: argparse.Namespace):
+    return load_deals(Path(args.deals), key_column=args.key_column, name_column=args.name_column, id_column=args.id_column,
+                      amount_column=args.amount_column, stage_column=args.stage_column, created_column=args.created_column,
+                      close_column=args.close_column, type_column=args.type_column,
+                      stage_map=args.stage_map, default_currency=args.currency)
+
+
+def _reblind_waiting(remote, checked, keys, stop: threading.Event) -> dict[str, Reblinded]:
+    """Each agreement's partner touches already waiting for our re-blinding, blinded (not uploaded)."""
+    done: dict[str, Reblinded] = {}
+    for agreement, _ in checked:
+        if stop.is_set():
+            break
+        try:
+            status = remote.status(agreement.agreement_id, purpose=PURPOSE)
+            points = reblind_points(remote, status, keys.draft(agreement.agreement_id), stop=stop) if status.reblind_needed else None
+        except CleanroomError:  # say the run moved on meanwhile: waiting for the results re-blinds what is due, and says why not
+            continue
+        if points is not None:
+            done[agreement.agreement_id] = points
+    return done
 
 
 def _check_as_of(text: str | None) -> None:
