@@ -524,6 +524,19 @@ def test_coordinator_never_holds_an_identifier(world: World):
         assert leaks == [], f"{len(leaks)} identifiers in the coordinator's {where}, e.g. {leaks[:5]}"
 
 
+def test_receipts_keep_each_attribution_release_as_signed(world: World):
+    w = world.running()
+    view = w.vendor_run("role-split")
+    shown = client_json(w.profiles["partner-a"], "attribution", "show", w.ids["partner-a"])
+    for party, job in (("vendor", view["job_id"]), ("partner-a", shown["job_id"])):
+        listed = client_json(w.profiles[party], "receipts")["receipts"]
+        kept = [e["release"] for e in listed if e["type"] == "release" and e["release"].get("job_id") == job]
+        assert kept and all(r["kind"] == "attribution" and r["signature"] for r in kept)
+        if party == "vendor":  # the whole per-deal section, as released
+            assert [d["ref"] for d in kept[0]["deals"]] == sorted(d["ref"] for d in kept[0]["deals"]) and len(kept[0]["deals"]) == len(view["deals"])
+        verified = client_json(w.profiles[party], "receipts", "verify")
+        assert verified["ok"] is True
+
 # -- 5. audit ----------------------------------------------------------------------------------------------
 
 

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 from cleanroom.attribution import credit_deals, ecosystem_metrics, partner_release, summarize_partners
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.attribution.money import money_str
-from cleanroom.attribution.records import Touch
+from cleanroom.attribution.engine import DealCredit
+from cleanroom.attribution.records import Deal, Touch
 from cleanroom.attribution.eligible_records import eligible_by_deal
 from cleanroom.attribution.recordio import decode_deals
 from cleanroom.coordinator.linkage import from_blobs
-from cleanroom.coordinator.store import now, release_text
+from cleanroom.coordinator.store import ReleaseBody, now, release_text
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from cleanroom.terms import Terms, canonical_json
 
@@ -116,7 +117,6 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
     partners = [t.partner() for _, t, _, _ in inputs]
     credits = credit_deals(deals, touches, config, today, model, eligible=True)
     summaries = summarize_partners(deals, credits, partners=partners)
-    by_ref = {d.ref: d for d in deals}
     job_id = f"job_{secrets.token_hex(8)}"
     released_at = now()
     vendor_body = {
@@ -128,7 +128,7 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
         "agreements": [{"agreement_id": a["agreement_id"], "partner": t.partner(), "run_id": r["run_id"], "terms_hash": r["terms_hash"]}
                        for a, t, r, _ in inputs],
         "partners": [s.to_dict() for s in summaries],
-        "deals": [{**c.to_dict(), "amount": money_str(by_ref[c.ref].amount), "currency": by_ref[c.ref].currency} for c in credits],
+        "deals": _per_deal(deals, credits),
         "metrics": ecosystem_metrics(deals, credits),
         "released_at": released_at,
     }
@@ -154,7 +154,7 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
             **partner_release(summary, agreed),
         }
         partner_releases.append((agreement, run, terms.partner(), _signed(coord, body)))
-    stored_vendor_release = json.dumps(vendor_release)
+    stored_vendor_release = ReleaseBody.of(json.dumps(vendor_release))  # one body under every agreement: compressed once
     with coord.store.transaction() as con:
         for agreement, _, run, _ in inputs:
             coord.store.insert_release(con, f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], caller, "attribution",
@@ -170,6 +170,17 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
                                        json.dumps(release), released_at)
             coord.store.audit(con, "coordinator", "release.attribution", agreement["agreement_id"], json.loads(release["body_json"]))
     return vendor_release
+
+
+def _per_deal(deals: list[Deal], credits: list[DealCredit]) -> list[dict[str, Any]]:
+    """The vendor's per-deal section: each deal's credit beside its amount and currency."""
+    entries = []
+    for deal, credit in zip(deals, credits, strict=True):  # credit_deals keeps the order of the deals
+        entry = credit.to_dict()
+        entry["amount"] = money_str(deal.amount)
+        entry["currency"] = deal.currency
+        entries.append(entry)
+    return entries
 
 
 def _signed(coord: "Coordinator", body: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,20 @@ from cleanroom.signing import Signer
 # DuckDB rewrites a table's open row group at each checkpoint: megabytes of text per attribution release
 # there made every later commit that touched releases slower (seconds after a few dozen jobs).
 INLINE_RELEASE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ReleaseBody:
+    """A release body as the releases table holds it: inline, or zlib-compressed when large."""
+
+    inline: str  # "" when packed
+    packed: bytes | None
+
+    @classmethod
+    def of(cls, text: str) -> "ReleaseBody":
+        if len(text) > INLINE_RELEASE_BYTES:
+            return cls("", zlib.compress(text.encode("utf-8"), 1))
+        return cls(text, None)
 
 
 def release_text(row: dict[str, Any]) -> str:
@@ -195,13 +210,14 @@ class Store:
                 self.generation += 1
 
     def insert_release(self, con: duckdb.DuckDBPyConnection, release_id: str, agreement_id: str, run_id: str, viewer: str, kind: str,
-                       text: str, released_at: str, epsilon: float = 0.0) -> None:
-        """One releases row; a large body goes compressed (see INLINE_RELEASE_BYTES)."""
-        packed = zlib.compress(text.encode("utf-8"), 1) if len(text) > INLINE_RELEASE_BYTES else None
+                       text: str | ReleaseBody, released_at: str, epsilon: float = 0.0) -> None:
+        """One releases row; a large body goes compressed (see INLINE_RELEASE_BYTES). One body released
+        under several agreements is given as a ReleaseBody, compressed once."""
+        body = text if isinstance(text, ReleaseBody) else ReleaseBody.of(text)
         con.execute(
             "INSERT INTO releases (release_id, agreement_id, run_id, viewer, kind, body_json, released_at, epsilon, body_zlib) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [release_id, agreement_id, run_id, viewer, kind, "" if packed is not None else text, released_at, epsilon, packed],
+            [release_id, agreement_id, run_id, viewer, kind, body.inline, released_at, epsilon, body.packed],
         )
 
     def checkpoint(self) -> None:

@@ -11,7 +11,18 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 
 from cleanroom.chunks import upload_digest
-from cleanroom.signing import verify_json
+from cleanroom.signing import verify_bytes, verify_json
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def release_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The release a receipts entry records, as one object: the body's fields and the signature."""
+    if "body_json" in entry:
+        return {**json.loads(entry["body_json"]), "signature": entry["signature"]}
+    return entry["release"]
 
 
 class ReceiptLog:
@@ -21,14 +32,19 @@ class ReceiptLog:
     def record_upload(self, receipt, chunk_digests: list[str]) -> None:
         entry = {
             "type": "upload",
-            "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "recorded_at": _now(),
             "sent_chunk_digests": chunk_digests,
             "receipt": MessageToDict(receipt, preserving_proto_field_name=True, always_print_fields_with_no_presence=True),
         }
         self._append(entry)
 
     def record_release(self, release: dict[str, Any]) -> None:
-        self._append({"type": "release", "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "release": release})
+        self._append({"type": "release", "recorded_at": _now(), "release": release})
+
+    def record_signed_release(self, body_json: str, signature: bytes) -> None:
+        """A release kept as the exact text the coordinator signed: a large one (the vendor's per-deal
+        attribution, megabytes) is neither parsed nor encoded again to be kept, and verifies byte for byte."""
+        self._append({"type": "release", "recorded_at": _now(), "body_json": body_json, "signature": signature.hex()})
 
     def _append(self, entry: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as fh:
@@ -69,12 +85,16 @@ def verify_entries(entries: list[dict[str, Any]], public_pem: bytes) -> list[dic
             if upload_digest(entry.get("sent_chunk_digests", [])) != receipt.get("upload_digest"):
                 problems.append({"index": index, "problem": "upload receipt: the digest the coordinator acknowledged is not what this client sent"})
         elif entry.get("type") == "release":
-            release = entry["release"]
+            signed = entry if "body_json" in entry else entry["release"]
             try:
-                signature = bytes.fromhex(release.get("signature", ""))
+                signature = bytes.fromhex(signed.get("signature", ""))
             except ValueError:
                 signature = b""
-            if not verify_json(public_pem, release_body(release), signature):
+            if "body_json" in entry:
+                verified = verify_bytes(public_pem, str(entry["body_json"]).encode("utf-8"), signature)
+            else:
+                verified = verify_json(public_pem, release_body(signed), signature)
+            if not verified:
                 problems.append({"index": index, "problem": "release: coordinator signature does not verify"})
         else:
             problems.append({"index": index, "problem": f"unknown receipt type {entry.get('type')!r}"})

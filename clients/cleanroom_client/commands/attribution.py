@@ -55,10 +55,12 @@ def _public_key(profile) -> bytes:
     return key
 
 
-def _release_dict(release, public_pem: bytes) -> dict[str, Any]:
+def _received(release, public_pem: bytes, log) -> dict[str, Any]:
+    """Check a release's signature, keep it in the receipts exactly as signed, and parse it."""
     # The coordinator signs the exact bytes of body_json: check those, before parsing anything.
     if not verify_bytes(public_pem, release.body_json.encode("utf-8"), release.signature):
         raise ProtocolError("the attribution release's signature does not verify against the coordinator's key; refusing it")
+    log.record_signed_release(release.body_json, release.signature)
     body = json.loads(release.body_json)
     return {**body, "signature": release.signature.hex()}
 
@@ -95,8 +97,7 @@ def _touches(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
-        release = _release_dict(remote.show_attribution(args.id), _public_key(profile))
-        receipts(profile).record_release(release)
+        release = _received(remote.show_attribution(args.id), _public_key(profile), receipts(profile))
     if args.json:
         print_json(release)
     elif release["viewer"] == profile.party and "partners" in release:
@@ -185,8 +186,7 @@ def _run(args: argparse.Namespace) -> int:
                     out.print(f"{w['agreement_id']} ({w['partner']}): still waiting for {', '.join(w['waiting_for'])}")
                 out.print("run the same command again later; uploads already made are not repeated.")
             return 0
-        release = _release_dict(remote.run_attribution([r for *_, r in runs], args.model or "", args.as_of or ""), _public_key(profile))
-        log.record_release(release)
+        release = _received(remote.run_attribution([r for *_, r in runs], args.model or "", args.as_of or ""), _public_key(profile), log)
     view = _vendor_view(release, loaded.deals, plan, args)
     if args.json:
         print_json(view)

@@ -8,13 +8,20 @@ from cleanroom.console import out, print_json, print_table
 from cleanroom.errors import InputError
 from cleanroom_client.commands._common import add_json, receipts
 from cleanroom_client.profile import Profile
-from cleanroom_client.receipts import verify_entries
+from cleanroom_client.receipts import release_of, verify_entries
+
+
+def _as_object(entry: dict) -> dict:
+    """One shape for machines: a release kept as its signed text is shown parsed, like the others."""
+    if "body_json" not in entry:
+        return entry
+    return {"type": entry["type"], "recorded_at": entry["recorded_at"], "release": release_of(entry)}
 
 
 def _list(args: argparse.Namespace) -> int:
     entries = receipts(Profile.load(args.profile)).entries()
     if args.json:
-        print_json({"receipts": entries})
+        print_json({"receipts": [_as_object(e) for e in entries]})
         return 0
     rows = []
     for e in entries:
@@ -22,7 +29,7 @@ def _list(args: argparse.Namespace) -> int:
             r = e["receipt"]
             rows.append([e["recorded_at"], "sent", r["agreement_id"], r["run_id"], f"{r['kind'].lower().replace('upload_kind_', '')}: {int(r['total_points']):,} points in {r['total_chunks']} chunks", r["upload_digest"][:16]])
         else:
-            rel = e["release"]
+            rel = release_of(e)
             if rel.get("kind") == "reveal":
                 rows.append([e["recorded_at"], "received", rel["agreement_id"], rel["run_id"], f"account-level reveal ({rel['rows']:,} accounts, fields sealed)", rel.get("signature", "")[:16]])
                 continue

@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from cleanroom.errors import CleanroomError
 from cleanroom_client.mapping import verified_terms
 from cleanroom_client.profile import Profile
-from cleanroom_client.receipts import ReceiptLog, verify_entries
+from cleanroom_client.receipts import ReceiptLog, release_of, verify_entries
 from cleanroom_client.remote import Remote
 from cleanroom_client.targets import ScoringConfig, build_targets, collect, csv_columns, csv_rows
 from cleanroom_client.ui.html import esc, heat_map, kv_table, page, targets_table
@@ -190,7 +190,7 @@ def create_app(profile: Profile, token: str, port: int, scoring: ScoringConfig |
                 what = f"{str(r['kind']).lower().replace('upload_kind_', '')} upload: {int(r['total_points']):,} points in {r['total_chunks']} chunks"
                 agreement, run, digest, direction = r["agreement_id"], r["run_id"], r["upload_digest"], "sent"
             else:
-                rel = e["release"]
+                rel = release_of(e)
                 kind = rel.get("kind")
                 what = (f"account-level reveal: {rel['rows']:,} accounts" if kind == "reveal"
                         else f"attribution release ({rel.get('model')})" if kind == "attribution"
