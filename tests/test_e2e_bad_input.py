@@ -4,13 +4,14 @@ gRPC status with a message, and none changes state."""
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 from pathlib import Path
 
 import pytest
 
 from cleanroom.chunks import chunk_digest, upload_digest
-from cleanroom.localrun import LocalCoordinator, client
+from cleanroom.localrun import LocalCoordinator, client, client_background, finish
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.psi.group import LOW_ORDER_U
 from cleanroom.terms import build_terms, canonical_json
@@ -195,3 +196,29 @@ def test_cli_reports_one_line_for_refusals(world, tmp_path: Path):
     assert proc.stderr.strip() == f"error: agreement {pending.agreement_id} is not approved yet (waiting for partner)"
     proc = client(profiles["mallory"], "overlap", pending.agreement_id, check=False)
     assert proc.returncode == 2 and "not a party to agreement" in proc.stderr
+
+
+def test_bad_file_while_the_partners_points_wait_changes_nothing(world, tmp_path: Path):
+    """map re-blinds the partner's waiting points while it reads its file: a bad file must still leave no trace."""
+    _, profiles, remotes = world
+    agreement = _agreement(remotes)
+    rows = "".join(f"https://acct{i}.com,Customer\n" for i in range(120))
+    (tmp_path / "partner.csv").write_text("Website,Type\n" + rows)
+    (tmp_path / "bad.csv").write_text("Company,Type\n" + "".join(f"Acct {i},Customer\n" for i in range(120)))  # no website column
+    (tmp_path / "good.csv").write_text("Website,Type\n" + rows)
+    client(profiles["partner"], "map", agreement.agreement_id, str(tmp_path / "partner.csv"))
+
+    def state() -> tuple:
+        status = remotes["vendor"].status(agreement.agreement_id)
+        local = {p.name: p.read_bytes() for p in sorted(profiles["vendor"].iterdir()) if p.is_file()}
+        return status.run_id, tuple(status.waiting_for), status.reblind_needed, local
+
+    before = state()
+    assert before[1] == ("your upload", "your re-blinding of partner's points") and before[2]
+    refused = client(profiles["vendor"], "map", agreement.agreement_id, str(tmp_path / "bad.csv"), check=False)
+    assert refused.returncode == 2 and refused.stderr.startswith(f"error: {tmp_path / 'bad.csv'}") and len(refused.stderr.splitlines()) == 1
+    assert state() == before  # no upload, no re-blinded points, no new key, no receipt
+    syncing = client_background(profiles["partner"], "sync", agreement.agreement_id, "--wait", "60")
+    done = json.loads(client(profiles["vendor"], "map", agreement.agreement_id, str(tmp_path / "good.csv"), "--wait", "60", "--json").stdout)
+    finish(syncing)
+    assert done["totals"]["overlap"] == 120

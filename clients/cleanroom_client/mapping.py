@@ -15,6 +15,8 @@ import threading
 import time
 from array import array
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +24,7 @@ import numpy as np
 from cleanroom.attribution.recordio import split_rows
 from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.console import progress
-from cleanroom.errors import FailedPrecondition, ProtocolError
+from cleanroom.errors import CleanroomError, FailedPrecondition, ProtocolError
 from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
 from cleanroom.sealed import pack_chunk
 from cleanroom.terms import Terms, parse_terms, terms_hash
@@ -260,6 +262,53 @@ def upload_reblinded(remote: Remote, agreement: agreements_pb2.Agreement, reblin
     receipt = remote.commit(session.upload_id)
     receipts.record_upload(receipt, digests)
     return receipt
+
+
+def _reblind_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agreement], keystore: Keystore, purpose: str,
+                     stop: threading.Event) -> dict[str, Reblinded]:
+    done: dict[str, Reblinded] = {}
+    for agreement in agreements:
+        if stop.is_set():
+            break
+        try:
+            status = remote.status(agreement.agreement_id, purpose=purpose)
+            points = reblind_points(remote, status, keystore.draft(agreement.agreement_id), stop=stop) if status.reblind_needed else None
+        except CleanroomError:  # say the run moved on meanwhile: waiting for the result re-blinds what is due, and says why not
+            continue
+        if points is not None:
+            done[agreement.agreement_id] = points
+    return done
+
+
+@contextmanager
+def reblinding_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agreement], keystore: Keystore,
+                       purpose: str) -> Iterator[dict[str, Reblinded]]:
+    """While the body reads our file (one core, for seconds), re-blind the peer points that already wait
+    in each agreement's latest run (the pool takes every core), on a helper thread.
+
+    The dict yielded is filled, agreement id -> points, when the body ends without error. Nothing is
+    uploaded and no new key is kept here (``Keystore.draft``): a body that fails leaves no trace.
+    ``upload_waiting`` sends the points once our own upload has joined their run.
+    """
+    done: dict[str, Reblinded] = {}
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        future = helper.submit(_reblind_waiting, remote, agreements, keystore, purpose, stop)
+        try:
+            yield done
+        except BaseException:
+            stop.set()
+            raise
+        done.update(future.result())
+
+
+def upload_waiting(remote: Remote, agreement: agreements_pb2.Agreement, early: dict[str, Reblinded], run_id: str,
+                   receipts: ReceiptLog) -> None:
+    """Upload the points ``reblinding_waiting`` re-blinded for this agreement, if they belong to ``run_id``
+    (the run our own upload joined: the peer may have uploaded again meanwhile)."""
+    points = early.get(agreement.agreement_id)
+    if points is not None and points.status.run_id == run_id:
+        upload_reblinded(remote, agreement, points, receipts)
 
 
 def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: runs_pb2.RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.UploadReceipt:

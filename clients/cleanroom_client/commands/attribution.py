@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -22,14 +21,14 @@ from cleanroom.attribution import DealCredit, commission_statement, month_period
 from cleanroom.attribution.config import MODELS
 from cleanroom.attribution.records import Deal
 from cleanroom.console import err, out, print_json, print_table
-from cleanroom.errors import CleanroomError, FailedPrecondition, InputError, PermissionDenied, ProtocolError
+from cleanroom.errors import FailedPrecondition, InputError, PermissionDenied, ProtocolError
 from cleanroom.signing import verify_bytes
 from cleanroom.views import print_partner_credit
 from cleanroom_client.attribution_upload import deal_records, prepare_records, touch_records
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
 from cleanroom_client.deals import load_deals
 from cleanroom_client.mapping import (
-    Reblinded, reblind_points, require_runnable, upload_own, upload_reblinded, verified_terms, wait_for_result, wait_for_results,
+    reblinding_waiting, require_runnable, upload_own, upload_waiting, verified_terms, wait_for_result, wait_for_results,
 )
 from cleanroom_client.touches import load_touches
 
@@ -143,19 +142,10 @@ def _run(args: argparse.Namespace) -> int:
         if refused:
             allowed = "; ".join(f"{a} allows {', '.join(models)}" for a, models in refused.items())
             raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)} ({allowed})")
-        # Reading the deals file keeps one core busy for seconds; meanwhile the partners' touches that
-        # already wait are re-blinded (the pool takes every core). Nothing is uploaded before the file
-        # has been read without error, so a bad file still changes nothing.
-        stop = threading.Event()
-        with ThreadPoolExecutor(max_workers=1) as helper:
-            early = helper.submit(_reblind_waiting, remote, checked, keys, stop)
-            try:
-                loaded = _load_deals(args)
-                record_set = deal_records(loaded.deals)  # the same accounts and records under every agreement; only the blinding differs
-            except BaseException:
-                stop.set()
-                raise
-            reblinded = early.result()
+        # Partners' touches already waiting are re-blinded while the deals file is read (see reblinding_waiting).
+        with reblinding_waiting(remote, [agreement for agreement, _ in checked], keys, PURPOSE) as early:
+            loaded = _load_deals(args)
+            record_set = deal_records(loaded.deals)  # the same accounts and records under every agreement; only the blinding differs
         # Each upload goes out on a thread while the next agreement's points are blinded (the pool uses every core).
         with ThreadPoolExecutor(max_workers=1) as uploader:
             pending = []
@@ -167,11 +157,8 @@ def _run(args: argparse.Namespace) -> int:
                 pending.append((agreement, terms, uploader.submit(upload_own, remote, agreement, prepared, log, purpose=PURPOSE)))
                 del prepared
             runs = [(agreement, terms, upload.result().run_id) for agreement, terms, upload in pending]
-        # The early re-blinding counts only for the run our deals joined (a partner may have uploaded again since).
         for agreement, _, run_id in runs:
-            points = reblinded.get(agreement.agreement_id)
-            if points is not None and points.status.run_id == run_id:
-                upload_reblinded(remote, agreement, points, log)
+            upload_waiting(remote, agreement, early, run_id, log)
         if not args.json:
             err.print(f"{loaded.source}: {loaded.rows_read:,} rows -> {len(sent):,} deals uploaded to {len(runs)} agreement(s) "
                       f"({len(loaded.rejected):,} rows without a usable key)")
@@ -200,22 +187,6 @@ def _load_deals(args: argparse.Namespace):
                       amount_column=args.amount_column, stage_column=args.stage_column, created_column=args.created_column,
                       close_column=args.close_column, type_column=args.type_column,
                       stage_map=args.stage_map, default_currency=args.currency)
-
-
-def _reblind_waiting(remote, checked, keys, stop: threading.Event) -> dict[str, Reblinded]:
-    """Each agreement's partner touches already waiting for our re-blinding, blinded (not uploaded)."""
-    done: dict[str, Reblinded] = {}
-    for agreement, _ in checked:
-        if stop.is_set():
-            break
-        try:
-            status = remote.status(agreement.agreement_id, purpose=PURPOSE)
-            points = reblind_points(remote, status, keys.draft(agreement.agreement_id), stop=stop) if status.reblind_needed else None
-        except CleanroomError:  # say the run moved on meanwhile: waiting for the results re-blinds what is due, and says why not
-            continue
-        if points is not None:
-            done[agreement.agreement_id] = points
-    return done
 
 
 def _check_as_of(text: str | None) -> None:

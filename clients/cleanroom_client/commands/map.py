@@ -10,7 +10,9 @@ from cleanroom.console import err, out, print_json
 from cleanroom_client.accounts import load_accounts
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
 from cleanroom_client.encryption import EncryptionKeys
-from cleanroom_client.mapping import prepare, require_runnable, upload_own, verified_terms, wait_for_result
+from cleanroom_client.mapping import (
+    prepare, reblinding_waiting, require_runnable, upload_own, upload_waiting, verified_terms, wait_for_result,
+)
 from cleanroom_client.reveal import RevealError, RevealPlan, fetch_revealed, peer_public_key, save_account_map, seal_upload, shared_headers
 from cleanroom_client.views import overlap_dict, print_overlap
 
@@ -42,14 +44,16 @@ def _map(args: argparse.Namespace) -> int:
         terms = verified_terms(agreement)
         require_runnable(agreement)
         plan = RevealPlan.of(terms, profile.party)
-        # map sends keys only, unless the terms reveal accounts: then it seals the shared columns and
-        # keeps our own rows (locally) for the accounts that may be revealed to us.
-        loaded = load(args, name_key="name" in terms.key_kinds, keep_fields=plan.seals or plan.views)
-        # Everything the sealed fields need is checked before anything is blinded or sent.
-        headers = shared_headers(plan, loaded, agreement.agreement_id) if plan.seals else {}
-        peer_public = peer_public_key(profile, agreement, plan, args.peer_fingerprint) if plan.seals else b""
         keys = keystore(profile)
         log = receipts(profile)
+        # The partner's points already waiting are re-blinded while our file is read (see reblinding_waiting).
+        with reblinding_waiting(remote, [agreement], keys, "overlap") as early:
+            # map sends keys only, unless the terms reveal accounts: then it seals the shared columns and
+            # keeps our own rows (locally) for the accounts that may be revealed to us.
+            loaded = load(args, name_key="name" in terms.key_kinds, keep_fields=plan.seals or plan.views)
+            # Everything the sealed fields need is checked before anything is blinded or sent.
+            headers = shared_headers(plan, loaded, agreement.agreement_id) if plan.seals else {}
+            peer_public = peer_public_key(profile, agreement, plan, args.peer_fingerprint) if plan.seals else b""
         prepared = prepare(loaded.accounts, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
         cut = seal_upload(prepared, loaded.accounts, plan, headers, agreement, EncryptionKeys(profile.path), peer_public) if plan.seals else 0
         if not args.json:
@@ -65,6 +69,7 @@ def _map(args: argparse.Namespace) -> int:
                     markup=False,
                 )
         receipt = upload_own(remote, agreement, prepared, log, chunk_points=args.chunk_points)
+        upload_waiting(remote, agreement, early, receipt.run_id, log)
         if plan.views:
             save_account_map(profile.path, agreement, receipt.run_id, prepared, loaded, plan)
         status = wait_for_result(remote, agreement, keys, log, receipt.run_id, args.wait)
