@@ -19,14 +19,13 @@ import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
-
 from cleanroom.attribution import credit_deals, ecosystem_metrics, partner_release, summarize_partners
 from cleanroom.attribution.config import MODELS, AttributionConfig
-from cleanroom.attribution.money import money_str
-from cleanroom.attribution.engine import DealCredit
-from cleanroom.attribution.records import Deal, Touch
 from cleanroom.attribution.eligible_records import eligible_by_deal
+from cleanroom.attribution.engine import DealCredit
+from cleanroom.attribution.money import money_str
 from cleanroom.attribution.recordio import decode_deals
+from cleanroom.attribution.records import Deal, Touch
 from cleanroom.coordinator.linkage import from_blobs
 from cleanroom.coordinator.store import ReleaseBody, now, release_text
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied

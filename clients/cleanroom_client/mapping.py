@@ -273,7 +273,7 @@ def _reblind_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agreeme
         try:
             status = remote.status(agreement.agreement_id, purpose=purpose)
             points = reblind_points(remote, status, keystore.draft(agreement.agreement_id), stop=stop) if status.reblind_needed else None
-        except CleanroomError:  # say the run moved on meanwhile: waiting for the result re-blinds what is due, and says why not
+        except CleanroomError:  # e.g. the run moved on meanwhile: waiting for the result re-blinds what is due, or says why not
             continue
         if points is not None:
             done[agreement.agreement_id] = points
