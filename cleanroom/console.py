@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -57,9 +58,32 @@ def fail(message: str, code: int = 2) -> int:
 @contextmanager
 def progress(description: str, total: int, enabled: bool | None = None) -> Iterator[Any]:
     """A progress bar when stderr is a terminal; yields ``advance(n)``."""
+    if total <= 0:
+        yield lambda n: None
+        return
+    with _task(description, total, enabled) as advance:
+        yield advance
+
+
+@contextmanager
+def working(description: str, enabled: bool | None = None) -> Iterator[None]:
+    """A bar without a count (it pulses) while we wait on work done elsewhere, say the coordinator's job."""
+    with _task(description, None, enabled):
+        yield
+
+
+class _Count(MofNCompleteColumn):
+    """done/total, and nothing for a bar without a count (rather than "0/?")."""
+
+    def render(self, task: Task) -> Text:
+        return Text("") if task.total is None else super().render(task)
+
+
+@contextmanager
+def _task(description: str, total: int | None, enabled: bool | None) -> Iterator[Any]:
     if enabled is None:
         enabled = err.is_terminal
-    if not enabled or total <= 0:
+    if not enabled:
         yield lambda n: None
         return
     # One live display serves every bar: `attribution run` blinds the next agreement on the main thread
@@ -68,7 +92,7 @@ def progress(description: str, total: int, enabled: bool | None = None) -> Itera
     global _live, _live_bars
     with _live_lock:
         if _live is None:
-            _live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            _live = Progress(TextColumn("{task.description}"), BarColumn(), _Count(), TimeRemainingColumn(),
                              console=err, transient=True)
             _live.start()
         bar, _live_bars = _live, _live_bars + 1

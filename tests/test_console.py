@@ -47,3 +47,17 @@ def test_print_json_indents_small_documents_and_not_large_ones(capsys):
     console.print_json(big)
     text = capsys.readouterr().out
     assert text.count("\n") == 1 and json.loads(text) == big
+
+
+def test_working_shows_a_countless_bar_on_a_terminal_and_nothing_elsewhere(monkeypatch):
+    screen = io.StringIO()
+    monkeypatch.setattr(console, "err", Console(file=screen, force_terminal=True, width=100))
+    with console.working("crediting 98,002 deals", enabled=True):
+        (task,) = console._live.tasks
+        assert task.description == "crediting 98,002 deals" and task.total is None
+    assert console._live is None and console._live_bars == 0
+    quiet = io.StringIO()
+    monkeypatch.setattr(console, "err", Console(file=quiet, force_terminal=False, width=100))
+    with console.working("crediting"):  # not a terminal: no display at all
+        assert console._live is None
+    assert quiet.getvalue() == ""

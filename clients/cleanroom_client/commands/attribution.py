@@ -20,7 +20,7 @@ from typing import Any
 from cleanroom.attribution import DealCredit, commission_statement, month_period, parse_plan, quarter_period
 from cleanroom.attribution.config import MODELS
 from cleanroom.attribution.records import Deal
-from cleanroom.console import err, out, print_json, print_table
+from cleanroom.console import err, out, print_json, print_table, working
 from cleanroom.errors import FailedPrecondition, InputError, PermissionDenied, ProtocolError
 from cleanroom.signing import verify_bytes
 from cleanroom.views import print_partner_credit
@@ -173,7 +173,9 @@ def _run(args: argparse.Namespace) -> int:
                     out.print(f"{w['agreement_id']} ({w['partner']}): still waiting for {', '.join(w['waiting_for'])}")
                 out.print("run the same command again later; uploads already made are not repeated.")
             return 0
-        release = _received(remote.run_attribution([r for *_, r in runs], args.model or "", args.as_of or ""), _public_key(profile), log)
+        with working(f"the coordinator credits {len(sent):,} deals against {len(runs)} partner(s)' touches"):
+            signed = remote.run_attribution([r for *_, r in runs], args.model or "", args.as_of or "")
+        release = _received(signed, _public_key(profile), log)
     view = _vendor_view(release, loaded.deals, plan, args)
     if args.json:
         print_json(view)
