@@ -132,14 +132,15 @@ def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model
         "released_at": released_at,
     }
     vendor_release = _signed(coord, vendor_body)
+    # Each partner sees its figures under the model its agreement names: each other model credits the deals once.
+    by_model = {model: {s.partner: s for s in summaries}}
     partner_releases = []
     for agreement, terms, run, _ in inputs:
         agreed = terms.attribution
-        if agreed.model == model:
-            summary = next(s for s in summaries if s.partner == terms.partner())
-        else:
-            own = credit_deals(deals, touches, config, today, agreed.model, eligible=True)
-            summary = next(s for s in summarize_partners(deals, own, partners=[terms.partner()]) if s.partner == terms.partner())
+        if agreed.model not in by_model:
+            credited = credit_deals(deals, touches, config, today, agreed.model, eligible=True)
+            by_model[agreed.model] = {s.partner: s for s in summarize_partners(deals, credited, partners=partners)}
+        summary = by_model[agreed.model][terms.partner()]
         body = {
             "kind": "attribution",
             "job_id": job_id,
