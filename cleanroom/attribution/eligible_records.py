@@ -19,7 +19,7 @@ from datetime import date
 
 import numpy as np
 
-from cleanroom.attribution.recordio import NO_DATE, day_number, day_of
+from cleanroom.attribution.recordio import NO_DATE, day_number, day_of, rows_on
 from cleanroom.attribution.records import OUTCOMES, ROLES, Touch
 
 _OPEN = OUTCOMES.index("open")
@@ -54,11 +54,7 @@ def eligible_by_deal(
     for name, accounts, touches in partners:
         if len(accounts) != len(deals):
             raise ValueError(f"{name}: {len(accounts)} account labels for {len(deals)} deals")
-        on_account = touches["account"]
-        starts = np.searchsorted(on_account, accounts, side="left")
-        counts = np.searchsorted(on_account, accounts, side="right") - starts
-        deal = np.repeat(np.arange(len(deals)), counts)
-        touch = np.arange(len(deal)) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        deal, touch = rows_on(touches["account"], accounts)
         day = touches["day"][touch].astype(np.int64)
         ends = reference[deal]
         keep = (day <= ends) & (day >= ends - lookback_days)

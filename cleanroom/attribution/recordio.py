@@ -173,6 +173,15 @@ def decode_deals(rows: np.ndarray) -> list[Deal]:
     ]
 
 
+def rows_on(accounts: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every row whose account is one of ``wanted``, once per time it is wanted: (index into
+    ``wanted``, row index), in the order of ``wanted``. ``accounts`` must be sorted."""
+    starts = np.searchsorted(accounts, wanted, side="left")
+    counts = np.searchsorted(accounts, wanted, side="right") - starts
+    owner = np.repeat(np.arange(len(wanted)), counts)
+    return owner, np.arange(len(owner)) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+
+
 def split_rows(rows: np.ndarray, parts: int) -> list[bytes]:
     """Spread records over ``parts`` chunks in order, as evenly as possible."""
     return [part.tobytes() for part in np.array_split(rows, parts)]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cleanroom.attribution.recordio import DEAL, TOUCH, RecordError, check_deals, check_touches
+from cleanroom.attribution.recordio import DEAL, TOUCH, RecordError, check_deals, check_touches, rows_on
 from cleanroom.coordinator.overlap import SideTokens, match_pairs
 from cleanroom.errors import InvalidArgument
 
@@ -60,12 +60,9 @@ def link(vendor_side: SideTokens, partner_side: SideTokens, vendor_records: byte
     touches = touches[np.argsort(touches["account"], kind="stable")]
     pairs = match_pairs(vendor_side, partner_side)
     # Each matched (vendor account, partner account) pair takes every touch on that partner account.
-    starts = np.searchsorted(touches["account"], pairs[:, 1], side="left")
-    counts = np.searchsorted(touches["account"], pairs[:, 1], side="right") - starts
-    total = int(counts.sum())
-    offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
-    linked = touches[np.arange(total) + offsets] if total else np.zeros(0, dtype=TOUCH)
-    linked["account"] = np.repeat(pairs[:, 0], counts).astype(np.uint32)
+    pair, touch = rows_on(touches["account"], pairs[:, 1])
+    linked = touches[touch] if len(touch) else np.zeros(0, dtype=TOUCH)
+    linked["account"] = pairs[pair, 0].astype(np.uint32)
     linked = linked[np.lexsort((linked["role"], linked["day"], linked["account"]))]
     return Linked(deals=deals, touches=linked)
 
