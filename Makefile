@@ -4,13 +4,24 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean proto chromium
+.PHONY: demo test test-fast lint bench clean proto chromium
 
 demo: $(STAMP)
 	$(BIN)/cleanroom demo
 
-test: $(STAMP) chromium
+test: lint chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+# Unit tests only (no processes, no browser): the development loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not e2e"
+
+# Lint, format, types and the architecture contracts (pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Page tests drive Debian's chromium with Playwright (never Playwright's own download).
 chromium:

@@ -49,10 +49,10 @@ from datetime import date
 from pathlib import Path
 
 from cleanroom.errors import CleanroomError
-from cleanroom.localrun import CLIENT, LocalCoordinator, client_json
+from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client_json
 from cleanroom_client.profile import Profile
 from cleanroom_client.remote import Remote
-from cleanroom_client.synth_deals import write_attribution_set
+from cleanroom.demo.synth_deals import write_attribution_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from e2e_bench import Watch, in_workdir, report  # noqa: E402  (same directory)

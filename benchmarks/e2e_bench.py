@@ -38,7 +38,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from cleanroom.localrun import CLIENT, LocalCoordinator, client_json
+from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client_json
 from cleanroom.psi import default_workers, hash_to_points
 
 TARGET = 1.5

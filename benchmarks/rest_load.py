@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from cleanroom.localrun import LocalCoordinator, client_background, client_json, finish
+from cleanroom.demo.localrun import LocalCoordinator, client_background, client_json, finish
 
 TARGET_P99_MS = 50.0
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.localrun import LocalCoordinator
+from cleanroom.demo.localrun import LocalCoordinator
 
 
 @pytest.fixture

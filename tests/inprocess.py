@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cleanroom.chunks import chunk_digest, upload_digest
+from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store

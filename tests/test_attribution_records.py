@@ -22,7 +22,7 @@ from cleanroom.attribution.recordio import (
     encode_deals, encode_touches, split_rows,
 )
 from cleanroom.attribution.records import ROLES, Deal
-from cleanroom.chunks import chunk_digest, upload_digest
+from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.coordinator.core import OWN
 from cleanroom.coordinator.linkage import from_blobs, link, to_blobs
 from cleanroom.coordinator.overlap import SideTokens

@@ -18,7 +18,7 @@ import pytest
 
 from cleanroom.attribution import AttributionConfig, Deal, Touch, credit_deals, partner_release, summarize_partners
 from cleanroom.attribution.recordio import encode_deals, encode_touches
-from cleanroom.chunks import chunk_digest, upload_digest
+from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.coordinator.attribution_jobs import run_attribution, show_attribution
 from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied

@@ -8,7 +8,7 @@ import threading
 
 from rich.console import Console
 
-from cleanroom import console
+from cleanroom.terminal import console
 
 
 def test_progress_bars_may_overlap_across_threads(monkeypatch):

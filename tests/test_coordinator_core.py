@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cleanroom.chunks import chunk_digest, upload_digest
+from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.coordinator.core import Coordinator, Limits
 from cleanroom.coordinator.store import Store
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from cleanroom.psi import blind, hash_to_points
-from cleanroom.signing import Signer
+from cleanroom.crypto.signing import Signer
 from cleanroom.terms import build_terms, canonical_json
 
 VENDOR, PARTNER, MALLORY = "vendor", "partner", "mallory"

@@ -13,9 +13,9 @@ import pytest
 
 from cleanroom.errors import InputError
 from tabular import write_csv, write_xlsx
-from cleanroom_client.accounts import MatchKey, load_accounts
-from cleanroom_client.deals import AmountError, CellError, DealRow, MissingColumn, load_deals, parse_amount
-from cleanroom_client.grouping import group_keys, group_rows
+from cleanroom_client.inputs.accounts import MatchKey, load_accounts
+from cleanroom_client.inputs.deals import AmountError, CellError, DealRow, MissingColumn, load_deals, parse_amount
+from cleanroom_client.inputs.grouping import group_keys, group_rows
 
 SF = ["Opportunity ID", "Opportunity Name", "Account Name", "Website", "Amount", "Opportunity Currency", "Stage",
       "Created Date", "Close Date", "Type", "Opportunity Owner"]

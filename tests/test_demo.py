@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 def test_demo_json_matches_ground_truth_and_verifies(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "cleanroom.cli", "demo", "--json", "--keep", str(tmp_path / "work"),
+        [sys.executable, "-m", "cleanroom.coordinator.cli", "demo", "--json", "--keep", str(tmp_path / "work"),
          "--vendor-accounts", "1500", "--partner-accounts", "1200", "--overlap", "400", "--deals", "600", "--touches", "500"],
         capture_output=True, text=True, timeout=600,
     )

@@ -11,8 +11,8 @@ import socket
 import pytest
 
 from cleanroom.errors import InputError
-from cleanroom_client.keys.domain import REASON_CODES, DomainRejected, canonical_domain
-from cleanroom_client.keys.freemail import is_disposable, is_freemail
+from cleanroom_client.inputs.keys.domain import REASON_CODES, DomainRejected, canonical_domain
+from cleanroom_client.inputs.keys.freemail import is_disposable, is_freemail
 
 # --- must match: every spelling on the left canonicalises to the value on the right ---
 SAME = [

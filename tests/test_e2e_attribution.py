@@ -32,14 +32,14 @@ from cleanroom.attribution import (
 )
 from cleanroom.attribution.config import MODELS, PARTNER_FIELDS
 from cleanroom.coordinator.datadir import DataDir
-from cleanroom.localrun import COORDINATOR, LocalCoordinator, client, client_background, client_json, finish, run
+from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client, client_background, client_json, finish, run
 from cleanroom.psi import hash_to_point
 from cleanroom.terms import build_terms, canonical_json
-from cleanroom_client.keys.domain import DomainRejected, canonical_domain
+from cleanroom_client.inputs.keys.domain import DomainRejected, canonical_domain
 from cleanroom_client.profile import Profile
 from store_scan import store_values
 from cleanroom_client.remote import Remote
-from cleanroom_client.synth_deals import TOUCH_STYLES, AttributionTruth, write_attribution_set
+from cleanroom.demo.synth_deals import TOUCH_STYLES, AttributionTruth, write_attribution_set
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.localrun import LocalCoordinator, client, client_background, client_json, finish, run, COORDINATOR
+from cleanroom.demo.localrun import LocalCoordinator, client, client_background, client_json, finish, run, COORDINATOR
 from cleanroom.v1 import runs_pb2
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]

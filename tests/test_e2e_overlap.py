@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.demo import POPULATIONS, check_view
-from cleanroom.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
+from cleanroom.demo.run import POPULATIONS, check_view
+from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

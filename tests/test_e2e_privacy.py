@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.demo import POPULATIONS
-from cleanroom.localrun import CLIENT, LocalCoordinator, client_background, client_json, finish
+from cleanroom.demo.run import POPULATIONS
+from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client_background, client_json, finish
 from cleanroom.psi import hash_to_point
 from store_scan import stored_bytes
 

@@ -23,8 +23,8 @@ import pytest
 
 from cleanroom.coordinator.store import release_text
 from store_scan import stored_bytes
-from cleanroom.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
-from cleanroom_client.accounts import load_accounts
+from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
+from cleanroom_client.inputs.accounts import load_accounts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -274,8 +274,8 @@ def test_a_ciphertext_altered_in_the_store_reveals_nothing(world):
         sealed[-20] ^= 0x01  # one bit of one partner field's ciphertext
         row["sealed"] = base64.b64encode(bytes(sealed)).decode()
         # A thorough attacker also fixes the signed digest (it holds the signing key): authentication still fails.
-        from cleanroom.sealed import reveal_digest
-        from cleanroom.signing import Signer
+        from cleanroom.crypto.sealed import reveal_digest
+        from cleanroom.crypto.signing import Signer
 
         rows = [{**r, "sealed": base64.b64decode(r["sealed"])} for r in body["sealed_rows"]]
         body["rows_digest"] = reveal_digest(rows)

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from cleanroom_client.keystore import Keystore
+from cleanroom_client.protocol.keystore import Keystore
 
 
 def _mode(path) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cleanroom_client.keys.names import canonical_country, canonical_name, name_key
+from cleanroom_client.inputs.keys.names import canonical_country, canonical_name, name_key
 
 SAME_NAME = [
     ("ACME, Inc.", "acme"),

@@ -15,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.errors import InputError
-from cleanroom.pki import create_ca, issue_party
+from cleanroom.coordinator.pki import create_ca, issue_party
 from cleanroom_client.profile import Profile
 
 

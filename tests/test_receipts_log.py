@@ -6,9 +6,9 @@ import json
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cleanroom.signing import Signer
+from cleanroom.crypto.signing import Signer
 from cleanroom.terms import canonical_json
-from cleanroom_client.receipts import ReceiptLog, release_of, verify_entries
+from cleanroom_client.protocol.receipts import ReceiptLog, release_of, verify_entries
 
 
 def test_signed_text_and_parsed_releases_both_verify_and_read_alike(tmp_path):

@@ -19,8 +19,8 @@ import idna
 import pytest
 import tldextract
 
-from cleanroom_client import synth
-from cleanroom_client.synth import HUBSPOT_HEADERS, POPULATIONS, SALESFORCE_HEADERS, GroundTruth, generate_pair, write_pair
+from cleanroom.demo import synth
+from cleanroom.demo.synth import HUBSPOT_HEADERS, POPULATIONS, SALESFORCE_HEADERS, GroundTruth, generate_pair, write_pair
 
 SAMPLE = Path(synth.__file__).parent / "data" / "sample_salesforce.csv"
 

@@ -13,10 +13,10 @@ from openpyxl import Workbook
 
 from cleanroom.errors import InputError
 from tabular import write_csv
-from cleanroom_client.accounts import MatchKey
-from cleanroom_client.deals import CellError, MissingColumn
-from cleanroom_client.grouping import group_rows
-from cleanroom_client.touches import TouchRow, load_touches
+from cleanroom_client.inputs.accounts import MatchKey
+from cleanroom_client.inputs.deals import CellError, MissingColumn
+from cleanroom_client.inputs.grouping import group_rows
+from cleanroom_client.inputs.touches import TouchRow, load_touches
 
 
 def domain(value: str) -> tuple[MatchKey, ...]:

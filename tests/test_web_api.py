@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cleanroom.audit.verify import verify_file
-from cleanroom.signing import verify_json
+from cleanroom.auditlog.verify import verify_file
+from cleanroom.crypto.signing import verify_json
 from web_data import web_server  # noqa: F401  (session fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cleanroom.localrun import COORDINATOR, LocalCoordinator, client_background, client_json, finish, run
+from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client_background, client_json, finish, run
 from web_data import build
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -65,8 +65,8 @@ def test_rest_serves_the_releases_grpc_clients_got(tmp_path: Path):
 def test_demo_serve_prints_working_keys_and_stops_on_ctrl_c(tmp_path: Path):
     """What `cleanroom demo --serve` does after the demo (the demo itself is tested in test_demo.py)."""
     built = build(tmp_path)
-    code = "import sys; from pathlib import Path; from cleanroom.localrun import LocalCoordinator; " \
-           "from cleanroom.web.demo_serve import serve_after_demo; serve_after_demo(LocalCoordinator(Path(sys.argv[1])), 0)"
+    code = "import sys; from pathlib import Path; from cleanroom.demo.localrun import LocalCoordinator; " \
+           "from cleanroom.demo.serve import serve_after_demo; serve_after_demo(LocalCoordinator(Path(sys.argv[1])), 0)"
     proc = subprocess.Popen([sys.executable, "-c", code, str(built["data_dir"])], stderr=subprocess.PIPE, text=True)
     try:
         lines = []

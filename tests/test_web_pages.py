@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from browser import browser_page
-from cleanroom.localrun import LocalCoordinator
+from cleanroom.demo.localrun import LocalCoordinator
 from web_data import build, web_server  # noqa: F401  (session fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]

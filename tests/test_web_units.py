@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from cleanroom.errors import InputError, InvalidArgument
-from cleanroom.web.app import HttpServer, create_app, parse_listen
-from cleanroom.web.auth import ApiKeys, Sessions, key_hash
-from cleanroom.web.service import decode_cursor, encode_cursor
+from cleanroom.coordinator.web.app import HttpServer, create_app, parse_listen
+from cleanroom.coordinator.web.auth import ApiKeys, Sessions, key_hash
+from cleanroom.coordinator.web.service import decode_cursor, encode_cursor
 from inprocess import coordinator
 
 

@@ -28,9 +28,9 @@ from cleanroom.coordinator.attribution_jobs import run_attribution
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store
-from cleanroom.localrun import LocalCoordinator
+from cleanroom.demo.localrun import LocalCoordinator
 from cleanroom.terms import build_terms, canonical_json
-from cleanroom.web.auth import ApiKeys
+from cleanroom.coordinator.web.auth import ApiKeys
 from inprocess import run
 
 AS_OF = "2025-12-31"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cleanroom.chunks import MAX_CHUNK_POINTS, chunk_digest, upload_digest
+from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator import linkage
 from cleanroom.coordinator.overlap import SideTokens, account_masks, overlap_counts
@@ -27,7 +27,7 @@ from cleanroom.coordinator.release import overlap_release, reveal_cells
 from cleanroom.coordinator.store import Store, now, release_text
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from cleanroom.psi import POINT_SIZE, InvalidPoint, check_points
-from cleanroom.sealed import check_public, fingerprint, reveal_digest, unpack_chunk
+from cleanroom.crypto.sealed import check_public, fingerprint, reveal_digest, unpack_chunk
 from cleanroom.terms import Terms, amend_share, parse_terms, terms_hash
 
 OWN, REBLINDED = "own", "reblinded"

@@ -14,9 +14,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from cleanroom.signing import Signer
+from cleanroom.crypto.signing import Signer
 from cleanroom.errors import InputError
-from cleanroom.pki import KeyPair, check_party_name, create_ca, issue_party, issue_server, write_private
+from cleanroom.coordinator.pki import KeyPair, check_party_name, create_ca, issue_party, issue_server
+from cleanroom.crypto.keyfiles import write_private
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 PROFILE_FILE = "profile.json"

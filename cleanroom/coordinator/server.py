@@ -13,9 +13,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from cleanroom.coordinator.core import Coordinator, Limits
 from cleanroom.coordinator.datadir import DataDir
-from cleanroom.coordinator.service import AgreementService, AttributionService, ResultService, RunService
+from cleanroom.coordinator.grpc.service import AgreementService, AttributionService, ResultService, RunService
 from cleanroom.coordinator.store import Store
-from cleanroom.coordinator.wirelog import WireLog
+from cleanroom.coordinator.grpc.wirelog import WireLog
 from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
 
 # Point chunks are 1 MiB; the vendor's attribution release (per-deal credit,
@@ -89,7 +89,7 @@ def serve_forever(
     running = start(data_dir, listen, limits, wire_log)
     web = None
     if http:  # REST API and pages in a thread of this process, on the same Coordinator and Store
-        from cleanroom.web.app import start_http
+        from cleanroom.coordinator.web.app import start_http
 
         try:
             web = start_http(running.coordinator, http, *(http_tls or (None, None)))

@@ -12,8 +12,9 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
-from cleanroom.process import run_command
+from cleanroom.terminal.process import run_command
 
 import cleanroom_client.commands as _commands
 
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"cleanroom_client.commands.{info.name}")
         module.register(sub)
+    # Commands other packages plug in (synthetic data): found by entry point, never imported by name.
+    for plugin in entry_points(group="cleanroom_client.commands"):
+        plugin.load()(sub)
     return parser
 
 

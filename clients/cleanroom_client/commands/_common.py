@@ -6,9 +6,9 @@ import argparse
 from contextlib import contextmanager
 from typing import Iterator
 
-from cleanroom_client.keystore import Keystore
+from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.profile import Profile
-from cleanroom_client.receipts import ReceiptLog
+from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.remote import Remote
 
 

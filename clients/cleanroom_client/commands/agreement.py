@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 from cleanroom.attribution.config import MODELS, AttributionConfig
-from cleanroom.console import err, out, print_json, print_table
+from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.errors import InputError, ProtocolError
 from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, amend_share, build_terms, canonical_json, parse_terms, terms_hash
 from cleanroom_client.commands._common import add_json, session
-from cleanroom_client.encryption import EncryptionKeys, PeerPins, party_key
-from cleanroom_client.mapping import verified_terms
-from cleanroom_client.views import print_terms
+from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins, party_key
+from cleanroom_client.protocol.mapping import verified_terms
+from cleanroom_client.features.views import print_terms
 
 
 def _agreement_dict(agreement) -> dict:

@@ -20,17 +20,17 @@ from typing import Any
 from cleanroom.attribution import DealCredit, commission_statement, month_period, parse_plan, quarter_period
 from cleanroom.attribution.config import MODELS
 from cleanroom.attribution.records import Deal
-from cleanroom.console import err, out, print_json, print_table, working
+from cleanroom.terminal.console import err, out, print_json, print_table, working
 from cleanroom.errors import FailedPrecondition, InputError, PermissionDenied, ProtocolError
-from cleanroom.signing import verify_bytes
-from cleanroom.views import print_partner_credit
-from cleanroom_client.attribution_upload import deal_records, prepare_records, touch_records
+from cleanroom.crypto.signing import verify_bytes
+from cleanroom.terminal.views import print_partner_credit
+from cleanroom_client.protocol.attribution_upload import deal_records, prepare_records, touch_records
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
-from cleanroom_client.deals import load_deals
-from cleanroom_client.mapping import (
+from cleanroom_client.inputs.deals import load_deals
+from cleanroom_client.protocol.mapping import (
     reblinding_waiting, require_runnable, upload_own, upload_waiting, verified_terms, wait_for_result, wait_for_results,
 )
-from cleanroom_client.touches import load_touches
+from cleanroom_client.inputs.touches import load_touches
 
 PURPOSE = "attribution"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.markup import escape
 
-from cleanroom.console import out, print_json, print_table
-from cleanroom_client.accounts import Account, LoadResult
+from cleanroom.terminal.console import out, print_json, print_table
+from cleanroom_client.inputs.accounts import Account, LoadResult
 from cleanroom_client.commands._common import add_json
 from cleanroom_client.commands.map import add_file_options, load
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cleanroom.chunks import MAX_CHUNK_POINTS
-from cleanroom.console import err, out, print_json
-from cleanroom_client.accounts import load_accounts
+from cleanroom.protocol import MAX_CHUNK_POINTS
+from cleanroom.terminal.console import err, out, print_json
+from cleanroom_client.inputs.accounts import load_accounts
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
-from cleanroom_client.encryption import EncryptionKeys
-from cleanroom_client.mapping import (
+from cleanroom_client.protocol.encryption import EncryptionKeys
+from cleanroom_client.protocol.mapping import (
     prepare, reblinding_waiting, require_runnable, upload_own, upload_waiting, verified_terms, wait_for_result,
 )
-from cleanroom_client.reveal import RevealError, RevealPlan, fetch_revealed, peer_public_key, save_account_map, seal_upload, shared_headers
-from cleanroom_client.views import overlap_dict, print_overlap
+from cleanroom_client.features.reveal import RevealError, RevealPlan, fetch_revealed, peer_public_key, save_account_map, seal_upload, shared_headers
+from cleanroom_client.features.views import overlap_dict, print_overlap
 
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from cleanroom.console import print_json
+from cleanroom.terminal.console import print_json
 from cleanroom_client.commands._common import add_json, receipts, session
-from cleanroom_client.views import overlap_dict, print_overlap
+from cleanroom_client.features.views import overlap_dict, print_overlap
 
 
 def _overlap(args: argparse.Namespace) -> int:

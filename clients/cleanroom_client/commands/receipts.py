@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from cleanroom.console import out, print_json, print_table
+from cleanroom.terminal.console import out, print_json, print_table
 from cleanroom.errors import InputError
 from cleanroom_client.commands._common import add_json, receipts
 from cleanroom_client.profile import Profile
-from cleanroom_client.receipts import release_of, verify_entries
+from cleanroom_client.protocol.receipts import release_of, verify_entries
 
 
 def _as_object(entry: dict) -> dict:

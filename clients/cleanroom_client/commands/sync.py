@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from cleanroom.console import out, print_json
+from cleanroom.terminal.console import out, print_json
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
-from cleanroom_client.mapping import sync, verified_terms, wait_for_result
+from cleanroom_client.protocol.mapping import sync, verified_terms, wait_for_result
 
 
 def _sync(args: argparse.Namespace) -> int:

@@ -12,10 +12,10 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from cleanroom.console import err, out, print_json, print_table
+from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.errors import InputError
 from cleanroom_client.commands._common import add_json, receipts, session
-from cleanroom_client.targets import ScoringConfig, build_targets, collect, write_csv
+from cleanroom_client.features.targets import ScoringConfig, build_targets, collect, write_csv
 
 
 def _as_of(text: str | None) -> dt.date | None:

@@ -14,7 +14,7 @@ from cleanroom_client.profile import Profile
 def _ui(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from cleanroom_client.targets import ScoringConfig
+    from cleanroom_client.features.targets import ScoringConfig
     from cleanroom_client.ui.app import create_app, new_token
 
     profile = Profile.load(args.profile)

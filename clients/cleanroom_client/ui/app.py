@@ -26,11 +26,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cleanroom.errors import CleanroomError
-from cleanroom_client.mapping import verified_terms
+from cleanroom_client.protocol.mapping import verified_terms
 from cleanroom_client.profile import Profile
-from cleanroom_client.receipts import ReceiptLog, release_of, verify_entries
+from cleanroom_client.protocol.receipts import ReceiptLog, release_of, verify_entries
 from cleanroom_client.remote import Remote
-from cleanroom_client.targets import ScoringConfig, build_targets, collect, csv_columns, csv_rows
+from cleanroom_client.features.targets import ScoringConfig, build_targets, collect, csv_columns, csv_rows
 from cleanroom_client.ui.html import esc, heat_map, kv_table, page, targets_table
 
 COOKIE = "cleanroom_ui"

@@ -1,1 +1,0 @@
-"""The audit trail: exporting the signed hash chain, verifying it offline, disclosure reports."""

@@ -1,0 +1,85 @@
+"""Exporting the audit chain as JSON Lines, closed by a signed checkpoint.
+
+An export filtered to one agreement still carries every link of the chain:
+entries of other agreements appear redacted (sequence number, hashes and
+signature, no content), so the verifier can check the whole chain without
+learning anything about agreements the reader is not party to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cleanroom.auditlog.chain import FORMAT, checkpoint_body
+from cleanroom.coordinator.datadir import DataDir
+from cleanroom.coordinator.store import now
+from cleanroom.errors import InputError
+from cleanroom.crypto.signing import Signer
+from cleanroom.terms import canonical_json
+
+
+def open_read_only(data_dir: DataDir) -> duckdb.DuckDBPyConnection:
+    data_dir.config()  # a clear error when DIR is not a coordinator data dir
+    try:
+        return duckdb.connect(str(data_dir.store_path), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise InputError(
+                f"{data_dir.store_path} is in use by a running coordinator; stop it first (or read the audit trail over its REST API)"
+            ) from None
+        raise InputError(f"cannot open {data_dir.store_path}: {exc}") from None
+
+
+def chain_lines(con: duckdb.DuckDBPyConnection, agreement_id: str | None) -> Iterator[dict[str, Any]]:
+    rows = con.execute(
+        "SELECT seq, logged_at, actor, action, agreement_id, details_json, prev_hash, entry_hash, signature FROM audit_log ORDER BY seq"
+    ).fetchall()
+    for seq, at, actor, action, agr, details, prev, digest, signature in rows:
+        if agreement_id is None or agr == agreement_id:
+            yield {
+                "type": "entry",
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "agreement_id": agr,
+                "details": json.loads(details),
+                "prev_hash": prev,
+                "entry_hash": digest,
+                "signature": bytes(signature).hex(),
+            }
+        else:
+            yield {"type": "redacted", "seq": seq, "prev_hash": prev, "entry_hash": digest, "signature": bytes(signature).hex()}
+
+
+def export_text(lines: list[dict[str, Any]], signer: Signer, agreement_id: str | None) -> tuple[str, str]:
+    """The export file's text (header, ``lines``, signed checkpoint) and the head hash."""
+    head = lines[-1]["entry_hash"] if lines else "0" * 64
+    checkpoint = checkpoint_body(len(lines), head, now(), agreement_id)
+    text = [json.dumps({"type": "header", "format": FORMAT, "agreement_filter": agreement_id})]
+    text += [json.dumps(line, sort_keys=True) for line in lines]
+    text.append(json.dumps({"type": "checkpoint", **checkpoint, "signature": signer.sign(canonical_json(checkpoint)).hex()}))
+    return "".join(t + "\n" for t in text), head
+
+
+def export(data_dir: DataDir, out: Path, agreement_id: str | None = None) -> dict[str, Any]:
+    """Write the chain to ``out`` (JSON Lines) and the public key to ``out`` + '.pub'."""
+    signer = data_dir.signer()
+    con = open_read_only(data_dir)
+    try:
+        if agreement_id and not con.execute("SELECT 1 FROM agreements WHERE agreement_id = ?", [agreement_id]).fetchone():
+            raise InputError(f"agreement {agreement_id!r} does not exist in {data_dir.path}")
+        lines = list(chain_lines(con, agreement_id))
+    finally:
+        con.close()
+    text, head = export_text(lines, signer, agreement_id)
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    public = Path(str(out) + ".pub")
+    public.write_bytes(signer.public_pem)
+    return {"out": str(out), "public_key": str(public), "entries": len(lines), "head_hash": head}

@@ -1,0 +1,256 @@
+"""``cleanroom``: the coordinator's command line (and the demo)."""
+
+from __future__ import annotations
+
+import os
+
+# gRPC's C core logs TLS handshake details to stderr; our errors say it in one line.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+import argparse  # noqa: E402
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from cleanroom.terminal.console import print_json, print_table
+from cleanroom.terminal.process import run_command
+
+
+def _coordinator_init(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.datadir import DataDir
+
+    config = DataDir(Path(args.data_dir)).init(listen=args.listen)
+    if args.json:
+        print_json({"data_dir": args.data_dir, **config})
+    else:
+        print(f"coordinator initialised in {args.data_dir} (CA, server certificate, signing key); listen {config['listen']}")
+    return 0
+
+
+def _coordinator_add_party(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.datadir import DataDir
+
+    out = DataDir(Path(args.data_dir)).add_party(args.name, Path(args.out), args.address)
+    print(f"profile for party {args.name!r} written to {out}")
+    return 0
+
+
+def _coordinator_serve(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.core import MAX_CHUNK_POINTS, Limits
+    from cleanroom.coordinator.datadir import DataDir
+    from cleanroom.coordinator.server import serve_forever
+
+    data_dir = DataDir(Path(args.data_dir))
+    listen = args.listen or data_dir.config()["listen"]
+    limits = Limits(max_points=args.max_points, max_chunk_points=MAX_CHUNK_POINTS)
+    serve_forever(
+        data_dir,
+        listen,
+        limits,
+        port_file=Path(args.port_file) if args.port_file else None,
+        wire_log=Path(args.wire_log) if args.wire_log else None,
+        http=args.http,
+        http_port_file=Path(args.http_port_file) if args.http_port_file else None,
+        http_tls=(Path(args.http_cert), Path(args.http_key)) if args.http_cert or args.http_key else None,
+    )
+    return 0
+
+
+def _api_keys(data_dir: str):
+    """The API key table of a stopped coordinator (a running one holds the store's lock: use its REST API)."""
+    import duckdb
+
+    from cleanroom.coordinator.datadir import DataDir
+    from cleanroom.coordinator.store import Store
+    from cleanroom.errors import InputError
+    from cleanroom.coordinator.web.auth import ApiKeys
+
+    directory = DataDir(Path(data_dir))
+    directory.config()
+    try:
+        store = Store(directory.store_path, directory.signer())
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise InputError(
+                f"{directory.store_path} is in use by a running coordinator: stop it first, or create the key through its "
+                "REST API with an admin key (POST /v1/api-keys)"
+            ) from None
+        raise
+    return store, ApiKeys(store)
+
+
+def _coordinator_add_api_key(args: argparse.Namespace) -> int:
+    from cleanroom.errors import InputError
+
+    if args.role != "admin" and not args.party:
+        raise InputError(f"a {args.role} key acts for one party: give --party NAME")
+    store, keys = _api_keys(args.data_dir)
+    try:
+        created = keys.create(args.party or "", args.role, args.label or "")
+    finally:
+        store.close()
+    if args.json:
+        print_json(created)
+    else:
+        print(created["key"])
+        print(
+            f"API key {created['key_id']} for {created['party'] or 'the operator'} ({created['role']}). It is shown only now "
+            "and stored as a hash: keep it safe.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _coordinator_api_keys(args: argparse.Namespace) -> int:
+    store, keys = _api_keys(args.data_dir)
+    try:
+        if args.revoke:
+            keys.revoke(args.revoke)
+        listed = keys.list(include_revoked=args.all)
+    finally:
+        store.close()
+    if args.json:
+        print_json({"api_keys": listed})
+    else:
+        print_table("API keys", ["key id", "party", "role", "label", "created", "revoked"],
+                    [[k["key_id"], k["party"], k["role"], k["label"], k["created_at"], k["revoked_at"] or ""] for k in listed])
+    return 0
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.audit.export import export
+    from cleanroom.coordinator.datadir import DataDir
+
+    result = export(DataDir(Path(args.data_dir)), Path(args.out), args.agreement)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"exported {result['entries']} entries to {result['out']} (public key {result['public_key']}); head {result['head_hash']}")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from cleanroom.auditlog.verify import verify_file
+
+    result = verify_file(Path(args.file), Path(args.public_key))
+    if args.json:
+        print_json({"ok": result.ok, "entries": result.entries, "head_hash": result.head_hash, "problems": result.problems})
+    elif result.ok:
+        print(f"intact: {result.entries} entries, head {result.head_hash}, checkpoint signature valid")
+    else:
+        print_table(f"audit log {args.file} is BROKEN", ["line", "problem"], [[p["line"], p["problem"]] for p in result.problems])
+    return 0 if result.ok else 1
+
+
+def _audit_report(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.audit.report import disclosure_report
+    from cleanroom.coordinator.datadir import DataDir
+
+    report = disclosure_report(DataDir(Path(args.data_dir)), args.agreement)
+    if args.json:
+        print_json(report)
+        return 0
+    rows = []
+    for viewer in report["viewers"]:
+        for r in viewer["releases"]:
+            rows.append([viewer["viewer"], r["released_at"], r["kind"], r["run_id"], f"v{r['terms_version']} {str(r['terms_hash'])[:12]}", _summarise(r["released"])])
+    print_table(
+        f"Disclosure report, agreement {report['agreement_id']} ({', '.join(report['parties'])}; {report['state']})",
+        ["viewer", "released at", "kind", "run", "terms", "released"],
+        rows,
+    )
+    if report["denied_requests"]:
+        print_table("Denied requests", ["party", "at", "method", "reason"], [[d["party"], d["at"], d.get("method"), d.get("reason")] for d in report["denied_requests"]])
+    return 0
+
+
+def _summarise(released: dict) -> str:
+    cells = released.get("cells") or []
+    shown = ", ".join(
+        f"{c['mine']}x{c['theirs']}=" + ("suppressed" if c.get("suppressed") else str(c.get("count"))) for c in cells
+    )
+    overlap = (released.get("totals") or {}).get("overlap")
+    return f"{shown}; overlap={overlap}" if cells else str(released)[:120]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cleanroom.coordinator.core import DEFAULT_MAX_POINTS
+    from cleanroom.coordinator.datadir import DEFAULT_LISTEN
+
+    parser = argparse.ArgumentParser(prog="cleanroom", description="Cleanroom coordinator, audit tools and demo.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    coord = sub.add_parser("coordinator", help="run and administer a coordinator")
+    csub = coord.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = csub.add_parser("init", help="create the CA, server certificate and signing key")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"address to serve gRPC on (default {DEFAULT_LISTEN})")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_init)
+    p = csub.add_parser("add-party", help="issue a party certificate and write its client profile")
+    p.add_argument("name")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out", required=True, help="profile directory to write")
+    p.add_argument("--address", help="coordinator address the client dials (default: the configured one)")
+    p.set_defaults(handler=_coordinator_add_party)
+    p = csub.add_parser("serve", help="serve gRPC (mTLS) until stopped")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--listen", help="HOST:PORT (port 0 picks a free port)")
+    p.add_argument("--max-points", type=int, default=DEFAULT_MAX_POINTS, help="largest upload accepted")
+    p.add_argument("--port-file", help="write the bound port here once serving")
+    p.add_argument("--wire-log", help=argparse.SUPPRESS)  # privacy tests: log every request's raw bytes
+    p.add_argument("--http", metavar="HOST:PORT", nargs="?", const="127.0.0.1:8080",
+                   help="also serve the REST API (/v1) and web pages (default 127.0.0.1:8080; a bare PORT means 127.0.0.1:PORT; "
+                   "plain HTTP on loopback only)")
+    p.add_argument("--http-port-file", help="write the bound HTTP port here once serving")
+    p.add_argument("--http-cert", help="TLS certificate (PEM) for --http; needed for a non-loopback address")
+    p.add_argument("--http-key", help="TLS private key (PEM) for --http-cert")
+    p.set_defaults(handler=_coordinator_serve)
+    p = csub.add_parser("add-api-key", help="create a REST/web API key (printed once, stored hashed); coordinator stopped")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--party", help="the party the key acts for (required for analyst and auditor)")
+    p.add_argument("--role", required=True, choices=["analyst", "auditor", "admin"],
+                   help="analyst: its party's releases; auditor: audit trail and disclosure reports of its party's agreements; admin: all")
+    p.add_argument("--label", help="a note on whose key it is")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_add_api_key)
+    p = csub.add_parser("api-keys", help="list API keys, or revoke one (coordinator stopped; else use the REST API)")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--revoke", metavar="KEY_ID", help="revoke this key")
+    p.add_argument("--all", action="store_true", help="include revoked keys")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_api_keys)
+
+    audit = sub.add_parser("audit", help="export, verify and report on the audit trail")
+    asub = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = asub.add_parser("export", help="write the signed audit chain as JSON Lines (+ public key)")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--agreement", help="only this agreement's entries (others appear redacted)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_audit_export)
+    p = asub.add_parser("verify", help="check an exported audit log offline")
+    p.add_argument("file")
+    p.add_argument("--public-key", required=True, help="the coordinator's Ed25519 public key (PEM)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_audit_verify)
+    p = asub.add_parser("report", help="disclosure report: what was released to whom, when, under which terms")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--agreement", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_audit_report)
+
+    # Commands other packages plug in (the demo): found by entry point, never imported by name.
+    for plugin in entry_points(group="cleanroom.commands"):
+        plugin.load()(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The coordinator's gRPC adapter: thin servicers over the Coordinator facade."""

@@ -1,0 +1,105 @@
+"""Certificates for mTLS: the coordinator's CA, its server certificate, party certificates.
+
+The party identity is the certificate's common name, which only the
+coordinator's CA can vouch for; request fields never name the caller.
+ECDSA P-256 keys, because every gRPC TLS stack accepts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from cleanroom.errors import InputError
+
+PARTY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+VALIDITY = dt.timedelta(days=825)
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    cert_pem: bytes
+    key_pem: bytes
+
+
+def check_party_name(name: str) -> str:
+    if not PARTY_NAME.fullmatch(name or ""):
+        raise InputError(
+            f"party name {name!r} is not valid: use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return name
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _builder(subject: str, issuer: x509.Name, public_key, days: dt.timedelta) -> x509.CertificateBuilder:
+    now = dt.datetime.now(dt.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + days)
+    )
+
+
+def create_ca(name: str = "Cleanroom coordinator CA") -> KeyPair:
+    key = _key()
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        _builder(name, subject, key.public_key(), dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def _issue(ca: KeyPair, common_name: str, usage, sans: list[x509.GeneralName]) -> KeyPair:
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    key = _key()
+    builder = (
+        _builder(common_name, ca_cert.subject, key.public_key(), VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def issue_server(ca: KeyPair, hosts: list[str]) -> KeyPair:
+    sans: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    return _issue(ca, hosts[0], ExtendedKeyUsageOID.SERVER_AUTH, sans)
+
+
+def issue_party(ca: KeyPair, party: str) -> KeyPair:
+    check_party_name(party)
+    return _issue(ca, party, ExtendedKeyUsageOID.CLIENT_AUTH, [x509.UniformResourceIdentifier(f"cleanroom:party:{party}")])

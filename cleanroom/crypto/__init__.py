@@ -1,0 +1,1 @@
+"""The shared crypto corner: sealed fields, Ed25519 signatures, secret key files."""

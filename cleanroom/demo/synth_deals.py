@@ -1,0 +1,437 @@
+"""Synthetic attribution inputs with exact ground truth: a vendor's deals and P partners' touches.
+
+The vendor's deals file is a Salesforce opportunity report (or a HubSpot deal
+export); each partner's touches file has its own headers, role spellings and
+date format. Keys are messy in the ways synth.py's account exports are (www.,
+schemes, paths, ports, case, trailing dots, e-mails, IDN in Unicode or
+punycode), independently per row and per file, and every usable spelling
+canonicalises to the company's registrable domain. Some rows carry no usable
+key (free-mail, garbage): such a deal is "keyless" (it can match nothing) and
+such a touch is no true touch.
+
+Companies (synth._Universe, so names and domains look like the account
+exports'): [0, touched) have deals and partner touches, [touched, accounts)
+have deals only, then companies with partner touches but no deal; about 5% of
+those are look-alikes of a deal-only company (same name stem on another public
+suffix, other country) that must NOT match.
+
+Ground truth comes from the generator's bookkeeping, never from the client's
+normaliser: for every deal its id, row, true company and canonical domain,
+amount, currency, outcome, stage, dates, type, and the TRUE touches: every
+usable-key touch row (partner, role, date, row) on the same company, whatever
+its date (the lookback window and the close date are the models' business).
+A keyless deal has no true touches. Truth is for domain keys (name_key=False).
+
+Dates are relative to ``as_of`` (default 2025-12-31): won and lost deals
+closed on or before it; open deals were created before it and have an expected
+close date (HubSpot style: sometimes none). Touches on a company are placed
+around one of its deals: mostly within 365 days before its close (as_of for
+open deals), some older, some after the close; never after as_of.
+
+Rows are rendered and written one at a time; only the truth is kept, so 100,000
+deals and 3 x 200,000 touches take seconds. One currency unless
+``foreign_share`` > 0 (then that share of deals is in EUR): credits across
+currencies cannot be added without a rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple
+
+from cleanroom.demo.synth import (
+    DOMAIN_FORMS, OWNERS, WEBSITE_FORMS, Company, Rand, _no_key, _pick, _Universe, _website, _write,
+)
+
+SALESFORCE_DEAL_HEADERS = ["Opportunity ID", "Opportunity Name", "Account Name", "Website", "Amount", "Opportunity Currency",
+                           "Stage", "Created Date", "Close Date", "Type", "Opportunity Owner", "Billing Country", "Lead Source"]
+HUBSPOT_DEAL_HEADERS = ["Record ID", "Deal Name", "Associated Company", "Company Domain Name", "Amount", "Deal currency code",
+                        "Deal Stage", "Create Date", "Close Date", "Deal Type", "Deal owner", "Country/Region"]
+
+
+class TouchStyle(NamedTuple):
+    headers: list[str]
+    name: str
+    key: str
+    role: str
+    date: str
+    country: str
+    forms: list[str]  # spellings of the website/domain (synth.py)
+    date_format: str  # "us" (m/d/Y), "iso" or "iso-time"
+
+
+# Partner i writes its touches in style i % 3.
+TOUCH_STYLES = (
+    TouchStyle(["Account Name", "Website", "Partner Role", "Touch Date", "Partner Rep", "Billing Country", "Notes"],
+               "Account Name", "Website", "Partner Role", "Touch Date", "Billing Country", WEBSITE_FORMS, "us"),
+    TouchStyle(["Company name", "Company Domain Name", "Touch Type", "Activity Date", "Country/Region", "Owner"],
+               "Company name", "Company Domain Name", "Touch Type", "Activity Date", "Country/Region", DOMAIN_FORMS, "iso-time"),
+    TouchStyle(["Account Name", "Domain", "Role", "Date", "Country", "Notes"],
+               "Account Name", "Domain", "Role", "Date", "Country", DOMAIN_FORMS, "iso"),
+)
+OUTCOME_MIX = (("won", 0.35), ("lost", 0.30), ("open", 0.35))
+TYPE_MIX = (("new", 0.60), ("expansion", 0.25), ("renewal", 0.15))
+SF_STAGES = {"won": ("Closed Won",), "lost": ("Closed Lost",),
+             "open": ("Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
+                      "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review")}
+HS_STAGES = {"won": ("closedwon", "Closed Won"), "lost": ("closedlost", "Closed Lost"),
+             "open": ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
+                      "Appointment Scheduled", "Contract Sent")}
+SF_TYPES = {"new": ("New Business", "New Business", "New Customer", ""), "expansion": ("Existing Business - Upgrade", "Expansion", "Existing Customer - Upgrade"),
+            "renewal": ("Renewal", "Existing Business - Renewal")}
+HS_TYPES = {"new": ("newbusiness", "New Business"), "expansion": ("existingbusiness", "Existing Business"), "renewal": ("renewal", "Renewal")}
+ROLE_SPELLINGS = {
+    "sourcing": ("Sourcing", "sourcing", "Referral", "referred", "Sourced", "source"),
+    "co-sell": ("Co-Sell", "cosell", "co sell", "Co-selling"),
+    "technical": ("Technical", "tech", "Technical Validation", "Integration"),
+    "influence": ("Influence", "influenced", "Influencer"),
+}
+# Each partner has its own habits: role shares (sourcing, co-sell, technical, influence), by index % 3.
+ROLE_MIX = ((0.35, 0.15, 0.20, 0.30), (0.15, 0.35, 0.30, 0.20), (0.10, 0.20, 0.20, 0.50))
+ROLE_ORDER = ("sourcing", "co-sell", "technical", "influence")
+LEAD_SOURCES = ("Partner Referral", "Web", "Event", "Outbound", "Inbound", "")
+NOTES = ("", "", "intro call", "joint demo", "POC support", "exec sponsor lunch", "QBR")
+ON_DEAL_SHARE = 0.70  # of a partner's touches, on companies the vendor has deals with
+TOUCHED_SHARE = 0.65  # of the vendor's accounts, those partners touch at all
+KEYLESS_DEAL_SHARE = 0.02
+KEYLESS_TOUCH_SHARE = 0.03
+_PARTNER = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class TruthTouch:
+    partner: str
+    role: str
+    day: date
+    row: int  # 1-based data row in that partner's touches file
+
+    def to_json(self) -> dict:
+        return {"partner": self.partner, "role": self.role, "date": self.day.isoformat(), "row": self.row}
+
+
+@dataclass(frozen=True)
+class TruthDeal:
+    deal_id: str
+    row: int  # 1-based data row in the deals file
+    company: int  # the generator's company index: deals with one index are one true account
+    domain: str  # the company's canonical domain (what every usable spelling canonicalises to)
+    amount: Decimal
+    currency: str
+    outcome: str
+    stage: str  # as written
+    deal_type: str
+    created: date
+    closed: date | None
+    matchable: bool  # False: the row's key is unusable, so no partner can match it
+    touches: tuple[TruthTouch, ...]  # sorted by (date, partner, row); () when not matchable
+
+    def to_json(self) -> dict:
+        return {
+            "deal_id": self.deal_id, "row": self.row, "company": self.company, "domain": self.domain,
+            "amount": str(self.amount), "currency": self.currency, "outcome": self.outcome, "stage": self.stage,
+            "type": self.deal_type, "created": self.created.isoformat(),
+            "closed": None if self.closed is None else self.closed.isoformat(), "matchable": self.matchable,
+            "touches": [t.to_json() for t in self.touches],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TruthDeal":
+        return cls(
+            d["deal_id"], d["row"], d["company"], d["domain"], Decimal(d["amount"]), d["currency"], d["outcome"], d["stage"],
+            d["type"], date.fromisoformat(d["created"]), None if d["closed"] is None else date.fromisoformat(d["closed"]),
+            d["matchable"], tuple(TruthTouch(t["partner"], t["role"], date.fromisoformat(t["date"]), t["row"]) for t in d["touches"]),
+        )
+
+
+@dataclass
+class AttributionTruth:
+    seed: int
+    as_of: date
+    style: str  # "salesforce" or "hubspot"
+    partners: tuple[str, ...]
+    paths: dict[str, str]  # "deals", each partner's name, "ground_truth"
+    deals: list[TruthDeal]
+    touch_rows: dict[str, int]  # per partner: rows written
+    rejected_touch_rows: dict[str, int]  # per partner: rows with no usable key
+    off_deal_touches: dict[str, int]  # per partner: usable touches on companies without a deal
+    lookalike_touches: dict[str, int] = field(default_factory=dict)  # of those, on a look-alike of a deal company
+
+    def summary(self) -> dict:
+        """Everything but the per-deal list."""
+        return {
+            "seed": self.seed, "as_of": self.as_of.isoformat(), "style": self.style, "partners": list(self.partners),
+            "paths": dict(self.paths), "deal_rows": len(self.deals),
+            "keyless_deals": sum(not d.matchable for d in self.deals),
+            "accounts": len({d.company for d in self.deals}),
+            "true_touches": self.true_touch_rows(),
+            "touch_rows": dict(self.touch_rows), "rejected_touch_rows": dict(self.rejected_touch_rows),
+            "off_deal_touches": dict(self.off_deal_touches), "lookalike_touches": dict(self.lookalike_touches),
+        }
+
+    def true_touch_rows(self) -> dict[str, int]:
+        """Per partner: touch rows that are true touches of at least one deal."""
+        rows: dict[str, set[int]] = {p: set() for p in self.partners}
+        for d in self.deals:
+            for t in d.touches:
+                rows[t.partner].add(t.row)
+        return {p: len(r) for p, r in rows.items()}
+
+    def to_json(self) -> dict:
+        return {**self.summary(), "deals": [d.to_json() for d in self.deals]}
+
+    def write_json(self, path: Path | str) -> None:
+        """Streamed: one deal at a time, so 100,000 deals with their touches stay cheap."""
+        head = json.dumps(self.summary())[:-1]
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(head + ', "deals": [\n')
+            for i, d in enumerate(self.deals):
+                fh.write(("" if i == 0 else ",\n") + json.dumps(d.to_json(), separators=(",", ":")))
+            fh.write("\n]}\n")
+
+    @classmethod
+    def load(cls, path: Path | str) -> "AttributionTruth":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(
+            data["seed"], date.fromisoformat(data["as_of"]), data["style"], tuple(data["partners"]), data["paths"],
+            [TruthDeal.from_json(d) for d in data["deals"]], data["touch_rows"], data["rejected_touch_rows"],
+            data["off_deal_touches"], data.get("lookalike_touches", {}),
+        )
+
+
+def _choose(r: Rand, mix: Sequence[tuple[str, float]]) -> str:
+    x = r()
+    for value, share in mix:
+        if x < share:
+            return value
+        x -= share
+    return mix[-1][0]
+
+
+def _us(d: date) -> str:
+    return f"{d.month}/{d.day}/{d.year}"
+
+
+def _money(r: Rand, amount: Decimal, currency: str, style: str) -> str:
+    """How the CRM writes the amount: plain, grouped, with a symbol or code, European for some EUR."""
+    if style == "hubspot":
+        return f"{amount.normalize():f}" if r() < 0.8 else f"{amount:.2f}"
+    x = r()
+    if x < 0.35:
+        return f"{amount:.2f}"
+    if x < 0.65:
+        return f"{amount:,.2f}"
+    if x < 0.85:
+        symbol = {"USD": "$", "EUR": "\u20ac"}.get(currency)
+        if symbol is None:
+            return f"{currency} {amount:,.2f}"
+        return symbol + (f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}")
+    if currency == "EUR":
+        return "EUR " + f"{amount:,.2f}".translate(str.maketrans(",.", ".,"))
+    return f"{currency} {amount:,.2f}"
+
+
+class _Plan:
+    def __init__(self, deals: int, partners: Sequence[str], touches: int, seed: int, as_of: date, foreign_share: float) -> None:
+        if not isinstance(deals, int) or deals < 1:
+            raise ValueError(f"deals must be a positive integer, got {deals!r}")
+        if not isinstance(touches, int) or touches < 1:
+            raise ValueError(f"touches must be a positive integer (per partner), got {touches!r}")
+        if not partners:
+            raise ValueError("at least one partner is needed")
+        bad = [p for p in partners if not isinstance(p, str) or not _PARTNER.match(p)]
+        if bad:
+            raise ValueError(f"partner names must be lower-case words like 'partner-a', got {bad[0]!r}")
+        if len(set(partners)) != len(partners):
+            raise ValueError("partner names must be distinct")
+        if not 0 <= foreign_share <= 1:
+            raise ValueError(f"foreign_share must be between 0 and 1, got {foreign_share!r}")
+        self.seed, self.as_of, self.partners = seed, as_of, tuple(partners)
+        self.n_deals, self.n_touches, self.foreign_share = deals, touches, foreign_share
+        self.accounts = max(1, round(deals / 1.4))  # several deals on some accounts
+        self.touched = max(1, math.ceil(self.accounts * TOUCHED_SHARE))
+        self.touch_only = max(4, touches * len(partners) // 10)
+        total = self.accounts + self.touch_only
+        self.universe = _Universe(seed, self.accounts, self.touched + self.touch_only, self.touched, total + 1)
+        rng = random.Random(f"{seed}/deals/plan")
+        plan = list(range(self.accounts)) + [int(rng.random() * self.accounts) for _ in range(deals - self.accounts)]
+        rng.shuffle(plan)
+        self.deal_company = plan  # deal index -> company
+        self.deals_of: dict[int, list[int]] = {}
+        for i, c in enumerate(plan):
+            self.deals_of.setdefault(c, []).append(i)
+
+    # --- deals ---
+
+    def deal_rows(self, style: str, out: list[TruthDeal]) -> Iterator[dict[str, str]]:
+        """Rows of the deals file; appends each deal's truth (touches still empty) to ``out``."""
+        r = random.Random(f"{self.seed}/deals/render").random
+        company = self.universe.company
+        for i, c in enumerate(self.deal_company):
+            co = company(c)
+            outcome = _choose(r, OUTCOME_MIX)
+            deal_type = _choose(r, TYPE_MIX)
+            currency = "EUR" if r() < self.foreign_share else "USD"
+            dollars = int(1000 * 10 ** (r() * 2.5)) // 50 * 50
+            amount = Decimal(dollars * 100 + (int(r() * 100) if r() < 0.2 else 0)).scaleb(-2)
+            cycle = 7 + int(r() ** 1.5 * 300)
+            if outcome == "open":
+                created = self.as_of - timedelta(days=1 + int(r() * 300))
+                closed: date | None = max(created, self.as_of) + timedelta(days=7 + int(r() * 180))
+                if style == "hubspot" and r() < 0.1:
+                    closed = None
+            else:
+                closed = self.as_of - timedelta(days=int(r() * 700))
+                created = closed - timedelta(days=cycle)
+            matchable = r() >= KEYLESS_DEAL_SHARE
+            if style == "hubspot":
+                stage = _pick(r, HS_STAGES[outcome])
+                key = _website(r, co, DOMAIN_FORMS, 0.5) if matchable else _no_key(r)
+                t = f" {int(r() * 24):02d}:{int(r() * 60):02d}"
+                row = {
+                    "Record ID": str(7_000_000_000 + i * 11),
+                    "Deal Name": f"{co.name} - {deal_type}",
+                    "Associated Company": co.name,
+                    "Company Domain Name": key,
+                    "Amount": _money(r, amount, currency, style),
+                    "Deal currency code": "" if currency == "USD" and r() < 0.1 else currency,
+                    "Deal Stage": stage,
+                    "Create Date": created.isoformat() + t,
+                    "Close Date": "" if closed is None else closed.isoformat() + t,
+                    "Deal Type": _pick(r, HS_TYPES[deal_type]),
+                    "Deal owner": _pick(r, OWNERS),
+                    "Country/Region": _pick(r, co.countries),
+                }
+                deal_id = row["Record ID"]
+            else:
+                stage = _pick(r, SF_STAGES[outcome])
+                key = _website(r, co, WEBSITE_FORMS, 0.5) if matchable else _no_key(r)
+                row = {
+                    "Opportunity ID": f"006Hs{i:010X}",
+                    "Opportunity Name": f"{co.name} - {deal_type.title()} {created.year}",
+                    "Account Name": co.name.upper() if r() < 0.04 else co.name,
+                    "Website": key,
+                    "Amount": _money(r, amount, currency, style),
+                    "Opportunity Currency": currency,
+                    "Stage": stage,
+                    "Created Date": _us(created),
+                    "Close Date": _us(closed),  # type: ignore[arg-type]  # Salesforce always has one
+                    "Type": _pick(r, SF_TYPES[deal_type]),
+                    "Opportunity Owner": _pick(r, OWNERS),
+                    "Billing Country": _pick(r, co.countries),
+                    "Lead Source": _pick(r, LEAD_SOURCES),
+                }
+                deal_id = row["Opportunity ID"]
+            out.append(TruthDeal(deal_id, i + 1, c, co.domain, amount, currency, outcome, stage, deal_type, created, closed, matchable, ()))
+            yield row
+
+    # --- touches ---
+
+    def touch_rows(self, index: int, deals: list[TruthDeal], found: dict[int, list[TruthTouch]], counts: dict[str, int]) -> Iterator[dict[str, str]]:
+        """Rows of partner ``index``'s file; true touches go to found[company]."""
+        partner = self.partners[index]
+        st = TOUCH_STYLES[index % len(TOUCH_STYLES)]
+        mix = ROLE_MIX[index % len(ROLE_MIX)]
+        r = random.Random(f"{self.seed}/touches/{partner}").random
+        company = self.universe.company
+        slice_size = max(1, self.touched // len(self.partners))
+        slice_start = (index * slice_size) % self.touched
+        for i in range(self.n_touches):
+            if r() < ON_DEAL_SHARE:
+                c = int(r() * self.touched) if r() < 0.5 else (slice_start + int(r() * slice_size)) % self.touched
+                d = deals[self.deals_of[c][int(r() * len(self.deals_of[c]))]]
+                ref = self.as_of if d.outcome == "open" or d.closed is None else d.closed
+                x = r()
+                if x < 0.70:
+                    day = ref - timedelta(days=int(r() * 365))
+                elif x < 0.85:
+                    day = ref - timedelta(days=366 + int(r() * 400))
+                else:
+                    day = min(ref + timedelta(days=1 + int(r() * 60)), self.as_of)
+            else:
+                c = self.accounts + int(r() * self.touch_only)
+                day = self.as_of - timedelta(days=int(r() * 900))
+            co: Company = company(c)
+            x = r()
+            role = ROLE_ORDER[0 if x < mix[0] else 1 if x < mix[0] + mix[1] else 2 if x < mix[0] + mix[1] + mix[2] else 3]
+            usable = r() >= KEYLESS_TOUCH_SHARE
+            if usable:
+                if c < self.accounts:
+                    found.setdefault(c, []).append(TruthTouch(partner, role, day, i + 1))
+                else:
+                    counts["off_deal"] += 1
+                    counts["lookalike"] += self.universe.twin_of(c) is not None
+            else:
+                counts["rejected"] += 1
+            if st.date_format == "us":
+                written = _us(day)
+            elif st.date_format == "iso":
+                written = day.isoformat()
+            else:
+                written = f"{day.isoformat()} {int(r() * 24):02d}:{int(r() * 60):02d}"
+            row = {
+                st.name: co.name.upper() if r() < 0.04 else co.name,
+                st.key: _website(r, co, st.forms, 0.5) if usable else _no_key(r),
+                st.role: _pick(r, ROLE_SPELLINGS[role]),
+                st.date: written,
+                st.country: _pick(r, co.countries),
+            }
+            for h in st.headers:
+                if h not in row:
+                    row[h] = _pick(r, OWNERS) if h in ("Partner Rep", "Owner") else _pick(r, NOTES)
+            yield row
+
+
+def write_attribution_set(
+    out_dir: Path | str,
+    *,
+    deals: int = 2000,
+    partners: Sequence[str] = ("partner-a", "partner-b", "partner-c"),
+    touches: int = 3000,
+    seed: int = 7,
+    style: str = "salesforce",
+    fmt: str = "csv",
+    as_of: date = date(2025, 12, 31),
+    foreign_share: float = 0.0,
+) -> AttributionTruth:
+    """Write the vendor's deals file, one touches file per partner and ground_truth.json; return the truth.
+
+    ``touches`` is per partner. ``style``: "salesforce" (opportunity report) or "hubspot" (deal export).
+    ``fmt``: csv (default), parquet or xlsx for every file."""
+    if style not in ("salesforce", "hubspot"):
+        raise ValueError(f"unknown style {style!r} (salesforce or hubspot)")
+    if fmt not in ("csv", "parquet", "xlsx"):
+        raise ValueError(f"unknown format {fmt!r} (csv, parquet or xlsx)")
+    plan = _Plan(deals, partners, touches, seed, as_of, foreign_share)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, str] = {}
+    truth_deals: list[TruthDeal] = []
+    name = "vendor_salesforce_opportunities" if style == "salesforce" else "vendor_hubspot_deals"
+    headers = SALESFORCE_DEAL_HEADERS if style == "salesforce" else HUBSPOT_DEAL_HEADERS
+    path = out / f"{name}.{fmt}"
+    _write(plan.deal_rows(style, truth_deals), deals, headers, path, fmt)
+    paths["deals"] = str(path)
+    found: dict[int, list[TruthTouch]] = {}
+    touch_rows, rejected, off_deal, lookalike = {}, {}, {}, {}
+    for index, partner in enumerate(plan.partners):
+        counts = {"rejected": 0, "off_deal": 0, "lookalike": 0}
+        path = out / f"touches_{partner}.{fmt}"
+        _write(plan.touch_rows(index, truth_deals, found, counts), touches, TOUCH_STYLES[index % len(TOUCH_STYLES)].headers, path, fmt)
+        paths[partner] = str(path)
+        touch_rows[partner], rejected[partner] = touches, counts["rejected"]
+        off_deal[partner], lookalike[partner] = counts["off_deal"], counts["lookalike"]
+    order = lambda t: (t.day, t.partner, t.row)  # noqa: E731
+    by_company = {c: tuple(sorted(ts, key=order)) for c, ts in found.items()}
+    final = [replace(d, touches=by_company.get(d.company, ())) if d.matchable else d for d in truth_deals]
+    paths["ground_truth"] = str(out / "ground_truth.json")
+    truth = AttributionTruth(seed, as_of, style, plan.partners, paths, final, touch_rows, rejected, off_deal, lookalike)
+    truth.write_json(paths["ground_truth"])
+    return truth

@@ -1,0 +1,1 @@
+"""What a party sees: its overlap views, revealed co-sell targets."""

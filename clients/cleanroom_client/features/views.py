@@ -1,0 +1,95 @@
+"""How results look: the viewer-oriented overlap as a table or as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cleanroom.terminal.console import print_table
+from cleanroom.terminal.views import print_overlap  # noqa: F401  (re-exported for the commands)
+from cleanroom.terms import Terms
+from cleanroom.v1 import results_pb2
+
+
+def overlap_dict(release: results_pb2.OverlapRelease) -> dict[str, Any]:
+    view = {
+        "agreement_id": release.agreement_id,
+        "run_id": release.run_id,
+        "viewer": release.viewer,
+        "other": release.other,
+        "cells": [
+            {
+                "mine": c.mine,
+                "theirs": c.theirs,
+                "count": c.count if c.HasField("count") else None,
+                "suppressed": c.suppressed,
+            }
+            for c in release.cells
+        ],
+        "totals": {
+            "mine": release.totals.mine,
+            "theirs": release.totals.theirs,
+            "overlap": release.totals.overlap if release.totals.HasField("overlap") else None,
+            "overlap_suppressed": release.totals.overlap_suppressed,
+        },
+        "min_count": release.min_count,
+        "terms_version": release.terms_version,
+        "terms_hash": release.terms_hash,
+        "released_at": release.released_at,
+        # The coordinator's Ed25519 signature over all of the above (receipts verify it).
+        "signature": release.signature.hex(),
+    }
+    if release.HasField("dp"):
+        view["dp"] = {"epsilon_spent": release.dp.epsilon_spent, "budget": release.dp.budget, "budget_remaining": release.dp.budget_remaining}
+    return view
+
+
+def print_terms(agreement, terms: Terms) -> None:
+    a, b = terms.parties
+    print_table(
+        f"Agreement {agreement.agreement_id} v{agreement.version} ({agreement.state})",
+        ["term", "value"],
+        [
+            ["parties", f"{a} (proposer), {b}"],
+            [f"{a} brings", ", ".join(terms.populations[a])],
+            [f"{b} brings", ", ".join(terms.populations[b])],
+            ["match keys", ", ".join(terms.key_kinds)],
+            ["minimum cell count", terms.min_count],
+            ["minimum set size", terms.min_set_size],
+            ["retention after run", f"{terms.retention_seconds} s"],
+            ["differential privacy", f"epsilon {terms.dp_epsilon:g} per release, budget {terms.dp_budget:g}" if terms.dp_epsilon else "off (exact counts)"],
+            *_attribution_rows(terms),
+            *_reveal_rows(agreement, terms),
+            ["approved by", ", ".join(agreement.approved_by) or "nobody yet"],
+            ["terms hash", agreement.terms_hash],
+        ],
+    )
+
+
+def _reveal_rows(agreement, terms: Terms) -> list[list]:
+    if not terms.reveals():
+        return [["account-level reveal", "off (counts only)"]]
+    rows = []
+    for viewer in terms.parties:
+        pairs = sorted(terms.reveal_granted(viewer))
+        shown = ", ".join(f"its {m} x {terms.other(viewer)}'s {t}" for m, t in pairs) or "nothing (counts only)"
+        rows.append([f"{viewer} sees accounts", shown])
+    for party in terms.parties:
+        rows.append([f"{party} shares", ", ".join(terms.shared_columns(party)) or "no columns"])
+    keys = {e.party: e.fingerprint for e in agreement.encryption}
+    for party in terms.parties:
+        rows.append([f"{party} key fingerprint", keys.get(party, "not given yet")])
+    return rows
+
+
+def _attribution_rows(terms: Terms) -> list[list]:
+    if terms.attribution is None:
+        return [["attribution", "off"]]
+    c = terms.attribution
+    weights = ", ".join(f"{r} {w}" for r, w in c.role_weights.items())
+    return [
+        ["attribution", f"{terms.vendor}'s deals credited to {terms.partner()} by {c.model}"],
+        ["models allowed", ", ".join(terms.attribution_models)],
+        ["lookback", f"{c.lookback_days} days"],
+        ["role weights", f"{weights} ({c.unassigned} absent roles)"],
+        ["partner sees", f"{', '.join(c.partner_sees)} (from {c.min_deals} deals)"],
+    ]

@@ -1,0 +1,279 @@
+"""From a CRM export to deduplicated accounts with canonical match keys.
+
+Each data row yields at most one account candidate: its canonical domain (the
+first usable domain-like column, in columns.DOMAIN_COLUMNS order), optionally
+its name + country key, and its population from the CRM stage. Rows that
+share any key are the same account (union-find), so duplicates merge and their
+populations add up. Rows that yield no key are reported with the reason,
+never silently dropped.
+"""
+
+from __future__ import annotations
+
+import gc
+from array import array
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from cleanroom.errors import InputError
+from cleanroom_client.inputs.columns import ColumnMap, resolve_columns
+from cleanroom_client.inputs.keys.domain import DomainRejected, canonical_domain
+from cleanroom_client.inputs.keys.names import name_key as make_name_key
+from cleanroom_client.inputs.populations import StageMap, valid_population
+from cleanroom_client.inputs.readers import Row, TableStream
+
+# Reason code (keys.domain.REASON_CODES) -> the words a person reads.
+REASONS = {
+    "empty": "empty key: no website, domain or e-mail",
+    "freemail": "free-mail only",
+    "disposable": "disposable e-mail domain only",
+    "unparseable": "unparseable URL or domain",
+    "ip_address": "IP address instead of a domain",
+    "localhost": "local host name, not a company domain",
+    "public_suffix": "a bare public suffix, not a company domain",
+    "no_public_suffix": "no public suffix (not a registrable domain)",
+}
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class MatchKey:
+    kind: str  # "domain" or "name"
+    value: str  # canonical, e.g. "acme.co.uk" or "acme|gb"
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass(slots=True)
+class Account:
+    rows: tuple[int, ...]  # 1-based data rows, ascending
+    keys: tuple[MatchKey, ...]  # sorted
+    populations: tuple[str, ...]  # sorted
+    name: str | None
+    domain: str | None
+    # The first row's non-empty raw cells; an empty read-only mapping when loaded with keep_fields=False.
+    fields: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+
+_NO_FIELDS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Rejected:
+    row: int
+    reason: str
+
+
+@dataclass
+class LoadResult:
+    source: Path
+    accounts: list[Account]
+    rejected: list[Rejected]
+    rows_read: int
+    columns: ColumnMap
+
+    def totals(self) -> dict[str, object]:
+        by_population = Counter(p for a in self.accounts for p in a.populations)
+        return {
+            "rows": self.rows_read,
+            "accounts": len(self.accounts),
+            "rejected": len(self.rejected),
+            # rows that became part of an account already started by an earlier row
+            "duplicates_merged": self.rows_read - len(self.rejected) - len(self.accounts),
+            "by_population": dict(sorted(by_population.items())),
+        }
+
+
+@dataclass(slots=True)
+class _Candidate:
+    row: int
+    keys: tuple[MatchKey, ...]
+    population: str
+    name: str | None
+    domain: str | None
+    cells: Row | None  # None unless the caller keeps the fields
+
+
+def _cell(row: Row, index: int | None) -> str | None:
+    if index is None or index >= len(row) or row[index] is None:
+        return None
+    return row[index].strip() or None
+
+
+def _domain_of(row: Row, columns: ColumnMap) -> tuple[str | None, str]:
+    """(canonical domain, "") or (None, reason) from the first non-empty usable key cell."""
+    first: tuple[str, str, str] | None = None  # (reason code, column, value) of the most telling bad cell
+    for index in columns.key_columns:
+        value = _cell(row, index)
+        if value is None:
+            continue
+        try:
+            return canonical_domain(value), ""
+        except DomainRejected as exc:
+            if first is None or first[0] == "empty":  # "n/a" says less than "gmail.com"
+                first = (exc.reason, columns.names[index], value)
+    if first is None:
+        return None, REASONS["empty"]
+    code, column, value = first
+    # A specific cell is at fault: name the column and quote the value (the user's own data, shown locally).
+    return None, f"{REASONS.get(code, code)} (column {column!r}: {value!r})"
+
+
+class _Groups:
+    """Union-find over row candidates, keyed by match key."""
+
+    def __init__(self) -> None:
+        self.parent: list[int] = []
+        self.by_key: dict[MatchKey, int] = {}
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:  # path compression
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def add(self, keys: tuple[MatchKey, ...]) -> int:
+        node = len(self.parent)
+        self.parent.append(node)
+        for key in keys:
+            other = self.by_key.setdefault(key, node)
+            if other != node:
+                a, b = self.find(other), self.find(node)
+                if a != b:
+                    self.parent[max(a, b)] = min(a, b)  # the earliest row stays the representative
+        return node
+
+
+def _merge(candidates: list[_Candidate | None], roots: array, names: tuple[str, ...]) -> list[Account]:
+    """Accounts from the candidates and each one's group root (consumes the candidates list).
+
+    Roots are the earliest row of their group, so emitting each group at its root keeps the accounts
+    in first-row order. Most rows are an account of their own and skip the grouping: a million rows
+    of a CRM export must fit in memory as accounts.
+    """
+    size = array("q", [0]) * len(candidates)
+    for root in roots:
+        size[root] += 1
+    members_of: dict[int, list[_Candidate]] = {}
+    for node, root in enumerate(roots):
+        if size[root] > 1:
+            members_of.setdefault(root, []).append(candidates[node])
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one object per distinct populations tuple
+
+    def fields_of(cells: Row | None) -> Mapping[str, str]:
+        return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells) if v not in (None, "")}
+
+    accounts = []
+    for node, cand in enumerate(candidates):
+        candidates[node] = None  # each candidate is freed once its account exists
+        if roots[node] != node:
+            continue
+        members = members_of.pop(node, None)
+        if members is None:
+            populations = (cand.population,)
+            accounts.append(
+                Account(
+                    rows=(cand.row,),
+                    keys=cand.keys if len(cand.keys) == 1 else tuple(sorted(set(cand.keys))),
+                    populations=shared.setdefault(populations, populations),
+                    name=cand.name,
+                    domain=cand.domain,
+                    fields=fields_of(cand.cells),
+                )
+            )
+            continue
+        populations = tuple(sorted({m.population for m in members}))
+        accounts.append(
+            Account(
+                rows=tuple(m.row for m in members),
+                keys=tuple(sorted({k for m in members for k in m.keys})),
+                populations=shared.setdefault(populations, populations),
+                name=next((m.name for m in members if m.name), None),
+                domain=next((m.domain for m in members if m.domain), None),
+                fields=fields_of(members[0].cells),
+            )
+        )
+    return accounts
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading creates millions of small objects and no cycles: the cyclic collector would rescan them over and over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def load_accounts(
+    path: Path | str,
+    *,
+    key_column: str | None = None,
+    name_column: str | None = None,
+    population_column: str | None = None,
+    country_column: str | None = None,
+    population_map: Path | str | None = None,
+    default_population: str = "customer",
+    name_key: bool = False,
+    keep_fields: bool = True,
+) -> LoadResult:
+    """Read ``path`` and return its deduplicated accounts and the rows rejected (with reasons).
+
+    ``name_key`` adds the "name|cc" key for rows with a company name; without
+    it only the canonical domain is a key. With no population column, every
+    account is in ``default_population``. ``keep_fields=False`` leaves
+    ``Account.fields`` empty: the file is streamed and only the keys are kept,
+    which is what lets ``map`` take a million-row export in well under 1 GB.
+    """
+    if not valid_population(default_population):
+        raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer'")
+    with TableStream(Path(path)) as table, _gc_paused():
+        columns = resolve_columns(
+            table.columns, str(table.path), key_column, name_column, population_column, country_column, require_key=not name_key
+        )
+        stages = StageMap.load(Path(population_map) if population_map is not None else None, deal_stages=columns.deal_stages)
+        rejected, candidates, roots, rows_read = _candidates(table, columns, stages, default_population, name_key, keep_fields)
+        accounts = _merge(candidates, roots, columns.names)
+    return LoadResult(table.path, accounts, rejected, rows_read, columns)
+
+
+def _candidates(
+    table: TableStream, columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool, keep_fields: bool
+) -> tuple[list[Rejected], list[_Candidate | None], array, int]:
+    """The rows' account candidates and, for each, the root of its group (union-find over shared keys)."""
+    rejected: list[Rejected] = []
+    candidates: list[_Candidate] = []
+    groups = _Groups()
+    number = 0
+    for number, row in enumerate(table.rows(), start=1):
+        domain, reason = _domain_of(row, columns) if columns.key_columns else (None, REASONS["empty"])
+        name = _cell(row, columns.name_column)
+        keys = [MatchKey("domain", domain)] if domain else []
+        if name_key and name:
+            key = make_name_key(name, _cell(row, columns.country_column))
+            if key:
+                keys.append(MatchKey("name", key))
+        if not keys:
+            rejected.append(Rejected(number, reason))
+            continue
+        if columns.population_column is not None:
+            stage = _cell(row, columns.population_column)
+            population = stages.population(stage)
+            if population is None:
+                rejected.append(Rejected(number, stages.unmapped_reason(stage, columns.names[columns.population_column])))
+                continue
+        else:
+            population = default_population
+        keys = tuple(keys)
+        groups.add(keys)
+        candidates.append(_Candidate(number, keys, population, name, domain, row if keep_fields else None))
+    return rejected, candidates, array("q", map(groups.find, range(len(candidates)))), number

@@ -1,0 +1,137 @@
+"""A partner's touchpoints file -> TouchRows: which account, which role, which day.
+
+Headers recognised: the account's website/domain ("Website", "Domain",
+"Company Domain Name", ...), its name ("Account Name", "Company name"), the
+role ("Role", "Partner Role", "Touch Type") and the date ("Date", "Touch
+Date", "Activity Date"); explicit ``*_column`` arguments win. Keys are the
+same as for accounts and deals (deals.row_keys). A row without any usable key
+is reported in ``rejected`` with the reason; every other problem (empty or
+unknown role, missing or unparseable date) is a hard error (deals.CellError)
+naming the file, 1-based row, column and value, and nothing is returned.
+
+Roles, compared with case, spaces and punctuation ignored (``ROLES``):
+sourcing (also source, sourced, referral, referred, partner sourced),
+co-sell (cosell, co sell, co-selling), technical (tech, technical validation,
+integration), influence (influenced, influencer). ``role_map`` adds values.
+Dates follow deals.DateReader (ISO, m/d/Y or d/m/Y decided from the file,
+d.m.Y, month names; the time of day is dropped).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from cleanroom.attribution.records import ROLES as ROLE_NAMES
+from cleanroom_client.inputs.accounts import MatchKey, Rejected
+from cleanroom_client.inputs.deals import (
+    COUNTRY_HEADERS, CellError, CodeMap, DateReader, MissingColumn, cell, find_column, key_columns, row_keys,
+)
+from cleanroom_client.inputs.mapfile import load_map
+from cleanroom_client.inputs.readers import read_table
+
+KEY_HEADERS = ("Company Domain Name", "Account Domain", "Domain", "Account Website", "Account: Website", "Website",
+               "Website URL", "Company Website", "URL", "Email", "E-mail", "Email Address", "Contact Email")
+NAME_HEADERS = ("Account Name", "Account: Account Name", "Company name", "Company", "Associated Company", "Account")
+ROLE_HEADERS = ("Role", "Partner Role", "Touch Type", "Touchpoint Type", "Touch Role", "Partner Touch Type")
+DATE_HEADERS = ("Date", "Touch Date", "Activity Date", "Touchpoint Date", "Touched On", "Timestamp")
+
+ROLES: dict[str, str] = {
+    "Sourcing": "sourcing", "Source": "sourcing", "Sourced": "sourcing", "Referral": "sourcing", "Referred": "sourcing",
+    "Partner Sourced": "sourcing",
+    "Co-sell": "co-sell", "Co-selling": "co-sell",  # also "cosell", "co sell", "Co_Selling": compared normalised
+    "Technical": "technical", "Tech": "technical", "Technical Validation": "technical", "Integration": "technical",
+    "Influence": "influence", "Influenced": "influence", "Influencer": "influence",
+}
+
+
+@dataclass(frozen=True)
+class TouchRow:
+    row: int  # 1-based data row
+    keys: tuple[MatchKey, ...]
+    role: str  # sourcing / co-sell / technical / influence
+    day: date
+
+
+@dataclass(frozen=True)
+class TouchColumns:
+    keys: tuple[str, ...]
+    name: str | None
+    role: str
+    date: str
+    country: str | None
+
+    def describe(self) -> dict[str, object]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class TouchesResult:
+    source: Path
+    touches: list[TouchRow]  # rows with at least one key, in file order
+    rejected: list[Rejected]
+    rows_read: int
+    columns: TouchColumns
+    day_first: bool = False
+
+    def totals(self) -> dict[str, object]:
+        return {
+            "rows": self.rows_read,
+            "touches": len(self.touches),
+            "rejected": len(self.rejected),
+            "by_role": dict(sorted(Counter(t.role for t in self.touches).items())),
+        }
+
+
+def load_touches(
+    path: Path | str,
+    *,
+    key_column: str | None = None,
+    name_column: str | None = None,
+    role_column: str | None = None,
+    date_column: str | None = None,
+    country_column: str | None = None,
+    role_map: Mapping[str, str] | Path | str | None = None,
+    name_key: bool = False,
+    day_first: bool | None = None,
+) -> TouchesResult:
+    """Every touch in ``path`` (CSV, Parquet or XLSX), or a CellError / MissingColumn / InputError.
+
+    ``role_map``: extra {"value": "sourcing|co-sell|technical|influence"} entries (mapping or JSON file).
+    ``name_key`` adds the name + country key; ``day_first`` forces the order of slashed dates."""
+    roles = CodeMap("role", ROLES, ROLE_NAMES, *load_map(role_map, "role"))
+    table = read_table(Path(path))
+    source, names = str(table.path), table.columns
+    i_role = find_column(names, source, role_column, ROLE_HEADERS, "role", "role-column", True)
+    i_date = find_column(names, source, date_column, DATE_HEADERS, "touch date", "date-column", True)
+    i_name = find_column(names, source, name_column, NAME_HEADERS, "account name", "name-column", False)
+    i_country = find_column(names, source, country_column, COUNTRY_HEADERS, "country", "country-column", False)
+    i_keys = key_columns(names, source, key_column, KEY_HEADERS)
+    if not i_keys and not (name_key and i_name is not None):
+        looked = ", ".join(repr(c) for c in KEY_HEADERS[:6])
+        raise MissingColumn(f"{source}: no website/domain column for the account (looked for {looked}, ...); "
+                            f"columns found: {', '.join(names)}; name it with --key-column")
+    columns = TouchColumns(
+        keys=tuple(names[i] for i in i_keys), name=None if i_name is None else names[i_name],
+        role=names[i_role], date=names[i_date], country=None if i_country is None else names[i_country],  # type: ignore[index]
+    )
+    dates = DateReader(source, day_first)
+    dates.settle([(columns.date, ((n, cell(r, i_date)) for n, r in enumerate(table.rows, 1)))])
+    accepted = f"accepted ({roles.accepted()}); add others with a role map"
+    touches: list[TouchRow] = []
+    rejected: list[Rejected] = []
+    for number, row in enumerate(table.rows, start=1):
+        raw_role = cell(row, i_role)
+        role = roles.get(raw_role)
+        if role is None:
+            raise CellError(source, number, columns.role, raw_role, "unknown role" if raw_role else "missing role", accepted)
+        day = dates.require(number, columns.date, cell(row, i_date))
+        keys, reason = row_keys(row, names, i_keys, i_name, i_country, name_key)
+        if keys:
+            touches.append(TouchRow(number, keys, role, day))
+        else:
+            rejected.append(Rejected(number, reason))
+    return TouchesResult(table.path, touches, rejected, len(table.rows), columns, bool(dates.day_first))

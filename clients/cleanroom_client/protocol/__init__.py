@@ -1,0 +1,1 @@
+"""What leaves the machine: blinding, chunking, uploading, re-blinding, records, sealing, keys and receipts."""

@@ -1,0 +1,101 @@
+"""The client's own record of what left this machine, countersigned by the coordinator."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+
+from cleanroom.protocol import upload_digest
+from cleanroom.crypto.signing import verify_bytes, verify_json
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def release_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The release a receipts entry records, as one object: the body's fields and the signature."""
+    if "body_json" in entry:
+        return {**json.loads(entry["body_json"]), "signature": entry["signature"]}
+    return entry["release"]
+
+
+class ReceiptLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record_upload(self, receipt, chunk_digests: list[str]) -> None:
+        entry = {
+            "type": "upload",
+            "recorded_at": _now(),
+            "sent_chunk_digests": chunk_digests,
+            "receipt": MessageToDict(receipt, preserving_proto_field_name=True, always_print_fields_with_no_presence=True),
+        }
+        self._append(entry)
+
+    def record_release(self, release: dict[str, Any]) -> None:
+        self._append({"type": "release", "recorded_at": _now(), "release": release})
+
+    def record_signed_release(self, body_json: str, signature: bytes) -> None:
+        """A release kept as the exact text the coordinator signed: a large one (the vendor's per-deal
+        attribution, megabytes) is neither parsed nor encoded again to be kept, and verifies byte for byte."""
+        self._append({"type": "release", "recorded_at": _now(), "body_json": body_json, "signature": signature.hex()})
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+_KIND_NAMES = {"UPLOAD_KIND_OWN": "own", "UPLOAD_KIND_REBLINDED": "reblinded"}
+_RECEIPT_FIELDS = ("upload_id", "run_id", "agreement_id", "terms_hash", "kind", "party", "total_points", "total_chunks", "upload_digest", "received_at")
+
+
+def receipt_body(receipt: dict[str, Any]) -> dict[str, Any]:
+    """The exact object the coordinator signed for an upload receipt."""
+    body = {k: receipt.get(k, "") for k in _RECEIPT_FIELDS}
+    body["kind"] = _KIND_NAMES.get(body["kind"], body["kind"])
+    body["total_points"] = int(body["total_points"])
+    body["total_chunks"] = int(body["total_chunks"])
+    return body
+
+
+def release_body(release: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in release.items() if k != "signature"}
+
+
+def verify_entries(entries: list[dict[str, Any]], public_pem: bytes) -> list[dict[str, Any]]:
+    """Problems with the receipts: bad signatures, or digests that differ from what we sent."""
+    problems = []
+    for index, entry in enumerate(entries, start=1):
+        if entry.get("type") == "upload":
+            receipt = entry["receipt"]
+            signature = base64.b64decode(receipt.get("signature", ""))
+            if not verify_json(public_pem, receipt_body(receipt), signature):
+                problems.append({"index": index, "problem": "upload receipt: coordinator signature does not verify"})
+            if upload_digest(entry.get("sent_chunk_digests", [])) != receipt.get("upload_digest"):
+                problems.append({"index": index, "problem": "upload receipt: the digest the coordinator acknowledged is not what this client sent"})
+        elif entry.get("type") == "release":
+            signed = entry if "body_json" in entry else entry["release"]
+            try:
+                signature = bytes.fromhex(signed.get("signature", ""))
+            except ValueError:
+                signature = b""
+            if "body_json" in entry:
+                verified = verify_bytes(public_pem, str(entry["body_json"]).encode("utf-8"), signature)
+            else:
+                verified = verify_json(public_pem, release_body(signed), signature)
+            if not verified:
+                problems.append({"index": index, "problem": "release: coordinator signature does not verify"})
+        else:
+            problems.append({"index": index, "problem": f"unknown receipt type {entry.get('type')!r}"})
+    return problems
