@@ -229,7 +229,7 @@ class TableStream:
             self._con.close()
             self._con = self._result = None
 
-    def __enter__(self) -> "TableStream":
+    def __enter__(self) -> TableStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
