@@ -73,7 +73,7 @@ class _Candidate:
     cells: Row | None  # None unless the caller keeps the fields
 
 
-def _merge(candidates: list[_Candidate | None], roots: array, names: tuple[str, ...]) -> list[Account]:
+def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[str, ...]) -> list[Account]:
     """Accounts from the candidates and each one's group root (consumes the candidates list).
 
     Roots are the earliest row of their group, so emitting each group at its root keeps the accounts
@@ -85,17 +85,19 @@ def _merge(candidates: list[_Candidate | None], roots: array, names: tuple[str, 
         size[root] += 1
     members_of: dict[int, list[_Candidate]] = {}
     for node, root in enumerate(roots):
-        if size[root] > 1:
-            members_of.setdefault(root, []).append(candidates[node])
+        member = candidates[node]
+        if size[root] > 1 and member is not None:
+            members_of.setdefault(root, []).append(member)
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one object per distinct populations tuple
 
     def fields_of(cells: Row | None) -> Mapping[str, str]:
-        return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells) if v not in (None, "")}
+        return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells, strict=False) if v not in (None, "")}
 
     accounts = []
+    populations: tuple[str, ...]
     for node, cand in enumerate(candidates):
         candidates[node] = None  # each candidate is freed once its account exists
-        if roots[node] != node:
+        if roots[node] != node or cand is None:
             continue
         members = members_of.pop(node, None)
         if members is None:
@@ -171,10 +173,10 @@ def load_accounts(
 
 def _candidates(
     table: TableStream, columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool, keep_fields: bool
-) -> tuple[list[Rejected], list[_Candidate | None], array, int]:
+) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:
     """The rows' account candidates and, for each, the root of its group (union-find over shared keys)."""
     rejected: list[Rejected] = []
-    candidates: list[_Candidate] = []
+    candidates: list[_Candidate | None] = []
     groups = KeyGroups()
     where = columns.keys()
     number = 0

@@ -150,8 +150,8 @@ def resolve_currency(amount: Amount, column: str | None, column_code: str | None
 
     AmountError when the amount cell names a currency the currency cell contradicts."""
     if column_code is not None:
-        allowed = SYMBOLS[amount.symbol][1] if amount.symbol else None
-        written = amount.code or (SYMBOLS[amount.symbol][0] if allowed is not None else None)
+        alone, allowed = SYMBOLS[amount.symbol] if amount.symbol else (None, None)
+        written = amount.code or (alone if allowed is not None else None)
         if (amount.code is not None and amount.code != column_code) or (allowed is not None and column_code not in allowed):
             raise AmountError(f"currency mismatch with column {column!r} ({column_code!r}) for amount", f"the amount is in {written}")
         return column_code

@@ -18,6 +18,7 @@ from cleanroom_client.inputs.headers import (
     POPULATION_HEADERS,
     STAGE_HEADERS,
     MissingColumn,
+    column_name,
     find_column,
     has_any,
     key_columns,
@@ -36,12 +37,11 @@ class ColumnMap:
     deal_stages: bool = False  # the population column holds deal stages (an opportunity/deal export)
 
     def describe(self) -> dict[str, object]:
-        pick = lambda i: None if i is None else self.names[i]  # noqa: E731
         return {
             "key": [self.names[i] for i in self.key_columns],
-            "name": pick(self.name_column),
-            "population": pick(self.population_column),
-            "country": pick(self.country_column),
+            "name": column_name(self.names, self.name_column),
+            "population": column_name(self.names, self.population_column),
+            "country": column_name(self.names, self.country_column),
             **({"population_from": "deal stage"} if self.deal_stages else {}),
         }
 

@@ -65,7 +65,9 @@ from cleanroom_client.inputs.headers import (
     STAGE_HEADERS,
     TYPE_HEADERS,
     MissingColumn,
+    column_name,
     find_column,
+    require_column,
 )
 from cleanroom_client.inputs.mapfile import load_map
 from cleanroom_client.inputs.readers import Row, read_table
@@ -138,17 +140,15 @@ class DealsResult:
         }
 
 
-# The deal's own columns: (field, header synonyms, role in messages, the option that names it, required).
-_FIELDS = (
-    ("deal_id", ID_HEADERS, "deal id", "id-column", True),
-    ("amount", AMOUNT_HEADERS, "amount", "amount-column", True),
-    ("stage", STAGE_HEADERS, "stage", "stage-column", True),
-    ("created", CREATED_HEADERS, "created date", "created-column", True),
-    ("close", CLOSE_HEADERS, "close date", "close-column", True),
-    ("currency", CURRENCY_HEADERS, "currency", "currency-column", False),
-    ("type", TYPE_HEADERS, "deal type", "type-column", False),
-    ("deal_name", DEAL_NAME_HEADERS, "deal name", "", False),
+# The deal's own columns: (field, header synonyms, role in messages, the option that names it).
+_REQUIRED = (
+    ("deal_id", ID_HEADERS, "deal id", "id-column"),
+    ("amount", AMOUNT_HEADERS, "amount", "amount-column"),
+    ("stage", STAGE_HEADERS, "stage", "stage-column"),
+    ("created", CREATED_HEADERS, "created date", "created-column"),
+    ("close", CLOSE_HEADERS, "close date", "close-column"),
 )
+_OPTIONAL = (("currency", CURRENCY_HEADERS, "currency"), ("type", TYPE_HEADERS, "deal type"), ("deal_name", DEAL_NAME_HEADERS, "deal name"))
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,10 @@ class _Where:
 
     def columns(self) -> DealColumns:
         names = self.account.names
-        pick = lambda i: None if i is None else names[i]  # noqa: E731
+
+        def pick(index: int | None) -> str | None:
+            return column_name(names, index)
+
         return DealColumns(
             keys=tuple(names[i] for i in self.account.keys), account_name=pick(self.account.name),
             deal_id=names[self.deal_id], deal_name=pick(self.deal_name), amount=names[self.amount],
@@ -178,11 +181,13 @@ class _Where:
 
 def _locate(names: list[str], source: str, wanted: Mapping[str, str | None], name_key: bool) -> _Where:
     """Every column's index (explicit names in ``wanted`` win); MissingColumn for a required one absent."""
-    found = {field: find_column(names, source, wanted.get(field), headers, role, option, required)
-             for field, headers, role, option, required in _FIELDS}
+    required = {field: require_column(names, source, wanted.get(field), headers, role, option)
+                for field, headers, role, option in _REQUIRED}
+    optional = {field: find_column(names, source, wanted.get(field), headers, role) for field, headers, role in _OPTIONAL}
     account = account_columns(names, source, key_column=wanted.get("key"), name_column=wanted.get("name"),
                               country_column=wanted.get("country"), name_key=name_key)
-    return _Where(account=account, **found)  # type: ignore[arg-type]  # the required ones are found or raised
+    return _Where(required["deal_id"], required["amount"], required["stage"], required["created"], required["close"],
+                  optional["currency"], optional["type"], optional["deal_name"], account)
 
 
 class _DealParser:

@@ -60,30 +60,36 @@ class MissingColumn(InputError):
     """A required column is absent, or an explicitly named column does not exist."""
 
 
-def find_column(columns: Sequence[str], source: str, wanted: str | None, candidates: Sequence[str], role: str,
-                option: str = "", required: bool = False) -> int | None:
-    """Index of the column for ``role``: the explicit ``wanted`` name, else the first candidate present.
-
-    MissingColumn when ``wanted`` is not a column, or when nothing is found and the column is ``required``
-    (the message names the ``--option`` that picks it)."""
+def named_column(columns: Sequence[str], source: str, wanted: str, role: str) -> int:
+    """Index of the column the user named (exact up to case, spaces and punctuation); MissingColumn if absent."""
     normalised = [norm(c) for c in columns]
+    if not norm(wanted) or norm(wanted) not in normalised:
+        raise MissingColumn(f"{source}: no column {wanted!r} for the {role}; columns found: {', '.join(columns)}")
+    return normalised.index(norm(wanted))
+
+
+def find_column(columns: Sequence[str], source: str, wanted: str | None, candidates: Sequence[str], role: str) -> int | None:
+    """Index of the column for ``role``: the explicit ``wanted`` name, else the first candidate present, else None."""
     if wanted is not None:
-        if not norm(wanted) or norm(wanted) not in normalised:
-            raise MissingColumn(f"{source}: no column {wanted!r} for the {role}; columns found: {', '.join(columns)}")
-        return normalised.index(norm(wanted))
-    for candidate in map(norm, candidates):
-        if candidate in normalised:
-            return normalised.index(candidate)
-    if required:
+        return named_column(columns, source, wanted, role)
+    normalised = [norm(c) for c in columns]
+    return next((normalised.index(c) for c in map(norm, candidates) if c in normalised), None)
+
+
+def require_column(columns: Sequence[str], source: str, wanted: str | None, candidates: Sequence[str], role: str,
+                   option: str) -> int:
+    """As find_column, for a column the file cannot do without: MissingColumn names the ``--option`` that picks it."""
+    index = find_column(columns, source, wanted, candidates, role)
+    if index is None:
         raise MissingColumn(f"{source}: no {role} column (looked for {looked_for(candidates)}); "
                             f"columns found: {', '.join(columns)}; name it with --{option}")
-    return None
+    return index
 
 
 def key_columns(columns: Sequence[str], source: str, wanted: str | None, role: str = "website/domain") -> tuple[int, ...]:
     """The domain-like columns present, in precedence order (or just the explicit one)."""
     if wanted is not None:
-        return (find_column(columns, source, wanted, (), role),)  # type: ignore[arg-type]  # explicit: found or raised
+        return (named_column(columns, source, wanted, role),)
     normalised = [norm(c) for c in columns]
     return tuple(dict.fromkeys(normalised.index(c) for c in map(norm, KEY_HEADERS) if c in normalised))
 
@@ -92,6 +98,11 @@ def has_any(columns: Sequence[str], candidates: Sequence[str]) -> bool:
     """Whether any of ``candidates`` is a column."""
     normalised = {norm(c) for c in columns}
     return any(norm(c) in normalised for c in candidates)
+
+
+def column_name(columns: Sequence[str], index: int | None) -> str | None:
+    """The name of column ``index`` as written in the file; None for a column that is absent."""
+    return None if index is None else columns[index]
 
 
 def looked_for(candidates: Sequence[str], shown: int = 6) -> str:

@@ -79,5 +79,5 @@ class StageMap(Lookup):
 
     def unmapped_reason(self, stage: str | None, column: str) -> str:
         """Why a row is rejected: names the value, the column and the accepted values."""
-        shown = "empty stage" if not (stage or "").strip() else f"unmapped stage {stage.strip()!r}"
+        shown = "empty stage" if not (stage or "").strip() else f"unmapped stage {(stage or '').strip()!r}"
         return f"{shown} in column {column!r}; accepted: {', '.join(self.accepted())} (add it with --population-map)"

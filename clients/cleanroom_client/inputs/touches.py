@@ -30,7 +30,7 @@ from cleanroom.attribution.records import ROLES as ROLE_NAMES
 from cleanroom_client.inputs.cells import CellError
 from cleanroom_client.inputs.codes import ROLES, CodeMap
 from cleanroom_client.inputs.dates import DateReader
-from cleanroom_client.inputs.headers import DATE_HEADERS, ROLE_HEADERS, find_column
+from cleanroom_client.inputs.headers import DATE_HEADERS, ROLE_HEADERS, column_name, require_column
 from cleanroom_client.inputs.mapfile import load_map
 from cleanroom_client.inputs.readers import read_table
 from cleanroom_client.inputs.rowkeys import MatchKey, Rejected, account_columns, cell, row_keys
@@ -95,14 +95,13 @@ def load_touches(
     roles = CodeMap("role", ROLES, ROLE_NAMES, *load_map(role_map, "role"))
     table = read_table(Path(path))
     source, names = str(table.path), table.columns
-    i_role = find_column(names, source, role_column, ROLE_HEADERS, "role", "role-column", True)
-    i_date = find_column(names, source, date_column, DATE_HEADERS, "touch date", "date-column", True)
+    i_role = require_column(names, source, role_column, ROLE_HEADERS, "role", "role-column")
+    i_date = require_column(names, source, date_column, DATE_HEADERS, "touch date", "date-column")
     account = account_columns(names, source, key_column=key_column, name_column=name_column,
                               country_column=country_column, name_key=name_key)
-    pick = lambda i: None if i is None else names[i]  # noqa: E731
     columns = TouchColumns(
-        keys=tuple(names[i] for i in account.keys), name=pick(account.name),
-        role=names[i_role], date=names[i_date], country=pick(account.country),  # type: ignore[index]  # required: found or raised
+        keys=tuple(names[i] for i in account.keys), name=column_name(names, account.name),
+        role=names[i_role], date=names[i_date], country=column_name(names, account.country),
     )
     dates = DateReader(source, day_first)
     dates.settle([(columns.date, ((n, cell(r, i_date)) for n, r in enumerate(table.rows, 1)))])
