@@ -23,11 +23,12 @@ from cleanroom.errors import InputError
 # Domain-like columns in precedence order: per row, the first non-empty usable value wins.
 # A curated domain (HubSpot "Company Domain Name", a generic "Domain") beats a
 # website URL, which beats a person's e-mail address (often free-mail).
-KEY_HEADERS = ("Company Domain Name", "Account Domain", "Domain", "Account Website", "Account: Website", "Website",
-               "Website URL", "Company Website", "URL", "Email", "E-mail", "Email Address", "Contact Email")
+# (One spelling per synonym: "Account: Website" and "E-mail" are "Account Website" and "Email" once normalised.)
+KEY_HEADERS = ("Company Domain Name", "Account Domain", "Domain", "Account Website", "Website",
+               "Website URL", "Company Website", "URL", "Email", "Email Address", "Contact Email")
 NAME_HEADERS = ("Account Name", "Account: Account Name", "Associated Company", "Associated Company (Primary)",
                 "Company name", "Company", "Account", "Name", "Organization", "Organisation")
-COUNTRY_HEADERS = ("Billing Country", "Account: Billing Country", "Account Billing Country", "Country/Region",
+COUNTRY_HEADERS = ("Billing Country", "Account Billing Country", "Country/Region",
                    "Country", "Shipping Country", "HQ Country")
 # An account's CRM stage or type (accounts files): -> its population.
 POPULATION_HEADERS = ("Type", "Lifecycle Stage", "Account Type", "Stage", "Population", "Segment")
