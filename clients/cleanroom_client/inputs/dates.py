@@ -15,11 +15,13 @@ US export format). ``day_first`` forces the order. Two-digit years are
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
 from cleanroom_client.inputs.cells import CellError
+from cleanroom_client.inputs.readers import Row
+from cleanroom_client.inputs.rowkeys import cell
 
 _TIME = r"(?:[T ,]\s*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})?)?"
 _ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})" + _TIME + "$")
@@ -85,6 +87,10 @@ class DateReader:
                 f"but row {r1}, column {c1!r} has the month-first date {v1!r}; write dates in one order (ISO 2025-03-04 is never ambiguous)",
             )
         self.day_first = day_first is not None
+
+    def settle_rows(self, names: Sequence[str], rows: Sequence[Row], indexes: Iterable[int]) -> None:
+        """settle() over the date columns ``indexes`` of a file's rows."""
+        self.settle((names[i], ((n, cell(r, i)) for n, r in enumerate(rows, 1))) for i in indexes)
 
     def parse(self, value: str) -> date | None:
         """The date, or None when the text is not a date this reader knows."""

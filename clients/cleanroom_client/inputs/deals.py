@@ -310,7 +310,7 @@ def load_deals(
               "type": type_column, "country": country_column}
     where = _locate(table.columns, source, wanted, name_key)
     dates = DateReader(source, day_first)
-    dates.settle((table.columns[i], ((n, cell(r, i)) for n, r in enumerate(table.rows, 1))) for i in (where.created, where.close))
+    dates.settle_rows(table.columns, table.rows, (where.created, where.close))
     parser = _DealParser(source, where, stages, types, dates, default_currency, default_type, name_key)
     deals: list[DealRow] = []
     keyless: list[DealRow] = []

@@ -104,7 +104,7 @@ def load_touches(
         role=names[i_role], date=names[i_date], country=column_name(names, account.country),
     )
     dates = DateReader(source, day_first)
-    dates.settle([(columns.date, ((n, cell(r, i_date)) for n, r in enumerate(table.rows, 1)))])
+    dates.settle_rows(names, table.rows, (i_date,))
     accepted = f"accepted ({roles.accepted()}); add others with a role map"
     touches: list[TouchRow] = []
     rejected: list[Rejected] = []
