@@ -15,9 +15,8 @@ deal without partner involvement).
 
 Everything else wrong in a cell is a hard error (``CellError``) naming the
 file, the 1-based data row, the column and the value; nothing partial is ever
-returned. Amounts follow amounts.py, dates dates.py, stage and type codes
-codes.py:
-
+returned. Amounts are read by amounts.py, dates by dates.py (one slashed-date
+order per file), stages and types through codes.py.
 
 Stages: Salesforce's standard opportunity stages, HubSpot's default deal
 pipeline (internal values and labels), plus "Won"/"Lost"/"Open" and a few
@@ -38,7 +37,6 @@ case-sensitive). Won and lost deals need a close date; open deals may leave it
 empty (then ``closed`` is None). A close date before the created date is an
 error.
 """
-
 
 from __future__ import annotations
 
