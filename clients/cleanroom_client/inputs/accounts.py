@@ -1,9 +1,10 @@
 """From a CRM export to deduplicated accounts with canonical match keys.
 
 Each data row yields at most one account candidate: its canonical domain (the
-first usable domain-like column, in columns.DOMAIN_COLUMNS order), optionally
-its name + country key, and its population from the CRM stage. Rows that
-share any key are the same account (union-find), so duplicates merge and their
+first usable domain-like column, in headers.KEY_HEADERS order), optionally
+its name + country key (rowkeys.row_keys, as for deals and touches), and its
+population from the CRM stage. Rows that share any key are the same account
+(grouping.KeyGroups), so duplicates merge and their
 populations add up. Rows that yield no key are reported with the reason,
 never silently dropped.
 """
@@ -21,32 +22,12 @@ from types import MappingProxyType
 
 from cleanroom.errors import InputError
 from cleanroom_client.inputs.columns import ColumnMap, resolve_columns
-from cleanroom_client.inputs.keys.domain import DomainRejected, canonical_domain
-from cleanroom_client.inputs.keys.names import name_key as make_name_key
+from cleanroom_client.inputs.grouping import KeyGroups
 from cleanroom_client.inputs.populations import StageMap, valid_population
 from cleanroom_client.inputs.readers import Row, TableStream
+from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, cell, domain_of, row_keys
 
-# Reason code (keys.domain.REASON_CODES) -> the words a person reads.
-REASONS = {
-    "empty": "empty key: no website, domain or e-mail",
-    "freemail": "free-mail only",
-    "disposable": "disposable e-mail domain only",
-    "unparseable": "unparseable URL or domain",
-    "ip_address": "IP address instead of a domain",
-    "localhost": "local host name, not a company domain",
-    "public_suffix": "a bare public suffix, not a company domain",
-    "no_public_suffix": "no public suffix (not a registrable domain)",
-}
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class MatchKey:
-    kind: str  # "domain" or "name"
-    value: str  # canonical, e.g. "acme.co.uk" or "acme|gb"
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.value}"
-
+__all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "load_accounts"]
 
 @dataclass(slots=True)
 class Account:
@@ -60,12 +41,6 @@ class Account:
 
 
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class Rejected:
-    row: int
-    reason: str
 
 
 @dataclass
@@ -98,59 +73,7 @@ class _Candidate:
     cells: Row | None  # None unless the caller keeps the fields
 
 
-def _cell(row: Row, index: int | None) -> str | None:
-    if index is None or index >= len(row) or row[index] is None:
-        return None
-    return row[index].strip() or None
-
-
-def _domain_of(row: Row, columns: ColumnMap) -> tuple[str | None, str]:
-    """(canonical domain, "") or (None, reason) from the first non-empty usable key cell."""
-    first: tuple[str, str, str] | None = None  # (reason code, column, value) of the most telling bad cell
-    for index in columns.key_columns:
-        value = _cell(row, index)
-        if value is None:
-            continue
-        try:
-            return canonical_domain(value), ""
-        except DomainRejected as exc:
-            if first is None or first[0] == "empty":  # "n/a" says less than "gmail.com"
-                first = (exc.reason, columns.names[index], value)
-    if first is None:
-        return None, REASONS["empty"]
-    code, column, value = first
-    # A specific cell is at fault: name the column and quote the value (the user's own data, shown locally).
-    return None, f"{REASONS.get(code, code)} (column {column!r}: {value!r})"
-
-
-class _Groups:
-    """Union-find over row candidates, keyed by match key."""
-
-    def __init__(self) -> None:
-        self.parent: list[int] = []
-        self.by_key: dict[MatchKey, int] = {}
-
-    def find(self, x: int) -> int:
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:  # path compression
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def add(self, keys: tuple[MatchKey, ...]) -> int:
-        node = len(self.parent)
-        self.parent.append(node)
-        for key in keys:
-            other = self.by_key.setdefault(key, node)
-            if other != node:
-                a, b = self.find(other), self.find(node)
-                if a != b:
-                    self.parent[max(a, b)] = min(a, b)  # the earliest row stays the representative
-        return node
-
-
-def _merge(candidates: list[_Candidate | None], roots: array, names: tuple[str, ...]) -> list[Account]:
+def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[str, ...]) -> list[Account]:
     """Accounts from the candidates and each one's group root (consumes the candidates list).
 
     Roots are the earliest row of their group, so emitting each group at its root keeps the accounts
@@ -162,17 +85,19 @@ def _merge(candidates: list[_Candidate | None], roots: array, names: tuple[str, 
         size[root] += 1
     members_of: dict[int, list[_Candidate]] = {}
     for node, root in enumerate(roots):
-        if size[root] > 1:
-            members_of.setdefault(root, []).append(candidates[node])
+        member = candidates[node]
+        if size[root] > 1 and member is not None:
+            members_of.setdefault(root, []).append(member)
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one object per distinct populations tuple
 
     def fields_of(cells: Row | None) -> Mapping[str, str]:
-        return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells) if v not in (None, "")}
+        return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells, strict=False) if v not in (None, "")}
 
     accounts = []
+    populations: tuple[str, ...]
     for node, cand in enumerate(candidates):
         candidates[node] = None  # each candidate is freed once its account exists
-        if roots[node] != node:
+        if roots[node] != node or cand is None:
             continue
         members = members_of.pop(node, None)
         if members is None:
@@ -248,32 +173,27 @@ def load_accounts(
 
 def _candidates(
     table: TableStream, columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool, keep_fields: bool
-) -> tuple[list[Rejected], list[_Candidate | None], array, int]:
+) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:
     """The rows' account candidates and, for each, the root of its group (union-find over shared keys)."""
     rejected: list[Rejected] = []
-    candidates: list[_Candidate] = []
-    groups = _Groups()
+    candidates: list[_Candidate | None] = []
+    groups = KeyGroups()
+    where = columns.keys()
     number = 0
     for number, row in enumerate(table.rows(), start=1):
-        domain, reason = _domain_of(row, columns) if columns.key_columns else (None, REASONS["empty"])
-        name = _cell(row, columns.name_column)
-        keys = [MatchKey("domain", domain)] if domain else []
-        if name_key and name:
-            key = make_name_key(name, _cell(row, columns.country_column))
-            if key:
-                keys.append(MatchKey("name", key))
+        keys, reason = row_keys(row, where, name_key)
         if not keys:
             rejected.append(Rejected(number, reason))
             continue
         if columns.population_column is not None:
-            stage = _cell(row, columns.population_column)
+            stage = cell(row, columns.population_column)
             population = stages.population(stage)
             if population is None:
                 rejected.append(Rejected(number, stages.unmapped_reason(stage, columns.names[columns.population_column])))
                 continue
         else:
             population = default_population
-        keys = tuple(keys)
         groups.add(keys)
-        candidates.append(_Candidate(number, keys, population, name, domain, row if keep_fields else None))
+        name = cell(row, columns.name_column)
+        candidates.append(_Candidate(number, keys, population, name, domain_of(keys), row if keep_fields else None))
     return rejected, candidates, array("q", map(groups.find, range(len(candidates)))), number

@@ -1,30 +1,62 @@
-"""Rows that share a match key are one account: the labels that travel with deals and touches.
+"""Rows that share a match key are one account: the only union-find of the client.
 
-Deals on one company (several opportunities) and a partner's repeated touches
-on one company must reach the coordinator as one account with all its keys,
-so that a join on any key finds every row. This is the same union-find rule
-as accounts.load_accounts (any shared key merges, transitively); it is kept
-here as a small public helper rather than reaching into accounts.py's
-private one.
+Duplicate rows of an accounts file, deals on one company (several
+opportunities) and a partner's repeated touches on one company must each
+become one account with all its keys, so that a join on any key finds every
+row. The rule is the same everywhere: any shared key merges, transitively,
+and the earliest row stays the group's representative (its root), so the
+same file always yields the same groups in the same order.
 
-Labels are 0..n-1 in order of each account's first row, so the same file
-always yields the same labels.
+``KeyGroups`` is fed one row at a time (accounts are streamed); ``group_keys``
+and ``group_rows`` label the accounts of rows already in memory (deals,
+touches), 0..n-1 in order of each account's first row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from cleanroom_client.inputs.accounts import MatchKey
+from cleanroom_client.inputs.rowkeys import MatchKey
+
+
+class KeyGroups:
+    """Union-find over rows (nodes 0, 1, ... in the order added), joined by any shared key."""
+
+    def __init__(self) -> None:
+        self.parent: list[int] = []
+        self._by_key: dict[Hashable, int] = {}
+
+    def add(self, keys: Iterable[Hashable]) -> int:
+        """Add the next row with its keys; its node number."""
+        node = len(self.parent)
+        self.parent.append(node)
+        for key in keys:
+            other = self._by_key.setdefault(key, node)
+            if other != node:
+                a, b = self.find(other), self.find(node)
+                if a != b:
+                    self.parent[max(a, b)] = min(a, b)  # the earliest row stays the representative
+        return node
+
+    def find(self, x: int) -> int:
+        """The root (earliest row) of ``x``'s group."""
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
 
 
 class _Keyed(Protocol):
-    keys: tuple[MatchKey, ...]
+    @property
+    def keys(self) -> tuple[MatchKey, ...]: ...
 
 
 class Grouping(NamedTuple):
-    account_keys: list[tuple]  # per account label: its keys, sorted
+    account_keys: list[tuple[Any, ...]]  # per account label: its keys, sorted
     label_of_row: list[int]  # per input row (in input order): its account label
 
     def as_text(self) -> tuple[list[list[str]], list[int]]:
@@ -33,35 +65,19 @@ class Grouping(NamedTuple):
 
 
 def group_keys(rows: Iterable[Sequence[Hashable]]) -> Grouping:
-    """Union-find over rows' key lists (MatchKeys, or any hashable, orderable keys); every row needs a key."""
-    parent: list[int] = []
-    by_key: dict[Hashable, int] = {}
+    """Accounts of rows' key lists (MatchKeys, or any hashable, orderable keys); every row needs a key."""
+    groups = KeyGroups()
     row_keys: list[Sequence[Hashable]] = []
-
-    def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:  # path compression
-            parent[x], x = root, parent[x]
-        return root
-
     for node, keys in enumerate(rows):
         if not keys:
             raise ValueError(f"row {node + 1} (input position) has no match key; rejected rows cannot be grouped")
-        parent.append(node)
+        groups.add(keys)
         row_keys.append(keys)
-        for key in keys:
-            other = by_key.setdefault(key, node)
-            if other != node:
-                a, b = find(other), find(node)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)  # the earliest row stays the representative
     label_of_root: dict[int, int] = {}
     labels: list[int] = []
-    members: list[set] = []
+    members: list[set[Any]] = []
     for node, keys in enumerate(row_keys):
-        root = find(node)
+        root = groups.find(node)
         label = label_of_root.get(root)
         if label is None:
             label = label_of_root[root] = len(members)

@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 
 from cleanroom.errors import InputError
+from cleanroom_client.inputs.codes import STAGES, Lookup
+from cleanroom_client.inputs.headers import norm
 from cleanroom_client.inputs.mapfile import load_map
 
 # Stage label (as CRMs show it) -> population.
@@ -34,13 +36,11 @@ DEFAULT_STAGES: dict[str, str] = {
     "Marketing Qualified Lead": "prospect",
     "Sales Qualified Lead": "prospect",
 }
-# A deal's outcome (deals.STAGES: won / lost / open) -> the population of its account.
+# A deal's outcome (codes.STAGES: won / lost / open) -> the population of its account.
 DEAL_OUTCOME_POPULATIONS: dict[str, str] = {"won": "customer", "open": "opportunity", "lost": "prospect"}
+# An opportunity or deal export read as accounts: each deal stage -> the population of its account.
+DEAL_STAGE_POPULATIONS: dict[str, str] = {stage: DEAL_OUTCOME_POPULATIONS[outcome] for stage, outcome in STAGES.items()}
 _POPULATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-
-
-def _norm(stage: str) -> str:
-    return re.sub(r"[\W_]+", "", stage.casefold())
 
 
 def valid_population(name: str) -> bool:
@@ -48,24 +48,15 @@ def valid_population(name: str) -> bool:
     return bool(_POPULATION.fullmatch(name))
 
 
-class StageMap:
+class StageMap(Lookup):
     """Stage value -> population: the defaults, then a mapping file's entries on top."""
 
     def __init__(self, extra: dict[str, str] | None = None, deal_stages: bool = False) -> None:
-        self._labels: dict[str, str] = {}  # normalised -> label, for messages
-        self._stages: dict[str, str] = {}  # normalised -> population
-        defaults = DEFAULT_STAGES
-        if deal_stages:
-            from cleanroom_client.inputs.deals import STAGES  # deals imports accounts, which imports this module
-
-            defaults = {stage: DEAL_OUTCOME_POPULATIONS[outcome] for stage, outcome in STAGES.items()}
-        for stage, population in {**defaults, **(extra or {})}.items():
-            self._labels[_norm(stage)] = stage.strip()
-            self._stages[_norm(stage)] = population
-        self._seen: dict[str, str | None] = {}  # raw stage -> population: a file repeats a handful of stage values
+        defaults = DEAL_STAGE_POPULATIONS if deal_stages else DEFAULT_STAGES
+        super().__init__({**defaults, **(extra or {})})
 
     @classmethod
-    def load(cls, path: Path | None, deal_stages: bool = False) -> "StageMap":
+    def load(cls, path: Path | None, deal_stages: bool = False) -> StageMap:
         """The defaults (account stages, or deal stages) plus the JSON object {"stage value": "population"} in ``path``."""
         if path is None:
             return cls(deal_stages=deal_stages)
@@ -73,27 +64,20 @@ class StageMap:
         bad = [v for v in data.values() if not valid_population(v)]
         if bad:
             raise InputError(f"{path}: population names must be lower-case words like 'customer'; got {bad[0]!r}")
-        empty = [k for k in data if not _norm(k)]
+        empty = [k for k in data if not norm(k)]
         if empty:
             raise InputError(f"{path}: population map has an empty stage value {empty[0]!r}")
         return cls(data, deal_stages)
 
     def population(self, stage: str | None) -> str | None:
         """The population for ``stage``, or None when the stage is empty or unmapped."""
-        key = stage or ""
-        try:
-            return self._seen[key]
-        except KeyError:
-            found = self._seen[key] = self._stages.get(_norm(key))
-            if len(self._seen) > 4096:  # free text in the stage column: stop remembering
-                self._seen.clear()
-            return found
+        return self.get(stage)
 
     def accepted(self) -> list[str]:
         """The stage values that map to a population, as labelled in the defaults or the mapping file."""
-        return sorted(self._labels.values(), key=str.casefold)
+        return self.labels()
 
     def unmapped_reason(self, stage: str | None, column: str) -> str:
         """Why a row is rejected: names the value, the column and the accepted values."""
-        shown = "empty stage" if not (stage or "").strip() else f"unmapped stage {stage.strip()!r}"
+        shown = "empty stage" if not (stage or "").strip() else f"unmapped stage {(stage or '').strip()!r}"
         return f"{shown} in column {column!r}; accepted: {', '.join(self.accepted())} (add it with --population-map)"

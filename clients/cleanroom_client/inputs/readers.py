@@ -1,8 +1,12 @@
-"""Reading CRM exports (CSV, Parquet, XLSX) as text rows, through DuckDB.
+"""Reading CRM exports (CSV, Parquet, XLSX) as text rows, through DuckDB: the one reader of the client.
 
 Every cell is read as text: type sniffing would turn "00123" into 123 or a
 website column of "n/a" into an error. XLSX goes through openpyxl, because
 DuckDB's excel extension is downloaded at run time and clients may be offline.
+
+``TableStream`` reads a file's rows a batch at a time (accounts files, up to
+millions of rows); ``read_table`` is the same rows held in memory (deals and
+touches files, which are read twice: once to settle the date order).
 
 Row numbers are 1-based data rows (the header is not counted). Blank lines
 (CSV) and blank rows (XLSX) are not data rows, so they are not counted either.
@@ -19,6 +23,7 @@ import duckdb
 
 from cleanroom.errors import InputError
 
+_KINDS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "XLSX"}  # as named in messages
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 
 Row = tuple[str | None, ...]
@@ -44,39 +49,6 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _query(path: Path, sql: str) -> tuple[list[str], list[tuple]]:
-    con = duckdb.connect(":memory:")
-    try:
-        rel = con.execute(sql, [str(path)])
-        return [d[0] for d in rel.description], rel.fetchall()
-    finally:
-        con.close()
-
-
-def _csv_rows(path: Path) -> tuple[list[str], list[tuple]]:
-    with path.open("rb") as fh:
-        if b"\x00" in fh.read(8192):  # DuckDB would happily read a binary file as one odd column
-            raise InputError(f"{path}: cannot be read as CSV: it is a binary file (wrong extension?)")
-    sql = "SELECT * FROM read_csv(?, all_varchar = true, header = true, auto_detect = true, sample_size = -1{})"
-    try:
-        return _query(path, sql.format(""))
-    except duckdb.Error as exc:
-        if "unicode" not in str(exc).lower():
-            raise InputError(f"{path}: cannot be read as CSV: {_first_line(exc)}") from None
-    try:  # Excel on Windows writes CP-1252/Latin-1 CSVs; every byte is valid Latin-1
-        return _query(path, sql.format(", encoding = 'latin-1'"))
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as CSV: {_first_line(exc)}") from None
-
-
-def _parquet_rows(path: Path) -> tuple[list[str], list[tuple]]:
-    try:
-        columns, rows = _query(path, "SELECT * FROM read_parquet(?)")
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as Parquet: {_first_line(exc)}") from None
-    return columns, [tuple(None if v is None else str(v) for v in row) for row in rows]
-
-
 def _cell(value: object) -> str | None:
     if value is None:
         return None
@@ -85,8 +57,8 @@ def _cell(value: object) -> str | None:
     return str(value)
 
 
-def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple]]:
-    from openpyxl import load_workbook
+def _xlsx_rows(path: Path) -> tuple[list[str], list[Row]]:
+    from openpyxl import load_workbook  # only when a spreadsheet is read: a slow import most runs never need
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
@@ -110,34 +82,18 @@ def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple]]:
 
 
 def _check_file(path: Path) -> str:
+    """The file's format; InputError when it is missing, not a file, of an unknown kind or empty."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file")
-    return file_format(path)
-
-
-def read_table(path: Path | str) -> Table:
-    """All data rows of a CSV, Parquet or XLSX file, every cell as text (or None)."""
-    path = Path(path)
-    fmt = _check_file(path)
+    fmt = file_format(path)
     try:
         if path.stat().st_size == 0:
             raise InputError(f"{path}: the file is empty")
-        reader = {"csv": _csv_rows, "parquet": _parquet_rows, "xlsx": _xlsx_rows}[fmt]
-        columns, rows = reader(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    if not columns:
-        raise InputError(f"{path}: the file is empty (no header row)")
-    if not rows:
-        raise InputError(f"{path}: the file is empty (a header but no data rows)")
-    return Table(path, list(columns), [tuple(r) for r in rows])
-
-
-# --- streaming: the same rows as read_table, a batch at a time -------------------------
-
-BATCH_ROWS = 65_536
+    return fmt
 
 
 def _is_utf8(path: Path) -> bool:
@@ -152,6 +108,19 @@ def _is_utf8(path: Path) -> bool:
     return True
 
 
+def _csv_source(path: Path) -> str:
+    """The DuckDB table function that reads ``path`` as CSV, every cell as text."""
+    with path.open("rb") as fh:
+        if b"\x00" in fh.read(8192):  # DuckDB would happily read a binary file as one odd column
+            raise InputError(f"{path}: cannot be read as CSV: it is a binary file (wrong extension?)")
+    # Excel on Windows writes CP-1252/Latin-1 CSVs; every byte is valid Latin-1
+    encoding = "" if _is_utf8(path) else ", encoding = 'latin-1'"
+    return f"read_csv(?, all_varchar = true, header = true, auto_detect = true, sample_size = -1{encoding})"
+
+
+BATCH_ROWS = 65_536
+
+
 class TableStream:
     """A table's header now and its rows once, a batch at a time: the rows read_table returns.
 
@@ -162,53 +131,45 @@ class TableStream:
     """
 
     def __init__(self, path: Path | str) -> None:
-        self.path = path = Path(path)
-        fmt = _check_file(path)
-        self._con = None
-        self._result = None
-        self._first: list[Row] = []
-        self._kind = {"csv": "CSV", "parquet": "Parquet", "xlsx": "XLSX"}[fmt]
+        self.path = Path(path)
+        fmt = _check_file(self.path)
+        self._kind = _KINDS[fmt]
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._result: duckdb.DuckDBPyConnection | None = None
         try:
-            if path.stat().st_size == 0:
-                raise InputError(f"{path}: the file is empty")
-            if fmt == "xlsx":  # openpyxl; spreadsheets are small
-                columns, rows = _xlsx_rows(path)
-                self._first = [tuple(r) for r in rows]
-            else:
-                if fmt == "csv":
-                    with path.open("rb") as fh:
-                        if b"\x00" in fh.read(8192):
-                            raise InputError(f"{path}: cannot be read as CSV: it is a binary file (wrong extension?)")
-                    # Excel on Windows writes CP-1252/Latin-1 CSVs; every byte is valid Latin-1
-                    encoding = "" if _is_utf8(path) else ", encoding = 'latin-1'"
-                    source = f"read_csv(?, all_varchar = true, header = true, auto_detect = true, sample_size = -1{encoding})"
-                else:
-                    source = "read_parquet(?)"
-                self._con = duckdb.connect(":memory:")
-                try:
-                    self._result = self._con.execute(f"SELECT * FROM {source}", [str(path)])
-                    columns = [d[0] for d in self._result.description]
-                    self._first = self._fetch()
-                except duckdb.Error as exc:
-                    self.close()
-                    raise self._error(exc) from None
+            columns, self._first = self._open(fmt)
         except OSError as exc:
             self.close()
-            raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+            raise InputError(f"{self.path}: cannot be read: {exc.strerror or exc}") from None
+        except BaseException:
+            self.close()
+            raise
         if not columns:
             self.close()
-            raise InputError(f"{path}: the file is empty (no header row)")
+            raise InputError(f"{self.path}: the file is empty (no header row)")
         if not self._first:
             self.close()
-            raise InputError(f"{path}: the file is empty (a header but no data rows)")
+            raise InputError(f"{self.path}: the file is empty (a header but no data rows)")
         self.columns = list(columns)
+
+    def _open(self, fmt: str) -> tuple[list[str], list[Row]]:
+        """The header and the first batch of rows."""
+        if fmt == "xlsx":  # openpyxl; spreadsheets are small
+            return _xlsx_rows(self.path)
+        source = _csv_source(self.path) if fmt == "csv" else "read_parquet(?)"
+        self._con = duckdb.connect(":memory:")
+        try:
+            self._result = self._con.execute(f"SELECT * FROM {source}", [str(self.path)])
+            return [d[0] for d in self._result.description or ()], self._fetch()
+        except duckdb.Error as exc:
+            raise self._error(exc) from None
 
     def _error(self, exc: Exception) -> InputError:
         return InputError(f"{self.path}: cannot be read as {self._kind}: {_first_line(exc)}")
 
     def _fetch(self) -> list[Row]:
         batch = self._result.fetchmany(BATCH_ROWS) if self._result is not None else []
-        if self._kind == "Parquet":
+        if self._kind == "Parquet":  # typed columns: every cell as text, as for CSV
             return [tuple(None if v is None else str(v) for v in row) for row in batch]
         return batch
 
@@ -229,8 +190,14 @@ class TableStream:
             self._con.close()
             self._con = self._result = None
 
-    def __enter__(self) -> "TableStream":
+    def __enter__(self) -> TableStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_table(path: Path | str) -> Table:
+    """All data rows of a CSV, Parquet or XLSX file, every cell as text (or None)."""
+    with TableStream(path) as stream:
+        return Table(stream.path, stream.columns, list(stream.rows()))

@@ -3,17 +3,18 @@
 Headers recognised: the account's website/domain ("Website", "Domain",
 "Company Domain Name", ...), its name ("Account Name", "Company name"), the
 role ("Role", "Partner Role", "Touch Type") and the date ("Date", "Touch
-Date", "Activity Date"); explicit ``*_column`` arguments win. Keys are the
-same as for accounts and deals (deals.row_keys). A row without any usable key
-is reported in ``rejected`` with the reason; every other problem (empty or
-unknown role, missing or unparseable date) is a hard error (deals.CellError)
+Date", "Activity Date"): the vocabulary every file kind shares (headers.py);
+explicit ``*_column`` arguments win. Keys are the same as for accounts and
+deals (rowkeys.row_keys). A row without any usable key is reported in
+``rejected`` with the reason; every other problem (empty or unknown role,
+missing or unparseable date) is a hard error (cells.CellError)
 naming the file, 1-based row, column and value, and nothing is returned.
 
 Roles, compared with case, spaces and punctuation ignored (``ROLES``):
 sourcing (also source, sourced, referral, referred, partner sourced),
 co-sell (cosell, co sell, co-selling), technical (tech, technical validation,
 integration), influence (influenced, influencer). ``role_map`` adds values.
-Dates follow deals.DateReader (ISO, m/d/Y or d/m/Y decided from the file,
+Dates follow dates.DateReader (ISO, m/d/Y or d/m/Y decided from the file,
 d.m.Y, month names; the time of day is dropped).
 """
 
@@ -26,26 +27,15 @@ from datetime import date
 from pathlib import Path
 
 from cleanroom.attribution.records import ROLES as ROLE_NAMES
-from cleanroom_client.inputs.accounts import MatchKey, Rejected
-from cleanroom_client.inputs.deals import (
-    COUNTRY_HEADERS, CellError, CodeMap, DateReader, MissingColumn, cell, find_column, key_columns, row_keys,
-)
+from cleanroom_client.inputs.cells import CellError
+from cleanroom_client.inputs.codes import ROLES, CodeMap
+from cleanroom_client.inputs.dates import DateReader
+from cleanroom_client.inputs.headers import DATE_HEADERS, ROLE_HEADERS, column_name, require_column
 from cleanroom_client.inputs.mapfile import load_map
 from cleanroom_client.inputs.readers import read_table
+from cleanroom_client.inputs.rowkeys import MatchKey, Rejected, account_columns, cell, row_keys
 
-KEY_HEADERS = ("Company Domain Name", "Account Domain", "Domain", "Account Website", "Account: Website", "Website",
-               "Website URL", "Company Website", "URL", "Email", "E-mail", "Email Address", "Contact Email")
-NAME_HEADERS = ("Account Name", "Account: Account Name", "Company name", "Company", "Associated Company", "Account")
-ROLE_HEADERS = ("Role", "Partner Role", "Touch Type", "Touchpoint Type", "Touch Role", "Partner Touch Type")
-DATE_HEADERS = ("Date", "Touch Date", "Activity Date", "Touchpoint Date", "Touched On", "Timestamp")
-
-ROLES: dict[str, str] = {
-    "Sourcing": "sourcing", "Source": "sourcing", "Sourced": "sourcing", "Referral": "sourcing", "Referred": "sourcing",
-    "Partner Sourced": "sourcing",
-    "Co-sell": "co-sell", "Co-selling": "co-sell",  # also "cosell", "co sell", "Co_Selling": compared normalised
-    "Technical": "technical", "Tech": "technical", "Technical Validation": "technical", "Integration": "technical",
-    "Influence": "influence", "Influenced": "influence", "Influencer": "influence",
-}
+__all__ = ["ROLES", "TouchColumns", "TouchRow", "TouchesResult", "load_touches"]
 
 
 @dataclass(frozen=True)
@@ -105,21 +95,16 @@ def load_touches(
     roles = CodeMap("role", ROLES, ROLE_NAMES, *load_map(role_map, "role"))
     table = read_table(Path(path))
     source, names = str(table.path), table.columns
-    i_role = find_column(names, source, role_column, ROLE_HEADERS, "role", "role-column", True)
-    i_date = find_column(names, source, date_column, DATE_HEADERS, "touch date", "date-column", True)
-    i_name = find_column(names, source, name_column, NAME_HEADERS, "account name", "name-column", False)
-    i_country = find_column(names, source, country_column, COUNTRY_HEADERS, "country", "country-column", False)
-    i_keys = key_columns(names, source, key_column, KEY_HEADERS)
-    if not i_keys and not (name_key and i_name is not None):
-        looked = ", ".join(repr(c) for c in KEY_HEADERS[:6])
-        raise MissingColumn(f"{source}: no website/domain column for the account (looked for {looked}, ...); "
-                            f"columns found: {', '.join(names)}; name it with --key-column")
+    i_role = require_column(names, source, role_column, ROLE_HEADERS, "role", "role-column")
+    i_date = require_column(names, source, date_column, DATE_HEADERS, "touch date", "date-column")
+    account = account_columns(names, source, key_column=key_column, name_column=name_column,
+                              country_column=country_column, name_key=name_key)
     columns = TouchColumns(
-        keys=tuple(names[i] for i in i_keys), name=None if i_name is None else names[i_name],
-        role=names[i_role], date=names[i_date], country=None if i_country is None else names[i_country],  # type: ignore[index]
+        keys=tuple(names[i] for i in account.keys), name=column_name(names, account.name),
+        role=names[i_role], date=names[i_date], country=column_name(names, account.country),
     )
     dates = DateReader(source, day_first)
-    dates.settle([(columns.date, ((n, cell(r, i_date)) for n, r in enumerate(table.rows, 1)))])
+    dates.settle_rows(names, table.rows, (i_date,))
     accepted = f"accepted ({roles.accepted()}); add others with a role map"
     touches: list[TouchRow] = []
     rejected: list[Rejected] = []
@@ -129,7 +114,7 @@ def load_touches(
         if role is None:
             raise CellError(source, number, columns.role, raw_role, "unknown role" if raw_role else "missing role", accepted)
         day = dates.require(number, columns.date, cell(row, i_date))
-        keys, reason = row_keys(row, names, i_keys, i_name, i_country, name_key)
+        keys, reason = row_keys(row, account, name_key)
         if keys:
             touches.append(TouchRow(number, keys, role, day))
         else:

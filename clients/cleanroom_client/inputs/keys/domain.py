@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import idna
 import tldextract
@@ -84,7 +86,7 @@ def _to_ascii(host: str, raw: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _suffix_index():
+def _suffix_index() -> Callable[..., Any] | None:
     """tldextract's own PSL lookup, without its URL parsing (None if its internals ever change)."""
     try:
         finder = _EXTRACT._get_tld_extractor().suffix_index

@@ -8,11 +8,11 @@ yahoo.com.mx). Disposable domains come from the maintained
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> frozenset[str]:
     text = resources.files("cleanroom_client").joinpath("data", name).read_text(encoding="utf-8")
     lines = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
