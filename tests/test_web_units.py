@@ -12,7 +12,7 @@ import pytest
 from cleanroom.errors import InputError, InvalidArgument
 from cleanroom.coordinator.web.app import HttpServer, create_app, parse_listen
 from cleanroom.coordinator.web.auth import ApiKeys, Sessions, key_hash
-from cleanroom.coordinator.web.service import decode_cursor, encode_cursor
+from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor
 from inprocess import coordinator
 
 
