@@ -8,12 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from inprocess import coordinator
 
-from cleanroom.errors import InputError, InvalidArgument
 from cleanroom.coordinator.web.app import HttpServer, create_app, parse_listen
 from cleanroom.coordinator.web.auth import ApiKeys, Sessions, key_hash
 from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor
-from inprocess import coordinator
+from cleanroom.errors import InputError, InvalidArgument
 
 
 def test_keys_are_stored_hashed_and_checked_exactly(tmp_path: Path):

@@ -325,7 +325,7 @@ class WebReads:
             f"WHERE {' AND '.join(clauses)} ORDER BY seq {'DESC' if q.descending else 'ASC'} LIMIT ?",
             [*values, q.limit],
         )
-        return [AuditRow(int(r[0]), *r[1:8], bytes(r[8])) for r in rows]
+        return [AuditRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8])) for r in rows]
 
     def audit_actions(self, visible_to: str | None) -> list[str]:
         where, params = _visible_audit(visible_to)

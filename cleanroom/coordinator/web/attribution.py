@@ -15,7 +15,7 @@ from cleanroom.terms import parse_terms
 
 def _release_body(text: str) -> dict[str, Any]:
     """A stored release's body: attribution releases are stored signed ({release_id, body_json, signature})."""
-    stored = json.loads(text)
+    stored: dict[str, Any] = json.loads(text)
     if isinstance(stored, dict) and "body_json" in stored:
         body: dict[str, Any] = json.loads(stored["body_json"])
         body["signature"] = stored.get("signature")

@@ -31,10 +31,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.coordinator.pki import check_party_name
 from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.reads import ApiKeyRow, WebReads
 from cleanroom.errors import InputError, InvalidArgument, NotFound
-from cleanroom.coordinator.pki import check_party_name
 
 ROLES = ("analyst", "auditor", "admin")
 KEY_PATTERN = re.compile(r"^crk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

@@ -28,7 +28,7 @@ class WebContext:
     verifier: Verifier
 
     @classmethod
-    def of(cls, store: Store, sessions: Sessions) -> "WebContext":
+    def of(cls, store: Store, sessions: Sessions) -> WebContext:
         reads = WebReads(store)
         return cls(store, reads, store.signer, ApiKeys(store), sessions, Metrics(reads), OverlapCache(), Verifier(reads, store.signer))
 

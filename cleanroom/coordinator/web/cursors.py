@@ -25,7 +25,7 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-        if isinstance(values, list) and len(values) == len(types) and all(type(v) is t for v, t in zip(values, types)):
+        if isinstance(values, list) and len(values) == len(types) and all(type(v) is t for v, t in zip(values, types, strict=True)):
             return values
     except (ValueError, UnicodeDecodeError):
         pass
@@ -35,8 +35,8 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
 def utc_text(moment: dt.datetime) -> str:
     """A datetime as the store writes times (UTC, ISO 8601, microseconds), so text comparison orders them."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def parse_time(value: str | None, name: str) -> dt.datetime | None:

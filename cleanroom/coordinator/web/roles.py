@@ -31,7 +31,7 @@ async def authenticated(
     # async, with the store lookup (a cache miss) in the threadpool: sync dependencies would each
     # cost a threadpool round trip on every request, and the event loop must never wait on the store.
     presented = credentials.credentials if credentials else api_key
-    found = await run_in_threadpool(request.app.state.web.keys.authenticate, presented)
+    found: Principal | None = await run_in_threadpool(request.app.state.web.keys.authenticate, presented)
     if found is None:
         raise Unauthenticated(
             "a valid API key is required: send 'Authorization: Bearer <key>' (an operator creates keys with "

@@ -56,7 +56,7 @@ def _when(value: Any) -> str:
         moment = dt.datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _short(value: Any, n: int = 12) -> str:

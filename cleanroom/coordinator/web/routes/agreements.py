@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 
@@ -16,7 +16,7 @@ router = v1_router()
 
 
 @router.get("/me", response_model=models.Me, tags=["auth"], summary="Who this key is")
-def me(p: Caller) -> dict:
+def me(p: Caller) -> dict[str, Any]:
     return {"key_id": p.key_id, "party": p.party, "role": p.role}
 
 
@@ -28,10 +28,10 @@ def list_agreements(
     party: Annotated[str | None, Query(pattern=PARTY, description="only agreements this party is in")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="page size")] = 50,
     cursor: Cursor = None,
-) -> dict:
+) -> dict[str, Any]:
     return list_page(web.reads, p, state=state, party=party, limit=limit, cursor=cursor)
 
 
 @router.get("/agreements/{agreement_id}", response_model=models.AgreementDetail, tags=["agreements"], summary="One agreement: terms, runs, releases")
-def get_agreement(p: Caller, web: Ctx, agreement_id: AgreementId) -> dict:
+def get_agreement(p: Caller, web: Ctx, agreement_id: AgreementId) -> dict[str, Any]:
     return agreement_detail(web.reads, p, agreement_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
@@ -26,7 +26,7 @@ def list_attribution(
     include_deals: IncludeDeals = False,
     limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 20,
     cursor: Cursor = None,
-) -> dict:
+) -> dict[str, Any]:
     return attribution(web.reads, p, viewer=viewer, agreement_id=agreement_id, include_deals=include_deals, limit=limit, cursor=cursor)
 
 
@@ -42,5 +42,5 @@ def get_agreement_attribution(
     agreement_id: AgreementId,
     viewer: Viewer = None,
     include_deals: IncludeDeals = False,
-) -> dict:
+) -> dict[str, Any]:
     return agreement_attribution(web.reads, p, agreement_id, viewer=viewer, include_deals=include_deals)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
 from fastapi.responses import Response
@@ -32,7 +32,7 @@ def audit_entries(
     order: Annotated[Literal["desc", "asc"], Query(description="newest first (desc) or oldest first")] = "desc",
     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
     cursor: Cursor = None,
-) -> dict:
+) -> dict[str, Any]:
     return audit_trail.audit_entries(
         web.reads, p, agreement_id=agreement_id, party=party, action=action, since=parse_time(since, "since"),
         until=parse_time(until, "until"), order=order, limit=limit, cursor=cursor,
@@ -46,7 +46,7 @@ def audit_entries(
     summary="Is the stored audit chain intact?",
     description="Checks every entry's link, hash and Ed25519 signature, as `cleanroom audit verify` checks an export.",
 )
-def audit_verification(p: Auditor, web: Ctx) -> dict:
+def audit_verification(p: Auditor, web: Ctx) -> dict[str, Any]:
     return web.verifier.status()
 
 
@@ -81,5 +81,5 @@ def audit_public_key(p: Caller, web: Ctx) -> Response:
     tags=["audit"],
     summary="Everything released under an agreement, per viewer",
 )
-def disclosure_report(p: Reporter, web: Ctx, agreement_id: AgreementId) -> dict:
+def disclosure_report(p: Reporter, web: Ctx, agreement_id: AgreementId) -> dict[str, Any]:
     return audit_trail.disclosure_report(web.reads, p, agreement_id)

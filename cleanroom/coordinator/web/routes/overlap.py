@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse, Response
@@ -59,5 +59,5 @@ def partner_ranking(
     viewer: Viewer = None,
     mine: Annotated[str | None, Query(pattern=POPULATION, description="the viewer's population")] = None,
     theirs: Annotated[str | None, Query(pattern=POPULATION, description="the partner's population")] = None,
-) -> dict:
+) -> dict[str, Any]:
     return ranking(web.reads, p, viewer=viewer, mine=mine, theirs=theirs)
