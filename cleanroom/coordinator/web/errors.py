@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cleanroom.coordinator.web import pages
 from cleanroom.coordinator.web.access import Denied
 from cleanroom.coordinator.web.context import WebContext
-from cleanroom.errors import RequestError, code_for_http_status
+from cleanroom.errors import InvalidArgument, PermissionDenied, RequestError, Unauthenticated, code_for_http_status
 
 log = logging.getLogger("cleanroom.coordinator.web")
 
@@ -47,10 +47,10 @@ async def _audit(request: Request, code: str, reason: str, exc: Exception | None
 
 
 async def request_error(request: Request, exc: RequestError) -> Response:
-    if exc.http_status in (401, 403):
+    if isinstance(exc, (Unauthenticated, PermissionDenied)):
         request.app.state.web.metrics.http_denials.labels(exc.code).inc()
     await _audit(request, exc.code, str(exc), exc)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
     return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.http_status, headers=headers)
 
 
@@ -60,8 +60,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
         where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body")) or "request"
         problems.append(f"{where}: {e.get('msg', 'invalid')}")
     message = "; ".join(problems) or "invalid request"
-    await _audit(request, "INVALID_ARGUMENT", message)
-    return JSONResponse(error_body("INVALID_ARGUMENT", message), status_code=400)
+    await _audit(request, InvalidArgument.code, message)
+    return JSONResponse(error_body(InvalidArgument.code, message), status_code=InvalidArgument.http_status)
 
 
 def _allowed_methods(app: FastAPI, path: str) -> str:

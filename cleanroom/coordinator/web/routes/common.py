@@ -14,6 +14,14 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from cleanroom.coordinator.web import models
 from cleanroom.coordinator.web.context import WebContext, web_context
+from cleanroom.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 PARTY = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -26,16 +34,18 @@ AgreementId = Annotated[str, Path(pattern=ID, description="agreement id (agr_...
 Viewer = Annotated[str | None, Query(pattern=PARTY, description="whose releases: your own party (default); an admin may name any party")]
 Cursor = Annotated[str | None, Query(pattern=CURSOR, description="next_cursor of the previous page")]
 
+# What each refusal means here; its status and code come from the class (the one status table).
+_REFUSED = {
+    InvalidArgument: "a parameter is malformed",
+    Unauthenticated: "no valid API key",
+    PermissionDenied: "the key's role or party may not read this (the denial is audited)",
+    NotFound: "no such agreement or key, or nothing released yet",
+    FailedPrecondition: "e.g. the agreement was revoked",
+    ResourceExhausted: "",
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": models.ErrorBody, "description": what}
-    for status, what in (
-        (400, "INVALID_ARGUMENT: a parameter is malformed"),
-        (401, "UNAUTHENTICATED: no valid API key"),
-        (403, "PERMISSION_DENIED: the key's role or party may not read this (the denial is audited)"),
-        (404, "NOT_FOUND: no such agreement or key, or nothing released yet"),
-        (409, "FAILED_PRECONDITION: e.g. the agreement was revoked"),
-        (429, "RESOURCE_EXHAUSTED"),
-    )
+    cls.http_status: {"model": models.ErrorBody, "description": f"{cls.code}: {what}" if what else cls.code}
+    for cls, what in _REFUSED.items()
 }
 
 
