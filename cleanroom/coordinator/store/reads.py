@@ -72,13 +72,18 @@ class ReleaseListing:
 
 @dataclass(frozen=True)
 class StoredRelease:
-    """One release with its stored JSON text (decompressed)."""
+    """One release as stored: its JSON inline, or zlib-compressed when large (decompressed only when read)."""
 
     release_id: str
     agreement_id: str
     run_id: str
     released_at: str
-    text: str
+    body_json: str
+    body_zlib: bytes | None
+
+    @property
+    def text(self) -> str:
+        return release_text({"body_json": self.body_json, "body_zlib": self.body_zlib})
 
 
 @dataclass(frozen=True)
@@ -293,7 +298,8 @@ class WebReads:
         A job's releases are stamped with one ``released_at`` (``attribution_jobs.run_attribution``), and
         the vendor's is stored once per agreement of the job: so a viewer's job is its releases sharing a
         ``released_at``, hidden when any of their agreements was revoked (nothing more is served under
-        one), shown by its first release (under ``agreement_id`` when given). Only the page's bodies are read.
+        one), shown by its first release (under ``agreement_id`` when given). Bodies are decompressed
+        only when read (``StoredRelease.text``).
         """
         pick = "min(m.release_id)"
         params: list[Any] = [viewer]
@@ -376,4 +382,4 @@ def _agreement(row: tuple[Any, ...]) -> AgreementRow:
 
 def _stored(row: tuple[Any, ...]) -> StoredRelease:
     release_id, agreement_id, run_id, released_at, body_json, body_zlib = row
-    return StoredRelease(release_id, agreement_id, run_id, released_at, release_text({"body_json": body_json, "body_zlib": body_zlib}))
+    return StoredRelease(release_id, agreement_id, run_id, released_at, body_json, None if body_zlib is None else bytes(body_zlib))
