@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from web_data import web_server  # noqa: F401  (session fixture)
 
 from cleanroom.auditlog.verify import verify_file
 from cleanroom.crypto.signing import verify_json
-from web_data import web_server  # noqa: F401  (session fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -86,7 +86,7 @@ def test_agreements_are_scoped_to_the_party_and_paginate(api):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert [len(p) for p in pages] == [4, 2] and sorted(sum(pages, [])) == sorted(vendor_ids)
+    assert [len(p) for p in pages] == [4, 2] and sorted(i for p in pages for i in p) == sorted(vendor_ids)
     error(api("analyst", "/v1/agreements", params={"cursor": "bm90LWEtY3Vyc29y"}), 400, "INVALID_ARGUMENT")
     dp = next(a for a in mine if a["agreement_id"] == ids["c"])
     assert dp["dp"] == {"epsilon": 1.0, "budget": 3.0} and dp["approved_by"] == ["vendor", "partner-c"]
@@ -274,7 +274,7 @@ def test_roles_both_ways_and_denials_are_audited(api):
     rest = [e for e in denied if e["details"].get("method", "").startswith("REST ")]
     assert len(rest) >= sum(1 for *_, s in ROLE_CASES if s == 403)
     cross = [e for e in rest if e["agreement_id"] == ids["x"] and e["actor"] == "vendor"]
-    assert cross and cross[0]["details"]["key_id"] == api.server["key_ids"]["analyst"] or cross[0]["details"]["role"] in ("analyst", "auditor")
+    assert (cross and cross[0]["details"]["key_id"] == api.server["key_ids"]["analyst"]) or cross[0]["details"]["role"] in ("analyst", "auditor")
     # The vendor's auditor sees the vendor's own denials that named no agreement; partner-x's auditor sees the attempt on x.
     own = ok(api("auditor", "/v1/audit/entries", params={"action": "request.denied", "limit": 1000}))["items"]
     assert any(e["agreement_id"] is None and e["actor"] == "vendor" for e in own)
@@ -312,3 +312,24 @@ def test_errors_are_json_with_stable_codes(api):
     error(api("auditor", "/v1/audit/entries", params={"order": "sideways"}), 400, "INVALID_ARGUMENT")
     response = api("analyst", "/v1/agreements")
     assert response.headers["cache-control"] == "no-store" and response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_rest_refusals_of_every_kind_are_audited_with_their_route(api):
+    ids = api.server["ids"]
+    error(api("analyst", "/v1/agreements/agr_refusal_probe/overlap"), 404, "NOT_FOUND")
+    error(api("analyst", "/v1/agreements", params={"cursor": "cmVmdXNhbC1wcm9iZQ"}), 400, "INVALID_ARGUMENT")
+    error(api("analyst", f"/v1/agreements/{ids['a']}/attribution"), 409, "FAILED_PRECONDITION")
+    error(api("analyst", "/v1/agreements", params={"limit": 0}), 400, "INVALID_ARGUMENT")  # refused by validation
+    error(api(None, "/v1/agreements"), 401, "UNAUTHENTICATED")  # no key: no party to audit it under
+    denied = ok(api("admin", "/v1/audit/entries", params={"action": "request.denied", "limit": 1000}))["items"]
+    rest = [(e["actor"], e["agreement_id"], e["details"]["method"], e["details"]["code"]) for e in denied
+            if e["details"].get("method", "").startswith("REST ")]
+    assert ("vendor", "agr_refusal_probe", "REST GET /v1/agreements/{agreement_id}/overlap", "NOT_FOUND") in rest
+    assert ("vendor", ids["a"], "REST GET /v1/agreements/{agreement_id}/attribution", "FAILED_PRECONDITION") in rest
+    assert sum(1 for r in rest if r[:3] == ("vendor", None, "REST GET /v1/agreements") and r[3] == "INVALID_ARGUMENT") >= 2
+    probe = next(e for e in denied if e["agreement_id"] == "agr_refusal_probe")
+    assert probe["details"]["key_id"] == api.server["key_ids"]["analyst"] and probe["details"]["role"] == "analyst"
+    assert "does not exist" in probe["details"]["reason"]
+    # The vendor's own auditor sees the refusals of the vendor's keys under the vendor's agreements.
+    own = ok(api("auditor", "/v1/audit/entries", params={"action": "request.denied", "agreement_id": ids["a"], "limit": 1000}))
+    assert any(e["details"]["code"] == "FAILED_PRECONDITION" for e in own["items"])

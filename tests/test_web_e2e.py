@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from web_data import build
 
 from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client_background, client_json, finish, run
-from web_data import build
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-
 from browser import browser_page
-from cleanroom.demo.localrun import LocalCoordinator
 from web_data import build, web_server  # noqa: F401  (session fixture)
+
+from cleanroom.demo.localrun import LocalCoordinator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

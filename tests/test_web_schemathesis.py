@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from web_data import web_server  # noqa: F401  (session fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]

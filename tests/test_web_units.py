@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-
-from cleanroom.errors import InputError, InvalidArgument
-from cleanroom.coordinator.web.app import HttpServer, create_app, parse_listen
-from cleanroom.coordinator.web.auth import ApiKeys, Sessions, key_hash
-from cleanroom.coordinator.web.service import decode_cursor, encode_cursor
 from inprocess import coordinator
+
+from cleanroom.coordinator.web.app import HttpServer, create_app, parse_listen
+from cleanroom.coordinator.web.auth import ApiKeys, Principal, Sessions, key_hash
+from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor
+from cleanroom.coordinator.web.refusals import MAX_METHOD, MAX_REASON, audit_refusal
+from cleanroom.errors import InputError, InvalidArgument
 
 
 def test_keys_are_stored_hashed_and_checked_exactly(tmp_path: Path):
@@ -79,3 +81,15 @@ def test_over_https_the_session_cookie_is_secure(tmp_path: Path):
             assert forged.status_code == 403 and "set-cookie" not in forged.headers
     finally:
         server.stop()
+
+
+def test_refusal_audit_entries_stay_small_whatever_the_caller_sent(tmp_path: Path):
+    coord, _ = coordinator(tmp_path)
+    principal = Principal("0123456789ab", "vendor", "analyst")
+    audit_refusal(coord.store, principal, "REST GET /v1/" + "p" * 5000, "INVALID_ARGUMENT", "bad: " + "x" * 100_000, "agr_" + "y" * 500)
+    row = coord.store.row("SELECT agreement_id, details_json FROM audit_log WHERE action = 'request.denied'")
+    details = json.loads(row["details_json"])
+    assert len(row["details_json"]) < 1000 and details["reason"].startswith("bad: x") and details["reason"].endswith("…")
+    assert len(details["reason"]) == MAX_REASON and len(details["method"]) == MAX_METHOD
+    assert row["agreement_id"] is None  # not an agreement id: named in no entry
+    assert details["key_id"] == "0123456789ab" and details["role"] == "analyst" and details["code"] == "INVALID_ARGUMENT"

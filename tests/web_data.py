@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from inprocess import run
 
 from cleanroom.attribution import AttributionConfig
 from cleanroom.attribution.recordio import encode_deals, encode_touches
@@ -28,10 +29,9 @@ from cleanroom.coordinator.attribution_jobs import run_attribution
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.web.auth import ApiKeys
 from cleanroom.demo.localrun import LocalCoordinator
 from cleanroom.terms import build_terms, canonical_json
-from cleanroom.coordinator.web.auth import ApiKeys
-from inprocess import run
 
 AS_OF = "2025-12-31"
 

@@ -1,10 +1,17 @@
 """The coordinator's REST API (/v1) and web pages, served beside gRPC from the same store.
 
-- ``auth``: API keys (stored as SHA-256 hashes), roles, browser sessions.
-- ``service``: what each role may read, shared by the API and the pages, so a
-  page shows exactly the numbers the API returns. It serves only releases the
-  coordinator already made: nothing here creates a release or spends a
-  privacy budget.
-- ``api``: the /v1 routes (OpenAPI at /v1/openapi.json); ``pages``: HTML.
-- ``metrics``: Prometheus; ``app``: the FastAPI factory and the HTTP thread.
+It serves only releases the coordinator already made: nothing here creates a
+release or spends a privacy budget.
+
+- ``app``: the FastAPI factory and the HTTP thread; ``errors``: how refusals
+  are answered (and audited); ``context``: what routes and pages share.
+- ``auth``: API keys (stored as SHA-256 hashes), browser sessions;
+  ``roles``: authentication and roles as FastAPI dependencies; ``access``:
+  which party may read which agreement and whose releases.
+- Reads, shared by the API and the pages (all SQL is in
+  ``cleanroom.coordinator.store.reads``): ``agreements``, ``overlap``,
+  ``ranking``, ``attribution``, ``audit_trail``; ``redaction``: what the other
+  party's auditor may see of a disclosure report.
+- ``routes/``: one /v1 router per resource (OpenAPI at /v1/openapi.json);
+  ``pages/``: the HTML pages; ``metrics``: Prometheus.
 """

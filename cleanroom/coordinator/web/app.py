@@ -12,41 +12,24 @@ certificate and key (or a TLS proxy in front, on the same host).
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive, Scope, Send
 
 from cleanroom.coordinator.core import Coordinator
-from cleanroom.errors import InputError, PermissionDenied, RequestError, code_for_http_status
-from cleanroom.coordinator.web import api, pages
-from cleanroom.coordinator.web.auth import ApiKeys, Sessions
-from cleanroom.coordinator.web.metrics import LatencyMiddleware, Metrics
-from cleanroom.coordinator.web.service import WebService
-
-log = logging.getLogger("cleanroom.coordinator.web")
-
-@dataclass
-class WebContext:
-    service: WebService
-    keys: ApiKeys
-    sessions: Sessions
-    metrics: Metrics
-
-
-def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+from cleanroom.coordinator.web import errors, pages
+from cleanroom.coordinator.web.auth import Sessions
+from cleanroom.coordinator.web.context import WebContext
+from cleanroom.coordinator.web.metrics import LatencyMiddleware
+from cleanroom.coordinator.web.routes import ROUTERS
+from cleanroom.errors import InputError
 
 
 def _version() -> str:
@@ -67,12 +50,12 @@ class SecurityHeaders:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def sending(message):
+        async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
@@ -91,106 +74,46 @@ class SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
+DESCRIPTION = (
+    "Released overlap counts, partner rankings and attribution results for vendors; the signed audit trail, its "
+    "verification and disclosure reports for compliance auditors. Authenticate with an API key "
+    "(`Authorization: Bearer crk_...` or `X-API-Key`). Only numbers the coordinator already released are served: "
+    "no call here makes a release or spends a privacy budget. Nothing here returns points or tokens."
+)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, with validation errors documented as they are answered: 400, not 422."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for path in schema.get("paths", {}).values():
+        for op in path.values():
+            op.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
 def create_app(coordinator: Coordinator, *, session_seconds: float | None = None) -> FastAPI:
     app = FastAPI(
         title="Cleanroom coordinator API",
         version=_version(),
-        description=(
-            "Released overlap counts, partner rankings and attribution results for vendors; the signed audit trail, its "
-            "verification and disclosure reports for compliance auditors. Authenticate with an API key "
-            "(`Authorization: Bearer crk_...` or `X-API-Key`). Only numbers the coordinator already released are served: "
-            "no call here makes a release or spends a privacy budget. Nothing here returns points or tokens."
-        ),
+        description=DESCRIPTION,
         openapi_url="/v1/openapi.json",
         docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN; the pages stay offline
         redoc_url=None,
     )
-    metrics = Metrics(coordinator.store)
     sessions = Sessions(session_seconds) if session_seconds else Sessions()
-    app.state.web = WebContext(WebService(coordinator), ApiKeys(coordinator.store), sessions, metrics)
-    app.include_router(api.router)
+    web = WebContext.of(coordinator.store, sessions)
+    app.state.web = web
+    for router in ROUTERS:
+        app.include_router(router)
     app.include_router(pages.router)
-
-    @app.get("/healthz", response_model=None, tags=["operations"], summary="Liveness and store health (no key needed)")
-    def healthz(request: Request) -> Any:
-        try:
-            return request.app.state.web.service.health()
-        except Exception as exc:  # the store is closed or broken: say so, as 503
-            log.exception("health check failed")
-            return JSONResponse(error_body("UNAVAILABLE", f"store check failed: {type(exc).__name__}"), status_code=503)
-
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        summary="Prometheus metrics (no key needed; no party names)",
-        response_class=Response,
-        responses={200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}},
-    )
-    def prometheus(request: Request) -> Response:
-        body, content_type = request.app.state.web.metrics.exposition()
-        return Response(body, media_type=content_type)
-
-    def _is_page(request: Request) -> bool:
-        return not (request.url.path.startswith("/v1") or request.url.path in ("/healthz", "/metrics"))
-
-    @app.exception_handler(RequestError)
-    async def request_error(request: Request, exc: RequestError):
-        code = exc.code
-        status = exc.http_status
-        principal = getattr(request.state, "principal", None)
-        if status in (401, 403):
-            metrics.http_denials.labels(code).inc()
-        if isinstance(exc, PermissionDenied) and principal is not None:
-            route = getattr(request.scope.get("route"), "path", request.url.path)
-            await run_in_threadpool(app.state.web.service.audit_denial, principal, f"REST {request.method} {route}", exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        problems = []
-        for e in exc.errors()[:5]:
-            where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body")) or "request"
-            problems.append(f"{where}: {e.get('msg', 'invalid')}")
-        return JSONResponse(error_body("INVALID_ARGUMENT", "; ".join(problems) or "invalid request"), status_code=400)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        code = code_for_http_status(exc.status_code)
-        if exc.status_code == 404 and _is_page(request):
-            return pages.not_found(request)
-        message = {404: f"no such endpoint: {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}.get(
-            exc.status_code, str(exc.detail)
-        )
-        headers = dict(getattr(exc, "headers", None) or {})
-        if exc.status_code == 405:  # every method of every route on this path, not only the first route's
-            allowed = set()
-            for route in app.router.routes:
-                if getattr(route, "methods", None) and route.path_regex.match(request.url.path):
-                    allowed |= route.methods
-            headers["Allow"] = ", ".join(sorted(allowed))
-        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers or None)
-
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception):
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("INTERNAL", "internal error; the coordinator's log has the details"), status_code=500)
-
-    def openapi() -> dict[str, Any]:
-        """The generated document, with validation errors documented as they are answered: 400, not 422."""
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        for path in schema.get("paths", {}).values():
-            for op in path.values():
-                op.get("responses", {}).pop("422", None)
-        for name in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(name, None)
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    errors.install(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(LatencyMiddleware, metrics=web.metrics)
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -261,7 +184,7 @@ class HttpServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> "HttpServer":
+    def start(self, timeout: float = 15.0) -> HttpServer:
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

@@ -31,9 +31,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cleanroom.coordinator.store import Store, now
-from cleanroom.errors import InputError, InvalidArgument, NotFound
 from cleanroom.coordinator.pki import check_party_name
+from cleanroom.coordinator.store import Store, now
+from cleanroom.coordinator.store.reads import ApiKeyRow, WebReads
+from cleanroom.errors import InputError, InvalidArgument, NotFound
 
 ROLES = ("analyst", "auditor", "admin")
 KEY_PATTERN = re.compile(r"^crk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -73,15 +74,15 @@ def check_role(role: str) -> str:
     return role
 
 
-def _public(row: dict[str, Any]) -> dict[str, Any]:
+def _public(row: ApiKeyRow) -> dict[str, Any]:
     """A key's row as shown to admins: never its hash."""
     return {
-        "key_id": row["key_id"],
-        "party": row["party"],
-        "role": row["role"],
-        "label": row["label"],
-        "created_at": row["created_at"],
-        "revoked_at": row["revoked_at"],
+        "key_id": row.key_id,
+        "party": row.party,
+        "role": row.role,
+        "label": row.label,
+        "created_at": row.created_at,
+        "revoked_at": row.revoked_at,
     }
 
 
@@ -90,7 +91,8 @@ class ApiKeys:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self.reads = WebReads(store)
+        self._cache: dict[str, tuple[float, ApiKeyRow | None]] = {}
         self._lock = threading.Lock()
 
     def create(self, party: str, role: str, label: str = "", actor: str = "operator") -> dict[str, Any]:
@@ -106,18 +108,17 @@ class ApiKeys:
         row = {"key_id": key_id, "party": party, "role": role, "label": label, "created_at": now(), "revoked_at": None}
         with self.store.transaction() as con:
             con.execute(
-                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                "INSERT INTO api_keys (key_id, key_hash, party, role, label, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [key_id, key_hash(key), party, role, label, row["created_at"]],
             )
             self.store.audit(con, actor, "api_key.created", None, {"key_id": key_id, "party": party, "role": role, "label": label})
         return {**row, "key": key}
 
     def list(self, include_revoked: bool = False) -> list[dict[str, Any]]:
-        where = "" if include_revoked else "WHERE revoked_at IS NULL"
-        return [_public(r) for r in self.store.rows(f"SELECT * FROM api_keys {where} ORDER BY created_at, key_id")]
+        return [_public(r) for r in self.reads.api_keys(include_revoked)]
 
     def get(self, key_id: str) -> dict[str, Any]:
-        row = self.store.row("SELECT * FROM api_keys WHERE key_id = ?", [key_id])
+        row = self.reads.api_key(key_id)
         if row is None:
             raise NotFound(f"API key {key_id!r} does not exist")
         return _public(row)
@@ -134,13 +135,13 @@ class ApiKeys:
             self._cache.pop(key_id, None)
         return row
 
-    def _row(self, key_id: str) -> dict[str, Any] | None:
+    def _row(self, key_id: str) -> ApiKeyRow | None:
         at = time.monotonic()
         with self._lock:
             cached = self._cache.get(key_id)
         if cached and at - cached[0] < CACHE_SECONDS:
             return cached[1]
-        row = self.store.row("SELECT * FROM api_keys WHERE key_id = ?", [key_id])
+        row = self.reads.api_key(key_id)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -153,17 +154,17 @@ class ApiKeys:
             return None
         match = KEY_PATTERN.match(presented.strip())
         row = self._row(match.group(1)) if match else None
-        stored = row["key_hash"] if row else _DUMMY_HASH
-        if not hmac.compare_digest(key_hash(presented.strip()), stored) or row is None or row["revoked_at"] is not None:
+        stored = row.key_hash if row else _DUMMY_HASH
+        if not hmac.compare_digest(key_hash(presented.strip()), stored) or row is None or row.revoked_at is not None:
             return None
-        return Principal(row["key_id"], row["party"], row["role"])
+        return Principal(row.key_id, row.party, row.role)
 
     def principal(self, key_id: str) -> Principal | None:
         """The principal of a key id (for a browser session), unless the key was revoked since."""
         row = self._row(key_id)
-        if row is None or row["revoked_at"] is not None:
+        if row is None or row.revoked_at is not None:
             return None
-        return Principal(row["key_id"], row["party"], row["role"])
+        return Principal(row.key_id, row.party, row.role)
 
 
 SESSION_COOKIE = "cleanroom_session"

@@ -11,7 +11,7 @@ DARK = (22, 78, 156)
 
 def _mix(t: float) -> str:
     t = max(0.0, min(1.0, t))
-    r, g, b = (round(a + (z - a) * t) for a, z in zip(LIGHT, DARK))
+    r, g, b = (round(a + (z - a) * t) for a, z in zip(LIGHT, DARK, strict=True))
     return f"#{r:02x}{g:02x}{b:02x}"
 
 

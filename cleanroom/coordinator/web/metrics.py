@@ -9,13 +9,15 @@ are read at scrape time, so they survive restarts and include gRPC traffic.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import Message, Receive, Scope, Send
 
-from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store.reads import WebReads
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -23,39 +25,37 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 class StoreCollector:
     """Counts from the store, read at each scrape."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, reads: WebReads) -> None:
+        self.reads = reads
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         runs = GaugeMetricFamily("cleanroom_runs", "Runs by state and purpose", labels=["state", "purpose"])
-        for r in self.store.rows("SELECT state, purpose, count(*) AS n FROM runs GROUP BY ALL ORDER BY ALL"):
-            runs.add_metric([r["state"], r["purpose"]], r["n"])
+        for state, purpose, n in self.reads.counts("runs"):
+            runs.add_metric([state, purpose], n)
         yield runs
         releases = CounterMetricFamily("cleanroom_releases", "Releases made, by kind", labels=["kind"])
-        for r in self.store.rows("SELECT kind, count(*) AS n FROM releases GROUP BY ALL ORDER BY ALL"):
-            releases.add_metric([r["kind"]], r["n"])
+        for kind, n in self.reads.counts("releases"):
+            releases.add_metric([kind], n)
         yield releases
         agreements = GaugeMetricFamily("cleanroom_agreements", "Agreements by state", labels=["state"])
-        for r in self.store.rows("SELECT state, count(*) AS n FROM agreements GROUP BY ALL ORDER BY ALL"):
-            agreements.add_metric([r["state"]], r["n"])
+        for state, n in self.reads.counts("agreements"):
+            agreements.add_metric([state], n)
         yield agreements
-        audit = self.store.row(
-            "SELECT count(*) AS entries, count(*) FILTER (WHERE action = 'request.denied') AS denied FROM audit_log"
-        )
+        total, denied_count = self.reads.audit_counts()
         denied = CounterMetricFamily("cleanroom_denied_requests", "Denied requests recorded in the audit log (gRPC and REST)")
-        denied.add_metric([], audit["denied"])
+        denied.add_metric([], denied_count)
         yield denied
         entries = GaugeMetricFamily("cleanroom_audit_entries", "Entries in the audit chain")
-        entries.add_metric([], audit["entries"])
+        entries.add_metric([], total)
         yield entries
         keys = GaugeMetricFamily("cleanroom_api_keys", "Active API keys by role", labels=["role"])
-        for r in self.store.rows("SELECT role, count(*) AS n FROM api_keys WHERE revoked_at IS NULL GROUP BY ALL ORDER BY ALL"):
-            keys.add_metric([r["role"]], r["n"])
+        for role, n in self.reads.counts("api_keys"):
+            keys.add_metric([role], n)
         yield keys
 
 
 class Metrics:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, reads: WebReads) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "cleanroom_http_request_duration_seconds",
@@ -67,7 +67,7 @@ class Metrics:
         self.http_denials = Counter(
             "cleanroom_http_denials", "REST/page requests refused for authentication or permission", ["code"], registry=self.registry
         )
-        self.registry.register(StoreCollector(store))
+        self.registry.register(StoreCollector(reads))
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -79,14 +79,14 @@ class LatencyMiddleware:
     def __init__(self, app: Any, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status = {"code": 500}
 
-        async def sending(message):
+        async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)

@@ -1,0 +1,385 @@
+"""The REST API's and the pages' read queries: every SQL statement they run, over typed rows.
+
+``WebReads`` answers questions about what the store holds; it knows nothing of
+callers, roles or parties' rights (``cleanroom.coordinator.web.access`` decides
+those). Lists are paged in SQL (keyset: the last row's sort key), so a page
+costs one page of rows. Release bodies are read, and decompressed, only for the
+rows of the page asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from cleanroom.coordinator.store import Store, release_text
+
+_AGREEMENT_COLUMNS = "agreement_id, version, proposer, counterparty, terms_json, terms_hash, state, created_at"
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    agreement_id: str
+    version: int
+    proposer: str
+    counterparty: str
+    terms_json: bytes
+    terms_hash: str
+    state: str
+    created_at: str
+
+    @property
+    def parties(self) -> tuple[str, str]:
+        return self.proposer, self.counterparty
+
+    def partner_of(self, party: str) -> str:
+        return self.counterparty if self.proposer == party else self.proposer
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    purpose: str
+    state: str
+    version: int
+    terms_hash: str
+    created_at: str
+    completed_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ReleaseListing:
+    """A release's metadata, without its body."""
+
+    release_id: str
+    kind: str
+    viewer: str
+    run_id: str
+    released_at: str
+    epsilon: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class StoredRelease:
+    """One release as stored: its JSON inline, or zlib-compressed when large (decompressed only when read)."""
+
+    release_id: str
+    agreement_id: str
+    run_id: str
+    released_at: str
+    body_json: str
+    body_zlib: bytes | None
+
+    @property
+    def text(self) -> str:
+        return release_text({"body_json": self.body_json, "body_zlib": self.body_zlib})
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    logged_at: str
+    actor: str
+    action: str
+    agreement_id: str | None
+    details_json: str
+    prev_hash: str
+    entry_hash: str
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit entries: ``visible_to`` a party (None: every entry), filters, and the keyset page."""
+
+    visible_to: str | None = None
+    agreement_id: str | None = None
+    party: str | None = None
+    action: str | None = None  # an action, or a prefix ending in '*'
+    since: str | None = None  # store time text (UTC ISO 8601), inclusive
+    until: str | None = None  # exclusive
+    descending: bool = True
+    after_seq: int | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class ApiKeyRow:
+    key_id: str
+    key_hash: str
+    party: str
+    role: str
+    label: str
+    created_at: str
+    revoked_at: str | None
+
+
+def _visible_audit(party: str | None) -> tuple[str, list[Any]]:
+    """Entries of the party's agreements, and its own entries that name no agreement."""
+    if party is None:
+        return "TRUE", []
+    return (
+        "(agreement_id IN (SELECT agreement_id FROM agreements WHERE proposer = ? OR counterparty = ?) "
+        "OR (agreement_id IS NULL AND actor = ?))",
+        [party, party, party],
+    )
+
+
+def _action_clause(action: str) -> tuple[str, str]:
+    if not action.endswith("*"):
+        return "action = ?", action
+    prefix = action[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "action LIKE ? ESCAPE '\\'", prefix + "%"
+
+
+def _audit_where(q: AuditQuery) -> tuple[list[str], list[Any]]:
+    visible, params = _visible_audit(q.visible_to)
+    clauses, values = [visible], list(params)
+    if q.agreement_id:
+        clauses.append("agreement_id = ?")
+        values.append(q.agreement_id)
+    if q.party:
+        clauses.append(
+            "(actor = ? OR json_extract_string(details_json, '$.viewer') = ? OR json_extract_string(details_json, '$.party') = ?)"
+        )
+        values += [q.party, q.party, q.party]
+    if q.action:
+        clause, value = _action_clause(q.action)
+        clauses.append(clause)
+        values.append(value)
+    if q.since is not None:
+        clauses.append("logged_at >= ?")
+        values.append(q.since)
+    if q.until is not None:
+        clauses.append("logged_at < ?")
+        values.append(q.until)
+    if q.after_seq is not None:
+        clauses.append("seq < ?" if q.descending else "seq > ?")
+        values.append(q.after_seq)
+    return clauses, values
+
+
+class WebReads:
+    """Read queries over the coordinator's store (its one connection, under its lock)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @property
+    def generation(self) -> int:
+        """Moves with every committed write (readers' caches compare it)."""
+        return self._store.generation
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The store's connection, for readers that take one (the audit export and report)."""
+        with self._store.reading() as con:
+            yield con
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._store.reading() as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    def ping(self) -> None:
+        self._fetch("SELECT 1")
+
+    # -- agreements, runs, release listings ------------------------------------------------------
+
+    def agreement(self, agreement_id: str) -> AgreementRow | None:
+        rows = self._fetch(f"SELECT {_AGREEMENT_COLUMNS} FROM agreements WHERE agreement_id = ?", [agreement_id])
+        return _agreement(rows[0]) if rows else None
+
+    def agreements(
+        self, *, member: str | None = None, party: str | None = None, state: str | None = None,
+        after: tuple[str, str] | None = None, limit: int | None = None,
+    ) -> list[AgreementRow]:
+        """Agreements ordered by (created_at, agreement_id); ``member`` and ``party`` each keep those a party is in."""
+        where: list[str] = []
+        params: list[Any] = []
+        for name in (member, party):
+            if name is not None:
+                where.append("(proposer = ? OR counterparty = ?)")
+                params += [name, name]
+        if state:
+            where.append("state = ?")
+            params.append(state)
+        if after is not None:
+            where.append("(created_at, agreement_id) > (?, ?)")
+            params += list(after)
+        sql = f"SELECT {_AGREEMENT_COLUMNS} FROM agreements"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at, agreement_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_agreement(r) for r in self._fetch(sql, params)]
+
+    def current_approvals(self, agreements: Sequence[AgreementRow]) -> dict[str, list[str]]:
+        """Per agreement, the parties that approved its current version and terms hash, in approval order."""
+        out: dict[str, list[str]] = {a.agreement_id: [] for a in agreements}
+        if not agreements:
+            return out
+        marks = ",".join("?" * len(agreements))
+        current = {a.agreement_id: (a.version, a.terms_hash) for a in agreements}
+        found = self._fetch(
+            f"SELECT agreement_id, version, terms_hash, party FROM approvals WHERE agreement_id IN ({marks}) ORDER BY approved_at",
+            [a.agreement_id for a in agreements],
+        )
+        for agreement_id, version, terms_hash, party in found:
+            if current[agreement_id] == (version, terms_hash):
+                out[agreement_id].append(party)
+        return out
+
+    def runs(self, agreement_id: str) -> list[RunRow]:
+        rows = self._fetch(
+            "SELECT run_id, purpose, state, version, terms_hash, created_at, completed_at FROM runs "
+            "WHERE agreement_id = ? ORDER BY created_at",
+            [agreement_id],
+        )
+        return [RunRow(*r) for r in rows]
+
+    def latest_complete_run(self, agreement_id: str, purpose: str = "overlap") -> str | None:
+        rows = self._fetch(
+            "SELECT run_id FROM runs WHERE agreement_id = ? AND purpose = ? AND state = 'complete' ORDER BY completed_at DESC LIMIT 1",
+            [agreement_id, purpose],
+        )
+        return rows[0][0] if rows else None
+
+    def release_listing(self, agreement_id: str, viewer: str | None = None) -> list[ReleaseListing]:
+        """Releases under an agreement (all viewers', or one viewer's), oldest first, without bodies."""
+        sql = "SELECT release_id, kind, viewer, run_id, released_at, epsilon FROM releases WHERE agreement_id = ?"
+        params = [agreement_id]
+        if viewer is not None:
+            sql += " AND viewer = ?"
+            params.append(viewer)
+        return [ReleaseListing(*r) for r in self._fetch(sql + " ORDER BY released_at", params)]
+
+    # -- release bodies ----------------------------------------------------------------------------
+
+    def latest_overlap(self, agreement_id: str, viewer: str, run_id: str | None = None) -> StoredRelease | None:
+        sql = (
+            "SELECT release_id, agreement_id, run_id, released_at, body_json, body_zlib FROM releases "
+            "WHERE agreement_id = ? AND viewer = ? AND kind = 'overlap'"
+        )
+        params = [agreement_id, viewer]
+        if run_id:
+            sql += " AND run_id = ?"
+            params.append(run_id)
+        rows = self._fetch(sql + " ORDER BY released_at DESC LIMIT 1", params)
+        return _stored(rows[0]) if rows else None
+
+    def latest_overlaps_of(self, viewer: str) -> dict[str, StoredRelease]:
+        """Per agreement, the latest overlap released to ``viewer``."""
+        rows = self._fetch(
+            """SELECT release_id, agreement_id, run_id, released_at, body_json, body_zlib FROM (
+                   SELECT *, row_number() OVER (PARTITION BY agreement_id ORDER BY released_at DESC) AS n
+                   FROM releases WHERE viewer = ? AND kind = 'overlap') WHERE n = 1""",
+            [viewer],
+        )
+        return {r[1]: _stored(r) for r in rows}
+
+    def attribution_jobs(
+        self, viewer: str, *, agreement_id: str | None = None, before: tuple[str, str] | None = None, limit: int = 20,
+    ) -> list[StoredRelease]:
+        """One release per attribution job released to ``viewer``, newest first; jobs under a revoked agreement left out.
+
+        A job's releases are stamped with one ``released_at`` (``attribution_jobs.run_attribution``), and
+        the vendor's is stored once per agreement of the job: so a viewer's job is its releases sharing a
+        ``released_at``, hidden when any of their agreements was revoked (nothing more is served under
+        one), shown by its first release (under ``agreement_id`` when given). Bodies are decompressed
+        only when read (``StoredRelease.text``).
+        """
+        pick = "min(m.release_id)"
+        params: list[Any] = [viewer]
+        if agreement_id is not None:
+            pick = "min(m.release_id) FILTER (WHERE m.agreement_id = ?)"
+            params.insert(0, agreement_id)
+        page = ""
+        if before is not None:
+            page = "AND (j.released_at, j.release_id) < (?, ?)"
+            params += list(before)
+        sql = f"""
+            WITH jobs AS (
+                SELECT m.released_at, {pick} AS release_id, bool_or(a.state = 'revoked') AS revoked
+                FROM releases m JOIN agreements a ON a.agreement_id = m.agreement_id
+                WHERE m.viewer = ? AND m.kind = 'attribution'
+                GROUP BY m.released_at)
+            SELECT r.release_id, r.agreement_id, r.run_id, r.released_at, r.body_json, r.body_zlib
+            FROM jobs j JOIN releases r ON r.release_id = j.release_id
+            WHERE NOT j.revoked {page}
+            ORDER BY j.released_at DESC, j.release_id DESC LIMIT ?"""
+        return [_stored(r) for r in self._fetch(sql, [*params, limit])]
+
+    # -- audit trail -------------------------------------------------------------------------------
+
+    def audit_entries(self, q: AuditQuery) -> list[AuditRow]:
+        clauses, values = _audit_where(q)
+        rows = self._fetch(
+            "SELECT seq, logged_at, actor, action, agreement_id, details_json, prev_hash, entry_hash, signature FROM audit_log "
+            f"WHERE {' AND '.join(clauses)} ORDER BY seq {'DESC' if q.descending else 'ASC'} LIMIT ?",
+            [*values, q.limit],
+        )
+        return [AuditRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8])) for r in rows]
+
+    def audit_actions(self, visible_to: str | None) -> list[str]:
+        where, params = _visible_audit(visible_to)
+        return [r[0] for r in self._fetch(f"SELECT DISTINCT action FROM audit_log WHERE {where} ORDER BY action", params)]
+
+    def chain_head(self) -> tuple[int, str]:
+        """(entries, last entry's hash): changes whenever the chain grows."""
+        count, head = self._fetch("SELECT count(*), coalesce(max_by(entry_hash, seq), '') FROM audit_log")[0]
+        return int(count), str(head)
+
+    # -- operations (metrics) and API keys ---------------------------------------------------------
+
+    def counts(self, table: str) -> list[tuple[Any, ...]]:
+        """Grouped counts for the metrics: runs by (state, purpose), releases by kind, agreements by state, keys by role."""
+        sql = {
+            "runs": "SELECT state, purpose, count(*) FROM runs GROUP BY ALL ORDER BY ALL",
+            "releases": "SELECT kind, count(*) FROM releases GROUP BY ALL ORDER BY ALL",
+            "agreements": "SELECT state, count(*) FROM agreements GROUP BY ALL ORDER BY ALL",
+            "api_keys": "SELECT role, count(*) FROM api_keys WHERE revoked_at IS NULL GROUP BY ALL ORDER BY ALL",
+        }[table]
+        return self._fetch(sql)
+
+    def audit_counts(self) -> tuple[int, int]:
+        """(entries in the chain, of which denied requests)."""
+        entries, denied = self._fetch(
+            "SELECT count(*), count(*) FILTER (WHERE action = 'request.denied') FROM audit_log"
+        )[0]
+        return int(entries), int(denied)
+
+    def api_key(self, key_id: str) -> ApiKeyRow | None:
+        rows = self._fetch(
+            "SELECT key_id, key_hash, party, role, label, created_at, revoked_at FROM api_keys WHERE key_id = ?", [key_id]
+        )
+        return ApiKeyRow(*rows[0]) if rows else None
+
+    def api_keys(self, include_revoked: bool = False) -> list[ApiKeyRow]:
+        where = "" if include_revoked else "WHERE revoked_at IS NULL"
+        rows = self._fetch(
+            f"SELECT key_id, key_hash, party, role, label, created_at, revoked_at FROM api_keys {where} ORDER BY created_at, key_id"
+        )
+        return [ApiKeyRow(*r) for r in rows]
+
+
+def _agreement(row: tuple[Any, ...]) -> AgreementRow:
+    agreement_id, version, proposer, counterparty, terms_json, terms_hash, state, created_at = row
+    return AgreementRow(agreement_id, int(version), proposer, counterparty, bytes(terms_json), terms_hash, state, created_at)
+
+
+def _stored(row: tuple[Any, ...]) -> StoredRelease:
+    release_id, agreement_id, run_id, released_at, body_json, body_zlib = row
+    return StoredRelease(release_id, agreement_id, run_id, released_at, body_json, None if body_zlib is None else bytes(body_zlib))
