@@ -486,14 +486,14 @@ def test_both_parties_beginning_at_once_join_one_run(coord, monkeypatch):
     # The demo's two clients upload at the same moment. Widen the gap between "is there an open run?"
     # and "open one" so that, were the two steps not one, each side would open a run of its own.
     agr = agree(coord)
-    looked_up = coord._open_run
+    looked_up = coord.store.runs.open_run
 
     def slow_lookup(*args):
         found = looked_up(*args)
         time.sleep(0.2)
         return found
 
-    monkeypatch.setattr(coord, "_open_run", slow_lookup)
+    monkeypatch.setattr(coord.store.runs, "open_run", slow_lookup)
     barrier = threading.Barrier(2)
     sessions: dict[str, dict] = {}
 

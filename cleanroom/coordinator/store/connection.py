@@ -30,9 +30,9 @@ def now() -> str:
 
 
 @cache
-def columns(record: type) -> str:
-    """The SELECT list of a row record: its field names, in order."""
-    return ", ".join(f.name for f in dataclasses.fields(record))
+def columns(record: type, alias: str = "") -> str:
+    """The SELECT list of a row record: its field names, in order (qualified by a table alias in joins)."""
+    return ", ".join(f"{alias}.{f.name}" if alias else f.name for f in dataclasses.fields(record))
 
 
 class Database:
@@ -81,14 +81,14 @@ class Database:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def records(self, record: type[Row], tail: str, params: Sequence[Any] = ()) -> list[Row]:
+    def records(self, record: type[Row], tail: str, params: Sequence[Any] = (), alias: str = "") -> list[Row]:
         """``SELECT <record's fields> <tail>`` as typed records."""
         with self.reading() as con:
-            found = con.execute(f"SELECT {columns(record)} {tail}", params).fetchall()
+            found = con.execute(f"SELECT {columns(record, alias)} {tail}", params).fetchall()
         return [record(*row) for row in found]
 
-    def record(self, record: type[Row], tail: str, params: Sequence[Any] = ()) -> Row | None:
-        found = self.records(record, tail, params)
+    def record(self, record: type[Row], tail: str, params: Sequence[Any] = (), alias: str = "") -> Row | None:
+        found = self.records(record, tail, params, alias)
         return found[0] if found else None
 
     def values(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:

@@ -34,7 +34,7 @@ class UploadRepository:
                WHERE r.agreement_id = ? AND r.purpose = 'attribution' AND r.state = 'complete'
                  AND u.party = ? AND u.kind = 'own' AND u.upload_digest = ?
                ORDER BY r.created_at DESC LIMIT 1""",
-            [agreement_id, party, digest],
+            [agreement_id, party, digest], alias="u",
         )
 
     @staticmethod
