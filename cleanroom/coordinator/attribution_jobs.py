@@ -182,7 +182,7 @@ def _check_one_job(inputs: list[JobInput]) -> None:
 
 
 def _as_of(text: str) -> dt.date:
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     if not text:
         return today
     try:

@@ -109,11 +109,12 @@ class Completion:
     def _complete_attribution(self, run: RunRow, terms: Terms, by: Uploads) -> None:
         """Link the vendor's deal accounts to the partner's touched accounts; keep only linked touches."""
         vendor, partner = terms.vendor, terms.partner()
+        assert vendor is not None  # an attribution run's terms name the vendor (begin_upload checked)
         side_v = self.side_tokens(by[(vendor, OWN)], by[(partner, REBLINDED)])
         side_p = self.side_tokens(by[(partner, OWN)], by[(vendor, REBLINDED)])
         records = self._store.uploads.records
         linked = linkage.link(side_v, side_p, records(by[(vendor, OWN)].upload_id), records(by[(partner, OWN)].upload_id))
-        body = {"purpose": "attribution", "vendor": vendor, "partner": partner, "deals": len(linked.deals),
+        body: dict[str, Any] = {"purpose": "attribution", "vendor": vendor, "partner": partner, "deals": len(linked.deals),
                 "linked_accounts": len(np.unique(linked.touches["account"])), "touches": len(linked.touches),
                 "deals_digest": linked.deals_digest}
         with self._store.transaction() as con:

@@ -10,6 +10,7 @@ and delegates.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -48,7 +49,7 @@ class Coordinator:
     def get(self, caller: str, agreement_id: str) -> dict[str, Any]:
         return self.agreements.load(caller, agreement_id).to_dict()
 
-    def list(self, caller: str) -> list[dict[str, Any]]:
+    def list(self, caller: str) -> builtins.list[dict[str, Any]]:
         return [a.to_dict() for a in self.agreements.list(caller)]
 
     def approve(
@@ -74,7 +75,7 @@ class Coordinator:
     def put_chunk(
         self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str,
         records: bytes = b"", sealed: bytes = b"",
-    ) -> list[int]:
+    ) -> builtins.list[int]:
         return self.chunks.put(caller, upload_id, seq, points, accounts, populations, digest, records, sealed)
 
     def commit_upload(self, caller: str, upload_id: str) -> dict[str, Any]:
@@ -91,7 +92,7 @@ class Coordinator:
     def purge_expired(self, at: dt.datetime | None = None) -> int:
         return self.runs.purge_expired(at)
 
-    def agreements_of_runs(self, run_ids: list[str]) -> list[str]:
+    def agreements_of_runs(self, run_ids: builtins.list[str]) -> builtins.list[str]:
         """The distinct agreements of the runs that exist among ``run_ids``, in the order first named."""
         if not run_ids:
             return []
@@ -103,10 +104,10 @@ class Coordinator:
     def overlap(self, caller: str, agreement_id: str, run_id: str = "") -> dict[str, Any]:
         return self.releases.overlap(caller, agreement_id, run_id)
 
-    def reveal(self, caller: str, agreement_id: str, run_id: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def reveal(self, caller: str, agreement_id: str, run_id: str = "") -> tuple[dict[str, Any], builtins.list[dict[str, Any]]]:
         return self.releases.reveal(caller, agreement_id, run_id)
 
-    def run_attribution(self, caller: str, run_ids: list[str], model: str = "", as_of: str = "") -> dict[str, Any]:
+    def run_attribution(self, caller: str, run_ids: builtins.list[str], model: str = "", as_of: str = "") -> dict[str, Any]:
         return self.attribution.run(caller, run_ids, model, as_of)
 
     def show_attribution(self, caller: str, agreement_id: str) -> dict[str, Any]:

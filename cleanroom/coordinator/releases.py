@@ -38,17 +38,17 @@ class Releases:
         if stored is not None:
             return dict(json.loads(stored))  # the same numbers again, at no cost
         terms = agreement.terms
-        spent, epsilon = self._budget(caller, agreement_id, terms)
+        spent, epsilon, budget = self._budget(caller, agreement_id, terms)
         run = self._runs.get(result_run)
         body = overlap_release(terms, caller, json.loads(self._store.runs.result_json(result_run) or "{}"))
         if epsilon:
-            body["dp"] = {"epsilon_spent": epsilon, "budget": terms.dp_budget, "budget_remaining": round(terms.dp_budget - spent - epsilon, 12)}
+            body["dp"] = {"epsilon_spent": epsilon, "budget": budget, "budget_remaining": round(budget - spent - epsilon, 12)}
         body.update(agreement_id=agreement_id, run_id=result_run, terms_version=int(run.version), terms_hash=run.terms_hash, released_at=now())
         body["signature"] = self._store.signer.sign_json(body).hex()
         with self._store.transaction() as con:
             self._store.insert_release(con, new_id("rel"), agreement_id, result_run, caller, "overlap", json.dumps(body, sort_keys=True),
                                        now(), epsilon)
-            released = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
+            released: dict[str, Any] = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
             if "dp" in body:
                 released["dp"] = body["dp"]
             self._store.audit(con, "coordinator", "release.overlap", agreement_id, released)
@@ -66,18 +66,18 @@ class Releases:
             raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet (waiting for {', '.join(waiting)})")
         return str(latest)
 
-    def _budget(self, caller: str, agreement_id: str, terms: Terms) -> tuple[float, float]:
-        """(epsilon spent so far, epsilon this release costs); refuses when the budget cannot pay for it."""
-        if terms.dp_epsilon is None:
-            return 0.0, 0.0
-        epsilon = terms.dp_epsilon
+    def _budget(self, caller: str, agreement_id: str, terms: Terms) -> tuple[float, float, float]:
+        """(epsilon spent so far, epsilon this release costs, budget); refuses when the budget cannot pay for it."""
+        if terms.dp_epsilon is None or terms.dp_budget is None:  # parse_terms sets both or neither
+            return 0.0, 0.0, 0.0
+        epsilon, budget = terms.dp_epsilon, terms.dp_budget
         spent = self._store.releases.epsilon_spent(agreement_id, caller)
-        if spent + epsilon > terms.dp_budget + 1e-9:
+        if spent + epsilon > budget + 1e-9:
             raise ResourceExhausted(
-                f"privacy budget exhausted: {caller} has spent epsilon {spent:g} of {terms.dp_budget:g} on agreement "
+                f"privacy budget exhausted: {caller} has spent epsilon {spent:g} of {budget:g} on agreement "
                 f"{agreement_id}, and a release costs {epsilon:g}; earlier releases can still be read at no cost"
             )
-        return spent, epsilon
+        return spent, epsilon, budget
 
     # -- reveal ------------------------------------------------------------------------------
 

@@ -87,7 +87,7 @@ class Runs:
 
     def purge_expired(self, at: dt.datetime | None = None) -> int:
         """Delete the points of finished runs whose retention period has passed; returns runs purged."""
-        at = at or dt.datetime.now(dt.timezone.utc)
+        at = at or dt.datetime.now(dt.UTC)
         purged = 0
         for run in self._store.runs.expired_candidates():
             retention = parse_terms(bytes(run.terms_json)).retention_seconds

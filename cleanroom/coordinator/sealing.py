@@ -7,6 +7,8 @@ and hands them over with the reveal.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from cleanroom.coordinator.overlap import SideTokens, account_masks
@@ -62,7 +64,7 @@ def check_sealed_upload(store: Store, terms: Terms, upload: UploadRow, run: RunR
     for c in chunks:
         if c.sealed is not None:
             labels += [label for label, _ in unpack_chunk(bytes(c.sealed), f"chunk {c.seq}")[1]]
-    if any(b <= a for a, b in zip(labels, labels[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(labels)):
         raise InvalidArgument(f"upload {upload.upload_id}: sealed account labels must strictly increase across the chunks")
     bits = 0
     for i, pop in enumerate(terms.populations[upload.party]):

@@ -19,8 +19,8 @@ from cleanroom.auditlog.chain import FORMAT, checkpoint_body
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import now
 from cleanroom.coordinator.store.audit import agreement_exists, chain
-from cleanroom.errors import InputError
 from cleanroom.crypto.signing import Signer
+from cleanroom.errors import InputError
 from cleanroom.terms import canonical_json
 
 

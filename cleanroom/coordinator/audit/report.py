@@ -13,7 +13,6 @@ from cleanroom.coordinator.store import release_text
 from cleanroom.coordinator.store.audit import agreement_summary, denied_requests, releases_of
 from cleanroom.errors import InputError
 
-
 # What a release disclosed: overlap cells and totals (with DP spend), the vendor's attribution
 # (partners, deals, metrics), a partner's own attribution figures, co-sell targets.
 _RELEASED_FIELDS = (

@@ -7,6 +7,8 @@ code (an import-linter contract): ``convert`` turns values into messages,
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from cleanroom.coordinator.core import Coordinator
@@ -19,7 +21,12 @@ SERVICES = ("cleanroom.v1.AgreementService", "cleanroom.v1.RunService", "cleanro
 
 def add_services(server: grpc.Server, coordinator: Coordinator) -> None:
     """Register every coordinator service on ``server``."""
-    agreements_pb2_grpc.add_AgreementServiceServicer_to_server(AgreementService(coordinator), server)
-    runs_pb2_grpc.add_RunServiceServicer_to_server(RunService(coordinator), server)
-    results_pb2_grpc.add_ResultServiceServicer_to_server(ResultService(coordinator), server)
-    attribution_pb2_grpc.add_AttributionServiceServicer_to_server(AttributionService(coordinator), server)
+    # The generated registration functions carry no type hints: called through Any on purpose.
+    registrations: list[tuple[Any, Any]] = [
+        (agreements_pb2_grpc.add_AgreementServiceServicer_to_server, AgreementService),
+        (runs_pb2_grpc.add_RunServiceServicer_to_server, RunService),
+        (results_pb2_grpc.add_ResultServiceServicer_to_server, ResultService),
+        (attribution_pb2_grpc.add_AttributionServiceServicer_to_server, AttributionService),
+    ]
+    for register, servicer in registrations:
+        register(servicer(coordinator), server)

@@ -8,7 +8,7 @@ from typing import Any
 from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.v1 import agreements_pb2, attribution_pb2, results_pb2, runs_pb2
 
-_KINDS = {runs_pb2.UPLOAD_KIND_OWN: OWN, runs_pb2.UPLOAD_KIND_REBLINDED: REBLINDED}
+_KINDS: dict[int, str] = {runs_pb2.UPLOAD_KIND_OWN: OWN, runs_pb2.UPLOAD_KIND_REBLINDED: REBLINDED}
 _KIND_ENUM = {OWN: runs_pb2.UPLOAD_KIND_OWN, REBLINDED: runs_pb2.UPLOAD_KIND_REBLINDED}
 
 # Rows of an account-level reveal per streamed message (each row carries its sealed fields).
@@ -17,7 +17,7 @@ REVEAL_ROWS_PER_PART = 2000
 
 def upload_kind(kind: int) -> str:
     """The wire's upload kind as the domain names it ("" when unknown: the domain refuses it)."""
-    return _KINDS.get(kind, "")  # type: ignore[call-overload]
+    return _KINDS.get(kind, "")
 
 
 def agreement_message(agreement: dict[str, Any]) -> agreements_pb2.Agreement:

@@ -81,39 +81,39 @@ class _Base:
 
 class AgreementService(_Base, agreements_pb2_grpc.AgreementServiceServicer):
     @rpc
-    def Propose(self, caller, request, context):
+    def Propose(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.agreement_message(self.coordinator.propose(caller, request.counterparty, request.terms_json, request.encryption_public))
 
     @rpc
-    def Get(self, caller, request, context):
+    def Get(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.agreement_message(self.coordinator.get(caller, request.agreement_id))
 
     @rpc
-    def Approve(self, caller, request, context):
+    def Approve(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.agreement_message(self.coordinator.approve(
             caller, request.agreement_id, request.terms_hash, request.approver_terms_json, request.amended_terms_hash,
             request.encryption_public,
         ))
 
     @rpc
-    def List(self, caller, request, context):
+    def List(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.agreements_message(self.coordinator.list(caller))
 
     @rpc
-    def Revoke(self, caller, request, context):
+    def Revoke(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.agreement_message(self.coordinator.revoke(caller, request.agreement_id, request.reason))
 
 
 class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
     @rpc
-    def BeginUpload(self, caller, request, context):
+    def BeginUpload(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.session_message(self.coordinator.begin_upload(
             caller, request.agreement_id, request.terms_hash, convert.upload_kind(request.kind), request.run_id, request.total_points,
             request.total_chunks, request.total_accounts, request.upload_digest, request.of_upload_id, request.purpose,
         ))
 
     @rpc
-    def UploadChunks(self, caller, request_iterator: Iterator[runs_pb2.PointChunk], context):
+    def UploadChunks(self, caller: str, request_iterator: Iterator[runs_pb2.PointChunk], context: grpc.ServicerContext) -> Any:
         received: list[int] = []
         upload_id = ""
         for chunk in request_iterator:
@@ -125,35 +125,35 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
         return convert.progress_message(upload_id, received)
 
     @rpc
-    def CommitUpload(self, caller, request, context):
+    def CommitUpload(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.receipt_message(self.coordinator.commit_upload(caller, request.upload_id))
 
     @rpc
-    def FetchPeerPoints(self, caller, request, context):
+    def FetchPeerPoints(self, caller: str, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         for chunk in self.coordinator.peer_chunks(caller, request.run_id):
             yield convert.chunk_message(chunk)
 
     @rpc
-    def Status(self, caller, request, context):
+    def Status(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.status_message(self.coordinator.status(caller, request.agreement_id, request.run_id, request.purpose))
 
 
 class ResultService(_Base, results_pb2_grpc.ResultServiceServicer):
     @rpc
-    def GetOverlap(self, caller, request, context):
+    def GetOverlap(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.overlap_message(self.coordinator.overlap(caller, request.agreement_id, request.run_id))
 
     @rpc
-    def GetReveal(self, caller, request, context):
+    def GetReveal(self, caller: str, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         body, rows = self.coordinator.reveal(caller, request.agreement_id, request.run_id)
         yield from convert.reveal_parts(body, rows)
 
 
 class AttributionService(_Base, attribution_pb2_grpc.AttributionServiceServicer):
     @rpc
-    def Run(self, caller, request, context):
+    def Run(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.attribution_message(self.coordinator.run_attribution(caller, list(request.run_ids), request.model, request.as_of))
 
     @rpc
-    def Show(self, caller, request, context):
+    def Show(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.attribution_message(self.coordinator.show_attribution(caller, request.agreement_id))

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import duckdb
 
@@ -26,7 +26,7 @@ Row = TypeVar("Row")
 
 def now() -> str:
     """UTC time as ISO 8601 text (sortable; stored as TEXT to keep the store self-describing)."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 @cache
@@ -84,7 +84,7 @@ class Database:
     def records(self, record: type[Row], tail: str, params: Sequence[Any] = (), alias: str = "") -> list[Row]:
         """``SELECT <record's fields> <tail>`` as typed records."""
         with self.reading() as con:
-            found = con.execute(f"SELECT {columns(record, alias)} {tail}", params).fetchall()
+            found = con.execute(f"SELECT {columns(cast(type, record), alias)} {tail}", params).fetchall()
         return [record(*row) for row in found]
 
     def record(self, record: type[Row], tail: str, params: Sequence[Any] = (), alias: str = "") -> Row | None:
@@ -100,3 +100,8 @@ class Database:
         """The first column of the first row (None when there is none)."""
         found = self.values(sql, params)
         return found[0] if found else None
+
+    def text(self, sql: str, params: Sequence[Any] = ()) -> str | None:
+        """A single TEXT value (None when there is no row)."""
+        found = self.value(sql, params)
+        return None if found is None else str(found)

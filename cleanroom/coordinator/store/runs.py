@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cleanroom.coordinator.store.connection import Database, Tx
 from cleanroom.coordinator.store.records import ExpiredCandidate, RevealRow, RunRow
@@ -74,19 +75,19 @@ class RunRepository:
 
     def result_json(self, run_id: str, agreement_id: str | None = None) -> str | None:
         if agreement_id is None:
-            return self._db.value("SELECT body_json FROM results WHERE run_id = ?", [run_id])
-        return self._db.value("SELECT body_json FROM results WHERE run_id = ? AND agreement_id = ?", [run_id, agreement_id])
+            return self._db.text("SELECT body_json FROM results WHERE run_id = ?", [run_id])
+        return self._db.text("SELECT body_json FROM results WHERE run_id = ? AND agreement_id = ?", [run_id, agreement_id])
 
     def latest_overlap_result(self, agreement_id: str) -> str | None:
         """The run id of the agreement's newest overlap result."""
-        return self._db.value(
+        return self._db.text(
             """SELECT s.run_id FROM results s JOIN runs r USING (run_id)
                WHERE s.agreement_id = ? AND r.purpose = 'overlap' ORDER BY s.computed_at DESC LIMIT 1""",
             [agreement_id],
         )
 
     @staticmethod
-    def insert_result(con: Tx, run_id: str, agreement_id: str, body: dict[str, object], at: str) -> None:
+    def insert_result(con: Tx, run_id: str, agreement_id: str, body: Mapping[str, Any], at: str) -> None:
         con.execute(
             "INSERT INTO results (run_id, agreement_id, body_json, computed_at) VALUES (?, ?, ?, ?)",
             [run_id, agreement_id, json.dumps(body, sort_keys=True), at],
@@ -126,7 +127,8 @@ class RunRepository:
     @staticmethod
     def delete_reveal_rows_of_agreement(con: Tx, agreement_id: str) -> int:
         """Drop every unreleased reveal row of an agreement; returns how many there were."""
-        count = int(con.execute("SELECT count(*) FROM reveal_rows WHERE agreement_id = ?", [agreement_id]).fetchone()[0])
+        found = con.execute("SELECT count(*) FROM reveal_rows WHERE agreement_id = ?", [agreement_id]).fetchone()
+        count = int(found[0]) if found else 0
         if count:
             con.execute("DELETE FROM reveal_rows WHERE agreement_id = ?", [agreement_id])
         return count

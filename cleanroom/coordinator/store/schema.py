@@ -180,7 +180,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute(step.sql)
             con.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                [step.version, step.name, dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")],
+                [step.version, step.name, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")],
             )
         except BaseException:
             con.execute("ROLLBACK")

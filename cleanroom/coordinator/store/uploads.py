@@ -62,7 +62,7 @@ class UploadRepository:
         return self._db.values("SELECT seq FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
 
     def chunk_digest(self, upload_id: str, seq: int) -> str | None:
-        return self._db.value("SELECT digest FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq])
+        return self._db.text("SELECT digest FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq])
 
     def digests(self, upload_id: str) -> list[ChunkDigest]:
         return self._db.records(ChunkDigest, "FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
@@ -92,11 +92,12 @@ class UploadRepository:
 
     def peer_chunk_points(self, run_id: str, party: str, seq: int) -> int | None:
         """How many points chunk ``seq`` of the other party's own upload holds (None: no such chunk)."""
-        return self._db.value(
+        found = self._db.value(
             """SELECT c.n_points FROM chunks c JOIN uploads u USING (upload_id)
                WHERE u.run_id = ? AND u.kind = 'own' AND u.party <> ? AND c.seq = ?""",
             [run_id, party, seq],
         )
+        return None if found is None else int(found)
 
     @staticmethod
     def insert_chunk(con: Tx, chunk: NewChunk) -> None:
@@ -112,8 +113,10 @@ class UploadRepository:
         """Delete every blinded point of a run (or of all runs of an agreement); returns what went."""
         if run_id is not None:
             where, param = "run_id = ?", run_id
-        else:
+        elif agreement_id is not None:
             where, param = "run_id IN (SELECT run_id FROM runs WHERE agreement_id = ?)", agreement_id
+        else:
+            raise ValueError("purge_points needs a run_id or an agreement_id")
         chosen = f"upload_id IN (SELECT upload_id FROM uploads WHERE {where})"
         found = con.execute(f"SELECT count(*), coalesce(sum(n_points), 0) FROM chunks WHERE {chosen}", [param]).fetchone()
         n_chunks, n_points = found if found else (0, 0)
