@@ -44,8 +44,12 @@ def count(coord, table: str, where: str = "", params=()) -> int:
     return coord.store.row(f"SELECT count(*) AS n FROM {table} {where}", list(params))["n"]
 
 
-def snapshot(coord) -> dict[str, int]:
-    return {t: count(coord, t) for t in ("agreements", "approvals", "runs", "uploads", "chunks", "results", "releases", "audit_log")}
+def snapshot(coord) -> dict[str, list[str]]:
+    """Every row of every table of the store (a refusal must change none of them)."""
+    tables = [r["table_name"] for r in coord.store.rows("SELECT table_name FROM duckdb_tables() ORDER BY table_name")]
+    assert {"agreements", "approvals", "runs", "uploads", "chunks", "results", "releases", "audit_log", "reveal_rows",
+            "encryption_keys", "attribution_links", "api_keys"} <= set(tables)
+    return {t: sorted(repr(sorted(r.items())) for r in coord.store.rows(f"SELECT * FROM {t}")) for t in tables}
 
 
 def propose(coord, vendor_pops=("customer", "prospect"), partner_pops=("customer", "prospect", "opportunity"), **kw):
@@ -752,3 +756,18 @@ def test_a_new_store_records_every_migration_once(tmp_path, signer):
             assert migrate(con) == []
     finally:
         store.close()
+
+
+def test_terms_are_parsed_once_per_agreement_version_not_per_chunk(coord, monkeypatch):
+    import cleanroom.coordinator.agreements as agreements_module
+
+    agr = agree(coord)
+    parsed = []
+    real = agreements_module.parse_terms
+    monkeypatch.setattr(agreements_module, "parse_terms", lambda raw: parsed.append(raw) or real(raw))
+    n = 4 * CHUNK
+    upload_own(coord, VENDOR, agr, random_points(agr, n), np.arange(n), np.ones(n, dtype=int))
+    assert coord.status(VENDOR, agr["agreement_id"])["parties"][0]["uploaded"]
+    assert parsed == []  # the terms parsed when the agreement was approved serve every chunk
+    revoked = coord.revoke(VENDOR, agr["agreement_id"], "done")
+    assert revoked["state"] == "revoked" and parsed == []

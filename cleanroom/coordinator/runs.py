@@ -11,7 +11,7 @@ from cleanroom.coordinator.store import Store, Tx
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.errors import FailedPrecondition, NotFound, PermissionDenied
 from cleanroom.protocol import chunk_digest
-from cleanroom.terms import Terms, parse_terms
+from cleanroom.terms import Terms
 
 
 class Runs:
@@ -90,7 +90,7 @@ class Runs:
         at = at or dt.datetime.now(dt.UTC)
         purged = 0
         for run in self._store.runs.expired_candidates():
-            retention = parse_terms(bytes(run.terms_json)).retention_seconds
+            retention = self._agreements.terms_by_id(run.agreement_id).retention_seconds  # cached: the sweep runs every second
             if dt.datetime.fromisoformat(run.completed_at) + dt.timedelta(seconds=retention) > at:
                 continue
             with self._store.transaction() as con:

@@ -106,12 +106,11 @@ class RevealRow:
 
 @dataclass(frozen=True)
 class ExpiredCandidate:
-    """A complete run that still holds points, with the terms that set its retention."""
+    """A complete run that still holds points (its agreement's terms set its retention)."""
 
     run_id: str
     agreement_id: str
     completed_at: str
-    terms_json: bytes
 
 
 @dataclass(frozen=True)

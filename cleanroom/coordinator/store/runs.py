@@ -50,7 +50,7 @@ class RunRepository:
         """Complete runs that still hold points (whether their retention has passed is the terms' call)."""
         return self._db.records(
             ExpiredCandidate,
-            """FROM runs r JOIN agreements a USING (agreement_id)
+            """FROM runs r
                WHERE r.state = 'complete' AND EXISTS (
                    SELECT 1 FROM chunks c JOIN uploads u USING (upload_id) WHERE u.run_id = r.run_id)""",
         )
