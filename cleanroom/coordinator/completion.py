@@ -59,7 +59,7 @@ class Completion:
             return None
         return run, self._agreements.terms_by_id(run.agreement_id), {(u.party, u.kind): u for u in uploads}
 
-    def side_tokens(self, own: UploadRow, reblinded: UploadRow) -> SideTokens:
+    def _side_tokens(self, own: UploadRow, reblinded: UploadRow) -> SideTokens:
         """One side's doubly blinded tokens (the other party's re-blinding of its points) with its labels."""
         labels = self._store.uploads.labels(own.upload_id)
         return SideTokens(
@@ -73,8 +73,8 @@ class Completion:
 
     def _complete_overlap(self, run: RunRow, terms: Terms, by: Uploads) -> None:
         a, b = terms.parties
-        side_a = self.side_tokens(by[(a, OWN)], by[(b, REBLINDED)])
-        side_b = self.side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
+        side_a = self._side_tokens(by[(a, OWN)], by[(b, REBLINDED)])
+        side_b = self._side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
         counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
         result = _overlap_result(terms, counts)
         reveal = self._reveal_rows(terms, side_a, side_b, counts, by) if terms.reveals() else {}
@@ -110,8 +110,8 @@ class Completion:
         """Link the vendor's deal accounts to the partner's touched accounts; keep only linked touches."""
         vendor, partner = terms.vendor, terms.partner()
         assert vendor is not None  # an attribution run's terms name the vendor (begin_upload checked)
-        side_v = self.side_tokens(by[(vendor, OWN)], by[(partner, REBLINDED)])
-        side_p = self.side_tokens(by[(partner, OWN)], by[(vendor, REBLINDED)])
+        side_v = self._side_tokens(by[(vendor, OWN)], by[(partner, REBLINDED)])
+        side_p = self._side_tokens(by[(partner, OWN)], by[(vendor, REBLINDED)])
         records = self._store.uploads.records
         linked = linkage.link(side_v, side_p, records(by[(vendor, OWN)].upload_id), records(by[(partner, OWN)].upload_id))
         body: dict[str, Any] = {"purpose": "attribution", "vendor": vendor, "partner": partner, "deals": len(linked.deals),
