@@ -771,3 +771,45 @@ def test_terms_are_parsed_once_per_agreement_version_not_per_chunk(coord, monkey
     assert parsed == []  # the terms parsed when the agreement was approved serve every chunk
     revoked = coord.revoke(VENDOR, agr["agreement_id"], "done")
     assert revoked["state"] == "revoked" and parsed == []
+
+
+# -- the gRPC adapter's one decorator ------------------------------------------------------
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _Context:
+    """A servicer context with a party certificate of ``party``; abort raises, as grpc's does."""
+
+    def __init__(self, party: str) -> None:
+        self.party = party
+        self.aborted: tuple | None = None
+
+    def auth_context(self):
+        return {"x509_common_name": [self.party.encode()]}
+
+    def abort(self, code, details):
+        self.aborted = (code, details)
+        raise _Aborted(details)
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["unary", "server-streaming"])
+def test_the_rpc_decorator_audits_a_refusal_and_ends_the_call_with_its_status(coord, streaming):
+    import grpc
+
+    from cleanroom.coordinator.grpc.service import AgreementService, ResultService
+    from cleanroom.v1 import agreements_pb2, results_pb2
+
+    agr = agree(coord)
+    context = _Context(MALLORY)
+    with pytest.raises(_Aborted):
+        if streaming:
+            list(ResultService(coord).GetReveal(results_pb2.GetRevealRequest(agreement_id=agr["agreement_id"]), context))
+        else:
+            AgreementService(coord).Get(agreements_pb2.GetAgreementRequest(agreement_id=agr["agreement_id"]), context)
+    assert context.aborted is not None and context.aborted[0] == grpc.StatusCode.PERMISSION_DENIED
+    denied = coord.store.rows("SELECT actor, agreement_id, details_json FROM audit_log WHERE action = 'request.denied'")
+    assert [(d["actor"], d["agreement_id"]) for d in denied] == [(MALLORY, agr["agreement_id"])]
+    assert json.loads(denied[0]["details_json"])["method"] == ("GetReveal" if streaming else "Get")
