@@ -44,8 +44,12 @@ def count(coord, table: str, where: str = "", params=()) -> int:
     return coord.store.row(f"SELECT count(*) AS n FROM {table} {where}", list(params))["n"]
 
 
-def snapshot(coord) -> dict[str, int]:
-    return {t: count(coord, t) for t in ("agreements", "approvals", "runs", "uploads", "chunks", "results", "releases", "audit_log")}
+def snapshot(coord) -> dict[str, list[str]]:
+    """Every row of every table of the store (a refusal must change none of them)."""
+    tables = [r["table_name"] for r in coord.store.rows("SELECT table_name FROM duckdb_tables() ORDER BY table_name")]
+    assert {"agreements", "approvals", "runs", "uploads", "chunks", "results", "releases", "audit_log", "reveal_rows",
+            "encryption_keys", "attribution_links", "api_keys"} <= set(tables)
+    return {t: sorted(repr(sorted(r.items())) for r in coord.store.rows(f"SELECT * FROM {t}")) for t in tables}
 
 
 def propose(coord, vendor_pops=("customer", "prospect"), partner_pops=("customer", "prospect", "opportunity"), **kw):
@@ -486,14 +490,14 @@ def test_both_parties_beginning_at_once_join_one_run(coord, monkeypatch):
     # The demo's two clients upload at the same moment. Widen the gap between "is there an open run?"
     # and "open one" so that, were the two steps not one, each side would open a run of its own.
     agr = agree(coord)
-    looked_up = coord._open_run
+    looked_up = coord.store.runs.open_run
 
     def slow_lookup(*args):
         found = looked_up(*args)
         time.sleep(0.2)
         return found
 
-    monkeypatch.setattr(coord, "_open_run", slow_lookup)
+    monkeypatch.setattr(coord.store.runs, "open_run", slow_lookup)
     barrier = threading.Barrier(2)
     sessions: dict[str, dict] = {}
 
@@ -571,3 +575,241 @@ def test_large_release_bodies_are_stored_compressed_and_read_back_whole(coord):
     assert release_text(rows["rel_small"]) == small and release_text(rows["rel_large"]) == large
     # A row read from a store made before the column existed has no body_zlib at all.
     assert release_text({"body_json": small}) == small
+
+
+
+# The schema statements of the store before migrations were recorded (commit faee0d3), run at each start
+# by that code: a data dir it created must open, record its migrations and carry on.
+_SCHEMA_BEFORE_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS agreements (
+    agreement_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    proposer TEXT NOT NULL,
+    counterparty TEXT NOT NULL,
+    terms_json BLOB NOT NULL,
+    terms_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    agreement_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    party TEXT NOT NULL,
+    terms_hash TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, version, party)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    terms_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    completed_at TEXT,
+    purpose TEXT NOT NULL DEFAULT 'overlap'
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    total_points UBIGINT NOT NULL,
+    total_chunks UINTEGER NOT NULL,
+    total_accounts UBIGINT NOT NULL,
+    upload_digest TEXT NOT NULL,
+    of_upload TEXT,
+    committed BOOLEAN NOT NULL,
+    created_at TEXT NOT NULL,
+    committed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    upload_id TEXT NOT NULL,
+    seq UINTEGER NOT NULL,
+    n_points UINTEGER NOT NULL,
+    points BLOB NOT NULL,
+    accounts BLOB,
+    populations BLOB,
+    digest TEXT NOT NULL,
+    records BLOB,
+    PRIMARY KEY (upload_id, seq)
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    computed_at TEXT NOT NULL
+);
+-- An attribution run's link (cleanroom/coordinator/linkage.py): the vendor's DEAL records and the
+-- partner's TOUCH records re-keyed to the vendor's account labels; pseudonymous, no token.
+CREATE TABLE IF NOT EXISTS attribution_links (
+    run_id TEXT PRIMARY KEY,
+    deals BLOB NOT NULL,
+    touches BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS releases (
+    release_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    viewer TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    released_at TEXT NOT NULL,
+    epsilon DOUBLE NOT NULL DEFAULT 0
+);
+-- Account-level reveal (cleanroom/sealed.py): each party's X25519 public key per
+-- agreement, as the party gave it with its proposal or approval (relayed, never used here).
+CREATE TABLE IF NOT EXISTS encryption_keys (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    public_x25519 BLOB NOT NULL,
+    fingerprint TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, party)
+);
+-- The rows a completed run may reveal to a viewer (matched, on a granted pair whose cell
+-- reaches min_count), with the other side's sealed fields: kept from the run's completion
+-- until the viewer's release takes them over (or the agreement is revoked).
+CREATE TABLE IF NOT EXISTS reveal_rows (
+    run_id TEXT NOT NULL,
+    agreement_id TEXT NOT NULL,
+    viewer TEXT NOT NULL,
+    seq UBIGINT NOT NULL,
+    account UBIGINT NOT NULL,
+    their_account UBIGINT NOT NULL,
+    theirs TEXT NOT NULL,
+    sealed BLOB,
+    PRIMARY KEY (run_id, viewer, seq)
+);
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS sealed BLOB;
+ALTER TABLE releases ADD COLUMN IF NOT EXISTS body_zlib BLOB;
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq UBIGINT PRIMARY KEY,
+    logged_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    agreement_id TEXT,
+    details_json TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    entry_hash TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+-- REST/web API keys (cleanroom.coordinator.web.auth): only a SHA-256 of each key is kept.
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL,
+    party TEXT NOT NULL,
+    role TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+
+def _store_made_by(tmp_path, schema: str):
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(schema)
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("widened", [True, False], ids=["previous-code", "before-the-widenings"])
+def test_a_store_made_before_migrations_opens_migrates_and_maps(tmp_path, signer, widened):
+    import inprocess
+    from cleanroom.coordinator.store.schema import MIGRATIONS
+
+    schema = _SCHEMA_BEFORE_MIGRATIONS
+    if not widened:  # the tables as they were before ALTER TABLE added the sealed and body_zlib columns
+        schema = schema.replace("ALTER TABLE chunks ADD COLUMN IF NOT EXISTS sealed BLOB;", "")
+        schema = schema.replace("ALTER TABLE releases ADD COLUMN IF NOT EXISTS body_zlib BLOB;", "")
+    path = _store_made_by(tmp_path, schema)
+    store = Store(path, signer)
+    try:
+        versions = [r["version"] for r in store.rows("SELECT version FROM schema_migrations ORDER BY version")]
+        assert versions == [m.version for m in MIGRATIONS]
+        columns = {r["column_name"] for r in store.rows("SELECT column_name FROM duckdb_columns() WHERE table_name = 'chunks'")}
+        assert "sealed" in columns
+        coord = Coordinator(store)
+        agr = inprocess.agree(coord)
+        inprocess.run(coord, agr, {VENDOR: inprocess.domains("a", 80), PARTNER: inprocess.domains("a", 140)[20:]})
+        assert coord.overlap(VENDOR, agr["agreement_id"])["totals"]["overlap"] == 60
+    finally:
+        store.close()
+    reopened = Store(path, signer)  # nothing left to apply: the ledger is complete
+    try:
+        assert reopened.row("SELECT count(*) AS n FROM schema_migrations")["n"] == len(MIGRATIONS)
+    finally:
+        reopened.close()
+
+
+def test_a_new_store_records_every_migration_once(tmp_path, signer):
+    from cleanroom.coordinator.store.schema import MIGRATIONS, migrate
+
+    store = Store(tmp_path / "new.duckdb", signer)
+    try:
+        assert [r["version"] for r in store.rows("SELECT version FROM schema_migrations ORDER BY version")] == [m.version for m in MIGRATIONS]
+        with store.reading() as con:
+            assert migrate(con) == []
+    finally:
+        store.close()
+
+
+def test_terms_are_parsed_once_per_agreement_version_not_per_chunk(coord, monkeypatch):
+    import cleanroom.coordinator.agreements as agreements_module
+
+    agr = agree(coord)
+    parsed = []
+    real = agreements_module.parse_terms
+    monkeypatch.setattr(agreements_module, "parse_terms", lambda raw: parsed.append(raw) or real(raw))
+    n = 4 * CHUNK
+    upload_own(coord, VENDOR, agr, random_points(agr, n), np.arange(n), np.ones(n, dtype=int))
+    assert coord.status(VENDOR, agr["agreement_id"])["parties"][0]["uploaded"]
+    assert parsed == []  # the terms parsed when the agreement was approved serve every chunk
+    revoked = coord.revoke(VENDOR, agr["agreement_id"], "done")
+    assert revoked["state"] == "revoked" and parsed == []
+
+
+# -- the gRPC adapter's one decorator ------------------------------------------------------
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _Context:
+    """A servicer context with a party certificate of ``party``; abort raises, as grpc's does."""
+
+    def __init__(self, party: str) -> None:
+        self.party = party
+        self.aborted: tuple | None = None
+
+    def auth_context(self):
+        return {"x509_common_name": [self.party.encode()]}
+
+    def abort(self, code, details):
+        self.aborted = (code, details)
+        raise _Aborted(details)
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["unary", "server-streaming"])
+def test_the_rpc_decorator_audits_a_refusal_and_ends_the_call_with_its_status(coord, streaming):
+    import grpc
+
+    from cleanroom.coordinator.grpc.service import AgreementService, ResultService
+    from cleanroom.v1 import agreements_pb2, results_pb2
+
+    agr = agree(coord)
+    context = _Context(MALLORY)
+    with pytest.raises(_Aborted):
+        if streaming:
+            list(ResultService(coord).GetReveal(results_pb2.GetRevealRequest(agreement_id=agr["agreement_id"]), context))
+        else:
+            AgreementService(coord).Get(agreements_pb2.GetAgreementRequest(agreement_id=agr["agreement_id"]), context)
+    assert context.aborted is not None and context.aborted[0] == grpc.StatusCode.PERMISSION_DENIED
+    denied = coord.store.rows("SELECT actor, agreement_id, details_json FROM audit_log WHERE action = 'request.denied'")
+    assert [(d["actor"], d["agreement_id"]) for d in denied] == [(MALLORY, agr["agreement_id"])]
+    assert json.loads(denied[0]["details_json"])["method"] == ("GetReveal" if streaming else "Get")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import secrets
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from cleanroom.attribution import credit_deals, ecosystem_metrics, partner_release, summarize_partners
 from cleanroom.attribution.config import MODELS, AttributionConfig
@@ -26,70 +26,163 @@ from cleanroom.attribution.engine import DealCredit
 from cleanroom.attribution.money import money_str
 from cleanroom.attribution.recordio import decode_deals
 from cleanroom.attribution.records import Deal, Touch
-from cleanroom.coordinator.linkage import from_blobs
-from cleanroom.coordinator.store import ReleaseBody, now, release_text
-from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from cleanroom.terms import Terms, canonical_json
-
-if TYPE_CHECKING:
-    from cleanroom.coordinator.core import Coordinator
+from cleanroom.attribution.summary import PartnerSummary
+from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
+from cleanroom.coordinator.linkage import Linked, from_blobs
+from cleanroom.coordinator.runs import Runs
+from cleanroom.coordinator.store import ReleaseBody, Store, Tx, now
+from cleanroom.coordinator.store.records import RunRow
+from cleanroom.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from cleanroom.terms import canonical_json
 
 # Parameters that must agree across a job's agreements (the model may differ per view).
 _SHARED = ("lookback_days", "role_weights", "unassigned", "half_life_days", "fallback_model")
 
 
-def _job_inputs(coord: "Coordinator", caller: str, run_ids: list[str]) -> list[tuple[dict, Terms, dict, dict]]:
-    if not run_ids:
-        raise InvalidArgument("name at least one attribution run")
-    if len(set(run_ids)) != len(run_ids):
-        raise InvalidArgument("a run is named twice")
-    inputs, seen = [], set()
-    for run_id in run_ids:
-        run = coord.store.row("SELECT * FROM runs WHERE run_id = ?", [run_id])
-        if run is None:
-            raise NotFound(f"run {run_id!r} does not exist")
-        agreement = coord._agreement(caller, run["agreement_id"])
-        if agreement["state"] == "revoked":
-            raise FailedPrecondition(f"agreement {agreement['agreement_id']} was revoked; nothing more is released")
-        terms = coord.terms_of(agreement)
-        if run["purpose"] != "attribution" or terms.attribution is None:
+@dataclass(frozen=True)
+class JobInput:
+    """One partner agreement's part of a job: its complete attribution run and what that run linked."""
+
+    agreement: Agreement
+    run: RunRow
+    config: AttributionConfig  # the agreement's attribution terms
+    partner: str
+    deals_digest: str
+    linked: Linked
+
+
+@dataclass(frozen=True)
+class Credited:
+    """A job's crediting under its chosen model."""
+
+    job_id: str
+    model: str
+    today: dt.date
+    released_at: str
+    deals: list[Deal]
+    touches: dict[int, list[Touch]]
+    credits: list[DealCredit]
+    summaries: list[PartnerSummary]
+
+
+class AttributionJobs:
+    def __init__(self, store: Store, agreements: Agreements, runs: Runs) -> None:
+        self._store = store
+        self._agreements = agreements
+        self._runs = runs
+
+    def run(self, caller: str, run_ids: list[str], model: str = "", as_of: str = "") -> dict[str, Any]:
+        inputs = self._inputs(caller, list(run_ids))
+        config = inputs[0].config
+        model = model or config.model
+        if model not in MODELS:
+            raise InvalidArgument(f"unknown model {model!r}; use one of: {', '.join(MODELS)}")
+        refused = [i.agreement.agreement_id for i in inputs if model not in i.agreement.terms.attribution_models]
+        if refused:
+            raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)}")
+        job = _credit(inputs, config, model, _as_of(as_of))
+        vendor_release = self._signed(_vendor_body(caller, inputs, job))
+        partner_releases = [self._signed(body) for body in _partner_bodies(inputs, config, job)]
+        with self._store.transaction() as con:
+            self._store_vendor_release(con, caller, inputs, job, vendor_release)
+            for one, release in zip(inputs, partner_releases, strict=True):
+                agreement_id = one.agreement.agreement_id
+                self._store.insert_release(con, new_id("rel"), agreement_id, one.run.run_id, one.partner, "attribution",
+                                           json.dumps(release), job.released_at)
+                self._store.audit(con, "coordinator", "release.attribution", agreement_id, json.loads(release["body_json"]))
+        return vendor_release
+
+    def show(self, caller: str, agreement_id: str) -> dict[str, Any]:
+        agreement = self._agreements.not_revoked(caller, agreement_id)
+        if agreement.terms.attribution is None:
+            raise FailedPrecondition(f"agreement {agreement_id} does not include attribution")
+        stored = self._store.releases.latest(agreement_id, caller, "attribution")
+        if stored is None:
+            raise FailedPrecondition(
+                f"nothing has been released to {caller} under agreement {agreement_id} yet; the vendor runs `attribution run` first"
+            )
+        return dict(json.loads(stored))
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def _inputs(self, caller: str, run_ids: list[str]) -> list[JobInput]:
+        if not run_ids:
+            raise InvalidArgument("name at least one attribution run")
+        if len(set(run_ids)) != len(run_ids):
+            raise InvalidArgument("a run is named twice")
+        inputs: list[JobInput] = []
+        for run_id in run_ids:
+            agreement, run = self._named(caller, run_id)
+            if any(i.agreement.agreement_id == agreement.agreement_id for i in inputs):
+                raise InvalidArgument(f"two runs of agreement {agreement.agreement_id}; name one run per partner agreement")
+            if run.state != "complete":
+                waiting = self._runs.status(caller, agreement.agreement_id, run_id)["waiting_for"]
+                raise FailedPrecondition(
+                    f"run {run_id} of agreement {agreement.agreement_id} is not complete (waiting for {', '.join(waiting)})"
+                )
+            inputs.append(self._linked(agreement, run))
+        _check_one_job(inputs)
+        return inputs
+
+    def _named(self, caller: str, run_id: str) -> tuple[Agreement, RunRow]:
+        """A named run and its agreement, checked: an attribution run the caller runs as vendor."""
+        run = self._runs.get(run_id)
+        agreement = self._agreements.not_revoked(caller, run.agreement_id)
+        terms = agreement.terms
+        if run.purpose != "attribution" or terms.attribution is None:
             raise FailedPrecondition(f"run {run_id} is not an attribution run")
         if terms.vendor != caller:
-            raise PermissionDenied(f"only the vendor of agreement {agreement['agreement_id']} ({terms.vendor}) runs its attribution")
-        if agreement["agreement_id"] in seen:
-            raise InvalidArgument(f"two runs of agreement {agreement['agreement_id']}; name one run per partner agreement")
-        seen.add(agreement["agreement_id"])
-        if run["state"] != "complete":
-            waiting = coord.status(caller, agreement["agreement_id"], run_id)["waiting_for"]
-            raise FailedPrecondition(f"run {run_id} of agreement {agreement['agreement_id']} is not complete (waiting for {', '.join(waiting)})")
-        result = json.loads(coord.store.row("SELECT body_json FROM results WHERE run_id = ?", [run_id])["body_json"])
-        stored = coord.store.row("SELECT deals, touches FROM attribution_links WHERE run_id = ?", [run_id])
-        if stored is None:
+            raise PermissionDenied(f"only the vendor of agreement {agreement.agreement_id} ({terms.vendor}) runs its attribution")
+        return agreement, run
+
+    def _linked(self, agreement: Agreement, run: RunRow) -> JobInput:
+        """The job's input from one complete run: what its completion linked."""
+        run_id = run.run_id
+        result = json.loads(self._store.runs.result_json(run_id) or "{}")
+        blobs = self._store.runs.link(run_id)
+        if blobs is None:
             raise FailedPrecondition(f"run {run_id} was linked by an older coordinator; upload the deals and touches again")
-        inputs.append((agreement, terms, run, {**result, "linked": from_blobs(bytes(stored["deals"]), bytes(stored["touches"]))}))
-    digests = {r["deals_digest"] for *_, r in inputs}
-    if len(digests) != 1:
+        terms = agreement.terms
+        assert terms.attribution is not None  # checked by _named
+        return JobInput(agreement, run, terms.attribution, terms.partner(), str(result["deals_digest"]), from_blobs(*blobs))
+
+    # -- releases ----------------------------------------------------------------------------
+
+    def _signed(self, body: dict[str, Any]) -> dict[str, Any]:
+        body_json = canonical_json(body).decode("utf-8")
+        return {"release_id": body["job_id"], "body_json": body_json, "signature": self._store.signer.sign(body_json.encode("utf-8")).hex()}
+
+    def _store_vendor_release(self, con: Tx, caller: str, inputs: list[JobInput], job: Credited, release: dict[str, Any]) -> None:
+        """The vendor's release under every agreement of the job, each with its own audit entry."""
+        stored = ReleaseBody.of(json.dumps(release))  # one body under every agreement: compressed once
+        body_sha256 = hashlib.sha256(release["body_json"].encode()).hexdigest()
+        for one in inputs:
+            agreement_id = one.agreement.agreement_id
+            self._store.insert_release(con, new_id("rel"), agreement_id, one.run.run_id, caller, "attribution", stored, job.released_at)
+            partner_row = next(s.to_dict() for s in job.summaries if s.partner == one.partner)
+            self._store.audit(con, "coordinator", "release.attribution", agreement_id, {
+                "viewer": caller, "job_id": job.job_id, "run_id": one.run.run_id, "model": job.model, "as_of": job.today.isoformat(),
+                "deals": len(job.deals), "partner": partner_row, "body_sha256": body_sha256,
+            })
+
+
+def _check_one_job(inputs: list[JobInput]) -> None:
+    """The runs carry the same deals, and their agreements the same crediting parameters."""
+    if len({i.deals_digest for i in inputs}) != 1:
         raise FailedPrecondition("the runs carry different deal records; upload the same deals file to every partner agreement")
-    first = inputs[0][1].attribution.to_dict()
-    for agreement, terms, _, _ in inputs[1:]:
-        other = terms.attribution.to_dict()
+    first = inputs[0].config.to_dict()
+    for one in inputs[1:]:
+        other = one.config.to_dict()
         differ = [k for k in _SHARED if other[k] != first[k]]
         if differ:
             raise FailedPrecondition(
-                f"agreement {agreement['agreement_id']} sets {', '.join(differ)} differently from {inputs[0][0]['agreement_id']}; "
+                f"agreement {one.agreement.agreement_id} sets {', '.join(differ)} differently from {inputs[0].agreement.agreement_id}; "
                 "one job credits every deal under one set of parameters"
             )
-    return inputs
-
-
-def _eligible_touches(inputs, lookback_days: int, today: dt.date) -> dict[int, list[Touch]]:
-    """Every partner's eligible touches per deal ref, ordered (each run links by its own account labels)."""
-    partners = [(terms.partner(), result["linked"].deals["account"], result["linked"].touches) for _, terms, _, result in inputs]
-    return eligible_by_deal(inputs[0][3]["linked"].deals, partners, lookback_days, today)
 
 
 def _as_of(text: str) -> dt.date:
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     if not text:
         return today
     try:
@@ -101,75 +194,44 @@ def _as_of(text: str) -> dt.date:
     return day
 
 
-def run_attribution(coord: "Coordinator", caller: str, run_ids: list[str], model: str = "", as_of: str = "") -> dict[str, Any]:
-    inputs = _job_inputs(coord, caller, list(run_ids))
-    config: AttributionConfig = inputs[0][1].attribution
-    model = model or config.model
-    if model not in MODELS:
-        raise InvalidArgument(f"unknown model {model!r}; use one of: {', '.join(MODELS)}")
-    refused = [a["agreement_id"] for a, t, _, _ in inputs if model not in t.attribution_models]
-    if refused:
-        raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)}")
-    today = _as_of(as_of)
-    deals = decode_deals(inputs[0][3]["linked"].deals)
-    touches = _eligible_touches(inputs, config.lookback_days, today)
-    partners = [t.partner() for _, t, _, _ in inputs]
+def _credit(inputs: list[JobInput], config: AttributionConfig, model: str, today: dt.date) -> Credited:
+    deals = decode_deals(inputs[0].linked.deals)
+    # Every partner's eligible touches per deal ref, ordered (each run links by its own account labels).
+    partners = [(i.partner, i.linked.deals["account"], i.linked.touches) for i in inputs]
+    touches = eligible_by_deal(inputs[0].linked.deals, partners, config.lookback_days, today)
     credits = credit_deals(deals, touches, config, today, model, eligible=True)
-    summaries = summarize_partners(deals, credits, partners=partners)
-    job_id = f"job_{secrets.token_hex(8)}"
-    released_at = now()
-    vendor_body = {
-        "kind": "attribution",
-        "job_id": job_id,
-        "viewer": caller,
-        "model": model,
-        "as_of": today.isoformat(),
-        "agreements": [{"agreement_id": a["agreement_id"], "partner": t.partner(), "run_id": r["run_id"], "terms_hash": r["terms_hash"]}
-                       for a, t, r, _ in inputs],
-        "partners": [s.to_dict() for s in summaries],
-        "deals": _per_deal(deals, credits),
-        "metrics": ecosystem_metrics(deals, credits),
-        "released_at": released_at,
+    summaries = summarize_partners(deals, credits, partners=[i.partner for i in inputs])
+    return Credited(new_id("job"), model, today, now(), deals, touches, credits, summaries)
+
+
+def _vendor_body(caller: str, inputs: list[JobInput], job: Credited) -> dict[str, Any]:
+    return {
+        "kind": "attribution", "job_id": job.job_id, "viewer": caller, "model": job.model, "as_of": job.today.isoformat(),
+        "agreements": [{"agreement_id": i.agreement.agreement_id, "partner": i.partner, "run_id": i.run.run_id,
+                        "terms_hash": i.run.terms_hash} for i in inputs],
+        "partners": [s.to_dict() for s in job.summaries],
+        "deals": _per_deal(job.deals, job.credits),
+        "metrics": ecosystem_metrics(job.deals, job.credits),
+        "released_at": job.released_at,
     }
-    vendor_release = _signed(coord, vendor_body)
-    # Each partner sees its figures under the model its agreement names: each other model credits the deals once.
-    by_model = {model: {s.partner: s for s in summaries}}
-    partner_releases = []
-    for agreement, terms, run, _ in inputs:
-        agreed = terms.attribution
+
+
+def _partner_bodies(inputs: list[JobInput], config: AttributionConfig, job: Credited) -> list[dict[str, Any]]:
+    """Each partner's figures under the model its agreement names: each other model credits the deals once."""
+    by_model = {job.model: {s.partner: s for s in job.summaries}}
+    partners = [i.partner for i in inputs]
+    bodies = []
+    for one in inputs:
+        agreed = one.config
         if agreed.model not in by_model:
-            credited = credit_deals(deals, touches, config, today, agreed.model, eligible=True)
-            by_model[agreed.model] = {s.partner: s for s in summarize_partners(deals, credited, partners=partners)}
-        summary = by_model[agreed.model][terms.partner()]
-        body = {
-            "kind": "attribution",
-            "job_id": job_id,
-            "viewer": terms.partner(),
-            "agreement_id": agreement["agreement_id"],
-            "run_id": run["run_id"],
-            "terms_hash": run["terms_hash"],
-            "model": agreed.model,
-            "as_of": today.isoformat(),
-            "released_at": released_at,
-            **partner_release(summary, agreed),
-        }
-        partner_releases.append((agreement, run, terms.partner(), _signed(coord, body)))
-    stored_vendor_release = ReleaseBody.of(json.dumps(vendor_release))  # one body under every agreement: compressed once
-    with coord.store.transaction() as con:
-        for agreement, _, run, _ in inputs:
-            coord.store.insert_release(con, f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], caller, "attribution",
-                                       stored_vendor_release, released_at)
-            partner_row = next(s.to_dict() for s in summaries if s.partner == coord.terms_of(agreement).partner())
-            coord.store.audit(con, "coordinator", "release.attribution", agreement["agreement_id"], {
-                "viewer": caller, "job_id": job_id, "run_id": run["run_id"], "model": model, "as_of": today.isoformat(),
-                "deals": len(deals), "partner": partner_row,
-                "body_sha256": hashlib.sha256(vendor_release["body_json"].encode()).hexdigest(),
-            })
-        for agreement, run, partner, release in partner_releases:
-            coord.store.insert_release(con, f"rel_{secrets.token_hex(8)}", agreement["agreement_id"], run["run_id"], partner, "attribution",
-                                       json.dumps(release), released_at)
-            coord.store.audit(con, "coordinator", "release.attribution", agreement["agreement_id"], json.loads(release["body_json"]))
-    return vendor_release
+            credited = credit_deals(job.deals, job.touches, config, job.today, agreed.model, eligible=True)
+            by_model[agreed.model] = {s.partner: s for s in summarize_partners(job.deals, credited, partners=partners)}
+        bodies.append({
+            "kind": "attribution", "job_id": job.job_id, "viewer": one.partner, "agreement_id": one.agreement.agreement_id,
+            "run_id": one.run.run_id, "terms_hash": one.run.terms_hash, "model": agreed.model, "as_of": job.today.isoformat(),
+            "released_at": job.released_at, **partner_release(by_model[agreed.model][one.partner], agreed),
+        })
+    return bodies
 
 
 def _per_deal(deals: list[Deal], credits: list[DealCredit]) -> list[dict[str, Any]]:
@@ -183,21 +245,15 @@ def _per_deal(deals: list[Deal], credits: list[DealCredit]) -> list[dict[str, An
     return entries
 
 
-def _signed(coord: "Coordinator", body: dict[str, Any]) -> dict[str, Any]:
-    body_json = canonical_json(body).decode("utf-8")
-    return {"release_id": body["job_id"], "body_json": body_json, "signature": coord.store.signer.sign(body_json.encode("utf-8")).hex()}
+class _HasJobs(Protocol):
+    attribution: AttributionJobs
 
 
-def show_attribution(coord: "Coordinator", caller: str, agreement_id: str) -> dict[str, Any]:
-    agreement = coord._agreement(caller, agreement_id)
-    if agreement["state"] == "revoked":
-        raise FailedPrecondition(f"agreement {agreement_id} was revoked; nothing more is released")
-    if coord.terms_of(agreement).attribution is None:
-        raise FailedPrecondition(f"agreement {agreement_id} does not include attribution")
-    row = coord.store.row(
-        "SELECT body_json, body_zlib FROM releases WHERE agreement_id = ? AND viewer = ? AND kind = 'attribution' ORDER BY released_at DESC LIMIT 1",
-        [agreement_id, caller],
-    )
-    if row is None:
-        raise FailedPrecondition(f"nothing has been released to {caller} under agreement {agreement_id} yet; the vendor runs `attribution run` first")
-    return json.loads(release_text(row))
+def run_attribution(coord: _HasJobs, caller: str, run_ids: list[str], model: str = "", as_of: str = "") -> dict[str, Any]:
+    """Run an attribution job (``Coordinator.run_attribution``)."""
+    return coord.attribution.run(caller, run_ids, model, as_of)
+
+
+def show_attribution(coord: _HasJobs, caller: str, agreement_id: str) -> dict[str, Any]:
+    """The newest attribution release to the caller under an agreement (``Coordinator.show_attribution``)."""
+    return coord.attribution.show(caller, agreement_id)

@@ -7,14 +7,19 @@ import os
 # gRPC's C core logs TLS handshake details to stderr; our errors say it in one line.
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-import argparse  # noqa: E402
+import argparse
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cleanroom.terminal.console import print_json, print_table
 from cleanroom.terminal.process import run_command
+
+if TYPE_CHECKING:  # imported where used: the command line starts without loading the server
+    from cleanroom.coordinator.store import Store
+    from cleanroom.coordinator.web.auth import ApiKeys
 
 
 def _coordinator_init(args: argparse.Namespace) -> int:
@@ -57,14 +62,14 @@ def _coordinator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _api_keys(data_dir: str):
+def _api_keys(data_dir: str) -> tuple[Store, ApiKeys]:
     """The API key table of a stopped coordinator (a running one holds the store's lock: use its REST API)."""
     import duckdb
 
     from cleanroom.coordinator.datadir import DataDir
     from cleanroom.coordinator.store import Store
-    from cleanroom.errors import InputError
     from cleanroom.coordinator.web.auth import ApiKeys
+    from cleanroom.errors import InputError
 
     directory = DataDir(Path(data_dir))
     directory.config()
@@ -165,7 +170,7 @@ def _audit_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summarise(released: dict) -> str:
+def _summarise(released: dict[str, Any]) -> str:
     cells = released.get("cells") or []
     shown = ", ".join(
         f"{c['mine']}x{c['theirs']}=" + ("suppressed" if c.get("suppressed") else str(c.get("count"))) for c in cells
@@ -175,11 +180,19 @@ def _summarise(released: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cleanroom.coordinator.core import DEFAULT_MAX_POINTS
-    from cleanroom.coordinator.datadir import DEFAULT_LISTEN
-
     parser = argparse.ArgumentParser(prog="cleanroom", description="Cleanroom coordinator, audit tools and demo.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_coordinator_commands(sub)
+    _add_audit_commands(sub)
+    # Commands other packages plug in (the demo): found by entry point, never imported by name.
+    for plugin in entry_points(group="cleanroom.commands"):
+        plugin.load()(sub)
+    return parser
+
+
+def _add_coordinator_commands(sub: Any) -> None:
+    from cleanroom.coordinator.core import DEFAULT_MAX_POINTS
+    from cleanroom.coordinator.datadir import DEFAULT_LISTEN
 
     coord = sub.add_parser("coordinator", help="run and administer a coordinator")
     csub = coord.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -222,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_api_keys)
 
+
+def _add_audit_commands(sub: Any) -> None:
     audit = sub.add_parser("audit", help="export, verify and report on the audit trail")
     asub = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = asub.add_parser("export", help="write the signed audit chain as JSON Lines (+ public key)")
@@ -240,11 +255,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agreement", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_audit_report)
-
-    # Commands other packages plug in (the demo): found by entry point, never imported by name.
-    for plugin in entry_points(group="cleanroom.commands"):
-        plugin.load()(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

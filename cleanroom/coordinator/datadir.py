@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cleanroom.crypto.signing import Signer
-from cleanroom.errors import InputError
 from cleanroom.coordinator.pki import KeyPair, check_party_name, create_ca, issue_party, issue_server
 from cleanroom.crypto.keyfiles import write_private
+from cleanroom.crypto.signing import Signer
+from cleanroom.errors import InputError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 PROFILE_FILE = "profile.json"
@@ -31,9 +32,10 @@ class DataDir:
     def store_path(self) -> Path:
         return self.path / "coordinator.duckdb"
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         try:
-            return json.loads((self.path / "config.json").read_text())
+            config: dict[str, Any] = json.loads((self.path / "config.json").read_text())
+            return config
         except FileNotFoundError:
             raise InputError(f"{self.path} is not a coordinator data dir (run `cleanroom coordinator init --data-dir {self.path}`)") from None
 
@@ -46,7 +48,7 @@ class DataDir:
     def signer(self) -> Signer:
         return Signer.load(self.path / "signing.key")
 
-    def init(self, listen: str = DEFAULT_LISTEN, hosts: list[str] | None = None) -> dict:
+    def init(self, listen: str = DEFAULT_LISTEN, hosts: list[str] | None = None) -> dict[str, Any]:
         if (self.path / "config.json").exists():
             raise InputError(f"{self.path} already holds a coordinator; refusing to overwrite its keys")
         self.path.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ draw, so both sides still see the same numbers (transposed).
 
 from __future__ import annotations
 
+from typing import Any
+
 import opendp.prelude as dp
 
 dp.enable_features("contrib")
@@ -23,7 +25,7 @@ def sensitivity(a_populations: int, b_populations: int) -> int:
     return a_populations * b_populations + 1
 
 
-def _mechanism(scale: float):
+def _mechanism(scale: float) -> Any:
     return dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int), scale=scale)
 
 
@@ -47,7 +49,7 @@ def post_process(noisy_matrix: list[list[int]], noisy_total: int, a_accounts: in
     return matrix, min(max(noisy_total, 0), cap)
 
 
-def privatise(matrix: list[list[int]], total: int, epsilon: float, a_accounts: int, b_accounts: int) -> dict:
+def privatise(matrix: list[list[int]], total: int, epsilon: float, a_accounts: int, b_accounts: int) -> dict[str, Any]:
     rows, cols = len(matrix), len(matrix[0]) if matrix else 0
     scale = scale_for(epsilon, sensitivity(rows, cols))
     flat = noisy([v for row in matrix for v in row] + [total], scale)

@@ -11,11 +11,11 @@ import datetime as dt
 import ipaddress
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cleanroom.errors import InputError
@@ -48,8 +48,8 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _builder(subject: str, issuer: x509.Name, public_key, days: dt.timedelta) -> x509.CertificateBuilder:
-    now = dt.datetime.now(dt.timezone.utc)
+def _builder(subject: str, issuer: x509.Name, public_key: CertificatePublicKeyTypes, days: dt.timedelta) -> x509.CertificateBuilder:
+    now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
@@ -75,7 +75,7 @@ def create_ca(name: str = "Cleanroom coordinator CA") -> KeyPair:
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def _issue(ca: KeyPair, common_name: str, usage, sans: list[x509.GeneralName]) -> KeyPair:
+def _issue(ca: KeyPair, common_name: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]) -> KeyPair:
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
     ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
     key = _key()
@@ -86,6 +86,8 @@ def _issue(ca: KeyPair, common_name: str, usage, sans: list[x509.GeneralName]) -
     )
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):  # create_ca makes EC keys; anything else was swapped in
+        raise InputError("the CA key (ca.key) is not an EC key: re-create the data dir with `cleanroom coordinator init`")
     cert = builder.sign(ca_key, hashes.SHA256())
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 

@@ -13,16 +13,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from cleanroom.coordinator.core import Coordinator, Limits
 from cleanroom.coordinator.datadir import DataDir
-from cleanroom.coordinator.grpc.service import AgreementService, AttributionService, ResultService, RunService
-from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.grpc import SERVICES, add_services
 from cleanroom.coordinator.grpc.wirelog import WireLog
-from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
+from cleanroom.coordinator.store import Store
 
 # Point chunks are 1 MiB; the vendor's attribution release (per-deal credit,
 # ~160 bytes a deal) is one message, 16 MB at 100,000 deals. 64 MiB holds about
 # 400,000 deals; streaming that release is the way past it.
 MAX_MESSAGE = 64 * 1024 * 1024
-SERVICES = ("cleanroom.v1.AgreementService", "cleanroom.v1.RunService", "cleanroom.v1.ResultService", "cleanroom.v1.AttributionService")
 
 
 def server_credentials(data_dir: DataDir) -> grpc.ServerCredentials:
@@ -66,10 +64,7 @@ def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)],
     )
-    agreements_pb2_grpc.add_AgreementServiceServicer_to_server(AgreementService(coordinator), server)
-    runs_pb2_grpc.add_RunServiceServicer_to_server(RunService(coordinator), server)
-    results_pb2_grpc.add_ResultServiceServicer_to_server(ResultService(coordinator), server)
-    attribution_pb2_grpc.add_AttributionServiceServicer_to_server(AttributionService(coordinator), server)
+    add_services(server, coordinator)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_secure_port(listen, server_credentials(data_dir))

@@ -18,8 +18,9 @@ import duckdb
 from cleanroom.auditlog.chain import FORMAT, checkpoint_body
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import now
-from cleanroom.errors import InputError
+from cleanroom.coordinator.store.audit import agreement_exists, chain
 from cleanroom.crypto.signing import Signer
+from cleanroom.errors import InputError
 from cleanroom.terms import canonical_json
 
 
@@ -36,25 +37,23 @@ def open_read_only(data_dir: DataDir) -> duckdb.DuckDBPyConnection:
 
 
 def chain_lines(con: duckdb.DuckDBPyConnection, agreement_id: str | None) -> Iterator[dict[str, Any]]:
-    rows = con.execute(
-        "SELECT seq, logged_at, actor, action, agreement_id, details_json, prev_hash, entry_hash, signature FROM audit_log ORDER BY seq"
-    ).fetchall()
-    for seq, at, actor, action, agr, details, prev, digest, signature in rows:
-        if agreement_id is None or agr == agreement_id:
+    for row in chain(con):
+        if agreement_id is None or row.agreement_id == agreement_id:
             yield {
                 "type": "entry",
-                "seq": seq,
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "agreement_id": agr,
-                "details": json.loads(details),
-                "prev_hash": prev,
-                "entry_hash": digest,
-                "signature": bytes(signature).hex(),
+                "seq": row.seq,
+                "at": row.logged_at,
+                "actor": row.actor,
+                "action": row.action,
+                "agreement_id": row.agreement_id,
+                "details": json.loads(row.details_json),
+                "prev_hash": row.prev_hash,
+                "entry_hash": row.entry_hash,
+                "signature": bytes(row.signature).hex(),
             }
         else:
-            yield {"type": "redacted", "seq": seq, "prev_hash": prev, "entry_hash": digest, "signature": bytes(signature).hex()}
+            yield {"type": "redacted", "seq": row.seq, "prev_hash": row.prev_hash, "entry_hash": row.entry_hash,
+                   "signature": bytes(row.signature).hex()}
 
 
 def export_text(lines: list[dict[str, Any]], signer: Signer, agreement_id: str | None) -> tuple[str, str]:
@@ -72,7 +71,7 @@ def export(data_dir: DataDir, out: Path, agreement_id: str | None = None) -> dic
     signer = data_dir.signer()
     con = open_read_only(data_dir)
     try:
-        if agreement_id and not con.execute("SELECT 1 FROM agreements WHERE agreement_id = ?", [agreement_id]).fetchone():
+        if agreement_id and not agreement_exists(con, agreement_id):
             raise InputError(f"agreement {agreement_id!r} does not exist in {data_dir.path}")
         lines = list(chain_lines(con, agreement_id))
     finally:

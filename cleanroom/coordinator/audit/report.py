@@ -10,8 +10,8 @@ import duckdb
 from cleanroom.coordinator.audit.export import open_read_only
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import release_text
+from cleanroom.coordinator.store.audit import agreement_summary, denied_requests, releases_of
 from cleanroom.errors import InputError
-
 
 # What a release disclosed: overlap cells and totals (with DP spend), the vendor's attribution
 # (partners, deals, metrics), a partner's own attribution figures, co-sell targets.
@@ -34,18 +34,11 @@ def disclosure_report(data_dir: DataDir, agreement_id: str) -> dict[str, Any]:
 
 def disclosure_report_from(con: duckdb.DuckDBPyConnection, agreement_id: str) -> dict[str, Any] | None:
     """The report read through an open connection (the REST API uses the running store's); None if no such agreement."""
-    agreement = con.execute(
-        "SELECT proposer, counterparty, version, terms_hash, state FROM agreements WHERE agreement_id = ?", [agreement_id]
-    ).fetchone()
+    agreement = agreement_summary(con, agreement_id)
     if agreement is None:
         return None
-    cursor = con.execute("SELECT * FROM releases WHERE agreement_id = ? ORDER BY released_at", [agreement_id])
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]  # a store from before body_zlib has no such column
-    denied = con.execute(
-        "SELECT actor, logged_at, details_json FROM audit_log WHERE agreement_id = ? AND action = 'request.denied' ORDER BY seq",
-        [agreement_id],
-    ).fetchall()
+    rows = releases_of(con, agreement_id)  # a store from before body_zlib has no such column
+    denied = denied_requests(con, agreement_id)
     proposer, counterparty, version, terms_hash, state = agreement
     viewers: dict[str, list[dict[str, Any]]] = {proposer: [], counterparty: []}
     for row in rows:

@@ -8,14 +8,16 @@ code of ours interprets them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 
-class WireLog(grpc.ServerInterceptor):
+class WireLog(grpc.ServerInterceptor):  # type: ignore[misc, unused-ignore]  # grpc ships no type hints
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "ab")
+        self._file = open(path, "ab")  # noqa: SIM115 -- open for the server's lifetime, appended to by every call
         self._lock = threading.Lock()
 
     def _record(self, data: bytes) -> None:
@@ -23,14 +25,14 @@ class WireLog(grpc.ServerInterceptor):
             self._file.write(len(data).to_bytes(4, "big") + data)
             self._file.flush()
 
-    def _wrap(self, deserializer):
-        def deserialize(data: bytes):
+    def _wrap(self, deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+        def deserialize(data: bytes) -> Any:
             self._record(data)
             return deserializer(data) if deserializer else data
 
         return deserialize
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
         if handler is None:
             return None

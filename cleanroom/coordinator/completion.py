@@ -1,0 +1,170 @@
+"""Completing a run once all four uploads are committed, in named steps.
+
+Overlap run: gather each side's tokens -> count the overlap -> add noise when
+the terms set a DP epsilon (only the noisy numbers are kept) -> pick the rows
+each viewer may have revealed -> store result, reveal rows and audit entry in
+one transaction -> apply zero retention. Attribution run: gather -> link the
+vendor's deals to the partner's touches -> store the link -> retention.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from cleanroom.coordinator import linkage
+from cleanroom.coordinator.agreements import Agreements
+from cleanroom.coordinator.noise import privatise
+from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_masks, overlap_counts
+from cleanroom.coordinator.runs import Runs
+from cleanroom.coordinator.sealing import sealed_fields
+from cleanroom.coordinator.store import Store, now
+from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
+from cleanroom.coordinator.store.runs import RevealTuple
+from cleanroom.terms import Terms
+
+Uploads = dict[tuple[str, str], UploadRow]  # (party, kind) -> committed upload
+
+
+class Completion:
+    def __init__(self, store: Store, agreements: Agreements, runs: Runs) -> None:
+        self._store = store
+        self._agreements = agreements
+        self._runs = runs
+        # Both parties' last commits can arrive at once: one thread completes a run, the other then sees it complete.
+        self._completing = threading.Lock()
+
+    def complete_if_ready(self, run_id: str) -> None:
+        with self._completing:
+            ready = self._ready(run_id)
+            if ready is None:
+                return
+            run, terms, by = ready
+            if run.purpose == "attribution":
+                self._complete_attribution(run, terms, by)
+            else:
+                self._complete_overlap(run, terms, by)
+            if terms.retention_seconds == 0:
+                self._store.checkpoint()  # rewrite the file so deleted points leave it
+
+    def _ready(self, run_id: str) -> tuple[RunRow, Terms, Uploads] | None:
+        """The run, its terms and its four committed uploads, if it is still collecting and has them all."""
+        uploads = self._store.uploads.all_of_run(run_id, committed_only=True)
+        if len(uploads) < 4:
+            return None
+        run = self._runs.get(run_id)
+        if run.state != "collecting":
+            return None
+        return run, self._agreements.terms_by_id(run.agreement_id), {(u.party, u.kind): u for u in uploads}
+
+    def _side_tokens(self, own: UploadRow, reblinded: UploadRow) -> SideTokens:
+        """One side's doubly blinded tokens (the other party's re-blinding of its points) with its labels."""
+        labels = self._store.uploads.labels(own.upload_id)
+        return SideTokens(
+            tokens=self._store.uploads.points(reblinded.upload_id),
+            accounts=np.frombuffer(b"".join(bytes(c.accounts or b"") for c in labels), dtype="<u4"),
+            populations=np.frombuffer(b"".join(bytes(c.populations or b"") for c in labels), dtype="<u2"),
+            total_accounts=int(own.total_accounts),
+        )
+
+    # -- overlap -----------------------------------------------------------------------------
+
+    def _complete_overlap(self, run: RunRow, terms: Terms, by: Uploads) -> None:
+        a, b = terms.parties
+        side_a = self._side_tokens(by[(a, OWN)], by[(b, REBLINDED)])
+        side_b = self._side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
+        counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
+        result = _overlap_result(terms, counts)
+        reveal = self._reveal_rows(terms, side_a, side_b, counts, by) if terms.reveals() else {}
+        with self._store.transaction() as con:
+            self._store.runs.insert_result(con, run.run_id, run.agreement_id, result, now())
+            self._store.runs.complete(con, run.run_id, now())
+            for viewer, rows in reveal.items():
+                self._store.runs.insert_reveal_rows(con, run.run_id, run.agreement_id, viewer, rows)
+            details: dict[str, Any] = {"run_id": run.run_id, "accounts": result["accounts"], "terms_hash": run.terms_hash}
+            if reveal:
+                details["reveal_rows"] = {viewer: len(rows) for viewer, rows in reveal.items()}
+            self._store.audit(con, "coordinator", "run.completed", run.agreement_id, details)
+            self._runs.retain(con, run, terms)
+
+    def _reveal_rows(self, terms: Terms, side_a: SideTokens, side_b: SideTokens, counts: OverlapCounts,
+                     by: Uploads) -> dict[str, list[RevealTuple]]:
+        """Per viewer with a reveal grant: (its account, the other's account, the other's populations
+        on granted pairs, the other's sealed fields) for every matched pair whose cell reaches min_count."""
+        a, b = terms.parties
+        masks = {a: account_masks(side_a), b: account_masks(side_b)}
+        out: dict[str, list[RevealTuple]] = {}
+        for viewer in (a, b):
+            if terms.reveal_granted(viewer):
+                other = terms.other(viewer)
+                pairs = counts.pairs if viewer == a else counts.pairs[:, ::-1]
+                out[viewer] = _viewer_rows(terms, viewer, counts, pairs, masks[viewer], masks[other],
+                                           sealed_fields(self._store, by[(other, OWN)]))
+        return out
+
+    # -- attribution -------------------------------------------------------------------------
+
+    def _complete_attribution(self, run: RunRow, terms: Terms, by: Uploads) -> None:
+        """Link the vendor's deal accounts to the partner's touched accounts; keep only linked touches."""
+        vendor, partner = terms.vendor, terms.partner()
+        assert vendor is not None  # an attribution run's terms name the vendor (begin_upload checked)
+        side_v = self._side_tokens(by[(vendor, OWN)], by[(partner, REBLINDED)])
+        side_p = self._side_tokens(by[(partner, OWN)], by[(vendor, REBLINDED)])
+        records = self._store.uploads.records
+        linked = linkage.link(side_v, side_p, records(by[(vendor, OWN)].upload_id), records(by[(partner, OWN)].upload_id))
+        body: dict[str, Any] = {"purpose": "attribution", "vendor": vendor, "partner": partner, "deals": len(linked.deals),
+                "linked_accounts": len(np.unique(linked.touches["account"])), "touches": len(linked.touches),
+                "deals_digest": linked.deals_digest}
+        with self._store.transaction() as con:
+            self._store.runs.insert_result(con, run.run_id, run.agreement_id, body, now())
+            self._store.runs.insert_link(con, run.run_id, *linkage.to_blobs(linked))
+            self._store.runs.complete(con, run.run_id, now())
+            self._store.audit(con, "coordinator", "run.completed", run.agreement_id, {
+                "run_id": run.run_id, "purpose": "attribution", "deals": body["deals"], "linked_accounts": body["linked_accounts"],
+                "deals_digest": body["deals_digest"], "terms_hash": run.terms_hash,
+            })
+            self._runs.retain(con, run, terms)
+
+
+def _overlap_result(terms: Terms, counts: OverlapCounts) -> dict[str, Any]:
+    """The stored result of an overlap run: exact counts, or only noisy ones under DP."""
+    a, b = terms.parties
+    result: dict[str, Any] = {
+        "parties": [a, b],
+        "populations": {a: list(terms.populations[a]), b: list(terms.populations[b])},
+        "accounts": {a: counts.a_accounts, b: counts.b_accounts},
+        "overlap": counts.overlap,
+        "matrix": counts.matrix,
+    }
+    if terms.dp_epsilon is not None:
+        # Only the noisy numbers are kept: the exact ones never reach the store.
+        private = privatise(counts.matrix, counts.overlap, terms.dp_epsilon, counts.a_accounts, counts.b_accounts)
+        result.update(matrix=private["matrix"], overlap=private["overlap"], dp={"epsilon": terms.dp_epsilon, "scale": private["scale"]})
+    return result
+
+
+def _viewer_rows(terms: Terms, viewer: str, counts: OverlapCounts, pairs: np.ndarray, mine_masks: np.ndarray,
+                 their_masks: np.ndarray, sealed: dict[int, bytes]) -> list[RevealTuple]:
+    """One viewer's reveal rows: matched pairs on granted population pairs whose cell reaches min_count."""
+    other = terms.other(viewer)
+    granted = terms.reveal_granted(viewer)
+    mine_pops, their_pops = terms.populations[viewer], terms.populations[other]
+    a = terms.parties[0]
+    allowed = {
+        (i, j)
+        for i, m in enumerate(mine_pops)
+        for j, t in enumerate(their_pops)
+        if (m, t) in granted and (counts.matrix[i][j] if viewer == a else counts.matrix[j][i]) >= terms.min_count
+    }
+    rows = []
+    for mine_acc, their_acc in pairs.tolist():
+        mine_mask, their_mask = int(mine_masks[mine_acc]), int(their_masks[their_acc])
+        theirs = [
+            t for j, t in enumerate(their_pops)
+            if their_mask >> j & 1 and any(mine_mask >> i & 1 and (i, j) in allowed for i in range(len(mine_pops)))
+        ]
+        if theirs:
+            rows.append((mine_acc, their_acc, theirs, sealed.get(their_acc, b"")))
+    return sorted(rows, key=lambda r: (r[0], r[1]))

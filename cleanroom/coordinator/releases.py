@@ -1,0 +1,143 @@
+"""Releases to a viewer: the overlap counts and the account-level reveal.
+
+What a viewer may see is the release policy's call (``release``: pure
+functions over the stored result); this module decides whether a release may
+happen now (agreement state, privacy budget, current terms), signs it, stores
+it and audits it. A release once made is stored: asking again returns it
+unchanged, at no further privacy cost.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
+from cleanroom.coordinator.release import overlap_release, reveal_cells
+from cleanroom.coordinator.runs import Runs
+from cleanroom.coordinator.store import Store, now
+from cleanroom.coordinator.store.records import RunRow
+from cleanroom.crypto.sealed import reveal_digest
+from cleanroom.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
+from cleanroom.terms import Terms
+
+
+class Releases:
+    def __init__(self, store: Store, agreements: Agreements, runs: Runs) -> None:
+        self._store = store
+        self._agreements = agreements
+        self._runs = runs
+
+    # -- overlap -----------------------------------------------------------------------------
+
+    def overlap(self, caller: str, agreement_id: str, run_id: str = "") -> dict[str, Any]:
+        agreement = self._agreements.not_revoked(caller, agreement_id)
+        result_run = self._result_run(caller, agreement_id, run_id)
+        stored = self._store.releases.stored(result_run, caller, "overlap")
+        if stored is not None:
+            return dict(json.loads(stored))  # the same numbers again, at no cost
+        terms = agreement.terms
+        spent, epsilon, budget = self._budget(caller, agreement_id, terms)
+        run = self._runs.get(result_run)
+        body = overlap_release(terms, caller, json.loads(self._store.runs.result_json(result_run) or "{}"))
+        if epsilon:
+            body["dp"] = {"epsilon_spent": epsilon, "budget": budget, "budget_remaining": round(budget - spent - epsilon, 12)}
+        body.update(agreement_id=agreement_id, run_id=result_run, terms_version=int(run.version), terms_hash=run.terms_hash, released_at=now())
+        body["signature"] = self._store.signer.sign_json(body).hex()
+        with self._store.transaction() as con:
+            self._store.insert_release(con, new_id("rel"), agreement_id, result_run, caller, "overlap", json.dumps(body, sort_keys=True),
+                                       now(), epsilon)
+            released: dict[str, Any] = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
+            if "dp" in body:
+                released["dp"] = body["dp"]
+            self._store.audit(con, "coordinator", "release.overlap", agreement_id, released)
+        return body
+
+    def _result_run(self, caller: str, agreement_id: str, run_id: str) -> str:
+        """The run whose result is released: the one named, else the newest overlap result."""
+        if run_id:
+            if self._store.runs.result_json(run_id, agreement_id) is None:
+                raise NotFound(f"run {run_id!r} of agreement {agreement_id} has no result")
+            return run_id
+        latest = self._store.runs.latest_overlap_result(agreement_id)
+        if latest is None:
+            waiting = self._runs.status(caller, agreement_id)["waiting_for"]
+            raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet (waiting for {', '.join(waiting)})")
+        return str(latest)
+
+    def _budget(self, caller: str, agreement_id: str, terms: Terms) -> tuple[float, float, float]:
+        """(epsilon spent so far, epsilon this release costs, budget); refuses when the budget cannot pay for it."""
+        if terms.dp_epsilon is None or terms.dp_budget is None:  # parse_terms sets both or neither
+            return 0.0, 0.0, 0.0
+        epsilon, budget = terms.dp_epsilon, terms.dp_budget
+        spent = self._store.releases.epsilon_spent(agreement_id, caller)
+        if spent + epsilon > budget + 1e-9:
+            raise ResourceExhausted(
+                f"privacy budget exhausted: {caller} has spent epsilon {spent:g} of {budget:g} on agreement "
+                f"{agreement_id}, and a release costs {epsilon:g}; earlier releases can still be read at no cost"
+            )
+        return spent, epsilon, budget
+
+    # -- reveal ------------------------------------------------------------------------------
+
+    def reveal(self, caller: str, agreement_id: str, run_id: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Account-level reveal to the caller: its own matched account labels on the pairs the terms grant
+        it, with the other side's populations there and sealed fields. Stored: asking again returns it."""
+        agreement = self._agreements.not_revoked(caller, agreement_id)
+        if not agreement.terms.reveal_granted(caller):
+            raise PermissionDenied(
+                f"the terms of agreement {agreement_id} grant {caller} no account-level reveal; "
+                "it may see the overlap counts only (`overlap`)"
+            )
+        run = self._reveal_run(caller, agreement_id, run_id)
+        stored = self._store.releases.stored(run.run_id, caller, "reveal")
+        if stored is not None:
+            body = json.loads(stored)
+            rows = body.pop("sealed_rows")
+            return body, [{**r, "sealed": base64.b64decode(r["sealed"])} for r in rows]
+        if agreement.state != "active" or run.terms_hash != agreement.terms_hash:
+            raise FailedPrecondition(
+                f"run {run.run_id} ran under terms {run.terms_hash[:12]}..., and the terms of {agreement_id} are now "
+                f"{agreement.terms_hash[:12]}... ({agreement.state}); accounts are revealed only under the terms both "
+                "parties approve now: map again under them"
+            )
+        return self._release_reveal(caller, agreement, run)
+
+    def _reveal_run(self, caller: str, agreement_id: str, run_id: str) -> RunRow:
+        """The complete overlap run revealed from: the one named, else the newest."""
+        if run_id:
+            run = self._store.runs.get(run_id)
+            if run is None or run.agreement_id != agreement_id or run.purpose != "overlap" or run.state != "complete":
+                raise NotFound(f"run {run_id!r} of agreement {agreement_id} is not a complete overlap run")
+            return run
+        latest = self._store.runs.latest_complete(agreement_id, "overlap")
+        if latest is None:
+            status = self._runs.status(caller, agreement_id)
+            why = "nobody has mapped under it yet" if status["state"] == "none" else f"waiting for {', '.join(status['waiting_for'])}"
+            raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet ({why})")
+        return latest
+
+    def _release_reveal(self, caller: str, agreement: Agreement, run: RunRow) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        terms, agreement_id = agreement.terms, agreement.agreement_id
+        result = json.loads(self._store.runs.result_json(run.run_id) or "{}")
+        rows = [
+            {"account": int(r.account), "their_account": int(r.their_account), "theirs": json.loads(r.theirs),
+             "sealed": bytes(r.sealed) if r.sealed is not None else b""}
+            for r in self._store.runs.reveal_rows(run.run_id, caller)
+        ]
+        body: dict[str, Any] = {
+            "kind": "reveal", "agreement_id": agreement_id, "run_id": run.run_id, "viewer": caller, "other": terms.other(caller),
+            "terms_version": int(run.version), "terms_hash": run.terms_hash, "released_at": now(), "min_count": terms.min_count,
+            "cells": reveal_cells(terms, caller, result), "rows": len(rows), "rows_digest": reveal_digest(rows),
+        }
+        body["signature"] = self._store.signer.sign_json(body).hex()
+        sealed_rows = [{**r, "sealed": base64.b64encode(r["sealed"]).decode("ascii")} for r in rows]
+        with self._store.transaction() as con:
+            self._store.insert_release(con, new_id("rel"), agreement_id, run.run_id, caller, "reveal",
+                                       json.dumps({**body, "sealed_rows": sealed_rows}, sort_keys=True), now())
+            # The release holds the rows now: one copy of the sealed bytes, not two.
+            self._store.runs.delete_reveal_rows(con, run.run_id, caller)
+            released = {k: body[k] for k in ("run_id", "viewer", "cells", "rows", "rows_digest", "terms_hash")}
+            self._store.audit(con, "coordinator", "release.reveal", agreement_id, released)
+        return body, rows

@@ -1,0 +1,70 @@
+"""Agreements, their approvals and the parties' encryption keys."""
+
+from __future__ import annotations
+
+from cleanroom.coordinator.store.connection import Database, Tx
+from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey
+
+
+class AgreementRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, agreement_id: str) -> AgreementRow | None:
+        return self._db.record(AgreementRow, "FROM agreements WHERE agreement_id = ?", [agreement_id])
+
+    def ids_of_party(self, party: str) -> list[str]:
+        return self._db.values(
+            "SELECT agreement_id FROM agreements WHERE proposer = ? OR counterparty = ? ORDER BY created_at", [party, party]
+        )
+
+    def approvers(self, row: AgreementRow) -> list[str]:
+        """The parties that approved the agreement's current terms, first approval first."""
+        return self._db.values(
+            "SELECT party FROM approvals WHERE agreement_id = ? AND version = ? AND terms_hash = ? ORDER BY approved_at",
+            [row.agreement_id, row.version, row.terms_hash],
+        )
+
+    def encryption_keys(self, agreement_id: str) -> list[EncryptionKey]:
+        return self._db.records(EncryptionKey, "FROM encryption_keys WHERE agreement_id = ? ORDER BY registered_at", [agreement_id])
+
+    @staticmethod
+    def key_of(con: Tx, agreement_id: str, party: str) -> EncryptionKey | None:
+        found = con.execute(
+            "SELECT party, public_x25519, fingerprint FROM encryption_keys WHERE agreement_id = ? AND party = ?", [agreement_id, party]
+        ).fetchone()
+        return EncryptionKey(found[0], bytes(found[1]), found[2]) if found else None
+
+    @staticmethod
+    def insert(con: Tx, row: AgreementRow) -> None:
+        con.execute(
+            "INSERT INTO agreements (agreement_id, version, proposer, counterparty, terms_json, terms_hash, state, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [row.agreement_id, row.version, row.proposer, row.counterparty, row.terms_json, row.terms_hash, row.state, row.created_at],
+        )
+
+    @staticmethod
+    def insert_approval(con: Tx, agreement_id: str, version: int, party: str, terms_hash: str, at: str) -> None:
+        con.execute(
+            "INSERT INTO approvals (agreement_id, version, party, terms_hash, approved_at) VALUES (?, ?, ?, ?, ?)",
+            [agreement_id, version, party, terms_hash, at],
+        )
+
+    @staticmethod
+    def insert_key(con: Tx, agreement_id: str, key: EncryptionKey, at: str) -> None:
+        con.execute(
+            "INSERT INTO encryption_keys (agreement_id, party, public_x25519, fingerprint, registered_at) VALUES (?, ?, ?, ?, ?)",
+            [agreement_id, key.party, key.public_x25519, key.fingerprint, at],
+        )
+
+    @staticmethod
+    def set_state(con: Tx, agreement_id: str, state: str) -> None:
+        con.execute("UPDATE agreements SET state = ? WHERE agreement_id = ?", [state, agreement_id])
+
+    @staticmethod
+    def amend(con: Tx, agreement_id: str, version: int, terms_json: bytes, terms_hash: str) -> None:
+        """New terms as a new version, to be approved again by both parties."""
+        con.execute(
+            "UPDATE agreements SET version = ?, terms_json = ?, terms_hash = ?, state = 'proposed' WHERE agreement_id = ?",
+            [version, terms_json, terms_hash, agreement_id],
+        )

@@ -1,0 +1,107 @@
+"""Opening the coordinator's DuckDB file and running units of work on it.
+
+One connection behind a lock: DuckDB serialises writers anyway, and the hot
+path (chunk inserts) is one small transaction per chunk. Repositories read and
+write through a ``Database``; they never open connections of their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import duckdb
+
+from cleanroom.coordinator.store.schema import migrate
+
+Tx = duckdb.DuckDBPyConnection  # the connection of an open transaction, handed to repositories' writes
+Row = TypeVar("Row")
+
+
+def now() -> str:
+    """UTC time as ISO 8601 text (sortable; stored as TEXT to keep the store self-describing)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+@cache
+def columns(record: type, alias: str = "") -> str:
+    """The SELECT list of a row record: its field names, in order (qualified by a table alias in joins)."""
+    return ", ".join(f"{alias}.{f.name}" if alias else f.name for f in dataclasses.fields(record))
+
+
+class Database:
+    """The open DuckDB file, migrated to the current schema on opening."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._con = duckdb.connect(str(self.path))
+        self._lock = threading.RLock()
+        with self._lock:
+            migrate(self._con)
+        self.generation = 0  # bumped by every committed transaction: readers' caches compare it (cleanroom.coordinator.web)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One atomic unit of work: every write of a request, or none of them."""
+        with self._lock:
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+                self.generation += 1
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            yield self._con
+
+    def checkpoint(self) -> None:
+        """Flush the WAL into the file and drop deleted rows' blocks from it."""
+        with self._lock:
+            self._con.execute("CHECKPOINT")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, for ad-hoc reads (tests, the web's read queries)."""
+        with self.reading() as con:
+            cur = con.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def records(self, record: type[Row], tail: str, params: Sequence[Any] = (), alias: str = "") -> list[Row]:
+        """``SELECT <record's fields> <tail>`` as typed records."""
+        with self.reading() as con:
+            found = con.execute(f"SELECT {columns(cast(type, record), alias)} {tail}", params).fetchall()
+        return [record(*row) for row in found]
+
+    def record(self, record: type[Row], tail: str, params: Sequence[Any] = (), alias: str = "") -> Row | None:
+        found = self.records(record, tail, params, alias)
+        return found[0] if found else None
+
+    def values(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The first column of every row."""
+        with self.reading() as con:
+            return [row[0] for row in con.execute(sql, params).fetchall()]
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row (None when there is none)."""
+        found = self.values(sql, params)
+        return found[0] if found else None
+
+    def text(self, sql: str, params: Sequence[Any] = ()) -> str | None:
+        """A single TEXT value (None when there is no row)."""
+        found = self.value(sql, params)
+        return None if found is None else str(found)

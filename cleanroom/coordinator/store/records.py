@@ -1,0 +1,145 @@
+"""Typed rows of the store: what a repository returns, one frozen record per table read.
+
+Field order is the SELECT order (``connection.columns``): a record is built
+positionally from a row selected by its own field names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Upload kinds and run purposes, as the uploads.kind and runs.purpose columns hold them.
+OWN, REBLINDED = "own", "reblinded"
+PURPOSES = ("overlap", "attribution")
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    agreement_id: str
+    version: int
+    proposer: str
+    counterparty: str
+    terms_json: bytes
+    terms_hash: str
+    state: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class EncryptionKey:
+    """A party's X25519 public key for one agreement (relayed to the other party, never used here)."""
+
+    party: str
+    public_x25519: bytes
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    agreement_id: str
+    version: int
+    terms_hash: str
+    state: str
+    created_at: str
+    completed_at: str | None
+    purpose: str
+
+
+@dataclass(frozen=True)
+class UploadRow:
+    upload_id: str
+    run_id: str
+    party: str
+    kind: str
+    total_points: int
+    total_chunks: int
+    total_accounts: int
+    upload_digest: str
+    of_upload: str | None
+    committed: bool
+    created_at: str
+    committed_at: str | None
+
+
+@dataclass(frozen=True)
+class ChunkDigest:
+    """What a commit checks of each received chunk."""
+
+    seq: int
+    n_points: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class ChunkLabels:
+    """An own chunk's account labels, population masks and sealed fields (None when absent)."""
+
+    seq: int
+    accounts: bytes | None
+    populations: bytes | None
+    sealed: bytes | None
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    upload_id: str
+    seq: int
+    n_points: int
+    points: bytes
+    accounts: bytes | None
+    populations: bytes | None
+    digest: str
+    records: bytes | None
+    sealed: bytes | None
+
+
+@dataclass(frozen=True)
+class RevealRow:
+    """One matched account a completed run may reveal to a viewer."""
+
+    account: int
+    their_account: int
+    theirs: str  # JSON list of the other side's populations on granted pairs
+    sealed: bytes | None
+
+
+@dataclass(frozen=True)
+class ExpiredCandidate:
+    """A complete run that still holds points (its agreement's terms set its retention)."""
+
+    run_id: str
+    agreement_id: str
+    completed_at: str
+
+
+@dataclass(frozen=True)
+class StoredBody:
+    """A release body as the releases table holds it: inline, or zlib-compressed (body_json then empty)."""
+
+    body_json: str
+    body_zlib: bytes | None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    logged_at: str
+    actor: str
+    action: str
+    agreement_id: str | None
+    details_json: str
+    prev_hash: str
+    entry_hash: str
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class ApiKeyRow:
+    key_id: str
+    key_hash: str
+    party: str
+    role: str
+    label: str
+    created_at: str
+    revoked_at: str | None

@@ -1,0 +1,190 @@
+"""The store's schema as numbered migrations, applied in order and recorded.
+
+A data dir created before migrations were recorded holds every table already
+(its code ran all of these statements at each start): each step is written to
+be a no-op there (``IF NOT EXISTS``), so such a store opens, records steps 1..n
+and carries on. A new step is appended, never edited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+import duckdb
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "agreements, runs, uploads, chunks, results, releases, audit log", """
+CREATE TABLE IF NOT EXISTS agreements (
+    agreement_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    proposer TEXT NOT NULL,
+    counterparty TEXT NOT NULL,
+    terms_json BLOB NOT NULL,
+    terms_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    agreement_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    party TEXT NOT NULL,
+    terms_hash TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, version, party)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    terms_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    completed_at TEXT,
+    purpose TEXT NOT NULL DEFAULT 'overlap'
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    total_points UBIGINT NOT NULL,
+    total_chunks UINTEGER NOT NULL,
+    total_accounts UBIGINT NOT NULL,
+    upload_digest TEXT NOT NULL,
+    of_upload TEXT,
+    committed BOOLEAN NOT NULL,
+    created_at TEXT NOT NULL,
+    committed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    upload_id TEXT NOT NULL,
+    seq UINTEGER NOT NULL,
+    n_points UINTEGER NOT NULL,
+    points BLOB NOT NULL,
+    accounts BLOB,
+    populations BLOB,
+    digest TEXT NOT NULL,
+    records BLOB,
+    PRIMARY KEY (upload_id, seq)
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    computed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS releases (
+    release_id TEXT PRIMARY KEY,
+    agreement_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    viewer TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    released_at TEXT NOT NULL,
+    epsilon DOUBLE NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq UBIGINT PRIMARY KEY,
+    logged_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    agreement_id TEXT,
+    details_json TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    entry_hash TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+"""),
+    # An attribution run's link (cleanroom/coordinator/linkage.py): the vendor's DEAL records and the
+    # partner's TOUCH records re-keyed to the vendor's account labels; pseudonymous, no token.
+    Migration(2, "attribution links", """
+CREATE TABLE IF NOT EXISTS attribution_links (
+    run_id TEXT PRIMARY KEY,
+    deals BLOB NOT NULL,
+    touches BLOB NOT NULL
+);
+"""),
+    # Account-level reveal (cleanroom/crypto/sealed.py): each party's X25519 public key per agreement,
+    # as the party gave it (relayed, never used here), and the rows a completed run may reveal to a
+    # viewer, kept until the viewer's release takes them over (or the agreement is revoked).
+    Migration(3, "encryption keys and reveal rows", """
+CREATE TABLE IF NOT EXISTS encryption_keys (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    public_x25519 BLOB NOT NULL,
+    fingerprint TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, party)
+);
+CREATE TABLE IF NOT EXISTS reveal_rows (
+    run_id TEXT NOT NULL,
+    agreement_id TEXT NOT NULL,
+    viewer TEXT NOT NULL,
+    seq UBIGINT NOT NULL,
+    account UBIGINT NOT NULL,
+    their_account UBIGINT NOT NULL,
+    theirs TEXT NOT NULL,
+    sealed BLOB,
+    PRIMARY KEY (run_id, viewer, seq)
+);
+"""),
+    Migration(4, "sealed fields on chunks", "ALTER TABLE chunks ADD COLUMN IF NOT EXISTS sealed BLOB;"),
+    # Large release bodies stored compressed (see releases.INLINE_RELEASE_BYTES).
+    Migration(5, "compressed release bodies", "ALTER TABLE releases ADD COLUMN IF NOT EXISTS body_zlib BLOB;"),
+    # REST/web API keys (cleanroom.coordinator.web.auth): only a SHA-256 of each key is kept.
+    Migration(6, "API keys", """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL,
+    party TEXT NOT NULL,
+    role TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""),
+)
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)
+"""
+
+
+def applied(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The migration versions a store has recorded, in order."""
+    con.execute(_LEDGER)
+    return [row[0] for row in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every migration the store has not recorded, each in its own transaction; returns those applied."""
+    done = set(applied(con))
+    ran = []
+    for step in MIGRATIONS:
+        if step.version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(step.sql)
+            con.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                [step.version, step.name, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")],
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        ran.append(step.version)
+    return ran

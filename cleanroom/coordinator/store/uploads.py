@@ -1,0 +1,124 @@
+"""Uploads and their chunks (the blinded points, labels, records and sealed fields)."""
+
+from __future__ import annotations
+
+from cleanroom.coordinator.store.connection import Database, Tx
+from cleanroom.coordinator.store.records import ChunkDigest, ChunkLabels, NewChunk, UploadRow
+
+
+class UploadRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- uploads -----------------------------------------------------------------------------
+
+    def get(self, upload_id: str) -> UploadRow | None:
+        return self._db.record(UploadRow, "FROM uploads WHERE upload_id = ?", [upload_id])
+
+    def of_run(self, run_id: str, party: str, kind: str) -> UploadRow | None:
+        return self._db.record(UploadRow, "FROM uploads WHERE run_id = ? AND party = ? AND kind = ?", [run_id, party, kind])
+
+    def all_of_run(self, run_id: str, committed_only: bool = False) -> list[UploadRow]:
+        return self._db.records(UploadRow, "FROM uploads WHERE run_id = ?" + (" AND committed" if committed_only else ""), [run_id])
+
+    def is_committed(self, run_id: str, party: str, kind: str) -> bool:
+        return bool(self._db.values(
+            "SELECT 1 FROM uploads WHERE run_id = ? AND party = ? AND kind = ? AND committed", [run_id, party, kind]
+        ))
+
+    def completed_attribution_upload(self, agreement_id: str, party: str, digest: str) -> UploadRow | None:
+        """The party's own upload of this digest to an attribution run that completed, newest first."""
+        return self._db.record(
+            UploadRow,
+            """FROM uploads u JOIN runs r USING (run_id)
+               WHERE r.agreement_id = ? AND r.purpose = 'attribution' AND r.state = 'complete'
+                 AND u.party = ? AND u.kind = 'own' AND u.upload_digest = ?
+               ORDER BY r.created_at DESC LIMIT 1""",
+            [agreement_id, party, digest], alias="u",
+        )
+
+    @staticmethod
+    def insert(con: Tx, upload: UploadRow) -> None:
+        con.execute(
+            "INSERT INTO uploads (upload_id, run_id, party, kind, total_points, total_chunks, total_accounts, upload_digest, "
+            "of_upload, committed, created_at, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [upload.upload_id, upload.run_id, upload.party, upload.kind, upload.total_points, upload.total_chunks,
+             upload.total_accounts, upload.upload_digest, upload.of_upload, upload.committed, upload.created_at, upload.committed_at],
+        )
+
+    @staticmethod
+    def delete(con: Tx, upload_id: str) -> None:
+        """An upload and its chunks (replaced by a new one)."""
+        con.execute("DELETE FROM chunks WHERE upload_id = ?", [upload_id])
+        con.execute("DELETE FROM uploads WHERE upload_id = ?", [upload_id])
+
+    @staticmethod
+    def commit(con: Tx, upload_id: str, at: str) -> None:
+        con.execute("UPDATE uploads SET committed = true, committed_at = ? WHERE upload_id = ?", [at, upload_id])
+
+    # -- chunks ------------------------------------------------------------------------------
+
+    def received(self, upload_id: str) -> list[int]:
+        return self._db.values("SELECT seq FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
+
+    def chunk_digest(self, upload_id: str, seq: int) -> str | None:
+        return self._db.text("SELECT digest FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq])
+
+    def digests(self, upload_id: str) -> list[ChunkDigest]:
+        return self._db.records(ChunkDigest, "FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
+
+    def labels(self, upload_id: str) -> list[ChunkLabels]:
+        return self._db.records(ChunkLabels, "FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
+
+    def sealed(self, upload_id: str) -> list[tuple[int, bytes]]:
+        """(seq, sealed) of the chunks that carry sealed fields."""
+        with self._db.reading() as con:
+            found = con.execute(
+                "SELECT seq, sealed FROM chunks WHERE upload_id = ? AND sealed IS NOT NULL ORDER BY seq", [upload_id]
+            ).fetchall()
+        return [(int(seq), bytes(sealed)) for seq, sealed in found]
+
+    def points(self, upload_id: str) -> bytes:
+        """Every point of an upload, in chunk order."""
+        return b"".join(bytes(p) for p in self._db.values("SELECT points FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id]))
+
+    def chunk_points(self, upload_id: str, seq: int) -> bytes:
+        return bytes(self._db.value("SELECT points FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq]))
+
+    def records(self, upload_id: str) -> bytes:
+        """An attribution upload's records, in chunk order."""
+        found = self._db.values("SELECT records FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
+        return b"".join(bytes(r) for r in found if r is not None)
+
+    def peer_chunk_points(self, run_id: str, party: str, seq: int) -> int | None:
+        """How many points chunk ``seq`` of the other party's own upload holds (None: no such chunk)."""
+        found = self._db.value(
+            """SELECT c.n_points FROM chunks c JOIN uploads u USING (upload_id)
+               WHERE u.run_id = ? AND u.kind = 'own' AND u.party <> ? AND c.seq = ?""",
+            [run_id, party, seq],
+        )
+        return None if found is None else int(found)
+
+    @staticmethod
+    def insert_chunk(con: Tx, chunk: NewChunk) -> None:
+        con.execute(
+            "INSERT INTO chunks (upload_id, seq, n_points, points, accounts, populations, digest, records, sealed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [chunk.upload_id, chunk.seq, chunk.n_points, chunk.points, chunk.accounts, chunk.populations, chunk.digest,
+             chunk.records, chunk.sealed],
+        )
+
+    @staticmethod
+    def purge_points(con: Tx, *, run_id: str | None = None, agreement_id: str | None = None) -> dict[str, int]:
+        """Delete every blinded point of a run (or of all runs of an agreement); returns what went."""
+        if run_id is not None:
+            where, param = "run_id = ?", run_id
+        elif agreement_id is not None:
+            where, param = "run_id IN (SELECT run_id FROM runs WHERE agreement_id = ?)", agreement_id
+        else:
+            raise ValueError("purge_points needs a run_id or an agreement_id")
+        chosen = f"upload_id IN (SELECT upload_id FROM uploads WHERE {where})"
+        found = con.execute(f"SELECT count(*), coalesce(sum(n_points), 0) FROM chunks WHERE {chosen}", [param]).fetchone()
+        n_chunks, n_points = found if found else (0, 0)
+        con.execute(f"DELETE FROM chunks WHERE {chosen}", [param])
+        return {"chunks": int(n_chunks), "points": int(n_points)}

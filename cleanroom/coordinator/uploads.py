@@ -1,0 +1,221 @@
+"""Uploads: beginning one (own points, or the peer's re-blinded), and committing it.
+
+An upload is resumable: beginning again with the same digest returns the
+session as it stands. Committing the last of a run's four uploads completes
+the run (``completion``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import numpy as np
+
+from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
+from cleanroom.coordinator.completion import Completion
+from cleanroom.coordinator.limits import Limits
+from cleanroom.coordinator.runs import Runs
+from cleanroom.coordinator.sealing import check_sealed_upload
+from cleanroom.coordinator.store import Store, now
+from cleanroom.coordinator.store.records import OWN, PURPOSES, REBLINDED, RunRow, UploadRow
+from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from cleanroom.protocol import upload_digest
+
+
+class Uploads:
+    def __init__(self, store: Store, agreements: Agreements, runs: Runs, completion: Completion, limits: Limits) -> None:
+        self._store = store
+        self._agreements = agreements
+        self._runs = runs
+        self._completion = completion
+        self._limits = limits
+        # Both parties may begin at the same instant: deciding which run an upload joins (or opening
+        # one) and recording the upload must be one step, or each side opens its own run and waits forever.
+        self._beginning = threading.Lock()
+
+    def session(self, upload: UploadRow) -> dict[str, Any]:
+        return {
+            "run_id": upload.run_id,
+            "upload_id": upload.upload_id,
+            "received_chunks": self._store.uploads.received(upload.upload_id),
+            "max_chunk_points": self._limits.max_chunk_points,
+            "committed": upload.committed,
+        }
+
+    # -- begin -------------------------------------------------------------------------------
+
+    def begin(
+        self, caller: str, agreement_id: str, terms_hash_seen: str, kind: str, run_id: str, total_points: int, total_chunks: int,
+        total_accounts: int, digest: str, of_upload_id: str = "", purpose: str = "overlap",
+    ) -> dict[str, Any]:
+        agreement = self._agreements.active(caller, agreement_id, terms_hash_seen)
+        if kind not in (OWN, REBLINDED):
+            raise InvalidArgument("upload kind must be OWN or REBLINDED")
+        purpose = purpose or "overlap"
+        self._check_purpose(agreement, purpose)
+        self._check_sizes(total_points, total_chunks, digest)
+        with self._beginning:
+            if kind == OWN:
+                return self._begin_own(caller, agreement, total_points, total_chunks, total_accounts, digest, purpose)
+            return self._begin_reblinded(caller, agreement, run_id, of_upload_id, total_points, total_chunks, digest)
+
+    @staticmethod
+    def _check_purpose(agreement: Agreement, purpose: str) -> None:
+        terms = agreement.terms
+        if purpose not in PURPOSES:
+            raise InvalidArgument(f"run purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
+        if purpose == "attribution" and terms.attribution is None:
+            raise FailedPrecondition(f"agreement {agreement.agreement_id} does not include attribution; propose terms with --attribution")
+        if purpose == "overlap" and terms.reveals():
+            missing = [p for p in terms.parties if not agreement.has_key(p)]
+            if missing:
+                raise FailedPrecondition(
+                    f"agreement {agreement.agreement_id} grants account-level reveal but {', '.join(missing)} gave no encryption key; "
+                    "approve it again with a current cleanroom-client"
+                )
+
+    def _check_sizes(self, total_points: int, total_chunks: int, digest: str) -> None:
+        if total_points > self._limits.max_points:
+            raise ResourceExhausted(
+                f"upload of {total_points:,} points exceeds this coordinator's limit of {self._limits.max_points:,} points"
+            )
+        if total_points < 1 or total_chunks < 1 or total_chunks > total_points:
+            raise InvalidArgument(f"an upload needs at least one point and one chunk (got {total_points} points in {total_chunks} chunks)")
+        if -(-total_points // self._limits.max_chunk_points) > total_chunks:
+            raise InvalidArgument(
+                f"chunks hold at most {self._limits.max_chunk_points} points; {total_chunks} chunks cannot hold {total_points}"
+            )
+        if len(digest) != 64:
+            raise InvalidArgument("upload_digest must be a hex SHA-256")
+
+    def _begin_own(self, caller: str, agreement: Agreement, total_points: int, total_chunks: int, total_accounts: int,
+                   digest: str, purpose: str) -> dict[str, Any]:
+        terms = agreement.terms
+        if total_accounts > total_points or total_accounts < 1:
+            raise InvalidArgument(f"total_accounts ({total_accounts}) must be between 1 and total_points ({total_points})")
+        if total_accounts < terms.min_set_size:
+            raise FailedPrecondition(
+                f"your set has {total_accounts} accounts, below the agreement's minimum set size of {terms.min_set_size}"
+            )
+        run = self._store.runs.open_run(agreement.agreement_id, purpose)
+        if run is None and purpose == "attribution":
+            # The same file again after its run completed: that run stands (a job may re-run its model on it).
+            done = self._store.uploads.completed_attribution_upload(agreement.agreement_id, caller, digest)
+            if done is not None:
+                return self.session(done)
+        existing = self._store.uploads.of_run(run.run_id, caller, OWN) if run is not None else None
+        if run is not None and existing is not None:
+            if existing.upload_digest == digest:
+                return self.session(existing)  # resume
+            if self._store.uploads.is_committed(run.run_id, terms.other(caller), REBLINDED):
+                raise FailedPrecondition(
+                    f"run {run.run_id} already uses your earlier upload and {terms.other(caller)} is re-blinding it; "
+                    "wait for the run to complete, then map again"
+                )
+        upload = UploadRow(new_id("upl"), "", caller, OWN, total_points, total_chunks, total_accounts, digest, None, False, now(), None)
+        return self.session(self._record_own(caller, agreement, run, existing, upload, purpose))
+
+    def _record_own(self, caller: str, agreement: Agreement, run: RunRow | None, replaced: UploadRow | None,
+                    upload: UploadRow, purpose: str) -> UploadRow:
+        """Open a run if none collects, drop the caller's earlier upload to it, record this one."""
+        agreement_id = agreement.agreement_id
+        with self._store.transaction() as con:
+            if run is None:
+                run = RunRow(new_id("run"), agreement_id, agreement.version, agreement.terms_hash, "collecting", now(), None, purpose)
+                self._store.runs.insert(con, run)
+                self._store.audit(con, caller, "run.started", agreement_id,
+                                  {"run_id": run.run_id, "purpose": purpose, "terms_hash": agreement.terms_hash})
+            elif replaced is not None:
+                self._store.uploads.delete(con, replaced.upload_id)
+                self._store.audit(con, caller, "upload.replaced", agreement_id, {"run_id": run.run_id, "upload_id": replaced.upload_id})
+            recorded = dataclasses.replace(upload, run_id=run.run_id)
+            self._store.uploads.insert(con, recorded)
+        return recorded
+
+    def _begin_reblinded(self, caller: str, agreement: Agreement, run_id: str, of_upload_id: str, total_points: int,
+                         total_chunks: int, digest: str) -> dict[str, Any]:
+        other = agreement.terms.other(caller)
+        run = self._store.runs.get(run_id)
+        if run is None or run.agreement_id != agreement.agreement_id:
+            raise NotFound(f"run {run_id!r} does not exist in agreement {agreement.agreement_id}")
+        if run.state != "collecting":
+            raise FailedPrecondition(f"run {run_id} is {run.state}; nothing to re-blind")
+        peer = self._store.uploads.of_run(run_id, other, OWN)
+        if peer is None or not peer.committed:
+            raise FailedPrecondition(f"{other} has not finished uploading to run {run_id}; nothing to re-blind yet")
+        if of_upload_id != peer.upload_id:
+            raise FailedPrecondition(f"{other} replaced its upload to run {run_id}; fetch its points again and re-blind those")
+        if (total_points, total_chunks) != (peer.total_points, peer.total_chunks):
+            raise InvalidArgument(
+                f"re-blinded upload must match the peer's: {peer.total_points} points in {peer.total_chunks} chunks "
+                f"(got {total_points} in {total_chunks})"
+            )
+        existing = self._store.uploads.of_run(run_id, caller, REBLINDED)
+        if existing is not None:
+            if existing.upload_digest == digest:
+                return self.session(existing)
+            if existing.committed:
+                raise FailedPrecondition(f"you already re-blinded the peer's points of run {run_id}")
+        upload = UploadRow(new_id("upl"), run_id, caller, REBLINDED, total_points, total_chunks, 0, digest, of_upload_id, False, now(), None)
+        with self._store.transaction() as con:
+            if existing is not None:
+                self._store.uploads.delete(con, existing.upload_id)
+            self._store.uploads.insert(con, upload)
+        return self.session(upload)
+
+    # -- commit ------------------------------------------------------------------------------
+
+    def commit(self, caller: str, upload_id: str) -> dict[str, Any]:
+        upload = self._runs.own_upload(caller, upload_id)
+        run = self._runs.get(upload.run_id)
+        if upload.committed:
+            return self.receipt(upload, run)
+        self._runs.collecting(upload)
+        digests = self._check_complete(caller, upload, run)
+        with self._store.transaction() as con:
+            self._store.uploads.commit(con, upload_id, now())
+            self._store.audit(con, caller, "upload.committed", run.agreement_id, {
+                "run_id": run.run_id, "upload_id": upload_id, "kind": upload.kind, "points": upload.total_points,
+                "accounts": upload.total_accounts, "chunks": upload.total_chunks, "upload_digest": upload.upload_digest,
+                "chunk_digests": digests,
+            })
+        upload = self._runs.own_upload(caller, upload_id)
+        self._completion.complete_if_ready(run.run_id)
+        return self.receipt(upload, run)
+
+    def _check_complete(self, caller: str, upload: UploadRow, run: RunRow) -> list[str]:
+        """Every chunk there, as announced; returns the chunk digests."""
+        upload_id = upload.upload_id
+        chunks = self._store.uploads.digests(upload_id)
+        missing = sorted(set(range(upload.total_chunks)) - {c.seq for c in chunks})
+        if missing:
+            raise FailedPrecondition(f"upload {upload_id} is missing {len(missing)} chunk(s), first {missing[0]}; send them and commit again")
+        points = sum(c.n_points for c in chunks)
+        if points != upload.total_points:
+            raise InvalidArgument(f"upload {upload_id} announced {upload.total_points} points but its chunks hold {points}")
+        digests = [c.digest for c in chunks]
+        if upload_digest(digests) != upload.upload_digest:
+            raise InvalidArgument(f"upload {upload_id}: the chunks do not match the announced upload digest")
+        terms = self._agreements.terms_by_id(run.agreement_id)
+        if upload.kind == REBLINDED:
+            peer = self._store.uploads.of_run(run.run_id, terms.other(caller), OWN)
+            if peer is None or peer.upload_id != upload.of_upload:
+                raise FailedPrecondition("the peer replaced its upload while you re-blinded it; run sync again")
+        else:
+            labels = self._store.uploads.labels(upload_id)
+            distinct = np.unique(np.concatenate([np.frombuffer(bytes(c.accounts or b""), dtype="<u4") for c in labels]))
+            if len(distinct) != upload.total_accounts:
+                raise InvalidArgument(f"upload {upload_id} announced {upload.total_accounts} accounts but labels {len(distinct)} distinct ones")
+            check_sealed_upload(self._store, terms, upload, run)
+        return digests
+
+    def receipt(self, upload: UploadRow, run: RunRow) -> dict[str, Any]:
+        """The signed receipt a client keeps of what it sent."""
+        body = {
+            "upload_id": upload.upload_id, "run_id": run.run_id, "agreement_id": run.agreement_id, "terms_hash": run.terms_hash,
+            "kind": upload.kind, "party": upload.party, "total_points": int(upload.total_points),
+            "total_chunks": int(upload.total_chunks), "upload_digest": upload.upload_digest, "received_at": upload.committed_at or "",
+        }
+        return {**body, "signature": self._store.signer.sign_json(body)}
