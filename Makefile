@@ -16,12 +16,14 @@ test: lint chromium
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not e2e"
 
-# Lint, format, types and the architecture contracts (pyproject.toml).
+# Lint, format, types, the architecture contracts (pyproject.toml) and the size limits (tools/check_size.py).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tools
 	$(BIN)/lint-imports
+	$(BIN)/python tools/check_size.py
 
 # Page tests drive Debian's chromium with Playwright (never Playwright's own download).
 chromium:

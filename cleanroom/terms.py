@@ -115,7 +115,7 @@ def build_terms(
     proposer's shared columns, ``their_share`` the counterparty's (which it
     may still change when it approves, making new terms both approve).
     """
-    terms = {
+    terms: dict[str, Any] = {
         "schema": SCHEMA,
         "parties": [proposer, counterparty],
         "populations": {proposer: list(populations), counterparty: list(their_populations or populations)},
@@ -191,9 +191,10 @@ def _require(cond: bool, message: str) -> None:
         raise InvalidArgument(f"terms: {message}")
 
 
-def _int_field(obj: dict, key: str, minimum: int) -> int:
+def _int_field(obj: dict[str, Any], key: str, minimum: int) -> int:
     value = obj.get(key)
-    _require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum, f"{key} must be an integer >= {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidArgument(f"terms: {key} must be an integer >= {minimum}")
     return value
 
 
@@ -221,7 +222,7 @@ def parse_terms(terms_json: bytes) -> Terms:
         _require(len(set(plist)) == len(plist), f"populations of {party} repeat a name")
         populations[party] = tuple(plist)
     kinds = raw.get("key_kinds")
-    _require(isinstance(kinds, list) and kinds and all(k in KEY_KINDS for k in kinds) and len(set(kinds)) == len(kinds), f"key_kinds must be a non-empty subset of {list(KEY_KINDS)}")
+    _require(isinstance(kinds, list) and bool(kinds) and all(k in KEY_KINDS for k in kinds) and len(set(kinds)) == len(kinds), f"key_kinds must be a non-empty subset of {list(KEY_KINDS)}")
     guard = raw.get("guardrails")
     _require(isinstance(guard, dict), "guardrails must be an object")
     min_count = _int_field(guard, "min_count", 1)

@@ -21,10 +21,11 @@ total is the sum of the lines.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, NoReturn
 
 from cleanroom.attribution.config import decimal_str, parse_decimal
 from cleanroom.attribution.engine import DealCredit
@@ -36,7 +37,7 @@ from cleanroom.errors import InvalidArgument
 PLAN_KINDS: tuple[str, ...] = ("percentage", "fixed-fee", "tiered", "hybrid")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise InvalidArgument(f"commission plan: {message}")
 
 
@@ -132,7 +133,7 @@ class HybridPlan:
         return _with_currency({"kind": self.kind, "fee": decimal_str(self.fee), "rate": decimal_str(self.rate)}, self.currency)
 
 
-Plan = Union[PercentagePlan, FixedFeePlan, TieredPlan, HybridPlan]
+Plan = PercentagePlan | FixedFeePlan | TieredPlan | HybridPlan
 
 
 def _with_currency(d: dict[str, Any], currency: str | None) -> dict[str, Any]:

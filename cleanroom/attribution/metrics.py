@@ -26,8 +26,9 @@ Money is Decimal (strings in the result), ratios float. Mixed currencies need
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from cleanroom.attribution.engine import DealCredit, check_deal
 from cleanroom.attribution.money import CENT, Currency, money_str

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cleanroom.terminal.console import err, out, print_json
-from cleanroom.errors import CleanroomError
-from cleanroom.terminal.views import print_overlap, print_partner_credit
 from cleanroom.demo.localrun import LocalCoordinator, client_background, client_json, finish
+from cleanroom.errors import CleanroomError
+from cleanroom.terminal.console import err, out, print_json
+from cleanroom.terminal.views import print_overlap, print_partner_credit
 
 POPULATIONS = ["customer", "prospect", "opportunity"]
 # Account-level reveal in the demo: the vendor's open opportunities that the partner has as customers
@@ -88,8 +88,8 @@ def print_targets(targets: list[dict[str, Any]], total: int) -> None:
 
 def verify_audit(data_dir: Path, out: Path) -> dict[str, Any]:
     """Export the coordinator's audit chain and verify it as a compliance team would: offline."""
-    from cleanroom.coordinator.audit.export import export
     from cleanroom.auditlog.verify import verify_file
+    from cleanroom.coordinator.audit.export import export
     from cleanroom.coordinator.datadir import DataDir
 
     summary = export(DataDir(data_dir), out)

@@ -226,7 +226,7 @@ class _Pair:
         self.partner_plan, p_rej = _plan(random.Random(f"{seed}/partner/plan"), chain(range(o), range(v, known)), PARTNER_MIX,
                                          range(o, v), fresh, junk_p, masks[1])
         self.masks = masks
-        pairs = Counter(zip(*masks))  # (vendor mask, partner mask) -> companies
+        pairs = Counter(zip(*masks, strict=True))  # (vendor mask, partner mask) -> companies
         matrix = {vp: {pp: 0 for pp in POPULATIONS} for vp in POPULATIONS}
         for (vm, pm), n in pairs.items():
             if vm and pm:
@@ -355,7 +355,7 @@ def _write(rows: Iterator[dict[str, str]], n_rows: int, headers: list[str], path
         schema = pa.schema([(h, pa.string()) for h in headers])
         with pq.ParquetWriter(path, schema) as writer:
             batch: list[dict[str, str]] = []
-            for row in chain(rows, [None]):  # type: ignore[list-item]
+            for row in chain(rows, [None]):
                 if row is not None:
                     batch.append(row)
                 if len(batch) >= 100_000 or (row is None and batch):

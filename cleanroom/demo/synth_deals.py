@@ -48,7 +48,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cleanroom.demo.synth import (
-    DOMAIN_FORMS, OWNERS, WEBSITE_FORMS, Company, Rand, _no_key, _pick, _Universe, _website, _write,
+    DOMAIN_FORMS,
+    OWNERS,
+    WEBSITE_FORMS,
+    Company,
+    Rand,
+    _no_key,
+    _pick,
+    _Universe,
+    _website,
+    _write,
 )
 
 SALESFORCE_DEAL_HEADERS = ["Opportunity ID", "Opportunity Name", "Account Name", "Website", "Amount", "Opportunity Currency",
@@ -143,7 +152,7 @@ class TruthDeal:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "TruthDeal":
+    def from_json(cls, d: dict) -> TruthDeal:
         return cls(
             d["deal_id"], d["row"], d["company"], d["domain"], Decimal(d["amount"]), d["currency"], d["outcome"], d["stage"],
             d["type"], date.fromisoformat(d["created"]), None if d["closed"] is None else date.fromisoformat(d["closed"]),
@@ -197,7 +206,7 @@ class AttributionTruth:
             fh.write("\n]}\n")
 
     @classmethod
-    def load(cls, path: Path | str) -> "AttributionTruth":
+    def load(cls, path: Path | str) -> AttributionTruth:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(
             data["seed"], date.fromisoformat(data["as_of"]), data["style"], tuple(data["partners"]), data["paths"],
