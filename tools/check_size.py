@@ -71,7 +71,7 @@ def check_source(source: str, path: Path, max_module: int = MAX_MODULE_LINES, ma
 
 
 def python_files(roots: Iterable[Path]) -> list[Path]:
-    files = set()
+    files: set[Path] = set()
     for root in roots:
         candidates = [root] if root.is_file() else root.rglob("*.py")
         files.update(f for f in candidates if not is_generated(f) and ".venv" not in f.parts)
