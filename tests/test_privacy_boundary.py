@@ -2,18 +2,21 @@
 
 What this checks, precisely:
 
-1. No ``.py`` file under ``cleanroom/`` has an ``import`` or ``from ... import``
-   statement (anywhere in the file, at any nesting level: module top, functions,
-   ``try`` blocks, ``if TYPE_CHECKING``) whose module is ``cleanroom_client`` or
-   a submodule of it. Found by parsing each file with ``ast``. NOT checked:
-   dynamic imports (``importlib.import_module("cleanroom_client...")``,
-   ``__import__``), module names in strings (e.g. ``python -m cleanroom_client.cli``
-   in a subprocess command line, which cleanroom/localrun.py does legitimately),
-   or code reached through a third package. A second test imports the coordinator's
-   modules in a fresh interpreter and checks ``cleanroom_client`` was not loaded
-   transitively, which covers imports through intermediaries for those modules.
+1. The architecture contracts in ``pyproject.toml`` (import-linter, run by ``make lint``
+   too) are present, name the packages they should, and are KEPT: the coordinator
+   never imports the client, the client never imports the coordinator, the shared
+   library imports neither, nothing in the product imports the demo package, and only
+   the gRPC adapters import the generated wire code. import-linter follows every
+   ``import`` statement at any nesting level, and indirect chains (a -> b -> c) too.
+   NOT checked: dynamic imports (``importlib.import_module``, ``__import__``) and
+   module names in strings (``python -m cleanroom_client.cli`` in a subprocess command
+   line, which the demo package does legitimately). A second test imports every
+   module of the ``cleanroom`` package in a fresh interpreter and checks
+   ``cleanroom_client`` was not loaded, which covers import-time dynamic imports.
+   A test of the checker shows the coordinator contract breaks on a planted import.
 
-2. In the generated protobuf descriptors (``cleanroom.v1.*_pb2``), no field of any
+2. In the generated protobuf descriptors (``cleanroom.v1.*_pb2``, every ``.proto``
+   under ``proto/``), no field of any
    message -- in either direction, so in particular none of the messages a client
    sends to the coordinator (the request types of every RPC, including the
    client-streamed ``PointChunk``, and every message type nested in them) -- is
@@ -33,7 +36,8 @@ What this checks, precisely:
 
 from __future__ import annotations
 
-import ast
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,12 +45,12 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
+from importlinter import api as importlinter
 
-from cleanroom.v1 import agreements_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, results_pb2, runs_pb2
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "cleanroom"
-FORBIDDEN_PACKAGE = "cleanroom_client"
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 RAW_KEY_WORDS = {
     "key", "keys", "domain", "domains", "email", "emails", "mail", "name", "names",
@@ -56,77 +60,91 @@ POINT_WORDS = {"point", "points", "token", "tokens", "alpha", "alphas", "beta", 
 COUNT_WORDS = {"total", "peer", "max", "min", "n", "num", "count"}
 
 
-# -- 1. imports --------------------------------------------------------------------------
+# -- 1. imports: the import-linter contracts ------------------------------------------------
+
+SHARED_LIBRARY = {
+    "cleanroom.errors", "cleanroom.terms", "cleanroom.protocol", "cleanroom.psi", "cleanroom.attribution",
+    "cleanroom.crypto", "cleanroom.auditlog", "cleanroom.wire",
+}
+# id -> what the contract must say (every listed option must contain at least these modules).
+BOUNDARY_CONTRACTS = {
+    "coordinator-never-imports-client": {
+        "type": "forbidden", "source_modules": {"cleanroom.coordinator"}, "forbidden_modules": {"cleanroom_client"},
+    },
+    "client-never-imports-coordinator": {
+        "type": "forbidden", "source_modules": {"cleanroom_client"}, "forbidden_modules": {"cleanroom.coordinator"},
+    },
+    "shared-library-imports-neither-side": {
+        "type": "forbidden", "source_modules": SHARED_LIBRARY,
+        "forbidden_modules": {"cleanroom.coordinator", "cleanroom_client", "cleanroom.demo"},
+    },
+    "product-never-imports-demo": {
+        "type": "forbidden", "source_modules": SHARED_LIBRARY | {"cleanroom.coordinator", "cleanroom_client", "cleanroom.terminal"},
+        "forbidden_modules": {"cleanroom.demo"},
+    },
+    "only-adapters-import-generated-code": {"type": "protected", "protected_modules": {"cleanroom.v1"}},
+}
 
 
-def forbidden_imports(source: str, filename: str = "<src>") -> list[str]:
-    """Every import statement in ``source`` that names cleanroom_client (line: statement)."""
-    found = []
-    for node in ast.walk(ast.parse(source, filename=filename)):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0 and node.module:
-                names = [node.module]
-            # ``from cleanroom import cleanroom_client``-style: the imported names too
-            names += [f"{node.module or ''}.{alias.name}".lstrip(".") for alias in node.names]
-            names += [alias.name for alias in node.names]
-        for name in names:
-            if name == FORBIDDEN_PACKAGE or name.startswith(FORBIDDEN_PACKAGE + "."):
-                found.append(f"{filename}:{node.lineno}: {ast.unparse(node)}")
-                break
-    return found
+def _contracts() -> dict[str, dict[str, object]]:
+    config = importlinter.read_configuration(str(ROOT / "pyproject.toml"))
+    return {c.get("id", c["name"]): c for c in config["contracts_options"]}
 
 
-def test_checker_finds_every_import_form():
-    source = """
-import os
-import cleanroom_client
-import cleanroom_client.inputs.keys.domain as d
-from cleanroom_client.inputs import readers
-from cleanroom_client.inputs.keys import domain
-def f():
-    try:
-        from cleanroom_client.inputs.readers import read
-    except ImportError:
-        pass
-if True:
-    import json, cleanroom_client.protocol.mapping
-"""
-    assert len(forbidden_imports(source)) == 6
-    assert forbidden_imports("import cleanroom\nfrom cleanroom.psi import blind\nimport cleanroom_clientele\n") == []
+def lint_imports(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT_IMPORTS), "--no-logo", "--no-cache", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
-def _python_files() -> list[Path]:
-    # The demo package is not product code: it drives both sides (import-linter keeps the product off it).
-    files = sorted(f for f in PACKAGE.rglob("*.py") if f.relative_to(PACKAGE).parts[0] != "demo")
-    assert len(files) > 20, "the scan found too few files; is PACKAGE right?"
-    assert PACKAGE / "coordinator" / "core.py" in files
-    return files
+@pytest.mark.parametrize("contract_id", sorted(BOUNDARY_CONTRACTS))
+def test_boundary_contract_is_configured(contract_id: str):
+    contracts = _contracts()
+    assert contract_id in contracts, f"pyproject.toml lost the {contract_id!r} contract"
+    contract = contracts[contract_id]
+    for option, wanted in BOUNDARY_CONTRACTS[contract_id].items():
+        if isinstance(wanted, str):
+            assert contract[option] == wanted
+        else:
+            assert wanted <= set(contract[option]), f"{contract_id}: {option} must include {sorted(wanted - set(contract[option]))}"
+    if contract_id == "only-adapters-import-generated-code":
+        # the adapters, the generated code itself and the demo (not product code) may import it: nothing else
+        allowed = set(contract["allowed_importers"]) - {"cleanroom.v1", "cleanroom.demo"}
+        assert allowed and all(m.startswith("cleanroom.coordinator.grpc") or m.startswith("cleanroom_client.remote") for m in allowed)
 
 
-def test_no_module_under_cleanroom_imports_the_client():
-    offenders = []
-    for path in _python_files():
-        offenders += forbidden_imports(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
-    assert offenders == [], "cleanroom/ imports the client's raw-data code:\n" + "\n".join(offenders)
+@pytest.mark.parametrize("contract_id", sorted(BOUNDARY_CONTRACTS))
+def test_boundary_contract_is_kept(contract_id: str):
+    done = lint_imports("--contract", contract_id)
+    assert done.returncode == 0 and "1 kept, 0 broken" in done.stdout, done.stdout + done.stderr
 
 
-def test_coordinator_modules_do_not_load_the_client_transitively():
-    modules = [
-        "cleanroom.coordinator.core",
-        "cleanroom.coordinator.grpc.service",
-        "cleanroom.coordinator.server",
-        "cleanroom.coordinator.store",
-        "cleanroom.coordinator.overlap",
-        "cleanroom.coordinator.release",
-        "cleanroom.coordinator.audit.export",
-        "cleanroom.auditlog.verify",
-    ]
+def test_the_contract_check_can_fail(tmp_path: Path):
+    """The coordinator contract, as configured, breaks on a planted import of the client."""
+    for package in ("cleanroom", "cleanroom/coordinator", "cleanroom_client"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "cleanroom" / "coordinator" / "leak.py").write_text("def f():\n    from cleanroom_client import secrets\n")
+    (tmp_path / "cleanroom_client" / "secrets.py").write_text("")
+    contract = _contracts()["coordinator-never-imports-client"]
+    lines = ["[tool.importlinter]", 'root_packages = ["cleanroom", "cleanroom_client"]', "", "[[tool.importlinter.contracts]]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in contract.items()]  # strings and string lists: JSON is TOML here
+    (tmp_path / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = lint_imports(cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "cleanroom.coordinator.leak -> cleanroom_client.secrets" in done.stdout
+    (tmp_path / "cleanroom" / "coordinator" / "leak.py").write_text("import json\n")
+    assert lint_imports(cwd=tmp_path, env=env).returncode == 0
+
+
+def test_no_cleanroom_module_loads_the_client_at_import_time():
+    # Imports every module of the cleanroom package (the demo package aside: it drives both sides).
     code = (
-        "import importlib, sys\n"
-        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "import importlib, pkgutil, sys, cleanroom\n"
+        "names = [m.name for m in pkgutil.walk_packages(cleanroom.__path__, 'cleanroom.') if not m.name.startswith('cleanroom.demo')]\n"
+        "assert len(names) > 40, names\n"
+        "assert 'cleanroom.coordinator.server' in names and 'cleanroom.auditlog.verify' in names, names\n"
+        "for m in names: importlib.import_module(m)\n"
         "print(sorted(m for m in sys.modules if m == 'cleanroom_client' or m.startswith('cleanroom_client.')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -135,7 +153,7 @@ def test_coordinator_modules_do_not_load_the_client_transitively():
 
 # -- 2. the wire contract -------------------------------------------------------------------
 
-FILES = (agreements_pb2.DESCRIPTOR, runs_pb2.DESCRIPTOR, results_pb2.DESCRIPTOR)
+FILES = (agreements_pb2.DESCRIPTOR, runs_pb2.DESCRIPTOR, results_pb2.DESCRIPTOR, attribution_pb2.DESCRIPTOR)
 
 
 def _all_messages(files=FILES):
@@ -208,7 +226,15 @@ def test_client_to_coordinator_messages_are_the_expected_ones():
         "cleanroom.v1.CommitUploadRequest",
         "cleanroom.v1.FetchPeerPointsRequest",
         "cleanroom.v1.GetOverlapRequest",
+        "cleanroom.v1.RunAttributionRequest",
+        "cleanroom.v1.ShowAttributionRequest",
     } <= names
+
+
+def test_every_proto_file_is_scanned():
+    # A new .proto under proto/ must be added to FILES, or its fields would go unchecked.
+    sources = {p.relative_to(ROOT / "proto").as_posix() for p in (ROOT / "proto").rglob("*.proto")}
+    assert sources == {fd.name for fd in FILES}
 
 
 def test_no_client_to_coordinator_field_carries_a_raw_key():
