@@ -37,6 +37,7 @@ from cleanroom.psi import hash_to_point
 from cleanroom.terms import build_terms, canonical_json
 from cleanroom_client.inputs.keys.domain import DomainRejected, canonical_domain
 from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.mapping import hash_context
 from store_scan import store_values
 from cleanroom_client.remote import Remote
 from cleanroom.demo.synth_deals import TOUCH_STYLES, AttributionTruth, write_attribution_set
@@ -514,7 +515,7 @@ def test_coordinator_never_holds_an_identifier(world: World):
         for form in _forms(domain):
             needles[form] = f"canonical domain {domain}"
         for agreement_id in agreements:  # the unblinded hash-to-curve point is a plain hash of the key too
-            needles[hash_to_point(domain, f"{agreement_id}/domain".encode())] = f"H({domain})"
+            needles[hash_to_point(domain, hash_context(agreement_id, "domain"))] = f"H({domain})"
     assert len(domains) > 500 and len(needles) > 5000
     # A planted identifier is found: the search itself works.
     planted = next(iter(needles))

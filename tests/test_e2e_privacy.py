@@ -19,6 +19,7 @@ import pytest
 from cleanroom.demo.run import POPULATIONS
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client_background, client_json, finish
 from cleanroom.psi import hash_to_point
+from cleanroom_client.protocol.mapping import hash_context  # the client's own context: a change to it is tested, not retyped
 from store_scan import stored_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -61,7 +62,7 @@ def test_coordinator_never_sees_keys(tmp_path: Path):
                 for form in _forms(value) + _forms(key):
                     needles[form] = f"{name} key {key}"
                 # The unblinded hash-to-curve point is a plain hash of the key too.
-                needles[hash_to_point(value, f"{agreement_id}/{kind}".encode())] = f"{name} H({key})"
+                needles[hash_to_point(value, hash_context(agreement_id, kind))] = f"{name} H({key})"
         with open(data[name], newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 for column in ("Website", "Company Domain Name", "Website URL", "Account Name", "Company name"):

@@ -7,6 +7,7 @@ never taken from cleanroom.terms itself.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 
@@ -264,5 +265,5 @@ def test_viewer_without_release_entry_sees_nothing():
 def test_terms_is_frozen():
     terms = parse_terms(_canon(_valid()))
     assert isinstance(terms, Terms)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         terms.min_count = 1  # type: ignore[misc]
