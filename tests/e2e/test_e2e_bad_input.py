@@ -19,7 +19,7 @@ from cleanroom.v1 import runs_pb2
 from cleanroom_client.profile import Profile
 from cleanroom_client.remote import CoordinatorUnavailable, Remote
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 MAX_POINTS = 5000
 

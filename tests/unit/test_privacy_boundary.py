@@ -49,7 +49,7 @@ from importlinter import api as importlinter
 
 from cleanroom.v1 import agreements_pb2, attribution_pb2, results_pb2, runs_pb2
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 RAW_KEY_WORDS = {

@@ -22,7 +22,7 @@ from cleanroom.psi import hash_to_point
 from cleanroom_client.protocol.mapping import hash_context  # the client's own context: a change to it is tested, not retyped
 from store_scan import stored_bytes
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 
 def _forms(value: str) -> list[bytes]:

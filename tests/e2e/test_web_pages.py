@@ -16,7 +16,7 @@ from browser import browser_page
 from cleanroom.demo.localrun import LocalCoordinator
 from web_data import build, web_server  # noqa: F401  (session fixture)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 
 def api_get(server: dict, key: str, path: str, **params) -> dict:

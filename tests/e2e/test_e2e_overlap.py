@@ -16,7 +16,7 @@ import pytest
 from cleanroom.demo.run import POPULATIONS, check_view
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 
 @pytest.fixture(scope="module")

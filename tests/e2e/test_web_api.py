@@ -13,7 +13,7 @@ from cleanroom.auditlog.verify import verify_file
 from cleanroom.crypto.signing import verify_json
 from web_data import web_server  # noqa: F401  (session fixture)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 
 def test_demo_json_matches_ground_truth_and_verifies(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from cleanroom.demo.localrun import LocalCoordinator, client, client_background, client_json, finish, run, COORDINATOR
 from cleanroom.v1 import runs_pb2
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 
 def _csv(path: Path, domains: list[str]) -> str:

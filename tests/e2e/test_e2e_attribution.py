@@ -42,7 +42,7 @@ from store_scan import store_values
 from cleanroom_client.remote import Remote
 from cleanroom.demo.synth_deals import TOUCH_STYLES, AttributionTruth, write_attribution_set
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 SEED, DEALS, TOUCHES = 5, 600, 500
 AS_OF = date(2025, 12, 31)

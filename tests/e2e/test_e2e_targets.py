@@ -26,7 +26,7 @@ from store_scan import stored_bytes
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
 from cleanroom_client.inputs.accounts import load_accounts
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 POPS = "customer,prospect,opportunity"
 # Proposer (vendor) population first: the vendor sees its opportunities the partner has as customers, and its
