@@ -12,6 +12,7 @@ of the input files, and the audit chain.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -78,7 +79,7 @@ def expected(truth: AttributionTruth, config: AttributionConfig, model: str, par
         ids[ref] = d.deal_id
     credits = credit_deals(deals, touches, config, AS_OF, model)
     per_deal = {}
-    for deal, credit in zip(deals, credits):
+    for deal, credit in zip(deals, credits, strict=True):
         row = credit.to_dict()
         del row["ref"]
         per_deal[ids[deal.ref]] = {"deal_id": ids[deal.ref], "amount": deal.amount, "currency": deal.currency, **row}
@@ -139,12 +140,12 @@ class World:
     def plan_file(self) -> str:
         return str(self.base / "plan.json")
 
-    def running(self) -> "World":
+    def running(self) -> World:
         if self.coord.process is None:
             self.coord.start()
         return self
 
-    def stopped(self) -> "World":
+    def stopped(self) -> World:
         self.coord.stop()
         return self
 
@@ -436,7 +437,7 @@ def test_coordinator_refuses_the_same_requests_on_the_wire(world: World):
         for name, (call, codes, text) in cases.items():
             try:
                 call()
-            except Exception as exc:  # noqa: BLE001  (the client's error types carry the gRPC status's name)
+            except Exception as exc:  # the client's error types carry the gRPC status's name
                 if type(exc).__name__ not in codes or text not in str(exc):
                     problems.append(f"{name}: {type(exc).__name__}: {exc}")
             else:
@@ -481,7 +482,7 @@ def _found(needles: dict[bytes, str], haystack: bytes) -> list[str]:
     windows = np.unique(windows)
     prefixes = np.array([int.from_bytes(k[:PREFIX], "little") for k in needles], dtype=np.uint64)
     hit = np.isin(prefixes, windows)
-    return sorted({what for (needle, what), h in zip(needles.items(), hit) if h and needle in haystack})
+    return sorted({what for (needle, what), h in zip(needles.items(), hit, strict=True) if h and needle in haystack})
 
 
 
@@ -503,10 +504,8 @@ def test_coordinator_never_holds_an_identifier(world: World):
                 for column in identifying:
                     value = (row.get(column) or "").strip()
                     if column in ("Website", "Company Domain Name", "Domain") and value:
-                        try:
+                        with contextlib.suppress(DomainRejected):
                             domains.add(canonical_domain(value))
-                        except DomainRejected:
-                            pass
                     if len(value) >= PREFIX:
                         needles[value.encode("utf-8")] = f"{name} {column} {value!r}"
     agreements = [*world.ids.values(), *world.extra.values()]

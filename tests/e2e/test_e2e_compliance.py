@@ -74,7 +74,7 @@ def test_retention_deletes_every_point_after_the_period(tmp_path):
         coord.stop()
     export = tmp_path / "audit.jsonl"
     run([*COORDINATOR, "audit", "export", "--data-dir", str(coord.data_dir), "--out", str(export)])
-    deleted = [json.loads(l) for l in export.read_text().splitlines() if '"points.deleted"' in l]
+    deleted = [json.loads(line) for line in export.read_text().splitlines() if '"points.deleted"' in line]
     assert deleted and deleted[0]["details"]["cause"] == "retention" and deleted[0]["details"]["points"] == 2 * (70 + 50)
 
 
@@ -95,10 +95,10 @@ def test_revocation_stops_runs_and_purges_points(tmp_path):
         coord.stop()
     export = tmp_path / "audit.jsonl"
     run([*COORDINATOR, "audit", "export", "--data-dir", str(coord.data_dir), "--out", str(export), "--agreement", agreement_id])
-    actions = [json.loads(l).get("action") for l in export.read_text().splitlines()]
+    actions = [json.loads(line).get("action") for line in export.read_text().splitlines()]
     assert "agreement.revoked" in actions and "points.deleted" in actions
     # map refuses a revoked agreement before uploading anything; overlap is refused (and audited) by the coordinator.
-    denied = [json.loads(l) for l in export.read_text().splitlines() if json.loads(l).get("action") == "request.denied"]
+    denied = [json.loads(line) for line in export.read_text().splitlines() if json.loads(line).get("action") == "request.denied"]
     assert any("revoked" in d["details"]["reason"] for d in denied), denied
     verified = run([*COORDINATOR, "audit", "verify", str(export), "--public-key", str(export) + ".pub", "--json"])
     assert json.loads(verified.stdout)["ok"] is True
@@ -124,7 +124,7 @@ def test_receipts_round_trip_across_a_coordinator_restart(tmp_path):
         assert ok["ok"] is True and ok["receipts"] == 3
     # Tampering with a receipt, or a receipt signed by another key, is caught.
     log = parties["vendor"] / "receipts.jsonl"
-    entries = [json.loads(l) for l in log.read_text().splitlines()]
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
     entries[0]["receipt"]["total_points"] = str(int(entries[0]["receipt"]["total_points"]) + 1)
     log.write_text("".join(json.dumps(e) + "\n" for e in entries))
     bad = client(parties["vendor"], "receipts", "verify", "--json", check=False)

@@ -211,7 +211,8 @@ def test_local_view_in_a_real_browser(world, tmp_path):
             # Export what is visible, as a person would: a CSV download of exactly those rows.
             with page.expect_download() as info:
                 page.click("#export")
-            exported = list(csv.DictReader(open(info.value.path(), newline="", encoding="utf-8-sig")))
+            with open(info.value.path(), newline="", encoding="utf-8-sig") as fh:
+                exported = list(csv.DictReader(fh))
             assert sorted(r["Account Name"] for r in exported) == sorted(visible)
             page.goto(f"{base}/agreements/{world['agreement_id']}")
             terms = page.locator("table.kv").inner_text()

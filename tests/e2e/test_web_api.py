@@ -86,7 +86,7 @@ def test_agreements_are_scoped_to_the_party_and_paginate(api):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert [len(p) for p in pages] == [4, 2] and sorted(sum(pages, [])) == sorted(vendor_ids)
+    assert [len(p) for p in pages] == [4, 2] and sorted(i for p in pages for i in p) == sorted(vendor_ids)
     error(api("analyst", "/v1/agreements", params={"cursor": "bm90LWEtY3Vyc29y"}), 400, "INVALID_ARGUMENT")
     dp = next(a for a in mine if a["agreement_id"] == ids["c"])
     assert dp["dp"] == {"epsilon": 1.0, "budget": 3.0} and dp["approved_by"] == ["vendor", "partner-c"]
@@ -274,7 +274,7 @@ def test_roles_both_ways_and_denials_are_audited(api):
     rest = [e for e in denied if e["details"].get("method", "").startswith("REST ")]
     assert len(rest) >= sum(1 for *_, s in ROLE_CASES if s == 403)
     cross = [e for e in rest if e["agreement_id"] == ids["x"] and e["actor"] == "vendor"]
-    assert cross and cross[0]["details"]["key_id"] == api.server["key_ids"]["analyst"] or cross[0]["details"]["role"] in ("analyst", "auditor")
+    assert (cross and cross[0]["details"]["key_id"] == api.server["key_ids"]["analyst"]) or cross[0]["details"]["role"] in ("analyst", "auditor")
     # The vendor's auditor sees the vendor's own denials that named no agreement; partner-x's auditor sees the attempt on x.
     own = ok(api("auditor", "/v1/audit/entries", params={"action": "request.denied", "limit": 1000}))["items"]
     assert any(e["agreement_id"] is None and e["actor"] == "vendor" for e in own)

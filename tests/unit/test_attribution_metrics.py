@@ -192,7 +192,7 @@ def test_release_below_k_deals_suppresses_everything_without_telling_the_count()
     config = AttributionConfig(min_deals=2)
     release = partner_release(summaries()["C"], config)  # C influenced 1 deal
     fields = ["credited_won", "credited_open", "deals_sourced", "deals_influenced", "win_rate_influenced"]
-    assert list(release) == ["partner", "currency", "min_deals"] + fields
+    assert list(release) == ["partner", "currency", "min_deals", *fields]
     for f in fields:
         assert release[f]["suppressed"] is True
         assert "fewer than 2 deals" in release[f]["reason"] and "1" not in release[f]["reason"]

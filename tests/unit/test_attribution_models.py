@@ -431,7 +431,7 @@ def test_zero_amount_deal_has_no_credits():
 
 
 def test_bad_deals_and_models_are_refused():
-    with pytest.raises(InvalidArgument, match="unknown attribution model 'nope'.*role-split"):
+    with pytest.raises(InvalidArgument, match=r"unknown attribution model 'nope'.*role-split"):
         credit_deals([won()], {}, CONFIG, TODAY, "nope")
     with pytest.raises(InvalidArgument, match="more than once"):
         credit_deals([won(ref=1), won(ref=1)], {}, CONFIG, TODAY)

@@ -49,7 +49,7 @@ def test_deals_round_trip_exactly():
 
 
 def _roles_and_days(rows) -> list[tuple[str, date]]:
-    return [(ROLES[r], day_of(d)) for r, d in zip(rows["role"].tolist(), rows["day"].tolist())]
+    return [(ROLES[r], day_of(d)) for r, d in zip(rows["role"].tolist(), rows["day"].tolist(), strict=True)]
 
 
 def test_touches_round_trip():
@@ -145,12 +145,12 @@ def test_link_matches_a_dictionary_join():
     touches = [(rng.randrange(250), rng.choice(["sourcing", "technical", "influence"]), date(2025, 1, 1) + timedelta(days=rng.randrange(150)))
                for _ in range(900)]
     linked = link(_side(vendor_tokens, 300), _side(partner_tokens, 250), encode_deals(deals[::-1]).tobytes(),
-                  encode_touches(*zip(*touches)).tobytes())
+                  encode_touches(*zip(*touches, strict=True)).tobytes())
 
     owner = {t: a for a, ts in enumerate(partner_tokens) for t in ts}
     matched = {(v, owner[t]) for v, ts in enumerate(vendor_tokens) for t in ts if t in owner}
     expected = sorted((v, day, role) for v, p in matched for (acc, role, day) in touches if acc == p)
-    got = sorted((v, day, role) for v, (role, day) in zip(linked.touches["account"].tolist(), _roles_and_days(linked.touches)))
+    got = sorted((v, day, role) for v, (role, day) in zip(linked.touches["account"].tolist(), _roles_and_days(linked.touches), strict=True))
     assert got == expected and len(expected) > 100
     assert decode_deals(linked.deals) == deals  # sorted by ref again
     assert from_blobs(*to_blobs(linked)).deals_digest == linked.deals_digest

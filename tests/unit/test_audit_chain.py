@@ -40,16 +40,16 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 def test_intact_log_verifies_and_records_what_happened(exported):
-    out, pub, summary, agreement_id, _ = exported
+    out, pub, summary, _agreement_id, _ = exported
     result = verify_file(out, pub)
     assert result.ok and result.entries == summary["entries"] and result.head_hash == summary["head_hash"]
-    actions = [json.loads(l)["action"] for l in _lines(out) if json.loads(l)["type"] == "entry"]
+    actions = [json.loads(line)["action"] for line in _lines(out) if json.loads(line)["type"] == "entry"]
     assert actions[:2] == ["agreement.proposed", "agreement.approved"]
     for expected in ("run.started", "upload.committed", "run.completed", "points.deleted", "release.overlap", "request.denied"):
         assert expected in actions
-    release = next(json.loads(l) for l in _lines(out) if '"release.overlap"' in l)
+    release = next(json.loads(line) for line in _lines(out) if '"release.overlap"' in line)
     assert release["details"]["viewer"] == "vendor" and release["details"]["totals"]["overlap"] == 20
-    upload = next(json.loads(l) for l in _lines(out) if '"upload.committed"' in l)
+    upload = next(json.loads(line) for line in _lines(out) if '"upload.committed"' in line)
     assert len(upload["details"]["chunk_digests"]) == 1 and "points" in upload["details"]
 
 
@@ -58,26 +58,35 @@ def test_every_tampering_is_found_with_its_position(exported, tmp_path, mutation
     out, pub, *_ = exported
     lines = _lines(out)
     if mutation == "edit":
-        entry = json.loads(lines[5]); entry["details"]["points"] = 1; lines[5] = json.dumps(entry); where = 6
+        entry = json.loads(lines[5])
+        entry["details"]["points"] = 1
+        lines[5] = json.dumps(entry)
+        where = 6
     elif mutation == "delete":
-        del lines[4]; where = 5
+        del lines[4]
+        where = 5
     elif mutation == "insert":
-        lines.insert(3, lines[2]); where = 4
+        lines.insert(3, lines[2])
+        where = 4
     elif mutation == "reorder":
-        lines[3], lines[4] = lines[4], lines[3]; where = 4
+        lines[3], lines[4] = lines[4], lines[3]
+        where = 4
     elif mutation == "truncate_with_checkpoint":
-        lines = lines[:4] + lines[-1:]; where = 5
+        lines = lines[:4] + lines[-1:]
+        where = 5
     elif mutation == "drop_checkpoint":
-        lines = lines[:-3]; where = len(lines)
+        lines = lines[:-3]
+        where = len(lines)
     else:  # an entry appended after the checkpoint
-        lines.append(lines[2]); where = len(lines)
+        lines.append(lines[2])
+        where = len(lines)
     result = verify_file(_write(tmp_path / "t.jsonl", lines), pub)
     assert not result.ok
     assert result.problems[0]["line"] == where, result.problems
 
 
 def test_wrong_key_and_foreign_signature(exported, tmp_path):
-    out, pub, *_ = exported
+    out, _pub, *_ = exported
     other = tmp_path / "other.pub"
     other.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     result = verify_file(out, other)
@@ -96,7 +105,7 @@ def test_filtered_export_redacts_other_agreements_but_keeps_the_chain(tmp_path):
     coord.store.close()
     out = tmp_path / "one.jsonl"
     export(data_dir, out, first["agreement_id"])
-    records = [json.loads(l) for l in _lines(out)]
+    records = [json.loads(line) for line in _lines(out)]
     assert all(second["agreement_id"] not in json.dumps(r) for r in records)
     assert {r["type"] for r in records} == {"header", "entry", "redacted", "checkpoint"}
     assert verify_file(out, Path(str(out) + ".pub")).ok

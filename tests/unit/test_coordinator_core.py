@@ -113,7 +113,7 @@ def reblind(coord, party, agr, secret):
         party, agr["agreement_id"], agr["terms_hash"], "reblinded", status["run_id"],
         status["peer_points"], status["peer_chunks"], 0, upload_digest(digests), status["peer_upload_id"],
     )
-    for seq, (b, d) in enumerate(zip(blinded, digests)):
+    for seq, (b, d) in enumerate(zip(blinded, digests, strict=True)):
         coord.put_chunk(party, session["upload_id"], seq, b, b"", b"", d)
     return coord.commit_upload(party, session["upload_id"])
 
@@ -541,7 +541,7 @@ def _check_audit_chain(coord, signer):
     assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
     assert rows[0]["prev_hash"] == "0" * 64
     public = signer._key.public_key()
-    for prev, row in zip([None] + rows[:-1], rows):
+    for prev, row in zip([None, *rows[:-1]], rows, strict=True):
         if prev is not None:
             assert row["prev_hash"] == prev["entry_hash"]
         body = {

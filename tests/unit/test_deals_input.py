@@ -382,10 +382,10 @@ def test_keys_agree_with_accounts(tmp_path: Path) -> None:
 
 
 def test_grouping_deals_into_accounts(tmp_path: Path) -> None:
-    header = SF + ["Billing Country"]
-    rows = [sf("1", "acme.com", name="Acme") + ["US"], sf("2", "beta.io", name="Beta") + ["DE"],
-            sf("3", "www.acme.com", name="Acme") + ["US"], sf("4", "", name="Beta GmbH") + ["Germany"],
-            sf("5", "gamma.fr", name="Gamma") + ["FR"], sf("6", "acme.co.uk", name="Acme") + ["US"]]
+    header = [*SF, "Billing Country"]
+    rows = [[*sf("1", "acme.com", name="Acme"), "US"], [*sf("2", "beta.io", name="Beta"), "DE"],
+            [*sf("3", "www.acme.com", name="Acme"), "US"], [*sf("4", "", name="Beta GmbH"), "Germany"],
+            [*sf("5", "gamma.fr", name="Gamma"), "FR"], [*sf("6", "acme.co.uk", name="Acme"), "US"]]
     result = load_deals(write_csv(tmp_path / "d.csv", header, rows), name_key=True)
     grouping = group_rows(result.deals)
     account_keys, labels = grouping.as_text()  # a plain pair too

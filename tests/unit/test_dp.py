@@ -48,10 +48,7 @@ def _attack(epsilon: float | None, trials: int, rng: random.Random) -> float:
         present = rng.random() < 0.5
         base = 500
         exact = (base, base + present)
-        if epsilon is None:
-            released = exact
-        else:
-            released = tuple(privatise([[c]], c, epsilon, 5000, 5000)["overlap"] for c in exact)
+        released = exact if epsilon is None else tuple(privatise([[c]], c, epsilon, 5000, 5000)["overlap"] for c in exact)
         guess = released[1] - released[0] >= 1
         wins += guess == present
     return wins / trials

@@ -51,7 +51,7 @@ def jobs(draw):
 def _expected(deals, runs, config):
     merged = {d.ref: [] for d in deals}
     for name, labels, touches in runs:
-        for deal, label in zip(deals, labels):
+        for deal, label in zip(deals, labels, strict=True):
             merged[deal.ref].extend(Touch(name, role, day) for account, role, day in touches if account == label)
     # Shuffle-proof: the definition sorts, so feed it the touches in reverse.
     found = {ref: eligible_touches(next(d for d in deals if d.ref == ref), ts[::-1], config, TODAY) for ref, ts in merged.items()}
@@ -62,7 +62,7 @@ def _arrays(deals, runs):
     rows = encode_deals(deals, refs=[d.ref for d in deals], accounts=[0] * len(deals))
     partners = []
     for name, labels, touches in runs:
-        touch_rows = encode_touches(*zip(*touches)) if touches else encode_touches([], [], [])
+        touch_rows = encode_touches(*zip(*touches, strict=True)) if touches else encode_touches([], [], [])
         partners.append((name, np.asarray(labels, dtype=np.uint32), touch_rows))
     return rows, partners
 

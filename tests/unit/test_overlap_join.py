@@ -78,7 +78,7 @@ def brute_force(a_entries, b_entries, n_a_pops, n_b_pops):
 
 
 def transpose(m):
-    return [list(r) for r in zip(*m)] if m and m[0] else []
+    return [list(r) for r in zip(*m, strict=True)] if m and m[0] else []
 
 
 def check(a_entries, b_entries, n_a, n_b, pa, pb):
@@ -90,7 +90,7 @@ def check(a_entries, b_entries, n_a, n_b, pa, pb):
     assert sorted(map(tuple, got.pairs.tolist())) == pairs
     assert (got.a_accounts, got.b_accounts) == (n_a, n_b)
     swapped = overlap_counts(b, a, pb, pa)
-    assert swapped.matrix == [list(r) for r in zip(*got.matrix)]
+    assert swapped.matrix == [list(r) for r in zip(*got.matrix, strict=True)]
     assert swapped.overlap == got.overlap
     return got
 

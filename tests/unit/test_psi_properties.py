@@ -79,7 +79,7 @@ def test_blinding_commutes(a: bytes, b: bytes, keys: list) -> None:
     assert len(ab) == len(pts)
     assert_no_zero_token(ab)
     # Not vacuous: blinding changes the points, and a different scalar gives different tokens.
-    assert all(x != y for x, y in zip(split(blind(a, pts)), split(pts)))
+    assert all(x != y for x, y in zip(split(blind(a, pts)), split(pts), strict=True))
     if clamp(a) != clamp(b):
         assert blind(a, pts) != blind(b, pts)
 
@@ -284,7 +284,7 @@ def test_low_order_point_hidden_in_a_big_batch(big_points: bytes, workers: int, 
     pts = split(big_points)
     index = len(pts) - 1 if where == "last" else where
     for bad in LOW:
-        batch = pts[:index] + [bad] + pts[index + 1 :]
+        batch = [*pts[:index], bad, *pts[index + 1:]]
         with pytest.raises(InvalidPoint) as info:
             blind(new_secret(), b"".join(batch), workers=workers)
         assert info.value.index == index

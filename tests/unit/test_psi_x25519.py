@@ -136,7 +136,7 @@ def test_rfc7748_vector2_unmasked_is_rejected_by_blind() -> None:
         blind(k, u)
     assert info.value.index == 0
     # ... and hidden behind valid points, with the right index.
-    k1, u1, _ = (bytes.fromhex(h) for h in SINGLE_VECTORS[0])
+    _k1, u1, _ = (bytes.fromhex(h) for h in SINGLE_VECTORS[0])
     with pytest.raises(InvalidPoint) as info:
         blind(k, u1 * 3 + u + u1)
     assert info.value.index == 3
@@ -172,7 +172,7 @@ def test_ladder_agrees_with_openssl_and_blind_on_random_inputs() -> None:
         if int.from_bytes(u, "little") not in LOW_ORDER_U:
             ks.append(clamped_scalar(rng))
             us.append(u)
-    for k, u in zip(ks, us):
+    for k, u in zip(ks, us, strict=True):
         assert ref_x25519(k, u) == lib_x25519(k, u) == blind(k, u)
     # One batch, one secret: blind() agrees point by point, in order.
     k = ks[0]
@@ -289,7 +289,7 @@ def _polygcd(a: list[int], b: list[int]) -> list[int]:
 def _count_roots(f: list[int]) -> int:
     """Distinct roots of f in F_p: deg gcd(f, u^p - u)."""
     f = _trim([x % P for x in f])
-    up = _u_pow_p_mod(f) + [0, 0]
+    up = [*_u_pow_p_mod(f), 0, 0]
     up[1] -= 1
     return len(_polygcd(f, up)) - 1
 

@@ -224,7 +224,7 @@ def test_bad_population_map(tmp_path: Path, content: str, needle: str) -> None:
 
 def test_missing_population_map(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "s.csv", SALESFORCE, [sf_row("A", "a.com")])
-    with pytest.raises(InputError, match="map.json: population map file does not exist"):
+    with pytest.raises(InputError, match=r"map\.json: population map file does not exist"):
         load_accounts(path, population_map=tmp_path / "map.json")
 
 

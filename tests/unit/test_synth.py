@@ -160,7 +160,7 @@ def test_written_files_and_ground_truth_json_match(extract, tmp_path: Path):
     sheet = load_workbook(paths["vendor_xlsx"], read_only=True).active
     values = [["" if c is None else str(c) for c in row] for row in sheet.iter_rows(values_only=True)]
     assert values[0] == SALESFORCE_HEADERS
-    assert [dict(zip(SALESFORCE_HEADERS, row)) for row in values[1:]] == vendor  # empty cells read back as None
+    assert [dict(zip(SALESFORCE_HEADERS, row, strict=True)) for row in values[1:]] == vendor  # empty cells read back as None
 
 
 def test_the_data_carries_the_messiness_it_promises(extract):
