@@ -92,13 +92,13 @@ def attribution_run(coord: Coordinator, agreement: dict, partner: str, deals=DEA
 
 
 def _state(coord: Coordinator) -> dict:
-    """Everything a refused job could have changed: releases, runs, uploads, and the audit chain minus denials."""
+    """Everything a refused job could have changed: every table of the store (as DuckDB lists them), the audit chain minus denials."""
     store = coord.store
+    tables = [r["table_name"] for r in store.rows("SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name")]
+    assert {"releases", "runs", "uploads", "audit_log"} <= set(tables), tables
     return {
-        "releases": store.rows("SELECT release_id, agreement_id, viewer, body_json, body_zlib FROM releases ORDER BY release_id"),
-        "runs": store.rows("SELECT run_id, state FROM runs ORDER BY run_id"),
-        "uploads": store.rows("SELECT upload_id, committed FROM uploads ORDER BY upload_id"),
-        "audit": store.rows("SELECT seq, action, details_json FROM audit_log WHERE action <> 'request.denied' ORDER BY seq"),
+        table: sorted(map(repr, store.rows(f'SELECT * FROM "{table}"' + (" WHERE action <> 'request.denied'" if table == "audit_log" else ""))))
+        for table in tables
     }
 
 
