@@ -4,24 +4,31 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean proto chromium
+.PHONY: demo test test-fast test-e2e lint bench clean proto chromium
 
 demo: $(STAMP)
 	$(BIN)/cleanroom demo
 
+# Everything: lint, then every test (tests/unit and tests/e2e). Each end-to-end module is its own
+# xdist group (tests/e2e/conftest.py), so modules run in parallel and unit tests fill the gaps.
 test: lint chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
-# Unit tests only (no processes, no browser): the development loop.
+# Unit tests only (tests/unit: no coordinator process, no gRPC server, no browser): the development loop.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m "not e2e"
+	$(BIN)/python -m pytest -n 2 -q tests/unit
 
-# Lint, format, types and the architecture contracts (pyproject.toml).
+# End-to-end tests only (tests/e2e: real processes over mTLS gRPC and HTTP, a browser).
+test-e2e: $(STAMP) chromium
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q tests/e2e
+
+# Lint, format, types, the architecture contracts (pyproject.toml) and the size limits (tools/check_size.py).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python tools/check_size.py
 
 # Page tests drive Debian's chromium with Playwright (never Playwright's own download).
 chromium:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.errors import InvalidArgument
@@ -115,7 +115,7 @@ def build_terms(
     proposer's shared columns, ``their_share`` the counterparty's (which it
     may still change when it approves, making new terms both approve).
     """
-    terms = {
+    terms: dict[str, Any] = {
         "schema": SCHEMA,
         "parties": [proposer, counterparty],
         "populations": {proposer: list(populations), counterparty: list(their_populations or populations)},
@@ -136,25 +136,30 @@ def build_terms(
             "models": list(attribution_models or MODELS),
         }
     if reveal:
-        if reveal_to not in REVEAL_TO:
-            raise InvalidArgument(f"terms: reveal_to must be one of {', '.join(REVEAL_TO)}, not {reveal_to!r}")
-        pairs = [list(p) for p in dict.fromkeys(tuple(p) for p in reveal)]
-        theirs_pops = list(their_populations or populations)
-        for mine, theirs in pairs:
-            if mine not in populations or theirs not in theirs_pops:
-                raise InvalidArgument(
-                    f"terms: reveal pair {mine}:{theirs} must name one of your populations ({', '.join(populations)}) "
-                    f"and then one of {counterparty}'s ({', '.join(theirs_pops)})"
-                )
-        if reveal_to in ("both", "proposer"):
-            terms["release"][proposer]["reveal"] = pairs
-        if reveal_to in ("both", "counterparty"):
-            terms["release"][counterparty]["reveal"] = [[t, m] for m, t in pairs]
+        _grant_reveal(terms["release"], proposer, counterparty, populations, list(their_populations or populations), reveal, reveal_to)
     shares = {party: list(cols) for party, cols in ((proposer, share), (counterparty, their_share)) if cols}
     if shares:
         terms["share"] = shares
     parse_terms(canonical_json(terms))  # fail early, on the proposer's machine
     return terms
+
+
+def _grant_reveal(release: dict[str, dict[str, Any]], proposer: str, counterparty: str, populations: list[str],
+                  theirs_pops: list[str], reveal: list[tuple[str, str]], reveal_to: str) -> None:
+    """Add account-level reveal of ``reveal``'s pairs to the release of ``reveal_to`` (transposed for the counterparty)."""
+    if reveal_to not in REVEAL_TO:
+        raise InvalidArgument(f"terms: reveal_to must be one of {', '.join(REVEAL_TO)}, not {reveal_to!r}")
+    pairs = [list(p) for p in dict.fromkeys(tuple(p) for p in reveal)]
+    for mine, theirs in pairs:
+        if mine not in populations or theirs not in theirs_pops:
+            raise InvalidArgument(
+                f"terms: reveal pair {mine}:{theirs} must name one of your populations ({', '.join(populations)}) "
+                f"and then one of {counterparty}'s ({', '.join(theirs_pops)})"
+            )
+    if reveal_to in ("both", "proposer"):
+        release[proposer]["reveal"] = pairs
+    if reveal_to in ("both", "counterparty"):
+        release[counterparty]["reveal"] = [[t, m] for m, t in pairs]
 
 
 def amend_share(terms_json: bytes, party: str, columns: list[str]) -> bytes:
@@ -191,9 +196,10 @@ def _require(cond: bool, message: str) -> None:
         raise InvalidArgument(f"terms: {message}")
 
 
-def _int_field(obj: dict, key: str, minimum: int) -> int:
+def _int_field(obj: dict[str, Any], key: str, minimum: int) -> int:
     value = obj.get(key)
-    _require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum, f"{key} must be an integer >= {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidArgument(f"terms: {key} must be an integer >= {minimum}")
     return value
 
 
@@ -206,12 +212,47 @@ def parse_terms(terms_json: bytes) -> Terms:
     _require(isinstance(raw, dict), "must be a JSON object")
     _require(canonical_json(raw) == terms_json, "must be canonical JSON (sorted keys, no spaces)")
     _require(raw.get("schema") == SCHEMA, f"schema must be {SCHEMA!r}")
-    parties = raw.get("parties")
+    parties = _parse_parties(raw)
+    populations = _parse_populations(raw, parties)
+    kinds = raw.get("key_kinds")
+    _require(isinstance(kinds, list) and bool(kinds) and all(k in KEY_KINDS for k in kinds) and len(set(kinds)) == len(kinds), f"key_kinds must be a non-empty subset of {list(KEY_KINDS)}")
+    guard = raw.get("guardrails")
+    _require(isinstance(guard, dict), "guardrails must be an object")
+    min_count = _int_field(guard, "min_count", 1)
+    min_set_size = _int_field(guard, "min_set_size", 1)
+    release = _parse_release(raw, parties, populations)
+    _check_share(raw, parties, release)
+    retention = _int_field(raw, "retention_seconds", 0)
+    dp_epsilon, dp_budget = _parse_dp(raw, release)
+    attribution, vendor, models = _parse_attribution(raw, parties)
+    return Terms(
+        parties=(parties[0], parties[1]),
+        populations=populations,
+        key_kinds=tuple(kinds),
+        min_count=min_count,
+        min_set_size=min_set_size,
+        release=release,
+        retention_seconds=retention,
+        raw=raw,
+        dp_epsilon=dp_epsilon,
+        dp_budget=dp_budget,
+        attribution=attribution,
+        vendor=vendor,
+        attribution_models=models,
+    )
+
+
+def _parse_parties(raw: dict[str, Any]) -> list[str]:
+    parties: Any = raw.get("parties")  # JSON: checked below
     _require(
         isinstance(parties, list) and len(parties) == 2 and all(isinstance(p, str) and p for p in parties) and parties[0] != parties[1],
         "parties must be two different party names",
     )
-    pops = raw.get("populations")
+    return list(parties)
+
+
+def _parse_populations(raw: dict[str, Any], parties: list[str]) -> dict[str, tuple[str, ...]]:
+    pops: Any = raw.get("populations")
     _require(isinstance(pops, dict) and set(pops) == set(parties), "populations must name each party's populations")
     populations: dict[str, tuple[str, ...]] = {}
     for party in parties:
@@ -220,13 +261,16 @@ def parse_terms(terms_json: bytes) -> Terms:
         _require(all(isinstance(p, str) and POPULATION.fullmatch(p) for p in plist), f"population names of {party} must be lower-case words like 'customer'")
         _require(len(set(plist)) == len(plist), f"populations of {party} repeat a name")
         populations[party] = tuple(plist)
-    kinds = raw.get("key_kinds")
-    _require(isinstance(kinds, list) and kinds and all(k in KEY_KINDS for k in kinds) and len(set(kinds)) == len(kinds), f"key_kinds must be a non-empty subset of {list(KEY_KINDS)}")
-    guard = raw.get("guardrails")
-    _require(isinstance(guard, dict), "guardrails must be an object")
-    min_count = _int_field(guard, "min_count", 1)
-    min_set_size = _int_field(guard, "min_set_size", 1)
-    release = raw.get("release")
+    return populations
+
+
+def _pairs_of(cells: Any, mine: tuple[str, ...], theirs: tuple[str, ...]) -> bool:
+    """True when ``cells`` is a list of [viewer's population, other's population] pairs."""
+    return isinstance(cells, list) and all(isinstance(c, list) and len(c) == 2 and c[0] in mine and c[1] in theirs for c in cells)
+
+
+def _parse_release(raw: dict[str, Any], parties: list[str], populations: dict[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
+    release: Any = raw.get("release")
     _require(isinstance(release, dict) and set(release) <= set(parties), "release must be keyed by party")
     for viewer, grant in release.items():
         _require(isinstance(grant, dict), f"release of {viewer} must be an object")
@@ -234,8 +278,7 @@ def parse_terms(terms_json: bytes) -> Terms:
         if cells != "all":
             other = parties[1] if viewer == parties[0] else parties[0]
             _require(
-                isinstance(cells, list)
-                and all(isinstance(c, list) and len(c) == 2 and c[0] in populations[viewer] and c[1] in populations[other] for c in cells),
+                _pairs_of(cells, populations[viewer], populations[other]),
                 f"overlap_cells of {viewer} must be 'all' or [[its population, the other's population], ...]",
             )
     for viewer, grant in release.items():
@@ -243,12 +286,12 @@ def parse_terms(terms_json: bytes) -> Terms:
             continue
         other = parties[1] if viewer == parties[0] else parties[0]
         pairs = grant["reveal"]
-        _require(
-            isinstance(pairs, list)
-            and all(isinstance(c, list) and len(c) == 2 and c[0] in populations[viewer] and c[1] in populations[other] for c in pairs),
-            f"reveal of {viewer} must be [[its population, the other's population], ...]",
-        )
+        _require(_pairs_of(pairs, populations[viewer], populations[other]), f"reveal of {viewer} must be [[its population, the other's population], ...]")
         _require(len({tuple(c) for c in pairs}) == len(pairs), f"reveal of {viewer} repeats a population pair")
+    return cast("dict[str, dict[str, Any]]", release)  # checked above
+
+
+def _check_share(raw: dict[str, Any], parties: list[str], release: dict[str, dict[str, Any]]) -> None:
     share = raw.get("share", {})
     _require(isinstance(share, dict) and set(share) <= set(parties), "share must be keyed by party")
     for party, columns in share.items():
@@ -263,7 +306,9 @@ def parse_terms(terms_json: bytes) -> Terms:
             bool(release.get(other, {}).get("reveal")),
             f"{party} shares columns, but {other} is granted no account-level reveal to see them",
         )
-    retention = _int_field(raw, "retention_seconds", 0)
+
+
+def _parse_dp(raw: dict[str, Any], release: dict[str, dict[str, Any]]) -> tuple[float | None, float | None]:
     dp_epsilon = dp_budget = None
     if "dp" in raw:
         dp = raw["dp"]
@@ -276,6 +321,10 @@ def parse_terms(terms_json: bytes) -> Terms:
             not any(g.get("reveal") for g in release.values()),
             "account-level reveal cannot be combined with differential privacy: revealed accounts disclose the exact overlap",
         )
+    return dp_epsilon, dp_budget
+
+
+def _parse_attribution(raw: dict[str, Any], parties: list[str]) -> tuple[AttributionConfig | None, str | None, tuple[str, ...]]:
     attribution = vendor = None
     models: tuple[str, ...] = ()
     if "attribution" in raw:
@@ -294,18 +343,4 @@ def parse_terms(terms_json: bytes) -> Terms:
         )
         _require(attribution.model in models, "attribution models must include the agreed model")
         models = tuple(models)
-    return Terms(
-        parties=(parties[0], parties[1]),
-        populations=populations,
-        key_kinds=tuple(kinds),
-        min_count=min_count,
-        min_set_size=min_set_size,
-        release=release,
-        retention_seconds=retention,
-        raw=raw,
-        dp_epsilon=dp_epsilon,
-        dp_budget=dp_budget,
-        attribution=attribution,
-        vendor=vendor,
-        attribution_models=models,
-    )
+    return attribution, vendor, models

@@ -20,7 +20,7 @@ FLAGS = [
 
 
 @contextmanager
-def browser_page(tmp_path: Path, width: int = 1366, height: int = 900) -> Iterator["object"]:
+def browser_page(tmp_path: Path, width: int = 1366, height: int = 900) -> Iterator[object]:
     """A fresh browser page (laptop-sized viewport); closed afterwards."""
     from playwright.sync_api import sync_playwright
 

@@ -23,7 +23,7 @@ def store_values(db: Path) -> bytes:
             cursor = con.execute(f'SELECT * FROM "{table}"')
             names = [d[0] for d in cursor.description]
             for row in cursor.fetchall():
-                for name, value in zip(names, row):
+                for name, value in zip(names, row, strict=True):
                     if value is None:
                         continue
                     if name == "body_zlib":

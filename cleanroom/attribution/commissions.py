@@ -21,10 +21,11 @@ total is the sum of the lines.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, NoReturn
 
 from cleanroom.attribution.config import decimal_str, parse_decimal
 from cleanroom.attribution.engine import DealCredit
@@ -36,7 +37,7 @@ from cleanroom.errors import InvalidArgument
 PLAN_KINDS: tuple[str, ...] = ("percentage", "fixed-fee", "tiered", "hybrid")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise InvalidArgument(f"commission plan: {message}")
 
 
@@ -132,7 +133,7 @@ class HybridPlan:
         return _with_currency({"kind": self.kind, "fee": decimal_str(self.fee), "rate": decimal_str(self.rate)}, self.currency)
 
 
-Plan = Union[PercentagePlan, FixedFeePlan, TieredPlan, HybridPlan]
+Plan = PercentagePlan | FixedFeePlan | TieredPlan | HybridPlan
 
 
 def _with_currency(d: dict[str, Any], currency: str | None) -> dict[str, Any]:
@@ -293,14 +294,38 @@ def commission_statement(
         raise InvalidArgument(f"the period ends ({period_end}) before it starts ({period_start}); swap the dates")
     period = Period(period_start, period_end)
     pairs = sorted(deals_by_ref(deals, credits), key=lambda pair: pair[0].ref)
+    due = _due(plan, partner, pairs, period)
+    currency, table = _exchange(plan, due, rates)
+    credit_of = {c.ref: c.credits.get(partner, Decimal(0)) for _, c in pairs}
+    lines = [StatementLine(d.ref, "fee", _round(plan.fee)) for d in due.fees]  # type: ignore[union-attr]
+    for deal, rate in due.percentages:
+        basis = credit_of[deal.ref]
+        if table[deal.currency] != 1:
+            basis = _round(basis * table[deal.currency])
+        lines.append(StatementLine(deal.ref, "percentage", _round(basis * rate), basis, rate))
+    lines.sort(key=lambda line: (line.ref, line.item))
+    total = sum((line.amount for line in lines), Decimal("0.00"))
+    return Statement(partner, plan, period, currency, tuple(lines), total, due.sourced_won, due.tier)
 
+
+@dataclass(frozen=True)
+class _Due:
+    """What a plan pays the partner for in a period: a fee per deal, a rate on the credit of others."""
+
+    fees: list[Deal]
+    percentages: list[tuple[Deal, Decimal]]  # (deal, rate)
+    sourced_won: int
+    tier: Tier | None
+
+
+def _due(plan: Plan, partner: str, pairs: list[tuple[Deal, DealCredit]], period: Period) -> _Due:
     def won_here(deal: Deal) -> bool:
         return deal.outcome == "won" and deal.closed in period
 
     sourced_won = [(d, c) for d, c in pairs if won_here(d) and partner in c.sourcers]
     credited_won = [(d, c) for d, c in pairs if won_here(d) and c.credits.get(partner)]
     fees: list[Deal] = []
-    percentages: list[tuple[Deal, Decimal]] = []  # (deal, rate)
+    percentages: list[tuple[Deal, Decimal]] = []
     tier = None
     if isinstance(plan, PercentagePlan):
         percentages = [(d, plan.rate) for d, _ in credited_won]
@@ -315,8 +340,12 @@ def commission_statement(
         percentages = [(d, plan.rate) for d, c in credited_won if partner in c.sourcers]
     else:
         raise TypeError(f"not a commission plan: {plan!r}")
+    return _Due(fees, percentages, len(sourced_won), tier)
 
-    currencies = sorted({d.currency for d in fees} | {d.currency for d, _ in percentages})
+
+def _exchange(plan: Plan, due: _Due, rates: Mapping[str, Decimal] | None) -> tuple[str | None, dict[str | None, Decimal]]:
+    """The statement's currency, and the value of one unit of each deal currency in it."""
+    currencies = sorted({d.currency for d in due.fees} | {d.currency for d, _ in due.percentages})
     currency = plan.currency
     if currency is None:
         if len(currencies) > 1:
@@ -331,17 +360,7 @@ def commission_statement(
             raise InvalidArgument(f"exchange rate for {code} must be a positive Decimal, got {value!r}")
         table[code] = Decimal(value)
     table[currency] = Decimal(1)
-    missing = sorted({d.currency for d, _ in percentages if d.currency not in table})  # fees need no rate
+    missing = sorted({d.currency for d, _ in due.percentages if d.currency not in table})  # fees need no rate
     if missing:
         raise InvalidArgument(f"no exchange rate to {currency} for: {', '.join(missing)}; add a rate for each deal currency")
-
-    credit_of = {c.ref: c.credits.get(partner, Decimal(0)) for _, c in pairs}
-    lines = [StatementLine(d.ref, "fee", _round(plan.fee)) for d in fees]  # type: ignore[union-attr]
-    for deal, rate in percentages:
-        basis = credit_of[deal.ref]
-        if table[deal.currency] != 1:
-            basis = _round(basis * table[deal.currency])
-        lines.append(StatementLine(deal.ref, "percentage", _round(basis * rate), basis, rate))
-    lines.sort(key=lambda line: (line.ref, line.item))
-    total = sum((line.amount for line in lines), Decimal("0.00"))
-    return Statement(partner, plan, period, currency, tuple(lines), total, len(sourced_won), tier)
+    return currency, table

@@ -14,10 +14,11 @@ does not list weigh 0 (they are not merged with the defaults).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from functools import cached_property
+from typing import Any, NoReturn
 
 from cleanroom.attribution.records import ROLES
 from cleanroom.errors import InvalidArgument
@@ -65,7 +66,7 @@ _KEYS = (
 )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise InvalidArgument(f"attribution: {message}")
 
 
@@ -194,7 +195,7 @@ class AttributionConfig:
         exponent = min(min(int(w.as_tuple().exponent) for w in self.role_weights.values()), 0)
         return {role: int(w.scaleb(-exponent)) for role, w in self.role_weights.items()}
 
-    def with_model(self, name: str) -> "AttributionConfig":
+    def with_model(self, name: str) -> AttributionConfig:
         """The same parameters with another model (validated)."""
         return replace(self, model=name)
 
@@ -212,7 +213,7 @@ class AttributionConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: Any) -> "AttributionConfig":
+    def from_dict(cls, d: Any) -> AttributionConfig:
         """Parse and validate; keys left out take their defaults, unknown keys are refused."""
         if not isinstance(d, Mapping):
             _fail("settings must be a JSON object")

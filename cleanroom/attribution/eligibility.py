@@ -17,8 +17,8 @@ whatever order the touches arrived in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Iterable
 
 from cleanroom.attribution.config import AttributionConfig
 from cleanroom.attribution.records import ROLES, Deal, Touch

@@ -62,7 +62,7 @@ def eligible_by_deal(
                       _ROLE_RANK[touches["role"][touch][keep]]))
     if not parts:
         return {}
-    deal, day, partner, role = (np.concatenate(column) for column in zip(*parts))
+    deal, day, partner, role = (np.concatenate(column) for column in zip(*parts, strict=True))
     order = np.lexsort((role, partner, day, deal))
     deal = deal[order]
     # One code per (day, partner, role): distinct codes become the shared Touch objects.
@@ -74,4 +74,4 @@ def eligible_by_deal(
     touches_in_order = [made[i] for i in which.tolist()]
     bounds = np.flatnonzero(np.r_[True, deal[1:] != deal[:-1], True]).tolist() if len(deal) else [0]
     refs = deals["ref"][deal[bounds[:-1]]].tolist()
-    return {ref: touches_in_order[s:e] for ref, s, e in zip(refs, bounds[:-1], bounds[1:])}
+    return {ref: touches_in_order[s:e] for ref, s, e in zip(refs, bounds[:-1], bounds[1:], strict=True)}

@@ -5,10 +5,11 @@ Pure: deals and touches in, ``DealCredit``s out, in the order of the deals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from cleanroom.attribution.config import AttributionConfig
 from cleanroom.attribution.eligibility import eligible_touches, reference_date

@@ -26,8 +26,9 @@ Money is Decimal (strings in the result), ratios float. Mixed currencies need
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from cleanroom.attribution.engine import DealCredit, check_deal
 from cleanroom.attribution.money import CENT, Currency, money_str
@@ -44,6 +45,34 @@ def _ratio(part: Decimal | int, whole: Decimal | int) -> float | None:
 
 def _add(sums: dict[str, Decimal], deal: Deal, amount: Decimal) -> None:
     sums[deal.currency] = sums.get(deal.currency, Decimal(0)) + amount
+
+
+def _tally(deals: Sequence[Deal], by_ref: Mapping[int, DealCredit]) -> tuple[dict[bool, dict[str, Any]], dict[int, set[str]], dict[str, dict[str, Decimal]]]:
+    """One pass over the deals: sums per group (with partners or not), the partners on each won account,
+    and each partner's credited won amount per currency."""
+    groups: dict[bool, dict[str, Any]] = {
+        flag: {"count": 0, "amount": {}, "won": 0, "lost": 0, "won_amount": {}, "cycle_days": 0, "closed": 0}
+        for flag in (True, False)
+    }
+    accounts: dict[int, set[str]] = {}
+    partner_won: dict[str, dict[str, Decimal]] = {}
+    for deal in deals:
+        credit = by_ref.get(deal.ref)
+        touched = credit.influencers if credit else frozenset()
+        g = groups[bool(touched)]
+        g["count"] += 1
+        _add(g["amount"], deal, deal.amount)
+        if deal.outcome in ("won", "lost"):
+            g[deal.outcome] += 1
+            g["closed"] += 1
+            g["cycle_days"] += (deal.closed - deal.created).days  # type: ignore[operator]
+        if deal.outcome == "won":
+            _add(g["won_amount"], deal, deal.amount)
+            accounts.setdefault(deal.account, set()).update(touched)
+            for partner, amount in (credit.credits.items() if credit else ()):
+                if amount:
+                    _add(partner_won.setdefault(partner, {}), deal, amount)
+    return groups, accounts, partner_won
 
 
 def ecosystem_metrics(
@@ -63,33 +92,7 @@ def ecosystem_metrics(
         check_deal(deal)
     currency = Currency((d.currency for d in deals), rates, reporting_currency)
 
-    def influencers(deal: Deal) -> frozenset[str]:
-        credit = by_ref.get(deal.ref)
-        return credit.influencers if credit else frozenset()
-
-    groups: dict[bool, dict[str, Any]] = {
-        flag: {"count": 0, "amount": {}, "won": 0, "lost": 0, "won_amount": {}, "cycle_days": 0, "closed": 0}
-        for flag in (True, False)
-    }
-    accounts: dict[int, set[str]] = {}
-    partner_won: dict[str, dict[str, Decimal]] = {}
-    for deal in deals:
-        touched = influencers(deal)
-        g = groups[bool(touched)]
-        g["count"] += 1
-        _add(g["amount"], deal, deal.amount)
-        if deal.outcome in ("won", "lost"):
-            g[deal.outcome] += 1
-            g["closed"] += 1
-            g["cycle_days"] += (deal.closed - deal.created).days  # type: ignore[operator]
-        if deal.outcome == "won":
-            _add(g["won_amount"], deal, deal.amount)
-            accounts.setdefault(deal.account, set()).update(touched)
-            credit = by_ref.get(deal.ref)
-            for partner, amount in (credit.credits.items() if credit else ()):
-                if amount:
-                    _add(partner_won.setdefault(partner, {}), deal, amount)
-
+    groups, accounts, partner_won = _tally(deals, by_ref)
     with_, without = groups[True], groups[False]
     total_amount = currency.total(with_["amount"]) + currency.total(without["amount"])
 

@@ -17,12 +17,13 @@ shares. Turning shares into cents is ``money.allocate``'s job.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import lru_cache
 from math import lcm
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple
 
 from cleanroom.attribution.config import AttributionConfig
 from cleanroom.attribution.records import Deal, Touch

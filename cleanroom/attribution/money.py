@@ -7,8 +7,8 @@ the parts of a deal always add up to its amount exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, Rounded, localcontext
-from typing import Iterable, Mapping
 
 from cleanroom.errors import InvalidArgument
 

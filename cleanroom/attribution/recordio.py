@@ -83,7 +83,7 @@ def encode_deals(deals: Sequence[Deal], refs: Sequence[int] | None = None, accou
     other Deal fields will then do, such as a reader's rows)."""
     refs = [d.ref for d in deals] if refs is None else refs
     parts = []
-    for d, ref in zip(deals, refs):
+    for d, ref in zip(deals, refs, strict=True):
         try:
             parts.append(amount_parts(d.amount))
         except ValueError as exc:
@@ -120,7 +120,7 @@ def _view(blob: bytes, dtype: np.dtype, what: str) -> np.ndarray:
     return np.frombuffer(blob, dtype=dtype)
 
 
-def _first(bad: np.ndarray, problem: str) -> None:
+def _first(bad: np.ndarray | np.bool_, problem: str) -> None:
     if bad.any():
         raise RecordError(int(np.argmax(bad)), problem)
 

@@ -8,9 +8,10 @@ at least ``min_deals`` deals, so no figure ever is a single deal's amount.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from cleanroom.attribution.config import AttributionConfig
 from cleanroom.attribution.engine import DealCredit

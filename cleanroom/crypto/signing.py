@@ -20,7 +20,7 @@ class Signer:
         )
 
     @classmethod
-    def create(cls, path: Path) -> "Signer":
+    def create(cls, path: Path) -> Signer:
         key = Ed25519PrivateKey.generate()
         write_private(
             path,
@@ -29,7 +29,7 @@ class Signer:
         return cls(key)
 
     @classmethod
-    def load(cls, path: Path) -> "Signer":
+    def load(cls, path: Path) -> Signer:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cleanroom.errors import CleanroomError
 
@@ -47,7 +47,7 @@ class LocalCoordinator:
     http_port: int = 0
     process: subprocess.Popen | None = field(default=None, repr=False)
 
-    def init(self) -> "LocalCoordinator":
+    def init(self) -> LocalCoordinator:
         run([*COORDINATOR, "coordinator", "init", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0"])
         return self
 
@@ -55,7 +55,7 @@ class LocalCoordinator:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "LocalCoordinator":
+    def start(self, timeout: float = 30.0) -> LocalCoordinator:
         port_file = self.data_dir / "serve.port"
         port_file.unlink(missing_ok=True)
         listen = f"127.0.0.1:{self.port}"  # the same port again after a restart
@@ -68,8 +68,8 @@ class LocalCoordinator:
         if self.http:  # the HTTP port file is written before the gRPC one, so both are ready below
             http_port_file.unlink(missing_ok=True)
             argv += ["--http", f"127.0.0.1:{self.http_port}", "--http-port-file", str(http_port_file)]
-        log = open(self.data_dir / "coordinator.log", "ab")
-        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.data_dir / "coordinator.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while not port_file.exists():
             if self.process.poll() is not None:
@@ -125,7 +125,7 @@ def client_background(profile: Path, *args: str) -> subprocess.Popen:
 def finish(proc: subprocess.Popen, timeout: float = 600.0) -> str:
     stdout, stderr = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
-        raise ProcessFailed(list(map(str, proc.args)), proc.returncode, stdout, stderr)
+        raise ProcessFailed([str(a) for a in cast("list[str]", proc.args)], proc.returncode, stdout, stderr)  # always our own argv list
     return stdout
 
 

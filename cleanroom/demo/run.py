@@ -14,13 +14,14 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cleanroom.terminal.console import err, out, print_json
-from cleanroom.errors import CleanroomError
-from cleanroom.terminal.views import print_overlap, print_partner_credit
 from cleanroom.demo.localrun import LocalCoordinator, client_background, client_json, finish
+from cleanroom.errors import CleanroomError
+from cleanroom.terminal.console import err, out, print_json
+from cleanroom.terminal.views import print_overlap, print_partner_credit
 
 POPULATIONS = ["customer", "prospect", "opportunity"]
 # Account-level reveal in the demo: the vendor's open opportunities that the partner has as customers
@@ -88,8 +89,8 @@ def print_targets(targets: list[dict[str, Any]], total: int) -> None:
 
 def verify_audit(data_dir: Path, out: Path) -> dict[str, Any]:
     """Export the coordinator's audit chain and verify it as a compliance team would: offline."""
-    from cleanroom.coordinator.audit.export import export
     from cleanroom.auditlog.verify import verify_file
+    from cleanroom.coordinator.audit.export import export
     from cleanroom.coordinator.datadir import DataDir
 
     summary = export(DataDir(data_dir), out)
@@ -97,7 +98,7 @@ def verify_audit(data_dir: Path, out: Path) -> dict[str, Any]:
     return {"file": str(out), "entries": result.entries, "head_hash": result.head_hash, "ok": result.ok, "problems": result.problems}
 
 
-def _attribution(args: argparse.Namespace, coordinator: LocalCoordinator, vendor: Path, work: Path, say) -> dict[str, Any]:
+def _attribution(args: argparse.Namespace, coordinator: LocalCoordinator, vendor: Path, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """The vendor credits three partners on its deals, each partner under its own agreement."""
     from cleanroom.attribution import AttributionConfig
     from cleanroom.demo.attribution import check_attribution
@@ -144,6 +145,77 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _overlap(args: argparse.Namespace, coordinator: LocalCoordinator, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """Vendor and partner map their synthetic accounts under one agreement, then list their co-sell targets."""
+    vendor = coordinator.add_party("vendor", work / "vendor")
+    partner = coordinator.add_party("partner", work / "partner")
+    data = client_json(
+        vendor, "synth", "--out", str(work / "data"),
+        "--vendor-accounts", str(args.vendor_accounts), "--partner-accounts", str(args.partner_accounts),
+        "--overlap", str(args.overlap), "--seed", str(args.seed), "--shared-accounts",
+    )
+    truth = json.loads(Path(data["ground_truth"]).read_text())
+    say(f"generated {truth['vendor_rows']:,} Salesforce rows and {truth['partner_rows']:,} HubSpot rows")
+    agreement = client_json(vendor, "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS),
+                            "--reveal", ":".join(REVEAL), "--share", ",".join(VENDOR_SHARES))
+    agreement_id = agreement["agreement_id"]
+    amended = client_json(partner, "agreement", "approve", agreement_id, "--share", ",".join(PARTNER_SHARES))
+    client_json(vendor, "agreement", "approve", agreement_id)
+    say(f"agreement {agreement_id} proposed by vendor (reveal {REVEAL[0]} x {REVEAL[1]}, sharing {', '.join(VENDOR_SHARES)}); "
+        f"partner amended it to share {', '.join(PARTNER_SHARES)} (v{amended['version']}); vendor approved v{amended['version']}")
+    procs = {
+        "vendor": client_background(vendor, "map", agreement_id, data["vendor"], "--wait", "300", "--json"),
+        "partner": client_background(partner, "map", agreement_id, data["partner"], "--wait", "300", "--json"),
+    }
+    views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
+    for name, view in views.items():
+        if "cells" not in view:  # map's --wait ran out and it printed what it still waits for
+            raise CleanroomError(f"the {name}'s map ended without a result, still waiting for {', '.join(view['waiting_for']) or view['state']}")
+    problems = check_view(views["vendor"], truth, True) + check_view(views["partner"], truth, False)
+    targets = {name: client_json(profile, "targets", agreement_id)["targets"] for name, profile in (("vendor", vendor), ("partner", partner))}
+    problems += check_targets(targets["vendor"], views["vendor"], Path(data["shared_accounts"]), True)
+    problems += check_targets(targets["partner"], views["partner"], Path(data["shared_accounts"]), False)
+    say(f"account-level reveal: vendor {len(targets['vendor'])} targets, partner {len(targets['partner'])}; fields sealed end to end")
+    return {"profiles": {"vendor": vendor, "partner": partner}, "agreement_id": agreement_id, "views": views, "truth": truth,
+            "targets": targets, "problems": problems}
+
+
+def _print_report(overlap: dict[str, Any], attribution: dict[str, Any], problems: list[str], audit: dict[str, Any],
+                  receipts: dict[str, Any], elapsed: float) -> None:
+    """The demo's result for people: both views, the top targets, attribution, and what was checked."""
+    views, targets, truth = overlap["views"], overlap["targets"], overlap["truth"]
+    for name in ("vendor", "partner"):
+        print_overlap(views[name])
+        out.print()
+    print_targets(targets["vendor"][:10], len(targets["vendor"]))
+    out.print()
+    print_attribution(attribution["view"], attribution["partner_releases"])
+    if problems:
+        out.print("[bold red]MISMATCH with the generator's ground truth:[/]")
+        for problem in problems:
+            out.print(f"  - {problem}", markup=False)
+    else:
+        n_cells = len(views["vendor"]["cells"]) + len(views["partner"]["cells"])
+        out.print(
+            f"[bold green]ok[/]: all {n_cells} released cells and both sides' totals match the generator's ground truth "
+            f"(overlap {truth['overlap']:,}); the two views are transposes of each other."
+        )
+        out.print(
+            f"[bold green]ok[/]: the {len(targets['vendor']):,} accounts revealed to the vendor and {len(targets['partner']):,} to the partner "
+            f"are exactly the shared {REVEAL[0]} x {REVEAL[1]} companies of the ground truth, each with the other side's shared columns."
+        )
+        out.print(
+            f"[bold green]ok[/]: attribution ({attribution['view']['model']}) credits all {len(attribution['view']['deals']):,} matched deals "
+            f"of {len(attribution['profiles'])} partners exactly as the generator's ground truth says, to the cent. {elapsed:.1f} s."
+        )
+    out.print(
+        f"audit log: {audit['entries']} signed, hash-chained entries exported and verified offline "
+        f"({'intact' if audit['ok'] else 'BROKEN'}, head {audit['head_hash'][:16]}...)"
+    )
+    for name, r in receipts.items():
+        out.print(f"{name} receipts: {r['receipts']} countersigned receipts {'verify' if r['ok'] else 'DO NOT verify'}")
+
+
 def run_demo(args: argparse.Namespace) -> int:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cleanroom-demo-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -154,81 +226,25 @@ def run_demo(args: argparse.Namespace) -> int:
         say(f"working in {work}")
         coordinator.init().start()
         say(f"coordinator up on {coordinator.address} (mTLS)")
-        vendor = coordinator.add_party("vendor", work / "vendor")
-        partner = coordinator.add_party("partner", work / "partner")
-        data = client_json(
-            vendor, "synth", "--out", str(work / "data"),
-            "--vendor-accounts", str(args.vendor_accounts), "--partner-accounts", str(args.partner_accounts),
-            "--overlap", str(args.overlap), "--seed", str(args.seed), "--shared-accounts",
-        )
-        truth = json.loads(Path(data["ground_truth"]).read_text())
-        say(f"generated {truth['vendor_rows']:,} Salesforce rows and {truth['partner_rows']:,} HubSpot rows")
-        agreement = client_json(vendor, "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS),
-                                "--reveal", ":".join(REVEAL), "--share", ",".join(VENDOR_SHARES))
-        agreement_id = agreement["agreement_id"]
-        amended = client_json(partner, "agreement", "approve", agreement_id, "--share", ",".join(PARTNER_SHARES))
-        client_json(vendor, "agreement", "approve", agreement_id)
-        say(f"agreement {agreement_id} proposed by vendor (reveal {REVEAL[0]} x {REVEAL[1]}, sharing {', '.join(VENDOR_SHARES)}); "
-            f"partner amended it to share {', '.join(PARTNER_SHARES)} (v{amended['version']}); vendor approved v{amended['version']}")
-        procs = {
-            "vendor": client_background(vendor, "map", agreement_id, data["vendor"], "--wait", "300", "--json"),
-            "partner": client_background(partner, "map", agreement_id, data["partner"], "--wait", "300", "--json"),
-        }
-        views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
-        for name, view in views.items():
-            if "cells" not in view:  # map's --wait ran out and it printed what it still waits for
-                raise CleanroomError(f"the {name}'s map ended without a result, still waiting for {', '.join(view['waiting_for']) or view['state']}")
-        problems = check_view(views["vendor"], truth, True) + check_view(views["partner"], truth, False)
-        targets = {name: client_json(profile, "targets", agreement_id)["targets"] for name, profile in (("vendor", vendor), ("partner", partner))}
-        problems += check_targets(targets["vendor"], views["vendor"], Path(data["shared_accounts"]), True)
-        problems += check_targets(targets["partner"], views["partner"], Path(data["shared_accounts"]), False)
-        say(f"account-level reveal: vendor {len(targets['vendor'])} targets, partner {len(targets['partner'])}; fields sealed end to end")
-        attribution = _attribution(args, coordinator, vendor, work, say)
-        problems += attribution["problems"]
-        profiles = {"vendor": vendor, "partner": partner, **attribution["profiles"]}
+        overlap = _overlap(args, coordinator, work, say)
+        attribution = _attribution(args, coordinator, overlap["profiles"]["vendor"], work, say)
+        problems = overlap["problems"] + attribution["problems"]
+        profiles = {**overlap["profiles"], **attribution["profiles"]}
         receipts = {name: client_json(profile, "receipts", "verify") for name, profile in profiles.items()}
         coordinator.stop()
         audit = verify_audit(coordinator.data_dir, work / "audit.jsonl")
         elapsed = time.monotonic() - started
         if args.json:
+            targets = overlap["targets"]
             print_json({
-                "agreement_id": agreement_id, "views": views, "ground_truth": truth,
+                "agreement_id": overlap["agreement_id"], "views": overlap["views"], "ground_truth": overlap["truth"],
                 "targets": {"vendor_top10": targets["vendor"][:10], "vendor_total": len(targets["vendor"]), "partner_total": len(targets["partner"])},
                 "attribution": attribution["view"], "partner_releases": attribution["partner_releases"],
                 "matches_ground_truth": not problems, "problems": problems,
                 "audit": audit, "receipts": receipts, "seconds": round(elapsed, 2),
             })
         else:
-            for name in ("vendor", "partner"):
-                print_overlap(views[name])
-                out.print()
-            print_targets(targets["vendor"][:10], len(targets["vendor"]))
-            out.print()
-            print_attribution(attribution["view"], attribution["partner_releases"])
-            if problems:
-                out.print("[bold red]MISMATCH with the generator's ground truth:[/]")
-                for problem in problems:
-                    out.print(f"  - {problem}", markup=False)
-            else:
-                n_cells = len(views["vendor"]["cells"]) + len(views["partner"]["cells"])
-                out.print(
-                    f"[bold green]ok[/]: all {n_cells} released cells and both sides' totals match the generator's ground truth "
-                    f"(overlap {truth['overlap']:,}); the two views are transposes of each other."
-                )
-                out.print(
-                    f"[bold green]ok[/]: the {len(targets['vendor']):,} accounts revealed to the vendor and {len(targets['partner']):,} to the partner "
-                    f"are exactly the shared {REVEAL[0]} x {REVEAL[1]} companies of the ground truth, each with the other side's shared columns."
-                )
-                out.print(
-                    f"[bold green]ok[/]: attribution ({attribution['view']['model']}) credits all {len(attribution['view']['deals']):,} matched deals "
-                    f"of {len(attribution['profiles'])} partners exactly as the generator's ground truth says, to the cent. {elapsed:.1f} s."
-                )
-            out.print(
-                f"audit log: {audit['entries']} signed, hash-chained entries exported and verified offline "
-                f"({'intact' if audit['ok'] else 'BROKEN'}, head {audit['head_hash'][:16]}...)"
-            )
-            for name, r in receipts.items():
-                out.print(f"{name} receipts: {r['receipts']} countersigned receipts {'verify' if r['ok'] else 'DO NOT verify'}")
+            _print_report(overlap, attribution, problems, audit, receipts, elapsed)
         ok = not problems and audit["ok"] and all(r["ok"] for r in receipts.values())
         if getattr(args, "serve", None) is not None:  # keep the coordinator, REST API and pages up until Ctrl-C
             from cleanroom.demo.serve import serve_after_demo

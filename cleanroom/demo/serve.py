@@ -11,8 +11,8 @@ import signal
 import sys
 import threading
 
-from cleanroom.errors import InputError
 from cleanroom.demo.localrun import LocalCoordinator
+from cleanroom.errors import InputError
 
 
 def serve_after_demo(coordinator: LocalCoordinator, port: int) -> None:

@@ -26,9 +26,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain, count
-from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
+
+from cleanroom.demo.synth_files import write_rows
 
 POPULATIONS = ("customer", "prospect", "opportunity")
 UNMAPPED = 3  # plan code: a stage that maps to no population
@@ -226,7 +227,7 @@ class _Pair:
         self.partner_plan, p_rej = _plan(random.Random(f"{seed}/partner/plan"), chain(range(o), range(v, known)), PARTNER_MIX,
                                          range(o, v), fresh, junk_p, masks[1])
         self.masks = masks
-        pairs = Counter(zip(*masks))  # (vendor mask, partner mask) -> companies
+        pairs = Counter(zip(*masks, strict=True))  # (vendor mask, partner mask) -> companies
         matrix = {vp: {pp: 0 for pp in POPULATIONS} for vp in POPULATIONS}
         for (vm, pm), n in pairs.items():
             if vm and pm:
@@ -338,44 +339,6 @@ def generate_pair(vendor_accounts: int = 20_000, partner_accounts: int = 15_000,
     return list(pair.vendor_rows()), list(pair.partner_rows()), pair.truth
 
 
-XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, minus the header
-
-
-def _write(rows: Iterator[dict[str, str]], n_rows: int, headers: list[str], path: Path, fmt: str) -> None:
-    """Stream rows to a file: memory stays bounded by one batch, not the file."""
-    if fmt == "csv":
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)  # not DictWriter: its per-row key check costs ~20% of a big run
-            writer.writerow(headers)
-            writer.writerows(map(itemgetter(*headers), rows))
-    elif fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        schema = pa.schema([(h, pa.string()) for h in headers])
-        with pq.ParquetWriter(path, schema) as writer:
-            batch: list[dict[str, str]] = []
-            for row in chain(rows, [None]):  # type: ignore[list-item]
-                if row is not None:
-                    batch.append(row)
-                if len(batch) >= 100_000 or (row is None and batch):
-                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-                    batch = []
-    elif fmt == "xlsx":
-        if n_rows > XLSX_MAX_ROWS:
-            raise ValueError(f"{n_rows:,} rows do not fit in one Excel sheet (max {XLSX_MAX_ROWS:,}); use csv or parquet")
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("export")
-        ws.append(headers)
-        for row in rows:
-            ws.append([row[h] for h in headers])
-        wb.save(path)
-    else:
-        raise ValueError(f"unknown format {fmt!r} (csv, parquet or xlsx)")
-
-
 def write_pair(out_dir: Path, vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000,
                seed: int = 7, formats: Sequence[str] = ("csv",), shared_accounts: bool = False) -> dict[str, str]:
     """Write the vendor file, partner file (per format) and ground_truth.json; returns their paths.
@@ -390,8 +353,8 @@ def write_pair(out_dir: Path, vendor_accounts: int = 20_000, partner_accounts: i
     paths: dict[str, str] = {}
     for fmt in formats:
         vendor, partner = out_dir / f"vendor_salesforce_accounts.{fmt}", out_dir / f"partner_hubspot_companies.{fmt}"
-        _write(pair.vendor_rows(), pair.truth.vendor_rows, SALESFORCE_HEADERS, vendor, fmt)
-        _write(pair.partner_rows(), pair.truth.partner_rows, HUBSPOT_HEADERS, partner, fmt)
+        write_rows(pair.vendor_rows(), pair.truth.vendor_rows, SALESFORCE_HEADERS, vendor, fmt)
+        write_rows(pair.partner_rows(), pair.truth.partner_rows, HUBSPOT_HEADERS, partner, fmt)
         paths.setdefault("vendor", str(vendor))
         paths.setdefault("partner", str(partner))
         if len(formats) > 1:

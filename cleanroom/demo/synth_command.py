@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cleanroom.terminal.console import out, print_json
-from cleanroom.errors import InputError
-from cleanroom_client.commands._common import add_json
 from cleanroom.demo.synth import write_pair
 from cleanroom.demo.synth_deals import write_attribution_set
+from cleanroom.errors import InputError
+from cleanroom.terminal.console import out, print_json
+from cleanroom_client.commands._common import add_json
 
 
 def partner_names(count: int) -> tuple[str, ...]:

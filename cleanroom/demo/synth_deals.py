@@ -36,20 +36,29 @@ currencies cannot be added without a rate.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
 from cleanroom.demo.synth import (
-    DOMAIN_FORMS, OWNERS, WEBSITE_FORMS, Company, Rand, _no_key, _pick, _Universe, _website, _write,
+    DOMAIN_FORMS,
+    OWNERS,
+    WEBSITE_FORMS,
+    Company,
+    Rand,
+    _no_key,
+    _pick,
+    _Universe,
+    _website,
 )
+from cleanroom.demo.synth_files import write_rows
+from cleanroom.demo.synth_truth import AttributionTruth, TruthDeal, TruthTouch
 
 SALESFORCE_DEAL_HEADERS = ["Opportunity ID", "Opportunity Name", "Account Name", "Website", "Amount", "Opportunity Currency",
                            "Stage", "Created Date", "Close Date", "Type", "Opportunity Owner", "Billing Country", "Lead Source"]
@@ -106,106 +115,6 @@ KEYLESS_TOUCH_SHARE = 0.03
 _PARTNER = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-@dataclass(frozen=True)
-class TruthTouch:
-    partner: str
-    role: str
-    day: date
-    row: int  # 1-based data row in that partner's touches file
-
-    def to_json(self) -> dict:
-        return {"partner": self.partner, "role": self.role, "date": self.day.isoformat(), "row": self.row}
-
-
-@dataclass(frozen=True)
-class TruthDeal:
-    deal_id: str
-    row: int  # 1-based data row in the deals file
-    company: int  # the generator's company index: deals with one index are one true account
-    domain: str  # the company's canonical domain (what every usable spelling canonicalises to)
-    amount: Decimal
-    currency: str
-    outcome: str
-    stage: str  # as written
-    deal_type: str
-    created: date
-    closed: date | None
-    matchable: bool  # False: the row's key is unusable, so no partner can match it
-    touches: tuple[TruthTouch, ...]  # sorted by (date, partner, row); () when not matchable
-
-    def to_json(self) -> dict:
-        return {
-            "deal_id": self.deal_id, "row": self.row, "company": self.company, "domain": self.domain,
-            "amount": str(self.amount), "currency": self.currency, "outcome": self.outcome, "stage": self.stage,
-            "type": self.deal_type, "created": self.created.isoformat(),
-            "closed": None if self.closed is None else self.closed.isoformat(), "matchable": self.matchable,
-            "touches": [t.to_json() for t in self.touches],
-        }
-
-    @classmethod
-    def from_json(cls, d: dict) -> "TruthDeal":
-        return cls(
-            d["deal_id"], d["row"], d["company"], d["domain"], Decimal(d["amount"]), d["currency"], d["outcome"], d["stage"],
-            d["type"], date.fromisoformat(d["created"]), None if d["closed"] is None else date.fromisoformat(d["closed"]),
-            d["matchable"], tuple(TruthTouch(t["partner"], t["role"], date.fromisoformat(t["date"]), t["row"]) for t in d["touches"]),
-        )
-
-
-@dataclass
-class AttributionTruth:
-    seed: int
-    as_of: date
-    style: str  # "salesforce" or "hubspot"
-    partners: tuple[str, ...]
-    paths: dict[str, str]  # "deals", each partner's name, "ground_truth"
-    deals: list[TruthDeal]
-    touch_rows: dict[str, int]  # per partner: rows written
-    rejected_touch_rows: dict[str, int]  # per partner: rows with no usable key
-    off_deal_touches: dict[str, int]  # per partner: usable touches on companies without a deal
-    lookalike_touches: dict[str, int] = field(default_factory=dict)  # of those, on a look-alike of a deal company
-
-    def summary(self) -> dict:
-        """Everything but the per-deal list."""
-        return {
-            "seed": self.seed, "as_of": self.as_of.isoformat(), "style": self.style, "partners": list(self.partners),
-            "paths": dict(self.paths), "deal_rows": len(self.deals),
-            "keyless_deals": sum(not d.matchable for d in self.deals),
-            "accounts": len({d.company for d in self.deals}),
-            "true_touches": self.true_touch_rows(),
-            "touch_rows": dict(self.touch_rows), "rejected_touch_rows": dict(self.rejected_touch_rows),
-            "off_deal_touches": dict(self.off_deal_touches), "lookalike_touches": dict(self.lookalike_touches),
-        }
-
-    def true_touch_rows(self) -> dict[str, int]:
-        """Per partner: touch rows that are true touches of at least one deal."""
-        rows: dict[str, set[int]] = {p: set() for p in self.partners}
-        for d in self.deals:
-            for t in d.touches:
-                rows[t.partner].add(t.row)
-        return {p: len(r) for p, r in rows.items()}
-
-    def to_json(self) -> dict:
-        return {**self.summary(), "deals": [d.to_json() for d in self.deals]}
-
-    def write_json(self, path: Path | str) -> None:
-        """Streamed: one deal at a time, so 100,000 deals with their touches stay cheap."""
-        head = json.dumps(self.summary())[:-1]
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(head + ', "deals": [\n')
-            for i, d in enumerate(self.deals):
-                fh.write(("" if i == 0 else ",\n") + json.dumps(d.to_json(), separators=(",", ":")))
-            fh.write("\n]}\n")
-
-    @classmethod
-    def load(cls, path: Path | str) -> "AttributionTruth":
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(
-            data["seed"], date.fromisoformat(data["as_of"]), data["style"], tuple(data["partners"]), data["paths"],
-            [TruthDeal.from_json(d) for d in data["deals"]], data["touch_rows"], data["rejected_touch_rows"],
-            data["off_deal_touches"], data.get("lookalike_touches", {}),
-        )
-
-
 def _choose(r: Rand, mix: Sequence[tuple[str, float]]) -> str:
     x = r()
     for value, share in mix:
@@ -236,6 +145,50 @@ def _money(r: Rand, amount: Decimal, currency: str, style: str) -> str:
     if currency == "EUR":
         return "EUR " + f"{amount:,.2f}".translate(str.maketrans(",.", ".,"))
     return f"{currency} {amount:,.2f}"
+
+
+def _hubspot_deal(r: Rand, i: int, co: Company, deal_type: str, outcome: str, amount: Decimal, currency: str,
+                  created: date, closed: date | None, matchable: bool) -> tuple[dict[str, str], str]:
+    """One HubSpot deal export row, and its stage as written."""
+    stage = _pick(r, HS_STAGES[outcome])
+    key = _website(r, co, DOMAIN_FORMS, 0.5) if matchable else _no_key(r)
+    t = f" {int(r() * 24):02d}:{int(r() * 60):02d}"
+    return {
+        "Record ID": str(7_000_000_000 + i * 11),
+        "Deal Name": f"{co.name} - {deal_type}",
+        "Associated Company": co.name,
+        "Company Domain Name": key,
+        "Amount": _money(r, amount, currency, "hubspot"),
+        "Deal currency code": "" if currency == "USD" and r() < 0.1 else currency,
+        "Deal Stage": stage,
+        "Create Date": created.isoformat() + t,
+        "Close Date": "" if closed is None else closed.isoformat() + t,
+        "Deal Type": _pick(r, HS_TYPES[deal_type]),
+        "Deal owner": _pick(r, OWNERS),
+        "Country/Region": _pick(r, co.countries),
+    }, stage
+
+
+def _salesforce_deal(r: Rand, i: int, co: Company, deal_type: str, outcome: str, amount: Decimal, currency: str,
+                     created: date, closed: date | None, matchable: bool) -> tuple[dict[str, str], str]:
+    """One Salesforce opportunity report row, and its stage as written."""
+    stage = _pick(r, SF_STAGES[outcome])
+    key = _website(r, co, WEBSITE_FORMS, 0.5) if matchable else _no_key(r)
+    return {
+        "Opportunity ID": f"006Hs{i:010X}",
+        "Opportunity Name": f"{co.name} - {deal_type.title()} {created.year}",
+        "Account Name": co.name.upper() if r() < 0.04 else co.name,
+        "Website": key,
+        "Amount": _money(r, amount, currency, "salesforce"),
+        "Opportunity Currency": currency,
+        "Stage": stage,
+        "Created Date": _us(created),
+        "Close Date": _us(closed),  # type: ignore[arg-type]  # Salesforce always has one
+        "Type": _pick(r, SF_TYPES[deal_type]),
+        "Opportunity Owner": _pick(r, OWNERS),
+        "Billing Country": _pick(r, co.countries),
+        "Lead Source": _pick(r, LEAD_SOURCES),
+    }, stage
 
 
 class _Plan:
@@ -292,42 +245,10 @@ class _Plan:
                 created = closed - timedelta(days=cycle)
             matchable = r() >= KEYLESS_DEAL_SHARE
             if style == "hubspot":
-                stage = _pick(r, HS_STAGES[outcome])
-                key = _website(r, co, DOMAIN_FORMS, 0.5) if matchable else _no_key(r)
-                t = f" {int(r() * 24):02d}:{int(r() * 60):02d}"
-                row = {
-                    "Record ID": str(7_000_000_000 + i * 11),
-                    "Deal Name": f"{co.name} - {deal_type}",
-                    "Associated Company": co.name,
-                    "Company Domain Name": key,
-                    "Amount": _money(r, amount, currency, style),
-                    "Deal currency code": "" if currency == "USD" and r() < 0.1 else currency,
-                    "Deal Stage": stage,
-                    "Create Date": created.isoformat() + t,
-                    "Close Date": "" if closed is None else closed.isoformat() + t,
-                    "Deal Type": _pick(r, HS_TYPES[deal_type]),
-                    "Deal owner": _pick(r, OWNERS),
-                    "Country/Region": _pick(r, co.countries),
-                }
+                row, stage = _hubspot_deal(r, i, co, deal_type, outcome, amount, currency, created, closed, matchable)
                 deal_id = row["Record ID"]
             else:
-                stage = _pick(r, SF_STAGES[outcome])
-                key = _website(r, co, WEBSITE_FORMS, 0.5) if matchable else _no_key(r)
-                row = {
-                    "Opportunity ID": f"006Hs{i:010X}",
-                    "Opportunity Name": f"{co.name} - {deal_type.title()} {created.year}",
-                    "Account Name": co.name.upper() if r() < 0.04 else co.name,
-                    "Website": key,
-                    "Amount": _money(r, amount, currency, style),
-                    "Opportunity Currency": currency,
-                    "Stage": stage,
-                    "Created Date": _us(created),
-                    "Close Date": _us(closed),  # type: ignore[arg-type]  # Salesforce always has one
-                    "Type": _pick(r, SF_TYPES[deal_type]),
-                    "Opportunity Owner": _pick(r, OWNERS),
-                    "Billing Country": _pick(r, co.countries),
-                    "Lead Source": _pick(r, LEAD_SOURCES),
-                }
+                row, stage = _salesforce_deal(r, i, co, deal_type, outcome, amount, currency, created, closed, matchable)
                 deal_id = row["Opportunity ID"]
             out.append(TruthDeal(deal_id, i + 1, c, co.domain, amount, currency, outcome, stage, deal_type, created, closed, matchable, ()))
             yield row
@@ -417,14 +338,14 @@ def write_attribution_set(
     name = "vendor_salesforce_opportunities" if style == "salesforce" else "vendor_hubspot_deals"
     headers = SALESFORCE_DEAL_HEADERS if style == "salesforce" else HUBSPOT_DEAL_HEADERS
     path = out / f"{name}.{fmt}"
-    _write(plan.deal_rows(style, truth_deals), deals, headers, path, fmt)
+    write_rows(plan.deal_rows(style, truth_deals), deals, headers, path, fmt)
     paths["deals"] = str(path)
     found: dict[int, list[TruthTouch]] = {}
     touch_rows, rejected, off_deal, lookalike = {}, {}, {}, {}
     for index, partner in enumerate(plan.partners):
         counts = {"rejected": 0, "off_deal": 0, "lookalike": 0}
         path = out / f"touches_{partner}.{fmt}"
-        _write(plan.touch_rows(index, truth_deals, found, counts), touches, TOUCH_STYLES[index % len(TOUCH_STYLES)].headers, path, fmt)
+        write_rows(plan.touch_rows(index, truth_deals, found, counts), touches, TOUCH_STYLES[index % len(TOUCH_STYLES)].headers, path, fmt)
         paths[partner] = str(path)
         touch_rows[partner], rejected[partner] = touches, counts["rejected"]
         off_deal[partner], lookalike[partner] = counts["off_deal"], counts["lookalike"]

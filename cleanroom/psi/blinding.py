@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
@@ -61,7 +62,7 @@ def _blind_slice(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
     raise AssertionError("unreachable: a failing point must fail again")
 
 
-def _hash_blind_slice(secret: bytes, keys: list, context: bytes, base_index: int = 0) -> bytes:
+def _hash_blind_slice(secret: bytes, keys: list[str | bytes], context: bytes, base_index: int = 0) -> bytes:
     """Hash a slice of keys to points and blind them, in one worker round trip."""
     return _blind_slice(secret, hash_to_points(keys, context), base_index)
 
@@ -158,7 +159,7 @@ def _resolve_workers(workers: int | None, n: int) -> int:
 def _run(
     task: Callable[..., bytes],
     n: int,
-    args_for: Callable[[int, int], tuple],
+    args_for: Callable[[int, int], tuple[Any, ...]],
     workers: int,
     progress: ProgressCallback | None,
 ) -> bytes:

@@ -47,7 +47,7 @@ class InvalidPoint(ValueError):
         super().__init__(message)
         self.index = index
 
-    def __reduce__(self):  # keep ``index`` across process boundaries
+    def __reduce__(self) -> tuple[type[InvalidPoint], tuple[str, int | None]]:  # keep ``index`` across process boundaries
         return (type(self), (str(self), self.index))
 
 
@@ -66,7 +66,7 @@ def _as_bytes(key: str | bytes) -> bytes:
 
 def is_on_curve(u: int) -> bool:
     """True when u is the u-coordinate of a point on Curve25519 (not its twist)."""
-    return gmpy2.jacobi((u * u * u + A * u * u + u) % P, P) == 1
+    return bool(gmpy2.jacobi((u * u * u + A * u * u + u) % P, P) == 1)
 
 
 # The hot path of hash_to_points, in gmpy2 integers: the same arithmetic as

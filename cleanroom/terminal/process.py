@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import gc
 
-from cleanroom.terminal.console import fail
 from cleanroom.errors import CleanroomError
+from cleanroom.terminal.console import fail
 
 # CPython collects its youngest generation after every 700 new container objects, and
 # every tenth of those collections traverses the older generation too. A client reading a

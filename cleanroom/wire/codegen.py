@@ -21,8 +21,8 @@ def proto_files() -> list[Path]:
 
 def generate(out_root: Path) -> list[Path]:
     """Run protoc (from grpcio-tools) into ``out_root``; return the files written."""
-    from grpc_tools import protoc  # a test/dev dependency only
     import grpc_tools
+    from grpc_tools import protoc  # a test/dev dependency only
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     args = [
