@@ -114,17 +114,6 @@ class AuditQuery:
     limit: int = 50
 
 
-@dataclass(frozen=True)
-class ApiKeyRow:
-    key_id: str
-    key_hash: str
-    party: str
-    role: str
-    label: str
-    created_at: str
-    revoked_at: str | None
-
-
 def _visible_audit(party: str | None) -> tuple[str, list[Any]]:
     """Entries of the party's agreements, and its own entries that name no agreement."""
     if party is None:
@@ -342,7 +331,7 @@ class WebReads:
         count, head = self._fetch("SELECT count(*), coalesce(max_by(entry_hash, seq), '') FROM audit_log")[0]
         return int(count), str(head)
 
-    # -- operations (metrics) and API keys ---------------------------------------------------------
+    # -- operations (metrics) ---------------------------------------------------------
 
     def counts(self, table: str) -> list[tuple[Any, ...]]:
         """Grouped counts for the metrics: runs by (state, purpose), releases by kind, agreements by state, keys by role."""
@@ -360,19 +349,6 @@ class WebReads:
             "SELECT count(*), count(*) FILTER (WHERE action = 'request.denied') FROM audit_log"
         )[0]
         return int(entries), int(denied)
-
-    def api_key(self, key_id: str) -> ApiKeyRow | None:
-        rows = self._fetch(
-            "SELECT key_id, key_hash, party, role, label, created_at, revoked_at FROM api_keys WHERE key_id = ?", [key_id]
-        )
-        return ApiKeyRow(*rows[0]) if rows else None
-
-    def api_keys(self, include_revoked: bool = False) -> list[ApiKeyRow]:
-        where = "" if include_revoked else "WHERE revoked_at IS NULL"
-        rows = self._fetch(
-            f"SELECT key_id, key_hash, party, role, label, created_at, revoked_at FROM api_keys {where} ORDER BY created_at, key_id"
-        )
-        return [ApiKeyRow(*r) for r in rows]
 
 
 def _agreement(row: tuple[Any, ...]) -> AgreementRow:

@@ -33,7 +33,7 @@ from typing import Any
 
 from cleanroom.coordinator.pki import check_party_name
 from cleanroom.coordinator.store import Store, now
-from cleanroom.coordinator.store.reads import ApiKeyRow, WebReads
+from cleanroom.coordinator.store.records import ApiKeyRow
 from cleanroom.errors import InputError, InvalidArgument, NotFound
 
 ROLES = ("analyst", "auditor", "admin")
@@ -91,7 +91,6 @@ class ApiKeys:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.reads = WebReads(store)
         self._cache: dict[str, tuple[float, ApiKeyRow | None]] = {}
         self._lock = threading.Lock()
 
@@ -105,20 +104,17 @@ class ApiKeys:
         if len(label) > 200:
             raise InvalidArgument("label: at most 200 characters")
         key_id, key = new_key()
-        row = {"key_id": key_id, "party": party, "role": role, "label": label, "created_at": now(), "revoked_at": None}
+        row = ApiKeyRow(key_id, key_hash(key), party, role, label, now(), None)
         with self.store.transaction() as con:
-            con.execute(
-                "INSERT INTO api_keys (key_id, key_hash, party, role, label, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [key_id, key_hash(key), party, role, label, row["created_at"]],
-            )
+            self.store.api_keys.insert(con, row)
             self.store.audit(con, actor, "api_key.created", None, {"key_id": key_id, "party": party, "role": role, "label": label})
-        return {**row, "key": key}
+        return {**_public(row), "key": key}
 
     def list(self, include_revoked: bool = False) -> list[dict[str, Any]]:
-        return [_public(r) for r in self.reads.api_keys(include_revoked)]
+        return [_public(r) for r in self.store.api_keys.list(include_revoked)]
 
     def get(self, key_id: str) -> dict[str, Any]:
-        row = self.reads.api_key(key_id)
+        row = self.store.api_keys.get(key_id)
         if row is None:
             raise NotFound(f"API key {key_id!r} does not exist")
         return _public(row)
@@ -128,7 +124,7 @@ class ApiKeys:
         if row["revoked_at"] is None:
             at = now()
             with self.store.transaction() as con:
-                con.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [at, key_id])
+                self.store.api_keys.revoke(con, key_id, at)
                 self.store.audit(con, actor, "api_key.revoked", None, {"key_id": key_id, "party": row["party"], "role": row["role"]})
             row["revoked_at"] = at
         with self._lock:
@@ -141,7 +137,7 @@ class ApiKeys:
             cached = self._cache.get(key_id)
         if cached and at - cached[0] < CACHE_SECONDS:
             return cached[1]
-        row = self.reads.api_key(key_id)
+        row = self.store.api_keys.get(key_id)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
