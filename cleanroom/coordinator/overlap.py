@@ -18,6 +18,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from cleanroom.unionfind import UnionFind
+
 
 @dataclass(frozen=True)
 class SideTokens:
@@ -86,21 +88,10 @@ def components(pairs: np.ndarray, n_a: int) -> np.ndarray:
     b_unique = len(np.unique(pairs[:, 1])) == len(pairs)
     if a_unique and b_unique:  # one key per account: every pair is its own component
         return np.arange(len(pairs), dtype=np.int64)
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
-            parent[x], x = root, parent[x]
-        return root
-
+    sets = UnionFind(n_a + int(pairs[:, 1].max()) + 1)  # a-accounts, then b-accounts after them
     for a_acc, b_acc in pairs.tolist():
-        ra, rb = find(a_acc), find(n_a + b_acc)
-        if ra != rb:
-            parent[rb] = ra
-    return np.array([find(a_acc) for a_acc in pairs[:, 0].tolist()], dtype=np.int64)
+        sets.union(a_acc, n_a + b_acc)
+    return np.array([sets.find(a_acc) for a_acc in pairs[:, 0].tolist()], dtype=np.int64)
 
 
 def overlap_counts(a: SideTokens, b: SideTokens, a_populations: int, b_populations: int) -> OverlapCounts:

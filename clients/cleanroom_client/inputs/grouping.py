@@ -1,4 +1,4 @@
-"""Rows that share a match key are one account: the only union-find of the client.
+"""Rows that share a match key are one account (over the shared ``cleanroom.unionfind``).
 
 Duplicate rows of an accounts file, deals on one company (several
 opportunities) and a partner's repeated touches on one company must each
@@ -17,37 +17,33 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from cleanroom.unionfind import UnionFind
 from cleanroom_client.inputs.rowkeys import MatchKey
 
 
 class KeyGroups:
-    """Union-find over rows (nodes 0, 1, ... in the order added), joined by any shared key."""
+    """Rows (nodes 0, 1, ... in the order added) joined by any shared key, over the shared union-find."""
 
     def __init__(self) -> None:
-        self.parent: list[int] = []
+        self._sets = UnionFind()
         self._by_key: dict[Hashable, int] = {}
+
+    @property
+    def parent(self) -> list[int]:
+        return self._sets.parent
 
     def add(self, keys: Iterable[Hashable]) -> int:
         """Add the next row with its keys; its node number."""
-        node = len(self.parent)
-        self.parent.append(node)
+        node = self._sets.add()
         for key in keys:
             other = self._by_key.setdefault(key, node)
             if other != node:
-                a, b = self.find(other), self.find(node)
-                if a != b:
-                    self.parent[max(a, b)] = min(a, b)  # the earliest row stays the representative
+                self._sets.union(other, node)  # the earliest row stays the representative
         return node
 
     def find(self, x: int) -> int:
         """The root (earliest row) of ``x``'s group."""
-        parent = self.parent
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:  # path compression
-            parent[x], x = root, parent[x]
-        return root
+        return self._sets.find(x)
 
 
 class _Keyed(Protocol):
