@@ -11,7 +11,7 @@ from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.errors import InputError, ProtocolError
 from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, amend_share, build_terms, canonical_json, parse_terms, terms_hash
 from cleanroom_client.commands._common import add_json, session
-from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins, party_key
+from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins
 from cleanroom_client.protocol.mapping import verified_terms
 from cleanroom_client.features.views import print_terms
 
@@ -118,7 +118,7 @@ def _propose(args: argparse.Namespace) -> int:
 
 def _check_own_key(agreement, party: str, keys: EncryptionKeys) -> None:
     """The coordinator must relay OUR key for us: otherwise the peer would seal to someone else."""
-    relayed = party_key(agreement, party)
+    relayed = agreement.key_of(party)
     if relayed is not None and (not keys.exists() or relayed != keys.public()):
         raise ProtocolError(
             f"agreement {agreement.agreement_id}: the coordinator relays an encryption key for you ({party}) that is not this "
@@ -127,7 +127,7 @@ def _check_own_key(agreement, party: str, keys: EncryptionKeys) -> None:
 
 
 def _pin_peer(agreement, peer: str, profile) -> str | None:
-    public = party_key(agreement, peer)
+    public = agreement.key_of(peer)
     return PeerPins(profile.path).check(peer, public, agreement.agreement_id) if public is not None else None
 
 

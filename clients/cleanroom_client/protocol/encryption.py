@@ -31,7 +31,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cleanroom.errors import InputError, ProtocolError
 from cleanroom.crypto.keyfiles import write_private
 from cleanroom.crypto.sealed import check_public, fingerprint, public_bytes
-from cleanroom.v1 import agreements_pb2
 
 KEY_FILE = "encryption.key"
 PEERS_FILE = "peers.json"
@@ -70,14 +69,6 @@ class EncryptionKeys:
 
     def fingerprint(self) -> str:
         return fingerprint(self.public())
-
-
-def party_key(agreement: agreements_pb2.Agreement, party: str) -> bytes | None:
-    """The X25519 public key ``party`` gave this agreement, as the coordinator relays it."""
-    for entry in agreement.encryption:
-        if entry.party == party:
-            return bytes(entry.public_x25519)
-    return None
 
 
 class PeerPins:

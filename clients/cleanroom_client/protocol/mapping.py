@@ -28,24 +28,24 @@ from cleanroom.errors import CleanroomError, FailedPrecondition, ProtocolError
 from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
 from cleanroom.crypto.sealed import pack_chunk
 from cleanroom.terms import Terms, parse_terms, terms_hash
-from cleanroom.v1 import agreements_pb2, runs_pb2
 from typing import TYPE_CHECKING
+
+from cleanroom_client.protocol.keystore import Keystore
+from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.remote import Agreement, Chunk, Remote, RunStatus, UploadKind, UploadReceipt, UploadRequest, UploadSession
 
 if TYPE_CHECKING:
     from cleanroom_client.inputs.accounts import Account
-from cleanroom_client.protocol.keystore import Keystore
-from cleanroom_client.protocol.receipts import ReceiptLog
-from cleanroom_client.remote import Remote
 
 
-def verified_terms(agreement: agreements_pb2.Agreement) -> Terms:
+def verified_terms(agreement: Agreement) -> Terms:
     """Parse terms after checking the coordinator did not alter them under their hash."""
     if terms_hash(agreement.terms_json) != agreement.terms_hash:
         raise ProtocolError(f"agreement {agreement.agreement_id}: the terms do not match their hash; refusing to use them")
     return parse_terms(agreement.terms_json)
 
 
-def require_runnable(agreement: agreements_pb2.Agreement) -> None:
+def require_runnable(agreement: Agreement) -> None:
     """Fail before reading and blinding a file when the coordinator would refuse the run anyway.
 
     The coordinator stays the authority (it checks again); this only spares a
@@ -168,7 +168,7 @@ def _fault_exit_after() -> int | None:
     return int(value) if value else None
 
 
-def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[bytes, ...]], show_progress: bool | None, label: str) -> None:
+def _send(remote: Remote, session: UploadSession, chunks: list[tuple[bytes, ...]], show_progress: bool | None, label: str) -> None:
     have = set(session.received_chunks)
     die_after = _fault_exit_after()
     todo = [seq for seq in range(len(chunks)) if seq not in have]
@@ -177,13 +177,11 @@ def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[by
     total = sum(len(chunks[s][0]) // POINT_SIZE for s in todo)
     with progress(label, total, show_progress) as advance:
 
-        def stream() -> Iterator[runs_pb2.PointChunk]:
+        def stream() -> Iterator[Chunk]:
             for sent, seq in enumerate(todo, start=1):
                 pts, acc, pops, digest, recs, seal = chunks[seq]
-                yield runs_pb2.PointChunk(
-                    upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest, records=recs,
-                    sealed=seal,
-                )
+                yield Chunk(upload_id=session.upload_id, seq=seq, points=pts, digest=digest, accounts=acc, populations=pops,
+                            records=recs, sealed=seal)
                 advance(len(pts) // POINT_SIZE)
                 if die_after is not None and sent >= die_after:
                     time.sleep(0.5)  # let gRPC put the chunks on the wire, then die mid-upload
@@ -194,25 +192,25 @@ def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[by
 
 def upload_own(
     remote: Remote,
-    agreement: agreements_pb2.Agreement,
+    agreement: Agreement,
     prepared: PreparedUpload,
     receipts: ReceiptLog,
     show_progress: bool | None = None,
     chunk_points: int = MAX_CHUNK_POINTS,
     purpose: str = "",
-) -> runs_pb2.UploadReceipt:
+) -> UploadReceipt:
     chunks = prepared.chunks(prepared.chunk_points_for(chunk_points))
     digests = [c[3] for c in chunks]
-    session = remote.begin_upload(
+    session = remote.begin_upload(UploadRequest(
         agreement_id=agreement.agreement_id,
         terms_hash=agreement.terms_hash,
-        kind=runs_pb2.UPLOAD_KIND_OWN,
+        kind=UploadKind.OWN,
         total_points=len(prepared.accounts),
         total_chunks=len(chunks),
         total_accounts=prepared.total_accounts,
         upload_digest=upload_digest(digests),
         purpose=purpose,
-    )
+    ))
     _send(remote, session, chunks, show_progress, "uploading")
     receipt = remote.commit(session.upload_id)
     receipts.record_upload(receipt, digests)
@@ -223,11 +221,11 @@ def upload_own(
 class Reblinded:
     """The peer's points of a run, multiplied by our secret, not yet uploaded."""
 
-    status: runs_pb2.RunStatus  # the run's status when the points were fetched
+    status: RunStatus  # the run's status when the points were fetched
     chunks: list[tuple[bytes, ...]]
 
 
-def reblind_points(remote: Remote, status: runs_pb2.RunStatus, secret: bytes, show_progress: bool | None = None,
+def reblind_points(remote: Remote, status: RunStatus, secret: bytes, show_progress: bool | None = None,
                    stop: threading.Event | None = None) -> Reblinded | None:
     """Fetch the peer's points of the run and multiply them by our secret, in order; None if ``stop`` was set meanwhile."""
     chunks = []
@@ -244,27 +242,27 @@ def reblind_points(remote: Remote, status: runs_pb2.RunStatus, secret: bytes, sh
     return Reblinded(status, chunks)
 
 
-def upload_reblinded(remote: Remote, agreement: agreements_pb2.Agreement, reblinded: Reblinded, receipts: ReceiptLog,
-                     show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
+def upload_reblinded(remote: Remote, agreement: Agreement, reblinded: Reblinded, receipts: ReceiptLog,
+                     show_progress: bool | None = None) -> UploadReceipt:
     status, chunks = reblinded.status, reblinded.chunks
     digests = [c[3] for c in chunks]
-    session = remote.begin_upload(
+    session = remote.begin_upload(UploadRequest(
         agreement_id=agreement.agreement_id,
         terms_hash=agreement.terms_hash,
-        kind=runs_pb2.UPLOAD_KIND_REBLINDED,
+        kind=UploadKind.REBLINDED,
         run_id=status.run_id,
         of_upload_id=status.peer_upload_id,
         total_points=status.peer_points,
         total_chunks=status.peer_chunks,
         upload_digest=upload_digest(digests),
-    )
+    ))
     _send(remote, session, chunks, show_progress, "uploading re-blinded points")
     receipt = remote.commit(session.upload_id)
     receipts.record_upload(receipt, digests)
     return receipt
 
 
-def _reblind_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agreement], keystore: Keystore, purpose: str,
+def _reblind_waiting(remote: Remote, agreements: Sequence[Agreement], keystore: Keystore, purpose: str,
                      stop: threading.Event) -> dict[str, Reblinded]:
     done: dict[str, Reblinded] = {}
     for agreement in agreements:
@@ -281,7 +279,7 @@ def _reblind_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agreeme
 
 
 @contextmanager
-def reblinding_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agreement], keystore: Keystore,
+def reblinding_waiting(remote: Remote, agreements: Sequence[Agreement], keystore: Keystore,
                        purpose: str) -> Iterator[dict[str, Reblinded]]:
     """While the body reads our file (one core, for seconds), re-blind the peer points that already wait
     in each agreement's latest run (the pool takes every core), on a helper thread.
@@ -302,7 +300,7 @@ def reblinding_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agree
         done.update(future.result())
 
 
-def upload_waiting(remote: Remote, agreement: agreements_pb2.Agreement, early: dict[str, Reblinded], run_id: str,
+def upload_waiting(remote: Remote, agreement: Agreement, early: dict[str, Reblinded], run_id: str,
                    receipts: ReceiptLog) -> None:
     """Upload the points ``reblinding_waiting`` re-blinded for this agreement, if they belong to ``run_id``
     (the run our own upload joined: the peer may have uploaded again meanwhile)."""
@@ -311,7 +309,7 @@ def upload_waiting(remote: Remote, agreement: agreements_pb2.Agreement, early: d
         upload_reblinded(remote, agreement, points, receipts)
 
 
-def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: runs_pb2.RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
+def reblind_peer(remote: Remote, agreement: Agreement, status: RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> UploadReceipt:
     """Fetch the peer's points of the run, multiply them by our secret, upload them back in order."""
     reblinded = reblind_points(remote, status, secret, show_progress)
     assert reblinded is not None  # no stop event: it runs to the end
@@ -319,9 +317,9 @@ def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: ru
 
 
 def sync(
-    remote: Remote, agreement: agreements_pb2.Agreement, keystore: Keystore, receipts: ReceiptLog,
+    remote: Remote, agreement: Agreement, keystore: Keystore, receipts: ReceiptLog,
     show_progress: bool | None = None, purpose: str = "",
-) -> runs_pb2.RunStatus:
+) -> RunStatus:
     """Re-blind the peer's points of the latest run of ``purpose`` if they wait for us; return the run's status."""
     status = remote.status(agreement.agreement_id, purpose=purpose)
     if status.reblind_needed:
@@ -332,30 +330,30 @@ def sync(
 
 def wait_for_result(
     remote: Remote,
-    agreement: agreements_pb2.Agreement,
+    agreement: Agreement,
     keystore: Keystore,
     receipts: ReceiptLog,
     run_id: str,
     seconds: float,
     show_progress: bool | None = None,
-) -> runs_pb2.RunStatus:
+) -> RunStatus:
     """Poll until the run completes or ``seconds`` pass, re-blinding the peer's points when they arrive."""
     return wait_for_results(remote, [(agreement, run_id)], keystore, receipts, seconds, show_progress)[0]
 
 
 def wait_for_results(
     remote: Remote,
-    runs: Sequence[tuple[agreements_pb2.Agreement, str]],
+    runs: Sequence[tuple[Agreement, str]],
     keystore: Keystore,
     receipts: ReceiptLog,
     seconds: float,
     show_progress: bool | None = None,
     poll: float = 0.25,
-) -> list[runs_pb2.RunStatus]:
+) -> list[RunStatus]:
     """``wait_for_result`` over several runs at once: whichever peer's points arrive first are
     re-blinded first, so no run waits behind another. Statuses in the order of ``runs``."""
     deadline = time.monotonic() + seconds
-    statuses: list[runs_pb2.RunStatus | None] = [None] * len(runs)
+    statuses: list[RunStatus | None] = [None] * len(runs)
     while True:
         for i, (agreement, run_id) in enumerate(runs):
             if statuses[i] is not None and statuses[i].state != "collecting":

@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
 from cleanroom.protocol import upload_digest
 from cleanroom.crypto.signing import verify_bytes, verify_json
+from cleanroom_client.remote import UploadReceipt, receipt_record
 
 
 def _now() -> str:
@@ -29,12 +28,12 @@ class ReceiptLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def record_upload(self, receipt, chunk_digests: list[str]) -> None:
+    def record_upload(self, receipt: UploadReceipt, chunk_digests: list[str]) -> None:
         entry = {
             "type": "upload",
             "recorded_at": _now(),
             "sent_chunk_digests": chunk_digests,
-            "receipt": MessageToDict(receipt, preserving_proto_field_name=True, always_print_fields_with_no_presence=True),
+            "receipt": receipt_record(receipt),
         }
         self._append(entry)
 
