@@ -35,7 +35,7 @@ class Profile:
     coordinator: str
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None) -> "Profile":
+    def load(cls, path: str | os.PathLike[str] | None) -> Profile:
         if path is None:
             path = os.environ.get("CLEANROOM_PROFILE")
         if not path:

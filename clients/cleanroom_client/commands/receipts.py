@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from cleanroom.terminal.console import out, print_json, print_table
 from cleanroom.errors import InputError
+from cleanroom.terminal.console import out, print_json, print_table
 from cleanroom_client.commands._common import add_json, receipts
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.receipts import release_of, verify_entries
 
 
-def _as_object(entry: dict) -> dict:
+def _as_object(entry: dict[str, Any]) -> dict[str, Any]:
     """One shape for machines: a release kept as its signed text is shown parsed, like the others."""
     if "body_json" not in entry:
         return entry
@@ -59,7 +60,7 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("receipts", help="list (or verify) what this client sent and received")
     add_json(parser)
     parser.set_defaults(handler=_list)

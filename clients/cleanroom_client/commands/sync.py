@@ -6,7 +6,8 @@ import argparse
 
 from cleanroom.terminal.console import out, print_json
 from cleanroom_client.commands._common import add_json, keystore, receipts, session
-from cleanroom_client.protocol.mapping import sync, verified_terms, wait_for_result
+from cleanroom_client.protocol.agreements import verified_terms
+from cleanroom_client.protocol.reblind import sync, wait_for_result
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -33,7 +34,7 @@ def _sync(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sync", help="re-blind partner points waiting for you (for scheduled runs)")
     p.add_argument("id", nargs="?", help="agreement id (default: every active agreement)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",

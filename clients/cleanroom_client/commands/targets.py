@@ -12,8 +12,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.errors import InputError
+from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom_client.commands._common import add_json, receipts, session
 from cleanroom_client.features.targets import ScoringConfig, build_targets, collect, write_csv
 
@@ -70,7 +70,7 @@ def _targets(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("targets", help="co-sell targets: your accounts a partner also has, with its shared fields, ranked")
     p.add_argument("agreement", nargs="?", help="one agreement (default: every agreement that reveals accounts to you)")
     p.add_argument("--all", action="store_true", help="every agreement that reveals accounts to you (the default)")

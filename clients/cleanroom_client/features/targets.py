@@ -34,10 +34,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cleanroom.errors import InputError
+from cleanroom.errors import CleanroomError, InputError, RequestError
 from cleanroom.terms import column_norm
+from cleanroom_client.features.reveal import Revealed, RevealError, fetch_revealed
 from cleanroom_client.inputs.deals import AmountError, CellError, DateReader, parse_amount
-from cleanroom_client.features.reveal import Revealed
+from cleanroom_client.protocol.agreements import verified_terms
 
 if TYPE_CHECKING:
     from cleanroom_client.profile import Profile
@@ -64,7 +65,7 @@ class ScoringConfig:
     engagement_columns: tuple[str, ...] = ENGAGEMENT_COLUMNS
 
     @classmethod
-    def load(cls, path: Path | None) -> "ScoringConfig":
+    def load(cls, path: Path | None) -> ScoringConfig:
         """The defaults, with what the JSON object in ``path`` sets on top."""
         config = cls()
         if path is None:
@@ -145,7 +146,7 @@ def _dates(values: list[str]) -> DateReader:
 def build_targets(revealed: list[Revealed], config: ScoringConfig | None = None, as_of: dt.date | None = None) -> list[dict[str, Any]]:
     """Every (our account, partner) pair revealed to us, scored and ranked best first."""
     config = config or ScoringConfig()
-    as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
     rows = [(r, row) for r in revealed for row in r.rows]
     partners_of: dict[str, set[str]] = {}
     for r, row in rows:
@@ -157,7 +158,7 @@ def build_targets(revealed: list[Revealed], config: ScoringConfig | None = None,
     weights = {p: float(config.weights.get(p, 0.0)) for p in PARTS}
     total_weight = sum(weights.values()) or 1.0
     targets = []
-    for (r, row), amount, last in zip(rows, amounts, engagement_raw):
+    for (r, row), amount, last in zip(rows, amounts, engagement_raw, strict=True):
         account = row["account"]
         partners = sorted(partners_of[_identity(account)])
         last_day = dates.parse(last) if isinstance(last, str) else None
@@ -247,7 +248,7 @@ def write_csv(targets: list[dict[str, Any]], path: Path) -> None:
 # -- gathering --------------------------------------------------------------------------
 
 
-def collect(remote: "Remote", profile: "Profile", receipts: "ReceiptLog | None" = None, only: str | None = None) -> tuple[list[Revealed], list[str]]:
+def collect(remote: Remote, profile: Profile, receipts: ReceiptLog | None = None, only: str | None = None) -> tuple[list[Revealed], list[str]]:
     """Every reveal released to us under our active agreements, opened and joined back.
 
     With ``only``, that agreement must yield its reveal (its errors are raised);
@@ -255,9 +256,6 @@ def collect(remote: "Remote", profile: "Profile", receipts: "ReceiptLog | None" 
     their problems become notes. A reveal that fails authentication is always
     an error: nothing is shown then.
     """
-    from cleanroom.errors import CleanroomError, RequestError
-    from cleanroom_client.protocol.mapping import verified_terms
-    from cleanroom_client.features.reveal import RevealError, fetch_revealed
 
     agreements = {a.agreement_id: a for a in remote.list()}
     if only is not None and only not in agreements:

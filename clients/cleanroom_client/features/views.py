@@ -8,9 +8,10 @@ from typing import Any
 from cleanroom.terminal.console import print_table
 from cleanroom.terminal.views import print_overlap
 from cleanroom.terms import Terms
+from cleanroom_client.protocol.agreements import verified_terms
 from cleanroom_client.remote import Agreement, Cell, OverlapRelease
 
-__all__ = ["cells_list", "overlap_dict", "print_overlap", "print_terms"]
+__all__ = ["agreement_dict", "cells_list", "overlap_dict", "print_overlap", "print_terms"]
 
 
 def cells_list(cells: Iterable[Cell]) -> list[dict[str, Any]]:
@@ -37,6 +38,23 @@ def overlap_dict(release: OverlapRelease) -> dict[str, Any]:
     if release.dp is not None:
         view["dp"] = {"epsilon_spent": release.dp.epsilon_spent, "budget": release.dp.budget, "budget_remaining": release.dp.budget_remaining}
     return view
+
+
+def agreement_dict(agreement: Agreement) -> dict[str, Any]:
+    """An agreement for machines: its record and its terms, checked against their hash."""
+    terms = verified_terms(agreement)
+    return {
+        "agreement_id": agreement.agreement_id,
+        "version": agreement.version,
+        "state": agreement.state,
+        "proposer": agreement.proposer,
+        "counterparty": agreement.counterparty,
+        "approved_by": list(agreement.approved_by),
+        "terms_hash": agreement.terms_hash,
+        "terms": terms.raw,
+        # Each party's encryption key fingerprint (compare them out of band before the first run).
+        "encryption": {e.party: e.fingerprint for e in agreement.encryption},
+    }
 
 
 def print_terms(agreement: Agreement, terms: Terms) -> None:

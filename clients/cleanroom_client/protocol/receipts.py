@@ -8,25 +8,34 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cleanroom.protocol import upload_digest
 from cleanroom.crypto.signing import verify_bytes, verify_json
+from cleanroom.protocol import upload_digest
+from cleanroom_client.profile import Profile
 from cleanroom_client.remote import UploadReceipt, receipt_record
+
+RECEIPTS_FILE = "receipts.jsonl"
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def release_of(entry: dict[str, Any]) -> dict[str, Any]:
     """The release a receipts entry records, as one object: the body's fields and the signature."""
     if "body_json" in entry:
         return {**json.loads(entry["body_json"]), "signature": entry["signature"]}
-    return entry["release"]
+    release: dict[str, Any] = entry["release"]
+    return release
 
 
 class ReceiptLog:
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    @classmethod
+    def of(cls, profile: Profile) -> ReceiptLog:
+        """The profile's receipts log."""
+        return cls(profile.path / RECEIPTS_FILE)
 
     def record_upload(self, receipt: UploadReceipt, chunk_digests: list[str]) -> None:
         entry = {

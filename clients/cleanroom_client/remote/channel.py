@@ -22,16 +22,21 @@ class CoordinatorUnavailable(CleanroomError):
     """The coordinator cannot be reached, or refused our TLS handshake."""
 
 
+def _stub(cls: Any, channel: grpc.Channel) -> Any:
+    return cls(channel)
+
+
 class Channel:
     """An open channel to the profile's coordinator with one stub per service."""
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.channel = profile.channel()
-        self.agreements = agreements_pb2_grpc.AgreementServiceStub(self.channel)
-        self.runs = runs_pb2_grpc.RunServiceStub(self.channel)
-        self.results = results_pb2_grpc.ResultServiceStub(self.channel)
-        self.attribution = attribution_pb2_grpc.AttributionServiceStub(self.channel)
+        # The generated stubs are untyped: their methods are reached through ``call`` and ``stream`` only.
+        self.agreements: Any = _stub(agreements_pb2_grpc.AgreementServiceStub, self.channel)
+        self.runs: Any = _stub(runs_pb2_grpc.RunServiceStub, self.channel)
+        self.results: Any = _stub(results_pb2_grpc.ResultServiceStub, self.channel)
+        self.attribution: Any = _stub(attribution_pb2_grpc.AttributionServiceStub, self.channel)
 
     def close(self) -> None:
         self.channel.close()

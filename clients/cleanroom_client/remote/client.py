@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 
@@ -93,9 +94,11 @@ class Remote:
         request = results_pb2.GetOverlapRequest(agreement_id=agreement_id, run_id=run_id)
         return convert.overlap_release(self._wire.call(self._wire.results.GetOverlap, request))
 
-    def reveal(self, agreement_id: str, run_id: str = "") -> tuple[RevealRelease, list[RevealedAccount]]:
+    # ``builtins.list``: inside this class ``list`` names the method ``list``.
+    def reveal(self, agreement_id: str, run_id: str = "") -> tuple[RevealRelease, builtins.list[RevealedAccount]]:
         """The account-level reveal released to us: the signed release and its rows (sealed)."""
-        release, rows = None, []
+        release: RevealRelease | None = None
+        rows: builtins.list[RevealedAccount] = []
         request = results_pb2.GetRevealRequest(agreement_id=agreement_id, run_id=run_id)
         for part in self._wire.stream(self._wire.results.GetReveal, request):
             if part.HasField("release"):
@@ -106,7 +109,7 @@ class Remote:
         return release, rows
 
     # -- attribution
-    def run_attribution(self, run_ids: list[str], model: str = "", as_of: str = "") -> AttributionRelease:
+    def run_attribution(self, run_ids: builtins.list[str], model: str = "", as_of: str = "") -> AttributionRelease:
         request = attribution_pb2.RunAttributionRequest(run_ids=run_ids, model=model, as_of=as_of)
         return convert.attribution_release(self._wire.call(self._wire.attribution.Run, request, timeout=ATTRIBUTION_TIMEOUT))
 
