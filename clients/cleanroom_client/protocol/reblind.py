@@ -12,11 +12,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from cleanroom.errors import CleanroomError, ProtocolError
 from cleanroom.protocol import chunk_digest
 from cleanroom.psi import blind
 from cleanroom.terminal.console import progress
+from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.agreements import verified_terms
 from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.protocol.mapping import ChunkParts
 from cleanroom_client.protocol.receipts import ReceiptLog
@@ -109,10 +112,35 @@ def sync(
 ) -> RunStatus:
     """Re-blind the peer's points of the latest run of ``purpose`` if they wait for us; return the run's status."""
     status = remote.status(agreement.agreement_id, purpose=purpose)
-    if status.reblind_needed:
-        reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
-        status = remote.status(agreement.agreement_id, status.run_id)
-    return status
+    return _reblind_if_due(remote, agreement, status, keystore, receipts, show_progress)
+
+
+def _reblind_if_due(remote: Remote, agreement: Agreement, status: RunStatus, keystore: Keystore, receipts: ReceiptLog,
+                    show_progress: bool | None) -> RunStatus:
+    """The run's status after re-blinding the peer's points, if ``status`` says they wait for us."""
+    if not status.reblind_needed:
+        return status
+    reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
+    return remote.status(agreement.agreement_id, status.run_id)
+
+
+def sync_agreements(remote: Remote, profile: Profile, agreement_id: str | None, wait: float) -> list[dict[str, Any]]:
+    """``sync`` over one agreement (or every active one) and each purpose its terms run; with ``wait``, keep
+    re-blinding what arrives until each run completes or time is up. One report per agreement and purpose."""
+    keystore, receipts = Keystore.of(profile), ReceiptLog.of(profile)
+    agreements = [remote.get(agreement_id)] if agreement_id else [a for a in remote.list() if a.state == "active"]
+    report = []
+    for agreement in agreements:
+        terms = verified_terms(agreement)
+        for purpose in ("overlap", "attribution") if terms.attribution else ("overlap",):
+            status = sync(remote, agreement, keystore, receipts, purpose=purpose)
+            if status.state == "none" and purpose == "attribution":
+                continue
+            if wait > 0 and status.state == "collecting":
+                status = wait_for_result(remote, agreement, keystore, receipts, status.run_id, wait)
+            report.append({"agreement_id": agreement.agreement_id, "purpose": purpose, "run_id": status.run_id,
+                           "state": status.state, "waiting_for": list(status.waiting_for)})
+    return report
 
 
 def wait_for_result(
@@ -146,11 +174,7 @@ def wait_for_results(
             previous = statuses[i]
             if previous is not None and previous.state != "collecting":
                 continue
-            status = remote.status(agreement.agreement_id, run_id)
-            if status.reblind_needed:
-                reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
-                status = remote.status(agreement.agreement_id, run_id)
-            statuses[i] = status
+            statuses[i] = _reblind_if_due(remote, agreement, remote.status(agreement.agreement_id, run_id), keystore, receipts, show_progress)
         current = [s for s in statuses if s is not None]  # every run has a status after the first pass
         if all(s.state != "collecting" for s in current) or time.monotonic() >= deadline:
             return current

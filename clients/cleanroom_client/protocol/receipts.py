@@ -68,6 +68,11 @@ _KIND_NAMES = {"UPLOAD_KIND_OWN": "own", "UPLOAD_KIND_REBLINDED": "reblinded"}
 _RECEIPT_FIELDS = ("upload_id", "run_id", "agreement_id", "terms_hash", "kind", "party", "total_points", "total_chunks", "upload_digest", "received_at")
 
 
+def upload_kind(receipt: dict[str, Any]) -> str:
+    """An upload receipt's kind for people: own, reblinded."""
+    return str(receipt["kind"]).lower().replace("upload_kind_", "")
+
+
 def receipt_body(receipt: dict[str, Any]) -> dict[str, Any]:
     """The exact object the coordinator signed for an upload receipt."""
     body = {k: receipt.get(k, "") for k in _RECEIPT_FIELDS}

@@ -28,7 +28,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cleanroom.errors import CleanroomError
-from cleanroom_client.features.targets import ScoringConfig, build_targets, collect, csv_columns, csv_rows
+from cleanroom_client.features.gather import collect
+from cleanroom_client.features.targets import ScoringConfig, build_targets, csv_columns, csv_rows
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.remote import Agreement, Remote

@@ -7,7 +7,7 @@ from typing import Any
 from cleanroom_client.features.targets import ScoringConfig, csv_columns, csv_rows
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import verified_terms
-from cleanroom_client.protocol.receipts import ReceiptLog, release_of, verify_entries
+from cleanroom_client.protocol.receipts import ReceiptLog, release_of, upload_kind, verify_entries
 from cleanroom_client.remote import Agreement
 from cleanroom_client.ui.html import esc, heat_map, kv_table, targets_table
 
@@ -106,7 +106,7 @@ def _receipt_row(e: dict[str, Any]) -> tuple[str, str, str, str, str]:
     """(direction, agreement, run, what, digest or signature) of one receipt."""
     if e["type"] == "upload":
         r = e["receipt"]
-        what = f"{str(r['kind']).lower().replace('upload_kind_', '')} upload: {int(r['total_points']):,} points in {r['total_chunks']} chunks"
+        what = f"{upload_kind(r)} upload: {int(r['total_points']):,} points in {r['total_chunks']} chunks"
         return "sent", r["agreement_id"], r["run_id"], what, r["upload_digest"]
     rel = release_of(e)
     kind = rel.get("kind")
