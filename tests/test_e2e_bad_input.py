@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.demo.localrun import LocalCoordinator, client, client_background, finish
+from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.psi.group import LOW_ORDER_U
 from cleanroom.terms import build_terms, canonical_json
