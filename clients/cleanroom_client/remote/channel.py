@@ -13,6 +13,10 @@ from cleanroom.wire.status import error_from_rpc
 from cleanroom_client.profile import Profile
 
 TIMEOUT = 60.0
+# Point chunks are 1 MiB; the vendor's attribution release (per-deal credit,
+# ~160 bytes a deal) is one message, 16 MB at 100,000 deals. 64 MiB holds about
+# 400,000 deals; streaming that release is the way past it.
+MAX_MESSAGE = 64 * 1024 * 1024
 STREAM_TIMEOUT = 3600.0
 
 T = TypeVar("T")
@@ -20,6 +24,20 @@ T = TypeVar("T")
 
 class CoordinatorUnavailable(CleanroomError):
     """The coordinator cannot be reached, or refused our TLS handshake."""
+
+
+def secure_channel(profile: Profile) -> grpc.Channel:
+    """mTLS to the profile's coordinator: our certificate and key, the coordinator's CA, our message limit."""
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=(profile.path / "ca.pem").read_bytes(),
+        private_key=(profile.path / "party.key").read_bytes(),
+        certificate_chain=(profile.path / "party.pem").read_bytes(),
+    )
+    return grpc.secure_channel(
+        profile.coordinator,
+        creds,
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)],
+    )
 
 
 def _stub(cls: Any, channel: grpc.Channel) -> Any:
@@ -31,7 +49,7 @@ class Channel:
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
-        self.channel = profile.channel()
+        self.channel = secure_channel(profile)
         # The generated stubs are untyped: their methods are reached through ``call`` and ``stream`` only.
         self.agreements: Any = _stub(agreements_pb2_grpc.AgreementServiceStub, self.channel)
         self.runs: Any = _stub(runs_pb2_grpc.RunServiceStub, self.channel)
