@@ -7,16 +7,15 @@ import os
 # gRPC's C core logs TLS handshake details to stderr; our errors say it in one line.
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-import argparse  # noqa: E402
+import argparse
 import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
-from cleanroom.terminal.process import run_command
-
 import cleanroom_client.commands as _commands
+from cleanroom.terminal.process import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:

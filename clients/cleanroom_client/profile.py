@@ -18,14 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
 from cleanroom.errors import InputError
-
-# Point chunks are 1 MiB; the vendor's attribution release (per-deal credit,
-# ~160 bytes a deal) is one message, 16 MB at 100,000 deals. 64 MiB holds about
-# 400,000 deals; streaming that release is the way past it.
-MAX_MESSAGE = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -35,7 +28,7 @@ class Profile:
     coordinator: str
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None) -> "Profile":
+    def load(cls, path: str | os.PathLike[str] | None) -> Profile:
         if path is None:
             path = os.environ.get("CLEANROOM_PROFILE")
         if not path:
@@ -51,18 +44,6 @@ class Profile:
             if not (base / name).is_file():
                 raise InputError(f"profile {base} lacks {name}")
         return cls(base, data["party"], data["coordinator"])
-
-    def channel(self) -> grpc.Channel:
-        creds = grpc.ssl_channel_credentials(
-            root_certificates=(self.path / "ca.pem").read_bytes(),
-            private_key=(self.path / "party.key").read_bytes(),
-            certificate_chain=(self.path / "party.pem").read_bytes(),
-        )
-        return grpc.secure_channel(
-            self.coordinator,
-            creds,
-            options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)],
-        )
 
     @property
     def signing_public_key(self) -> bytes | None:

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.demo.localrun import LocalCoordinator, client, client_background, finish
+from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.psi.group import LOW_ORDER_U
 from cleanroom.terms import build_terms, canonical_json
-from cleanroom.v1 import runs_pb2
 from cleanroom_client.profile import Profile
-from cleanroom_client.remote import CoordinatorUnavailable, Remote
+from cleanroom_client.remote import Chunk, CoordinatorUnavailable, Remote, UploadKind, UploadRequest
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
@@ -54,10 +53,10 @@ def _points(n: int, secret: bytes) -> bytes:
 
 def _begin(remote, agreement, points: bytes, n_accounts: int, chunks: list[tuple[bytes, bytes, bytes]]):
     digests = [chunk_digest(*c) for c in chunks]
-    return remote.begin_upload(
-        agreement_id=agreement.agreement_id, terms_hash=agreement.terms_hash, kind=runs_pb2.UPLOAD_KIND_OWN,
+    return remote.begin_upload(UploadRequest(
+        agreement_id=agreement.agreement_id, terms_hash=agreement.terms_hash, kind=UploadKind.OWN,
         total_points=len(points) // 32, total_chunks=len(chunks), total_accounts=n_accounts, upload_digest=upload_digest(digests),
-    )
+    ))
 
 
 def _labels(n: int) -> tuple[bytes, bytes]:
@@ -65,7 +64,7 @@ def _labels(n: int) -> tuple[bytes, bytes]:
 
 
 def _chunk(session, seq, pts, acc, pops, digest=None):
-    return runs_pb2.PointChunk(upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest or chunk_digest(pts, acc, pops))
+    return Chunk(upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest or chunk_digest(pts, acc, pops))
 
 
 def _status(remote, agreement):
@@ -152,17 +151,17 @@ def test_unapproved_changed_oversized_and_undersized(world):
 
     active = _agreement(remotes)
     with pytest.raises(Exception) as exc:
-        vendor.begin_upload(
-            agreement_id=active.agreement_id, terms_hash="f" * 64, kind=runs_pb2.UPLOAD_KIND_OWN,
+        vendor.begin_upload(UploadRequest(
+            agreement_id=active.agreement_id, terms_hash="f" * 64, kind=UploadKind.OWN,
             total_points=60, total_chunks=1, total_accounts=60, upload_digest="0" * 64,
-        )
+        ))
     assert _code(exc) == "FailedPrecondition" and "changed since you approved" in str(exc.value)
 
     with pytest.raises(Exception) as exc:
-        vendor.begin_upload(
-            agreement_id=active.agreement_id, terms_hash=active.terms_hash, kind=runs_pb2.UPLOAD_KIND_OWN,
+        vendor.begin_upload(UploadRequest(
+            agreement_id=active.agreement_id, terms_hash=active.terms_hash, kind=UploadKind.OWN,
             total_points=MAX_POINTS + 1, total_chunks=1, total_accounts=60, upload_digest="0" * 64,
-        )
+        ))
     assert _code(exc) == "ResourceExhausted" and f"{MAX_POINTS:,}" in str(exc.value)
 
     small = pts[: 32 * 10]

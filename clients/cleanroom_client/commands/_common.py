@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
-from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.remote import Remote
 
@@ -20,11 +20,11 @@ def session(args: argparse.Namespace) -> Iterator[tuple[Profile, Remote]]:
 
 
 def keystore(profile: Profile) -> Keystore:
-    return Keystore(profile.path / "keystore.json")
+    return Keystore.of(profile)
 
 
 def receipts(profile: Profile) -> ReceiptLog:
-    return ReceiptLog(profile.path / "receipts.jsonl")
+    return ReceiptLog.of(profile)
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

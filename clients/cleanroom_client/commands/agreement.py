@@ -5,31 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from cleanroom.attribution.config import MODELS, AttributionConfig
+from cleanroom.errors import InputError
 from cleanroom.terminal.console import err, out, print_json, print_table
-from cleanroom.errors import InputError, ProtocolError
-from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, amend_share, build_terms, canonical_json, parse_terms, terms_hash
+from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms
 from cleanroom_client.commands._common import add_json, session
-from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins, party_key
-from cleanroom_client.protocol.mapping import verified_terms
-from cleanroom_client.features.views import print_terms
-
-
-def _agreement_dict(agreement) -> dict:
-    terms = verified_terms(agreement)
-    return {
-        "agreement_id": agreement.agreement_id,
-        "version": agreement.version,
-        "state": agreement.state,
-        "proposer": agreement.proposer,
-        "counterparty": agreement.counterparty,
-        "approved_by": list(agreement.approved_by),
-        "terms_hash": agreement.terms_hash,
-        "terms": terms.raw,
-        # Each party's encryption key fingerprint (compare them out of band before the first run).
-        "encryption": {e.party: e.fingerprint for e in agreement.encryption},
-    }
+from cleanroom_client.features.views import agreement_dict, print_terms
+from cleanroom_client.protocol.agreements import approve, propose, verified_terms
+from cleanroom_client.protocol.encryption import EncryptionKeys
 
 
 def _reveal_pairs(value: str | None) -> list[tuple[str, str]] | None:
@@ -58,7 +43,7 @@ def _split(value: str | None) -> list[str] | None:
 
 def _attribution(args: argparse.Namespace) -> AttributionConfig | None:
     """The attribution settings the flags ask for (None: no attribution)."""
-    settings: dict = {}
+    settings: dict[str, Any] = {}
     if args.attribution_terms:
         path = Path(args.attribution_terms)
         try:
@@ -70,7 +55,7 @@ def _attribution(args: argparse.Namespace) -> AttributionConfig | None:
     settings.update({k: v for k, v in flags.items() if v is not None})
     if args.role_weights:
         weights = {}
-        for part in _split(args.role_weights):
+        for part in _split(args.role_weights) or []:
             role, _, weight = part.partition("=")
             weights[role.strip()] = weight.strip()
         settings["role_weights"] = weights
@@ -85,7 +70,7 @@ def _propose(args: argparse.Namespace) -> int:
         terms = build_terms(
             profile.party,
             args.with_party,
-            _split(args.populations),
+            _split(args.populations) or [],
             _split(args.their_populations),
             min_count=args.min_count,
             min_set_size=args.min_set_size,
@@ -102,40 +87,22 @@ def _propose(args: argparse.Namespace) -> int:
             their_share=_columns(args.their_share),
         )
         reveals = bool(args.reveal)
-        keys = EncryptionKeys(profile.path)
-        agreement = remote.propose(args.with_party, canonical_json(terms), keys.public() if reveals else b"")
-        verified_terms(agreement)
-        _check_own_key(agreement, profile.party, keys)
+        agreement = propose(remote, profile, args.with_party, terms, reveals)
     if args.json:
-        print_json(_agreement_dict(agreement))
+        print_json(agreement_dict(agreement))
     else:
         out.print(f"proposed agreement {agreement.agreement_id} to {args.with_party}")
         out.print(f"terms hash {agreement.terms_hash}")
         if reveals:
-            out.print(f"your encryption key fingerprint: {keys.fingerprint()} (read it to {args.with_party} before the first run)")
+            out.print(f"your encryption key fingerprint: {EncryptionKeys(profile.path).fingerprint()} (read it to {args.with_party} before the first run)")
     return 0
-
-
-def _check_own_key(agreement, party: str, keys: EncryptionKeys) -> None:
-    """The coordinator must relay OUR key for us: otherwise the peer would seal to someone else."""
-    relayed = party_key(agreement, party)
-    if relayed is not None and (not keys.exists() or relayed != keys.public()):
-        raise ProtocolError(
-            f"agreement {agreement.agreement_id}: the coordinator relays an encryption key for you ({party}) that is not this "
-            f"profile's key; the partner would seal its fields to it. Do not run this agreement; tell the coordinator's operator"
-        )
-
-
-def _pin_peer(agreement, peer: str, profile) -> str | None:
-    public = party_key(agreement, peer)
-    return PeerPins(profile.path).check(peer, public, agreement.agreement_id) if public is not None else None
 
 
 def _show(args: argparse.Namespace) -> int:
     with session(args) as (_, remote):
         agreement = remote.get(args.id)
     if args.json:
-        print_json(_agreement_dict(agreement))
+        print_json(agreement_dict(agreement))
     else:
         print_terms(agreement, verified_terms(agreement))
     return 0
@@ -143,40 +110,24 @@ def _show(args: argparse.Namespace) -> int:
 
 def _approve(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
-        shown = remote.get(args.id)
-        terms = verified_terms(shown)  # we approve only terms we could check against their hash
-        expected = args.terms_hash or shown.terms_hash
-        me = profile.party
-        peer = terms.other(me)
-        keys = EncryptionKeys(profile.path)
-        share = _columns(args.share)
-        amended = amend_share(bytes(shown.terms_json), me, share) if share is not None else bytes(shown.terms_json)
-        reveals = parse_terms(amended).reveals()
-        public = keys.public() if reveals else b""
-        if amended != bytes(shown.terms_json):
-            agreement = remote.approve(args.id, expected, canonical_json({"share": share}), terms_hash(amended), public)
-            if bytes(agreement.terms_json) != amended:
-                raise ProtocolError(f"agreement {args.id}: the coordinator recorded other terms than the amendment you approved")
-        else:
-            agreement = remote.approve(args.id, expected, encryption_public=public)
-        verified_terms(agreement)
-        if reveals:
-            _check_own_key(agreement, me, keys)
-            peer_fp = _pin_peer(agreement, peer, profile)
+        approval = approve(remote, profile, args.id, args.terms_hash, _columns(args.share))
+    agreement, me = approval.agreement, profile.party
+    peer = approval.terms.other(me)
     if args.json:
-        print_json(_agreement_dict(agreement))
+        print_json(agreement_dict(agreement))
         return 0
-    if amended != bytes(shown.terms_json):
-        cols = ", ".join(share or []) or "nothing"
+    if approval.amended:
+        cols = ", ".join(_columns(args.share) or []) or "nothing"
         out.print(
             f"amended agreement {agreement.agreement_id}: you share {cols}; version {agreement.version}, terms hash {agreement.terms_hash}, "
             f"approved by you. {peer} must approve these terms too: cleanroom-client agreement approve {agreement.agreement_id}"
         )
     else:
         out.print(f"approved agreement {agreement.agreement_id} (terms hash {agreement.terms_hash}); state {agreement.state}")
-    if reveals:
-        out.print(f"encryption key fingerprints: yours {keys.fingerprint()}; {peer} {peer_fp or 'not given yet'} (compare them out of band)")
-        if terms.reveal_granted(peer) and not verified_terms(agreement).shared_columns(me):
+    if approval.reveals:
+        out.print(f"encryption key fingerprints: yours {EncryptionKeys(profile.path).fingerprint()}; {peer} "
+                  f"{approval.peer_fingerprint or 'not given yet'} (compare them out of band)")
+        if approval.terms.reveal_granted(peer) and not verified_terms(agreement).shared_columns(me):
             err.print(f"note: you share no columns: {peer} will see which of its accounts you also have, with your populations, "
                       "but no fields (add them with --share COL[,COL...])", markup=False)
     return 0
@@ -186,7 +137,7 @@ def _list(args: argparse.Namespace) -> int:
     with session(args) as (_, remote):
         agreements = remote.list()
     if args.json:
-        print_json({"agreements": [_agreement_dict(a) for a in agreements]})
+        print_json({"agreements": [agreement_dict(a) for a in agreements]})
     else:
         print_table(
             "Agreements",
@@ -200,13 +151,13 @@ def _revoke(args: argparse.Namespace) -> int:
     with session(args) as (_, remote):
         agreement = remote.revoke(args.id, args.reason or "")
     if args.json:
-        print_json(_agreement_dict(agreement))
+        print_json(agreement_dict(agreement))
     else:
         out.print(f"agreement {agreement.agreement_id} revoked; its uploaded points were deleted")
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("agreement", help="propose, inspect, approve and revoke agreements")
     asub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = asub.add_parser("propose", help="propose terms to a partner")

@@ -10,59 +10,20 @@ them and joins the per-deal credit back to its own Opportunity IDs, locally.
 from __future__ import annotations
 
 import argparse
-import json
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cleanroom.attribution import DealCredit, commission_statement, month_period, parse_plan, quarter_period
 from cleanroom.attribution.config import MODELS
-from cleanroom.attribution.records import Deal
-from cleanroom.terminal.console import err, out, print_json, print_table, working
-from cleanroom.errors import FailedPrecondition, InputError, PermissionDenied, ProtocolError
-from cleanroom.crypto.signing import verify_bytes
+from cleanroom.errors import InputError
+from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.terminal.views import print_partner_credit
-from cleanroom_client.protocol.attribution_upload import deal_records, prepare_records, touch_records
-from cleanroom_client.commands._common import add_json, keystore, receipts, session
-from cleanroom_client.inputs.deals import load_deals
-from cleanroom_client.protocol.mapping import (
-    reblinding_waiting, require_runnable, upload_own, upload_waiting, verified_terms, wait_for_result, wait_for_results,
-)
+from cleanroom_client.commands._common import add_json, session
+from cleanroom_client.features import attribution
+from cleanroom_client.features.attribution_view import check_as_of, load_plan, period, vendor_view
+from cleanroom_client.inputs.deals import DealsResult, load_deals
 from cleanroom_client.inputs.touches import load_touches
-
-PURPOSE = "attribution"
-
-
-def _attribution_terms(agreement, party: str, role: str):
-    terms = verified_terms(agreement)
-    require_runnable(agreement)
-    if terms.attribution is None:
-        raise FailedPrecondition(f"agreement {agreement.agreement_id} does not include attribution; propose terms with --attribution")
-    if role == "vendor" and terms.vendor != party:
-        raise PermissionDenied(f"in agreement {agreement.agreement_id} {terms.vendor} is the vendor; you upload touches with `attribution touches`")
-    if role == "partner" and terms.vendor == party:
-        raise PermissionDenied(f"you are the vendor in agreement {agreement.agreement_id}; run `attribution run --deals FILE`")
-    return terms
-
-
-def _public_key(profile) -> bytes:
-    key = profile.signing_public_key
-    if key is None:
-        raise InputError(f"profile {profile.path} has no coordinator-signing.pub; cannot check the release's signature")
-    return key
-
-
-def _received(release, public_pem: bytes, log) -> dict[str, Any]:
-    """Check a release's signature, keep it in the receipts exactly as signed, and parse it."""
-    # The coordinator signs the exact bytes of body_json: check those, before parsing anything.
-    if not verify_bytes(public_pem, release.body_json.encode("utf-8"), release.signature):
-        raise ProtocolError("the attribution release's signature does not verify against the coordinator's key; refusing it")
-    log.record_signed_release(release.body_json, release.signature)
-    body = json.loads(release.body_json)
-    return {**body, "signature": release.signature.hex()}
-
 
 # -- partner ---------------------------------------------------------------------
 
@@ -71,32 +32,28 @@ def _touches(args: argparse.Namespace) -> int:
     loaded = load_touches(Path(args.file), key_column=args.key_column, name_column=args.name_column,
                           role_column=args.role_column, date_column=args.date_column)
     with session(args) as (profile, remote):
-        agreement = remote.get(args.id)
-        terms = _attribution_terms(agreement, profile.party, "partner")
-        keys, log = keystore(profile), receipts(profile)
-        prepared, sent = prepare_records(touch_records(loaded.touches), terms, profile.party, agreement.agreement_id,
-                                         keys.secret(agreement.agreement_id))
+        ready = attribution.ready_touches(remote, profile, args.id, loaded)
         if not args.json:
-            err.print(f"{loaded.source}: {loaded.rows_read:,} rows -> {len(sent):,} touches on {prepared.total_accounts:,} accounts "
+            err.print(f"{loaded.source}: {loaded.rows_read:,} rows -> {len(ready.sent):,} touches on {ready.prepared.total_accounts:,} accounts "
                       f"({len(loaded.rejected):,} rows rejected)")
-        receipt = upload_own(remote, agreement, prepared, log, purpose=PURPOSE)
-        status = wait_for_result(remote, agreement, keys, log, receipt.run_id, args.wait)
+        status = attribution.send_touches(remote, profile, ready, args.wait)
+    agreement, vendor = ready.agreement, ready.terms.vendor
     report = {"agreement_id": agreement.agreement_id, "run_id": status.run_id, "state": status.state,
-              "touches": len(sent), "accounts": prepared.total_accounts, "waiting_for": list(status.waiting_for)}
+              "touches": len(ready.sent), "accounts": ready.prepared.total_accounts, "waiting_for": list(status.waiting_for)}
     if args.json:
         print_json(report)
     elif status.state == "complete":
-        out.print(f"touches matched against {terms.vendor}'s deals (run {status.run_id}); "
-                  f"`cleanroom-client attribution show {agreement.agreement_id}` once {terms.vendor} runs attribution")
+        out.print(f"touches matched against {vendor}'s deals (run {status.run_id}); "
+                  f"`cleanroom-client attribution show {agreement.agreement_id}` once {vendor} runs attribution")
     else:
-        out.print(f"uploaded {len(sent):,} touches to run {status.run_id}; still waiting for {', '.join(status.waiting_for)}; "
-                  f"`cleanroom-client sync` re-blinds {terms.vendor}'s deals when they arrive")
+        out.print(f"uploaded {len(ready.sent):,} touches to run {status.run_id}; still waiting for {', '.join(status.waiting_for)}; "
+                  f"`cleanroom-client sync` re-blinds {vendor}'s deals when they arrive")
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
-        release = _received(remote.show_attribution(args.id), _public_key(profile), receipts(profile))
+        release = attribution.show(remote, profile, args.id)
     if args.json:
         print_json(release)
     elif release["viewer"] == profile.party and "partners" in release:
@@ -129,54 +86,22 @@ def _run(args: argparse.Namespace) -> int:
     ids = [a.strip() for a in args.agreements.split(",") if a.strip()]
     if not ids:
         raise InputError("--agreements needs at least one agreement id")
-    _check_as_of(args.as_of)
-    plan = _plan(args)
+    check_as_of(args.as_of)
+    plan = load_plan(args.commission_plan)
     if plan is not None and args.period:
-        _period(args.period, date.today())  # a bad --period fails now, not after the job has been released
+        period(args.period, date.today())  # a bad --period fails now, not after the job has been released
     with session(args) as (profile, remote):
-        keys, log = keystore(profile), receipts(profile)
-        # Every agreement is checked (party, attribution, model) before anything is uploaded to any of them.
-        checked = [(agreement, _attribution_terms(agreement, profile.party, "vendor")) for agreement in map(remote.get, ids)]
-        model = args.model or checked[0][1].attribution.model
-        refused = {a.agreement_id: t.attribution_models for a, t in checked if model not in t.attribution_models}
-        if refused:
-            allowed = "; ".join(f"{a} allows {', '.join(models)}" for a, models in refused.items())
-            raise FailedPrecondition(f"model {model!r} is not allowed by the terms of {', '.join(refused)} ({allowed})")
-        # Partners' touches already waiting are re-blinded while the deals file is read (see reblinding_waiting).
-        with reblinding_waiting(remote, [agreement for agreement, _ in checked], keys, PURPOSE) as early:
-            loaded = _load_deals(args)
-            record_set = deal_records(loaded.deals)  # the same accounts and records under every agreement; only the blinding differs
-        # Each upload goes out on a thread while the next agreement's points are blinded (the pool uses every core).
-        with ThreadPoolExecutor(max_workers=1) as uploader:
-            pending = []
-            for agreement, terms in checked:
-                for *_, upload in pending:  # an upload that failed stops the run before more blinding
-                    if upload.done() and upload.exception() is not None:
-                        raise upload.exception()  # type: ignore[misc]
-                prepared, sent = prepare_records(record_set, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
-                pending.append((agreement, terms, uploader.submit(upload_own, remote, agreement, prepared, log, purpose=PURPOSE)))
-                del prepared
-            runs = [(agreement, terms, upload.result().run_id) for agreement, terms, upload in pending]
-        for agreement, _, run_id in runs:
-            upload_waiting(remote, agreement, early, run_id, log)
+        checked, _ = attribution.checked_agreements(remote, profile, ids, args.model)
+        run = attribution.upload_deals(remote, profile, checked, lambda: _load_deals(args))
         if not args.json:
-            err.print(f"{loaded.source}: {loaded.rows_read:,} rows -> {len(sent):,} deals uploaded to {len(runs)} agreement(s) "
-                      f"({len(loaded.rejected):,} rows without a usable key)")
-        statuses = wait_for_results(remote, [(agreement, run_id) for agreement, _, run_id in runs], keys, log, args.wait)
-        waiting = [{"agreement_id": agreement.agreement_id, "partner": terms.partner(), "run_id": run_id, "waiting_for": list(status.waiting_for)}
-                   for (agreement, terms, run_id), status in zip(runs, statuses) if status.state != "complete"]
+            err.print(f"{run.loaded.source}: {run.loaded.rows_read:,} rows -> {len(run.sent):,} deals uploaded to {len(run.runs)} agreement(s) "
+                      f"({len(run.loaded.rejected):,} rows without a usable key)")
+        waiting = attribution.still_waiting(remote, profile, run, args.wait)
         if waiting:
-            if args.json:
-                print_json({"state": "waiting", "waiting": waiting})
-            else:
-                for w in waiting:
-                    out.print(f"{w['agreement_id']} ({w['partner']}): still waiting for {', '.join(w['waiting_for'])}")
-                out.print("run the same command again later; uploads already made are not repeated.")
+            _print_waiting(waiting, args.json)
             return 0
-        with working(f"the coordinator credits {len(sent):,} deals against {len(runs)} partner(s)' touches"):
-            signed = remote.run_attribution([r for *_, r in runs], args.model or "", args.as_of or "")
-        release = _received(signed, _public_key(profile), log)
-    view = _vendor_view(release, loaded.deals, plan, args)
+        release = attribution.credit(remote, profile, run, args.model, args.as_of)
+    view = vendor_view(release, run.loaded.deals, plan, args.period)
     if args.json:
         print_json(view)
     else:
@@ -184,81 +109,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_deals(args: argparse.Namespace):
+def _print_waiting(waiting: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print_json({"state": "waiting", "waiting": waiting})
+        return
+    for w in waiting:
+        out.print(f"{w['agreement_id']} ({w['partner']}): still waiting for {', '.join(w['waiting_for'])}")
+    out.print("run the same command again later; uploads already made are not repeated.")
+
+
+def _load_deals(args: argparse.Namespace) -> DealsResult:
     return load_deals(Path(args.deals), key_column=args.key_column, name_column=args.name_column, id_column=args.id_column,
                       amount_column=args.amount_column, stage_column=args.stage_column, created_column=args.created_column,
                       close_column=args.close_column, type_column=args.type_column,
                       stage_map=args.stage_map, default_currency=args.currency)
-
-
-def _check_as_of(text: str | None) -> None:
-    """Refuse a bad --as-of before reading or uploading anything (the coordinator checks again)."""
-    if not text:
-        return
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD") from None
-    if day > datetime.now(timezone.utc).date():
-        raise InputError(f"--as-of {text} is in the future; open deals are judged at a date that has passed")
-
-
-def _vendor_view(release: dict[str, Any], deals, plan, args: argparse.Namespace) -> dict[str, Any]:
-    """The issue's JSON: per-partner credit, per-deal credit joined back to Opportunity IDs, metrics."""
-    view = {
-        "model": release["model"],
-        "as_of": release["as_of"],
-        "partners": release["partners"],
-        "deals": [
-            {"deal_id": deals[d["ref"]].deal_id, "amount": d["amount"], "currency": d["currency"], "credits": d["credits"],
-             "unattributed": d["unattributed"], "influencers": d["influencers"], "sourcers": d["sourcers"]}
-            for d in release["deals"]
-        ],
-        "metrics": release["metrics"],
-        "job_id": release["job_id"],
-        "agreements": release["agreements"],
-    }
-    if plan is not None:
-        view["commissions"] = _statements(release, deals, plan, args.period)
-    return view
-
-
-def _plan(args: argparse.Namespace):
-    if not args.commission_plan:
-        return None
-    path = Path(args.commission_plan)
-    try:
-        return parse_plan(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the commission plan ({exc})") from None
-
-
-def _period(text: str | None, as_of: date):
-    if not text:
-        return quarter_period(as_of)
-    try:
-        if "-Q" in text.upper():
-            year, q = text.upper().split("-Q")
-            return quarter_period(date(int(year), 3 * int(q) - 2, 1))
-        year, month = text.split("-")
-        return month_period(date(int(year), int(month), 1))
-    except ValueError:
-        raise InputError(f"--period {text!r}: use YYYY-MM or YYYY-Qn") from None
-
-
-def _statements(release: dict[str, Any], deals, plan, period_text: str | None) -> list[dict[str, Any]]:
-    """Commission statements per partner, computed here from the vendor's own deals and the released credit."""
-    period = _period(period_text, date.fromisoformat(release["as_of"]))
-    own = [Deal(ref=d["ref"], account=0, amount=deals[d["ref"]].amount, currency=deals[d["ref"]].currency,
-                outcome=deals[d["ref"]].outcome, created=deals[d["ref"]].created, closed=deals[d["ref"]].closed,
-                deal_type=deals[d["ref"]].deal_type) for d in release["deals"]]
-    credits = [DealCredit(ref=d["ref"], credits={p: Decimal(a) for p, a in d["credits"].items()}, unattributed=Decimal(d["unattributed"]),
-                          influencers=frozenset(d["influencers"]), sourcers=frozenset(d["sourcers"])) for d in release["deals"]]
-    statements = [commission_statement(plan, p["partner"], own, credits, period.start, period.end).to_dict() for p in release["partners"]]
-    for statement in statements:  # a line names the vendor's own deal, not only the row reference sent
-        for line in statement["lines"]:
-            line["deal_id"] = deals[line["ref"]].deal_id
-    return statements
 
 
 def _print_vendor(release: dict[str, Any], view: dict[str, Any]) -> None:
@@ -272,7 +136,7 @@ def _print_vendor(release: dict[str, Any], view: dict[str, Any]) -> None:
         [[d["deal_id"], d["amount"], d["currency"], ", ".join(f"{p} {a}" for p, a in sorted(d["credits"].items()))] for d in credited[:10]],
     )
     m = release["metrics"]
-    rows = []
+    rows: list[list[Any]] = []
     for k, v in m.items():
         if isinstance(v, dict):
             rows.extend([f"{k} ({sub.replace('_', ' ')})", _fmt(x)] for sub, x in v.items())
@@ -290,7 +154,7 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("attribution", help="credit partners on matched deals (touches, run, show)")
     asub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 

@@ -8,9 +8,9 @@ from typing import Any
 from rich.markup import escape
 
 from cleanroom.terminal.console import out, print_json, print_table
-from cleanroom_client.inputs.accounts import Account, LoadResult
 from cleanroom_client.commands._common import add_json
 from cleanroom_client.commands.map import add_file_options, load
+from cleanroom_client.inputs.accounts import Account, LoadResult
 
 SHOW_ROWS = 50  # a terminal's worth; --json has everything
 SHOW_ROW_NUMBERS = 5  # per merged account
@@ -42,7 +42,7 @@ def _title(what: str, total: int) -> str:
 
 def _print_people(result: LoadResult) -> None:
     # Cells are the user's own data: escape them so "[b]" in a cell is not taken for rich markup.
-    cols = result.columns.describe()
+    cols: dict[str, Any] = result.columns.describe()
     out.print(
         f"{result.source}: keys from {', '.join(cols['key']) or '-'}; name from {cols['name'] or '-'}; "
         f"population from {cols['population'] or '(default)'}; country from {cols['country'] or '-'}",
@@ -55,7 +55,7 @@ def _print_people(result: LoadResult) -> None:
     )
     if result.rejected:
         print_table(_title("Rejected rows", len(result.rejected)), ["row", "reason"], [[r.row, escape(r.reason)] for r in result.rejected[:SHOW_ROWS]])
-    totals = result.totals()
+    totals: dict[str, Any] = result.totals()
     print_table(
         "Totals",
         ["", "count"],
@@ -79,7 +79,7 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("inspect", help="show the canonical keys and populations a file yields (contacts nobody)")
     p.add_argument("file", help="CSV, Parquet or XLSX export")
     p.add_argument("--name-key", action="store_true", help="also derive the company name + country key")

@@ -20,7 +20,7 @@ def _overlap(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("overlap", help="show the overlap released to you")
     p.add_argument("id", help="agreement id")
     p.add_argument("--run", help="a specific run (default: the latest complete one)")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from cleanroom.terminal.console import out, print_json, print_table
 from cleanroom.errors import InputError
+from cleanroom.terminal.console import out, print_json, print_table
 from cleanroom_client.commands._common import add_json, receipts
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.receipts import release_of, verify_entries
+from cleanroom_client.protocol.receipts import release_of, upload_kind, verify_entries
 
 
-def _as_object(entry: dict) -> dict:
+def _as_object(entry: dict[str, Any]) -> dict[str, Any]:
     """One shape for machines: a release kept as its signed text is shown parsed, like the others."""
     if "body_json" not in entry:
         return entry
@@ -27,7 +28,7 @@ def _list(args: argparse.Namespace) -> int:
     for e in entries:
         if e["type"] == "upload":
             r = e["receipt"]
-            rows.append([e["recorded_at"], "sent", r["agreement_id"], r["run_id"], f"{r['kind'].lower().replace('upload_kind_', '')}: {int(r['total_points']):,} points in {r['total_chunks']} chunks", r["upload_digest"][:16]])
+            rows.append([e["recorded_at"], "sent", r["agreement_id"], r["run_id"], f"{upload_kind(r)}: {int(r['total_points']):,} points in {r['total_chunks']} chunks", r["upload_digest"][:16]])
         else:
             rel = release_of(e)
             if rel.get("kind") == "reveal":
@@ -59,7 +60,7 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("receipts", help="list (or verify) what this client sent and received")
     add_json(parser)
     parser.set_defaults(handler=_list)

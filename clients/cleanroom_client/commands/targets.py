@@ -12,10 +12,11 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.errors import InputError
+from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom_client.commands._common import add_json, receipts, session
-from cleanroom_client.features.targets import ScoringConfig, build_targets, collect, write_csv
+from cleanroom_client.features.gather import collect
+from cleanroom_client.features.targets import ScoringConfig, ranked, write_csv
 
 
 def _as_of(text: str | None) -> dt.date | None:
@@ -33,13 +34,7 @@ def _targets(args: argparse.Namespace) -> int:
     config = ScoringConfig.load(Path(args.scoring) if args.scoring else None)
     with session(args) as (profile, remote):
         revealed, notes = collect(remote, profile, receipts(profile), only=args.agreement)
-    targets = build_targets(revealed, config, _as_of(args.as_of))
-    if args.agreement:
-        targets = [t for t in targets if t["agreement_id"] == args.agreement]
-    if args.partner:
-        targets = [t for t in targets if t["partner"] == args.partner]
-    for rank, t in enumerate(targets, 1):
-        t["rank"] = rank
+    targets = ranked(revealed, config, _as_of(args.as_of), args.agreement, args.partner)
     total = len(targets)
     if args.top is not None:
         targets = targets[: args.top]
@@ -70,7 +65,7 @@ def _targets(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("targets", help="co-sell targets: your accounts a partner also has, with its shared fields, ranked")
     p.add_argument("agreement", nargs="?", help="one agreement (default: every agreement that reveals accounts to you)")
     p.add_argument("--all", action="store_true", help="every agreement that reveals accounts to you (the default)")

@@ -19,18 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cleanroom.errors import CleanroomError, InputError, ProtocolError
 from cleanroom.crypto.keyfiles import write_private
-from cleanroom.crypto.sealed import Opener, SealContext, SealError, Sealer, content_digest, reveal_digest
+from cleanroom.crypto.sealed import Opener, SealContext, Sealer, SealError, content_digest, reveal_digest
 from cleanroom.crypto.signing import verify_json
+from cleanroom.errors import CleanroomError, InputError, ProtocolError
 from cleanroom.terms import Terms, canonical_json, column_norm
-from cleanroom.v1 import agreements_pb2, results_pb2
-from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins, party_key
+from cleanroom_client.features.views import cells_list
+from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins
+from cleanroom_client.remote import Agreement, RevealRelease
 
 if TYPE_CHECKING:
     from cleanroom_client.inputs.accounts import Account, LoadResult
-    from cleanroom_client.protocol.mapping import PreparedUpload
     from cleanroom_client.profile import Profile
+    from cleanroom_client.protocol.mapping import PreparedUpload
     from cleanroom_client.protocol.receipts import ReceiptLog
     from cleanroom_client.remote import Remote
 
@@ -53,7 +54,7 @@ class RevealPlan:
     view_populations: tuple[str, ...]  # our populations on which we are granted reveal
 
     @classmethod
-    def of(cls, terms: Terms, party: str) -> "RevealPlan":
+    def of(cls, terms: Terms, party: str) -> RevealPlan:
         peer = terms.other(party)
         theirs_granted = {t for _, t in terms.reveal_granted(peer)}
         mine_granted = {m for m, _ in terms.reveal_granted(party)}
@@ -75,7 +76,7 @@ class RevealPlan:
         return bool(self.view_populations)
 
 
-def shared_headers(plan: RevealPlan, loaded: "LoadResult", agreement_id: str) -> dict[str, str]:
+def shared_headers(plan: RevealPlan, loaded: LoadResult, agreement_id: str) -> dict[str, str]:
     """Terms column -> the file's header for it; InputError naming the file and the column when one is missing."""
     headers = {column_norm(h): h for h in loaded.columns.names}
     found = {}
@@ -91,7 +92,7 @@ def shared_headers(plan: RevealPlan, loaded: "LoadResult", agreement_id: str) ->
     return found
 
 
-def shared_values(account: "Account", headers: dict[str, str]) -> tuple[dict[str, str | None], bool]:
+def shared_values(account: Account, headers: dict[str, str]) -> tuple[dict[str, str | None], bool]:
     """The shared columns of an account's first row ({terms column: value or None}), and whether a value was cut."""
     values: dict[str, str | None] = {}
     cut = False
@@ -104,8 +105,8 @@ def shared_values(account: "Account", headers: dict[str, str]) -> tuple[dict[str
 
 
 def seal_upload(
-    prepared: "PreparedUpload", accounts: "list[Account]", plan: RevealPlan, headers: dict[str, str],
-    agreement: agreements_pb2.Agreement, keys: EncryptionKeys, peer_public: bytes,
+    prepared: PreparedUpload, accounts: list[Account], plan: RevealPlan, headers: dict[str, str],
+    agreement: Agreement, keys: EncryptionKeys, peer_public: bytes,
 ) -> int:
     """Seal our shared columns for every account the terms may reveal to the peer; returns how many values were cut."""
     wanted = set(plan.seal_populations)
@@ -124,9 +125,9 @@ def seal_upload(
     return cut
 
 
-def peer_public_key(profile: "Profile", agreement: agreements_pb2.Agreement, plan: RevealPlan, expected_fingerprint: str | None = None) -> bytes:
+def peer_public_key(profile: Profile, agreement: Agreement, plan: RevealPlan, expected_fingerprint: str | None = None) -> bytes:
     """The peer's key for this agreement, checked against our pin (pinned on first use)."""
-    public = party_key(agreement, plan.peer)
+    public = agreement.key_of(plan.peer)
     if public is None:
         raise ProtocolError(f"agreement {agreement.agreement_id} has no encryption key of {plan.peer}; it must approve the terms again")
     PeerPins(profile.path).check(plan.peer, public, agreement.agreement_id, expected_fingerprint)
@@ -141,7 +142,7 @@ def map_path(profile_dir: Path, agreement_id: str, run_id: str) -> Path:
 
 
 def save_account_map(
-    profile_dir: Path, agreement: agreements_pb2.Agreement, run_id: str, prepared: "PreparedUpload", loaded: "LoadResult", plan: RevealPlan,
+    profile_dir: Path, agreement: Agreement, run_id: str, prepared: PreparedUpload, loaded: LoadResult, plan: RevealPlan,
 ) -> Path:
     """Keep label -> our own account for the accounts that may be revealed to us (0600, in the profile)."""
     wanted = set(plan.view_populations)
@@ -166,7 +167,7 @@ def save_account_map(
         "party": plan.party,
         "partner": plan.peer,
         "source": str(loaded.source),
-        "mapped_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "mapped_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "view_populations": list(plan.view_populations),
         "accounts": accounts,
     }
@@ -181,18 +182,19 @@ def save_account_map(
 def load_account_map(profile_dir: Path, agreement_id: str, run_id: str) -> dict[str, Any]:
     path = map_path(profile_dir, agreement_id, run_id)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        kept: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(
             f"run {run_id} of agreement {agreement_id} was not mapped from this profile (no {path}): revealed accounts are joined "
             f"back to your rows only where you ran `map`; run `cleanroom-client map {agreement_id} FILE` from this profile"
         ) from None
+    return kept
 
 
 # -- what is revealed to us ---------------------------------------------------------------
 
 
-def release_dict(release: results_pb2.RevealRelease) -> dict[str, Any]:
+def release_dict(release: RevealRelease) -> dict[str, Any]:
     """The signed body of a reveal release (plus its signature), as the coordinator signed it."""
     return {
         "kind": "reveal",
@@ -204,10 +206,7 @@ def release_dict(release: results_pb2.RevealRelease) -> dict[str, Any]:
         "terms_hash": release.terms_hash,
         "released_at": release.released_at,
         "min_count": release.min_count,
-        "cells": [
-            {"mine": c.mine, "theirs": c.theirs, "count": c.count if c.HasField("count") else None, "suppressed": c.suppressed}
-            for c in release.cells
-        ],
+        "cells": cells_list(release.cells),
         "rows": release.rows,
         "rows_digest": release.rows_digest,
         "signature": release.signature.hex(),
@@ -227,8 +226,8 @@ class Revealed:
     share: tuple[str, ...]  # the columns the partner shares
 
 
-def fetch_revealed(remote: "Remote", profile: "Profile", agreement: agreements_pb2.Agreement, terms: Terms,
-                   receipts: "ReceiptLog | None" = None, run_id: str = "") -> Revealed:
+def fetch_revealed(remote: Remote, profile: Profile, agreement: Agreement, terms: Terms,
+                   receipts: ReceiptLog | None = None, run_id: str = "") -> Revealed:
     """Ask for our reveal, check it, open every sealed row, join it back to our rows. All or nothing."""
     release, rows = remote.reveal(agreement.agreement_id, run_id)
     body = release_dict(release)
@@ -236,7 +235,7 @@ def fetch_revealed(remote: "Remote", profile: "Profile", agreement: agreements_p
     signing = profile.signing_public_key
     if signing is not None and not verify_json(signing, {k: v for k, v in body.items() if k != "signature"}, release.signature):
         raise RevealError(f"{where}: the coordinator's signature does not verify; nothing is shown")
-    listed = [{"account": r.account, "their_account": r.their_account, "theirs": list(r.theirs), "sealed": bytes(r.sealed)} for r in rows]
+    listed: list[dict[str, Any]] = [{"account": r.account, "their_account": r.their_account, "theirs": list(r.theirs), "sealed": r.sealed} for r in rows]
     if len(listed) != body["rows"] or reveal_digest(listed) != body["rows_digest"]:
         raise RevealError(f"{where}: the rows received do not match the signed release ({len(listed)} rows, {body['rows']} signed); nothing is shown")
     if body["viewer"] != profile.party or body["terms_hash"] != agreement.terms_hash:

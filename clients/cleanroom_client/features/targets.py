@@ -32,17 +32,12 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cleanroom.errors import InputError
 from cleanroom.terms import column_norm
-from cleanroom_client.inputs.deals import AmountError, CellError, DateReader, parse_amount
 from cleanroom_client.features.reveal import Revealed
-
-if TYPE_CHECKING:
-    from cleanroom_client.profile import Profile
-    from cleanroom_client.protocol.receipts import ReceiptLog
-    from cleanroom_client.remote import Remote
+from cleanroom_client.inputs.deals import AmountError, CellError, DateReader, parse_amount
 
 PARTS = ("deal_size", "stage", "partner_population", "engagement", "depth")
 DEFAULT_WEIGHTS = {"deal_size": 0.30, "stage": 0.20, "partner_population": 0.25, "engagement": 0.15, "depth": 0.10}
@@ -64,7 +59,7 @@ class ScoringConfig:
     engagement_columns: tuple[str, ...] = ENGAGEMENT_COLUMNS
 
     @classmethod
-    def load(cls, path: Path | None) -> "ScoringConfig":
+    def load(cls, path: Path | None) -> ScoringConfig:
         """The defaults, with what the JSON object in ``path`` sets on top."""
         config = cls()
         if path is None:
@@ -145,7 +140,7 @@ def _dates(values: list[str]) -> DateReader:
 def build_targets(revealed: list[Revealed], config: ScoringConfig | None = None, as_of: dt.date | None = None) -> list[dict[str, Any]]:
     """Every (our account, partner) pair revealed to us, scored and ranked best first."""
     config = config or ScoringConfig()
-    as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
     rows = [(r, row) for r in revealed for row in r.rows]
     partners_of: dict[str, set[str]] = {}
     for r, row in rows:
@@ -157,7 +152,7 @@ def build_targets(revealed: list[Revealed], config: ScoringConfig | None = None,
     weights = {p: float(config.weights.get(p, 0.0)) for p in PARTS}
     total_weight = sum(weights.values()) or 1.0
     targets = []
-    for (r, row), amount, last in zip(rows, amounts, engagement_raw):
+    for (r, row), amount, last in zip(rows, amounts, engagement_raw, strict=True):
         account = row["account"]
         partners = sorted(partners_of[_identity(account)])
         last_day = dates.parse(last) if isinstance(last, str) else None
@@ -244,45 +239,14 @@ def write_csv(targets: list[dict[str, Any]], path: Path) -> None:
         writer.writerows(csv_rows(targets))
 
 
-# -- gathering --------------------------------------------------------------------------
-
-
-def collect(remote: "Remote", profile: "Profile", receipts: "ReceiptLog | None" = None, only: str | None = None) -> tuple[list[Revealed], list[str]]:
-    """Every reveal released to us under our active agreements, opened and joined back.
-
-    With ``only``, that agreement must yield its reveal (its errors are raised);
-    the others are still read, so that ecosystem depth counts every partner, and
-    their problems become notes. A reveal that fails authentication is always
-    an error: nothing is shown then.
-    """
-    from cleanroom.errors import CleanroomError, RequestError
-    from cleanroom_client.protocol.mapping import verified_terms
-    from cleanroom_client.features.reveal import RevealError, fetch_revealed
-
-    agreements = {a.agreement_id: a for a in remote.list()}
-    if only is not None and only not in agreements:
-        agreements[only] = remote.get(only)  # raises NOT_FOUND / PERMISSION_DENIED clearly
-    revealed: list[Revealed] = []
-    notes: list[str] = []
-    for agreement_id, agreement in agreements.items():
-        terms = verified_terms(agreement)
-        if not terms.reveal_granted(profile.party):
-            if agreement_id == only:
-                raise InputError(
-                    f"the terms of agreement {only} grant you no account-level reveal (counts only); "
-                    "propose terms with --reveal MINE:THEIRS to see co-sell targets"
-                )
-            continue
-        if agreement.state != "active" and agreement_id != only:
-            continue
-        try:
-            revealed.append(fetch_revealed(remote, profile, agreement, terms, receipts))
-        except RevealError:
-            raise
-        except (RequestError, CleanroomError) as exc:
-            if agreement_id == only:
-                raise
-            notes.append(f"{agreement_id} ({terms.other(profile.party)}): {exc}")
-    if only is None and not revealed and not notes:
-        raise InputError("none of your agreements grants you account-level reveal; propose terms with --reveal MINE:THEIRS")
-    return revealed, notes
+def ranked(revealed: list[Revealed], config: ScoringConfig, as_of: dt.date | None = None, agreement: str | None = None,
+           partner: str | None = None) -> list[dict[str, Any]]:
+    """The targets, best first, of one agreement or partner when named; each with its ``rank`` (from 1)."""
+    targets = build_targets(revealed, config, as_of)
+    if agreement:
+        targets = [t for t in targets if t["agreement_id"] == agreement]
+    if partner:
+        targets = [t for t in targets if t["partner"] == partner]
+    for rank, t in enumerate(targets, 1):
+        t["rank"] = rank
+    return targets

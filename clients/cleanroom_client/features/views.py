@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from cleanroom.terminal.console import print_table
-from cleanroom.terminal.views import print_overlap  # noqa: F401  (re-exported for the commands)
+from cleanroom.terminal.views import print_overlap
 from cleanroom.terms import Terms
-from cleanroom.v1 import results_pb2
+from cleanroom_client.protocol.agreements import verified_terms
+from cleanroom_client.remote import Agreement, Cell, OverlapRelease
+
+__all__ = ["agreement_dict", "cells_list", "overlap_dict", "print_overlap", "print_terms"]
 
 
-def overlap_dict(release: results_pb2.OverlapRelease) -> dict[str, Any]:
-    view = {
+def cells_list(cells: Iterable[Cell]) -> list[dict[str, Any]]:
+    """Release cells as the coordinator signs them (overlap and reveal releases alike)."""
+    return [{"mine": c.mine, "theirs": c.theirs, "count": c.count, "suppressed": c.suppressed} for c in cells]
+
+
+def overlap_dict(release: OverlapRelease) -> dict[str, Any]:
+    totals = release.totals
+    view: dict[str, Any] = {
         "agreement_id": release.agreement_id,
         "run_id": release.run_id,
         "viewer": release.viewer,
         "other": release.other,
-        "cells": [
-            {
-                "mine": c.mine,
-                "theirs": c.theirs,
-                "count": c.count if c.HasField("count") else None,
-                "suppressed": c.suppressed,
-            }
-            for c in release.cells
-        ],
-        "totals": {
-            "mine": release.totals.mine,
-            "theirs": release.totals.theirs,
-            "overlap": release.totals.overlap if release.totals.HasField("overlap") else None,
-            "overlap_suppressed": release.totals.overlap_suppressed,
-        },
+        "cells": cells_list(release.cells),
+        "totals": {"mine": totals.mine, "theirs": totals.theirs, "overlap": totals.overlap, "overlap_suppressed": totals.overlap_suppressed},
         "min_count": release.min_count,
         "terms_version": release.terms_version,
         "terms_hash": release.terms_hash,
@@ -38,12 +35,29 @@ def overlap_dict(release: results_pb2.OverlapRelease) -> dict[str, Any]:
         # The coordinator's Ed25519 signature over all of the above (receipts verify it).
         "signature": release.signature.hex(),
     }
-    if release.HasField("dp"):
+    if release.dp is not None:
         view["dp"] = {"epsilon_spent": release.dp.epsilon_spent, "budget": release.dp.budget, "budget_remaining": release.dp.budget_remaining}
     return view
 
 
-def print_terms(agreement, terms: Terms) -> None:
+def agreement_dict(agreement: Agreement) -> dict[str, Any]:
+    """An agreement for machines: its record and its terms, checked against their hash."""
+    terms = verified_terms(agreement)
+    return {
+        "agreement_id": agreement.agreement_id,
+        "version": agreement.version,
+        "state": agreement.state,
+        "proposer": agreement.proposer,
+        "counterparty": agreement.counterparty,
+        "approved_by": list(agreement.approved_by),
+        "terms_hash": agreement.terms_hash,
+        "terms": terms.raw,
+        # Each party's encryption key fingerprint (compare them out of band before the first run).
+        "encryption": {e.party: e.fingerprint for e in agreement.encryption},
+    }
+
+
+def print_terms(agreement: Agreement, terms: Terms) -> None:
     a, b = terms.parties
     print_table(
         f"Agreement {agreement.agreement_id} v{agreement.version} ({agreement.state})",
@@ -65,7 +79,7 @@ def print_terms(agreement, terms: Terms) -> None:
     )
 
 
-def _reveal_rows(agreement, terms: Terms) -> list[list]:
+def _reveal_rows(agreement: Agreement, terms: Terms) -> list[list[Any]]:
     if not terms.reveals():
         return [["account-level reveal", "off (counts only)"]]
     rows = []
@@ -81,7 +95,7 @@ def _reveal_rows(agreement, terms: Terms) -> list[list]:
     return rows
 
 
-def _attribution_rows(terms: Terms) -> list[list]:
+def _attribution_rows(terms: Terms) -> list[list[Any]]:
     if terms.attribution is None:
         return [["attribution", "off"]]
     c = terms.attribution

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
 from cleanroom.attribution.recordio import encode_deals, encode_touches
+from cleanroom.attribution.records import Deal
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.accounts import MatchKey
 from cleanroom_client.inputs.deals import DealRow
 from cleanroom_client.inputs.grouping import group_rows
-from cleanroom_client.protocol.mapping import PreparedUpload, prepare
 from cleanroom_client.inputs.touches import TouchRow
+from cleanroom_client.protocol.mapping import PreparedUpload, prepare
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,16 @@ class RecordSet:
 
 def deal_records(deals: Sequence[DealRow]) -> RecordSet:
     """The vendor's deals; a deal's ref is its index in ``deals``."""
-    return _record_set(deals, encode_deals(deals, refs=range(len(deals)), accounts=[0] * len(deals)))
+    # With refs and accounts given, encode_deals reads only the other Deal fields, which a DealRow has.
+    return _record_set(deals, encode_deals(cast("Sequence[Deal]", deals), refs=range(len(deals)), accounts=[0] * len(deals)))
 
 
 def touch_records(touches: Sequence[TouchRow]) -> RecordSet:
     return _record_set(touches, encode_touches([0] * len(touches), [t.role for t in touches], [t.day for t in touches]))
 
 
-def _record_set(rows: Sequence, records: np.ndarray) -> RecordSet:
+def _record_set(rows: Sequence[Any], records: np.ndarray) -> RecordSet:
+    # DealRows or TouchRows (anything with ``.keys``); Any because inputs' _Keyed protocol declares a settable attribute.
     grouping = group_rows(rows)
     return RecordSet(grouping.account_keys, np.asarray(grouping.label_of_row, dtype=np.int64), records)
 

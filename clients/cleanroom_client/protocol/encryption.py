@@ -24,14 +24,14 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from cleanroom.errors import InputError, ProtocolError
 from cleanroom.crypto.keyfiles import write_private
 from cleanroom.crypto.sealed import check_public, fingerprint, public_bytes
-from cleanroom.v1 import agreements_pb2
+from cleanroom.errors import InputError, ProtocolError
 
 KEY_FILE = "encryption.key"
 PEERS_FILE = "peers.json"
@@ -60,10 +60,10 @@ class EncryptionKeys:
                 tmp.unlink(missing_ok=True)
         if self.path.stat().st_mode & 0o077:
             os.chmod(self.path, 0o600)
-        key = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
-        if not isinstance(key, X25519PrivateKey):
+        loaded = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
+        if not isinstance(loaded, X25519PrivateKey):
             raise InputError(f"{self.path} is not an X25519 private key")
-        return key
+        return loaded
 
     def public(self) -> bytes:
         return public_bytes(self.private())
@@ -72,27 +72,21 @@ class EncryptionKeys:
         return fingerprint(self.public())
 
 
-def party_key(agreement: agreements_pb2.Agreement, party: str) -> bytes | None:
-    """The X25519 public key ``party`` gave this agreement, as the coordinator relays it."""
-    for entry in agreement.encryption:
-        if entry.party == party:
-            return bytes(entry.public_x25519)
-    return None
-
-
 class PeerPins:
     """Peers' X25519 keys as first seen; a different key later is refused."""
 
     def __init__(self, profile_dir: Path) -> None:
         self.path = Path(profile_dir) / PEERS_FILE
 
-    def _read(self) -> dict:
+    def _read(self) -> dict[str, Any]:
         if not self.path.exists():
             return {"peers": {}}
-        return json.loads(self.path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        return data
 
-    def pinned(self, party: str) -> dict | None:
-        return self._read()["peers"].get(party)
+    def pinned(self, party: str) -> dict[str, Any] | None:
+        pin: dict[str, Any] | None = self._read()["peers"].get(party)
+        return pin
 
     def check(self, party: str, public: bytes, agreement_id: str, expected_fingerprint: str | None = None) -> str:
         """Pin ``public`` for ``party`` on first use, or check it against the pin; returns its fingerprint."""
@@ -110,7 +104,7 @@ class PeerPins:
         pin = data["peers"].get(party)
         if pin is None:
             data["peers"][party] = {"public_x25519": public.hex(), "fingerprint": fp, "agreement_id": agreement_id,
-                                    "pinned_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                                    "pinned_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
             self.path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
             return fp
         if pin["public_x25519"] != public.hex():

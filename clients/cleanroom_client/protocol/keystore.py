@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from cleanroom.crypto.keyfiles import write_private
 from cleanroom.psi import new_secret
+from cleanroom_client.profile import Profile
+
+KEYSTORE_FILE = "keystore.json"
 
 
 class Keystore:
@@ -20,15 +24,21 @@ class Keystore:
         self.path = path
         self._drafts: dict[str, bytes] = {}  # secrets handed out by ``draft``, not written yet
 
-    def _read(self) -> dict:
+    @classmethod
+    def of(cls, profile: Profile) -> Keystore:
+        """The profile's keystore."""
+        return cls(profile.path / KEYSTORE_FILE)
+
+    def _read(self) -> dict[str, Any]:
         if not self.path.exists():
             return {"agreements": {}}
         mode = self.path.stat().st_mode & 0o777
         if mode & 0o077:
             os.chmod(self.path, 0o600)  # never leave secrets readable by others
-        return json.loads(self.path.read_text())
+        data: dict[str, Any] = json.loads(self.path.read_text())
+        return data
 
-    def _write(self, data: dict) -> None:
+    def _write(self, data: dict[str, Any]) -> None:
         tmp = self.path.with_suffix(".tmp")
         write_private(tmp, json.dumps(data, indent=2).encode())
         os.replace(tmp, self.path)

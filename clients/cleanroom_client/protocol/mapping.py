@@ -1,61 +1,43 @@
-"""Mapping accounts through the coordinator: blind, upload, re-blind, wait, read.
+"""What we blind for an upload: our accounts' keys, hashed into the agreement's context, blinded, sorted, chunked.
 
-Everything here is resumable. Our points are a deterministic function of the
-file and the agreement's secret (blinding is deterministic and the upload is
-sorted by blinded value, which also hides the file's row order), so a re-run
-after a crash produces the same chunks and digests, and the coordinator tells
-us which chunks it already holds.
+Our points are a deterministic function of the file and the agreement's secret
+(blinding is deterministic and the upload is sorted by blinded value, which also
+hides the file's row order), so a re-run after a crash produces the same chunks
+and digests (see ``protocol.upload``).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import threading
-import time
 from array import array
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from cleanroom.attribution.recordio import split_rows
-from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest, upload_digest
-from cleanroom.terminal.console import progress
-from cleanroom.errors import CleanroomError, FailedPrecondition, ProtocolError
-from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
 from cleanroom.crypto.sealed import pack_chunk
-from cleanroom.terms import Terms, parse_terms, terms_hash
-from cleanroom.v1 import agreements_pb2, runs_pb2
-from typing import TYPE_CHECKING
+from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest
+from cleanroom.psi import POINT_SIZE, hash_and_blind
+from cleanroom.terminal.console import progress
+from cleanroom.terms import Terms
 
 if TYPE_CHECKING:
-    from cleanroom_client.inputs.accounts import Account
-from cleanroom_client.protocol.keystore import Keystore
-from cleanroom_client.protocol.receipts import ReceiptLog
-from cleanroom_client.remote import Remote
+    from cleanroom_client.inputs.accounts import MatchKey
+
+# One chunk as it is sent: points, account labels, population masks, digest, records, sealed fields.
+ChunkParts = tuple[bytes, bytes, bytes, str, bytes, bytes]
 
 
-def verified_terms(agreement: agreements_pb2.Agreement) -> Terms:
-    """Parse terms after checking the coordinator did not alter them under their hash."""
-    if terms_hash(agreement.terms_json) != agreement.terms_hash:
-        raise ProtocolError(f"agreement {agreement.agreement_id}: the terms do not match their hash; refusing to use them")
-    return parse_terms(agreement.terms_json)
+class Blindable(Protocol):
+    """An account as ``prepare`` needs it: its match keys and its populations (an ``inputs`` Account, or grouped records)."""
 
+    @property
+    def keys(self) -> tuple[MatchKey, ...]: ...
 
-def require_runnable(agreement: agreements_pb2.Agreement) -> None:
-    """Fail before reading and blinding a file when the coordinator would refuse the run anyway.
-
-    The coordinator stays the authority (it checks again); this only spares a
-    user minutes of blinding and a second line of output.
-    """
-    if agreement.state == "revoked":
-        raise FailedPrecondition(f"agreement {agreement.agreement_id} was revoked; no further runs")
-    if agreement.state != "active":
-        waiting = [p for p in (agreement.proposer, agreement.counterparty) if p not in agreement.approved_by]
-        raise FailedPrecondition(f"agreement {agreement.agreement_id} is not approved yet (waiting for {', '.join(waiting)})")
+    @property
+    def populations(self) -> tuple[str, ...]: ...
 
 
 def hash_context(agreement_id: str, kind: str) -> bytes:
@@ -86,11 +68,11 @@ class PreparedUpload:
         n = max(math.ceil(len(self.accounts) / chunk_points), math.ceil(sealed_bytes / SEALED_BYTES_PER_CHUNK))
         return max(1, math.ceil(len(self.accounts) / n))
 
-    def chunks(self, chunk_points: int = MAX_CHUNK_POINTS) -> list[tuple[bytes, bytes, bytes, str, bytes, bytes]]:
+    def chunks(self, chunk_points: int = MAX_CHUNK_POINTS) -> list[ChunkParts]:
         starts = range(0, len(self.accounts), chunk_points)
         records = split_rows(self.records, len(starts)) if self.records is not None else [b""] * len(starts)
-        out = []
-        for i, (start, recs) in enumerate(zip(starts, records)):
+        out: list[ChunkParts] = []
+        for i, (start, recs) in enumerate(zip(starts, records, strict=True)):
             stop = min(start + chunk_points, len(self.accounts))
             pts = self.points[start * POINT_SIZE : stop * POINT_SIZE]
             acc = self.accounts[start:stop].astype("<u4").tobytes()
@@ -101,50 +83,17 @@ class PreparedUpload:
         return out
 
 
-def prepare(accounts: "list[Account]", terms: Terms, party: str, agreement_id: str, secret: bytes, show_progress: bool | None = None) -> PreparedUpload:
-    index = {pop: i for i, pop in enumerate(terms.populations[party])}
-    keys_by_kind: dict[str, list[str]] = {k: [] for k in terms.key_kinds}
-    # Machine integers, not lists of Python ints: a million accounts must map in well under 1 GB.
-    owners: dict[str, array] = {k: array("q") for k in terms.key_kinds}
-    masks: list[int] = []
-    kept = array("q")
-    for i, account in enumerate(accounts):
-        mask = 0
-        for pop in account.populations:
-            if pop in index:
-                mask |= 1 << index[pop]
-        keys = [k for k in account.keys if k.kind in keys_by_kind]
-        if mask == 0 or not keys:
-            continue
-        slot = len(kept)
-        kept.append(i)
-        masks.append(mask)
-        for key in keys:
-            keys_by_kind[key.kind].append(key.value)
-            owners[key.kind].append(slot)
-    total = sum(len(v) for v in keys_by_kind.values())
-    blinded, owner = [], array("q")
-    with progress("blinding", total, show_progress) as advance:
-        for kind, values in keys_by_kind.items():
-            if values:
-                blinded.append(hash_and_blind(values, hash_context(agreement_id, kind), secret, progress=advance))
-                owner.extend(owners[kind])
-    del keys_by_kind, owners  # the intermediates go as soon as they are used (peak memory)
-    points = b"".join(blinded)
-    del blinded
-    words = np.frombuffer(points, dtype=">u8").reshape(-1, 4)
-    order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0])) if len(words) else np.zeros(0, dtype=np.int64)
-    del words
-    sorted_points = np.frombuffer(points, dtype="V32")[order].tobytes()
-    del points
-    owner_sorted = np.frombuffer(owner, dtype=np.int64)[order] if len(owner) else np.zeros(0, dtype=np.int64)
-    del owner
+def prepare(accounts: Sequence[Blindable], terms: Terms, party: str, agreement_id: str, secret: bytes, show_progress: bool | None = None) -> PreparedUpload:
+    """Blind every key of our accounts in the agreement's populations, sorted by blinded value, with account labels."""
+    selected = _select(accounts, terms, party)
+    sorted_points, owner_sorted = _blind_sorted(selected, agreement_id, secret, show_progress)
+    kept = selected.kept
     # Account labels in order of first appearance: they carry no row order.
     _, first = np.unique(owner_sorted, return_index=True)
     slot_by_rank = owner_sorted[np.sort(first)]
     label_of_slot = np.empty(len(kept), dtype=np.int64)
     label_of_slot[slot_by_rank] = np.arange(len(slot_by_rank))
-    masks_arr = np.asarray(masks, dtype=np.uint16)
+    masks_arr = np.asarray(selected.masks, dtype=np.uint16)
     return PreparedUpload(
         points=sorted_points,
         accounts=label_of_slot[owner_sorted].astype(np.uint32),
@@ -155,216 +104,59 @@ def prepare(accounts: "list[Account]", terms: Terms, party: str, agreement_id: s
     )
 
 
+@dataclass
+class _Selected:
+    """The keys to blind, by kind, each with its account's slot; the accounts kept and their population masks."""
+
+    keys_by_kind: dict[str, list[str]]
+    owners: dict[str, array[int]]  # kind -> slot of each key's account
+    masks: list[int]  # slot -> population mask
+    kept: array[int]  # slot -> index into the accounts list
+
+
+def _select(accounts: Sequence[Blindable], terms: Terms, party: str) -> _Selected:
+    """Our accounts in at least one agreement population that have a key of an agreed kind."""
+    index = {pop: i for i, pop in enumerate(terms.populations[party])}
+    # Machine integers, not lists of Python ints: a million accounts must map in well under 1 GB.
+    selected = _Selected({k: [] for k in terms.key_kinds}, {k: array("q") for k in terms.key_kinds}, [], array("q"))
+    for i, account in enumerate(accounts):
+        mask = 0
+        for pop in account.populations:
+            if pop in index:
+                mask |= 1 << index[pop]
+        keys = [k for k in account.keys if k.kind in selected.keys_by_kind]
+        if mask == 0 or not keys:
+            continue
+        slot = len(selected.kept)
+        selected.kept.append(i)
+        selected.masks.append(mask)
+        for key in keys:
+            selected.keys_by_kind[key.kind].append(key.value)
+            selected.owners[key.kind].append(slot)
+    return selected
+
+
+def _blind_sorted(selected: _Selected, agreement_id: str, secret: bytes, show_progress: bool | None) -> tuple[bytes, np.ndarray]:
+    """The blinded points sorted by value, and the slot of each sorted point's account."""
+    total = sum(len(v) for v in selected.keys_by_kind.values())
+    blinded, owner = [], array("q")
+    with progress("blinding", total, show_progress) as advance:
+        for kind, values in selected.keys_by_kind.items():
+            if values:
+                blinded.append(hash_and_blind(values, hash_context(agreement_id, kind), secret, progress=advance))
+                owner.extend(selected.owners[kind])
+    selected.keys_by_kind.clear()  # the intermediates go as soon as they are used (peak memory)
+    selected.owners.clear()
+    points = b"".join(blinded)
+    del blinded
+    words = np.frombuffer(points, dtype=">u8").reshape(-1, 4)
+    order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0])) if len(words) else np.zeros(0, dtype=np.int64)
+    del words
+    sorted_points = np.frombuffer(points, dtype="V32")[order].tobytes()
+    del points
+    owner_sorted = np.frombuffer(owner, dtype=np.int64)[order] if len(owner) else np.zeros(0, dtype=np.int64)
+    return sorted_points, owner_sorted
+
+
 # Sealed fields per chunk stay well under the 8 MiB message limit, beside up to 1.2 MiB of points and labels.
 SEALED_BYTES_PER_CHUNK = 3 * 1024 * 1024
-
-# Fault injection for the crash-recovery tests: the process dies (no cleanup,
-# like SIGKILL) right after handing this many chunks to gRPC.
-FAULT_EXIT_AFTER_CHUNKS = "CLEANROOM_FAULT_EXIT_AFTER_CHUNKS"
-
-
-def _fault_exit_after() -> int | None:
-    value = os.environ.get(FAULT_EXIT_AFTER_CHUNKS)
-    return int(value) if value else None
-
-
-def _send(remote: Remote, session: runs_pb2.UploadSession, chunks: list[tuple[bytes, ...]], show_progress: bool | None, label: str) -> None:
-    have = set(session.received_chunks)
-    die_after = _fault_exit_after()
-    todo = [seq for seq in range(len(chunks)) if seq not in have]
-    if not todo or session.committed:
-        return
-    total = sum(len(chunks[s][0]) // POINT_SIZE for s in todo)
-    with progress(label, total, show_progress) as advance:
-
-        def stream() -> Iterator[runs_pb2.PointChunk]:
-            for sent, seq in enumerate(todo, start=1):
-                pts, acc, pops, digest, recs, seal = chunks[seq]
-                yield runs_pb2.PointChunk(
-                    upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest, records=recs,
-                    sealed=seal,
-                )
-                advance(len(pts) // POINT_SIZE)
-                if die_after is not None and sent >= die_after:
-                    time.sleep(0.5)  # let gRPC put the chunks on the wire, then die mid-upload
-                    os._exit(137)
-
-        remote.upload_chunks(stream())
-
-
-def upload_own(
-    remote: Remote,
-    agreement: agreements_pb2.Agreement,
-    prepared: PreparedUpload,
-    receipts: ReceiptLog,
-    show_progress: bool | None = None,
-    chunk_points: int = MAX_CHUNK_POINTS,
-    purpose: str = "",
-) -> runs_pb2.UploadReceipt:
-    chunks = prepared.chunks(prepared.chunk_points_for(chunk_points))
-    digests = [c[3] for c in chunks]
-    session = remote.begin_upload(
-        agreement_id=agreement.agreement_id,
-        terms_hash=agreement.terms_hash,
-        kind=runs_pb2.UPLOAD_KIND_OWN,
-        total_points=len(prepared.accounts),
-        total_chunks=len(chunks),
-        total_accounts=prepared.total_accounts,
-        upload_digest=upload_digest(digests),
-        purpose=purpose,
-    )
-    _send(remote, session, chunks, show_progress, "uploading")
-    receipt = remote.commit(session.upload_id)
-    receipts.record_upload(receipt, digests)
-    return receipt
-
-
-@dataclass
-class Reblinded:
-    """The peer's points of a run, multiplied by our secret, not yet uploaded."""
-
-    status: runs_pb2.RunStatus  # the run's status when the points were fetched
-    chunks: list[tuple[bytes, ...]]
-
-
-def reblind_points(remote: Remote, status: runs_pb2.RunStatus, secret: bytes, show_progress: bool | None = None,
-                   stop: threading.Event | None = None) -> Reblinded | None:
-    """Fetch the peer's points of the run and multiply them by our secret, in order; None if ``stop`` was set meanwhile."""
-    chunks = []
-    with progress("re-blinding partner points", status.peer_points, show_progress) as advance:
-        for seq, chunk in enumerate(remote.peer_points(status.run_id)):
-            if stop is not None and stop.is_set():
-                return None
-            if chunk.seq != seq or chunk_digest(chunk.points) != chunk.digest:
-                raise ProtocolError(f"the coordinator sent peer chunk {chunk.seq} out of order or corrupted; run sync again")
-            pts = blind(secret, chunk.points, progress=advance)
-            chunks.append((pts, b"", b"", chunk_digest(pts), b"", b""))
-    if len(chunks) != status.peer_chunks:
-        raise ProtocolError(f"expected {status.peer_chunks} peer chunks, received {len(chunks)}; run sync again")
-    return Reblinded(status, chunks)
-
-
-def upload_reblinded(remote: Remote, agreement: agreements_pb2.Agreement, reblinded: Reblinded, receipts: ReceiptLog,
-                     show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
-    status, chunks = reblinded.status, reblinded.chunks
-    digests = [c[3] for c in chunks]
-    session = remote.begin_upload(
-        agreement_id=agreement.agreement_id,
-        terms_hash=agreement.terms_hash,
-        kind=runs_pb2.UPLOAD_KIND_REBLINDED,
-        run_id=status.run_id,
-        of_upload_id=status.peer_upload_id,
-        total_points=status.peer_points,
-        total_chunks=status.peer_chunks,
-        upload_digest=upload_digest(digests),
-    )
-    _send(remote, session, chunks, show_progress, "uploading re-blinded points")
-    receipt = remote.commit(session.upload_id)
-    receipts.record_upload(receipt, digests)
-    return receipt
-
-
-def _reblind_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agreement], keystore: Keystore, purpose: str,
-                     stop: threading.Event) -> dict[str, Reblinded]:
-    done: dict[str, Reblinded] = {}
-    for agreement in agreements:
-        if stop.is_set():
-            break
-        try:
-            status = remote.status(agreement.agreement_id, purpose=purpose)
-            points = reblind_points(remote, status, keystore.draft(agreement.agreement_id), stop=stop) if status.reblind_needed else None
-        except CleanroomError:  # e.g. the run moved on meanwhile: waiting for the result re-blinds what is due, or says why not
-            continue
-        if points is not None:
-            done[agreement.agreement_id] = points
-    return done
-
-
-@contextmanager
-def reblinding_waiting(remote: Remote, agreements: Sequence[agreements_pb2.Agreement], keystore: Keystore,
-                       purpose: str) -> Iterator[dict[str, Reblinded]]:
-    """While the body reads our file (one core, for seconds), re-blind the peer points that already wait
-    in each agreement's latest run (the pool takes every core), on a helper thread.
-
-    The dict yielded is filled, agreement id -> points, when the body ends without error. Nothing is
-    uploaded and no new key is kept here (``Keystore.draft``): a body that fails leaves no trace.
-    ``upload_waiting`` sends the points once our own upload has joined their run.
-    """
-    done: dict[str, Reblinded] = {}
-    stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=1) as helper:
-        future = helper.submit(_reblind_waiting, remote, agreements, keystore, purpose, stop)
-        try:
-            yield done
-        except BaseException:
-            stop.set()
-            raise
-        done.update(future.result())
-
-
-def upload_waiting(remote: Remote, agreement: agreements_pb2.Agreement, early: dict[str, Reblinded], run_id: str,
-                   receipts: ReceiptLog) -> None:
-    """Upload the points ``reblinding_waiting`` re-blinded for this agreement, if they belong to ``run_id``
-    (the run our own upload joined: the peer may have uploaded again meanwhile)."""
-    points = early.get(agreement.agreement_id)
-    if points is not None and points.status.run_id == run_id:
-        upload_reblinded(remote, agreement, points, receipts)
-
-
-def reblind_peer(remote: Remote, agreement: agreements_pb2.Agreement, status: runs_pb2.RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> runs_pb2.UploadReceipt:
-    """Fetch the peer's points of the run, multiply them by our secret, upload them back in order."""
-    reblinded = reblind_points(remote, status, secret, show_progress)
-    assert reblinded is not None  # no stop event: it runs to the end
-    return upload_reblinded(remote, agreement, reblinded, receipts, show_progress)
-
-
-def sync(
-    remote: Remote, agreement: agreements_pb2.Agreement, keystore: Keystore, receipts: ReceiptLog,
-    show_progress: bool | None = None, purpose: str = "",
-) -> runs_pb2.RunStatus:
-    """Re-blind the peer's points of the latest run of ``purpose`` if they wait for us; return the run's status."""
-    status = remote.status(agreement.agreement_id, purpose=purpose)
-    if status.reblind_needed:
-        reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
-        status = remote.status(agreement.agreement_id, status.run_id)
-    return status
-
-
-def wait_for_result(
-    remote: Remote,
-    agreement: agreements_pb2.Agreement,
-    keystore: Keystore,
-    receipts: ReceiptLog,
-    run_id: str,
-    seconds: float,
-    show_progress: bool | None = None,
-) -> runs_pb2.RunStatus:
-    """Poll until the run completes or ``seconds`` pass, re-blinding the peer's points when they arrive."""
-    return wait_for_results(remote, [(agreement, run_id)], keystore, receipts, seconds, show_progress)[0]
-
-
-def wait_for_results(
-    remote: Remote,
-    runs: Sequence[tuple[agreements_pb2.Agreement, str]],
-    keystore: Keystore,
-    receipts: ReceiptLog,
-    seconds: float,
-    show_progress: bool | None = None,
-    poll: float = 0.25,
-) -> list[runs_pb2.RunStatus]:
-    """``wait_for_result`` over several runs at once: whichever peer's points arrive first are
-    re-blinded first, so no run waits behind another. Statuses in the order of ``runs``."""
-    deadline = time.monotonic() + seconds
-    statuses: list[runs_pb2.RunStatus | None] = [None] * len(runs)
-    while True:
-        for i, (agreement, run_id) in enumerate(runs):
-            if statuses[i] is not None and statuses[i].state != "collecting":
-                continue
-            status = remote.status(agreement.agreement_id, run_id)
-            if status.reblind_needed:
-                reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
-                status = remote.status(agreement.agreement_id, run_id)
-            statuses[i] = status
-        if all(s.state != "collecting" for s in statuses) or time.monotonic() >= deadline:
-            return statuses  # type: ignore[return-value]
-        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))

@@ -8,33 +8,41 @@ import json
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
-from cleanroom.protocol import upload_digest
 from cleanroom.crypto.signing import verify_bytes, verify_json
+from cleanroom.protocol import upload_digest
+from cleanroom_client.profile import Profile
+from cleanroom_client.remote import UploadReceipt, receipt_record
+
+RECEIPTS_FILE = "receipts.jsonl"
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def release_of(entry: dict[str, Any]) -> dict[str, Any]:
     """The release a receipts entry records, as one object: the body's fields and the signature."""
     if "body_json" in entry:
         return {**json.loads(entry["body_json"]), "signature": entry["signature"]}
-    return entry["release"]
+    release: dict[str, Any] = entry["release"]
+    return release
 
 
 class ReceiptLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def record_upload(self, receipt, chunk_digests: list[str]) -> None:
+    @classmethod
+    def of(cls, profile: Profile) -> ReceiptLog:
+        """The profile's receipts log."""
+        return cls(profile.path / RECEIPTS_FILE)
+
+    def record_upload(self, receipt: UploadReceipt, chunk_digests: list[str]) -> None:
         entry = {
             "type": "upload",
             "recorded_at": _now(),
             "sent_chunk_digests": chunk_digests,
-            "receipt": MessageToDict(receipt, preserving_proto_field_name=True, always_print_fields_with_no_presence=True),
+            "receipt": receipt_record(receipt),
         }
         self._append(entry)
 
@@ -58,6 +66,11 @@ class ReceiptLog:
 
 _KIND_NAMES = {"UPLOAD_KIND_OWN": "own", "UPLOAD_KIND_REBLINDED": "reblinded"}
 _RECEIPT_FIELDS = ("upload_id", "run_id", "agreement_id", "terms_hash", "kind", "party", "total_points", "total_chunks", "upload_digest", "received_at")
+
+
+def upload_kind(receipt: dict[str, Any]) -> str:
+    """An upload receipt's kind for people: own, reblinded."""
+    return str(receipt["kind"]).lower().replace("upload_kind_", "")
 
 
 def receipt_body(receipt: dict[str, Any]) -> dict[str, Any]:

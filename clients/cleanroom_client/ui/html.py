@@ -7,6 +7,7 @@ here (``esc``); partner-supplied fields are untrusted input on our machine.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence, Set
 from html import escape
 from typing import Any
 
@@ -115,7 +116,7 @@ def esc(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def page(title: str, current: str, party: str, body: str, nonce: str, banners: list[tuple[str, str]] = ()) -> str:
+def page(title: str, current: str, party: str, body: str, nonce: str, banners: Sequence[tuple[str, str]] = ()) -> str:
     nav = "".join(
         f'<a href="{href}"{" aria-current=page" if key == current else ""}>{label}</a>'
         for key, href, label in (("overview", "/", "Agreements"), ("targets", "/targets", "Co-sell targets"), ("receipts", "/receipts", "Receipts"))
@@ -134,12 +135,12 @@ def _shade(value: int, top: int) -> tuple[str, str]:
     """Background and text colour of a heat-map cell: white to deep blue by share of the largest cell."""
     t = 0.0 if top <= 0 else value / top
     low, high = (239, 246, 255), (29, 78, 216)
-    rgb = tuple(round(a + (b - a) * t) for a, b in zip(low, high))
+    rgb = tuple(round(a + (b - a) * t) for a, b in zip(low, high, strict=True))
     return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})", "#fff" if t > 0.55 else "#0f172a"
 
 
 def heat_map(view: dict[str, Any] | None, mine_pops: list[str], their_pops: list[str], viewer: str, other: str,
-             revealed: set[tuple[str, str]] = frozenset()) -> str:
+             revealed: Set[tuple[str, str]] = frozenset()) -> str:
     """The overlap matrix released to us, as a heat map (rows: our populations, columns: theirs);
     pairs on which accounts are revealed to us are outlined."""
     if view is None:
@@ -184,7 +185,7 @@ def targets_table(targets: list[dict[str, Any]], header: list[str], csv_cells: l
         return '<option value="">all</option>' + "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in values)
 
     rows = []
-    for t, cells in zip(targets, csv_cells):
+    for t, cells in zip(targets, csv_cells, strict=True):
         fields = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in t["partner_fields"].items() if v not in (None, ""))
         search = " ".join([t["account"], t["domain"], t["partner"], *(str(v) for v in t["partner_fields"].values() if v)]).lower()
         amount = t["my_amount"]

@@ -1,0 +1,101 @@
+"""``map`` as a workflow: read our file under an agreement, blind and seal it, upload, wait, read the overlap.
+
+Two steps, so that the command can say what was read before anything is sent:
+``ready_map`` reads and blinds (re-blinding the partner's waiting points
+meanwhile) and ``send_map`` uploads, waits and reads what was released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cleanroom.protocol import MAX_CHUNK_POINTS
+from cleanroom.terms import Terms
+from cleanroom_client.features.reveal import (
+    RevealError,
+    RevealPlan,
+    fetch_revealed,
+    peer_public_key,
+    save_account_map,
+    seal_upload,
+    shared_headers,
+)
+from cleanroom_client.features.views import overlap_dict
+from cleanroom_client.inputs.accounts import LoadResult
+from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.agreements import require_runnable, verified_terms
+from cleanroom_client.protocol.encryption import EncryptionKeys
+from cleanroom_client.protocol.keystore import Keystore
+from cleanroom_client.protocol.mapping import PreparedUpload, prepare
+from cleanroom_client.protocol.reblind import Reblinded, reblinding_waiting, upload_waiting, wait_for_result
+from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.protocol.upload import upload_own
+from cleanroom_client.remote import Agreement, Remote, RunStatus
+
+# Reads our file: (whether the terms match on names too, whether to keep every column).
+Loader = Callable[[bool, bool], LoadResult]
+
+
+@dataclass
+class MapReady:
+    """Our file read, blinded and (where the terms reveal to the partner) sealed; nothing sent yet."""
+
+    agreement: Agreement
+    terms: Terms
+    plan: RevealPlan
+    loaded: LoadResult
+    prepared: PreparedUpload
+    cut: int  # shared values cut to the length limit before sealing
+    early: dict[str, Reblinded]  # the partner's points re-blinded while we read
+    keys: Keystore  # the one that handed out the secret (and its drafts)
+
+
+@dataclass
+class MapResult:
+    status: RunStatus
+    view: dict[str, Any] | None = None  # the overlap released to us; None while the run waits
+    problem: str | None = None  # why the reveal could not be shown (the overlap still is)
+
+
+def ready_map(remote: Remote, profile: Profile, agreement_id: str, load: Loader, peer_fingerprint: str | None = None) -> MapReady:
+    agreement = remote.get(agreement_id)
+    terms = verified_terms(agreement)
+    require_runnable(agreement)
+    plan = RevealPlan.of(terms, profile.party)
+    keys = Keystore.of(profile)
+    # The partner's points already waiting are re-blinded while our file is read (see reblinding_waiting).
+    with reblinding_waiting(remote, [agreement], keys, "overlap") as early:
+        # map sends keys only, unless the terms reveal accounts: then it seals the shared columns and
+        # keeps our own rows (locally) for the accounts that may be revealed to us.
+        loaded = load("name" in terms.key_kinds, plan.seals or plan.views)
+        # Everything the sealed fields need is checked before anything is blinded or sent.
+        headers = shared_headers(plan, loaded, agreement.agreement_id) if plan.seals else {}
+        peer_public = peer_public_key(profile, agreement, plan, peer_fingerprint) if plan.seals else b""
+    prepared = prepare(loaded.accounts, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
+    cut = seal_upload(prepared, loaded.accounts, plan, headers, agreement, EncryptionKeys(profile.path), peer_public) if plan.seals else 0
+    return MapReady(agreement, terms, plan, loaded, prepared, cut, early, keys)
+
+
+def send_map(remote: Remote, profile: Profile, ready: MapReady, chunk_points: int = MAX_CHUNK_POINTS, wait: float = 0.0) -> MapResult:
+    """Upload, re-blind what waits, wait up to ``wait`` seconds; then read the overlap (and our reveal) if complete."""
+    agreement, plan = ready.agreement, ready.plan
+    keys, log = ready.keys, ReceiptLog.of(profile)
+    receipt = upload_own(remote, agreement, ready.prepared, log, chunk_points=chunk_points)
+    upload_waiting(remote, agreement, ready.early, receipt.run_id, log)
+    if plan.views:
+        save_account_map(profile.path, agreement, receipt.run_id, ready.prepared, ready.loaded, plan)
+    status = wait_for_result(remote, agreement, keys, log, receipt.run_id, wait)
+    if status.state != "complete":
+        return MapResult(status)
+    view = overlap_dict(remote.overlap(agreement.agreement_id, status.run_id))
+    log.record_release(view)
+    result = MapResult(status, view)
+    if plan.views:
+        try:
+            revealed = fetch_revealed(remote, profile, agreement, ready.terms, log, status.run_id)
+            view["revealed_accounts"] = len(revealed.rows)
+        except RevealError as exc:
+            result.problem = view["reveal_error"] = str(exc)
+    return result

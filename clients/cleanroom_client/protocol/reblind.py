@@ -1,0 +1,181 @@
+"""Re-blinding the peer's points: fetch them, multiply them by our secret, send them back; wait for a run.
+
+The peer's points are re-blinded in the order they came (the coordinator joins
+them by position), and only points the coordinator relays for a run of ours.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from cleanroom.errors import CleanroomError, ProtocolError
+from cleanroom.protocol import chunk_digest
+from cleanroom.psi import blind
+from cleanroom.terminal.console import progress
+from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.agreements import verified_terms
+from cleanroom_client.protocol.keystore import Keystore
+from cleanroom_client.protocol.mapping import ChunkParts
+from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.protocol.upload import upload_reblinded
+from cleanroom_client.remote import Agreement, Remote, RunStatus, UploadReceipt
+
+
+@dataclass
+class Reblinded:
+    """The peer's points of a run, multiplied by our secret, not yet uploaded."""
+
+    status: RunStatus  # the run's status when the points were fetched
+    chunks: list[ChunkParts]
+
+
+def reblind_points(remote: Remote, status: RunStatus, secret: bytes, show_progress: bool | None = None,
+                   stop: threading.Event | None = None) -> Reblinded | None:
+    """Fetch the peer's points of the run and multiply them by our secret, in order; None if ``stop`` was set meanwhile."""
+    chunks: list[ChunkParts] = []
+    with progress("re-blinding partner points", status.peer_points, show_progress) as advance:
+        for seq, chunk in enumerate(remote.peer_points(status.run_id)):
+            if stop is not None and stop.is_set():
+                return None
+            if chunk.seq != seq or chunk_digest(chunk.points) != chunk.digest:
+                raise ProtocolError(f"the coordinator sent peer chunk {chunk.seq} out of order or corrupted; run sync again")
+            pts = blind(secret, chunk.points, progress=advance)
+            chunks.append((pts, b"", b"", chunk_digest(pts), b"", b""))
+    if len(chunks) != status.peer_chunks:
+        raise ProtocolError(f"expected {status.peer_chunks} peer chunks, received {len(chunks)}; run sync again")
+    return Reblinded(status, chunks)
+
+
+def _reblind_waiting(remote: Remote, agreements: Sequence[Agreement], keystore: Keystore, purpose: str,
+                     stop: threading.Event) -> dict[str, Reblinded]:
+    done: dict[str, Reblinded] = {}
+    for agreement in agreements:
+        if stop.is_set():
+            break
+        try:
+            status = remote.status(agreement.agreement_id, purpose=purpose)
+            points = reblind_points(remote, status, keystore.draft(agreement.agreement_id), stop=stop) if status.reblind_needed else None
+        except CleanroomError:  # e.g. the run moved on meanwhile: waiting for the result re-blinds what is due, or says why not
+            continue
+        if points is not None:
+            done[agreement.agreement_id] = points
+    return done
+
+
+@contextmanager
+def reblinding_waiting(remote: Remote, agreements: Sequence[Agreement], keystore: Keystore,
+                       purpose: str) -> Iterator[dict[str, Reblinded]]:
+    """While the body reads our file (one core, for seconds), re-blind the peer points that already wait
+    in each agreement's latest run (the pool takes every core), on a helper thread.
+
+    The dict yielded is filled, agreement id -> points, when the body ends without error. Nothing is
+    uploaded and no new key is kept here (``Keystore.draft``): a body that fails leaves no trace.
+    ``upload_waiting`` sends the points once our own upload has joined their run.
+    """
+    done: dict[str, Reblinded] = {}
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        future = helper.submit(_reblind_waiting, remote, agreements, keystore, purpose, stop)
+        try:
+            yield done
+        except BaseException:
+            stop.set()
+            raise
+        done.update(future.result())
+
+
+def upload_waiting(remote: Remote, agreement: Agreement, early: dict[str, Reblinded], run_id: str,
+                   receipts: ReceiptLog) -> None:
+    """Upload the points ``reblinding_waiting`` re-blinded for this agreement, if they belong to ``run_id``
+    (the run our own upload joined: the peer may have uploaded again meanwhile)."""
+    points = early.get(agreement.agreement_id)
+    if points is not None and points.status.run_id == run_id:
+        upload_reblinded(remote, agreement, points.status, points.chunks, receipts)
+
+
+def reblind_peer(remote: Remote, agreement: Agreement, status: RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> UploadReceipt:
+    """Fetch the peer's points of the run, multiply them by our secret, upload them back in order."""
+    reblinded = reblind_points(remote, status, secret, show_progress)
+    assert reblinded is not None  # no stop event: it runs to the end
+    return upload_reblinded(remote, agreement, reblinded.status, reblinded.chunks, receipts, show_progress)
+
+
+def sync(
+    remote: Remote, agreement: Agreement, keystore: Keystore, receipts: ReceiptLog,
+    show_progress: bool | None = None, purpose: str = "",
+) -> RunStatus:
+    """Re-blind the peer's points of the latest run of ``purpose`` if they wait for us; return the run's status."""
+    status = remote.status(agreement.agreement_id, purpose=purpose)
+    return _reblind_if_due(remote, agreement, status, keystore, receipts, show_progress)
+
+
+def _reblind_if_due(remote: Remote, agreement: Agreement, status: RunStatus, keystore: Keystore, receipts: ReceiptLog,
+                    show_progress: bool | None) -> RunStatus:
+    """The run's status after re-blinding the peer's points, if ``status`` says they wait for us."""
+    if not status.reblind_needed:
+        return status
+    reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
+    return remote.status(agreement.agreement_id, status.run_id)
+
+
+def sync_agreements(remote: Remote, profile: Profile, agreement_id: str | None, wait: float) -> list[dict[str, Any]]:
+    """``sync`` over one agreement (or every active one) and each purpose its terms run; with ``wait``, keep
+    re-blinding what arrives until each run completes or time is up. One report per agreement and purpose."""
+    keystore, receipts = Keystore.of(profile), ReceiptLog.of(profile)
+    agreements = [remote.get(agreement_id)] if agreement_id else [a for a in remote.list() if a.state == "active"]
+    report = []
+    for agreement in agreements:
+        terms = verified_terms(agreement)
+        for purpose in ("overlap", "attribution") if terms.attribution else ("overlap",):
+            status = sync(remote, agreement, keystore, receipts, purpose=purpose)
+            if status.state == "none" and purpose == "attribution":
+                continue
+            if wait > 0 and status.state == "collecting":
+                status = wait_for_result(remote, agreement, keystore, receipts, status.run_id, wait)
+            report.append({"agreement_id": agreement.agreement_id, "purpose": purpose, "run_id": status.run_id,
+                           "state": status.state, "waiting_for": list(status.waiting_for)})
+    return report
+
+
+def wait_for_result(
+    remote: Remote,
+    agreement: Agreement,
+    keystore: Keystore,
+    receipts: ReceiptLog,
+    run_id: str,
+    seconds: float,
+    show_progress: bool | None = None,
+) -> RunStatus:
+    """Poll until the run completes or ``seconds`` pass, re-blinding the peer's points when they arrive."""
+    return wait_for_results(remote, [(agreement, run_id)], keystore, receipts, seconds, show_progress)[0]
+
+
+def wait_for_results(
+    remote: Remote,
+    runs: Sequence[tuple[Agreement, str]],
+    keystore: Keystore,
+    receipts: ReceiptLog,
+    seconds: float,
+    show_progress: bool | None = None,
+    poll: float = 0.25,
+) -> list[RunStatus]:
+    """``wait_for_result`` over several runs at once: whichever peer's points arrive first are
+    re-blinded first, so no run waits behind another. Statuses in the order of ``runs``."""
+    deadline = time.monotonic() + seconds
+    statuses: list[RunStatus | None] = [None] * len(runs)
+    while True:
+        for i, (agreement, run_id) in enumerate(runs):
+            previous = statuses[i]
+            if previous is not None and previous.state != "collecting":
+                continue
+            statuses[i] = _reblind_if_due(remote, agreement, remote.status(agreement.agreement_id, run_id), keystore, receipts, show_progress)
+        current = [s for s in statuses if s is not None]  # every run has a status after the first pass
+        if all(s.state != "collecting" for s in current) or time.monotonic() >= deadline:
+            return current
+        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))

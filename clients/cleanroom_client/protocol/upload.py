@@ -1,0 +1,99 @@
+"""Sending points to the coordinator: announce the upload, stream the chunks it lacks, commit, keep the receipt.
+
+Resumable: the chunks are a deterministic function of what we send, so a
+re-run after a crash announces the same upload, and the coordinator tells us
+which chunks it already holds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+
+from cleanroom.protocol import MAX_CHUNK_POINTS, upload_digest
+from cleanroom.psi import POINT_SIZE
+from cleanroom.terminal.console import progress
+from cleanroom_client.protocol.mapping import ChunkParts, PreparedUpload
+from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.remote import Agreement, Chunk, Remote, RunStatus, UploadKind, UploadReceipt, UploadRequest, UploadSession
+
+# Fault injection for the crash-recovery tests: the process dies (no cleanup,
+# like SIGKILL) right after handing this many chunks to gRPC.
+FAULT_EXIT_AFTER_CHUNKS = "CLEANROOM_FAULT_EXIT_AFTER_CHUNKS"
+
+
+def _fault_exit_after() -> int | None:
+    value = os.environ.get(FAULT_EXIT_AFTER_CHUNKS)
+    return int(value) if value else None
+
+
+def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], show_progress: bool | None, label: str) -> None:
+    have = set(session.received_chunks)
+    die_after = _fault_exit_after()
+    todo = [seq for seq in range(len(chunks)) if seq not in have]
+    if not todo or session.committed:
+        return
+    total = sum(len(chunks[s][0]) // POINT_SIZE for s in todo)
+    with progress(label, total, show_progress) as advance:
+
+        def stream() -> Iterator[Chunk]:
+            for sent, seq in enumerate(todo, start=1):
+                pts, acc, pops, digest, recs, seal = chunks[seq]
+                yield Chunk(upload_id=session.upload_id, seq=seq, points=pts, digest=digest, accounts=acc, populations=pops,
+                            records=recs, sealed=seal)
+                advance(len(pts) // POINT_SIZE)
+                if die_after is not None and sent >= die_after:
+                    time.sleep(0.5)  # let gRPC put the chunks on the wire, then die mid-upload
+                    os._exit(137)
+
+        remote.upload_chunks(stream())
+
+
+def _upload(remote: Remote, request: UploadRequest, chunks: Sequence[ChunkParts], receipts: ReceiptLog,
+            show_progress: bool | None, label: str) -> UploadReceipt:
+    """Announce, send what the coordinator lacks, commit, and record the countersigned receipt."""
+    session = remote.begin_upload(request)
+    _send(remote, session, chunks, show_progress, label)
+    receipt = remote.commit(session.upload_id)
+    receipts.record_upload(receipt, [c[3] for c in chunks])
+    return receipt
+
+
+def upload_own(
+    remote: Remote,
+    agreement: Agreement,
+    prepared: PreparedUpload,
+    receipts: ReceiptLog,
+    show_progress: bool | None = None,
+    chunk_points: int = MAX_CHUNK_POINTS,
+    purpose: str = "",
+) -> UploadReceipt:
+    chunks = prepared.chunks(prepared.chunk_points_for(chunk_points))
+    request = UploadRequest(
+        agreement_id=agreement.agreement_id,
+        terms_hash=agreement.terms_hash,
+        kind=UploadKind.OWN,
+        total_points=len(prepared.accounts),
+        total_chunks=len(chunks),
+        total_accounts=prepared.total_accounts,
+        upload_digest=upload_digest([c[3] for c in chunks]),
+        purpose=purpose,
+    )
+    return _upload(remote, request, chunks, receipts, show_progress, "uploading")
+
+
+def upload_reblinded(remote: Remote, agreement: Agreement, status: RunStatus, chunks: Sequence[ChunkParts], receipts: ReceiptLog,
+                     show_progress: bool | None = None) -> UploadReceipt:
+    """Send the peer's points of ``status``'s run back, multiplied by our secret, in the order they came."""
+    request = UploadRequest(
+        agreement_id=agreement.agreement_id,
+        terms_hash=agreement.terms_hash,
+        kind=UploadKind.REBLINDED,
+        run_id=status.run_id,
+        of_upload_id=status.peer_upload_id,
+        total_points=status.peer_points,
+        total_chunks=status.peer_chunks,
+        upload_digest=upload_digest([c[3] for c in chunks]),
+    )
+    return _upload(remote, request, chunks, receipts, show_progress, "uploading re-blinded points")

@@ -1,0 +1,35 @@
+"""The client's wire boundary: the only package that imports generated code (``cleanroom.v1``).
+
+It takes and returns our own records (``remote.types``); ``remote.convert``
+turns them into messages and back; ``remote.channel`` holds the channel and
+turns every gRPC failure into one of our exceptions.
+"""
+
+from cleanroom_client.remote.channel import CoordinatorUnavailable
+from cleanroom_client.remote.client import Remote
+from cleanroom_client.remote.convert import receipt_record
+from cleanroom_client.remote.types import (
+    Agreement,
+    AttributionRelease,
+    Cell,
+    Chunk,
+    DpSpend,
+    OverlapRelease,
+    OverlapTotals,
+    PartyKey,
+    PartyProgress,
+    RevealedAccount,
+    RevealRelease,
+    RunStatus,
+    UploadKind,
+    UploadProgress,
+    UploadReceipt,
+    UploadRequest,
+    UploadSession,
+)
+
+__all__ = [
+    "Agreement", "AttributionRelease", "Cell", "Chunk", "CoordinatorUnavailable", "DpSpend", "OverlapRelease", "OverlapTotals",
+    "PartyKey", "PartyProgress", "Remote", "RevealRelease", "RevealedAccount", "RunStatus", "UploadKind", "UploadProgress",
+    "UploadReceipt", "UploadRequest", "UploadSession", "receipt_record",
+]
