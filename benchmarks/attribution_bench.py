@@ -48,14 +48,14 @@ import time
 from datetime import date
 from pathlib import Path
 
-from cleanroom.errors import CleanroomError
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client_json
+from cleanroom.demo.synth_deals import write_attribution_set
+from cleanroom.errors import CleanroomError
 from cleanroom_client.profile import Profile
 from cleanroom_client.remote import Remote
-from cleanroom.demo.synth_deals import write_attribution_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_bench import Watch, in_workdir, report  # noqa: E402  (same directory)
+from e2e_bench import Watch, in_workdir, report
 
 TARGET = 1.2
 WAIT = "1800"  # seconds any client waits for the others (--wait); a stuck flow fails instead of hanging

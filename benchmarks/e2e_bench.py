@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
@@ -109,7 +110,7 @@ class Watch:
     last fraction of a second of each process is missed).
     """
 
-    _active: list["Watch"] = []
+    _active: ClassVar[list[Watch]] = []  # every live Watch, shared by the one polling thread
     _lock = threading.Lock()
     _thread: threading.Thread | None = None
 

@@ -20,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from inprocess import run
 
 from cleanroom.attribution import AttributionConfig
 from cleanroom.attribution.recordio import encode_deals, encode_touches
@@ -32,6 +31,8 @@ from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.web.auth import ApiKeys
 from cleanroom.demo.localrun import LocalCoordinator
 from cleanroom.terms import build_terms, canonical_json
+
+from inprocess import run
 
 AS_OF = "2025-12-31"
 

@@ -28,20 +28,29 @@ import numpy as np
 import pytest
 
 from cleanroom.attribution import (
-    AttributionConfig, Deal, Touch, commission_statement, credit_deals, ecosystem_metrics, parse_plan, partner_release,
-    quarter_period, summarize_partners,
+    AttributionConfig,
+    Deal,
+    Touch,
+    commission_statement,
+    credit_deals,
+    ecosystem_metrics,
+    parse_plan,
+    partner_release,
+    quarter_period,
+    summarize_partners,
 )
 from cleanroom.attribution.config import MODELS, PARTNER_FIELDS
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client, client_background, client_json, finish, run
+from cleanroom.demo.synth_deals import TOUCH_STYLES, AttributionTruth, write_attribution_set
 from cleanroom.psi import hash_to_point
 from cleanroom.terms import build_terms, canonical_json
 from cleanroom_client.inputs.keys.domain import DomainRejected, canonical_domain
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.mapping import hash_context
-from store_scan import store_values
 from cleanroom_client.remote import Remote
-from cleanroom.demo.synth_deals import TOUCH_STYLES, AttributionTruth, write_attribution_set
+
+from store_scan import store_values
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 

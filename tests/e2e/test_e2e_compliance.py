@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.demo.localrun import LocalCoordinator, client, client_background, client_json, finish, run, COORDINATOR
+from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client, client_background, client_json, finish, run
 from cleanroom.v1 import runs_pb2
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.demo.run import POPULATIONS, check_view
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
+from cleanroom.demo.run import POPULATIONS, check_view
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 

@@ -22,9 +22,10 @@ import duckdb
 import pytest
 
 from cleanroom.coordinator.store import release_text
-from store_scan import stored_bytes
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
 from cleanroom_client.inputs.accounts import load_accounts
+
+from store_scan import stored_bytes
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from web_data import web_server  # noqa: F401  (session fixture)
 
 from cleanroom.auditlog.verify import verify_file
 from cleanroom.crypto.signing import verify_json
+
+from web_data import web_server  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from web_data import build
 
 from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client_background, client_json, finish, run
+
+from web_data import build
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 

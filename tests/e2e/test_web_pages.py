@@ -11,10 +11,11 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from browser import browser_page
-from web_data import build, web_server  # noqa: F401  (session fixture)
 
 from cleanroom.demo.localrun import LocalCoordinator
+
+from browser import browser_page
+from web_data import build, web_server  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from web_data import web_server  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel

@@ -18,17 +18,29 @@ import pytest
 
 from cleanroom.attribution import AttributionConfig
 from cleanroom.attribution.recordio import (
-    DEAL, NO_DATE, TOUCH, RecordError, amount_parts, check_deals, check_touches, day_number, day_of, decode_deals,
-    encode_deals, encode_touches, split_rows,
+    DEAL,
+    NO_DATE,
+    TOUCH,
+    RecordError,
+    amount_parts,
+    check_deals,
+    check_touches,
+    day_number,
+    day_of,
+    decode_deals,
+    encode_deals,
+    encode_touches,
+    split_rows,
 )
 from cleanroom.attribution.records import ROLES, Deal
-from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.coordinator.core import OWN
 from cleanroom.coordinator.linkage import from_blobs, link, to_blobs
 from cleanroom.coordinator.overlap import SideTokens
 from cleanroom.errors import InvalidArgument
+from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
+
 from inprocess import coordinator
 
 DEALS = [

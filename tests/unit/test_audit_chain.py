@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cleanroom.coordinator.audit.export import export
 from cleanroom.auditlog.verify import verify_file
+from cleanroom.coordinator.audit.export import export
 from cleanroom.coordinator.cli import main as cleanroom_main
 from cleanroom.errors import InputError
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.coordinator.core import Coordinator, Limits
 from cleanroom.coordinator.store import Store
-from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
-from cleanroom.psi import blind, hash_to_points
 from cleanroom.crypto.signing import Signer
+from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
+from cleanroom.protocol import chunk_digest, upload_digest
+from cleanroom.psi import blind, hash_to_points
 from cleanroom.terms import build_terms, canonical_json
 
 VENDOR, PARTNER, MALLORY = "vendor", "partner", "mallory"
@@ -724,8 +724,9 @@ def _store_made_by(tmp_path, schema: str):
 
 @pytest.mark.parametrize("widened", [True, False], ids=["previous-code", "before-the-widenings"])
 def test_a_store_made_before_migrations_opens_migrates_and_maps(tmp_path, signer, widened):
-    import inprocess
     from cleanroom.coordinator.store.schema import MIGRATIONS
+
+    import inprocess
 
     schema = _SCHEMA_BEFORE_MIGRATIONS
     if not widened:  # the tables as they were before ALTER TABLE added the sealed and body_zlib columns

@@ -12,10 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from cleanroom.errors import InputError
-from tabular import write_csv, write_xlsx
 from cleanroom_client.inputs.accounts import MatchKey, load_accounts
 from cleanroom_client.inputs.deals import AmountError, CellError, DealRow, MissingColumn, load_deals, parse_amount
 from cleanroom_client.inputs.grouping import group_keys, group_rows
+
+from tabular import write_csv, write_xlsx
 
 SF = ["Opportunity ID", "Opportunity Name", "Account Name", "Website", "Amount", "Opportunity Currency", "Stage",
       "Created Date", "Close Date", "Type", "Opportunity Owner"]

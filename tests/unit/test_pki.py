@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cleanroom.coordinator.datadir import DataDir
-from cleanroom.errors import InputError
 from cleanroom.coordinator.pki import create_ca, issue_party
+from cleanroom.errors import InputError
 from cleanroom_client.profile import Profile
 
 

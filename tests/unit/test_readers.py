@@ -10,9 +10,10 @@ import pytest
 from openpyxl import Workbook
 
 from cleanroom.errors import InputError
-from tabular import write_parquet, write_xlsx
 from cleanroom_client.inputs.accounts import Account, LoadResult, MatchKey, load_accounts
 from cleanroom_client.inputs.readers import read_table
+
+from tabular import write_parquet, write_xlsx
 
 SALESFORCE = ["Account ID", "Account Name", "Website", "Type", "Billing Country", "Account Owner", "Industry", "Annual Revenue", "Last Activity"]
 HUBSPOT = ["Record ID", "Company name", "Company Domain Name", "Website URL", "Lifecycle Stage", "Country/Region", "Company owner", "Annual Revenue", "Last Activity Date"]

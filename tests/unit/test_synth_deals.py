@@ -14,11 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from cleanroom.demo.synth_deals import (
+    HUBSPOT_DEAL_HEADERS,
+    SALESFORCE_DEAL_HEADERS,
+    TOUCH_STYLES,
+    AttributionTruth,
+    write_attribution_set,
+)
 from cleanroom_client.cli import main
 from cleanroom_client.inputs.deals import load_deals
-from cleanroom.demo.synth_deals import (
-    HUBSPOT_DEAL_HEADERS, SALESFORCE_DEAL_HEADERS, TOUCH_STYLES, AttributionTruth, write_attribution_set,
-)
 from cleanroom_client.inputs.touches import load_touches
 
 

@@ -15,15 +15,24 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
 from cleanroom.coordinator.store import Store
-from cleanroom.errors import FailedPrecondition, InputError, InvalidArgument, NotFound, PermissionDenied
-from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.crypto.sealed import (
-    Opener, SealContext, SealError, Sealer, check_public, content_digest, fingerprint, pack_chunk, public_bytes, unpack_chunk,
+    Opener,
+    SealContext,
+    Sealer,
+    SealError,
+    check_public,
+    content_digest,
+    fingerprint,
+    pack_chunk,
+    public_bytes,
+    unpack_chunk,
 )
 from cleanroom.crypto.signing import Signer
+from cleanroom.errors import FailedPrecondition, InputError, InvalidArgument, NotFound, PermissionDenied
+from cleanroom.protocol import chunk_digest, upload_digest
+from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import amend_share, build_terms, canonical_json, parse_terms, terms_hash
 from cleanroom_client.features.reveal import Revealed
 from cleanroom_client.features.targets import ScoringConfig, build_targets, csv_rows, write_csv

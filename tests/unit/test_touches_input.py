@@ -12,11 +12,12 @@ import pytest
 from openpyxl import Workbook
 
 from cleanroom.errors import InputError
-from tabular import write_csv
 from cleanroom_client.inputs.accounts import MatchKey
 from cleanroom_client.inputs.deals import CellError, MissingColumn
 from cleanroom_client.inputs.grouping import group_rows
 from cleanroom_client.inputs.touches import TouchRow, load_touches
+
+from tabular import write_csv
 
 
 def domain(value: str) -> tuple[MatchKey, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from web_data import AS_OF, build
 
 from cleanroom.coordinator.attribution_jobs import run_attribution
 from cleanroom.coordinator.core import Coordinator
@@ -13,6 +12,8 @@ from cleanroom.coordinator.store import reads as reads_module
 from cleanroom.coordinator.store.reads import WebReads
 from cleanroom.coordinator.web.attribution import attribution
 from cleanroom.coordinator.web.auth import Principal
+
+from web_data import AS_OF, build
 
 VENDOR = Principal("0123456789ab", "vendor", "analyst")
 PARTNER_A = Principal("0123456789ac", "partner-a", "analyst")

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from inprocess import coordinator
 
 from cleanroom.coordinator.web.app import HttpServer, create_app, parse_listen
 from cleanroom.coordinator.web.auth import ApiKeys, Principal, Sessions, key_hash
 from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor
 from cleanroom.coordinator.web.refusals import MAX_METHOD, MAX_REASON, audit_refusal
 from cleanroom.errors import InputError, InvalidArgument
+
+from inprocess import coordinator
 
 
 def test_keys_are_stored_hashed_and_checked_exactly(tmp_path: Path):
