@@ -100,7 +100,7 @@ def _json(text: str, what: str) -> dict:
         value, end = json.JSONDecoder().raw_decode(text, max(start, 0))
     except ValueError:
         raise SystemExit(f"{what}: no JSON object in its output: {text[:500]!r}") from None
-    extra = (text[:max(start, 0)] + text[end:]).strip()
+    extra = (text[: max(start, 0)] + text[end:]).strip()
     if extra:
         print(f"warning: {what} printed more than its JSON object: {extra[:300]!r}", file=sys.stderr)
     return value
@@ -118,7 +118,9 @@ class Flow:
         self.t0 = time.perf_counter()
 
     def start(self, label: str, profile: Path, *argv: str) -> tuple[str, subprocess.Popen]:
-        proc = subprocess.Popen([*CLIENT, "--profile", str(profile), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*CLIENT, "--profile", str(profile), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         self.watches.append(Watch(proc.pid, label))
         return label, proc
 
@@ -153,27 +155,58 @@ class Flow:
         }
 
 
-def overlap_flow(profiles: dict[str, Path], ids: dict[str, str], paths: dict[str, str], partners: list[str], stage_map: Path,
-                 stage_column: str) -> tuple[dict, dict]:
+def overlap_flow(
+    profiles: dict[str, Path], ids: dict[str, str], paths: dict[str, str], partners: list[str], stage_map: Path, stage_column: str
+) -> tuple[dict, dict]:
     flow = Flow("overlap")
     flow.finish([flow.start(f"{p} map", profiles[p], "map", ids[p], paths[p], "--wait", "0", "--json") for p in partners])
     flow.mark("partners upload")
     syncs = [flow.start(f"{p} sync", profiles[p], "sync", ids[p], "--wait", WAIT, "--json") for p in partners]
-    maps = [flow.start(f"vendor map {p}", profiles["vendor"], "map", ids[p], paths["deals"], "--population-column", stage_column,
-                       "--population-map", str(stage_map), "--wait", WAIT, "--json") for p in partners]
+    maps = [
+        flow.start(
+            f"vendor map {p}",
+            profiles["vendor"],
+            "map",
+            ids[p],
+            paths["deals"],
+            "--population-column",
+            stage_column,
+            "--population-map",
+            str(stage_map),
+            "--wait",
+            WAIT,
+            "--json",
+        )
+        for p in partners
+    ]
     flow.finish(maps, syncs)
     flow.mark("vendor maps + partners sync")
     views = {p: _json(flow.outputs[f"vendor map {p}"], f"vendor map {p}") for p in partners if f"vendor map {p}" in flow.outputs}
     return flow.done(), views
 
 
-def attribution_flow(profiles: dict[str, Path], ids: dict[str, str], paths: dict[str, str], partners: list[str]) -> tuple[dict, dict]:
+def attribution_flow(
+    profiles: dict[str, Path], ids: dict[str, str], paths: dict[str, str], partners: list[str]
+) -> tuple[dict, dict]:
     flow = Flow("attribution")
     flow.finish([flow.start(f"{p} touches", profiles[p], "attribution", "touches", ids[p], paths[p], "--json") for p in partners])
     flow.mark("partners upload")
     syncs = [flow.start(f"{p} sync", profiles[p], "sync", ids[p], "--wait", WAIT, "--json") for p in partners]
-    run = flow.start("vendor run", profiles["vendor"], "attribution", "run", "--agreements", ",".join(ids[p] for p in partners),
-                     "--deals", paths["deals"], "--wait", WAIT, "--as-of", AS_OF.isoformat(), "--json")
+    run = flow.start(
+        "vendor run",
+        profiles["vendor"],
+        "attribution",
+        "run",
+        "--agreements",
+        ",".join(ids[p] for p in partners),
+        "--deals",
+        paths["deals"],
+        "--wait",
+        WAIT,
+        "--as-of",
+        AS_OF.isoformat(),
+        "--json",
+    )
     flow.finish([run], syncs)
     flow.mark("vendor run + partners sync")
     uploads = {p: _json(flow.outputs[f"{p} touches"], f"{p} touches") for p in partners if f"{p} touches" in flow.outputs}
@@ -208,7 +241,9 @@ def main() -> int:
     parser.add_argument("--touches", type=int, default=200_000, help="touch rows per partner (default 200,000)")
     parser.add_argument("--partners", type=int, default=3, help="partners (default 3)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--run-repeats", type=int, default=3, metavar="N", help="times the Run RPC is timed on its own (default 3)")
+    parser.add_argument(
+        "--run-repeats", type=int, default=3, metavar="N", help="times the Run RPC is timed on its own (default 3)"
+    )
     parser.add_argument("--data", type=Path, metavar="DIR", help="keep the generated files here and reuse them on the next run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (coordinator data, profiles, logs)")
     parser.add_argument("--json", action="store_true")
@@ -216,8 +251,12 @@ def main() -> int:
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     partners = [f"partner-{chr(ord('a') + i)}" for i in range(args.partners)]
     result = in_workdir(
-        "cleanroom-attribution-bench-", args, say,
-        lambda work, data_dir: _bench(args, partners, _generate(data_dir, args.deals, args.touches, partners, args.seed, say), work, say),
+        "cleanroom-attribution-bench-",
+        args,
+        say,
+        lambda work, data_dir: _bench(
+            args, partners, _generate(data_dir, args.deals, args.touches, partners, args.seed, say), work, say
+        ),
     )
     report(result, args.json)
     failed = "FAILED" in result["overlap_flow"] or "FAILED" in result["attribution_flow"] or "run_rpc_FAILED" in result
@@ -250,7 +289,9 @@ def _bench(args: argparse.Namespace, partners: list[str], paths: dict[str, str],
         say(f"  {attribution['seconds']} s")
         view = out["view"]
         say(f"the Run RPC alone, {args.run_repeats} x ...")
-        run_times, run_error = time_run_rpc(profiles["vendor"], _attribution_runs(profiles["vendor"], attributed, partners), args.run_repeats)
+        run_times, run_error = time_run_rpc(
+            profiles["vendor"], _attribution_runs(profiles["vendor"], attributed, partners), args.run_repeats
+        )
         coord_watch.close()
         coord_peak = round(coord_watch.main_kb / 1024)
     finally:

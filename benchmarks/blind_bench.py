@@ -169,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             f"ours / openmined-psi (blind vs ProcessRequest) = {result['ratio_vs_openmined_blind']:.2f}"
             f"  (per core: {result['ratio_per_core_vs_openmined_blind']:.2f}; openmined-psi uses one core)"
         )
-        print(
-            "hash_and_blind / openmined-psi (vs CreateRequest) = "
-            f"{result['ratio_hash_and_blind_vs_openmined_client']:.2f}"
-        )
+        print(f"hash_and_blind / openmined-psi (vs CreateRequest) = {result['ratio_hash_and_blind_vs_openmined_client']:.2f}")
     return 0
 
 

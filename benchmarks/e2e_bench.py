@@ -167,11 +167,26 @@ def _generate(n: int, out: Path, say) -> dict:
             say(f"reusing 2 x {n:,} accounts in {out}")
             return data
     say(f"generating 2 x {n:,} accounts in {out} ...")
-    data = json.loads(subprocess.run(
-        [*CLIENT, "synth", "--out", str(out), "--vendor-accounts", str(n), "--partner-accounts", str(n),
-         "--overlap", str(n // 4), "--json"],
-        capture_output=True, text=True, check=True,
-    ).stdout)
+    data = json.loads(
+        subprocess.run(
+            [
+                *CLIENT,
+                "synth",
+                "--out",
+                str(out),
+                "--vendor-accounts",
+                str(n),
+                "--partner-accounts",
+                str(n),
+                "--overlap",
+                str(n // 4),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     index.write_text(json.dumps({**data, "n": n}))
     return data
 
@@ -184,7 +199,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
-    result = in_workdir("cleanroom-e2e-bench-", args, say, lambda work, data_dir: _bench(args.n, _generate(args.n, data_dir, say), work, say))
+    result = in_workdir(
+        "cleanroom-e2e-bench-", args, say, lambda work, data_dir: _bench(args.n, _generate(args.n, data_dir, say), work, say)
+    )
     report(result, args.json)
     return 0 if result["overlap"] == result["overlap_truth"] else 1
 
@@ -221,7 +238,9 @@ def _bench(n: int, data: dict, work: Path, say) -> dict:
     coord = LocalCoordinator(work / "coord", max_points=4 * n + 1000).init().start()
     try:
         profiles = {name: coord.add_party(name, work / name) for name in ("vendor", "partner")}
-        agreement = client_json(profiles["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer,prospect,opportunity")
+        agreement = client_json(
+            profiles["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer,prospect,opportunity"
+        )
         client_json(profiles["partner"], "agreement", "approve", agreement["agreement_id"])
         say("mapping ...")
         coord_mem = Watch(coord.process.pid)
@@ -229,8 +248,20 @@ def _bench(n: int, data: dict, work: Path, say) -> dict:
         procs, mems, done = {}, {}, {}
         for name in ("vendor", "partner"):
             procs[name] = subprocess.Popen(
-                [*CLIENT, "--profile", str(profiles[name]), "map", agreement["agreement_id"], data[name], "--wait", "3600", "--json"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [
+                    *CLIENT,
+                    "--profile",
+                    str(profiles[name]),
+                    "map",
+                    agreement["agreement_id"],
+                    data[name],
+                    "--wait",
+                    "3600",
+                    "--json",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             mems[name] = Watch(procs[name].pid)
         views = {}
@@ -274,7 +305,10 @@ def _bench(n: int, data: dict, work: Path, say) -> dict:
         "ratio_to_floor": round(elapsed / floor, 2),
         "target_ratio": TARGET,
         # CPU actually used vs the floor's CPU (cores x floor): the overhead as work, less sensitive to other load.
-        "cpu_seconds": {**{f"{name}_with_workers": round(s, 1) for name, s in client_cpu.items()}, "coordinator": round(coord_cpu, 1)},
+        "cpu_seconds": {
+            **{f"{name}_with_workers": round(s, 1) for name, s in client_cpu.items()},
+            "coordinator": round(coord_cpu, 1),
+        },
         "floor_cpu_seconds": round(floor_cpu, 1),
         "cpu_ratio_to_floor": round((sum(client_cpu.values()) + coord_cpu) / floor_cpu, 2),
         "peak_rss_mb": peak,

@@ -46,7 +46,9 @@ def setup(work: Path) -> tuple[LocalCoordinator, str, str]:
     coordinator.start()
     try:
         parties = {name: coordinator.add_party(name, work / name) for name in ("vendor", "partner")}
-        agreement_id = client_json(parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer")["agreement_id"]
+        agreement_id = client_json(parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer")[
+            "agreement_id"
+        ]
         client_json(parties["partner"], "agreement", "approve", agreement_id)
         files = {
             "vendor": _csv(work / "vendor.csv", [f"shared{i}.com" for i in range(400)] + [f"v{i}.com" for i in range(600)]),

@@ -65,7 +65,12 @@ class ResourceExhausted(RequestError):
 
 
 REFUSALS: tuple[type[RequestError], ...] = (
-    InvalidArgument, Unauthenticated, PermissionDenied, NotFound, FailedPrecondition, ResourceExhausted,
+    InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    FailedPrecondition,
+    ResourceExhausted,
 )
 
 

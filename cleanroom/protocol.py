@@ -9,7 +9,9 @@ import hashlib
 MAX_CHUNK_POINTS = 32_768
 
 
-def chunk_digest(points: bytes, accounts: bytes = b"", populations: bytes = b"", records: bytes = b"", sealed: bytes = b"") -> str:
+def chunk_digest(
+    points: bytes, accounts: bytes = b"", populations: bytes = b"", records: bytes = b"", sealed: bytes = b""
+) -> str:
     """Hex SHA-256 of a chunk's payload (labels, records and sealed fields included when it has them)."""
     return hashlib.sha256(points + accounts + populations + records + sealed).hexdigest()
 

@@ -136,7 +136,9 @@ def build_terms(
             "models": list(attribution_models or MODELS),
         }
     if reveal:
-        _grant_reveal(terms["release"], proposer, counterparty, populations, list(their_populations or populations), reveal, reveal_to)
+        _grant_reveal(
+            terms["release"], proposer, counterparty, populations, list(their_populations or populations), reveal, reveal_to
+        )
     shares = {party: list(cols) for party, cols in ((proposer, share), (counterparty, their_share)) if cols}
     if shares:
         terms["share"] = shares
@@ -144,8 +146,15 @@ def build_terms(
     return terms
 
 
-def _grant_reveal(release: dict[str, dict[str, Any]], proposer: str, counterparty: str, populations: list[str],
-                  theirs_pops: list[str], reveal: list[tuple[str, str]], reveal_to: str) -> None:
+def _grant_reveal(
+    release: dict[str, dict[str, Any]],
+    proposer: str,
+    counterparty: str,
+    populations: list[str],
+    theirs_pops: list[str],
+    reveal: list[tuple[str, str]],
+    reveal_to: str,
+) -> None:
     """Add account-level reveal of ``reveal``'s pairs to the release of ``reveal_to`` (transposed for the counterparty)."""
     if reveal_to not in REVEAL_TO:
         raise InvalidArgument(f"terms: reveal_to must be one of {', '.join(REVEAL_TO)}, not {reveal_to!r}")
@@ -215,7 +224,10 @@ def parse_terms(terms_json: bytes) -> Terms:
     parties = _parse_parties(raw)
     populations = _parse_populations(raw, parties)
     kinds = raw.get("key_kinds")
-    _require(isinstance(kinds, list) and bool(kinds) and all(k in KEY_KINDS for k in kinds) and len(set(kinds)) == len(kinds), f"key_kinds must be a non-empty subset of {list(KEY_KINDS)}")
+    _require(
+        isinstance(kinds, list) and bool(kinds) and all(k in KEY_KINDS for k in kinds) and len(set(kinds)) == len(kinds),
+        f"key_kinds must be a non-empty subset of {list(KEY_KINDS)}",
+    )
     guard = raw.get("guardrails")
     _require(isinstance(guard, dict), "guardrails must be an object")
     min_count = _int_field(guard, "min_count", 1)
@@ -245,7 +257,10 @@ def parse_terms(terms_json: bytes) -> Terms:
 def _parse_parties(raw: dict[str, Any]) -> list[str]:
     parties: Any = raw.get("parties")  # JSON: checked below
     _require(
-        isinstance(parties, list) and len(parties) == 2 and all(isinstance(p, str) and p for p in parties) and parties[0] != parties[1],
+        isinstance(parties, list)
+        and len(parties) == 2
+        and all(isinstance(p, str) and p for p in parties)
+        and parties[0] != parties[1],
         "parties must be two different party names",
     )
     return list(parties)
@@ -257,8 +272,14 @@ def _parse_populations(raw: dict[str, Any], parties: list[str]) -> dict[str, tup
     populations: dict[str, tuple[str, ...]] = {}
     for party in parties:
         plist = pops[party]
-        _require(isinstance(plist, list) and 0 < len(plist) <= MAX_POPULATIONS, f"{party} must bring 1 to {MAX_POPULATIONS} populations")
-        _require(all(isinstance(p, str) and POPULATION.fullmatch(p) for p in plist), f"population names of {party} must be lower-case words like 'customer'")
+        _require(
+            isinstance(plist, list) and 0 < len(plist) <= MAX_POPULATIONS,
+            f"{party} must bring 1 to {MAX_POPULATIONS} populations",
+        )
+        _require(
+            all(isinstance(p, str) and POPULATION.fullmatch(p) for p in plist),
+            f"population names of {party} must be lower-case words like 'customer'",
+        )
         _require(len(set(plist)) == len(plist), f"populations of {party} repeat a name")
         populations[party] = tuple(plist)
     return populations
@@ -286,7 +307,10 @@ def _parse_release(raw: dict[str, Any], parties: list[str], populations: dict[st
             continue
         other = parties[1] if viewer == parties[0] else parties[0]
         pairs = grant["reveal"]
-        _require(_pairs_of(pairs, populations[viewer], populations[other]), f"reveal of {viewer} must be [[its population, the other's population], ...]")
+        _require(
+            _pairs_of(pairs, populations[viewer], populations[other]),
+            f"reveal of {viewer} must be [[its population, the other's population], ...]",
+        )
         _require(len({tuple(c) for c in pairs}) == len(pairs), f"reveal of {viewer} repeats a population pair")
     return cast("dict[str, dict[str, Any]]", release)  # checked above
 
@@ -296,8 +320,11 @@ def _check_share(raw: dict[str, Any], parties: list[str], release: dict[str, dic
     _require(isinstance(share, dict) and set(share) <= set(parties), "share must be keyed by party")
     for party, columns in share.items():
         _require(
-            isinstance(columns, list) and 0 < len(columns) <= MAX_SHARED_COLUMNS
-            and all(isinstance(c, str) and c.strip() == c and 0 < len(c) <= MAX_COLUMN_LENGTH and c.isprintable() for c in columns),
+            isinstance(columns, list)
+            and 0 < len(columns) <= MAX_SHARED_COLUMNS
+            and all(
+                isinstance(c, str) and c.strip() == c and 0 < len(c) <= MAX_COLUMN_LENGTH and c.isprintable() for c in columns
+            ),
             f"share of {party} must list 1 to {MAX_SHARED_COLUMNS} column names (printable, no surrounding spaces, at most {MAX_COLUMN_LENGTH} characters)",
         )
         _require(len({column_norm(c) for c in columns}) == len(columns), f"share of {party} names a column twice")
@@ -315,7 +342,10 @@ def _parse_dp(raw: dict[str, Any], release: dict[str, dict[str, Any]]) -> tuple[
         _require(isinstance(dp, dict), "dp must be an object with epsilon and budget")
         dp_epsilon, dp_budget = dp.get("epsilon"), dp.get("budget")
         for name, value in (("epsilon", dp_epsilon), ("budget", dp_budget)):
-            _require(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100, f"dp {name} must be a number in (0, 100]")
+            _require(
+                isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100,
+                f"dp {name} must be a number in (0, 100]",
+            )
         _require(dp_budget >= dp_epsilon, "dp budget must allow at least one release (budget >= epsilon)")
         _require(
             not any(g.get("reveal") for g in release.values()),
@@ -329,7 +359,10 @@ def _parse_attribution(raw: dict[str, Any], parties: list[str]) -> tuple[Attribu
     models: tuple[str, ...] = ()
     if "attribution" in raw:
         section = raw["attribution"]
-        _require(isinstance(section, dict) and set(section) == {"vendor", "settings", "models"}, "attribution must be an object with vendor, settings and models")
+        _require(
+            isinstance(section, dict) and set(section) == {"vendor", "settings", "models"},
+            "attribution must be an object with vendor, settings and models",
+        )
         vendor = section["vendor"]
         _require(vendor in parties, f"attribution vendor must be one of the parties, not {vendor!r}")
         try:

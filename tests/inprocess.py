@@ -28,18 +28,46 @@ def agree(coord: Coordinator, populations=("customer",), **terms_options) -> dic
     return coord.approve("partner", agreement["agreement_id"], agreement["terms_hash"])
 
 
-def _upload(coord, party, agreement, kind, points, accounts=b"", pops=b"", run_id="", of_upload="", n_accounts=0, records=b"", purpose="overlap"):
+def _upload(
+    coord,
+    party,
+    agreement,
+    kind,
+    points,
+    accounts=b"",
+    pops=b"",
+    run_id="",
+    of_upload="",
+    n_accounts=0,
+    records=b"",
+    purpose="overlap",
+):
     digest = chunk_digest(points, accounts, pops, records)
     session = coord.begin_upload(
-        party, agreement["agreement_id"], agreement["terms_hash"], kind, run_id,
-        len(points) // 32, 1, n_accounts, upload_digest([digest]), of_upload, purpose,
+        party,
+        agreement["agreement_id"],
+        agreement["terms_hash"],
+        kind,
+        run_id,
+        len(points) // 32,
+        1,
+        n_accounts,
+        upload_digest([digest]),
+        of_upload,
+        purpose,
     )
     coord.put_chunk(party, session["upload_id"], 0, points, accounts, pops, digest, records)
     return coord.commit_upload(party, session["upload_id"])
 
 
-def run(coord: Coordinator, agreement: dict, sets: dict[str, list[str]], masks: dict[str, list[int]] | None = None,
-        records: dict[str, bytes] | None = None, purpose: str = "overlap") -> str:
+def run(
+    coord: Coordinator,
+    agreement: dict,
+    sets: dict[str, list[str]],
+    masks: dict[str, list[int]] | None = None,
+    records: dict[str, bytes] | None = None,
+    purpose: str = "overlap",
+) -> str:
     """One complete run where each party brings ``sets[party]`` (one domain key per account)."""
     parties = list(sets)
     secrets = {p: new_secret() for p in parties}
@@ -49,14 +77,32 @@ def run(coord: Coordinator, agreement: dict, sets: dict[str, list[str]], masks: 
         pts = blind(secrets[party], hash_to_points(keys, context), workers=1)
         n = len(keys)
         m = (masks or {}).get(party) or [1] * n
-        receipts[party] = _upload(coord, party, agreement, OWN, pts, struct.pack(f"<{n}I", *range(n)), struct.pack(f"<{n}H", *m),
-                                  n_accounts=n, records=(records or {}).get(party, b""), purpose=purpose)
+        receipts[party] = _upload(
+            coord,
+            party,
+            agreement,
+            OWN,
+            pts,
+            struct.pack(f"<{n}I", *range(n)),
+            struct.pack(f"<{n}H", *m),
+            n_accounts=n,
+            records=(records or {}).get(party, b""),
+            purpose=purpose,
+        )
     run_id = receipts[parties[0]]["run_id"]
     for party in parties:
         status = coord.status(party, agreement["agreement_id"], run_id, purpose)
         chunk = next(iter(coord.peer_chunks(party, run_id)))
-        _upload(coord, party, agreement, REBLINDED, blind(secrets[party], chunk["points"], workers=1), run_id=run_id,
-                of_upload=status["peer_upload_id"], purpose=purpose)
+        _upload(
+            coord,
+            party,
+            agreement,
+            REBLINDED,
+            blind(secrets[party], chunk["points"], workers=1),
+            run_id=run_id,
+            of_upload=status["peer_upload_id"],
+            purpose=purpose,
+        )
     assert coord.status(parties[0], agreement["agreement_id"], run_id, purpose)["state"] == "complete"
     return run_id
 

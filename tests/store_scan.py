@@ -28,7 +28,9 @@ def store_values(db: Path) -> bytes:
                         continue
                     if name == "body_zlib":
                         value = zlib.decompress(bytes(value))
-                    parts.append(bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else str(value).encode("utf-8"))
+                    parts.append(
+                        bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else str(value).encode("utf-8")
+                    )
         return b"\n".join(parts)
     finally:
         con.close()

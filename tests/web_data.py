@@ -75,19 +75,31 @@ def build(tmp: Path) -> dict:
 
     # vendor x partner-b: customer x customer, 120 shared.
     b = _agree(coord, "vendor", "partner-b", ["customer"], ["customer"])
-    run(coord, b, {"vendor": _domains("shared-b", 120) + _domains("vb", 30), "partner-b": _domains("shared-b", 120) + _domains("pb", 200)})
+    run(
+        coord,
+        b,
+        {"vendor": _domains("shared-b", 120) + _domains("vb", 30), "partner-b": _domains("shared-b", 120) + _domains("pb", 200)},
+    )
     coord.overlap("vendor", b["agreement_id"])
     ids["b"] = b["agreement_id"]
 
     # vendor x partner-c: differential privacy.
     c = _agree(coord, "vendor", "partner-c", ["customer"], ["customer"], dp_epsilon=1.0, dp_budget=3.0)
-    run(coord, c, {"vendor": _domains("shared-c", 80) + _domains("vc", 40), "partner-c": _domains("shared-c", 80) + _domains("pc", 20)})
+    run(
+        coord,
+        c,
+        {"vendor": _domains("shared-c", 80) + _domains("vc", 40), "partner-c": _domains("shared-c", 80) + _domains("pc", 20)},
+    )
     coord.overlap("vendor", c["agreement_id"])
     ids["c"] = c["agreement_id"]
 
     # vendor x partner-d: complete, never released.
     d = _agree(coord, "vendor", "partner-d", ["customer"], ["customer"])
-    ids["d_run"] = run(coord, d, {"vendor": _domains("shared-d", 30) + _domains("vd", 30), "partner-d": _domains("shared-d", 30) + _domains("pd", 30)})
+    ids["d_run"] = run(
+        coord,
+        d,
+        {"vendor": _domains("shared-d", 30) + _domains("vd", 30), "partner-d": _domains("shared-d", 30) + _domains("pd", 30)},
+    )
     ids["d"] = d["agreement_id"]
 
     # partner-x x partner-y: the vendor is not a party.
@@ -108,8 +120,12 @@ def build(tmp: Path) -> dict:
         "partner_x_auditor": keys.create("partner-x", "auditor"),
     }
     store.close()
-    return {"data_dir": data_dir.path, "ids": ids, "keys": {name: k["key"] for name, k in made.items()},
-            "key_ids": {name: k["key_id"] for name, k in made.items()}}
+    return {
+        "data_dir": data_dir.path,
+        "ids": ids,
+        "keys": {name: k["key"] for name, k in made.items()},
+        "key_ids": {name: k["key_id"] for name, k in made.items()},
+    }
 
 
 def _attribution(coord: Coordinator) -> dict[str, str]:
@@ -120,17 +136,39 @@ def _attribution(coord: Coordinator) -> dict[str, str]:
         outcome = ("won", "lost", "open")[ref % 3]
         created = dt.date(2025, 1, 1) + dt.timedelta(days=ref * 3)
         closed = None if outcome == "open" else created + dt.timedelta(days=60 + ref)
-        deal_lines.append(Deal(ref=ref, account=ref, amount=Decimal(1000 + 250 * ref), currency="USD", outcome=outcome,
-                               created=created, closed=closed))
+        deal_lines.append(
+            Deal(
+                ref=ref,
+                account=ref,
+                amount=Decimal(1000 + 250 * ref),
+                currency="USD",
+                outcome=outcome,
+                created=created,
+                closed=closed,
+            )
+        )
     deals = encode_deals(deal_lines).tobytes()
     out, runs = {}, []
-    for name, roles, span in (("partner-a", ("sourcing", "influence"), range(0, 30)), ("partner-b", ("technical", "influence"), range(10, 40))):
+    for name, roles, span in (
+        ("partner-a", ("sourcing", "influence"), range(0, 30)),
+        ("partner-b", ("technical", "influence"), range(10, 40)),
+    ):
         agreement = _agree(coord, "vendor", name, ["customer"], ["customer"], attribution=config)
         touched = [deals_accounts[i] for i in span] + _domains(f"{name}-noise", 15)
-        touches = encode_touches(list(range(len(span))), [roles[j % 2] for j in range(len(span))],
-                                 [dt.date(2025, 1, 1) + dt.timedelta(days=3 * i + 20) for i in span]).tobytes()
-        runs.append(run(coord, agreement, {"vendor": deals_accounts, name: touched}, records={"vendor": deals, name: touches},
-                        purpose="attribution"))
+        touches = encode_touches(
+            list(range(len(span))),
+            [roles[j % 2] for j in range(len(span))],
+            [dt.date(2025, 1, 1) + dt.timedelta(days=3 * i + 20) for i in span],
+        ).tobytes()
+        runs.append(
+            run(
+                coord,
+                agreement,
+                {"vendor": deals_accounts, name: touched},
+                records={"vendor": deals, name: touches},
+                purpose="attribution",
+            )
+        )
         out[f"attr_{name}"] = agreement["agreement_id"]
     out["job"] = run_attribution(coord, "vendor", runs, as_of=AS_OF)["release_id"]
     return out

@@ -57,7 +57,9 @@ def _functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, ast.Funct
             yield from _functions(node, prefix)
 
 
-def check_source(source: str, path: Path, max_module: int = MAX_MODULE_LINES, max_function: int = MAX_FUNCTION_LINES) -> list[Offence]:
+def check_source(
+    source: str, path: Path, max_module: int = MAX_MODULE_LINES, max_function: int = MAX_FUNCTION_LINES
+) -> list[Offence]:
     """The size offences of one module's source text."""
     found = []
     total = len(source.splitlines())
@@ -97,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     for offence in offences:
         print(offence)
     if offences:
-        print(f"check_size: {len(offences)} over the limits (modules {MAX_MODULE_LINES} lines, functions {MAX_FUNCTION_LINES})",
-              file=sys.stderr)
+        print(
+            f"check_size: {len(offences)} over the limits (modules {MAX_MODULE_LINES} lines, functions {MAX_FUNCTION_LINES})",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -44,7 +44,7 @@ def _fail(message: str) -> NoReturn:
 def _rate(value: Any, what: str) -> Decimal:
     rate = parse_decimal(value, what, "commission plan")
     if not 0 <= rate <= 1:
-        _fail(f"{what} must be a fraction between 0 and 1 (write 15% as \"0.15\"), got {decimal_str(rate)}")
+        _fail(f'{what} must be a fraction between 0 and 1 (write 15% as "0.15"), got {decimal_str(rate)}')
     return rate
 
 
@@ -67,7 +67,7 @@ def _keys(d: Mapping[str, Any], required: tuple[str, ...], optional: tuple[str, 
 def _currency(d: Mapping[str, Any]) -> str | None:
     code = d.get("currency")
     if code is not None and (not isinstance(code, str) or not code):
-        _fail("currency must be a currency code such as \"USD\"")
+        _fail('currency must be a currency code such as "USD"')
     return code
 
 
@@ -150,7 +150,7 @@ def _int(value: Any, what: str, minimum: int) -> int:
 
 def _tiers(raw: Any) -> tuple[Tier, ...]:
     if not isinstance(raw, list) or not raw:
-        _fail("tiers must be a non-empty list such as [{\"from\": 1, \"to\": 10, \"rate\": \"0.15\"}, {\"from\": 11, \"rate\": \"0.2\"}]")
+        _fail('tiers must be a non-empty list such as [{"from": 1, "to": 10, "rate": "0.15"}, {"from": 11, "rate": "0.2"}]')
     tiers: list[Tier] = []
     for i, t in enumerate(raw, 1):
         if not isinstance(t, Mapping):
@@ -165,7 +165,9 @@ def _tiers(raw: Any) -> tuple[Tier, ...]:
         if high is None and i != len(raw):
             _fail(f"tier {i} has no upper end (to); only the last tier may be open-ended")
         if tiers and low != tiers[-1].high + 1:  # type: ignore[operator]
-            _fail(f"tier {i} starts at {low} but the tier before ends at {tiers[-1].high}; tiers must follow each other without gaps or overlaps")
+            _fail(
+                f"tier {i} starts at {low} but the tier before ends at {tiers[-1].high}; tiers must follow each other without gaps or overlaps"
+            )
         tiers.append(Tier(low, high, _rate(t["rate"], f"tier {i} rate")))
     return tuple(tiers)
 

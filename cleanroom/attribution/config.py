@@ -84,7 +84,7 @@ def parse_decimal(value: Any, what: str, context: str = "attribution") -> Decima
         raise InvalidArgument(f"{context}: {what} {message}")
 
     if isinstance(value, bool):
-        fail(f"must be a number such as \"0.5\", not {value!r}")
+        fail(f'must be a number such as "0.5", not {value!r}')
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
@@ -95,9 +95,9 @@ def parse_decimal(value: Any, what: str, context: str = "attribution") -> Decima
         try:
             result = Decimal(value.strip())
         except InvalidOperation:
-            fail(f"must be a decimal number such as \"0.5\", got {value!r}")
+            fail(f'must be a decimal number such as "0.5", got {value!r}')
     else:
-        fail(f"must be a decimal number such as \"0.5\", got {type(value).__name__}")
+        fail(f'must be a decimal number such as "0.5", got {type(value).__name__}')
     if not result.is_finite():
         fail(f"must be a finite number, got {value!r}")
     return result
@@ -162,7 +162,7 @@ class AttributionConfig:
     @staticmethod
     def _normalised_weights(given: Any) -> dict[str, Decimal]:
         if not isinstance(given, Mapping):
-            _fail("role_weights must be an object mapping roles to weights, e.g. {\"sourcing\": \"0.5\"}")
+            _fail('role_weights must be an object mapping roles to weights, e.g. {"sourcing": "0.5"}')
         unknown = sorted(str(r) for r in given if r not in ROLES)
         if unknown:
             _fail(f"unknown role(s) in role_weights: {', '.join(unknown)}; accepted roles: {_choices(ROLES)}")
@@ -186,8 +186,18 @@ class AttributionConfig:
         return tuple(f for f in PARTNER_FIELDS if f in given)
 
     def __hash__(self) -> int:
-        return hash((self.model, self.lookback_days, tuple(self.role_weights.items()), self.unassigned,
-                     self.half_life_days, self.fallback_model, self.min_deals, self.partner_sees))
+        return hash(
+            (
+                self.model,
+                self.lookback_days,
+                tuple(self.role_weights.items()),
+                self.unassigned,
+                self.half_life_days,
+                self.fallback_model,
+                self.min_deals,
+                self.partner_sees,
+            )
+        )
 
     @cached_property
     def role_units(self) -> dict[str, int]:

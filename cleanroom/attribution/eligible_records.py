@@ -58,8 +58,14 @@ def eligible_by_deal(
         day = touches["day"][touch].astype(np.int64)
         ends = reference[deal]
         keep = (day <= ends) & (day >= ends - lookback_days)
-        parts.append((deal[keep], day[keep], np.full(int(keep.sum()), rank[name], dtype=np.int64),
-                      _ROLE_RANK[touches["role"][touch][keep]]))
+        parts.append(
+            (
+                deal[keep],
+                day[keep],
+                np.full(int(keep.sum()), rank[name], dtype=np.int64),
+                _ROLE_RANK[touches["role"][touch][keep]],
+            )
+        )
     if not parts:
         return {}
     deal, day, partner, role = (np.concatenate(column) for column in zip(*parts, strict=True))
@@ -69,8 +75,14 @@ def eligible_by_deal(
     code = (day[order] * len(rank) + partner[order]) * len(ROLES) + role[order]
     distinct, which = np.unique(code, return_inverse=True)
     names = sorted(rank)
-    made = [Touch(partner=names[(c // len(ROLES)) % len(rank)], role=_ROLE_BY_RANK[c % len(ROLES)], day=day_of(c // len(ROLES) // len(rank)))
-            for c in distinct.tolist()]
+    made = [
+        Touch(
+            partner=names[(c // len(ROLES)) % len(rank)],
+            role=_ROLE_BY_RANK[c % len(ROLES)],
+            day=day_of(c // len(ROLES) // len(rank)),
+        )
+        for c in distinct.tolist()
+    ]
     touches_in_order = [made[i] for i in which.tolist()]
     bounds = np.flatnonzero(np.r_[True, deal[1:] != deal[:-1], True]).tolist() if len(deal) else [0]
     refs = deals["ref"][deal[bounds[:-1]]].tolist()

@@ -66,12 +66,12 @@ def check_deal(deal: Deal) -> None:
     if deal.outcome != "open" and deal.closed is None:
         raise InvalidArgument(f"deal {deal.ref} is {deal.outcome} but has no close date; give its close date")
     if deal.outcome != "open" and deal.closed is not None and deal.closed < deal.created:
-        raise InvalidArgument(
-            f"deal {deal.ref} closed on {deal.closed} before it was created on {deal.created}; fix its dates"
-        )
+        raise InvalidArgument(f"deal {deal.ref} closed on {deal.closed} before it was created on {deal.created}; fix its dates")
 
 
-def credit_deal(deal: Deal, touches: Sequence[Touch], config: AttributionConfig, today: date, model: str | None = None) -> DealCredit:
+def credit_deal(
+    deal: Deal, touches: Sequence[Touch], config: AttributionConfig, today: date, model: str | None = None
+) -> DealCredit:
     """Credit one deal (see ``credit_deals``)."""
     check_deal(deal)
     eligible = eligible_touches(deal, touches, config, today) if touches else []
@@ -124,5 +124,9 @@ def credit_deals(
         check_deal(deal)
     if eligible:
         return [_credit_eligible(d, touches_by_ref.get(d.ref, ()), config, today, name) for d in deals]
-    return [_credit_eligible(d, eligible_touches(d, touches_by_ref[d.ref], config, today) if d.ref in touches_by_ref else [],
-                             config, today, name) for d in deals]
+    return [
+        _credit_eligible(
+            d, eligible_touches(d, touches_by_ref[d.ref], config, today) if d.ref in touches_by_ref else [], config, today, name
+        )
+        for d in deals
+    ]

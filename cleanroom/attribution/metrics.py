@@ -47,7 +47,9 @@ def _add(sums: dict[str, Decimal], deal: Deal, amount: Decimal) -> None:
     sums[deal.currency] = sums.get(deal.currency, Decimal(0)) + amount
 
 
-def _tally(deals: Sequence[Deal], by_ref: Mapping[int, DealCredit]) -> tuple[dict[bool, dict[str, Any]], dict[int, set[str]], dict[str, dict[str, Decimal]]]:
+def _tally(
+    deals: Sequence[Deal], by_ref: Mapping[int, DealCredit]
+) -> tuple[dict[bool, dict[str, Any]], dict[int, set[str]], dict[str, dict[str, Decimal]]]:
     """One pass over the deals: sums per group (with partners or not), the partners on each won account,
     and each partner's credited won amount per currency."""
     groups: dict[bool, dict[str, Any]] = {
@@ -69,7 +71,7 @@ def _tally(deals: Sequence[Deal], by_ref: Mapping[int, DealCredit]) -> tuple[dic
         if deal.outcome == "won":
             _add(g["won_amount"], deal, deal.amount)
             accounts.setdefault(deal.account, set()).update(touched)
-            for partner, amount in (credit.credits.items() if credit else ()):
+            for partner, amount in credit.credits.items() if credit else ():
                 if amount:
                     _add(partner_won.setdefault(partner, {}), deal, amount)
     return groups, accounts, partner_won

@@ -91,8 +91,9 @@ class Currency:
     converted per currency and rounded to cents once, half to even.
     """
 
-    def __init__(self, currencies: Iterable[str], rates: Mapping[str, Decimal] | None = None,
-                 reporting: str | None = None) -> None:
+    def __init__(
+        self, currencies: Iterable[str], rates: Mapping[str, Decimal] | None = None, reporting: str | None = None
+    ) -> None:
         seen = sorted(set(currencies))
         self.converting = rates is not None
         if rates is None:
@@ -102,9 +103,7 @@ class Currency:
                     "reporting currency, or run on deals of one currency"
                 )
             if reporting is not None and seen and seen[0] != reporting:
-                raise InvalidArgument(
-                    f"deals are in {seen[0]}, not in the reporting currency {reporting}; give exchange rates"
-                )
+                raise InvalidArgument(f"deals are in {seen[0]}, not in the reporting currency {reporting}; give exchange rates")
             self.code: str | None = seen[0] if seen else reporting
             self.rates: dict[str, Decimal] = {c: Decimal(1) for c in seen}
             return
@@ -119,9 +118,7 @@ class Currency:
             raise InvalidArgument(f"the rate of the reporting currency {reporting} must be 1, got {table[reporting]}")
         missing = [c for c in seen if c not in table]
         if missing:
-            raise InvalidArgument(
-                f"no exchange rate to {reporting} for: {', '.join(missing)}; add a rate for each deal currency"
-            )
+            raise InvalidArgument(f"no exchange rate to {reporting} for: {', '.join(missing)}; add a rate for each deal currency")
         self.code = reporting
         self.rates = table
 

@@ -27,10 +27,19 @@ import numpy as np
 
 from cleanroom.attribution.records import DEAL_TYPES, OUTCOMES, ROLES, Deal
 
-DEAL = np.dtype([
-    ("account", "<u4"), ("ref", "<u4"), ("units", "<i8"), ("scale", "u1"), ("currency", "S3"),
-    ("outcome", "u1"), ("deal_type", "u1"), ("created", "<i4"), ("closed", "<i4"),
-])
+DEAL = np.dtype(
+    [
+        ("account", "<u4"),
+        ("ref", "<u4"),
+        ("units", "<i8"),
+        ("scale", "u1"),
+        ("currency", "S3"),
+        ("outcome", "u1"),
+        ("deal_type", "u1"),
+        ("created", "<i4"),
+        ("closed", "<i4"),
+    ]
+)
 TOUCH = np.dtype([("account", "<u4"), ("role", "u1"), ("day", "<i4")])
 
 EPOCH = date(1970, 1, 1)
@@ -116,7 +125,9 @@ def encode_touches(accounts: Sequence[int], roles: Sequence[str], days: Sequence
 
 def _view(blob: bytes, dtype: np.dtype, what: str) -> np.ndarray:
     if len(blob) % dtype.itemsize:
-        raise RecordError(len(blob) // dtype.itemsize, f"{len(blob)} bytes are not whole {what} records of {dtype.itemsize} bytes")
+        raise RecordError(
+            len(blob) // dtype.itemsize, f"{len(blob)} bytes are not whole {what} records of {dtype.itemsize} bytes"
+        )
     return np.frombuffer(blob, dtype=dtype)
 
 
@@ -167,8 +178,16 @@ def decode_deals(rows: np.ndarray) -> list[Deal]:
     days[int(NO_DATE)] = None  # type: ignore[assignment]
     currencies = {c: c.decode("ascii") for c in np.unique(rows["currency"]).tolist()}
     return [
-        Deal(ref=ref, account=account, amount=amount_of(units, scale), currency=currencies[currency], outcome=OUTCOMES[outcome],
-             created=days[created], closed=days[closed], deal_type=DEAL_TYPES[deal_type])
+        Deal(
+            ref=ref,
+            account=account,
+            amount=amount_of(units, scale),
+            currency=currencies[currency],
+            outcome=OUTCOMES[outcome],
+            created=days[created],
+            closed=days[closed],
+            deal_type=DEAL_TYPES[deal_type],
+        )
         for account, ref, units, scale, currency, outcome, deal_type, created, closed in rows.tolist()
     ]
 

@@ -158,7 +158,11 @@ def partner_release(summary: PartnerSummary, config: AttributionConfig) -> dict[
         "credited_open": (summary.open_credited, "open deals credited to this partner", money_str(summary.credited_open)),
         "deals_sourced": (k, "", summary.deals_sourced),
         "deals_influenced": (k, "", summary.deals_influenced),
-        "win_rate_influenced": (summary.closed_influenced, "closed deals influenced by this partner", summary.win_rate_influenced),
+        "win_rate_influenced": (
+            summary.closed_influenced,
+            "closed deals influenced by this partner",
+            summary.win_rate_influenced,
+        ),
     }
     for field_name in config.partner_sees:
         basis, what, value = values[field_name]

@@ -18,7 +18,9 @@ GENESIS_HASH = "0" * 64
 FORMAT = "cleanroom.audit/v1"
 
 
-def entry_body(seq: int, at: str, actor: str, action: str, agreement_id: str | None, details: dict[str, Any], prev_hash: str) -> dict[str, Any]:
+def entry_body(
+    seq: int, at: str, actor: str, action: str, agreement_id: str | None, details: dict[str, Any], prev_hash: str
+) -> dict[str, Any]:
     return {
         "seq": seq,
         "at": at,

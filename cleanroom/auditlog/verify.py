@@ -83,7 +83,15 @@ def verify_lines(lines: list[str], key: Ed25519PublicKey) -> Verification:
             result.problem(number, f"entry {seq} does not link to the previous entry's hash (chain broken)")
         stated = record.get("entry_hash", "")
         if kind == "entry":
-            body = entry_body(seq, record.get("at"), record.get("actor"), record.get("action"), record.get("agreement_id"), record.get("details"), record.get("prev_hash"))
+            body = entry_body(
+                seq,
+                record.get("at"),
+                record.get("actor"),
+                record.get("action"),
+                record.get("agreement_id"),
+                record.get("details"),
+                record.get("prev_hash"),
+            )
             if entry_hash(body) != stated:
                 result.problem(number, f"entry {seq} was edited: its content does not match its hash")
         if not _signed(key, record.get("signature", ""), bytes.fromhex(stated) if len(stated) == 64 else b""):
@@ -96,7 +104,9 @@ def verify_lines(lines: list[str], key: Ed25519PublicKey) -> Verification:
         result.problem(len(lines), "no signed checkpoint at the end: the log may be truncated")
     else:
         number, record = checkpoint
-        body = checkpoint_body(record.get("count"), record.get("head_hash"), record.get("signed_at"), record.get("agreement_filter"))
+        body = checkpoint_body(
+            record.get("count"), record.get("head_hash"), record.get("signed_at"), record.get("agreement_filter")
+        )
         if not _signed(key, record.get("signature", ""), canonical_json(body)):
             result.problem(number, "the checkpoint's signature does not verify with this public key")
         if record.get("count") != result.entries or record.get("head_hash") != prev:

@@ -57,10 +57,18 @@ class Agreement:
         """The public shape (the facade's return value, which the wire adapters convert)."""
         r = self.row
         return {
-            "agreement_id": r.agreement_id, "version": r.version, "proposer": r.proposer, "counterparty": r.counterparty,
-            "terms_json": bytes(r.terms_json), "terms_hash": r.terms_hash, "state": r.state, "created_at": r.created_at,
+            "agreement_id": r.agreement_id,
+            "version": r.version,
+            "proposer": r.proposer,
+            "counterparty": r.counterparty,
+            "terms_json": bytes(r.terms_json),
+            "terms_hash": r.terms_hash,
+            "state": r.state,
+            "created_at": r.created_at,
             "approved_by": list(self.approved_by),
-            "encryption": [{"party": k.party, "public_x25519": bytes(k.public_x25519), "fingerprint": k.fingerprint} for k in self.encryption],
+            "encryption": [
+                {"party": k.party, "public_x25519": bytes(k.public_x25519), "fingerprint": k.fingerprint} for k in self.encryption
+            ],
         }
 
 
@@ -106,7 +114,10 @@ class Agreements:
         if caller not in (row.proposer, row.counterparty):
             raise PermissionDenied(f"party {caller!r} is not a party to agreement {agreement_id}")
         return Agreement(
-            row, tuple(self._store.agreements.approvers(row)), tuple(self._store.agreements.encryption_keys(agreement_id)), self.terms(row)
+            row,
+            tuple(self._store.agreements.approvers(row)),
+            tuple(self._store.agreements.encryption_keys(agreement_id)),
+            self.terms(row),
         )
 
     def list(self, caller: str) -> list[Agreement]:
@@ -170,8 +181,13 @@ class Agreements:
         return key.fingerprint
 
     def approve(
-        self, caller: str, agreement_id: str, approved_hash: str,
-        approver_terms_json: bytes = b"", amended_hash: str = "", encryption_public: bytes = b"",
+        self,
+        caller: str,
+        agreement_id: str,
+        approved_hash: str,
+        approver_terms_json: bytes = b"",
+        amended_hash: str = "",
+        encryption_public: bytes = b"",
     ) -> Agreement:
         """Approve the exact terms shown; with ``approver_terms_json`` ({"share": [...]}) amend the
         caller's own shared columns first: the amended terms become a new version that this call
@@ -223,7 +239,9 @@ class Agreements:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidArgument(f"approver_terms_json is not valid UTF-8 JSON: {exc}") from None
         if not isinstance(additions, dict) or set(additions) != {"share"} or not isinstance(additions["share"], list):
-            raise InvalidArgument('approver_terms_json must be {"share": [column, ...]}: an approver may change only its own shared columns')
+            raise InvalidArgument(
+                'approver_terms_json must be {"share": [column, ...]}: an approver may change only its own shared columns'
+            )
         return amend_share(bytes(agreement.row.terms_json), caller, additions["share"])
 
     def _amend(self, caller: str, agreement: Agreement, amended: bytes, encryption_public: bytes) -> Agreement:
@@ -236,7 +254,9 @@ class Agreements:
             self._store.agreements.amend(con, agreement_id, version, amended, digest)
             self._store.agreements.insert_approval(con, agreement_id, version, caller, digest, now())
             details: dict[str, Any] = {
-                "version": version, "terms_hash": digest, "previous_terms_hash": agreement.terms_hash,
+                "version": version,
+                "terms_hash": digest,
+                "previous_terms_hash": agreement.terms_hash,
                 "share": {caller: list(terms.shared_columns(caller))},
             }
             if encryption_public:

@@ -87,8 +87,16 @@ class AttributionJobs:
             self._store_vendor_release(con, caller, inputs, job, vendor_release)
             for one, release in zip(inputs, partner_releases, strict=True):
                 agreement_id = one.agreement.agreement_id
-                self._store.insert_release(con, new_id("rel"), agreement_id, one.run.run_id, one.partner, "attribution",
-                                           json.dumps(release), job.released_at)
+                self._store.insert_release(
+                    con,
+                    new_id("rel"),
+                    agreement_id,
+                    one.run.run_id,
+                    one.partner,
+                    "attribution",
+                    json.dumps(release),
+                    job.released_at,
+                )
                 self._store.audit(con, "coordinator", "release.attribution", agreement_id, json.loads(release["body_json"]))
         return vendor_release
 
@@ -150,7 +158,11 @@ class AttributionJobs:
 
     def _signed(self, body: dict[str, Any]) -> dict[str, Any]:
         body_json = canonical_json(body).decode("utf-8")
-        return {"release_id": body["job_id"], "body_json": body_json, "signature": self._store.signer.sign(body_json.encode("utf-8")).hex()}
+        return {
+            "release_id": body["job_id"],
+            "body_json": body_json,
+            "signature": self._store.signer.sign(body_json.encode("utf-8")).hex(),
+        }
 
     def _store_vendor_release(self, con: Tx, caller: str, inputs: list[JobInput], job: Credited, release: dict[str, Any]) -> None:
         """The vendor's release under every agreement of the job, each with its own audit entry."""
@@ -158,12 +170,26 @@ class AttributionJobs:
         body_sha256 = hashlib.sha256(release["body_json"].encode()).hexdigest()
         for one in inputs:
             agreement_id = one.agreement.agreement_id
-            self._store.insert_release(con, new_id("rel"), agreement_id, one.run.run_id, caller, "attribution", stored, job.released_at)
+            self._store.insert_release(
+                con, new_id("rel"), agreement_id, one.run.run_id, caller, "attribution", stored, job.released_at
+            )
             partner_row = next(s.to_dict() for s in job.summaries if s.partner == one.partner)
-            self._store.audit(con, "coordinator", "release.attribution", agreement_id, {
-                "viewer": caller, "job_id": job.job_id, "run_id": one.run.run_id, "model": job.model, "as_of": job.today.isoformat(),
-                "deals": len(job.deals), "partner": partner_row, "body_sha256": body_sha256,
-            })
+            self._store.audit(
+                con,
+                "coordinator",
+                "release.attribution",
+                agreement_id,
+                {
+                    "viewer": caller,
+                    "job_id": job.job_id,
+                    "run_id": one.run.run_id,
+                    "model": job.model,
+                    "as_of": job.today.isoformat(),
+                    "deals": len(job.deals),
+                    "partner": partner_row,
+                    "body_sha256": body_sha256,
+                },
+            )
 
 
 def _check_one_job(inputs: list[JobInput]) -> None:
@@ -206,9 +232,20 @@ def _credit(inputs: list[JobInput], config: AttributionConfig, model: str, today
 
 def _vendor_body(caller: str, inputs: list[JobInput], job: Credited) -> dict[str, Any]:
     return {
-        "kind": "attribution", "job_id": job.job_id, "viewer": caller, "model": job.model, "as_of": job.today.isoformat(),
-        "agreements": [{"agreement_id": i.agreement.agreement_id, "partner": i.partner, "run_id": i.run.run_id,
-                        "terms_hash": i.run.terms_hash} for i in inputs],
+        "kind": "attribution",
+        "job_id": job.job_id,
+        "viewer": caller,
+        "model": job.model,
+        "as_of": job.today.isoformat(),
+        "agreements": [
+            {
+                "agreement_id": i.agreement.agreement_id,
+                "partner": i.partner,
+                "run_id": i.run.run_id,
+                "terms_hash": i.run.terms_hash,
+            }
+            for i in inputs
+        ],
         "partners": [s.to_dict() for s in job.summaries],
         "deals": _per_deal(job.deals, job.credits),
         "metrics": ecosystem_metrics(job.deals, job.credits),
@@ -226,11 +263,20 @@ def _partner_bodies(inputs: list[JobInput], config: AttributionConfig, job: Cred
         if agreed.model not in by_model:
             credited = credit_deals(job.deals, job.touches, config, job.today, agreed.model, eligible=True)
             by_model[agreed.model] = {s.partner: s for s in summarize_partners(job.deals, credited, partners=partners)}
-        bodies.append({
-            "kind": "attribution", "job_id": job.job_id, "viewer": one.partner, "agreement_id": one.agreement.agreement_id,
-            "run_id": one.run.run_id, "terms_hash": one.run.terms_hash, "model": agreed.model, "as_of": job.today.isoformat(),
-            "released_at": job.released_at, **partner_release(by_model[agreed.model][one.partner], agreed),
-        })
+        bodies.append(
+            {
+                "kind": "attribution",
+                "job_id": job.job_id,
+                "viewer": one.partner,
+                "agreement_id": one.agreement.agreement_id,
+                "run_id": one.run.run_id,
+                "terms_hash": one.run.terms_hash,
+                "model": agreed.model,
+                "as_of": job.today.isoformat(),
+                "released_at": job.released_at,
+                **partner_release(by_model[agreed.model][one.partner], agreed),
+            }
+        )
     return bodies
 
 

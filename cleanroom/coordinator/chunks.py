@@ -29,8 +29,16 @@ class Chunks:
         self._limits = limits
 
     def put(
-        self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str,
-        records: bytes = b"", sealed: bytes = b"",
+        self,
+        caller: str,
+        upload_id: str,
+        seq: int,
+        points: bytes,
+        accounts: bytes,
+        populations: bytes,
+        digest: str,
+        records: bytes = b"",
+        sealed: bytes = b"",
     ) -> list[int]:
         """Store chunk ``seq``; returns the sequence numbers received so far."""
         upload = self._runs.own_upload(caller, upload_id)
@@ -50,13 +58,25 @@ class Chunks:
             self._check_own(terms, upload, run, seq, n, accounts, populations, records)
         else:
             self._check_reblinded(upload, seq, n, accounts, populations)
-        chunk = NewChunk(upload_id, seq, n, points, accounts or None, populations or None, digest, records or None, sealed or None)
+        chunk = NewChunk(
+            upload_id, seq, n, points, accounts or None, populations or None, digest, records or None, sealed or None
+        )
         with self._store.transaction() as con:
             self._store.uploads.insert_chunk(con, chunk)
         return [*received, seq]
 
-    def _check_framing(self, upload: UploadRow, received: list[int], seq: int, points: bytes, accounts: bytes,
-                       populations: bytes, digest: str, records: bytes, sealed: bytes) -> int:
+    def _check_framing(
+        self,
+        upload: UploadRow,
+        received: list[int],
+        seq: int,
+        points: bytes,
+        accounts: bytes,
+        populations: bytes,
+        digest: str,
+        records: bytes,
+        sealed: bytes,
+    ) -> int:
         """In order, intact, valid points, within limits; returns the number of points."""
         if upload.committed:
             raise FailedPrecondition(f"upload {upload.upload_id} is already committed")
@@ -76,8 +96,9 @@ class Chunks:
         return n
 
     @staticmethod
-    def _check_own(terms: Terms, upload: UploadRow, run: RunRow, seq: int, n: int, accounts: bytes, populations: bytes,
-                   records: bytes) -> None:
+    def _check_own(
+        terms: Terms, upload: UploadRow, run: RunRow, seq: int, n: int, accounts: bytes, populations: bytes, records: bytes
+    ) -> None:
         """Labels of an own chunk: one account and one population mask per point; an attribution run's records."""
         if len(accounts) != 4 * n or len(populations) != 2 * n:
             raise InvalidArgument(f"chunk {seq}: need one 4-byte account label and one 2-byte population mask per point")
@@ -90,8 +111,9 @@ class Chunks:
         if np.any(masks == 0) or np.any(masks >> n_pops):
             raise InvalidArgument(f"chunk {seq}: population masks must name 1 to {n_pops} of your populations")
         if run.purpose == "attribution":
-            linkage.check_records(records, vendor=upload.party == terms.vendor, total_accounts=int(upload.total_accounts),
-                                  where=f"chunk {seq}")
+            linkage.check_records(
+                records, vendor=upload.party == terms.vendor, total_accounts=int(upload.total_accounts), where=f"chunk {seq}"
+            )
 
     def _check_reblinded(self, upload: UploadRow, seq: int, n: int, accounts: bytes, populations: bytes) -> None:
         """A re-blinded chunk: no labels, as many points as the peer's chunk of the same number."""

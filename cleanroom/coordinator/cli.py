@@ -118,8 +118,11 @@ def _coordinator_api_keys(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"api_keys": listed})
     else:
-        print_table("API keys", ["key id", "party", "role", "label", "created", "revoked"],
-                    [[k["key_id"], k["party"], k["role"], k["label"], k["created_at"], k["revoked_at"] or ""] for k in listed])
+        print_table(
+            "API keys",
+            ["key id", "party", "role", "label", "created", "revoked"],
+            [[k["key_id"], k["party"], k["role"], k["label"], k["created_at"], k["revoked_at"] or ""] for k in listed],
+        )
     return 0
 
 
@@ -131,7 +134,9 @@ def _audit_export(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     else:
-        print(f"exported {result['entries']} entries to {result['out']} (public key {result['public_key']}); head {result['head_hash']}")
+        print(
+            f"exported {result['entries']} entries to {result['out']} (public key {result['public_key']}); head {result['head_hash']}"
+        )
     return 0
 
 
@@ -159,14 +164,27 @@ def _audit_report(args: argparse.Namespace) -> int:
     rows = []
     for viewer in report["viewers"]:
         for r in viewer["releases"]:
-            rows.append([viewer["viewer"], r["released_at"], r["kind"], r["run_id"], f"v{r['terms_version']} {str(r['terms_hash'])[:12]}", _summarise(r["released"])])
+            rows.append(
+                [
+                    viewer["viewer"],
+                    r["released_at"],
+                    r["kind"],
+                    r["run_id"],
+                    f"v{r['terms_version']} {str(r['terms_hash'])[:12]}",
+                    _summarise(r["released"]),
+                ]
+            )
     print_table(
         f"Disclosure report, agreement {report['agreement_id']} ({', '.join(report['parties'])}; {report['state']})",
         ["viewer", "released at", "kind", "run", "terms", "released"],
         rows,
     )
     if report["denied_requests"]:
-        print_table("Denied requests", ["party", "at", "method", "reason"], [[d["party"], d["at"], d.get("method"), d.get("reason")] for d in report["denied_requests"]])
+        print_table(
+            "Denied requests",
+            ["party", "at", "method", "reason"],
+            [[d["party"], d["at"], d.get("method"), d.get("reason")] for d in report["denied_requests"]],
+        )
     return 0
 
 
@@ -213,9 +231,14 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--max-points", type=int, default=DEFAULT_MAX_POINTS, help="largest upload accepted")
     p.add_argument("--port-file", help="write the bound port here once serving")
     p.add_argument("--wire-log", help=argparse.SUPPRESS)  # privacy tests: log every request's raw bytes
-    p.add_argument("--http", metavar="HOST:PORT", nargs="?", const="127.0.0.1:8080",
-                   help="also serve the REST API (/v1) and web pages (default 127.0.0.1:8080; a bare PORT means 127.0.0.1:PORT; "
-                   "plain HTTP on loopback only)")
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        nargs="?",
+        const="127.0.0.1:8080",
+        help="also serve the REST API (/v1) and web pages (default 127.0.0.1:8080; a bare PORT means 127.0.0.1:PORT; "
+        "plain HTTP on loopback only)",
+    )
     p.add_argument("--http-port-file", help="write the bound HTTP port here once serving")
     p.add_argument("--http-cert", help="TLS certificate (PEM) for --http; needed for a non-loopback address")
     p.add_argument("--http-key", help="TLS private key (PEM) for --http-cert")
@@ -223,8 +246,12 @@ def _add_coordinator_commands(sub: Any) -> None:
     p = csub.add_parser("add-api-key", help="create a REST/web API key (printed once, stored hashed); coordinator stopped")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--party", help="the party the key acts for (required for analyst and auditor)")
-    p.add_argument("--role", required=True, choices=["analyst", "auditor", "admin"],
-                   help="analyst: its party's releases; auditor: audit trail and disclosure reports of its party's agreements; admin: all")
+    p.add_argument(
+        "--role",
+        required=True,
+        choices=["analyst", "auditor", "admin"],
+        help="analyst: its party's releases; auditor: audit trail and disclosure reports of its party's agreements; admin: all",
+    )
     p.add_argument("--label", help="a note on whose key it is")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_add_api_key)

@@ -89,8 +89,9 @@ class Completion:
             self._store.audit(con, "coordinator", "run.completed", run.agreement_id, details)
             self._runs.retain(con, run, terms)
 
-    def _reveal_rows(self, terms: Terms, side_a: SideTokens, side_b: SideTokens, counts: OverlapCounts,
-                     by: Uploads) -> dict[str, list[RevealTuple]]:
+    def _reveal_rows(
+        self, terms: Terms, side_a: SideTokens, side_b: SideTokens, counts: OverlapCounts, by: Uploads
+    ) -> dict[str, list[RevealTuple]]:
         """Per viewer with a reveal grant: (its account, the other's account, the other's populations
         on granted pairs, the other's sealed fields) for every matched pair whose cell reaches min_count."""
         a, b = terms.parties
@@ -100,8 +101,9 @@ class Completion:
             if terms.reveal_granted(viewer):
                 other = terms.other(viewer)
                 pairs = counts.pairs if viewer == a else counts.pairs[:, ::-1]
-                out[viewer] = _viewer_rows(terms, viewer, counts, pairs, masks[viewer], masks[other],
-                                           sealed_fields(self._store, by[(other, OWN)]))
+                out[viewer] = _viewer_rows(
+                    terms, viewer, counts, pairs, masks[viewer], masks[other], sealed_fields(self._store, by[(other, OWN)])
+                )
         return out
 
     # -- attribution -------------------------------------------------------------------------
@@ -114,17 +116,33 @@ class Completion:
         side_p = self._side_tokens(by[(partner, OWN)], by[(vendor, REBLINDED)])
         records = self._store.uploads.records
         linked = linkage.link(side_v, side_p, records(by[(vendor, OWN)].upload_id), records(by[(partner, OWN)].upload_id))
-        body: dict[str, Any] = {"purpose": "attribution", "vendor": vendor, "partner": partner, "deals": len(linked.deals),
-                "linked_accounts": len(np.unique(linked.touches["account"])), "touches": len(linked.touches),
-                "deals_digest": linked.deals_digest}
+        body: dict[str, Any] = {
+            "purpose": "attribution",
+            "vendor": vendor,
+            "partner": partner,
+            "deals": len(linked.deals),
+            "linked_accounts": len(np.unique(linked.touches["account"])),
+            "touches": len(linked.touches),
+            "deals_digest": linked.deals_digest,
+        }
         with self._store.transaction() as con:
             self._store.runs.insert_result(con, run.run_id, run.agreement_id, body, now())
             self._store.runs.insert_link(con, run.run_id, *linkage.to_blobs(linked))
             self._store.runs.complete(con, run.run_id, now())
-            self._store.audit(con, "coordinator", "run.completed", run.agreement_id, {
-                "run_id": run.run_id, "purpose": "attribution", "deals": body["deals"], "linked_accounts": body["linked_accounts"],
-                "deals_digest": body["deals_digest"], "terms_hash": run.terms_hash,
-            })
+            self._store.audit(
+                con,
+                "coordinator",
+                "run.completed",
+                run.agreement_id,
+                {
+                    "run_id": run.run_id,
+                    "purpose": "attribution",
+                    "deals": body["deals"],
+                    "linked_accounts": body["linked_accounts"],
+                    "deals_digest": body["deals_digest"],
+                    "terms_hash": run.terms_hash,
+                },
+            )
             self._runs.retain(con, run, terms)
 
 
@@ -141,12 +159,21 @@ def _overlap_result(terms: Terms, counts: OverlapCounts) -> dict[str, Any]:
     if terms.dp_epsilon is not None:
         # Only the noisy numbers are kept: the exact ones never reach the store.
         private = privatise(counts.matrix, counts.overlap, terms.dp_epsilon, counts.a_accounts, counts.b_accounts)
-        result.update(matrix=private["matrix"], overlap=private["overlap"], dp={"epsilon": terms.dp_epsilon, "scale": private["scale"]})
+        result.update(
+            matrix=private["matrix"], overlap=private["overlap"], dp={"epsilon": terms.dp_epsilon, "scale": private["scale"]}
+        )
     return result
 
 
-def _viewer_rows(terms: Terms, viewer: str, counts: OverlapCounts, pairs: np.ndarray, mine_masks: np.ndarray,
-                 their_masks: np.ndarray, sealed: dict[int, bytes]) -> list[RevealTuple]:
+def _viewer_rows(
+    terms: Terms,
+    viewer: str,
+    counts: OverlapCounts,
+    pairs: np.ndarray,
+    mine_masks: np.ndarray,
+    their_masks: np.ndarray,
+    sealed: dict[int, bytes],
+) -> list[RevealTuple]:
     """One viewer's reveal rows: matched pairs on granted population pairs whose cell reaches min_count."""
     other = terms.other(viewer)
     granted = terms.reveal_granted(viewer)
@@ -162,7 +189,8 @@ def _viewer_rows(terms: Terms, viewer: str, counts: OverlapCounts, pairs: np.nda
     for mine_acc, their_acc in pairs.tolist():
         mine_mask, their_mask = int(mine_masks[mine_acc]), int(their_masks[their_acc])
         theirs = [
-            t for j, t in enumerate(their_pops)
+            t
+            for j, t in enumerate(their_pops)
             if their_mask >> j & 1 and any(mine_mask >> i & 1 and (i, j) in allowed for i in range(len(mine_pops)))
         ]
         if theirs:

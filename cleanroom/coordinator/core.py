@@ -53,8 +53,13 @@ class Coordinator:
         return [a.to_dict() for a in self.agreements.list(caller)]
 
     def approve(
-        self, caller: str, agreement_id: str, approved_hash: str,
-        approver_terms_json: bytes = b"", amended_hash: str = "", encryption_public: bytes = b"",
+        self,
+        caller: str,
+        agreement_id: str,
+        approved_hash: str,
+        approver_terms_json: bytes = b"",
+        amended_hash: str = "",
+        encryption_public: bytes = b"",
     ) -> dict[str, Any]:
         return self.agreements.approve(
             caller, agreement_id, approved_hash, approver_terms_json, amended_hash, encryption_public
@@ -66,15 +71,44 @@ class Coordinator:
     # -- uploads -------------------------------------------------------------
 
     def begin_upload(
-        self, caller: str, agreement_id: str, terms_hash_seen: str, kind: str, run_id: str, total_points: int,
-        total_chunks: int, total_accounts: int, digest: str, of_upload_id: str = "", purpose: str = "overlap",
+        self,
+        caller: str,
+        agreement_id: str,
+        terms_hash_seen: str,
+        kind: str,
+        run_id: str,
+        total_points: int,
+        total_chunks: int,
+        total_accounts: int,
+        digest: str,
+        of_upload_id: str = "",
+        purpose: str = "overlap",
     ) -> dict[str, Any]:
-        return self.uploads.begin(caller, agreement_id, terms_hash_seen, kind, run_id, total_points, total_chunks, total_accounts,
-                                  digest, of_upload_id, purpose)
+        return self.uploads.begin(
+            caller,
+            agreement_id,
+            terms_hash_seen,
+            kind,
+            run_id,
+            total_points,
+            total_chunks,
+            total_accounts,
+            digest,
+            of_upload_id,
+            purpose,
+        )
 
     def put_chunk(
-        self, caller: str, upload_id: str, seq: int, points: bytes, accounts: bytes, populations: bytes, digest: str,
-        records: bytes = b"", sealed: bytes = b"",
+        self,
+        caller: str,
+        upload_id: str,
+        seq: int,
+        points: bytes,
+        accounts: bytes,
+        populations: bytes,
+        digest: str,
+        records: bytes = b"",
+        sealed: bytes = b"",
     ) -> builtins.list[int]:
         return self.chunks.put(caller, upload_id, seq, points, accounts, populations, digest, records, sealed)
 

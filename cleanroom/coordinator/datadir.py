@@ -1,11 +1,11 @@
 """The coordinator's data directory: CA, server certificate, signing key, store.
 
-    DIR/config.json        listen address and advertised address
-    DIR/ca.pem, ca.key     the CA that issues party certificates (key 0600)
-    DIR/server.pem, .key   the coordinator's TLS certificate
-    DIR/signing.key        Ed25519 key for audit entries, receipts, releases
-    DIR/signing.pub        its public half, for offline verification
-    DIR/coordinator.duckdb the store
+DIR/config.json        listen address and advertised address
+DIR/ca.pem, ca.key     the CA that issues party certificates (key 0600)
+DIR/server.pem, .key   the coordinator's TLS certificate
+DIR/signing.key        Ed25519 key for audit entries, receipts, releases
+DIR/signing.pub        its public half, for offline verification
+DIR/coordinator.duckdb the store
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ class DataDir:
             config: dict[str, Any] = json.loads((self.path / "config.json").read_text())
             return config
         except FileNotFoundError:
-            raise InputError(f"{self.path} is not a coordinator data dir (run `cleanroom coordinator init --data-dir {self.path}`)") from None
+            raise InputError(
+                f"{self.path} is not a coordinator data dir (run `cleanroom coordinator init --data-dir {self.path}`)"
+            ) from None
 
     def ca(self) -> KeyPair:
         return KeyPair((self.path / "ca.pem").read_bytes(), (self.path / "ca.key").read_bytes())

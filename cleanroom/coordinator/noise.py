@@ -42,7 +42,9 @@ def noisy(values: list[int], scale: float) -> list[int]:
     return list(_mechanism(scale)(list(values)))
 
 
-def post_process(noisy_matrix: list[list[int]], noisy_total: int, a_accounts: int, b_accounts: int) -> tuple[list[list[int]], int]:
+def post_process(
+    noisy_matrix: list[list[int]], noisy_total: int, a_accounts: int, b_accounts: int
+) -> tuple[list[list[int]], int]:
     """Clamp into what is possible: 0 <= count <= min(set sizes) (set sizes are public to both)."""
     cap = min(a_accounts, b_accounts)
     matrix = [[min(max(v, 0), cap) for v in row] for row in noisy_matrix]

@@ -71,7 +71,11 @@ def match_pairs(a: SideTokens, b: SideTokens) -> np.ndarray:
         ).fetchnumpy()
     finally:
         con.close()
-    return np.stack([result["a_acc"].astype(np.int64), result["b_acc"].astype(np.int64)], axis=1) if len(result["a_acc"]) else np.zeros((0, 2), dtype=np.int64)
+    return (
+        np.stack([result["a_acc"].astype(np.int64), result["b_acc"].astype(np.int64)], axis=1)
+        if len(result["a_acc"])
+        else np.zeros((0, 2), dtype=np.int64)
+    )
 
 
 def account_masks(side: SideTokens) -> np.ndarray:

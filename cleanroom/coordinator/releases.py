@@ -43,11 +43,18 @@ class Releases:
         body = overlap_release(terms, caller, json.loads(self._store.runs.result_json(result_run) or "{}"))
         if epsilon:
             body["dp"] = {"epsilon_spent": epsilon, "budget": budget, "budget_remaining": round(budget - spent - epsilon, 12)}
-        body.update(agreement_id=agreement_id, run_id=result_run, terms_version=int(run.version), terms_hash=run.terms_hash, released_at=now())
+        body.update(
+            agreement_id=agreement_id,
+            run_id=result_run,
+            terms_version=int(run.version),
+            terms_hash=run.terms_hash,
+            released_at=now(),
+        )
         body["signature"] = self._store.signer.sign_json(body).hex()
         with self._store.transaction() as con:
-            self._store.insert_release(con, new_id("rel"), agreement_id, result_run, caller, "overlap", json.dumps(body, sort_keys=True),
-                                       now(), epsilon)
+            self._store.insert_release(
+                con, new_id("rel"), agreement_id, result_run, caller, "overlap", json.dumps(body, sort_keys=True), now(), epsilon
+            )
             released: dict[str, Any] = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
             if "dp" in body:
                 released["dp"] = body["dp"]
@@ -114,7 +121,11 @@ class Releases:
         latest = self._store.runs.latest_complete(agreement_id, "overlap")
         if latest is None:
             status = self._runs.status(caller, agreement_id)
-            why = "nobody has mapped under it yet" if status["state"] == "none" else f"waiting for {', '.join(status['waiting_for'])}"
+            why = (
+                "nobody has mapped under it yet"
+                if status["state"] == "none"
+                else f"waiting for {', '.join(status['waiting_for'])}"
+            )
             raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet ({why})")
         return latest
 
@@ -122,20 +133,41 @@ class Releases:
         terms, agreement_id = agreement.terms, agreement.agreement_id
         result = json.loads(self._store.runs.result_json(run.run_id) or "{}")
         rows = [
-            {"account": int(r.account), "their_account": int(r.their_account), "theirs": json.loads(r.theirs),
-             "sealed": bytes(r.sealed) if r.sealed is not None else b""}
+            {
+                "account": int(r.account),
+                "their_account": int(r.their_account),
+                "theirs": json.loads(r.theirs),
+                "sealed": bytes(r.sealed) if r.sealed is not None else b"",
+            }
             for r in self._store.runs.reveal_rows(run.run_id, caller)
         ]
         body: dict[str, Any] = {
-            "kind": "reveal", "agreement_id": agreement_id, "run_id": run.run_id, "viewer": caller, "other": terms.other(caller),
-            "terms_version": int(run.version), "terms_hash": run.terms_hash, "released_at": now(), "min_count": terms.min_count,
-            "cells": reveal_cells(terms, caller, result), "rows": len(rows), "rows_digest": reveal_digest(rows),
+            "kind": "reveal",
+            "agreement_id": agreement_id,
+            "run_id": run.run_id,
+            "viewer": caller,
+            "other": terms.other(caller),
+            "terms_version": int(run.version),
+            "terms_hash": run.terms_hash,
+            "released_at": now(),
+            "min_count": terms.min_count,
+            "cells": reveal_cells(terms, caller, result),
+            "rows": len(rows),
+            "rows_digest": reveal_digest(rows),
         }
         body["signature"] = self._store.signer.sign_json(body).hex()
         sealed_rows = [{**r, "sealed": base64.b64encode(r["sealed"]).decode("ascii")} for r in rows]
         with self._store.transaction() as con:
-            self._store.insert_release(con, new_id("rel"), agreement_id, run.run_id, caller, "reveal",
-                                       json.dumps({**body, "sealed_rows": sealed_rows}, sort_keys=True), now())
+            self._store.insert_release(
+                con,
+                new_id("rel"),
+                agreement_id,
+                run.run_id,
+                caller,
+                "reveal",
+                json.dumps({**body, "sealed_rows": sealed_rows}, sort_keys=True),
+                now(),
+            )
             # The release holds the rows now: one copy of the sealed bytes, not two.
             self._store.runs.delete_reveal_rows(con, run.run_id, caller)
             released = {k: body[k] for k in ("run_id", "viewer", "cells", "rows", "rows_digest", "terms_hash")}

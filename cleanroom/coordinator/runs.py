@@ -55,8 +55,15 @@ class Runs:
         else:
             run = self._store.runs.latest(agreement_id, purpose)
         if run is None:
-            return {"run_id": "", "agreement_id": agreement_id, "state": "none", "parties": [], "waiting_for": ["no upload yet"],
-                    "reblind_needed": False, "purpose": purpose}
+            return {
+                "run_id": "",
+                "agreement_id": agreement_id,
+                "state": "none",
+                "parties": [],
+                "waiting_for": ["no upload yet"],
+                "reblind_needed": False,
+                "purpose": purpose,
+            }
         return _run_status(caller, agreement.terms, run, self._store.uploads.all_of_run(run.run_id))
 
     # -- the peer's points -------------------------------------------------------------------
@@ -82,8 +89,13 @@ class Runs:
         """Delete a finished run's points at once when the terms keep them for 0 seconds."""
         if terms.retention_seconds == 0:
             deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
-            self._store.audit(con, "coordinator", "points.deleted", run.agreement_id,
-                              {"cause": "retention", "run_id": run.run_id, "retention_seconds": 0, **deleted})
+            self._store.audit(
+                con,
+                "coordinator",
+                "points.deleted",
+                run.agreement_id,
+                {"cause": "retention", "run_id": run.run_id, "retention_seconds": 0, **deleted},
+            )
 
     def purge_expired(self, at: dt.datetime | None = None) -> int:
         """Delete the points of finished runs whose retention period has passed; returns runs purged."""
@@ -95,8 +107,13 @@ class Runs:
                 continue
             with self._store.transaction() as con:
                 deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
-                self._store.audit(con, "coordinator", "points.deleted", run.agreement_id,
-                                  {"cause": "retention", "run_id": run.run_id, "retention_seconds": retention, **deleted})
+                self._store.audit(
+                    con,
+                    "coordinator",
+                    "points.deleted",
+                    run.agreement_id,
+                    {"cause": "retention", "run_id": run.run_id, "retention_seconds": retention, **deleted},
+                )
             purged += 1
         if purged:
             self._store.checkpoint()
@@ -113,8 +130,12 @@ def _run_status(me: str, terms: Terms, run: RunRow, uploads: list[UploadRow]) ->
         return bool(u and u.committed)
 
     parties = [
-        {"party": p, "uploaded": done(p, OWN), "points": int(by[(p, OWN)].total_points) if (p, OWN) in by else 0,
-         "reblinded": done(p, REBLINDED)}
+        {
+            "party": p,
+            "uploaded": done(p, OWN),
+            "points": int(by[(p, OWN)].total_points) if (p, OWN) in by else 0,
+            "reblinded": done(p, REBLINDED),
+        }
         for p in terms.parties
     ]
     waiting: list[str] = []
@@ -129,10 +150,17 @@ def _run_status(me: str, terms: Terms, run: RunRow, uploads: list[UploadRow]) ->
             waiting.append(f"{peer}'s re-blinding of your points")
     reblind_needed = run.state == "collecting" and done(peer, OWN) and not done(me, REBLINDED)
     status: dict[str, Any] = {
-        "run_id": run.run_id, "agreement_id": run.agreement_id, "state": run.state, "parties": parties,
-        "waiting_for": waiting, "reblind_needed": reblind_needed, "purpose": run.purpose,
+        "run_id": run.run_id,
+        "agreement_id": run.agreement_id,
+        "state": run.state,
+        "parties": parties,
+        "waiting_for": waiting,
+        "reblind_needed": reblind_needed,
+        "purpose": run.purpose,
     }
     if reblind_needed:
         peer_own = by[(peer, OWN)]
-        status.update(peer_upload_id=peer_own.upload_id, peer_points=int(peer_own.total_points), peer_chunks=int(peer_own.total_chunks))
+        status.update(
+            peer_upload_id=peer_own.upload_id, peer_points=int(peer_own.total_points), peer_chunks=int(peer_own.total_chunks)
+        )
     return status

@@ -49,7 +49,9 @@ def check_sealed_chunk(terms: Terms, upload: UploadRow, run: RunRow, seq: int, s
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
     if rows and rows[-1][0] >= upload.total_accounts:
-        raise InvalidArgument(f"chunk {seq}: sealed fields for account label {rows[-1][0]} >= total_accounts {upload.total_accounts}")
+        raise InvalidArgument(
+            f"chunk {seq}: sealed fields for account label {rows[-1][0]} >= total_accounts {upload.total_accounts}"
+        )
 
 
 def check_sealed_upload(store: Store, terms: Terms, upload: UploadRow, run: RunRow) -> None:

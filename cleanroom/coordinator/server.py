@@ -78,8 +78,14 @@ def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log
 
 
 def serve_forever(
-    data_dir: DataDir, listen: str, limits: Limits | None = None, port_file: Path | None = None, wire_log: Path | None = None,
-    http: str | None = None, http_port_file: Path | None = None, http_tls: tuple[Path, Path] | None = None,
+    data_dir: DataDir,
+    listen: str,
+    limits: Limits | None = None,
+    port_file: Path | None = None,
+    wire_log: Path | None = None,
+    http: str | None = None,
+    http_port_file: Path | None = None,
+    http_tls: tuple[Path, Path] | None = None,
 ) -> None:
     running = start(data_dir, listen, limits, wire_log)
     web = None

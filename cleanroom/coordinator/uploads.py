@@ -47,8 +47,18 @@ class Uploads:
     # -- begin -------------------------------------------------------------------------------
 
     def begin(
-        self, caller: str, agreement_id: str, terms_hash_seen: str, kind: str, run_id: str, total_points: int, total_chunks: int,
-        total_accounts: int, digest: str, of_upload_id: str = "", purpose: str = "overlap",
+        self,
+        caller: str,
+        agreement_id: str,
+        terms_hash_seen: str,
+        kind: str,
+        run_id: str,
+        total_points: int,
+        total_chunks: int,
+        total_accounts: int,
+        digest: str,
+        of_upload_id: str = "",
+        purpose: str = "overlap",
     ) -> dict[str, Any]:
         agreement = self._agreements.active(caller, agreement_id, terms_hash_seen)
         if kind not in (OWN, REBLINDED):
@@ -67,7 +77,9 @@ class Uploads:
         if purpose not in PURPOSES:
             raise InvalidArgument(f"run purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
         if purpose == "attribution" and terms.attribution is None:
-            raise FailedPrecondition(f"agreement {agreement.agreement_id} does not include attribution; propose terms with --attribution")
+            raise FailedPrecondition(
+                f"agreement {agreement.agreement_id} does not include attribution; propose terms with --attribution"
+            )
         if purpose == "overlap" and terms.reveals():
             missing = [p for p in terms.parties if not agreement.has_key(p)]
             if missing:
@@ -82,7 +94,9 @@ class Uploads:
                 f"upload of {total_points:,} points exceeds this coordinator's limit of {self._limits.max_points:,} points"
             )
         if total_points < 1 or total_chunks < 1 or total_chunks > total_points:
-            raise InvalidArgument(f"an upload needs at least one point and one chunk (got {total_points} points in {total_chunks} chunks)")
+            raise InvalidArgument(
+                f"an upload needs at least one point and one chunk (got {total_points} points in {total_chunks} chunks)"
+            )
         if -(-total_points // self._limits.max_chunk_points) > total_chunks:
             raise InvalidArgument(
                 f"chunks hold at most {self._limits.max_chunk_points} points; {total_chunks} chunks cannot hold {total_points}"
@@ -90,8 +104,16 @@ class Uploads:
         if len(digest) != 64:
             raise InvalidArgument("upload_digest must be a hex SHA-256")
 
-    def _begin_own(self, caller: str, agreement: Agreement, total_points: int, total_chunks: int, total_accounts: int,
-                   digest: str, purpose: str) -> dict[str, Any]:
+    def _begin_own(
+        self,
+        caller: str,
+        agreement: Agreement,
+        total_points: int,
+        total_chunks: int,
+        total_accounts: int,
+        digest: str,
+        purpose: str,
+    ) -> dict[str, Any]:
         terms = agreement.terms
         if total_accounts > total_points or total_accounts < 1:
             raise InvalidArgument(f"total_accounts ({total_accounts}) must be between 1 and total_points ({total_points})")
@@ -114,28 +136,41 @@ class Uploads:
                     f"run {run.run_id} already uses your earlier upload and {terms.other(caller)} is re-blinding it; "
                     "wait for the run to complete, then map again"
                 )
-        upload = UploadRow(new_id("upl"), "", caller, OWN, total_points, total_chunks, total_accounts, digest, None, False, now(), None)
+        upload = UploadRow(
+            new_id("upl"), "", caller, OWN, total_points, total_chunks, total_accounts, digest, None, False, now(), None
+        )
         return self.session(self._record_own(caller, agreement, run, existing, upload, purpose))
 
-    def _record_own(self, caller: str, agreement: Agreement, run: RunRow | None, replaced: UploadRow | None,
-                    upload: UploadRow, purpose: str) -> UploadRow:
+    def _record_own(
+        self, caller: str, agreement: Agreement, run: RunRow | None, replaced: UploadRow | None, upload: UploadRow, purpose: str
+    ) -> UploadRow:
         """Open a run if none collects, drop the caller's earlier upload to it, record this one."""
         agreement_id = agreement.agreement_id
         with self._store.transaction() as con:
             if run is None:
-                run = RunRow(new_id("run"), agreement_id, agreement.version, agreement.terms_hash, "collecting", now(), None, purpose)
+                run = RunRow(
+                    new_id("run"), agreement_id, agreement.version, agreement.terms_hash, "collecting", now(), None, purpose
+                )
                 self._store.runs.insert(con, run)
-                self._store.audit(con, caller, "run.started", agreement_id,
-                                  {"run_id": run.run_id, "purpose": purpose, "terms_hash": agreement.terms_hash})
+                self._store.audit(
+                    con,
+                    caller,
+                    "run.started",
+                    agreement_id,
+                    {"run_id": run.run_id, "purpose": purpose, "terms_hash": agreement.terms_hash},
+                )
             elif replaced is not None:
                 self._store.uploads.delete(con, replaced.upload_id)
-                self._store.audit(con, caller, "upload.replaced", agreement_id, {"run_id": run.run_id, "upload_id": replaced.upload_id})
+                self._store.audit(
+                    con, caller, "upload.replaced", agreement_id, {"run_id": run.run_id, "upload_id": replaced.upload_id}
+                )
             recorded = dataclasses.replace(upload, run_id=run.run_id)
             self._store.uploads.insert(con, recorded)
         return recorded
 
-    def _begin_reblinded(self, caller: str, agreement: Agreement, run_id: str, of_upload_id: str, total_points: int,
-                         total_chunks: int, digest: str) -> dict[str, Any]:
+    def _begin_reblinded(
+        self, caller: str, agreement: Agreement, run_id: str, of_upload_id: str, total_points: int, total_chunks: int, digest: str
+    ) -> dict[str, Any]:
         other = agreement.terms.other(caller)
         run = self._store.runs.get(run_id)
         if run is None or run.agreement_id != agreement.agreement_id:
@@ -158,7 +193,9 @@ class Uploads:
                 return self.session(existing)
             if existing.committed:
                 raise FailedPrecondition(f"you already re-blinded the peer's points of run {run_id}")
-        upload = UploadRow(new_id("upl"), run_id, caller, REBLINDED, total_points, total_chunks, 0, digest, of_upload_id, False, now(), None)
+        upload = UploadRow(
+            new_id("upl"), run_id, caller, REBLINDED, total_points, total_chunks, 0, digest, of_upload_id, False, now(), None
+        )
         with self._store.transaction() as con:
             if existing is not None:
                 self._store.uploads.delete(con, existing.upload_id)
@@ -176,11 +213,22 @@ class Uploads:
         digests = self._check_complete(caller, upload, run)
         with self._store.transaction() as con:
             self._store.uploads.commit(con, upload_id, now())
-            self._store.audit(con, caller, "upload.committed", run.agreement_id, {
-                "run_id": run.run_id, "upload_id": upload_id, "kind": upload.kind, "points": upload.total_points,
-                "accounts": upload.total_accounts, "chunks": upload.total_chunks, "upload_digest": upload.upload_digest,
-                "chunk_digests": digests,
-            })
+            self._store.audit(
+                con,
+                caller,
+                "upload.committed",
+                run.agreement_id,
+                {
+                    "run_id": run.run_id,
+                    "upload_id": upload_id,
+                    "kind": upload.kind,
+                    "points": upload.total_points,
+                    "accounts": upload.total_accounts,
+                    "chunks": upload.total_chunks,
+                    "upload_digest": upload.upload_digest,
+                    "chunk_digests": digests,
+                },
+            )
         upload = self._runs.own_upload(caller, upload_id)
         self._completion.complete_if_ready(run.run_id)
         return self.receipt(upload, run)
@@ -191,7 +239,9 @@ class Uploads:
         chunks = self._store.uploads.digests(upload_id)
         missing = sorted(set(range(upload.total_chunks)) - {c.seq for c in chunks})
         if missing:
-            raise FailedPrecondition(f"upload {upload_id} is missing {len(missing)} chunk(s), first {missing[0]}; send them and commit again")
+            raise FailedPrecondition(
+                f"upload {upload_id} is missing {len(missing)} chunk(s), first {missing[0]}; send them and commit again"
+            )
         points = sum(c.n_points for c in chunks)
         if points != upload.total_points:
             raise InvalidArgument(f"upload {upload_id} announced {upload.total_points} points but its chunks hold {points}")
@@ -207,15 +257,24 @@ class Uploads:
             labels = self._store.uploads.labels(upload_id)
             distinct = np.unique(np.concatenate([np.frombuffer(bytes(c.accounts or b""), dtype="<u4") for c in labels]))
             if len(distinct) != upload.total_accounts:
-                raise InvalidArgument(f"upload {upload_id} announced {upload.total_accounts} accounts but labels {len(distinct)} distinct ones")
+                raise InvalidArgument(
+                    f"upload {upload_id} announced {upload.total_accounts} accounts but labels {len(distinct)} distinct ones"
+                )
             check_sealed_upload(self._store, terms, upload, run)
         return digests
 
     def receipt(self, upload: UploadRow, run: RunRow) -> dict[str, Any]:
         """The signed receipt a client keeps of what it sent."""
         body = {
-            "upload_id": upload.upload_id, "run_id": run.run_id, "agreement_id": run.agreement_id, "terms_hash": run.terms_hash,
-            "kind": upload.kind, "party": upload.party, "total_points": int(upload.total_points),
-            "total_chunks": int(upload.total_chunks), "upload_digest": upload.upload_digest, "received_at": upload.committed_at or "",
+            "upload_id": upload.upload_id,
+            "run_id": run.run_id,
+            "agreement_id": run.agreement_id,
+            "terms_hash": run.terms_hash,
+            "kind": upload.kind,
+            "party": upload.party,
+            "total_points": int(upload.total_points),
+            "total_chunks": int(upload.total_chunks),
+            "upload_digest": upload.upload_digest,
+            "received_at": upload.committed_at or "",
         }
         return {**body, "signature": self._store.signer.sign_json(body)}

@@ -115,7 +115,9 @@ def _nonce(label: int) -> bytes:
 def _aead(shared: bytes, context: SealContext, ephemeral: bytes, recipient: bytes) -> AESGCM:
     if not any(shared):
         raise SealError("the X25519 shared secret is zero (a small-order key); refusing to seal or open")
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SUITE + context.encoded() + ephemeral + recipient).derive(shared)
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SUITE + context.encoded() + ephemeral + recipient).derive(
+        shared
+    )
     return AESGCM(key)
 
 
@@ -133,7 +135,9 @@ class Sealer:
 
     def __init__(self, context: SealContext, sender_private: X25519PrivateKey, recipient_public: bytes, digest: bytes) -> None:
         check_public(recipient_public)
-        seed = hmac.new(private_bytes(sender_private), SUITE + b"/ephemeral" + context.encoded() + recipient_public + digest, hashlib.sha256).digest()
+        seed = hmac.new(
+            private_bytes(sender_private), SUITE + b"/ephemeral" + context.encoded() + recipient_public + digest, hashlib.sha256
+        ).digest()
         ephemeral = X25519PrivateKey.from_private_bytes(seed)
         self.context = context
         self.ephemeral_public = public_bytes(ephemeral)
@@ -194,7 +198,9 @@ def unpack_chunk(blob: bytes, where: str) -> tuple[bytes, list[tuple[int, bytes]
         label, size = _RECORD.unpack_from(blob, at)
         at += _RECORD.size
         if not TAG_SIZE < size <= MAX_SEALED:
-            raise ValueError(f"{where}: sealed record {len(rows) + 1} has {size} bytes; a record holds {TAG_SIZE + 1} to {MAX_SEALED}")
+            raise ValueError(
+                f"{where}: sealed record {len(rows) + 1} has {size} bytes; a record holds {TAG_SIZE + 1} to {MAX_SEALED}"
+            )
         if at + size > len(blob):
             raise ValueError(f"{where}: sealed record {len(rows) + 1} is truncated")
         if label <= last:

@@ -18,9 +18,18 @@ def expected_credits(truth: dict[str, Any], config: AttributionConfig, as_of: da
     """(deal_id -> {partner: Decimal}, partner -> PartnerSummary) from the ground truth."""
     deals, touches, ids = [], {}, {}
     for ref, d in enumerate(t for t in truth["deals"] if t["matchable"]):
-        deals.append(Deal(ref=ref, account=d["company"], amount=Decimal(d["amount"]), currency=d["currency"], outcome=d["outcome"],
-                          created=date.fromisoformat(d["created"]), closed=date.fromisoformat(d["closed"]) if d["closed"] else None,
-                          deal_type=d["type"]))
+        deals.append(
+            Deal(
+                ref=ref,
+                account=d["company"],
+                amount=Decimal(d["amount"]),
+                currency=d["currency"],
+                outcome=d["outcome"],
+                created=date.fromisoformat(d["created"]),
+                closed=date.fromisoformat(d["closed"]) if d["closed"] else None,
+                deal_type=d["type"],
+            )
+        )
         touches[ref] = [Touch(partner=t["partner"], role=t["role"], day=date.fromisoformat(t["date"])) for t in d["touches"]]
         ids[ref] = d["deal_id"]
     credits = credit_deals(deals, touches, config, as_of, model)

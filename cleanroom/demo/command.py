@@ -21,7 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--deals", type=int, default=5_000, help="vendor opportunities for the attribution part")
     demo.add_argument("--touches", type=int, default=4_000, help="touchpoints per partner for the attribution part")
     demo.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary dir)")
-    demo.add_argument("--serve", metavar="PORT", type=int, nargs="?", const=8080,
-                      help="afterwards keep the coordinator up with the REST API and pages on 127.0.0.1:PORT (default 8080) "
-                      "and print an analyst and an auditor key, until Ctrl-C")
+    demo.add_argument(
+        "--serve",
+        metavar="PORT",
+        type=int,
+        nargs="?",
+        const=8080,
+        help="afterwards keep the coordinator up with the REST API and pages on 127.0.0.1:PORT (default 8080) "
+        "and print an analyst and an auditor key, until Ctrl-C",
+    )
     demo.set_defaults(handler=_demo)

@@ -28,7 +28,9 @@ class ProcessFailed(CleanroomError):
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-def run(argv: list[str], timeout: float = 300.0, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run(
+    argv: list[str], timeout: float = 300.0, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise ProcessFailed(argv, proc.returncode, proc.stdout, proc.stderr)
@@ -59,7 +61,17 @@ class LocalCoordinator:
         port_file = self.data_dir / "serve.port"
         port_file.unlink(missing_ok=True)
         listen = f"127.0.0.1:{self.port}"  # the same port again after a restart
-        argv = [*COORDINATOR, "coordinator", "serve", "--data-dir", str(self.data_dir), "--listen", listen, "--port-file", str(port_file)]
+        argv = [
+            *COORDINATOR,
+            "coordinator",
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--listen",
+            listen,
+            "--port-file",
+            str(port_file),
+        ]
         if self.max_points:
             argv += ["--max-points", str(self.max_points)]
         if self.wire_log:
@@ -73,7 +85,9 @@ class LocalCoordinator:
         deadline = time.monotonic() + timeout
         while not port_file.exists():
             if self.process.poll() is not None:
-                raise CleanroomError(f"coordinator exited with {self.process.returncode}; see {self.data_dir / 'coordinator.log'}")
+                raise CleanroomError(
+                    f"coordinator exited with {self.process.returncode}; see {self.data_dir / 'coordinator.log'}"
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise CleanroomError("coordinator did not start in time")
@@ -106,7 +120,20 @@ class LocalCoordinator:
         self.process = None
 
     def add_party(self, name: str, out: Path) -> Path:
-        run([*COORDINATOR, "coordinator", "add-party", name, "--data-dir", str(self.data_dir), "--out", str(out), "--address", self.address])
+        run(
+            [
+                *COORDINATOR,
+                "coordinator",
+                "add-party",
+                name,
+                "--data-dir",
+                str(self.data_dir),
+                "--out",
+                str(out),
+                "--address",
+                self.address,
+            ]
+        )
         return out
 
 
@@ -119,13 +146,17 @@ def client_json(profile: Path, *args: str, timeout: float = 600.0) -> Any:
 
 
 def client_background(profile: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([*CLIENT, "--profile", str(profile), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*CLIENT, "--profile", str(profile), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600.0) -> str:
     stdout, stderr = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
-        raise ProcessFailed([str(a) for a in cast("list[str]", proc.args)], proc.returncode, stdout, stderr)  # always our own argv list
+        raise ProcessFailed(
+            [str(a) for a in cast("list[str]", proc.args)], proc.returncode, stdout, stderr
+        )  # always our own argv list
     return stdout
 
 

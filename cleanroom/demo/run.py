@@ -40,7 +40,9 @@ def check_view(view: dict[str, Any], truth: dict[str, Any], viewer_is_vendor: bo
         expected = truth["matrix"][v_pop][p_pop]
         if expected < k:
             if not cell["suppressed"] or cell["count"] is not None:
-                problems.append(f"{view['viewer']} {cell['mine']}x{cell['theirs']}: expected suppressed (true count {expected} < {k})")
+                problems.append(
+                    f"{view['viewer']} {cell['mine']}x{cell['theirs']}: expected suppressed (true count {expected} < {k})"
+                )
         elif cell["count"] != expected:
             problems.append(f"{view['viewer']} {cell['mine']}x{cell['theirs']}: released {cell['count']}, truth {expected}")
     mine, theirs = ("vendor_accounts", "partner_accounts") if viewer_is_vendor else ("partner_accounts", "vendor_accounts")
@@ -52,7 +54,9 @@ def check_view(view: dict[str, Any], truth: dict[str, Any], viewer_is_vendor: bo
     return problems
 
 
-def check_targets(targets: list[dict[str, Any]], view: dict[str, Any], shared_accounts: Path, viewer_is_vendor: bool) -> list[str]:
+def check_targets(
+    targets: list[dict[str, Any]], view: dict[str, Any], shared_accounts: Path, viewer_is_vendor: bool
+) -> list[str]:
     """Differences between the revealed targets and the generator's per-company truth (empty when they match):
     exactly the shared companies on the granted pair, with the other side's populations there, and its shared columns."""
     mine_pop, their_pop = REVEAL if viewer_is_vendor else REVEAL[::-1]
@@ -71,7 +75,9 @@ def check_targets(targets: list[dict[str, Any]], view: dict[str, Any], shared_ac
     shares = set(PARTNER_SHARES if viewer_is_vendor else VENDOR_SHARES)
     for t in targets:
         if t["partner_populations"] != [their_pop] or set(t["partner_fields"]) != shares:
-            problems.append(f"{view['viewer']} target {t['domain']}: partner populations {t['partner_populations']}, fields {sorted(t['partner_fields'])}")
+            problems.append(
+                f"{view['viewer']} target {t['domain']}: partner populations {t['partner_populations']}, fields {sorted(t['partner_fields'])}"
+            )
     return problems
 
 
@@ -82,8 +88,18 @@ def print_targets(targets: list[dict[str, Any]], total: int) -> None:
         f"vendor's top {len(targets)} co-sell targets of {total} (its {REVEAL[0]} accounts the partner has as {REVEAL[1]}; "
         "the partner's fields sealed end to end, opened by the vendor)",
         ["#", "score", "account", "domain", "vendor stage", "amount", *PARTNER_SHARES],
-        [[t["rank"], f"{t['score']:.1f}", t["account"], t["domain"], t.get("my_stage") or "", "" if t.get("my_amount") is None else f"{t['my_amount']:,.0f}",
-          *(t["partner_fields"].get(c) or "" for c in PARTNER_SHARES)] for t in targets],
+        [
+            [
+                t["rank"],
+                f"{t['score']:.1f}",
+                t["account"],
+                t["domain"],
+                t.get("my_stage") or "",
+                "" if t.get("my_amount") is None else f"{t['my_amount']:,.0f}",
+                *(t["partner_fields"].get(c) or "" for c in PARTNER_SHARES),
+            ]
+            for t in targets
+        ],
     )
 
 
@@ -95,16 +111,35 @@ def verify_audit(data_dir: Path, out: Path) -> dict[str, Any]:
 
     summary = export(DataDir(data_dir), out)
     result = verify_file(out, Path(summary["public_key"]))
-    return {"file": str(out), "entries": result.entries, "head_hash": result.head_hash, "ok": result.ok, "problems": result.problems}
+    return {
+        "file": str(out),
+        "entries": result.entries,
+        "head_hash": result.head_hash,
+        "ok": result.ok,
+        "problems": result.problems,
+    }
 
 
-def _attribution(args: argparse.Namespace, coordinator: LocalCoordinator, vendor: Path, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
+def _attribution(
+    args: argparse.Namespace, coordinator: LocalCoordinator, vendor: Path, work: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
     """The vendor credits three partners on its deals, each partner under its own agreement."""
     from cleanroom.attribution import AttributionConfig
     from cleanroom.demo.attribution import check_attribution
 
-    summary = client_json(vendor, "synth", "--out", str(work / "deals"), "--attribution", "--deals", str(args.deals),
-                          "--touches", str(args.touches), "--seed", str(args.seed))
+    summary = client_json(
+        vendor,
+        "synth",
+        "--out",
+        str(work / "deals"),
+        "--attribution",
+        "--deals",
+        str(args.deals),
+        "--touches",
+        str(args.touches),
+        "--seed",
+        str(args.seed),
+    )
     truth = json.loads(Path(summary["paths"]["ground_truth"]).read_text())
     partners = {name: coordinator.add_party(name, work / name) for name in truth["partners"]}
     say(f"generated {truth['deal_rows']:,} Salesforce opportunities and {len(partners)} partners' touchpoint files")
@@ -113,16 +148,33 @@ def _attribution(args: argparse.Namespace, coordinator: LocalCoordinator, vendor
         proposed = client_json(vendor, "agreement", "propose", "--with", name, "--populations", "customer", "--attribution")
         client_json(profile, "agreement", "approve", proposed["agreement_id"])
         ids[name] = proposed["agreement_id"]
-    uploads = [client_background(profile, "attribution", "touches", ids[name], summary["paths"][name], "--wait", "300", "--json")
-               for name, profile in partners.items()]
-    view = client_json(vendor, "attribution", "run", "--agreements", ",".join(ids.values()), "--deals", summary["paths"]["deals"],
-                       "--wait", "300", "--as-of", truth["as_of"])
+    uploads = [
+        client_background(profile, "attribution", "touches", ids[name], summary["paths"][name], "--wait", "300", "--json")
+        for name, profile in partners.items()
+    ]
+    view = client_json(
+        vendor,
+        "attribution",
+        "run",
+        "--agreements",
+        ",".join(ids.values()),
+        "--deals",
+        summary["paths"]["deals"],
+        "--wait",
+        "300",
+        "--as-of",
+        truth["as_of"],
+    )
     for proc in uploads:
         finish(proc)
     say(f"attribution run over {len(ids)} agreements; partners' touches re-blinded and joined by token")
     releases = {name: client_json(profile, "attribution", "show", ids[name]) for name, profile in partners.items()}
-    return {"view": view, "partner_releases": releases, "profiles": partners,
-            "problems": check_attribution(view, truth, AttributionConfig())}
+    return {
+        "view": view,
+        "partner_releases": releases,
+        "profiles": partners,
+        "problems": check_attribution(view, truth, AttributionConfig()),
+    }
 
 
 def print_attribution(view: dict[str, Any], releases: dict[str, dict[str, Any]]) -> None:
@@ -137,7 +189,9 @@ def print_attribution(view: dict[str, Any], releases: dict[str, dict[str, Any]])
     for name, r in releases.items():
         won = r.get("credited_won")
         shown = f"{won} {r.get('currency') or ''}" if not isinstance(won, dict) else "suppressed"
-        out.print(f"{name} sees only its own figures: credited won {shown}, deals influenced {r.get('deals_influenced')}", markup=False)
+        out.print(
+            f"{name} sees only its own figures: credited won {shown}, deals influenced {r.get('deals_influenced')}", markup=False
+        )
     out.print()
 
 
@@ -150,19 +204,42 @@ def _overlap(args: argparse.Namespace, coordinator: LocalCoordinator, work: Path
     vendor = coordinator.add_party("vendor", work / "vendor")
     partner = coordinator.add_party("partner", work / "partner")
     data = client_json(
-        vendor, "synth", "--out", str(work / "data"),
-        "--vendor-accounts", str(args.vendor_accounts), "--partner-accounts", str(args.partner_accounts),
-        "--overlap", str(args.overlap), "--seed", str(args.seed), "--shared-accounts",
+        vendor,
+        "synth",
+        "--out",
+        str(work / "data"),
+        "--vendor-accounts",
+        str(args.vendor_accounts),
+        "--partner-accounts",
+        str(args.partner_accounts),
+        "--overlap",
+        str(args.overlap),
+        "--seed",
+        str(args.seed),
+        "--shared-accounts",
     )
     truth = json.loads(Path(data["ground_truth"]).read_text())
     say(f"generated {truth['vendor_rows']:,} Salesforce rows and {truth['partner_rows']:,} HubSpot rows")
-    agreement = client_json(vendor, "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS),
-                            "--reveal", ":".join(REVEAL), "--share", ",".join(VENDOR_SHARES))
+    agreement = client_json(
+        vendor,
+        "agreement",
+        "propose",
+        "--with",
+        "partner",
+        "--populations",
+        ",".join(POPULATIONS),
+        "--reveal",
+        ":".join(REVEAL),
+        "--share",
+        ",".join(VENDOR_SHARES),
+    )
     agreement_id = agreement["agreement_id"]
     amended = client_json(partner, "agreement", "approve", agreement_id, "--share", ",".join(PARTNER_SHARES))
     client_json(vendor, "agreement", "approve", agreement_id)
-    say(f"agreement {agreement_id} proposed by vendor (reveal {REVEAL[0]} x {REVEAL[1]}, sharing {', '.join(VENDOR_SHARES)}); "
-        f"partner amended it to share {', '.join(PARTNER_SHARES)} (v{amended['version']}); vendor approved v{amended['version']}")
+    say(
+        f"agreement {agreement_id} proposed by vendor (reveal {REVEAL[0]} x {REVEAL[1]}, sharing {', '.join(VENDOR_SHARES)}); "
+        f"partner amended it to share {', '.join(PARTNER_SHARES)} (v{amended['version']}); vendor approved v{amended['version']}"
+    )
     procs = {
         "vendor": client_background(vendor, "map", agreement_id, data["vendor"], "--wait", "300", "--json"),
         "partner": client_background(partner, "map", agreement_id, data["partner"], "--wait", "300", "--json"),
@@ -170,18 +247,37 @@ def _overlap(args: argparse.Namespace, coordinator: LocalCoordinator, work: Path
     views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
     for name, view in views.items():
         if "cells" not in view:  # map's --wait ran out and it printed what it still waits for
-            raise CleanroomError(f"the {name}'s map ended without a result, still waiting for {', '.join(view['waiting_for']) or view['state']}")
+            raise CleanroomError(
+                f"the {name}'s map ended without a result, still waiting for {', '.join(view['waiting_for']) or view['state']}"
+            )
     problems = check_view(views["vendor"], truth, True) + check_view(views["partner"], truth, False)
-    targets = {name: client_json(profile, "targets", agreement_id)["targets"] for name, profile in (("vendor", vendor), ("partner", partner))}
+    targets = {
+        name: client_json(profile, "targets", agreement_id)["targets"]
+        for name, profile in (("vendor", vendor), ("partner", partner))
+    }
     problems += check_targets(targets["vendor"], views["vendor"], Path(data["shared_accounts"]), True)
     problems += check_targets(targets["partner"], views["partner"], Path(data["shared_accounts"]), False)
-    say(f"account-level reveal: vendor {len(targets['vendor'])} targets, partner {len(targets['partner'])}; fields sealed end to end")
-    return {"profiles": {"vendor": vendor, "partner": partner}, "agreement_id": agreement_id, "views": views, "truth": truth,
-            "targets": targets, "problems": problems}
+    say(
+        f"account-level reveal: vendor {len(targets['vendor'])} targets, partner {len(targets['partner'])}; fields sealed end to end"
+    )
+    return {
+        "profiles": {"vendor": vendor, "partner": partner},
+        "agreement_id": agreement_id,
+        "views": views,
+        "truth": truth,
+        "targets": targets,
+        "problems": problems,
+    }
 
 
-def _print_report(overlap: dict[str, Any], attribution: dict[str, Any], problems: list[str], audit: dict[str, Any],
-                  receipts: dict[str, Any], elapsed: float) -> None:
+def _print_report(
+    overlap: dict[str, Any],
+    attribution: dict[str, Any],
+    problems: list[str],
+    audit: dict[str, Any],
+    receipts: dict[str, Any],
+    elapsed: float,
+) -> None:
     """The demo's result for people: both views, the top targets, attribution, and what was checked."""
     views, targets, truth = overlap["views"], overlap["targets"], overlap["truth"]
     for name in ("vendor", "partner"):
@@ -236,13 +332,25 @@ def run_demo(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         if args.json:
             targets = overlap["targets"]
-            print_json({
-                "agreement_id": overlap["agreement_id"], "views": overlap["views"], "ground_truth": overlap["truth"],
-                "targets": {"vendor_top10": targets["vendor"][:10], "vendor_total": len(targets["vendor"]), "partner_total": len(targets["partner"])},
-                "attribution": attribution["view"], "partner_releases": attribution["partner_releases"],
-                "matches_ground_truth": not problems, "problems": problems,
-                "audit": audit, "receipts": receipts, "seconds": round(elapsed, 2),
-            })
+            print_json(
+                {
+                    "agreement_id": overlap["agreement_id"],
+                    "views": overlap["views"],
+                    "ground_truth": overlap["truth"],
+                    "targets": {
+                        "vendor_top10": targets["vendor"][:10],
+                        "vendor_total": len(targets["vendor"]),
+                        "partner_total": len(targets["partner"]),
+                    },
+                    "attribution": attribution["view"],
+                    "partner_releases": attribution["partner_releases"],
+                    "matches_ground_truth": not problems,
+                    "problems": problems,
+                    "audit": audit,
+                    "receipts": receipts,
+                    "seconds": round(elapsed, 2),
+                }
+            )
         else:
             _print_report(overlap, attribution, problems, audit, receipts, elapsed)
         ok = not problems and audit["ok"] and all(r["ok"] for r in receipts.values())

@@ -34,14 +34,43 @@ from cleanroom.demo.synth_files import write_rows
 POPULATIONS = ("customer", "prospect", "opportunity")
 UNMAPPED = 3  # plan code: a stage that maps to no population
 
-SALESFORCE_HEADERS = ["Account ID", "Account Name", "Website", "Type", "Billing Country", "Account Owner", "Industry", "Annual Revenue", "Last Activity"]
-HUBSPOT_HEADERS = ["Record ID", "Company name", "Company Domain Name", "Website URL", "Lifecycle Stage", "Country/Region", "Company owner", "Annual Revenue", "Last Activity Date"]
+SALESFORCE_HEADERS = [
+    "Account ID",
+    "Account Name",
+    "Website",
+    "Type",
+    "Billing Country",
+    "Account Owner",
+    "Industry",
+    "Annual Revenue",
+    "Last Activity",
+]
+HUBSPOT_HEADERS = [
+    "Record ID",
+    "Company name",
+    "Company Domain Name",
+    "Website URL",
+    "Lifecycle Stage",
+    "Country/Region",
+    "Company owner",
+    "Annual Revenue",
+    "Last Activity Date",
+]
 
 # Stage spellings per plan code (customer, prospect, opportunity, unmapped).
 SF_TYPES = (("Customer - Direct", "Customer - Channel"), ("Prospect",), ("Opportunity",), ("Partner", "Competitor", "Other", ""))
 HS_STAGES = (
     ("customer", "Customer", "evangelist", "Evangelist"),
-    ("lead", "Lead", "subscriber", "Subscriber", "marketingqualifiedlead", "Marketing Qualified Lead", "salesqualifiedlead", "Sales Qualified Lead"),
+    (
+        "lead",
+        "Lead",
+        "subscriber",
+        "Subscriber",
+        "marketingqualifiedlead",
+        "Marketing Qualified Lead",
+        "salesqualifiedlead",
+        "Sales Qualified Lead",
+    ),
     ("opportunity", "Opportunity"),
     ("other", "Other", ""),
 )
@@ -52,30 +81,122 @@ PARTNER_MIX = (0.25, 0.80)
 # distinct companies therefore never share a registrable domain (no digits in names either).
 SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
 SYLLABLE_PAIRS = [a + b for b in SYLLABLES for a in SYLLABLES]  # pair index d = a + 80 * b, same order as one at a time
-WORDS = ["labs", "systems", "works", "data", "cloud", "health", "bank", "logistics", "foods", "energy",
-         "media", "robotics", "analytics", "security", "retail", "motors", "capital", "bio", "software", "networks"]
+WORDS = [
+    "labs",
+    "systems",
+    "works",
+    "data",
+    "cloud",
+    "health",
+    "bank",
+    "logistics",
+    "foods",
+    "energy",
+    "media",
+    "robotics",
+    "analytics",
+    "security",
+    "retail",
+    "motors",
+    "capital",
+    "bio",
+    "software",
+    "networks",
+]
 SUFFIXES = ["com"] * 9 + ["io", "net", "co.uk", "com.au", "de", "co.jp", "fr", "ai", "org", "com.br", "ca", "nl"]
 TWIN_SUFFIXES = ["co.uk", "com.au", "de", "io"]  # a look-alike of an X.com company lives on one of these
-IDN_CITIES = [("münchen", "de"), ("zürich", "ch"), ("köln", "de"), ("malmö", "se"), ("québec", "ca"),
-              ("são-paulo", "com.br"), ("ålesund", "no"), ("düsseldorf", "de"), ("göteborg", "se"), ("besançon", "fr")]
+IDN_CITIES = [
+    ("münchen", "de"),
+    ("zürich", "ch"),
+    ("köln", "de"),
+    ("malmö", "se"),
+    ("québec", "ca"),
+    ("são-paulo", "com.br"),
+    ("ålesund", "no"),
+    ("düsseldorf", "de"),
+    ("göteborg", "se"),
+    ("besançon", "fr"),
+]
 LEGAL = ["Inc", "Inc.", "LLC", "Ltd", "Ltd.", "GmbH", "Corp", "", "", "S.A.", "Pty Ltd", "B.V.", "AG", "KK"]
-COUNTRIES = [("United States", "USA", "US"), ("United Kingdom", "UK", "GB"), ("Germany", "DE", "Deutschland"),
-             ("France", "FR"), ("Australia", "AU"), ("Japan", "JP"), ("Canada", "CA"), ("Brazil", "Brasil", "BR")]
-OWNERS = ["Dana Scully", "Fox Mulder", "Walter Skinner", "Monica Reyes", "John Doggett", "Priya Natarajan",
-          "Lars Eriksson", "Aiko Tanaka", "Chloé Martin", "Mateus Silva", "Grace Hopper", "Ada Byron"]
+COUNTRIES = [
+    ("United States", "USA", "US"),
+    ("United Kingdom", "UK", "GB"),
+    ("Germany", "DE", "Deutschland"),
+    ("France", "FR"),
+    ("Australia", "AU"),
+    ("Japan", "JP"),
+    ("Canada", "CA"),
+    ("Brazil", "Brasil", "BR"),
+]
+OWNERS = [
+    "Dana Scully",
+    "Fox Mulder",
+    "Walter Skinner",
+    "Monica Reyes",
+    "John Doggett",
+    "Priya Natarajan",
+    "Lars Eriksson",
+    "Aiko Tanaka",
+    "Chloé Martin",
+    "Mateus Silva",
+    "Grace Hopper",
+    "Ada Byron",
+]
 INDUSTRIES = ["Software", "Healthcare", "Financial Services", "Manufacturing", "Retail", "Energy", "Media", "Logistics", ""]
 PEOPLE = ["jane.doe", "bob", "cto.mike", "info", "j.smith", "accounts", "maria.g", "kim99"]
-FREEMAIL = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "aol.com", "gmx.de", "proton.me", "yahoo.co.uk", "web.de"]
+FREEMAIL = [
+    "gmail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "icloud.com",
+    "aol.com",
+    "gmx.de",
+    "proton.me",
+    "yahoo.co.uk",
+    "web.de",
+]
 DISPOSABLE = ["mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com"]
 GARBAGE = ["", "", "", "n/a", "N/A", "-", "http://", "https://", "none", "   ", "TBD", "http://10.0.0.1/"]
 
 # Usable spellings of a host h (H = upper case). Every one canonicalises to h's registrable domain.
 WEBSITE_FORMS = [
-    "{h}", "{h}", "{h}", "www.{h}", "www.{h}", "https://www.{h}", "http://{h}", "https://www.{h}/about?x=1",
-    "http://{h}:8080", "https://{h}/en-us/", "{H}", "WWW.{H}", "{h}.", "www.{h}.", " www.{h} ", "http://app.{h}",
-    "https://eu.app.{h}/login", "contact@{h}", "sales@{h}", "HTTPS://WWW.{H}/", "https://www.{h}/#contact", "{C}",
+    "{h}",
+    "{h}",
+    "{h}",
+    "www.{h}",
+    "www.{h}",
+    "https://www.{h}",
+    "http://{h}",
+    "https://www.{h}/about?x=1",
+    "http://{h}:8080",
+    "https://{h}/en-us/",
+    "{H}",
+    "WWW.{H}",
+    "{h}.",
+    "www.{h}.",
+    " www.{h} ",
+    "http://app.{h}",
+    "https://eu.app.{h}/login",
+    "contact@{h}",
+    "sales@{h}",
+    "HTTPS://WWW.{H}/",
+    "https://www.{h}/#contact",
+    "{C}",
 ]
-DOMAIN_FORMS = ["{h}", "{h}", "{h}", "{h}", "www.{h}", "{H}", "{C}", "{h}.", "app.{h}", "info@{h}", " {h} "]  # HubSpot "Company Domain Name"
+DOMAIN_FORMS = [
+    "{h}",
+    "{h}",
+    "{h}",
+    "{h}",
+    "www.{h}",
+    "{H}",
+    "{C}",
+    "{h}.",
+    "app.{h}",
+    "info@{h}",
+    " {h} ",
+]  # HubSpot "Company Domain Name"
 
 M64 = (1 << 64) - 1
 
@@ -165,8 +286,15 @@ class _Universe:
         return Company(domain, unicode_domain, name.strip(), COUNTRIES[country])
 
 
-def _plan(rng: random.Random, companies: Iterable[int], mix: tuple[float, float], near_miss: Sequence[int],
-          fresh: Iterator[int], junk: int, mask: bytearray) -> tuple[list[int], int]:
+def _plan(
+    rng: random.Random,
+    companies: Iterable[int],
+    mix: tuple[float, float],
+    near_miss: Sequence[int],
+    fresh: Iterator[int],
+    junk: int,
+    mask: bytearray,
+) -> tuple[list[int], int]:
     """One int per row: company * 8 + population code * 2 + (1 if the row has no usable key).
 
     Sets mask[c] to the company's population bitmask (union over its usable rows);
@@ -222,10 +350,18 @@ class _Pair:
         self.universe = _Universe(seed, v, p, o, size)
         fresh = count(known)
         masks = bytearray(size), bytearray(size)
-        self.vendor_plan, v_rej = _plan(random.Random(f"{seed}/vendor/plan"), range(v), VENDOR_MIX,
-                                        range(v, known), fresh, junk_v, masks[0])
-        self.partner_plan, p_rej = _plan(random.Random(f"{seed}/partner/plan"), chain(range(o), range(v, known)), PARTNER_MIX,
-                                         range(o, v), fresh, junk_p, masks[1])
+        self.vendor_plan, v_rej = _plan(
+            random.Random(f"{seed}/vendor/plan"), range(v), VENDOR_MIX, range(v, known), fresh, junk_v, masks[0]
+        )
+        self.partner_plan, p_rej = _plan(
+            random.Random(f"{seed}/partner/plan"),
+            chain(range(o), range(v, known)),
+            PARTNER_MIX,
+            range(o, v),
+            fresh,
+            junk_p,
+            masks[1],
+        )
         self.masks = masks
         pairs = Counter(zip(*masks, strict=True))  # (vendor mask, partner mask) -> companies
         matrix = {vp: {pp: 0 for pp in POPULATIONS} for vp in POPULATIONS}
@@ -236,10 +372,14 @@ class _Pair:
                         if vm >> i & 1 and pm >> j & 1:
                             matrix[vp][pp] += n
         self.truth = GroundTruth(
-            vendor_accounts=size - masks[0].count(0), partner_accounts=size - masks[1].count(0),
-            overlap=sum(n for (vm, pm), n in pairs.items() if vm and pm), matrix=matrix,
-            vendor_rejected_rows=v_rej, partner_rejected_rows=p_rej,
-            vendor_rows=len(self.vendor_plan), partner_rows=len(self.partner_plan),
+            vendor_accounts=size - masks[0].count(0),
+            partner_accounts=size - masks[1].count(0),
+            overlap=sum(n for (vm, pm), n in pairs.items() if vm and pm),
+            matrix=matrix,
+            vendor_rejected_rows=v_rej,
+            partner_rejected_rows=p_rej,
+            vendor_rows=len(self.vendor_plan),
+            partner_rows=len(self.partner_plan),
         )
 
     def shared_accounts(self) -> Iterator[tuple[str, list[str], list[str]]]:
@@ -247,9 +387,11 @@ class _Pair:
         vendor, partner = self.masks
         for c in range(self.universe.overlap):
             if vendor[c] and partner[c]:
-                yield (self.universe.company(c).domain,
-                       [p for i, p in enumerate(POPULATIONS) if vendor[c] >> i & 1],
-                       [p for i, p in enumerate(POPULATIONS) if partner[c] >> i & 1])
+                yield (
+                    self.universe.company(c).domain,
+                    [p for i, p in enumerate(POPULATIONS) if vendor[c] >> i & 1],
+                    [p for i, p in enumerate(POPULATIONS) if partner[c] >> i & 1],
+                )
 
     # --- rendering: cosmetic randomness only; what a row means is fixed by the plan ---
     # Rows are rendered with rng.random() and indexing: rng.choice/randint cost ~5x more, and
@@ -302,8 +444,9 @@ class _Pair:
                 "Country/Region": _pick(r, co.countries),
                 "Company owner": _pick(r, OWNERS),
                 "Annual Revenue": "" if r() < 0.15 else str(int(r() * 2000 + 1) * 50_000),
-                "Last Activity Date": "" if r() < 0.1 else
-                f"{2025 + (r() < 0.6)}-{int(r() * 12) + 1:02d}-{int(r() * 28) + 1:02d} {int(r() * 24):02d}:{int(r() * 60):02d}",
+                "Last Activity Date": ""
+                if r() < 0.1
+                else f"{2025 + (r() < 0.6)}-{int(r() * 12) + 1:02d}-{int(r() * 28) + 1:02d} {int(r() * 24):02d}:{int(r() * 60):02d}",
             }
 
 
@@ -332,15 +475,23 @@ def _no_key(r: Rand) -> str:
     return _pick(r, GARBAGE)
 
 
-def generate_pair(vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000,
-                  seed: int = 7) -> tuple[list[dict[str, str]], list[dict[str, str]], GroundTruth]:
+def generate_pair(
+    vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000, seed: int = 7
+) -> tuple[list[dict[str, str]], list[dict[str, str]], GroundTruth]:
     """Vendor (Salesforce) rows, partner (HubSpot) rows and the exact ground truth, deterministic per seed."""
     pair = _Pair(vendor_accounts, partner_accounts, overlap, seed)
     return list(pair.vendor_rows()), list(pair.partner_rows()), pair.truth
 
 
-def write_pair(out_dir: Path, vendor_accounts: int = 20_000, partner_accounts: int = 15_000, overlap: int = 4_000,
-               seed: int = 7, formats: Sequence[str] = ("csv",), shared_accounts: bool = False) -> dict[str, str]:
+def write_pair(
+    out_dir: Path,
+    vendor_accounts: int = 20_000,
+    partner_accounts: int = 15_000,
+    overlap: int = 4_000,
+    seed: int = 7,
+    formats: Sequence[str] = ("csv",),
+    shared_accounts: bool = False,
+) -> dict[str, str]:
     """Write the vendor file, partner file (per format) and ground_truth.json; returns their paths.
 
     Keys "vendor" and "partner" name the first format's files; with several formats

@@ -28,14 +28,27 @@ def _synth(args: argparse.Namespace) -> int:
             if args.partners < 1:
                 raise ValueError(f"--partners must be at least 1, got {args.partners}")
             truth = write_attribution_set(
-                Path(args.out), deals=args.deals, partners=partner_names(args.partners), touches=args.touches,
-                seed=args.seed, style=args.style, fmt=args.format, foreign_share=args.foreign_share,
+                Path(args.out),
+                deals=args.deals,
+                partners=partner_names(args.partners),
+                touches=args.touches,
+                seed=args.seed,
+                style=args.style,
+                fmt=args.format,
+                foreign_share=args.foreign_share,
             )
             paths = truth.paths
             summary = truth.summary()
         else:
-            paths = write_pair(Path(args.out), args.vendor_accounts, args.partner_accounts, args.overlap, args.seed, formats=(args.format,),
-                               shared_accounts=args.shared_accounts)
+            paths = write_pair(
+                Path(args.out),
+                args.vendor_accounts,
+                args.partner_accounts,
+                args.overlap,
+                args.seed,
+                formats=(args.format,),
+                shared_accounts=args.shared_accounts,
+            )
             summary = None
     except ValueError as exc:
         raise InputError(str(exc)) from None
@@ -56,14 +69,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlap", type=int, default=4_000, help="companies both sides have")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv", help="file format of every file written")
-    p.add_argument("--shared-accounts", action="store_true",
-                   help="also write shared_accounts.csv: each company both sides have, with its populations on each side")
+    p.add_argument(
+        "--shared-accounts",
+        action="store_true",
+        help="also write shared_accounts.csv: each company both sides have, with its populations on each side",
+    )
     a = p.add_argument_group("attribution", "with --attribution: a vendor deals file and partner touches files instead")
     a.add_argument("--attribution", action="store_true", help="write deals + touches files and their ground truth")
     a.add_argument("--deals", type=int, default=2_000, metavar="N", help="deal rows in the vendor's file (default 2000)")
     a.add_argument("--partners", type=int, default=3, metavar="P", help="partners, named partner-a, partner-b, ... (default 3)")
     a.add_argument("--touches", type=int, default=3_000, metavar="N", help="touch rows per partner (default 3000)")
-    a.add_argument("--style", choices=["salesforce", "hubspot"], default="salesforce", help="the deals file's CRM (default salesforce)")
-    a.add_argument("--foreign-share", type=float, default=0.0, metavar="X", help="share of deals in EUR instead of USD (default 0)")
+    a.add_argument(
+        "--style", choices=["salesforce", "hubspot"], default="salesforce", help="the deals file's CRM (default salesforce)"
+    )
+    a.add_argument(
+        "--foreign-share", type=float, default=0.0, metavar="X", help="share of deals in EUR instead of USD (default 0)"
+    )
     add_json(p)
     p.set_defaults(handler=_synth)

@@ -60,10 +60,35 @@ from cleanroom.demo.synth import (
 from cleanroom.demo.synth_files import write_rows
 from cleanroom.demo.synth_truth import AttributionTruth, TruthDeal, TruthTouch
 
-SALESFORCE_DEAL_HEADERS = ["Opportunity ID", "Opportunity Name", "Account Name", "Website", "Amount", "Opportunity Currency",
-                           "Stage", "Created Date", "Close Date", "Type", "Opportunity Owner", "Billing Country", "Lead Source"]
-HUBSPOT_DEAL_HEADERS = ["Record ID", "Deal Name", "Associated Company", "Company Domain Name", "Amount", "Deal currency code",
-                        "Deal Stage", "Create Date", "Close Date", "Deal Type", "Deal owner", "Country/Region"]
+SALESFORCE_DEAL_HEADERS = [
+    "Opportunity ID",
+    "Opportunity Name",
+    "Account Name",
+    "Website",
+    "Amount",
+    "Opportunity Currency",
+    "Stage",
+    "Created Date",
+    "Close Date",
+    "Type",
+    "Opportunity Owner",
+    "Billing Country",
+    "Lead Source",
+]
+HUBSPOT_DEAL_HEADERS = [
+    "Record ID",
+    "Deal Name",
+    "Associated Company",
+    "Company Domain Name",
+    "Amount",
+    "Deal currency code",
+    "Deal Stage",
+    "Create Date",
+    "Close Date",
+    "Deal Type",
+    "Deal owner",
+    "Country/Region",
+]
 
 
 class TouchStyle(NamedTuple):
@@ -79,24 +104,76 @@ class TouchStyle(NamedTuple):
 
 # Partner i writes its touches in style i % 3.
 TOUCH_STYLES = (
-    TouchStyle(["Account Name", "Website", "Partner Role", "Touch Date", "Partner Rep", "Billing Country", "Notes"],
-               "Account Name", "Website", "Partner Role", "Touch Date", "Billing Country", WEBSITE_FORMS, "us"),
-    TouchStyle(["Company name", "Company Domain Name", "Touch Type", "Activity Date", "Country/Region", "Owner"],
-               "Company name", "Company Domain Name", "Touch Type", "Activity Date", "Country/Region", DOMAIN_FORMS, "iso-time"),
-    TouchStyle(["Account Name", "Domain", "Role", "Date", "Country", "Notes"],
-               "Account Name", "Domain", "Role", "Date", "Country", DOMAIN_FORMS, "iso"),
+    TouchStyle(
+        ["Account Name", "Website", "Partner Role", "Touch Date", "Partner Rep", "Billing Country", "Notes"],
+        "Account Name",
+        "Website",
+        "Partner Role",
+        "Touch Date",
+        "Billing Country",
+        WEBSITE_FORMS,
+        "us",
+    ),
+    TouchStyle(
+        ["Company name", "Company Domain Name", "Touch Type", "Activity Date", "Country/Region", "Owner"],
+        "Company name",
+        "Company Domain Name",
+        "Touch Type",
+        "Activity Date",
+        "Country/Region",
+        DOMAIN_FORMS,
+        "iso-time",
+    ),
+    TouchStyle(
+        ["Account Name", "Domain", "Role", "Date", "Country", "Notes"],
+        "Account Name",
+        "Domain",
+        "Role",
+        "Date",
+        "Country",
+        DOMAIN_FORMS,
+        "iso",
+    ),
 )
 OUTCOME_MIX = (("won", 0.35), ("lost", 0.30), ("open", 0.35))
 TYPE_MIX = (("new", 0.60), ("expansion", 0.25), ("renewal", 0.15))
-SF_STAGES = {"won": ("Closed Won",), "lost": ("Closed Lost",),
-             "open": ("Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
-                      "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review")}
-HS_STAGES = {"won": ("closedwon", "Closed Won"), "lost": ("closedlost", "Closed Lost"),
-             "open": ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
-                      "Appointment Scheduled", "Contract Sent")}
-SF_TYPES = {"new": ("New Business", "New Business", "New Customer", ""), "expansion": ("Existing Business - Upgrade", "Expansion", "Existing Customer - Upgrade"),
-            "renewal": ("Renewal", "Existing Business - Renewal")}
-HS_TYPES = {"new": ("newbusiness", "New Business"), "expansion": ("existingbusiness", "Existing Business"), "renewal": ("renewal", "Renewal")}
+SF_STAGES = {
+    "won": ("Closed Won",),
+    "lost": ("Closed Lost",),
+    "open": (
+        "Prospecting",
+        "Qualification",
+        "Needs Analysis",
+        "Value Proposition",
+        "Id. Decision Makers",
+        "Perception Analysis",
+        "Proposal/Price Quote",
+        "Negotiation/Review",
+    ),
+}
+HS_STAGES = {
+    "won": ("closedwon", "Closed Won"),
+    "lost": ("closedlost", "Closed Lost"),
+    "open": (
+        "appointmentscheduled",
+        "qualifiedtobuy",
+        "presentationscheduled",
+        "decisionmakerboughtin",
+        "contractsent",
+        "Appointment Scheduled",
+        "Contract Sent",
+    ),
+}
+SF_TYPES = {
+    "new": ("New Business", "New Business", "New Customer", ""),
+    "expansion": ("Existing Business - Upgrade", "Expansion", "Existing Customer - Upgrade"),
+    "renewal": ("Renewal", "Existing Business - Renewal"),
+}
+HS_TYPES = {
+    "new": ("newbusiness", "New Business"),
+    "expansion": ("existingbusiness", "Existing Business"),
+    "renewal": ("renewal", "Renewal"),
+}
 ROLE_SPELLINGS = {
     "sourcing": ("Sourcing", "sourcing", "Referral", "referred", "Sourced", "source"),
     "co-sell": ("Co-Sell", "cosell", "co sell", "Co-selling"),
@@ -147,8 +224,18 @@ def _money(r: Rand, amount: Decimal, currency: str, style: str) -> str:
     return f"{currency} {amount:,.2f}"
 
 
-def _hubspot_deal(r: Rand, i: int, co: Company, deal_type: str, outcome: str, amount: Decimal, currency: str,
-                  created: date, closed: date | None, matchable: bool) -> tuple[dict[str, str], str]:
+def _hubspot_deal(
+    r: Rand,
+    i: int,
+    co: Company,
+    deal_type: str,
+    outcome: str,
+    amount: Decimal,
+    currency: str,
+    created: date,
+    closed: date | None,
+    matchable: bool,
+) -> tuple[dict[str, str], str]:
     """One HubSpot deal export row, and its stage as written."""
     stage = _pick(r, HS_STAGES[outcome])
     key = _website(r, co, DOMAIN_FORMS, 0.5) if matchable else _no_key(r)
@@ -169,8 +256,18 @@ def _hubspot_deal(r: Rand, i: int, co: Company, deal_type: str, outcome: str, am
     }, stage
 
 
-def _salesforce_deal(r: Rand, i: int, co: Company, deal_type: str, outcome: str, amount: Decimal, currency: str,
-                     created: date, closed: date | None, matchable: bool) -> tuple[dict[str, str], str]:
+def _salesforce_deal(
+    r: Rand,
+    i: int,
+    co: Company,
+    deal_type: str,
+    outcome: str,
+    amount: Decimal,
+    currency: str,
+    created: date,
+    closed: date | None,
+    matchable: bool,
+) -> tuple[dict[str, str], str]:
     """One Salesforce opportunity report row, and its stage as written."""
     stage = _pick(r, SF_STAGES[outcome])
     key = _website(r, co, WEBSITE_FORMS, 0.5) if matchable else _no_key(r)
@@ -250,12 +347,18 @@ class _Plan:
             else:
                 row, stage = _salesforce_deal(r, i, co, deal_type, outcome, amount, currency, created, closed, matchable)
                 deal_id = row["Opportunity ID"]
-            out.append(TruthDeal(deal_id, i + 1, c, co.domain, amount, currency, outcome, stage, deal_type, created, closed, matchable, ()))
+            out.append(
+                TruthDeal(
+                    deal_id, i + 1, c, co.domain, amount, currency, outcome, stage, deal_type, created, closed, matchable, ()
+                )
+            )
             yield row
 
     # --- touches ---
 
-    def touch_rows(self, index: int, deals: list[TruthDeal], found: dict[int, list[TruthTouch]], counts: dict[str, int]) -> Iterator[dict[str, str]]:
+    def touch_rows(
+        self, index: int, deals: list[TruthDeal], found: dict[int, list[TruthTouch]], counts: dict[str, int]
+    ) -> Iterator[dict[str, str]]:
         """Rows of partner ``index``'s file; true touches go to found[company]."""
         partner = self.partners[index]
         st = TOUCH_STYLES[index % len(TOUCH_STYLES)]
@@ -345,7 +448,13 @@ def write_attribution_set(
     for index, partner in enumerate(plan.partners):
         counts = {"rejected": 0, "off_deal": 0, "lookalike": 0}
         path = out / f"touches_{partner}.{fmt}"
-        write_rows(plan.touch_rows(index, truth_deals, found, counts), touches, TOUCH_STYLES[index % len(TOUCH_STYLES)].headers, path, fmt)
+        write_rows(
+            plan.touch_rows(index, truth_deals, found, counts),
+            touches,
+            TOUCH_STYLES[index % len(TOUCH_STYLES)].headers,
+            path,
+            fmt,
+        )
         paths[partner] = str(path)
         touch_rows[partner], rejected[partner] = touches, counts["rejected"]
         off_deal[partner], lookalike[partner] = counts["off_deal"], counts["lookalike"]

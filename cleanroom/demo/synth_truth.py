@@ -41,19 +41,37 @@ class TruthDeal:
 
     def to_json(self) -> dict:
         return {
-            "deal_id": self.deal_id, "row": self.row, "company": self.company, "domain": self.domain,
-            "amount": str(self.amount), "currency": self.currency, "outcome": self.outcome, "stage": self.stage,
-            "type": self.deal_type, "created": self.created.isoformat(),
-            "closed": None if self.closed is None else self.closed.isoformat(), "matchable": self.matchable,
+            "deal_id": self.deal_id,
+            "row": self.row,
+            "company": self.company,
+            "domain": self.domain,
+            "amount": str(self.amount),
+            "currency": self.currency,
+            "outcome": self.outcome,
+            "stage": self.stage,
+            "type": self.deal_type,
+            "created": self.created.isoformat(),
+            "closed": None if self.closed is None else self.closed.isoformat(),
+            "matchable": self.matchable,
             "touches": [t.to_json() for t in self.touches],
         }
 
     @classmethod
     def from_json(cls, d: dict) -> TruthDeal:
         return cls(
-            d["deal_id"], d["row"], d["company"], d["domain"], Decimal(d["amount"]), d["currency"], d["outcome"], d["stage"],
-            d["type"], date.fromisoformat(d["created"]), None if d["closed"] is None else date.fromisoformat(d["closed"]),
-            d["matchable"], tuple(TruthTouch(t["partner"], t["role"], date.fromisoformat(t["date"]), t["row"]) for t in d["touches"]),
+            d["deal_id"],
+            d["row"],
+            d["company"],
+            d["domain"],
+            Decimal(d["amount"]),
+            d["currency"],
+            d["outcome"],
+            d["stage"],
+            d["type"],
+            date.fromisoformat(d["created"]),
+            None if d["closed"] is None else date.fromisoformat(d["closed"]),
+            d["matchable"],
+            tuple(TruthTouch(t["partner"], t["role"], date.fromisoformat(t["date"]), t["row"]) for t in d["touches"]),
         )
 
 
@@ -73,13 +91,19 @@ class AttributionTruth:
     def summary(self) -> dict:
         """Everything but the per-deal list."""
         return {
-            "seed": self.seed, "as_of": self.as_of.isoformat(), "style": self.style, "partners": list(self.partners),
-            "paths": dict(self.paths), "deal_rows": len(self.deals),
+            "seed": self.seed,
+            "as_of": self.as_of.isoformat(),
+            "style": self.style,
+            "partners": list(self.partners),
+            "paths": dict(self.paths),
+            "deal_rows": len(self.deals),
             "keyless_deals": sum(not d.matchable for d in self.deals),
             "accounts": len({d.company for d in self.deals}),
             "true_touches": self.true_touch_rows(),
-            "touch_rows": dict(self.touch_rows), "rejected_touch_rows": dict(self.rejected_touch_rows),
-            "off_deal_touches": dict(self.off_deal_touches), "lookalike_touches": dict(self.lookalike_touches),
+            "touch_rows": dict(self.touch_rows),
+            "rejected_touch_rows": dict(self.rejected_touch_rows),
+            "off_deal_touches": dict(self.off_deal_touches),
+            "lookalike_touches": dict(self.lookalike_touches),
         }
 
     def true_touch_rows(self) -> dict[str, int]:
@@ -106,7 +130,14 @@ class AttributionTruth:
     def load(cls, path: Path | str) -> AttributionTruth:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(
-            data["seed"], date.fromisoformat(data["as_of"]), data["style"], tuple(data["partners"]), data["paths"],
-            [TruthDeal.from_json(d) for d in data["deals"]], data["touch_rows"], data["rejected_touch_rows"],
-            data["off_deal_touches"], data.get("lookalike_touches", {}),
+            data["seed"],
+            date.fromisoformat(data["as_of"]),
+            data["style"],
+            tuple(data["partners"]),
+            data["paths"],
+            [TruthDeal.from_json(d) for d in data["deals"]],
+            data["touch_rows"],
+            data["rejected_touch_rows"],
+            data["off_deal_touches"],
+            data.get("lookalike_touches", {}),
         )

@@ -129,7 +129,9 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
             # and much cheaper per worker than spawn.
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["cleanroom.psi.blinding"])
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),))
+            _pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+            )
             _pool_workers = workers
         return _pool
 

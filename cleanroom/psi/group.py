@@ -116,9 +116,7 @@ def check_points(points: bytes) -> np.ndarray:
     """
     n, rest = divmod(len(points), POINT_SIZE)
     if rest:
-        raise InvalidPoint(
-            f"packed points must be a multiple of {POINT_SIZE} bytes; got {len(points)} bytes"
-        )
+        raise InvalidPoint(f"packed points must be a multiple of {POINT_SIZE} bytes; got {len(points)} bytes")
     raw = np.frombuffer(points, dtype=np.uint8).reshape(n, POINT_SIZE)
     top_bit = np.flatnonzero(raw[:, 31] & 0x80)
     if top_bit.size:

@@ -92,8 +92,9 @@ def _task(description: str, total: int | None, enabled: bool | None) -> Iterator
     global _live, _live_bars
     with _live_lock:
         if _live is None:
-            _live = Progress(TextColumn("{task.description}"), BarColumn(), _Count(), TimeRemainingColumn(),
-                             console=err, transient=True)
+            _live = Progress(
+                TextColumn("{task.description}"), BarColumn(), _Count(), TimeRemainingColumn(), console=err, transient=True
+            )
             _live.start()
         bar, _live_bars = _live, _live_bars + 1
         task = bar.add_task(description, total=total)

@@ -37,7 +37,16 @@ def print_partner_credit(view: dict[str, Any]) -> None:
     print_table(
         f"Partner attribution ({view['model']}, as of {view['as_of']})",
         ["partner", "credited won", "credited open", "sourced", "influenced", "win rate"],
-        [[p["partner"], p["credited_won"], p["credited_open"], p["deals_sourced"], p["deals_influenced"],
-          "-" if p["win_rate_influenced"] is None else f"{p['win_rate_influenced']:.1%}"] for p in view["partners"]],
+        [
+            [
+                p["partner"],
+                p["credited_won"],
+                p["credited_open"],
+                p["deals_sourced"],
+                p["deals_influenced"],
+                "-" if p["win_rate_influenced"] is None else f"{p['win_rate_influenced']:.1%}",
+            ]
+            for p in view["partners"]
+        ],
         numbers=True,
     )

@@ -1,14 +1,14 @@
 """A party profile directory: who we are, how to reach the coordinator, our keys.
 
-    DIR/profile.json             party name and coordinator address
-    DIR/party.pem, party.key     our client certificate (issued by the coordinator's CA)
-    DIR/ca.pem                   the coordinator's CA (we trust nothing else)
-    DIR/coordinator-signing.pub  the coordinator's Ed25519 key, to check receipts
-    DIR/keystore.json            our secret scalars, one per agreement (0600)
-    DIR/receipts.jsonl           what we sent and received, countersigned
-    DIR/encryption.key           our X25519 key for sealed shared fields (0600, made here on first need)
-    DIR/peers.json               partners' X25519 public keys, pinned on first use
-    DIR/reveal/AGR/RUN.json      account label -> our own row, for joining revealed accounts back (0600)
+DIR/profile.json             party name and coordinator address
+DIR/party.pem, party.key     our client certificate (issued by the coordinator's CA)
+DIR/ca.pem                   the coordinator's CA (we trust nothing else)
+DIR/coordinator-signing.pub  the coordinator's Ed25519 key, to check receipts
+DIR/keystore.json            our secret scalars, one per agreement (0600)
+DIR/receipts.jsonl           what we sent and received, countersigned
+DIR/encryption.key           our X25519 key for sealed shared fields (0600, made here on first need)
+DIR/peers.json               partners' X25519 public keys, pinned on first use
+DIR/reveal/AGR/RUN.json      account label -> our own row, for joining revealed accounts back (0600)
 """
 
 from __future__ import annotations

@@ -14,9 +14,28 @@ pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.p
 
 def test_demo_json_matches_ground_truth_and_verifies(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "cleanroom.coordinator.cli", "demo", "--json", "--keep", str(tmp_path / "work"),
-         "--vendor-accounts", "1500", "--partner-accounts", "1200", "--overlap", "400", "--deals", "600", "--touches", "500"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "cleanroom.coordinator.cli",
+            "demo",
+            "--json",
+            "--keep",
+            str(tmp_path / "work"),
+            "--vendor-accounts",
+            "1500",
+            "--partner-accounts",
+            "1200",
+            "--overlap",
+            "400",
+            "--deals",
+            "600",
+            "--touches",
+            "500",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -30,7 +49,10 @@ def test_demo_json_matches_ground_truth_and_verifies(tmp_path):
     # the vendor's top 10 co-sell targets, each with the partner's shared columns.
     top = result["targets"]["vendor_top10"]
     assert len(top) == 10 and result["targets"]["vendor_total"] >= 10
-    assert all(t["partner_populations"] == ["customer"] and set(t["partner_fields"]) == {"Company owner", "Last Activity Date"} for t in top)
+    assert all(
+        t["partner_populations"] == ["customer"] and set(t["partner_fields"]) == {"Company owner", "Last Activity Date"}
+        for t in top
+    )
     assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
     assert result["audit"]["ok"] and result["audit"]["entries"] > 0
     assert all(r["ok"] and r["receipts"] > 0 for r in result["receipts"].values())

@@ -82,8 +82,18 @@ def expected(truth: AttributionTruth, config: AttributionConfig, model: str, par
     """Credit every deal the vendor could upload (a usable key) with the touches the generator put on its company."""
     deals, touches, ids = [], {}, {}
     for ref, d in enumerate(d for d in truth.deals if d.matchable):
-        deals.append(Deal(ref=ref, account=d.company, amount=d.amount, currency=d.currency, outcome=d.outcome,
-                          created=d.created, closed=d.closed, deal_type=d.deal_type))
+        deals.append(
+            Deal(
+                ref=ref,
+                account=d.company,
+                amount=d.amount,
+                currency=d.currency,
+                outcome=d.outcome,
+                created=d.created,
+                closed=d.closed,
+                deal_type=d.deal_type,
+            )
+        )
         touches[ref] = [Touch(partner=t.partner, role=t.role, day=t.day) for t in d.touches if t.partner in partners]
         ids[ref] = d.deal_id
     credits = credit_deals(deals, touches, config, AS_OF, model)
@@ -104,7 +114,9 @@ def expected(truth: AttributionTruth, config: AttributionConfig, model: str, par
 
 def _by_deal_id(statement: dict) -> dict:
     """A statement with its lines keyed by Opportunity ID (the row reference is the client's own business)."""
-    lines = sorted(({k: v for k, v in line.items() if k != "ref"} for line in statement["lines"]), key=lambda x: (x["deal_id"], x["item"]))
+    lines = sorted(
+        ({k: v for k, v in line.items() if k != "ref"} for line in statement["lines"]), key=lambda x: (x["deal_id"], x["item"])
+    )
     return {**statement, "lines": lines}
 
 
@@ -113,7 +125,9 @@ def assert_vendor_view(view: dict, truth: AttributionTruth, config: AttributionC
     assert view["model"] == model and view["as_of"] == AS_OF.isoformat()
     assert all(re.fullmatch(r"\d+\.\d{2,}", d["amount"]) for d in view["deals"]), "money is written with at least two decimals"
     got = {d["deal_id"]: {**d, "amount": Decimal(d["amount"])} for d in view["deals"]}
-    assert len(got) == len(view["deals"]) and set(got) == set(want.per_deal), "the release holds exactly the vendor's uploadable deals"
+    assert len(got) == len(view["deals"]) and set(got) == set(want.per_deal), (
+        "the release holds exactly the vendor's uploadable deals"
+    )
     wrong = {i: (got[i], want.per_deal[i]) for i in want.per_deal if got[i] != want.per_deal[i]}
     assert not wrong, f"{len(wrong)} deals credited differently from the ground truth, e.g. {list(wrong.items())[:2]}"
     assert sum(1 for d in got.values() if d["credits"]) > 100, "the data should credit many deals"
@@ -158,7 +172,9 @@ class World:
         self.coord.stop()
         return self
 
-    def agree(self, partner: str, attribution: AttributionConfig | None = AttributionConfig(), models: list[str] | None = None) -> str:
+    def agree(
+        self, partner: str, attribution: AttributionConfig | None = AttributionConfig(), models: list[str] | None = None
+    ) -> str:
         """A further agreement, proposed and approved over the wire from here (the CLI's path is the main world's)."""
         terms = build_terms("vendor", partner, ["customer"], min_set_size=10, attribution=attribution, attribution_models=models)
         with self.remote("vendor") as vendor, self.remote(partner) as other:
@@ -169,15 +185,31 @@ class World:
     def extra_agreement(self, name: str) -> str:
         if name not in self.extra:
             self.running()
-            self.extra[name] = self.agree("partner-a", None) if name == "plain" else self.agree("partner-a", models=["role-split"])
+            self.extra[name] = (
+                self.agree("partner-a", None) if name == "plain" else self.agree("partner-a", models=["role-split"])
+            )
         return self.extra[name]
 
     def vendor_run(self, model: str) -> dict:
         if model not in self.views:
             self.running()
-            view = client_json(self.profiles["vendor"], "attribution", "run", "--agreements", ",".join(self.ids[p] for p in PARTNERS),
-                               "--deals", self.deals, "--as-of", AS_OF.isoformat(), "--model", model,
-                               "--commission-plan", self.plan_file, "--period", PERIOD)
+            view = client_json(
+                self.profiles["vendor"],
+                "attribution",
+                "run",
+                "--agreements",
+                ",".join(self.ids[p] for p in PARTNERS),
+                "--deals",
+                self.deals,
+                "--as-of",
+                AS_OF.isoformat(),
+                "--model",
+                model,
+                "--commission-plan",
+                self.plan_file,
+                "--period",
+                PERIOD,
+            )
             self.record(view)
         return self.views[model]
 
@@ -203,10 +235,27 @@ def world(tmp_path_factory):
         w.profiles = {n: DataDir(coord.data_dir).add_party(n, base / n, coord.address) for n in ("vendor", *PARTNERS)}
         c_terms = base / "partner-c-terms.json"
         c_terms.write_text(json.dumps(PARTNER_C_TERMS))
-        flags = {"partner-a": ["--attribution"], "partner-b": ["--attribution", "--model", "time-decay"],
-                 "partner-c": ["--attribution", "--terms", str(c_terms)]}
-        proposals = {p: client_background(w.profiles["vendor"], "agreement", "propose", "--with", p, "--populations", "customer",
-                                          "--min-set-size", "10", *flags[p], "--json") for p in PARTNERS}
+        flags = {
+            "partner-a": ["--attribution"],
+            "partner-b": ["--attribution", "--model", "time-decay"],
+            "partner-c": ["--attribution", "--terms", str(c_terms)],
+        }
+        proposals = {
+            p: client_background(
+                w.profiles["vendor"],
+                "agreement",
+                "propose",
+                "--with",
+                p,
+                "--populations",
+                "customer",
+                "--min-set-size",
+                "10",
+                *flags[p],
+                "--json",
+            )
+            for p in PARTNERS
+        }
         for p, proc in proposals.items():
             proposed = json.loads(finish(proc))
             w.ids[p] = proposed["agreement_id"]
@@ -214,14 +263,30 @@ def world(tmp_path_factory):
         approvals = {p: client_background(w.profiles[p], "agreement", "approve", w.ids[p], "--json") for p in PARTNERS}
         assert all(json.loads(finish(proc))["state"] == "active" for proc in approvals.values())
         # Partners first, all at once; then the vendor while the partners' sync re-blinds its deals.
-        uploads = {p: client_background(w.profiles[p], "attribution", "touches", w.ids[p], truth.paths[p], "--json") for p in PARTNERS}
+        uploads = {
+            p: client_background(w.profiles[p], "attribution", "touches", w.ids[p], truth.paths[p], "--json") for p in PARTNERS
+        }
         for p, proc in uploads.items():
             report = json.loads(finish(proc))
             assert report["state"] == "collecting" and report["touches"] == TOUCHES - truth.rejected_touch_rows[p]
         syncs = [client_background(w.profiles[p], "sync", "--wait", "60") for p in PARTNERS]
-        view = client_json(w.profiles["vendor"], "attribution", "run", "--agreements", ",".join(w.ids[p] for p in PARTNERS),
-                           "--deals", w.deals, "--wait", "60", "--as-of", AS_OF.isoformat(),
-                           "--commission-plan", w.plan_file, "--period", PERIOD)
+        view = client_json(
+            w.profiles["vendor"],
+            "attribution",
+            "run",
+            "--agreements",
+            ",".join(w.ids[p] for p in PARTNERS),
+            "--deals",
+            w.deals,
+            "--wait",
+            "60",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--commission-plan",
+            w.plan_file,
+            "--period",
+            PERIOD,
+        )
         for proc in syncs:
             finish(proc)
         assert view["model"] == w.configs["partner-a"].model == "role-split", "default: the first agreement's model"
@@ -264,9 +329,16 @@ def test_partner_sees_only_its_own_k_suppressed_figures(world: World):
         summary = expected(world.truth, world.configs["partner-a"], agreed.model).summaries[p]
         want = partner_release(summary, agreed)
         assert {k: release[k] for k in want} == want, p
-        assert set(release) == set(want) | ENVELOPE, f"{p} was released more than its own figures: {set(release) - set(want) - ENVELOPE}"
+        assert set(release) == set(want) | ENVELOPE, (
+            f"{p} was released more than its own figures: {set(release) - set(want) - ENVELOPE}"
+        )
         assert set(want) - {"partner", "currency", "min_deals"} == set(agreed.partner_sees)
-        assert (release["viewer"], release["agreement_id"], release["model"], release["job_id"]) == (p, world.ids[p], agreed.model, view["job_id"])
+        assert (release["viewer"], release["agreement_id"], release["model"], release["job_id"]) == (
+            p,
+            world.ids[p],
+            agreed.model,
+            view["job_id"],
+        )
         text = json.dumps(release)
         assert [o for o in PARTNERS if o != p and o in text] == [], f"{p}'s release names another partner"
         assert [i for i in deal_ids if i in text] == [], f"{p}'s release holds a deal id"
@@ -368,25 +440,72 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(world: World):
     all3 = ",".join(w.ids[p] for p in PARTNERS)
     run_with = lambda f, *more: ["attribution", "run", "--agreements", w.ids["partner-a"], "--deals", f, *more]  # noqa: E731
     cases = {
-        "partner runs attribution": ("partner-a", run_with(deals),
-                                     [f"in agreement {w.ids['partner-a']} vendor is the vendor", "attribution touches"]),
-        "vendor uploads touches": ("vendor", ["attribution", "touches", w.ids["partner-a"], a_touches],
-                                   [f"you are the vendor in agreement {w.ids['partner-a']}", "attribution run"]),
-        "no attribution in the terms (run)": ("vendor", ["attribution", "run", "--agreements", plain, "--deals", deals],
-                                              [f"agreement {plain} does not include attribution", "--attribution"]),
-        "model the terms do not allow": ("vendor", ["attribution", "run", "--agreements", f"{w.ids['partner-a']},{restricted}", "--deals", deals,
-                                                    "--model", "linear"],
-                                         ["model 'linear' is not allowed by the terms of", restricted, "role-split"]),
-        "unparseable amount": ("vendor", run_with(files["amount"]), [files["amount"], f"row {row}", "'Amount'", "'12,5OO.00'", "unparseable amount"]),
-        "negative amount": ("vendor", run_with(files["negative"]), [files["negative"], f"row {row}", "'Amount'", "'-1,250.00'", "negative"]),
-        "unknown stage": ("vendor", run_with(files["stage"]), [files["stage"], f"row {row}", "'Stage'", "'Closed Maybe'", "unknown stage", "Closed Won"]),
-        "closed before created": ("vendor", run_with(files["dates"]), [files["dates"], f"row {row}", "'Close Date'", "'5/1/2025'", "before the created date"]),
-        "unknown role": ("partner-a", ["attribution", "touches", w.ids["partner-a"], files["role"]],
-                         [files["role"], "row 3", repr(role_column), "'Cheerleader'", "unknown role", "sourcing", "influence"]),
-        "as-of in the future": ("vendor", ["attribution", "run", "--agreements", all3, "--deals", deals, "--as-of", "2999-01-01"],
-                                ["--as-of 2999-01-01 is in the future"]),
-        "bad commission period": ("vendor", ["attribution", "run", "--agreements", all3, "--deals", deals, "--commission-plan", w.plan_file,
-                                             "--period", "2025-Q5"], ["--period '2025-Q5'"]),
+        "partner runs attribution": (
+            "partner-a",
+            run_with(deals),
+            [f"in agreement {w.ids['partner-a']} vendor is the vendor", "attribution touches"],
+        ),
+        "vendor uploads touches": (
+            "vendor",
+            ["attribution", "touches", w.ids["partner-a"], a_touches],
+            [f"you are the vendor in agreement {w.ids['partner-a']}", "attribution run"],
+        ),
+        "no attribution in the terms (run)": (
+            "vendor",
+            ["attribution", "run", "--agreements", plain, "--deals", deals],
+            [f"agreement {plain} does not include attribution", "--attribution"],
+        ),
+        "model the terms do not allow": (
+            "vendor",
+            ["attribution", "run", "--agreements", f"{w.ids['partner-a']},{restricted}", "--deals", deals, "--model", "linear"],
+            ["model 'linear' is not allowed by the terms of", restricted, "role-split"],
+        ),
+        "unparseable amount": (
+            "vendor",
+            run_with(files["amount"]),
+            [files["amount"], f"row {row}", "'Amount'", "'12,5OO.00'", "unparseable amount"],
+        ),
+        "negative amount": (
+            "vendor",
+            run_with(files["negative"]),
+            [files["negative"], f"row {row}", "'Amount'", "'-1,250.00'", "negative"],
+        ),
+        "unknown stage": (
+            "vendor",
+            run_with(files["stage"]),
+            [files["stage"], f"row {row}", "'Stage'", "'Closed Maybe'", "unknown stage", "Closed Won"],
+        ),
+        "closed before created": (
+            "vendor",
+            run_with(files["dates"]),
+            [files["dates"], f"row {row}", "'Close Date'", "'5/1/2025'", "before the created date"],
+        ),
+        "unknown role": (
+            "partner-a",
+            ["attribution", "touches", w.ids["partner-a"], files["role"]],
+            [files["role"], "row 3", repr(role_column), "'Cheerleader'", "unknown role", "sourcing", "influence"],
+        ),
+        "as-of in the future": (
+            "vendor",
+            ["attribution", "run", "--agreements", all3, "--deals", deals, "--as-of", "2999-01-01"],
+            ["--as-of 2999-01-01 is in the future"],
+        ),
+        "bad commission period": (
+            "vendor",
+            [
+                "attribution",
+                "run",
+                "--agreements",
+                all3,
+                "--deals",
+                deals,
+                "--commission-plan",
+                w.plan_file,
+                "--period",
+                "2025-Q5",
+            ],
+            ["--period '2025-Q5'"],
+        ),
     }
     before = _snapshot(w)
     procs = {name: client_background(w.profiles[party], *argv) for name, (party, argv, _) in cases.items()}
@@ -407,7 +526,10 @@ def test_bad_deals_file_while_touches_wait_uploads_nothing(world: World):
     w = world.running()
     agreement = w.agree("partner-c")
     waiting = client_json(w.profiles["partner-c"], "attribution", "touches", agreement, w.truth.paths["partner-c"])
-    assert waiting["state"] == "collecting" and waiting["waiting_for"] == ["vendor's upload", "vendor's re-blinding of your points"]
+    assert waiting["state"] == "collecting" and waiting["waiting_for"] == [
+        "vendor's upload",
+        "vendor's re-blinding of your points",
+    ]
     row = next(d.row for d in w.truth.deals if d.matchable)
     bad = _rewrite(w.deals, w.base / "late-bad-amount.csv", row, {"Amount": "twelve"})
     args = ["attribution", "run", "--agreements", agreement, "--as-of", AS_OF.isoformat(), "--wait", "60"]
@@ -422,6 +544,7 @@ def test_bad_deals_file_while_touches_wait_uploads_nothing(world: World):
     w.jobs[view["job_id"]] = [(agreement, "partner-c")]  # for the audit test
     assert_vendor_view(view, w.truth, AttributionConfig(), "role-split", ("partner-c",))
 
+
 def test_coordinator_refuses_the_same_requests_on_the_wire(world: World):
     """The coordinator is the authority: the same refusals without the client's own checks."""
     w = world.running()
@@ -431,16 +554,36 @@ def test_coordinator_refuses_the_same_requests_on_the_wire(world: World):
     before = _snapshot(w)
     with w.remote("partner-a") as partner, w.remote("vendor") as vendor, w.remote("partner-b") as other:
         cases = {
-            "partner runs a job": (lambda: partner.run_attribution(runs[:1]), ("PermissionDenied",), "only the vendor of agreement"),
+            "partner runs a job": (
+                lambda: partner.run_attribution(runs[:1]),
+                ("PermissionDenied",),
+                "only the vendor of agreement",
+            ),
             "future as_of": (lambda: vendor.run_attribution(runs, "", "2999-01-01"), ("InvalidArgument",), "is in the future"),
             "as_of not a date": (lambda: vendor.run_attribution(runs, "", "31/12/2025"), ("InvalidArgument",), "not an ISO date"),
-            "unknown model": (lambda: vendor.run_attribution(runs, "magic"), ("InvalidArgument",), "unknown model 'magic'; use one of: role-split"),
+            "unknown model": (
+                lambda: vendor.run_attribution(runs, "magic"),
+                ("InvalidArgument",),
+                "unknown model 'magic'; use one of: role-split",
+            ),
             "run named twice": (lambda: vendor.run_attribution([runs[0], runs[0]]), ("InvalidArgument",), "named twice"),
             "no runs": (lambda: vendor.run_attribution([]), ("InvalidArgument",), "at least one"),
             "unknown run": (lambda: vendor.run_attribution(["run_0000000000000000"]), ("NotFound",), "does not exist"),
-            "another partner's release": (lambda: other.show_attribution(w.ids["partner-a"]), ("PermissionDenied", "NotFound"), ""),
-            "show without a release": (lambda: partner.show_attribution(restricted), ("FailedPrecondition",), "nothing has been released"),
-            "show without attribution": (lambda: partner.show_attribution(plain), ("FailedPrecondition",), "does not include attribution"),
+            "another partner's release": (
+                lambda: other.show_attribution(w.ids["partner-a"]),
+                ("PermissionDenied", "NotFound"),
+                "",
+            ),
+            "show without a release": (
+                lambda: partner.show_attribution(restricted),
+                ("FailedPrecondition",),
+                "nothing has been released",
+            ),
+            "show without attribution": (
+                lambda: partner.show_attribution(plain),
+                ("FailedPrecondition",),
+                "does not include attribution",
+            ),
         }
         problems = []
         for name, (call, codes, text) in cases.items():
@@ -458,12 +601,15 @@ def test_coordinator_refuses_the_same_requests_on_the_wire(world: World):
     con = duckdb.connect(str(w.coord.data_dir / "coordinator.duckdb"), read_only=True)
     try:
         denied = con.execute(
-            "SELECT agreement_id, actor, details_json FROM audit_log WHERE action = 'request.denied' ORDER BY seq").fetchall()
+            "SELECT agreement_id, actor, details_json FROM audit_log WHERE action = 'request.denied' ORDER BY seq"
+        ).fetchall()
     finally:
         con.close()
         w.running()
     by_partner = [(agreement, json.loads(details)) for agreement, actor, details in denied if actor == "partner-a"]
-    assert [a for a, d in by_partner if d["method"] == "Run" and "only the vendor" in d["reason"]] == [view["agreements"][0]["agreement_id"]]
+    assert [a for a, d in by_partner if d["method"] == "Run" and "only the vendor" in d["reason"]] == [
+        view["agreements"][0]["agreement_id"]
+    ]
     unknown = [a for a, actor, d in denied if actor == "vendor" and "run_0000000000000000" in json.loads(d)["reason"]]
     assert unknown == [None]
 
@@ -474,7 +620,13 @@ def test_coordinator_refuses_the_same_requests_on_the_wire(world: World):
 def _forms(value: str) -> list[bytes]:
     raw = value.encode("utf-8")
     digest = hashlib.sha256(raw).digest()
-    return [raw, digest, digest.hex().encode(), hashlib.sha256(raw.lower()).digest(), hashlib.sha256(f"domain:{value}".encode()).digest()]
+    return [
+        raw,
+        digest,
+        digest.hex().encode(),
+        hashlib.sha256(raw.lower()).digest(),
+        hashlib.sha256(f"domain:{value}".encode()).digest(),
+    ]
 
 
 PREFIX = 6  # needles are at least this long; shorter strings occur by chance in any binary
@@ -494,7 +646,6 @@ def _found(needles: dict[bytes, str], haystack: bytes) -> list[str]:
     return sorted({what for (needle, what), h in zip(needles.items(), hit, strict=True) if h and needle in haystack})
 
 
-
 def test_coordinator_never_holds_an_identifier(world: World):
     world.vendor_run("role-split")
     world.stopped()
@@ -506,7 +657,15 @@ def test_coordinator_never_holds_an_identifier(world: World):
     needles: dict[bytes, str] = {}
     domains: set[str] = {d.domain for d in world.truth.deals}
     files = {"deals": world.deals, **{p: world.truth.paths[p] for p in PARTNERS}}
-    identifying = ("Opportunity ID", "Opportunity Name", "Account Name", "Website", "Company name", "Company Domain Name", "Domain")
+    identifying = (
+        "Opportunity ID",
+        "Opportunity Name",
+        "Account Name",
+        "Website",
+        "Company name",
+        "Company Domain Name",
+        "Domain",
+    )
     for name, path in files.items():
         with open(path, newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
@@ -542,9 +701,12 @@ def test_receipts_keep_each_attribution_release_as_signed(world: World):
         kept = [e["release"] for e in listed if e["type"] == "release" and e["release"].get("job_id") == job]
         assert kept and all(r["kind"] == "attribution" and r["signature"] for r in kept)
         if party == "vendor":  # the whole per-deal section, as released
-            assert [d["ref"] for d in kept[0]["deals"]] == sorted(d["ref"] for d in kept[0]["deals"]) and len(kept[0]["deals"]) == len(view["deals"])
+            assert [d["ref"] for d in kept[0]["deals"]] == sorted(d["ref"] for d in kept[0]["deals"]) and len(
+                kept[0]["deals"]
+            ) == len(view["deals"])
         verified = client_json(w.profiles[party], "receipts", "verify")
         assert verified["ok"] is True
+
 
 # -- 5. audit ----------------------------------------------------------------------------------------------
 
@@ -564,7 +726,9 @@ def test_audit_chain_records_every_attribution_release(world: World):
     assert set(by_job) == set(world.jobs), "one set of audit entries per job, and none for a refused request"
     for job, pairs in world.jobs.items():
         viewers = sorted((e["agreement_id"], e["details"]["viewer"]) for e in by_job[job])
-        assert viewers == sorted([(a, "vendor") for a, _ in pairs] + pairs), "per agreement: the vendor's release and its partner's"
+        assert viewers == sorted([(a, "vendor") for a, _ in pairs] + pairs), (
+            "per agreement: the vendor's release and its partner's"
+        )
     # Each partner's latest audited release holds exactly its k-suppressed figures under its agreed model.
     for p in PARTNERS:
         audited = [e["details"] for e in releases if e["agreement_id"] == world.ids[p] and e["details"]["viewer"] == p][-1]
@@ -580,8 +744,20 @@ def test_audit_chain_records_every_attribution_release(world: World):
         con.close()
     assert stored == len(releases)
     # The disclosure report shows the figures each viewer was given.
-    report = json.loads(run([*COORDINATOR, "audit", "report", "--data-dir", str(world.coord.data_dir), "--agreement", world.ids["partner-a"],
-                             "--json"]).stdout)
+    report = json.loads(
+        run(
+            [
+                *COORDINATOR,
+                "audit",
+                "report",
+                "--data-dir",
+                str(world.coord.data_dir),
+                "--agreement",
+                world.ids["partner-a"],
+                "--json",
+            ]
+        ).stdout
+    )
     by_viewer = {v["viewer"]: v["releases"] for v in report["viewers"]}
     assert by_viewer["partner-a"] and all(r["released"].get("credited_won") for r in by_viewer["partner-a"])
     assert by_viewer["vendor"] and all(r["released"].get("deals") for r in by_viewer["vendor"] if r["kind"] == "attribution")

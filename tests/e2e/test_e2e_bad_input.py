@@ -53,10 +53,17 @@ def _points(n: int, secret: bytes) -> bytes:
 
 def _begin(remote, agreement, points: bytes, n_accounts: int, chunks: list[tuple[bytes, bytes, bytes]]):
     digests = [chunk_digest(*c) for c in chunks]
-    return remote.begin_upload(UploadRequest(
-        agreement_id=agreement.agreement_id, terms_hash=agreement.terms_hash, kind=UploadKind.OWN,
-        total_points=len(points) // 32, total_chunks=len(chunks), total_accounts=n_accounts, upload_digest=upload_digest(digests),
-    ))
+    return remote.begin_upload(
+        UploadRequest(
+            agreement_id=agreement.agreement_id,
+            terms_hash=agreement.terms_hash,
+            kind=UploadKind.OWN,
+            total_points=len(points) // 32,
+            total_chunks=len(chunks),
+            total_accounts=n_accounts,
+            upload_digest=upload_digest(digests),
+        )
+    )
 
 
 def _labels(n: int) -> tuple[bytes, bytes]:
@@ -64,7 +71,14 @@ def _labels(n: int) -> tuple[bytes, bytes]:
 
 
 def _chunk(session, seq, pts, acc, pops, digest=None):
-    return Chunk(upload_id=session.upload_id, seq=seq, points=pts, accounts=acc, populations=pops, digest=digest or chunk_digest(pts, acc, pops))
+    return Chunk(
+        upload_id=session.upload_id,
+        seq=seq,
+        points=pts,
+        accounts=acc,
+        populations=pops,
+        digest=digest or chunk_digest(pts, acc, pops),
+    )
 
 
 def _status(remote, agreement):
@@ -151,17 +165,31 @@ def test_unapproved_changed_oversized_and_undersized(world):
 
     active = _agreement(remotes)
     with pytest.raises(Exception) as exc:
-        vendor.begin_upload(UploadRequest(
-            agreement_id=active.agreement_id, terms_hash="f" * 64, kind=UploadKind.OWN,
-            total_points=60, total_chunks=1, total_accounts=60, upload_digest="0" * 64,
-        ))
+        vendor.begin_upload(
+            UploadRequest(
+                agreement_id=active.agreement_id,
+                terms_hash="f" * 64,
+                kind=UploadKind.OWN,
+                total_points=60,
+                total_chunks=1,
+                total_accounts=60,
+                upload_digest="0" * 64,
+            )
+        )
     assert _code(exc) == "FailedPrecondition" and "changed since you approved" in str(exc.value)
 
     with pytest.raises(Exception) as exc:
-        vendor.begin_upload(UploadRequest(
-            agreement_id=active.agreement_id, terms_hash=active.terms_hash, kind=UploadKind.OWN,
-            total_points=MAX_POINTS + 1, total_chunks=1, total_accounts=60, upload_digest="0" * 64,
-        ))
+        vendor.begin_upload(
+            UploadRequest(
+                agreement_id=active.agreement_id,
+                terms_hash=active.terms_hash,
+                kind=UploadKind.OWN,
+                total_points=MAX_POINTS + 1,
+                total_chunks=1,
+                total_accounts=60,
+                upload_digest="0" * 64,
+            )
+        )
     assert _code(exc) == "ResourceExhausted" and f"{MAX_POINTS:,}" in str(exc.value)
 
     small = pts[: 32 * 10]
@@ -215,9 +243,15 @@ def test_bad_file_while_the_partners_points_wait_changes_nothing(world, tmp_path
     before = state()
     assert before[1] == ("your upload", "your re-blinding of partner's points") and before[2]
     refused = client(profiles["vendor"], "map", agreement.agreement_id, str(tmp_path / "bad.csv"), check=False)
-    assert refused.returncode == 2 and refused.stderr.startswith(f"error: {tmp_path / 'bad.csv'}") and len(refused.stderr.splitlines()) == 1
+    assert (
+        refused.returncode == 2
+        and refused.stderr.startswith(f"error: {tmp_path / 'bad.csv'}")
+        and len(refused.stderr.splitlines()) == 1
+    )
     assert state() == before  # no upload, no re-blinded points, no new key, no receipt
     syncing = client_background(profiles["partner"], "sync", agreement.agreement_id, "--wait", "60")
-    done = json.loads(client(profiles["vendor"], "map", agreement.agreement_id, str(tmp_path / "good.csv"), "--wait", "60", "--json").stdout)
+    done = json.loads(
+        client(profiles["vendor"], "map", agreement.agreement_id, str(tmp_path / "good.csv"), "--wait", "60", "--json").stdout
+    )
     finish(syncing)
     assert done["totals"]["overlap"] == 120

@@ -59,7 +59,9 @@ def _setup(tmp_path: Path, **propose):
 def test_retention_deletes_every_point_after_the_period(tmp_path):
     coord, parties, agreement_id, files, wire = _setup(tmp_path, retention=3)
     try:
-        procs = [client_background(parties[n], "map", agreement_id, files[n], "--wait", "60", "--json") for n in ("vendor", "partner")]
+        procs = [
+            client_background(parties[n], "map", agreement_id, files[n], "--wait", "60", "--json") for n in ("vendor", "partner")
+        ]
         views = [json.loads(finish(p)) for p in procs]
         assert views[0]["totals"]["overlap"] == 30
         points = _received_points(wire)

@@ -24,8 +24,24 @@ def dataset(tmp_path_factory) -> dict:
     """Generated Salesforce/HubSpot exports with a known overlap (shared by the tests here)."""
     out = tmp_path_factory.mktemp("data")
     proc = subprocess.run(
-        [*CLIENT, "synth", "--out", str(out), "--vendor-accounts", "3000", "--partner-accounts", "2500", "--overlap", "900", "--seed", "11", "--json"],
-        capture_output=True, text=True, check=True,
+        [
+            *CLIENT,
+            "synth",
+            "--out",
+            str(out),
+            "--vendor-accounts",
+            "3000",
+            "--partner-accounts",
+            "2500",
+            "--overlap",
+            "900",
+            "--seed",
+            "11",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     paths = json.loads(proc.stdout)
     paths["truth"] = json.loads(Path(paths["ground_truth"]).read_text())
@@ -33,7 +49,9 @@ def dataset(tmp_path_factory) -> dict:
 
 
 def _agree(parties: dict[str, Path]) -> str:
-    agreement = client_json(parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS))
+    agreement = client_json(
+        parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS)
+    )
     approved = client_json(parties["partner"], "agreement", "approve", agreement["agreement_id"])
     assert approved["state"] == "active" and approved["terms_hash"] == agreement["terms_hash"]
     return agreement["agreement_id"]
@@ -82,7 +100,9 @@ def test_client_killed_mid_upload_resumes_without_loss(coordinator, parties, dat
     # The vendor's process dies (os._exit, no cleanup) after sending 2 of its ~6 chunks.
     env = {**os.environ, "CLEANROOM_FAULT_EXIT_AFTER_CHUNKS": "2"}
     map_vendor = ["map", agreement_id, dataset["vendor"], "--chunk-points", "500"]
-    killed = subprocess.run([*CLIENT, "--profile", str(parties["vendor"]), *map_vendor, "--wait", "0"], capture_output=True, text=True, env=env)
+    killed = subprocess.run(
+        [*CLIENT, "--profile", str(parties["vendor"]), *map_vendor, "--wait", "0"], capture_output=True, text=True, env=env
+    )
     assert killed.returncode == 137
     status = client_json(parties["partner"], "sync", agreement_id)["agreements"][0]
     assert "vendor's upload" in status["waiting_for"]  # never committed

@@ -37,14 +37,34 @@ def test_coordinator_never_sees_keys(tmp_path: Path):
     coord = LocalCoordinator(tmp_path / "coord", wire_log=wire_log).init().start()
     try:
         parties = {n: coord.add_party(n, tmp_path / n) for n in ("vendor", "partner")}
-        data = json.loads(subprocess.run(
-            [*CLIENT, "synth", "--out", str(tmp_path / "data"), "--vendor-accounts", "600", "--partner-accounts", "500", "--overlap", "200", "--json"],
-            capture_output=True, text=True, check=True,
-        ).stdout)
-        agreement = client_json(parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS), "--name-key")
+        data = json.loads(
+            subprocess.run(
+                [
+                    *CLIENT,
+                    "synth",
+                    "--out",
+                    str(tmp_path / "data"),
+                    "--vendor-accounts",
+                    "600",
+                    "--partner-accounts",
+                    "500",
+                    "--overlap",
+                    "200",
+                    "--json",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        agreement = client_json(
+            parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", ",".join(POPULATIONS), "--name-key"
+        )
         agreement_id = agreement["agreement_id"]
         client_json(parties["partner"], "agreement", "approve", agreement_id)
-        procs = [client_background(parties[n], "map", agreement_id, data[n], "--wait", "120", "--json") for n in ("vendor", "partner")]
+        procs = [
+            client_background(parties[n], "map", agreement_id, data[n], "--wait", "120", "--json") for n in ("vendor", "partner")
+        ]
         views = [json.loads(finish(p)) for p in procs]
         assert all(v["totals"]["overlap"] for v in views)  # the run really happened
     finally:
@@ -56,7 +76,11 @@ def test_coordinator_never_sees_keys(tmp_path: Path):
 
     needles: dict[bytes, str] = {}
     for name in ("vendor", "partner"):
-        inspected = json.loads(subprocess.run([*CLIENT, "inspect", data[name], "--name-key", "--json"], capture_output=True, text=True, check=True).stdout)
+        inspected = json.loads(
+            subprocess.run(
+                [*CLIENT, "inspect", data[name], "--name-key", "--json"], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for account in inspected["accounts"]:
             for key in account["keys"]:
                 kind, value = key.split(":", 1)

@@ -44,27 +44,71 @@ def world(tmp_path_factory):
     coord = LocalCoordinator(work / "coord", wire_log=work / "wire.bin").init().start()
     try:
         profiles = {n: coord.add_party(n, work / n) for n in ("vendor", "partner", "mallory")}
-        data = json.loads(subprocess.run(
-            [*CLIENT, "synth", "--out", str(work / "data"), "--vendor-accounts", "500", "--partner-accounts", "420",
-             "--overlap", "200", "--seed", "5", "--shared-accounts", "--json"],
-            capture_output=True, text=True, check=True,
-        ).stdout)
-        proposed = client_json(profiles["vendor"], "agreement", "propose", "--with", "partner", "--populations", POPS,
-                               "--reveal", ",".join(f"{m}:{t}" for m, t in REVEAL), "--share", ",".join(VENDOR_SHARES))
+        data = json.loads(
+            subprocess.run(
+                [
+                    *CLIENT,
+                    "synth",
+                    "--out",
+                    str(work / "data"),
+                    "--vendor-accounts",
+                    "500",
+                    "--partner-accounts",
+                    "420",
+                    "--overlap",
+                    "200",
+                    "--seed",
+                    "5",
+                    "--shared-accounts",
+                    "--json",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        proposed = client_json(
+            profiles["vendor"],
+            "agreement",
+            "propose",
+            "--with",
+            "partner",
+            "--populations",
+            POPS,
+            "--reveal",
+            ",".join(f"{m}:{t}" for m, t in REVEAL),
+            "--share",
+            ",".join(VENDOR_SHARES),
+        )
         agreement_id = proposed["agreement_id"]
         amended = client_json(profiles["partner"], "agreement", "approve", agreement_id, "--share", ",".join(PARTNER_SHARES))
         final = client_json(profiles["vendor"], "agreement", "approve", agreement_id)
-        procs = {n: client_background(profiles[n], "map", agreement_id, data[n], "--wait", "120", "--json") for n in ("vendor", "partner")}
+        procs = {
+            n: client_background(profiles[n], "map", agreement_id, data[n], "--wait", "120", "--json")
+            for n in ("vendor", "partner")
+        }
         views = {n: json.loads(finish(p)) for n, p in procs.items()}
-        yield {"coord": coord, "work": work, "profiles": profiles, "data": data, "agreement_id": agreement_id,
-               "proposed": proposed, "amended": amended, "final": final, "views": views}
+        yield {
+            "coord": coord,
+            "work": work,
+            "profiles": profiles,
+            "data": data,
+            "agreement_id": agreement_id,
+            "proposed": proposed,
+            "amended": amended,
+            "final": final,
+            "views": views,
+        }
     finally:
         coord.stop()
 
 
 def _truth(data: dict) -> dict[str, tuple[set[str], set[str]]]:
     with open(data["shared_accounts"], newline="", encoding="utf-8") as fh:
-        return {r["domain"]: (set(r["vendor_populations"].split(";")), set(r["partner_populations"].split(";"))) for r in csv.DictReader(fh)}
+        return {
+            r["domain"]: (set(r["vendor_populations"].split(";")), set(r["partner_populations"].split(";")))
+            for r in csv.DictReader(fh)
+        }
 
 
 def _own_fields(path: str) -> dict[str, dict[str, str]]:
@@ -92,7 +136,11 @@ def test_amended_terms_are_approved_by_both_with_both_keys(world):
     assert amended["state"] == "proposed" and amended["approved_by"] == ["partner"]
     assert amended["terms"]["share"] == {"vendor": VENDOR_SHARES, "partner": PARTNER_SHARES}
     # The vendor approved exactly that version: active, both parties on the same hash, both keys relayed.
-    assert final["state"] == "active" and final["terms_hash"] == amended["terms_hash"] and sorted(final["approved_by"]) == ["partner", "vendor"]
+    assert (
+        final["state"] == "active"
+        and final["terms_hash"] == amended["terms_hash"]
+        and sorted(final["approved_by"]) == ["partner", "vendor"]
+    )
     assert set(final["encryption"]) == {"vendor", "partner"}
     assert final["terms"]["release"]["partner"]["reveal"] == [[t, m] for m, t in REVEAL]
     for name in ("vendor", "partner"):
@@ -151,8 +199,19 @@ def test_nobody_outside_the_grants_gets_rows(world):
 
 def test_a_shared_column_missing_from_the_file_fails_before_anything_is_sent(world, tmp_path):
     vendor, partner = world["profiles"]["vendor"], world["profiles"]["partner"]
-    proposed = client_json(vendor, "agreement", "propose", "--with", "partner", "--populations", POPS,
-                           "--reveal", "customer:customer", "--share", "Account Owner,Partner Tier")
+    proposed = client_json(
+        vendor,
+        "agreement",
+        "propose",
+        "--with",
+        "partner",
+        "--populations",
+        POPS,
+        "--reveal",
+        "customer:customer",
+        "--share",
+        "Account Owner,Partner Tier",
+    )
     client_json(partner, "agreement", "approve", proposed["agreement_id"])
     failed = client(vendor, "map", proposed["agreement_id"], world["data"]["vendor"], check=False)
     assert failed.returncode == 2
@@ -166,7 +225,9 @@ def test_local_view_in_a_real_browser(world, tmp_path):
 
     vendor = world["profiles"]["vendor"]
     expected = client_json(vendor, "targets")["targets"]
-    proc = subprocess.Popen([*CLIENT, "--profile", str(vendor), "ui", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*CLIENT, "--profile", str(vendor), "ui", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stdout.readline()
         url = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line).group(1)
@@ -204,7 +265,14 @@ def test_local_view_in_a_real_browser(world, tmp_path):
             assert page.locator("#targets tbody tr:visible").count() == len(want)
             owner = expected[0]["partner_fields"]["Company owner"]
             page.fill("#q", owner)
-            want = [t for t in want if owner.lower() in " ".join([t["account"], t["domain"], t["partner"], *map(str, filter(None, t["partner_fields"].values()))]).lower()]
+            want = [
+                t
+                for t in want
+                if owner.lower()
+                in " ".join(
+                    [t["account"], t["domain"], t["partner"], *map(str, filter(None, t["partner_fields"].values()))]
+                ).lower()
+            ]
             assert page.locator("#shown").inner_text() == str(len(want)) and len(want) > 0
             visible = page.locator("#targets tbody tr:visible td.account b").all_inner_texts()
             assert sorted(visible) == sorted(t["account"] for t in want)
@@ -266,7 +334,8 @@ def test_a_ciphertext_altered_in_the_store_reveals_nothing(world):
     db = duckdb.connect(str(coord.data_dir / "coordinator.duckdb"))
     try:
         body_json, body_zlib, release_id = db.execute(
-            "SELECT body_json, body_zlib, release_id FROM releases WHERE agreement_id = ? AND viewer = 'vendor' AND kind = 'reveal'", [agreement_id]
+            "SELECT body_json, body_zlib, release_id FROM releases WHERE agreement_id = ? AND viewer = 'vendor' AND kind = 'reveal'",
+            [agreement_id],
         ).fetchone()
         body = json.loads(release_text({"body_json": body_json, "body_zlib": body_zlib}))
         import base64
@@ -283,7 +352,10 @@ def test_a_ciphertext_altered_in_the_store_reveals_nothing(world):
         body["rows_digest"] = reveal_digest(rows)
         signed = {k: v for k, v in body.items() if k not in ("signature", "sealed_rows")}
         body["signature"] = Signer.load(coord.data_dir / "signing.key").sign_json(signed).hex()
-        db.execute("UPDATE releases SET body_json = ?, body_zlib = NULL WHERE release_id = ?", [json.dumps(body, sort_keys=True), release_id])
+        db.execute(
+            "UPDATE releases SET body_json = ?, body_zlib = NULL WHERE release_id = ?",
+            [json.dumps(body, sort_keys=True), release_id],
+        )
     finally:
         db.close()
     coord.start()

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.p
 @pytest.fixture(scope="module")
 def api(web_server):  # noqa: F811
     with httpx.Client(base_url=web_server["url"], timeout=10) as client:
+
         def call(key: str | None, path: str, method: str = "GET", headers: dict | None = None, **kwargs) -> httpx.Response:
             auth = {"Authorization": f"Bearer {web_server['keys'][key]}"} if key else {}
             return client.request(method, path, headers={**auth, **(headers or {})}, **kwargs)
@@ -51,12 +52,24 @@ def metric(api, name: str, **labels) -> float:
 def test_health_metrics_and_openapi_need_no_key(api):
     assert ok(api(None, "/healthz"))["status"] == "ok"
     text = api(None, "/metrics").text
-    for name in ("cleanroom_runs", "cleanroom_releases_total", "cleanroom_denied_requests_total", "cleanroom_http_request_duration_seconds_bucket"):
+    for name in (
+        "cleanroom_runs",
+        "cleanroom_releases_total",
+        "cleanroom_denied_requests_total",
+        "cleanroom_http_request_duration_seconds_bucket",
+    ):
         assert name in text
     assert "vendor" not in text and "agr_" not in text  # no party names or agreement ids in labels
     spec = ok(api(None, "/v1/openapi.json"))
-    assert {"/v1/agreements", "/v1/agreements/{agreement_id}/overlap", "/v1/partners/ranking", "/v1/attribution",
-            "/v1/audit/entries", "/v1/audit/verification", "/v1/agreements/{agreement_id}/disclosure-report"} <= set(spec["paths"])
+    assert {
+        "/v1/agreements",
+        "/v1/agreements/{agreement_id}/overlap",
+        "/v1/partners/ranking",
+        "/v1/attribution",
+        "/v1/audit/entries",
+        "/v1/audit/verification",
+        "/v1/agreements/{agreement_id}/disclosure-report",
+    } <= set(spec["paths"])
     assert all("422" not in op["responses"] for path in spec["paths"].values() for op in path.values())
     assert {"bearer", "apiKey"} <= set(spec["components"]["securitySchemes"])
     # Nothing serves points, tokens or chunks.
@@ -106,9 +119,12 @@ def test_overlap_is_the_stored_signed_release_and_never_a_new_one(api):
     assert body["viewer"] == "vendor" and body["partner"] == "partner-a" and body["newer_run_unreleased"] is False
     cells = {(c["mine"], c["theirs"]): (c["count"], c["suppressed"]) for c in release["cells"]}
     assert cells == {
-        ("customer", "customer"): (20, False), ("customer", "prospect"): (20, False),
-        ("prospect", "customer"): (9, False), ("prospect", "prospect"): (8, False),
-        ("opportunity", "customer"): (None, True), ("opportunity", "prospect"): (None, True),
+        ("customer", "customer"): (20, False),
+        ("customer", "prospect"): (20, False),
+        ("prospect", "customer"): (9, False),
+        ("prospect", "prospect"): (8, False),
+        ("opportunity", "customer"): (None, True),
+        ("opportunity", "prospect"): (None, True),
     }
     assert release["totals"] == {"mine": 150, "theirs": 100, "overlap": 60, "overlap_suppressed": False}
     public = api("auditor", "/v1/audit/public-key").content
@@ -191,7 +207,10 @@ def test_audit_entries_filter_and_page_within_the_party(api):
     assert all(by_seq[s]["agreement_id"] != ids["x"] for s in seen)  # never an agreement the vendor is not in
     assert any(e["agreement_id"] == ids["x"] for e in every)
     releases = ok(api("auditor", "/v1/audit/entries", params={"action": "release.*", "agreement_id": ids["a"]}))["items"]
-    assert {e["action"] for e in releases} == {"release.overlap"} and {e["details"]["viewer"] for e in releases} == {"vendor", "partner-a"}
+    assert {e["action"] for e in releases} == {"release.overlap"} and {e["details"]["viewer"] for e in releases} == {
+        "vendor",
+        "partner-a",
+    }
     by_party = ok(api("auditor", "/v1/audit/entries", params={"party": "partner-a", "action": "release.overlap"}))["items"]
     assert [e["details"]["viewer"] for e in by_party] == ["partner-a"]
     first = every[0]["at"]
@@ -275,7 +294,10 @@ def test_roles_both_ways_and_denials_are_audited(api):
     rest = [e for e in denied if e["details"].get("method", "").startswith("REST ")]
     assert len(rest) >= sum(1 for *_, s in ROLE_CASES if s == 403)
     cross = [e for e in rest if e["agreement_id"] == ids["x"] and e["actor"] == "vendor"]
-    assert (cross and cross[0]["details"]["key_id"] == api.server["key_ids"]["analyst"]) or cross[0]["details"]["role"] in ("analyst", "auditor")
+    assert (cross and cross[0]["details"]["key_id"] == api.server["key_ids"]["analyst"]) or cross[0]["details"]["role"] in (
+        "analyst",
+        "auditor",
+    )
     # The vendor's auditor sees the vendor's own denials that named no agreement; partner-x's auditor sees the attempt on x.
     own = ok(api("auditor", "/v1/audit/entries", params={"action": "request.denied", "limit": 1000}))["items"]
     assert any(e["agreement_id"] is None and e["actor"] == "vendor" for e in own)
@@ -323,8 +345,11 @@ def test_rest_refusals_of_every_kind_are_audited_with_their_route(api):
     error(api("analyst", "/v1/agreements", params={"limit": 0}), 400, "INVALID_ARGUMENT")  # refused by validation
     error(api(None, "/v1/agreements"), 401, "UNAUTHENTICATED")  # no key: no party to audit it under
     denied = ok(api("admin", "/v1/audit/entries", params={"action": "request.denied", "limit": 1000}))["items"]
-    rest = [(e["actor"], e["agreement_id"], e["details"]["method"], e["details"]["code"]) for e in denied
-            if e["details"].get("method", "").startswith("REST ")]
+    rest = [
+        (e["actor"], e["agreement_id"], e["details"]["method"], e["details"]["code"])
+        for e in denied
+        if e["details"].get("method", "").startswith("REST ")
+    ]
     assert ("vendor", "agr_refusal_probe", "REST GET /v1/agreements/{agreement_id}/overlap", "NOT_FOUND") in rest
     assert ("vendor", ids["a"], "REST GET /v1/agreements/{agreement_id}/attribution", "FAILED_PRECONDITION") in rest
     assert sum(1 for r in rest if r[:3] == ("vendor", None, "REST GET /v1/agreements") and r[3] == "INVALID_ARGUMENT") >= 2

@@ -32,12 +32,15 @@ def test_rest_serves_the_releases_grpc_clients_got(tmp_path: Path):
     coord.start()
     try:
         # While it runs, the store is locked: the CLI says how to create a key instead.
-        busy = run([*COORDINATOR, "coordinator", "add-api-key", "--data-dir", str(coord.data_dir), "--party", "x", "--role", "analyst"],
-                   check=False)
+        busy = run(
+            [*COORDINATOR, "coordinator", "add-api-key", "--data-dir", str(coord.data_dir), "--party", "x", "--role", "analyst"],
+            check=False,
+        )
         assert busy.returncode == 2 and "running coordinator" in busy.stderr and "POST /v1/api-keys" in busy.stderr
         parties = {n: coord.add_party(n, tmp_path / n) for n in ("vendor", "partner")}
-        agreement_id = client_json(parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer",
-                                   "--min-set-size", "10")["agreement_id"]
+        agreement_id = client_json(
+            parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer", "--min-set-size", "10"
+        )["agreement_id"]
         client_json(parties["partner"], "agreement", "approve", agreement_id)
         files = {
             "vendor": _csv(tmp_path / "v.csv", [f"shared{i}.com" for i in range(30)] + [f"v{i}.com" for i in range(40)]),
@@ -53,10 +56,15 @@ def test_rest_serves_the_releases_grpc_clients_got(tmp_path: Path):
             # The same store, live: what gRPC released a moment ago is what REST serves, signature and all.
             served = http.get(f"/v1/agreements/{agreement_id}/overlap", headers=as_vendor).json()["release"]
             assert served == views["vendor"]
-            report = http.get(f"/v1/agreements/{agreement_id}/disclosure-report", headers={"Authorization": f"Bearer {auditor}"}).json()
+            report = http.get(
+                f"/v1/agreements/{agreement_id}/disclosure-report", headers={"Authorization": f"Bearer {auditor}"}
+            ).json()
             assert {v["viewer"]: len(v["releases"]) for v in report["viewers"]} == {"vendor": 1, "partner": 1}
-            entries = http.get("/v1/audit/entries", params={"agreement_id": agreement_id, "order": "asc"},
-                               headers={"Authorization": f"Bearer {auditor}"}).json()["items"]
+            entries = http.get(
+                "/v1/audit/entries",
+                params={"agreement_id": agreement_id, "order": "asc"},
+                headers={"Authorization": f"Bearer {auditor}"},
+            ).json()["items"]
             actions = [e["action"] for e in entries]
             assert actions[:2] == ["agreement.proposed", "agreement.approved"] and actions.count("release.overlap") == 2
     finally:
@@ -66,8 +74,10 @@ def test_rest_serves_the_releases_grpc_clients_got(tmp_path: Path):
 def test_demo_serve_prints_working_keys_and_stops_on_ctrl_c(tmp_path: Path):
     """What `cleanroom demo --serve` does after the demo (the demo itself is tested in test_demo.py)."""
     built = build(tmp_path)
-    code = "import sys; from pathlib import Path; from cleanroom.demo.localrun import LocalCoordinator; " \
-           "from cleanroom.demo.serve import serve_after_demo; serve_after_demo(LocalCoordinator(Path(sys.argv[1])), 0)"
+    code = (
+        "import sys; from pathlib import Path; from cleanroom.demo.localrun import LocalCoordinator; "
+        "from cleanroom.demo.serve import serve_after_demo; serve_after_demo(LocalCoordinator(Path(sys.argv[1])), 0)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, str(built["data_dir"])], stderr=subprocess.PIPE, text=True)
     try:
         lines = []

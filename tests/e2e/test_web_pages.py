@@ -21,7 +21,9 @@ pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.p
 
 
 def api_get(server: dict, key: str, path: str, **params) -> dict:
-    response = httpx.get(server["url"] + path, params=params, headers={"Authorization": f"Bearer {server['keys'][key]}"}, timeout=10)
+    response = httpx.get(
+        server["url"] + path, params=params, headers={"Authorization": f"Bearer {server['keys'][key]}"}, timeout=10
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -81,7 +83,9 @@ def test_partner_overview_shows_the_apis_overlap_and_ranking(web_server, tmp_pat
             body = api_get(web_server, "analyst", f"/v1/agreements/{ids[name]}/overlap")["release"]
             card = page.locator(f"[data-testid=agreement][data-agreement={ids[name]}]")
             for cell in body["cells"]:
-                shown = card.locator(f"[data-testid=cell][data-mine={cell['mine']}][data-theirs={cell['theirs']}] text").text_content()
+                shown = card.locator(
+                    f"[data-testid=cell][data-mine={cell['mine']}][data-theirs={cell['theirs']}] text"
+                ).text_content()
                 assert shown == count_text(cell["count"], cell["suppressed"], body["min_count"]), (name, cell)
             assert card.locator("[data-testid=total-overlap]").inner_text() == f"{body['totals']['overlap']:,}"
             assert card.locator("[data-testid=total-mine]").inner_text() == f"{body['totals']['mine']:,}"
@@ -97,9 +101,11 @@ def test_partner_overview_shows_the_apis_overlap_and_ranking(web_server, tmp_pat
         page.get_by_role("button", name="Rank", exact=True).click()
         page.wait_for_url("**mine=opportunity**")
         by_cell = api_get(web_server, "analyst", "/v1/partners/ranking", mine="opportunity", theirs="customer")["partners"]
-        assert page.locator("[data-testid=rank-row] [data-testid=rank-count]").all_inner_texts() == [
-            count_text(r["count"], r["suppressed"], r["min_count"]) for r in by_cell
-        ] == ["< 5"]
+        assert (
+            page.locator("[data-testid=rank-row] [data-testid=rank-count]").all_inner_texts()
+            == [count_text(r["count"], r["suppressed"], r["min_count"]) for r in by_cell]
+            == ["< 5"]
+        )
         page.screenshot(path=str(tmp_path / "partners-ranked-by-cell.png"), full_page=True)
 
 
@@ -112,9 +118,9 @@ def test_attribution_page_shows_the_apis_credit_and_metrics(web_server, tmp_path
         page.goto(url + "/attribution")
         page.screenshot(path=str(tmp_path / "attribution.png"), full_page=True)
         bars = page.locator("[data-testid=credit-chart] [data-testid=bar]")
-        assert {bars.nth(i).get_attribute("data-partner"): bars.nth(i).get_attribute("data-won") for i in range(bars.count())} == {
-            p["partner"]: p["credited_won"] for p in partners
-        }
+        assert {
+            bars.nth(i).get_attribute("data-partner"): bars.nth(i).get_attribute("data-won") for i in range(bars.count())
+        } == {p["partner"]: p["credited_won"] for p in partners}
         for p in partners:
             row = page.locator(f"[data-testid=partner-row][data-partner={p['partner']}]")
             assert row.locator("[data-testid=p-won]").inner_text() == money(p["credited_won"])
@@ -163,7 +169,9 @@ def test_audit_trail_and_disclosure_report_pages(web_server, tmp_path: Path):  #
             section = page.locator(f"[data-testid=viewer][data-viewer={viewer['viewer']}]")
             release = viewer["releases"][0]["released"]
             for cell in release["cells"]:
-                shown = section.locator(f"[data-testid=released-cell][data-mine={cell['mine']}][data-theirs={cell['theirs']}] td.num").inner_text()
+                shown = section.locator(
+                    f"[data-testid=released-cell][data-mine={cell['mine']}][data-theirs={cell['theirs']}] td.num"
+                ).inner_text()
                 assert shown == ("< k (suppressed)" if cell["suppressed"] else f"{cell['count']:,}")
             assert section.locator("[data-testid=released-overlap]").inner_text() == f"{release['totals']['overlap']:,}"
         page.screenshot(path=str(tmp_path / "disclosure-report.png"), full_page=True)
@@ -177,8 +185,12 @@ def test_audit_trail_and_disclosure_report_pages(web_server, tmp_path: Path):  #
 def test_a_tampered_store_shows_a_broken_badge(tmp_path: Path):
     built = build(tmp_path)
     con = duckdb.connect(str(Path(built["data_dir"]) / "coordinator.duckdb"))
-    con.execute("UPDATE audit_log SET details_json = replace(details_json, '\"overlap\": 60', '\"overlap\": 61') WHERE action = 'release.overlap'")
-    edited = [r[0] for r in con.execute("SELECT seq FROM audit_log WHERE details_json LIKE '%\"overlap\": 61%' ORDER BY seq").fetchall()]
+    con.execute(
+        "UPDATE audit_log SET details_json = replace(details_json, '\"overlap\": 60', '\"overlap\": 61') WHERE action = 'release.overlap'"
+    )
+    edited = [
+        r[0] for r in con.execute("SELECT seq FROM audit_log WHERE details_json LIKE '%\"overlap\": 61%' ORDER BY seq").fetchall()
+    ]
     con.close()
     assert edited
     coordinator = LocalCoordinator(Path(built["data_dir"]), http=True).start()

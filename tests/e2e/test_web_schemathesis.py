@@ -26,12 +26,28 @@ SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent
 @pytest.mark.parametrize("key,examples,phases", [("vendor_admin", 20, "coverage,fuzzing,stateful"), ("analyst", 5, "fuzzing")])
 def test_schemathesis_finds_no_server_error(web_server, tmp_path: Path, key: str, examples: int, phases: str):  # noqa: F811
     argv = [
-        SCHEMATHESIS, "run", f"{web_server['url']}/v1/openapi.json",
-        "--header", f"Authorization: Bearer {web_server['keys'][key]}",
-        "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-        "--exclude-method", "DELETE",
-        "--max-examples", str(examples), "--phases", phases,
-        "--seed", "20261123", "--generation-database", "none", "--request-timeout", "10", "--no-color",
+        SCHEMATHESIS,
+        "run",
+        f"{web_server['url']}/v1/openapi.json",
+        "--header",
+        f"Authorization: Bearer {web_server['keys'][key]}",
+        "--checks",
+        "all",
+        "--exclude-checks",
+        "positive_data_acceptance",
+        "--exclude-method",
+        "DELETE",
+        "--max-examples",
+        str(examples),
+        "--phases",
+        phases,
+        "--seed",
+        "20261123",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "10",
+        "--no-color",
     ]  # no --max-time: it makes fuzzing repeat until the time is spent; the example counts bound the run
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     (tmp_path / "schemathesis.log").write_text(proc.stdout + proc.stderr)

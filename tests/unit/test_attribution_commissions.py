@@ -37,7 +37,13 @@ def deal(ref, outcome, created, closed, amount="10000.00", currency="USD"):
 
 def dc(ref, credits, sourcers=(), influencers=None):
     credits = {p: D(a) for p, a in credits.items()}
-    return DealCredit(ref, credits, D("0.00"), frozenset(influencers if influencers is not None else set(credits) | set(sourcers)), frozenset(sourcers))
+    return DealCredit(
+        ref,
+        credits,
+        D("0.00"),
+        frozenset(influencers if influencers is not None else set(credits) | set(sourcers)),
+        frozenset(sourcers),
+    )
 
 
 # Partner P's ledger for Q1 2024:
@@ -117,7 +123,10 @@ def test_hybrid_fee_and_percentage_on_the_same_deal_fee_first():
     assert s.total == D("80.00")
 
 
-TIERS = {"kind": "tiered", "tiers": [{"from": 1, "to": 10, "rate": "0.15"}, {"from": 11, "to": 25, "rate": "0.20"}, {"from": 26, "rate": "0.25"}]}
+TIERS = {
+    "kind": "tiered",
+    "tiers": [{"from": 1, "to": 10, "rate": "0.15"}, {"from": 11, "to": 25, "rate": "0.20"}, {"from": 26, "rate": "0.25"}],
+}
 
 
 def sourced_won(n, credit="100.00"):
@@ -192,7 +201,10 @@ def test_statement_to_dict():
 
 
 def test_currencies():
-    deals = [deal(1, "won", date(2024, 1, 1), date(2024, 2, 1), currency="USD"), deal(2, "won", date(2024, 1, 1), date(2024, 2, 1), currency="EUR")]
+    deals = [
+        deal(1, "won", date(2024, 1, 1), date(2024, 2, 1), currency="USD"),
+        deal(2, "won", date(2024, 1, 1), date(2024, 2, 1), currency="EUR"),
+    ]
     credits = [dc(1, {"P": "1000.00"}), dc(2, {"P": "1000.00"})]
     with pytest.raises(InvalidArgument, match=r"several currencies \(EUR, USD\); set the plan's currency"):
         commission_statement(PercentagePlan(D("0.1")), "P", deals, credits, *Q1)
@@ -200,10 +212,15 @@ def test_currencies():
         commission_statement(PercentagePlan(D("0.1"), "USD"), "P", deals, credits, *Q1)
     # EUR 1000.00 at 1.1 -> USD 1100.00 basis -> 110.00; USD deal 100.00. Total 210.00 USD.
     s = commission_statement(PercentagePlan(D("0.1"), "USD"), "P", deals, credits, *Q1, rates={"EUR": D("1.1")})
-    assert [(line.ref, line.basis, line.amount) for line in s.lines] == [(1, D("1000.00"), D("100.00")), (2, D("1100.00"), D("110.00"))]
+    assert [(line.ref, line.basis, line.amount) for line in s.lines] == [
+        (1, D("1000.00"), D("100.00")),
+        (2, D("1100.00"), D("110.00")),
+    ]
     assert s.total == D("210.00") and s.currency == "USD"
     # A fixed fee is in the plan's currency whatever the deal's: no rate needed.
-    fee = commission_statement(FixedFeePlan(D("50"), "USD"), "P", deals, [dc(1, {"P": "1.00"}, {"P"}), dc(2, {"P": "1.00"}, {"P"})], *Q1)
+    fee = commission_statement(
+        FixedFeePlan(D("50"), "USD"), "P", deals, [dc(1, {"P": "1.00"}, {"P"}), dc(2, {"P": "1.00"}, {"P"})], *Q1
+    )
     assert lines(fee) == [(1, "fee", D("50.00")), (2, "fee", D("50.00"))] and fee.currency == "USD"
     with pytest.raises(InvalidArgument, match="several currencies"):
         commission_statement(FixedFeePlan(D("50")), "P", deals, [dc(1, {"P": "1.00"}, {"P"}), dc(2, {"P": "1.00"}, {"P"})], *Q1)
@@ -262,9 +279,18 @@ def test_parse_each_kind_and_round_trip():
         ({"kind": "fixed-fee", "fee": "five"}, "fee must be a decimal number"),
         ({"kind": "hybrid", "fee": "5"}, "a hybrid plan needs: rate"),
         ({"kind": "tiered", "tiers": []}, "tiers must be a non-empty list"),
-        ({"kind": "tiered", "tiers": [{"from": 1, "to": 10, "rate": "0.1"}, {"from": 12, "rate": "0.2"}]}, "tier 2 starts at 12 but the tier before ends at 10"),
-        ({"kind": "tiered", "tiers": [{"from": 1, "to": 10, "rate": "0.1"}, {"from": 10, "rate": "0.2"}]}, "without gaps or overlaps"),
-        ({"kind": "tiered", "tiers": [{"from": 1, "rate": "0.1"}, {"from": 2, "rate": "0.2"}]}, "only the last tier may be open-ended"),
+        (
+            {"kind": "tiered", "tiers": [{"from": 1, "to": 10, "rate": "0.1"}, {"from": 12, "rate": "0.2"}]},
+            "tier 2 starts at 12 but the tier before ends at 10",
+        ),
+        (
+            {"kind": "tiered", "tiers": [{"from": 1, "to": 10, "rate": "0.1"}, {"from": 10, "rate": "0.2"}]},
+            "without gaps or overlaps",
+        ),
+        (
+            {"kind": "tiered", "tiers": [{"from": 1, "rate": "0.1"}, {"from": 2, "rate": "0.2"}]},
+            "only the last tier may be open-ended",
+        ),
         ({"kind": "tiered", "tiers": [{"from": 5, "to": 1, "rate": "0.1"}]}, "tier 1 to must be a whole number >= 5"),
         ({"kind": "tiered", "tiers": [{"from": 1, "rate": "2"}]}, "tier 1 rate must be a fraction between 0 and 1"),
         ({"kind": "tiered", "tiers": [{"from": 1, "upto": 3, "rate": "0.1"}]}, "unknown key.*upto"),

@@ -29,7 +29,14 @@ DEFAULT_DICT = {
 
 def test_models_are_the_eight_named_in_the_issue():
     assert MODELS == (
-        "role-split", "first-touch", "last-touch", "linear", "time-decay", "position-based", "partner-weighted", "influenced",
+        "role-split",
+        "first-touch",
+        "last-touch",
+        "linear",
+        "time-decay",
+        "position-based",
+        "partner-weighted",
+        "influenced",
     )
 
 
@@ -86,7 +93,9 @@ def test_round_trip_of_a_custom_config():
 
 
 def test_from_dict_accepts_numbers_and_fills_missing_roles_with_zero():
-    c = AttributionConfig.from_dict({"role_weights": {"sourcing": 0.6, "technical": 1, "influence": "0.30"}, "half_life_days": 14})
+    c = AttributionConfig.from_dict(
+        {"role_weights": {"sourcing": 0.6, "technical": 1, "influence": "0.30"}, "half_life_days": 14}
+    )
     assert c.role_weights == {"sourcing": D("0.6"), "co-sell": D(0), "technical": D(1), "influence": D("0.3")}
     assert c.to_dict()["role_weights"] == {"sourcing": "0.6", "co-sell": "0", "technical": "1", "influence": "0.3"}
     assert c.half_life_days == D(14) and c.to_dict()["half_life_days"] == "14"
@@ -118,7 +127,10 @@ def test_equal_configs_are_equal_and_hash_alike():
     ("settings", "message"),
     [
         ({"modle": "linear"}, "unknown setting.*modle.*accepted: model, lookback_days"),
-        ({"model": "u-shaped"}, "unknown model 'u-shaped'; use one of: role-split, first-touch, last-touch, linear, time-decay, position-based, partner-weighted, influenced"),
+        (
+            {"model": "u-shaped"},
+            "unknown model 'u-shaped'; use one of: role-split, first-touch, last-touch, linear, time-decay, position-based, partner-weighted, influenced",
+        ),
         ({"model": 3}, "model must be a string"),
         ({"lookback_days": 0}, "lookback_days must be a whole number >= 1"),
         ({"lookback_days": "365"}, "lookback_days must be a whole number"),
@@ -126,7 +138,10 @@ def test_equal_configs_are_equal_and_hash_alike():
         ({"role_weights": {"sourcing": "-0.1", "technical": "1"}}, "role weights must be >= 0; negative: sourcing"),
         ({"role_weights": {"sourcing": "0", "technical": 0}}, "must not all be 0"),
         ({"role_weights": {}}, "must not all be 0"),
-        ({"role_weights": {"referral": "0.5"}}, "unknown role.*referral; accepted roles: sourcing, co-sell, technical, influence"),
+        (
+            {"role_weights": {"referral": "0.5"}},
+            "unknown role.*referral; accepted roles: sourcing, co-sell, technical, influence",
+        ),
         ({"role_weights": {"sourcing": "half"}}, r"role_weights\['sourcing'\] must be a decimal number"),
         ({"role_weights": {"sourcing": "NaN"}}, "must be a finite number"),
         ({"role_weights": {"sourcing": True}}, "must be a number"),
@@ -135,7 +150,10 @@ def test_equal_configs_are_equal_and_hash_alike():
         ({"unassigned": "drop"}, "unassigned must be one of: redistribute, keep"),
         ({"half_life_days": 0}, "half_life_days must be > 0"),
         ({"half_life_days": "-3"}, "half_life_days must be > 0"),
-        ({"fallback_model": "partner-weighted"}, "fallback_model must be one of: role-split, first-touch, last-touch, linear, time-decay, position-based;"),
+        (
+            {"fallback_model": "partner-weighted"},
+            "fallback_model must be one of: role-split, first-touch, last-touch, linear, time-decay, position-based;",
+        ),
         ({"fallback_model": "influenced"}, "fallback_model must be one of"),
         ({"min_deals": 0}, "min_deals must be a whole number >= 1"),
         ({"partner_sees": ["credited_won", "deals"]}, "unknown field.*deals; accepted: credited_won, credited_open"),

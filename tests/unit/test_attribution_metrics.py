@@ -108,7 +108,10 @@ def test_metrics_of_empty_and_one_sided_portfolios():
 
 
 def test_metrics_refuse_mixed_currencies_without_rates_and_convert_with_them():
-    deals = [deal(1, 1, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1)), deal(2, 2, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1), currency="EUR")]
+    deals = [
+        deal(1, 1, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1)),
+        deal(2, 2, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1), currency="EUR"),
+    ]
     credits = [dc(1, {"A": "100.00"}), dc(2, {})]
     with pytest.raises(InvalidArgument, match=r"several currencies \(EUR, USD\); give exchange rates"):
         ecosystem_metrics(deals, credits)
@@ -125,7 +128,10 @@ def test_metrics_refuse_mixed_currencies_without_rates_and_convert_with_them():
 
 def test_metrics_from_the_engine():
     # Two won deals on one account, each touched by a different partner: depth 2.
-    deals = [deal(1, 7, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1)), deal(2, 7, "won", "100.00", date(2024, 1, 1), date(2024, 3, 1))]
+    deals = [
+        deal(1, 7, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1)),
+        deal(2, 7, "won", "100.00", date(2024, 1, 1), date(2024, 3, 1)),
+    ]
     touches = {1: [Touch("A", "sourcing", date(2024, 1, 5))], 2: [Touch("B", "influence", date(2024, 2, 5))]}
     credits = credit_deals(deals, touches, AttributionConfig(), date(2024, 6, 1))
     m = ecosystem_metrics(deals, credits)
@@ -169,7 +175,10 @@ def test_partner_influenced_only_open_deals_has_no_win_rate():
 
 
 def test_summary_currency_mixing():
-    deals = [deal(1, 1, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1)), deal(2, 2, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1), currency="EUR")]
+    deals = [
+        deal(1, 1, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1)),
+        deal(2, 2, "won", "100.00", date(2024, 1, 1), date(2024, 2, 1), currency="EUR"),
+    ]
     credits = [dc(1, {"A": "100.00"}), dc(2, {"A": "33.33"})]
     with pytest.raises(InvalidArgument, match="several currencies"):
         summarize_partners(deals, credits)

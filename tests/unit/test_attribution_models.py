@@ -26,7 +26,9 @@ TODAY = date(2024, 6, 1)
 CONFIG = AttributionConfig()
 
 
-def won(ref: int = 1, amount: str = "100.00", closed: date = date(2024, 3, 31), created: date = date(2023, 1, 1), account: int = 1) -> Deal:
+def won(
+    ref: int = 1, amount: str = "100.00", closed: date = date(2024, 3, 31), created: date = date(2023, 1, 1), account: int = 1
+) -> Deal:
     return Deal(ref, account, D(amount), "USD", "won", created, closed)
 
 
@@ -39,7 +41,9 @@ def credit(deal: Deal, touches: list[Touch], model: str, config: AttributionConf
     return result
 
 
-def credits_of(deal: Deal, touches: list[Touch], model: str, config: AttributionConfig = CONFIG, today: date = TODAY) -> dict[str, Decimal]:
+def credits_of(
+    deal: Deal, touches: list[Touch], model: str, config: AttributionConfig = CONFIG, today: date = TODAY
+) -> dict[str, Decimal]:
     return credit(deal, touches, model, config, today).credits
 
 
@@ -189,7 +193,9 @@ def test_role_split_only_zero_weight_roles_leaves_all_unattributed():
 
 def test_role_split_custom_co_sell_weight():
     # Weights 0.4/0.2/0.1/0.3; present sourcing (B) 0.4 and co-sell (A) 0.2 -> 2/3 and 1/3 of 300.00.
-    config = AttributionConfig(role_weights={"sourcing": D("0.4"), "co-sell": D("0.2"), "technical": D("0.1"), "influence": D("0.3")})
+    config = AttributionConfig(
+        role_weights={"sourcing": D("0.4"), "co-sell": D("0.2"), "technical": D("0.1"), "influence": D("0.3")}
+    )
     deal = won(amount="300.00")
     touches = [t("A", "co-sell", date(2024, 1, 1)), t("B", "sourcing", date(2024, 1, 2))]
     assert credits_of(deal, touches, "role-split", config) == {"A": D("100.00"), "B": D("200.00")}
@@ -197,7 +203,12 @@ def test_role_split_custom_co_sell_weight():
 
 def test_role_split_keep_with_zero_weight_role_present():
     # keep: A sourcing 0.5 -> 50.00; D co-sell 0 -> nothing; technical 0.2 + influence 0.3 kept -> 50.00.
-    result = credit(won(), [t("A", "sourcing", date(2024, 1, 1)), t("D", "co-sell", date(2024, 1, 2))], "role-split", AttributionConfig(unassigned="keep"))
+    result = credit(
+        won(),
+        [t("A", "sourcing", date(2024, 1, 1)), t("D", "co-sell", date(2024, 1, 2))],
+        "role-split",
+        AttributionConfig(unassigned="keep"),
+    )
     assert result.credits == {"A": D("50.00")}
     assert result.unattributed == D("50.00")
 
@@ -244,7 +255,11 @@ def test_first_and_last_touch_with_one_touch():
 def test_linear_three_ways_cents_go_by_partner_name():
     # 100.00 / 3 = 33.333...: each gets 3333 cents, the left cent goes to the first name, a.
     deal = won()
-    touches = [t("c", "influence", date(2024, 1, 1)), t("b", "influence", date(2024, 1, 1)), t("a", "influence", date(2024, 1, 1))]
+    touches = [
+        t("c", "influence", date(2024, 1, 1)),
+        t("b", "influence", date(2024, 1, 1)),
+        t("a", "influence", date(2024, 1, 1)),
+    ]
     result = credit(deal, touches, "linear")
     assert result.credits == {"a": D("33.34"), "b": D("33.33"), "c": D("33.33")}
     assert list(result.credits) == ["a", "b", "c"]
@@ -252,7 +267,11 @@ def test_linear_three_ways_cents_go_by_partner_name():
 
 def test_linear_tie_rule_is_by_name_not_by_date():
     # The latest touch belongs to A, yet A still gets the extra cent: ties go by name.
-    touches = [t("C", "influence", date(2024, 1, 1)), t("B", "influence", date(2024, 1, 2)), t("A", "influence", date(2024, 1, 3))]
+    touches = [
+        t("C", "influence", date(2024, 1, 1)),
+        t("B", "influence", date(2024, 1, 2)),
+        t("A", "influence", date(2024, 1, 3)),
+    ]
     assert credits_of(won(), touches, "linear") == {"A": D("33.34"), "B": D("33.33"), "C": D("33.33")}
 
 
@@ -275,7 +294,11 @@ def test_time_decay_whole_half_lives():
     # Close 2024-03-31, half-life 30. Ages: A 0 days -> 1; B 2024-03-01, 30 days -> 1/2;
     # C 2024-01-31, 29 (Feb 2024) + 31 = 60 days -> 1/4. Sum 7/4: A 4/7, B 2/7, C 1/7 of 700.00.
     deal = won(amount="700.00", closed=date(2024, 3, 31))
-    touches = [t("A", "influence", date(2024, 3, 31)), t("B", "influence", date(2024, 3, 1)), t("C", "influence", date(2024, 1, 31))]
+    touches = [
+        t("A", "influence", date(2024, 3, 31)),
+        t("B", "influence", date(2024, 3, 1)),
+        t("C", "influence", date(2024, 1, 31)),
+    ]
     assert credits_of(deal, touches, "time-decay") == {"A": D("400.00"), "B": D("200.00"), "C": D("100.00")}
 
 
@@ -293,7 +316,11 @@ def test_time_decay_custom_half_life_and_open_deal_age_from_today():
     # A 4/7, B 3/7 of 70.00 -> 40.00 / 30.00.
     config = AttributionConfig(half_life_days=10)
     deal = Deal(1, 1, D("70.00"), "USD", "open", date(2024, 1, 1), date(2024, 12, 31))
-    touches = [t("A", "influence", date(2024, 6, 1)), t("B", "influence", date(2024, 5, 22)), t("B", "technical", date(2024, 5, 12))]
+    touches = [
+        t("A", "influence", date(2024, 6, 1)),
+        t("B", "influence", date(2024, 5, 22)),
+        t("B", "technical", date(2024, 5, 12)),
+    ]
     assert credits_of(deal, touches, "time-decay", config) == {"A": D("40.00"), "B": D("30.00")}
 
 
@@ -311,7 +338,11 @@ def test_position_based_one_and_two_touches():
 
 
 def test_position_based_three_touches_40_20_40():
-    touches = [t("C", "influence", date(2024, 3, 1)), t("A", "influence", date(2024, 1, 1)), t("B", "influence", date(2024, 2, 1))]
+    touches = [
+        t("C", "influence", date(2024, 3, 1)),
+        t("A", "influence", date(2024, 1, 1)),
+        t("B", "influence", date(2024, 2, 1)),
+    ]
     assert credits_of(won(amount="1000.00"), touches, "position-based") == {"A": D("400.00"), "B": D("200.00"), "C": D("400.00")}
 
 
@@ -331,7 +362,11 @@ def test_position_based_five_touches():
 
 def test_position_based_first_touch_tie_on_date():
     # A and B both on Jan 1: A is first by name; B is the middle touch; C last.
-    touches = [t("B", "influence", date(2024, 1, 1)), t("A", "influence", date(2024, 1, 1)), t("C", "influence", date(2024, 1, 2))]
+    touches = [
+        t("B", "influence", date(2024, 1, 1)),
+        t("A", "influence", date(2024, 1, 1)),
+        t("C", "influence", date(2024, 1, 2)),
+    ]
     assert credits_of(won(), touches, "position-based") == {"A": D("40.00"), "B": D("20.00"), "C": D("40.00")}
 
 
@@ -400,13 +435,18 @@ def test_deal_without_touches_is_wholly_unattributed_for_every_model():
 
 def test_credit_deals_keeps_deal_order_and_uses_config_model_by_default():
     deals = [won(ref=7, amount="10.00"), won(ref=3, amount="20.00")]
-    touches = {7: [t("A", "influence", date(2024, 1, 1)), t("B", "sourcing", date(2024, 2, 1))], 3: [t("C", "technical", date(2024, 1, 1))]}
+    touches = {
+        7: [t("A", "influence", date(2024, 1, 1)), t("B", "sourcing", date(2024, 2, 1))],
+        3: [t("C", "technical", date(2024, 1, 1))],
+    }
     results = credit_deals(deals, touches, AttributionConfig(model="first-touch"), TODAY)
     assert [r.ref for r in results] == [7, 3]
     assert results[0].credits == {"A": D("10.00")}
     assert results[1].credits == {"C": D("20.00")}
     # model= overrides the config: last-touch gives deal 7 to B.
-    assert credit_deals(deals, touches, AttributionConfig(model="first-touch"), TODAY, "last-touch")[0].credits == {"B": D("10.00")}
+    assert credit_deals(deals, touches, AttributionConfig(model="first-touch"), TODAY, "last-touch")[0].credits == {
+        "B": D("10.00")
+    }
 
 
 def test_amount_finer_than_cents_is_split_in_its_own_unit():
@@ -449,7 +489,12 @@ def test_bad_deals_and_models_are_refused():
 
 
 def test_deal_credit_to_dict():
-    result = credit(won(), [t("B", "sourcing", date(2024, 1, 1)), t("A", "co-sell", date(2024, 1, 2))], "role-split", AttributionConfig(unassigned="keep"))
+    result = credit(
+        won(),
+        [t("B", "sourcing", date(2024, 1, 1)), t("A", "co-sell", date(2024, 1, 2))],
+        "role-split",
+        AttributionConfig(unassigned="keep"),
+    )
     # keep: B sourcing 0.5 -> 50.00; A co-sell 0; technical + influence (0.5) kept.
     assert result.to_dict() == {
         "ref": 1,
@@ -515,7 +560,9 @@ amount_strategy = st.integers(0, 10**12).map(lambda cents: Decimal(cents).scaleb
     outcome=st.sampled_from(["won", "lost", "open"]),
     seed=st.integers(0, 2**32),
 )
-def test_split_models_sum_to_amount_non_negative_and_order_independent(touches, amount, model, unassigned, fallback, outcome, seed):
+def test_split_models_sum_to_amount_non_negative_and_order_independent(
+    touches, amount, model, unassigned, fallback, outcome, seed
+):
     config = AttributionConfig(unassigned=unassigned, fallback_model=fallback, half_life_days=D("17.5"))
     deal = Deal(1, 1, amount, "USD", outcome, date(2022, 6, 1), date(2024, 1, 1))
     today = date(2023, 9, 1)
@@ -544,9 +591,21 @@ def test_influenced_gives_each_influencer_the_amount(touches, amount):
     assert all(v == amount for v in result.credits.values())
 
 
-@pytest.mark.parametrize("amount, text", [
-    ("6250", "6250.00"), ("6250.00", "6250.00"), ("12.5", "12.50"), ("0.125", "0.125"), ("0", "0.00"), ("0E-2", "0.00"),
-    ("1E+3", "1000.00"), ("7E+1", "70.00"), ("100.000", "100.000"), ("0.00000001", "0.00000001"), ("1.5E-7", "0.00000015"),
-])
+@pytest.mark.parametrize(
+    "amount, text",
+    [
+        ("6250", "6250.00"),
+        ("6250.00", "6250.00"),
+        ("12.5", "12.50"),
+        ("0.125", "0.125"),
+        ("0", "0.00"),
+        ("0E-2", "0.00"),
+        ("1E+3", "1000.00"),
+        ("7E+1", "70.00"),
+        ("100.000", "100.000"),
+        ("0.00000001", "0.00000001"),
+        ("1.5E-7", "0.00000015"),
+    ],
+)
 def test_money_is_written_plainly_with_at_least_two_decimals(amount, text):
     assert money_str(Decimal(amount)) == text

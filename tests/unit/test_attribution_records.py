@@ -44,11 +44,32 @@ from cleanroom.terms import build_terms, canonical_json
 from inprocess import coordinator
 
 DEALS = [
-    Deal(ref=0, account=0, amount=Decimal("6250"), currency="USD", outcome="won", created=date(2025, 1, 2), closed=date(2025, 3, 1)),
-    Deal(ref=1, account=1, amount=Decimal("6250.00"), currency="EUR", outcome="lost", created=date(2024, 12, 31), closed=date(2025, 1, 1),
-         deal_type="renewal"),
-    Deal(ref=7, account=1, amount=Decimal("0.125"), currency="BHD", outcome="open", created=date(2025, 5, 5), closed=None, deal_type="expansion"),
-    Deal(ref=9, account=2, amount=Decimal("0"), currency="JPY", outcome="open", created=date(1999, 5, 5), closed=date(2030, 1, 1)),
+    Deal(
+        ref=0, account=0, amount=Decimal("6250"), currency="USD", outcome="won", created=date(2025, 1, 2), closed=date(2025, 3, 1)
+    ),
+    Deal(
+        ref=1,
+        account=1,
+        amount=Decimal("6250.00"),
+        currency="EUR",
+        outcome="lost",
+        created=date(2024, 12, 31),
+        closed=date(2025, 1, 1),
+        deal_type="renewal",
+    ),
+    Deal(
+        ref=7,
+        account=1,
+        amount=Decimal("0.125"),
+        currency="BHD",
+        outcome="open",
+        created=date(2025, 5, 5),
+        closed=None,
+        deal_type="expansion",
+    ),
+    Deal(
+        ref=9, account=2, amount=Decimal("0"), currency="JPY", outcome="open", created=date(1999, 5, 5), closed=date(2030, 1, 1)
+    ),
 ]
 
 
@@ -71,10 +92,20 @@ def test_touches_round_trip():
     assert _roles_and_days(rows) == [("co-sell", days[0]), ("sourcing", days[1]), ("influence", days[2])]
 
 
-@pytest.mark.parametrize("amount, ok", [
-    ("12500", (12500, 0)), ("99.95", (9995, 2)), ("1E+3", (1000, 0)), ("0.000001", (1, 6)),
-    ("0.0000001", None), ("-1", None), ("NaN", None), ("9223372036854775808", None), ("9223372036854775807", (2**63 - 1, 0)),
-])
+@pytest.mark.parametrize(
+    "amount, ok",
+    [
+        ("12500", (12500, 0)),
+        ("99.95", (9995, 2)),
+        ("1E+3", (1000, 0)),
+        ("0.000001", (1, 6)),
+        ("0.0000001", None),
+        ("-1", None),
+        ("NaN", None),
+        ("9223372036854775808", None),
+        ("9223372036854775807", (2**63 - 1, 0)),
+    ],
+)
 def test_amount_parts(amount, ok):
     if ok is None:
         with pytest.raises(ValueError):
@@ -89,18 +120,21 @@ def _bad_deal(field: str, value) -> tuple[bytes, int]:
     return rows.tobytes(), 2
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("account", 3, "account label must be in 0..2"),
-    ("units", -5, "amount must be >= 0"),
-    ("scale", 7, "more than 6 decimal places"),
-    ("currency", b"usd", "ISO 4217"),
-    ("currency", b"U$D", "ISO 4217"),
-    ("outcome", 3, "outcome must be one of won, lost, open"),
-    ("deal_type", 9, "deal type must be one of new, expansion, renewal"),
-    ("created", day_number(date.max) + 1, "created must be a date"),
-    ("closed", day_number(date(2025, 5, 4)), "cannot close before it was created"),
-    ("closed", day_number(date.min) - 1, "closed must be a date"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("account", 3, "account label must be in 0..2"),
+        ("units", -5, "amount must be >= 0"),
+        ("scale", 7, "more than 6 decimal places"),
+        ("currency", b"usd", "ISO 4217"),
+        ("currency", b"U$D", "ISO 4217"),
+        ("outcome", 3, "outcome must be one of won, lost, open"),
+        ("deal_type", 9, "deal type must be one of new, expansion, renewal"),
+        ("created", day_number(date.max) + 1, "created must be a date"),
+        ("closed", day_number(date(2025, 5, 4)), "cannot close before it was created"),
+        ("closed", day_number(date.min) - 1, "closed must be a date"),
+    ],
+)
 def test_each_bad_deal_field_is_refused_with_its_position(field, value, message):
     blob, index = _bad_deal(field, value)
     with pytest.raises(RecordError, match=message) as caught:
@@ -115,9 +149,14 @@ def test_won_deal_without_close_date_is_refused():
         check_deals(rows.tobytes(), 3)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("account", 5, "account label must be in 0..4"), ("role", 4, "role must be one of"), ("day", -(2**31) + 5, "date must be a date"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("account", 5, "account label must be in 0..4"),
+        ("role", 4, "role must be one of"),
+        ("day", -(2**31) + 5, "date must be a date"),
+    ],
+)
 def test_each_bad_touch_field_is_refused(field, value, message):
     rows = encode_touches([0, 1, 2], ["sourcing"] * 3, [date(2025, 1, 1)] * 3)
     rows[1][field] = value
@@ -142,8 +181,12 @@ def test_split_rows_keeps_order_and_every_row():
 
 def _side(tokens_per_account: list[list[bytes]], total: int) -> SideTokens:
     tokens = [(t, a) for a, ts in enumerate(tokens_per_account) for t in ts]
-    return SideTokens(tokens=b"".join(t for t, _ in tokens), accounts=np.array([a for _, a in tokens], dtype=np.uint32),
-                      populations=np.ones(len(tokens), dtype=np.uint16), total_accounts=total)
+    return SideTokens(
+        tokens=b"".join(t for t, _ in tokens),
+        accounts=np.array([a for _, a in tokens], dtype=np.uint32),
+        populations=np.ones(len(tokens), dtype=np.uint16),
+        total_accounts=total,
+    )
 
 
 def test_link_matches_a_dictionary_join():
@@ -152,17 +195,39 @@ def test_link_matches_a_dictionary_join():
     # Vendor accounts hold tokens 0..299 (one or two each); partner accounts hold tokens 150..399.
     vendor_tokens = [[token[i]] + ([token[i + 150]] if i % 7 == 0 and i + 150 < 300 else []) for i in range(300)]
     partner_tokens = [[token[150 + j]] for j in range(250)]
-    deals = [Deal(ref=r, account=rng.randrange(300), amount=Decimal(rng.randrange(10**6)) / 100, currency="USD", outcome="won",
-                  created=date(2025, 1, 1), closed=date(2025, 6, 1)) for r in range(500)]
-    touches = [(rng.randrange(250), rng.choice(["sourcing", "technical", "influence"]), date(2025, 1, 1) + timedelta(days=rng.randrange(150)))
-               for _ in range(900)]
-    linked = link(_side(vendor_tokens, 300), _side(partner_tokens, 250), encode_deals(deals[::-1]).tobytes(),
-                  encode_touches(*zip(*touches, strict=True)).tobytes())
+    deals = [
+        Deal(
+            ref=r,
+            account=rng.randrange(300),
+            amount=Decimal(rng.randrange(10**6)) / 100,
+            currency="USD",
+            outcome="won",
+            created=date(2025, 1, 1),
+            closed=date(2025, 6, 1),
+        )
+        for r in range(500)
+    ]
+    touches = [
+        (
+            rng.randrange(250),
+            rng.choice(["sourcing", "technical", "influence"]),
+            date(2025, 1, 1) + timedelta(days=rng.randrange(150)),
+        )
+        for _ in range(900)
+    ]
+    linked = link(
+        _side(vendor_tokens, 300),
+        _side(partner_tokens, 250),
+        encode_deals(deals[::-1]).tobytes(),
+        encode_touches(*zip(*touches, strict=True)).tobytes(),
+    )
 
     owner = {t: a for a, ts in enumerate(partner_tokens) for t in ts}
     matched = {(v, owner[t]) for v, ts in enumerate(vendor_tokens) for t in ts if t in owner}
     expected = sorted((v, day, role) for v, p in matched for (acc, role, day) in touches if acc == p)
-    got = sorted((v, day, role) for v, (role, day) in zip(linked.touches["account"].tolist(), _roles_and_days(linked.touches), strict=True))
+    got = sorted(
+        (v, day, role) for v, (role, day) in zip(linked.touches["account"].tolist(), _roles_and_days(linked.touches), strict=True)
+    )
     assert got == expected and len(expected) > 100
     assert decode_deals(linked.deals) == deals  # sorted by ref again
     assert from_blobs(*to_blobs(linked)).deals_digest == linked.deals_digest
@@ -186,8 +251,18 @@ def test_coordinator_refuses_a_bad_record_chunk_and_keeps_nothing(tmp_path: Path
     rows[3]["outcome"] = 7
     records = rows.tobytes()
     digest = chunk_digest(points, accounts, pops, records)
-    session = coord.begin_upload("vendor", agreement["agreement_id"], agreement["terms_hash"], OWN, "", 3, 1, 3, upload_digest([digest]),
-                                 purpose="attribution")
+    session = coord.begin_upload(
+        "vendor",
+        agreement["agreement_id"],
+        agreement["terms_hash"],
+        OWN,
+        "",
+        3,
+        1,
+        3,
+        upload_digest([digest]),
+        purpose="attribution",
+    )
     with pytest.raises(InvalidArgument, match="chunk 0, deal record 4: outcome must be one of"):
         coord.put_chunk("vendor", session["upload_id"], 0, points, accounts, pops, digest, records)
     assert coord.store.row("SELECT count(*) AS n FROM chunks")["n"] == 0

@@ -32,8 +32,15 @@ PARTNERS = ("partner-a", "partner-b")
 # 12 vendor accounts, one deal each (deal i on account i); deal 11 is the vendor's alone.
 DOMAINS = [f"acct{i}.example" for i in range(12)]
 DEALS = [
-    Deal(ref=i, account=i, amount=Decimal(1000 * (i + 1)), currency="USD", outcome=("won", "lost", "open")[i % 3],
-         created=date(2025, 1, 1) + timedelta(days=i), closed=None if i % 3 == 2 else date(2025, 9, 1) + timedelta(days=i))
+    Deal(
+        ref=i,
+        account=i,
+        amount=Decimal(1000 * (i + 1)),
+        currency="USD",
+        outcome=("won", "lost", "open")[i % 3],
+        created=date(2025, 1, 1) + timedelta(days=i),
+        closed=None if i % 3 == 2 else date(2025, 9, 1) + timedelta(days=i),
+    )
     for i in range(12)
 ]
 
@@ -41,17 +48,42 @@ DEALS = [
 def _touches(partner: str) -> list[tuple[str, str, date]]:
     """(domain, role, day): partner-a sources the even deals, partner-b influences every third; both touch one non-deal account."""
     if partner == "partner-a":
-        rows = [(DOMAINS[i], "sourcing", date(2025, 6, 1)) for i in range(0, 11, 2)] + [(DOMAINS[1], "technical", date(2025, 7, 1))]
+        rows = [(DOMAINS[i], "sourcing", date(2025, 6, 1)) for i in range(0, 11, 2)] + [
+            (DOMAINS[1], "technical", date(2025, 7, 1))
+        ]
     else:
         rows = [(DOMAINS[i], "influence", date(2025, 8, 1)) for i in range(0, 11, 3)]
     return [*rows, (f"{partner}-only.example", "influence", date(2025, 8, 1))]
 
 
-def _upload(coord: Coordinator, party: str, agreement: dict, kind: str, points: bytes, *, accounts=b"", pops=b"", records=b"",
-            run_id="", of_upload="", n_accounts=0) -> dict:
+def _upload(
+    coord: Coordinator,
+    party: str,
+    agreement: dict,
+    kind: str,
+    points: bytes,
+    *,
+    accounts=b"",
+    pops=b"",
+    records=b"",
+    run_id="",
+    of_upload="",
+    n_accounts=0,
+) -> dict:
     digest = chunk_digest(points, accounts, pops, records)
-    session = coord.begin_upload(party, agreement["agreement_id"], agreement["terms_hash"], kind, run_id, len(points) // 32, 1, n_accounts,
-                                 upload_digest([digest]), of_upload, purpose="attribution")
+    session = coord.begin_upload(
+        party,
+        agreement["agreement_id"],
+        agreement["terms_hash"],
+        kind,
+        run_id,
+        len(points) // 32,
+        1,
+        n_accounts,
+        upload_digest([digest]),
+        of_upload,
+        purpose="attribution",
+    )
     coord.put_chunk(party, session["upload_id"], 0, points, accounts, pops, digest, records=records)
     return coord.commit_upload(party, session["upload_id"])
 
@@ -59,14 +91,31 @@ def _upload(coord: Coordinator, party: str, agreement: dict, kind: str, points: 
 def _own(coord, party, agreement, secret, keys: list[str], records: bytes) -> dict:
     points = blind(secret, hash_to_points(keys, f"{agreement['agreement_id']}/domain".encode()), workers=1)
     n = len(keys)
-    return _upload(coord, party, agreement, OWN, points, accounts=struct.pack(f"<{n}I", *range(n)), pops=struct.pack(f"<{n}H", *[1] * n),
-                   records=records, n_accounts=n)
+    return _upload(
+        coord,
+        party,
+        agreement,
+        OWN,
+        points,
+        accounts=struct.pack(f"<{n}I", *range(n)),
+        pops=struct.pack(f"<{n}H", *[1] * n),
+        records=records,
+        n_accounts=n,
+    )
 
 
 def _reblind(coord, party, agreement, secret, run_id) -> None:
     status = coord.status(party, agreement["agreement_id"], run_id)
     chunk = next(iter(coord.peer_chunks(party, run_id)))
-    _upload(coord, party, agreement, REBLINDED, blind(secret, chunk["points"], workers=1), run_id=run_id, of_upload=status["peer_upload_id"])
+    _upload(
+        coord,
+        party,
+        agreement,
+        REBLINDED,
+        blind(secret, chunk["points"], workers=1),
+        run_id=run_id,
+        of_upload=status["peer_upload_id"],
+    )
 
 
 def agree(coord: Coordinator, partner: str, config: AttributionConfig | None = AttributionConfig(), models=None) -> dict:
@@ -84,8 +133,14 @@ def attribution_run(coord: Coordinator, agreement: dict, partner: str, deals=DEA
         return run_id
     rows = _touches(partner)
     accounts = sorted({d for d, _, _ in rows})
-    _own(coord, partner, agreement, secrets[partner], accounts,
-         encode_touches([accounts.index(d) for d, _, _ in rows], [r for _, r, _ in rows], [day for _, _, day in rows]).tobytes())
+    _own(
+        coord,
+        partner,
+        agreement,
+        secrets[partner],
+        accounts,
+        encode_touches([accounts.index(d) for d, _, _ in rows], [r for _, r, _ in rows], [day for _, _, day in rows]).tobytes(),
+    )
     for party in ("vendor", partner):
         _reblind(coord, party, agreement, secrets[party], run_id)
     assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "complete"
@@ -95,10 +150,20 @@ def attribution_run(coord: Coordinator, agreement: dict, partner: str, deals=DEA
 def _state(coord: Coordinator) -> dict:
     """Everything a refused job could have changed: every table of the store (as DuckDB lists them), the audit chain minus denials."""
     store = coord.store
-    tables = [r["table_name"] for r in store.rows("SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name")]
+    tables = [
+        r["table_name"]
+        for r in store.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name"
+        )
+    ]
     assert {"releases", "runs", "uploads", "audit_log"} <= set(tables), tables
     return {
-        table: sorted(map(repr, store.rows(f'SELECT * FROM "{table}"' + (" WHERE action <> 'request.denied'" if table == "audit_log" else ""))))
+        table: sorted(
+            map(
+                repr,
+                store.rows(f'SELECT * FROM "{table}"' + (" WHERE action <> 'request.denied'" if table == "audit_log" else "")),
+            )
+        )
         for table in tables
     }
 
@@ -128,7 +193,9 @@ def test_a_job_releases_per_deal_credit_to_the_vendor_and_own_figures_to_each_pa
     body = json.loads(release["body_json"])
     credits, summaries = _expected("linear")
     assert body["viewer"] == "vendor" and body["model"] == "linear"
-    assert [{k: v for k, v in d.items() if k not in ("amount", "currency")} for d in body["deals"]] == [c.to_dict() for c in credits]
+    assert [{k: v for k, v in d.items() if k not in ("amount", "currency")} for d in body["deals"]] == [
+        c.to_dict() for c in credits
+    ]
     assert body["partners"] == [summaries[p].to_dict() for p in PARTNERS]
     assert body["deals"][11]["credits"] == {} and body["deals"][0]["credits"], "deal 11's account no partner touched"
     # Each partner: its own figures under the agreed model (role-split), from the same job.
@@ -153,7 +220,12 @@ def test_refusals_change_nothing(world):
     longer = agree(coord, "partner-b", AttributionConfig(lookback_days=90))
     longer_run = attribution_run(coord, longer, "partner-b")
     other_deals = agree(coord, "partner-b")
-    other_run = attribution_run(coord, other_deals, "partner-b", deals=[*DEALS[:11], Deal(11, 11, Decimal(5), "USD", "lost", date(2025, 1, 1), date(2025, 2, 1))])
+    other_run = attribution_run(
+        coord,
+        other_deals,
+        "partner-b",
+        deals=[*DEALS[:11], Deal(11, 11, Decimal(5), "USD", "lost", date(2025, 1, 1), date(2025, 2, 1))],
+    )
     waiting = agree(coord, "partner-b")
     waiting_run = attribution_run(coord, waiting, "partner-b", complete=False)
     revoked = agree(coord, "partner-a")
@@ -162,25 +234,63 @@ def test_refusals_change_nothing(world):
     plain = agree(coord, "partner-b", None)
     future = (date.today() + timedelta(days=2)).isoformat()
     cases = {
-        "partner runs a job": (lambda: run_attribution(coord, "partner-a", [runs["partner-a"]]), PermissionDenied, "only the vendor"),
+        "partner runs a job": (
+            lambda: run_attribution(coord, "partner-a", [runs["partner-a"]]),
+            PermissionDenied,
+            "only the vendor",
+        ),
         "outsider": (lambda: run_attribution(coord, "mallory", both), (PermissionDenied, NotFound), ""),
         "no runs": (lambda: run_attribution(coord, "vendor", []), InvalidArgument, "at least one"),
         "run named twice": (lambda: run_attribution(coord, "vendor", [both[0], both[0]]), InvalidArgument, "named twice"),
         "unknown run": (lambda: run_attribution(coord, "vendor", ["run_nope"]), NotFound, "does not exist"),
         "unknown model": (lambda: run_attribution(coord, "vendor", both, "magic"), InvalidArgument, "unknown model 'magic'"),
-        "model the terms forbid": (lambda: run_attribution(coord, "vendor", [runs["partner-b"], restricted_run], "linear"), FailedPrecondition,
-                                   f"model 'linear' is not allowed by the terms of {restricted['agreement_id']}"),
+        "model the terms forbid": (
+            lambda: run_attribution(coord, "vendor", [runs["partner-b"], restricted_run], "linear"),
+            FailedPrecondition,
+            f"model 'linear' is not allowed by the terms of {restricted['agreement_id']}",
+        ),
         "future as_of": (lambda: run_attribution(coord, "vendor", both, "", future), InvalidArgument, "is in the future"),
-        "as_of not a date": (lambda: run_attribution(coord, "vendor", both, "", "12/31/2025"), InvalidArgument, "not an ISO date"),
-        "shared parameters differ": (lambda: run_attribution(coord, "vendor", [runs["partner-a"], longer_run]), FailedPrecondition, "lookback_days"),
-        "different deals": (lambda: run_attribution(coord, "vendor", [runs["partner-a"], other_run]), FailedPrecondition, "different deal records"),
-        "two runs of one agreement": (lambda: run_attribution(coord, "vendor", [restricted_run, restricted_run]), InvalidArgument, "named twice"),
-        "incomplete run": (lambda: run_attribution(coord, "vendor", [waiting_run]), FailedPrecondition, "waiting for partner-b's upload"),
+        "as_of not a date": (
+            lambda: run_attribution(coord, "vendor", both, "", "12/31/2025"),
+            InvalidArgument,
+            "not an ISO date",
+        ),
+        "shared parameters differ": (
+            lambda: run_attribution(coord, "vendor", [runs["partner-a"], longer_run]),
+            FailedPrecondition,
+            "lookback_days",
+        ),
+        "different deals": (
+            lambda: run_attribution(coord, "vendor", [runs["partner-a"], other_run]),
+            FailedPrecondition,
+            "different deal records",
+        ),
+        "two runs of one agreement": (
+            lambda: run_attribution(coord, "vendor", [restricted_run, restricted_run]),
+            InvalidArgument,
+            "named twice",
+        ),
+        "incomplete run": (
+            lambda: run_attribution(coord, "vendor", [waiting_run]),
+            FailedPrecondition,
+            "waiting for partner-b's upload",
+        ),
         "revoked agreement": (lambda: run_attribution(coord, "vendor", [revoked_run]), FailedPrecondition, "was revoked"),
-        "show of another partner's agreement": (lambda: show_attribution(coord, "partner-b", agreements["partner-a"]["agreement_id"]),
-                                               (PermissionDenied, NotFound), ""),
-        "show before any job": (lambda: show_attribution(coord, "partner-a", restricted["agreement_id"]), FailedPrecondition, "nothing has been released"),
-        "show without attribution": (lambda: show_attribution(coord, "vendor", plain["agreement_id"]), FailedPrecondition, "does not include attribution"),
+        "show of another partner's agreement": (
+            lambda: show_attribution(coord, "partner-b", agreements["partner-a"]["agreement_id"]),
+            (PermissionDenied, NotFound),
+            "",
+        ),
+        "show before any job": (
+            lambda: show_attribution(coord, "partner-a", restricted["agreement_id"]),
+            FailedPrecondition,
+            "nothing has been released",
+        ),
+        "show without attribution": (
+            lambda: show_attribution(coord, "vendor", plain["agreement_id"]),
+            FailedPrecondition,
+            "does not include attribution",
+        ),
     }
     before = _state(coord)
     problems = []
@@ -199,4 +309,7 @@ def test_refusals_change_nothing(world):
             before = _state(coord)
     assert problems == []
     # And the same runs still make a job.
-    assert json.loads(run_attribution(coord, "vendor", [runs["partner-b"], restricted_run], "role-split")["body_json"])["model"] == "role-split"
+    assert (
+        json.loads(run_attribution(coord, "vendor", [runs["partner-b"], restricted_run], "role-split")["body_json"])["model"]
+        == "role-split"
+    )

@@ -53,7 +53,9 @@ def test_intact_log_verifies_and_records_what_happened(exported):
     assert len(upload["details"]["chunk_digests"]) == 1 and "points" in upload["details"]
 
 
-@pytest.mark.parametrize("mutation", ["edit", "delete", "insert", "reorder", "truncate_with_checkpoint", "drop_checkpoint", "append"])
+@pytest.mark.parametrize(
+    "mutation", ["edit", "delete", "insert", "reorder", "truncate_with_checkpoint", "drop_checkpoint", "append"]
+)
 def test_every_tampering_is_found_with_its_position(exported, tmp_path, mutation):
     out, pub, *_ = exported
     lines = _lines(out)
@@ -88,7 +90,11 @@ def test_every_tampering_is_found_with_its_position(exported, tmp_path, mutation
 def test_wrong_key_and_foreign_signature(exported, tmp_path):
     out, _pub, *_ = exported
     other = tmp_path / "other.pub"
-    other.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    other.write_bytes(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     result = verify_file(out, other)
     assert not result.ok and all("signature" in p["problem"] for p in result.problems)
     with pytest.raises(InputError):

@@ -33,7 +33,9 @@ def test_methods_nested_and_async_functions_are_named_and_measured():
 
 def test_a_long_module_fails_at_line_one():
     source = "x = 1\n" * (MAX_MODULE_LINES + 1)
-    assert [str(o) for o in check_source(source, Path("m.py"))] == [f"m.py:1: module has {MAX_MODULE_LINES + 1} lines (limit {MAX_MODULE_LINES})"]
+    assert [str(o) for o in check_source(source, Path("m.py"))] == [
+        f"m.py:1: module has {MAX_MODULE_LINES + 1} lines (limit {MAX_MODULE_LINES})"
+    ]
     assert check_source("x = 1\n" * MAX_MODULE_LINES, Path("m.py")) == []
 
 

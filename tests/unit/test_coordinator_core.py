@@ -46,7 +46,9 @@ def count(coord, table: str, where: str = "", params=()) -> int:
 
 def tables(coord) -> list[str]:
     """Every table of the coordinator's store, as DuckDB lists them (so a new table is covered without a test edit)."""
-    rows = coord.store.rows("SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name")
+    rows = coord.store.rows(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name"
+    )
     names = [r["table_name"] for r in rows]
     assert {"agreements", "approvals", "uploads", "chunks", "releases", "audit_log"} <= set(names), names
     return names
@@ -89,7 +91,15 @@ def own_chunks(points: bytes, accounts: np.ndarray, masks: np.ndarray):
 def begin_own(coord, party, agr, chunks, total_accounts):
     n = sum(len(c[0]) for c in chunks) // 32
     return coord.begin_upload(
-        party, agr["agreement_id"], agr["terms_hash"], "own", "", n, len(chunks), total_accounts, upload_digest([c[3] for c in chunks])
+        party,
+        agr["agreement_id"],
+        agr["terms_hash"],
+        "own",
+        "",
+        n,
+        len(chunks),
+        total_accounts,
+        upload_digest([c[3] for c in chunks]),
     )
 
 
@@ -110,8 +120,16 @@ def reblind(coord, party, agr, secret):
     blinded = [blind(secret, c["points"], workers=1) for c in peer]
     digests = [chunk_digest(b) for b in blinded]
     session = coord.begin_upload(
-        party, agr["agreement_id"], agr["terms_hash"], "reblinded", status["run_id"],
-        status["peer_points"], status["peer_chunks"], 0, upload_digest(digests), status["peer_upload_id"],
+        party,
+        agr["agreement_id"],
+        agr["terms_hash"],
+        "reblinded",
+        status["run_id"],
+        status["peer_points"],
+        status["peer_chunks"],
+        0,
+        upload_digest(digests),
+        status["peer_upload_id"],
     )
     for seq, (b, d) in enumerate(zip(blinded, digests, strict=True)):
         coord.put_chunk(party, session["upload_id"], seq, b, b"", b"", d)
@@ -306,7 +324,12 @@ def test_wrong_length_points_are_refused(coord, open_upload):
     _, session, chunks = open_upload
     p, a, m, _ = chunks[0]
     short = p[:-1]
-    _refused(coord, InvalidArgument, lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, short, a, m, chunk_digest(short, a, m)), "multiple of 32")
+    _refused(
+        coord,
+        InvalidArgument,
+        lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, short, a, m, chunk_digest(short, a, m)),
+        "multiple of 32",
+    )
 
 
 def test_account_label_out_of_range_is_refused(coord, open_upload):
@@ -315,7 +338,12 @@ def test_account_label_out_of_range_is_refused(coord, open_upload):
     labels = np.arange(CHUNK, dtype="<u4")
     labels[5] = 40  # total_accounts is 40: labels are 0..39
     a = labels.tobytes()
-    _refused(coord, InvalidArgument, lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, p, a, m, chunk_digest(p, a, m)), "account label 40")
+    _refused(
+        coord,
+        InvalidArgument,
+        lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, p, a, m, chunk_digest(p, a, m)),
+        "account label 40",
+    )
     assert count(coord, "chunks") == 0
 
 
@@ -326,13 +354,23 @@ def test_population_mask_out_of_range_is_refused(coord, open_upload, mask):
     masks = np.ones(CHUNK, dtype="<u2")
     masks[3] = mask  # the vendor brings 2 populations: valid masks are 1..3
     m = masks.tobytes()
-    _refused(coord, InvalidArgument, lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, p, a, m, chunk_digest(p, a, m)), "population masks")
+    _refused(
+        coord,
+        InvalidArgument,
+        lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, p, a, m, chunk_digest(p, a, m)),
+        "population masks",
+    )
 
 
 def test_labels_of_wrong_length_are_refused(coord, open_upload):
     _, session, chunks = open_upload
     p, a, m, _ = chunks[0]
-    _refused(coord, InvalidArgument, lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, p, a[:-4], m, chunk_digest(p, a[:-4], m)), "label")
+    _refused(
+        coord,
+        InvalidArgument,
+        lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, p, a[:-4], m, chunk_digest(p, a[:-4], m)),
+        "label",
+    )
 
 
 def test_other_party_cannot_write_into_an_upload(coord, open_upload):
@@ -352,7 +390,9 @@ def test_repeated_chunk_is_idempotent(coord, open_upload):
     assert count(coord, "chunks") == 1
     # same seq, different content: refused, the stored chunk stays
     p2, a2, m2, d2 = chunks[1]
-    _refused(coord, InvalidArgument, lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, p2, a2, m2, d2), "different content")
+    _refused(
+        coord, InvalidArgument, lambda: coord.put_chunk(VENDOR, session["upload_id"], 0, p2, a2, m2, d2), "different content"
+    )
     stored = coord.store.row("SELECT digest FROM chunks WHERE upload_id = ? AND seq = 0", [session["upload_id"]])
     assert stored["digest"] == d
 
@@ -553,11 +593,21 @@ def _check_audit_chain(coord, signer):
             "details": json.loads(row["details_json"]),
             "prev_hash": row["prev_hash"],
         }
-        recomputed = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+        recomputed = hashlib.sha256(
+            json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        ).hexdigest()
         assert row["entry_hash"] == recomputed, row["action"]
         public.verify(bytes(row["signature"]), bytes.fromhex(row["entry_hash"]))  # raises if forged
     actions = [r["action"] for r in rows]
-    for action in ("agreement.proposed", "agreement.approved", "run.started", "upload.committed", "run.completed", "points.deleted", "release.overlap"):
+    for action in (
+        "agreement.proposed",
+        "agreement.approved",
+        "run.started",
+        "upload.committed",
+        "run.completed",
+        "points.deleted",
+        "release.overlap",
+    ):
         assert action in actions, action
     assert actions.count("upload.committed") == 4
     # upload entries carry sizes and digests, never points
@@ -580,7 +630,6 @@ def test_large_release_bodies_are_stored_compressed_and_read_back_whole(coord):
     assert release_text(rows["rel_small"]) == small and release_text(rows["rel_large"]) == large
     # A row read from a store made before the column existed has no body_zlib at all.
     assert release_text({"body_json": small}) == small
-
 
 
 # The schema statements of the store before migrations were recorded (commit faee0d3), run at each start
@@ -757,7 +806,9 @@ def test_a_new_store_records_every_migration_once(tmp_path, signer):
 
     store = Store(tmp_path / "new.duckdb", signer)
     try:
-        assert [r["version"] for r in store.rows("SELECT version FROM schema_migrations ORDER BY version")] == [m.version for m in MIGRATIONS]
+        assert [r["version"] for r in store.rows("SELECT version FROM schema_migrations ORDER BY version")] == [
+            m.version for m in MIGRATIONS
+        ]
         with store.reading() as con:
             assert migrate(con) == []
     finally:

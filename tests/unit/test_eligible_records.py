@@ -30,8 +30,17 @@ def jobs(draw):
         outcome = draw(st.sampled_from(["won", "lost", "open"]))
         created = TODAY - timedelta(days=draw(st.integers(0, 400)))
         closed = None if outcome == "open" and draw(st.booleans()) else created + timedelta(days=draw(st.integers(0, 200)))
-        deals.append(Deal(ref=ref * 3 + 1, account=0, amount=Decimal(draw(st.integers(0, 10**6))) / 100, currency="USD",
-                          outcome=outcome, created=created, closed=closed))
+        deals.append(
+            Deal(
+                ref=ref * 3 + 1,
+                account=0,
+                amount=Decimal(draw(st.integers(0, 10**6))) / 100,
+                currency="USD",
+                outcome=outcome,
+                created=created,
+                closed=closed,
+            )
+        )
     partners = draw(st.lists(st.sampled_from(PARTNERS), min_size=0, max_size=4, unique=True))
     runs = []
     for name in partners:
@@ -42,7 +51,9 @@ def jobs(draw):
             reference = deal.closed if deal.outcome != "open" else TODAY
             # Around the window's edges, inside it, and outside it on both sides.
             offset = draw(st.sampled_from([0, 1, -1, lookback, lookback + 1, lookback - 1, -30, 10, 500]))
-            touches.append((draw(st.integers(0, n_accounts - 1)), draw(st.sampled_from(ROLES)), reference - timedelta(days=offset)))
+            touches.append(
+                (draw(st.integers(0, n_accounts - 1)), draw(st.sampled_from(ROLES)), reference - timedelta(days=offset))
+            )
         touches.sort(key=lambda t: t[0])
         runs.append((name, labels, touches))
     return deals, runs, lookback
@@ -76,25 +87,45 @@ def test_same_touches_in_the_same_order_as_the_definition(job):
     got = eligible_by_deal(rows, partners, lookback, TODAY)
     assert got == _expected(deals, runs, config)
     # And crediting from them is crediting from the raw touches, for every model.
-    raw = {d.ref: [Touch(name, role, day) for name, labels, touches in runs for account, role, day in touches
-                   if account == labels[i]] for i, d in enumerate(deals)}
+    raw = {
+        d.ref: [
+            Touch(name, role, day) for name, labels, touches in runs for account, role, day in touches if account == labels[i]
+        ]
+        for i, d in enumerate(deals)
+    }
     for model in ("role-split", "position-based", "time-decay", "first-touch"):
         assert credit_deals(deals, got, config, TODAY, model, eligible=True) == credit_deals(deals, raw, config, TODAY, model)
 
 
 def test_worked_example_window_edges_and_ties():
-    deal = Deal(ref=7, account=0, amount=Decimal("100"), currency="USD", outcome="won", created=date(2025, 1, 1), closed=date(2025, 3, 31))
+    deal = Deal(
+        ref=7, account=0, amount=Decimal("100"), currency="USD", outcome="won", created=date(2025, 1, 1), closed=date(2025, 3, 31)
+    )
     edge = date(2025, 3, 31) - timedelta(days=30)
     runs = [
         ("b", [0], [(0, "sourcing", date(2025, 3, 31)), (0, "technical", edge), (0, "influence", edge - timedelta(days=1))]),
-        ("a", [1], [(0, "sourcing", date(2025, 3, 1)), (1, "technical", date(2025, 3, 31)), (1, "co-sell", date(2025, 3, 31)),
-                    (1, "sourcing", date(2025, 4, 1))]),
+        (
+            "a",
+            [1],
+            [
+                (0, "sourcing", date(2025, 3, 1)),
+                (1, "technical", date(2025, 3, 31)),
+                (1, "co-sell", date(2025, 3, 31)),
+                (1, "sourcing", date(2025, 4, 1)),
+            ],
+        ),
     ]
     rows, partners = _arrays([deal], runs)
     got = eligible_by_deal(rows, partners, 30, TODAY)
     # Run "a" labels the deal's account 1, so a's touch on its account 0 is not this deal's.
-    assert got == {7: [Touch("b", "technical", edge), Touch("a", "co-sell", date(2025, 3, 31)), Touch("a", "technical", date(2025, 3, 31)),
-                       Touch("b", "sourcing", date(2025, 3, 31))]}
+    assert got == {
+        7: [
+            Touch("b", "technical", edge),
+            Touch("a", "co-sell", date(2025, 3, 31)),
+            Touch("a", "technical", date(2025, 3, 31)),
+            Touch("b", "sourcing", date(2025, 3, 31)),
+        ]
+    }
 
 
 def test_open_deals_are_judged_today_and_nothing_eligible_means_absent():

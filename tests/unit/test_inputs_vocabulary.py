@@ -42,8 +42,14 @@ def test_an_account_a_deal_and_a_touch_of_one_company_get_the_same_keys(tmp_path
     header = ["Account Website", "Account Name", "Billing Country"]
     row = ["https://www.acme.co.uk/", "Acme Ltd", "United Kingdom"]
     accounts = load_accounts(_csv(tmp_path / "a.csv", [*header, "Type"], [[*row, "Customer"]]), name_key=True)
-    deals = load_deals(_csv(tmp_path / "d.csv", ["Opportunity ID", *header, "Amount", "Stage", "Created Date", "Close Date"],
-                            [["006A", *row, "100", "Closed Won", "2025-01-02", "2025-02-03"]]), name_key=True)
+    deals = load_deals(
+        _csv(
+            tmp_path / "d.csv",
+            ["Opportunity ID", *header, "Amount", "Stage", "Created Date", "Close Date"],
+            [["006A", *row, "100", "Closed Won", "2025-01-02", "2025-02-03"]],
+        ),
+        name_key=True,
+    )
     touches = load_touches(_csv(tmp_path / "t.csv", [*header, "Role", "Date"], [[*row, "Sourcing", "2025-01-05"]]), name_key=True)
     expected = (MatchKey("domain", "acme.co.uk"), MatchKey("name", "acme|gb"))
     assert accounts.accounts[0].keys == expected
@@ -73,6 +79,8 @@ def test_streamed_and_in_memory_grouping_are_one_rule() -> None:
 
 def test_populations_no_longer_needs_deals() -> None:
     # The deal stages live in codes.py; populations.py used to import deals.py lazily to dodge a cycle.
-    code = ("import sys, cleanroom_client.inputs.accounts; "
-            "assert 'cleanroom_client.inputs.deals' not in sys.modules, sorted(sys.modules)")
+    code = (
+        "import sys, cleanroom_client.inputs.accounts; "
+        "assert 'cleanroom_client.inputs.deals' not in sys.modules, sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

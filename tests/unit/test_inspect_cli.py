@@ -16,8 +16,28 @@ from openpyxl import Workbook
 from cleanroom_client.cli import main
 
 CLIENT = [sys.executable, "-m", "cleanroom_client.cli"]
-SALESFORCE = ["Account ID", "Account Name", "Website", "Type", "Billing Country", "Account Owner", "Industry", "Annual Revenue", "Last Activity"]
-HUBSPOT = ["Record ID", "Company name", "Company Domain Name", "Website URL", "Lifecycle Stage", "Country/Region", "Company owner", "Annual Revenue", "Last Activity Date"]
+SALESFORCE = [
+    "Account ID",
+    "Account Name",
+    "Website",
+    "Type",
+    "Billing Country",
+    "Account Owner",
+    "Industry",
+    "Annual Revenue",
+    "Last Activity",
+]
+HUBSPOT = [
+    "Record ID",
+    "Company name",
+    "Company Domain Name",
+    "Website URL",
+    "Lifecycle Stage",
+    "Country/Region",
+    "Company owner",
+    "Annual Revenue",
+    "Last Activity Date",
+]
 
 
 def sf(name: str, website: str, stage: str = "Customer", country: str = "United States") -> list[str]:
@@ -68,7 +88,13 @@ def test_json_document_from_a_process(tmp_path: Path) -> None:
         (6, "unmapped stage 'Competitor' in column 'Type'"),
         (7, "unparseable URL or domain"),
     ]
-    assert doc["totals"] == {"rows": 7, "accounts": 2, "rejected": 4, "duplicates_merged": 1, "by_population": {"customer": 1, "opportunity": 1, "prospect": 1}}
+    assert doc["totals"] == {
+        "rows": 7,
+        "accounts": 2,
+        "rejected": 4,
+        "duplicates_merged": 1,
+        "by_population": {"customer": 1, "opportunity": 1, "prospect": 1},
+    }
 
 
 def test_people_output_from_a_process(tmp_path: Path) -> None:
@@ -117,7 +143,9 @@ def test_hubspot_xlsx(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     sheet = book.active
     sheet.append(HUBSPOT)
     sheet.append([101, "Acme", None, "https://acme.io/", "customer", "US", "Dana", 5, None])
-    sheet.append([102, "Beta", "beta.com.au", "http://www.beta.com.au", "marketingqualifiedlead", "Australia", "Dana", None, None])
+    sheet.append(
+        [102, "Beta", "beta.com.au", "http://www.beta.com.au", "marketingqualifiedlead", "Australia", "Dana", None, None]
+    )
     sheet.append([103, "Acme Labs", "ACME.IO", None, "opportunity", "US", "Dana", None, None])
     book.save(tmp_path / "hs.xlsx")
     doc = inspect_json(capsys, str(tmp_path / "hs.xlsx"))
@@ -130,7 +158,11 @@ def test_hubspot_xlsx(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_parquet_with_name_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    columns = {"Domain": ["acme.com", None, "gmail.com"], "Company": ["Acme, Inc.", "ACME Inc", "Bob's Bakery LLC"], "Country": ["USA", "United States", "UK"]}
+    columns = {
+        "Domain": ["acme.com", None, "gmail.com"],
+        "Company": ["Acme, Inc.", "ACME Inc", "Bob's Bakery LLC"],
+        "Country": ["USA", "United States", "UK"],
+    }
     pq.write_table(pa.table(columns), tmp_path / "a.parquet")
     doc = inspect_json(capsys, str(tmp_path / "a.parquet"), "--name-key")
     assert doc["accounts"] == [
@@ -143,12 +175,27 @@ def test_parquet_with_name_key(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_overrides_and_population_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_csv(tmp_path / "c.csv", ["Site", "Org", "Tier", "Where"], [["acme.com", "Acme", "Gold", "DE"], ["beta.com", "Beta", "Silver", "FR"]])
+    path = write_csv(
+        tmp_path / "c.csv",
+        ["Site", "Org", "Tier", "Where"],
+        [["acme.com", "Acme", "Gold", "DE"], ["beta.com", "Beta", "Silver", "FR"]],
+    )
     mapping = tmp_path / "tiers.json"
     mapping.write_text(json.dumps({"gold": "partner", "Silver": "reseller"}))
     doc = inspect_json(
-        capsys, str(path), "--key-column", "site", "--name-column", "ORG", "--population-column", "tier",
-        "--country-column", "where", "--population-map", str(mapping), "--name-key",
+        capsys,
+        str(path),
+        "--key-column",
+        "site",
+        "--name-column",
+        "ORG",
+        "--population-column",
+        "tier",
+        "--country-column",
+        "where",
+        "--population-map",
+        str(mapping),
+        "--name-key",
     )
     assert doc["accounts"] == [
         {"row": 1, "rows": [1], "keys": ["domain:acme.com", "name:acme|de"], "populations": ["partner"]},
@@ -161,14 +208,24 @@ OPPORTUNITIES = ["Opportunity ID", "Opportunity Name", "Account Name", "Website"
 
 
 @pytest.mark.parametrize("stage_header, id_header", [("Stage", "Opportunity ID"), ("Deal Stage", "Record ID")])
-def test_an_opportunity_export_maps_accounts_by_deal_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                            stage_header: str, id_header: str) -> None:
+def test_an_opportunity_export_maps_accounts_by_deal_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stage_header: str, id_header: str
+) -> None:
     """A deals export's "Type" is the deal's (New Business, Renewal), not the account's: the stage says
     won (customer), open (opportunity) or lost (prospect), and an account with several deals is in each."""
     header = [id_header if h == "Opportunity ID" else stage_header if h == "Stage" else h for h in OPPORTUNITIES]
     rows = [
         ["006A", "Acme - New", "Acme", "acme.com", "1000", "Closed Won", "2025-01-02", "New Business"],
-        ["006B", "Acme - Upsell", "Acme", "https://www.acme.com/", "500", "Negotiation/Review", "2025-09-02", "Existing Business"],
+        [
+            "006B",
+            "Acme - Upsell",
+            "Acme",
+            "https://www.acme.com/",
+            "500",
+            "Negotiation/Review",
+            "2025-09-02",
+            "Existing Business",
+        ],
         ["006C", "Beta - New", "Beta", "beta.io", "900", "Closed Lost", "2025-03-01", "New Business"],
         ["006D", "Gamma - New", "Gamma", "gamma.org", "700", "Prospecting", "2025-10-01", "Renewal"],
         ["006E", "Delta - New", "Delta", "delta.net", "100", "On Hold", "2025-10-01", "New Business"],
@@ -176,20 +233,27 @@ def test_an_opportunity_export_maps_accounts_by_deal_stage(tmp_path: Path, capsy
     doc = inspect_json(capsys, str(write_csv(tmp_path / "opps.csv", header, rows)))
     assert doc["columns"]["population"] == stage_header and doc["columns"]["population_from"] == "deal stage"
     assert {a["keys"][0]: a["populations"] for a in doc["accounts"]} == {
-        "domain:acme.com": ["customer", "opportunity"], "domain:beta.io": ["prospect"], "domain:gamma.org": ["opportunity"],
+        "domain:acme.com": ["customer", "opportunity"],
+        "domain:beta.io": ["prospect"],
+        "domain:gamma.org": ["opportunity"],
     }
     [rejected] = doc["rejected"]
     assert rejected["row"] == 5 and "'On Hold'" in rejected["reason"] and repr(stage_header) in rejected["reason"]
     # Naming the column says what it holds: then the account stages apply, and "New Business" is not one.
     doc = inspect_json(capsys, str(tmp_path / "opps.csv"), "--population-column", "Type")
-    assert doc["accounts"] == [] and all("'New Business'" in r["reason"] or "'Existing Business'" in r["reason"] or "'Renewal'" in r["reason"]
-                                         for r in doc["rejected"])
+    assert doc["accounts"] == [] and all(
+        "'New Business'" in r["reason"] or "'Existing Business'" in r["reason"] or "'Renewal'" in r["reason"]
+        for r in doc["rejected"]
+    )
 
 
 def test_unknown_override_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "c.csv", ["Website", "Type"], [["acme.com", "Customer"]])
     assert main(["inspect", str(path), "--population-column", "Stage"]) == 2
-    assert capsys.readouterr().err.strip() == f"error: {path}: no column 'Stage' for the population/stage; columns found: Website, Type"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"error: {path}: no column 'Stage' for the population/stage; columns found: Website, Type"
+    )
 
 
 def test_long_files_are_capped_for_people(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -60,9 +60,11 @@ def test_init_creates_files_with_private_keys_0600(data_dir):
         assert _mode(p / name) == 0o600, name
     # Each private key loads and is the other half of what the data dir publishes (its certificate, signing.pub).
     spki = (serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    for name, public in (("ca.key", _cert(p / "ca.pem").public_key().public_bytes(*spki)),
-                         ("server.key", _cert(p / "server.pem").public_key().public_bytes(*spki)),
-                         ("signing.key", serialization.load_pem_public_key((p / "signing.pub").read_bytes()).public_bytes(*spki))):
+    for name, public in (
+        ("ca.key", _cert(p / "ca.pem").public_key().public_bytes(*spki)),
+        ("server.key", _cert(p / "server.pem").public_key().public_bytes(*spki)),
+        ("signing.key", serialization.load_pem_public_key((p / "signing.pub").read_bytes()).public_bytes(*spki)),
+    ):
         key = serialization.load_pem_private_key((p / name).read_bytes(), password=None)
         assert key.public_key().public_bytes(*spki) == public, name
     assert json.loads((p / "config.json").read_text()) == {"listen": "127.0.0.1:50051", "advertise": "127.0.0.1:50051"}

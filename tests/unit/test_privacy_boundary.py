@@ -53,8 +53,23 @@ ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 RAW_KEY_WORDS = {
-    "key", "keys", "domain", "domains", "email", "emails", "mail", "name", "names",
-    "website", "websites", "url", "urls", "company", "companies", "hostname", "identifier",
+    "key",
+    "keys",
+    "domain",
+    "domains",
+    "email",
+    "emails",
+    "mail",
+    "name",
+    "names",
+    "website",
+    "websites",
+    "url",
+    "urls",
+    "company",
+    "companies",
+    "hostname",
+    "identifier",
 }
 POINT_WORDS = {"point", "points", "token", "tokens", "alpha", "alphas", "beta", "betas"}
 COUNT_WORDS = {"total", "peer", "max", "min", "n", "num", "count"}
@@ -63,23 +78,36 @@ COUNT_WORDS = {"total", "peer", "max", "min", "n", "num", "count"}
 # -- 1. imports: the import-linter contracts ------------------------------------------------
 
 SHARED_LIBRARY = {
-    "cleanroom.errors", "cleanroom.terms", "cleanroom.protocol", "cleanroom.unionfind", "cleanroom.psi", "cleanroom.attribution",
-    "cleanroom.crypto", "cleanroom.auditlog", "cleanroom.wire",
+    "cleanroom.errors",
+    "cleanroom.terms",
+    "cleanroom.protocol",
+    "cleanroom.unionfind",
+    "cleanroom.psi",
+    "cleanroom.attribution",
+    "cleanroom.crypto",
+    "cleanroom.auditlog",
+    "cleanroom.wire",
 }
 # id -> what the contract must say (every listed option must contain at least these modules).
 BOUNDARY_CONTRACTS = {
     "coordinator-never-imports-client": {
-        "type": "forbidden", "source_modules": {"cleanroom.coordinator"}, "forbidden_modules": {"cleanroom_client"},
+        "type": "forbidden",
+        "source_modules": {"cleanroom.coordinator"},
+        "forbidden_modules": {"cleanroom_client"},
     },
     "client-never-imports-coordinator": {
-        "type": "forbidden", "source_modules": {"cleanroom_client"}, "forbidden_modules": {"cleanroom.coordinator"},
+        "type": "forbidden",
+        "source_modules": {"cleanroom_client"},
+        "forbidden_modules": {"cleanroom.coordinator"},
     },
     "shared-library-imports-neither-side": {
-        "type": "forbidden", "source_modules": SHARED_LIBRARY,
+        "type": "forbidden",
+        "source_modules": SHARED_LIBRARY,
         "forbidden_modules": {"cleanroom.coordinator", "cleanroom_client", "cleanroom.demo"},
     },
     "product-never-imports-demo": {
-        "type": "forbidden", "source_modules": SHARED_LIBRARY | {"cleanroom.coordinator", "cleanroom_client", "cleanroom.terminal"},
+        "type": "forbidden",
+        "source_modules": SHARED_LIBRARY | {"cleanroom.coordinator", "cleanroom_client", "cleanroom.terminal"},
         "forbidden_modules": {"cleanroom.demo"},
     },
     "only-adapters-import-generated-code": {"type": "protected", "protected_modules": {"cleanroom.v1"}},
@@ -92,8 +120,9 @@ def _contracts() -> dict[str, dict[str, object]]:
 
 
 def lint_imports(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(LINT_IMPORTS), "--no-logo", "--no-cache", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-logo", "--no-cache", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize("contract_id", sorted(BOUNDARY_CONTRACTS))
@@ -105,11 +134,15 @@ def test_boundary_contract_is_configured(contract_id: str):
         if isinstance(wanted, str):
             assert contract[option] == wanted
         else:
-            assert wanted <= set(contract[option]), f"{contract_id}: {option} must include {sorted(wanted - set(contract[option]))}"
+            assert wanted <= set(contract[option]), (
+                f"{contract_id}: {option} must include {sorted(wanted - set(contract[option]))}"
+            )
     if contract_id == "only-adapters-import-generated-code":
         # the adapters, the generated code itself and the demo (not product code) may import it: nothing else
         allowed = set(contract["allowed_importers"]) - {"cleanroom.v1", "cleanroom.demo"}
-        assert allowed and all(m.startswith("cleanroom.coordinator.grpc") or m.startswith("cleanroom_client.remote") for m in allowed)
+        assert allowed and all(
+            m.startswith("cleanroom.coordinator.grpc") or m.startswith("cleanroom_client.remote") for m in allowed
+        )
 
 
 @pytest.mark.parametrize("contract_id", sorted(BOUNDARY_CONTRACTS))
@@ -185,8 +218,14 @@ def _words(field_name: str) -> set[str]:
 
 
 INTEGER_TYPES = {
-    FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_INT32,
-    FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_FIXED32,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_SINT32,
+    FieldDescriptor.TYPE_FIXED64,
+    FieldDescriptor.TYPE_FIXED32,
 }
 
 

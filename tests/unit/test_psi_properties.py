@@ -284,7 +284,7 @@ def test_low_order_point_hidden_in_a_big_batch(big_points: bytes, workers: int, 
     pts = split(big_points)
     index = len(pts) - 1 if where == "last" else where
     for bad in LOW:
-        batch = [*pts[:index], bad, *pts[index + 1:]]
+        batch = [*pts[:index], bad, *pts[index + 1 :]]
         with pytest.raises(InvalidPoint) as info:
             blind(new_secret(), b"".join(batch), workers=workers)
         assert info.value.index == index

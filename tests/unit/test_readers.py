@@ -15,8 +15,28 @@ from cleanroom_client.inputs.readers import read_table
 
 from tabular import write_parquet, write_xlsx
 
-SALESFORCE = ["Account ID", "Account Name", "Website", "Type", "Billing Country", "Account Owner", "Industry", "Annual Revenue", "Last Activity"]
-HUBSPOT = ["Record ID", "Company name", "Company Domain Name", "Website URL", "Lifecycle Stage", "Country/Region", "Company owner", "Annual Revenue", "Last Activity Date"]
+SALESFORCE = [
+    "Account ID",
+    "Account Name",
+    "Website",
+    "Type",
+    "Billing Country",
+    "Account Owner",
+    "Industry",
+    "Annual Revenue",
+    "Last Activity",
+]
+HUBSPOT = [
+    "Record ID",
+    "Company name",
+    "Company Domain Name",
+    "Website URL",
+    "Lifecycle Stage",
+    "Country/Region",
+    "Company owner",
+    "Annual Revenue",
+    "Last Activity Date",
+]
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
@@ -66,7 +86,11 @@ def test_parquet_non_text_columns_become_text(tmp_path: Path) -> None:
 
 
 def test_xlsx_rows_and_numbers(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "a.xlsx", ["Website", "Employees", "Note"], [["acme.com", 12, None], [None, None, None], ["beta.com", 2.5, "x"]])
+    path = write_xlsx(
+        tmp_path / "a.xlsx",
+        ["Website", "Employees", "Note"],
+        [["acme.com", 12, None], [None, None, None], ["beta.com", 2.5, "x"]],
+    )
     table = read_table(path)
     assert table.columns == ["Website", "Employees", "Note"]
     assert table.rows == [("acme.com", "12", None), ("beta.com", "2.5", "x")]  # the blank row is not a data row
@@ -108,9 +132,18 @@ def test_empty_xlsx(tmp_path: Path) -> None:
 
 
 def test_salesforce_report(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "sf.csv", SALESFORCE, [sf_row("Acme Inc", "https://www.acme.com/"), sf_row("Beta", "beta.co.uk", "Prospect", "UK")])
+    path = write_csv(
+        tmp_path / "sf.csv",
+        SALESFORCE,
+        [sf_row("Acme Inc", "https://www.acme.com/"), sf_row("Beta", "beta.co.uk", "Prospect", "UK")],
+    )
     result = load_accounts(path)
-    assert result.columns.describe() == {"key": ["Website"], "name": "Account Name", "population": "Type", "country": "Billing Country"}
+    assert result.columns.describe() == {
+        "key": ["Website"],
+        "name": "Account Name",
+        "population": "Type",
+        "country": "Billing Country",
+    }
     assert domains(result) == [["domain:acme.com"], ["domain:beta.co.uk"]]
     assert [a.populations for a in result.accounts] == [("customer",), ("prospect",)]
     assert result.accounts[0].name == "Acme Inc"
@@ -148,7 +181,9 @@ def test_generic_email_column_case_and_space_insensitive(tmp_path: Path) -> None
 def test_explicit_columns_win(tmp_path: Path) -> None:
     header = ["Website", "Corp Site", "Label", "Kind", "Nation"]
     path = write_csv(tmp_path / "o.csv", header, [["old.com", "new.com", "Acme", "Customer", "Germany"]])
-    result = load_accounts(path, key_column="corp site", name_column="Label", population_column="KIND", country_column="Nation", name_key=True)
+    result = load_accounts(
+        path, key_column="corp site", name_column="Label", population_column="KIND", country_column="Nation", name_key=True
+    )
     assert result.columns.describe() == {"key": ["Corp Site"], "name": "Label", "population": "Kind", "country": "Nation"}
     assert domains(result) == [["domain:new.com", "name:acme|de"]]
 
@@ -171,7 +206,9 @@ def test_missing_key_column_names_the_columns(tmp_path: Path) -> None:
 
 
 def test_name_key_alone_needs_no_domain_column(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "k.csv", ["Account Name", "Billing Country"], [["Acme Inc", "USA"], ["ACME, Inc.", "United States"]])
+    path = write_csv(
+        tmp_path / "k.csv", ["Account Name", "Billing Country"], [["Acme Inc", "USA"], ["ACME, Inc.", "United States"]]
+    )
     result = load_accounts(path, name_key=True)
     assert domains(result) == [["name:acme|us"]]
     assert result.accounts[0].rows == (1, 2)
@@ -181,10 +218,26 @@ def test_name_key_alone_needs_no_domain_column(tmp_path: Path) -> None:
 
 
 def test_default_stages_case_insensitive(tmp_path: Path) -> None:
-    stages = ["customer - channel", "EVANGELIST", "Marketing Qualified Lead", "marketingqualifiedlead", "Subscriber", "Open Opportunity", "opportunity"]
+    stages = [
+        "customer - channel",
+        "EVANGELIST",
+        "Marketing Qualified Lead",
+        "marketingqualifiedlead",
+        "Subscriber",
+        "Open Opportunity",
+        "opportunity",
+    ]
     rows = [sf_row(f"C{i}", f"c{i}.com", stage) for i, stage in enumerate(stages)]
     result = load_accounts(write_csv(tmp_path / "s.csv", SALESFORCE, rows))
-    assert [a.populations[0] for a in result.accounts] == ["customer", "customer", "prospect", "prospect", "prospect", "opportunity", "opportunity"]
+    assert [a.populations[0] for a in result.accounts] == [
+        "customer",
+        "customer",
+        "prospect",
+        "prospect",
+        "prospect",
+        "opportunity",
+        "opportunity",
+    ]
 
 
 def test_unmapped_stage_rejected_with_value_and_accepted_ones(tmp_path: Path) -> None:
@@ -192,7 +245,9 @@ def test_unmapped_stage_rejected_with_value_and_accepted_ones(tmp_path: Path) ->
     result = load_accounts(path)
     assert result.accounts == []
     first, second = result.rejected
-    assert first.row == 1 and first.reason.startswith("unmapped stage 'Partner' in column 'Type'; accepted: Customer, Customer - Channel")
+    assert first.row == 1 and first.reason.startswith(
+        "unmapped stage 'Partner' in column 'Type'; accepted: Customer, Customer - Channel"
+    )
     assert "Sales Qualified Lead" in first.reason and "--population-map" in first.reason
     assert second.row == 2 and second.reason.startswith("empty stage in column 'Type'")
 
@@ -252,7 +307,13 @@ def test_duplicates_merge_rows_and_populations(tmp_path: Path) -> None:
     assert result.accounts[0].populations == ("customer", "opportunity", "prospect")
     assert result.accounts[0].keys == (MatchKey("domain", "acme.com"),)
     assert result.accounts[0].fields["Account Name"] == "Acme"  # the first row's cells
-    assert result.totals() == {"rows": 4, "accounts": 2, "rejected": 0, "duplicates_merged": 2, "by_population": {"customer": 2, "opportunity": 1, "prospect": 1}}
+    assert result.totals() == {
+        "rows": 4,
+        "accounts": 2,
+        "rejected": 0,
+        "duplicates_merged": 2,
+        "by_population": {"customer": 2, "opportunity": 1, "prospect": 1},
+    }
 
 
 def test_name_key_bridges_rows_transitively(tmp_path: Path) -> None:
@@ -274,7 +335,18 @@ def test_name_key_bridges_rows_transitively(tmp_path: Path) -> None:
 
 
 def test_every_rejection_reason_names_column_and_value(tmp_path: Path) -> None:
-    websites = ["", "n/a", "bob@gmail.com", "x@mailinator.com", "http://acme .com", "10.0.0.1", "co.uk", "localhost", "intranet.local", "ok.com"]
+    websites = [
+        "",
+        "n/a",
+        "bob@gmail.com",
+        "x@mailinator.com",
+        "http://acme .com",
+        "10.0.0.1",
+        "co.uk",
+        "localhost",
+        "intranet.local",
+        "ok.com",
+    ]
     rows = [sf_row(f"N{i}", w) for i, w in enumerate(websites)]
     result = load_accounts(write_csv(tmp_path / "r.csv", SALESFORCE, rows))
     assert domains(result) == [["domain:ok.com"]]

@@ -91,9 +91,7 @@ def test_views_are_transposes():
 
 def test_cell_order_is_mine_major():
     release = overlap_release(_terms(min_count=1), "partner", RESULT)
-    assert [(c["mine"], c["theirs"]) for c in release["cells"]] == [
-        (m, t) for m in PARTNER_POPS for t in VENDOR_POPS
-    ]
+    assert [(c["mine"], c["theirs"]) for c in release["cells"]] == [(m, t) for m in PARTNER_POPS for t in VENDOR_POPS]
 
 
 def test_suppressed_cells_never_carry_a_number():

@@ -27,15 +27,43 @@ SAMPLE = Path(synth.__file__).parent / "data" / "sample_salesforce.csv"
 # --- the reference canonicaliser -------------------------------------------------
 
 FREE_OR_DISPOSABLE = {
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com", "live.com", "icloud.com",
-    "aol.com", "gmx.de", "gmx.net", "web.de", "proton.me", "protonmail.com", "mail.com",
-    "mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com", "tempmail.com",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "icloud.com",
+    "aol.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "proton.me",
+    "protonmail.com",
+    "mail.com",
+    "mailinator.com",
+    "guerrillamail.com",
+    "10minutemail.com",
+    "yopmail.com",
+    "tempmail.com",
 }
-SF_STAGES = {"customer - direct": "customer", "customer - channel": "customer", "prospect": "prospect", "opportunity": "opportunity"}
+SF_STAGES = {
+    "customer - direct": "customer",
+    "customer - channel": "customer",
+    "prospect": "prospect",
+    "opportunity": "opportunity",
+}
 HS_STAGES = {
-    "customer": "customer", "evangelist": "customer", "lead": "prospect", "subscriber": "prospect",
-    "marketingqualifiedlead": "prospect", "marketing qualified lead": "prospect",
-    "salesqualifiedlead": "prospect", "sales qualified lead": "prospect", "opportunity": "opportunity",
+    "customer": "customer",
+    "evangelist": "customer",
+    "lead": "prospect",
+    "subscriber": "prospect",
+    "marketingqualifiedlead": "prospect",
+    "marketing qualified lead": "prospect",
+    "salesqualifiedlead": "prospect",
+    "sales qualified lead": "prospect",
+    "opportunity": "opportunity",
 }
 
 
@@ -117,9 +145,11 @@ def test_headers_exactly_as_the_crms_export_them(tmp_path: Path):
     assert all(list(r) == SALESFORCE_HEADERS for r in vendor) and all(list(r) == HUBSPOT_HEADERS for r in partner)
     paths = write_pair(tmp_path, 200, 150, 50, seed=1)
     assert Path(paths["vendor"]).read_text(encoding="utf-8").splitlines()[0] == (
-        "Account ID,Account Name,Website,Type,Billing Country,Account Owner,Industry,Annual Revenue,Last Activity")
+        "Account ID,Account Name,Website,Type,Billing Country,Account Owner,Industry,Annual Revenue,Last Activity"
+    )
     assert Path(paths["partner"]).read_text(encoding="utf-8").splitlines()[0] == (
-        "Record ID,Company name,Company Domain Name,Website URL,Lifecycle Stage,Country/Region,Company owner,Annual Revenue,Last Activity Date")
+        "Record ID,Company name,Company Domain Name,Website URL,Lifecycle Stage,Country/Region,Company owner,Annual Revenue,Last Activity Date"
+    )
 
 
 @pytest.mark.parametrize("sizes", [(2000, 1500, 400), (300, 300, 300), (500, 200, 0), (1, 1, 1)])
@@ -169,9 +199,22 @@ def test_the_data_carries_the_messiness_it_promises(extract):
     websites = [r["Website"] for r in vendor]
     hs_values = [r["Company Domain Name"] for r in partner] + [r["Website URL"] for r in partner]
     for values in (websites, hs_values):
-        for pattern in (r"^https?://", r":8080", r"\?x=1", r"^\s+www\.", r"\.$", r"^app\.|://app\.|eu\.app\.", r"^[A-Z.]+$",
-                        r"^[a-z.]+@[a-z0-9.-]+$", r"@(gmail|yahoo|hotmail|outlook)\.", r"^$", r"^(n/a|-|http://)$",
-                        r"\.co\.uk\b", r"\.com\.au\b", r"\.co\.jp\b"):
+        for pattern in (
+            r"^https?://",
+            r":8080",
+            r"\?x=1",
+            r"^\s+www\.",
+            r"\.$",
+            r"^app\.|://app\.|eu\.app\.",
+            r"^[A-Z.]+$",
+            r"^[a-z.]+@[a-z0-9.-]+$",
+            r"@(gmail|yahoo|hotmail|outlook)\.",
+            r"^$",
+            r"^(n/a|-|http://)$",
+            r"\.co\.uk\b",
+            r"\.com\.au\b",
+            r"\.co\.jp\b",
+        ):
             assert any(re.search(pattern, x) for x in values), pattern
     # IDN: the same company in Unicode on the vendor side and in punycode on the partner side
     idn_shared = {k for k in v.keys() & p.keys() if k.startswith("xn--")}
@@ -219,8 +262,27 @@ def test_bad_sizes_are_refused():
 def test_cli_writes_the_files_and_prints_their_paths(tmp_path: Path, capsys):
     from cleanroom_client.cli import main
 
-    assert main(["synth", "--out", str(tmp_path), "--vendor-accounts", "120", "--partner-accounts", "90",
-                 "--overlap", "30", "--seed", "4", "--format", "parquet", "--json"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(tmp_path),
+                "--vendor-accounts",
+                "120",
+                "--partner-accounts",
+                "90",
+                "--overlap",
+                "30",
+                "--seed",
+                "4",
+                "--format",
+                "parquet",
+                "--json",
+            ]
+        )
+        == 0
+    )
     paths = json.loads(capsys.readouterr().out)
     assert paths["vendor"].endswith(".parquet") and all(Path(p).is_file() for p in paths.values())
     assert json.loads(Path(paths["ground_truth"]).read_text())["overlap"] == 30

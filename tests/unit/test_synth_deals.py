@@ -36,7 +36,15 @@ def check_truth_against_files(truth: AttributionTruth) -> None:
     for td in truth.deals:
         d = by_id[td.deal_id]
         assert (d.row, d.amount, d.currency, d.outcome, d.stage, d.created, d.closed, d.deal_type) == (
-            td.row, td.amount, td.currency, td.outcome, td.stage, td.created, td.closed, td.deal_type), td.deal_id
+            td.row,
+            td.amount,
+            td.currency,
+            td.outcome,
+            td.stage,
+            td.created,
+            td.closed,
+            td.deal_type,
+        ), td.deal_id
         every_domain.add(td.domain)
         if td.matchable:
             assert [str(k) for k in d.keys] == [f"domain:{td.domain}"], td.deal_id
@@ -76,8 +84,9 @@ def test_ground_truth_agrees_with_the_loaded_files(tmp_path: Path, style: str) -
 
 
 def test_four_partners_and_foreign_currency(tmp_path: Path) -> None:
-    truth = write_attribution_set(tmp_path, deals=400, partners=("alpha", "beta", "gamma", "delta"), touches=300, seed=2,
-                                  foreign_share=0.2)
+    truth = write_attribution_set(
+        tmp_path, deals=400, partners=("alpha", "beta", "gamma", "delta"), touches=300, seed=2, foreign_share=0.2
+    )
     check_truth_against_files(truth)
     currencies = Counter(d.currency for d in truth.deals)
     assert set(currencies) == {"USD", "EUR"} and currencies["USD"] > currencies["EUR"] > 0
@@ -146,8 +155,21 @@ def test_ground_truth_json_round_trip(tmp_path: Path) -> None:
     doc = json.loads(Path(truth.paths["ground_truth"]).read_text(encoding="utf-8"))
     assert doc == json.loads(json.dumps(truth.to_json()))
     deal = next(d for d in doc["deals"] if d["touches"])
-    assert set(deal) == {"deal_id", "row", "company", "domain", "amount", "currency", "outcome", "stage", "type", "created",
-                         "closed", "matchable", "touches"}
+    assert set(deal) == {
+        "deal_id",
+        "row",
+        "company",
+        "domain",
+        "amount",
+        "currency",
+        "outcome",
+        "stage",
+        "type",
+        "created",
+        "closed",
+        "matchable",
+        "touches",
+    }
     assert set(deal["touches"][0]) == {"partner", "role", "date", "row"}
     assert isinstance(deal["amount"], str)  # money as a decimal string
     loaded = AttributionTruth.load(truth.paths["ground_truth"])
@@ -157,9 +179,16 @@ def test_ground_truth_json_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"deals": 0}, "deals must be a positive integer"), ({"touches": 0}, "touches must be a positive integer"),
-     ({"partners": ()}, "at least one partner"), ({"partners": ("a", "a")}, "distinct"), ({"partners": ("Partner A",)}, "lower-case"),
-     ({"style": "pipedrive"}, "unknown style"), ({"fmt": "json"}, "unknown format"), ({"foreign_share": 2.0}, "foreign_share")],
+    [
+        ({"deals": 0}, "deals must be a positive integer"),
+        ({"touches": 0}, "touches must be a positive integer"),
+        ({"partners": ()}, "at least one partner"),
+        ({"partners": ("a", "a")}, "distinct"),
+        ({"partners": ("Partner A",)}, "lower-case"),
+        ({"style": "pipedrive"}, "unknown style"),
+        ({"fmt": "json"}, "unknown format"),
+        ({"foreign_share": 2.0}, "foreign_share"),
+    ],
 )
 def test_bad_parameters(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -171,26 +200,56 @@ def test_bad_parameters(tmp_path: Path, kwargs: dict, message: str) -> None:
 
 def test_cli_writes_an_attribution_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "set"
-    assert main(["synth", "--out", str(out), "--attribution", "--deals", "60", "--partners", "2", "--touches", "40",
-                 "--style", "hubspot", "--seed", "5", "--json"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                "--attribution",
+                "--deals",
+                "60",
+                "--partners",
+                "2",
+                "--touches",
+                "40",
+                "--style",
+                "hubspot",
+                "--seed",
+                "5",
+                "--json",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["partners"] == ["partner-a", "partner-b"] and doc["deal_rows"] == 60 and doc["style"] == "hubspot"
     assert set(doc["paths"]) == {"deals", "partner-a", "partner-b", "ground_truth"}
     assert all(Path(p).is_file() for p in doc["paths"].values())
-    assert AttributionTruth.load(doc["paths"]["ground_truth"]).deals == write_attribution_set(
-        tmp_path / "again", deals=60, partners=("partner-a", "partner-b"), touches=40, seed=5, style="hubspot").deals
+    assert (
+        AttributionTruth.load(doc["paths"]["ground_truth"]).deals
+        == write_attribution_set(
+            tmp_path / "again", deals=60, partners=("partner-a", "partner-b"), touches=40, seed=5, style="hubspot"
+        ).deals
+    )
     assert main(["synth", "--out", str(out), "--attribution", "--deals", "10", "--touches", "5"]) == 0
     text = capsys.readouterr().out
     assert "partner-c" in text and "ground_truth" in text
 
 
 def test_cli_plain_synth_still_writes_the_account_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["synth", "--out", str(tmp_path), "--vendor-accounts", "30", "--partner-accounts", "20", "--overlap", "5", "--json"]) == 0
+    assert (
+        main(["synth", "--out", str(tmp_path), "--vendor-accounts", "30", "--partner-accounts", "20", "--overlap", "5", "--json"])
+        == 0
+    )
     paths = json.loads(capsys.readouterr().out)
     assert set(paths) == {"vendor", "partner", "ground_truth"}
 
 
-@pytest.mark.parametrize(("args", "needle"), [(["--deals", "0"], "deals must be a positive integer"), (["--partners", "0"], "--partners must be at least 1")])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["--deals", "0"], "deals must be a positive integer"), (["--partners", "0"], "--partners must be at least 1")],
+)
 def test_cli_bad_sizes_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
     assert main(["synth", "--out", str(tmp_path), "--attribution", *args]) == 2
     captured = capsys.readouterr()

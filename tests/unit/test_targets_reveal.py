@@ -44,8 +44,15 @@ V, P, M = "vendor", "partner", "mallory"
 
 
 def test_reveal_grants_both_sides_transposed_and_shares():
-    raw = build_terms(V, P, ["customer", "opportunity"], ["customer", "prospect"], reveal=[("opportunity", "customer")],
-                      share=["Account Owner"], their_share=["Company owner"])
+    raw = build_terms(
+        V,
+        P,
+        ["customer", "opportunity"],
+        ["customer", "prospect"],
+        reveal=[("opportunity", "customer")],
+        share=["Account Owner"],
+        their_share=["Company owner"],
+    )
     assert raw["release"][V]["reveal"] == [["opportunity", "customer"]]
     assert raw["release"][P]["reveal"] == [["customer", "opportunity"]]
     assert raw["share"] == {V: ["Account Owner"], P: ["Company owner"]}
@@ -55,21 +62,34 @@ def test_reveal_grants_both_sides_transposed_and_shares():
 
 
 def test_reveal_to_one_side_and_default_is_counts_only():
-    one = parse_terms(canonical_json(build_terms(V, P, ["customer"], reveal=[("customer", "customer")], reveal_to="proposer", their_share=["Owner"])))
+    one = parse_terms(
+        canonical_json(
+            build_terms(V, P, ["customer"], reveal=[("customer", "customer")], reveal_to="proposer", their_share=["Owner"])
+        )
+    )
     assert one.reveal_granted(V) == {("customer", "customer")} and one.reveal_granted(P) == set()
     plain = parse_terms(canonical_json(build_terms(V, P, ["customer"])))
     assert not plain.reveals() and plain.reveal_granted(V) == set() and plain.shared_columns(V) == ()
     assert "share" not in plain.raw and "reveal" not in plain.raw["release"][V]  # old terms hash the same as before
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    (dict(reveal=[("customer", "nope")]), "reveal pair customer:nope must name one of your populations (customer) and then one of partner's"),
-    (dict(reveal=[("customer", "customer")], reveal_to="proposer", share=["Owner"]), "vendor shares columns, but partner is granted no account-level reveal"),
-    (dict(share=["Owner"]), "granted no account-level reveal"),
-    (dict(reveal=[("customer", "customer")], share=["Owner", "owner"]), "names a column twice"),
-    (dict(reveal=[("customer", "customer")], share=[" Owner"]), "share of vendor"),
-    (dict(reveal=[("customer", "customer")], dp_epsilon=1.0), "cannot be combined with differential privacy"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        (
+            dict(reveal=[("customer", "nope")]),
+            "reveal pair customer:nope must name one of your populations (customer) and then one of partner's",
+        ),
+        (
+            dict(reveal=[("customer", "customer")], reveal_to="proposer", share=["Owner"]),
+            "vendor shares columns, but partner is granted no account-level reveal",
+        ),
+        (dict(share=["Owner"]), "granted no account-level reveal"),
+        (dict(reveal=[("customer", "customer")], share=["Owner", "owner"]), "names a column twice"),
+        (dict(reveal=[("customer", "customer")], share=[" Owner"]), "share of vendor"),
+        (dict(reveal=[("customer", "customer")], dp_epsilon=1.0), "cannot be combined with differential privacy"),
+    ],
+)
 def test_bad_reveal_terms_are_refused(kwargs, needle):
     with pytest.raises(InvalidArgument) as info:
         build_terms(V, P, ["customer"], **kwargs)
@@ -121,7 +141,9 @@ def test_seal_is_deterministic_per_content_and_fresh_per_change():
     d1 = content_digest(b"p" * 64, [(0, b"a"), (1, b"b")])
     d2 = content_digest(b"p" * 64, [(0, b"a"), (1, b"c")])
     one, again, other = (Sealer(_ctx(), sender, public_bytes(recipient), d) for d in (d1, d1, d2))
-    assert one.seal(0, b"a") == again.seal(0, b"a") and one.ephemeral_public == again.ephemeral_public  # a resumed upload is identical
+    assert (
+        one.seal(0, b"a") == again.seal(0, b"a") and one.ephemeral_public == again.ephemeral_public
+    )  # a resumed upload is identical
     assert other.ephemeral_public != one.ephemeral_public  # new content, new key: no nonce reuse across contents
 
 
@@ -170,17 +192,29 @@ def _run(coord, agreement, sets, fields, seal=True):
     secrets_, receipts = {p: new_secret() for p in sets}, {}
     for party, items in sets.items():
         peer = terms.other(party)
-        pts = blind(secrets_[party], hash_to_points([d for d, _ in items], f"{agreement['agreement_id']}/domain".encode()), workers=1)
+        pts = blind(
+            secrets_[party], hash_to_points([d for d, _ in items], f"{agreement['agreement_id']}/domain".encode()), workers=1
+        )
         n = len(items)
         acc, pops = struct.pack(f"<{n}I", *range(n)), struct.pack(f"<{n}H", *[m for _, m in items])
         sealed = b""
         if seal and terms.shared_columns(party):
             revealed = {t for _, t in terms.reveal_granted(peer)}
             bits = sum(1 << i for i, p in enumerate(terms.populations[party]) if p in revealed)
-            sealer = Sealer(SealContext(agreement["agreement_id"], agreement["terms_hash"], party, peer), KEYS[party], public_bytes(KEYS[peer]), b"d")
-            sealed = pack_chunk(sealer.ephemeral_public, [(i, sealer.seal(i, fields[party][d].encode())) for i, (d, m) in enumerate(items) if m & bits])
+            sealer = Sealer(
+                SealContext(agreement["agreement_id"], agreement["terms_hash"], party, peer),
+                KEYS[party],
+                public_bytes(KEYS[peer]),
+                b"d",
+            )
+            sealed = pack_chunk(
+                sealer.ephemeral_public,
+                [(i, sealer.seal(i, fields[party][d].encode())) for i, (d, m) in enumerate(items) if m & bits],
+            )
         digest = chunk_digest(pts, acc, pops, b"", sealed)
-        session = coord.begin_upload(party, agreement["agreement_id"], agreement["terms_hash"], OWN, "", n, 1, n, upload_digest([digest]))
+        session = coord.begin_upload(
+            party, agreement["agreement_id"], agreement["terms_hash"], OWN, "", n, 1, n, upload_digest([digest])
+        )
         coord.put_chunk(party, session["upload_id"], 0, pts, acc, pops, digest, b"", sealed)
         receipts[party] = coord.commit_upload(party, session["upload_id"])
     run_id = receipts[V]["run_id"]
@@ -188,8 +222,18 @@ def _run(coord, agreement, sets, fields, seal=True):
         status = coord.status(party, agreement["agreement_id"], run_id)
         points = blind(secrets_[party], next(iter(coord.peer_chunks(party, run_id)))["points"], workers=1)
         digest = chunk_digest(points)
-        session = coord.begin_upload(party, agreement["agreement_id"], agreement["terms_hash"], REBLINDED, run_id, len(points) // 32, 1, 0,
-                                     upload_digest([digest]), status["peer_upload_id"])
+        session = coord.begin_upload(
+            party,
+            agreement["agreement_id"],
+            agreement["terms_hash"],
+            REBLINDED,
+            run_id,
+            len(points) // 32,
+            1,
+            0,
+            upload_digest([digest]),
+            status["peer_upload_id"],
+        )
         coord.put_chunk(party, session["upload_id"], 0, points, b"", b"", digest)
         coord.commit_upload(party, session["upload_id"])
     assert coord.status(V, agreement["agreement_id"], run_id)["state"] == "complete"
@@ -201,9 +245,20 @@ CUST, PROS, BOTH = 1, 2, 3
 
 def _world():
     # shared c0..c5 (vendor customers; partner: c0-c3 customers, c4-c5 prospects), p0..p2 (both prospects: a cell of 3)
-    vendor = [(f"c{i}.example", CUST) for i in range(6)] + [(f"p{i}.example", PROS) for i in range(3)] + [(f"v{i}.example", CUST) for i in range(4)]
-    partner = [(f"c{i}.example", CUST if i < 4 else PROS) for i in range(6)] + [(f"p{i}.example", PROS) for i in range(3)] + [("x.example", CUST)]
-    fields = {party: {d: json.dumps({"Owner": f"{party} owner of {d}"}) for d, _ in items} for party, items in ((V, vendor), (P, partner))}
+    vendor = (
+        [(f"c{i}.example", CUST) for i in range(6)]
+        + [(f"p{i}.example", PROS) for i in range(3)]
+        + [(f"v{i}.example", CUST) for i in range(4)]
+    )
+    partner = (
+        [(f"c{i}.example", CUST if i < 4 else PROS) for i in range(6)]
+        + [(f"p{i}.example", PROS) for i in range(3)]
+        + [("x.example", CUST)]
+    )
+    fields = {
+        party: {d: json.dumps({"Owner": f"{party} owner of {d}"}) for d, _ in items}
+        for party, items in ((V, vendor), (P, partner))
+    }
     return {V: vendor, P: partner}, fields
 
 
@@ -215,19 +270,26 @@ def _open(agreement, viewer, rows):
 
 def test_reveal_is_granted_pairs_only_with_their_sealed_fields(coord):
     sets, fields = _world()
-    agreement = _agree(coord, reveal=[("customer", "customer"), ("prospect", "prospect")], share=["Owner"], their_share=["Owner"], min_count=3)
+    agreement = _agree(
+        coord, reveal=[("customer", "customer"), ("prospect", "prospect")], share=["Owner"], their_share=["Owner"], min_count=3
+    )
     run_id = _run(coord, agreement, sets, fields)
     body, rows = coord.reveal(V, agreement["agreement_id"])
     # customer x customer: c0-c3 (4 >= 3); prospect x prospect: p0-p2 (3 >= 3). c4, c5 are vendor customers x partner prospects: not granted.
     assert {sets[V][r["account"]][0]: r["theirs"] for r in rows} == {
-        **{f"c{i}.example": ["customer"] for i in range(4)}, **{f"p{i}.example": ["prospect"] for i in range(3)}}
+        **{f"c{i}.example": ["customer"] for i in range(4)},
+        **{f"p{i}.example": ["prospect"] for i in range(3)},
+    }
     opened = _open(agreement, V, rows)
     for r in rows:
         domain = sets[V][r["account"]][0]
         assert sets[P][r["their_account"]][0] == domain
         assert opened[r["account"]] == {"Owner": f"partner owner of {domain}"}
     assert body["rows"] == 7 and body["run_id"] == run_id and body["kind"] == "reveal"
-    assert {(c["mine"], c["theirs"]): c["count"] for c in body["cells"]} == {("customer", "customer"): 4, ("prospect", "prospect"): 3}
+    assert {(c["mine"], c["theirs"]): c["count"] for c in body["cells"]} == {
+        ("customer", "customer"): 4,
+        ("prospect", "prospect"): 3,
+    }
     # Asking again: the same release, at no cost; the partner (granted too) gets its own, transposed.
     again, rows_again = coord.reveal(V, agreement["agreement_id"])
     assert again == body and [r["sealed"] for r in rows_again] == [r["sealed"] for r in rows]
@@ -242,11 +304,15 @@ def test_reveal_is_granted_pairs_only_with_their_sealed_fields(coord):
 
 def test_cells_below_min_count_reveal_nothing(coord):
     sets, fields = _world()
-    agreement = _agree(coord, reveal=[("prospect", "prospect"), ("customer", "prospect")], share=["Owner"], their_share=["Owner"], min_count=4)
+    agreement = _agree(
+        coord, reveal=[("prospect", "prospect"), ("customer", "prospect")], share=["Owner"], their_share=["Owner"], min_count=4
+    )
     _run(coord, agreement, sets, fields)
     body, rows = coord.reveal(V, agreement["agreement_id"])
     assert {(c["mine"], c["theirs"]): (c["count"], c["suppressed"]) for c in body["cells"]} == {
-        ("customer", "prospect"): (None, True), ("prospect", "prospect"): (None, True)}  # 2 and 3 companies, both < 4
+        ("customer", "prospect"): (None, True),
+        ("prospect", "prospect"): (None, True),
+    }  # 2 and 3 companies, both < 4
     assert rows == [] and body["rows"] == 0
 
 
@@ -307,7 +373,9 @@ def test_keys_and_amendments(coord):
     active = coord.approve(V, agreement_id, v2["terms_hash"], encryption_public=public_bytes(KEYS[V]))
     assert active["state"] == "active" and sorted(active["approved_by"]) == [P, V]
     assert {k["party"]: k["public_x25519"] for k in active["encryption"]} == {V: public_bytes(KEYS[V]), P: public_bytes(KEYS[P])}
-    actions = [r["action"] for r in coord.store.rows("SELECT action FROM audit_log WHERE agreement_id = ? ORDER BY seq", [agreement_id])]
+    actions = [
+        r["action"] for r in coord.store.rows("SELECT action FROM audit_log WHERE agreement_id = ? ORDER BY seq", [agreement_id])
+    ]
     assert actions[:1] == ["agreement.proposed"] and "agreement.amended" in actions and actions[-1] == "agreement.approved"
 
 
@@ -316,7 +384,9 @@ def test_reveal_waits_for_current_terms_and_revocation_deletes_unreleased_rows(c
     agreement = _agree(coord, reveal=[("customer", "customer")], share=["Owner"], their_share=["Owner"])
     _run(coord, agreement, sets, fields)
     amended = amend_share(bytes(agreement["terms_json"]), P, ["Owner", "Stage"])
-    coord.approve(P, agreement["agreement_id"], agreement["terms_hash"], canonical_json({"share": ["Owner", "Stage"]}), terms_hash(amended))
+    coord.approve(
+        P, agreement["agreement_id"], agreement["terms_hash"], canonical_json({"share": ["Owner", "Stage"]}), terms_hash(amended)
+    )
     with pytest.raises(FailedPrecondition, match="revealed only under the terms both parties approve now"):
         coord.reveal(V, agreement["agreement_id"])
     assert coord.store.row("SELECT count(*) AS n FROM reveal_rows")["n"] > 0
@@ -330,12 +400,26 @@ def test_reveal_waits_for_current_terms_and_revocation_deletes_unreleased_rows(c
 
 
 def _account(name, domain, pops, **fields):
-    return {"name": name, "domain": domain, "keys": [f"domain:{domain}"], "populations": pops, "rows": [1], "stage": None, "fields": fields}
+    return {
+        "name": name,
+        "domain": domain,
+        "keys": [f"domain:{domain}"],
+        "populations": pops,
+        "rows": [1],
+        "stage": None,
+        "fields": fields,
+    }
 
 
 def _revealed(partner, rows):
-    return Revealed("agr_" + partner, "run_" + partner, partner, {"released_at": ""},
-                    [{"account": a, "label": i, "partner_populations": t, "partner_fields": f} for i, (a, t, f) in enumerate(rows)], ("Last Activity",))
+    return Revealed(
+        "agr_" + partner,
+        "run_" + partner,
+        partner,
+        {"released_at": ""},
+        [{"account": a, "label": i, "partner_populations": t, "partner_fields": f} for i, (a, t, f) in enumerate(rows)],
+        ("Last Activity",),
+    )
 
 
 def test_score_by_hand():
@@ -366,19 +450,26 @@ def test_scoring_config_file(tmp_path):
     config = ScoringConfig.load(path)
     assert config.weights["deal_size"] == 1 and config.weights["depth"] == 0 and config.weights["stage"] == 0.20
     assert config.stage_values["customer"] == 0.9 and config.stage_values["opportunity"] == 1.0
-    for bad, needle in [({"weights": {"luck": 1}}, "unknown weight"), ({"colour": 1}, "unknown scoring setting"),
-                        ({"weights": {p: 0 for p in ("deal_size", "stage", "partner_population", "engagement", "depth")}}, "must not all be 0"),
-                        ({"engagement_half_life_days": 0}, "positive")]:
+    for bad, needle in [
+        ({"weights": {"luck": 1}}, "unknown weight"),
+        ({"colour": 1}, "unknown scoring setting"),
+        ({"weights": {p: 0 for p in ("deal_size", "stage", "partner_population", "engagement", "depth")}}, "must not all be 0"),
+        ({"engagement_half_life_days": 0}, "positive"),
+    ]:
         path.write_text(json.dumps(bad))
         with pytest.raises(InputError, match=needle):
             ScoringConfig.load(path)
 
 
 def test_csv_export_defuses_formulas_from_partner_fields(tmp_path):
-    evil = _account("=HYPERLINK(\"http://x\")", "evil.example", ["customer"])
+    evil = _account('=HYPERLINK("http://x")', "evil.example", ["customer"])
     targets = build_targets([_revealed("alpha", [(evil, ["customer"], {"Last Activity": "@SUM(A1)", "Note": "-2+3"})])])
     write_csv(targets, tmp_path / "t.csv")
     with open(tmp_path / "t.csv", newline="", encoding="utf-8-sig") as fh:
         row = next(csv.DictReader(fh))
-    assert row["Account Name"] == "'=HYPERLINK(\"http://x\")" and row["Partner Last Activity"] == "'@SUM(A1)" and row["Partner Note"] == "'-2+3"
+    assert (
+        row["Account Name"] == '\'=HYPERLINK("http://x")'
+        and row["Partner Last Activity"] == "'@SUM(A1)"
+        and row["Partner Note"] == "'-2+3"
+    )
     assert csv_rows(targets)[0][1] == f"{targets[0]['score']:.2f}"

@@ -176,8 +176,14 @@ MALFORMED = {
         _mutate(_set(["release", "vendor", "overlap_cells"], [["customer", "opportunity"]])),
         "overlap_cells of vendor",
     ),
-    "overlap_cells not a pair": (_mutate(_set(["release", "partner", "overlap_cells"], [["customer"]])), "overlap_cells of partner"),
-    "overlap_cells neither all nor list": (_mutate(_set(["release", "partner", "overlap_cells"], "some")), "overlap_cells of partner"),
+    "overlap_cells not a pair": (
+        _mutate(_set(["release", "partner", "overlap_cells"], [["customer"]])),
+        "overlap_cells of partner",
+    ),
+    "overlap_cells neither all nor list": (
+        _mutate(_set(["release", "partner", "overlap_cells"], "some")),
+        "overlap_cells of partner",
+    ),
     "release for a stranger": (_mutate(_set(["release", "mallory"], {"overlap_cells": "all"})), "release must be keyed by party"),
     "negative retention": (_mutate(_set(["retention_seconds"], -1)), "retention_seconds"),
     "missing retention": (_mutate(_delete(["retention_seconds"])), "retention_seconds"),

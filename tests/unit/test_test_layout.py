@@ -20,7 +20,9 @@ def e2e_only_uses(source: str) -> list[str]:
 
 def test_the_checker_finds_e2e_machinery():
     assert e2e_only_uses("from cleanroom.demo.localrun import LocalCoordinator\ndef test(web_server): ...") == [
-        "LocalCoordinator", "web_server"]
+        "LocalCoordinator",
+        "web_server",
+    ]
     assert e2e_only_uses("from inprocess import coordinator\n") == []
 
 

@@ -28,7 +28,12 @@ def domain(value: str) -> tuple[MatchKey, ...]:
     ("header", "key_column", "role_column", "date_column"),
     [
         (["Account Name", "Website", "Partner Role", "Touch Date"], "Website", "Partner Role", "Touch Date"),
-        (["Company name", "Company Domain Name", "Touch Type", "Activity Date"], "Company Domain Name", "Touch Type", "Activity Date"),
+        (
+            ["Company name", "Company Domain Name", "Touch Type", "Activity Date"],
+            "Company Domain Name",
+            "Touch Type",
+            "Activity Date",
+        ),
         (["Account Name", "Domain", "Role", "Date"], "Domain", "Role", "Date"),
         (["account_name", "DOMAIN", "partner-role", "touch_date"], "DOMAIN", "partner-role", "touch_date"),
     ],
@@ -36,20 +41,38 @@ def domain(value: str) -> tuple[MatchKey, ...]:
 def test_header_families(tmp_path: Path, header: list[str], key_column: str, role_column: str, date_column: str) -> None:
     rows = [["Acme", "https://www.acme.com/", "Referral", "2025-03-04"], ["Beta", "beta.co.uk", "co-sell", "3/14/2025"]]
     result = load_touches(write_csv(tmp_path / "t.csv", header, rows))
-    assert result.touches == [TouchRow(1, domain("acme.com"), "sourcing", date(2025, 3, 4)),
-                              TouchRow(2, domain("beta.co.uk"), "co-sell", date(2025, 3, 14))]
+    assert result.touches == [
+        TouchRow(1, domain("acme.com"), "sourcing", date(2025, 3, 4)),
+        TouchRow(2, domain("beta.co.uk"), "co-sell", date(2025, 3, 14)),
+    ]
     assert (result.columns.keys, result.columns.role, result.columns.date) == ((key_column,), role_column, date_column)
     assert result.totals() == {"rows": 2, "touches": 2, "rejected": 0, "by_role": {"co-sell": 1, "sourcing": 1}}
 
 
 @pytest.mark.parametrize(
     ("written", "role"),
-    [("sourcing", "sourcing"), ("Sourcing", "sourcing"), ("referral", "sourcing"), ("REFERRED", "sourcing"), ("sourced", "sourcing"),
-     ("source", "sourcing"), ("Partner Sourced", "sourcing"),
-     ("co-sell", "co-sell"), ("Co-Sell", "co-sell"), ("cosell", "co-sell"), ("co sell", "co-sell"), ("co-selling", "co-sell"),
-     ("Co_Sell", "co-sell"),
-     ("technical", "technical"), ("tech", "technical"), ("Technical Validation", "technical"), ("integration", "technical"),
-     ("influence", "influence"), ("Influenced", "influence"), ("influencer", "influence")],
+    [
+        ("sourcing", "sourcing"),
+        ("Sourcing", "sourcing"),
+        ("referral", "sourcing"),
+        ("REFERRED", "sourcing"),
+        ("sourced", "sourcing"),
+        ("source", "sourcing"),
+        ("Partner Sourced", "sourcing"),
+        ("co-sell", "co-sell"),
+        ("Co-Sell", "co-sell"),
+        ("cosell", "co-sell"),
+        ("co sell", "co-sell"),
+        ("co-selling", "co-sell"),
+        ("Co_Sell", "co-sell"),
+        ("technical", "technical"),
+        ("tech", "technical"),
+        ("Technical Validation", "technical"),
+        ("integration", "technical"),
+        ("influence", "influence"),
+        ("Influenced", "influence"),
+        ("influencer", "influence"),
+    ],
 )
 def test_role_spellings(tmp_path: Path, written: str, role: str) -> None:
     result = load_touches(write_csv(tmp_path / "t.csv", ["Domain", "Role", "Date"], [["acme.com", written, "2025-01-01"]]))
@@ -75,29 +98,47 @@ def test_xlsx_with_datetime_cells(tmp_path: Path) -> None:
     sheet.append(["Gamma", "sales@gamma.de", "influenced", datetime(2024, 12, 31)])
     book.save(tmp_path / "t.xlsx")
     result = load_touches(tmp_path / "t.xlsx")
-    assert result.touches == [TouchRow(1, domain("acme.io"), "technical", date(2025, 2, 3)),
-                              TouchRow(3, domain("gamma.de"), "influence", date(2024, 12, 31))]
+    assert result.touches == [
+        TouchRow(1, domain("acme.io"), "technical", date(2025, 2, 3)),
+        TouchRow(3, domain("gamma.de"), "influence", date(2024, 12, 31)),
+    ]
     assert [(r.row, r.reason) for r in result.rejected] == [(2, "empty key: no website, domain or e-mail")]
 
 
 def test_parquet_with_date_column(tmp_path: Path) -> None:
-    pq.write_table(pa.table({
-        "Website": ["acme.com", "http://beta.com.au/x"],
-        "Role": ["Co-Sell", "Sourcing"],
-        "Touch Date": pa.array([date(2025, 1, 2), date(2025, 1, 3)], pa.date32()),
-    }), tmp_path / "t.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "Website": ["acme.com", "http://beta.com.au/x"],
+                "Role": ["Co-Sell", "Sourcing"],
+                "Touch Date": pa.array([date(2025, 1, 2), date(2025, 1, 3)], pa.date32()),
+            }
+        ),
+        tmp_path / "t.parquet",
+    )
     result = load_touches(tmp_path / "t.parquet")
     assert [(t.keys, t.role, t.day) for t in result.touches] == [
-        (domain("acme.com"), "co-sell", date(2025, 1, 2)), (domain("beta.com.au"), "sourcing", date(2025, 1, 3))]
+        (domain("acme.com"), "co-sell", date(2025, 1, 2)),
+        (domain("beta.com.au"), "sourcing", date(2025, 1, 3)),
+    ]
 
 
 def test_overrides_and_name_key(tmp_path: Path) -> None:
     header = ["Client", "Site", "URL", "Kind", "When", "Land", "Date"]
-    rows = [["Acme GmbH", "acme.de", "wrong.com", "Referral", "05.03.2025", "Deutschland", "2020-01-01"],
-            ["Beta LLC", "", "", "tech", "06.03.2025", "USA", "2020-01-01"]]
+    rows = [
+        ["Acme GmbH", "acme.de", "wrong.com", "Referral", "05.03.2025", "Deutschland", "2020-01-01"],
+        ["Beta LLC", "", "", "tech", "06.03.2025", "USA", "2020-01-01"],
+    ]
     path = write_csv(tmp_path / "t.csv", header, rows)
-    result = load_touches(path, key_column="Site", name_column="Client", role_column="Kind", date_column="When",
-                          country_column="Land", name_key=True)
+    result = load_touches(
+        path,
+        key_column="Site",
+        name_column="Client",
+        role_column="Kind",
+        date_column="When",
+        country_column="Land",
+        name_key=True,
+    )
     assert result.touches == [
         TouchRow(1, (MatchKey("domain", "acme.de"), MatchKey("name", "acme|de")), "sourcing", date(2025, 3, 5)),
         TouchRow(2, (MatchKey("name", "beta|us"),), "technical", date(2025, 3, 6)),
@@ -109,9 +150,11 @@ def test_overrides_and_name_key(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("header", "needle"),
-    [(["Domain", "Date"], "no role column (looked for 'Role', 'Partner Role', 'Touch Type'"),
-     (["Domain", "Role"], "no touch date column (looked for 'Date', 'Touch Date', 'Activity Date'"),
-     (["Account Name", "Role", "Date"], "no website/domain column for the account")],
+    [
+        (["Domain", "Date"], "no role column (looked for 'Role', 'Partner Role', 'Touch Type'"),
+        (["Domain", "Role"], "no touch date column (looked for 'Date', 'Touch Date', 'Activity Date'"),
+        (["Account Name", "Role", "Date"], "no website/domain column for the account"),
+    ],
 )
 def test_missing_required_columns(tmp_path: Path, header: list[str], needle: str) -> None:
     path = write_csv(tmp_path / "t.csv", header, [["x"] * len(header)])
@@ -124,12 +167,21 @@ def test_missing_required_columns(tmp_path: Path, header: list[str], needle: str
 @pytest.mark.parametrize(
     ("role", "day", "column", "expected"),
     [
-        ("Kudos", "2025-01-01", "Partner Role",
-         "unknown role 'Kudos'; accepted (sourcing: Partner Sourced, Referral, Referred, Source, Sourced, Sourcing; "
-         "co-sell: Co-sell, Co-selling; technical: Integration, Tech, Technical, Technical Validation; "
-         "influence: Influence, Influenced, Influencer; case, spaces and punctuation ignored); add others with a role map"),
+        (
+            "Kudos",
+            "2025-01-01",
+            "Partner Role",
+            "unknown role 'Kudos'; accepted (sourcing: Partner Sourced, Referral, Referred, Source, Sourced, Sourcing; "
+            "co-sell: Co-sell, Co-selling; technical: Integration, Tech, Technical, Technical Validation; "
+            "influence: Influence, Influenced, Influencer; case, spaces and punctuation ignored); add others with a role map",
+        ),
         ("", "2025-01-01", "Partner Role", "missing role (empty); accepted (sourcing: "),
-        ("Referral", "yesterday", "Touch Date", "unparseable date 'yesterday'; expected a date such as 2025-03-04, 3/4/2025 or 2025-03-04 10:00"),
+        (
+            "Referral",
+            "yesterday",
+            "Touch Date",
+            "unparseable date 'yesterday'; expected a date such as 2025-03-04, 3/4/2025 or 2025-03-04 10:00",
+        ),
         ("Referral", "2025-02-29", "Touch Date", "unparseable date '2025-02-29'"),
         ("Referral", "", "Touch Date", "missing date (empty)"),
     ],
@@ -145,23 +197,35 @@ def test_hard_errors(tmp_path: Path, role: str, day: str, column: str, expected:
 
 
 def test_an_unknown_role_on_a_keyless_row_is_still_an_error(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "t.csv", ["Domain", "Role", "Date"], [["a.com", "tech", "2025-01-01"], ["gmail.com", "??", "2025-01-01"]])
+    path = write_csv(
+        tmp_path / "t.csv", ["Domain", "Role", "Date"], [["a.com", "tech", "2025-01-01"], ["gmail.com", "??", "2025-01-01"]]
+    )
     with pytest.raises(CellError, match="row 2, column 'Role': unknown role '\\?\\?'"):
         load_touches(path)
 
 
 def test_rejected_rows_and_day_first_dates(tmp_path: Path) -> None:
-    rows = [["acme.com", "tech", "25/12/2024"], ["bob@hotmail.com", "tech", "1/2/2025"], ["n/a", "tech", "1/2/2025"], ["beta.io", "tech", "1/2/2025"]]
+    rows = [
+        ["acme.com", "tech", "25/12/2024"],
+        ["bob@hotmail.com", "tech", "1/2/2025"],
+        ["n/a", "tech", "1/2/2025"],
+        ["beta.io", "tech", "1/2/2025"],
+    ]
     result = load_touches(write_csv(tmp_path / "t.csv", ["Website", "Role", "Date"], rows))
     assert result.day_first
     assert [(t.row, t.day) for t in result.touches] == [(1, date(2024, 12, 25)), (4, date(2025, 2, 1))]
     assert [(r.row, r.reason) for r in result.rejected] == [
         (2, "free-mail only (column 'Website': 'bob@hotmail.com')"),
-        (3, "empty key: no website, domain or e-mail (column 'Website': 'n/a')")]
+        (3, "empty key: no website, domain or e-mail (column 'Website': 'n/a')"),
+    ]
 
 
 def test_grouping_touches(tmp_path: Path) -> None:
-    rows = [["acme.com", "tech", "2025-01-01"], ["www.acme.com", "referral", "2025-01-02"], ["beta.io", "tech", "2025-01-01"],
-            ["https://ACME.com/x", "influence", "2025-01-03"]]
+    rows = [
+        ["acme.com", "tech", "2025-01-01"],
+        ["www.acme.com", "referral", "2025-01-02"],
+        ["beta.io", "tech", "2025-01-01"],
+        ["https://ACME.com/x", "influence", "2025-01-03"],
+    ]
     result = load_touches(write_csv(tmp_path / "t.csv", ["Website", "Role", "Date"], rows))
     assert group_rows(result.touches).as_text() == ([["domain:acme.com"], ["domain:beta.io"]], [0, 0, 1, 0])

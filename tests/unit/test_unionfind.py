@@ -22,7 +22,11 @@ def _groups_by_merging(n: int, edges: list[tuple[int, int]]) -> set[frozenset[in
     return {frozenset(s) for s in sets}
 
 
-@given(st.integers(1, 40).flatmap(lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60))))
+@given(
+    st.integers(1, 40).flatmap(
+        lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60))
+    )
+)
 def test_sets_match_repeated_merging_and_the_root_is_the_smallest(case):
     n, edges = case
     uf = UnionFind(n)

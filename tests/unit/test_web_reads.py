@@ -26,8 +26,12 @@ def built(tmp_path_factory):
     store = Store(data_dir.store_path, data_dir.signer())
     coord = Coordinator(store)
     with WebReads(store).reading() as con:
-        runs = [r[0] for r in con.execute(
-            "SELECT run_id FROM runs WHERE purpose = 'attribution' AND state = 'complete' ORDER BY created_at").fetchall()]
+        runs = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM runs WHERE purpose = 'attribution' AND state = 'complete' ORDER BY created_at"
+            ).fetchall()
+        ]
     made["job2"] = run_attribution(coord, "vendor", runs, as_of=AS_OF)["release_id"]  # a second, newer job
     yield made, coord
     store.close()

@@ -87,7 +87,9 @@ def test_over_https_the_session_cookie_is_secure(tmp_path: Path):
 def test_refusal_audit_entries_stay_small_whatever_the_caller_sent(tmp_path: Path):
     coord, _ = coordinator(tmp_path)
     principal = Principal("0123456789ab", "vendor", "analyst")
-    audit_refusal(coord.store, principal, "REST GET /v1/" + "p" * 5000, "INVALID_ARGUMENT", "bad: " + "x" * 100_000, "agr_" + "y" * 500)
+    audit_refusal(
+        coord.store, principal, "REST GET /v1/" + "p" * 5000, "INVALID_ARGUMENT", "bad: " + "x" * 100_000, "agr_" + "y" * 500
+    )
     row = coord.store.row("SELECT agreement_id, details_json FROM audit_log WHERE action = 'request.denied'")
     details = json.loads(row["details_json"])
     assert len(row["details_json"]) < 1000 and details["reason"].startswith("bad: x") and details["reason"].endswith("…")

@@ -52,8 +52,13 @@ def chain_lines(con: duckdb.DuckDBPyConnection, agreement_id: str | None) -> Ite
                 "signature": bytes(row.signature).hex(),
             }
         else:
-            yield {"type": "redacted", "seq": row.seq, "prev_hash": row.prev_hash, "entry_hash": row.entry_hash,
-                   "signature": bytes(row.signature).hex()}
+            yield {
+                "type": "redacted",
+                "seq": row.seq,
+                "prev_hash": row.prev_hash,
+                "entry_hash": row.entry_hash,
+                "signature": bytes(row.signature).hex(),
+            }
 
 
 def export_text(lines: list[dict[str, Any]], signer: Signer, agreement_id: str | None) -> tuple[str, str]:

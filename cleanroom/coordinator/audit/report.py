@@ -16,8 +16,19 @@ from cleanroom.errors import InputError
 # What a release disclosed: overlap cells and totals (with DP spend), the vendor's attribution
 # (partners, deals, metrics), a partner's own attribution figures, co-sell targets.
 _RELEASED_FIELDS = (
-    "cells", "totals", "dp", "partners", "deals", "metrics", "targets", "epsilon_spent",
-    "credited_won", "credited_open", "deals_sourced", "deals_influenced", "win_rate_influenced",
+    "cells",
+    "totals",
+    "dp",
+    "partners",
+    "deals",
+    "metrics",
+    "targets",
+    "epsilon_spent",
+    "credited_won",
+    "credited_open",
+    "deals_sourced",
+    "deals_influenced",
+    "win_rate_influenced",
 )
 
 

@@ -16,7 +16,12 @@ from cleanroom.coordinator.grpc.service import AgreementService, AttributionServ
 from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
 
 # The services a coordinator serves (health reports each by name).
-SERVICES = ("cleanroom.v1.AgreementService", "cleanroom.v1.RunService", "cleanroom.v1.ResultService", "cleanroom.v1.AttributionService")
+SERVICES = (
+    "cleanroom.v1.AgreementService",
+    "cleanroom.v1.RunService",
+    "cleanroom.v1.ResultService",
+    "cleanroom.v1.AttributionService",
+)
 
 
 def add_services(server: grpc.Server, coordinator: Coordinator) -> None:

@@ -82,7 +82,9 @@ class _Base:
 class AgreementService(_Base, agreements_pb2_grpc.AgreementServiceServicer):
     @rpc
     def Propose(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
-        return convert.agreement_message(self.coordinator.propose(caller, request.counterparty, request.terms_json, request.encryption_public))
+        return convert.agreement_message(
+            self.coordinator.propose(caller, request.counterparty, request.terms_json, request.encryption_public)
+        )
 
     @rpc
     def Get(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
@@ -90,10 +92,16 @@ class AgreementService(_Base, agreements_pb2_grpc.AgreementServiceServicer):
 
     @rpc
     def Approve(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
-        return convert.agreement_message(self.coordinator.approve(
-            caller, request.agreement_id, request.terms_hash, request.approver_terms_json, request.amended_terms_hash,
-            request.encryption_public,
-        ))
+        return convert.agreement_message(
+            self.coordinator.approve(
+                caller,
+                request.agreement_id,
+                request.terms_hash,
+                request.approver_terms_json,
+                request.amended_terms_hash,
+                request.encryption_public,
+            )
+        )
 
     @rpc
     def List(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
@@ -107,10 +115,21 @@ class AgreementService(_Base, agreements_pb2_grpc.AgreementServiceServicer):
 class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
     @rpc
     def BeginUpload(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
-        return convert.session_message(self.coordinator.begin_upload(
-            caller, request.agreement_id, request.terms_hash, convert.upload_kind(request.kind), request.run_id, request.total_points,
-            request.total_chunks, request.total_accounts, request.upload_digest, request.of_upload_id, request.purpose,
-        ))
+        return convert.session_message(
+            self.coordinator.begin_upload(
+                caller,
+                request.agreement_id,
+                request.terms_hash,
+                convert.upload_kind(request.kind),
+                request.run_id,
+                request.total_points,
+                request.total_chunks,
+                request.total_accounts,
+                request.upload_digest,
+                request.of_upload_id,
+                request.purpose,
+            )
+        )
 
     @rpc
     def UploadChunks(self, caller: str, request_iterator: Iterator[runs_pb2.PointChunk], context: grpc.ServicerContext) -> Any:
@@ -119,7 +138,14 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
         for chunk in request_iterator:
             upload_id = chunk.upload_id
             received = self.coordinator.put_chunk(
-                caller, chunk.upload_id, chunk.seq, chunk.points, chunk.accounts, chunk.populations, chunk.digest, chunk.records,
+                caller,
+                chunk.upload_id,
+                chunk.seq,
+                chunk.points,
+                chunk.accounts,
+                chunk.populations,
+                chunk.digest,
+                chunk.records,
                 chunk.sealed,
             )
         return convert.progress_message(upload_id, received)
@@ -152,7 +178,9 @@ class ResultService(_Base, results_pb2_grpc.ResultServiceServicer):
 class AttributionService(_Base, attribution_pb2_grpc.AttributionServiceServicer):
     @rpc
     def Run(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
-        return convert.attribution_message(self.coordinator.run_attribution(caller, list(request.run_ids), request.model, request.as_of))
+        return convert.attribution_message(
+            self.coordinator.run_attribution(caller, list(request.run_ids), request.model, request.as_of)
+        )
 
     @rpc
     def Show(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:

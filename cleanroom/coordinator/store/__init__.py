@@ -74,8 +74,18 @@ class Store:
         found = self.db.rows(sql, params)
         return found[0] if found else None
 
-    def insert_release(self, con: Tx, release_id: str, agreement_id: str, run_id: str, viewer: str, kind: str,
-                       text: str | ReleaseBody, released_at: str, epsilon: float = 0.0) -> None:
+    def insert_release(
+        self,
+        con: Tx,
+        release_id: str,
+        agreement_id: str,
+        run_id: str,
+        viewer: str,
+        kind: str,
+        text: str | ReleaseBody,
+        released_at: str,
+        epsilon: float = 0.0,
+    ) -> None:
         """One releases row (see ``ReleaseRepository.insert``)."""
         self.releases.insert(con, NewRelease(release_id, agreement_id, run_id, viewer, kind, released_at, epsilon), text)
 

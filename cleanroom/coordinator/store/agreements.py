@@ -26,12 +26,15 @@ class AgreementRepository:
         )
 
     def encryption_keys(self, agreement_id: str) -> list[EncryptionKey]:
-        return self._db.records(EncryptionKey, "FROM encryption_keys WHERE agreement_id = ? ORDER BY registered_at", [agreement_id])
+        return self._db.records(
+            EncryptionKey, "FROM encryption_keys WHERE agreement_id = ? ORDER BY registered_at", [agreement_id]
+        )
 
     @staticmethod
     def key_of(con: Tx, agreement_id: str, party: str) -> EncryptionKey | None:
         found = con.execute(
-            "SELECT party, public_x25519, fingerprint FROM encryption_keys WHERE agreement_id = ? AND party = ?", [agreement_id, party]
+            "SELECT party, public_x25519, fingerprint FROM encryption_keys WHERE agreement_id = ? AND party = ?",
+            [agreement_id, party],
         ).fetchone()
         return EncryptionKey(found[0], bytes(found[1]), found[2]) if found else None
 
@@ -40,7 +43,16 @@ class AgreementRepository:
         con.execute(
             "INSERT INTO agreements (agreement_id, version, proposer, counterparty, terms_json, terms_hash, state, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [row.agreement_id, row.version, row.proposer, row.counterparty, row.terms_json, row.terms_hash, row.state, row.created_at],
+            [
+                row.agreement_id,
+                row.version,
+                row.proposer,
+                row.counterparty,
+                row.terms_json,
+                row.terms_hash,
+                row.state,
+                row.created_at,
+            ],
         )
 
     @staticmethod

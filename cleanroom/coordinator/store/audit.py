@@ -63,7 +63,10 @@ def releases_of(con: duckdb.DuckDBPyConnection, agreement_id: str) -> list[dict[
 
 def denied_requests(con: duckdb.DuckDBPyConnection, agreement_id: str) -> list[tuple[str, str, str]]:
     """(actor, logged_at, details_json) of the agreement's refused requests, in order."""
-    return [(a, at, d) for a, at, d in con.execute(
-        "SELECT actor, logged_at, details_json FROM audit_log WHERE agreement_id = ? AND action = 'request.denied' ORDER BY seq",
-        [agreement_id],
-    ).fetchall()]
+    return [
+        (a, at, d)
+        for a, at, d in con.execute(
+            "SELECT actor, logged_at, details_json FROM audit_log WHERE agreement_id = ? AND action = 'request.denied' ORDER BY seq",
+            [agreement_id],
+        ).fetchall()
+    ]

@@ -190,8 +190,13 @@ class WebReads:
         return _agreement(rows[0]) if rows else None
 
     def agreements(
-        self, *, member: str | None = None, party: str | None = None, state: str | None = None,
-        after: tuple[str, str] | None = None, limit: int | None = None,
+        self,
+        *,
+        member: str | None = None,
+        party: str | None = None,
+        state: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
     ) -> list[AgreementRow]:
         """Agreements ordered by (created_at, agreement_id); ``member`` and ``party`` each keep those a party is in."""
         where: list[str] = []
@@ -280,7 +285,12 @@ class WebReads:
         return {r[1]: _stored(r) for r in rows}
 
     def attribution_jobs(
-        self, viewer: str, *, agreement_id: str | None = None, before: tuple[str, str] | None = None, limit: int = 20,
+        self,
+        viewer: str,
+        *,
+        agreement_id: str | None = None,
+        before: tuple[str, str] | None = None,
+        limit: int = 20,
     ) -> list[StoredRelease]:
         """One release per attribution job released to ``viewer``, newest first; jobs under a revoked agreement left out.
 
@@ -345,9 +355,7 @@ class WebReads:
 
     def audit_counts(self) -> tuple[int, int]:
         """(entries in the chain, of which denied requests)."""
-        entries, denied = self._fetch(
-            "SELECT count(*), count(*) FILTER (WHERE action = 'request.denied') FROM audit_log"
-        )[0]
+        entries, denied = self._fetch("SELECT count(*), count(*) FILTER (WHERE action = 'request.denied') FROM audit_log")[0]
         return int(entries), int(denied)
 
 
@@ -358,4 +366,6 @@ def _agreement(row: tuple[Any, ...]) -> AgreementRow:
 
 def _stored(row: tuple[Any, ...]) -> StoredRelease:
     release_id, agreement_id, run_id, released_at, body_json, body_zlib = row
-    return StoredRelease(release_id, agreement_id, run_id, released_at, body_json, None if body_zlib is None else bytes(body_zlib))
+    return StoredRelease(
+        release_id, agreement_id, run_id, released_at, body_json, None if body_zlib is None else bytes(body_zlib)
+    )

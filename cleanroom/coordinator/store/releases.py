@@ -61,16 +61,19 @@ class ReleaseRepository:
 
     def latest(self, agreement_id: str, viewer: str, kind: str) -> str | None:
         found = self._db.record(
-            StoredBody, "FROM releases WHERE agreement_id = ? AND viewer = ? AND kind = ? ORDER BY released_at DESC LIMIT 1",
+            StoredBody,
+            "FROM releases WHERE agreement_id = ? AND viewer = ? AND kind = ? ORDER BY released_at DESC LIMIT 1",
             [agreement_id, viewer, kind],
         )
         return release_text(found) if found else None
 
     def epsilon_spent(self, agreement_id: str, viewer: str) -> float:
         """The privacy budget a viewer has spent on an agreement."""
-        return float(self._db.value(
-            "SELECT coalesce(sum(epsilon), 0) FROM releases WHERE agreement_id = ? AND viewer = ?", [agreement_id, viewer]
-        ))
+        return float(
+            self._db.value(
+                "SELECT coalesce(sum(epsilon), 0) FROM releases WHERE agreement_id = ? AND viewer = ?", [agreement_id, viewer]
+            )
+        )
 
     @staticmethod
     def insert(con: Tx, release: NewRelease, text: str | ReleaseBody) -> None:
@@ -80,6 +83,15 @@ class ReleaseRepository:
         con.execute(
             "INSERT INTO releases (release_id, agreement_id, run_id, viewer, kind, body_json, released_at, epsilon, body_zlib) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [release.release_id, release.agreement_id, release.run_id, release.viewer, release.kind, body.inline,
-             release.released_at, release.epsilon, body.packed],
+            [
+                release.release_id,
+                release.agreement_id,
+                release.run_id,
+                release.viewer,
+                release.kind,
+                body.inline,
+                release.released_at,
+                release.epsilon,
+                body.packed,
+            ],
         )

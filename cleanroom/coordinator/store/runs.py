@@ -26,24 +26,29 @@ class RunRepository:
     def open_run(self, agreement_id: str, purpose: str) -> RunRow | None:
         """The run of this purpose still collecting uploads, if any."""
         return self._db.record(
-            RunRow, "FROM runs WHERE agreement_id = ? AND purpose = ? AND state = 'collecting' ORDER BY created_at DESC LIMIT 1",
+            RunRow,
+            "FROM runs WHERE agreement_id = ? AND purpose = ? AND state = 'collecting' ORDER BY created_at DESC LIMIT 1",
             [agreement_id, purpose],
         )
 
     def latest(self, agreement_id: str, purpose: str) -> RunRow | None:
-        return self._db.record(RunRow, "FROM runs WHERE agreement_id = ? AND purpose = ? ORDER BY created_at DESC LIMIT 1",
-                               [agreement_id, purpose])
+        return self._db.record(
+            RunRow, "FROM runs WHERE agreement_id = ? AND purpose = ? ORDER BY created_at DESC LIMIT 1", [agreement_id, purpose]
+        )
 
     def latest_complete(self, agreement_id: str, purpose: str) -> RunRow | None:
         return self._db.record(
-            RunRow, "FROM runs WHERE agreement_id = ? AND purpose = ? AND state = 'complete' ORDER BY completed_at DESC LIMIT 1",
+            RunRow,
+            "FROM runs WHERE agreement_id = ? AND purpose = ? AND state = 'complete' ORDER BY completed_at DESC LIMIT 1",
             [agreement_id, purpose],
         )
 
     def agreements_of(self, run_ids: Sequence[str]) -> dict[str, str]:
         """run_id -> agreement_id for the runs that exist among ``run_ids``."""
         with self._db.reading() as con:
-            found = con.execute("SELECT run_id, agreement_id FROM runs WHERE run_id IN (SELECT unnest(?))", [list(run_ids)]).fetchall()
+            found = con.execute(
+                "SELECT run_id, agreement_id FROM runs WHERE run_id IN (SELECT unnest(?))", [list(run_ids)]
+            ).fetchall()
         return dict(found)
 
     def expired_candidates(self) -> list[ExpiredCandidate]:
@@ -116,8 +121,10 @@ class RunRepository:
             con.executemany(
                 "INSERT INTO reveal_rows (run_id, agreement_id, viewer, seq, account, their_account, theirs, sealed) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [[run_id, agreement_id, viewer, i, acc, theirs_acc, json.dumps(theirs), sealed or None]
-                 for i, (acc, theirs_acc, theirs, sealed) in enumerate(rows)],
+                [
+                    [run_id, agreement_id, viewer, i, acc, theirs_acc, json.dumps(theirs), sealed or None]
+                    for i, (acc, theirs_acc, theirs, sealed) in enumerate(rows)
+                ],
             )
 
     @staticmethod

@@ -21,7 +21,10 @@ class Migration(NamedTuple):
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "agreements, runs, uploads, chunks, results, releases, audit log", """
+    Migration(
+        1,
+        "agreements, runs, uploads, chunks, results, releases, audit log",
+        """
 CREATE TABLE IF NOT EXISTS agreements (
     agreement_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
@@ -102,20 +105,28 @@ CREATE TABLE IF NOT EXISTS audit_log (
     entry_hash TEXT NOT NULL,
     signature BLOB NOT NULL
 );
-"""),
+""",
+    ),
     # An attribution run's link (cleanroom/coordinator/linkage.py): the vendor's DEAL records and the
     # partner's TOUCH records re-keyed to the vendor's account labels; pseudonymous, no token.
-    Migration(2, "attribution links", """
+    Migration(
+        2,
+        "attribution links",
+        """
 CREATE TABLE IF NOT EXISTS attribution_links (
     run_id TEXT PRIMARY KEY,
     deals BLOB NOT NULL,
     touches BLOB NOT NULL
 );
-"""),
+""",
+    ),
     # Account-level reveal (cleanroom/crypto/sealed.py): each party's X25519 public key per agreement,
     # as the party gave it (relayed, never used here), and the rows a completed run may reveal to a
     # viewer, kept until the viewer's release takes them over (or the agreement is revoked).
-    Migration(3, "encryption keys and reveal rows", """
+    Migration(
+        3,
+        "encryption keys and reveal rows",
+        """
 CREATE TABLE IF NOT EXISTS encryption_keys (
     agreement_id TEXT NOT NULL,
     party TEXT NOT NULL,
@@ -135,12 +146,16 @@ CREATE TABLE IF NOT EXISTS reveal_rows (
     sealed BLOB,
     PRIMARY KEY (run_id, viewer, seq)
 );
-"""),
+""",
+    ),
     Migration(4, "sealed fields on chunks", "ALTER TABLE chunks ADD COLUMN IF NOT EXISTS sealed BLOB;"),
     # Large release bodies stored compressed (see releases.INLINE_RELEASE_BYTES).
     Migration(5, "compressed release bodies", "ALTER TABLE releases ADD COLUMN IF NOT EXISTS body_zlib BLOB;"),
     # REST/web API keys (cleanroom.coordinator.web.auth): only a SHA-256 of each key is kept.
-    Migration(6, "API keys", """
+    Migration(
+        6,
+        "API keys",
+        """
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
     key_hash TEXT NOT NULL,
@@ -150,7 +165,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
-"""),
+""",
+    ),
 )
 
 _LEDGER = """

@@ -19,12 +19,16 @@ class UploadRepository:
         return self._db.record(UploadRow, "FROM uploads WHERE run_id = ? AND party = ? AND kind = ?", [run_id, party, kind])
 
     def all_of_run(self, run_id: str, committed_only: bool = False) -> list[UploadRow]:
-        return self._db.records(UploadRow, "FROM uploads WHERE run_id = ?" + (" AND committed" if committed_only else ""), [run_id])
+        return self._db.records(
+            UploadRow, "FROM uploads WHERE run_id = ?" + (" AND committed" if committed_only else ""), [run_id]
+        )
 
     def is_committed(self, run_id: str, party: str, kind: str) -> bool:
-        return bool(self._db.values(
-            "SELECT 1 FROM uploads WHERE run_id = ? AND party = ? AND kind = ? AND committed", [run_id, party, kind]
-        ))
+        return bool(
+            self._db.values(
+                "SELECT 1 FROM uploads WHERE run_id = ? AND party = ? AND kind = ? AND committed", [run_id, party, kind]
+            )
+        )
 
     def completed_attribution_upload(self, agreement_id: str, party: str, digest: str) -> UploadRow | None:
         """The party's own upload of this digest to an attribution run that completed, newest first."""
@@ -34,7 +38,8 @@ class UploadRepository:
                WHERE r.agreement_id = ? AND r.purpose = 'attribution' AND r.state = 'complete'
                  AND u.party = ? AND u.kind = 'own' AND u.upload_digest = ?
                ORDER BY r.created_at DESC LIMIT 1""",
-            [agreement_id, party, digest], alias="u",
+            [agreement_id, party, digest],
+            alias="u",
         )
 
     @staticmethod
@@ -42,8 +47,20 @@ class UploadRepository:
         con.execute(
             "INSERT INTO uploads (upload_id, run_id, party, kind, total_points, total_chunks, total_accounts, upload_digest, "
             "of_upload, committed, created_at, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [upload.upload_id, upload.run_id, upload.party, upload.kind, upload.total_points, upload.total_chunks,
-             upload.total_accounts, upload.upload_digest, upload.of_upload, upload.committed, upload.created_at, upload.committed_at],
+            [
+                upload.upload_id,
+                upload.run_id,
+                upload.party,
+                upload.kind,
+                upload.total_points,
+                upload.total_chunks,
+                upload.total_accounts,
+                upload.upload_digest,
+                upload.of_upload,
+                upload.committed,
+                upload.created_at,
+                upload.committed_at,
+            ],
         )
 
     @staticmethod
@@ -80,7 +97,9 @@ class UploadRepository:
 
     def points(self, upload_id: str) -> bytes:
         """Every point of an upload, in chunk order."""
-        return b"".join(bytes(p) for p in self._db.values("SELECT points FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id]))
+        return b"".join(
+            bytes(p) for p in self._db.values("SELECT points FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
+        )
 
     def chunk_points(self, upload_id: str, seq: int) -> bytes:
         return bytes(self._db.value("SELECT points FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq]))
@@ -104,8 +123,17 @@ class UploadRepository:
         con.execute(
             "INSERT INTO chunks (upload_id, seq, n_points, points, accounts, populations, digest, records, sealed) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [chunk.upload_id, chunk.seq, chunk.n_points, chunk.points, chunk.accounts, chunk.populations, chunk.digest,
-             chunk.records, chunk.sealed],
+            [
+                chunk.upload_id,
+                chunk.seq,
+                chunk.n_points,
+                chunk.points,
+                chunk.accounts,
+                chunk.populations,
+                chunk.digest,
+                chunk.records,
+                chunk.sealed,
+            ],
         )
 
     @staticmethod

@@ -34,13 +34,22 @@ def summary(row: AgreementRow, approved_by: list[str]) -> dict[str, Any]:
 
 
 def list_agreements(
-    reads: WebReads, p: Principal, *, state: str | None = None, party: str | None = None, limit: int = 50, cursor: str | None = None
+    reads: WebReads,
+    p: Principal,
+    *,
+    state: str | None = None,
+    party: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     """The agreements the caller's party is in (an admin: all), oldest first, a page at a time."""
     after = decode_cursor(cursor, (str, str))
     rows = reads.agreements(
-        member=None if p.is_admin else p.party, party=party or None, state=state or None,
-        after=(after[0], after[1]) if after else None, limit=limit + 1,
+        member=None if p.is_admin else p.party,
+        party=party or None,
+        state=state or None,
+        after=(after[0], after[1]) if after else None,
+        limit=limit + 1,
     )
     page, more = rows[:limit], len(rows) > limit
     approvals = reads.current_approvals(page)

@@ -52,9 +52,15 @@ def audit_entries(
         agreement_for(reads, p, agreement_id)
     after = decode_cursor(cursor, (int,))
     query = AuditQuery(
-        visible_to=None if p.is_admin else p.party, agreement_id=agreement_id or None, party=party or None,
-        action=action or None, since=utc_text(since) if since else None, until=utc_text(until) if until else None,
-        descending=order == "desc", after_seq=after[0] if after else None, limit=limit + 1,
+        visible_to=None if p.is_admin else p.party,
+        agreement_id=agreement_id or None,
+        party=party or None,
+        action=action or None,
+        since=utc_text(since) if since else None,
+        until=utc_text(until) if until else None,
+        descending=order == "desc",
+        after_seq=after[0] if after else None,
+        limit=limit + 1,
     )
     rows = reads.audit_entries(query)
     page, more = rows[:limit], len(rows) > limit

@@ -107,7 +107,9 @@ class ApiKeys:
         row = ApiKeyRow(key_id, key_hash(key), party, role, label, now(), None)
         with self.store.transaction() as con:
             self.store.api_keys.insert(con, row)
-            self.store.audit(con, actor, "api_key.created", None, {"key_id": key_id, "party": party, "role": role, "label": label})
+            self.store.audit(
+                con, actor, "api_key.created", None, {"key_id": key_id, "party": party, "role": role, "label": label}
+            )
         return {**_public(row), "key": key}
 
     def list(self, include_revoked: bool = False) -> list[dict[str, Any]]:
@@ -125,7 +127,9 @@ class ApiKeys:
             at = now()
             with self.store.transaction() as con:
                 self.store.api_keys.revoke(con, key_id, at)
-                self.store.audit(con, actor, "api_key.revoked", None, {"key_id": key_id, "party": row["party"], "role": row["role"]})
+                self.store.audit(
+                    con, actor, "api_key.revoked", None, {"key_id": key_id, "party": row["party"], "role": row["role"]}
+                )
             row["revoked_at"] = at
         with self._lock:
             self._cache.pop(key_id, None)

@@ -29,16 +29,51 @@ def heatmap(release: dict[str, Any], cell_w: int = 132, cell_h: int = 46, label_
             c = by.get((mine, theirs))
             x, y = label_w + j * cell_w, head_h + i * cell_h
             if c is None:
-                out.append({"x": x, "y": y, "mine": mine, "theirs": theirs, "text": "—", "fill": "#ffffff", "ink": "#6b7280",
-                            "title": f"{mine} × {theirs}: not released to you", "state": "withheld", "count": ""})
+                out.append(
+                    {
+                        "x": x,
+                        "y": y,
+                        "mine": mine,
+                        "theirs": theirs,
+                        "text": "—",
+                        "fill": "#ffffff",
+                        "ink": "#6b7280",
+                        "title": f"{mine} × {theirs}: not released to you",
+                        "state": "withheld",
+                        "count": "",
+                    }
+                )
             elif c.get("suppressed"):
-                out.append({"x": x, "y": y, "mine": mine, "theirs": theirs, "text": f"< {k}", "fill": "url(#hatch)", "ink": "#374151",
-                            "title": f"{mine} × {theirs}: fewer than {k} (suppressed)", "state": "suppressed", "count": ""})
+                out.append(
+                    {
+                        "x": x,
+                        "y": y,
+                        "mine": mine,
+                        "theirs": theirs,
+                        "text": f"< {k}",
+                        "fill": "url(#hatch)",
+                        "ink": "#374151",
+                        "title": f"{mine} × {theirs}: fewer than {k} (suppressed)",
+                        "state": "suppressed",
+                        "count": "",
+                    }
+                )
             else:
                 t = (c["count"] / top) if top else 0.0
-                out.append({"x": x, "y": y, "mine": mine, "theirs": theirs, "text": f"{c['count']:,}", "fill": _mix(0.08 + 0.92 * t),
-                            "ink": "#ffffff" if t > 0.5 else "#111827", "title": f"{mine} × {theirs}: {c['count']:,}",
-                            "state": "count", "count": str(c["count"])})
+                out.append(
+                    {
+                        "x": x,
+                        "y": y,
+                        "mine": mine,
+                        "theirs": theirs,
+                        "text": f"{c['count']:,}",
+                        "fill": _mix(0.08 + 0.92 * t),
+                        "ink": "#ffffff" if t > 0.5 else "#111827",
+                        "title": f"{mine} × {theirs}: {c['count']:,}",
+                        "state": "count",
+                        "count": str(c["count"]),
+                    }
+                )
     return {
         "width": label_w + max(1, len(cols)) * cell_w + 2,
         "height": head_h + max(1, len(rows)) * cell_h + 2,
@@ -80,12 +115,22 @@ def compact(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def credit_bars(partners: list[dict[str, Any]], width: int = 1080, bar_h: int = 26, gap: int = 14, label_w: int = 150) -> dict[str, Any]:
+def credit_bars(
+    partners: list[dict[str, Any]], width: int = 1080, bar_h: int = 26, gap: int = 14, label_w: int = 150
+) -> dict[str, Any]:
     """Horizontal stacked bars per partner: credited won revenue, then credited open pipeline."""
     rows = []
     for p in partners:
         won, open_ = amount(p.get("credited_won")), amount(p.get("credited_open"))
-        rows.append({"partner": p["partner"], "won": won, "open": open_, "won_text": p.get("credited_won"), "open_text": p.get("credited_open")})
+        rows.append(
+            {
+                "partner": p["partner"],
+                "won": won,
+                "open": open_,
+                "won_text": p.get("credited_won"),
+                "open_text": p.get("credited_open"),
+            }
+        )
     top = max([float((r["won"] or 0) + (r["open"] or 0)) for r in rows] or [0.0])
     step = _nice_step(top)
     axis_max = step * max(1, -(-top // step)) if top else step
@@ -96,15 +141,30 @@ def credit_bars(partners: list[dict[str, Any]], width: int = 1080, bar_h: int = 
         y = head + i * (bar_h + gap)
         won_w = float(r["won"] or 0) * scale
         open_w = float(r["open"] or 0) * scale
-        r.update(y=y, text_y=y + bar_h / 2, won_x=label_w, won_w=won_w, open_x=label_w + won_w, open_w=open_w,
-                 value_x=label_w + won_w + open_w + 8)
+        r.update(
+            y=y,
+            text_y=y + bar_h / 2,
+            won_x=label_w,
+            won_w=won_w,
+            open_x=label_w + won_w,
+            open_w=open_w,
+            value_x=label_w + won_w + open_w + 8,
+        )
     plot_h = head + len(rows) * (bar_h + gap)
     ticks = []
     value = 0.0
     while value <= axis_max + 1e-9:
         ticks.append({"x": label_w + value * scale, "label": compact(value)})
         value += step
-    return {"width": width, "height": plot_h + 24, "bar_h": bar_h, "label_w": label_w, "plot_h": plot_h, "rows": rows, "ticks": ticks}
+    return {
+        "width": width,
+        "height": plot_h + 24,
+        "bar_h": bar_h,
+        "label_w": label_w,
+        "plot_h": plot_h,
+        "rows": rows,
+        "ticks": ticks,
+    }
 
 
 def share_bar(share: float | None, width: int = 120) -> dict[str, Any] | None:

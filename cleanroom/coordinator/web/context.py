@@ -30,7 +30,9 @@ class WebContext:
     @classmethod
     def of(cls, store: Store, sessions: Sessions) -> WebContext:
         reads = WebReads(store)
-        return cls(store, reads, store.signer, ApiKeys(store), sessions, Metrics(reads), OverlapCache(), Verifier(reads, store.signer))
+        return cls(
+            store, reads, store.signer, ApiKeys(store), sessions, Metrics(reads), OverlapCache(), Verifier(reads, store.signer)
+        )
 
     def audit_refusal(self, p: Principal, method: str, code: str, reason: str, agreement_id: str | None) -> None:
         audit_refusal(self.store, p, method, code, reason, agreement_id)

@@ -25,7 +25,11 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-        if isinstance(values, list) and len(values) == len(types) and all(type(v) is t for v, t in zip(values, types, strict=True)):
+        if (
+            isinstance(values, list)
+            and len(values) == len(types)
+            and all(type(v) is t for v, t in zip(values, types, strict=True))
+        ):
             return values
     except (ValueError, UnicodeDecodeError):
         pass

@@ -83,7 +83,9 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request.app, request.url.path)
-    return JSONResponse(error_body(code_for_http_status(exc.status_code), message), status_code=exc.status_code, headers=headers or None)
+    return JSONResponse(
+        error_body(code_for_http_status(exc.status_code), message), status_code=exc.status_code, headers=headers or None
+    )
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -65,7 +65,10 @@ class Metrics:
             registry=self.registry,
         )
         self.http_denials = Counter(
-            "cleanroom_http_denials", "REST/page requests refused for authentication or permission", ["code"], registry=self.registry
+            "cleanroom_http_denials",
+            "REST/page requests refused for authentication or permission",
+            ["code"],
+            registry=self.registry,
         )
         self.registry.register(StoreCollector(reads))
 

@@ -50,11 +50,15 @@ def _ranked(base: dict[str, Any], release: dict[str, Any], count: Any, suppresse
     }
 
 
-def ranking(reads: WebReads, p: Principal, *, viewer: str | None = None, mine: str | None = None, theirs: str | None = None) -> dict[str, Any]:
+def ranking(
+    reads: WebReads, p: Principal, *, viewer: str | None = None, mine: str | None = None, theirs: str | None = None
+) -> dict[str, Any]:
     """Every partner of the viewer, ranked by the latest overlap released to the viewer; the rest with the reason."""
     viewer = viewer_for(p, viewer)
     if (mine is None) != (theirs is None):
-        raise InvalidArgument("name both populations (mine and theirs) to rank by one cell, or neither to rank by the total overlap")
+        raise InvalidArgument(
+            "name both populations (mine and theirs) to rank by one cell, or neither to rank by the total overlap"
+        )
     releases = {agreement_id: json.loads(s.text) for agreement_id, s in reads.latest_overlaps_of(viewer).items()}
     ranked, unavailable = [], []
     pops_mine: dict[str, None] = {}

@@ -35,7 +35,9 @@ async def authenticated(
     if found is None:
         raise Unauthenticated(
             "a valid API key is required: send 'Authorization: Bearer <key>' (an operator creates keys with "
-            "`cleanroom coordinator add-api-key`)" if not presented else "this API key is not valid or was revoked"
+            "`cleanroom coordinator add-api-key`)"
+            if not presented
+            else "this API key is not valid or was revoked"
         )
     request.state.principal = found  # for the refusal handler, which audits refusals to a known key
     return found

@@ -18,7 +18,7 @@ from cleanroom_client.protocol.encryption import EncryptionKeys
 
 
 def _reveal_pairs(value: str | None) -> list[tuple[str, str]] | None:
-    """"customer:prospect,opportunity:customer" -> [("customer", "prospect"), ...] (proposer's population first)."""
+    """ "customer:prospect,opportunity:customer" -> [("customer", "prospect"), ...] (proposer's population first)."""
     if not value:
         return None
     pairs = []
@@ -50,8 +50,13 @@ def _attribution(args: argparse.Namespace) -> AttributionConfig | None:
             settings = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: cannot read attribution settings ({exc})") from None
-    flags = {"model": args.model, "lookback_days": args.lookback_days, "min_deals": args.min_deals,
-             "half_life_days": args.half_life, "unassigned": args.unassigned}
+    flags = {
+        "model": args.model,
+        "lookback_days": args.lookback_days,
+        "min_deals": args.min_deals,
+        "half_life_days": args.half_life,
+        "unassigned": args.unassigned,
+    }
     settings.update({k: v for k, v in flags.items() if v is not None})
     if args.role_weights:
         weights = {}
@@ -94,7 +99,9 @@ def _propose(args: argparse.Namespace) -> int:
         out.print(f"proposed agreement {agreement.agreement_id} to {args.with_party}")
         out.print(f"terms hash {agreement.terms_hash}")
         if reveals:
-            out.print(f"your encryption key fingerprint: {EncryptionKeys(profile.path).fingerprint()} (read it to {args.with_party} before the first run)")
+            out.print(
+                f"your encryption key fingerprint: {EncryptionKeys(profile.path).fingerprint()} (read it to {args.with_party} before the first run)"
+            )
     return 0
 
 
@@ -125,11 +132,16 @@ def _approve(args: argparse.Namespace) -> int:
     else:
         out.print(f"approved agreement {agreement.agreement_id} (terms hash {agreement.terms_hash}); state {agreement.state}")
     if approval.reveals:
-        out.print(f"encryption key fingerprints: yours {EncryptionKeys(profile.path).fingerprint()}; {peer} "
-                  f"{approval.peer_fingerprint or 'not given yet'} (compare them out of band)")
+        out.print(
+            f"encryption key fingerprints: yours {EncryptionKeys(profile.path).fingerprint()}; {peer} "
+            f"{approval.peer_fingerprint or 'not given yet'} (compare them out of band)"
+        )
         if approval.terms.reveal_granted(peer) and not verified_terms(agreement).shared_columns(me):
-            err.print(f"note: you share no columns: {peer} will see which of its accounts you also have, with your populations, "
-                      "but no fields (add them with --share COL[,COL...])", markup=False)
+            err.print(
+                f"note: you share no columns: {peer} will see which of its accounts you also have, with your populations, "
+                "but no fields (add them with --share COL[,COL...])",
+                markup=False,
+            )
     return 0
 
 
@@ -164,30 +176,56 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--with", dest="with_party", required=True, metavar="PARTY")
     p.add_argument("--populations", required=True, help="populations you bring, e.g. customer,prospect,opportunity")
     p.add_argument("--their-populations", help="populations the partner brings (default: the same)")
-    p.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT, help=f"smallest count released (default {DEFAULT_MIN_COUNT})")
-    p.add_argument("--min-set-size", type=int, default=DEFAULT_MIN_SET_SIZE, help=f"smallest set either side may upload (default {DEFAULT_MIN_SET_SIZE})")
+    p.add_argument(
+        "--min-count", type=int, default=DEFAULT_MIN_COUNT, help=f"smallest count released (default {DEFAULT_MIN_COUNT})"
+    )
+    p.add_argument(
+        "--min-set-size",
+        type=int,
+        default=DEFAULT_MIN_SET_SIZE,
+        help=f"smallest set either side may upload (default {DEFAULT_MIN_SET_SIZE})",
+    )
     p.add_argument("--name-key", action="store_true", help="also match on normalised company name + country")
-    p.add_argument("--dp-epsilon", type=float, help="add discrete Laplace noise to released counts, costing this epsilon per release")
+    p.add_argument(
+        "--dp-epsilon", type=float, help="add discrete Laplace noise to released counts, costing this epsilon per release"
+    )
     p.add_argument("--dp-budget", type=float, help="total epsilon each party may spend on this agreement (default: one release)")
-    p.add_argument("--retention", type=int, default=0, metavar="SECONDS", help="keep a finished run's points this long (default 0: delete at once)")
+    p.add_argument(
+        "--retention",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="keep a finished run's points this long (default 0: delete at once)",
+    )
     g = p.add_argument_group("attribution (crediting partners on the vendor's matched deals)")
     g.add_argument("--attribution", action="store_true", help="include attribution, with the defaults unless set below")
     g.add_argument("--vendor", metavar="PARTY", help="whose deals are credited (default: the proposer)")
     g.add_argument("--model", choices=MODELS, help="the agreed model (default role-split)")
     g.add_argument("--allow-models", metavar="M[,M...]", help="models the vendor may also run for its own view (default: all)")
     g.add_argument("--lookback-days", type=int, help="touches count this many days before close (default 365)")
-    g.add_argument("--role-weights", metavar="ROLE=W[,...]", help="role-split weights, e.g. sourcing=0.5,technical=0.2,influence=0.3")
+    g.add_argument(
+        "--role-weights", metavar="ROLE=W[,...]", help="role-split weights, e.g. sourcing=0.5,technical=0.2,influence=0.3"
+    )
     g.add_argument("--half-life", metavar="DAYS", help="time-decay half-life (default 30)")
     g.add_argument("--unassigned", choices=("redistribute", "keep"), help="weight of roles nobody holds (default redistribute)")
     g.add_argument("--min-deals", type=int, help="a partner's figures are released from this many deals (default 5)")
     g.add_argument("--terms", dest="attribution_terms", metavar="FILE", help="JSON file with the attribution settings")
     r = p.add_argument_group("account-level reveal (co-sell targets; fields sealed end to end)")
-    r.add_argument("--reveal", metavar="MINE:THEIRS[,...]",
-                   help="population pairs on which each side learns which of its OWN accounts the other has, e.g. customer:prospect "
-                        "(your population first; the partner's grant is the pair turned round). Default: counts only")
+    r.add_argument(
+        "--reveal",
+        metavar="MINE:THEIRS[,...]",
+        help="population pairs on which each side learns which of its OWN accounts the other has, e.g. customer:prospect "
+        "(your population first; the partner's grant is the pair turned round). Default: counts only",
+    )
     r.add_argument("--reveal-to", choices=("both", "me", "them"), default="both", help="who is granted the reveal (default both)")
-    r.add_argument("--share", metavar="COL[,COL...]", help="columns of your file you share on revealed accounts, e.g. 'Account Owner,Last Activity'")
-    r.add_argument("--their-share", metavar="COL[,COL...]", help="the partner's shared columns as you propose them (it may amend them)")
+    r.add_argument(
+        "--share",
+        metavar="COL[,COL...]",
+        help="columns of your file you share on revealed accounts, e.g. 'Account Owner,Last Activity'",
+    )
+    r.add_argument(
+        "--their-share", metavar="COL[,COL...]", help="the partner's shared columns as you propose them (it may amend them)"
+    )
     add_json(p)
     p.set_defaults(handler=_propose)
     p = asub.add_parser("show", help="show an agreement's terms")
@@ -197,9 +235,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("approve", help="approve the exact terms shown")
     p.add_argument("id")
     p.add_argument("--terms-hash", help="the hash you reviewed (default: the one shown now)")
-    p.add_argument("--share", metavar="COL[,COL...]",
-                   help="the columns you share on revealed accounts ('' for none). When they differ from the terms, you approve "
-                        "amended terms (a new version) that the other party must approve too")
+    p.add_argument(
+        "--share",
+        metavar="COL[,COL...]",
+        help="the columns you share on revealed accounts ('' for none). When they differ from the terms, you approve "
+        "amended terms (a new version) that the other party must approve too",
+    )
     add_json(p)
     p.set_defaults(handler=_approve)
     p = asub.add_parser("list", help="list your agreements")

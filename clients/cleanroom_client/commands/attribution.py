@@ -29,25 +29,42 @@ from cleanroom_client.inputs.touches import load_touches
 
 
 def _touches(args: argparse.Namespace) -> int:
-    loaded = load_touches(Path(args.file), key_column=args.key_column, name_column=args.name_column,
-                          role_column=args.role_column, date_column=args.date_column)
+    loaded = load_touches(
+        Path(args.file),
+        key_column=args.key_column,
+        name_column=args.name_column,
+        role_column=args.role_column,
+        date_column=args.date_column,
+    )
     with session(args) as (profile, remote):
         ready = attribution.ready_touches(remote, profile, args.id, loaded)
         if not args.json:
-            err.print(f"{loaded.source}: {loaded.rows_read:,} rows -> {len(ready.sent):,} touches on {ready.prepared.total_accounts:,} accounts "
-                      f"({len(loaded.rejected):,} rows rejected)")
+            err.print(
+                f"{loaded.source}: {loaded.rows_read:,} rows -> {len(ready.sent):,} touches on {ready.prepared.total_accounts:,} accounts "
+                f"({len(loaded.rejected):,} rows rejected)"
+            )
         status = attribution.send_touches(remote, profile, ready, args.wait)
     agreement, vendor = ready.agreement, ready.terms.vendor
-    report = {"agreement_id": agreement.agreement_id, "run_id": status.run_id, "state": status.state,
-              "touches": len(ready.sent), "accounts": ready.prepared.total_accounts, "waiting_for": list(status.waiting_for)}
+    report = {
+        "agreement_id": agreement.agreement_id,
+        "run_id": status.run_id,
+        "state": status.state,
+        "touches": len(ready.sent),
+        "accounts": ready.prepared.total_accounts,
+        "waiting_for": list(status.waiting_for),
+    }
     if args.json:
         print_json(report)
     elif status.state == "complete":
-        out.print(f"touches matched against {vendor}'s deals (run {status.run_id}); "
-                  f"`cleanroom-client attribution show {agreement.agreement_id}` once {vendor} runs attribution")
+        out.print(
+            f"touches matched against {vendor}'s deals (run {status.run_id}); "
+            f"`cleanroom-client attribution show {agreement.agreement_id}` once {vendor} runs attribution"
+        )
     else:
-        out.print(f"uploaded {len(ready.sent):,} touches to run {status.run_id}; still waiting for {', '.join(status.waiting_for)}; "
-                  f"`cleanroom-client sync` re-blinds {vendor}'s deals when they arrive")
+        out.print(
+            f"uploaded {len(ready.sent):,} touches to run {status.run_id}; still waiting for {', '.join(status.waiting_for)}; "
+            f"`cleanroom-client sync` re-blinds {vendor}'s deals when they arrive"
+        )
     return 0
 
 
@@ -71,7 +88,9 @@ def _print_partner(release: dict[str, Any]) -> None:
             return f"{value:.1%}"
         return "-" if value is None else value
 
-    fields = [k for k in ("credited_won", "credited_open", "deals_sourced", "deals_influenced", "win_rate_influenced") if k in release]
+    fields = [
+        k for k in ("credited_won", "credited_open", "deals_sourced", "deals_influenced", "win_rate_influenced") if k in release
+    ]
     print_table(
         f"Attribution released to {release['viewer']} ({release['model']}, as of {release['as_of']})",
         ["figure", "value"],
@@ -94,8 +113,10 @@ def _run(args: argparse.Namespace) -> int:
         checked, _ = attribution.checked_agreements(remote, profile, ids, args.model)
         run = attribution.upload_deals(remote, profile, checked, lambda: _load_deals(args))
         if not args.json:
-            err.print(f"{run.loaded.source}: {run.loaded.rows_read:,} rows -> {len(run.sent):,} deals uploaded to {len(run.runs)} agreement(s) "
-                      f"({len(run.loaded.rejected):,} rows without a usable key)")
+            err.print(
+                f"{run.loaded.source}: {run.loaded.rows_read:,} rows -> {len(run.sent):,} deals uploaded to {len(run.runs)} agreement(s) "
+                f"({len(run.loaded.rejected):,} rows without a usable key)"
+            )
         waiting = attribution.still_waiting(remote, profile, run, args.wait)
         if waiting:
             _print_waiting(waiting, args.json)
@@ -119,10 +140,19 @@ def _print_waiting(waiting: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def _load_deals(args: argparse.Namespace) -> DealsResult:
-    return load_deals(Path(args.deals), key_column=args.key_column, name_column=args.name_column, id_column=args.id_column,
-                      amount_column=args.amount_column, stage_column=args.stage_column, created_column=args.created_column,
-                      close_column=args.close_column, type_column=args.type_column,
-                      stage_map=args.stage_map, default_currency=args.currency)
+    return load_deals(
+        Path(args.deals),
+        key_column=args.key_column,
+        name_column=args.name_column,
+        id_column=args.id_column,
+        amount_column=args.amount_column,
+        stage_column=args.stage_column,
+        created_column=args.created_column,
+        close_column=args.close_column,
+        type_column=args.type_column,
+        stage_map=args.stage_map,
+        default_currency=args.currency,
+    )
 
 
 def _print_vendor(release: dict[str, Any], view: dict[str, Any]) -> None:
@@ -133,7 +163,10 @@ def _print_vendor(release: dict[str, Any], view: dict[str, Any]) -> None:
     print_table(
         f"Top credited deals ({min(10, len(credited))} of {len(credited)})",
         ["deal", "amount", "currency", "credits"],
-        [[d["deal_id"], d["amount"], d["currency"], ", ".join(f"{p} {a}" for p, a in sorted(d["credits"].items()))] for d in credited[:10]],
+        [
+            [d["deal_id"], d["amount"], d["currency"], ", ".join(f"{p} {a}" for p, a in sorted(d["credits"].items()))]
+            for d in credited[:10]
+        ],
     )
     m = release["metrics"]
     rows: list[list[Any]] = []
@@ -144,8 +177,10 @@ def _print_vendor(release: dict[str, Any], view: dict[str, Any]) -> None:
             rows.append([k, _fmt(v)])
     print_table("Ecosystem metrics", ["metric", "value"], rows)
     for statement in view.get("commissions", []):
-        out.print(f"commission {statement['partner']} {statement['period']['start']}..{statement['period']['end']}: "
-                  f"{statement['total']} {statement['currency'] or ''} ({len(statement['lines'])} lines)")
+        out.print(
+            f"commission {statement['partner']} {statement['period']['start']}..{statement['period']['end']}: "
+            f"{statement['total']} {statement['currency'] or ''} ({len(statement['lines'])} lines)"
+        )
 
 
 def _fmt(value: Any) -> str:

@@ -54,7 +54,11 @@ def _print_people(result: LoadResult) -> None:
         [[_rows_cell(a), escape(" ".join(map(str, a.keys))), ", ".join(a.populations)] for a in result.accounts[:SHOW_ROWS]],
     )
     if result.rejected:
-        print_table(_title("Rejected rows", len(result.rejected)), ["row", "reason"], [[r.row, escape(r.reason)] for r in result.rejected[:SHOW_ROWS]])
+        print_table(
+            _title("Rejected rows", len(result.rejected)),
+            ["row", "reason"],
+            [[r.row, escape(r.reason)] for r in result.rejected[:SHOW_ROWS]],
+        )
     totals: dict[str, Any] = result.totals()
     print_table(
         "Totals",

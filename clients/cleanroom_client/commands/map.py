@@ -36,17 +36,30 @@ def load(args: argparse.Namespace, name_key: bool, keep_fields: bool = True) -> 
 
 def _map(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
-        ready = ready_map(remote, profile, args.id, lambda name_key, keep_fields: load(args, name_key, keep_fields), args.peer_fingerprint)
+        ready = ready_map(
+            remote, profile, args.id, lambda name_key, keep_fields: load(args, name_key, keep_fields), args.peer_fingerprint
+        )
         if not args.json:
             _print_read(ready, profile.party)
         result = send_map(remote, profile, ready, args.chunk_points, args.wait)
     agreement, status = ready.agreement, result.status
     if result.view is None:
         if args.json:
-            print_json({"agreement_id": agreement.agreement_id, "run_id": status.run_id, "state": status.state, "waiting_for": list(status.waiting_for)})
+            print_json(
+                {
+                    "agreement_id": agreement.agreement_id,
+                    "run_id": status.run_id,
+                    "state": status.state,
+                    "waiting_for": list(status.waiting_for),
+                }
+            )
         else:
-            out.print(f"uploaded {ready.prepared.total_accounts:,} accounts to run {status.run_id}; still waiting for {', '.join(status.waiting_for) or status.state}.")
-            out.print(f"run `cleanroom-client sync {agreement.agreement_id}` or `cleanroom-client overlap {agreement.agreement_id}` later.")
+            out.print(
+                f"uploaded {ready.prepared.total_accounts:,} accounts to run {status.run_id}; still waiting for {', '.join(status.waiting_for) or status.state}."
+            )
+            out.print(
+                f"run `cleanroom-client sync {agreement.agreement_id}` or `cleanroom-client overlap {agreement.agreement_id}` later."
+            )
         return 0
     view = result.view
     if args.json:
@@ -54,7 +67,9 @@ def _map(args: argparse.Namespace) -> int:
     else:
         print_overlap(view)
         if "revealed_accounts" in view:
-            out.print(f"{view['revealed_accounts']:,} of your accounts revealed as co-sell targets: cleanroom-client targets {agreement.agreement_id}")
+            out.print(
+                f"{view['revealed_accounts']:,} of your accounts revealed as co-sell targets: cleanroom-client targets {agreement.agreement_id}"
+            )
         if result.problem:
             err.print(f"error: {result.problem}", markup=False)
     return 1 if result.problem else 0
@@ -82,11 +97,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("file", help="CSV, Parquet or XLSX export")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for the partner and the result")
     p.add_argument(
-        "--chunk-points", type=_chunk_points, default=MAX_CHUNK_POINTS, metavar="N",
+        "--chunk-points",
+        type=_chunk_points,
+        default=MAX_CHUNK_POINTS,
+        metavar="N",
         help=f"points per upload chunk (default {MAX_CHUNK_POINTS}; smaller resumes finer on a flaky link)",
     )
-    p.add_argument("--peer-fingerprint", metavar="FP",
-                   help="the partner's encryption key fingerprint as it told you (out of band); refuse to seal to any other key")
+    p.add_argument(
+        "--peer-fingerprint",
+        metavar="FP",
+        help="the partner's encryption key fingerprint as it told you (out of band); refuse to seal to any other key",
+    )
     add_file_options(p)
     add_json(p)
     p.set_defaults(handler=_map)

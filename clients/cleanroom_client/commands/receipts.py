@@ -28,18 +28,49 @@ def _list(args: argparse.Namespace) -> int:
     for e in entries:
         if e["type"] == "upload":
             r = e["receipt"]
-            rows.append([e["recorded_at"], "sent", r["agreement_id"], r["run_id"], f"{upload_kind(r)}: {int(r['total_points']):,} points in {r['total_chunks']} chunks", r["upload_digest"][:16]])
+            rows.append(
+                [
+                    e["recorded_at"],
+                    "sent",
+                    r["agreement_id"],
+                    r["run_id"],
+                    f"{upload_kind(r)}: {int(r['total_points']):,} points in {r['total_chunks']} chunks",
+                    r["upload_digest"][:16],
+                ]
+            )
         else:
             rel = release_of(e)
             if rel.get("kind") == "reveal":
-                rows.append([e["recorded_at"], "received", rel["agreement_id"], rel["run_id"], f"account-level reveal ({rel['rows']:,} accounts, fields sealed)", rel.get("signature", "")[:16]])
+                rows.append(
+                    [
+                        e["recorded_at"],
+                        "received",
+                        rel["agreement_id"],
+                        rel["run_id"],
+                        f"account-level reveal ({rel['rows']:,} accounts, fields sealed)",
+                        rel.get("signature", "")[:16],
+                    ]
+                )
                 continue
             if rel.get("kind") == "attribution":
                 where = rel.get("agreement_id") or ", ".join(a["agreement_id"] for a in rel.get("agreements", []))
-                what = f"attribution release ({rel['model']}, {len(rel['deals'])} deals)" if "deals" in rel else f"attribution release ({rel['model']})"
+                what = (
+                    f"attribution release ({rel['model']}, {len(rel['deals'])} deals)"
+                    if "deals" in rel
+                    else f"attribution release ({rel['model']})"
+                )
                 rows.append([e["recorded_at"], "received", where, rel.get("run_id", "-"), what, rel.get("signature", "")[:16]])
                 continue
-            rows.append([e["recorded_at"], "received", rel["agreement_id"], rel["run_id"], f"overlap release ({len(rel['cells'])} cells)", rel.get("signature", "")[:16]])
+            rows.append(
+                [
+                    e["recorded_at"],
+                    "received",
+                    rel["agreement_id"],
+                    rel["run_id"],
+                    f"overlap release ({len(rel['cells'])} cells)",
+                    rel.get("signature", "")[:16],
+                ]
+            )
     print_table("Receipts", ["recorded", "direction", "agreement", "run", "what", "digest/signature"], rows)
     return 0
 

@@ -24,7 +24,12 @@ def _sync(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sync", help="re-blind partner points waiting for you (for scheduled runs)")
     p.add_argument("id", nargs="?", help="agreement id (default: every active agreement)")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="keep re-blinding what the partner uploads until the run completes or SECONDS pass")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep re-blinding what the partner uploads until the run completes or SECONDS pass",
+    )
     add_json(p)
     p.set_defaults(handler=_sync)

@@ -41,14 +41,25 @@ def _targets(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(targets, Path(args.csv))
     if args.json:
-        print_json({
-            "targets": targets,
-            "total": total,
-            "agreements": [{"agreement_id": r.agreement_id, "partner": r.partner, "run_id": r.run_id, "revealed": len(r.rows),
-                            "partner_shares": list(r.share), "released_at": r.release["released_at"]} for r in revealed],
-            "scoring": config.to_dict(),
-            "notes": notes,
-        })
+        print_json(
+            {
+                "targets": targets,
+                "total": total,
+                "agreements": [
+                    {
+                        "agreement_id": r.agreement_id,
+                        "partner": r.partner,
+                        "run_id": r.run_id,
+                        "revealed": len(r.rows),
+                        "partner_shares": list(r.share),
+                        "released_at": r.release["released_at"],
+                    }
+                    for r in revealed
+                ],
+                "scoring": config.to_dict(),
+                "notes": notes,
+            }
+        )
         return 0
     for note in notes:
         err.print(f"note: {note}", markup=False)
@@ -56,9 +67,19 @@ def _targets(args: argparse.Namespace) -> int:
     print_table(
         f"Co-sell targets ({shown}, best first)",
         ["#", "score", "account", "domain", "mine", "partner", "theirs", "partner's fields"],
-        [[t["rank"], f"{t['score']:.1f}", t["account"], t["domain"], ", ".join(t["my_populations"]), t["partner"],
-          ", ".join(t["partner_populations"]), "; ".join(f"{k}: {v}" for k, v in t["partner_fields"].items() if v not in (None, ""))]
-         for t in targets],
+        [
+            [
+                t["rank"],
+                f"{t['score']:.1f}",
+                t["account"],
+                t["domain"],
+                ", ".join(t["my_populations"]),
+                t["partner"],
+                ", ".join(t["partner_populations"]),
+                "; ".join(f"{k}: {v}" for k, v in t["partner_fields"].items() if v not in (None, "")),
+            ]
+            for t in targets
+        ],
     )
     if args.csv:
         out.print(f"wrote {len(targets):,} targets to {args.csv}", markup=False)

@@ -39,9 +39,13 @@ def attribution_terms(agreement: Agreement, party: str, role: str) -> Terms:
     terms = verified_terms(agreement)
     require_runnable(agreement)
     if terms.attribution is None:
-        raise FailedPrecondition(f"agreement {agreement.agreement_id} does not include attribution; propose terms with --attribution")
+        raise FailedPrecondition(
+            f"agreement {agreement.agreement_id} does not include attribution; propose terms with --attribution"
+        )
     if role == "vendor" and terms.vendor != party:
-        raise PermissionDenied(f"in agreement {agreement.agreement_id} {terms.vendor} is the vendor; you upload touches with `attribution touches`")
+        raise PermissionDenied(
+            f"in agreement {agreement.agreement_id} {terms.vendor} is the vendor; you upload touches with `attribution touches`"
+        )
     if role == "partner" and terms.vendor == party:
         raise PermissionDenied(f"you are the vendor in agreement {agreement.agreement_id}; run `attribution run --deals FILE`")
     return terms
@@ -85,8 +89,9 @@ def ready_touches(remote: Remote, profile: Profile, agreement_id: str, loaded: T
     agreement = remote.get(agreement_id)
     terms = attribution_terms(agreement, profile.party, "partner")
     keys = Keystore.of(profile)
-    prepared, sent = prepare_records(touch_records(loaded.touches), terms, profile.party, agreement.agreement_id,
-                                     keys.secret(agreement.agreement_id))
+    prepared, sent = prepare_records(
+        touch_records(loaded.touches), terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id)
+    )
     return TouchesReady(agreement, terms, prepared, sent, keys)
 
 
@@ -108,7 +113,9 @@ class VendorRun:
     runs: list[tuple[Agreement, Terms, str]]
 
 
-def checked_agreements(remote: Remote, profile: Profile, ids: Sequence[str], model: str | None) -> tuple[list[tuple[Agreement, Terms]], str]:
+def checked_agreements(
+    remote: Remote, profile: Profile, ids: Sequence[str], model: str | None
+) -> tuple[list[tuple[Agreement, Terms]], str]:
     """Every agreement checked (party, attribution, model) before anything is uploaded to any of them; and the model."""
     checked = [(agreement, attribution_terms(agreement, profile.party, "vendor")) for agreement in map(remote.get, ids)]
     first = checked[0][1].attribution
@@ -121,7 +128,9 @@ def checked_agreements(remote: Remote, profile: Profile, ids: Sequence[str], mod
     return checked, chosen
 
 
-def upload_deals(remote: Remote, profile: Profile, checked: list[tuple[Agreement, Terms]], load: Callable[[], DealsResult]) -> VendorRun:
+def upload_deals(
+    remote: Remote, profile: Profile, checked: list[tuple[Agreement, Terms]], load: Callable[[], DealsResult]
+) -> VendorRun:
     """Read the deals (re-blinding the partners' waiting touches meanwhile) and upload them under every agreement."""
     keys, log = Keystore.of(profile), ReceiptLog.of(profile)
     # Partners' touches already waiting are re-blinded while the deals file is read (see reblinding_waiting).
@@ -137,7 +146,9 @@ def upload_deals(remote: Remote, profile: Profile, checked: list[tuple[Agreement
                 failure = upload.exception() if upload.done() else None
                 if failure is not None:
                     raise failure
-            prepared, sent = prepare_records(record_set, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
+            prepared, sent = prepare_records(
+                record_set, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id)
+            )
             pending.append((agreement, terms, uploader.submit(upload_own, remote, agreement, prepared, log, purpose=PURPOSE)))
             del prepared
         runs = [(agreement, terms, upload.result().run_id) for agreement, terms, upload in pending]
@@ -148,10 +159,19 @@ def upload_deals(remote: Remote, profile: Profile, checked: list[tuple[Agreement
 
 def still_waiting(remote: Remote, profile: Profile, run: VendorRun, wait: float) -> list[dict[str, Any]]:
     """Wait up to ``wait`` seconds for every partner's re-blinding; the runs still waiting after that."""
-    statuses = wait_for_results(remote, [(agreement, run_id) for agreement, _, run_id in run.runs], Keystore.of(profile),
-                                ReceiptLog.of(profile), wait)
-    return [{"agreement_id": agreement.agreement_id, "partner": terms.partner(), "run_id": run_id, "waiting_for": list(status.waiting_for)}
-            for (agreement, terms, run_id), status in zip(run.runs, statuses, strict=True) if status.state != "complete"]
+    statuses = wait_for_results(
+        remote, [(agreement, run_id) for agreement, _, run_id in run.runs], Keystore.of(profile), ReceiptLog.of(profile), wait
+    )
+    return [
+        {
+            "agreement_id": agreement.agreement_id,
+            "partner": terms.partner(),
+            "run_id": run_id,
+            "waiting_for": list(status.waiting_for),
+        }
+        for (agreement, terms, run_id), status in zip(run.runs, statuses, strict=True)
+        if status.state != "complete"
+    ]
 
 
 def credit(remote: Remote, profile: Profile, run: VendorRun, model: str | None, as_of: str | None) -> dict[str, Any]:

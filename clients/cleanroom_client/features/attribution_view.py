@@ -60,8 +60,15 @@ def vendor_view(release: dict[str, Any], deals: list[DealRow], plan: Plan | None
         "as_of": release["as_of"],
         "partners": release["partners"],
         "deals": [
-            {"deal_id": deals[d["ref"]].deal_id, "amount": d["amount"], "currency": d["currency"], "credits": d["credits"],
-             "unattributed": d["unattributed"], "influencers": d["influencers"], "sourcers": d["sourcers"]}
+            {
+                "deal_id": deals[d["ref"]].deal_id,
+                "amount": d["amount"],
+                "currency": d["currency"],
+                "credits": d["credits"],
+                "unattributed": d["unattributed"],
+                "influencers": d["influencers"],
+                "sourcers": d["sourcers"],
+            }
             for d in release["deals"]
         ],
         "metrics": release["metrics"],
@@ -76,12 +83,32 @@ def vendor_view(release: dict[str, Any], deals: list[DealRow], plan: Plan | None
 def statements(release: dict[str, Any], deals: list[DealRow], plan: Plan, period_text: str | None) -> list[dict[str, Any]]:
     """Commission statements per partner, computed here from the vendor's own deals and the released credit."""
     within = period(period_text, date.fromisoformat(release["as_of"]))
-    own = [Deal(ref=d["ref"], account=0, amount=deals[d["ref"]].amount, currency=deals[d["ref"]].currency,
-                outcome=deals[d["ref"]].outcome, created=deals[d["ref"]].created, closed=deals[d["ref"]].closed,
-                deal_type=deals[d["ref"]].deal_type) for d in release["deals"]]
-    credits = [DealCredit(ref=d["ref"], credits={p: Decimal(a) for p, a in d["credits"].items()}, unattributed=Decimal(d["unattributed"]),
-                          influencers=frozenset(d["influencers"]), sourcers=frozenset(d["sourcers"])) for d in release["deals"]]
-    out = [commission_statement(plan, p["partner"], own, credits, within.start, within.end).to_dict() for p in release["partners"]]
+    own = [
+        Deal(
+            ref=d["ref"],
+            account=0,
+            amount=deals[d["ref"]].amount,
+            currency=deals[d["ref"]].currency,
+            outcome=deals[d["ref"]].outcome,
+            created=deals[d["ref"]].created,
+            closed=deals[d["ref"]].closed,
+            deal_type=deals[d["ref"]].deal_type,
+        )
+        for d in release["deals"]
+    ]
+    credits = [
+        DealCredit(
+            ref=d["ref"],
+            credits={p: Decimal(a) for p, a in d["credits"].items()},
+            unattributed=Decimal(d["unattributed"]),
+            influencers=frozenset(d["influencers"]),
+            sourcers=frozenset(d["sourcers"]),
+        )
+        for d in release["deals"]
+    ]
+    out = [
+        commission_statement(plan, p["partner"], own, credits, within.start, within.end).to_dict() for p in release["partners"]
+    ]
     for statement in out:  # a line names the vendor's own deal, not only the row reference sent
         for line in statement["lines"]:
             line["deal_id"] = deals[line["ref"]].deal_id

@@ -10,7 +10,9 @@ from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.remote import Remote
 
 
-def collect(remote: Remote, profile: Profile, receipts: ReceiptLog | None = None, only: str | None = None) -> tuple[list[Revealed], list[str]]:
+def collect(
+    remote: Remote, profile: Profile, receipts: ReceiptLog | None = None, only: str | None = None
+) -> tuple[list[Revealed], list[str]]:
     """Every reveal released to us under our active agreements, opened and joined back.
 
     With ``only``, that agreement must yield its reveal (its errors are raised);

@@ -74,11 +74,17 @@ def ready_map(remote: Remote, profile: Profile, agreement_id: str, load: Loader,
         headers = shared_headers(plan, loaded, agreement.agreement_id) if plan.seals else {}
         peer_public = peer_public_key(profile, agreement, plan, peer_fingerprint) if plan.seals else b""
     prepared = prepare(loaded.accounts, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
-    cut = seal_upload(prepared, loaded.accounts, plan, headers, agreement, EncryptionKeys(profile.path), peer_public) if plan.seals else 0
+    cut = (
+        seal_upload(prepared, loaded.accounts, plan, headers, agreement, EncryptionKeys(profile.path), peer_public)
+        if plan.seals
+        else 0
+    )
     return MapReady(agreement, terms, plan, loaded, prepared, cut, early, keys)
 
 
-def send_map(remote: Remote, profile: Profile, ready: MapReady, chunk_points: int = MAX_CHUNK_POINTS, wait: float = 0.0) -> MapResult:
+def send_map(
+    remote: Remote, profile: Profile, ready: MapReady, chunk_points: int = MAX_CHUNK_POINTS, wait: float = 0.0
+) -> MapResult:
     """Upload, re-blind what waits, wait up to ``wait`` seconds; then read the overlap (and our reveal) if complete."""
     agreement, plan = ready.agreement, ready.plan
     keys, log = ready.keys, ReceiptLog.of(profile)

@@ -105,8 +105,13 @@ def shared_values(account: Account, headers: dict[str, str]) -> tuple[dict[str, 
 
 
 def seal_upload(
-    prepared: PreparedUpload, accounts: list[Account], plan: RevealPlan, headers: dict[str, str],
-    agreement: Agreement, keys: EncryptionKeys, peer_public: bytes,
+    prepared: PreparedUpload,
+    accounts: list[Account],
+    plan: RevealPlan,
+    headers: dict[str, str],
+    agreement: Agreement,
+    keys: EncryptionKeys,
+    peer_public: bytes,
 ) -> int:
     """Seal our shared columns for every account the terms may reveal to the peer; returns how many values were cut."""
     wanted = set(plan.seal_populations)
@@ -129,7 +134,9 @@ def peer_public_key(profile: Profile, agreement: Agreement, plan: RevealPlan, ex
     """The peer's key for this agreement, checked against our pin (pinned on first use)."""
     public = agreement.key_of(plan.peer)
     if public is None:
-        raise ProtocolError(f"agreement {agreement.agreement_id} has no encryption key of {plan.peer}; it must approve the terms again")
+        raise ProtocolError(
+            f"agreement {agreement.agreement_id} has no encryption key of {plan.peer}; it must approve the terms again"
+        )
     PeerPins(profile.path).check(plan.peer, public, agreement.agreement_id, expected_fingerprint)
     return public
 
@@ -142,11 +149,18 @@ def map_path(profile_dir: Path, agreement_id: str, run_id: str) -> Path:
 
 
 def save_account_map(
-    profile_dir: Path, agreement: Agreement, run_id: str, prepared: PreparedUpload, loaded: LoadResult, plan: RevealPlan,
+    profile_dir: Path,
+    agreement: Agreement,
+    run_id: str,
+    prepared: PreparedUpload,
+    loaded: LoadResult,
+    plan: RevealPlan,
 ) -> Path:
     """Keep label -> our own account for the accounts that may be revealed to us (0600, in the profile)."""
     wanted = set(plan.view_populations)
-    population_header = None if loaded.columns.population_column is None else loaded.columns.names[loaded.columns.population_column]
+    population_header = (
+        None if loaded.columns.population_column is None else loaded.columns.names[loaded.columns.population_column]
+    )
     accounts = {}
     for label, index in enumerate(prepared.label_to_account):
         account = loaded.accounts[index]
@@ -226,8 +240,9 @@ class Revealed:
     share: tuple[str, ...]  # the columns the partner shares
 
 
-def fetch_revealed(remote: Remote, profile: Profile, agreement: Agreement, terms: Terms,
-                   receipts: ReceiptLog | None = None, run_id: str = "") -> Revealed:
+def fetch_revealed(
+    remote: Remote, profile: Profile, agreement: Agreement, terms: Terms, receipts: ReceiptLog | None = None, run_id: str = ""
+) -> Revealed:
     """Ask for our reveal, check it, open every sealed row, join it back to our rows. All or nothing."""
     release, rows = remote.reveal(agreement.agreement_id, run_id)
     body = release_dict(release)
@@ -235,14 +250,22 @@ def fetch_revealed(remote: Remote, profile: Profile, agreement: Agreement, terms
     signing = profile.signing_public_key
     if signing is not None and not verify_json(signing, {k: v for k, v in body.items() if k != "signature"}, release.signature):
         raise RevealError(f"{where}: the coordinator's signature does not verify; nothing is shown")
-    listed: list[dict[str, Any]] = [{"account": r.account, "their_account": r.their_account, "theirs": list(r.theirs), "sealed": r.sealed} for r in rows]
+    listed: list[dict[str, Any]] = [
+        {"account": r.account, "their_account": r.their_account, "theirs": list(r.theirs), "sealed": r.sealed} for r in rows
+    ]
     if len(listed) != body["rows"] or reveal_digest(listed) != body["rows_digest"]:
-        raise RevealError(f"{where}: the rows received do not match the signed release ({len(listed)} rows, {body['rows']} signed); nothing is shown")
+        raise RevealError(
+            f"{where}: the rows received do not match the signed release ({len(listed)} rows, {body['rows']} signed); nothing is shown"
+        )
     if body["viewer"] != profile.party or body["terms_hash"] != agreement.terms_hash:
-        raise RevealError(f"{where}: released to {body['viewer']} under terms {body['terms_hash'][:12]}..., not to you under the current terms")
+        raise RevealError(
+            f"{where}: released to {body['viewer']} under terms {body['terms_hash'][:12]}..., not to you under the current terms"
+        )
     kept = load_account_map(profile.path, agreement.agreement_id, body["run_id"])
     partner = terms.other(profile.party)
-    opener = Opener(SealContext(agreement.agreement_id, body["terms_hash"], partner, profile.party), EncryptionKeys(profile.path).private())
+    opener = Opener(
+        SealContext(agreement.agreement_id, body["terms_hash"], partner, profile.party), EncryptionKeys(profile.path).private()
+    )
     share = terms.shared_columns(partner)
     granted_theirs = {t for _, t in terms.reveal_granted(profile.party)}
     out = []
@@ -266,9 +289,13 @@ def fetch_revealed(remote: Remote, profile: Profile, agreement: Agreement, terms
                     "Nothing from this release is shown; tell the coordinator's operator"
                 ) from None
             if not isinstance(fields, dict) or set(fields) - set(share):
-                raise RevealError(f"{where}: {partner}'s sealed fields name columns outside what the terms say it shares; nothing is shown")
+                raise RevealError(
+                    f"{where}: {partner}'s sealed fields name columns outside what the terms say it shares; nothing is shown"
+                )
         elif share:
-            raise RevealError(f"{where}: {partner} shares {', '.join(share)} but a row came without its sealed fields; nothing is shown")
+            raise RevealError(
+                f"{where}: {partner} shares {', '.join(share)} but a row came without its sealed fields; nothing is shown"
+            )
         out.append({"account": account, "label": row["account"], "partner_populations": row["theirs"], "partner_fields": fields})
     if receipts is not None and not any(e.get("release", {}).get("signature") == body["signature"] for e in receipts.entries()):
         receipts.record_release(body)

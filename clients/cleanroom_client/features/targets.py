@@ -41,10 +41,27 @@ from cleanroom_client.inputs.deals import AmountError, CellError, DateReader, pa
 
 PARTS = ("deal_size", "stage", "partner_population", "engagement", "depth")
 DEFAULT_WEIGHTS = {"deal_size": 0.30, "stage": 0.20, "partner_population": 0.25, "engagement": 0.15, "depth": 0.10}
-AMOUNT_COLUMNS = ("Open Opportunity Amount", "Opportunity Amount", "Open Pipeline", "Pipeline", "Amount", "Deal Size",
-                  "Deal Amount", "ARR", "Annual Revenue")
-ENGAGEMENT_COLUMNS = ("Last Activity", "Last Activity Date", "Last Engagement Date", "Last Contacted", "Last Contacted Date",
-                      "Recent Activity Date", "Last Modified Date", "Last Modified")
+AMOUNT_COLUMNS = (
+    "Open Opportunity Amount",
+    "Opportunity Amount",
+    "Open Pipeline",
+    "Pipeline",
+    "Amount",
+    "Deal Size",
+    "Deal Amount",
+    "ARR",
+    "Annual Revenue",
+)
+ENGAGEMENT_COLUMNS = (
+    "Last Activity",
+    "Last Activity Date",
+    "Last Engagement Date",
+    "Last Contacted",
+    "Last Contacted Date",
+    "Recent Activity Date",
+    "Last Modified Date",
+    "Last Modified",
+)
 ID_COLUMNS = ("Account ID", "Account Id", "Record ID", "Company ID", "Id", "ID")
 
 
@@ -52,7 +69,9 @@ ID_COLUMNS = ("Account ID", "Account Id", "Record ID", "Company ID", "Id", "ID")
 class ScoringConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     stage_values: dict[str, float] = field(default_factory=lambda: {"opportunity": 1.0, "prospect": 0.6, "customer": 0.4})
-    partner_population_values: dict[str, float] = field(default_factory=lambda: {"customer": 1.0, "opportunity": 0.8, "prospect": 0.4})
+    partner_population_values: dict[str, float] = field(
+        default_factory=lambda: {"customer": 1.0, "opportunity": 0.8, "prospect": 0.4}
+    )
     other_population_value: float = 0.5
     engagement_half_life_days: float = 90.0
     amount_columns: tuple[str, ...] = AMOUNT_COLUMNS
@@ -137,7 +156,9 @@ def _dates(values: list[str]) -> DateReader:
     return reader
 
 
-def build_targets(revealed: list[Revealed], config: ScoringConfig | None = None, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+def build_targets(
+    revealed: list[Revealed], config: ScoringConfig | None = None, as_of: dt.date | None = None
+) -> list[dict[str, Any]]:
     """Every (our account, partner) pair revealed to us, scored and ranked best first."""
     config = config or ScoringConfig()
     as_of = as_of or dt.datetime.now(dt.UTC).date()
@@ -159,31 +180,36 @@ def build_targets(revealed: list[Revealed], config: ScoringConfig | None = None,
         days = None if last_day is None else max(0, (as_of - last_day).days)
         parts = {
             "deal_size": math.log1p(amount) / math.log1p(top) if amount and top > 0 else 0.0,
-            "stage": max((config.stage_values.get(p, config.other_population_value) for p in account["populations"]), default=0.0),
+            "stage": max(
+                (config.stage_values.get(p, config.other_population_value) for p in account["populations"]), default=0.0
+            ),
             "partner_population": max(
-                (config.partner_population_values.get(p, config.other_population_value) for p in row["partner_populations"]), default=0.0
+                (config.partner_population_values.get(p, config.other_population_value) for p in row["partner_populations"]),
+                default=0.0,
             ),
             "engagement": 0.0 if days is None else 0.5 ** (days / config.engagement_half_life_days),
             "depth": 1 - 0.5 ** (len(partners) - 1),
         }
         score = 100 * sum(weights[p] * parts[p] for p in PARTS) / total_weight
-        targets.append({
-            "account": account["name"] or account["domain"] or "",
-            "domain": account["domain"] or "",
-            "partner": r.partner,
-            "my_populations": list(account["populations"]),
-            "partner_populations": list(row["partner_populations"]),
-            "partner_fields": dict(row["partner_fields"]),
-            "score": round(score, 2),
-            "my_stage": account.get("stage"),
-            "my_amount": amount,
-            "account_id": _first(account["fields"], ID_COLUMNS)[1],
-            "partners_overlapping": partners,
-            "partner_last_activity": last_day.isoformat() if last_day else None,
-            "score_parts": {p: round(v, 4) for p, v in parts.items()},
-            "agreement_id": r.agreement_id,
-            "run_id": r.run_id,
-        })
+        targets.append(
+            {
+                "account": account["name"] or account["domain"] or "",
+                "domain": account["domain"] or "",
+                "partner": r.partner,
+                "my_populations": list(account["populations"]),
+                "partner_populations": list(row["partner_populations"]),
+                "partner_fields": dict(row["partner_fields"]),
+                "score": round(score, 2),
+                "my_stage": account.get("stage"),
+                "my_amount": amount,
+                "account_id": _first(account["fields"], ID_COLUMNS)[1],
+                "partners_overlapping": partners,
+                "partner_last_activity": last_day.isoformat() if last_day else None,
+                "score_parts": {p: round(v, 4) for p, v in parts.items()},
+                "agreement_id": r.agreement_id,
+                "run_id": r.run_id,
+            }
+        )
     targets.sort(key=lambda t: (-t["score"], t["account"].casefold(), t["partner"]))
     for rank, t in enumerate(targets, 1):
         t["rank"] = rank
@@ -192,7 +218,9 @@ def build_targets(revealed: list[Revealed], config: ScoringConfig | None = None,
 
 def _identity(account: dict[str, Any]) -> str:
     """One of our companies across agreements (labels differ per run): its canonical domain, else its keys."""
-    return f"domain:{account['domain']}" if account.get("domain") else "|".join(account.get("keys", [])) or str(account.get("name"))
+    return (
+        f"domain:{account['domain']}" if account.get("domain") else "|".join(account.get("keys", [])) or str(account.get("name"))
+    )
 
 
 # -- export ------------------------------------------------------------------------------
@@ -211,8 +239,21 @@ def _cell(value: Any) -> str:
 
 def csv_columns(targets: list[dict[str, Any]]) -> list[str]:
     shared = list(dict.fromkeys(col for t in targets for col in t["partner_fields"]))
-    return ["Rank", "Score", "Account ID", "Account Name", "Domain", "My Stage", "My Populations", "My Amount", "Partner",
-            "Partner Populations", "Partners Overlapping", *[f"Partner {c}" for c in shared], "Agreement"]
+    return [
+        "Rank",
+        "Score",
+        "Account ID",
+        "Account Name",
+        "Domain",
+        "My Stage",
+        "My Populations",
+        "My Amount",
+        "Partner",
+        "Partner Populations",
+        "Partners Overlapping",
+        *[f"Partner {c}" for c in shared],
+        "Agreement",
+    ]
 
 
 def csv_rows(targets: list[dict[str, Any]]) -> list[list[str]]:
@@ -220,12 +261,26 @@ def csv_rows(targets: list[dict[str, Any]]) -> list[list[str]]:
     rows = []
     for t in targets:
         amount = t["my_amount"]
-        rows.append([_cell(x) for x in (
-            t["rank"], f"{t['score']:.2f}", t["account_id"], t["account"], t["domain"], t["my_stage"],
-            "; ".join(t["my_populations"]), "" if amount is None else f"{amount:.2f}", t["partner"],
-            "; ".join(t["partner_populations"]), "; ".join(t["partners_overlapping"]),
-            *[t["partner_fields"].get(c) for c in shared], t["agreement_id"],
-        )])
+        rows.append(
+            [
+                _cell(x)
+                for x in (
+                    t["rank"],
+                    f"{t['score']:.2f}",
+                    t["account_id"],
+                    t["account"],
+                    t["domain"],
+                    t["my_stage"],
+                    "; ".join(t["my_populations"]),
+                    "" if amount is None else f"{amount:.2f}",
+                    t["partner"],
+                    "; ".join(t["partner_populations"]),
+                    "; ".join(t["partners_overlapping"]),
+                    *[t["partner_fields"].get(c) for c in shared],
+                    t["agreement_id"],
+                )
+            ]
+        )
     return rows
 
 
@@ -239,8 +294,13 @@ def write_csv(targets: list[dict[str, Any]], path: Path) -> None:
         writer.writerows(csv_rows(targets))
 
 
-def ranked(revealed: list[Revealed], config: ScoringConfig, as_of: dt.date | None = None, agreement: str | None = None,
-           partner: str | None = None) -> list[dict[str, Any]]:
+def ranked(
+    revealed: list[Revealed],
+    config: ScoringConfig,
+    as_of: dt.date | None = None,
+    agreement: str | None = None,
+    partner: str | None = None,
+) -> list[dict[str, Any]]:
     """The targets, best first, of one agreement or partner when named; each with its ``rank`` (from 1)."""
     targets = build_targets(revealed, config, as_of)
     if agreement:

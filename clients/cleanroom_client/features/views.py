@@ -27,7 +27,12 @@ def overlap_dict(release: OverlapRelease) -> dict[str, Any]:
         "viewer": release.viewer,
         "other": release.other,
         "cells": cells_list(release.cells),
-        "totals": {"mine": totals.mine, "theirs": totals.theirs, "overlap": totals.overlap, "overlap_suppressed": totals.overlap_suppressed},
+        "totals": {
+            "mine": totals.mine,
+            "theirs": totals.theirs,
+            "overlap": totals.overlap,
+            "overlap_suppressed": totals.overlap_suppressed,
+        },
         "min_count": release.min_count,
         "terms_version": release.terms_version,
         "terms_hash": release.terms_hash,
@@ -36,7 +41,11 @@ def overlap_dict(release: OverlapRelease) -> dict[str, Any]:
         "signature": release.signature.hex(),
     }
     if release.dp is not None:
-        view["dp"] = {"epsilon_spent": release.dp.epsilon_spent, "budget": release.dp.budget, "budget_remaining": release.dp.budget_remaining}
+        view["dp"] = {
+            "epsilon_spent": release.dp.epsilon_spent,
+            "budget": release.dp.budget,
+            "budget_remaining": release.dp.budget_remaining,
+        }
     return view
 
 
@@ -70,7 +79,12 @@ def print_terms(agreement: Agreement, terms: Terms) -> None:
             ["minimum cell count", terms.min_count],
             ["minimum set size", terms.min_set_size],
             ["retention after run", f"{terms.retention_seconds} s"],
-            ["differential privacy", f"epsilon {terms.dp_epsilon:g} per release, budget {terms.dp_budget:g}" if terms.dp_epsilon else "off (exact counts)"],
+            [
+                "differential privacy",
+                f"epsilon {terms.dp_epsilon:g} per release, budget {terms.dp_budget:g}"
+                if terms.dp_epsilon
+                else "off (exact counts)",
+            ],
             *_attribution_rows(terms),
             *_reveal_rows(agreement, terms),
             ["approved by", ", ".join(agreement.approved_by) or "nobody yet"],

@@ -29,6 +29,7 @@ from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, cell, d
 
 __all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "load_accounts"]
 
+
 @dataclass(slots=True)
 class Account:
     rows: tuple[int, ...]  # 1-based data rows, ascending

@@ -63,8 +63,11 @@ def _number(text: str) -> Decimal:
         return Decimal(format(Decimal(text), "f"))
     if _GROUP_SPACES.search(text):  # "1 200", "1'200.50", "1 200,50": spaces group, the rest is decimal
         head, *rest = _GROUP_SPACES.split(text)
-        if not (re.fullmatch(r"\d{1,3}", head) and all(re.fullmatch(r"\d{3}", p) for p in rest[:-1])
-                and re.fullmatch(r"\d{3}(?:[.,]\d+)?", rest[-1])):
+        if not (
+            re.fullmatch(r"\d{1,3}", head)
+            and all(re.fullmatch(r"\d{3}", p) for p in rest[:-1])
+            and re.fullmatch(r"\d{3}(?:[.,]\d+)?", rest[-1])
+        ):
             raise ValueError(text)
         frac = rest[-1][4:]
         return Decimal(head + "".join(rest[:-1]) + rest[-1][:3] + (f".{frac}" if frac else ""))
@@ -117,7 +120,7 @@ def parse_amount(raw: str) -> Amount:
     m = _CODE_BEFORE.match(text) or _CODE_AFTER.search(text)
     if m:
         code = m.group(1).upper()
-        text = (text[: m.start()] + text[m.end():]).strip()
+        text = (text[: m.start()] + text[m.end() :]).strip()
     negative = False
     if text.startswith("(") and text.endswith(")"):  # accounting notation
         negative, text = True, text[1:-1].strip()
@@ -153,7 +156,9 @@ def resolve_currency(amount: Amount, column: str | None, column_code: str | None
         alone, allowed = SYMBOLS[amount.symbol] if amount.symbol else (None, None)
         written = amount.code or (alone if allowed is not None else None)
         if (amount.code is not None and amount.code != column_code) or (allowed is not None and column_code not in allowed):
-            raise AmountError(f"currency mismatch with column {column!r} ({column_code!r}) for amount", f"the amount is in {written}")
+            raise AmountError(
+                f"currency mismatch with column {column!r} ({column_code!r}) for amount", f"the amount is in {written}"
+            )
         return column_code
     if amount.code is not None:
         return amount.code

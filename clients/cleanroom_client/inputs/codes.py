@@ -15,29 +15,67 @@ from cleanroom_client.inputs.headers import norm
 
 STAGES: dict[str, str] = {
     # Salesforce standard opportunity stages
-    "Prospecting": "open", "Qualification": "open", "Needs Analysis": "open", "Value Proposition": "open",
-    "Id. Decision Makers": "open", "Perception Analysis": "open", "Proposal/Price Quote": "open",
-    "Negotiation/Review": "open", "Closed Won": "won", "Closed Lost": "lost",
+    "Prospecting": "open",
+    "Qualification": "open",
+    "Needs Analysis": "open",
+    "Value Proposition": "open",
+    "Id. Decision Makers": "open",
+    "Perception Analysis": "open",
+    "Proposal/Price Quote": "open",
+    "Negotiation/Review": "open",
+    "Closed Won": "won",
+    "Closed Lost": "lost",
     # HubSpot default sales pipeline (internal values normalise to the same as these labels)
-    "Appointment Scheduled": "open", "Qualified To Buy": "open", "Presentation Scheduled": "open",
-    "Decision Maker Bought-In": "open", "Contract Sent": "open",
+    "Appointment Scheduled": "open",
+    "Qualified To Buy": "open",
+    "Presentation Scheduled": "open",
+    "Decision Maker Bought-In": "open",
+    "Contract Sent": "open",
     # plain words and common custom open stages
-    "Won": "won", "Lost": "lost", "Open": "open", "Discovery": "open", "Proposal": "open", "Negotiation": "open",
+    "Won": "won",
+    "Lost": "lost",
+    "Open": "open",
+    "Discovery": "open",
+    "Proposal": "open",
+    "Negotiation": "open",
 }
 TYPES: dict[str, str] = {
-    "New Business": "new", "New Customer": "new", "New": "new", "New Logo": "new",
-    "Existing Business": "expansion", "Existing Business - Upgrade": "expansion", "Existing Business - Upsell": "expansion",
-    "Existing Business - Cross-sell": "expansion", "Existing Customer - Upgrade": "expansion",
-    "Existing Customer - Downgrade": "expansion", "Existing Customer - Replacement": "expansion",
-    "Expansion": "expansion", "Upsell": "expansion", "Upgrade": "expansion", "Cross-sell": "expansion", "Add-on": "expansion",
-    "Renewal": "renewal", "Existing Business - Renewal": "renewal", "Existing Customer - Renewal": "renewal",
+    "New Business": "new",
+    "New Customer": "new",
+    "New": "new",
+    "New Logo": "new",
+    "Existing Business": "expansion",
+    "Existing Business - Upgrade": "expansion",
+    "Existing Business - Upsell": "expansion",
+    "Existing Business - Cross-sell": "expansion",
+    "Existing Customer - Upgrade": "expansion",
+    "Existing Customer - Downgrade": "expansion",
+    "Existing Customer - Replacement": "expansion",
+    "Expansion": "expansion",
+    "Upsell": "expansion",
+    "Upgrade": "expansion",
+    "Cross-sell": "expansion",
+    "Add-on": "expansion",
+    "Renewal": "renewal",
+    "Existing Business - Renewal": "renewal",
+    "Existing Customer - Renewal": "renewal",
 }
 ROLES: dict[str, str] = {
-    "Sourcing": "sourcing", "Source": "sourcing", "Sourced": "sourcing", "Referral": "sourcing", "Referred": "sourcing",
+    "Sourcing": "sourcing",
+    "Source": "sourcing",
+    "Sourced": "sourcing",
+    "Referral": "sourcing",
+    "Referred": "sourcing",
     "Partner Sourced": "sourcing",
-    "Co-sell": "co-sell", "Co-selling": "co-sell",  # also "cosell", "co sell", "Co_Selling": compared normalised
-    "Technical": "technical", "Tech": "technical", "Technical Validation": "technical", "Integration": "technical",
-    "Influence": "influence", "Influenced": "influence", "Influencer": "influence",
+    "Co-sell": "co-sell",
+    "Co-selling": "co-sell",  # also "cosell", "co sell", "Co_Selling": compared normalised
+    "Technical": "technical",
+    "Tech": "technical",
+    "Technical Validation": "technical",
+    "Integration": "technical",
+    "Influence": "influence",
+    "Influenced": "influence",
+    "Influencer": "influence",
 }
 
 
@@ -70,8 +108,14 @@ class Lookup:
 class CodeMap(Lookup):
     """Coded cell values -> one of ``allowed``: the defaults, then the extra entries on top."""
 
-    def __init__(self, what: str, defaults: Mapping[str, str], allowed: Sequence[str], extra: Mapping[str, str] | None = None,
-                 origin: str = "") -> None:
+    def __init__(
+        self,
+        what: str,
+        defaults: Mapping[str, str],
+        allowed: Sequence[str],
+        extra: Mapping[str, str] | None = None,
+        origin: str = "",
+    ) -> None:
         self.what = what
         entries = {**defaults, **(extra or {})}
         for label, code in entries.items():

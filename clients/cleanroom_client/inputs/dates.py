@@ -44,7 +44,20 @@ def _month(name: str) -> int | None:
     if name == "sept":
         name = "sep"
     month = _MONTHS.get(name[:3])
-    full = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
+    full = (
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    )
     if month is None or not (len(name) == 3 or name == "sept" or full[month - 1] == name):
         return None
     return month
@@ -83,7 +96,11 @@ class DateReader:
         if day_first and month_first:
             (r1, c1, v1), (r2, c2, v2) = month_first, day_first
             raise CellError(
-                self.path, r2, c2, v2, "day-first date",
+                self.path,
+                r2,
+                c2,
+                v2,
+                "day-first date",
                 f"but row {r1}, column {c1!r} has the month-first date {v1!r}; write dates in one order (ISO 2025-03-04 is never ambiguous)",
             )
         self.day_first = day_first is not None
@@ -130,5 +147,7 @@ class DateReader:
             if value is None:
                 raise CellError(self.path, row, column, value, "missing date", DATE_HINT)
             order = "d/m/Y" if self.day_first else "m/d/Y"
-            raise CellError(self.path, row, column, value, "unparseable date", f"{DATE_HINT} (slashed dates read as {order} in this file)")
+            raise CellError(
+                self.path, row, column, value, "unparseable date", f"{DATE_HINT} (slashed dates read as {order} in this file)"
+            )
         return parsed

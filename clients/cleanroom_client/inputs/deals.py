@@ -73,8 +73,18 @@ from cleanroom_client.inputs.rowkeys import KeyColumns, MatchKey, Rejected, acco
 
 # Names other packages and tests import from here; they live in the modules named above.
 __all__ = [
-    "STAGES", "TYPES", "AmountError", "CellError", "CodeMap", "DateReader", "DealColumns", "DealRow", "DealsResult",
-    "MissingColumn", "load_deals", "parse_amount",
+    "STAGES",
+    "TYPES",
+    "AmountError",
+    "CellError",
+    "CodeMap",
+    "DateReader",
+    "DealColumns",
+    "DealRow",
+    "DealsResult",
+    "MissingColumn",
+    "load_deals",
+    "parse_amount",
 ]
 
 
@@ -146,7 +156,11 @@ _REQUIRED = (
     ("created", CREATED_HEADERS, "created date", "created-column"),
     ("close", CLOSE_HEADERS, "close date", "close-column"),
 )
-_OPTIONAL = (("currency", CURRENCY_HEADERS, "currency"), ("type", TYPE_HEADERS, "deal type"), ("deal_name", DEAL_NAME_HEADERS, "deal name"))
+_OPTIONAL = (
+    ("currency", CURRENCY_HEADERS, "currency"),
+    ("type", TYPE_HEADERS, "deal type"),
+    ("deal_name", DEAL_NAME_HEADERS, "deal name"),
+)
 
 
 @dataclass(frozen=True)
@@ -170,29 +184,62 @@ class _Where:
             return column_name(names, index)
 
         return DealColumns(
-            keys=tuple(names[i] for i in self.account.keys), account_name=pick(self.account.name),
-            deal_id=names[self.deal_id], deal_name=pick(self.deal_name), amount=names[self.amount],
-            currency=pick(self.currency), stage=names[self.stage], created=names[self.created], close=names[self.close],
-            type=pick(self.type), country=pick(self.account.country),
+            keys=tuple(names[i] for i in self.account.keys),
+            account_name=pick(self.account.name),
+            deal_id=names[self.deal_id],
+            deal_name=pick(self.deal_name),
+            amount=names[self.amount],
+            currency=pick(self.currency),
+            stage=names[self.stage],
+            created=names[self.created],
+            close=names[self.close],
+            type=pick(self.type),
+            country=pick(self.account.country),
         )
 
 
 def _locate(names: list[str], source: str, wanted: Mapping[str, str | None], name_key: bool) -> _Where:
     """Every column's index (explicit names in ``wanted`` win); MissingColumn for a required one absent."""
-    required = {field: require_column(names, source, wanted.get(field), headers, role, option)
-                for field, headers, role, option in _REQUIRED}
+    required = {
+        field: require_column(names, source, wanted.get(field), headers, role, option)
+        for field, headers, role, option in _REQUIRED
+    }
     optional = {field: find_column(names, source, wanted.get(field), headers, role) for field, headers, role in _OPTIONAL}
-    account = account_columns(names, source, key_column=wanted.get("key"), name_column=wanted.get("name"),
-                              country_column=wanted.get("country"), name_key=name_key)
-    return _Where(required["deal_id"], required["amount"], required["stage"], required["created"], required["close"],
-                  optional["currency"], optional["type"], optional["deal_name"], account)
+    account = account_columns(
+        names,
+        source,
+        key_column=wanted.get("key"),
+        name_column=wanted.get("name"),
+        country_column=wanted.get("country"),
+        name_key=name_key,
+    )
+    return _Where(
+        required["deal_id"],
+        required["amount"],
+        required["stage"],
+        required["created"],
+        required["close"],
+        optional["currency"],
+        optional["type"],
+        optional["deal_name"],
+        account,
+    )
 
 
 class _DealParser:
     """One deals file's rows -> DealRows, with the file's columns, code maps and date order."""
 
-    def __init__(self, source: str, where: _Where, stages: CodeMap, types: CodeMap, dates: DateReader,
-                 default_currency: str, default_type: str, name_key: bool) -> None:
+    def __init__(
+        self,
+        source: str,
+        where: _Where,
+        stages: CodeMap,
+        types: CodeMap,
+        dates: DateReader,
+        default_currency: str,
+        default_type: str,
+        name_key: bool,
+    ) -> None:
         self.source, self.where, self.columns = source, where, where.columns()
         self.stages, self.types, self.dates = stages, types, dates
         self.default_currency, self.default_type, self.name_key = default_currency, default_type, name_key
@@ -206,8 +253,20 @@ class _DealParser:
         outcome, stage, deal_type = self._codes(number, row)
         created, closed = self._dates(number, row, outcome)
         keys, reason = row_keys(row, self.where.account, self.name_key)
-        deal = DealRow(number, deal_id, cell(row, self.where.account.name), keys, amount, currency, outcome, stage,
-                       created, closed, deal_type, cell(row, self.where.deal_name))
+        deal = DealRow(
+            number,
+            deal_id,
+            cell(row, self.where.account.name),
+            keys,
+            amount,
+            currency,
+            outcome,
+            stage,
+            created,
+            closed,
+            deal_type,
+            cell(row, self.where.deal_name),
+        )
         return deal, reason
 
     def _deal_id(self, number: int, row: Row) -> str:
@@ -216,7 +275,11 @@ class _DealParser:
             raise CellError(self.source, number, self.columns.deal_id, deal_id, "missing deal id", "every deal needs its CRM id")
         if deal_id in self._first_row_of:
             raise CellError(
-                self.source, number, self.columns.deal_id, deal_id, "duplicate deal id",
+                self.source,
+                number,
+                self.columns.deal_id,
+                deal_id,
+                "duplicate deal id",
                 f"also on row {self._first_row_of[deal_id]} (a report with one row per product line? export one row per opportunity)",
             )
         self._first_row_of[deal_id] = number
@@ -229,8 +292,14 @@ class _DealParser:
         if raw_currency is not None:
             column_code = raw_currency.upper()
             if not valid_currency(column_code):
-                raise CellError(self.source, number, self.columns.currency or "", raw_currency, "unknown currency",
-                                "expected a three-letter ISO code such as USD or EUR")
+                raise CellError(
+                    self.source,
+                    number,
+                    self.columns.currency or "",
+                    raw_currency,
+                    "unknown currency",
+                    "expected a three-letter ISO code such as USD or EUR",
+                )
         try:
             if raw_amount is None:
                 self.empty_amounts += 1
@@ -245,13 +314,25 @@ class _DealParser:
         stage = cell(row, self.where.stage)
         outcome = self.stages.get(stage)
         if outcome is None or stage is None:
-            raise CellError(self.source, number, self.columns.stage, stage, "unknown stage" if stage else "missing stage",
-                            f"accepted ({self.stages.accepted()}); add others with a stage map")
+            raise CellError(
+                self.source,
+                number,
+                self.columns.stage,
+                stage,
+                "unknown stage" if stage else "missing stage",
+                f"accepted ({self.stages.accepted()}); add others with a stage map",
+            )
         raw_type = cell(row, self.where.type)
         deal_type = self.default_type if raw_type is None else self.types.get(raw_type)
         if deal_type is None:
-            raise CellError(self.source, number, self.columns.type or "", raw_type, "unknown deal type",
-                            f"accepted ({self.types.accepted()}); add others with a type map")
+            raise CellError(
+                self.source,
+                number,
+                self.columns.type or "",
+                raw_type,
+                "unknown deal type",
+                f"accepted ({self.types.accepted()}); add others with a type map",
+            )
         return outcome, stage, deal_type
 
     def _dates(self, number: int, row: Row, outcome: str) -> tuple[date, date | None]:
@@ -259,13 +340,20 @@ class _DealParser:
         created = self.dates.require(number, columns.created, cell(row, self.where.created))
         raw_close = cell(row, self.where.close)
         if raw_close is None and outcome != "open":
-            raise CellError(self.source, number, columns.close, raw_close, "missing close date",
-                            f"a {outcome} deal needs the date it closed")
+            raise CellError(
+                self.source, number, columns.close, raw_close, "missing close date", f"a {outcome} deal needs the date it closed"
+            )
         closed = None if raw_close is None else self.dates.require(number, columns.close, raw_close)
         if closed is not None and closed < created:
-            raise CellError(self.source, number, columns.close, raw_close, "close date before the created date",
-                            f"{closed.isoformat()} is before {created.isoformat()} "
-                            f"(column {columns.created!r}: {cell(row, self.where.created)!r})")
+            raise CellError(
+                self.source,
+                number,
+                columns.close,
+                raw_close,
+                "close date before the created date",
+                f"{closed.isoformat()} is before {created.isoformat()} "
+                f"(column {columns.created!r}: {cell(row, self.where.created)!r})",
+            )
         return created, closed
 
 
@@ -303,9 +391,18 @@ def load_deals(
     types = CodeMap("type", TYPES, DEAL_TYPES, *load_map(type_map, "type"))
     table = read_table(Path(path))
     source = str(table.path)
-    wanted = {"key": key_column, "name": name_column, "deal_id": id_column, "amount": amount_column,
-              "currency": currency_column, "stage": stage_column, "created": created_column, "close": close_column,
-              "type": type_column, "country": country_column}
+    wanted = {
+        "key": key_column,
+        "name": name_column,
+        "deal_id": id_column,
+        "amount": amount_column,
+        "currency": currency_column,
+        "stage": stage_column,
+        "created": created_column,
+        "close": close_column,
+        "type": type_column,
+        "country": country_column,
+    }
     where = _locate(table.columns, source, wanted, name_key)
     dates = DateReader(source, day_first)
     dates.settle_rows(table.columns, table.rows, (where.created, where.close))
@@ -320,5 +417,6 @@ def load_deals(
         else:
             keyless.append(deal)
             rejected.append(Rejected(number, reason))
-    return DealsResult(table.path, deals, rejected, keyless, len(table.rows), parser.columns, parser.empty_amounts,
-                       bool(dates.day_first))
+    return DealsResult(
+        table.path, deals, rejected, keyless, len(table.rows), parser.columns, parser.empty_amounts, bool(dates.day_first)
+    )

@@ -24,12 +24,32 @@ from cleanroom.errors import InputError
 # A curated domain (HubSpot "Company Domain Name", a generic "Domain") beats a
 # website URL, which beats a person's e-mail address (often free-mail).
 # (One spelling per synonym: "Account: Website" and "E-mail" are "Account Website" and "Email" once normalised.)
-KEY_HEADERS = ("Company Domain Name", "Account Domain", "Domain", "Account Website", "Website",
-               "Website URL", "Company Website", "URL", "Email", "Email Address", "Contact Email")
-NAME_HEADERS = ("Account Name", "Account: Account Name", "Associated Company", "Associated Company (Primary)",
-                "Company name", "Company", "Account", "Name", "Organization", "Organisation")
-COUNTRY_HEADERS = ("Billing Country", "Account Billing Country", "Country/Region",
-                   "Country", "Shipping Country", "HQ Country")
+KEY_HEADERS = (
+    "Company Domain Name",
+    "Account Domain",
+    "Domain",
+    "Account Website",
+    "Website",
+    "Website URL",
+    "Company Website",
+    "URL",
+    "Email",
+    "Email Address",
+    "Contact Email",
+)
+NAME_HEADERS = (
+    "Account Name",
+    "Account: Account Name",
+    "Associated Company",
+    "Associated Company (Primary)",
+    "Company name",
+    "Company",
+    "Account",
+    "Name",
+    "Organization",
+    "Organisation",
+)
+COUNTRY_HEADERS = ("Billing Country", "Account Billing Country", "Country/Region", "Country", "Shipping Country", "HQ Country")
 # An account's CRM stage or type (accounts files): -> its population.
 POPULATION_HEADERS = ("Type", "Lifecycle Stage", "Account Type", "Stage", "Population", "Segment")
 
@@ -37,8 +57,14 @@ POPULATION_HEADERS = ("Type", "Lifecycle Stage", "Account Type", "Stage", "Popul
 ID_HEADERS = ("Opportunity ID", "Opportunity ID 18", "Deal ID", "Record ID", "ID")
 DEAL_NAME_HEADERS = ("Opportunity Name", "Deal Name")
 AMOUNT_HEADERS = ("Amount", "Opportunity Amount", "Deal Amount", "Amount (converted)", "Amount in company currency")
-CURRENCY_HEADERS = ("Amount Currency", "Opportunity Currency", "Deal currency code", "Currency", "Currency Code",
-                    "Currency ISO Code")
+CURRENCY_HEADERS = (
+    "Amount Currency",
+    "Opportunity Currency",
+    "Deal currency code",
+    "Currency",
+    "Currency Code",
+    "Currency ISO Code",
+)
 STAGE_HEADERS = ("Stage", "Opportunity Stage", "Stage Name", "Deal Stage")
 CREATED_HEADERS = ("Created Date", "Create Date", "Opportunity Created Date", "Created", "Created On", "Date Created")
 CLOSE_HEADERS = ("Close Date", "Closed Date", "Expected Close Date", "Close")
@@ -77,13 +103,16 @@ def find_column(columns: Sequence[str], source: str, wanted: str | None, candida
     return next((normalised.index(c) for c in map(norm, candidates) if c in normalised), None)
 
 
-def require_column(columns: Sequence[str], source: str, wanted: str | None, candidates: Sequence[str], role: str,
-                   option: str) -> int:
+def require_column(
+    columns: Sequence[str], source: str, wanted: str | None, candidates: Sequence[str], role: str, option: str
+) -> int:
     """As find_column, for a column the file cannot do without: MissingColumn names the ``--option`` that picks it."""
     index = find_column(columns, source, wanted, candidates, role)
     if index is None:
-        raise MissingColumn(f"{source}: no {role} column (looked for {looked_for(candidates)}); "
-                            f"columns found: {', '.join(columns)}; name it with --{option}")
+        raise MissingColumn(
+            f"{source}: no {role} column (looked for {looked_for(candidates)}); "
+            f"columns found: {', '.join(columns)}; name it with --{option}"
+        )
     return index
 
 

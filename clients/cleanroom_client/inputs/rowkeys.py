@@ -105,13 +105,22 @@ def domain_of(keys: tuple[MatchKey, ...]) -> str | None:
     return keys[0].value if keys and keys[0].kind == "domain" else None
 
 
-def account_columns(columns: Sequence[str], source: str, *, key_column: str | None, name_column: str | None,
-                    country_column: str | None, name_key: bool) -> KeyColumns:
+def account_columns(
+    columns: Sequence[str],
+    source: str,
+    *,
+    key_column: str | None,
+    name_column: str | None,
+    country_column: str | None,
+    name_key: bool,
+) -> KeyColumns:
     """Where a deals or touches file names each row's account; MissingColumn when nothing can key it."""
     name = find_column(columns, source, name_column, NAME_HEADERS, "account name")
     country = find_column(columns, source, country_column, COUNTRY_HEADERS, "country")
     keys = key_columns(columns, source, key_column)
     if not keys and not (name_key and name is not None):
-        raise MissingColumn(f"{source}: no website/domain column for the account (looked for {looked_for(KEY_HEADERS)}); "
-                            f"columns found: {', '.join(columns)}; name it with --key-column")
+        raise MissingColumn(
+            f"{source}: no website/domain column for the account (looked for {looked_for(KEY_HEADERS)}); "
+            f"columns found: {', '.join(columns)}; name it with --key-column"
+        )
     return KeyColumns(tuple(columns), keys, name, country)

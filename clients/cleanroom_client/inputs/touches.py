@@ -97,11 +97,15 @@ def load_touches(
     source, names = str(table.path), table.columns
     i_role = require_column(names, source, role_column, ROLE_HEADERS, "role", "role-column")
     i_date = require_column(names, source, date_column, DATE_HEADERS, "touch date", "date-column")
-    account = account_columns(names, source, key_column=key_column, name_column=name_column,
-                              country_column=country_column, name_key=name_key)
+    account = account_columns(
+        names, source, key_column=key_column, name_column=name_column, country_column=country_column, name_key=name_key
+    )
     columns = TouchColumns(
-        keys=tuple(names[i] for i in account.keys), name=column_name(names, account.name),
-        role=names[i_role], date=names[i_date], country=column_name(names, account.country),
+        keys=tuple(names[i] for i in account.keys),
+        name=column_name(names, account.name),
+        role=names[i_role],
+        date=names[i_date],
+        country=column_name(names, account.country),
     )
     dates = DateReader(source, day_first)
     dates.settle_rows(names, table.rows, (i_date,))

@@ -61,12 +61,15 @@ def _record_set(rows: Sequence[Any], records: np.ndarray) -> RecordSet:
     return RecordSet(grouping.account_keys, np.asarray(grouping.label_of_row, dtype=np.int64), records)
 
 
-def prepare_records(record_set: RecordSet, terms: Terms, party: str, agreement_id: str, secret: bytes,
-                    show_progress: bool | None = None) -> tuple[PreparedUpload, np.ndarray]:
+def prepare_records(
+    record_set: RecordSet, terms: Terms, party: str, agreement_id: str, secret: bytes, show_progress: bool | None = None
+) -> tuple[PreparedUpload, np.ndarray]:
     """One upload of ``record_set`` under an agreement: (the upload, the indexes of the rows sent)."""
     # One pseudo-population: the party's first; every point's mask is then 1.
     population = (terms.populations[party][0],)
-    prepared = prepare([_Grouped(keys, population) for keys in record_set.accounts], terms, party, agreement_id, secret, show_progress)
+    prepared = prepare(
+        [_Grouped(keys, population) for keys in record_set.accounts], terms, party, agreement_id, secret, show_progress
+    )
     label_of_account = np.full(len(record_set.accounts), -1, dtype=np.int64)
     label_of_account[np.asarray(prepared.label_to_account, dtype=np.int64)] = np.arange(len(prepared.label_to_account))
     labels = label_of_account[record_set.account_of_row]

@@ -103,8 +103,12 @@ class PeerPins:
         data = self._read()
         pin = data["peers"].get(party)
         if pin is None:
-            data["peers"][party] = {"public_x25519": public.hex(), "fingerprint": fp, "agreement_id": agreement_id,
-                                    "pinned_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+            data["peers"][party] = {
+                "public_x25519": public.hex(),
+                "fingerprint": fp,
+                "agreement_id": agreement_id,
+                "pinned_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
             self.path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
             return fp
         if pin["public_x25519"] != public.hex():

@@ -83,7 +83,9 @@ class PreparedUpload:
         return out
 
 
-def prepare(accounts: Sequence[Blindable], terms: Terms, party: str, agreement_id: str, secret: bytes, show_progress: bool | None = None) -> PreparedUpload:
+def prepare(
+    accounts: Sequence[Blindable], terms: Terms, party: str, agreement_id: str, secret: bytes, show_progress: bool | None = None
+) -> PreparedUpload:
     """Blind every key of our accounts in the agreement's populations, sorted by blinded value, with account labels."""
     selected = _select(accounts, terms, party)
     sorted_points, owner_sorted = _blind_sorted(selected, agreement_id, secret, show_progress)

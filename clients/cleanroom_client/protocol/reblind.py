@@ -35,8 +35,9 @@ class Reblinded:
     chunks: list[ChunkParts]
 
 
-def reblind_points(remote: Remote, status: RunStatus, secret: bytes, show_progress: bool | None = None,
-                   stop: threading.Event | None = None) -> Reblinded | None:
+def reblind_points(
+    remote: Remote, status: RunStatus, secret: bytes, show_progress: bool | None = None, stop: threading.Event | None = None
+) -> Reblinded | None:
     """Fetch the peer's points of the run and multiply them by our secret, in order; None if ``stop`` was set meanwhile."""
     chunks: list[ChunkParts] = []
     with progress("re-blinding partner points", status.peer_points, show_progress) as advance:
@@ -52,15 +53,20 @@ def reblind_points(remote: Remote, status: RunStatus, secret: bytes, show_progre
     return Reblinded(status, chunks)
 
 
-def _reblind_waiting(remote: Remote, agreements: Sequence[Agreement], keystore: Keystore, purpose: str,
-                     stop: threading.Event) -> dict[str, Reblinded]:
+def _reblind_waiting(
+    remote: Remote, agreements: Sequence[Agreement], keystore: Keystore, purpose: str, stop: threading.Event
+) -> dict[str, Reblinded]:
     done: dict[str, Reblinded] = {}
     for agreement in agreements:
         if stop.is_set():
             break
         try:
             status = remote.status(agreement.agreement_id, purpose=purpose)
-            points = reblind_points(remote, status, keystore.draft(agreement.agreement_id), stop=stop) if status.reblind_needed else None
+            points = (
+                reblind_points(remote, status, keystore.draft(agreement.agreement_id), stop=stop)
+                if status.reblind_needed
+                else None
+            )
         except CleanroomError:  # e.g. the run moved on meanwhile: waiting for the result re-blinds what is due, or says why not
             continue
         if points is not None:
@@ -69,8 +75,9 @@ def _reblind_waiting(remote: Remote, agreements: Sequence[Agreement], keystore: 
 
 
 @contextmanager
-def reblinding_waiting(remote: Remote, agreements: Sequence[Agreement], keystore: Keystore,
-                       purpose: str) -> Iterator[dict[str, Reblinded]]:
+def reblinding_waiting(
+    remote: Remote, agreements: Sequence[Agreement], keystore: Keystore, purpose: str
+) -> Iterator[dict[str, Reblinded]]:
     """While the body reads our file (one core, for seconds), re-blind the peer points that already wait
     in each agreement's latest run (the pool takes every core), on a helper thread.
 
@@ -90,8 +97,7 @@ def reblinding_waiting(remote: Remote, agreements: Sequence[Agreement], keystore
         done.update(future.result())
 
 
-def upload_waiting(remote: Remote, agreement: Agreement, early: dict[str, Reblinded], run_id: str,
-                   receipts: ReceiptLog) -> None:
+def upload_waiting(remote: Remote, agreement: Agreement, early: dict[str, Reblinded], run_id: str, receipts: ReceiptLog) -> None:
     """Upload the points ``reblinding_waiting`` re-blinded for this agreement, if they belong to ``run_id``
     (the run our own upload joined: the peer may have uploaded again meanwhile)."""
     points = early.get(agreement.agreement_id)
@@ -99,7 +105,14 @@ def upload_waiting(remote: Remote, agreement: Agreement, early: dict[str, Reblin
         upload_reblinded(remote, agreement, points.status, points.chunks, receipts)
 
 
-def reblind_peer(remote: Remote, agreement: Agreement, status: RunStatus, secret: bytes, receipts: ReceiptLog, show_progress: bool | None = None) -> UploadReceipt:
+def reblind_peer(
+    remote: Remote,
+    agreement: Agreement,
+    status: RunStatus,
+    secret: bytes,
+    receipts: ReceiptLog,
+    show_progress: bool | None = None,
+) -> UploadReceipt:
     """Fetch the peer's points of the run, multiply them by our secret, upload them back in order."""
     reblinded = reblind_points(remote, status, secret, show_progress)
     assert reblinded is not None  # no stop event: it runs to the end
@@ -107,16 +120,21 @@ def reblind_peer(remote: Remote, agreement: Agreement, status: RunStatus, secret
 
 
 def sync(
-    remote: Remote, agreement: Agreement, keystore: Keystore, receipts: ReceiptLog,
-    show_progress: bool | None = None, purpose: str = "",
+    remote: Remote,
+    agreement: Agreement,
+    keystore: Keystore,
+    receipts: ReceiptLog,
+    show_progress: bool | None = None,
+    purpose: str = "",
 ) -> RunStatus:
     """Re-blind the peer's points of the latest run of ``purpose`` if they wait for us; return the run's status."""
     status = remote.status(agreement.agreement_id, purpose=purpose)
     return _reblind_if_due(remote, agreement, status, keystore, receipts, show_progress)
 
 
-def _reblind_if_due(remote: Remote, agreement: Agreement, status: RunStatus, keystore: Keystore, receipts: ReceiptLog,
-                    show_progress: bool | None) -> RunStatus:
+def _reblind_if_due(
+    remote: Remote, agreement: Agreement, status: RunStatus, keystore: Keystore, receipts: ReceiptLog, show_progress: bool | None
+) -> RunStatus:
     """The run's status after re-blinding the peer's points, if ``status`` says they wait for us."""
     if not status.reblind_needed:
         return status
@@ -138,8 +156,15 @@ def sync_agreements(remote: Remote, profile: Profile, agreement_id: str | None, 
                 continue
             if wait > 0 and status.state == "collecting":
                 status = wait_for_result(remote, agreement, keystore, receipts, status.run_id, wait)
-            report.append({"agreement_id": agreement.agreement_id, "purpose": purpose, "run_id": status.run_id,
-                           "state": status.state, "waiting_for": list(status.waiting_for)})
+            report.append(
+                {
+                    "agreement_id": agreement.agreement_id,
+                    "purpose": purpose,
+                    "run_id": status.run_id,
+                    "state": status.state,
+                    "waiting_for": list(status.waiting_for),
+                }
+            )
     return report
 
 
@@ -174,7 +199,9 @@ def wait_for_results(
             previous = statuses[i]
             if previous is not None and previous.state != "collecting":
                 continue
-            statuses[i] = _reblind_if_due(remote, agreement, remote.status(agreement.agreement_id, run_id), keystore, receipts, show_progress)
+            statuses[i] = _reblind_if_due(
+                remote, agreement, remote.status(agreement.agreement_id, run_id), keystore, receipts, show_progress
+            )
         current = [s for s in statuses if s is not None]  # every run has a status after the first pass
         if all(s.state != "collecting" for s in current) or time.monotonic() >= deadline:
             return current

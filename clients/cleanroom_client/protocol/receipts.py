@@ -65,7 +65,18 @@ class ReceiptLog:
 
 
 _KIND_NAMES = {"UPLOAD_KIND_OWN": "own", "UPLOAD_KIND_REBLINDED": "reblinded"}
-_RECEIPT_FIELDS = ("upload_id", "run_id", "agreement_id", "terms_hash", "kind", "party", "total_points", "total_chunks", "upload_digest", "received_at")
+_RECEIPT_FIELDS = (
+    "upload_id",
+    "run_id",
+    "agreement_id",
+    "terms_hash",
+    "kind",
+    "party",
+    "total_points",
+    "total_chunks",
+    "upload_digest",
+    "received_at",
+)
 
 
 def upload_kind(receipt: dict[str, Any]) -> str:
@@ -96,7 +107,12 @@ def verify_entries(entries: list[dict[str, Any]], public_pem: bytes) -> list[dic
             if not verify_json(public_pem, receipt_body(receipt), signature):
                 problems.append({"index": index, "problem": "upload receipt: coordinator signature does not verify"})
             if upload_digest(entry.get("sent_chunk_digests", [])) != receipt.get("upload_digest"):
-                problems.append({"index": index, "problem": "upload receipt: the digest the coordinator acknowledged is not what this client sent"})
+                problems.append(
+                    {
+                        "index": index,
+                        "problem": "upload receipt: the digest the coordinator acknowledged is not what this client sent",
+                    }
+                )
         elif entry.get("type") == "release":
             signed = entry if "body_json" in entry else entry["release"]
             try:

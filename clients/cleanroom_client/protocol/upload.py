@@ -40,8 +40,16 @@ def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], 
         def stream() -> Iterator[Chunk]:
             for sent, seq in enumerate(todo, start=1):
                 pts, acc, pops, digest, recs, seal = chunks[seq]
-                yield Chunk(upload_id=session.upload_id, seq=seq, points=pts, digest=digest, accounts=acc, populations=pops,
-                            records=recs, sealed=seal)
+                yield Chunk(
+                    upload_id=session.upload_id,
+                    seq=seq,
+                    points=pts,
+                    digest=digest,
+                    accounts=acc,
+                    populations=pops,
+                    records=recs,
+                    sealed=seal,
+                )
                 advance(len(pts) // POINT_SIZE)
                 if die_after is not None and sent >= die_after:
                     time.sleep(0.5)  # let gRPC put the chunks on the wire, then die mid-upload
@@ -50,8 +58,14 @@ def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], 
         remote.upload_chunks(stream())
 
 
-def _upload(remote: Remote, request: UploadRequest, chunks: Sequence[ChunkParts], receipts: ReceiptLog,
-            show_progress: bool | None, label: str) -> UploadReceipt:
+def _upload(
+    remote: Remote,
+    request: UploadRequest,
+    chunks: Sequence[ChunkParts],
+    receipts: ReceiptLog,
+    show_progress: bool | None,
+    label: str,
+) -> UploadReceipt:
     """Announce, send what the coordinator lacks, commit, and record the countersigned receipt."""
     session = remote.begin_upload(request)
     _send(remote, session, chunks, show_progress, label)
@@ -83,8 +97,14 @@ def upload_own(
     return _upload(remote, request, chunks, receipts, show_progress, "uploading")
 
 
-def upload_reblinded(remote: Remote, agreement: Agreement, status: RunStatus, chunks: Sequence[ChunkParts], receipts: ReceiptLog,
-                     show_progress: bool | None = None) -> UploadReceipt:
+def upload_reblinded(
+    remote: Remote,
+    agreement: Agreement,
+    status: RunStatus,
+    chunks: Sequence[ChunkParts],
+    receipts: ReceiptLog,
+    show_progress: bool | None = None,
+) -> UploadReceipt:
     """Send the peer's points of ``status``'s run back, multiplied by our secret, in the order they came."""
     request = UploadRequest(
         agreement_id=agreement.agreement_id,

@@ -29,7 +29,24 @@ from cleanroom_client.remote.types import (
 )
 
 __all__ = [
-    "Agreement", "AttributionRelease", "Cell", "Chunk", "CoordinatorUnavailable", "DpSpend", "OverlapRelease", "OverlapTotals",
-    "PartyKey", "PartyProgress", "Remote", "RevealRelease", "RevealedAccount", "RunStatus", "UploadKind", "UploadProgress",
-    "UploadReceipt", "UploadRequest", "UploadSession", "receipt_record",
+    "Agreement",
+    "AttributionRelease",
+    "Cell",
+    "Chunk",
+    "CoordinatorUnavailable",
+    "DpSpend",
+    "OverlapRelease",
+    "OverlapTotals",
+    "PartyKey",
+    "PartyProgress",
+    "Remote",
+    "RevealRelease",
+    "RevealedAccount",
+    "RunStatus",
+    "UploadKind",
+    "UploadProgress",
+    "UploadReceipt",
+    "UploadRequest",
+    "UploadSession",
+    "receipt_record",
 ]

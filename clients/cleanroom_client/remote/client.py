@@ -45,18 +45,30 @@ class Remote:
 
     # -- agreements
     def propose(self, counterparty: str, terms_json: bytes, encryption_public: bytes = b"") -> Agreement:
-        request = agreements_pb2.ProposeAgreementRequest(counterparty=counterparty, terms_json=terms_json, encryption_public=encryption_public)
+        request = agreements_pb2.ProposeAgreementRequest(
+            counterparty=counterparty, terms_json=terms_json, encryption_public=encryption_public
+        )
         return convert.agreement(self._wire.call(self._wire.agreements.Propose, request))
 
     def get(self, agreement_id: str) -> Agreement:
-        return convert.agreement(self._wire.call(self._wire.agreements.Get, agreements_pb2.GetAgreementRequest(agreement_id=agreement_id)))
+        return convert.agreement(
+            self._wire.call(self._wire.agreements.Get, agreements_pb2.GetAgreementRequest(agreement_id=agreement_id))
+        )
 
     def approve(
-        self, agreement_id: str, terms_hash: str, approver_terms_json: bytes = b"", amended_terms_hash: str = "", encryption_public: bytes = b""
+        self,
+        agreement_id: str,
+        terms_hash: str,
+        approver_terms_json: bytes = b"",
+        amended_terms_hash: str = "",
+        encryption_public: bytes = b"",
     ) -> Agreement:
         request = agreements_pb2.ApproveAgreementRequest(
-            agreement_id=agreement_id, terms_hash=terms_hash, approver_terms_json=approver_terms_json,
-            amended_terms_hash=amended_terms_hash, encryption_public=encryption_public,
+            agreement_id=agreement_id,
+            terms_hash=terms_hash,
+            approver_terms_json=approver_terms_json,
+            amended_terms_hash=amended_terms_hash,
+            encryption_public=encryption_public,
         )
         return convert.agreement(self._wire.call(self._wire.agreements.Approve, request))
 

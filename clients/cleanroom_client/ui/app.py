@@ -59,7 +59,9 @@ def create_app(profile: Profile, token: str, port: int, scoring: ScoringConfig |
             with Remote(profile) as remote:
                 agreement = remote.get(agreement_id)
         except CleanroomError as exc:
-            return HTMLResponse(page("Agreement", "overview", profile.party, f"<p>{esc(exc)}</p>", request.state.nonce, [("bad", str(exc))]), 404)
+            return HTMLResponse(
+                page("Agreement", "overview", profile.party, f"<p>{esc(exc)}</p>", request.state.nonce, [("bad", str(exc))]), 404
+            )
         title, body = agreement_body(profile, agreement, latest_overlaps(receipts).get(agreement_id))
         return HTMLResponse(page(title, "overview", profile.party, body, request.state.nonce))
 
@@ -68,7 +70,9 @@ def create_app(profile: Profile, token: str, port: int, scoring: ScoringConfig |
         try:
             targets, banners = _current_targets(profile, receipts, chosen)
         except CleanroomError as exc:
-            return HTMLResponse(page("Co-sell targets", "targets", profile.party, "", request.state.nonce, [("bad", str(exc))]), 409)
+            return HTMLResponse(
+                page("Co-sell targets", "targets", profile.party, "", request.state.nonce, [("bad", str(exc))]), 409
+            )
         body = targets_body(targets, chosen)
         return HTMLResponse(page("Co-sell targets", "targets", profile.party, body, request.state.nonce, banners))
 
@@ -82,8 +86,11 @@ def create_app(profile: Profile, token: str, port: int, scoring: ScoringConfig |
         writer = csv.writer(buffer)
         writer.writerow(csv_columns(targets))
         writer.writerows(csv_rows(targets))
-        return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="co-sell-targets.csv"'})
+        return Response(
+            "\ufeff" + buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="co-sell-targets.csv"'},
+        )
 
     @app.get("/receipts", response_class=HTMLResponse)
     def receipts_page(request: Request) -> str:
@@ -110,7 +117,9 @@ def _guard(token: str, allowed_hosts: set[str]) -> Callable[[Request, Handler], 
             redirect.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
             return redirect
         if not hmac.compare_digest(request.cookies.get(COOKIE, ""), token):
-            return Response("no session: open the link `cleanroom-client ui` printed (it carries a one-time token)", status_code=403)
+            return Response(
+                "no session: open the link `cleanroom-client ui` printed (it carries a one-time token)", status_code=403
+            )
         nonce = secrets.token_urlsafe(16)
         request.state.nonce = nonce
         response = await call_next(request)
@@ -134,7 +143,9 @@ def _remote_agreements(profile: Profile) -> tuple[list[Agreement], list[tuple[st
         return [], [("warn", f"coordinator unreachable, showing what this machine holds: {exc}")]
 
 
-def _current_targets(profile: Profile, receipts: ReceiptLog, scoring: ScoringConfig) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+def _current_targets(
+    profile: Profile, receipts: ReceiptLog, scoring: ScoringConfig
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     with Remote(profile) as remote:
         revealed, notes = collect(remote, profile, receipts)
     return build_targets(revealed, scoring), [("warn", n) for n in notes]

@@ -119,7 +119,11 @@ def esc(value: Any) -> str:
 def page(title: str, current: str, party: str, body: str, nonce: str, banners: Sequence[tuple[str, str]] = ()) -> str:
     nav = "".join(
         f'<a href="{href}"{" aria-current=page" if key == current else ""}>{label}</a>'
-        for key, href, label in (("overview", "/", "Agreements"), ("targets", "/targets", "Co-sell targets"), ("receipts", "/receipts", "Receipts"))
+        for key, href, label in (
+            ("overview", "/", "Agreements"),
+            ("targets", "/targets", "Co-sell targets"),
+            ("receipts", "/receipts", "Receipts"),
+        )
     )
     notes = "".join(f'<div class="banner {esc(kind)}" role="status">{esc(text)}</div>' for kind, text in banners)
     return f"""<!doctype html>
@@ -139,8 +143,14 @@ def _shade(value: int, top: int) -> tuple[str, str]:
     return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})", "#fff" if t > 0.55 else "#0f172a"
 
 
-def heat_map(view: dict[str, Any] | None, mine_pops: list[str], their_pops: list[str], viewer: str, other: str,
-             revealed: Set[tuple[str, str]] = frozenset()) -> str:
+def heat_map(
+    view: dict[str, Any] | None,
+    mine_pops: list[str],
+    their_pops: list[str],
+    viewer: str,
+    other: str,
+    revealed: Set[tuple[str, str]] = frozenset(),
+) -> str:
     """The overlap matrix released to us, as a heat map (rows: our populations, columns: theirs);
     pairs on which accounts are revealed to us are outlined."""
     if view is None:
@@ -153,15 +163,19 @@ def heat_map(view: dict[str, Any] | None, mine_pops: list[str], their_pops: list
         tds = []
         for t in their_pops:
             c = cells.get((m, t))
-            mark = ' revealed' if (m, t) in revealed else ''
-            hint = '; accounts revealed to you on this pair' if mark else ''
+            mark = " revealed" if (m, t) in revealed else ""
+            hint = "; accounts revealed to you on this pair" if mark else ""
             if c is None:
                 tds.append('<td class="none" title="not released to you">-</td>')
             elif c["suppressed"]:
-                tds.append(f'<td class="suppressed{mark}" title="fewer than {view["min_count"]}: suppressed{hint}">&lt; {view["min_count"]}</td>')
+                tds.append(
+                    f'<td class="suppressed{mark}" title="fewer than {view["min_count"]}: suppressed{hint}">&lt; {view["min_count"]}</td>'
+                )
             else:
                 bg, fg = _shade(c["count"], top)
-                tds.append(f'<td class="cell{mark}" style="background:{bg};color:{fg}" data-count="{c["count"]}" title="{c["count"]:,} companies{hint}">{c["count"]:,}</td>')
+                tds.append(
+                    f'<td class="cell{mark}" style="background:{bg};color:{fg}" data-count="{c["count"]}" title="{c["count"]:,} companies{hint}">{c["count"]:,}</td>'
+                )
         rows.append(f'<tr><th scope="row">{esc(m)}</th>{"".join(tds)}</tr>')
     totals = view["totals"]
     overlap = "withheld" if totals["overlap"] is None else f"{totals['overlap']:,}"
@@ -169,7 +183,7 @@ def heat_map(view: dict[str, Any] | None, mine_pops: list[str], their_pops: list
     return f"""<table class="heat" aria-label="overlap heat map"><thead><tr><th>{esc(viewer)} \\ {esc(other)}</th>{head}</tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 <div class="legend small muted"><span>0</span><svg width="120" height="10" aria-hidden="true"><defs><linearGradient id="g"><stop offset="0" stop-color="{lo}"/><stop offset="1" stop-color="{hi}"/></linearGradient></defs><rect width="120" height="10" rx="3" fill="url(#g)"/></svg><span>{top:,}</span>
-{'<span class="swatch"></span><span>accounts revealed</span>' if revealed else ''}<span>&nbsp;accounts: you {totals['mine']:,}, {esc(other)} {totals['theirs']:,}; overlap {overlap}; run {esc(view['run_id'])}, released {esc(view['released_at'][:19])}</span></div>"""
+{'<span class="swatch"></span><span>accounts revealed</span>' if revealed else ""}<span>&nbsp;accounts: you {totals["mine"]:,}, {esc(other)} {totals["theirs"]:,}; overlap {overlap}; run {esc(view["run_id"])}, released {esc(view["released_at"][:19])}</span></div>"""
 
 
 def kv_table(rows: list[tuple[str, str]]) -> str:
@@ -197,11 +211,11 @@ def targets_table(targets: list[dict[str, Any]], header: list[str], csv_cells: l
             f'<td class="num">{t["rank"]}</td>'
             f'<td class="num score">{t["score"]:.1f}<span class="bar" style="width:{max(2, round(t["score"] * 0.6))}px"></span></td>'
             f'<td class="account"><b>{esc(t["account"])}</b><div class="small muted">{esc(t["account_id"] or "")}</div></td>'
-            f'<td>{esc(t["domain"])}</td>'
+            f"<td>{esc(t['domain'])}</td>"
             f'<td>{"".join(f"<span class=pill>{esc(p)}</span>" for p in t["my_populations"])}<div class="small muted">{esc(t["my_stage"] or "")}</div></td>'
             f'<td class="num">{"" if amount is None else f"{amount:,.0f}"}</td>'
             f'<td class="partner">{esc(t["partner"])}</td>'
-            f'<td>{"".join(f"<span class=pill>{esc(p)}</span>" for p in t["partner_populations"])}</td>'
+            f"<td>{''.join(f'<span class=pill>{esc(p)}</span>' for p in t['partner_populations'])}</td>"
             f'<td><dl class="fields">{fields}</dl></td>'
             f'<td class="num">{len(t["partners_overlapping"])}</td></tr>'
         )

@@ -24,8 +24,6 @@ def latest_overlaps(receipts: ReceiptLog) -> dict[str, dict[str, Any]]:
     return latest
 
 
-
-
 def overview_body(profile: Profile, agreements: list[Agreement], overlaps: dict[str, dict[str, Any]]) -> str:
     """One card per agreement (its latest overlap as a heat map), then overlaps of agreements no longer listed."""
     cards = []
@@ -44,9 +42,15 @@ def overview_body(profile: Profile, agreements: list[Agreement], overlaps: dict[
     for agreement_id in sorted(set(overlaps) - {a.agreement_id for a in agreements}):
         view = overlaps[agreement_id]
         pops = list(dict.fromkeys(c["mine"] for c in view["cells"])), list(dict.fromkeys(c["theirs"] for c in view["cells"]))
-        cards.append(f'<section class="card"><h2>{esc(view["other"])}</h2><p class="small muted">{esc(agreement_id)}</p>'
-                     f'{heat_map(view, pops[0], pops[1], profile.party, view["other"])}</section>')
-    return f'<div class="grid">{"".join(cards)}</div>' if cards else '<p class="muted">No agreements yet: <code>cleanroom-client agreement propose --with PARTY ...</code></p>'
+        cards.append(
+            f'<section class="card"><h2>{esc(view["other"])}</h2><p class="small muted">{esc(agreement_id)}</p>'
+            f"{heat_map(view, pops[0], pops[1], profile.party, view['other'])}</section>"
+        )
+    return (
+        f'<div class="grid">{"".join(cards)}</div>'
+        if cards
+        else '<p class="muted">No agreements yet: <code>cleanroom-client agreement propose --with PARTY ...</code></p>'
+    )
 
 
 def agreement_body(profile: Profile, agreement: Agreement, view: dict[str, Any] | None) -> tuple[str, str]:
@@ -65,13 +69,17 @@ def agreement_body(profile: Profile, agreement: Agreement, view: dict[str, Any] 
     ]
     for viewer in terms.parties:
         pairs = sorted(terms.reveal_granted(viewer))
-        rows.append((f"{viewer} sees accounts on", ", ".join(f"its {m} x {terms.other(viewer)}'s {t}" for m, t in pairs) or "counts only"))
+        rows.append(
+            (f"{viewer} sees accounts on", ", ".join(f"its {m} x {terms.other(viewer)}'s {t}" for m, t in pairs) or "counts only")
+        )
     for party in terms.parties:
         rows.append((f"{party} shares", ", ".join(terms.shared_columns(party)) or "no columns"))
         rows.append((f"{party} key fingerprint", keys.get(party, "not given yet")))
     rows += [("approved by", ", ".join(agreement.approved_by) or "nobody yet"), ("terms hash", agreement.terms_hash)]
-    body = (f'<section class="card"><h2>Overlap released to you</h2>{heat_map(view, list(terms.populations[profile.party]), list(terms.populations[other]), profile.party, other, terms.reveal_granted(profile.party))}</section>'
-            f'<section class="card"><h2>Terms</h2>{kv_table(rows)}</section>')
+    body = (
+        f'<section class="card"><h2>Overlap released to you</h2>{heat_map(view, list(terms.populations[profile.party]), list(terms.populations[other]), profile.party, other, terms.reveal_granted(profile.party))}</section>'
+        f'<section class="card"><h2>Terms</h2>{kv_table(rows)}</section>'
+    )
     return f"Agreement with {other}", body
 
 
@@ -81,24 +89,38 @@ def targets_body(targets: list[dict[str, Any]], scoring: ScoringConfig) -> str:
     else:
         body = targets_table(targets, csv_columns(targets), csv_rows(targets))
     weights = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in scoring.weights.items())
-    return body + (f'<p class="small muted">Score 0-100: weighted mean of {esc(weights)} (see <code>cleanroom-client targets --help</code>). '
-                   "Partner fields were sealed to your key; the coordinator could not read them.</p>")
+    return body + (
+        f'<p class="small muted">Score 0-100: weighted mean of {esc(weights)} (see <code>cleanroom-client targets --help</code>). '
+        "Partner fields were sealed to your key; the coordinator could not read them.</p>"
+    )
 
 
 def receipts_body(entries: list[dict[str, Any]], key: bytes | None) -> tuple[list[tuple[str, str]], str]:
     """The banners (does every receipt verify?) and the table of receipts."""
     problems = verify_entries(entries, key) if key else [{"index": 0, "problem": "no coordinator-signing.pub in the profile"}]
     bad = {p["index"] for p in problems}
-    banners = [("ok", f"all {len(entries)} receipts verify: coordinator signatures valid, digests match what this client sent")] if not problems else \
-              [("bad", f"{len(problems)} receipt(s) do NOT verify: " + "; ".join(f"#{p['index']}: {p['problem']}" for p in problems[:5]))]
+    banners = (
+        [("ok", f"all {len(entries)} receipts verify: coordinator signatures valid, digests match what this client sent")]
+        if not problems
+        else [
+            (
+                "bad",
+                f"{len(problems)} receipt(s) do NOT verify: " + "; ".join(f"#{p['index']}: {p['problem']}" for p in problems[:5]),
+            )
+        ]
+    )
     rows = []
     for i, e in enumerate(entries, 1):
         direction, agreement, run, what, digest = _receipt_row(e)
         status = "does not verify" if i in bad else "verified"
-        rows.append(f'<tr><td class="num">{i}</td><td>{esc(e["recorded_at"])}</td><td>{direction}</td><td>{esc(agreement)}</td>'
-                    f'<td>{esc(run)}</td><td>{esc(what)}</td><td class="small"><code>{esc(str(digest)[:16])}</code></td><td>{status}</td></tr>')
-    body = ('<table><thead><tr><th class="num">#</th><th>recorded</th><th>direction</th><th>agreement</th><th>run</th><th>what</th>'
-            f'<th>digest / signature</th><th>check</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        rows.append(
+            f'<tr><td class="num">{i}</td><td>{esc(e["recorded_at"])}</td><td>{direction}</td><td>{esc(agreement)}</td>'
+            f'<td>{esc(run)}</td><td>{esc(what)}</td><td class="small"><code>{esc(str(digest)[:16])}</code></td><td>{status}</td></tr>'
+        )
+    body = (
+        '<table><thead><tr><th class="num">#</th><th>recorded</th><th>direction</th><th>agreement</th><th>run</th><th>what</th>'
+        f"<th>digest / signature</th><th>check</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
     return banners, body
 
 
@@ -110,7 +132,11 @@ def _receipt_row(e: dict[str, Any]) -> tuple[str, str, str, str, str]:
         return "sent", r["agreement_id"], r["run_id"], what, r["upload_digest"]
     rel = release_of(e)
     kind = rel.get("kind")
-    what = (f"account-level reveal: {rel['rows']:,} accounts" if kind == "reveal"
-            else f"attribution release ({rel.get('model')})" if kind == "attribution"
-            else f"overlap release ({len(rel.get('cells', []))} cells)")
+    what = (
+        f"account-level reveal: {rel['rows']:,} accounts"
+        if kind == "reveal"
+        else f"attribution release ({rel.get('model')})"
+        if kind == "attribution"
+        else f"overlap release ({len(rel.get('cells', []))} cells)"
+    )
     return "received", rel.get("agreement_id", ""), rel.get("run_id", ""), what, rel.get("signature", "")

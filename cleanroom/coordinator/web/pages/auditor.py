@@ -46,19 +46,39 @@ def audit(
 ) -> Response:
     def view(p: Principal) -> Response:
         ctx = web(request)
-        filters = {k: v for k, v in {"agreement_id": agreement_id, "party": party, "action": action, "since": since, "until": until}.items() if v}
+        filters = {
+            k: v
+            for k, v in {"agreement_id": agreement_id, "party": party, "action": action, "since": since, "until": until}.items()
+            if v
+        }
         verification = ctx.verifier.status()
         entries = audit_trail.audit_entries(
-            ctx.reads, p, agreement_id=agreement_id or None, party=party or None, action=action or None,
-            since=parse_time(since or None, "from"), until=parse_time(until or None, "until"), limit=50, cursor=cursor or None,
+            ctx.reads,
+            p,
+            agreement_id=agreement_id or None,
+            party=party or None,
+            action=action or None,
+            since=parse_time(since or None, "from"),
+            until=parse_time(until or None, "until"),
+            limit=50,
+            cursor=cursor or None,
         )
         for e in entries["items"]:
             e["summary"] = _details_summary(e["details"])
         agreements = list_agreements(ctx.reads, p, limit=500)["items"]
         next_url = "/audit?" + urlencode({**filters, "cursor": entries["next_cursor"]}) if entries["next_cursor"] else None
         first_url = "/audit?" + urlencode(filters) if cursor else None
-        return render(request, "audit.html", verification=verification, entries=entries["items"], filters=filters,
-                      agreements=agreements, actions=audit_trail.audit_actions(ctx.reads, p), next_url=next_url, first_url=first_url)
+        return render(
+            request,
+            "audit.html",
+            verification=verification,
+            entries=entries["items"],
+            filters=filters,
+            agreements=agreements,
+            actions=audit_trail.audit_actions(ctx.reads, p),
+            next_url=next_url,
+            first_url=first_url,
+        )
 
     return page(request, "auditor", view)
 

@@ -20,7 +20,9 @@ from cleanroom.coordinator.web import charts
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
-env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "svg"]), trim_blocks=True, lstrip_blocks=True)
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "svg"]), trim_blocks=True, lstrip_blocks=True
+)
 
 
 def _num(value: Any) -> str:
@@ -64,8 +66,15 @@ def _short(value: Any, n: int = 12) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
-env.filters.update(num=_num, pct=_pct, money=_money, days=_days, when=_when, short=_short,
-                   tojson_pretty=lambda v: json.dumps(v, indent=2, sort_keys=True, default=str))
+env.filters.update(
+    num=_num,
+    pct=_pct,
+    money=_money,
+    days=_days,
+    when=_when,
+    short=_short,
+    tojson_pretty=lambda v: json.dumps(v, indent=2, sort_keys=True, default=str),
+)
 
 NAV = [
     ("partners", "/partners", "Partner overview", "analyst"),

@@ -90,8 +90,17 @@ def partners(request: Request, viewer: str | None = None, mine: str | None = Non
             "released": len(released),
             "overlap": sum((e["overlap"]["release"]["totals"].get("overlap") or 0) for e in released),
         }
-        return render(request, "partners.html", viewer=who, choices=choices, ranking=ranked, agreements=agreements, totals=totals,
-                      mine=pair[0], theirs=pair[1])
+        return render(
+            request,
+            "partners.html",
+            viewer=who,
+            choices=choices,
+            ranking=ranked,
+            agreements=agreements,
+            totals=totals,
+            mine=pair[0],
+            theirs=pair[1],
+        )
 
     return page(request, "analyst", view)
 

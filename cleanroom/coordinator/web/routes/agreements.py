@@ -20,7 +20,12 @@ def me(p: Caller) -> dict[str, Any]:
     return {"key_id": p.key_id, "party": p.party, "role": p.role}
 
 
-@router.get("/agreements", response_model=models.AgreementPage, tags=["agreements"], summary="Agreements of the caller's party (admin: all)")
+@router.get(
+    "/agreements",
+    response_model=models.AgreementPage,
+    tags=["agreements"],
+    summary="Agreements of the caller's party (admin: all)",
+)
 def list_agreements(
     p: Caller,
     web: Ctx,
@@ -32,6 +37,11 @@ def list_agreements(
     return list_page(web.reads, p, state=state, party=party, limit=limit, cursor=cursor)
 
 
-@router.get("/agreements/{agreement_id}", response_model=models.AgreementDetail, tags=["agreements"], summary="One agreement: terms, runs, releases")
+@router.get(
+    "/agreements/{agreement_id}",
+    response_model=models.AgreementDetail,
+    tags=["agreements"],
+    summary="One agreement: terms, runs, releases",
+)
 def get_agreement(p: Caller, web: Ctx, agreement_id: AgreementId) -> dict[str, Any]:
     return agreement_detail(web.reads, p, agreement_id)

@@ -21,13 +21,21 @@ def list_keys(p: Admin, web: Ctx, include_revoked: bool = False) -> dict[str, An
 
 
 @router.post(
-    "/api-keys", response_model=models.NewApiKey, status_code=201, tags=["api keys"],
+    "/api-keys",
+    response_model=models.NewApiKey,
+    status_code=201,
+    tags=["api keys"],
     summary="Create an API key (admin); the key is in this response only",
 )
 def create_key(p: Admin, web: Ctx, body: models.ApiKeyCreate) -> dict[str, Any]:
     return web.keys.create(body.party, body.role, body.label, actor=p.party or "operator")
 
 
-@router.delete("/api-keys/{key_id}", response_model=models.ApiKey, tags=["api keys"], summary="Revoke an API key (admin); its sessions end at once")
+@router.delete(
+    "/api-keys/{key_id}",
+    response_model=models.ApiKey,
+    tags=["api keys"],
+    summary="Revoke an API key (admin); its sessions end at once",
+)
 def revoke_key(p: Admin, web: Ctx, key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]) -> dict[str, Any]:
     return web.keys.revoke(key_id, actor=p.party or "operator")

@@ -17,7 +17,12 @@ Analyst = Annotated[Principal, Depends(require_role("analyst", "read released at
 IncludeDeals = Annotated[bool, Query(description="include the vendor's per-deal credits")]
 
 
-@router.get("/attribution", response_model=models.AttributionPage, tags=["attribution"], summary="Attribution results released to the caller, newest first")
+@router.get(
+    "/attribution",
+    response_model=models.AttributionPage,
+    tags=["attribution"],
+    summary="Attribution results released to the caller, newest first",
+)
 def list_attribution(
     p: Analyst,
     web: Ctx,
@@ -27,7 +32,9 @@ def list_attribution(
     limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 20,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    return attribution(web.reads, p, viewer=viewer, agreement_id=agreement_id, include_deals=include_deals, limit=limit, cursor=cursor)
+    return attribution(
+        web.reads, p, viewer=viewer, agreement_id=agreement_id, include_deals=include_deals, limit=limit, cursor=cursor
+    )
 
 
 @router.get(

@@ -25,8 +25,12 @@ def audit_entries(
     p: Auditor,
     web: Ctx,
     agreement_id: Annotated[str | None, Query(pattern=ID)] = None,
-    party: Annotated[str | None, Query(pattern=PARTY, description="entries by this party, or whose viewer or subject it is")] = None,
-    action: Annotated[str | None, Query(pattern=ACTION, description="an action (release.overlap) or a prefix ending in * (release.*)")] = None,
+    party: Annotated[
+        str | None, Query(pattern=PARTY, description="entries by this party, or whose viewer or subject it is")
+    ] = None,
+    action: Annotated[
+        str | None, Query(pattern=ACTION, description="an action (release.overlap) or a prefix ending in * (release.*)")
+    ] = None,
     since: Annotated[TimeText, Query(description="entries at or after this time (ISO 8601; UTC if no offset)")] = None,
     until: Annotated[TimeText, Query(description="entries before this time")] = None,
     order: Annotated[Literal["desc", "asc"], Query(description="newest first (desc) or oldest first")] = "desc",
@@ -34,8 +38,16 @@ def audit_entries(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     return audit_trail.audit_entries(
-        web.reads, p, agreement_id=agreement_id, party=party, action=action, since=parse_time(since, "since"),
-        until=parse_time(until, "until"), order=order, limit=limit, cursor=cursor,
+        web.reads,
+        p,
+        agreement_id=agreement_id,
+        party=party,
+        action=action,
+        since=parse_time(since, "since"),
+        until=parse_time(until, "until"),
+        order=order,
+        limit=limit,
+        cursor=cursor,
     )
 
 

@@ -31,7 +31,9 @@ CURSOR = r"^[A-Za-z0-9_-]{1,400}$"
 
 Ctx = Annotated[WebContext, Depends(web_context)]
 AgreementId = Annotated[str, Path(pattern=ID, description="agreement id (agr_...)")]
-Viewer = Annotated[str | None, Query(pattern=PARTY, description="whose releases: your own party (default); an admin may name any party")]
+Viewer = Annotated[
+    str | None, Query(pattern=PARTY, description="whose releases: your own party (default); an admin may name any party")
+]
 Cursor = Annotated[str | None, Query(pattern=CURSOR, description="next_cursor of the previous page")]
 
 # What each refusal means here; its status and code come from the class (the one status table).
