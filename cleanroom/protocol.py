@@ -1,4 +1,4 @@
-"""Chunking and digests of packed point uploads, shared by both ends of the wire."""
+"""Protocol constants and the digests of packed point uploads: one definition for both ends of the wire."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ import hashlib
 # 1 MiB of points per chunk: well under gRPC's 4 MiB message limit, large
 # enough that per-message overhead is noise.
 MAX_CHUNK_POINTS = 32_768
+
+# The largest gRPC message either end sends or accepts. Point chunks are 1 MiB;
+# the vendor's attribution release (per-deal credit, ~160 bytes a deal) is one
+# message, 16 MB at 100,000 deals. 64 MiB holds about 400,000 deals; streaming
+# that release is the way past it.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 def chunk_digest(

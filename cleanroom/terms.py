@@ -195,9 +195,13 @@ def amend_share(terms_json: bytes, party: str, columns: list[str]) -> bytes:
     return amended
 
 
-def column_norm(column: str) -> str:
-    """Header comparison ignores case, spaces, '_' and '-' (as the client's column recognition does)."""
-    return re.sub(r"[\s_\-\ufeff]+", "", column.casefold())
+def column_norm(column: str | None) -> str:
+    """How two headers (or coded values) compare: case, spaces and punctuation do not matter.
+
+    The one rule: the client's header vocabulary (``cleanroom_client.inputs.headers``) recognises
+    columns with it, and a share list may not name one column twice under it.
+    """
+    return re.sub(r"[\W_]+", "", (column or "").casefold())
 
 
 def _require(cond: bool, message: str) -> None:

@@ -16,11 +16,7 @@ from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.grpc import SERVICES, add_services
 from cleanroom.coordinator.grpc.wirelog import WireLog
 from cleanroom.coordinator.store import Store
-
-# Point chunks are 1 MiB; the vendor's attribution release (per-deal credit,
-# ~160 bytes a deal) is one message, 16 MB at 100,000 deals. 64 MiB holds about
-# 400,000 deals; streaming that release is the way past it.
-MAX_MESSAGE = 64 * 1024 * 1024
+from cleanroom.protocol import MAX_MESSAGE_BYTES
 
 
 def server_credentials(data_dir: DataDir) -> grpc.ServerCredentials:
@@ -62,7 +58,7 @@ def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
         interceptors=interceptors,
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)],
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
     )
     add_services(server, coordinator)
     health_servicer = health.HealthServicer()

@@ -86,6 +86,8 @@ def test_reveal_to_one_side_and_default_is_counts_only():
         ),
         (dict(share=["Owner"]), "granted no account-level reveal"),
         (dict(reveal=[("customer", "customer")], share=["Owner", "owner"]), "names a column twice"),
+        # the client's header rule: punctuation does not make another column
+        (dict(reveal=[("customer", "customer")], share=["Account Owner", "Account.Owner"]), "names a column twice"),
         (dict(reveal=[("customer", "customer")], share=[" Owner"]), "share of vendor"),
         (dict(reveal=[("customer", "customer")], dp_epsilon=1.0), "cannot be combined with differential privacy"),
     ],

@@ -15,10 +15,10 @@ spaces and punctuation ignored (``norm``): "Account: Website" ==
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from cleanroom.errors import InputError
+from cleanroom.terms import column_norm
 
 # Domain-like columns in precedence order: per row, the first non-empty usable value wins.
 # A curated domain (HubSpot "Company Domain Name", a generic "Domain") beats a
@@ -78,9 +78,9 @@ ROLE_HEADERS = ("Role", "Partner Role", "Touch Type", "Touchpoint Type", "Touch 
 DATE_HEADERS = ("Date", "Touch Date", "Activity Date", "Touchpoint Date", "Touched On", "Timestamp")
 
 
-def norm(text: str | None) -> str:
-    """Case, spaces and punctuation do not matter in headers and coded values."""
-    return re.sub(r"[\W_]+", "", (text or "").casefold())
+# Case, spaces and punctuation do not matter in headers and coded values: the shared rule, which the
+# terms' share lists follow too.
+norm = column_norm
 
 
 class MissingColumn(InputError):

@@ -8,15 +8,12 @@ from typing import Any, TypeVar
 import grpc
 
 from cleanroom.errors import CleanroomError
+from cleanroom.protocol import MAX_MESSAGE_BYTES
 from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
 from cleanroom.wire.status import error_from_rpc
 from cleanroom_client.profile import Profile
 
 TIMEOUT = 60.0
-# Point chunks are 1 MiB; the vendor's attribution release (per-deal credit,
-# ~160 bytes a deal) is one message, 16 MB at 100,000 deals. 64 MiB holds about
-# 400,000 deals; streaming that release is the way past it.
-MAX_MESSAGE = 64 * 1024 * 1024
 STREAM_TIMEOUT = 3600.0
 
 T = TypeVar("T")
@@ -36,7 +33,7 @@ def secure_channel(profile: Profile) -> grpc.Channel:
     return grpc.secure_channel(
         profile.coordinator,
         creds,
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)],
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
     )
 
 
