@@ -18,31 +18,15 @@ from typing import Any
 import duckdb
 
 from cleanroom.coordinator.store import Store, release_text
+from cleanroom.coordinator.store.records import AgreementRow, AuditRow
 
 _AGREEMENT_COLUMNS = "agreement_id, version, proposer, counterparty, terms_json, terms_hash, state, created_at"
 
 
 @dataclass(frozen=True)
-class AgreementRow:
-    agreement_id: str
-    version: int
-    proposer: str
-    counterparty: str
-    terms_json: bytes
-    terms_hash: str
-    state: str
-    created_at: str
+class RunSummary:
+    """A run as the API lists it."""
 
-    @property
-    def parties(self) -> tuple[str, str]:
-        return self.proposer, self.counterparty
-
-    def partner_of(self, party: str) -> str:
-        return self.counterparty if self.proposer == party else self.proposer
-
-
-@dataclass(frozen=True)
-class RunRow:
     run_id: str
     purpose: str
     state: str
@@ -84,19 +68,6 @@ class StoredRelease:
     @property
     def text(self) -> str:
         return release_text({"body_json": self.body_json, "body_zlib": self.body_zlib})
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    seq: int
-    logged_at: str
-    actor: str
-    action: str
-    agreement_id: str | None
-    details_json: str
-    prev_hash: str
-    entry_hash: str
-    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -236,13 +207,13 @@ class WebReads:
                 out[agreement_id].append(party)
         return out
 
-    def runs(self, agreement_id: str) -> list[RunRow]:
+    def runs(self, agreement_id: str) -> list[RunSummary]:
         rows = self._fetch(
             "SELECT run_id, purpose, state, version, terms_hash, created_at, completed_at FROM runs "
             "WHERE agreement_id = ? ORDER BY created_at",
             [agreement_id],
         )
-        return [RunRow(*r) for r in rows]
+        return [RunSummary(*r) for r in rows]
 
     def latest_complete_run(self, agreement_id: str, purpose: str = "overlap") -> str | None:
         rows = self._fetch(

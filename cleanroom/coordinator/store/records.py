@@ -24,6 +24,13 @@ class AgreementRow:
     state: str
     created_at: str
 
+    @property
+    def parties(self) -> tuple[str, str]:
+        return self.proposer, self.counterparty
+
+    def partner_of(self, party: str) -> str:
+        return self.counterparty if self.proposer == party else self.proposer
+
 
 @dataclass(frozen=True)
 class EncryptionKey:

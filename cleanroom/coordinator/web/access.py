@@ -9,7 +9,8 @@ Every refusal names what would have been allowed.
 
 from __future__ import annotations
 
-from cleanroom.coordinator.store.reads import AgreementRow, WebReads
+from cleanroom.coordinator.store.reads import WebReads
+from cleanroom.coordinator.store.records import AgreementRow
 from cleanroom.coordinator.web.auth import Principal
 from cleanroom.errors import InvalidArgument, NotFound, PermissionDenied
 

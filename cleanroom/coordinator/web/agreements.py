@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cleanroom.coordinator.store.reads import AgreementRow, WebReads
+from cleanroom.coordinator.store.reads import WebReads
+from cleanroom.coordinator.store.records import AgreementRow
 from cleanroom.coordinator.web.access import agreement_for
 from cleanroom.coordinator.web.auth import Principal
 from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor

@@ -11,7 +11,8 @@ from cleanroom.auditlog.verify import verify_lines
 from cleanroom.coordinator.audit.export import chain_lines, export_text
 from cleanroom.coordinator.audit.report import disclosure_report_from
 from cleanroom.coordinator.store import now
-from cleanroom.coordinator.store.reads import AuditQuery, AuditRow, WebReads
+from cleanroom.coordinator.store.reads import AuditQuery, WebReads
+from cleanroom.coordinator.store.records import AuditRow
 from cleanroom.coordinator.web.access import agreement_for
 from cleanroom.coordinator.web.auth import Principal
 from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor, utc_text

@@ -15,6 +15,43 @@ def _mix(t: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def _heatmap_cell(mine: str, theirs: str, c: dict[str, Any] | None, k: Any, top: int) -> dict[str, Any]:
+    """One cell's text, colours and tooltip: withheld (not released to the viewer), suppressed ('< k') or a count."""
+    if c is None:
+        return {
+            "mine": mine,
+            "theirs": theirs,
+            "text": "—",
+            "fill": "#ffffff",
+            "ink": "#6b7280",
+            "title": f"{mine} × {theirs}: not released to you",
+            "state": "withheld",
+            "count": "",
+        }
+    if c.get("suppressed"):
+        return {
+            "mine": mine,
+            "theirs": theirs,
+            "text": f"< {k}",
+            "fill": "url(#hatch)",
+            "ink": "#374151",
+            "title": f"{mine} × {theirs}: fewer than {k} (suppressed)",
+            "state": "suppressed",
+            "count": "",
+        }
+    t = (c["count"] / top) if top else 0.0
+    return {
+        "mine": mine,
+        "theirs": theirs,
+        "text": f"{c['count']:,}",
+        "fill": _mix(0.08 + 0.92 * t),
+        "ink": "#ffffff" if t > 0.5 else "#111827",
+        "title": f"{mine} × {theirs}: {c['count']:,}",
+        "state": "count",
+        "count": str(c["count"]),
+    }
+
+
 def heatmap(release: dict[str, Any], cell_w: int = 132, cell_h: int = 46, label_w: int = 128, head_h: int = 34) -> dict[str, Any]:
     """Rows: the viewer's populations; columns: the partner's. Colour by count, '< k' for suppressed cells."""
     cells = release.get("cells", [])
@@ -23,57 +60,11 @@ def heatmap(release: dict[str, Any], cell_w: int = 132, cell_h: int = 46, label_
     by = {(c["mine"], c["theirs"]): c for c in cells}
     top = max([c["count"] for c in cells if c.get("count") is not None] or [0])
     k = release.get("min_count")
-    out = []
-    for i, mine in enumerate(rows):
-        for j, theirs in enumerate(cols):
-            c = by.get((mine, theirs))
-            x, y = label_w + j * cell_w, head_h + i * cell_h
-            if c is None:
-                out.append(
-                    {
-                        "x": x,
-                        "y": y,
-                        "mine": mine,
-                        "theirs": theirs,
-                        "text": "—",
-                        "fill": "#ffffff",
-                        "ink": "#6b7280",
-                        "title": f"{mine} × {theirs}: not released to you",
-                        "state": "withheld",
-                        "count": "",
-                    }
-                )
-            elif c.get("suppressed"):
-                out.append(
-                    {
-                        "x": x,
-                        "y": y,
-                        "mine": mine,
-                        "theirs": theirs,
-                        "text": f"< {k}",
-                        "fill": "url(#hatch)",
-                        "ink": "#374151",
-                        "title": f"{mine} × {theirs}: fewer than {k} (suppressed)",
-                        "state": "suppressed",
-                        "count": "",
-                    }
-                )
-            else:
-                t = (c["count"] / top) if top else 0.0
-                out.append(
-                    {
-                        "x": x,
-                        "y": y,
-                        "mine": mine,
-                        "theirs": theirs,
-                        "text": f"{c['count']:,}",
-                        "fill": _mix(0.08 + 0.92 * t),
-                        "ink": "#ffffff" if t > 0.5 else "#111827",
-                        "title": f"{mine} × {theirs}: {c['count']:,}",
-                        "state": "count",
-                        "count": str(c["count"]),
-                    }
-                )
+    out = [
+        {"x": label_w + j * cell_w, "y": head_h + i * cell_h, **_heatmap_cell(mine, theirs, by.get((mine, theirs)), k, top)}
+        for i, mine in enumerate(rows)
+        for j, theirs in enumerate(cols)
+    ]
     return {
         "width": label_w + max(1, len(cols)) * cell_w + 2,
         "height": head_h + max(1, len(rows)) * cell_h + 2,
