@@ -51,8 +51,8 @@ def load_key(path: Path) -> Ed25519PublicKey:
         raise InputError(f"{path} is not an Ed25519 public key (PEM)") from None
 
 
-def verify_lines(lines: list[str], key: Ed25519PublicKey) -> Verification:
-    result = Verification()
+def _parse(lines: list[str], result: Verification) -> list[tuple[int, Any]]:
+    """The non-blank lines as (line number, record); a line that is not JSON is a problem."""
     records = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
@@ -63,8 +63,48 @@ def verify_lines(lines: list[str], key: Ed25519PublicKey) -> Verification:
             result.problem(number, f"not valid JSON ({exc.msg})")
     if not records or records[0][1].get("type") != "header" or records[0][1].get("format") != FORMAT:
         result.problem(1, f"missing header line of format {FORMAT}")
+    return records
+
+
+def _check_entry(number: int, record: Any, seq: Any, stated: str, key: Ed25519PublicKey, result: Verification) -> None:
+    """An entry's content against its hash (redacted entries carry no content), and its signature."""
+    if record.get("type") == "entry":
+        body = entry_body(
+            seq,
+            record.get("at"),
+            record.get("actor"),
+            record.get("action"),
+            record.get("agreement_id"),
+            record.get("details"),
+            record.get("prev_hash"),
+        )
+        if entry_hash(body) != stated:
+            result.problem(number, f"entry {seq} was edited: its content does not match its hash")
+    if not _signed(key, record.get("signature", ""), bytes.fromhex(stated) if len(stated) == 64 else b""):
+        result.problem(number, f"entry {seq}: signature does not verify with this public key")
+
+
+def _check_checkpoint(checkpoint: tuple[int, Any] | None, last_line: int, key: Ed25519PublicKey, result: Verification) -> None:
+    """The signed checkpoint must be there, verify, and cover exactly the entries read."""
+    if checkpoint is None:
+        result.problem(last_line, "no signed checkpoint at the end: the log may be truncated")
+        return
+    number, record = checkpoint
+    body = checkpoint_body(record.get("count"), record.get("head_hash"), record.get("signed_at"), record.get("agreement_filter"))
+    if not _signed(key, record.get("signature", ""), canonical_json(body)):
+        result.problem(number, "the checkpoint's signature does not verify with this public key")
+    if record.get("count") != result.entries or record.get("head_hash") != result.head_hash:
+        result.problem(
+            number,
+            f"checkpoint covers {record.get('count')} entries ending at {str(record.get('head_hash'))[:12]}..., "
+            f"the log holds {result.entries} ending at {result.head_hash[:12]}... (truncated or extended)",
+        )
+
+
+def verify_lines(lines: list[str], key: Ed25519PublicKey) -> Verification:
+    result = Verification()
     prev, expected_seq, checkpoint = GENESIS_HASH, 1, None
-    for number, record in records:
+    for number, record in _parse(lines, result):
         kind = record.get("type")
         if kind == "header":
             continue
@@ -82,39 +122,12 @@ def verify_lines(lines: list[str], key: Ed25519PublicKey) -> Verification:
         if record.get("prev_hash") != prev:
             result.problem(number, f"entry {seq} does not link to the previous entry's hash (chain broken)")
         stated = record.get("entry_hash", "")
-        if kind == "entry":
-            body = entry_body(
-                seq,
-                record.get("at"),
-                record.get("actor"),
-                record.get("action"),
-                record.get("agreement_id"),
-                record.get("details"),
-                record.get("prev_hash"),
-            )
-            if entry_hash(body) != stated:
-                result.problem(number, f"entry {seq} was edited: its content does not match its hash")
-        if not _signed(key, record.get("signature", ""), bytes.fromhex(stated) if len(stated) == 64 else b""):
-            result.problem(number, f"entry {seq}: signature does not verify with this public key")
+        _check_entry(number, record, seq, stated, key, result)
         prev = stated
         expected_seq = (seq if isinstance(seq, int) else expected_seq) + 1
         result.entries += 1
     result.head_hash = prev
-    if checkpoint is None:
-        result.problem(len(lines), "no signed checkpoint at the end: the log may be truncated")
-    else:
-        number, record = checkpoint
-        body = checkpoint_body(
-            record.get("count"), record.get("head_hash"), record.get("signed_at"), record.get("agreement_filter")
-        )
-        if not _signed(key, record.get("signature", ""), canonical_json(body)):
-            result.problem(number, "the checkpoint's signature does not verify with this public key")
-        if record.get("count") != result.entries or record.get("head_hash") != prev:
-            result.problem(
-                number,
-                f"checkpoint covers {record.get('count')} entries ending at {str(record.get('head_hash'))[:12]}..., "
-                f"the log holds {result.entries} ending at {prev[:12]}... (truncated or extended)",
-            )
+    _check_checkpoint(checkpoint, len(lines), key, result)
     return result
 
 

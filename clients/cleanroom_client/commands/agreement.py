@@ -169,9 +169,42 @@ def _revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("agreement", help="propose, inspect, approve and revoke agreements")
-    asub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+def _add_attribution_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("attribution (crediting partners on the vendor's matched deals)")
+    g.add_argument("--attribution", action="store_true", help="include attribution, with the defaults unless set below")
+    g.add_argument("--vendor", metavar="PARTY", help="whose deals are credited (default: the proposer)")
+    g.add_argument("--model", choices=MODELS, help="the agreed model (default role-split)")
+    g.add_argument("--allow-models", metavar="M[,M...]", help="models the vendor may also run for its own view (default: all)")
+    g.add_argument("--lookback-days", type=int, help="touches count this many days before close (default 365)")
+    g.add_argument(
+        "--role-weights", metavar="ROLE=W[,...]", help="role-split weights, e.g. sourcing=0.5,technical=0.2,influence=0.3"
+    )
+    g.add_argument("--half-life", metavar="DAYS", help="time-decay half-life (default 30)")
+    g.add_argument("--unassigned", choices=("redistribute", "keep"), help="weight of roles nobody holds (default redistribute)")
+    g.add_argument("--min-deals", type=int, help="a partner's figures are released from this many deals (default 5)")
+    g.add_argument("--terms", dest="attribution_terms", metavar="FILE", help="JSON file with the attribution settings")
+
+
+def _add_reveal_options(p: argparse.ArgumentParser) -> None:
+    r = p.add_argument_group("account-level reveal (co-sell targets; fields sealed end to end)")
+    r.add_argument(
+        "--reveal",
+        metavar="MINE:THEIRS[,...]",
+        help="population pairs on which each side learns which of its OWN accounts the other has, e.g. customer:prospect "
+        "(your population first; the partner's grant is the pair turned round). Default: counts only",
+    )
+    r.add_argument("--reveal-to", choices=("both", "me", "them"), default="both", help="who is granted the reveal (default both)")
+    r.add_argument(
+        "--share",
+        metavar="COL[,COL...]",
+        help="columns of your file you share on revealed accounts, e.g. 'Account Owner,Last Activity'",
+    )
+    r.add_argument(
+        "--their-share", metavar="COL[,COL...]", help="the partner's shared columns as you propose them (it may amend them)"
+    )
+
+
+def _register_propose(asub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("propose", help="propose terms to a partner")
     p.add_argument("--with", dest="with_party", required=True, metavar="PARTY")
     p.add_argument("--populations", required=True, help="populations you bring, e.g. customer,prospect,opportunity")
@@ -197,41 +230,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="keep a finished run's points this long (default 0: delete at once)",
     )
-    g = p.add_argument_group("attribution (crediting partners on the vendor's matched deals)")
-    g.add_argument("--attribution", action="store_true", help="include attribution, with the defaults unless set below")
-    g.add_argument("--vendor", metavar="PARTY", help="whose deals are credited (default: the proposer)")
-    g.add_argument("--model", choices=MODELS, help="the agreed model (default role-split)")
-    g.add_argument("--allow-models", metavar="M[,M...]", help="models the vendor may also run for its own view (default: all)")
-    g.add_argument("--lookback-days", type=int, help="touches count this many days before close (default 365)")
-    g.add_argument(
-        "--role-weights", metavar="ROLE=W[,...]", help="role-split weights, e.g. sourcing=0.5,technical=0.2,influence=0.3"
-    )
-    g.add_argument("--half-life", metavar="DAYS", help="time-decay half-life (default 30)")
-    g.add_argument("--unassigned", choices=("redistribute", "keep"), help="weight of roles nobody holds (default redistribute)")
-    g.add_argument("--min-deals", type=int, help="a partner's figures are released from this many deals (default 5)")
-    g.add_argument("--terms", dest="attribution_terms", metavar="FILE", help="JSON file with the attribution settings")
-    r = p.add_argument_group("account-level reveal (co-sell targets; fields sealed end to end)")
-    r.add_argument(
-        "--reveal",
-        metavar="MINE:THEIRS[,...]",
-        help="population pairs on which each side learns which of its OWN accounts the other has, e.g. customer:prospect "
-        "(your population first; the partner's grant is the pair turned round). Default: counts only",
-    )
-    r.add_argument("--reveal-to", choices=("both", "me", "them"), default="both", help="who is granted the reveal (default both)")
-    r.add_argument(
-        "--share",
-        metavar="COL[,COL...]",
-        help="columns of your file you share on revealed accounts, e.g. 'Account Owner,Last Activity'",
-    )
-    r.add_argument(
-        "--their-share", metavar="COL[,COL...]", help="the partner's shared columns as you propose them (it may amend them)"
-    )
+    _add_attribution_options(p)
+    _add_reveal_options(p)
     add_json(p)
     p.set_defaults(handler=_propose)
+
+
+def _register_show(asub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("show", help="show an agreement's terms")
     p.add_argument("id")
     add_json(p)
     p.set_defaults(handler=_show)
+
+
+def _register_approve(asub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("approve", help="approve the exact terms shown")
     p.add_argument("id")
     p.add_argument("--terms-hash", help="the hash you reviewed (default: the one shown now)")
@@ -243,11 +255,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_json(p)
     p.set_defaults(handler=_approve)
+
+
+def _register_list(asub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("list", help="list your agreements")
     add_json(p)
     p.set_defaults(handler=_list)
+
+
+def _register_revoke(asub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("revoke", help="revoke an agreement: no further runs, its points deleted")
     p.add_argument("id")
     p.add_argument("--reason")
     add_json(p)
     p.set_defaults(handler=_revoke)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("agreement", help="propose, inspect, approve and revoke agreements")
+    asub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for add in (_register_propose, _register_show, _register_approve, _register_list, _register_revoke):
+        add(asub)

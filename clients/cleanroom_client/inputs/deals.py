@@ -3,8 +3,8 @@
 One data row is one deal: its id, the account it belongs to (website/domain,
 name), amount and currency, stage (-> outcome won/lost/open), created and close
 dates and type (-> new/expansion/renewal). Headers are recognised for both CRMs
-with the vocabulary every file kind shares (headers.py); explicit ``*_column``
-arguments win.
+with the vocabulary every file kind shares (headers.py), in deal_columns.py;
+explicit ``*_column`` arguments win.
 
 Keys are computed exactly as for accounts (rowkeys.row_keys): the first usable
 domain-like cell gives the canonical domain key, and with ``name_key=True``
@@ -53,23 +53,11 @@ from cleanroom_client.inputs.amounts import Amount, AmountError, parse_amount, r
 from cleanroom_client.inputs.cells import CellError
 from cleanroom_client.inputs.codes import STAGES, TYPES, CodeMap
 from cleanroom_client.inputs.dates import DateReader
-from cleanroom_client.inputs.headers import (
-    AMOUNT_HEADERS,
-    CLOSE_HEADERS,
-    CREATED_HEADERS,
-    CURRENCY_HEADERS,
-    DEAL_NAME_HEADERS,
-    ID_HEADERS,
-    STAGE_HEADERS,
-    TYPE_HEADERS,
-    MissingColumn,
-    column_name,
-    find_column,
-    require_column,
-)
+from cleanroom_client.inputs.deal_columns import DealColumns, DealWhere, locate_deal_columns
+from cleanroom_client.inputs.headers import MissingColumn
 from cleanroom_client.inputs.mapfile import load_map
 from cleanroom_client.inputs.readers import Row, read_table
-from cleanroom_client.inputs.rowkeys import KeyColumns, MatchKey, Rejected, account_columns, cell, row_keys
+from cleanroom_client.inputs.rowkeys import MatchKey, Rejected, cell, row_keys
 
 # Names other packages and tests import from here; they live in the modules named above.
 __all__ = [
@@ -104,26 +92,6 @@ class DealRow:
     deal_name: str | None = None
 
 
-@dataclass(frozen=True)
-class DealColumns:
-    """Which column (name as in the file) plays which part; None when absent."""
-
-    keys: tuple[str, ...]
-    account_name: str | None
-    deal_id: str
-    deal_name: str | None
-    amount: str
-    currency: str | None
-    stage: str
-    created: str
-    close: str
-    type: str | None
-    country: str | None
-
-    def describe(self) -> dict[str, object]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-
-
 @dataclass
 class DealsResult:
     source: Path
@@ -148,91 +116,13 @@ class DealsResult:
         }
 
 
-# The deal's own columns: (field, header synonyms, role in messages, the option that names it).
-_REQUIRED = (
-    ("deal_id", ID_HEADERS, "deal id", "id-column"),
-    ("amount", AMOUNT_HEADERS, "amount", "amount-column"),
-    ("stage", STAGE_HEADERS, "stage", "stage-column"),
-    ("created", CREATED_HEADERS, "created date", "created-column"),
-    ("close", CLOSE_HEADERS, "close date", "close-column"),
-)
-_OPTIONAL = (
-    ("currency", CURRENCY_HEADERS, "currency"),
-    ("type", TYPE_HEADERS, "deal type"),
-    ("deal_name", DEAL_NAME_HEADERS, "deal name"),
-)
-
-
-@dataclass(frozen=True)
-class _Where:
-    """Column indexes of one deals file."""
-
-    deal_id: int
-    amount: int
-    stage: int
-    created: int
-    close: int
-    currency: int | None
-    type: int | None
-    deal_name: int | None
-    account: KeyColumns
-
-    def columns(self) -> DealColumns:
-        names = self.account.names
-
-        def pick(index: int | None) -> str | None:
-            return column_name(names, index)
-
-        return DealColumns(
-            keys=tuple(names[i] for i in self.account.keys),
-            account_name=pick(self.account.name),
-            deal_id=names[self.deal_id],
-            deal_name=pick(self.deal_name),
-            amount=names[self.amount],
-            currency=pick(self.currency),
-            stage=names[self.stage],
-            created=names[self.created],
-            close=names[self.close],
-            type=pick(self.type),
-            country=pick(self.account.country),
-        )
-
-
-def _locate(names: list[str], source: str, wanted: Mapping[str, str | None], name_key: bool) -> _Where:
-    """Every column's index (explicit names in ``wanted`` win); MissingColumn for a required one absent."""
-    required = {
-        field: require_column(names, source, wanted.get(field), headers, role, option)
-        for field, headers, role, option in _REQUIRED
-    }
-    optional = {field: find_column(names, source, wanted.get(field), headers, role) for field, headers, role in _OPTIONAL}
-    account = account_columns(
-        names,
-        source,
-        key_column=wanted.get("key"),
-        name_column=wanted.get("name"),
-        country_column=wanted.get("country"),
-        name_key=name_key,
-    )
-    return _Where(
-        required["deal_id"],
-        required["amount"],
-        required["stage"],
-        required["created"],
-        required["close"],
-        optional["currency"],
-        optional["type"],
-        optional["deal_name"],
-        account,
-    )
-
-
 class _DealParser:
     """One deals file's rows -> DealRows, with the file's columns, code maps and date order."""
 
     def __init__(
         self,
         source: str,
-        where: _Where,
+        where: DealWhere,
         stages: CodeMap,
         types: CodeMap,
         dates: DateReader,
@@ -357,6 +247,31 @@ class _DealParser:
         return created, closed
 
 
+def _default_currency(value: str, default_type: str) -> str:
+    """The default currency as an upper-case ISO code; InputError for a bad default currency or type."""
+    code = (value or "").strip().upper()
+    if not valid_currency(code):
+        raise InputError(f"default currency {value!r} must be a three-letter ISO code such as USD")
+    if default_type not in DEAL_TYPES:
+        raise InputError(f"default deal type {default_type!r}: use one of {', '.join(DEAL_TYPES)}")
+    return code
+
+
+def _parse_rows(parser: _DealParser, rows: list[Row]) -> tuple[list[DealRow], list[DealRow], list[Rejected]]:
+    """Every row parsed, as (deals with a key, keyless deals, the keyless rows' reasons)."""
+    deals: list[DealRow] = []
+    keyless: list[DealRow] = []
+    rejected: list[Rejected] = []
+    for number, row in enumerate(rows, start=1):
+        deal, reason = parser.parse(number, row)
+        if deal.keys:
+            deals.append(deal)
+        else:
+            keyless.append(deal)
+            rejected.append(Rejected(number, reason))
+    return deals, keyless, rejected
+
+
 def load_deals(
     path: Path | str,
     *,
@@ -382,11 +297,7 @@ def load_deals(
     ``stage_map`` / ``type_map``: extra {"value": "won|lost|open"} / {"value": "new|expansion|renewal"}
     entries, as a mapping or a JSON file. ``name_key`` adds the name + country key (as accounts do).
     ``day_first`` forces the order of slashed dates (default: decided from the file)."""
-    given, default_currency = default_currency, (default_currency or "").strip().upper()
-    if not valid_currency(default_currency):
-        raise InputError(f"default currency {given!r} must be a three-letter ISO code such as USD")
-    if default_type not in DEAL_TYPES:
-        raise InputError(f"default deal type {default_type!r}: use one of {', '.join(DEAL_TYPES)}")
+    default_currency = _default_currency(default_currency, default_type)
     stages = CodeMap("stage", STAGES, OUTCOMES, *load_map(stage_map, "stage"))
     types = CodeMap("type", TYPES, DEAL_TYPES, *load_map(type_map, "type"))
     table = read_table(Path(path))
@@ -403,20 +314,11 @@ def load_deals(
         "type": type_column,
         "country": country_column,
     }
-    where = _locate(table.columns, source, wanted, name_key)
+    where = locate_deal_columns(table.columns, source, wanted, name_key)
     dates = DateReader(source, day_first)
     dates.settle_rows(table.columns, table.rows, (where.created, where.close))
     parser = _DealParser(source, where, stages, types, dates, default_currency, default_type, name_key)
-    deals: list[DealRow] = []
-    keyless: list[DealRow] = []
-    rejected: list[Rejected] = []
-    for number, row in enumerate(table.rows, start=1):
-        deal, reason = parser.parse(number, row)
-        if deal.keys:
-            deals.append(deal)
-        else:
-            keyless.append(deal)
-            rejected.append(Rejected(number, reason))
+    deals, keyless, rejected = _parse_rows(parser, table.rows)
     return DealsResult(
         table.path, deals, rejected, keyless, len(table.rows), parser.columns, parser.empty_amounts, bool(dates.day_first)
     )
