@@ -203,53 +203,11 @@ def _overlap(args: argparse.Namespace, coordinator: LocalCoordinator, work: Path
     """Vendor and partner map their synthetic accounts under one agreement, then list their co-sell targets."""
     vendor = coordinator.add_party("vendor", work / "vendor")
     partner = coordinator.add_party("partner", work / "partner")
-    data = client_json(
-        vendor,
-        "synth",
-        "--out",
-        str(work / "data"),
-        "--vendor-accounts",
-        str(args.vendor_accounts),
-        "--partner-accounts",
-        str(args.partner_accounts),
-        "--overlap",
-        str(args.overlap),
-        "--seed",
-        str(args.seed),
-        "--shared-accounts",
-    )
+    data = _synth_accounts(args, vendor, work)
     truth = json.loads(Path(data["ground_truth"]).read_text())
     say(f"generated {truth['vendor_rows']:,} Salesforce rows and {truth['partner_rows']:,} HubSpot rows")
-    agreement = client_json(
-        vendor,
-        "agreement",
-        "propose",
-        "--with",
-        "partner",
-        "--populations",
-        ",".join(POPULATIONS),
-        "--reveal",
-        ":".join(REVEAL),
-        "--share",
-        ",".join(VENDOR_SHARES),
-    )
-    agreement_id = agreement["agreement_id"]
-    amended = client_json(partner, "agreement", "approve", agreement_id, "--share", ",".join(PARTNER_SHARES))
-    client_json(vendor, "agreement", "approve", agreement_id)
-    say(
-        f"agreement {agreement_id} proposed by vendor (reveal {REVEAL[0]} x {REVEAL[1]}, sharing {', '.join(VENDOR_SHARES)}); "
-        f"partner amended it to share {', '.join(PARTNER_SHARES)} (v{amended['version']}); vendor approved v{amended['version']}"
-    )
-    procs = {
-        "vendor": client_background(vendor, "map", agreement_id, data["vendor"], "--wait", "300", "--json"),
-        "partner": client_background(partner, "map", agreement_id, data["partner"], "--wait", "300", "--json"),
-    }
-    views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
-    for name, view in views.items():
-        if "cells" not in view:  # map's --wait ran out and it printed what it still waits for
-            raise CleanroomError(
-                f"the {name}'s map ended without a result, still waiting for {', '.join(view['waiting_for']) or view['state']}"
-            )
+    agreement_id = _agree_overlap(vendor, partner, say)
+    views = _map_both(vendor, partner, agreement_id, data)
     problems = check_view(views["vendor"], truth, True) + check_view(views["partner"], truth, False)
     targets = {
         name: client_json(profile, "targets", agreement_id)["targets"]
@@ -268,6 +226,65 @@ def _overlap(args: argparse.Namespace, coordinator: LocalCoordinator, work: Path
         "targets": targets,
         "problems": problems,
     }
+
+
+def _synth_accounts(args: argparse.Namespace, vendor: Path, work: Path) -> dict[str, Any]:
+    """Generate both sides' account exports (and their ground truth, per company too); returns the files' paths."""
+    return client_json(
+        vendor,
+        "synth",
+        "--out",
+        str(work / "data"),
+        "--vendor-accounts",
+        str(args.vendor_accounts),
+        "--partner-accounts",
+        str(args.partner_accounts),
+        "--overlap",
+        str(args.overlap),
+        "--seed",
+        str(args.seed),
+        "--shared-accounts",
+    )
+
+
+def _agree_overlap(vendor: Path, partner: Path, say: Callable[[str], None]) -> str:
+    """The vendor proposes the overlap agreement, the partner amends and approves it, the vendor approves; its id."""
+    agreement = client_json(
+        vendor,
+        "agreement",
+        "propose",
+        "--with",
+        "partner",
+        "--populations",
+        ",".join(POPULATIONS),
+        "--reveal",
+        ":".join(REVEAL),
+        "--share",
+        ",".join(VENDOR_SHARES),
+    )
+    agreement_id: str = agreement["agreement_id"]
+    amended = client_json(partner, "agreement", "approve", agreement_id, "--share", ",".join(PARTNER_SHARES))
+    client_json(vendor, "agreement", "approve", agreement_id)
+    say(
+        f"agreement {agreement_id} proposed by vendor (reveal {REVEAL[0]} x {REVEAL[1]}, sharing {', '.join(VENDOR_SHARES)}); "
+        f"partner amended it to share {', '.join(PARTNER_SHARES)} (v{amended['version']}); vendor approved v{amended['version']}"
+    )
+    return agreement_id
+
+
+def _map_both(vendor: Path, partner: Path, agreement_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Both sides map their exports at the same time; each side's released view, by name."""
+    procs = {
+        "vendor": client_background(vendor, "map", agreement_id, data["vendor"], "--wait", "300", "--json"),
+        "partner": client_background(partner, "map", agreement_id, data["partner"], "--wait", "300", "--json"),
+    }
+    views = {name: json.loads(finish(proc)) for name, proc in procs.items()}
+    for name, view in views.items():
+        if "cells" not in view:  # map's --wait ran out and it printed what it still waits for
+            raise CleanroomError(
+                f"the {name}'s map ended without a result, still waiting for {', '.join(view['waiting_for']) or view['state']}"
+            )
+    return views
 
 
 def _print_report(

@@ -14,7 +14,9 @@ row belongs to, its population, whether it has a usable key), never from the
 client's normaliser. Generation is two-phase so a million rows per side fit in
 bounded memory: a *plan* (one int per row) fixes every row's company,
 population and usability, and therefore the ground truth; rows are then
-rendered lazily from the plan with a separate RNG (cosmetics only).
+rendered lazily from the plan with a separate RNG (cosmetics only). The tables
+rows are drawn from (headers, stage spellings, name parts, key spellings) are in
+synth_vocab.py.
 """
 
 from __future__ import annotations
@@ -30,173 +32,34 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cleanroom.demo.synth_files import write_rows
+from cleanroom.demo.synth_vocab import (
+    COUNTRIES,
+    DISPOSABLE,
+    DOMAIN_FORMS,
+    FREEMAIL,
+    GARBAGE,
+    HS_STAGES,
+    HUBSPOT_HEADERS,
+    IDN_CITIES,
+    INDUSTRIES,
+    LEGAL,
+    OWNERS,
+    PEOPLE,
+    SALESFORCE_HEADERS,
+    SF_TYPES,
+    SUFFIXES,
+    SYLLABLE_PAIRS,
+    SYLLABLES,
+    TWIN_SUFFIXES,
+    WEBSITE_FORMS,
+    WORDS,
+)
 
 POPULATIONS = ("customer", "prospect", "opportunity")
 UNMAPPED = 3  # plan code: a stage that maps to no population
 
-SALESFORCE_HEADERS = [
-    "Account ID",
-    "Account Name",
-    "Website",
-    "Type",
-    "Billing Country",
-    "Account Owner",
-    "Industry",
-    "Annual Revenue",
-    "Last Activity",
-]
-HUBSPOT_HEADERS = [
-    "Record ID",
-    "Company name",
-    "Company Domain Name",
-    "Website URL",
-    "Lifecycle Stage",
-    "Country/Region",
-    "Company owner",
-    "Annual Revenue",
-    "Last Activity Date",
-]
-
-# Stage spellings per plan code (customer, prospect, opportunity, unmapped).
-SF_TYPES = (("Customer - Direct", "Customer - Channel"), ("Prospect",), ("Opportunity",), ("Partner", "Competitor", "Other", ""))
-HS_STAGES = (
-    ("customer", "Customer", "evangelist", "Evangelist"),
-    (
-        "lead",
-        "Lead",
-        "subscriber",
-        "Subscriber",
-        "marketingqualifiedlead",
-        "Marketing Qualified Lead",
-        "salesqualifiedlead",
-        "Sales Qualified Lead",
-    ),
-    ("opportunity", "Opportunity"),
-    ("other", "Other", ""),
-)
 VENDOR_MIX = (0.30, 0.75)  # cumulative: 30% customers, 45% prospects, 25% opportunities
 PARTNER_MIX = (0.25, 0.80)
-
-# Company stems are fixed-width syllable words from a bijection of the company index:
-# distinct companies therefore never share a registrable domain (no digits in names either).
-SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
-SYLLABLE_PAIRS = [a + b for b in SYLLABLES for a in SYLLABLES]  # pair index d = a + 80 * b, same order as one at a time
-WORDS = [
-    "labs",
-    "systems",
-    "works",
-    "data",
-    "cloud",
-    "health",
-    "bank",
-    "logistics",
-    "foods",
-    "energy",
-    "media",
-    "robotics",
-    "analytics",
-    "security",
-    "retail",
-    "motors",
-    "capital",
-    "bio",
-    "software",
-    "networks",
-]
-SUFFIXES = ["com"] * 9 + ["io", "net", "co.uk", "com.au", "de", "co.jp", "fr", "ai", "org", "com.br", "ca", "nl"]
-TWIN_SUFFIXES = ["co.uk", "com.au", "de", "io"]  # a look-alike of an X.com company lives on one of these
-IDN_CITIES = [
-    ("münchen", "de"),
-    ("zürich", "ch"),
-    ("köln", "de"),
-    ("malmö", "se"),
-    ("québec", "ca"),
-    ("são-paulo", "com.br"),
-    ("ålesund", "no"),
-    ("düsseldorf", "de"),
-    ("göteborg", "se"),
-    ("besançon", "fr"),
-]
-LEGAL = ["Inc", "Inc.", "LLC", "Ltd", "Ltd.", "GmbH", "Corp", "", "", "S.A.", "Pty Ltd", "B.V.", "AG", "KK"]
-COUNTRIES = [
-    ("United States", "USA", "US"),
-    ("United Kingdom", "UK", "GB"),
-    ("Germany", "DE", "Deutschland"),
-    ("France", "FR"),
-    ("Australia", "AU"),
-    ("Japan", "JP"),
-    ("Canada", "CA"),
-    ("Brazil", "Brasil", "BR"),
-]
-OWNERS = [
-    "Dana Scully",
-    "Fox Mulder",
-    "Walter Skinner",
-    "Monica Reyes",
-    "John Doggett",
-    "Priya Natarajan",
-    "Lars Eriksson",
-    "Aiko Tanaka",
-    "Chloé Martin",
-    "Mateus Silva",
-    "Grace Hopper",
-    "Ada Byron",
-]
-INDUSTRIES = ["Software", "Healthcare", "Financial Services", "Manufacturing", "Retail", "Energy", "Media", "Logistics", ""]
-PEOPLE = ["jane.doe", "bob", "cto.mike", "info", "j.smith", "accounts", "maria.g", "kim99"]
-FREEMAIL = [
-    "gmail.com",
-    "yahoo.com",
-    "hotmail.com",
-    "outlook.com",
-    "icloud.com",
-    "aol.com",
-    "gmx.de",
-    "proton.me",
-    "yahoo.co.uk",
-    "web.de",
-]
-DISPOSABLE = ["mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com"]
-GARBAGE = ["", "", "", "n/a", "N/A", "-", "http://", "https://", "none", "   ", "TBD", "http://10.0.0.1/"]
-
-# Usable spellings of a host h (H = upper case). Every one canonicalises to h's registrable domain.
-WEBSITE_FORMS = [
-    "{h}",
-    "{h}",
-    "{h}",
-    "www.{h}",
-    "www.{h}",
-    "https://www.{h}",
-    "http://{h}",
-    "https://www.{h}/about?x=1",
-    "http://{h}:8080",
-    "https://{h}/en-us/",
-    "{H}",
-    "WWW.{H}",
-    "{h}.",
-    "www.{h}.",
-    " www.{h} ",
-    "http://app.{h}",
-    "https://eu.app.{h}/login",
-    "contact@{h}",
-    "sales@{h}",
-    "HTTPS://WWW.{H}/",
-    "https://www.{h}/#contact",
-    "{C}",
-]
-DOMAIN_FORMS = [
-    "{h}",
-    "{h}",
-    "{h}",
-    "{h}",
-    "www.{h}",
-    "{H}",
-    "{C}",
-    "{h}.",
-    "app.{h}",
-    "info@{h}",
-    " {h} ",
-]  # HubSpot "Company Domain Name"
 
 M64 = (1 << 64) - 1
 

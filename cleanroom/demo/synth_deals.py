@@ -32,6 +32,8 @@ Rows are rendered and written one at a time; only the truth is kept, so 100,000
 deals and 3 x 200,000 touches take seconds. One currency unless
 ``foreign_share`` > 0 (then that share of deals is in EUR): credits across
 currencies cannot be added without a rate.
+
+The headers and the stage, type and role spellings are in synth_deal_vocab.py.
 """
 
 from __future__ import annotations
@@ -44,147 +46,29 @@ from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple
 
-from cleanroom.demo.synth import (
-    DOMAIN_FORMS,
-    OWNERS,
-    WEBSITE_FORMS,
-    Company,
-    Rand,
-    _no_key,
-    _pick,
-    _Universe,
-    _website,
+from cleanroom.demo.synth import Company, Rand, _no_key, _pick, _Universe, _website
+from cleanroom.demo.synth_deal_vocab import (
+    HS_STAGES,
+    HS_TYPES,
+    HUBSPOT_DEAL_HEADERS,
+    LEAD_SOURCES,
+    NOTES,
+    ROLE_ORDER,
+    ROLE_SPELLINGS,
+    SALESFORCE_DEAL_HEADERS,
+    SF_STAGES,
+    SF_TYPES,
+    TOUCH_STYLES,
 )
 from cleanroom.demo.synth_files import write_rows
 from cleanroom.demo.synth_truth import AttributionTruth, TruthDeal, TruthTouch
+from cleanroom.demo.synth_vocab import DOMAIN_FORMS, OWNERS, WEBSITE_FORMS
 
-SALESFORCE_DEAL_HEADERS = [
-    "Opportunity ID",
-    "Opportunity Name",
-    "Account Name",
-    "Website",
-    "Amount",
-    "Opportunity Currency",
-    "Stage",
-    "Created Date",
-    "Close Date",
-    "Type",
-    "Opportunity Owner",
-    "Billing Country",
-    "Lead Source",
-]
-HUBSPOT_DEAL_HEADERS = [
-    "Record ID",
-    "Deal Name",
-    "Associated Company",
-    "Company Domain Name",
-    "Amount",
-    "Deal currency code",
-    "Deal Stage",
-    "Create Date",
-    "Close Date",
-    "Deal Type",
-    "Deal owner",
-    "Country/Region",
-]
-
-
-class TouchStyle(NamedTuple):
-    headers: list[str]
-    name: str
-    key: str
-    role: str
-    date: str
-    country: str
-    forms: list[str]  # spellings of the website/domain (synth.py)
-    date_format: str  # "us" (m/d/Y), "iso" or "iso-time"
-
-
-# Partner i writes its touches in style i % 3.
-TOUCH_STYLES = (
-    TouchStyle(
-        ["Account Name", "Website", "Partner Role", "Touch Date", "Partner Rep", "Billing Country", "Notes"],
-        "Account Name",
-        "Website",
-        "Partner Role",
-        "Touch Date",
-        "Billing Country",
-        WEBSITE_FORMS,
-        "us",
-    ),
-    TouchStyle(
-        ["Company name", "Company Domain Name", "Touch Type", "Activity Date", "Country/Region", "Owner"],
-        "Company name",
-        "Company Domain Name",
-        "Touch Type",
-        "Activity Date",
-        "Country/Region",
-        DOMAIN_FORMS,
-        "iso-time",
-    ),
-    TouchStyle(
-        ["Account Name", "Domain", "Role", "Date", "Country", "Notes"],
-        "Account Name",
-        "Domain",
-        "Role",
-        "Date",
-        "Country",
-        DOMAIN_FORMS,
-        "iso",
-    ),
-)
 OUTCOME_MIX = (("won", 0.35), ("lost", 0.30), ("open", 0.35))
 TYPE_MIX = (("new", 0.60), ("expansion", 0.25), ("renewal", 0.15))
-SF_STAGES = {
-    "won": ("Closed Won",),
-    "lost": ("Closed Lost",),
-    "open": (
-        "Prospecting",
-        "Qualification",
-        "Needs Analysis",
-        "Value Proposition",
-        "Id. Decision Makers",
-        "Perception Analysis",
-        "Proposal/Price Quote",
-        "Negotiation/Review",
-    ),
-}
-HS_STAGES = {
-    "won": ("closedwon", "Closed Won"),
-    "lost": ("closedlost", "Closed Lost"),
-    "open": (
-        "appointmentscheduled",
-        "qualifiedtobuy",
-        "presentationscheduled",
-        "decisionmakerboughtin",
-        "contractsent",
-        "Appointment Scheduled",
-        "Contract Sent",
-    ),
-}
-SF_TYPES = {
-    "new": ("New Business", "New Business", "New Customer", ""),
-    "expansion": ("Existing Business - Upgrade", "Expansion", "Existing Customer - Upgrade"),
-    "renewal": ("Renewal", "Existing Business - Renewal"),
-}
-HS_TYPES = {
-    "new": ("newbusiness", "New Business"),
-    "expansion": ("existingbusiness", "Existing Business"),
-    "renewal": ("renewal", "Renewal"),
-}
-ROLE_SPELLINGS = {
-    "sourcing": ("Sourcing", "sourcing", "Referral", "referred", "Sourced", "source"),
-    "co-sell": ("Co-Sell", "cosell", "co sell", "Co-selling"),
-    "technical": ("Technical", "tech", "Technical Validation", "Integration"),
-    "influence": ("Influence", "influenced", "Influencer"),
-}
 # Each partner has its own habits: role shares (sourcing, co-sell, technical, influence), by index % 3.
 ROLE_MIX = ((0.35, 0.15, 0.20, 0.30), (0.15, 0.35, 0.30, 0.20), (0.10, 0.20, 0.20, 0.50))
-ROLE_ORDER = ("sourcing", "co-sell", "technical", "influence")
-LEAD_SOURCES = ("Partner Referral", "Web", "Event", "Outbound", "Inbound", "")
-NOTES = ("", "", "intro call", "joint demo", "POC support", "exec sponsor lunch", "QBR")
 ON_DEAL_SHARE = 0.70  # of a partner's touches, on companies the vendor has deals with
 TOUCHED_SHARE = 0.65  # of the vendor's accounts, those partners touch at all
 KEYLESS_DEAL_SHARE = 0.02
