@@ -196,12 +196,13 @@ def amend_share(terms_json: bytes, party: str, columns: list[str]) -> bytes:
 
 
 def column_norm(column: str | None) -> str:
-    """How two headers (or coded values) compare: case, spaces and punctuation do not matter.
+    """How a share list names a column of the party's file: case, spaces, '_' and '-' do not matter.
 
-    The one rule: the client's header vocabulary (``cleanroom_client.inputs.headers``) recognises
-    columns with it, and a share list may not name one column twice under it.
+    Deliberately narrower than the client's header recognition (``cleanroom_client.inputs.headers.norm``,
+    which ignores all punctuation to find key columns under any spelling): this rule decides which
+    column's values leave the machine, so "Phone" must not also mean "Phone #".
     """
-    return re.sub(r"[\W_]+", "", (column or "").casefold())
+    return re.sub(r"[\s_\-\ufeff]+", "", (column or "").casefold())
 
 
 def _require(cond: bool, message: str) -> None:

@@ -84,13 +84,3 @@ def test_populations_no_longer_needs_deals() -> None:
         "assert 'cleanroom_client.inputs.deals' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_share_lists_and_header_recognition_compare_columns_by_one_rule():
-    from cleanroom.terms import column_norm
-    from cleanroom_client.inputs import headers
-
-    assert headers.norm is column_norm
-    for a, b in [("Account Owner", "account_owner"), ("Account: Website", "accountwebsite"), ("\ufeffRecord ID", "record-id")]:
-        assert column_norm(a) == column_norm(b)
-    assert column_norm("Account Owner") != column_norm("Account Owners")

@@ -86,8 +86,6 @@ def test_reveal_to_one_side_and_default_is_counts_only():
         ),
         (dict(share=["Owner"]), "granted no account-level reveal"),
         (dict(reveal=[("customer", "customer")], share=["Owner", "owner"]), "names a column twice"),
-        # the client's header rule: punctuation does not make another column
-        (dict(reveal=[("customer", "customer")], share=["Account Owner", "Account.Owner"]), "names a column twice"),
         (dict(reveal=[("customer", "customer")], share=[" Owner"]), "share of vendor"),
         (dict(reveal=[("customer", "customer")], dp_epsilon=1.0), "cannot be combined with differential privacy"),
     ],
@@ -475,3 +473,34 @@ def test_csv_export_defuses_formulas_from_partner_fields(tmp_path):
         and row["Partner Note"] == "'-2+3"
     )
     assert csv_rows(targets)[0][1] == f"{targets[0]['score']:.2f}"
+
+
+def _plan_and_file(share: tuple[str, ...], headers: tuple[str, ...]):
+    from pathlib import Path
+
+    from cleanroom_client.features.reveal import RevealPlan
+    from cleanroom_client.inputs.accounts import LoadResult
+    from cleanroom_client.inputs.columns import ColumnMap
+
+    plan = RevealPlan(party=V, peer=P, share=share, seal_populations=("customer",), view_populations=())
+    columns = ColumnMap(key_columns=(0,), name_column=None, population_column=None, country_column=None, names=headers)
+    return plan, LoadResult(Path("accounts.csv"), [], [], 0, columns)
+
+
+def test_a_shared_column_is_the_one_the_terms_name_never_a_lookalike():
+    from cleanroom_client.features.reveal import shared_headers
+
+    plan, loaded = _plan_and_file(("Phone", "Account Owner"), ("Website", "Phone #", "Phone", "account_owner"))
+    assert shared_headers(plan, loaded, "agr_1") == {"Phone": "Phone", "Account Owner": "account_owner"}
+    # punctuation is not ignored when choosing what leaves the machine: "Phone #" is another column
+    plan, loaded = _plan_and_file(("Phone",), ("Website", "Phone #"))
+    with pytest.raises(InputError, match="no column 'Phone'"):
+        shared_headers(plan, loaded, "agr_1")
+
+
+def test_two_columns_that_could_be_the_shared_one_send_neither():
+    from cleanroom_client.features.reveal import shared_headers
+
+    plan, loaded = _plan_and_file(("Account Owner",), ("Website", "account_owner", "ACCOUNT-OWNER"))
+    with pytest.raises(InputError, match="could be any of 'account_owner', 'ACCOUNT-OWNER'"):
+        shared_headers(plan, loaded, "agr_1")

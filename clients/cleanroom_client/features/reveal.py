@@ -78,10 +78,17 @@ class RevealPlan:
 
 def shared_headers(plan: RevealPlan, loaded: LoadResult, agreement_id: str) -> dict[str, str]:
     """Terms column -> the file's header for it; InputError naming the file and the column when one is missing."""
-    headers = {column_norm(h): h for h in loaded.columns.names}
     found = {}
     for column in plan.share:
-        header = headers.get(column_norm(column))
+        matches = [h for h in loaded.columns.names if column_norm(h) == column_norm(column)]
+        exact = [h for h in matches if h.strip() == column.strip()]
+        if len(matches) > 1 and len(exact) != 1:  # two columns could be meant: share neither rather than guess
+            raise InputError(
+                f"{loaded.source}: the shared column {column!r} of agreement {agreement_id} could be any of "
+                f"{', '.join(repr(m) for m in matches)}. Nothing was sent. Rename the columns so that one is "
+                f"{column!r}, or remove the others from the export."
+            )
+        header = exact[0] if exact else (matches[0] if matches else None)
         if header is None:
             raise InputError(
                 f"{loaded.source}: no column {column!r}, which the terms of agreement {agreement_id} say you share with "

@@ -15,10 +15,10 @@ spaces and punctuation ignored (``norm``): "Account: Website" ==
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from cleanroom.errors import InputError
-from cleanroom.terms import column_norm
 
 # Domain-like columns in precedence order: per row, the first non-empty usable value wins.
 # A curated domain (HubSpot "Company Domain Name", a generic "Domain") beats a
@@ -78,9 +78,13 @@ ROLE_HEADERS = ("Role", "Partner Role", "Touch Type", "Touchpoint Type", "Touch 
 DATE_HEADERS = ("Date", "Touch Date", "Activity Date", "Touchpoint Date", "Touched On", "Timestamp")
 
 
-# Case, spaces and punctuation do not matter in headers and coded values: the shared rule, which the
-# terms' share lists follow too.
-norm = column_norm
+def norm(text: str | None) -> str:
+    """Case, spaces and punctuation do not matter in headers and coded values.
+
+    Looser than the terms' ``column_norm`` on purpose: this finds key and stage columns under any
+    spelling, while that one picks the columns whose values are shared.
+    """
+    return re.sub(r"[\W_]+", "", (text or "").casefold())
 
 
 class MissingColumn(InputError):
