@@ -19,7 +19,7 @@ from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
 from cleanroom.coordinator.completion import Completion
-from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS, Limits
+from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS, Limits, denial_details, named_agreement
 from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
@@ -150,4 +150,5 @@ class Coordinator:
     # -- audit ---------------------------------------------------------------
 
     def audit_denial(self, caller: str, method: str, agreement_id: str | None, code: str, reason: str) -> None:
-        self.store.audit_now(caller, "request.denied", agreement_id, {"method": method, "code": code, "reason": reason})
+        """A refused call's permanent entry, bounded whatever the caller sent (a junk agreement id is not kept)."""
+        self.store.audit_now(caller, "request.denied", named_agreement(agreement_id), denial_details(method, code, reason))

@@ -870,3 +870,19 @@ def test_the_rpc_decorator_audits_a_refusal_and_ends_the_call_with_its_status(co
     denied = coord.store.rows("SELECT actor, agreement_id, details_json FROM audit_log WHERE action = 'request.denied'")
     assert [(d["actor"], d["agreement_id"]) for d in denied] == [(MALLORY, agr["agreement_id"])]
     assert json.loads(denied[0]["details_json"])["method"] == ("GetReveal" if streaming else "Get")
+
+
+def test_a_refused_call_with_a_huge_agreement_id_leaves_a_small_audit_entry(coord):
+    """A caller controls what it sends, not how much of it is kept forever: a 4 MiB id is refused and
+    audited in under a kilobyte, with no agreement named (the junk id is not an agreement's)."""
+    from cleanroom.coordinator.grpc.service import AgreementService
+    from cleanroom.v1 import agreements_pb2
+
+    huge = "agr_" + "x" * (4 * 1024 * 1024)
+    context = _Context(MALLORY)
+    with pytest.raises(_Aborted):
+        AgreementService(coord).Get(agreements_pb2.GetAgreementRequest(agreement_id=huge), context)
+    denied = coord.store.rows("SELECT agreement_id, details_json FROM audit_log WHERE action = 'request.denied'")
+    assert len(denied) == 1 and denied[0]["agreement_id"] is None
+    assert len(denied[0]["details_json"]) < 1024
+    assert json.loads(denied[0]["details_json"])["code"] == context.aborted[0].name

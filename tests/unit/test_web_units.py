@@ -10,10 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cleanroom.coordinator.limits import MAX_DENIAL_METHOD as MAX_METHOD
+from cleanroom.coordinator.limits import MAX_DENIAL_REASON as MAX_REASON
 from cleanroom.coordinator.web.app import HttpServer, create_app, parse_listen
 from cleanroom.coordinator.web.auth import ApiKeys, Principal, Sessions, key_hash
 from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor
-from cleanroom.coordinator.web.refusals import MAX_METHOD, MAX_REASON, audit_refusal
+from cleanroom.coordinator.web.refusals import audit_refusal
 from cleanroom.errors import InputError, InvalidArgument
 
 from inprocess import coordinator
