@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
+from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json

@@ -30,7 +30,7 @@ from cleanroom.attribution.summary import PartnerSummary
 from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
 from cleanroom.coordinator.linkage import Linked, from_blobs
 from cleanroom.coordinator.runs import Runs
-from cleanroom.coordinator.store import ReleaseBody, Store, Tx, now
+from cleanroom.coordinator.store import NewRelease, Store, Tx, now, pack_body
 from cleanroom.coordinator.store.records import RunRow
 from cleanroom.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from cleanroom.terms import canonical_json
@@ -87,15 +87,10 @@ class AttributionJobs:
             self._store_vendor_release(con, caller, inputs, job, vendor_release)
             for one, release in zip(inputs, partner_releases, strict=True):
                 agreement_id = one.agreement.agreement_id
-                self._store.insert_release(
+                self._store.releases.insert(
                     con,
-                    new_id("rel"),
-                    agreement_id,
-                    one.run.run_id,
-                    one.partner,
-                    "attribution",
+                    NewRelease(new_id("rel"), agreement_id, one.run.run_id, one.partner, "attribution", job.released_at),
                     json.dumps(release),
-                    job.released_at,
                 )
                 self._store.audit(con, "coordinator", "release.attribution", agreement_id, json.loads(release["body_json"]))
         return vendor_release
@@ -166,12 +161,12 @@ class AttributionJobs:
 
     def _store_vendor_release(self, con: Tx, caller: str, inputs: list[JobInput], job: Credited, release: dict[str, Any]) -> None:
         """The vendor's release under every agreement of the job, each with its own audit entry."""
-        stored = ReleaseBody.of(json.dumps(release))  # one body under every agreement: compressed once
+        stored = pack_body(json.dumps(release))  # one body under every agreement: compressed once
         body_sha256 = hashlib.sha256(release["body_json"].encode()).hexdigest()
         for one in inputs:
             agreement_id = one.agreement.agreement_id
-            self._store.insert_release(
-                con, new_id("rel"), agreement_id, one.run.run_id, caller, "attribution", stored, job.released_at
+            self._store.releases.insert(
+                con, NewRelease(new_id("rel"), agreement_id, one.run.run_id, caller, "attribution", job.released_at), stored
             )
             partner_row = next(s.to_dict() for s in job.summaries if s.partner == one.partner)
             self._store.audit(

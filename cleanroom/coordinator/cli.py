@@ -42,9 +42,10 @@ def _coordinator_add_party(args: argparse.Namespace) -> int:
 
 
 def _coordinator_serve(args: argparse.Namespace) -> int:
-    from cleanroom.coordinator.core import MAX_CHUNK_POINTS, Limits
     from cleanroom.coordinator.datadir import DataDir
+    from cleanroom.coordinator.limits import Limits
     from cleanroom.coordinator.server import serve_forever
+    from cleanroom.protocol import MAX_CHUNK_POINTS
 
     data_dir = DataDir(Path(args.data_dir))
     listen = args.listen or data_dir.config()["listen"]
@@ -209,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_coordinator_commands(sub: Any) -> None:
-    from cleanroom.coordinator.core import DEFAULT_MAX_POINTS
     from cleanroom.coordinator.datadir import DEFAULT_LISTEN
+    from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS
 
     coord = sub.add_parser("coordinator", help="run and administer a coordinator")
     csub = coord.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -19,15 +19,13 @@ from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
 from cleanroom.coordinator.completion import Completion
-from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS, Limits, denial_details, named_agreement
+from cleanroom.coordinator.limits import Limits, denial_details, named_agreement
 from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
-from cleanroom.coordinator.store.records import OWN, PURPOSES, REBLINDED
 from cleanroom.coordinator.uploads import Uploads
-from cleanroom.protocol import MAX_CHUNK_POINTS
 
-__all__ = ["DEFAULT_MAX_POINTS", "MAX_CHUNK_POINTS", "OWN", "PURPOSES", "REBLINDED", "Coordinator", "Limits"]
+__all__ = ["Coordinator"]
 
 
 class Coordinator:

@@ -14,9 +14,9 @@ import json
 from typing import Any
 
 from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
-from cleanroom.coordinator.release import overlap_release, reveal_cells
+from cleanroom.coordinator.release_policy import overlap_release, reveal_cells
 from cleanroom.coordinator.runs import Runs
-from cleanroom.coordinator.store import Store, now
+from cleanroom.coordinator.store import NewRelease, Store, now
 from cleanroom.coordinator.store.records import RunRow
 from cleanroom.crypto.sealed import reveal_digest
 from cleanroom.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
@@ -52,8 +52,10 @@ class Releases:
         )
         body["signature"] = self._store.signer.sign_json(body).hex()
         with self._store.transaction() as con:
-            self._store.insert_release(
-                con, new_id("rel"), agreement_id, result_run, caller, "overlap", json.dumps(body, sort_keys=True), now(), epsilon
+            self._store.releases.insert(
+                con,
+                NewRelease(new_id("rel"), agreement_id, result_run, caller, "overlap", now(), epsilon),
+                json.dumps(body, sort_keys=True),
             )
             released: dict[str, Any] = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
             if "dp" in body:
@@ -158,15 +160,10 @@ class Releases:
         body["signature"] = self._store.signer.sign_json(body).hex()
         sealed_rows = [{**r, "sealed": base64.b64encode(r["sealed"]).decode("ascii")} for r in rows]
         with self._store.transaction() as con:
-            self._store.insert_release(
+            self._store.releases.insert(
                 con,
-                new_id("rel"),
-                agreement_id,
-                run.run_id,
-                caller,
-                "reveal",
+                NewRelease(new_id("rel"), agreement_id, run.run_id, caller, "reveal", now()),
                 json.dumps({**body, "sealed_rows": sealed_rows}, sort_keys=True),
-                now(),
             )
             # The release holds the rows now: one copy of the sealed bytes, not two.
             self._store.runs.delete_reveal_rows(con, run.run_id, caller)

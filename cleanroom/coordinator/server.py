@@ -11,10 +11,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from cleanroom.coordinator.core import Coordinator, Limits
+from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.grpc import SERVICES, add_services
 from cleanroom.coordinator.grpc.wirelog import WireLog
+from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
 from cleanroom.protocol import MAX_MESSAGE_BYTES
 

@@ -21,7 +21,7 @@ import subprocess
 import duckdb
 import pytest
 
-from cleanroom.coordinator.store import release_text
+from cleanroom.coordinator.store import StoredBody, release_text
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
 from cleanroom_client.inputs.accounts import load_accounts
 
@@ -337,7 +337,7 @@ def test_a_ciphertext_altered_in_the_store_reveals_nothing(world):
             "SELECT body_json, body_zlib, release_id FROM releases WHERE agreement_id = ? AND viewer = 'vendor' AND kind = 'reveal'",
             [agreement_id],
         ).fetchone()
-        body = json.loads(release_text({"body_json": body_json, "body_zlib": body_zlib}))
+        body = json.loads(release_text(StoredBody(body_json, body_zlib)))
         import base64
 
         row = body["sealed_rows"][len(body["sealed_rows"]) // 2]

@@ -33,9 +33,9 @@ from cleanroom.attribution.recordio import (
     split_rows,
 )
 from cleanroom.attribution.records import ROLES, Deal
-from cleanroom.coordinator.core import OWN
 from cleanroom.coordinator.linkage import from_blobs, link, to_blobs
 from cleanroom.coordinator.overlap import SideTokens
+from cleanroom.coordinator.store.records import OWN
 from cleanroom.errors import InvalidArgument
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret

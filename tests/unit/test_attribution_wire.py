@@ -19,7 +19,8 @@ import pytest
 from cleanroom.attribution import AttributionConfig, Deal, Touch, credit_deals, partner_release, summarize_partners
 from cleanroom.attribution.recordio import encode_deals, encode_touches
 from cleanroom.coordinator.attribution_jobs import run_attribution, show_attribution
-from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
+from cleanroom.coordinator.core import Coordinator
+from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cleanroom.coordinator.core import Coordinator, Limits
+from cleanroom.coordinator.core import Coordinator
+from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
 from cleanroom.crypto.signing import Signer
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
@@ -616,20 +617,25 @@ def _check_audit_chain(coord, signer):
 
 
 def test_large_release_bodies_are_stored_compressed_and_read_back_whole(coord):
-    from cleanroom.coordinator.store import INLINE_RELEASE_BYTES, release_text
+    from cleanroom.coordinator.store import INLINE_RELEASE_BYTES, NewRelease, StoredBody, release_text
 
     small = json.dumps({"cells": [1, 2, 3]})
     large = json.dumps({"deals": [{"ref": i, "credits": {"partner": f"{i}.00"}} for i in range(20_000)]})
     assert len(small) <= INLINE_RELEASE_BYTES < len(large)
     with coord.store.transaction() as con:
-        coord.store.insert_release(con, "rel_small", "agr_x", "run_x", VENDOR, "overlap", small, "2026-01-01T00:00:00Z")
-        coord.store.insert_release(con, "rel_large", "agr_x", "run_x", VENDOR, "attribution", large, "2026-01-01T00:00:00Z")
+        coord.store.releases.insert(
+            con, NewRelease("rel_small", "agr_x", "run_x", VENDOR, "overlap", "2026-01-01T00:00:00Z"), small
+        )
+        coord.store.releases.insert(
+            con, NewRelease("rel_large", "agr_x", "run_x", VENDOR, "attribution", "2026-01-01T00:00:00Z"), large
+        )
     rows = {r["release_id"]: r for r in coord.store.rows("SELECT * FROM releases ORDER BY release_id")}
     assert rows["rel_small"]["body_json"] == small and rows["rel_small"]["body_zlib"] is None
     assert rows["rel_large"]["body_json"] == "" and len(rows["rel_large"]["body_zlib"]) < len(large) // 4
-    assert release_text(rows["rel_small"]) == small and release_text(rows["rel_large"]) == large
+    stored = {k: StoredBody(r["body_json"], r.get("body_zlib")) for k, r in rows.items()}
+    assert release_text(stored["rel_small"]) == small and release_text(stored["rel_large"]) == large
     # A row read from a store made before the column existed has no body_zlib at all.
-    assert release_text({"body_json": small}) == small
+    assert release_text(StoredBody(small, None)) == small
 
 
 # The schema statements of the store before migrations were recorded (commit faee0d3), run at each start
@@ -711,7 +717,7 @@ CREATE TABLE IF NOT EXISTS releases (
     released_at TEXT NOT NULL,
     epsilon DOUBLE NOT NULL DEFAULT 0
 );
--- Account-level reveal (cleanroom/sealed.py): each party's X25519 public key per
+-- Account-level reveal (cleanroom/crypto/sealed.py): each party's X25519 public key per
 -- agreement, as the party gave it with its proposal or approval (relayed, never used here).
 CREATE TABLE IF NOT EXISTS encryption_keys (
     agreement_id TEXT NOT NULL,

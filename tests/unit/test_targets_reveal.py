@@ -15,8 +15,9 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from cleanroom.coordinator.core import OWN, REBLINDED, Coordinator
+from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.crypto.sealed import (
     Opener,
     SealContext,

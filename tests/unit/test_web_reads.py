@@ -8,8 +8,8 @@ from cleanroom.coordinator.attribution_jobs import run_attribution
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store
-from cleanroom.coordinator.store import reads as reads_module
 from cleanroom.coordinator.store.reads import WebReads
+from cleanroom.coordinator.store.records import StoredBody
 from cleanroom.coordinator.web.attribution import attribution
 from cleanroom.coordinator.web.auth import Principal
 
@@ -41,8 +41,8 @@ def test_attribution_pages_newest_first_reading_only_the_page(built, monkeypatch
     made, coord = built
     reads = WebReads(coord.store)
     decompressed = []
-    original = reads_module.release_text
-    monkeypatch.setattr(reads_module, "release_text", lambda row: decompressed.append(1) or original(row))
+    original = StoredBody.text
+    monkeypatch.setattr(StoredBody, "text", property(lambda body: decompressed.append(1) or original.fget(body)))
     first = attribution(reads, VENDOR, limit=1)
     assert [i["job_id"] for i in first["items"]] == [made["job2"]] and first["next_cursor"]
     assert len(decompressed) == 1  # the page's one body; not every release the vendor holds

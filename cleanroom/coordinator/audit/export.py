@@ -15,10 +15,11 @@ from typing import Any
 
 import duckdb
 
-from cleanroom.auditlog.chain import FORMAT, checkpoint_body
+from cleanroom.auditlog.chain import FORMAT, GENESIS_HASH, checkpoint_body
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import now
 from cleanroom.coordinator.store.audit import agreement_exists, chain
+from cleanroom.coordinator.store.records import AuditRow
 from cleanroom.crypto.signing import Signer
 from cleanroom.errors import InputError
 from cleanroom.terms import canonical_json
@@ -36,21 +37,25 @@ def open_read_only(data_dir: DataDir) -> duckdb.DuckDBPyConnection:
         raise InputError(f"cannot open {data_dir.store_path}: {exc}") from None
 
 
+def entry_dict(row: AuditRow) -> dict[str, Any]:
+    """An audit entry as the export and the REST API show it (the export adds ``"type": "entry"``)."""
+    return {
+        "seq": row.seq,
+        "at": row.logged_at,
+        "actor": row.actor,
+        "action": row.action,
+        "agreement_id": row.agreement_id,
+        "details": json.loads(row.details_json),
+        "prev_hash": row.prev_hash,
+        "entry_hash": row.entry_hash,
+        "signature": bytes(row.signature).hex(),
+    }
+
+
 def chain_lines(con: duckdb.DuckDBPyConnection, agreement_id: str | None) -> Iterator[dict[str, Any]]:
     for row in chain(con):
         if agreement_id is None or row.agreement_id == agreement_id:
-            yield {
-                "type": "entry",
-                "seq": row.seq,
-                "at": row.logged_at,
-                "actor": row.actor,
-                "action": row.action,
-                "agreement_id": row.agreement_id,
-                "details": json.loads(row.details_json),
-                "prev_hash": row.prev_hash,
-                "entry_hash": row.entry_hash,
-                "signature": bytes(row.signature).hex(),
-            }
+            yield {"type": "entry", **entry_dict(row)}
         else:
             yield {
                 "type": "redacted",
@@ -63,7 +68,7 @@ def chain_lines(con: duckdb.DuckDBPyConnection, agreement_id: str | None) -> Ite
 
 def export_text(lines: list[dict[str, Any]], signer: Signer, agreement_id: str | None) -> tuple[str, str]:
     """The export file's text (header, ``lines``, signed checkpoint) and the head hash."""
-    head = lines[-1]["entry_hash"] if lines else "0" * 64
+    head = lines[-1]["entry_hash"] if lines else GENESIS_HASH
     checkpoint = checkpoint_body(len(lines), head, now(), agreement_id)
     text = [json.dumps({"type": "header", "format": FORMAT, "agreement_filter": agreement_id})]
     text += [json.dumps(line, sort_keys=True) for line in lines]

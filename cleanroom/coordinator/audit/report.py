@@ -9,8 +9,8 @@ import duckdb
 
 from cleanroom.coordinator.audit.export import open_read_only
 from cleanroom.coordinator.datadir import DataDir
-from cleanroom.coordinator.store import release_text
-from cleanroom.coordinator.store.audit import agreement_summary, denied_requests, releases_of
+from cleanroom.coordinator.store.audit import agreement_of, denied_requests, releases_of
+from cleanroom.coordinator.store.records import StoredBody
 from cleanroom.errors import InputError
 
 # What a release disclosed: overlap cells and totals (with DP spend), the vendor's attribution
@@ -45,16 +45,15 @@ def disclosure_report(data_dir: DataDir, agreement_id: str) -> dict[str, Any]:
 
 def disclosure_report_from(con: duckdb.DuckDBPyConnection, agreement_id: str) -> dict[str, Any] | None:
     """The report read through an open connection (the REST API uses the running store's); None if no such agreement."""
-    agreement = agreement_summary(con, agreement_id)
+    agreement = agreement_of(con, agreement_id)
     if agreement is None:
         return None
     rows = releases_of(con, agreement_id)  # a store from before body_zlib has no such column
     denied = denied_requests(con, agreement_id)
-    proposer, counterparty, version, terms_hash, state = agreement
-    viewers: dict[str, list[dict[str, Any]]] = {proposer: [], counterparty: []}
+    viewers: dict[str, list[dict[str, Any]]] = {agreement.proposer: [], agreement.counterparty: []}
     for row in rows:
         viewer, kind, run_id, released_at = row["viewer"], row["kind"], row["run_id"], row["released_at"]
-        release = json.loads(release_text(row))
+        release = json.loads(StoredBody(row["body_json"], row.get("body_zlib")).text)
         if "body_json" in release:  # attribution releases are stored signed: {release_id, body_json, signature}
             release = json.loads(release["body_json"])
         viewers.setdefault(viewer, []).append(
@@ -69,9 +68,9 @@ def disclosure_report_from(con: duckdb.DuckDBPyConnection, agreement_id: str) ->
         )
     return {
         "agreement_id": agreement_id,
-        "parties": [proposer, counterparty],
-        "state": state,
-        "current_terms": {"version": version, "terms_hash": terms_hash},
+        "parties": list(agreement.parties),
+        "state": agreement.state,
+        "current_terms": {"version": agreement.version, "terms_hash": agreement.terms_hash},
         "viewers": [{"viewer": v, "releases": r} for v, r in viewers.items()],
         "denied_requests": [{"party": a, "at": at, **json.loads(d)} for a, at, d in denied],
     }

@@ -23,12 +23,13 @@ from cleanroom.coordinator.store.agreements import AgreementRepository
 from cleanroom.coordinator.store.api_keys import ApiKeyRepository
 from cleanroom.coordinator.store.audit import AuditLog
 from cleanroom.coordinator.store.connection import Database, Tx, now
-from cleanroom.coordinator.store.releases import INLINE_RELEASE_BYTES, NewRelease, ReleaseBody, ReleaseRepository, release_text
+from cleanroom.coordinator.store.records import StoredBody
+from cleanroom.coordinator.store.releases import INLINE_RELEASE_BYTES, NewRelease, ReleaseRepository, pack_body, release_text
 from cleanroom.coordinator.store.runs import RunRepository
 from cleanroom.coordinator.store.uploads import UploadRepository
 from cleanroom.crypto.signing import Signer
 
-__all__ = ["INLINE_RELEASE_BYTES", "ReleaseBody", "Store", "Tx", "now", "release_text"]
+__all__ = ["INLINE_RELEASE_BYTES", "NewRelease", "Store", "StoredBody", "Tx", "now", "pack_body", "release_text"]
 
 
 class Store:
@@ -67,27 +68,13 @@ class Store:
         self.db.checkpoint()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Ad-hoc read as dicts (tests and the web's read queries; the domain uses the repositories)."""
+        """Ad-hoc read as dicts, for tests only (the domain uses the repositories, the web ``store.reads``)."""
         return self.db.rows(sql, params)
 
     def row(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        """One ad-hoc row as a dict, for tests only (None when there is none)."""
         found = self.db.rows(sql, params)
         return found[0] if found else None
-
-    def insert_release(
-        self,
-        con: Tx,
-        release_id: str,
-        agreement_id: str,
-        run_id: str,
-        viewer: str,
-        kind: str,
-        text: str | ReleaseBody,
-        released_at: str,
-        epsilon: float = 0.0,
-    ) -> None:
-        """One releases row (see ``ReleaseRepository.insert``)."""
-        self.releases.insert(con, NewRelease(release_id, agreement_id, run_id, viewer, kind, released_at, epsilon), text)
 
     def audit(self, con: Tx, actor: str, action: str, agreement_id: str | None, details: dict[str, Any]) -> dict[str, Any]:
         """Append a signed, hash-chained entry inside the caller's transaction."""

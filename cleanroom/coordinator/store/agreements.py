@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from cleanroom.coordinator.store.connection import Database, Tx
 from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey
+
+
+@dataclass(frozen=True)
+class _Approval:
+    agreement_id: str
+    version: int
+    terms_hash: str
+    party: str
 
 
 class AgreementRepository:
@@ -20,10 +31,23 @@ class AgreementRepository:
 
     def approvers(self, row: AgreementRow) -> list[str]:
         """The parties that approved the agreement's current terms, first approval first."""
-        return self._db.values(
-            "SELECT party FROM approvals WHERE agreement_id = ? AND version = ? AND terms_hash = ? ORDER BY approved_at",
-            [row.agreement_id, row.version, row.terms_hash],
+        return self.approvers_of([row])[row.agreement_id]
+
+    def approvers_of(self, rows: Sequence[AgreementRow]) -> dict[str, list[str]]:
+        """Per agreement, the parties that approved its current version and terms hash, first approval first."""
+        out: dict[str, list[str]] = {r.agreement_id: [] for r in rows}
+        if not rows:
+            return out
+        current = {r.agreement_id: (r.version, r.terms_hash) for r in rows}
+        found = self._db.records(
+            _Approval,
+            f"FROM approvals WHERE agreement_id IN ({','.join('?' * len(current))}) ORDER BY approved_at",
+            list(current),
         )
+        for a in found:
+            if current[a.agreement_id] == (a.version, a.terms_hash):
+                out[a.agreement_id].append(a.party)
+        return out
 
     def encryption_keys(self, agreement_id: str) -> list[EncryptionKey]:
         return self._db.records(

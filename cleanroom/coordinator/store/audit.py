@@ -13,7 +13,7 @@ import duckdb
 
 from cleanroom.auditlog.chain import GENESIS_HASH, entry_body, entry_hash
 from cleanroom.coordinator.store.connection import Tx, columns, now
-from cleanroom.coordinator.store.records import AuditRow
+from cleanroom.coordinator.store.records import AgreementRow, AuditRow
 from cleanroom.crypto.signing import Signer
 
 
@@ -46,12 +46,9 @@ def agreement_exists(con: duckdb.DuckDBPyConnection, agreement_id: str) -> bool:
     return con.execute("SELECT 1 FROM agreements WHERE agreement_id = ?", [agreement_id]).fetchone() is not None
 
 
-def agreement_summary(con: duckdb.DuckDBPyConnection, agreement_id: str) -> tuple[str, str, int, str, str] | None:
-    """(proposer, counterparty, version, terms_hash, state) of an agreement."""
-    found = con.execute(
-        "SELECT proposer, counterparty, version, terms_hash, state FROM agreements WHERE agreement_id = ?", [agreement_id]
-    ).fetchone()
-    return (found[0], found[1], found[2], found[3], found[4]) if found else None
+def agreement_of(con: duckdb.DuckDBPyConnection, agreement_id: str) -> AgreementRow | None:
+    found = con.execute(f"SELECT {columns(AgreementRow)} FROM agreements WHERE agreement_id = ?", [agreement_id]).fetchone()
+    return AgreementRow(*found) if found else None
 
 
 def releases_of(con: duckdb.DuckDBPyConnection, agreement_id: str) -> list[dict[str, Any]]:

@@ -24,9 +24,17 @@ Tx = duckdb.DuckDBPyConnection  # the connection of an open transaction, handed 
 Row = TypeVar("Row")
 
 
+def time_text(moment: dt.datetime) -> str:
+    """A time as the store writes it: UTC ISO 8601 text with microseconds (sortable; TEXT keeps the store
+    self-describing). A naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
 def now() -> str:
-    """UTC time as ISO 8601 text (sortable; stored as TEXT to keep the store self-describing)."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    """The current time as the store writes times (``time_text``)."""
+    return time_text(dt.datetime.now(dt.UTC))
 
 
 @cache
@@ -75,7 +83,7 @@ class Database:
             self._con.execute("CHECKPOINT")
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows as dicts, for ad-hoc reads (tests, the web's read queries)."""
+        """Rows as dicts, for ad-hoc reads by tests only (``Store.rows``); code reads through ``records``/``values``."""
         with self.reading() as con:
             cur = con.execute(sql, params)
             names = [d[0] for d in cur.description]

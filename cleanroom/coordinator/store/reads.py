@@ -1,4 +1,4 @@
-"""The REST API's and the pages' read queries: every SQL statement they run, over typed rows.
+"""The REST API's and the pages' read queries, over typed records (through the repositories where they ask the same).
 
 ``WebReads`` answers questions about what the store holds; it knows nothing of
 callers, roles or parties' rights (``cleanroom.coordinator.web.access`` decides
@@ -17,10 +17,9 @@ from typing import Any
 
 import duckdb
 
-from cleanroom.coordinator.store import Store, release_text
-from cleanroom.coordinator.store.records import AgreementRow, AuditRow
-
-_AGREEMENT_COLUMNS = "agreement_id, version, proposer, counterparty, terms_json, terms_hash, state, created_at"
+from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store.connection import columns
+from cleanroom.coordinator.store.records import AgreementRow, AuditRow, StoredBody
 
 
 @dataclass(frozen=True)
@@ -56,18 +55,17 @@ class ReleaseListing:
 
 @dataclass(frozen=True)
 class StoredRelease:
-    """One release as stored: its JSON inline, or zlib-compressed when large (decompressed only when read)."""
+    """One release as stored; its body decompressed only when read (``body.text``)."""
 
     release_id: str
     agreement_id: str
     run_id: str
     released_at: str
-    body_json: str
-    body_zlib: bytes | None
+    body: StoredBody
 
-    @property
-    def text(self) -> str:
-        return release_text({"body_json": self.body_json, "body_zlib": self.body_zlib})
+
+# The SELECT list of a StoredRelease (``_stored``), over releases aliased r.
+_STORED_RELEASE = f"r.release_id, r.agreement_id, r.run_id, r.released_at, {columns(StoredBody, 'r')}"
 
 
 @dataclass(frozen=True)
@@ -157,8 +155,7 @@ class WebReads:
     # -- agreements, runs, release listings ------------------------------------------------------
 
     def agreement(self, agreement_id: str) -> AgreementRow | None:
-        rows = self._fetch(f"SELECT {_AGREEMENT_COLUMNS} FROM agreements WHERE agreement_id = ?", [agreement_id])
-        return _agreement(rows[0]) if rows else None
+        return self._store.agreements.get(agreement_id)
 
     def agreements(
         self,
@@ -182,62 +179,39 @@ class WebReads:
         if after is not None:
             where.append("(created_at, agreement_id) > (?, ?)")
             params += list(after)
-        sql = f"SELECT {_AGREEMENT_COLUMNS} FROM agreements"
+        sql = "FROM agreements"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at, agreement_id"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_agreement(r) for r in self._fetch(sql, params)]
+        return self._store.db.records(AgreementRow, sql, params)
 
     def current_approvals(self, agreements: Sequence[AgreementRow]) -> dict[str, list[str]]:
         """Per agreement, the parties that approved its current version and terms hash, in approval order."""
-        out: dict[str, list[str]] = {a.agreement_id: [] for a in agreements}
-        if not agreements:
-            return out
-        marks = ",".join("?" * len(agreements))
-        current = {a.agreement_id: (a.version, a.terms_hash) for a in agreements}
-        found = self._fetch(
-            f"SELECT agreement_id, version, terms_hash, party FROM approvals WHERE agreement_id IN ({marks}) ORDER BY approved_at",
-            [a.agreement_id for a in agreements],
-        )
-        for agreement_id, version, terms_hash, party in found:
-            if current[agreement_id] == (version, terms_hash):
-                out[agreement_id].append(party)
-        return out
+        return self._store.agreements.approvers_of(agreements)
 
     def runs(self, agreement_id: str) -> list[RunSummary]:
-        rows = self._fetch(
-            "SELECT run_id, purpose, state, version, terms_hash, created_at, completed_at FROM runs "
-            "WHERE agreement_id = ? ORDER BY created_at",
-            [agreement_id],
-        )
-        return [RunSummary(*r) for r in rows]
+        return self._store.db.records(RunSummary, "FROM runs WHERE agreement_id = ? ORDER BY created_at", [agreement_id])
 
     def latest_complete_run(self, agreement_id: str, purpose: str = "overlap") -> str | None:
-        rows = self._fetch(
-            "SELECT run_id FROM runs WHERE agreement_id = ? AND purpose = ? AND state = 'complete' ORDER BY completed_at DESC LIMIT 1",
-            [agreement_id, purpose],
-        )
-        return rows[0][0] if rows else None
+        found = self._store.runs.latest_complete(agreement_id, purpose)
+        return found.run_id if found else None
 
     def release_listing(self, agreement_id: str, viewer: str | None = None) -> list[ReleaseListing]:
         """Releases under an agreement (all viewers', or one viewer's), oldest first, without bodies."""
-        sql = "SELECT release_id, kind, viewer, run_id, released_at, epsilon FROM releases WHERE agreement_id = ?"
+        sql = "FROM releases WHERE agreement_id = ?"
         params = [agreement_id]
         if viewer is not None:
             sql += " AND viewer = ?"
             params.append(viewer)
-        return [ReleaseListing(*r) for r in self._fetch(sql + " ORDER BY released_at", params)]
+        return self._store.db.records(ReleaseListing, sql + " ORDER BY released_at", params)
 
     # -- release bodies ----------------------------------------------------------------------------
 
     def latest_overlap(self, agreement_id: str, viewer: str, run_id: str | None = None) -> StoredRelease | None:
-        sql = (
-            "SELECT release_id, agreement_id, run_id, released_at, body_json, body_zlib FROM releases "
-            "WHERE agreement_id = ? AND viewer = ? AND kind = 'overlap'"
-        )
+        sql = f"SELECT {_STORED_RELEASE} FROM releases r WHERE agreement_id = ? AND viewer = ? AND kind = 'overlap'"
         params = [agreement_id, viewer]
         if run_id:
             sql += " AND run_id = ?"
@@ -248,9 +222,9 @@ class WebReads:
     def latest_overlaps_of(self, viewer: str) -> dict[str, StoredRelease]:
         """Per agreement, the latest overlap released to ``viewer``."""
         rows = self._fetch(
-            """SELECT release_id, agreement_id, run_id, released_at, body_json, body_zlib FROM (
+            f"""SELECT {_STORED_RELEASE} FROM (
                    SELECT *, row_number() OVER (PARTITION BY agreement_id ORDER BY released_at DESC) AS n
-                   FROM releases WHERE viewer = ? AND kind = 'overlap') WHERE n = 1""",
+                   FROM releases WHERE viewer = ? AND kind = 'overlap') r WHERE n = 1""",
             [viewer],
         )
         return {r[1]: _stored(r) for r in rows}
@@ -269,7 +243,7 @@ class WebReads:
         the vendor's is stored once per agreement of the job: so a viewer's job is its releases sharing a
         ``released_at``, hidden when any of their agreements was revoked (nothing more is served under
         one), shown by its first release (under ``agreement_id`` when given). Bodies are decompressed
-        only when read (``StoredRelease.text``).
+        only when read (``StoredRelease.body.text``).
         """
         pick = "min(m.release_id)"
         params: list[Any] = [viewer]
@@ -286,7 +260,7 @@ class WebReads:
                 FROM releases m JOIN agreements a ON a.agreement_id = m.agreement_id
                 WHERE m.viewer = ? AND m.kind = 'attribution'
                 GROUP BY m.released_at)
-            SELECT r.release_id, r.agreement_id, r.run_id, r.released_at, r.body_json, r.body_zlib
+            SELECT {_STORED_RELEASE}
             FROM jobs j JOIN releases r ON r.release_id = j.release_id
             WHERE NOT j.revoked {page}
             ORDER BY j.released_at DESC, j.release_id DESC LIMIT ?"""
@@ -296,12 +270,11 @@ class WebReads:
 
     def audit_entries(self, q: AuditQuery) -> list[AuditRow]:
         clauses, values = _audit_where(q)
-        rows = self._fetch(
-            "SELECT seq, logged_at, actor, action, agreement_id, details_json, prev_hash, entry_hash, signature FROM audit_log "
-            f"WHERE {' AND '.join(clauses)} ORDER BY seq {'DESC' if q.descending else 'ASC'} LIMIT ?",
+        return self._store.db.records(
+            AuditRow,
+            f"FROM audit_log WHERE {' AND '.join(clauses)} ORDER BY seq {'DESC' if q.descending else 'ASC'} LIMIT ?",
             [*values, q.limit],
         )
-        return [AuditRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8])) for r in rows]
 
     def audit_actions(self, visible_to: str | None) -> list[str]:
         where, params = _visible_audit(visible_to)
@@ -330,13 +303,7 @@ class WebReads:
         return int(entries), int(denied)
 
 
-def _agreement(row: tuple[Any, ...]) -> AgreementRow:
-    agreement_id, version, proposer, counterparty, terms_json, terms_hash, state, created_at = row
-    return AgreementRow(agreement_id, int(version), proposer, counterparty, bytes(terms_json), terms_hash, state, created_at)
-
-
 def _stored(row: tuple[Any, ...]) -> StoredRelease:
+    """A StoredRelease from a row selected by ``_STORED_RELEASE``."""
     release_id, agreement_id, run_id, released_at, body_json, body_zlib = row
-    return StoredRelease(
-        release_id, agreement_id, run_id, released_at, body_json, None if body_zlib is None else bytes(body_zlib)
-    )
+    return StoredRelease(release_id, agreement_id, run_id, released_at, StoredBody(body_json, body_zlib))

@@ -6,6 +6,7 @@ positionally from a row selected by its own field names.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 # Upload kinds and run purposes, as the uploads.kind and runs.purpose columns hold them.
@@ -126,6 +127,11 @@ class StoredBody:
 
     body_json: str
     body_zlib: bytes | None
+
+    @property
+    def text(self) -> str:
+        """The body's JSON (decompressed here, so only when read)."""
+        return zlib.decompress(bytes(self.body_zlib)).decode("utf-8") if self.body_zlib is not None else str(self.body_json)
 
 
 @dataclass(frozen=True)

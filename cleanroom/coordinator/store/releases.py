@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from cleanroom.coordinator.store.connection import Database, Tx
 from cleanroom.coordinator.store.records import StoredBody
@@ -16,27 +14,16 @@ from cleanroom.coordinator.store.records import StoredBody
 INLINE_RELEASE_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
-class ReleaseBody:
+def pack_body(text: str) -> StoredBody:
     """A release body as the releases table holds it: inline, or zlib-compressed when large."""
-
-    inline: str  # "" when packed
-    packed: bytes | None
-
-    @classmethod
-    def of(cls, text: str) -> ReleaseBody:
-        if len(text) > INLINE_RELEASE_BYTES:
-            return cls("", zlib.compress(text.encode("utf-8"), 1))
-        return cls(text, None)
+    if len(text) > INLINE_RELEASE_BYTES:
+        return StoredBody("", zlib.compress(text.encode("utf-8"), 1))
+    return StoredBody(text, None)
 
 
-def release_text(row: Mapping[str, Any] | StoredBody) -> str:
-    """The stored JSON of a releases row (a record, or a dict selected with body_json and body_zlib)."""
-    if isinstance(row, StoredBody):
-        packed, inline = row.body_zlib, row.body_json
-    else:
-        packed, inline = row.get("body_zlib"), row["body_json"]
-    return zlib.decompress(bytes(packed)).decode("utf-8") if packed is not None else str(inline)
+def release_text(body: StoredBody) -> str:
+    """The stored JSON of a releases row."""
+    return body.text
 
 
 @dataclass(frozen=True)
@@ -57,7 +44,7 @@ class ReleaseRepository:
     def stored(self, run_id: str, viewer: str, kind: str) -> str | None:
         """The text of the release of ``kind`` a run already made to the viewer."""
         found = self._db.record(StoredBody, "FROM releases WHERE run_id = ? AND viewer = ? AND kind = ?", [run_id, viewer, kind])
-        return release_text(found) if found else None
+        return found.text if found else None
 
     def latest(self, agreement_id: str, viewer: str, kind: str) -> str | None:
         found = self._db.record(
@@ -65,7 +52,7 @@ class ReleaseRepository:
             "FROM releases WHERE agreement_id = ? AND viewer = ? AND kind = ? ORDER BY released_at DESC LIMIT 1",
             [agreement_id, viewer, kind],
         )
-        return release_text(found) if found else None
+        return found.text if found else None
 
     def epsilon_spent(self, agreement_id: str, viewer: str) -> float:
         """The privacy budget a viewer has spent on an agreement."""
@@ -76,10 +63,10 @@ class ReleaseRepository:
         )
 
     @staticmethod
-    def insert(con: Tx, release: NewRelease, text: str | ReleaseBody) -> None:
+    def insert(con: Tx, release: NewRelease, text: str | StoredBody) -> None:
         """One releases row; a large body goes compressed (see INLINE_RELEASE_BYTES). One body released
-        under several agreements is given as a ReleaseBody, compressed once."""
-        body = text if isinstance(text, ReleaseBody) else ReleaseBody.of(text)
+        under several agreements is given packed (``pack_body``), compressed once."""
+        body = text if isinstance(text, StoredBody) else pack_body(text)
         con.execute(
             "INSERT INTO releases (release_id, agreement_id, run_id, viewer, kind, body_json, released_at, epsilon, body_zlib) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -89,9 +76,9 @@ class ReleaseRepository:
                 release.run_id,
                 release.viewer,
                 release.kind,
-                body.inline,
+                body.body_json,
                 release.released_at,
                 release.epsilon,
-                body.packed,
+                body.body_zlib,
             ],
         )

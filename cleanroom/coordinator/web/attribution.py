@@ -25,7 +25,7 @@ def _release_body(text: str) -> dict[str, Any]:
 
 def job_item(stored: StoredRelease, viewer: str, include_deals: bool) -> dict[str, Any]:
     """The API's item for one job, from the release that shows it (the vendor's view names every agreement)."""
-    body = _release_body(stored.text)
+    body = _release_body(stored.body.text)
     vendor_view = "agreements" in body
     ids = [a["agreement_id"] for a in body["agreements"]] if vendor_view else [body.get("agreement_id") or stored.agreement_id]
     deals = body.pop("deals", None)

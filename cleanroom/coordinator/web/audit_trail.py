@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from typing import Any
 
 from cleanroom.auditlog.verify import verify_lines
-from cleanroom.coordinator.audit.export import chain_lines, export_text
+from cleanroom.coordinator.audit.export import chain_lines, entry_dict, export_text
 from cleanroom.coordinator.audit.report import disclosure_report_from
-from cleanroom.coordinator.store import now
+from cleanroom.coordinator.store.connection import now, time_text
 from cleanroom.coordinator.store.reads import AuditQuery, WebReads
-from cleanroom.coordinator.store.records import AuditRow
 from cleanroom.coordinator.web.access import agreement_for
 from cleanroom.coordinator.web.auth import Principal
-from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor, utc_text
+from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor
 from cleanroom.coordinator.web.redaction import redact_report
 from cleanroom.crypto.signing import Signer, load_public_key
 from cleanroom.errors import InvalidArgument, NotFound
-
-
-def _entry(r: AuditRow) -> dict[str, Any]:
-    return {
-        "seq": r.seq,
-        "at": r.logged_at,
-        "actor": r.actor,
-        "action": r.action,
-        "agreement_id": r.agreement_id,
-        "details": json.loads(r.details_json),
-        "prev_hash": r.prev_hash,
-        "entry_hash": r.entry_hash,
-        "signature": r.signature.hex(),
-    }
 
 
 def audit_entries(
@@ -57,15 +41,15 @@ def audit_entries(
         agreement_id=agreement_id or None,
         party=party or None,
         action=action or None,
-        since=utc_text(since) if since else None,
-        until=utc_text(until) if until else None,
+        since=time_text(since) if since else None,
+        until=time_text(until) if until else None,
         descending=order == "desc",
         after_seq=after[0] if after else None,
         limit=limit + 1,
     )
     rows = reads.audit_entries(query)
     page, more = rows[:limit], len(rows) > limit
-    return {"items": [_entry(r) for r in page], "next_cursor": encode_cursor(page[-1].seq) if more else None}
+    return {"items": [entry_dict(r) for r in page], "next_cursor": encode_cursor(page[-1].seq) if more else None}
 
 
 def audit_actions(reads: WebReads, p: Principal) -> list[str]:

@@ -68,7 +68,8 @@ def new_key() -> tuple[str, str]:
     return key_id, f"crk_{key_id}_{secrets.token_urlsafe(32)}"
 
 
-def check_role(role: str) -> str:
+def valid_role(role: str) -> str:
+    """The role name, if it is one of ROLES; InvalidArgument otherwise."""
     if role not in ROLES:
         raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     return role
@@ -95,7 +96,7 @@ class ApiKeys:
         self._lock = threading.Lock()
 
     def create(self, party: str, role: str, label: str = "", actor: str = "operator") -> dict[str, Any]:
-        check_role(role)
+        valid_role(role)
         if party or role != "admin":
             try:
                 check_party_name(party)

@@ -1,4 +1,4 @@
-"""Opaque page cursors, and times as the store writes them.
+"""Opaque page cursors, and times given in query strings.
 
 A cursor is the last row's sort key, JSON in URL-safe base64: the next page
 starts after it (keyset paging). Callers pass it back unchanged; anything
@@ -34,13 +34,6 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
     except (ValueError, UnicodeDecodeError):
         pass
     raise InvalidArgument("cursor is not one this API returned; pass next_cursor from the previous page unchanged")
-
-
-def utc_text(moment: dt.datetime) -> str:
-    """A datetime as the store writes times (UTC, ISO 8601, microseconds), so text comparison orders them."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def parse_time(value: str | None, name: str) -> dt.datetime | None:

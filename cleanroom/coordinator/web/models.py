@@ -28,12 +28,6 @@ class Me(BaseModel):
     role: Literal["analyst", "auditor", "admin"]
 
 
-class Health(BaseModel):
-    status: Literal["ok"]
-    store: Literal["ok"]
-    time: str
-
-
 class DpTerms(BaseModel):
     epsilon: float | None
     budget: float | None

@@ -1,4 +1,4 @@
-"""Released overlap: one agreement's latest release to a viewer, and the viewer's partners ranked by it.
+"""Released overlap: one agreement's latest release to a viewer (``ranking`` ranks the viewer's partners by it).
 
 Released numbers only. The gRPC ``overlap`` call makes a release the first
 time a party asks for a run's result (and, under differential privacy, debits
@@ -79,7 +79,7 @@ def _read_overlap(reads: WebReads, p: Principal, agreement_id: str, viewer: str 
             f"no overlap has been released to {viewer} under agreement {agreement_id}: {how}. "
             "This API serves only numbers already released, so it never spends a privacy budget."
         )
-    release = json.loads(stored.text)
+    release = json.loads(stored.body.text)
     return {
         "agreement_id": agreement_id,
         "viewer": viewer,

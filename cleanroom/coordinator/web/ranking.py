@@ -59,7 +59,7 @@ def ranking(
         raise InvalidArgument(
             "name both populations (mine and theirs) to rank by one cell, or neither to rank by the total overlap"
         )
-    releases = {agreement_id: json.loads(s.text) for agreement_id, s in reads.latest_overlaps_of(viewer).items()}
+    releases = {agreement_id: json.loads(s.body.text) for agreement_id, s in reads.latest_overlaps_of(viewer).items()}
     ranked, unavailable = [], []
     pops_mine: dict[str, None] = {}
     pops_theirs: dict[str, None] = {}

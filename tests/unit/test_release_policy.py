@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cleanroom.coordinator.release import overlap_release
+from cleanroom.coordinator.release_policy import overlap_release
 from cleanroom.terms import parse_terms
 
 VENDOR_POPS = ["customer", "prospect", "opportunity"]
