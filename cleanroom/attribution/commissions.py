@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NoReturn
 
-from cleanroom.attribution.config import decimal_str, parse_decimal
+from cleanroom.attribution.config import decimal_str, parse_decimal, parse_int
 from cleanroom.attribution.engine import DealCredit
 from cleanroom.attribution.money import CENT, money_str
 from cleanroom.attribution.records import Deal
@@ -142,12 +142,6 @@ def _with_currency(d: dict[str, Any], currency: str | None) -> dict[str, Any]:
     return d
 
 
-def _int(value: Any, what: str, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        _fail(f"{what} must be a whole number >= {minimum}, got {value!r}")
-    return value
-
-
 def _tiers(raw: Any) -> tuple[Tier, ...]:
     if not isinstance(raw, list) or not raw:
         _fail('tiers must be a non-empty list such as [{"from": 1, "to": 10, "rate": "0.15"}, {"from": 11, "rate": "0.2"}]')
@@ -160,8 +154,8 @@ def _tiers(raw: Any) -> tuple[Tier, ...]:
             _fail(f"tier {i}: unknown key(s) {', '.join(unknown)}; accepted: from, to, rate")
         if "from" not in t or "rate" not in t:
             _fail(f"tier {i} needs from and rate")
-        low = _int(t["from"], f"tier {i} from", 0)
-        high = None if t.get("to") is None else _int(t["to"], f"tier {i} to", low)
+        low = parse_int(t["from"], f"tier {i} from", 0, "commission plan")
+        high = None if t.get("to") is None else parse_int(t["to"], f"tier {i} to", low, "commission plan")
         if high is None and i != len(raw):
             _fail(f"tier {i} has no upper end (to); only the last tier may be open-ended")
         if tiers and low != tiers[-1].high + 1:  # type: ignore[operator]

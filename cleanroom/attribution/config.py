@@ -109,9 +109,10 @@ def decimal_str(value: Decimal) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-def _int(value: Any, what: str, minimum: int) -> int:
+def parse_int(value: Any, what: str, minimum: int, context: str = "attribution") -> int:
+    """A whole number (not a bool) >= ``minimum``; errors are InvalidArgument prefixed with ``context``."""
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        _fail(f"{what} must be a whole number >= {minimum}, got {value!r}")
+        raise InvalidArgument(f"{context}: {what} must be a whole number >= {minimum}, got {value!r}")
     return value
 
 
@@ -145,7 +146,7 @@ class AttributionConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             _fail(f"unknown model {self.model!r}; use one of: {_choices(MODELS)}")
-        _int(self.lookback_days, "lookback_days", 1)
+        parse_int(self.lookback_days, "lookback_days", 1)
         weights = self._normalised_weights(self.role_weights)
         object.__setattr__(self, "role_weights", weights)
         if self.unassigned not in UNASSIGNED:
@@ -156,7 +157,7 @@ class AttributionConfig:
         object.__setattr__(self, "half_life_days", half_life)
         if self.fallback_model not in FALLBACK_MODELS:
             _fail(f"fallback_model must be one of: {_choices(FALLBACK_MODELS)}; got {self.fallback_model!r}")
-        _int(self.min_deals, "min_deals", 1)
+        parse_int(self.min_deals, "min_deals", 1)
         object.__setattr__(self, "partner_sees", self._normalised_sees(self.partner_sees))
 
     @staticmethod

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal, localcontext
-from fractions import Fraction
 from functools import lru_cache
 from math import lcm
 from typing import NamedTuple
@@ -35,9 +34,6 @@ class Shares(NamedTuple):
 
     weights: dict[str, int]
     total: int
-
-    def fractions(self) -> dict[str, Fraction]:
-        return {p: Fraction(w, self.total) for p, w in self.weights.items()}
 
 
 NO_SHARES = Shares({}, 1)
