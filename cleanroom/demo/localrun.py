@@ -8,7 +8,6 @@ mTLS gRPC over loopback.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -158,7 +157,3 @@ def finish(proc: subprocess.Popen, timeout: float = 600.0) -> str:
             [str(a) for a in cast("list[str]", proc.args)], proc.returncode, stdout, stderr
         )  # always our own argv list
     return stdout
-
-
-def env_without_terminal() -> dict[str, str]:
-    return {**os.environ, "TERM": "dumb"}

@@ -14,9 +14,10 @@ row belongs to, its population, whether it has a usable key), never from the
 client's normaliser. Generation is two-phase so a million rows per side fit in
 bounded memory: a *plan* (one int per row) fixes every row's company,
 population and usability, and therefore the ground truth; rows are then
-rendered lazily from the plan with a separate RNG (cosmetics only). The tables
-rows are drawn from (headers, stage spellings, name parts, key spellings) are in
-synth_vocab.py.
+rendered lazily from the plan with a separate RNG (cosmetics only). The
+companies and the spellings of their keys are in synth_companies.py (shared
+with synth_deals.py); the tables rows are drawn from (headers, stage spellings,
+name parts, key spellings) are in synth_vocab.py.
 """
 
 from __future__ import annotations
@@ -25,34 +26,23 @@ import csv
 import json
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain, count
 from pathlib import Path
-from typing import NamedTuple
 
+from cleanroom.demo.synth_companies import Universe, no_key, pick, website
 from cleanroom.demo.synth_files import write_rows
 from cleanroom.demo.synth_vocab import (
-    COUNTRIES,
-    DISPOSABLE,
     DOMAIN_FORMS,
-    FREEMAIL,
     GARBAGE,
     HS_STAGES,
     HUBSPOT_HEADERS,
-    IDN_CITIES,
     INDUSTRIES,
-    LEGAL,
     OWNERS,
-    PEOPLE,
     SALESFORCE_HEADERS,
     SF_TYPES,
-    SUFFIXES,
-    SYLLABLE_PAIRS,
-    SYLLABLES,
-    TWIN_SUFFIXES,
     WEBSITE_FORMS,
-    WORDS,
 )
 
 POPULATIONS = ("customer", "prospect", "opportunity")
@@ -60,16 +50,6 @@ UNMAPPED = 3  # plan code: a stage that maps to no population
 
 VENDOR_MIX = (0.30, 0.75)  # cumulative: 30% customers, 45% prospects, 25% opportunities
 PARTNER_MIX = (0.25, 0.80)
-
-M64 = (1 << 64) - 1
-
-
-def _mix(x: int) -> int:
-    """splitmix64: per-company attributes from (seed, index) without storing them."""
-    x = (x + 0x9E3779B97F4A7C15) & M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
-    return x ^ (x >> 31)
 
 
 @dataclass
@@ -85,68 +65,6 @@ class GroundTruth:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-class Company(NamedTuple):
-    domain: str  # canonical registrable domain, ASCII (punycode for IDN)
-    unicode_domain: str | None  # the Unicode spelling of an IDN domain
-    name: str
-    countries: tuple[str, ...]  # spellings of one country
-
-
-class _Universe:
-    """All companies, addressed by index. Layout: [0, overlap) shared, [overlap, V) vendor-only,
-    [V, V + P - overlap) partner-only, then companies that appear only in rejected rows."""
-
-    def __init__(self, seed: int, vendor: int, partner: int, overlap: int, bound: int) -> None:
-        self.salt = _mix(seed & M64)
-        self.width = 3
-        while len(SYLLABLES) ** self.width < bound:
-            self.width += 1
-        self.mod = len(SYLLABLES) ** self.width
-        mul = (self.salt | 1) % self.mod
-        while mul % 5 == 0 or mul % 2 == 0:  # coprime with 80**width: an affine bijection
-            mul += 1
-        self.mul, self.add = mul, (self.salt >> 11) % self.mod
-        self.vendor, self.partner, self.overlap = vendor, partner, overlap
-
-    def twin_of(self, c: int) -> int | None:
-        """~5% of partner-only companies share a vendor-only company's name on another suffix."""
-        i = c - self.vendor
-        if 0 <= i < min(self.partner, self.vendor) - self.overlap and _mix(self.salt ^ c ^ 0x7717) % 20 == 0:
-            return self.overlap + i
-        return None
-
-    def company(self, c: int) -> Company:
-        twin = self.twin_of(c)
-        src = c if twin is None else twin
-        h = _mix(self.salt ^ src)
-        n = (src * self.mul + self.add) % self.mod
-        stem = ""
-        for _ in range(self.width // 2):  # two syllables per step: this runs once per row
-            n, d = divmod(n, len(SYLLABLE_PAIRS))
-            stem += SYLLABLE_PAIRS[d]
-        if self.width % 2:
-            stem += SYLLABLES[n]
-        legal = LEGAL[(h >> 24) % len(LEGAL)]
-        country = (h >> 32) % len(COUNTRIES)
-        if h % 1000 < 12:  # ~1.2% IDN companies
-            city, suffix = IDN_CITIES[(h >> 40) % len(IDN_CITIES)]
-            if twin is not None:
-                suffix = "com" if suffix != "com" else "de"
-            unicode_domain = f"{city}-{stem}.{suffix}"
-            domain = unicode_domain.encode("idna").decode("ascii")  # stdlib codec, bookkeeping only
-            name = f"{city.replace('-', ' ').title()} {stem.title()} {legal}"
-        else:
-            word = WORDS[(h >> 10) % len(WORDS)]
-            suffix = SUFFIXES[(h >> 16) % len(SUFFIXES)]
-            if twin is not None:
-                suffix = TWIN_SUFFIXES[(h >> 48) % len(TWIN_SUFFIXES)] if suffix == "com" else "com"
-            unicode_domain, domain = None, f"{stem}{word}.{suffix}"
-            name = f"{stem.title()} {word.title()} {legal}"
-        if twin is not None:  # a different company: also another country, so a name+country key differs too
-            country = (country + 1) % len(COUNTRIES)
-        return Company(domain, unicode_domain, name.strip(), COUNTRIES[country])
 
 
 def _plan(
@@ -210,7 +128,7 @@ class _Pair:
         junk_v, junk_p = max(8, v // 40), max(8, p // 40)
         known = v + p - o
         size = known + junk_v + junk_p
-        self.universe = _Universe(seed, v, p, o, size)
+        self.universe = Universe(seed, v, p, o, size)
         fresh = count(known)
         masks = bytearray(size), bytearray(size)
         self.vendor_plan, v_rej = _plan(
@@ -268,11 +186,11 @@ class _Pair:
             yield {
                 "Account ID": f"0015g{i:010X}",
                 "Account Name": co.name.upper() if r() < 0.04 else co.name,
-                "Website": _no_key(r) if e & 1 else _website(r, co, WEBSITE_FORMS, 0.7),
-                "Type": _pick(r, SF_TYPES[(e >> 1) & 3]),
-                "Billing Country": _pick(r, co.countries),
-                "Account Owner": _pick(r, OWNERS),
-                "Industry": _pick(r, INDUSTRIES),
+                "Website": no_key(r) if e & 1 else website(r, co, WEBSITE_FORMS, 0.7),
+                "Type": pick(r, SF_TYPES[(e >> 1) & 3]),
+                "Billing Country": pick(r, co.countries),
+                "Account Owner": pick(r, OWNERS),
+                "Industry": pick(r, INDUSTRIES),
                 "Annual Revenue": "" if r() < 0.15 else str(int(r() * 2000 + 1) * 50_000),
                 "Last Activity": "" if r() < 0.1 else f"{int(r() * 12) + 1}/{int(r() * 28) + 1}/{2025 + (r() < 0.6)}",
             }
@@ -283,20 +201,20 @@ class _Pair:
         for i, e in enumerate(self.partner_plan):
             co = company(e >> 3)
             if e & 1:  # neither column usable
-                domain, url = _no_key(r), _pick(r, GARBAGE)
+                domain, url = no_key(r), pick(r, GARBAGE)
             else:
                 x = r()
-                url = _website(r, co, WEBSITE_FORMS, 0.3)
+                url = website(r, co, WEBSITE_FORMS, 0.3)
                 if x < 0.60:  # the usual: a domain, and a URL (or none)
-                    domain = _website(r, co, DOMAIN_FORMS, 0.3)
+                    domain = website(r, co, DOMAIN_FORMS, 0.3)
                     url = "" if x < 0.15 else url
                 elif x < 0.85:  # no domain: the client must fall back to the URL
-                    domain = _pick(r, ("", "", "-"))
+                    domain = pick(r, ("", "", "-"))
                 elif x < 0.95:  # an unusable domain (free-mail, garbage): fall back to the URL
-                    domain = _no_key(r) or "n/a"
+                    domain = no_key(r) or "n/a"
                 else:  # a usable domain and a garbage URL
-                    domain, url = _website(r, co, DOMAIN_FORMS, 0.3), _pick(r, GARBAGE)
-            stage = _pick(r, HS_STAGES[(e >> 1) & 3])
+                    domain, url = website(r, co, DOMAIN_FORMS, 0.3), pick(r, GARBAGE)
+            stage = pick(r, HS_STAGES[(e >> 1) & 3])
             x = r()
             yield {
                 "Record ID": str(5_100_000_000 + i * 7),
@@ -304,38 +222,13 @@ class _Pair:
                 "Company Domain Name": domain,
                 "Website URL": url,
                 "Lifecycle Stage": stage.upper() if x < 0.05 else stage.lower() if x < 0.10 else stage,  # random case
-                "Country/Region": _pick(r, co.countries),
-                "Company owner": _pick(r, OWNERS),
+                "Country/Region": pick(r, co.countries),
+                "Company owner": pick(r, OWNERS),
                 "Annual Revenue": "" if r() < 0.15 else str(int(r() * 2000 + 1) * 50_000),
                 "Last Activity Date": ""
                 if r() < 0.1
                 else f"{2025 + (r() < 0.6)}-{int(r() * 12) + 1:02d}-{int(r() * 28) + 1:02d} {int(r() * 24):02d}:{int(r() * 60):02d}",
             }
-
-
-Rand = Callable[[], float]
-
-
-def _pick(r: Rand, seq: Sequence[str]) -> str:
-    return seq[int(r() * len(seq))]
-
-
-def _website(r: Rand, co: Company, forms: list[str], unicode_share: float) -> str:
-    """A usable spelling of the company's website; IDN companies in Unicode or punycode."""
-    h = co.unicode_domain if co.unicode_domain and r() < unicode_share else co.domain
-    return _pick(r, forms).format(h=h, H=h.upper(), C=h[:1].upper() + h[1:])
-
-
-def _no_key(r: Rand) -> str:
-    """A value that yields no company key: free-mail / disposable e-mail, a free-mail domain, garbage."""
-    x = r()
-    if x < 0.35:
-        return f"{_pick(r, PEOPLE)}@{_pick(r, FREEMAIL)}"
-    if x < 0.45:
-        return _pick(r, ("www.", "", "https://")) + _pick(r, FREEMAIL)
-    if x < 0.52:
-        return f"{_pick(r, PEOPLE)}@{_pick(r, DISPOSABLE)}"
-    return _pick(r, GARBAGE)
 
 
 def generate_pair(

@@ -86,7 +86,7 @@ TOUCH_STYLES = (
         "iso",
     ),
 )
-SF_STAGES = {
+SF_DEAL_STAGES = {
     "won": ("Closed Won",),
     "lost": ("Closed Lost",),
     "open": (
@@ -100,7 +100,7 @@ SF_STAGES = {
         "Negotiation/Review",
     ),
 }
-HS_STAGES = {
+HS_DEAL_STAGES = {
     "won": ("closedwon", "Closed Won"),
     "lost": ("closedlost", "Closed Lost"),
     "open": (
@@ -113,12 +113,12 @@ HS_STAGES = {
         "Contract Sent",
     ),
 }
-SF_TYPES = {
+SF_DEAL_TYPES = {
     "new": ("New Business", "New Business", "New Customer", ""),
     "expansion": ("Existing Business - Upgrade", "Expansion", "Existing Customer - Upgrade"),
     "renewal": ("Renewal", "Existing Business - Renewal"),
 }
-HS_TYPES = {
+HS_DEAL_TYPES = {
     "new": ("newbusiness", "New Business"),
     "expansion": ("existingbusiness", "Existing Business"),
     "renewal": ("renewal", "Renewal"),

@@ -9,7 +9,7 @@ canonicalises to the company's registrable domain. Some rows carry no usable
 key (free-mail, garbage): such a deal is "keyless" (it can match nothing) and
 such a touch is no true touch.
 
-Companies (synth._Universe, so names and domains look like the account
+Companies (synth_companies.Universe, so names and domains look like the account
 exports'): [0, touched) have deals and partner touches, [touched, accounts)
 have deals only, then companies with partner touches but no deal; about 5% of
 those are look-alikes of a deal-only company (same name stem on another public
@@ -47,18 +47,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from cleanroom.demo.synth import Company, Rand, _no_key, _pick, _Universe, _website
+from cleanroom.demo.synth_companies import Company, Rand, Universe, no_key, pick, website
 from cleanroom.demo.synth_deal_vocab import (
-    HS_STAGES,
-    HS_TYPES,
+    HS_DEAL_STAGES,
+    HS_DEAL_TYPES,
     HUBSPOT_DEAL_HEADERS,
     LEAD_SOURCES,
     NOTES,
     ROLE_ORDER,
     ROLE_SPELLINGS,
     SALESFORCE_DEAL_HEADERS,
-    SF_STAGES,
-    SF_TYPES,
+    SF_DEAL_STAGES,
+    SF_DEAL_TYPES,
     TOUCH_STYLES,
 )
 from cleanroom.demo.synth_files import write_rows
@@ -121,8 +121,8 @@ def _hubspot_deal(
     matchable: bool,
 ) -> tuple[dict[str, str], str]:
     """One HubSpot deal export row, and its stage as written."""
-    stage = _pick(r, HS_STAGES[outcome])
-    key = _website(r, co, DOMAIN_FORMS, 0.5) if matchable else _no_key(r)
+    stage = pick(r, HS_DEAL_STAGES[outcome])
+    key = website(r, co, DOMAIN_FORMS, 0.5) if matchable else no_key(r)
     t = f" {int(r() * 24):02d}:{int(r() * 60):02d}"
     return {
         "Record ID": str(7_000_000_000 + i * 11),
@@ -134,9 +134,9 @@ def _hubspot_deal(
         "Deal Stage": stage,
         "Create Date": created.isoformat() + t,
         "Close Date": "" if closed is None else closed.isoformat() + t,
-        "Deal Type": _pick(r, HS_TYPES[deal_type]),
-        "Deal owner": _pick(r, OWNERS),
-        "Country/Region": _pick(r, co.countries),
+        "Deal Type": pick(r, HS_DEAL_TYPES[deal_type]),
+        "Deal owner": pick(r, OWNERS),
+        "Country/Region": pick(r, co.countries),
     }, stage
 
 
@@ -153,8 +153,8 @@ def _salesforce_deal(
     matchable: bool,
 ) -> tuple[dict[str, str], str]:
     """One Salesforce opportunity report row, and its stage as written."""
-    stage = _pick(r, SF_STAGES[outcome])
-    key = _website(r, co, WEBSITE_FORMS, 0.5) if matchable else _no_key(r)
+    stage = pick(r, SF_DEAL_STAGES[outcome])
+    key = website(r, co, WEBSITE_FORMS, 0.5) if matchable else no_key(r)
     return {
         "Opportunity ID": f"006Hs{i:010X}",
         "Opportunity Name": f"{co.name} - {deal_type.title()} {created.year}",
@@ -165,10 +165,10 @@ def _salesforce_deal(
         "Stage": stage,
         "Created Date": _us(created),
         "Close Date": _us(closed),  # type: ignore[arg-type]  # Salesforce always has one
-        "Type": _pick(r, SF_TYPES[deal_type]),
-        "Opportunity Owner": _pick(r, OWNERS),
-        "Billing Country": _pick(r, co.countries),
-        "Lead Source": _pick(r, LEAD_SOURCES),
+        "Type": pick(r, SF_DEAL_TYPES[deal_type]),
+        "Opportunity Owner": pick(r, OWNERS),
+        "Billing Country": pick(r, co.countries),
+        "Lead Source": pick(r, LEAD_SOURCES),
     }, stage
 
 
@@ -193,7 +193,7 @@ class _Plan:
         self.touched = max(1, math.ceil(self.accounts * TOUCHED_SHARE))
         self.touch_only = max(4, touches * len(partners) // 10)
         total = self.accounts + self.touch_only
-        self.universe = _Universe(seed, self.accounts, self.touched + self.touch_only, self.touched, total + 1)
+        self.universe = Universe(seed, self.accounts, self.touched + self.touch_only, self.touched, total + 1)
         rng = random.Random(f"{seed}/deals/plan")
         plan = list(range(self.accounts)) + [int(rng.random() * self.accounts) for _ in range(deals - self.accounts)]
         rng.shuffle(plan)
@@ -286,14 +286,14 @@ class _Plan:
                 written = f"{day.isoformat()} {int(r() * 24):02d}:{int(r() * 60):02d}"
             row = {
                 st.name: co.name.upper() if r() < 0.04 else co.name,
-                st.key: _website(r, co, st.forms, 0.5) if usable else _no_key(r),
-                st.role: _pick(r, ROLE_SPELLINGS[role]),
+                st.key: website(r, co, st.forms, 0.5) if usable else no_key(r),
+                st.role: pick(r, ROLE_SPELLINGS[role]),
                 st.date: written,
-                st.country: _pick(r, co.countries),
+                st.country: pick(r, co.countries),
             }
             for h in st.headers:
                 if h not in row:
-                    row[h] = _pick(r, OWNERS) if h in ("Partner Rep", "Owner") else _pick(r, NOTES)
+                    row[h] = pick(r, OWNERS) if h in ("Partner Rep", "Owner") else pick(r, NOTES)
             yield row
 
 

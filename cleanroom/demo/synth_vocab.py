@@ -2,7 +2,7 @@
 
 Tables only, no logic: synth.py draws companies and rows from them; synth_deals.py
 uses the owners and the website/domain spellings too (and the name parts, through
-synth._Universe). Changing any table changes the generated files for every seed.
+synth_companies.Universe). Changing any table changes the generated files for every seed.
 """
 
 from __future__ import annotations
