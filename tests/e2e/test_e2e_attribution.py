@@ -47,7 +47,7 @@ from cleanroom.psi import hash_to_point
 from cleanroom.terms import build_terms, canonical_json
 from cleanroom_client.inputs.keys.domain import DomainRejected, canonical_domain
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.mapping import hash_context
+from cleanroom_client.protocol.prepare import hash_context
 from cleanroom_client.remote import Remote
 
 from store_scan import store_values

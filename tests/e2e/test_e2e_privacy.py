@@ -19,7 +19,7 @@ import pytest
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client_background, client_json, finish
 from cleanroom.demo.run import POPULATIONS
 from cleanroom.psi import hash_to_point
-from cleanroom_client.protocol.mapping import hash_context  # the client's own context: a change to it is tested, not retyped
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context: a change to it is tested, not retyped
 
 from store_scan import stored_bytes
 

@@ -1,4 +1,4 @@
-"""Output helpers (cleanroom/console.py): progress bars that may overlap, JSON for machines."""
+"""Output helpers (cleanroom/terminal/console.py): progress bars that may overlap, JSON for machines."""
 
 from __future__ import annotations
 

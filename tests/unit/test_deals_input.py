@@ -13,8 +13,11 @@ import pytest
 
 from cleanroom.errors import InputError
 from cleanroom_client.inputs.accounts import MatchKey, load_accounts
-from cleanroom_client.inputs.deals import AmountError, CellError, DealRow, MissingColumn, load_deals, parse_amount
+from cleanroom_client.inputs.amounts import AmountError, parse_amount
+from cleanroom_client.inputs.cells import CellError
+from cleanroom_client.inputs.deals import DealRow, load_deals
 from cleanroom_client.inputs.grouping import group_keys, group_rows
+from cleanroom_client.inputs.headers import MissingColumn
 
 from tabular import write_csv, write_xlsx
 

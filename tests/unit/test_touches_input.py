@@ -13,8 +13,9 @@ from openpyxl import Workbook
 
 from cleanroom.errors import InputError
 from cleanroom_client.inputs.accounts import MatchKey
-from cleanroom_client.inputs.deals import CellError, MissingColumn
+from cleanroom_client.inputs.cells import CellError
 from cleanroom_client.inputs.grouping import group_rows
+from cleanroom_client.inputs.headers import MissingColumn
 from cleanroom_client.inputs.touches import TouchRow, load_touches
 
 from tabular import write_csv

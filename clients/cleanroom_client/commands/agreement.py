@@ -12,7 +12,7 @@ from cleanroom.errors import InputError
 from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms
 from cleanroom_client.commands._common import add_json, session
-from cleanroom_client.features.views import agreement_dict, print_terms
+from cleanroom_client.features.agreement_view import agreement_dict, print_terms
 from cleanroom_client.protocol.agreements import approve, propose, verified_terms
 from cleanroom_client.protocol.encryption import EncryptionKeys
 

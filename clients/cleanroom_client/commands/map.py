@@ -7,9 +7,9 @@ from pathlib import Path
 
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terminal.console import err, out, print_json
+from cleanroom.terminal.views import print_overlap
 from cleanroom_client.commands._common import add_json, session
-from cleanroom_client.features.overlap import MapReady, ready_map, send_map
-from cleanroom_client.features.views import print_overlap
+from cleanroom_client.features.map_workflow import MapReady, ready_map, send_map
 from cleanroom_client.inputs.accounts import LoadResult, load_accounts
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from cleanroom.terminal.console import print_json
+from cleanroom.terminal.views import print_overlap
 from cleanroom_client.commands._common import add_json, receipts, session
-from cleanroom_client.features.views import overlap_dict, print_overlap
+from cleanroom_client.features.overlap_view import overlap_dict
 
 
 def _overlap(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 Our own accounts that a partner also has on population pairs the terms
 reveal, joined back locally to our names, domains, stages and amounts, with
 the partner's populations and shared fields (opened here: the coordinator
-forwards them sealed), ranked by the score in cleanroom_client/targets.py.
+forwards them sealed), ranked by the score in features/targets.py.
 """
 
 from __future__ import annotations

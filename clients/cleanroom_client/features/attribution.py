@@ -25,7 +25,7 @@ from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import require_runnable, verified_terms
 from cleanroom_client.protocol.attribution_upload import deal_records, prepare_records, touch_records
 from cleanroom_client.protocol.keystore import Keystore
-from cleanroom_client.protocol.mapping import PreparedUpload
+from cleanroom_client.protocol.prepare import PreparedUpload
 from cleanroom_client.protocol.reblind import reblinding_waiting, upload_waiting, wait_for_result, wait_for_results
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.protocol.upload import upload_own

@@ -9,9 +9,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cleanroom.attribution import DealCredit, commission_statement, month_period, parse_plan, quarter_period
-from cleanroom.attribution.commissions import Period, Plan
-from cleanroom.attribution.records import Deal
+from cleanroom.attribution import (
+    Deal,
+    DealCredit,
+    Period,
+    Plan,
+    commission_statement,
+    month_period,
+    parse_plan,
+    quarter_period,
+)
 from cleanroom.errors import InputError
 from cleanroom_client.inputs.deals import DealRow
 

@@ -1,13 +1,14 @@
-"""Account-level reveal, client side: seal what we share, keep our side of the join, open what we are shown.
+"""Account-level reveal, client side: what to seal, our side of the join, what we are shown.
 
 When the terms grant the PEER reveal on a pair (its population, ours), ``map``
 seals the columns we share, for every account of ours in one of those
 populations, to the peer's pinned X25519 key, and uploads the sealed bytes
-beside our points (cleanroom/sealed.py). When the terms grant US reveal,
-``map`` keeps, in the profile (0600), the account label -> our own row mapping
-of the run for our populations on granted pairs, so that revealed labels can
-be joined back to our names, domains, stages and amounts locally: the
-coordinator never learns them, and our file need not be read again.
+beside our points: this module finds the shared columns and the peer's key,
+protocol/sealing.py seals them (cleanroom/crypto/sealed.py). When the terms
+grant US reveal, ``map`` keeps, in the profile (0600), the account label -> our
+own row mapping of the run for our populations on granted pairs, so that
+revealed labels can be joined back to our names, domains, stages and amounts
+locally: the coordinator never learns them, and our file need not be read again.
 """
 
 from __future__ import annotations
@@ -20,22 +21,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cleanroom.crypto.keyfiles import write_private
-from cleanroom.crypto.sealed import Opener, SealContext, Sealer, SealError, content_digest, reveal_digest
+from cleanroom.crypto.sealed import Opener, SealContext, SealError, reveal_digest
 from cleanroom.crypto.signing import verify_json
 from cleanroom.errors import CleanroomError, InputError, ProtocolError
-from cleanroom.terms import Terms, canonical_json, column_norm
-from cleanroom_client.features.views import cells_list
+from cleanroom.terms import Terms, column_norm
+from cleanroom_client.features.overlap_view import cells_list
 from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins
 from cleanroom_client.remote import Agreement, RevealRelease
 
 if TYPE_CHECKING:
-    from cleanroom_client.inputs.accounts import Account, LoadResult
+    from cleanroom_client.inputs.accounts import LoadResult
     from cleanroom_client.profile import Profile
-    from cleanroom_client.protocol.mapping import PreparedUpload
+    from cleanroom_client.protocol.prepare import PreparedUpload
     from cleanroom_client.protocol.receipts import ReceiptLog
     from cleanroom_client.remote import Remote
 
-MAX_VALUE_CHARS = 1000  # a shared cell longer than this is cut (with an ellipsis) before sealing
 REVEAL_DIR = "reveal"
 
 
@@ -97,44 +97,6 @@ def shared_headers(plan: RevealPlan, loaded: LoadResult, agreement_id: str) -> d
             )
         found[column] = header
     return found
-
-
-def shared_values(account: Account, headers: dict[str, str]) -> tuple[dict[str, str | None], bool]:
-    """The shared columns of an account's first row ({terms column: value or None}), and whether a value was cut."""
-    values: dict[str, str | None] = {}
-    cut = False
-    for column, header in headers.items():
-        value = account.fields.get(header)
-        if value is not None and len(value) > MAX_VALUE_CHARS:
-            value, cut = value[: MAX_VALUE_CHARS - 1] + "\u2026", True
-        values[column] = value
-    return values, cut
-
-
-def seal_upload(
-    prepared: PreparedUpload,
-    accounts: list[Account],
-    plan: RevealPlan,
-    headers: dict[str, str],
-    agreement: Agreement,
-    keys: EncryptionKeys,
-    peer_public: bytes,
-) -> int:
-    """Seal our shared columns for every account the terms may reveal to the peer; returns how many values were cut."""
-    wanted = set(plan.seal_populations)
-    plaintexts: list[tuple[int, bytes]] = []
-    cut = 0
-    for label, index in enumerate(prepared.label_to_account):
-        account = accounts[index]
-        if wanted.intersection(account.populations):
-            values, was_cut = shared_values(account, headers)
-            cut += was_cut
-            plaintexts.append((label, canonical_json(values)))
-    context = SealContext(agreement.agreement_id, agreement.terms_hash, plan.party, plan.peer)
-    sealer = Sealer(context, keys.private(), peer_public, content_digest(prepared.points, plaintexts))
-    prepared.sealed = [(label, sealer.seal(label, plaintext)) for label, plaintext in plaintexts]
-    prepared.sealed_ephemeral = sealer.ephemeral_public
-    return cut
 
 
 def peer_public_key(profile: Profile, agreement: Agreement, plan: RevealPlan, expected_fingerprint: str | None = None) -> bytes:

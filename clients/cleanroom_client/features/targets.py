@@ -37,7 +37,9 @@ from typing import Any
 from cleanroom.errors import InputError
 from cleanroom.terms import column_norm
 from cleanroom_client.features.reveal import Revealed
-from cleanroom_client.inputs.deals import AmountError, CellError, DateReader, parse_amount
+from cleanroom_client.inputs.amounts import AmountError, parse_amount
+from cleanroom_client.inputs.cells import CellError
+from cleanroom_client.inputs.dates import DateReader
 
 PARTS = ("deal_size", "stage", "partner_population", "engagement", "depth")
 DEFAULT_WEIGHTS = {"deal_size": 0.30, "stage": 0.20, "partner_population": 0.25, "engagement": 0.15, "depth": 0.10}

@@ -54,26 +54,11 @@ from cleanroom_client.inputs.cells import CellError
 from cleanroom_client.inputs.codes import STAGES, TYPES, CodeMap
 from cleanroom_client.inputs.dates import DateReader
 from cleanroom_client.inputs.deal_columns import DealColumns, DealWhere, locate_deal_columns
-from cleanroom_client.inputs.headers import MissingColumn
 from cleanroom_client.inputs.mapfile import load_map
 from cleanroom_client.inputs.readers import Row, read_table
 from cleanroom_client.inputs.rowkeys import MatchKey, Rejected, cell, row_keys
 
-# Names other packages and tests import from here; they live in the modules named above.
-__all__ = [
-    "STAGES",
-    "TYPES",
-    "AmountError",
-    "CellError",
-    "CodeMap",
-    "DateReader",
-    "DealColumns",
-    "DealRow",
-    "DealsResult",
-    "MissingColumn",
-    "load_deals",
-    "parse_amount",
-]
+__all__ = ["DealRow", "DealsResult", "load_deals"]
 
 
 @dataclass(frozen=True)

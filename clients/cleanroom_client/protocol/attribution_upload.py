@@ -27,7 +27,7 @@ from cleanroom_client.inputs.accounts import MatchKey
 from cleanroom_client.inputs.deals import DealRow
 from cleanroom_client.inputs.grouping import group_rows
 from cleanroom_client.inputs.touches import TouchRow
-from cleanroom_client.protocol.mapping import PreparedUpload, prepare
+from cleanroom_client.protocol.prepare import PreparedUpload, prepare
 
 
 @dataclass(frozen=True)

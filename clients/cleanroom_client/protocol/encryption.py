@@ -84,10 +84,6 @@ class PeerPins:
         data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
         return data
 
-    def pinned(self, party: str) -> dict[str, Any] | None:
-        pin: dict[str, Any] | None = self._read()["peers"].get(party)
-        return pin
-
     def check(self, party: str, public: bytes, agreement_id: str, expected_fingerprint: str | None = None) -> str:
         """Pin ``public`` for ``party`` on first use, or check it against the pin; returns its fingerprint."""
         try:

@@ -21,7 +21,7 @@ from cleanroom.terminal.console import progress
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import verified_terms
 from cleanroom_client.protocol.keystore import Keystore
-from cleanroom_client.protocol.mapping import ChunkParts
+from cleanroom_client.protocol.prepare import ChunkParts
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.protocol.upload import upload_reblinded
 from cleanroom_client.remote import Agreement, Remote, RunStatus, UploadReceipt

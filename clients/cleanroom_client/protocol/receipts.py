@@ -64,7 +64,6 @@ class ReceiptLog:
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-_KIND_NAMES = {"UPLOAD_KIND_OWN": "own", "UPLOAD_KIND_REBLINDED": "reblinded"}
 _RECEIPT_FIELDS = (
     "upload_id",
     "run_id",
@@ -80,14 +79,15 @@ _RECEIPT_FIELDS = (
 
 
 def upload_kind(receipt: dict[str, Any]) -> str:
-    """An upload receipt's kind for people: own, reblinded."""
+    """An upload receipt's kind as the coordinator signs it and people read it: the log keeps the
+    wire's enum name (UPLOAD_KIND_OWN), the signed body and the screens say own, reblinded."""
     return str(receipt["kind"]).lower().replace("upload_kind_", "")
 
 
 def receipt_body(receipt: dict[str, Any]) -> dict[str, Any]:
     """The exact object the coordinator signed for an upload receipt."""
     body = {k: receipt.get(k, "") for k in _RECEIPT_FIELDS}
-    body["kind"] = _KIND_NAMES.get(body["kind"], body["kind"])
+    body["kind"] = upload_kind(body)
     body["total_points"] = int(body["total_points"])
     body["total_chunks"] = int(body["total_chunks"])
     return body

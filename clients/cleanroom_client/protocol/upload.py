@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from cleanroom.protocol import MAX_CHUNK_POINTS, upload_digest
 from cleanroom.psi import POINT_SIZE
 from cleanroom.terminal.console import progress
-from cleanroom_client.protocol.mapping import ChunkParts, PreparedUpload
+from cleanroom_client.protocol.prepare import ChunkParts, PreparedUpload
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.remote import Agreement, Chunk, Remote, RunStatus, UploadKind, UploadReceipt, UploadRequest, UploadSession
 

@@ -11,26 +11,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.crypto.sealed import SealContext
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terms import Terms
+from cleanroom_client.features.overlap_view import overlap_dict
 from cleanroom_client.features.reveal import (
     RevealError,
     RevealPlan,
     fetch_revealed,
     peer_public_key,
     save_account_map,
-    seal_upload,
     shared_headers,
 )
-from cleanroom_client.features.views import overlap_dict
 from cleanroom_client.inputs.accounts import LoadResult
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import require_runnable, verified_terms
 from cleanroom_client.protocol.encryption import EncryptionKeys
 from cleanroom_client.protocol.keystore import Keystore
-from cleanroom_client.protocol.mapping import PreparedUpload, prepare
+from cleanroom_client.protocol.prepare import PreparedUpload, prepare
 from cleanroom_client.protocol.reblind import Reblinded, reblinding_waiting, upload_waiting, wait_for_result
 from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.protocol.sealing import seal_upload
 from cleanroom_client.protocol.upload import upload_own
 from cleanroom_client.remote import Agreement, Remote, RunStatus
 
@@ -75,7 +76,15 @@ def ready_map(remote: Remote, profile: Profile, agreement_id: str, load: Loader,
         peer_public = peer_public_key(profile, agreement, plan, peer_fingerprint) if plan.seals else b""
     prepared = prepare(loaded.accounts, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
     cut = (
-        seal_upload(prepared, loaded.accounts, plan, headers, agreement, EncryptionKeys(profile.path), peer_public)
+        seal_upload(
+            prepared,
+            loaded.accounts,
+            plan.seal_populations,
+            headers,
+            SealContext(agreement.agreement_id, agreement.terms_hash, plan.party, plan.peer),
+            EncryptionKeys(profile.path),
+            peer_public,
+        )
         if plan.seals
         else 0
     )

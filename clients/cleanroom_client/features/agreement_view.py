@@ -1,52 +1,13 @@
-"""How results look: the viewer-oriented overlap as a table or as JSON."""
+"""An agreement as people and machines see it: its terms as a table, or its record and terms as JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from cleanroom.terminal.console import print_table
-from cleanroom.terminal.views import print_overlap
 from cleanroom.terms import Terms
 from cleanroom_client.protocol.agreements import verified_terms
-from cleanroom_client.remote import Agreement, Cell, OverlapRelease
-
-__all__ = ["agreement_dict", "cells_list", "overlap_dict", "print_overlap", "print_terms"]
-
-
-def cells_list(cells: Iterable[Cell]) -> list[dict[str, Any]]:
-    """Release cells as the coordinator signs them (overlap and reveal releases alike)."""
-    return [{"mine": c.mine, "theirs": c.theirs, "count": c.count, "suppressed": c.suppressed} for c in cells]
-
-
-def overlap_dict(release: OverlapRelease) -> dict[str, Any]:
-    totals = release.totals
-    view: dict[str, Any] = {
-        "agreement_id": release.agreement_id,
-        "run_id": release.run_id,
-        "viewer": release.viewer,
-        "other": release.other,
-        "cells": cells_list(release.cells),
-        "totals": {
-            "mine": totals.mine,
-            "theirs": totals.theirs,
-            "overlap": totals.overlap,
-            "overlap_suppressed": totals.overlap_suppressed,
-        },
-        "min_count": release.min_count,
-        "terms_version": release.terms_version,
-        "terms_hash": release.terms_hash,
-        "released_at": release.released_at,
-        # The coordinator's Ed25519 signature over all of the above (receipts verify it).
-        "signature": release.signature.hex(),
-    }
-    if release.dp is not None:
-        view["dp"] = {
-            "epsilon_spent": release.dp.epsilon_spent,
-            "budget": release.dp.budget,
-            "budget_remaining": release.dp.budget_remaining,
-        }
-    return view
+from cleanroom_client.remote import Agreement
 
 
 def agreement_dict(agreement: Agreement) -> dict[str, Any]:

@@ -56,7 +56,7 @@ class PreparedUpload:
     # Attribution runs only: deal or touch records (cleanroom.attribution.recordio), spread over the chunks.
     records: np.ndarray | None = None
     # Overlap runs that reveal accounts to the peer: (label, ciphertext) of our shared
-    # fields in label order, and the upload's ephemeral X25519 key (cleanroom/sealed.py).
+    # fields in label order, and the upload's ephemeral X25519 key (protocol/sealing.py, cleanroom/crypto/sealed.py).
     sealed: list[tuple[int, bytes]] = field(default_factory=list)
     sealed_ephemeral: bytes = b""
 
