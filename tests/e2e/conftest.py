@@ -7,6 +7,9 @@ run in parallel. Nothing else is shared between modules: every coordinator liste
 picks (port 0, read back from the coordinator's port file in its own data dir) and every data dir is
 under pytest's per-worker tmp_path. The exception is the session-scoped ``web_server`` (tests/web_data.py):
 the modules using it form one group, so its data set is built once rather than once per worker.
+
+The function-scoped process fixtures ``coordinator`` and ``parties`` are defined here, where their only
+users are (tests/unit/test_test_layout.py keeps unit tests from requesting them).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from cleanroom.demo.localrun import LocalCoordinator
 
 HERE = Path(__file__).resolve().parent
 # Session-scoped fixtures whose users should share one worker (built once) -> their group's name.
@@ -35,3 +40,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.e2e)
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+@pytest.fixture
+def coordinator(tmp_path: Path):
+    """A fresh coordinator process (mTLS on a free loopback port), stopped after the test."""
+    coord = LocalCoordinator(tmp_path / "coordinator").init().start()
+    yield coord
+    coord.stop()
+
+
+@pytest.fixture
+def parties(coordinator: LocalCoordinator, tmp_path: Path) -> dict[str, Path]:
+    return {name: coordinator.add_party(name, tmp_path / name) for name in ("vendor", "partner")}

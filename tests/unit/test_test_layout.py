@@ -12,10 +12,19 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1]
 # What only an end-to-end test uses: a coordinator process, background clients, the REST data set, a browser.
 E2E_ONLY = re.compile(r"\b(LocalCoordinator|client_background|web_server|browser_page|sync_playwright)\b")
+# The process fixtures of tests/e2e/conftest.py. Their names are common words (tests/inprocess.py has a
+# coordinator() helper), so they count only where a test or a fixture requests them as a parameter.
+E2E_FIXTURES = frozenset({"coordinator", "parties"})
+REQUESTS = re.compile(r"^(?:@pytest\.fixture\b.*\n(?:@.*\n)*(?:async )?def \w+|(?:async )?def test_\w*)\(([^)]*)\)", re.M)
+
+
+def _requested(source: str) -> set[str]:
+    params = (p.split(":")[0].split("=")[0].strip() for group in REQUESTS.findall(source) for p in group.split(","))
+    return {p for p in params if p in E2E_FIXTURES}
 
 
 def e2e_only_uses(source: str) -> list[str]:
-    return sorted(set(E2E_ONLY.findall(source)))
+    return sorted(set(E2E_ONLY.findall(source)) | _requested(source))
 
 
 def test_the_checker_finds_e2e_machinery():
@@ -24,6 +33,9 @@ def test_the_checker_finds_e2e_machinery():
         "web_server",
     ]
     assert e2e_only_uses("from inprocess import coordinator\n") == []
+    assert e2e_only_uses("def test_map(parties, dataset): ...") == ["parties"]
+    assert e2e_only_uses("@pytest.fixture(scope='module')\ndef world(\n    coordinator: LC,\n):") == ["coordinator"]
+    assert e2e_only_uses("def _helper(coordinator):\n    core, _ = coordinator(tmp)\n") == []
 
 
 def test_unit_modules_start_no_coordinator_server_or_browser():
