@@ -138,8 +138,8 @@ def test_boundary_contract_is_configured(contract_id: str):
                 f"{contract_id}: {option} must include {sorted(wanted - set(contract[option]))}"
             )
     if contract_id == "only-adapters-import-generated-code":
-        # the adapters, the generated code itself and the demo (not product code) may import it: nothing else
-        allowed = set(contract["allowed_importers"]) - {"cleanroom.v1", "cleanroom.demo"}
+        # the adapters and the generated code itself may import it: nothing else
+        allowed = set(contract["allowed_importers"]) - {"cleanroom.v1"}
         assert allowed and all(
             m.startswith("cleanroom.coordinator.grpc") or m.startswith("cleanroom_client.remote") for m in allowed
         )
