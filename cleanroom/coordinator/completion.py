@@ -18,6 +18,7 @@ from cleanroom.coordinator import linkage
 from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_masks, overlap_counts
+from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
 from cleanroom.coordinator.store import Store, now
@@ -77,7 +78,7 @@ class Completion:
         side_b = self._side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
         counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
         result = _overlap_result(terms, counts)
-        reveal = self._reveal_rows(terms, side_a, side_b, counts, by) if terms.reveals() else {}
+        reveal = self._reveal_rows(terms, side_a, side_b, counts, result, by) if terms.reveals() else {}
         with self._store.transaction() as con:
             self._store.runs.insert_result(con, run.run_id, run.agreement_id, result, now())
             self._store.runs.complete(con, run.run_id, now())
@@ -90,10 +91,17 @@ class Completion:
             self._runs.retain(con, run, terms)
 
     def _reveal_rows(
-        self, terms: Terms, side_a: SideTokens, side_b: SideTokens, counts: OverlapCounts, by: Uploads
+        self,
+        terms: Terms,
+        side_a: SideTokens,
+        side_b: SideTokens,
+        counts: OverlapCounts,
+        result: dict[str, Any],
+        by: Uploads,
     ) -> dict[str, list[RevealTuple]]:
         """Per viewer with a reveal grant: (its account, the other's account, the other's populations
-        on granted pairs, the other's sealed fields) for every matched pair whose cell reaches min_count."""
+        on granted pairs, the other's sealed fields) for every matched pair on a pair the release policy
+        shows (``release_policy.reveal_cells``: at least min_count, and not suppressed as a complement)."""
         a, b = terms.parties
         masks = {a: account_masks(side_a), b: account_masks(side_b)}
         out: dict[str, list[RevealTuple]] = {}
@@ -101,8 +109,9 @@ class Completion:
             if terms.reveal_granted(viewer):
                 other = terms.other(viewer)
                 pairs = counts.pairs if viewer == a else counts.pairs[:, ::-1]
+                shown = {(c["mine"], c["theirs"]) for c in reveal_cells(terms, viewer, result) if not c["suppressed"]}
                 out[viewer] = _viewer_rows(
-                    terms, viewer, counts, pairs, masks[viewer], masks[other], sealed_fields(self._store, by[(other, OWN)])
+                    terms, viewer, shown, pairs, masks[viewer], masks[other], sealed_fields(self._store, by[(other, OWN)])
                 )
         return out
 
@@ -168,23 +177,16 @@ def _overlap_result(terms: Terms, counts: OverlapCounts) -> dict[str, Any]:
 def _viewer_rows(
     terms: Terms,
     viewer: str,
-    counts: OverlapCounts,
+    shown: set[tuple[str, str]],
     pairs: np.ndarray,
     mine_masks: np.ndarray,
     their_masks: np.ndarray,
     sealed: dict[int, bytes],
 ) -> list[RevealTuple]:
-    """One viewer's reveal rows: matched pairs on granted population pairs whose cell reaches min_count."""
+    """One viewer's reveal rows: matched pairs on the population pairs the release policy shows it."""
     other = terms.other(viewer)
-    granted = terms.reveal_granted(viewer)
     mine_pops, their_pops = terms.populations[viewer], terms.populations[other]
-    a = terms.parties[0]
-    allowed = {
-        (i, j)
-        for i, m in enumerate(mine_pops)
-        for j, t in enumerate(their_pops)
-        if (m, t) in granted and (counts.matrix[i][j] if viewer == a else counts.matrix[j][i]) >= terms.min_count
-    }
+    allowed = {(i, j) for i, m in enumerate(mine_pops) for j, t in enumerate(their_pops) if (m, t) in shown}
     rows = []
     for mine_acc, their_acc in pairs.tolist():
         mine_mask, their_mask = int(mine_masks[mine_acc]), int(their_masks[their_acc])

@@ -272,11 +272,12 @@ def _open(agreement, viewer, rows):
 def test_reveal_is_granted_pairs_only_with_their_sealed_fields(coord):
     sets, fields = _world()
     agreement = _agree(
-        coord, reveal=[("customer", "customer"), ("prospect", "prospect")], share=["Owner"], their_share=["Owner"], min_count=3
+        coord, reveal=[("customer", "customer"), ("prospect", "prospect")], share=["Owner"], their_share=["Owner"], min_count=2
     )
     run_id = _run(coord, agreement, sets, fields)
     body, rows = coord.reveal(V, agreement["agreement_id"])
-    # customer x customer: c0-c3 (4 >= 3); prospect x prospect: p0-p2 (3 >= 3). c4, c5 are vendor customers x partner prospects: not granted.
+    # customer x customer: c0-c3 (4 >= 2); prospect x prospect: p0-p2 (3 >= 2). c4, c5 are vendor customers x partner prospects: not granted.
+    # (k = 2 keeps every cell shown: at k = 3 see test_a_complement_of_a_suppressed_cell_reveals_no_account)
     assert {sets[V][r["account"]][0]: r["theirs"] for r in rows} == {
         **{f"c{i}.example": ["customer"] for i in range(4)},
         **{f"p{i}.example": ["prospect"] for i in range(3)},
@@ -301,6 +302,27 @@ def test_reveal_is_granted_pairs_only_with_their_sealed_fields(coord):
     details = json.loads(entry["details_json"])
     assert details["rows"] == 7 and "sealed" not in entry["details_json"] and "owner of" not in entry["details_json"]
     assert coord.store.row("SELECT count(*) AS n FROM reveal_rows WHERE viewer = ?", [V])["n"] == 0
+
+
+def test_a_complement_of_a_suppressed_cell_reveals_no_account(coord):
+    """At k = 3 the vendor's customer x prospect cell (c4, c5: 2 companies) is suppressed; with the total (9)
+    and the other cells shown (4 + 3) it would come back by subtraction, so prospect x prospect (3 >= k) is
+    suppressed as its complement: its 3 accounts are not revealed either, though the pair is granted."""
+    sets, fields = _world()
+    agreement = _agree(
+        coord, reveal=[("customer", "customer"), ("prospect", "prospect")], share=["Owner"], their_share=["Owner"], min_count=3
+    )
+    _run(coord, agreement, sets, fields)
+    overlap = coord.overlap(V, agreement["agreement_id"])
+    shown = [c["count"] for c in overlap["cells"] if not c["suppressed"]]
+    assert overlap["totals"]["overlap"] == 9 and not 0 <= 9 - sum(shown) < 3
+    body, rows = coord.reveal(V, agreement["agreement_id"])
+    assert {(c["mine"], c["theirs"]): c["suppressed"] for c in body["cells"]} == {
+        ("customer", "customer"): False,
+        ("prospect", "prospect"): True,
+    }
+    assert {sets[V][r["account"]][0] for r in rows} == {f"c{i}.example" for i in range(4)}
+    assert body["rows"] == 4
 
 
 def test_cells_below_min_count_reveal_nothing(coord):
