@@ -16,6 +16,7 @@ import numpy as np
 
 from cleanroom.coordinator import linkage
 from cleanroom.coordinator.agreements import Agreements
+from cleanroom.coordinator.limits import MAX_DENIAL_REASON, bounded
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_masks, overlap_counts
 from cleanroom.coordinator.release_policy import reveal_cells
@@ -24,6 +25,7 @@ from cleanroom.coordinator.sealing import sealed_fields
 from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
+from cleanroom.errors import CleanroomError
 from cleanroom.terms import Terms
 
 Uploads = dict[tuple[str, str], UploadRow]  # (party, kind) -> committed upload
@@ -38,17 +40,45 @@ class Completion:
         self._completing = threading.Lock()
 
     def complete_if_ready(self, run_id: str) -> None:
+        """Complete the run if all four uploads are in. Idempotent: a complete or failed run is left as it
+        is, so a repeated commit and start-up may both call it. Input only completion can check (deal
+        references that repeat, records that do not decode) fails the run with the reason, instead of
+        leaving it collecting forever; any other error leaves it collecting, to be retried."""
         with self._completing:
             ready = self._ready(run_id)
             if ready is None:
                 return
             run, terms, by = ready
-            if run.purpose == "attribution":
-                self._complete_attribution(run, terms, by)
-            else:
-                self._complete_overlap(run, terms, by)
+            try:
+                if run.purpose == "attribution":
+                    self._complete_attribution(run, terms, by)
+                else:
+                    self._complete_overlap(run, terms, by)
+            except CleanroomError as exc:
+                self._fail(run, str(exc))
             if terms.retention_seconds == 0:
                 self._store.checkpoint()  # rewrite the file so deleted points leave it
+
+    def resume(self) -> list[str]:
+        """Complete every run whose uploads all arrived but whose completion never ran (the coordinator
+        stopped in between); the runs completed or failed."""
+        settled = []
+        for run_id in self._store.runs.collecting():
+            self.complete_if_ready(run_id)
+            if self._runs.get(run_id).state != "collecting":
+                settled.append(run_id)
+        return settled
+
+    def _fail(self, run: RunRow, reason: str) -> None:
+        """The run fails: nothing is released from it, its points are deleted, a new run may start."""
+        reason = bounded(reason, MAX_DENIAL_REASON)
+        with self._store.transaction() as con:
+            self._store.runs.fail(con, run.run_id, reason, now())
+            deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
+            self._store.audit(con, "coordinator", "run.failed", run.agreement_id, {"run_id": run.run_id, "reason": reason})
+            self._store.audit(
+                con, "coordinator", "points.deleted", run.agreement_id, {"cause": "run failed", "run_id": run.run_id, **deleted}
+            )
 
     def _ready(self, run_id: str) -> tuple[RunRow, Terms, Uploads] | None:
         """The run, its terms and its four committed uploads, if it is still collecting and has them all."""

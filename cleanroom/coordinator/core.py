@@ -34,7 +34,8 @@ class Coordinator:
         self.limits = limits or Limits()
         self.agreements = Agreements(store)
         self.runs = Runs(store, self.agreements)
-        self.uploads = Uploads(store, self.agreements, self.runs, Completion(store, self.agreements, self.runs), self.limits)
+        self.completion = Completion(store, self.agreements, self.runs)
+        self.uploads = Uploads(store, self.agreements, self.runs, self.completion, self.limits)
         self.chunks = Chunks(store, self.agreements, self.runs, self.limits)
         self.releases = Releases(store, self.agreements, self.runs)
         self.attribution = AttributionJobs(store, self.agreements, self.runs)
@@ -144,6 +145,10 @@ class Coordinator:
 
     def show_attribution(self, caller: str, agreement_id: str) -> dict[str, Any]:
         return self.attribution.show(caller, agreement_id)
+
+    def resume(self) -> builtins.list[str]:
+        """At start-up: complete the runs whose uploads all arrived before the coordinator stopped."""
+        return self.completion.resume()
 
     # -- audit ---------------------------------------------------------------
 

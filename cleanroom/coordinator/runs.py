@@ -158,6 +158,8 @@ def _run_status(me: str, terms: Terms, run: RunRow, uploads: list[UploadRow]) ->
         "reblind_needed": reblind_needed,
         "purpose": run.purpose,
     }
+    if run.failure:
+        status["failure"] = run.failure
     if reblind_needed:
         peer_own = by[(peer, OWN)]
         status.update(

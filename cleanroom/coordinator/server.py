@@ -55,6 +55,7 @@ class RunningServer:
 def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log: Path | None = None) -> RunningServer:
     store = Store(data_dir.store_path, data_dir.signer())
     coordinator = Coordinator(store, limits)
+    coordinator.resume()  # runs whose last commit landed just before a stop complete now, before any call
     interceptors = [WireLog(wire_log)] if wire_log else []
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),

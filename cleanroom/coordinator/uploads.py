@@ -208,6 +208,9 @@ class Uploads:
         upload = self._runs.own_upload(caller, upload_id)
         run = self._runs.get(upload.run_id)
         if upload.committed:
+            # A repeated commit (the client lost the first answer, or the coordinator stopped before the
+            # run completed): the completion may still be due.
+            self._completion.complete_if_ready(run.run_id)
             return self.receipt(upload, run)
         self._runs.collecting(upload)
         digests = self._check_complete(caller, upload, run)

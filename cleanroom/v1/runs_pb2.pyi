@@ -143,7 +143,7 @@ class RunStatusRequest(_message.Message):
     def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class RunStatus(_message.Message):
-    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks", "purpose")
+    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks", "purpose", "failure")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +154,7 @@ class RunStatus(_message.Message):
     PEER_POINTS_FIELD_NUMBER: _ClassVar[int]
     PEER_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     agreement_id: str
     state: str
@@ -164,4 +165,5 @@ class RunStatus(_message.Message):
     peer_points: int
     peer_chunks: int
     purpose: str
-    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ..., purpose: _Optional[str] = ...) -> None: ...
+    failure: str
+    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ..., purpose: _Optional[str] = ..., failure: _Optional[str] = ...) -> None: ...

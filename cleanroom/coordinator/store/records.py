@@ -52,6 +52,7 @@ class RunRow:
     created_at: str
     completed_at: str | None
     purpose: str
+    failure: str | None = None  # state "failed": why
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,17 @@ class RunRepository:
         con.execute("UPDATE runs SET state = 'complete', completed_at = ? WHERE run_id = ?", [at, run_id])
 
     @staticmethod
+    def fail(con: Tx, run_id: str, failure: str, at: str) -> None:
+        con.execute(
+            "UPDATE runs SET state = 'failed', failure = ?, completed_at = ? WHERE run_id = ? AND state = 'collecting'",
+            [failure, at, run_id],
+        )
+
+    def collecting(self) -> list[str]:
+        """Every run still collecting, oldest first (start-up completes those whose uploads are all in)."""
+        return [str(v) for v in self._db.values("SELECT run_id FROM runs WHERE state = 'collecting' ORDER BY created_at")]
+
+    @staticmethod
     def revoke_collecting(con: Tx, agreement_id: str) -> None:
         con.execute("UPDATE runs SET state = 'revoked' WHERE agreement_id = ? AND state = 'collecting'", [agreement_id])
 

@@ -167,6 +167,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 """,
     ),
+    # A run the coordinator could not complete (bad input found only at completion) fails with a reason
+    # instead of staying "collecting" forever (cleanroom.coordinator.completion).
+    Migration(7, "failed runs say why", "ALTER TABLE runs ADD COLUMN IF NOT EXISTS failure TEXT;"),
 )
 
 _LEDGER = """

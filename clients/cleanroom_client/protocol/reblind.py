@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from cleanroom.errors import CleanroomError, ProtocolError
+from cleanroom.errors import CleanroomError, FailedPrecondition, ProtocolError
 from cleanroom.protocol import chunk_digest
 from cleanroom.psi import blind
 from cleanroom.terminal.console import progress
@@ -163,9 +163,14 @@ def sync_agreements(remote: Remote, profile: Profile, agreement_id: str | None, 
                     "run_id": status.run_id,
                     "state": status.state,
                     "waiting_for": list(status.waiting_for),
+                    **({"failure": status.failure} if status.failure else {}),
                 }
             )
     return report
+
+
+class RunFailed(FailedPrecondition):
+    """The coordinator could not complete a run (input only it could check was bad): it says why."""
 
 
 def wait_for_result(
@@ -203,6 +208,12 @@ def wait_for_results(
                 remote, agreement, remote.status(agreement.agreement_id, run_id), keystore, receipts, show_progress
             )
         current = [s for s in statuses if s is not None]  # every run has a status after the first pass
+        for status in current:
+            if status.state == "failed":
+                raise RunFailed(
+                    f"run {status.run_id} of agreement {status.agreement_id} failed at the coordinator: {status.failure} "
+                    "Nothing was released from it and its points are deleted; fix the input and map again (a new run)."
+                )
         if all(s.state != "collecting" for s in current) or time.monotonic() >= deadline:
             return current
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))

@@ -136,6 +136,7 @@ class RunStatus:
     peer_points: int
     peer_chunks: int
     purpose: str
+    failure: str = ""  # state "failed": why the coordinator could not complete the run
 
 
 # -- releases -------------------------------------------------------------------------
