@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import httpx
@@ -363,3 +364,40 @@ def test_rest_refusals_of_every_kind_are_audited_with_their_route(api):
     # The vendor's own auditor sees the refusals of the vendor's keys under the vendor's agreements.
     own = ok(api("auditor", "/v1/audit/entries", params={"action": "request.denied", "agreement_id": ids["a"], "limit": 1000}))
     assert any(e["details"]["code"] == "FAILED_PRECONDITION" for e in own["items"])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_huge_body_is_refused_unread_by_anyone(api):
+    """Issue 13, finding 4: 300 MiB to POST /login (no key needed) drove the coordinator past a GiB. Now a
+    declared body over the ceiling is answered 413 before it is read, and an undeclared (chunked) one
+    is cut off at the ceiling; the coordinator process stays small and serves on."""
+    server = api.server
+    pid = server["coordinator"].process.pid
+    before = _rss_mb(pid)
+    with socket.create_connection(
+        (server["url"].split("//")[1].split(":")[0], int(server["url"].rsplit(":", 1)[1])), timeout=10
+    ) as raw:
+        raw.sendall(
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 314572800\r\n\r\n" + b"k" * 65536
+        )  # announces 300 MiB, sends 64 KiB of it: the answer must not wait for the rest
+        answer = raw.recv(4096).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "request body over 65,536 bytes" in answer
+
+    def chunks():
+        for _ in range(64):  # 4 MiB in 64 KiB chunks, no Content-Length
+            yield b"k" * 65536
+
+    refused = api(None, "/login", method="POST", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert refused.status_code == 413 and refused.json()["error"]["message"].startswith("request body over")
+    small = api(None, "/login", method="POST", data={"key": "crk_nope"})
+    assert small.status_code in (200, 303, 401)  # an ordinary login is still read (and refused for its key)
+    assert _rss_mb(pid) - before < 50
+    assert ok(api("analyst", "/v1/me"))["role"] == "analyst"

@@ -26,6 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.web import errors, pages
 from cleanroom.coordinator.web.auth import Sessions
+from cleanroom.coordinator.web.body_limit import BodyLimit
 from cleanroom.coordinator.web.context import WebContext
 from cleanroom.coordinator.web.metrics import LatencyMiddleware
 from cleanroom.coordinator.web.routes import ROUTERS
@@ -115,6 +116,7 @@ def create_app(coordinator: Coordinator, *, session_seconds: float | None = None
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(LatencyMiddleware, metrics=web.metrics)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)  # outermost: a body over the ceiling is refused before anything reads it
     return app
 
 
