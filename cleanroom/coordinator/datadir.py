@@ -5,15 +5,20 @@ DIR/ca.pem, ca.key     the CA that issues party certificates (key 0600)
 DIR/server.pem, .key   the coordinator's TLS certificate
 DIR/signing.key        Ed25519 key for audit entries, receipts, releases
 DIR/signing.pub        its public half, for offline verification
-DIR/coordinator.duckdb the store
+DIR/coordinator.duckdb the store (0600; the directory is 0700)
+DIR/parties.json       the parties issued a certificate (name, serial, when): one each
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from cleanroom.coordinator.pki import KeyPair, check_party_name, create_ca, issue_party, issue_server
 from cleanroom.crypto.keyfiles import write_private
@@ -22,6 +27,7 @@ from cleanroom.errors import InputError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 PROFILE_FILE = "profile.json"
+ISSUED_FILE = "parties.json"
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,8 @@ class DataDir:
     def init(self, listen: str = DEFAULT_LISTEN, hosts: list[str] | None = None) -> dict[str, Any]:
         if (self.path / "config.json").exists():
             raise InputError(f"{self.path} already holds a coordinator; refusing to overwrite its keys")
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.path, 0o700)  # keys, the store and the audit log: the operator's eyes only
         ca = create_ca()
         server = issue_server(ca, hosts or ["localhost", "127.0.0.1", "::1"])
         (self.path / "ca.pem").write_bytes(ca.cert_pem)
@@ -67,9 +74,15 @@ class DataDir:
         return config
 
     def add_party(self, name: str, out: Path, address: str | None = None) -> Path:
-        """Issue a party certificate and write the client profile directory."""
+        """Issue a party certificate and write the client profile directory (once per party name)."""
         check_party_name(name)
         config = self.config()
+        issued = self.issued()
+        if name in issued:
+            raise InputError(
+                f"party {name!r} already holds a certificate (issued {issued[name]['issued_at']}); a second one would "
+                "let two key holders act as it. Nothing was issued."
+            )
         pair = issue_party(self.ca(), name)
         out.mkdir(parents=True, exist_ok=True)
         (out / "ca.pem").write_bytes((self.path / "ca.pem").read_bytes())
@@ -78,4 +91,15 @@ class DataDir:
         (out / "coordinator-signing.pub").write_bytes((self.path / "signing.pub").read_bytes())
         profile = {"party": name, "coordinator": address or config["advertise"], "server_name": "localhost"}
         (out / PROFILE_FILE).write_text(json.dumps(profile, indent=2) + "\n")
+        serial = format(x509.load_pem_x509_certificate(pair.cert_pem).serial_number, "x")
+        issued[name] = {"serial": serial, "issued_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        (self.path / ISSUED_FILE).write_text(json.dumps(issued, indent=2, sort_keys=True) + "\n")
         return out
+
+    def issued(self) -> dict[str, dict[str, str]]:
+        """The parties issued a certificate so far: name -> serial and time."""
+        try:
+            found: dict[str, dict[str, str]] = json.loads((self.path / ISSUED_FILE).read_text())
+            return found
+        except FileNotFoundError:
+            return {}

@@ -30,11 +30,17 @@ class KeyPair:
     key_pem: bytes
 
 
+# Names the audit log uses for actors that are not parties: a party by one of them would be indistinguishable.
+RESERVED_NAMES = frozenset({"coordinator", "operator", "unknown"})
+
+
 def check_party_name(name: str) -> str:
     if not PARTY_NAME.fullmatch(name or ""):
         raise InputError(
             f"party name {name!r} is not valid: use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
         )
+    if name in RESERVED_NAMES:
+        raise InputError(f"party name {name!r} is reserved: the audit log names the coordinator's own actors so; choose another")
     return name
 
 

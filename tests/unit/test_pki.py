@@ -153,3 +153,36 @@ def test_init_refuses_to_overwrite(data_dir):
 def test_add_party_on_a_non_data_dir(tmp_path):
     with pytest.raises(InputError, match="not a coordinator data dir"):
         DataDir(tmp_path / "nothing").add_party("vendor", tmp_path / "out")
+
+
+@pytest.mark.parametrize("name", ["coordinator", "operator", "unknown"])
+def test_names_the_audit_log_uses_for_its_own_actors_cannot_be_issued(data_dir, tmp_path, name):
+    with pytest.raises(InputError, match="reserved"):
+        data_dir.add_party(name, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_party_name_is_issued_once(tmp_path):
+    """A second certificate for an issued name would let two key holders act as that party."""
+    data_dir = DataDir(tmp_path / "coord")
+    data_dir.init()
+    first = data_dir.add_party("acme", tmp_path / "acme")
+    serial = x509.load_pem_x509_certificate((first / "party.pem").read_bytes()).serial_number
+    with pytest.raises(InputError, match="already holds a certificate"):
+        data_dir.add_party("acme", tmp_path / "acme-again")
+    assert not (tmp_path / "acme-again").exists()
+    assert data_dir.issued()["acme"]["serial"] == format(serial, "x")
+    data_dir.add_party("globex", tmp_path / "globex")  # other names still issue
+    assert sorted(data_dir.issued()) == ["acme", "globex"]
+
+
+def test_the_data_dir_and_the_store_are_the_operators_alone(tmp_path):
+    import stat
+
+    from cleanroom.coordinator.store import Store
+
+    data_dir = DataDir(tmp_path / "coord")
+    data_dir.init()
+    Store(data_dir.store_path, data_dir.signer()).close()
+    assert stat.S_IMODE(data_dir.path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(data_dir.store_path.stat().st_mode) == 0o600

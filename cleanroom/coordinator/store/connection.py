@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +50,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._con = duckdb.connect(str(self.path))
+        os.chmod(self.path, 0o600)  # tokens, releases and the audit log: not for other local users
         self._lock = threading.RLock()
         with self._lock:
             migrate(self._con)
