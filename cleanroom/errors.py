@@ -64,6 +64,13 @@ class ResourceExhausted(RequestError):
     http_status = 429
 
 
+class DataLoss(RequestError):
+    """Stored data fails its own integrity check (a release whose signature does not verify): not served."""
+
+    code = "DATA_LOSS"
+    http_status = 500
+
+
 REFUSALS: tuple[type[RequestError], ...] = (
     InvalidArgument,
     Unauthenticated,
@@ -71,6 +78,7 @@ REFUSALS: tuple[type[RequestError], ...] = (
     NotFound,
     FailedPrecondition,
     ResourceExhausted,
+    DataLoss,
 )
 
 
@@ -81,7 +89,7 @@ def refusal_for(code: str) -> type[RequestError] | None:
 
 def code_for_http_status(status: int) -> str:
     """The stable error code for an HTTP status raised outside our own refusals (routing, 405, ...)."""
-    cls = next((cls for cls in REFUSALS if cls.http_status == status), None)
+    cls = next((cls for cls in REFUSALS if cls.http_status == status and status < 500), None)
     if cls is not None:
         return cls.code
     return {405: "METHOD_NOT_ALLOWED"}.get(status, "INVALID_ARGUMENT" if status < 500 else "INTERNAL")

@@ -49,3 +49,10 @@ class Profile:
     def signing_public_key(self) -> bytes | None:
         path = self.path / "coordinator-signing.pub"
         return path.read_bytes() if path.exists() else None
+
+    def signing_key(self) -> bytes:
+        """The coordinator's public signing key: every release is checked against it before it is shown."""
+        key = self.signing_public_key
+        if key is None:
+            raise InputError(f"profile {self.path} has no coordinator-signing.pub; cannot check a release's signature")
+        return key

@@ -123,3 +123,44 @@ def test_coordinator_restarted_mid_run_resumes(coordinator: LocalCoordinator, pa
     vendor_sync = client_json(parties["vendor"], "map", agreement_id, dataset["vendor"], "--wait", "120")
     views = {"vendor": vendor_sync, "partner": json.loads(finish(partner))}
     _assert_truth(views, dataset["truth"])
+
+
+def test_a_release_altered_in_the_store_is_refused_not_shown(coordinator: LocalCoordinator, parties, dataset):
+    """Issue 13, finding 7: a release edited in the store was printed by `overlap` with exit 0. Now every
+    command checks the coordinator's signature before it shows a number, and the edited one is refused."""
+    import duckdb
+
+    agreement_id = _agree(parties)
+    partner = client_background(parties["partner"], "map", agreement_id, dataset["partner"], "--wait", "120", "--json")
+    honest = client_json(parties["vendor"], "map", agreement_id, dataset["vendor"], "--wait", "120")
+    finish(partner)
+    cell = next(c for c in honest["cells"] if not c["suppressed"])
+    coordinator.stop()
+    with duckdb.connect(str(coordinator.data_dir / "coordinator.duckdb")) as con:  # the operator edits one count
+        body = json.loads(
+            con.execute("SELECT body_json FROM releases WHERE viewer = 'vendor' AND kind = 'overlap'").fetchone()[0]
+        )
+        edited = next(c for c in body["cells"] if (c["mine"], c["theirs"]) == (cell["mine"], cell["theirs"]))
+        edited["count"] += 100
+        con.execute("UPDATE releases SET body_json = ? WHERE viewer = 'vendor' AND kind = 'overlap'", [json.dumps(body)])
+    keys = {party: coordinator.add_api_key(party, "analyst") for party in ("vendor", "partner")}
+    coordinator.http = True
+    coordinator.start()
+    shown = client(parties["vendor"], "overlap", agreement_id, "--json", check=False)
+    assert shown.returncode != 0
+    assert "does not verify against the coordinator's signing key" in shown.stderr
+    assert str(cell["count"] + 100) not in shown.stdout
+    # the partner's release was not touched: it still shows, checked
+    assert client_json(parties["partner"], "overlap", agreement_id)["cells"]
+    # REST checks it too: the edited release is refused by name, never served as valid; the other still is
+    import httpx
+
+    def rest(party: str) -> httpx.Response:
+        url = f"{coordinator.http_url}/v1/agreements/{agreement_id}/overlap"
+        return httpx.get(url, headers={"Authorization": f"Bearer {keys[party]}"}, timeout=10)
+
+    refused = rest("vendor")
+    assert refused.status_code == 500 and refused.json()["error"]["code"] == "DATA_LOSS"
+    assert "fails its signature check" in refused.json()["error"]["message"]
+    assert str(cell["count"] + 100) not in refused.text
+    assert rest("partner").status_code == 200

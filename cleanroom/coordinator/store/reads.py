@@ -149,6 +149,11 @@ class WebReads:
         with self._store.reading() as con:
             return con.execute(sql, list(params)).fetchall()
 
+    @property
+    def signing_key(self) -> bytes:
+        """The coordinator's public signing key: what every stored release is checked against before it is served."""
+        return self._store.signer.public_pem
+
     def ping(self) -> None:
         self._fetch("SELECT 1")
 

@@ -10,13 +10,13 @@ refresh, script or crawler can spend a privacy budget.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
 from cleanroom.coordinator.store.reads import WebReads
 from cleanroom.coordinator.web.access import agreement_for, viewer_for
 from cleanroom.coordinator.web.auth import Principal
+from cleanroom.coordinator.web.integrity import checked_overlap
 from cleanroom.errors import FailedPrecondition, NotFound
 
 CACHE_ENTRIES = 4096
@@ -79,7 +79,7 @@ def _read_overlap(reads: WebReads, p: Principal, agreement_id: str, viewer: str 
             f"no overlap has been released to {viewer} under agreement {agreement_id}: {how}. "
             "This API serves only numbers already released, so it never spends a privacy budget."
         )
-    release = json.loads(stored.body.text)
+    release = checked_overlap(stored, reads.signing_key)
     return {
         "agreement_id": agreement_id,
         "viewer": viewer,

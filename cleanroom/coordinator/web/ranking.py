@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cleanroom.coordinator.store.reads import WebReads
 from cleanroom.coordinator.web.access import viewer_for
 from cleanroom.coordinator.web.auth import Principal
-from cleanroom.errors import InvalidArgument
+from cleanroom.coordinator.web.integrity import checked_overlap
+from cleanroom.errors import DataLoss, InvalidArgument
 
 
 def _missing_cell(cells: list[dict[str, Any]], mine: str, theirs: str | None, partner: str) -> str:
@@ -59,7 +59,13 @@ def ranking(
         raise InvalidArgument(
             "name both populations (mine and theirs) to rank by one cell, or neither to rank by the total overlap"
         )
-    releases = {agreement_id: json.loads(s.body.text) for agreement_id, s in reads.latest_overlaps_of(viewer).items()}
+    releases: dict[str, dict[str, Any]] = {}
+    tampered: dict[str, str] = {}
+    for agreement_id, stored in reads.latest_overlaps_of(viewer).items():
+        try:
+            releases[agreement_id] = checked_overlap(stored, reads.signing_key)
+        except DataLoss as exc:  # ranked without it, and said why
+            tampered[agreement_id] = str(exc)
     ranked, unavailable = [], []
     pops_mine: dict[str, None] = {}
     pops_theirs: dict[str, None] = {}
@@ -69,6 +75,9 @@ def ranking(
         release = releases.get(a.agreement_id)
         if a.state == "revoked":
             unavailable.append({**base, "reason": "agreement revoked"})
+            continue
+        if a.agreement_id in tampered:
+            unavailable.append({**base, "reason": tampered[a.agreement_id]})
             continue
         if release is None:
             latest = reads.latest_complete_run(a.agreement_id)

@@ -7,12 +7,12 @@ import argparse
 from cleanroom.terminal.console import print_json
 from cleanroom.terminal.views import print_overlap
 from cleanroom_client.commands._common import add_json, receipts, session
-from cleanroom_client.features.overlap_view import overlap_dict
+from cleanroom_client.features.overlap_view import verified_overlap
 
 
 def _overlap(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
-        view = overlap_dict(remote.overlap(args.id, args.run or ""))
+        view = verified_overlap(remote.overlap(args.id, args.run or ""), profile.signing_key())
         receipts(profile).record_release(view)
     if args.json:
         print_json(view)

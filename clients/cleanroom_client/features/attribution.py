@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cleanroom.crypto.signing import verify_bytes
-from cleanroom.errors import FailedPrecondition, InputError, PermissionDenied, ProtocolError
+from cleanroom.errors import FailedPrecondition, PermissionDenied, ProtocolError
 from cleanroom.terminal.console import working
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.deals import DealsResult
@@ -51,13 +51,6 @@ def attribution_terms(agreement: Agreement, party: str, role: str) -> Terms:
     return terms
 
 
-def signing_key(profile: Profile) -> bytes:
-    key = profile.signing_public_key
-    if key is None:
-        raise InputError(f"profile {profile.path} has no coordinator-signing.pub; cannot check the release's signature")
-    return key
-
-
 def received(release: AttributionRelease, public_pem: bytes, log: ReceiptLog) -> dict[str, Any]:
     """Check a release's signature, keep it in the receipts exactly as signed, and parse it."""
     # The coordinator signs the exact bytes of body_json: check those, before parsing anything.
@@ -70,7 +63,7 @@ def received(release: AttributionRelease, public_pem: bytes, log: ReceiptLog) ->
 
 def show(remote: Remote, profile: Profile, agreement_id: str) -> dict[str, Any]:
     """What attribution released to us under an agreement, checked and kept."""
-    return received(remote.show_attribution(agreement_id), signing_key(profile), ReceiptLog.of(profile))
+    return received(remote.show_attribution(agreement_id), profile.signing_key(), ReceiptLog.of(profile))
 
 
 # -- partner ---------------------------------------------------------------------
@@ -178,4 +171,4 @@ def credit(remote: Remote, profile: Profile, run: VendorRun, model: str | None, 
     """One attribution job over every run; the release, checked and kept."""
     with working(f"the coordinator credits {len(run.sent):,} deals against {len(run.runs)} partner(s)' touches"):
         signed = remote.run_attribution([r for *_, r in run.runs], model or "", as_of or "")
-    return received(signed, signing_key(profile), ReceiptLog.of(profile))
+    return received(signed, profile.signing_key(), ReceiptLog.of(profile))

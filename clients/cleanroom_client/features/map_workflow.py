@@ -14,7 +14,7 @@ from typing import Any
 from cleanroom.crypto.sealed import SealContext
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terms import Terms
-from cleanroom_client.features.overlap_view import overlap_dict
+from cleanroom_client.features.overlap_view import verified_overlap
 from cleanroom_client.features.reveal import (
     RevealError,
     RevealPlan,
@@ -104,7 +104,7 @@ def send_map(
     status = wait_for_result(remote, agreement, keys, log, receipt.run_id, wait)
     if status.state != "complete":
         return MapResult(status)
-    view = overlap_dict(remote.overlap(agreement.agreement_id, status.run_id))
+    view = verified_overlap(remote.overlap(agreement.agreement_id, status.run_id), profile.signing_key())
     log.record_release(view)
     result = MapResult(status, view)
     if plan.views:

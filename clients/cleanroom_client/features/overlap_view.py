@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from cleanroom.crypto.signing import verify_json
+from cleanroom.errors import ProtocolError
+from cleanroom_client.protocol.receipts import release_body
 from cleanroom_client.remote import Cell, OverlapRelease
 
 
@@ -40,4 +43,15 @@ def overlap_dict(release: OverlapRelease) -> dict[str, Any]:
             "budget": release.dp.budget,
             "budget_remaining": release.dp.budget_remaining,
         }
+    return view
+
+
+def verified_overlap(release: OverlapRelease, public_pem: bytes) -> dict[str, Any]:
+    """The release as a view, once the coordinator's signature over it verifies; ProtocolError (nothing shown) if not."""
+    view = overlap_dict(release)
+    if not verify_json(public_pem, release_body(view), release.signature):
+        raise ProtocolError(
+            f"the overlap release of agreement {release.agreement_id} (run {release.run_id}) does not verify against "
+            "the coordinator's signing key: it was altered after it was signed; refusing to show it"
+        )
     return view

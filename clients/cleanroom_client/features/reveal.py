@@ -216,8 +216,7 @@ def fetch_revealed(
     release, rows = remote.reveal(agreement.agreement_id, run_id)
     body = release_dict(release)
     where = f"the reveal of agreement {agreement.agreement_id} (run {body['run_id']})"
-    signing = profile.signing_public_key
-    if signing is not None and not verify_json(signing, {k: v for k, v in body.items() if k != "signature"}, release.signature):
+    if not verify_json(profile.signing_key(), {k: v for k, v in body.items() if k != "signature"}, release.signature):
         raise RevealError(f"{where}: the coordinator's signature does not verify; nothing is shown")
     listed: list[dict[str, Any]] = [
         {"account": r.account, "their_account": r.their_account, "theirs": list(r.theirs), "sealed": r.sealed} for r in rows

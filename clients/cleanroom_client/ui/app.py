@@ -50,7 +50,7 @@ def create_app(profile: Profile, token: str, port: int, scoring: ScoringConfig |
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> str:
         agreements, banners = _remote_agreements(profile)
-        body = overview_body(profile, agreements, latest_overlaps(receipts))
+        body = overview_body(profile, agreements, latest_overlaps(receipts, profile.signing_public_key))
         return page("Agreements and overlap", "overview", profile.party, body, request.state.nonce, banners)
 
     @app.get("/agreements/{agreement_id}", response_class=HTMLResponse)
@@ -62,7 +62,7 @@ def create_app(profile: Profile, token: str, port: int, scoring: ScoringConfig |
             return HTMLResponse(
                 page("Agreement", "overview", profile.party, f"<p>{esc(exc)}</p>", request.state.nonce, [("bad", str(exc))]), 404
             )
-        title, body = agreement_body(profile, agreement, latest_overlaps(receipts).get(agreement_id))
+        title, body = agreement_body(profile, agreement, latest_overlaps(receipts, profile.signing_public_key).get(agreement_id))
         return HTMLResponse(page(title, "overview", profile.party, body, request.state.nonce))
 
     @app.get("/targets", response_class=HTMLResponse)

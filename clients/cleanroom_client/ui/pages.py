@@ -4,24 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from cleanroom.crypto.signing import verify_json
 from cleanroom_client.features.targets import ScoringConfig, csv_columns, csv_rows
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import verified_terms
-from cleanroom_client.protocol.receipts import ReceiptLog, release_of, upload_kind, verify_entries
+from cleanroom_client.protocol.receipts import ReceiptLog, release_body, release_of, upload_kind, verify_entries
 from cleanroom_client.remote import Agreement
 from cleanroom_client.ui.html import esc, heat_map, kv_table, targets_table
 
 
-def latest_overlaps(receipts: ReceiptLog) -> dict[str, dict[str, Any]]:
-    """The latest overlap release recorded per agreement (receipts hold what we were given)."""
+def latest_overlaps(receipts: ReceiptLog, public_pem: bytes | None) -> dict[str, dict[str, Any]]:
+    """The latest overlap release recorded per agreement (receipts hold what we were given), among those whose
+    coordinator signature verifies: an altered release is not shown (the receipts page names it)."""
     latest: dict[str, dict[str, Any]] = {}
     for entry in receipts.entries():
         release = entry.get("release") or {}
         if entry.get("type") != "release" or "cells" not in release or release.get("kind") in ("reveal", "attribution"):
             continue
+        if public_pem is None or not _signed(release, public_pem):
+            continue
         if release["agreement_id"] not in latest or release["released_at"] >= latest[release["agreement_id"]]["released_at"]:
             latest[release["agreement_id"]] = release
     return latest
+
+
+def _signed(release: dict[str, Any], public_pem: bytes) -> bool:
+    try:
+        return verify_json(public_pem, release_body(release), bytes.fromhex(str(release.get("signature", ""))))
+    except ValueError:  # not hex
+        return False
 
 
 def overview_body(profile: Profile, agreements: list[Agreement], overlaps: dict[str, dict[str, Any]]) -> str:
