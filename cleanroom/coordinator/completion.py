@@ -16,6 +16,7 @@ import numpy as np
 
 from cleanroom.coordinator import linkage
 from cleanroom.coordinator.agreements import Agreements
+from cleanroom.coordinator.canaries import Canaries, reblinding_problem
 from cleanroom.coordinator.limits import MAX_DENIAL_REASON, bounded
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_masks, overlap_counts
@@ -25,10 +26,19 @@ from cleanroom.coordinator.sealing import sealed_fields
 from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
-from cleanroom.errors import CleanroomError
+from cleanroom.errors import CleanroomError, ProtocolError
+from cleanroom.psi import POINT_SIZE
 from cleanroom.terms import Terms
 
 Uploads = dict[tuple[str, str], UploadRow]  # (party, kind) -> committed upload
+
+
+class ReblindingViolation(ProtocolError):
+    """A party's re-blinding of the other's points is not the honest one: the run fails, the party is named."""
+
+    def __init__(self, party: str, message: str) -> None:
+        super().__init__(message)
+        self.party = party
 
 
 class Completion:
@@ -50,12 +60,13 @@ class Completion:
                 return
             run, terms, by = ready
             try:
+                self._check_reblinding(terms, by)
                 if run.purpose == "attribution":
                     self._complete_attribution(run, terms, by)
                 else:
                     self._complete_overlap(run, terms, by)
             except CleanroomError as exc:
-                self._fail(run, str(exc))
+                self._fail(run, str(exc), exc.party if isinstance(exc, ReblindingViolation) else None)
             if terms.retention_seconds == 0:
                 self._store.checkpoint()  # rewrite the file so deleted points leave it
 
@@ -69,10 +80,33 @@ class Completion:
                 settled.append(run_id)
         return settled
 
-    def _fail(self, run: RunRow, reason: str) -> None:
+    def _check_reblinding(self, terms: Terms, by: Uploads) -> None:
+        """Each party's re-blinding of the other's points, checked before anything is counted (canaries.py)."""
+        for uploader in terms.parties:
+            reblinder = terms.other(uploader)
+            own = by[(uploader, OWN)]
+            problem = reblinding_problem(self._canaries(own), self._store.uploads.points(by[(reblinder, REBLINDED)].upload_id))
+            if problem is not None:
+                raise ReblindingViolation(
+                    reblinder, f"{reblinder}'s re-blinding of {uploader}'s points fails the check: {problem}"
+                )
+
+    def _canaries(self, own: UploadRow) -> Canaries | None:
+        found = self._store.uploads.canaries(own.upload_id)
+        return Canaries.parse(found[0], found[1], int(own.total_points)) if found else None
+
+    def _fail(self, run: RunRow, reason: str, violator: str | None = None) -> None:
         """The run fails: nothing is released from it, its points are deleted, a new run may start."""
         reason = bounded(reason, MAX_DENIAL_REASON)
         with self._store.transaction() as con:
+            if violator is not None:  # a party deviated from the protocol: on the record, by name
+                self._store.audit(
+                    con,
+                    "coordinator",
+                    "protocol.violation",
+                    run.agreement_id,
+                    {"run_id": run.run_id, "party": violator, "reason": reason},
+                )
             self._store.runs.fail(con, run.run_id, reason, now())
             deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
             self._store.audit(con, "coordinator", "run.failed", run.agreement_id, {"run_id": run.run_id, "reason": reason})
@@ -91,14 +125,18 @@ class Completion:
         return run, self._agreements.terms_by_id(run.agreement_id), {(u.party, u.kind): u for u in uploads}
 
     def _side_tokens(self, own: UploadRow, reblinded: UploadRow) -> SideTokens:
-        """One side's doubly blinded tokens (the other party's re-blinding of its points) with its labels."""
+        """One side's doubly blinded tokens (the other party's re-blinding of its points) with its labels,
+        the canary pairs left out."""
         labels = self._store.uploads.labels(own.upload_id)
-        return SideTokens(
-            tokens=self._store.uploads.points(reblinded.upload_id),
-            accounts=np.frombuffer(b"".join(bytes(c.accounts or b"") for c in labels), dtype="<u4"),
-            populations=np.frombuffer(b"".join(bytes(c.populations or b"") for c in labels), dtype="<u2"),
-            total_accounts=int(own.total_accounts),
-        )
+        tokens = self._store.uploads.points(reblinded.upload_id)
+        accounts = np.frombuffer(b"".join(bytes(c.accounts or b"") for c in labels), dtype="<u4")
+        populations = np.frombuffer(b"".join(bytes(c.populations or b"") for c in labels), dtype="<u2")
+        canaries = self._canaries(own)
+        if canaries is not None:
+            keep = canaries.keep(len(accounts))
+            tokens = np.frombuffer(tokens, dtype=np.uint8).reshape(-1, POINT_SIZE)[keep].tobytes()
+            accounts, populations = accounts[keep], populations[keep]
+        return SideTokens(tokens=tokens, accounts=accounts, populations=populations, total_accounts=int(own.total_accounts))
 
     # -- overlap -----------------------------------------------------------------------------
 

@@ -82,6 +82,8 @@ class Coordinator:
         digest: str,
         of_upload_id: str = "",
         purpose: str = "overlap",
+        canary_scalar: bytes = b"",
+        canary_positions: bytes = b"",
     ) -> dict[str, Any]:
         return self.uploads.begin(
             caller,
@@ -95,6 +97,8 @@ class Coordinator:
             digest,
             of_upload_id,
             purpose,
+            canary_scalar,
+            canary_positions,
         )
 
     def put_chunk(

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
+from cleanroom.coordinator.canaries import Canaries
 from cleanroom.coordinator.completion import Completion
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.runs import Runs
@@ -59,6 +60,8 @@ class Uploads:
         digest: str,
         of_upload_id: str = "",
         purpose: str = "overlap",
+        canary_scalar: bytes = b"",
+        canary_positions: bytes = b"",
     ) -> dict[str, Any]:
         agreement = self._agreements.active(caller, agreement_id, terms_hash_seen)
         if kind not in (OWN, REBLINDED):
@@ -68,7 +71,10 @@ class Uploads:
         self._check_sizes(total_points, total_chunks, digest)
         with self._beginning:
             if kind == OWN:
-                return self._begin_own(caller, agreement, total_points, total_chunks, total_accounts, digest, purpose)
+                canaries = Canaries.parse(canary_scalar, canary_positions, total_points)
+                return self._begin_own(caller, agreement, total_points, total_chunks, total_accounts, digest, purpose, canaries)
+            if canary_scalar or canary_positions:
+                raise InvalidArgument("only an upload of your own points carries canaries")
             return self._begin_reblinded(caller, agreement, run_id, of_upload_id, total_points, total_chunks, digest)
 
     @staticmethod
@@ -113,6 +119,7 @@ class Uploads:
         total_accounts: int,
         digest: str,
         purpose: str,
+        canaries: Canaries | None = None,
     ) -> dict[str, Any]:
         terms = agreement.terms
         if total_accounts > total_points or total_accounts < 1:
@@ -139,10 +146,17 @@ class Uploads:
         upload = UploadRow(
             new_id("upl"), "", caller, OWN, total_points, total_chunks, total_accounts, digest, None, False, now(), None
         )
-        return self.session(self._record_own(caller, agreement, run, existing, upload, purpose))
+        return self.session(self._record_own(caller, agreement, run, existing, upload, purpose, canaries))
 
     def _record_own(
-        self, caller: str, agreement: Agreement, run: RunRow | None, replaced: UploadRow | None, upload: UploadRow, purpose: str
+        self,
+        caller: str,
+        agreement: Agreement,
+        run: RunRow | None,
+        replaced: UploadRow | None,
+        upload: UploadRow,
+        purpose: str,
+        canaries: Canaries | None,
     ) -> UploadRow:
         """Open a run if none collects, drop the caller's earlier upload to it, record this one."""
         agreement_id = agreement.agreement_id
@@ -166,6 +180,10 @@ class Uploads:
                 )
             recorded = dataclasses.replace(upload, run_id=run.run_id)
             self._store.uploads.insert(con, recorded)
+            if canaries is not None:
+                self._store.uploads.insert_canaries(
+                    con, recorded.upload_id, canaries.scalar, canaries.positions.astype("<u4").tobytes()
+                )
         return recorded
 
     def _begin_reblinded(

@@ -17,7 +17,7 @@ UPLOAD_KIND_OWN: UploadKind
 UPLOAD_KIND_REBLINDED: UploadKind
 
 class BeginUploadRequest(_message.Message):
-    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id", "purpose")
+    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id", "purpose", "canary_scalar", "canary_positions")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,8 @@ class BeginUploadRequest(_message.Message):
     UPLOAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
     OF_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CANARY_SCALAR_FIELD_NUMBER: _ClassVar[int]
+    CANARY_POSITIONS_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     terms_hash: str
     kind: UploadKind
@@ -38,7 +40,9 @@ class BeginUploadRequest(_message.Message):
     upload_digest: str
     of_upload_id: str
     purpose: str
-    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+    canary_scalar: bytes
+    canary_positions: bytes
+    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ..., purpose: _Optional[str] = ..., canary_scalar: _Optional[bytes] = ..., canary_positions: _Optional[bytes] = ...) -> None: ...
 
 class UploadSession(_message.Message):
     __slots__ = ("run_id", "upload_id", "received_chunks", "max_chunk_points", "committed")

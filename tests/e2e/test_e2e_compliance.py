@@ -11,6 +11,7 @@ import pytest
 
 from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client, client_background, client_json, finish, run
 from cleanroom.v1 import runs_pb2
+from cleanroom_client.protocol.canaries import MIN_CANARY_PAIRS
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
@@ -65,8 +66,10 @@ def test_retention_deletes_every_point_after_the_period(tmp_path):
         views = [json.loads(finish(p)) for p in procs]
         assert views[0]["totals"]["overlap"] == 30
         points = _received_points(wire)
-        # Own points of both sides, and their re-blinded tokens (the 30 shared companies' tokens coincide).
-        assert len(points) == 2 * (70 + 50) - 30
+        # Own points of both sides, and their re-blinded tokens (the 30 shared companies' tokens coincide),
+        # each upload with its hidden canary pairs (at least MIN_CANARY_PAIRS a side, re-blinded too).
+        canaries = 2 * 2 * MIN_CANARY_PAIRS  # two sides, two points a pair
+        assert len(points) == 2 * (70 + 50) - 30 + 2 * canaries
         stored = _stored(coord.data_dir)
         assert any(p in stored for p in points), "points should still be held during the retention period"
         time.sleep(5)  # retention 3 s; the sweeper runs every second
@@ -77,7 +80,8 @@ def test_retention_deletes_every_point_after_the_period(tmp_path):
     export = tmp_path / "audit.jsonl"
     run([*COORDINATOR, "audit", "export", "--data-dir", str(coord.data_dir), "--out", str(export)])
     deleted = [json.loads(line) for line in export.read_text().splitlines() if '"points.deleted"' in line]
-    assert deleted and deleted[0]["details"]["cause"] == "retention" and deleted[0]["details"]["points"] == 2 * (70 + 50)
+    with_canaries = 2 * (70 + 50) + 2 * 2 * 2 * MIN_CANARY_PAIRS  # four uploads, each with its canary pairs
+    assert deleted and deleted[0]["details"]["cause"] == "retention" and deleted[0]["details"]["points"] == with_canaries
 
 
 def test_revocation_stops_runs_and_purges_points(tmp_path):

@@ -128,6 +128,8 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
                 request.upload_digest,
                 request.of_upload_id,
                 request.purpose,
+                request.canary_scalar,
+                request.canary_positions,
             )
         )
 

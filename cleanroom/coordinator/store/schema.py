@@ -170,6 +170,18 @@ CREATE TABLE IF NOT EXISTS api_keys (
     # A run the coordinator could not complete (bad input found only at completion) fails with a reason
     # instead of staying "collecting" forever (cleanroom.coordinator.completion).
     Migration(7, "failed runs say why", "ALTER TABLE runs ADD COLUMN IF NOT EXISTS failure TEXT;"),
+    # Canary pairs an uploader hid among its points (cleanroom.coordinator.canaries): never served to the peer.
+    Migration(
+        8,
+        "canary pairs",
+        """
+CREATE TABLE IF NOT EXISTS upload_canaries (
+    upload_id TEXT PRIMARY KEY,
+    scalar BLOB NOT NULL,
+    positions BLOB NOT NULL
+);
+""",
+    ),
 )
 
 _LEDGER = """

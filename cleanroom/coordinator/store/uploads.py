@@ -67,7 +67,18 @@ class UploadRepository:
     def delete(con: Tx, upload_id: str) -> None:
         """An upload and its chunks (replaced by a new one)."""
         con.execute("DELETE FROM chunks WHERE upload_id = ?", [upload_id])
+        con.execute("DELETE FROM upload_canaries WHERE upload_id = ?", [upload_id])
         con.execute("DELETE FROM uploads WHERE upload_id = ?", [upload_id])
+
+    @staticmethod
+    def insert_canaries(con: Tx, upload_id: str, scalar: bytes, positions: bytes) -> None:
+        con.execute("INSERT INTO upload_canaries (upload_id, scalar, positions) VALUES (?, ?, ?)", [upload_id, scalar, positions])
+
+    def canaries(self, upload_id: str) -> tuple[bytes, bytes] | None:
+        """(scalar, positions) of the canary pairs an OWN upload hid among its points, if any."""
+        with self._db.reading() as con:
+            found = con.execute("SELECT scalar, positions FROM upload_canaries WHERE upload_id = ?", [upload_id]).fetchone()
+        return (bytes(found[0]), bytes(found[1])) if found else None
 
     @staticmethod
     def commit(con: Tx, upload_id: str, at: str) -> None:
@@ -149,4 +160,5 @@ class UploadRepository:
         found = con.execute(f"SELECT count(*), coalesce(sum(n_points), 0) FROM chunks WHERE {chosen}", [param]).fetchone()
         n_chunks, n_points = found if found else (0, 0)
         con.execute(f"DELETE FROM chunks WHERE {chosen}", [param])
+        con.execute(f"DELETE FROM upload_canaries WHERE {chosen}", [param])  # meaningless without the points
         return {"chunks": int(n_chunks), "points": int(n_points)}

@@ -22,6 +22,7 @@ from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest
 from cleanroom.psi import POINT_SIZE, hash_and_blind
 from cleanroom.terminal.console import progress
 from cleanroom.terms import Terms
+from cleanroom_client.protocol.canaries import Canaries, canary_pairs
 
 if TYPE_CHECKING:
     from cleanroom_client.inputs.accounts import MatchKey
@@ -59,6 +60,9 @@ class PreparedUpload:
     # fields in label order, and the upload's ephemeral X25519 key (protocol/sealing.py, cleanroom/crypto/sealed.py).
     sealed: list[tuple[int, bytes]] = field(default_factory=list)
     sealed_ephemeral: bytes = b""
+    # The canary pairs hidden among the points (protocol/canaries.py): told to the coordinator only.
+    canary_scalar: bytes = b""
+    canary_positions: bytes = b""
 
     def chunk_points_for(self, chunk_points: int = MAX_CHUNK_POINTS) -> int:
         """Points per chunk, smaller when sealed fields would make a chunk too big for one message."""
@@ -88,7 +92,7 @@ def prepare(
 ) -> PreparedUpload:
     """Blind every key of our accounts in the agreement's populations, sorted by blinded value, with account labels."""
     selected = _select(accounts, terms, party)
-    sorted_points, owner_sorted = _blind_sorted(selected, agreement_id, secret, show_progress)
+    sorted_points, owner_sorted, canaries = _blind_sorted(selected, agreement_id, secret, show_progress)
     kept = selected.kept
     # Account labels in order of first appearance: they carry no row order.
     _, first = np.unique(owner_sorted, return_index=True)
@@ -103,6 +107,8 @@ def prepare(
         total_accounts=len(kept),
         excluded=len(accounts) - len(kept),
         label_to_account=np.frombuffer(kept, dtype=np.int64)[slot_by_rank].tolist() if len(kept) else [],
+        canary_scalar=canaries.scalar,
+        canary_positions=canaries.positions,
     )
 
 
@@ -138,8 +144,11 @@ def _select(accounts: Sequence[Blindable], terms: Terms, party: str) -> _Selecte
     return selected
 
 
-def _blind_sorted(selected: _Selected, agreement_id: str, secret: bytes, show_progress: bool | None) -> tuple[bytes, np.ndarray]:
-    """The blinded points sorted by value, and the slot of each sorted point's account."""
+def _blind_sorted(
+    selected: _Selected, agreement_id: str, secret: bytes, show_progress: bool | None
+) -> tuple[bytes, np.ndarray, Canaries]:
+    """The blinded points, canary pairs among them, sorted by value; the slot of each sorted point's account
+    (a canary takes the first account's: the coordinator drops canaries before counting); the canaries."""
     total = sum(len(v) for v in selected.keys_by_kind.values())
     blinded, owner = [], array("q")
     with progress("blinding", total, show_progress) as advance:
@@ -149,6 +158,10 @@ def _blind_sorted(selected: _Selected, agreement_id: str, secret: bytes, show_pr
                 owner.extend(selected.owners[kind])
     selected.keys_by_kind.clear()  # the intermediates go as soon as they are used (peak memory)
     selected.owners.clear()
+    real = len(owner)
+    canary_points, canary_scalar = canary_pairs(secret, agreement_id, blinded, real) if real else (b"", b"")
+    blinded.append(canary_points)
+    owner.extend([0] * (len(canary_points) // POINT_SIZE))
     points = b"".join(blinded)
     del blinded
     words = np.frombuffer(points, dtype=">u8").reshape(-1, 4)
@@ -157,7 +170,7 @@ def _blind_sorted(selected: _Selected, agreement_id: str, secret: bytes, show_pr
     sorted_points = np.frombuffer(points, dtype="V32")[order].tobytes()
     del points
     owner_sorted = np.frombuffer(owner, dtype=np.int64)[order] if len(owner) else np.zeros(0, dtype=np.int64)
-    return sorted_points, owner_sorted
+    return sorted_points, owner_sorted, Canaries.placed(canary_points, canary_scalar, order, real)
 
 
 # Sealed fields per chunk stay well under the 8 MiB message limit, beside up to 1.2 MiB of points and labels.

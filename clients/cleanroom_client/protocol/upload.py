@@ -93,6 +93,8 @@ def upload_own(
         total_accounts=prepared.total_accounts,
         upload_digest=upload_digest([c[3] for c in chunks]),
         purpose=purpose,
+        canary_scalar=prepared.canary_scalar,
+        canary_positions=prepared.canary_positions,
     )
     return _upload(remote, request, chunks, receipts, show_progress, "uploading")
 

@@ -68,6 +68,8 @@ class UploadRequest:
     run_id: str = ""
     of_upload_id: str = ""
     purpose: str = ""
+    canary_scalar: bytes = b""  # OWN only: for the coordinator, never the peer
+    canary_positions: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,71 @@
+"""Canary pairs: how the coordinator catches a dishonest re-blinding before anything is released.
+
+An uploader hides m pairs (u, X(c, u)) among its own points: u random points on the curve, c a
+scalar used for nothing else. To the partner who re-blinds them they are points like any other
+(uniform on the curve, in sorted order). The uploader tells the coordinator, never the partner,
+where the pairs are and c. Re-blinding with b must keep each pair related by c, because scalar
+multiplication commutes:  X(c, X(b, u)) == X(b, X(c, u)).  A partner that rotates, swaps,
+duplicates or replaces re-blinded points breaks that relation at any canary it touches, and it
+cannot tell canaries from real points, so tampering with t of N + 2m positions goes unnoticed with
+probability about (N / (N + 2m))^t. The coordinator checks every pair, and that no two re-blinded
+points are equal, before it counts anything; canary positions are then left out of every count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cleanroom.errors import CleanroomError, InvalidArgument
+from cleanroom.psi import POINT_SIZE, blind
+
+MAX_CANARY_PAIRS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Canaries:
+    scalar: bytes  # c, 32 bytes
+    positions: np.ndarray  # (m, 2) uint32: where u and X(c, u) stand in the upload
+
+    @classmethod
+    def parse(cls, scalar: bytes, positions: bytes, total_points: int) -> Canaries | None:
+        """The canaries an OWN upload announces (None when it announces none); InvalidArgument when malformed."""
+        if not scalar and not positions:
+            return None
+        if len(scalar) != 32:
+            raise InvalidArgument(f"canary_scalar must be 32 bytes, not {len(scalar)}")
+        if len(positions) == 0 or len(positions) % 8:
+            raise InvalidArgument("canary_positions must be pairs of little-endian uint32 (8 bytes a pair)")
+        pairs = np.frombuffer(positions, dtype="<u4").reshape(-1, 2)
+        if len(pairs) > MAX_CANARY_PAIRS or 2 * len(pairs) >= total_points:
+            raise InvalidArgument(f"{len(pairs):,} canary pairs do not fit an upload of {total_points:,} points")
+        flat = pairs.ravel()
+        if int(flat.max()) >= total_points or len(np.unique(flat)) != len(flat):
+            raise InvalidArgument("canary positions must be distinct and within the upload")
+        return cls(bytes(scalar), pairs.astype(np.uint32))
+
+    def keep(self, n: int) -> np.ndarray:
+        """A mask over the upload's n points: True for real points, False for canaries."""
+        mask = np.ones(n, dtype=bool)
+        mask[self.positions.ravel()] = False
+        return mask
+
+
+def reblinding_problem(canaries: Canaries | None, reblinded: bytes) -> str | None:
+    """Why the peer's re-blinding of an upload cannot be the honest one (None when every check holds)."""
+    points = np.frombuffer(reblinded, dtype=np.uint8).reshape(-1, POINT_SIZE)
+    if len(np.unique(points, axis=0)) != len(points):
+        return "two re-blinded points are equal, which honest re-blinding of distinct points never gives"
+    if canaries is None:
+        return None
+    firsts = points[canaries.positions[:, 0]].tobytes()
+    seconds = points[canaries.positions[:, 1]]
+    try:
+        lifted = np.frombuffer(blind(canaries.scalar, firsts, workers=1), dtype=np.uint8).reshape(-1, POINT_SIZE)
+    except CleanroomError:
+        return "a re-blinded point is not a valid curve point"
+    broken = int(np.count_nonzero((lifted != seconds).any(axis=1)))
+    if broken:
+        return f"{broken} of {len(seconds)} hidden canary pairs no longer match: the points were not re-blinded as served"
+    return None
