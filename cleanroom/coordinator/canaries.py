@@ -55,7 +55,7 @@ class Canaries:
 def reblinding_problem(canaries: Canaries | None, reblinded: bytes) -> str | None:
     """Why the peer's re-blinding of an upload cannot be the honest one (None when every check holds)."""
     points = np.frombuffer(reblinded, dtype=np.uint8).reshape(-1, POINT_SIZE)
-    if len(np.unique(points, axis=0)) != len(points):
+    if len(np.unique(np.frombuffer(reblinded, dtype=f"S{POINT_SIZE}"))) != len(points):  # one sort of 32-byte keys
         return "two re-blinded points are equal, which honest re-blinding of distinct points never gives"
     if canaries is None:
         return None
