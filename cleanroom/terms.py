@@ -217,8 +217,14 @@ def _int_field(obj: dict[str, Any], key: str, minimum: int) -> int:
     return value
 
 
+# Terms are a page of settings (populations, grants, shares, attribution): far under this. The ceiling
+# keeps one party's proposal from costing every other party's `agreement list` and `sync` megabytes.
+MAX_TERMS_BYTES = 256 * 1024
+
+
 def parse_terms(terms_json: bytes) -> Terms:
     """Validate terms; raises InvalidArgument naming the first problem found."""
+    _require(len(terms_json) <= MAX_TERMS_BYTES, f"{len(terms_json):,} bytes, over the limit of {MAX_TERMS_BYTES:,}")
     try:
         raw = json.loads(terms_json.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

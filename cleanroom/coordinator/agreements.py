@@ -15,10 +15,13 @@ from typing import Any
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey
 from cleanroom.crypto.sealed import check_public, fingerprint
-from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from cleanroom.terms import Terms, amend_share, parse_terms, terms_hash
 
 _REVEAL_NEEDS_KEY = "the terms grant account-level reveal: approve with your X25519 encryption key"
+
+# Proposals a party may have waiting for approval at once (each is stored and listed to its counterparty).
+MAX_OPEN_PROPOSALS = 100
 
 
 def new_id(prefix: str) -> str:
@@ -153,6 +156,10 @@ class Agreements:
                 f"terms name parties {list(terms.parties)}, but the proposer is {caller!r} and the counterparty {counterparty!r}"
             )
         check_encryption_public(encryption_public)
+        if self._store.agreements.open_proposals(caller) >= MAX_OPEN_PROPOSALS:
+            raise ResourceExhausted(
+                f"you have {MAX_OPEN_PROPOSALS} proposals waiting for approval; revoke some before proposing more"
+            )
         if terms.reveals() and not encryption_public:
             raise InvalidArgument("the terms grant account-level reveal: the proposal must carry your X25519 encryption key")
         row = AgreementRow(new_id("agr"), 1, caller, counterparty, terms_json, terms_hash(terms_json), "proposed", now())

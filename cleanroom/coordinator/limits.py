@@ -12,10 +12,16 @@ from cleanroom.protocol import MAX_CHUNK_POINTS
 DEFAULT_MAX_POINTS = 5_000_000
 
 
+# An upload of the largest size needs ~150 chunks of points; sealed fields can split it further. Each
+# announced chunk costs the coordinator bookkeeping, so a caller cannot announce millions of them.
+DEFAULT_MAX_CHUNKS = 65_536
+
+
 @dataclass(frozen=True)
 class Limits:
     max_points: int = DEFAULT_MAX_POINTS
     max_chunk_points: int = MAX_CHUNK_POINTS
+    max_chunks: int = DEFAULT_MAX_CHUNKS
 
 
 # A refused request's audit entry is permanent: it keeps at most this much of what the caller sent

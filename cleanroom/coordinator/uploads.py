@@ -107,6 +107,10 @@ class Uploads:
             raise InvalidArgument(
                 f"chunks hold at most {self._limits.max_chunk_points} points; {total_chunks} chunks cannot hold {total_points}"
             )
+        if total_chunks > self._limits.max_chunks:
+            raise ResourceExhausted(
+                f"upload announces {total_chunks:,} chunks, over this coordinator's limit of {self._limits.max_chunks:,}"
+            )
         if len(digest) != 64:
             raise InvalidArgument("upload_digest must be a hex SHA-256")
 

@@ -892,3 +892,39 @@ def test_a_refused_call_with_a_huge_agreement_id_leaves_a_small_audit_entry(coor
     assert len(denied) == 1 and denied[0]["agreement_id"] is None
     assert len(denied[0]["details_json"]) < 1024
     assert json.loads(denied[0]["details_json"])["code"] == context.aborted[0].name
+
+
+# -- limits on what a caller can make the coordinator hold (issue 13, finding 4) ----------------------
+
+
+def test_terms_over_the_ceiling_are_refused_and_change_nothing(coord):
+    from cleanroom.terms import MAX_TERMS_BYTES
+
+    before = snapshot(coord)
+    huge = canonical_json({**build_terms(VENDOR, PARTNER, ["customer"]), "padding": "x" * MAX_TERMS_BYTES})
+    with pytest.raises(InvalidArgument, match="over the limit"):
+        coord.propose(VENDOR, PARTNER, huge)
+    assert snapshot(coord) == before
+
+
+def test_an_upload_announcing_millions_of_chunks_is_refused_before_any_bookkeeping(coord):
+    agr = agree(coord)
+    roomy = Coordinator(coord.store, Limits(max_points=5_000_000, max_chunk_points=CHUNK))  # the default point limit
+    before = snapshot(coord)
+    with pytest.raises(ResourceExhausted, match="5,000,000 chunks"):
+        roomy.begin_upload(VENDOR, agr["agreement_id"], agr["terms_hash"], "own", "", 5_000_000, 5_000_000, 100, "0" * 64)
+    assert snapshot(coord) == before
+
+
+def test_a_party_has_at_most_so_many_proposals_waiting(coord):
+    from cleanroom.coordinator.agreements import MAX_OPEN_PROPOSALS
+
+    for _ in range(MAX_OPEN_PROPOSALS):
+        propose(coord)
+    before = snapshot(coord)
+    with pytest.raises(ResourceExhausted, match="proposals waiting for approval"):
+        propose(coord)
+    assert snapshot(coord) == before
+    waiting = coord.list(VENDOR)[0]
+    coord.revoke(VENDOR, waiting["agreement_id"], "withdrawn")
+    assert propose(coord)["state"] == "proposed"  # one withdrawn: room for one more

@@ -62,6 +62,10 @@ class AgreementRepository:
         ).fetchone()
         return EncryptionKey(found[0], bytes(found[1]), found[2]) if found else None
 
+    def open_proposals(self, proposer: str) -> int:
+        """How many of the party's proposals wait for approval."""
+        return int(self._db.value("SELECT count(*) FROM agreements WHERE proposer = ? AND state = 'proposed'", [proposer]))
+
     @staticmethod
     def insert(con: Tx, row: AgreementRow) -> None:
         con.execute(
