@@ -928,3 +928,22 @@ def test_a_party_has_at_most_so_many_proposals_waiting(coord):
     waiting = coord.list(VENDOR)[0]
     coord.revoke(VENDOR, waiting["agreement_id"], "withdrawn")
     assert propose(coord)["state"] == "proposed"  # one withdrawn: room for one more
+
+
+def test_an_internal_failure_is_answered_internal_without_its_details(coord, monkeypatch):
+    """Issue 13, smaller findings: a DuckDB error (naming a server path) reached clients as UNKNOWN with its text."""
+    import duckdb
+    import grpc
+
+    from cleanroom.coordinator.grpc.service import AgreementService
+    from cleanroom.v1 import agreements_pb2
+
+    def broken(*args, **kwargs):
+        raise duckdb.IOException("IO Error: Could not read from file /srv/cleanroom/coordinator.duckdb")
+
+    monkeypatch.setattr(coord, "list", broken)
+    context = _Context(VENDOR)
+    with pytest.raises(_Aborted):
+        AgreementService(coord).List(agreements_pb2.ListAgreementsRequest(), context)
+    code, details = context.aborted
+    assert code == grpc.StatusCode.INTERNAL and "/srv/cleanroom" not in details and "internal error" in details

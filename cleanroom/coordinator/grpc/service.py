@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,9 +17,11 @@ import grpc
 
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.grpc import convert
-from cleanroom.errors import PermissionDenied, RequestError
+from cleanroom.errors import CleanroomError, PermissionDenied, RequestError
 from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, results_pb2_grpc, runs_pb2, runs_pb2_grpc
 from cleanroom.wire.status import grpc_code
+
+log = logging.getLogger("cleanroom.coordinator.grpc")
 
 
 def caller_of(context: grpc.ServicerContext) -> str:
@@ -45,6 +48,13 @@ def _refuse(servicer: _Base, method: str, caller: str, request: Any, context: gr
     context.abort(grpc_code(exc), str(exc))
 
 
+def _internal(method: str, context: grpc.ServicerContext) -> None:
+    """An unexpected failure (a store error, a bug): logged here in full, answered as INTERNAL without
+    details (a DuckDB message names server paths and internals)."""
+    log.exception("internal error in %s", method)
+    context.abort(grpc.StatusCode.INTERNAL, f"internal error at the coordinator in {method}; its log has the details")
+
+
 def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     """Resolve the caller, run the method, turn domain errors into statuses (and audit them).
     One decorator for unary and server-streaming methods (a streaming one may fail mid-stream)."""
@@ -59,6 +69,10 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
                 yield from method(self, caller, request, context)
             except RequestError as exc:
                 _refuse(self, method.__name__, caller, request, context, exc)
+            except CleanroomError:
+                raise
+            except Exception:
+                _internal(method.__name__, context)
 
         return streaming
 
@@ -70,6 +84,10 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(self, caller, request, context)
         except RequestError as exc:
             _refuse(self, method.__name__, caller, request, context, exc)
+        except CleanroomError:
+            raise
+        except Exception:
+            _internal(method.__name__, context)
 
     return unary
 
