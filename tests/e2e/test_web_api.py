@@ -387,7 +387,10 @@ def test_a_huge_body_is_refused_unread_by_anyone(api):
             b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             b"Content-Length: 314572800\r\n\r\n" + b"k" * 65536
         )  # announces 300 MiB, sends 64 KiB of it: the answer must not wait for the rest
-        answer = raw.recv(4096).decode("latin-1")
+        received = b""
+        while chunk := raw.recv(4096):  # until the server closes (it answers "connection: close")
+            received += chunk
+        answer = received.decode("latin-1")
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
     assert "request body over 65,536 bytes" in answer
 
@@ -401,3 +404,14 @@ def test_a_huge_body_is_refused_unread_by_anyone(api):
     assert small.status_code in (200, 303, 401)  # an ordinary login is still read (and refused for its key)
     assert _rss_mb(pid) - before < 50
     assert ok(api("analyst", "/v1/me"))["role"] == "analyst"
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_dates_at_the_ends_of_the_calendar_are_a_400_not_a_500(api, since):
+    """Issue 13, smaller findings: such a `since` overflowed when turned to UTC and answered 500."""
+    answer = api("auditor", "/v1/audit/entries", params={"since": since})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {
+        "code": "INVALID_ARGUMENT",
+        "message": f"since: {since!r} is outside the dates this API can compare (years 1 to 9999, UTC)",
+    }

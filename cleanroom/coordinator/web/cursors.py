@@ -41,6 +41,10 @@ def parse_time(value: str | None, name: str) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        return dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise InvalidArgument(f"{name}: {value!r} is not an ISO 8601 date-time (e.g. 2026-01-31T09:00:00Z)") from None
+    try:  # in UTC here, as the store compares it: an offset at the ends of the calendar overflows it
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidArgument(f"{name}: {value!r} is outside the dates this API can compare (years 1 to 9999, UTC)") from None
