@@ -60,7 +60,6 @@ class Completion:
                 return
             run, terms, by = ready
             try:
-                self._check_reblinding(terms, by)
                 if run.purpose == "attribution":
                     self._complete_attribution(run, terms, by)
                 else:
@@ -79,17 +78,6 @@ class Completion:
             if self._runs.get(run_id).state != "collecting":
                 settled.append(run_id)
         return settled
-
-    def _check_reblinding(self, terms: Terms, by: Uploads) -> None:
-        """Each party's re-blinding of the other's points, checked before anything is counted (canaries.py)."""
-        for uploader in terms.parties:
-            reblinder = terms.other(uploader)
-            own = by[(uploader, OWN)]
-            problem = reblinding_problem(self._canaries(own), self._store.uploads.points(by[(reblinder, REBLINDED)].upload_id))
-            if problem is not None:
-                raise ReblindingViolation(
-                    reblinder, f"{reblinder}'s re-blinding of {uploader}'s points fails the check: {problem}"
-                )
 
     def _canaries(self, own: UploadRow) -> Canaries | None:
         found = self._store.uploads.canaries(own.upload_id)
@@ -126,12 +114,18 @@ class Completion:
 
     def _side_tokens(self, own: UploadRow, reblinded: UploadRow) -> SideTokens:
         """One side's doubly blinded tokens (the other party's re-blinding of its points) with its labels,
-        the canary pairs left out."""
-        labels = self._store.uploads.labels(own.upload_id)
+        the canary pairs left out. The re-blinding is checked here, where it is read, before anything is
+        counted (canaries.py): a dishonest one raises ReblindingViolation naming the re-blinder."""
         tokens = self._store.uploads.points(reblinded.upload_id)
+        canaries = self._canaries(own)
+        problem = reblinding_problem(canaries, tokens)
+        if problem is not None:
+            raise ReblindingViolation(
+                reblinded.party, f"{reblinded.party}'s re-blinding of {own.party}'s points fails the check: {problem}"
+            )
+        labels = self._store.uploads.labels(own.upload_id)
         accounts = np.frombuffer(b"".join(bytes(c.accounts or b"") for c in labels), dtype="<u4")
         populations = np.frombuffer(b"".join(bytes(c.populations or b"") for c in labels), dtype="<u2")
-        canaries = self._canaries(own)
         if canaries is not None:
             keep = canaries.keep(len(accounts))
             tokens = np.frombuffer(tokens, dtype=np.uint8).reshape(-1, POINT_SIZE)[keep].tobytes()
