@@ -23,7 +23,7 @@ from cleanroom.coordinator.limits import Limits, denial_details, named_agreement
 from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
-from cleanroom.coordinator.uploads import Uploads
+from cleanroom.coordinator.uploads import UploadAnnouncement, Uploads
 
 __all__ = ["Coordinator"]
 
@@ -42,8 +42,10 @@ class Coordinator:
 
     # -- agreements ----------------------------------------------------------
 
-    def propose(self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"") -> dict[str, Any]:
-        return self.agreements.propose(caller, counterparty, terms_json, encryption_public).to_dict()
+    def propose(
+        self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"", signing_public: bytes = b""
+    ) -> dict[str, Any]:
+        return self.agreements.propose(caller, counterparty, terms_json, encryption_public, signing_public).to_dict()
 
     def get(self, caller: str, agreement_id: str) -> dict[str, Any]:
         return self.agreements.load(caller, agreement_id).to_dict()
@@ -59,9 +61,10 @@ class Coordinator:
         approver_terms_json: bytes = b"",
         amended_hash: str = "",
         encryption_public: bytes = b"",
+        signing_public: bytes = b"",
     ) -> dict[str, Any]:
         return self.agreements.approve(
-            caller, agreement_id, approved_hash, approver_terms_json, amended_hash, encryption_public
+            caller, agreement_id, approved_hash, approver_terms_json, amended_hash, encryption_public, signing_public
         ).to_dict()
 
     def revoke(self, caller: str, agreement_id: str, reason: str) -> dict[str, Any]:
@@ -84,22 +87,26 @@ class Coordinator:
         purpose: str = "overlap",
         canary_scalar: bytes = b"",
         canary_positions: bytes = b"",
+        party_signature: bytes = b"",
+        points_digest: str = "",
     ) -> dict[str, Any]:
-        return self.uploads.begin(
-            caller,
-            agreement_id,
-            terms_hash_seen,
-            kind,
-            run_id,
-            total_points,
-            total_chunks,
-            total_accounts,
-            digest,
-            of_upload_id,
-            purpose,
-            canary_scalar,
-            canary_positions,
+        announced = UploadAnnouncement(
+            agreement_id=agreement_id,
+            terms_hash=terms_hash_seen,
+            kind=kind,
+            total_points=total_points,
+            total_chunks=total_chunks,
+            digest=digest,
+            total_accounts=total_accounts,
+            run_id=run_id,
+            of_upload_id=of_upload_id,
+            purpose=purpose,
+            canary_scalar=canary_scalar,
+            canary_positions=canary_positions,
+            party_signature=party_signature,
+            points_digest=points_digest,
         )
+        return self.uploads.begin(caller, announced)
 
     def put_chunk(
         self,

@@ -182,6 +182,27 @@ CREATE TABLE IF NOT EXISTS upload_canaries (
 );
 """,
     ),
+    # Uploads signed end to end (cleanroom.crypto.upload_signing): each party's Ed25519 key per
+    # agreement, relayed to its partner, and each upload's signed statement, relayed with its points.
+    Migration(
+        9,
+        "upload signing keys and signatures",
+        """
+CREATE TABLE IF NOT EXISTS signing_keys (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    public_ed25519 BLOB NOT NULL,
+    fingerprint TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, party)
+);
+CREATE TABLE IF NOT EXISTS upload_signatures (
+    upload_id TEXT PRIMARY KEY,
+    signature BLOB NOT NULL,
+    points_digest TEXT NOT NULL
+);
+""",
+    ),
 )
 
 _LEDGER = """

@@ -68,7 +68,24 @@ class UploadRepository:
         """An upload and its chunks (replaced by a new one)."""
         con.execute("DELETE FROM chunks WHERE upload_id = ?", [upload_id])
         con.execute("DELETE FROM upload_canaries WHERE upload_id = ?", [upload_id])
+        con.execute("DELETE FROM upload_signatures WHERE upload_id = ?", [upload_id])
         con.execute("DELETE FROM uploads WHERE upload_id = ?", [upload_id])
+
+    @staticmethod
+    def insert_signature(con: Tx, upload_id: str, signature: bytes, points_digest: str) -> None:
+        con.execute(
+            "INSERT INTO upload_signatures (upload_id, signature, points_digest) VALUES (?, ?, ?)",
+            [upload_id, signature, points_digest],
+        )
+
+    def signature(self, upload_id: str) -> tuple[bytes, str]:
+        """The party's signature over the upload's statement and the points digest it names
+        ((b"", "") for an upload made before uploads were signed)."""
+        with self._db.reading() as con:
+            found = con.execute(
+                "SELECT signature, points_digest FROM upload_signatures WHERE upload_id = ?", [upload_id]
+            ).fetchone()
+        return (bytes(found[0]), str(found[1])) if found else (b"", "")
 
     @staticmethod
     def insert_canaries(con: Tx, upload_id: str, scalar: bytes, positions: bytes) -> None:

@@ -51,7 +51,8 @@ def _optional(message: Message, name: str) -> Any:
 
 def agreement(message: agreements_pb2.Agreement) -> records.Agreement:
     keys = tuple(_record(records.PartyKey, e) for e in message.encryption)
-    return _record(records.Agreement, message, encryption=keys)
+    signing = tuple(_record(records.PartySigningKey, e) for e in message.signing)
+    return _record(records.Agreement, message, encryption=keys, signing=signing)
 
 
 # -- runs and uploads -----------------------------------------------------------------
