@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from cleanroom.terminal.console import out, print_json, print_table
 from cleanroom_client.commands._common import add_json
+from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.commands.map import add_file_options, load
 from cleanroom_client.inputs.accounts import Account, LoadResult
 
@@ -26,6 +27,7 @@ def inspect_dict(result: LoadResult) -> dict[str, Any]:
             for a in result.accounts
         ],
         "rejected": [{"row": r.row, "reason": r.reason} for r in result.rejected],
+        "read": result.read.describe(),
         "totals": result.totals(),
     }
 
@@ -48,6 +50,7 @@ def _print_people(result: LoadResult) -> None:
         f"population from {cols['population'] or '(default)'}; country from {cols['country'] or '-'}",
         markup=False,
     )
+    print_read_report(result.source, result.read)
     print_table(
         _title("Accounts", len(result.accounts)),
         ["row(s)", "keys", "populations"],
@@ -68,6 +71,7 @@ def _print_people(result: LoadResult) -> None:
             ["accounts", f"{totals['accounts']:,}"],
             ["duplicate rows merged", f"{totals['duplicates_merged']:,}"],
             ["rows rejected", f"{totals['rejected']:,}"],
+            ["lines skipped", f"{len(result.read.skipped):,}"],
             *[[f"accounts in {pop}", f"{n:,}"] for pop, n in totals["by_population"].items()],
         ],
         numbers=True,
