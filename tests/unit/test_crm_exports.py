@@ -13,17 +13,22 @@ without a stage column mapped every account as a customer.
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from cleanroom.errors import InputError
 from cleanroom_client.cli import main
 from cleanroom_client.inputs.accounts import load_accounts
+from cleanroom_client.inputs.deals import load_deals
 from cleanroom_client.inputs.readers import read_table
 
 SF_HEADER = ["Account Name", "Website", "Type", "Billing Country", "Account Owner"]
@@ -350,3 +355,67 @@ def test_inspect_json_and_table_report_the_skipped_lines(tmp_path: Path, capsys:
     assert main(["inspect", str(path)]) == 0
     shown = capsys.readouterr().out
     assert "Skipped lines (6)" in shown and "Confidential Information" in shown
+
+
+# --- rows and lines -------------------------------------------------------------------------
+
+
+def test_each_data_row_knows_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "lines.csv"
+    lines = ["Website,Type,Notes", "a.com,Customer,x", "", "short", 'b.com,Prospect,"one', 'two"', "c.com,Customer,y"]
+    path.write_text("\n".join(lines) + "\n")
+    table = read_table(path)
+    assert [r[0] for r in table.rows] == ["a.com", "b.com", "c.com"]
+    assert [table.report.line_of(n) for n in (1, 2, 3)] == [2, 5, 7]  # b.com's value spans lines 5-6
+
+
+def test_deal_cell_error_names_row_and_line_when_lines_were_skipped(tmp_path: Path) -> None:
+    header = ["Opportunity ID", "Website", "Amount", "Opportunity Currency", "Stage", "Created Date", "Close Date"]
+    good = "006A,acme.com,100,USD,Closed Won,1/15/2025,3/4/2025"
+    bad = "006B,beta.com,lots,USD,Closed Won,1/15/2025,3/4/2025"
+    path = tmp_path / "deals.csv"
+    path.write_text("\n".join([",".join(header), good, "", '"Half","line"', bad]) + "\n")
+    with pytest.raises(InputError) as caught:
+        load_deals(path)
+    assert str(caught.value).startswith(f"{path}: row 2 (line 5), column 'Amount': ")
+    path.write_text("\n".join([",".join(header), good, bad]) + "\n")  # no line skipped: the message is as before
+    with pytest.raises(InputError) as caught:
+        load_deals(path)
+    assert str(caught.value).startswith(f"{path}: row 2, column 'Amount': ")
+
+
+def test_duplicate_and_empty_header_names_stay_apart(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("Website,Name,Name,,Type\nacme.com,A,B,x,Customer\n")
+    table = read_table(path)
+    assert table.columns == ["Website", "Name", "Name_1", "column3", "Type"]  # as DuckDB's reader named them
+    assert table.rows == [("acme.com", "A", "B", "x", "Customer")]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    delimiter=st.sampled_from([",", ";", "\t"]),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]),
+    cells=st.lists(
+        st.lists(st.text(alphabet='ab ,;"\n\t\u00e9\u20ac\u201c-0', max_size=6), min_size=3, max_size=3).filter(
+            lambda row: any(c.strip() for c in row)
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_what_csv_writers_write_reads_back_exactly(
+    tmp_path: Path, delimiter: str, quoting: int, newline: str, encoding: str, cells: list[list[str]]
+) -> None:
+    """Whatever a CSV writer writes (any separator, quoting, line ending, encoding) reads back cell for cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=quoting, lineterminator=newline)
+    writer.writerows([["Website", "Account Name", "Type"], *cells])
+    path = tmp_path / "written.csv"
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    table = read_table(path)
+    assert table.columns == ["Website", "Account Name", "Type"]
+    assert table.rows == [tuple(c or None for c in row) for row in cells]
+    assert table.report.skipped == []

@@ -54,6 +54,20 @@ def _footer_row(fields: list[str]) -> bool:
     return is_totals_row(fields) or (len(fields) == 1 and is_footer_text(fields[0]))
 
 
+def _unique(names: list[str]) -> list[str]:
+    """Header names made unique as DuckDB's reader made them (a second "Name" is "Name_1"), so that no cell is lost."""
+    seen: set[str] = set()
+    unique = []
+    for name in names:
+        candidate, n = name, 0
+        while candidate in seen:
+            n += 1
+            candidate = f"{name}_{n}"
+        seen.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
 class CsvRows:
     """A CSV file's header now and its data rows once; skipped lines go to ``report``."""
 
@@ -93,7 +107,7 @@ class CsvRows:
         if not fields:
             return []
         width = max((i + 1 for i, h in enumerate(fields) if h.strip()), default=0)
-        return [h.strip() or f"column{i + 1}" for i, h in enumerate(fields[:width])]
+        return _unique([h.strip() or f"column{i}" for i, h in enumerate(fields[:width])])
 
     def _not_text(self) -> InputError:
         line = first_bad_line(self.path, self._encoding)
@@ -104,13 +118,16 @@ class CsvRows:
     def rows(self) -> Iterator[Row]:
         """Every data row, in file order (once)."""
         width, report, offset = len(self.columns), self.report, self._offset
-        line = self._line
+        line, row, shift = self._line, 0, -1
         try:
             for fields in self._reader:
                 start, line = line + 1, offset + self._reader.line_num
                 count = len(fields)
                 if count == width and any(fields) and not (fields[0][:5].lower() in _FOOTER_STARTS and _footer_row(fields)):
-                    report.last_data_line = start
+                    row += 1
+                    if start - row != shift:  # a line skipped, or a value over several lines: remember where
+                        shift = start - row
+                        report.data_row(row, start)
                     yield tuple([f or None for f in fields])
                 elif not any(f.strip() for f in fields):
                     report.skip(start, BLANK_REASON, fields)
@@ -121,13 +138,16 @@ class CsvRows:
                 elif _footer_row(fields):
                     report.skip(start, FOOTER_REASON, fields)
                 else:  # longer than the header by empty fields only
-                    report.last_data_line = start
+                    row += 1
+                    shift = start - row
+                    report.data_row(row, start)
                     yield tuple(f or None for f in fields[:width])
         except UnicodeDecodeError:
             raise self._not_text() from None
         except csv.Error as exc:
             raise InputError(f"{self.path}: line {line + 1}: cannot be read as CSV: {exc}") from None
         finally:
+            report.last_data_line = row + shift if row else 0
             report.finish()
             self.close()
 

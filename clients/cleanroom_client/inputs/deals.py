@@ -301,9 +301,12 @@ def load_deals(
     }
     where = locate_deal_columns(table.columns, source, wanted, name_key)
     dates = DateReader(source, day_first)
-    dates.settle_rows(table.columns, table.rows, (where.created, where.close))
     parser = _DealParser(source, where, stages, types, dates, default_currency, default_type, name_key)
-    deals, keyless, rejected = _parse_rows(parser, table.rows)
+    try:
+        dates.settle_rows(table.columns, table.rows, (where.created, where.close))
+        deals, keyless, rejected = _parse_rows(parser, table.rows)
+    except CellError as exc:  # rows are data rows: name the line too where lines were skipped
+        raise exc.at_line(table.report.line_of(exc.row)) from None
     return DealsResult(
         table.path, deals, rejected, keyless, len(table.rows), parser.columns, parser.empty_amounts, bool(dates.day_first)
     )

@@ -12,6 +12,7 @@ that nothing disappears without being said.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +50,19 @@ class ReadReport:
     skipped: list[SkippedLine] = field(default_factory=list)
     uncached: list[UncachedFormula] = field(default_factory=list)
     last_data_line: int = 0  # the line of the last data row read, to tell a footer from a line in the middle
+    # (data row, line - row) from that row on: where a skipped line or a value over several lines moves the lines
+    line_shifts: list[tuple[int, int]] = field(default_factory=list)
+
+    def data_row(self, row: int, line: int) -> None:
+        """Data row ``row`` is at ``line`` of the file (called for every row, in order; kept only where the shift changes)."""
+        self.last_data_line = line
+        if not self.line_shifts or self.line_shifts[-1][1] != line - row:
+            self.line_shifts.append((row, line - row))
+
+    def line_of(self, row: int) -> int | None:
+        """The file line (XLSX: sheet row) of data row ``row``; None when the format has no lines (Parquet)."""
+        at = bisect_right(self.line_shifts, (row, float("inf"))) - 1
+        return None if at < 0 else row + self.line_shifts[at][1]
 
     def skip(self, line: int, reason: str, cells: Sequence[str | None]) -> None:
         text = " | ".join(c.strip() for c in cells if c and c.strip())

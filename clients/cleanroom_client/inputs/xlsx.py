@@ -102,4 +102,5 @@ def _drop_footer(rows: list[Row], numbers: list[int], report: ReadReport) -> Non
     for row, number in zip(rows[tail:], numbers[tail:], strict=True):
         report.skip(number, FOOTER_REASON, row)
     del rows[tail:], numbers[tail:]
-    report.last_data_line = numbers[-1] if numbers else 0
+    for data_row, number in enumerate(numbers, start=1):
+        report.data_row(data_row, number)
