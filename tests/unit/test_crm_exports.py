@@ -30,6 +30,7 @@ from cleanroom_client.cli import main
 from cleanroom_client.inputs.accounts import load_accounts
 from cleanroom_client.inputs.deals import load_deals
 from cleanroom_client.inputs.readers import read_table
+from cleanroom_client.inputs.touches import load_touches
 
 SF_HEADER = ["Account Name", "Website", "Type", "Billing Country", "Account Owner"]
 STAGES = {"Customer": "customer", "Prospect": "prospect", "Customer - Channel": "customer"}
@@ -419,3 +420,19 @@ def test_what_csv_writers_write_reads_back_exactly(
     assert table.columns == ["Website", "Account Name", "Type"]
     assert table.rows == [tuple(c or None for c in row) for row in cells]
     assert table.report.skipped == []
+
+
+def test_deals_and_touches_files_carry_what_was_skipped(tmp_path: Path) -> None:
+    """Opportunity reports are Salesforce reports too: the footer is skipped and reported for deals and touches."""
+    header = ["Opportunity ID", "Website", "Amount", "Opportunity Currency", "Stage", "Created Date", "Close Date"]
+    deals_lines = [quoted(header), quoted(["006A", "acme.com", "100", "EUR", "Closed Won", "1/15/2025", "3/4/2025"]), *SF_FOOTER]
+    deals_path = tmp_path / "opportunities.csv"
+    deals_path.write_bytes(codecs.BOM_UTF16_LE + ("\r\n".join(deals_lines) + "\r\n").encode("utf-16-le"))
+    deals = load_deals(deals_path)
+    assert [d.deal_id for d in deals.deals] == ["006A"]
+    assert deals.read.encoding == "UTF-16 LE with BOM"
+    assert [s.line for s in deals.read.skipped] == list(range(3, 3 + len(SF_FOOTER)))
+    touches_path = tmp_path / "touches.csv"
+    touches_path.write_text("Website,Role,Date\nacme.com,Sourcing,2025-01-10\n\n" + "\n".join(SF_FOOTER[1:]) + "\n")
+    touches = load_touches(touches_path)
+    assert len(touches.touches) == 1 and [s.line for s in touches.read.skipped] == list(range(3, 3 + len(SF_FOOTER)))

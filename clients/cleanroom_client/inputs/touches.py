@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from cleanroom_client.inputs.dates import DateReader
 from cleanroom_client.inputs.headers import DATE_HEADERS, ROLE_HEADERS, column_name, require_column
 from cleanroom_client.inputs.mapfile import load_map
 from cleanroom_client.inputs.readers import Row, read_table
+from cleanroom_client.inputs.readreport import ReadReport
 from cleanroom_client.inputs.rowkeys import KeyColumns, MatchKey, Rejected, account_columns, cell, row_keys
 
 __all__ = ["ROLES", "TouchColumns", "TouchRow", "TouchesResult", "load_touches"]
@@ -66,6 +67,7 @@ class TouchesResult:
     rows_read: int
     columns: TouchColumns
     day_first: bool = False
+    read: ReadReport = field(default_factory=ReadReport)  # encoding, skipped lines, formulas without a value
 
     def totals(self) -> dict[str, object]:
         return {
@@ -113,7 +115,7 @@ def load_touches(
         touches, rejected = _touch_rows(table.rows, source, columns, (i_role, i_date), account, roles, dates, name_key)
     except CellError as exc:  # rows are data rows: name the line too where lines were skipped
         raise exc.at_line(table.report.line_of(exc.row)) from None
-    return TouchesResult(table.path, touches, rejected, len(table.rows), columns, bool(dates.day_first))
+    return TouchesResult(table.path, touches, rejected, len(table.rows), columns, bool(dates.day_first), table.report)
 
 
 def _touch_rows(
