@@ -436,3 +436,14 @@ def test_deals_and_touches_files_carry_what_was_skipped(tmp_path: Path) -> None:
     touches_path.write_text("Website,Role,Date\nacme.com,Sourcing,2025-01-10\n\n" + "\n".join(SF_FOOTER[1:]) + "\n")
     touches = load_touches(touches_path)
     assert len(touches.touches) == 1 and [s.line for s in touches.read.skipped] == list(range(3, 3 + len(SF_FOOTER)))
+
+
+def test_a_file_of_short_lines_is_counted_not_held(tmp_path: Path) -> None:
+    """Header with commas, data with semicolons: every line is short. 30,000 lines skipped, 10,000 listed, one error."""
+    path = tmp_path / "wrong-separator.csv"
+    path.write_text("Website,Type\n" + "acme.com;Customer\n" * 30_000 + "acme.com,Customer\n")
+    table = read_table(path)
+    assert table.rows == [("acme.com", "Customer")]
+    assert table.report.skipped_count == 30_000 and len(table.report.skipped) == 10_000
+    assert table.report.skipped[-1].line == 10_001
+    assert table.report.describe()["skipped"] == 30_000

@@ -16,9 +16,14 @@ def print_read_report(source: object, report: ReadReport) -> None:
         out.print(f"{source}: read as {report.encoding}", markup=False)
     if report.skipped:
         shown = report.skipped[:SHOW_LINES]
-        more = f" (first {SHOW_LINES} of {len(report.skipped):,}; --json lists all)" if len(report.skipped) > SHOW_LINES else ""
+        listed = (
+            f"--json lists the first {len(report.skipped):,}"
+            if len(report.skipped) < report.skipped_count
+            else "--json lists all"
+        )
+        more = f" (first {SHOW_LINES} shown; {listed})" if report.skipped_count > SHOW_LINES else ""
         print_table(
-            f"Skipped lines ({len(report.skipped):,}){more}",
+            f"Skipped lines ({report.skipped_count:,}){more}",
             ["line", "reason", "text"],
             [[s.line, s.reason, escape(s.text)] for s in shown],  # the user's own text: not rich markup
         )

@@ -77,7 +77,7 @@ def _print_people(result: LoadResult) -> None:
             ["accounts", f"{totals['accounts']:,}"],
             ["duplicate rows merged", f"{totals['duplicates_merged']:,}"],
             ["rows rejected", f"{totals['rejected']:,}"],
-            ["lines skipped", f"{len(result.read.skipped):,}"],
+            ["lines skipped", f"{result.read.skipped_count:,}"],
             *[[f"accounts in {pop}", f"{n:,}"] for pop, n in totals["by_population"].items()],
         ],
         numbers=True,

@@ -89,7 +89,7 @@ def _print_read(ready: MapReady, party: str) -> None:
     """What was read and sealed, before anything is sent."""
     loaded, prepared, plan = ready.loaded, ready.prepared, ready.plan
     print_read_report(loaded.source, loaded.read)
-    skipped = f", {len(loaded.read.skipped):,} lines skipped" if loaded.read.skipped else ""
+    skipped = f", {loaded.read.skipped_count:,} lines skipped" if loaded.read.skipped else ""
     err.print(
         f"{loaded.source}: {loaded.rows_read:,} rows -> {prepared.total_accounts:,} accounts in the agreement's populations "
         f"({len(loaded.rejected):,} rows rejected{skipped}, {prepared.excluded:,} accounts outside "

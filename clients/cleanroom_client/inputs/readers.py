@@ -107,13 +107,13 @@ class TableStream:
             raise InputError(f"{self.path}: the file is empty (no header row)")
         if not self._first:
             self.close()
-            skipped = f"; {len(self.report.skipped):,} lines skipped ({self._skipped_summary()})" if self.report.skipped else ""
+            skipped = f"; {self.report.skipped_count:,} lines skipped ({self._skipped_summary()})" if self.report.skipped else ""
             raise InputError(f"{self.path}: the file is empty (a header but no data rows{skipped})")
         self.columns = list(columns)
 
     def _skipped_summary(self) -> str:
         first = self.report.skipped[:3]
-        return ", ".join(f"line {s.line}: {s.reason}" for s in first) + (", ..." if len(self.report.skipped) > 3 else "")
+        return ", ".join(f"line {s.line}: {s.reason}" for s in first) + (", ..." if self.report.skipped_count > 3 else "")
 
     def _open(self, fmt: str) -> tuple[list[str], list[Row]]:
         """The header and the first batch of rows."""

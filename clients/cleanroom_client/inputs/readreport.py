@@ -27,6 +27,8 @@ _FOOTER = re.compile(
 # A "Grand Totals (12 records)" row can also be as wide as the header (summary reports).
 _TOTALS_ROW = re.compile(r"^grand totals? \([\d,. ]+ records?\)$", re.IGNORECASE)
 FOOTER_REASON = "Salesforce report footer"
+# Lines listed one by one; beyond, only counted (a file whose every line is short must not fill memory).
+MAX_LISTED = 10_000
 BLANK_REASON = "blank line"
 
 
@@ -47,7 +49,7 @@ class UncachedFormula:
 @dataclass
 class ReadReport:
     encoding: str | None = None  # CSV only: "UTF-8", "UTF-8 with BOM", "UTF-16 LE with BOM", "Windows-1252" ...
-    skipped: list[SkippedLine] = field(default_factory=list)
+    skipped: list[SkippedLine] = field(default_factory=list)  # the first MAX_LISTED
     uncached: list[UncachedFormula] = field(default_factory=list)
     last_data_line: int = 0  # the line of the last data row read, to tell a footer from a line in the middle
     # (data row, line - row) from that row on: where a skipped line or a value over several lines moves the lines
@@ -64,9 +66,13 @@ class ReadReport:
         at = bisect_right(self.line_shifts, (row, float("inf"))) - 1
         return None if at < 0 else row + self.line_shifts[at][1]
 
+    skipped_count: int = 0  # every skipped line, listed in ``skipped`` or not
+
     def skip(self, line: int, reason: str, cells: Sequence[str | None]) -> None:
-        text = " | ".join(c.strip() for c in cells if c and c.strip())
-        self.skipped.append(SkippedLine(line, reason, text[:77] + "..." if len(text) > 80 else text))
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_LISTED:
+            text = " | ".join(c.strip() for c in cells[:50] if c and c.strip())
+            self.skipped.append(SkippedLine(line, reason, text[:77] + "..." if len(text) > 80 else text))
 
     def finish(self) -> None:
         """Name the trailing skipped lines a Salesforce report footer when one of them says so."""
@@ -78,6 +84,7 @@ class ReadReport:
     def describe(self) -> dict[str, object]:
         return {
             "encoding": self.encoding,
+            "skipped": self.skipped_count,
             "skipped_lines": [{"line": s.line, "reason": s.reason, "text": s.text} for s in self.skipped],
             "uncached_formulas": [{"sheet": u.sheet, "cell": u.cell, "formula": u.formula} for u in self.uncached],
         }
