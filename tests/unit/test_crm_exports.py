@@ -31,6 +31,7 @@ from cleanroom_client.inputs.accounts import load_accounts
 from cleanroom_client.inputs.deals import load_deals
 from cleanroom_client.inputs.readers import read_table
 from cleanroom_client.inputs.touches import load_touches
+from cleanroom_client.inputs.xlsx import has_formulas
 
 SF_HEADER = ["Account Name", "Website", "Type", "Billing Country", "Account Owner"]
 STAGES = {"Customer": "customer", "Prospect": "prospect", "Customer - Channel": "customer"}
@@ -447,3 +448,13 @@ def test_a_file_of_short_lines_is_counted_not_held(tmp_path: Path) -> None:
     assert table.report.skipped_count == 30_000 and len(table.report.skipped) == 10_000
     assert table.report.skipped[-1].line == 10_001
     assert table.report.describe()["skipped"] == 30_000
+
+
+def test_formula_check_is_skipped_only_for_workbooks_without_formulas(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.xlsx"
+    book = Workbook()
+    book.active.append(["Website", "Type"])
+    book.active.append(["acme.com", "Customer"])
+    book.save(plain)
+    assert not has_formulas(plain)
+    assert has_formulas(_xlsx_with_cached_formula(tmp_path / "cached.xlsx"))

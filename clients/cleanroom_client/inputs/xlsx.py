@@ -11,6 +11,9 @@ skipped without a report (a sheet's formatting can reach thousands of them).
 
 from __future__ import annotations
 
+import re
+import zipfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from cleanroom.errors import InputError
@@ -49,6 +52,28 @@ def _open(path: Path, data_only: bool) -> Any:
         raise InputError(f"{path}: cannot be read as XLSX: {_first_line(exc)}; save it again from Excel or export CSV") from None
 
 
+def has_formulas(path: Path) -> bool:
+    """Whether any worksheet of the workbook holds a formula (an <f> element), read from the zip without parsing."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            for name in book.namelist():
+                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                    with book.open(name) as part:
+                        tail = b""
+                        while chunk := part.read(1 << 20):
+                            if re.search(rb"<(\w+:)?f[ >/]", tail + chunk):
+                                return True
+                            tail = chunk[-16:]
+    except (OSError, zipfile.BadZipFile, RuntimeError):
+        return True  # unreadable here: let openpyxl say what is wrong
+    return False
+
+
+def _no_formulas() -> Iterator[tuple[None, ...]]:
+    while True:
+        yield ()
+
+
 def _is_formula(value: object) -> bool:
     return isinstance(value, str) and value.startswith("=")
 
@@ -56,10 +81,13 @@ def _is_formula(value: object) -> bool:
 def xlsx_rows(path: Path, report: ReadReport) -> tuple[list[str], list[Row]]:
     """The first sheet's header and data rows; uncached formulas and skipped rows go to ``report``."""
     values_book = _open(path, data_only=True)
-    formulas_book = _open(path, data_only=False)  # the same cells with their formulas, to find the uncached ones
+    # The same cells with their formulas, to find those without a value: read only when the workbook has formulas
+    # (a second pass doubles the time: 5.5 s instead of 2.8 s for 50,000 rows).
+    formulas_book = _open(path, data_only=False) if has_formulas(path) else None
     try:
         sheet = values_book.worksheets[0]
-        pairs = zip(sheet.iter_rows(values_only=True), formulas_book.worksheets[0].iter_rows(values_only=True), strict=False)
+        formulas = formulas_book.worksheets[0].iter_rows(values_only=True) if formulas_book is not None else _no_formulas()
+        pairs = zip(sheet.iter_rows(values_only=True), formulas, strict=False)
         header: list[str] = []
         rows: list[Row] = []
         numbers: list[int] = []  # each data row's row in the sheet
@@ -82,7 +110,8 @@ def xlsx_rows(path: Path, report: ReadReport) -> tuple[list[str], list[Row]]:
         return header, rows
     finally:
         values_book.close()  # read-only workbooks keep the file open until closed
-        formulas_book.close()
+        if formulas_book is not None:
+            formulas_book.close()
 
 
 def _one_text(row: Row) -> str | None:
