@@ -458,3 +458,13 @@ def test_formula_check_is_skipped_only_for_workbooks_without_formulas(tmp_path: 
     book.save(plain)
     assert not has_formulas(plain)
     assert has_formulas(_xlsx_with_cached_formula(tmp_path / "cached.xlsx"))
+
+
+def test_a_value_over_the_field_limit_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    path.write_text("Website,Notes\n" + "acme.com,x\n" * 1000 + 'beta.com,"' + "y" * (17 << 20) + '"\n')
+    with pytest.raises(InputError) as caught:
+        read_table(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: line 1002: cannot be read as CSV: field larger than field limit")
+    assert "export the file again" in message

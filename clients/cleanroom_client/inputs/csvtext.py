@@ -85,7 +85,7 @@ class CsvRows:
             raise self._not_text() from None
         except csv.Error as exc:
             self.close()
-            raise InputError(f"{self.path}: line {self._offset + 1}: cannot be read as CSV: {exc}") from None
+            raise self._not_csv(self._offset + 1, exc) from None
         except BaseException:
             self.close()
             raise
@@ -145,11 +145,16 @@ class CsvRows:
         except UnicodeDecodeError:
             raise self._not_text() from None
         except csv.Error as exc:
-            raise InputError(f"{self.path}: line {line + 1}: cannot be read as CSV: {exc}") from None
+            raise self._not_csv(line + 1, exc) from None
         finally:
             report.last_data_line = row + shift if row else 0
             report.finish()
             self.close()
+
+    def _not_csv(self, line: int, exc: csv.Error) -> InputError:
+        return InputError(
+            f"{self.path}: line {line}: cannot be read as CSV: {exc}; export the file again as CSV (UTF-8) from the CRM"
+        )
 
     def _too_long(self, line: int, fields: list[str]) -> InputError:
         extra = next(i for i in range(len(self.columns), len(fields)) if fields[i].strip())
