@@ -468,3 +468,11 @@ def test_a_value_over_the_field_limit_names_its_line(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.startswith(f"{path}: line 1002: cannot be read as CSV: field larger than field limit")
     assert "export the file again" in message
+
+
+def test_a_header_of_empty_names_is_no_header(tmp_path: Path) -> None:
+    path = tmp_path / "noheader.csv"
+    path.write_text("\n\n,,,\nacme.com,Customer,,\n")
+    with pytest.raises(InputError) as caught:
+        read_table(path)
+    assert str(caught.value) == f"{path}: the file is empty (no header row)"

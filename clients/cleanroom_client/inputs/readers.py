@@ -124,7 +124,7 @@ class TableStream:
             self.report.encoding = encoding.label
             self._csv = CsvRows(self.path, encoding, self.report)
             self._rest = self._csv.rows()
-            return self._csv.columns, self._fetch()
+            return self._csv.columns, self._fetch() if self._csv.columns else []
         self._con = duckdb.connect(":memory:")
         try:
             self._result = self._con.execute("SELECT * FROM read_parquet(?)", [str(self.path)])
