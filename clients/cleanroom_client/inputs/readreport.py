@@ -50,6 +50,7 @@ class UncachedFormula:
 class ReadReport:
     encoding: str | None = None  # CSV only: "UTF-8", "UTF-8 with BOM", "UTF-16 LE with BOM", "Windows-1252" ...
     skipped: list[SkippedLine] = field(default_factory=list)  # the first MAX_LISTED
+    skipped_count: int = 0  # every skipped line, listed in ``skipped`` or not
     uncached: list[UncachedFormula] = field(default_factory=list)
     last_data_line: int = 0  # the line of the last data row read, to tell a footer from a line in the middle
     # (data row, line - row) from that row on: where a skipped line or a value over several lines moves the lines
@@ -65,8 +66,6 @@ class ReadReport:
         """The file line (XLSX: sheet row) of data row ``row``; None when the format has no lines (Parquet)."""
         at = bisect_right(self.line_shifts, (row, float("inf"))) - 1
         return None if at < 0 else row + self.line_shifts[at][1]
-
-    skipped_count: int = 0  # every skipped line, listed in ``skipped`` or not
 
     def skip(self, line: int, reason: str, cells: Sequence[str | None]) -> None:
         self.skipped_count += 1
