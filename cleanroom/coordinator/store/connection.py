@@ -21,6 +21,10 @@ import duckdb
 
 from cleanroom.coordinator.store.schema import migrate
 
+# DuckDB's file: a main header and two database headers (4 KiB each), then the blocks.
+_HEADERS = 3 * 4096
+_MAGIC_AT = slice(8, 12)
+
 Tx = duckdb.DuckDBPyConnection  # the connection of an open transaction, handed to repositories' writes
 Row = TypeVar("Row")
 
@@ -78,6 +82,26 @@ class Database:
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._lock:
             yield self._con
+
+    def file_problem(self) -> str | None:
+        """Why the file on disk cannot hold the database this connection has open (None: it can). An open
+        connection answers from its cache, so a file truncated or overwritten under it reads fine until a
+        block is evicted; its size and header say so at once."""
+        try:
+            with self._lock:
+                found = self._con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as f:
+                head = f.read(_HEADERS)
+        except (OSError, duckdb.Error) as exc:
+            return f"the store file {self.path.name} cannot be read: {type(exc).__name__}"
+        block_size, blocks = found if found else (0, 0)
+        if head[_MAGIC_AT] != b"DUCK":
+            return f"the store file {self.path.name} is not a DuckDB file any more (its header was overwritten)"
+        needed = _HEADERS + int(block_size) * int(blocks)
+        if size < needed:
+            return f"the store file {self.path.name} holds {size:,} bytes of the {needed:,} its database needs (truncated)"
+        return None
 
     def checkpoint(self) -> None:
         """Flush the WAL into the file and drop deleted rows' blocks from it."""

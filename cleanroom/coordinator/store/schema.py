@@ -182,6 +182,8 @@ CREATE TABLE IF NOT EXISTS upload_canaries (
 );
 """,
     ),
+    # When an upload last received a chunk: one begun and left idle is swept (cleanroom.coordinator.abandoned).
+    Migration(9, "upload activity", "ALTER TABLE uploads ADD COLUMN IF NOT EXISTS touched_at TEXT;"),
 )
 
 _LEDGER = """
