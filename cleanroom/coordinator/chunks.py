@@ -53,7 +53,7 @@ class Chunks:
         if records and not (upload.kind == OWN and run.purpose == "attribution"):
             raise InvalidArgument("only own uploads of attribution runs carry records")
         if sealed:
-            check_sealed_chunk(terms, upload, run, seq, sealed)
+            check_sealed_chunk(terms, upload, run, seq, sealed, self._limits.max_sealed_chunk_bytes)
         if upload.kind == OWN:
             self._check_own(terms, upload, run, seq, n, accounts, populations, records)
         else:

@@ -31,7 +31,7 @@ def test_grpc_options_bound_messages_both_ways_and_metadata_deterministically():
 
 
 def test_the_proposal_quota_comes_from_limits(tmp_path: Path):
-    base, data_dir = coordinator(tmp_path)
+    base, _ = coordinator(tmp_path)
     coord = Coordinator(base.store, Limits(max_open_proposals=2))
     terms = canonical_json(build_terms("vendor", "partner", ["customer"]))
     coord.propose("vendor", "partner", terms)
