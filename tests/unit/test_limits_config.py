@@ -3,6 +3,7 @@ the HTTP body ceiling, the proposal quota; Host names the REST API answers; a da
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.web.app import create_app
 from cleanroom.coordinator.web.host_check import allowed_for, host_name, matches
+from cleanroom.crypto.sealed import record_bound
 from cleanroom.errors import ResourceExhausted
 from cleanroom.protocol import MAX_MESSAGE_BYTES, client_channel_options
 from cleanroom.terms import build_terms, canonical_json
@@ -97,3 +99,18 @@ def test_a_truncated_or_overwritten_store_file_is_named(tmp_path: Path):
     with open(store.path, "r+b") as f:
         f.write(b"\0" * 16)
     assert "not a DuckDB file" in (store.file_problem() or "")
+
+
+def test_every_limit_is_in_the_readme_table_with_its_default():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    for field in dataclasses.fields(Limits):
+        assert f"`{field.name}`" in section or f"({field.name})" in section, field.name
+    defaults = Limits()
+    assert f"{defaults.max_points:,}" in section and f"{defaults.max_chunks:,}" in section
+    assert f"{defaults.max_open_proposals} " in section and "24 h" in section and defaults.upload_idle_seconds == 24 * 3600
+    assert (
+        f"{defaults.max_sealed_chunk_bytes // 2**20} MiB" in section and f"{defaults.max_message_bytes // 2**20} MiB" in section
+    )
+    assert f"{defaults.max_metadata_bytes // 1024} KiB" in section and f"{defaults.max_body_bytes // 1024} KiB" in section
+    assert f"{record_bound(['Owner']):,} bytes for one column `Owner`" in section
