@@ -16,7 +16,7 @@ from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.records import OWN
-from cleanroom.errors import NotFound
+from cleanroom.errors import FailedPrecondition, NotFound
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 
@@ -155,3 +155,15 @@ def test_a_run_whose_upload_was_swept_takes_a_fresh_upload_and_completes(coord):
     assert status["state"] == "collecting" and "your upload" in status["waiting_for"]
     run_id = run(coord, agreement, {"vendor": domains("v", 40), "partner": domains("v", 30)})
     assert run_id == session["run_id"]  # the run the swept upload opened, completed by the fresh ones
+
+
+def test_an_upload_refused_at_commit_is_swept_like_an_abandoned_one(coord):
+    agreement = agree(coord)
+    chunks = _chunks("vendor", 60, 30)
+    session = _begin(coord, "vendor", agreement, chunks)
+    _put(coord, "vendor", session, 0, chunks[0])
+    with pytest.raises(FailedPrecondition, match="missing 1 chunk"):
+        coord.commit_upload("vendor", session["upload_id"])
+    assert coord.sweep_abandoned(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=IDLE / 2)) == []  # not idle yet
+    assert coord.sweep_abandoned(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=IDLE + 1)) == [session["upload_id"]]
+    assert coord.store.row("SELECT count(*) AS n FROM chunks")["n"] == 0
