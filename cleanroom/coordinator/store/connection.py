@@ -88,11 +88,11 @@ class Database:
         connection answers from its cache, so a file truncated or overwritten under it reads fine until a
         block is evicted; its size and header say so at once."""
         try:
-            with self._lock:
+            with self._lock:  # a checkpoint may shrink the file: read both sides with no statement between
                 found = self._con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
-            size = self.path.stat().st_size
-            with open(self.path, "rb") as f:
-                head = f.read(_HEADERS)
+                size = self.path.stat().st_size
+                with open(self.path, "rb") as f:
+                    head = f.read(_HEADERS)
         except (OSError, duckdb.Error) as exc:
             return f"the store file {self.path.name} cannot be read: {type(exc).__name__}"
         block_size, blocks = found if found else (0, 0)
