@@ -67,6 +67,22 @@ def _coordinator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _coordinator_check(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.datadir import DataDir
+    from cleanroom.coordinator.store.integrity import check_store
+
+    directory = DataDir(Path(args.data_dir))
+    directory.config()
+    found = check_store(directory.store_path)
+    if args.json:
+        print_json({"store": str(directory.store_path), "sound": True, **found})
+    else:
+        print(
+            f"store {directory.store_path} reads back whole: {found['tables']} tables, {found['rows']:,} rows, {found['bytes']:,} bytes"
+        )
+    return 0
+
+
 def _api_keys(data_dir: str) -> tuple[Store, ApiKeys]:
     """The API key table of a stopped coordinator (a running one holds the store's lock: use its REST API)."""
     import duckdb
@@ -267,6 +283,10 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--all", action="store_true", help="include revoked keys")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_api_keys)
+    p = csub.add_parser("check", help="read the store file back whole, every block checksummed (coordinator stopped)")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_check)
 
 
 def _add_serve_limits(p: argparse.ArgumentParser) -> None:

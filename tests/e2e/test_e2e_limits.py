@@ -14,7 +14,7 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cleanroom.demo.localrun import LocalCoordinator
+from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, run
 from cleanroom.errors import CleanroomError
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
@@ -223,3 +223,17 @@ def test_a_store_truncated_under_a_running_coordinator_is_reported_unhealthy(tmp
         coord.start()
     log = (coord.data_dir / "coordinator.log").read_text()
     assert "cannot open the store" in log and "restore it from a backup" in log  # ... and says why
+    check = run([*COORDINATOR, "coordinator", "check", "--data-dir", str(coord.data_dir)], check=False)
+    assert check.returncode != 0 and "Restore it from a backup" in check.stderr  # the offline check says so too
+
+
+def test_check_passes_a_sound_stopped_store_and_refuses_a_running_one(world):
+    coord, _, _ = world
+    argv = [*COORDINATOR, "coordinator", "check", "--data-dir", str(coord.data_dir)]
+    busy = run(argv, check=False)
+    assert busy.returncode != 0 and "in use by a running coordinator" in busy.stderr
+    coord.stop()
+    try:
+        assert "reads back whole" in run(argv).stdout
+    finally:
+        coord.start()

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store.integrity import StoreDamaged, check_store
 from cleanroom.coordinator.web.app import create_app
 from cleanroom.coordinator.web.host_check import allowed_for, host_name, matches
 from cleanroom.crypto.sealed import record_bound
@@ -114,3 +115,25 @@ def test_every_limit_is_in_the_readme_table_with_its_default():
     )
     assert f"{defaults.max_metadata_bytes // 1024} KiB" in section and f"{defaults.max_body_bytes // 1024} KiB" in section
     assert f"{record_bound(['Owner']):,} bytes for one column `Owner`" in section
+
+
+def test_check_store_reads_every_block_and_names_a_damaged_one(tmp_path: Path):
+    base, data_dir = coordinator(tmp_path)
+    with base.store.transaction() as con:
+        for i in range(200):
+            con.execute(
+                "INSERT INTO chunks (upload_id, seq, n_points, points, digest) VALUES ('u', ?, 1, ?, 'd')",
+                [i, os.urandom(30_000)],
+            )
+    base.store.close()
+    sound = check_store(data_dir.store_path)
+    assert sound["rows"] >= 200 and sound["tables"] >= 10
+    size = data_dir.store_path.stat().st_size
+    with open(data_dir.store_path, "r+b") as f:  # a flipped block in the middle: the size and header still look right
+        f.seek(size // 2)
+        f.write(os.urandom(4096))
+    with pytest.raises(StoreDamaged, match="damaged in table chunks"):
+        check_store(data_dir.store_path)
+    os.truncate(data_dir.store_path, size // 2)
+    with pytest.raises(StoreDamaged, match="Restore it from a backup"):
+        check_store(data_dir.store_path)
