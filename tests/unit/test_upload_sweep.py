@@ -15,12 +15,12 @@ import pytest
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
-from cleanroom.coordinator.store.records import OWN
+from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.errors import FailedPrecondition, NotFound
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 
-from inprocess import agree, coordinator, domains, run
+from inprocess import _upload, agree, coordinator, domains, run
 
 IDLE = 1.0
 
@@ -167,3 +167,35 @@ def test_an_upload_refused_at_commit_is_swept_like_an_abandoned_one(coord):
     assert coord.sweep_abandoned(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=IDLE / 2)) == []  # not idle yet
     assert coord.sweep_abandoned(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=IDLE + 1)) == [session["upload_id"]]
     assert coord.store.row("SELECT count(*) AS n FROM chunks")["n"] == 0
+
+
+def test_a_swept_reblinding_is_begun_again_and_the_run_completes(coord):
+    agreement = agree(coord, min_set_size=10)
+    secrets = {p: new_secret() for p in ("vendor", "partner")}
+    context = f"{agreement['agreement_id']}/domain".encode()
+    for party in secrets:
+        pts = blind(secrets[party], hash_to_points(domains("d", 30), context), workers=1)
+        _upload(coord, party, agreement, OWN, pts, struct.pack("<30I", *range(30)), struct.pack("<30H", *[1] * 30), n_accounts=30)
+    run_id = coord.status("vendor", agreement["agreement_id"])["run_id"]
+    status = coord.status("partner", agreement["agreement_id"], run_id)
+    peer = blind(secrets["partner"], next(iter(coord.peer_chunks("partner", run_id)))["points"], workers=1)
+    digest = chunk_digest(peer)
+    left = coord.begin_upload(
+        "partner",
+        agreement["agreement_id"],
+        agreement["terms_hash"],
+        REBLINDED,
+        run_id,
+        30,
+        1,
+        0,
+        upload_digest([digest]),
+        status["peer_upload_id"],
+    )
+    assert coord.sweep_abandoned(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=IDLE + 1)) == [left["upload_id"]]
+    assert coord.status("partner", agreement["agreement_id"], run_id)["reblind_needed"]  # sync offers it again
+    for party in ("partner", "vendor"):
+        status = coord.status(party, agreement["agreement_id"], run_id)
+        points = blind(secrets[party], next(iter(coord.peer_chunks(party, run_id)))["points"], workers=1)
+        _upload(coord, party, agreement, REBLINDED, points, run_id=run_id, of_upload=status["peer_upload_id"])
+    assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "complete"
