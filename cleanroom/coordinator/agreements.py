@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.coordinator.limits import MAX_OPEN_PROPOSALS
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey, SigningKey
 from cleanroom.crypto.sealed import check_public, fingerprint
@@ -20,9 +21,6 @@ from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, Perm
 from cleanroom.terms import Terms, amend_share, parse_terms, terms_hash
 
 _REVEAL_NEEDS_KEY = "the terms grant account-level reveal: approve with your X25519 encryption key"
-
-# Proposals a party may have waiting for approval at once (each is stored and listed to its counterparty).
-MAX_OPEN_PROPOSALS = 100
 
 
 def new_id(prefix: str) -> str:
@@ -116,8 +114,9 @@ class GivenKeys:
 
 
 class Agreements:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_open_proposals: int = MAX_OPEN_PROPOSALS) -> None:
         self._store = store
+        self._max_open = max_open_proposals
         self._terms: dict[tuple[str, int, str], Terms] = {}
         self._terms_lock = threading.Lock()
 
@@ -191,9 +190,9 @@ class Agreements:
                 f"terms name parties {list(terms.parties)}, but the proposer is {caller!r} and the counterparty {counterparty!r}"
             )
         keys = GivenKeys(encryption_public, signing_public)
-        if self._store.agreements.open_proposals(caller) >= MAX_OPEN_PROPOSALS:
+        if self._store.agreements.open_proposals(caller) >= self._max_open:
             raise ResourceExhausted(
-                f"you have {MAX_OPEN_PROPOSALS} proposals waiting for approval; revoke some before proposing more"
+                f"you have {self._max_open} proposals waiting for approval; revoke some before proposing more"
             )
         if terms.reveals() and not keys.encryption:
             raise InvalidArgument("the terms grant account-level reveal: the proposal must carry your X25519 encryption key")

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
+from cleanroom.coordinator.abandoned import sweep_abandoned
 from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
@@ -24,15 +25,19 @@ from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.uploads import UploadAnnouncement, Uploads
+from cleanroom.errors import NotFound
 
 __all__ = ["Coordinator"]
 
 
 class Coordinator:
-    def __init__(self, store: Store, limits: Limits | None = None) -> None:
+    def __init__(self, store: Store, limits: Limits | None = None, parties: Callable[[], Collection[str]] | None = None) -> None:
+        """``parties``: the names enrolled at this coordinator (its data dir's registry), read at each proposal;
+        without one (a store driven in-process) any counterparty name is taken."""
         self.store = store
         self.limits = limits or Limits()
-        self.agreements = Agreements(store)
+        self._parties = parties
+        self.agreements = Agreements(store, self.limits.max_open_proposals)
         self.runs = Runs(store, self.agreements)
         self.completion = Completion(store, self.agreements, self.runs)
         self.uploads = Uploads(store, self.agreements, self.runs, self.completion, self.limits)
@@ -45,6 +50,11 @@ class Coordinator:
     def propose(
         self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"", signing_public: bytes = b""
     ) -> dict[str, Any]:
+        if self._parties is not None and counterparty not in self._parties():
+            raise NotFound(
+                f"no party named {counterparty!r} is enrolled at this coordinator; check the name with its operator "
+                "(nothing was proposed)"
+            )
         return self.agreements.propose(caller, counterparty, terms_json, encryption_public, signing_public).to_dict()
 
     def get(self, caller: str, agreement_id: str) -> dict[str, Any]:
@@ -135,6 +145,10 @@ class Coordinator:
 
     def purge_expired(self, at: dt.datetime | None = None) -> int:
         return self.runs.purge_expired(at)
+
+    def sweep_abandoned(self, at: dt.datetime | None = None) -> builtins.list[str]:
+        """Delete uploads begun and left uncommitted for ``limits.upload_idle_seconds``; returns their ids."""
+        return sweep_abandoned(self.store, self.limits.upload_idle_seconds, at)
 
     def agreements_of_runs(self, run_ids: builtins.list[str]) -> builtins.list[str]:
         """The distinct agreements of the runs that exist among ``run_ids``, in the order first named."""

@@ -900,7 +900,7 @@ def test_an_upload_announcing_millions_of_chunks_is_refused_before_any_bookkeepi
 
 
 def test_a_party_has_at_most_so_many_proposals_waiting(coord):
-    from cleanroom.coordinator.agreements import MAX_OPEN_PROPOSALS
+    from cleanroom.coordinator.limits import MAX_OPEN_PROPOSALS
 
     for _ in range(MAX_OPEN_PROPOSALS):
         propose(coord)

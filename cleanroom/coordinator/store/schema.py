@@ -182,10 +182,12 @@ CREATE TABLE IF NOT EXISTS upload_canaries (
 );
 """,
     ),
+    # When an upload last received a chunk: one begun and left idle is swept (cleanroom.coordinator.abandoned).
+    Migration(9, "upload activity", "ALTER TABLE uploads ADD COLUMN IF NOT EXISTS touched_at TEXT;"),
     # Uploads signed end to end (cleanroom.crypto.upload_signing): each party's Ed25519 key per
     # agreement, relayed to its partner, and each upload's signed statement, relayed with its points.
     Migration(
-        9,
+        10,
         "upload signing keys and signatures",
         """
 CREATE TABLE IF NOT EXISTS signing_keys (
