@@ -172,9 +172,8 @@ class Completion:
                 other = terms.other(viewer)
                 pairs = counts.pairs if viewer == a else counts.pairs[:, ::-1]
                 shown = {(c["mine"], c["theirs"]) for c in reveal_cells(terms, viewer, result) if not c["suppressed"]}
-                out[viewer] = _viewer_rows(
-                    terms, viewer, shown, pairs, masks[viewer], masks[other], sealed_fields(self._store, by[(other, OWN)])
-                )
+                sealed = sealed_fields(self._store, by[(other, OWN)])
+                out[viewer] = _viewer_rows(terms, viewer, shown, pairs, counts.company, (masks[viewer], masks[other]), sealed)
         return out
 
     # -- attribution -------------------------------------------------------------------------
@@ -241,22 +240,21 @@ def _viewer_rows(
     viewer: str,
     shown: set[tuple[str, str]],
     pairs: np.ndarray,
-    mine_masks: np.ndarray,
-    their_masks: np.ndarray,
+    company: np.ndarray,
+    masks: tuple[np.ndarray, np.ndarray],
     sealed: dict[int, bytes],
 ) -> list[RevealTuple]:
-    """One viewer's reveal rows: matched pairs on the population pairs the release policy shows it."""
+    """One viewer's reveal rows: matched pairs on the population pairs the release policy shows it, each
+    with the viewer's and the other's populations on those pairs and the company the pair belongs to."""
     other = terms.other(viewer)
     mine_pops, their_pops = terms.populations[viewer], terms.populations[other]
     allowed = {(i, j) for i, m in enumerate(mine_pops) for j, t in enumerate(their_pops) if (m, t) in shown}
+    mine_masks, their_masks = masks
     rows = []
-    for mine_acc, their_acc in pairs.tolist():
-        mine_mask, their_mask = int(mine_masks[mine_acc]), int(their_masks[their_acc])
-        theirs = [
-            t
-            for j, t in enumerate(their_pops)
-            if their_mask >> j & 1 and any(mine_mask >> i & 1 and (i, j) in allowed for i in range(len(mine_pops)))
-        ]
-        if theirs:
-            rows.append((mine_acc, their_acc, theirs, sealed.get(their_acc, b"")))
-    return sorted(rows, key=lambda r: (r[0], r[1]))
+    for (mine_acc, their_acc), comp in zip(pairs.tolist(), company.tolist(), strict=True):
+        on = [(i, j) for i, j in allowed if int(mine_masks[mine_acc]) >> i & 1 and int(their_masks[their_acc]) >> j & 1]
+        if on:
+            mine = [m for i, m in enumerate(mine_pops) if any(i == x for x, _ in on)]
+            theirs = [t for j, t in enumerate(their_pops) if any(j == y for _, y in on)]
+            rows.append(RevealTuple(mine_acc, their_acc, theirs, sealed.get(their_acc, b""), mine, comp))
+    return sorted(rows, key=lambda r: (r.account, r.their_account))

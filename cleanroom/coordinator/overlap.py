@@ -40,6 +40,8 @@ class OverlapCounts:
     matrix: list[list[int]]
     # Matched (a_account, b_account) pairs, for account-level reveal.
     pairs: np.ndarray
+    # The company (connected component, numbered 0..overlap-1) of each pair: what the counts count.
+    company: np.ndarray
 
 
 def _arrow(side: SideTokens) -> pa.Table:
@@ -104,6 +106,7 @@ def overlap_counts(a: SideTokens, b: SideTokens, a_populations: int, b_populatio
     a_masks, b_masks = account_masks(a), account_masks(b)
     matrix = [[0] * b_populations for _ in range(a_populations)]
     n_components = 0
+    inverse = np.zeros(0, dtype=np.int64)
     if len(pairs):
         ids, inverse = np.unique(comp, return_inverse=True)
         n_components = len(ids)
@@ -121,4 +124,5 @@ def overlap_counts(a: SideTokens, b: SideTokens, a_populations: int, b_populatio
         overlap=n_components,
         matrix=matrix,
         pairs=pairs,
+        company=inverse.astype(np.int64).reshape(-1),
     )

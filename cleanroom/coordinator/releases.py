@@ -19,7 +19,8 @@ from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import NewRelease, Store, now
 from cleanroom.coordinator.store.records import RunRow
 from cleanroom.crypto.sealed import reveal_digest
-from cleanroom.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
+from cleanroom.errors import DataLoss, FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
+from cleanroom.reveal import reveal_count_problems
 from cleanroom.terms import Terms
 
 
@@ -131,18 +132,42 @@ class Releases:
             raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet ({why})")
         return latest
 
-    def _release_reveal(self, caller: str, agreement: Agreement, run: RunRow) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        terms, agreement_id = agreement.terms, agreement.agreement_id
-        result = json.loads(self._store.runs.result_json(run.run_id) or "{}")
+    def _checked_reveal_rows(self, run: RunRow, caller: str, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The run's reveal rows for the caller, refused (DATA_LOSS, audited) when they reveal more than the
+        counts allow (cleanroom.reveal): whatever altered them, nothing is released."""
+        stored = self._store.runs.reveal_rows(run.run_id, caller)
+        if any(r.company is None or r.mine is None for r in stored):
+            raise FailedPrecondition(
+                f"run {run.run_id} was completed by an older coordinator, whose reveal rows cannot be checked against the "
+                "counts; map again for a reveal"
+            )
         rows = [
             {
                 "account": int(r.account),
                 "their_account": int(r.their_account),
                 "theirs": json.loads(r.theirs),
                 "sealed": bytes(r.sealed) if r.sealed is not None else b"",
+                "mine": json.loads(r.mine or "[]"),
+                "company": int(r.company or 0),
             }
-            for r in self._store.runs.reveal_rows(run.run_id, caller)
+            for r in stored
         ]
+        problems = reveal_count_problems(cells, rows)
+        if problems:
+            with self._store.transaction() as con:
+                details = {"run_id": run.run_id, "viewer": caller, "problems": problems[:5]}
+                self._store.audit(con, "coordinator", "reveal.refused", run.agreement_id, details)
+            raise DataLoss(
+                f"the reveal rows stored for run {run.run_id} disagree with its released counts ({problems[0]}); nothing was "
+                "revealed. The store was altered or is damaged: tell the coordinator's operator"
+            )
+        return rows
+
+    def _release_reveal(self, caller: str, agreement: Agreement, run: RunRow) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        terms, agreement_id = agreement.terms, agreement.agreement_id
+        result = json.loads(self._store.runs.result_json(run.run_id) or "{}")
+        cells = reveal_cells(terms, caller, result)
+        rows = self._checked_reveal_rows(run, caller, cells)
         body: dict[str, Any] = {
             "kind": "reveal",
             "agreement_id": agreement_id,
@@ -153,7 +178,7 @@ class Releases:
             "terms_hash": run.terms_hash,
             "released_at": now(),
             "min_count": terms.min_count,
-            "cells": reveal_cells(terms, caller, result),
+            "cells": cells,
             "rows": len(rows),
             "rows_digest": reveal_digest(rows),
         }

@@ -13,6 +13,7 @@ the local web view is driven in a real Chromium.
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import re
@@ -325,6 +326,80 @@ def test_coordinator_never_holds_a_shared_value_in_clear(world):
         assert leaks == []
     finally:
         world["coord"].start()
+
+
+def _edit_vendor_reveal(coord: LocalCoordinator, agreement_id: str, edit) -> str:
+    """Rewrite the vendor's stored reveal release with ``edit(body)`` and re-sign it with the coordinator's
+    own key (the deviating coordinator holds it); returns the original body to restore."""
+    from cleanroom.crypto.sealed import reveal_digest
+    from cleanroom.crypto.signing import Signer
+
+    coord.stop()
+    with duckdb.connect(str(coord.data_dir / "coordinator.duckdb")) as db:
+        body_json, body_zlib, release_id = db.execute(
+            "SELECT body_json, body_zlib, release_id FROM releases WHERE agreement_id = ? AND viewer = 'vendor' AND kind = 'reveal'",
+            [agreement_id],
+        ).fetchone()
+        original = release_text(StoredBody(body_json, body_zlib))
+        body = json.loads(original)
+        edit(body)
+        rows = [{**r, "sealed": base64.b64decode(r["sealed"])} for r in body["sealed_rows"]]
+        body["rows"], body["rows_digest"] = len(rows), reveal_digest(rows)
+        signed = {k: v for k, v in body.items() if k not in ("signature", "sealed_rows")}
+        body["signature"] = Signer.load(coord.data_dir / "signing.key").sign_json(signed).hex()
+        db.execute(
+            "UPDATE releases SET body_json = ?, body_zlib = NULL WHERE release_id = ?",
+            [json.dumps(body, sort_keys=True), release_id],
+        )
+    coord.start()
+    return original
+
+
+def _restore_vendor_reveal(coord: LocalCoordinator, agreement_id: str, original: str) -> None:
+    coord.stop()
+    with duckdb.connect(str(coord.data_dir / "coordinator.duckdb")) as db:
+        db.execute(
+            "UPDATE releases SET body_json = ?, body_zlib = NULL WHERE agreement_id = ? AND viewer = 'vendor' AND kind = 'reveal'",
+            [original, agreement_id],
+        )
+    coord.start()
+
+
+@pytest.mark.parametrize("companies", ["new", "reused"])
+def test_revealed_rows_beyond_the_counts_are_refused(world, companies):
+    """A deviating coordinator (it holds the signing key) attaches the partner's sealed rows to more of the
+    vendor's own accounts than the counts allow -- as a dishonest re-blinding would -- each a real account of
+    the vendor, on a granted pair, its populations right: the client refuses the whole release, whether the
+    extra rows claim companies of their own (more companies than the count) or hide in existing ones (one
+    key kind: a company is one matched pair)."""
+    coord, agreement_id, vendor = world["coord"], world["agreement_id"], world["profiles"]["vendor"]
+    honest = client_json(vendor, "targets", agreement_id)["targets"]
+    run_id = client_json(vendor, "overlap", agreement_id)["run_id"]
+    kept = json.loads((vendor / "reveal" / agreement_id / f"{run_id}.json").read_text())["accounts"]
+
+    def inflate(body: dict) -> None:
+        revealed = {r["account"] for r in body["sealed_rows"]}
+        template = body["sealed_rows"][0]
+        spare = [
+            int(label)
+            for label, a in kept.items()
+            if int(label) not in revealed and set(template["mine"]) <= set(a["populations"])
+        ]
+        assert len(spare) >= 20
+        top = max(r["company"] for r in body["sealed_rows"])
+        for n, label in enumerate(spare[:20]):
+            company = top + 1 + n if companies == "new" else template["company"]
+            body["sealed_rows"].append({**template, "account": label, "company": company})
+        body["sealed_rows"].sort(key=lambda r: (r["account"], r["their_account"]))
+
+    original = _edit_vendor_reveal(coord, agreement_id, inflate)
+    try:
+        refused = client(vendor, "targets", agreement_id, "--json", check=False)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert "disagree with the released counts" in refused.stderr and "Nothing from this release is shown" in refused.stderr
+    finally:
+        _restore_vendor_reveal(coord, agreement_id, original)
+    assert client_json(vendor, "targets", agreement_id)["targets"] == honest  # the control: the honest release still reads
 
 
 def test_a_ciphertext_altered_in_the_store_reveals_nothing(world):

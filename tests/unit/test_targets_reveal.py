@@ -12,10 +12,14 @@ import json
 import math
 import struct
 
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from cleanroom.coordinator.completion import _viewer_rows
 from cleanroom.coordinator.core import Coordinator
+from cleanroom.coordinator.overlap import SideTokens, account_masks, overlap_counts
+from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.crypto.sealed import (
@@ -31,9 +35,10 @@ from cleanroom.crypto.sealed import (
     unpack_chunk,
 )
 from cleanroom.crypto.signing import Signer
-from cleanroom.errors import FailedPrecondition, InputError, InvalidArgument, NotFound, PermissionDenied
+from cleanroom.errors import DataLoss, FailedPrecondition, InputError, InvalidArgument, NotFound, PermissionDenied
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
+from cleanroom.reveal import reveal_count_problems, single_key_problems
 from cleanroom.terms import amend_share, build_terms, canonical_json, parse_terms, terms_hash
 from cleanroom_client.features.reveal import Revealed
 from cleanroom_client.features.targets import ScoringConfig, build_targets, csv_rows, write_csv
@@ -527,3 +532,90 @@ def test_two_columns_that_could_be_the_shared_one_send_neither():
     plan, loaded = _plan_and_file(("Account Owner",), ("Website", "account_owner", "ACCOUNT-OWNER"))
     with pytest.raises(InputError, match="could be any of 'account_owner', 'ACCOUNT-OWNER'"):
         shared_headers(plan, loaded, "agr_1")
+
+
+def test_reveal_rows_name_their_populations_and_company_and_agree_with_the_counts(coord):
+    sets, fields = _world()
+    agreement = _agree(
+        coord, reveal=[("customer", "customer"), ("prospect", "prospect")], share=["Owner"], their_share=["Owner"], min_count=2
+    )
+    _run(coord, agreement, sets, fields)
+    body, rows = coord.reveal(V, agreement["agreement_id"])
+    assert len({r["company"] for r in rows}) == len(rows) == 7  # one key kind: every company is one matched pair
+    for r in rows:  # the viewer's populations as it uploaded them, only on the shown pairs
+        assert r["mine"] == (["customer"] if sets[V][r["account"]][1] == CUST else ["prospect"])
+    assert reveal_count_problems(body["cells"], rows) == [] and single_key_problems(rows) == []
+
+
+def test_reveal_rows_added_in_the_store_are_refused_before_anything_is_released(coord):
+    """Rows attached to accounts the match never paired (as an attacker with the store would add, or a
+    dishonest re-blinding would cause) exceed the counts: the coordinator refuses, audits, releases nothing."""
+    sets, fields = _world()
+    agreement = _agree(
+        coord, reveal=[("customer", "customer"), ("prospect", "prospect")], share=["Owner"], their_share=["Owner"], min_count=2
+    )
+    run_id = _run(coord, agreement, sets, fields)
+    stored = coord.store.rows("SELECT * FROM reveal_rows WHERE run_id = ? AND viewer = ? ORDER BY seq", [run_id, V])
+    template = stored[0]
+    unmatched = [i for i, (d, m) in enumerate(sets[V]) if d.startswith("v")]  # v0..v3: vendor customers nobody matched
+    with coord.store.transaction() as con:
+        for n, label in enumerate(unmatched):
+            values = {**template, "seq": len(stored) + n, "account": label, "company": 100 + n}
+            con.execute(
+                f"INSERT INTO reveal_rows ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", list(values.values())
+            )
+    with pytest.raises(DataLoss, match="disagree with its released counts"):
+        coord.reveal(V, agreement["agreement_id"])
+    assert coord.store.rows("SELECT * FROM releases WHERE kind = 'reveal'") == []
+    refused = coord.store.rows("SELECT details_json FROM audit_log WHERE action = 'reveal.refused'")
+    assert len(refused) == 1 and "companies are revealed on customer x customer" in refused[0]["details_json"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_reveal_checks_hold_for_honest_joins_and_catch_inflation(seed):
+    """Property: rows built the way completion builds them from a real join (overlap_counts over random
+    multi-key accounts and masks) always pass; more companies on a shown pair than its count never do."""
+    rng = np.random.default_rng(seed)
+    terms = parse_terms(
+        canonical_json(build_terms(V, P, ["customer", "prospect"], reveal=[("customer", "customer"), ("prospect", "customer")]))
+    )
+    sides = []
+    for _ in (V, P):
+        n_acc = int(rng.integers(5, 30))
+        tokens = rng.integers(
+            0, 40, size=(int(rng.integers(n_acc, 2 * n_acc)),)
+        )  # a small token space: many matches, shared keys
+        owners = np.concatenate([np.arange(n_acc), rng.integers(0, n_acc, size=len(tokens) - n_acc)]).astype(np.uint32)
+        keep = np.unique(tokens, return_index=True)[1]  # one account per token on a side (grouping merges the rest)
+        masks = rng.integers(1, 4, size=n_acc).astype(np.uint16)
+        packed = b"".join(int(t).to_bytes(32, "little") for t in tokens[keep])
+        sides.append(SideTokens(packed, owners[keep], masks[owners[keep]], n_acc))
+    counts = overlap_counts(sides[0], sides[1], 2, 2)
+    result = {
+        "matrix": counts.matrix,
+        "overlap": counts.overlap,
+        "a_accounts": counts.a_accounts,
+        "b_accounts": counts.b_accounts,
+    }
+    cells = reveal_cells(terms, V, {**result, "parties": [V, P]})
+    shown = {(c["mine"], c["theirs"]) for c in cells if not c["suppressed"]}
+    rows = [
+        r._asdict()
+        for r in _viewer_rows(
+            terms, V, shown, counts.pairs, counts.company, (account_masks(sides[0]), account_masks(sides[1])), {}
+        )
+    ]
+    assert reveal_count_problems(cells, rows) == []
+    for c in cells:  # more companies on a shown pair than its count: always caught
+        if not c["suppressed"]:
+            extra = [
+                {
+                    "account": 10_000 + i,
+                    "their_account": 10_000 + i,
+                    "mine": [c["mine"]],
+                    "theirs": [c["theirs"]],
+                    "company": 10_000 + i,
+                }
+                for i in range(c["count"] + 1)
+            ]
+            assert reveal_count_problems(cells, rows + extra)

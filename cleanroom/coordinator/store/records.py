@@ -120,6 +120,8 @@ class RevealRow:
     their_account: int
     theirs: str  # JSON list of the other side's populations on granted pairs
     sealed: bytes | None
+    mine: str | None  # JSON list of the viewer's populations on those pairs (None: computed before migration 11)
+    company: int | None  # the company (component) the pair belongs to
 
 
 @dataclass(frozen=True)

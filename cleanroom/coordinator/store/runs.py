@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from cleanroom.coordinator.store.connection import Database, Tx
 from cleanroom.coordinator.store.records import ExpiredCandidate, RevealRow, RunRow
 
+
 # One reveal row as completion computes it: (viewer's account, the other's account, the other's
 # populations on granted pairs, the other's sealed fields or b"").
-RevealTuple = tuple[int, int, list[str], bytes]
+class RevealTuple(NamedTuple):
+    """One matched pair a completed run may reveal to a viewer (cleanroom.reveal says what it may hold)."""
+
+    account: int
+    their_account: int
+    theirs: list[str]
+    sealed: bytes
+    mine: list[str]
+    company: int
 
 
 class RunRepository:
@@ -130,11 +139,12 @@ class RunRepository:
     def insert_reveal_rows(con: Tx, run_id: str, agreement_id: str, viewer: str, rows: list[RevealTuple]) -> None:
         if rows:
             con.executemany(
-                "INSERT INTO reveal_rows (run_id, agreement_id, viewer, seq, account, their_account, theirs, sealed) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO reveal_rows (run_id, agreement_id, viewer, seq, account, their_account, theirs, sealed, mine, company) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    [run_id, agreement_id, viewer, i, acc, theirs_acc, json.dumps(theirs), sealed or None]
-                    for i, (acc, theirs_acc, theirs, sealed) in enumerate(rows)
+                    [run_id, agreement_id, viewer, i, r.account, r.their_account, json.dumps(r.theirs), r.sealed or None, *extra]
+                    for i, r in enumerate(rows)
+                    for extra in [(json.dumps(r.mine), r.company)]
                 ],
             )
 

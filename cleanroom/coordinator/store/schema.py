@@ -205,6 +205,13 @@ CREATE TABLE IF NOT EXISTS upload_signatures (
 );
 """,
     ),
+    # Reveal rows say which of the viewer's populations they lie on and which company (component of
+    # the match graph) they belong to, so the release can be checked against its counts (cleanroom.reveal).
+    Migration(
+        11,
+        "reveal rows: populations and company",
+        "ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS mine TEXT; ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS company UBIGINT;",
+    ),
 )
 
 _LEDGER = """

@@ -24,11 +24,12 @@ from cleanroom.crypto.keyfiles import write_private
 from cleanroom.crypto.sealed import Opener, SealContext, SealError, reveal_digest
 from cleanroom.crypto.signing import verify_json
 from cleanroom.errors import CleanroomError, InputError, ProtocolError
+from cleanroom.reveal import reveal_count_problems, single_key_problems
 from cleanroom.terms import Terms, column_norm
 from cleanroom_client.features.overlap_view import cells_list
 from cleanroom_client.protocol.encryption import EncryptionKeys
 from cleanroom_client.protocol.pins import PeerPins
-from cleanroom_client.remote import Agreement, RevealRelease
+from cleanroom_client.remote import Agreement, RevealedAccount, RevealRelease
 
 if TYPE_CHECKING:
     from cleanroom_client.inputs.accounts import LoadResult
@@ -210,17 +211,37 @@ class Revealed:
     share: tuple[str, ...]  # the columns the partner shares
 
 
-def fetch_revealed(
-    remote: Remote, profile: Profile, agreement: Agreement, terms: Terms, receipts: ReceiptLog | None = None, run_id: str = ""
-) -> Revealed:
-    """Ask for our reveal, check it, open every sealed row, join it back to our rows. All or nothing."""
-    release, rows = remote.reveal(agreement.agreement_id, run_id)
+def _check_counts(where: str, cells: list[dict[str, Any]], rows: list[dict[str, Any]], terms: Terms) -> None:
+    """The rows reveal no more companies on any pair than the release counts there (cleanroom.reveal)."""
+    problems = reveal_count_problems(cells, rows)
+    if len(terms.key_kinds) == 1:
+        problems += single_key_problems(rows)
+    if problems:
+        raise RevealError(
+            f"{where}: the revealed rows disagree with the released counts ({problems[0]}): the match was tampered with or "
+            "the coordinator deviates. Nothing from this release is shown; tell the coordinator's operator"
+        )
+
+
+def _checked_release(
+    release: RevealRelease, rows: list[RevealedAccount], profile: Profile, agreement: Agreement, terms: Terms
+) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """The release's signed body and its rows, once the signature, the rows' digest, the viewer, the terms
+    and the counts all check; and how to name it in an error."""
     body = release_dict(release)
     where = f"the reveal of agreement {agreement.agreement_id} (run {body['run_id']})"
     if not verify_json(profile.signing_key(), {k: v for k, v in body.items() if k != "signature"}, release.signature):
         raise RevealError(f"{where}: the coordinator's signature does not verify; nothing is shown")
     listed: list[dict[str, Any]] = [
-        {"account": r.account, "their_account": r.their_account, "theirs": list(r.theirs), "sealed": r.sealed} for r in rows
+        {
+            "account": r.account,
+            "their_account": r.their_account,
+            "theirs": list(r.theirs),
+            "sealed": r.sealed,
+            "mine": list(r.mine),
+            "company": r.company,
+        }
+        for r in rows
     ]
     if len(listed) != body["rows"] or reveal_digest(listed) != body["rows_digest"]:
         raise RevealError(
@@ -230,6 +251,15 @@ def fetch_revealed(
         raise RevealError(
             f"{where}: released to {body['viewer']} under terms {body['terms_hash'][:12]}..., not to you under the current terms"
         )
+    _check_counts(where, body["cells"], listed, terms)
+    return body, listed, where
+
+
+def fetch_revealed(
+    remote: Remote, profile: Profile, agreement: Agreement, terms: Terms, receipts: ReceiptLog | None = None, run_id: str = ""
+) -> Revealed:
+    """Ask for our reveal, check it, open every sealed row, join it back to our rows. All or nothing."""
+    body, listed, where = _checked_release(*remote.reveal(agreement.agreement_id, run_id), profile, agreement, terms)
     kept = load_account_map(profile.path, agreement.agreement_id, body["run_id"])
     partner = terms.other(profile.party)
     opener = Opener(
@@ -247,25 +277,36 @@ def fetch_revealed(
             )
         if not row["theirs"] or not set(row["theirs"]) <= granted_theirs:
             raise RevealError(f"{where}: a row names {partner} populations {row['theirs']} outside your grant; nothing is shown")
-        fields: dict[str, Any] = {}
-        if row["sealed"]:
-            try:
-                fields = json.loads(opener.open(row["their_account"], row["sealed"]))
-            except SealError as exc:
-                raise RevealError(
-                    f"{where}: {partner}'s shared fields for one of your accounts fail authentication ({exc}): they were altered after "
-                    f"{partner} sealed them (in the coordinator's store or on the way), or were not sealed to you under these terms. "
-                    "Nothing from this release is shown; tell the coordinator's operator"
-                ) from None
-            if not isinstance(fields, dict) or set(fields) - set(share):
-                raise RevealError(
-                    f"{where}: {partner}'s sealed fields name columns outside what the terms say it shares; nothing is shown"
-                )
-        elif share:
+        if not set(row["mine"]) <= set(account["populations"]):
             raise RevealError(
-                f"{where}: {partner} shares {', '.join(share)} but a row came without its sealed fields; nothing is shown"
+                f"{where}: a row puts your account label {row['account']} in populations {row['mine']}, but you uploaded it in "
+                f"{account['populations']}; nothing is shown"
             )
+        fields = _opened_fields(where, partner, share, opener, row)
         out.append({"account": account, "label": row["account"], "partner_populations": row["theirs"], "partner_fields": fields})
     if receipts is not None and not any(e.get("release", {}).get("signature") == body["signature"] for e in receipts.entries()):
         receipts.record_release(body)
     return Revealed(agreement.agreement_id, body["run_id"], partner, body, out, share)
+
+
+def _opened_fields(where: str, partner: str, share: tuple[str, ...], opener: Opener, row: dict[str, Any]) -> dict[str, Any]:
+    """The partner's shared fields of one revealed row, authenticated and within what the terms share."""
+    if not row["sealed"]:
+        if share:
+            raise RevealError(
+                f"{where}: {partner} shares {', '.join(share)} but a row came without its sealed fields; nothing is shown"
+            )
+        return {}
+    try:
+        fields = json.loads(opener.open(row["their_account"], row["sealed"]))
+    except SealError as exc:
+        raise RevealError(
+            f"{where}: {partner}'s shared fields for one of your accounts fail authentication ({exc}): they were altered after "
+            f"{partner} sealed them (in the coordinator's store or on the way), or were not sealed to you under these terms. "
+            "Nothing from this release is shown; tell the coordinator's operator"
+        ) from None
+    if not isinstance(fields, dict) or set(fields) - set(share):
+        raise RevealError(
+            f"{where}: {partner}'s sealed fields name columns outside what the terms say it shares; nothing is shown"
+        )
+    return fields

@@ -228,6 +228,8 @@ class RevealedAccount:
     their_account: int
     theirs: tuple[str, ...]
     sealed: bytes
+    mine: tuple[str, ...] = ()  # our populations on the pairs shown
+    company: int = 0  # the company (match-graph component) the pair belongs to
 
 
 @dataclass(frozen=True)
