@@ -8,6 +8,7 @@ the run (``completion``).
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,10 @@ def _check_signature(caller: str, agreement: Agreement, a: UploadAnnouncement) -
             f"the upload's signature does not verify against the signing key you gave agreement {agreement.agreement_id} "
             f"({signing_fingerprint(key)}); it must sign exactly this upload's statement with that key"
         )
+
+
+# Fault injection for the crash-recovery tests (tests/e2e/test_e2e_hardening.py).
+FAULT_EXIT_BEFORE_COMPLETION = "CLEANROOM_FAULT_EXIT_BEFORE_COMPLETION"
 
 
 class Uploads:
@@ -307,6 +312,8 @@ class Uploads:
                 },
             )
         upload = self._runs.own_upload(caller, upload_id)
+        if os.environ.get(FAULT_EXIT_BEFORE_COMPLETION) and len(self._store.uploads.all_of_run(run.run_id, True)) == 4:
+            os._exit(137)  # the crash-recovery tests: die like SIGKILL between the run's last commit and its completion
         self._completion.complete_if_ready(run.run_id)
         return self.receipt(upload, run)
 
