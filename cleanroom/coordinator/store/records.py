@@ -123,6 +123,19 @@ class ExpiredCandidate:
 
 
 @dataclass(frozen=True)
+class KeptRelease:
+    """A release made earlier: its stored body and the signed audit head it was given with (JSON; None before migration 9)."""
+
+    body_json: str
+    body_zlib: bytes | None
+    audit_head: str | None
+
+    @property
+    def text(self) -> str:
+        return StoredBody(self.body_json, self.body_zlib).text
+
+
+@dataclass(frozen=True)
 class StoredBody:
     """A release body as the releases table holds it: inline, or zlib-compressed (body_json then empty)."""
 

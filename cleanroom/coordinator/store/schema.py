@@ -182,6 +182,16 @@ CREATE TABLE IF NOT EXISTS upload_canaries (
 );
 """,
     ),
+    # The signed audit head each release and upload receipt was given with (cleanroom.auditlog.heads), so a
+    # release asked for again carries the same head.
+    Migration(
+        9,
+        "audit heads on releases and receipts",
+        """
+ALTER TABLE releases ADD COLUMN IF NOT EXISTS audit_head TEXT;
+ALTER TABLE uploads ADD COLUMN IF NOT EXISTS audit_head TEXT;
+""",
+    ),
 )
 
 _LEDGER = """

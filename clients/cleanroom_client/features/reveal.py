@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cleanroom.auditlog.heads import AuditHead
 from cleanroom.crypto.keyfiles import write_private
 from cleanroom.crypto.sealed import Opener, SealContext, SealError, reveal_digest
 from cleanroom.crypto.signing import verify_json
@@ -27,6 +28,7 @@ from cleanroom.errors import CleanroomError, InputError, ProtocolError
 from cleanroom.terms import Terms, column_norm
 from cleanroom_client.features.overlap_view import cells_list
 from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins
+from cleanroom_client.protocol.heads import verified_head
 from cleanroom_client.remote import Agreement, RevealRelease
 
 if TYPE_CHECKING:
@@ -209,6 +211,16 @@ class Revealed:
     share: tuple[str, ...]  # the columns the partner shares
 
 
+def _verified(release: RevealRelease, body: dict[str, Any], public_pem: bytes, where: str) -> AuditHead | None:
+    """The release's signature and its audit head's, both checked; the head (to keep with the release)."""
+    if not verify_json(public_pem, {k: v for k, v in body.items() if k != "signature"}, release.signature):
+        raise RevealError(f"{where}: the coordinator's signature does not verify; nothing is shown")
+    try:
+        return verified_head(release.audit_head, public_pem, where)
+    except ProtocolError as exc:
+        raise RevealError(f"{exc}; nothing is shown") from None
+
+
 def fetch_revealed(
     remote: Remote, profile: Profile, agreement: Agreement, terms: Terms, receipts: ReceiptLog | None = None, run_id: str = ""
 ) -> Revealed:
@@ -216,8 +228,7 @@ def fetch_revealed(
     release, rows = remote.reveal(agreement.agreement_id, run_id)
     body = release_dict(release)
     where = f"the reveal of agreement {agreement.agreement_id} (run {body['run_id']})"
-    if not verify_json(profile.signing_key(), {k: v for k, v in body.items() if k != "signature"}, release.signature):
-        raise RevealError(f"{where}: the coordinator's signature does not verify; nothing is shown")
+    head = _verified(release, body, profile.signing_key(), where)
     listed: list[dict[str, Any]] = [
         {"account": r.account, "their_account": r.their_account, "theirs": list(r.theirs), "sealed": r.sealed} for r in rows
     ]
@@ -266,5 +277,5 @@ def fetch_revealed(
             )
         out.append({"account": account, "label": row["account"], "partner_populations": row["theirs"], "partner_fields": fields})
     if receipts is not None and not any(e.get("release", {}).get("signature") == body["signature"] for e in receipts.entries()):
-        receipts.record_release(body)
+        receipts.record_release(body, head)
     return Revealed(agreement.agreement_id, body["run_id"], partner, body, out, share)

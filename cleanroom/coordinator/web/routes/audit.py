@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from fastapi.responses import Response
 
+from cleanroom.auditlog.anchors import HeldHead
+from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.web import audit_trail, models
 from cleanroom.coordinator.web.auth import Principal
 from cleanroom.coordinator.web.cursors import parse_time
@@ -60,6 +62,30 @@ def audit_entries(
 )
 def audit_verification(p: Auditor, web: Ctx) -> dict[str, Any]:
     return web.verifier.status()
+
+
+@router.post(
+    "/audit/verification",
+    response_model=models.Verification,
+    tags=["audit"],
+    summary="Is the stored audit chain intact, and does it still hold every head a party kept?",
+    description="Post a party's heads export (`cleanroom-client receipts export-heads`): the chain is checked as by GET, "
+    "and each signed head against it. `rolled back` when the chain lacks a held head's entry (entries deleted) or holds "
+    "another one in its place. The coordinator answers for its own store here; the independent check is "
+    "`cleanroom audit verify EXPORT --receipts HEADS` on a machine of your own.",
+)
+def audit_verification_against_heads(p: Auditor, web: Ctx, body: models.HeadsExport) -> dict[str, Any]:
+    return web.verifier.against(posted_heads(body))
+
+
+def posted_heads(body: models.HeadsExport) -> list[HeldHead]:
+    """The posted heads as held heads, each named by its place in the post (and where the party kept it)."""
+    return [
+        HeldHead(
+            AuditHead(h.count, h.head_hash, h.signed_at, h.signature), f"heads[{i}]" + (f" ({h.source})" if h.source else "")
+        )
+        for i, h in enumerate(body.heads)
+    ]
 
 
 @router.get(
