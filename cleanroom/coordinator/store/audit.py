@@ -18,13 +18,19 @@ from cleanroom.coordinator.store.records import AgreementRow, AuditRow
 from cleanroom.crypto.signing import Signer
 
 
+# The newest entry, found through max(seq): DuckDB 2.0.1 answers "ORDER BY seq DESC LIMIT 1" from stale
+# data once entries were deleted (a rolled-back store): it kept returning the old newest entry after a new
+# one was inserted, so every later append collided on its primary key and nothing could be audited.
+_NEWEST = "SELECT {} FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
+
+
 class AuditLog:
     def __init__(self, signer: Signer) -> None:
         self._signer = signer
 
     def append(self, con: Tx, actor: str, action: str, agreement_id: str | None, details: dict[str, Any]) -> dict[str, Any]:
         """Append an entry inside the caller's transaction (so it commits with what it records)."""
-        last = con.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        last = con.execute(_NEWEST.format("seq, entry_hash")).fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         at = now()
         body = entry_body(seq, at, actor, action, agreement_id, details, prev)
@@ -43,7 +49,7 @@ class AuditLog:
 
     def current_head(self, con: duckdb.DuckDBPyConnection) -> AuditHead | None:
         """The newest entry's head, signed now (None while the log is empty)."""
-        last = con.execute("SELECT seq, entry_hash, logged_at FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        last = con.execute(_NEWEST.format("seq, entry_hash, logged_at")).fetchone()
         return sign_head(self._signer, int(last[0]), str(last[1]), str(last[2])) if last else None
 
 
