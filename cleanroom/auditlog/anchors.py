@@ -48,6 +48,11 @@ class HeadCheck:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def rolled_back(self) -> bool:
+        """The log lacks this (genuine) head's entry, or holds another one there."""
+        return self.status in ("shorter", "diverging")
+
     def to_dict(self) -> dict[str, Any]:
         head = self.held.head
         return {

@@ -178,12 +178,15 @@ def _print_head_checks(checks: Sequence[Any], entries: int) -> None:
         print("no signed audit heads in the receipts given (receipts from before audit heads?): a rollback cannot be checked")
         return
     rows = [[c.status, c.held.head.count, c.held.head.signed_at, c.held.source, c.message] for c in checks]
-    bad = sum(1 for c in checks if not c.ok)
-    title = (
-        f"all {len(checks)} audit heads the parties hold are in this log ({entries} entries)"
-        if not bad
-        else f"{bad} of {len(checks)} audit heads the parties hold are NOT in this log ({entries} entries): it was rolled back"
-    )
+    rolled = sum(1 for c in checks if c.rolled_back)
+    forged = sum(1 for c in checks if c.status == "forged")
+    title = f"all {len(checks)} audit heads the parties hold are in this log ({entries} entries)"
+    if rolled:
+        title = (
+            f"{rolled} of {len(checks)} audit heads the parties hold are NOT in this log ({entries} entries): it was rolled back"
+        )
+    elif forged:
+        title = f"{forged} of {len(checks)} heads given are not signed by this coordinator: they prove nothing (receipts edited?)"
     print_table(title, ["status", "entry", "signed at", "held in", "what it means"], rows)
 
 

@@ -79,7 +79,7 @@ class Verifier:
         a held head's entry, or holds another one there, was rolled back."""
         status, hashes = self._checked()
         checks = check_heads(distinct(held), hashes, load_public_key(self.signer.public_pem))
-        if status["status"] == "verified" and any(not c.ok for c in checks):
+        if status["status"] == "verified" and any(c.rolled_back for c in checks):
             status = {**status, "status": "rolled back"}
         return {**status, "heads": [c.to_dict() for c in checks]}
 

@@ -200,21 +200,25 @@ class VerificationProblem(BaseModel):
     problem: str
 
 
+MAX_POSTED_HEADS = 150
+
+
 class HeldAuditHead(BaseModel):
     """A signed audit head a party kept from a release or receipt (``cleanroom-client receipts export-heads``)."""
 
     count: int = Field(ge=1, le=2**63 - 1, description="entries the log held, the last being the one it covers")
     head_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="that entry's hash")
-    signed_at: str = Field(min_length=1, max_length=64)
+    signed_at: str = Field(min_length=1, max_length=40)
     signature: str = Field(pattern=r"^[0-9a-f]{128}$", description="the coordinator's Ed25519 signature (hex)")
-    source: str | None = Field(default=None, max_length=500, description="where the party kept it")
+    source: str | None = Field(default=None, max_length=200, description="where the party kept it")
 
 
 class HeadsExport(BaseModel):
     format: Literal["cleanroom.audit-heads/v1"]
     party: str | None = Field(default=None, max_length=200)
     exported_at: str | None = Field(default=None, max_length=64)
-    heads: list[HeldAuditHead] = Field(min_length=1, max_length=1000)
+    # 150 heads as export-heads writes them fit the 64 KiB body limit.
+    heads: list[HeldAuditHead] = Field(min_length=1, max_length=MAX_POSTED_HEADS)
 
 
 class HeadCheck(BaseModel):

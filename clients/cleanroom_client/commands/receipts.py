@@ -119,8 +119,11 @@ def _print_checks(checks: list[HeadCheck]) -> None:
     if not bad:
         out.print(f"the coordinator's audit log still holds all {len(checks)} heads kept here")
         return
+    rolled = sum(1 for c in bad if c.rolled_back)
     print_table(
-        f"{len(bad)} of {len(checks)} audit heads kept here are NOT in the coordinator's log: it was rolled back",
+        f"{rolled} of {len(checks)} audit heads kept here are NOT in the coordinator's log: it was rolled back"
+        if rolled
+        else f"{len(bad)} of {len(checks)} heads kept here are not signed by the coordinator: the receipts were edited",
         ["status", "entry", "signed at", "kept in", "what it means"],
         [[c.status, c.held.head.count, c.held.head.signed_at, c.held.source, c.message] for c in bad],
     )
@@ -158,5 +161,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_verify)
     p = rsub.add_parser("export-heads", help="write the signed audit heads kept here, for an auditor (no release contents)")
     p.add_argument("--out", help="file to write (default: standard output)")
-    p.add_argument("--newest", type=int, help="only the newest N distinct heads (the REST check takes a body up to 64 KiB)")
+    p.add_argument("--newest", type=int, help="only the newest N distinct heads (the REST check takes up to 150)")
     p.set_defaults(handler=_export_heads)

@@ -73,6 +73,12 @@ def audit_verification(p: Auditor, web: Ctx) -> dict[str, Any]:
     "and each signed head against it. `rolled back` when the chain lacks a held head's entry (entries deleted) or holds "
     "another one in its place. The coordinator answers for its own store here; the independent check is "
     "`cleanroom audit verify EXPORT --receipts HEADS` on a machine of your own.",
+    responses={
+        413: {
+            "model": models.ErrorBody,
+            "description": "body over 64 KiB: post at most 150 heads (`export-heads --newest 150`)",
+        }
+    },
 )
 def audit_verification_against_heads(p: Auditor, web: Ctx, body: models.HeadsExport) -> dict[str, Any]:
     return web.verifier.against(posted_heads(body))
