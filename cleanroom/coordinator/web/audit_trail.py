@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from cleanroom.auditlog.anchors import HeldHead, check_heads, distinct
+from cleanroom.auditlog.heads import AuditHead
 from cleanroom.auditlog.verify import verify_lines
 from cleanroom.coordinator.audit.export import chain_lines, entry_dict, export_text
 from cleanroom.coordinator.audit.report import disclosure_report_from
@@ -15,6 +16,7 @@ from cleanroom.coordinator.store.reads import AuditQuery, WebReads
 from cleanroom.coordinator.web.access import agreement_for
 from cleanroom.coordinator.web.auth import Principal
 from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor
+from cleanroom.coordinator.web.models import HeadsExport
 from cleanroom.coordinator.web.redaction import redact_report
 from cleanroom.crypto.signing import Signer, load_public_key
 from cleanroom.errors import InvalidArgument, NotFound
@@ -125,3 +127,13 @@ def disclosure_report(reads: WebReads, p: Principal, agreement_id: str) -> dict[
     if report is None:
         raise NotFound(f"agreement {agreement_id!r} does not exist")
     return report if p.is_admin else redact_report(report, p.party)
+
+
+def posted_heads(body: HeadsExport) -> list[HeldHead]:
+    """A posted heads export as held heads, each named by its place in the post (and where the party kept it)."""
+    return [
+        HeldHead(
+            AuditHead(h.count, h.head_hash, h.signed_at, h.signature), f"heads[{i}]" + (f" ({h.source})" if h.source else "")
+        )
+        for i, h in enumerate(body.heads)
+    ]

@@ -7,8 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from fastapi.responses import Response
 
-from cleanroom.auditlog.anchors import HeldHead
-from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.web import audit_trail, models
 from cleanroom.coordinator.web.auth import Principal
 from cleanroom.coordinator.web.cursors import parse_time
@@ -81,17 +79,7 @@ def audit_verification(p: Auditor, web: Ctx) -> dict[str, Any]:
     },
 )
 def audit_verification_against_heads(p: Auditor, web: Ctx, body: models.HeadsExport) -> dict[str, Any]:
-    return web.verifier.against(posted_heads(body))
-
-
-def posted_heads(body: models.HeadsExport) -> list[HeldHead]:
-    """The posted heads as held heads, each named by its place in the post (and where the party kept it)."""
-    return [
-        HeldHead(
-            AuditHead(h.count, h.head_hash, h.signed_at, h.signature), f"heads[{i}]" + (f" ({h.source})" if h.source else "")
-        )
-        for i, h in enumerate(body.heads)
-    ]
+    return web.verifier.against(audit_trail.posted_heads(body))
 
 
 @router.get(
