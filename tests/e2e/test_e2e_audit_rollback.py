@@ -122,8 +122,10 @@ def test_a_rolled_back_log_is_reported_against_the_heads_the_parties_hold(tmp_pa
         }
         # The party notices on its own, from the coordinator's current head.
         mine = client(parties["vendor"], "receipts", "verify", "--against-coordinator", "--json", check=False)
-        assert mine.returncode == 1
+        assert mine.returncode == 1 and json.loads(mine.stdout)["without_audit_head"] == 0
         assert {h["status"] for h in json.loads(mine.stdout)["heads"]} >= {"shorter"}
+        said = client(parties["vendor"], "receipts", "verify", "--against-coordinator", check=False)
+        assert said.returncode == 1 and "NOT in the coordinator's log: it was rolled back" in " ".join(said.stdout.split())
 
         # The log grows back past the held heads (refused requests are audited): now a different entry sits
         # where a held head says its entry was. The chain verifies; the heads show it diverging.

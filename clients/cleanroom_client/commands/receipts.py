@@ -96,8 +96,14 @@ def _verify(args: argparse.Namespace) -> int:
         with Remote(profile) as remote:
             checks = heads.against_coordinator(kept, remote.head_proof([h.head.count for h in kept]), key)
     failed = [c for c in checks if not c.ok]
+    headless = sum(1 for e in entries if e.get("audit_head") is None)
     if args.json:
-        result: dict[str, Any] = {"ok": not problems and not failed, "receipts": len(entries), "problems": problems}
+        result: dict[str, Any] = {
+            "ok": not problems and not failed,
+            "receipts": len(entries),
+            "problems": problems,
+            "without_audit_head": headless,
+        }
         if args.against_coordinator:
             result["heads"] = [c.to_dict() for c in checks]
         print_json(result)
@@ -106,6 +112,11 @@ def _verify(args: argparse.Namespace) -> int:
         print_table("Receipts that do NOT verify", ["#", "problem"], [[p["index"], p["problem"]] for p in problems])
     else:
         out.print(f"all {len(entries)} receipts verify: coordinator signatures valid, digests match what this client sent")
+    if headless:
+        out.print(
+            f"{headless} receipt(s) carry no signed audit head (made before audit heads, or the coordinator sent none): "
+            "they cannot show a rolled-back audit log"
+        )
     if args.against_coordinator:
         _print_checks(checks)
     return 1 if problems or failed else 0
