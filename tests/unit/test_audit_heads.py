@@ -17,7 +17,7 @@ from cleanroom.auditlog.verify import verify_file
 from cleanroom.coordinator.audit.export import export
 from cleanroom.coordinator.store import Store
 from cleanroom.crypto.signing import Signer, load_public_key, verify_bytes, verify_json
-from cleanroom.errors import InputError
+from cleanroom.errors import InputError, InvalidArgument
 from cleanroom.terms import canonical_json
 
 from inprocess import agree, coordinator, domains, run
@@ -192,3 +192,16 @@ def test_rolled_back_store_keeps_appending_from_the_surviving_head(tmp_path):
     out = tmp_path / "audit.jsonl"
     export(data_dir, out)
     assert verify_file(out, Path(str(out) + ".pub")).ok
+
+
+def test_the_current_head_and_hashes_at_held_positions(tmp_path):
+    coord, data_dir = coordinator(tmp_path)
+    assert coord.audit_heads([1]) == (None, {})  # an empty log has no head
+    for i in range(4):
+        coord.audit_denial("mallory", "GetOverlap", None, "PERMISSION_DENIED", f"refusal {i}")
+    rows = _entries(coord.store)
+    head, hashes = coord.audit_heads([2, 4, 9, 2])
+    assert head is not None and (head.count, head.head_hash) == (4, rows[3][2]) and head.signed_by(_key(data_dir.signer()))
+    assert hashes == {2: rows[1][2], 4: rows[3][2]}  # a position past the end is simply absent
+    with pytest.raises(InvalidArgument, match="at most 10000 positions"):
+        coord.audit_heads(list(range(1, 10_002)))
