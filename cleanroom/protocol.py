@@ -14,6 +14,23 @@ MAX_CHUNK_POINTS = 32_768
 # that release is the way past it.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
+# A call's headers (metadata) as the coordinator receives them: our client sends a few hundred bytes
+# (identity is the mTLS certificate, never a header). gRPC's own default refuses past 16 KiB and, between
+# 8 and 16 KiB, only some calls: the coordinator sets both limits to this, so the answer never depends on luck.
+MAX_METADATA_BYTES = 8 * 1024
+# What a client accepts from the coordinator: trailers carry error messages, which may quote the request.
+CLIENT_MAX_METADATA_BYTES = 64 * 1024
+
+
+def client_channel_options() -> list[tuple[str, int]]:
+    """A client channel's arguments: the message limit both ways, and a bound on the coordinator's headers."""
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_metadata_size", CLIENT_MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", CLIENT_MAX_METADATA_BYTES),
+    ]
+
 
 def chunk_digest(
     points: bytes, accounts: bytes = b"", populations: bytes = b"", records: bytes = b"", sealed: bytes = b""

@@ -23,6 +23,25 @@ def coordinator(tmp: Path) -> tuple[Coordinator, DataDir]:
     return Coordinator(Store(data_dir.store_path, data_dir.signer())), data_dir
 
 
+def count(coord, table: str, where: str = "", params=()) -> int:
+    return coord.store.row(f"SELECT count(*) AS n FROM {table} {where}", list(params))["n"]
+
+
+def tables(coord) -> list[str]:
+    """Every table of the coordinator's store, as DuckDB lists them (so a new table is covered without a test edit)."""
+    rows = coord.store.rows(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name"
+    )
+    names = [r["table_name"] for r in rows]
+    assert {"agreements", "approvals", "uploads", "chunks", "releases", "audit_log"} <= set(names), names
+    return names
+
+
+def snapshot(coord) -> dict[str, tuple[int, list[str]]]:
+    """Each table's row count and rows (in a fixed order): what a refusal must leave unchanged."""
+    return {t: (count(coord, t), sorted(map(repr, coord.store.rows(f'SELECT * FROM "{t}"')))) for t in tables(coord)}
+
+
 def agree(coord: Coordinator, populations=("customer",), **terms_options) -> dict:
     terms = build_terms("vendor", "partner", list(populations), **terms_options)
     agreement = coord.propose("vendor", "partner", canonical_json(terms))

@@ -12,16 +12,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.coordinator.limits import MAX_OPEN_PROPOSALS
 from cleanroom.coordinator.store import Store, Tx, now
-from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey
+from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey, SigningKey
 from cleanroom.crypto.sealed import check_public, fingerprint
+from cleanroom.crypto.upload_signing import check_signing_public, signing_fingerprint
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from cleanroom.terms import Terms, amend_share, parse_terms, terms_hash
 
 _REVEAL_NEEDS_KEY = "the terms grant account-level reveal: approve with your X25519 encryption key"
-
-# Proposals a party may have waiting for approval at once (each is stored and listed to its counterparty).
-MAX_OPEN_PROPOSALS = 100
 
 
 def new_id(prefix: str) -> str:
@@ -36,6 +35,7 @@ class Agreement:
     approved_by: tuple[str, ...]
     encryption: tuple[EncryptionKey, ...]
     terms: Terms
+    signing: tuple[SigningKey, ...] = ()
 
     @property
     def agreement_id(self) -> str:
@@ -56,6 +56,10 @@ class Agreement:
     def has_key(self, party: str) -> bool:
         return any(k.party == party for k in self.encryption)
 
+    def signing_key(self, party: str) -> bytes | None:
+        """The Ed25519 key ``party`` signs its uploads with under this agreement (None until it gave one)."""
+        return next((bytes(k.public_ed25519) for k in self.signing if k.party == party), None)
+
     def to_dict(self) -> dict[str, Any]:
         """The public shape (the facade's return value, which the wire adapters convert)."""
         r = self.row
@@ -72,20 +76,47 @@ class Agreement:
             "encryption": [
                 {"party": k.party, "public_x25519": bytes(k.public_x25519), "fingerprint": k.fingerprint} for k in self.encryption
             ],
+            "signing": [
+                {"party": k.party, "public_ed25519": bytes(k.public_ed25519), "fingerprint": k.fingerprint} for k in self.signing
+            ],
         }
 
 
-def check_encryption_public(public: bytes) -> None:
-    if public:
-        try:
-            check_public(public)
-        except ValueError as exc:
-            raise InvalidArgument(f"encryption key: {exc}") from None
+def check_public_keys(encryption_public: bytes, signing_public: bytes) -> None:
+    """Keys a party gives are usable, or the call is refused before anything is written."""
+    for name, public, check in (
+        ("encryption key", encryption_public, check_public),
+        ("signing key", signing_public, check_signing_public),
+    ):
+        if public:
+            try:
+                check(public)
+            except ValueError as exc:
+                raise InvalidArgument(f"{name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class GivenKeys:
+    """Public keys a party gives with a proposal or approval (empty: none of that kind)."""
+
+    encryption: bytes = b""  # X25519, for sealed shared fields
+    signing: bytes = b""  # Ed25519, for its upload statements
+
+    def __post_init__(self) -> None:
+        check_public_keys(self.encryption, self.signing)
+
+    def differ_from(self, agreement: Agreement, party: str) -> bool:
+        """Whether a key given is not the one the party already gave (new, or a conflicting one to refuse)."""
+        given_encryption = next((bytes(k.public_x25519) for k in agreement.encryption if k.party == party), None)
+        return bool(self.encryption and self.encryption != given_encryption) or bool(
+            self.signing and self.signing != agreement.signing_key(party)
+        )
 
 
 class Agreements:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_open_proposals: int = MAX_OPEN_PROPOSALS) -> None:
         self._store = store
+        self._max_open = max_open_proposals
         self._terms: dict[tuple[str, int, str], Terms] = {}
         self._terms_lock = threading.Lock()
 
@@ -121,6 +152,7 @@ class Agreements:
             tuple(self._store.agreements.approvers(row)),
             tuple(self._store.agreements.encryption_keys(agreement_id)),
             self.terms(row),
+            tuple(self._store.agreements.signing_keys(agreement_id)),
         )
 
     def list(self, caller: str) -> list[Agreement]:
@@ -149,30 +181,53 @@ class Agreements:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def propose(self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"") -> Agreement:
+    def propose(
+        self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"", signing_public: bytes = b""
+    ) -> Agreement:
         terms = parse_terms(terms_json)
         if terms.parties != (caller, counterparty):
             raise InvalidArgument(
                 f"terms name parties {list(terms.parties)}, but the proposer is {caller!r} and the counterparty {counterparty!r}"
             )
-        check_encryption_public(encryption_public)
-        if self._store.agreements.open_proposals(caller) >= MAX_OPEN_PROPOSALS:
+        keys = GivenKeys(encryption_public, signing_public)
+        if self._store.agreements.open_proposals(caller) >= self._max_open:
             raise ResourceExhausted(
-                f"you have {MAX_OPEN_PROPOSALS} proposals waiting for approval; revoke some before proposing more"
+                f"you have {self._max_open} proposals waiting for approval; revoke some before proposing more"
             )
-        if terms.reveals() and not encryption_public:
+        if terms.reveals() and not keys.encryption:
             raise InvalidArgument("the terms grant account-level reveal: the proposal must carry your X25519 encryption key")
         row = AgreementRow(new_id("agr"), 1, caller, counterparty, terms_json, terms_hash(terms_json), "proposed", now())
         with self._store.transaction() as con:
             self._store.agreements.insert(con, row)
             self._store.agreements.insert_approval(con, row.agreement_id, 1, caller, row.terms_hash, row.created_at)
             details: dict[str, Any] = {"version": 1, "terms_hash": row.terms_hash, "counterparty": counterparty}
-            if encryption_public:
-                details["encryption_fingerprint"] = self._register_key(con, row.agreement_id, caller, encryption_public)
+            details.update(self._register_keys(con, row.agreement_id, caller, keys))
             self._store.audit(con, caller, "agreement.proposed", row.agreement_id, details)
         return self.load(caller, row.agreement_id)
 
-    def _register_key(self, con: Tx, agreement_id: str, party: str, public: bytes) -> str:
+    def _register_keys(self, con: Tx, agreement_id: str, party: str, keys: GivenKeys) -> dict[str, str]:
+        """Record the keys the party gave (one of each kind per party and agreement); their fingerprints, for the audit."""
+        out: dict[str, str] = {}
+        if keys.encryption:
+            out["encryption_fingerprint"] = self._register_encryption_key(con, agreement_id, party, keys.encryption)
+        if keys.signing:
+            out["signing_fingerprint"] = self._register_signing_key(con, agreement_id, party, keys.signing)
+        return out
+
+    def _register_signing_key(self, con: Tx, agreement_id: str, party: str, public: bytes) -> str:
+        known = self._store.agreements.signing_key_of(con, agreement_id, party)
+        if known is not None:
+            if known.public_ed25519 != public:
+                raise FailedPrecondition(
+                    f"{party} already gave agreement {agreement_id} the signing key {known.fingerprint}; a party keeps one "
+                    "signing key per agreement (its partner pinned it). If that key is lost, revoke the agreement and propose a new one"
+                )
+            return known.fingerprint
+        key = SigningKey(party, public, signing_fingerprint(public))
+        self._store.agreements.insert_signing_key(con, agreement_id, key, now())
+        return key.fingerprint
+
+    def _register_encryption_key(self, con: Tx, agreement_id: str, party: str, public: bytes) -> str:
         """Record the party's X25519 key for the agreement (one per party and agreement); returns its fingerprint."""
         known = self._store.agreements.key_of(con, agreement_id, party)
         if known is not None:
@@ -195,6 +250,7 @@ class Agreements:
         approver_terms_json: bytes = b"",
         amended_hash: str = "",
         encryption_public: bytes = b"",
+        signing_public: bytes = b"",
     ) -> Agreement:
         """Approve the exact terms shown; with ``approver_terms_json`` ({"share": [...]}) amend the
         caller's own shared columns first: the amended terms become a new version that this call
@@ -207,7 +263,7 @@ class Agreements:
                 f"the terms of {agreement_id} changed: you approved {approved_hash[:12]}..., the current terms hash is "
                 f"{agreement.terms_hash[:12]}...; show the agreement again and approve what it shows"
             )
-        check_encryption_public(encryption_public)
+        keys = GivenKeys(encryption_public, signing_public)
         if approver_terms_json:
             amended = self._amended(caller, agreement, approver_terms_json)
             if terms_hash(amended) != amended_hash:
@@ -216,26 +272,28 @@ class Agreements:
                     "you approved; show the agreement again"
                 )
             if amended != bytes(agreement.row.terms_json):
-                return self._amend(caller, agreement, amended, encryption_public)
-        if agreement.terms.reveals() and not (agreement.has_key(caller) or encryption_public):
+                return self._amend(caller, agreement, amended, keys)
+        if agreement.terms.reveals() and not (agreement.has_key(caller) or keys.encryption):
             raise FailedPrecondition(_REVEAL_NEEDS_KEY)
         if caller in agreement.approved_by:
-            if encryption_public and not agreement.has_key(caller):
+            # Approving again only adds keys the party had not given (an agreement approved by an older
+            # client); a key other than the one given is refused (_register_keys says why).
+            if keys.differ_from(agreement, caller):
                 with self._store.transaction() as con:
-                    self._register_key(con, agreement_id, caller, encryption_public)
+                    details = self._register_keys(con, agreement_id, caller, keys)
+                    self._store.audit(con, caller, "agreement.keys_given", agreement_id, details)
                 return self.load(caller, agreement_id)
             return agreement
-        return self._record_approval(caller, agreement, approved_hash, encryption_public)
+        return self._record_approval(caller, agreement, approved_hash, keys)
 
-    def _record_approval(self, caller: str, agreement: Agreement, approved_hash: str, encryption_public: bytes) -> Agreement:
+    def _record_approval(self, caller: str, agreement: Agreement, approved_hash: str, keys: GivenKeys) -> Agreement:
         agreement_id = agreement.agreement_id
         with self._store.transaction() as con:
             self._store.agreements.insert_approval(con, agreement_id, agreement.version, caller, approved_hash, now())
             if {caller, *agreement.approved_by} >= {agreement.row.proposer, agreement.row.counterparty}:
                 self._store.agreements.set_state(con, agreement_id, "active")
             details: dict[str, Any] = {"version": agreement.version, "terms_hash": approved_hash}
-            if encryption_public:
-                details["encryption_fingerprint"] = self._register_key(con, agreement_id, caller, encryption_public)
+            details.update(self._register_keys(con, agreement_id, caller, keys))
             self._store.audit(con, caller, "agreement.approved", agreement_id, details)
         return self.load(caller, agreement_id)
 
@@ -251,11 +309,11 @@ class Agreements:
             )
         return amend_share(bytes(agreement.row.terms_json), caller, additions["share"])
 
-    def _amend(self, caller: str, agreement: Agreement, amended: bytes, encryption_public: bytes) -> Agreement:
+    def _amend(self, caller: str, agreement: Agreement, amended: bytes, keys: GivenKeys) -> Agreement:
         agreement_id, version = agreement.agreement_id, agreement.version + 1
         digest = terms_hash(amended)
         terms = parse_terms(amended)
-        if terms.reveals() and not (agreement.has_key(caller) or encryption_public):
+        if terms.reveals() and not (agreement.has_key(caller) or keys.encryption):
             raise FailedPrecondition(_REVEAL_NEEDS_KEY)
         with self._store.transaction() as con:
             self._store.agreements.amend(con, agreement_id, version, amended, digest)
@@ -266,8 +324,7 @@ class Agreements:
                 "previous_terms_hash": agreement.terms_hash,
                 "share": {caller: list(terms.shared_columns(caller))},
             }
-            if encryption_public:
-                details["encryption_fingerprint"] = self._register_key(con, agreement_id, caller, encryption_public)
+            details.update(self._register_keys(con, agreement_id, caller, keys))
             self._store.audit(con, caller, "agreement.amended", agreement_id, details)
         return self.load(caller, agreement_id)
 

@@ -13,9 +13,9 @@ from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import check_sealed_chunk
-from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.records import OWN, NewChunk, RunRow, UploadRow
-from cleanroom.errors import FailedPrecondition, InvalidArgument
+from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound
 from cleanroom.protocol import chunk_digest
 from cleanroom.psi import POINT_SIZE, InvalidPoint, check_points
 from cleanroom.terms import Terms
@@ -53,7 +53,7 @@ class Chunks:
         if records and not (upload.kind == OWN and run.purpose == "attribution"):
             raise InvalidArgument("only own uploads of attribution runs carry records")
         if sealed:
-            check_sealed_chunk(terms, upload, run, seq, sealed)
+            check_sealed_chunk(terms, upload, run, seq, sealed, self._limits.max_sealed_chunk_bytes)
         if upload.kind == OWN:
             self._check_own(terms, upload, run, seq, n, accounts, populations, records)
         else:
@@ -62,7 +62,8 @@ class Chunks:
             upload_id, seq, n, points, accounts or None, populations or None, digest, records or None, sealed or None
         )
         with self._store.transaction() as con:
-            self._store.uploads.insert_chunk(con, chunk)
+            if not self._store.uploads.insert_chunk(con, chunk, now()):
+                raise NotFound(f"upload {upload_id!r} was closed while this chunk arrived (begin the upload again)")
         return [*received, seq]
 
     def _check_framing(

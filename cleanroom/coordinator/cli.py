@@ -45,11 +45,14 @@ def _coordinator_serve(args: argparse.Namespace) -> int:
     from cleanroom.coordinator.datadir import DataDir
     from cleanroom.coordinator.limits import Limits
     from cleanroom.coordinator.server import serve_forever
+    from cleanroom.errors import InputError
     from cleanroom.protocol import MAX_CHUNK_POINTS
 
     data_dir = DataDir(Path(args.data_dir))
     listen = args.listen or data_dir.config()["listen"]
-    limits = Limits(max_points=args.max_points, max_chunk_points=MAX_CHUNK_POINTS)
+    if args.upload_idle_timeout <= 0:
+        raise InputError("--upload-idle-timeout must be a positive number of seconds")
+    limits = Limits(max_points=args.max_points, max_chunk_points=MAX_CHUNK_POINTS, upload_idle_seconds=args.upload_idle_timeout)
     serve_forever(
         data_dir,
         listen,
@@ -59,7 +62,24 @@ def _coordinator_serve(args: argparse.Namespace) -> int:
         http=args.http,
         http_port_file=Path(args.http_port_file) if args.http_port_file else None,
         http_tls=(Path(args.http_cert), Path(args.http_key)) if args.http_cert or args.http_key else None,
+        http_hosts=args.http_allowed_host,
     )
+    return 0
+
+
+def _coordinator_check(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.datadir import DataDir
+    from cleanroom.coordinator.store.integrity import check_store
+
+    directory = DataDir(Path(args.data_dir))
+    directory.config()
+    found = check_store(directory.store_path)
+    if args.json:
+        print_json({"store": str(directory.store_path), "sound": True, **found})
+    else:
+        print(
+            f"store {directory.store_path} reads back whole: {found['tables']} tables, {found['rows']:,} rows, {found['bytes']:,} bytes"
+        )
     return 0
 
 
@@ -279,6 +299,7 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--http-port-file", help="write the bound HTTP port here once serving")
     p.add_argument("--http-cert", help="TLS certificate (PEM) for --http; needed for a non-loopback address")
     p.add_argument("--http-key", help="TLS private key (PEM) for --http-cert")
+    _add_serve_limits(p)
     p.set_defaults(handler=_coordinator_serve)
     p = csub.add_parser("add-api-key", help="create a REST/web API key (printed once, stored hashed); coordinator stopped")
     p.add_argument("--data-dir", required=True)
@@ -298,6 +319,29 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--all", action="store_true", help="include revoked keys")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_api_keys)
+    p = csub.add_parser("check", help="read the store file back whole, every block checksummed (coordinator stopped)")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_check)
+
+
+def _add_serve_limits(p: argparse.ArgumentParser) -> None:
+    from cleanroom.coordinator.limits import DEFAULT_UPLOAD_IDLE_SECONDS
+
+    p.add_argument(
+        "--upload-idle-timeout",
+        type=float,
+        default=DEFAULT_UPLOAD_IDLE_SECONDS,
+        metavar="SECONDS",
+        help="delete an upload begun and not committed after this long without a chunk (default: a day)",
+    )
+    p.add_argument(
+        "--http-allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host header the REST API and pages answer besides the --http address (repeat; *.example.com allowed)",
+    )
 
 
 def _add_audit_commands(sub: Any) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from cleanroom.auditlog.heads import AuditHead
+from cleanroom.coordinator.abandoned import sweep_abandoned
 from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
@@ -24,8 +25,8 @@ from cleanroom.coordinator.limits import Limits, denial_details, named_agreement
 from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
-from cleanroom.coordinator.uploads import Uploads
-from cleanroom.errors import InvalidArgument
+from cleanroom.coordinator.uploads import UploadAnnouncement, Uploads
+from cleanroom.errors import InvalidArgument, NotFound
 
 __all__ = ["Coordinator"]
 
@@ -34,10 +35,13 @@ MAX_HEAD_POSITIONS = 10_000
 
 
 class Coordinator:
-    def __init__(self, store: Store, limits: Limits | None = None) -> None:
+    def __init__(self, store: Store, limits: Limits | None = None, parties: Callable[[], Collection[str]] | None = None) -> None:
+        """``parties``: the names enrolled at this coordinator (its data dir's registry), read at each proposal;
+        without one (a store driven in-process) any counterparty name is taken."""
         self.store = store
         self.limits = limits or Limits()
-        self.agreements = Agreements(store)
+        self._parties = parties
+        self.agreements = Agreements(store, self.limits.max_open_proposals)
         self.runs = Runs(store, self.agreements)
         self.completion = Completion(store, self.agreements, self.runs)
         self.uploads = Uploads(store, self.agreements, self.runs, self.completion, self.limits)
@@ -47,8 +51,15 @@ class Coordinator:
 
     # -- agreements ----------------------------------------------------------
 
-    def propose(self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"") -> dict[str, Any]:
-        return self.agreements.propose(caller, counterparty, terms_json, encryption_public).to_dict()
+    def propose(
+        self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"", signing_public: bytes = b""
+    ) -> dict[str, Any]:
+        if self._parties is not None and counterparty not in self._parties():
+            raise NotFound(
+                f"no party named {counterparty!r} is enrolled at this coordinator; check the name with its operator "
+                "(nothing was proposed)"
+            )
+        return self.agreements.propose(caller, counterparty, terms_json, encryption_public, signing_public).to_dict()
 
     def get(self, caller: str, agreement_id: str) -> dict[str, Any]:
         return self.agreements.load(caller, agreement_id).to_dict()
@@ -64,9 +75,10 @@ class Coordinator:
         approver_terms_json: bytes = b"",
         amended_hash: str = "",
         encryption_public: bytes = b"",
+        signing_public: bytes = b"",
     ) -> dict[str, Any]:
         return self.agreements.approve(
-            caller, agreement_id, approved_hash, approver_terms_json, amended_hash, encryption_public
+            caller, agreement_id, approved_hash, approver_terms_json, amended_hash, encryption_public, signing_public
         ).to_dict()
 
     def revoke(self, caller: str, agreement_id: str, reason: str) -> dict[str, Any]:
@@ -89,22 +101,26 @@ class Coordinator:
         purpose: str = "overlap",
         canary_scalar: bytes = b"",
         canary_positions: bytes = b"",
+        party_signature: bytes = b"",
+        points_digest: str = "",
     ) -> dict[str, Any]:
-        return self.uploads.begin(
-            caller,
-            agreement_id,
-            terms_hash_seen,
-            kind,
-            run_id,
-            total_points,
-            total_chunks,
-            total_accounts,
-            digest,
-            of_upload_id,
-            purpose,
-            canary_scalar,
-            canary_positions,
+        announced = UploadAnnouncement(
+            agreement_id=agreement_id,
+            terms_hash=terms_hash_seen,
+            kind=kind,
+            total_points=total_points,
+            total_chunks=total_chunks,
+            digest=digest,
+            total_accounts=total_accounts,
+            run_id=run_id,
+            of_upload_id=of_upload_id,
+            purpose=purpose,
+            canary_scalar=canary_scalar,
+            canary_positions=canary_positions,
+            party_signature=party_signature,
+            points_digest=points_digest,
         )
+        return self.uploads.begin(caller, announced)
 
     def put_chunk(
         self,
@@ -133,6 +149,10 @@ class Coordinator:
 
     def purge_expired(self, at: dt.datetime | None = None) -> int:
         return self.runs.purge_expired(at)
+
+    def sweep_abandoned(self, at: dt.datetime | None = None) -> builtins.list[str]:
+        """Delete uploads begun and left uncommitted for ``limits.upload_idle_seconds``; returns their ids."""
+        return sweep_abandoned(self.store, self.limits.upload_idle_seconds, at)
 
     def agreements_of_runs(self, run_ids: builtins.list[str]) -> builtins.list[str]:
         """The distinct agreements of the runs that exist among ``run_ids``, in the order first named."""

@@ -9,6 +9,7 @@ from typing import Any
 from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.store import Store, Tx
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
+from cleanroom.crypto.upload_signing import canary_commitment
 from cleanroom.errors import FailedPrecondition, NotFound, PermissionDenied
 from cleanroom.protocol import chunk_digest
 from cleanroom.terms import Terms
@@ -64,7 +65,15 @@ class Runs:
                 "reblind_needed": False,
                 "purpose": purpose,
             }
-        return _run_status(caller, agreement.terms, run, self._store.uploads.all_of_run(run.run_id))
+        status = _run_status(caller, agreement.terms, run, self._store.uploads.all_of_run(run.run_id))
+        if status["reblind_needed"]:
+            # What the re-blinder needs to check the points are its partner's own: the partner's signature
+            # over its upload statement, and the commitment to the canaries that statement names.
+            peer_upload = status["peer_upload_id"]
+            canaries = self._store.uploads.canaries(peer_upload)
+            status["peer_signature"] = self._store.uploads.signature(peer_upload)[0]
+            status["peer_canaries"] = canary_commitment(*canaries) if canaries else ""
+        return status
 
     # -- the peer's points -------------------------------------------------------------------
 
@@ -163,6 +172,9 @@ def _run_status(me: str, terms: Terms, run: RunRow, uploads: list[UploadRow]) ->
     if reblind_needed:
         peer_own = by[(peer, OWN)]
         status.update(
-            peer_upload_id=peer_own.upload_id, peer_points=int(peer_own.total_points), peer_chunks=int(peer_own.total_chunks)
+            peer_upload_id=peer_own.upload_id,
+            peer_points=int(peer_own.total_points),
+            peer_chunks=int(peer_own.total_chunks),
+            peer_upload_digest=peer_own.upload_digest,
         )
     return status

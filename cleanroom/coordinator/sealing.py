@@ -14,7 +14,7 @@ import numpy as np
 from cleanroom.coordinator.overlap import SideTokens, account_masks
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.records import OWN, ChunkLabels, RunRow, UploadRow
-from cleanroom.crypto.sealed import unpack_chunk
+from cleanroom.crypto.sealed import CHUNK_OVERHEAD, RECORD_OVERHEAD, record_bound, unpack_chunk
 from cleanroom.errors import InvalidArgument
 from cleanroom.terms import Terms
 
@@ -37,17 +37,34 @@ def labelled_side(chunks: list[ChunkLabels], total_accounts: int) -> SideTokens:
     )
 
 
-def check_sealed_chunk(terms: Terms, upload: UploadRow, run: RunRow, seq: int, sealed: bytes) -> None:
-    """One chunk's sealed fields: allowed here, well formed, labels within the upload's accounts."""
+def check_sealed_chunk(terms: Terms, upload: UploadRow, run: RunRow, seq: int, sealed: bytes, max_bytes: int) -> None:
+    """One chunk's sealed fields: allowed here, within their bounds, well formed, labels within the upload's accounts."""
     if not (upload.kind == OWN and run.purpose == "overlap" and seals(terms, upload.party)):
         raise InvalidArgument(
             "only own uploads of overlap runs carry sealed fields, and only when the terms grant the other side "
             "account-level reveal of columns you share"
         )
+    record = record_bound(terms.shared_columns(upload.party))
+    # A client spreads an upload's records evenly over its chunks, one per account at most (cleanroom_client
+    # .protocol.prepare): no chunk needs more records than that, each at most the size its columns allow.
+    most = -(-int(upload.total_accounts) // int(upload.total_chunks))
+    allowed = min(max_bytes, CHUNK_OVERHEAD + most * (RECORD_OVERHEAD + record))
+    if len(sealed) > allowed:
+        raise InvalidArgument(
+            f"chunk {seq}: {len(sealed):,} bytes of sealed fields, over the {allowed:,} this upload's chunks may carry "
+            f"({most:,} accounts a chunk, {record:,} bytes a record for columns {', '.join(terms.shared_columns(upload.party))}, "
+            f"at most {max_bytes:,} a chunk)"
+        )
     try:
         _, rows = unpack_chunk(sealed, f"chunk {seq}")
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
+    oversize = next((i for i, (_, c) in enumerate(rows) if len(c) > record), None)
+    if oversize is not None:
+        raise InvalidArgument(
+            f"chunk {seq}: sealed record {oversize + 1} has {len(rows[oversize][1]):,} bytes; sealed values of the shared "
+            f"columns fit in {record:,}"
+        )
     if rows and rows[-1][0] >= upload.total_accounts:
         raise InvalidArgument(
             f"chunk {seq}: sealed fields for account label {rows[-1][0]} >= total_accounts {upload.total_accounts}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
 from concurrent import futures
 from pathlib import Path
 
+import duckdb
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
@@ -17,7 +19,7 @@ from cleanroom.coordinator.grpc import SERVICES, add_services
 from cleanroom.coordinator.grpc.wirelog import WireLog
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
-from cleanroom.protocol import MAX_MESSAGE_BYTES
+from cleanroom.errors import InputError
 
 
 def server_credentials(data_dir: DataDir) -> grpc.ServerCredentials:
@@ -30,6 +32,7 @@ def server_credentials(data_dir: DataDir) -> grpc.ServerCredentials:
 
 
 SWEEP_SECONDS = 1.0
+log = logging.getLogger("cleanroom.coordinator")
 
 
 class RunningServer:
@@ -40,9 +43,22 @@ class RunningServer:
         self._sweeper.start()
 
     def _sweep(self) -> None:
-        """Delete points of finished runs once their retention period has passed."""
+        """Each second: check the store's file (gRPC health says NOT_SERVING while it is damaged, and nothing
+        is swept into it), delete points of finished runs past their retention, and uploads left idle."""
+        damaged: str | None = None
         while not self._stop.wait(SWEEP_SECONDS):
+            problem = self.coordinator.store.file_problem()
+            if problem != damaged:
+                damaged = problem
+                status = health_pb2.HealthCheckResponse.NOT_SERVING if problem else health_pb2.HealthCheckResponse.SERVING
+                for name in ("", *SERVICES):
+                    self.health.set(name, status)
+                if problem:
+                    log.error("store damaged: %s", problem)
+            if problem:
+                continue
             self.coordinator.purge_expired()
+            self.coordinator.sweep_abandoned()
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
@@ -53,14 +69,20 @@ class RunningServer:
 
 
 def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log: Path | None = None) -> RunningServer:
-    store = Store(data_dir.store_path, data_dir.signer())
-    coordinator = Coordinator(store, limits)
+    try:
+        store = Store(data_dir.store_path, data_dir.signer())
+    except duckdb.Error as exc:  # a truncated or overwritten file does not open: say which, and what to do
+        raise InputError(
+            f"cannot open the store {data_dir.store_path}: {exc}. It may be truncated or damaged; restore it from a backup"
+        ) from None
+    coordinator = Coordinator(store, limits, parties=lambda: data_dir.issued().keys())
     coordinator.resume()  # runs whose last commit landed just before a stop complete now, before any call
+    coordinator.sweep_abandoned()  # uploads left idle while the coordinator was stopped go before any call
     interceptors = [WireLog(wire_log)] if wire_log else []
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
         interceptors=interceptors,
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
+        options=coordinator.limits.grpc_options(),
     )
     add_services(server, coordinator)
     health_servicer = health.HealthServicer()
@@ -84,6 +106,7 @@ def serve_forever(
     http: str | None = None,
     http_port_file: Path | None = None,
     http_tls: tuple[Path, Path] | None = None,
+    http_hosts: list[str] | None = None,
 ) -> None:
     running = start(data_dir, listen, limits, wire_log)
     web = None
@@ -91,7 +114,8 @@ def serve_forever(
         from cleanroom.coordinator.web.app import start_http
 
         try:
-            web = start_http(running.coordinator, http, *(http_tls or (None, None)))
+            cert, key = http_tls or (None, None)
+            web = start_http(running.coordinator, http, cert, key, allowed_hosts=http_hosts or [])
         except BaseException:
             running.stop()
             raise

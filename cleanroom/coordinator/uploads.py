@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,73 @@ from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import check_sealed_upload
 from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.records import OWN, PURPOSES, REBLINDED, RunRow, UploadRow
+from cleanroom.crypto.upload_signing import (
+    UploadStatement,
+    canary_commitment,
+    points_digest,
+    signing_fingerprint,
+    statement_verifies,
+)
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from cleanroom.protocol import upload_digest
+
+
+@dataclass(frozen=True)
+class UploadAnnouncement:
+    """What a party announces when it begins an upload (the BeginUpload request, in our types)."""
+
+    agreement_id: str
+    terms_hash: str  # the terms the caller ran under
+    kind: str  # OWN or REBLINDED
+    total_points: int
+    total_chunks: int
+    digest: str  # hex SHA-256 over the chunk digests
+    total_accounts: int = 0  # OWN
+    run_id: str = ""  # REBLINDED: the run, and the peer upload re-blinded
+    of_upload_id: str = ""
+    purpose: str = "overlap"
+    canary_scalar: bytes = b""  # OWN: the canaries hidden among the points
+    canary_positions: bytes = b""
+    party_signature: bytes = b""  # over the upload statement, with the key the party gave the agreement
+    points_digest: str = ""  # of the points alone, named in the statement
+
+    def statement(self, party: str) -> UploadStatement:
+        own = self.kind == OWN
+        return UploadStatement(
+            agreement_id=self.agreement_id,
+            terms_hash=self.terms_hash,
+            party=party,
+            kind=self.kind,
+            purpose=self.purpose,
+            total_points=self.total_points,
+            total_chunks=self.total_chunks,
+            upload_digest=self.digest,
+            points_digest=self.points_digest,
+            canaries=canary_commitment(self.canary_scalar, self.canary_positions) if own else "",
+            run_id="" if own else self.run_id,
+            of_upload_id="" if own else self.of_upload_id,
+        )
+
+
+def _check_signature(caller: str, agreement: Agreement, a: UploadAnnouncement) -> None:
+    """A party that gave the agreement a signing key signs every upload with it; refused before anything is stored.
+
+    Not what protects the partner (its client checks the signature itself before re-blinding, since a
+    deviating coordinator would skip this); it turns a broken or forged upload into an error at once
+    rather than a run the partner then refuses.
+    """
+    key = agreement.signing_key(caller)
+    if key is None:
+        if a.party_signature:
+            raise FailedPrecondition(
+                f"you signed the upload but gave agreement {agreement.agreement_id} no signing key; approve it again with this client"
+            )
+        return  # a party that approved with an older client: its partner's client refuses to re-blind, and says why
+    if not statement_verifies(key, a.statement(caller), a.party_signature):
+        raise InvalidArgument(
+            f"the upload's signature does not verify against the signing key you gave agreement {agreement.agreement_id} "
+            f"({signing_fingerprint(key)}); it must sign exactly this upload's statement with that key"
+        )
 
 
 class Uploads:
@@ -48,35 +114,21 @@ class Uploads:
 
     # -- begin -------------------------------------------------------------------------------
 
-    def begin(
-        self,
-        caller: str,
-        agreement_id: str,
-        terms_hash_seen: str,
-        kind: str,
-        run_id: str,
-        total_points: int,
-        total_chunks: int,
-        total_accounts: int,
-        digest: str,
-        of_upload_id: str = "",
-        purpose: str = "overlap",
-        canary_scalar: bytes = b"",
-        canary_positions: bytes = b"",
-    ) -> dict[str, Any]:
-        agreement = self._agreements.active(caller, agreement_id, terms_hash_seen)
-        if kind not in (OWN, REBLINDED):
+    def begin(self, caller: str, announced: UploadAnnouncement) -> dict[str, Any]:
+        agreement = self._agreements.active(caller, announced.agreement_id, announced.terms_hash)
+        a = dataclasses.replace(announced, purpose=announced.purpose or "overlap")
+        if a.kind not in (OWN, REBLINDED):
             raise InvalidArgument("upload kind must be OWN or REBLINDED")
-        purpose = purpose or "overlap"
-        self._check_purpose(agreement, purpose)
-        self._check_sizes(total_points, total_chunks, digest)
+        self._check_purpose(agreement, a.purpose)
+        self._check_sizes(a.total_points, a.total_chunks, a.digest)
+        canaries = Canaries.parse(a.canary_scalar, a.canary_positions, a.total_points) if a.kind == OWN else None
+        if a.kind == REBLINDED and (a.canary_scalar or a.canary_positions):
+            raise InvalidArgument("only an upload of your own points carries canaries")
+        _check_signature(caller, agreement, a)
         with self._beginning:
-            if kind == OWN:
-                canaries = Canaries.parse(canary_scalar, canary_positions, total_points)
-                return self._begin_own(caller, agreement, total_points, total_chunks, total_accounts, digest, purpose, canaries)
-            if canary_scalar or canary_positions:
-                raise InvalidArgument("only an upload of your own points carries canaries")
-            return self._begin_reblinded(caller, agreement, run_id, of_upload_id, total_points, total_chunks, digest)
+            if a.kind == OWN:
+                return self._begin_own(caller, agreement, a, canaries)
+            return self._begin_reblinded(caller, agreement, a)
 
     @staticmethod
     def _check_purpose(agreement: Agreement, purpose: str) -> None:
@@ -115,17 +167,8 @@ class Uploads:
         if len(digest) != 64:
             raise InvalidArgument("upload_digest must be a hex SHA-256")
 
-    def _begin_own(
-        self,
-        caller: str,
-        agreement: Agreement,
-        total_points: int,
-        total_chunks: int,
-        total_accounts: int,
-        digest: str,
-        purpose: str,
-        canaries: Canaries | None = None,
-    ) -> dict[str, Any]:
+    def _begin_own(self, caller: str, agreement: Agreement, a: UploadAnnouncement, canaries: Canaries | None) -> dict[str, Any]:
+        total_points, total_accounts, digest, purpose = a.total_points, a.total_accounts, a.digest, a.purpose
         terms = agreement.terms
         if total_accounts > total_points or total_accounts < 1:
             raise InvalidArgument(f"total_accounts ({total_accounts}) must be between 1 and total_points ({total_points})")
@@ -149,9 +192,9 @@ class Uploads:
                     "wait for the run to complete, then map again"
                 )
         upload = UploadRow(
-            new_id("upl"), "", caller, OWN, total_points, total_chunks, total_accounts, digest, None, False, now(), None
+            new_id("upl"), "", caller, OWN, total_points, a.total_chunks, total_accounts, digest, None, False, now(), None
         )
-        return self.session(self._record_own(caller, agreement, run, existing, upload, purpose, canaries))
+        return self.session(self._record_own(caller, agreement, run, existing, upload, a, canaries))
 
     def _record_own(
         self,
@@ -160,11 +203,11 @@ class Uploads:
         run: RunRow | None,
         replaced: UploadRow | None,
         upload: UploadRow,
-        purpose: str,
+        a: UploadAnnouncement,
         canaries: Canaries | None,
     ) -> UploadRow:
         """Open a run if none collects, drop the caller's earlier upload to it, record this one."""
-        agreement_id = agreement.agreement_id
+        agreement_id, purpose = agreement.agreement_id, a.purpose
         with self._store.transaction() as con:
             if run is None:
                 run = RunRow(
@@ -185,15 +228,22 @@ class Uploads:
                 )
             recorded = dataclasses.replace(upload, run_id=run.run_id)
             self._store.uploads.insert(con, recorded)
+            if a.party_signature:
+                self._store.uploads.insert_signature(con, recorded.upload_id, a.party_signature, a.points_digest)
             if canaries is not None:
                 self._store.uploads.insert_canaries(
                     con, recorded.upload_id, canaries.scalar, canaries.positions.astype("<u4").tobytes()
                 )
         return recorded
 
-    def _begin_reblinded(
-        self, caller: str, agreement: Agreement, run_id: str, of_upload_id: str, total_points: int, total_chunks: int, digest: str
-    ) -> dict[str, Any]:
+    def _begin_reblinded(self, caller: str, agreement: Agreement, a: UploadAnnouncement) -> dict[str, Any]:
+        run_id, of_upload_id, total_points, total_chunks, digest = (
+            a.run_id,
+            a.of_upload_id,
+            a.total_points,
+            a.total_chunks,
+            a.digest,
+        )
         other = agreement.terms.other(caller)
         run = self._store.runs.get(run_id)
         if run is None or run.agreement_id != agreement.agreement_id:
@@ -223,6 +273,8 @@ class Uploads:
             if existing is not None:
                 self._store.uploads.delete(con, existing.upload_id)
             self._store.uploads.insert(con, upload)
+            if a.party_signature:
+                self._store.uploads.insert_signature(con, upload.upload_id, a.party_signature, a.points_digest)
         return self.session(upload)
 
     # -- commit ------------------------------------------------------------------------------
@@ -274,6 +326,13 @@ class Uploads:
         digests = [c.digest for c in chunks]
         if upload_digest(digests) != upload.upload_digest:
             raise InvalidArgument(f"upload {upload_id}: the chunks do not match the announced upload digest")
+        signed_points = self._store.uploads.signature(upload_id)[1]
+        if (
+            signed_points
+            and points_digest(self._store.uploads.chunk_points(upload_id, seq) for seq in range(upload.total_chunks))
+            != signed_points
+        ):
+            raise InvalidArgument(f"upload {upload_id}: the chunks' points do not match the points digest you signed")
         terms = self._agreements.terms_by_id(run.agreement_id)
         if upload.kind == REBLINDED:
             peer = self._store.uploads.of_run(run.run_id, terms.other(caller), OWN)

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar, cast
+
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, load_pem_private_key
+
+from cleanroom.errors import InputError
+
+K = TypeVar("K")
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -13,3 +21,27 @@ def write_private(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.chmod(path, 0o600)
+
+
+def load_or_create_private(path: Path, generate: Callable[[], K], kind: type, what: str) -> K:
+    """The private key in ``path`` (PKCS#8 PEM), created there (0600) by ``generate`` on first use.
+
+    Two processes may ask at once: the key is written aside and linked into
+    place, so one never replaces a key the other just created and used.
+    """
+    if not path.exists():
+        pem = generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())  # type: ignore[attr-defined]
+        tmp = path.with_suffix(".tmp")
+        write_private(tmp, pem)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    loaded = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, kind):
+        raise InputError(f"{path} is not an {what} private key")
+    return cast(K, loaded)

@@ -57,7 +57,23 @@ MAGIC = b"CRS1"
 PUBLIC_SIZE = 32
 TAG_SIZE = 16
 MAX_SEALED = 16 * 1024  # ciphertext bytes of one account's fields
+MAX_VALUE_CHARS = 1000  # a shared cell longer than this is cut (with an ellipsis) before sealing
 _RECORD = struct.Struct("<II")
+RECORD_OVERHEAD = _RECORD.size
+CHUNK_OVERHEAD = len(MAGIC) + PUBLIC_SIZE
+# One character of a value in canonical JSON: at most 6 bytes (a control character as \u00XX).
+_JSON_CHAR = 6
+
+
+def record_bound(columns: Iterable[str]) -> int:
+    """The largest ciphertext one account's sealed fields can have when they are the named shared columns:
+    canonical JSON {column: value or null} with values of at most MAX_VALUE_CHARS characters, plus the tag;
+    never over MAX_SEALED."""
+    names = list(columns)
+    if not names:
+        return 0
+    entries = sum(len(canonical_json(name)) + 1 + 2 + _JSON_CHAR * MAX_VALUE_CHARS for name in names)
+    return min(MAX_SEALED, 2 + entries + len(names) - 1 + TAG_SIZE)
 
 
 class SealError(CleanroomError):

@@ -46,6 +46,7 @@ class LocalCoordinator:
     port: int = 0
     http: bool = False  # also serve the REST API and pages (on loopback, plain HTTP)
     http_port: int = 0
+    serve_args: tuple[str, ...] = ()  # further `serve` flags (limits, allowed hosts)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def init(self) -> LocalCoordinator:
@@ -75,6 +76,7 @@ class LocalCoordinator:
             argv += ["--max-points", str(self.max_points)]
         if self.wire_log:
             argv += ["--wire-log", str(self.wire_log)]
+        argv += list(self.serve_args)
         http_port_file = self.data_dir / "http.port"
         if self.http:  # the HTTP port file is written before the gRPC one, so both are ready below
             http_port_file.unlink(missing_ok=True)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63leanroom/v1/agreements.proto\x12\x0c\x63leanroom.v1\"\xed\x01\n\tAgreement\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x12\n\nterms_json\x18\x03 \x01(\x0c\x12\x12\n\nterms_hash\x18\x04 \x01(\t\x12\x10\n\x08proposer\x18\x05 \x01(\t\x12\x14\n\x0c\x63ounterparty\x18\x06 \x01(\t\x12\x13\n\x0b\x61pproved_by\x18\x07 \x03(\t\x12\r\n\x05state\x18\x08 \x01(\t\x12\x12\n\ncreated_at\x18\t \x01(\t\x12\x31\n\nencryption\x18\n \x03(\x0b\x32\x1d.cleanroom.v1.PartyEncryption\"L\n\x0fPartyEncryption\x12\r\n\x05party\x18\x01 \x01(\t\x12\x15\n\rpublic_x25519\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\"^\n\x17ProposeAgreementRequest\x12\x14\n\x0c\x63ounterparty\x18\x01 \x01(\t\x12\x12\n\nterms_json\x18\x02 \x01(\x0c\x12\x19\n\x11\x65ncryption_public\x18\x03 \x01(\x0c\"+\n\x13GetAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\"\x97\x01\n\x17\x41pproveAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x12\n\nterms_hash\x18\x02 \x01(\t\x12\x1b\n\x13\x61pprover_terms_json\x18\x03 \x01(\x0c\x12\x1a\n\x12\x61mended_terms_hash\x18\x04 \x01(\t\x12\x19\n\x11\x65ncryption_public\x18\x05 \x01(\x0c\"\x17\n\x15ListAgreementsRequest\"E\n\x16ListAgreementsResponse\x12+\n\nagreements\x18\x01 \x03(\x0b\x32\x17.cleanroom.v1.Agreement\">\n\x16RevokeAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t2\x87\x03\n\x10\x41greementService\x12I\n\x07Propose\x12%.cleanroom.v1.ProposeAgreementRequest\x1a\x17.cleanroom.v1.Agreement\x12\x41\n\x03Get\x12!.cleanroom.v1.GetAgreementRequest\x1a\x17.cleanroom.v1.Agreement\x12I\n\x07\x41pprove\x12%.cleanroom.v1.ApproveAgreementRequest\x1a\x17.cleanroom.v1.Agreement\x12Q\n\x04List\x12#.cleanroom.v1.ListAgreementsRequest\x1a$.cleanroom.v1.ListAgreementsResponse\x12G\n\x06Revoke\x12$.cleanroom.v1.RevokeAgreementRequest\x1a\x17.cleanroom.v1.Agreementb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63leanroom/v1/agreements.proto\x12\x0c\x63leanroom.v1\"\x9a\x02\n\tAgreement\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x12\n\nterms_json\x18\x03 \x01(\x0c\x12\x12\n\nterms_hash\x18\x04 \x01(\t\x12\x10\n\x08proposer\x18\x05 \x01(\t\x12\x14\n\x0c\x63ounterparty\x18\x06 \x01(\t\x12\x13\n\x0b\x61pproved_by\x18\x07 \x03(\t\x12\r\n\x05state\x18\x08 \x01(\t\x12\x12\n\ncreated_at\x18\t \x01(\t\x12\x31\n\nencryption\x18\n \x03(\x0b\x32\x1d.cleanroom.v1.PartyEncryption\x12+\n\x07signing\x18\x0b \x03(\x0b\x32\x1a.cleanroom.v1.PartySigning\"J\n\x0cPartySigning\x12\r\n\x05party\x18\x01 \x01(\t\x12\x16\n\x0epublic_ed25519\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\"L\n\x0fPartyEncryption\x12\r\n\x05party\x18\x01 \x01(\t\x12\x15\n\rpublic_x25519\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\"v\n\x17ProposeAgreementRequest\x12\x14\n\x0c\x63ounterparty\x18\x01 \x01(\t\x12\x12\n\nterms_json\x18\x02 \x01(\x0c\x12\x19\n\x11\x65ncryption_public\x18\x03 \x01(\x0c\x12\x16\n\x0esigning_public\x18\x04 \x01(\x0c\"+\n\x13GetAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\"\xaf\x01\n\x17\x41pproveAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x12\n\nterms_hash\x18\x02 \x01(\t\x12\x1b\n\x13\x61pprover_terms_json\x18\x03 \x01(\x0c\x12\x1a\n\x12\x61mended_terms_hash\x18\x04 \x01(\t\x12\x19\n\x11\x65ncryption_public\x18\x05 \x01(\x0c\x12\x16\n\x0esigning_public\x18\x06 \x01(\x0c\"\x17\n\x15ListAgreementsRequest\"E\n\x16ListAgreementsResponse\x12+\n\nagreements\x18\x01 \x03(\x0b\x32\x17.cleanroom.v1.Agreement\">\n\x16RevokeAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t2\x87\x03\n\x10\x41greementService\x12I\n\x07Propose\x12%.cleanroom.v1.ProposeAgreementRequest\x1a\x17.cleanroom.v1.Agreement\x12\x41\n\x03Get\x12!.cleanroom.v1.GetAgreementRequest\x1a\x17.cleanroom.v1.Agreement\x12I\n\x07\x41pprove\x12%.cleanroom.v1.ApproveAgreementRequest\x1a\x17.cleanroom.v1.Agreement\x12Q\n\x04List\x12#.cleanroom.v1.ListAgreementsRequest\x1a$.cleanroom.v1.ListAgreementsResponse\x12G\n\x06Revoke\x12$.cleanroom.v1.RevokeAgreementRequest\x1a\x17.cleanroom.v1.Agreementb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,21 +32,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cleanroom.v1.agreements_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_AGREEMENT']._serialized_start=48
-  _globals['_AGREEMENT']._serialized_end=285
-  _globals['_PARTYENCRYPTION']._serialized_start=287
-  _globals['_PARTYENCRYPTION']._serialized_end=363
-  _globals['_PROPOSEAGREEMENTREQUEST']._serialized_start=365
-  _globals['_PROPOSEAGREEMENTREQUEST']._serialized_end=459
-  _globals['_GETAGREEMENTREQUEST']._serialized_start=461
-  _globals['_GETAGREEMENTREQUEST']._serialized_end=504
-  _globals['_APPROVEAGREEMENTREQUEST']._serialized_start=507
-  _globals['_APPROVEAGREEMENTREQUEST']._serialized_end=658
-  _globals['_LISTAGREEMENTSREQUEST']._serialized_start=660
-  _globals['_LISTAGREEMENTSREQUEST']._serialized_end=683
-  _globals['_LISTAGREEMENTSRESPONSE']._serialized_start=685
-  _globals['_LISTAGREEMENTSRESPONSE']._serialized_end=754
-  _globals['_REVOKEAGREEMENTREQUEST']._serialized_start=756
-  _globals['_REVOKEAGREEMENTREQUEST']._serialized_end=818
-  _globals['_AGREEMENTSERVICE']._serialized_start=821
-  _globals['_AGREEMENTSERVICE']._serialized_end=1212
+  _globals['_AGREEMENT']._serialized_end=330
+  _globals['_PARTYSIGNING']._serialized_start=332
+  _globals['_PARTYSIGNING']._serialized_end=406
+  _globals['_PARTYENCRYPTION']._serialized_start=408
+  _globals['_PARTYENCRYPTION']._serialized_end=484
+  _globals['_PROPOSEAGREEMENTREQUEST']._serialized_start=486
+  _globals['_PROPOSEAGREEMENTREQUEST']._serialized_end=604
+  _globals['_GETAGREEMENTREQUEST']._serialized_start=606
+  _globals['_GETAGREEMENTREQUEST']._serialized_end=649
+  _globals['_APPROVEAGREEMENTREQUEST']._serialized_start=652
+  _globals['_APPROVEAGREEMENTREQUEST']._serialized_end=827
+  _globals['_LISTAGREEMENTSREQUEST']._serialized_start=829
+  _globals['_LISTAGREEMENTSREQUEST']._serialized_end=852
+  _globals['_LISTAGREEMENTSRESPONSE']._serialized_start=854
+  _globals['_LISTAGREEMENTSRESPONSE']._serialized_end=923
+  _globals['_REVOKEAGREEMENTREQUEST']._serialized_start=925
+  _globals['_REVOKEAGREEMENTREQUEST']._serialized_end=987
+  _globals['_AGREEMENTSERVICE']._serialized_start=990
+  _globals['_AGREEMENTSERVICE']._serialized_end=1381
 # @@protoc_insertion_point(module_scope)

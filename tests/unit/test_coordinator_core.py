@@ -25,6 +25,8 @@ from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points
 from cleanroom.terms import build_terms, canonical_json
 
+from inprocess import count, snapshot
+
 VENDOR, PARTNER, MALLORY = "vendor", "partner", "mallory"
 CHUNK = 16  # small chunks, so uploads have several
 
@@ -39,25 +41,6 @@ def coord(tmp_path, signer):
     store = Store(tmp_path / "coordinator.duckdb", signer)
     yield Coordinator(store, Limits(max_points=1000, max_chunk_points=CHUNK))
     store.close()
-
-
-def count(coord, table: str, where: str = "", params=()) -> int:
-    return coord.store.row(f"SELECT count(*) AS n FROM {table} {where}", list(params))["n"]
-
-
-def tables(coord) -> list[str]:
-    """Every table of the coordinator's store, as DuckDB lists them (so a new table is covered without a test edit)."""
-    rows = coord.store.rows(
-        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name"
-    )
-    names = [r["table_name"] for r in rows]
-    assert {"agreements", "approvals", "uploads", "chunks", "releases", "audit_log"} <= set(names), names
-    return names
-
-
-def snapshot(coord) -> dict[str, tuple[int, list[str]]]:
-    """Each table's row count and rows (in a fixed order): what a refusal must leave unchanged."""
-    return {t: (count(coord, t), sorted(map(repr, coord.store.rows(f'SELECT * FROM "{t}"')))) for t in tables(coord)}
 
 
 def propose(coord, vendor_pops=("customer", "prospect"), partner_pops=("customer", "prospect", "opportunity"), **kw):
@@ -917,7 +900,7 @@ def test_an_upload_announcing_millions_of_chunks_is_refused_before_any_bookkeepi
 
 
 def test_a_party_has_at_most_so_many_proposals_waiting(coord):
-    from cleanroom.coordinator.agreements import MAX_OPEN_PROPOSALS
+    from cleanroom.coordinator.limits import MAX_OPEN_PROPOSALS
 
     for _ in range(MAX_OPEN_PROPOSALS):
         propose(coord)

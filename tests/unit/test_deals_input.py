@@ -736,7 +736,9 @@ def test_keys_agree_with_accounts(tmp_path: Path) -> None:
         "www.delta.io.",
     ]
     deals = load_deals(write_csv(tmp_path / "d.csv", SF, [sf(str(i), w) for i, w in enumerate(websites)]))
-    accounts = load_accounts(write_csv(tmp_path / "a.csv", ["Account Name", "Website"], [["X", w] for w in websites]))
+    accounts = load_accounts(
+        write_csv(tmp_path / "a.csv", ["Account Name", "Website"], [["X", w] for w in websites]), default_population="customer"
+    )
     assert sorted({k for d in deals.deals for k in d.keys}) == sorted({k for a in accounts.accounts for k in a.keys})
 
 

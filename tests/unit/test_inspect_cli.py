@@ -164,12 +164,12 @@ def test_parquet_with_name_key(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "Country": ["USA", "United States", "UK"],
     }
     pq.write_table(pa.table(columns), tmp_path / "a.parquet")
-    doc = inspect_json(capsys, str(tmp_path / "a.parquet"), "--name-key")
+    doc = inspect_json(capsys, str(tmp_path / "a.parquet"), "--name-key", "--default-population", "customer")
     assert doc["accounts"] == [
         {"row": 1, "rows": [1, 2], "keys": ["domain:acme.com", "name:acme|us"], "populations": ["customer"]},
         {"row": 3, "rows": [3], "keys": ["name:bob s bakery|gb"], "populations": ["customer"]},
     ]
-    doc = inspect_json(capsys, str(tmp_path / "a.parquet"))
+    doc = inspect_json(capsys, str(tmp_path / "a.parquet"), "--default-population", "customer")
     assert [a["keys"] for a in doc["accounts"]] == [["domain:acme.com"]]
     assert [r["row"] for r in doc["rejected"]] == [2, 3]
 
@@ -271,5 +271,5 @@ def test_long_files_are_capped_for_people(tmp_path: Path, capsys: pytest.Capture
 
 def test_cell_text_is_not_rich_markup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "m.csv", ["Website"], [["[bold]x[/bold]"]])
-    assert main(["inspect", str(path)]) == 0
+    assert main(["inspect", str(path), "--default-population", "customer"]) == 0
     assert "[bold]x[/bold]" in capsys.readouterr().out

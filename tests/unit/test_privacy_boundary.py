@@ -242,7 +242,9 @@ def wire_problems(messages, strict: bool = True) -> list[str]:
     ``strict`` only a field whose name also says it is a count (total_points,
     peer_points) may be an integer; without, any integer field passes (e.g. the
     coordinator's ``PartyProgress.points``, a number of points). A string field
-    mentioning points/tokens is always a problem.
+    mentioning points/tokens is a problem unless its name says it is a digest
+    (``points_digest``: hex SHA-256 over blinded points, which the signed upload
+    statement names so the peer can recompute it).
     """
     problems = []
     for msg in messages:
@@ -254,7 +256,8 @@ def wire_problems(messages, strict: bool = True) -> list[str]:
             if not words & POINT_WORDS or f.type == FieldDescriptor.TYPE_BYTES:
                 continue
             if f.type == FieldDescriptor.TYPE_STRING:
-                problems.append(f"{where}: a string field carrying points/tokens")
+                if "digest" not in words:
+                    problems.append(f"{where}: a string field carrying points/tokens")
             elif f.type not in INTEGER_TYPES or (strict and not words & COUNT_WORDS):
                 problems.append(f"{where}: point-carrying field is not bytes")
     return problems

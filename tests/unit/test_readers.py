@@ -171,8 +171,8 @@ def test_hubspot_export_domain_precedence(tmp_path: Path) -> None:
 
 def test_generic_email_column_case_and_space_insensitive(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "e.csv", ["  E-MAIL ", "COMPANY_NAME"], [["jane@acme.com", "Acme"], ["bob@gmail.com", "Bob's"]])
-    result = load_accounts(path)
-    assert result.columns.describe()["key"] == ["E-MAIL"]  # DuckDB trims header spaces
+    result = load_accounts(path, default_population="customer")
+    assert result.columns.describe()["key"] == ["E-MAIL"]  # header spaces are trimmed
     assert domains(result) == [["domain:acme.com"]]
     assert result.rejected[0].row == 2
     assert result.rejected[0].reason == "free-mail only (column 'E-MAIL': 'bob@gmail.com')"
@@ -209,7 +209,7 @@ def test_name_key_alone_needs_no_domain_column(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "k.csv", ["Account Name", "Billing Country"], [["Acme Inc", "USA"], ["ACME, Inc.", "United States"]]
     )
-    result = load_accounts(path, name_key=True)
+    result = load_accounts(path, name_key=True, default_population="customer")
     assert domains(result) == [["name:acme|us"]]
     assert result.accounts[0].rows == (1, 2)
 
@@ -284,9 +284,14 @@ def test_missing_population_map(tmp_path: Path) -> None:
         load_accounts(path, population_map=tmp_path / "map.json")
 
 
-def test_no_population_column_uses_default(tmp_path: Path) -> None:
+def test_no_population_column_needs_a_default(tmp_path: Path) -> None:
+    """Without a stage column the file is refused (it used to map every account as a customer, unsaid)."""
     path = write_csv(tmp_path / "d.csv", ["Domain"], [["acme.com"], ["beta.com"]])
-    assert [a.populations for a in load_accounts(path).accounts] == [("customer",), ("customer",)]
+    with pytest.raises(InputError) as caught:
+        load_accounts(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: no stage/population column")
+    assert "columns found: Domain" in message and "--population-column" in message and "--default-population" in message
     assert [a.populations for a in load_accounts(path, default_population="partner").accounts] == [("partner",), ("partner",)]
     with pytest.raises(InputError, match="default population 'Not Valid'"):
         load_accounts(path, default_population="Not Valid")

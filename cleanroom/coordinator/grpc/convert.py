@@ -33,6 +33,7 @@ def agreement_message(agreement: dict[str, Any]) -> agreements_pb2.Agreement:
         state=agreement["state"],
         created_at=agreement["created_at"],
         encryption=[agreements_pb2.PartyEncryption(**k) for k in agreement.get("encryption", [])],
+        signing=[agreements_pb2.PartySigning(**k) for k in agreement.get("signing", [])],
     )
 
 

@@ -101,7 +101,9 @@ class AgreementService(_Base, agreements_pb2_grpc.AgreementServiceServicer):
     @rpc
     def Propose(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.agreement_message(
-            self.coordinator.propose(caller, request.counterparty, request.terms_json, request.encryption_public)
+            self.coordinator.propose(
+                caller, request.counterparty, request.terms_json, request.encryption_public, request.signing_public
+            )
         )
 
     @rpc
@@ -118,6 +120,7 @@ class AgreementService(_Base, agreements_pb2_grpc.AgreementServiceServicer):
                 request.approver_terms_json,
                 request.amended_terms_hash,
                 request.encryption_public,
+                request.signing_public,
             )
         )
 
@@ -148,6 +151,8 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
                 request.purpose,
                 request.canary_scalar,
                 request.canary_positions,
+                request.party_signature,
+                request.points_digest,
             )
         )
 

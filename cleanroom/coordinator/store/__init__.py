@@ -75,6 +75,10 @@ class Store:
     def checkpoint(self) -> None:
         self.db.checkpoint()
 
+    def file_problem(self) -> str | None:
+        """Why the store's file is damaged under the open database (truncated, overwritten); None when sound."""
+        return self.db.file_problem()
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Ad-hoc read as dicts, for tests only (the domain uses the repositories, the web ``store.reads``)."""
         return self.db.rows(sql, params)

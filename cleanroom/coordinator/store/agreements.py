@@ -1,4 +1,4 @@
-"""Agreements, their approvals and the parties' encryption keys."""
+"""Agreements, their approvals and the parties' encryption and upload-signing keys."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cleanroom.coordinator.store.connection import Database, Tx
-from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey
+from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey, SigningKey
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,24 @@ class AgreementRepository:
             [agreement_id, party],
         ).fetchone()
         return EncryptionKey(found[0], bytes(found[1]), found[2]) if found else None
+
+    def signing_keys(self, agreement_id: str) -> list[SigningKey]:
+        return self._db.records(SigningKey, "FROM signing_keys WHERE agreement_id = ? ORDER BY registered_at", [agreement_id])
+
+    @staticmethod
+    def signing_key_of(con: Tx, agreement_id: str, party: str) -> SigningKey | None:
+        found = con.execute(
+            "SELECT party, public_ed25519, fingerprint FROM signing_keys WHERE agreement_id = ? AND party = ?",
+            [agreement_id, party],
+        ).fetchone()
+        return SigningKey(found[0], bytes(found[1]), found[2]) if found else None
+
+    @staticmethod
+    def insert_signing_key(con: Tx, agreement_id: str, key: SigningKey, at: str) -> None:
+        con.execute(
+            "INSERT INTO signing_keys (agreement_id, party, public_ed25519, fingerprint, registered_at) VALUES (?, ?, ?, ?, ?)",
+            [agreement_id, key.party, key.public_ed25519, key.fingerprint, at],
+        )
 
     def open_proposals(self, proposer: str) -> int:
         """How many of the party's proposals wait for approval."""

@@ -21,6 +21,10 @@ import duckdb
 
 from cleanroom.coordinator.store.schema import migrate
 
+# DuckDB's file: a main header and two database headers (4 KiB each), then the blocks.
+_HEADERS = 3 * 4096
+_MAGIC_AT = slice(8, 12)
+
 Tx = duckdb.DuckDBPyConnection  # the connection of an open transaction, handed to repositories' writes
 Row = TypeVar("Row")
 
@@ -51,6 +55,10 @@ class Database:
         self.path = Path(path)
         self._con = duckdb.connect(str(self.path))
         os.chmod(self.path, 0o600)  # tokens, releases and the audit log: not for other local users
+        # Our own descriptor on the file, open as long as the database, for file_problem. DuckDB locks the
+        # file with fcntl, and closing ANY descriptor of a file drops the process's fcntl locks on it: a
+        # check that opened and closed the file would let a second coordinator open the same store.
+        self._fd = os.open(self.path, os.O_RDONLY)
         self._lock = threading.RLock()
         with self._lock:
             migrate(self._con)
@@ -59,6 +67,9 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._con.close()
+            if self._fd >= 0:
+                os.close(self._fd)  # after DuckDB's: its lock goes with it, not before
+                self._fd = -1
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -78,6 +89,28 @@ class Database:
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._lock:
             yield self._con
+
+    def file_problem(self) -> str | None:
+        """Why the file on disk cannot hold the database this connection has open (None: it can). An open
+        connection answers from its cache, so a file truncated or overwritten under it reads fine until a
+        block is evicted; its size and header say so at once."""
+        try:
+            with self._lock:  # a checkpoint may shrink the file: read both sides with no statement between
+                found = self._con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+                on_path, ours = os.stat(self.path), os.fstat(self._fd)
+                head = os.pread(self._fd, _HEADERS, 0)
+        except (OSError, duckdb.Error) as exc:
+            return f"the store file {self.path.name} cannot be read: {type(exc).__name__}"
+        if (on_path.st_dev, on_path.st_ino) != (ours.st_dev, ours.st_ino):
+            return f"the store file {self.path.name} was replaced under the running coordinator"
+        size = ours.st_size
+        block_size, blocks = found if found else (0, 0)
+        if head[_MAGIC_AT] != b"DUCK":
+            return f"the store file {self.path.name} is not a DuckDB file any more (its header was overwritten)"
+        needed = _HEADERS + int(block_size) * int(blocks)
+        if size < needed:
+            return f"the store file {self.path.name} holds {size:,} bytes of the {needed:,} its database needs (truncated)"
+        return None
 
     def checkpoint(self) -> None:
         """Flush the WAL into the file and drop deleted rows' blocks from it."""

@@ -20,6 +20,7 @@ import duckdb
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.connection import columns
 from cleanroom.coordinator.store.records import AgreementRow, AuditRow, StoredBody
+from cleanroom.errors import DataLoss
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,11 @@ class WebReads:
         return self._store.signer.public_pem
 
     def ping(self) -> None:
+        """The store answers and its file is whole; DataLoss naming the damage otherwise."""
         self._fetch("SELECT 1")
+        problem = self._store.file_problem()
+        if problem:
+            raise DataLoss(f"{problem}; stop the coordinator and restore the store from a backup")
 
     # -- agreements, runs, release listings ------------------------------------------------------
 

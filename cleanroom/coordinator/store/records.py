@@ -43,6 +43,15 @@ class EncryptionKey:
 
 
 @dataclass(frozen=True)
+class SigningKey:
+    """A party's Ed25519 public key for one agreement: its uploads are signed with it (relayed to the peer)."""
+
+    party: str
+    public_ed25519: bytes
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class RunRow:
     run_id: str
     agreement_id: str

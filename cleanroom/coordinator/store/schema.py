@@ -182,10 +182,33 @@ CREATE TABLE IF NOT EXISTS upload_canaries (
 );
 """,
     ),
+    # When an upload last received a chunk: one begun and left idle is swept (cleanroom.coordinator.abandoned).
+    Migration(9, "upload activity", "ALTER TABLE uploads ADD COLUMN IF NOT EXISTS touched_at TEXT;"),
+    # Uploads signed end to end (cleanroom.crypto.upload_signing): each party's Ed25519 key per
+    # agreement, relayed to its partner, and each upload's signed statement, relayed with its points.
+    Migration(
+        10,
+        "upload signing keys and signatures",
+        """
+CREATE TABLE IF NOT EXISTS signing_keys (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    public_ed25519 BLOB NOT NULL,
+    fingerprint TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, party)
+);
+CREATE TABLE IF NOT EXISTS upload_signatures (
+    upload_id TEXT PRIMARY KEY,
+    signature BLOB NOT NULL,
+    points_digest TEXT NOT NULL
+);
+""",
+    ),
     # The signed audit head each release and upload receipt was given with (cleanroom.auditlog.heads), so a
     # release asked for again carries the same head.
     Migration(
-        9,
+        11,
         "audit heads on releases and receipts",
         """
 ALTER TABLE releases ADD COLUMN IF NOT EXISTS audit_head TEXT;

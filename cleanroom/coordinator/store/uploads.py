@@ -68,7 +68,24 @@ class UploadRepository:
         """An upload and its chunks (replaced by a new one)."""
         con.execute("DELETE FROM chunks WHERE upload_id = ?", [upload_id])
         con.execute("DELETE FROM upload_canaries WHERE upload_id = ?", [upload_id])
+        con.execute("DELETE FROM upload_signatures WHERE upload_id = ?", [upload_id])
         con.execute("DELETE FROM uploads WHERE upload_id = ?", [upload_id])
+
+    @staticmethod
+    def insert_signature(con: Tx, upload_id: str, signature: bytes, points_digest: str) -> None:
+        con.execute(
+            "INSERT INTO upload_signatures (upload_id, signature, points_digest) VALUES (?, ?, ?)",
+            [upload_id, signature, points_digest],
+        )
+
+    def signature(self, upload_id: str) -> tuple[bytes, str]:
+        """The party's signature over the upload's statement and the points digest it names
+        ((b"", "") for an upload made before uploads were signed)."""
+        with self._db.reading() as con:
+            found = con.execute(
+                "SELECT signature, points_digest FROM upload_signatures WHERE upload_id = ?", [upload_id]
+            ).fetchone()
+        return (bytes(found[0]), str(found[1])) if found else (b"", "")
 
     @staticmethod
     def insert_canaries(con: Tx, upload_id: str, scalar: bytes, positions: bytes) -> None:
@@ -138,7 +155,14 @@ class UploadRepository:
         return None if found is None else int(found)
 
     @staticmethod
-    def insert_chunk(con: Tx, chunk: NewChunk) -> None:
+    def insert_chunk(con: Tx, chunk: NewChunk, at: str) -> bool:
+        """Store a chunk of an upload still open, marking the upload active at ``at``; False (nothing
+        written) when the upload is gone or committed meanwhile (the sweep took it)."""
+        touched = con.execute(
+            "UPDATE uploads SET touched_at = ? WHERE upload_id = ? AND NOT committed RETURNING upload_id", [at, chunk.upload_id]
+        ).fetchall()
+        if not touched:
+            return False
         con.execute(
             "INSERT INTO chunks (upload_id, seq, n_points, points, accounts, populations, digest, records, sealed) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -154,6 +178,27 @@ class UploadRepository:
                 chunk.sealed,
             ],
         )
+        return True
+
+    def idle(self, before: str) -> list[UploadRow]:
+        """Uploads begun and not committed whose last activity (begin, or the latest chunk) is before ``before``."""
+        return self._db.records(
+            UploadRow, "FROM uploads WHERE NOT committed AND coalesce(touched_at, created_at) < ? ORDER BY created_at", [before]
+        )
+
+    @staticmethod
+    def sweep(con: Tx, upload_id: str, before: str) -> dict[str, int] | None:
+        """Delete an upload still idle since before ``before`` and its chunks; what went, or None if it moved meanwhile."""
+        still = con.execute(
+            "SELECT 1 FROM uploads WHERE upload_id = ? AND NOT committed AND coalesce(touched_at, created_at) < ?",
+            [upload_id, before],
+        ).fetchone()
+        if still is None:
+            return None
+        found = con.execute("SELECT count(*), coalesce(sum(n_points), 0) FROM chunks WHERE upload_id = ?", [upload_id]).fetchone()
+        n_chunks, n_points = found if found else (0, 0)
+        UploadRepository.delete(con, upload_id)
+        return {"chunks": int(n_chunks), "points": int(n_points)}
 
     @staticmethod
     def purge_points(con: Tx, *, run_id: str | None = None, agreement_id: str | None = None) -> dict[str, int]:

@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Collection
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from cleanroom.coordinator.web import errors, pages
 from cleanroom.coordinator.web.auth import Sessions
 from cleanroom.coordinator.web.body_limit import BodyLimit
 from cleanroom.coordinator.web.context import WebContext
+from cleanroom.coordinator.web.host_check import TrustedHost, allowed_for
 from cleanroom.coordinator.web.metrics import LatencyMiddleware
 from cleanroom.coordinator.web.routes import ROUTERS
 from cleanroom.errors import InputError
@@ -97,7 +99,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(coordinator: Coordinator, *, session_seconds: float | None = None) -> FastAPI:
+def create_app(
+    coordinator: Coordinator, *, session_seconds: float | None = None, allowed_hosts: Collection[str] | None = None
+) -> FastAPI:
+    """``allowed_hosts``: the Host names answered (``host_check``); None answers any, for an app driven in-process."""
     app = FastAPI(
         title="Cleanroom coordinator API",
         version=_version(),
@@ -116,7 +121,9 @@ def create_app(coordinator: Coordinator, *, session_seconds: float | None = None
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(LatencyMiddleware, metrics=web.metrics)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)  # outermost: a body over the ceiling is refused before anything reads it
+    app.add_middleware(BodyLimit, max_bytes=coordinator.limits.max_body_bytes)  # before anything reads a body
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHost, allowed=allowed_hosts)  # outermost: a foreign Host gets nothing else
     return app
 
 
@@ -201,5 +208,13 @@ class HttpServer:
         self.socket.close()
 
 
-def start_http(coordinator: Coordinator, listen: str, certfile: Path | None = None, keyfile: Path | None = None) -> HttpServer:
-    return HttpServer(create_app(coordinator), listen, certfile, keyfile).start()
+def start_http(
+    coordinator: Coordinator,
+    listen: str,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+    allowed_hosts: Collection[str] = (),
+) -> HttpServer:
+    """Serve on ``listen``, answering the Host names of that address and ``allowed_hosts``."""
+    hosts = allowed_for(parse_listen(listen)[0], allowed_hosts)
+    return HttpServer(create_app(coordinator, allowed_hosts=hosts), listen, certfile, keyfile).start()

@@ -14,10 +14,9 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
+from cleanroom.coordinator.limits import MAX_BODY_BYTES
 from cleanroom.coordinator.web.errors import error_body
 from cleanroom.errors import code_for_http_status
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 def _too_large(limit: int) -> str:

@@ -15,6 +15,7 @@ from cleanroom_client.commands._common import add_json, session
 from cleanroom_client.features.agreement_view import agreement_dict, print_terms
 from cleanroom_client.protocol.agreements import approve, propose, verified_terms
 from cleanroom_client.protocol.encryption import EncryptionKeys
+from cleanroom_client.protocol.signing import SigningKeys
 
 
 def _reveal_pairs(value: str | None) -> list[tuple[str, str]] | None:
@@ -98,6 +99,9 @@ def _propose(args: argparse.Namespace) -> int:
     else:
         out.print(f"proposed agreement {agreement.agreement_id} to {args.with_party}")
         out.print(f"terms hash {agreement.terms_hash}")
+        out.print(
+            f"your upload-signing key fingerprint: {SigningKeys(profile.path).fingerprint()} (read it to {args.with_party} before the first run)"
+        )
         if reveals:
             out.print(
                 f"your encryption key fingerprint: {EncryptionKeys(profile.path).fingerprint()} (read it to {args.with_party} before the first run)"
@@ -131,6 +135,11 @@ def _approve(args: argparse.Namespace) -> int:
         )
     else:
         out.print(f"approved agreement {agreement.agreement_id} (terms hash {agreement.terms_hash}); state {agreement.state}")
+    peer_signing = next((k.fingerprint for k in agreement.signing if k.party == peer), "not given yet")
+    out.print(
+        f"upload-signing key fingerprints: yours {SigningKeys(profile.path).fingerprint()}; {peer} {peer_signing} "
+        "(compare them out of band: you re-blind only points signed with that key)"
+    )
     if approval.reveals:
         out.print(
             f"encryption key fingerprints: yours {EncryptionKeys(profile.path).fingerprint()}; {peer} "

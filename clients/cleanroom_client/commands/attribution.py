@@ -20,6 +20,7 @@ from cleanroom.errors import InputError
 from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.terminal.views import print_partner_credit
 from cleanroom_client.commands._common import add_json, session
+from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.features import attribution
 from cleanroom_client.features.attribution_view import check_as_of, load_plan, period, vendor_view
 from cleanroom_client.inputs.deals import DealsResult, load_deals
@@ -39,6 +40,7 @@ def _touches(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
         ready = attribution.ready_touches(remote, profile, args.id, loaded)
         if not args.json:
+            print_read_report(loaded.source, loaded.read)
             err.print(
                 f"{loaded.source}: {loaded.rows_read:,} rows -> {len(ready.sent):,} touches on {ready.prepared.total_accounts:,} accounts "
                 f"({len(loaded.rejected):,} rows rejected)"
@@ -52,6 +54,7 @@ def _touches(args: argparse.Namespace) -> int:
         "touches": len(ready.sent),
         "accounts": ready.prepared.total_accounts,
         "waiting_for": list(status.waiting_for),
+        "read": {"file": str(loaded.source), **loaded.read.describe()},
     }
     if args.json:
         print_json(report)
@@ -113,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         checked, _ = attribution.checked_agreements(remote, profile, ids, args.model)
         run = attribution.upload_deals(remote, profile, checked, lambda: _load_deals(args))
         if not args.json:
+            print_read_report(run.loaded.source, run.loaded.read)
             err.print(
                 f"{run.loaded.source}: {run.loaded.rows_read:,} rows -> {len(run.sent):,} deals uploaded to {len(run.runs)} agreement(s) "
                 f"({len(run.loaded.rejected):,} rows without a usable key)"
@@ -124,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
         release = attribution.credit(remote, profile, run, args.model, args.as_of)
     view = vendor_view(release, run.loaded.deals, plan, args.period)
     if args.json:
-        print_json(view)
+        print_json({**view, "read": {"file": str(run.loaded.source), **run.loaded.read.describe()}})
     else:
         _print_vendor(release, view)
     return 0

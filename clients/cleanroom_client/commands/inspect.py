@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from cleanroom.terminal.console import out, print_json, print_table
 from cleanroom_client.commands._common import add_json
+from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.commands.map import add_file_options, load
 from cleanroom_client.inputs.accounts import Account, LoadResult
 
@@ -25,7 +26,9 @@ def inspect_dict(result: LoadResult) -> dict[str, Any]:
             {"row": a.rows[0], "rows": list(a.rows), "keys": [str(k) for k in a.keys], "populations": list(a.populations)}
             for a in result.accounts
         ],
-        "rejected": [{"row": r.row, "reason": r.reason} for r in result.rejected],
+        # "line": the row's line in the file (XLSX: in the sheet; None for Parquet), which skipped lines move
+        "rejected": [{"row": r.row, "line": result.read.line_of(r.row), "reason": r.reason} for r in result.rejected],
+        "read": result.read.describe(),
         "totals": result.totals(),
     }
 
@@ -34,6 +37,11 @@ def _rows_cell(account: Account) -> str:
     shown = ", ".join(map(str, account.rows[:SHOW_ROW_NUMBERS]))
     more = len(account.rows) - SHOW_ROW_NUMBERS
     return shown + (f" (+{more})" if more > 0 else "")
+
+
+def _row_and_line(result: LoadResult, row: int) -> str:
+    line = result.read.line_of(row)
+    return f"{row} (line {line})" if line is not None and line != row + 1 else str(row)
 
 
 def _title(what: str, total: int) -> str:
@@ -48,6 +56,7 @@ def _print_people(result: LoadResult) -> None:
         f"population from {cols['population'] or '(default)'}; country from {cols['country'] or '-'}",
         markup=False,
     )
+    print_read_report(result.source, result.read)
     print_table(
         _title("Accounts", len(result.accounts)),
         ["row(s)", "keys", "populations"],
@@ -57,7 +66,7 @@ def _print_people(result: LoadResult) -> None:
         print_table(
             _title("Rejected rows", len(result.rejected)),
             ["row", "reason"],
-            [[r.row, escape(r.reason)] for r in result.rejected[:SHOW_ROWS]],
+            [[_row_and_line(result, r.row), escape(r.reason)] for r in result.rejected[:SHOW_ROWS]],
         )
     totals: dict[str, Any] = result.totals()
     print_table(
@@ -68,6 +77,7 @@ def _print_people(result: LoadResult) -> None:
             ["accounts", f"{totals['accounts']:,}"],
             ["duplicate rows merged", f"{totals['duplicates_merged']:,}"],
             ["rows rejected", f"{totals['rejected']:,}"],
+            ["lines skipped", f"{result.read.skipped_count:,}"],
             *[[f"accounts in {pop}", f"{n:,}"] for pop, n in totals["by_population"].items()],
         ],
         numbers=True,

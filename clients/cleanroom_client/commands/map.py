@@ -9,6 +9,7 @@ from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terminal.console import err, out, print_json
 from cleanroom.terminal.views import print_overlap
 from cleanroom_client.commands._common import add_json, session
+from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.features.map_workflow import MapReady, ready_map, send_map
 from cleanroom_client.inputs.accounts import LoadResult, load_accounts
 
@@ -19,6 +20,12 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--population-column", help="column holding the CRM stage/type")
     parser.add_argument("--country-column", help="column holding the country")
     parser.add_argument("--population-map", metavar="FILE", help="JSON file mapping stage values to populations")
+    parser.add_argument(
+        "--default-population",
+        metavar="NAME",
+        help="put every account in this population when the file has no stage column (e.g. prospect); "
+        "without it such a file is refused",
+    )
 
 
 def load(args: argparse.Namespace, name_key: bool, keep_fields: bool = True) -> LoadResult:
@@ -29,6 +36,7 @@ def load(args: argparse.Namespace, name_key: bool, keep_fields: bool = True) -> 
         population_column=args.population_column,
         country_column=args.country_column,
         population_map=Path(args.population_map) if args.population_map else None,
+        default_population=args.default_population,
         name_key=name_key,
         keep_fields=keep_fields,
     )
@@ -43,6 +51,7 @@ def _map(args: argparse.Namespace) -> int:
             _print_read(ready, profile.party)
         result = send_map(remote, profile, ready, args.chunk_points, args.wait)
     agreement, status = ready.agreement, result.status
+    read = {"file": str(ready.loaded.source), **ready.loaded.read.describe()}  # what was skipped, for machines too
     if result.view is None:
         if args.json:
             print_json(
@@ -51,6 +60,7 @@ def _map(args: argparse.Namespace) -> int:
                     "run_id": status.run_id,
                     "state": status.state,
                     "waiting_for": list(status.waiting_for),
+                    "read": read,
                 }
             )
         else:
@@ -63,7 +73,7 @@ def _map(args: argparse.Namespace) -> int:
         return 0
     view = result.view
     if args.json:
-        print_json(view)
+        print_json({**view, "read": read})
     else:
         print_overlap(view)
         if "revealed_accounts" in view:
@@ -78,9 +88,13 @@ def _map(args: argparse.Namespace) -> int:
 def _print_read(ready: MapReady, party: str) -> None:
     """What was read and sealed, before anything is sent."""
     loaded, prepared, plan = ready.loaded, ready.prepared, ready.plan
+    print_read_report(loaded.source, loaded.read)
+    skipped = f", {loaded.read.skipped_count:,} lines skipped" if loaded.read.skipped else ""
     err.print(
         f"{loaded.source}: {loaded.rows_read:,} rows -> {prepared.total_accounts:,} accounts in the agreement's populations "
-        f"({len(loaded.rejected):,} rows rejected, {prepared.excluded:,} accounts outside {', '.join(ready.terms.populations[party])})"
+        f"({len(loaded.rejected):,} rows rejected{skipped}, {prepared.excluded:,} accounts outside "
+        f"{', '.join(ready.terms.populations[party])})",
+        markup=False,
     )
     if plan.seals:
         err.print(

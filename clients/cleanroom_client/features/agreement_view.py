@@ -24,6 +24,8 @@ def agreement_dict(agreement: Agreement) -> dict[str, Any]:
         "terms": terms.raw,
         # Each party's encryption key fingerprint (compare them out of band before the first run).
         "encryption": {e.party: e.fingerprint for e in agreement.encryption},
+        # Each party's upload-signing key fingerprint: a party re-blinds only points its partner signed.
+        "signing": [{"party": k.party, "fingerprint": k.fingerprint} for k in agreement.signing],
     }
 
 
@@ -48,6 +50,7 @@ def print_terms(agreement: Agreement, terms: Terms) -> None:
             ],
             *_attribution_rows(terms),
             *_reveal_rows(agreement, terms),
+            *_signing_rows(agreement, terms),
             ["approved by", ", ".join(agreement.approved_by) or "nobody yet"],
             ["terms hash", agreement.terms_hash],
         ],
@@ -68,6 +71,11 @@ def _reveal_rows(agreement: Agreement, terms: Terms) -> list[list[Any]]:
     for party in terms.parties:
         rows.append([f"{party} key fingerprint", keys.get(party, "not given yet")])
     return rows
+
+
+def _signing_rows(agreement: Agreement, terms: Terms) -> list[list[Any]]:
+    keys = {k.party: k.fingerprint for k in agreement.signing}
+    return [[f"{party} upload-signing key", keys.get(party, "not given yet")] for party in terms.parties]
 
 
 def _attribution_rows(terms: Terms) -> list[list[Any]]:

@@ -29,6 +29,7 @@ from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.protocol.prepare import PreparedUpload
 from cleanroom_client.protocol.reblind import reblinding_waiting, upload_waiting, wait_for_result, wait_for_results
 from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.protocol.signing import UploadSigner
 from cleanroom_client.protocol.upload import upload_own
 from cleanroom_client.remote import Agreement, AttributionRelease, Remote, RunStatus, UploadReceipt
 
@@ -92,7 +93,7 @@ def ready_touches(remote: Remote, profile: Profile, agreement_id: str, loaded: T
 
 def send_touches(remote: Remote, profile: Profile, ready: TouchesReady, wait: float) -> RunStatus:
     log = ReceiptLog.of(profile)
-    receipt = upload_own(remote, ready.agreement, ready.prepared, log, purpose=PURPOSE)
+    receipt = upload_own(remote, ready.agreement, ready.prepared, log, UploadSigner.of(profile), purpose=PURPOSE)
     return wait_for_result(remote, ready.agreement, ready.keys, log, receipt.run_id, wait)
 
 
@@ -127,7 +128,7 @@ def upload_deals(
     remote: Remote, profile: Profile, checked: list[tuple[Agreement, Terms]], load: Callable[[], DealsResult]
 ) -> VendorRun:
     """Read the deals (re-blinding the partners' waiting touches meanwhile) and upload them under every agreement."""
-    keys, log = Keystore.of(profile), ReceiptLog.of(profile)
+    keys, log, signer = Keystore.of(profile), ReceiptLog.of(profile), UploadSigner.of(profile)
     # Partners' touches already waiting are re-blinded while the deals file is read (see reblinding_waiting).
     with reblinding_waiting(remote, [agreement for agreement, _ in checked], keys, PURPOSE) as early:
         loaded = load()
@@ -144,11 +145,13 @@ def upload_deals(
             prepared, sent = prepare_records(
                 record_set, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id)
             )
-            pending.append((agreement, terms, uploader.submit(upload_own, remote, agreement, prepared, log, purpose=PURPOSE)))
+            pending.append(
+                (agreement, terms, uploader.submit(upload_own, remote, agreement, prepared, log, signer, purpose=PURPOSE))
+            )
             del prepared
         runs = [(agreement, terms, upload.result().run_id) for agreement, terms, upload in pending]
     for agreement, _, run_id in runs:
-        upload_waiting(remote, agreement, early, run_id, log)
+        upload_waiting(remote, agreement, early, run_id, log, signer)
     return VendorRun(loaded, sent, runs)
 
 

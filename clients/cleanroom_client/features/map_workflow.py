@@ -32,6 +32,7 @@ from cleanroom_client.protocol.prepare import PreparedUpload, prepare
 from cleanroom_client.protocol.reblind import Reblinded, reblinding_waiting, upload_waiting, wait_for_result
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.protocol.sealing import seal_upload
+from cleanroom_client.protocol.signing import UploadSigner
 from cleanroom_client.protocol.upload import upload_own
 from cleanroom_client.remote import Agreement, Remote, RunStatus
 
@@ -97,8 +98,9 @@ def send_map(
     """Upload, re-blind what waits, wait up to ``wait`` seconds; then read the overlap (and our reveal) if complete."""
     agreement, plan = ready.agreement, ready.plan
     keys, log = ready.keys, ReceiptLog.of(profile)
-    receipt = upload_own(remote, agreement, ready.prepared, log, chunk_points=chunk_points)
-    upload_waiting(remote, agreement, ready.early, receipt.run_id, log)
+    signer = UploadSigner.of(profile)
+    receipt = upload_own(remote, agreement, ready.prepared, log, signer, chunk_points=chunk_points)
+    upload_waiting(remote, agreement, ready.early, receipt.run_id, log, signer)
     if plan.views:
         save_account_map(profile.path, agreement, receipt.run_id, ready.prepared, ready.loaded, plan)
     status = wait_for_result(remote, agreement, keys, log, receipt.run_id, wait)

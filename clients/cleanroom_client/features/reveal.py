@@ -27,8 +27,9 @@ from cleanroom.crypto.signing import verify_json
 from cleanroom.errors import CleanroomError, InputError, ProtocolError
 from cleanroom.terms import Terms, column_norm
 from cleanroom_client.features.overlap_view import cells_list
-from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins
+from cleanroom_client.protocol.encryption import EncryptionKeys
 from cleanroom_client.protocol.heads import verified_head
+from cleanroom_client.protocol.pins import PeerPins
 from cleanroom_client.remote import Agreement, RevealRelease
 
 if TYPE_CHECKING:

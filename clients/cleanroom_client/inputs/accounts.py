@@ -21,10 +21,11 @@ from pathlib import Path
 from types import MappingProxyType
 
 from cleanroom.errors import InputError
-from cleanroom_client.inputs.columns import ColumnMap, resolve_columns
+from cleanroom_client.inputs.columns import ColumnMap, no_population_column, resolve_columns
 from cleanroom_client.inputs.grouping import KeyGroups
 from cleanroom_client.inputs.populations import StageMap, valid_population
 from cleanroom_client.inputs.readers import Row, TableStream
+from cleanroom_client.inputs.readreport import ReadReport
 from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, cell, domain_of, row_keys
 
 __all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "load_accounts"]
@@ -51,6 +52,7 @@ class LoadResult:
     rejected: list[Rejected]
     rows_read: int
     columns: ColumnMap
+    read: ReadReport = field(default_factory=ReadReport)  # encoding, skipped lines, formulas without a value
 
     def totals(self) -> dict[str, object]:
         by_population = Counter(p for a in self.accounts for p in a.populations)
@@ -148,28 +150,34 @@ def load_accounts(
     population_column: str | None = None,
     country_column: str | None = None,
     population_map: Path | str | None = None,
-    default_population: str = "customer",
+    default_population: str | None = None,
     name_key: bool = False,
     keep_fields: bool = True,
 ) -> LoadResult:
     """Read ``path`` and return its deduplicated accounts and the rows rejected (with reasons).
 
     ``name_key`` adds the "name|cc" key for rows with a company name; without
-    it only the canonical domain is a key. With no population column, every
-    account is in ``default_population``. ``keep_fields=False`` leaves
+    it only the canonical domain is a key. A file with no population column is
+    refused unless ``default_population`` is given: then every account is in it
+    (silently calling every account a customer would misstate the overlap).
+    ``keep_fields=False`` leaves
     ``Account.fields`` empty: the file is streamed and only the keys are kept,
     which is what lets ``map`` take a million-row export in well under 1 GB.
     """
-    if not valid_population(default_population):
-        raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer'")
+    if default_population is not None and not valid_population(default_population):
+        raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer' or 'prospect'")
     with TableStream(Path(path)) as table, _gc_paused():
         columns = resolve_columns(
             table.columns, str(table.path), key_column, name_column, population_column, country_column, require_key=not name_key
         )
+        if columns.population_column is None and default_population is None:
+            raise no_population_column(str(table.path), table.columns)
         stages = StageMap.load(Path(population_map) if population_map is not None else None, deal_stages=columns.deal_stages)
-        rejected, candidates, roots, rows_read = _candidates(table, columns, stages, default_population, name_key, keep_fields)
+        rejected, candidates, roots, rows_read = _candidates(
+            table, columns, stages, default_population or "", name_key, keep_fields
+        )
         accounts = _merge(candidates, roots, columns.names)
-    return LoadResult(table.path, accounts, rejected, rows_read, columns)
+    return LoadResult(table.path, accounts, rejected, rows_read, columns, table.report)
 
 
 def _candidates(

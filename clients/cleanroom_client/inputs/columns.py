@@ -85,3 +85,12 @@ def resolve_columns(
         names=tuple(columns),
         deal_stages=deal_stage is not None,
     )
+
+
+def no_population_column(source: str, columns: list[str]) -> MissingColumn:
+    """A file without a stage column: refused, since every account would land in one population unasked."""
+    return MissingColumn(
+        f"{source}: no stage/population column (looked for {looked_for(POPULATION_HEADERS)}); "
+        f"columns found: {', '.join(columns)}; name it with --population-column, or put every account "
+        "in one population with --default-population (for example --default-population prospect)"
+    )

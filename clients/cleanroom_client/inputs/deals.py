@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -56,6 +56,7 @@ from cleanroom_client.inputs.dates import DateReader
 from cleanroom_client.inputs.deal_columns import DealColumns, DealWhere, locate_deal_columns
 from cleanroom_client.inputs.mapfile import load_map
 from cleanroom_client.inputs.readers import Row, read_table
+from cleanroom_client.inputs.readreport import ReadReport
 from cleanroom_client.inputs.rowkeys import MatchKey, Rejected, cell, row_keys
 
 __all__ = ["DealRow", "DealsResult", "load_deals"]
@@ -87,6 +88,7 @@ class DealsResult:
     columns: DealColumns
     empty_amounts: int = 0
     day_first: bool = False
+    read: ReadReport = field(default_factory=ReadReport)  # encoding, skipped lines, formulas without a value
 
     def totals(self) -> dict[str, object]:
         every = self.deals + self.keyless
@@ -301,9 +303,11 @@ def load_deals(
     }
     where = locate_deal_columns(table.columns, source, wanted, name_key)
     dates = DateReader(source, day_first)
-    dates.settle_rows(table.columns, table.rows, (where.created, where.close))
     parser = _DealParser(source, where, stages, types, dates, default_currency, default_type, name_key)
-    deals, keyless, rejected = _parse_rows(parser, table.rows)
-    return DealsResult(
-        table.path, deals, rejected, keyless, len(table.rows), parser.columns, parser.empty_amounts, bool(dates.day_first)
-    )
+    try:
+        dates.settle_rows(table.columns, table.rows, (where.created, where.close))
+        deals, keyless, rejected = _parse_rows(parser, table.rows)
+    except CellError as exc:  # rows are data rows: name the line too where lines were skipped
+        raise exc.at_line(table.report.line_of(exc.row)) from None
+    rows, empty, day_first = len(table.rows), parser.empty_amounts, bool(dates.day_first)
+    return DealsResult(table.path, deals, rejected, keyless, rows, parser.columns, empty, day_first, table.report)

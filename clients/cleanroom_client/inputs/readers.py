@@ -1,27 +1,35 @@
-"""Reading CRM exports (CSV, Parquet, XLSX) as text rows, through DuckDB: the one reader of the client.
+"""Reading CRM exports (CSV, Parquet, XLSX) as text rows: the one reader of the client.
 
 Every cell is read as text: type sniffing would turn "00123" into 123 or a
-website column of "n/a" into an error. XLSX goes through openpyxl, because
-DuckDB's excel extension is downloaded at run time and clients may be offline.
+website column of "n/a" into an error. CSV goes through csvtext (any encoding,
+footers and short lines skipped and reported), Parquet through DuckDB, XLSX
+through openpyxl (xlsx.py), because DuckDB's excel extension is downloaded at
+run time and clients may be offline. What was skipped, the encoding and the
+formulas without a value are in ``TableStream.report`` (readreport.py).
 
 ``TableStream`` reads a file's rows a batch at a time (accounts files, up to
 millions of rows); ``read_table`` is the same rows held in memory (deals and
 touches files, which are read twice: once to settle the date order).
 
-Row numbers are 1-based data rows (the header is not counted). Blank lines
-(CSV) and blank rows (XLSX) are not data rows, so they are not counted either.
+Row numbers are 1-based data rows (the header is not counted). Skipped lines
+(blank, short, footer) are not data rows, so they are not counted either; they
+are reported by their line in the file.
 """
 
 from __future__ import annotations
 
-import codecs
+import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from cleanroom.errors import InputError
+from cleanroom_client.inputs.csvtext import CsvRows
+from cleanroom_client.inputs.encoding import detect_encoding
+from cleanroom_client.inputs.readreport import ReadReport
+from cleanroom_client.inputs.xlsx import xlsx_rows
 
 _KINDS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "XLSX"}  # as named in messages
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
@@ -34,6 +42,7 @@ class Table:
     path: Path
     columns: list[str]
     rows: list[Row]  # data rows, in file order (row 1 is rows[0])
+    report: ReadReport = field(default_factory=ReadReport)
 
 
 def file_format(path: Path) -> str:
@@ -49,38 +58,6 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _cell(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # Excel stores 42 as 42.0
-    return str(value)
-
-
-def _xlsx_rows(path: Path) -> tuple[list[str], list[Row]]:
-    from openpyxl import load_workbook  # only when a spreadsheet is read: a slow import most runs never need
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise InputError(f"{path}: cannot be read as XLSX: {_first_line(exc)}") from None
-    try:
-        values = book.worksheets[0].iter_rows(values_only=True)
-        header = next(values, None)
-        if header is None:
-            return [], []
-        width = max((i + 1 for i, h in enumerate(header) if h not in (None, "")), default=0)
-        columns = [_cell(h) or f"column{i + 1}" for i, h in enumerate(header[:width])]
-        rows = []
-        for raw in values:
-            cells = tuple(_cell(v) for v in raw[:width])
-            if any(c not in (None, "") for c in cells):
-                rows.append(cells + (None,) * (width - len(cells)))
-        return [c.strip() for c in columns], rows
-    finally:
-        book.close()  # read-only workbooks keep the file open until closed
-
-
 def _check_file(path: Path) -> str:
     """The file's format; InputError when it is missing, not a file, of an unknown kind or empty."""
     if not path.exists():
@@ -94,28 +71,6 @@ def _check_file(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     return fmt
-
-
-def _is_utf8(path: Path) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as fh:
-        try:
-            while chunk := fh.read(1 << 20):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-    return True
-
-
-def _csv_source(path: Path) -> str:
-    """The DuckDB table function that reads ``path`` as CSV, every cell as text."""
-    with path.open("rb") as fh:
-        if b"\x00" in fh.read(8192):  # DuckDB would happily read a binary file as one odd column
-            raise InputError(f"{path}: cannot be read as CSV: it is a binary file (wrong extension?)")
-    # Excel on Windows writes CP-1252/Latin-1 CSVs; every byte is valid Latin-1
-    encoding = "" if _is_utf8(path) else ", encoding = 'latin-1'"
-    return f"read_csv(?, all_varchar = true, header = true, auto_detect = true, sample_size = -1{encoding})"
 
 
 BATCH_ROWS = 65_536
@@ -134,8 +89,11 @@ class TableStream:
         self.path = Path(path)
         fmt = _check_file(self.path)
         self._kind = _KINDS[fmt]
+        self.report = ReadReport()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._result: duckdb.DuckDBPyConnection | None = None
+        self._csv: CsvRows | None = None
+        self._rest: Iterator[Row] = iter(())
         try:
             columns, self._first = self._open(fmt)
         except OSError as exc:
@@ -149,17 +107,27 @@ class TableStream:
             raise InputError(f"{self.path}: the file is empty (no header row)")
         if not self._first:
             self.close()
-            raise InputError(f"{self.path}: the file is empty (a header but no data rows)")
+            skipped = f"; {self.report.skipped_count:,} lines skipped ({self._skipped_summary()})" if self.report.skipped else ""
+            raise InputError(f"{self.path}: the file is empty (a header but no data rows{skipped})")
         self.columns = list(columns)
+
+    def _skipped_summary(self) -> str:
+        first = self.report.skipped[:3]
+        return ", ".join(f"line {s.line}: {s.reason}" for s in first) + (", ..." if self.report.skipped_count > 3 else "")
 
     def _open(self, fmt: str) -> tuple[list[str], list[Row]]:
         """The header and the first batch of rows."""
         if fmt == "xlsx":  # openpyxl; spreadsheets are small
-            return _xlsx_rows(self.path)
-        source = _csv_source(self.path) if fmt == "csv" else "read_parquet(?)"
+            return xlsx_rows(self.path, self.report)
+        if fmt == "csv":
+            encoding = detect_encoding(self.path)
+            self.report.encoding = encoding.label
+            self._csv = CsvRows(self.path, encoding, self.report)
+            self._rest = self._csv.rows()
+            return self._csv.columns, self._fetch() if self._csv.columns else []
         self._con = duckdb.connect(":memory:")
         try:
-            self._result = self._con.execute(f"SELECT * FROM {source}", [str(self.path)])
+            self._result = self._con.execute("SELECT * FROM read_parquet(?)", [str(self.path)])
             return [d[0] for d in self._result.description or ()], self._fetch()
         except duckdb.Error as exc:
             raise self._error(exc) from None
@@ -168,6 +136,8 @@ class TableStream:
         return InputError(f"{self.path}: cannot be read as {self._kind}: {_first_line(exc)}")
 
     def _fetch(self) -> list[Row]:
+        if self._csv is not None:
+            return list(itertools.islice(self._rest, BATCH_ROWS))
         batch = self._result.fetchmany(BATCH_ROWS) if self._result is not None else []
         if self._kind == "Parquet":  # typed columns: every cell as text, as for CSV
             return [tuple(None if v is None else str(v) for v in row) for row in batch]
@@ -186,6 +156,8 @@ class TableStream:
             self.close()
 
     def close(self) -> None:
+        if self._csv is not None:
+            self._csv.close()
         if self._con is not None:
             self._con.close()
             self._con = self._result = None
@@ -200,4 +172,4 @@ class TableStream:
 def read_table(path: Path | str) -> Table:
     """All data rows of a CSV, Parquet or XLSX file, every cell as text (or None)."""
     with TableStream(path) as stream:
-        return Table(stream.path, stream.columns, list(stream.rows()))
+        return Table(stream.path, stream.columns, list(stream.rows()), stream.report)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -32,8 +32,9 @@ from cleanroom_client.inputs.codes import ROLES, CodeMap
 from cleanroom_client.inputs.dates import DateReader
 from cleanroom_client.inputs.headers import DATE_HEADERS, ROLE_HEADERS, column_name, require_column
 from cleanroom_client.inputs.mapfile import load_map
-from cleanroom_client.inputs.readers import read_table
-from cleanroom_client.inputs.rowkeys import MatchKey, Rejected, account_columns, cell, row_keys
+from cleanroom_client.inputs.readers import Row, read_table
+from cleanroom_client.inputs.readreport import ReadReport
+from cleanroom_client.inputs.rowkeys import KeyColumns, MatchKey, Rejected, account_columns, cell, row_keys
 
 __all__ = ["ROLES", "TouchColumns", "TouchRow", "TouchesResult", "load_touches"]
 
@@ -66,6 +67,7 @@ class TouchesResult:
     rows_read: int
     columns: TouchColumns
     day_first: bool = False
+    read: ReadReport = field(default_factory=ReadReport)  # encoding, skipped lines, formulas without a value
 
     def totals(self) -> dict[str, object]:
         return {
@@ -108,11 +110,29 @@ def load_touches(
         country=column_name(names, account.country),
     )
     dates = DateReader(source, day_first)
-    dates.settle_rows(names, table.rows, (i_date,))
+    try:
+        dates.settle_rows(names, table.rows, (i_date,))
+        touches, rejected = _touch_rows(table.rows, source, columns, (i_role, i_date), account, roles, dates, name_key)
+    except CellError as exc:  # rows are data rows: name the line too where lines were skipped
+        raise exc.at_line(table.report.line_of(exc.row)) from None
+    return TouchesResult(table.path, touches, rejected, len(table.rows), columns, bool(dates.day_first), table.report)
+
+
+def _touch_rows(
+    rows: list[Row],
+    source: str,
+    columns: TouchColumns,
+    where: tuple[int, int],
+    account: KeyColumns,
+    roles: CodeMap,
+    dates: DateReader,
+    name_key: bool,
+) -> tuple[list[TouchRow], list[Rejected]]:
+    i_role, i_date = where
     accepted = f"accepted ({roles.accepted()}); add others with a role map"
     touches: list[TouchRow] = []
     rejected: list[Rejected] = []
-    for number, row in enumerate(table.rows, start=1):
+    for number, row in enumerate(rows, start=1):
         raw_role = cell(row, i_role)
         role = roles.get(raw_role)
         if role is None:
@@ -123,4 +143,4 @@ def load_touches(
             touches.append(TouchRow(number, keys, role, day))
         else:
             rejected.append(Rejected(number, reason))
-    return TouchesResult(table.path, touches, rejected, len(table.rows), columns, bool(dates.day_first))
+    return touches, rejected

@@ -11,7 +11,9 @@ from typing import Any
 from cleanroom.errors import FailedPrecondition, ProtocolError
 from cleanroom.terms import Terms, amend_share, canonical_json, parse_terms, terms_hash
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.encryption import EncryptionKeys, PeerPins
+from cleanroom_client.protocol.encryption import EncryptionKeys
+from cleanroom_client.protocol.pins import SIGNING, PeerPins
+from cleanroom_client.protocol.signing import SigningKeys
 from cleanroom_client.remote import Agreement, Remote
 
 
@@ -45,6 +47,31 @@ def check_own_key(agreement: Agreement, party: str, keys: EncryptionKeys) -> Non
         )
 
 
+def check_own_signing_key(agreement: Agreement, party: str, keys: SigningKeys) -> None:
+    """The coordinator must relay OUR signing key for us: otherwise the peer would re-blind someone else's points."""
+    relayed = agreement.signing_key_of(party)
+    if relayed is not None and relayed != keys.public():
+        raise ProtocolError(
+            f"agreement {agreement.agreement_id}: the coordinator relays an upload-signing key for you ({party}) that is not "
+            "this profile's key; the partner would trust uploads signed with it. Do not run this agreement; tell the "
+            "coordinator's operator"
+        )
+
+
+def pinned_peer_signer(agreement: Agreement, peer: str, profile: Profile, keep: bool = True) -> bytes:
+    """The key the peer signs its uploads with, pinned on first use (``keep``: see PeerPins.check);
+    ProtocolError when it gave none or it changed."""
+    public = agreement.signing_key_of(peer)
+    if public is None:
+        raise ProtocolError(
+            f"agreement {agreement.agreement_id}: {peer} gave no key to sign its uploads with, so its points cannot be "
+            f"told from points the coordinator made up; nothing was re-blinded. {peer} must approve the agreement again "
+            "with a current cleanroom-client"
+        )
+    PeerPins(profile.path, SIGNING).check(peer, public, agreement.agreement_id, keep=keep)
+    return public
+
+
 def pin_peer(agreement: Agreement, peer: str, profile: Profile) -> str | None:
     """The peer's key fingerprint, pinned on first use (None while it has given no key)."""
     public = agreement.key_of(peer)
@@ -53,10 +80,11 @@ def pin_peer(agreement: Agreement, peer: str, profile: Profile) -> str | None:
 
 def propose(remote: Remote, profile: Profile, counterparty: str, terms: dict[str, Any], reveals: bool) -> Agreement:
     """Propose ``terms`` (with our encryption key when they reveal accounts), and check what the coordinator recorded."""
-    keys = EncryptionKeys(profile.path)
-    agreement = remote.propose(counterparty, canonical_json(terms), keys.public() if reveals else b"")
+    keys, signing = EncryptionKeys(profile.path), SigningKeys(profile.path)
+    agreement = remote.propose(counterparty, canonical_json(terms), keys.public() if reveals else b"", signing.public())
     verified_terms(agreement)
     check_own_key(agreement, profile.party, keys)
+    check_own_signing_key(agreement, profile.party, signing)
     return agreement
 
 
@@ -76,15 +104,21 @@ def approve(remote: Remote, profile: Profile, agreement_id: str, reviewed_hash: 
     expected = reviewed_hash or shown.terms_hash
     amended = amend_share(shown.terms_json, profile.party, share) if share is not None else shown.terms_json
     reveals = parse_terms(amended).reveals()
-    keys = EncryptionKeys(profile.path)
+    keys, signing = EncryptionKeys(profile.path), SigningKeys(profile.path)
     public = keys.public() if reveals else b""
     if amended != shown.terms_json:
-        agreement = remote.approve(agreement_id, expected, canonical_json({"share": share}), terms_hash(amended), public)
+        agreement = remote.approve(
+            agreement_id, expected, canonical_json({"share": share}), terms_hash(amended), public, signing.public()
+        )
         if agreement.terms_json != amended:
             raise ProtocolError(f"agreement {agreement_id}: the coordinator recorded other terms than the amendment you approved")
     else:
-        agreement = remote.approve(agreement_id, expected, encryption_public=public)
+        agreement = remote.approve(agreement_id, expected, encryption_public=public, signing_public=signing.public())
     verified_terms(agreement)
+    check_own_signing_key(agreement, profile.party, signing)
+    peer = terms.other(profile.party)
+    if agreement.signing_key_of(peer) is not None:
+        pinned_peer_signer(agreement, peer, profile)  # pinned now, while the terms are fresh in the user's eyes
     peer_fp = None
     if reveals:
         check_own_key(agreement, profile.party, keys)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cleanroom.crypto.keyfiles import write_private
+from cleanroom.errors import FailedPrecondition
 from cleanroom.psi import new_secret
 from cleanroom_client.profile import Profile
 
@@ -20,14 +21,20 @@ KEYSTORE_FILE = "keystore.json"
 
 
 class Keystore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, profile: Profile | None = None) -> None:
         self.path = path
+        self.profile = profile  # whose secrets these are (re-blinding also checks the peer's pinned signing key)
         self._drafts: dict[str, bytes] = {}  # secrets handed out by ``draft``, not written yet
 
     @classmethod
     def of(cls, profile: Profile) -> Keystore:
         """The profile's keystore."""
-        return cls(profile.path / KEYSTORE_FILE)
+        return cls(profile.path / KEYSTORE_FILE, profile)
+
+    def owner(self) -> Profile:
+        if self.profile is None:
+            raise FailedPrecondition(f"keystore {self.path} has no profile: open it with Keystore.of(profile)")
+        return self.profile
 
     def _read(self) -> dict[str, Any]:
         if not self.path.exists():

@@ -14,17 +14,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from cleanroom.errors import CleanroomError, FailedPrecondition, ProtocolError
+from cleanroom.errors import CleanroomError, FailedPrecondition
 from cleanroom.protocol import chunk_digest
 from cleanroom.psi import blind
 from cleanroom.terminal.console import progress
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.agreements import verified_terms
+from cleanroom_client.protocol.agreements import pinned_peer_signer, verified_terms
 from cleanroom_client.protocol.keystore import Keystore
+from cleanroom_client.protocol.peer_points import fetch_signed_points
+from cleanroom_client.protocol.pins import SIGNING, PeerPins
 from cleanroom_client.protocol.prepare import ChunkParts
 from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.protocol.signing import UploadSigner
 from cleanroom_client.protocol.upload import upload_reblinded
 from cleanroom_client.remote import Agreement, Remote, RunStatus, UploadReceipt
+
+
+def _same_terms(known: Agreement, fresh: Agreement) -> Agreement:
+    if fresh.terms_hash != known.terms_hash:
+        raise FailedPrecondition(f"agreement {known.agreement_id} changed meanwhile; show and approve it again")
+    verified_terms(fresh)
+    return fresh
 
 
 @dataclass
@@ -33,24 +43,38 @@ class Reblinded:
 
     status: RunStatus  # the run's status when the points were fetched
     chunks: list[ChunkParts]
+    peer: str
+    peer_key: bytes  # the key the peer's signature over the points verified against
 
 
 def reblind_points(
-    remote: Remote, status: RunStatus, secret: bytes, show_progress: bool | None = None, stop: threading.Event | None = None
+    remote: Remote,
+    agreement: Agreement,
+    status: RunStatus,
+    secret: bytes,
+    profile: Profile,
+    show_progress: bool | None = None,
+    stop: threading.Event | None = None,
+    keep_pin: bool = True,
 ) -> Reblinded | None:
-    """Fetch the peer's points of the run and multiply them by our secret, in order; None if ``stop`` was set meanwhile."""
+    """Fetch the peer's points of the run, check the peer signed them (against the key ``profile``
+    pinned; pinned now on first use when ``keep_pin``), multiply them by our secret, in order; None if
+    ``stop`` was set meanwhile."""
+    peer = verified_terms(agreement).other(profile.party)
+    if agreement.signing_key_of(peer) is None:  # the peer may have given its key since we read the agreement
+        agreement = _same_terms(agreement, remote.get(agreement.agreement_id))
+    peer_key = pinned_peer_signer(agreement, peer, profile, keep=keep_pin)
+    fetched = fetch_signed_points(remote, agreement, status, peer, peer_key, stop)
+    if fetched is None:
+        return None
     chunks: list[ChunkParts] = []
     with progress("re-blinding partner points", status.peer_points, show_progress) as advance:
-        for seq, chunk in enumerate(remote.peer_points(status.run_id)):
+        for points in fetched:
             if stop is not None and stop.is_set():
                 return None
-            if chunk.seq != seq or chunk_digest(chunk.points) != chunk.digest:
-                raise ProtocolError(f"the coordinator sent peer chunk {chunk.seq} out of order or corrupted; run sync again")
-            pts = blind(secret, chunk.points, progress=advance)
+            pts = blind(secret, points, progress=advance)
             chunks.append((pts, b"", b"", chunk_digest(pts), b"", b""))
-    if len(chunks) != status.peer_chunks:
-        raise ProtocolError(f"expected {status.peer_chunks} peer chunks, received {len(chunks)}; run sync again")
-    return Reblinded(status, chunks)
+    return Reblinded(status, chunks, peer, peer_key)
 
 
 def _reblind_waiting(
@@ -63,7 +87,9 @@ def _reblind_waiting(
         try:
             status = remote.status(agreement.agreement_id, purpose=purpose)
             points = (
-                reblind_points(remote, status, keystore.draft(agreement.agreement_id), stop=stop)
+                reblind_points(
+                    remote, agreement, status, keystore.draft(agreement.agreement_id), keystore.owner(), stop=stop, keep_pin=False
+                )
                 if status.reblind_needed
                 else None
             )
@@ -97,12 +123,16 @@ def reblinding_waiting(
         done.update(future.result())
 
 
-def upload_waiting(remote: Remote, agreement: Agreement, early: dict[str, Reblinded], run_id: str, receipts: ReceiptLog) -> None:
+def upload_waiting(
+    remote: Remote, agreement: Agreement, early: dict[str, Reblinded], run_id: str, receipts: ReceiptLog, signer: UploadSigner
+) -> None:
     """Upload the points ``reblinding_waiting`` re-blinded for this agreement, if they belong to ``run_id``
     (the run our own upload joined: the peer may have uploaded again meanwhile)."""
     points = early.get(agreement.agreement_id)
     if points is not None and points.status.run_id == run_id:
-        upload_reblinded(remote, agreement, points.status, points.chunks, receipts)
+        # Checked against the pin while we read, but not kept: kept now that we send.
+        PeerPins(signer.profile.path, SIGNING).check(points.peer, points.peer_key, agreement.agreement_id)
+        upload_reblinded(remote, agreement, points.status, points.chunks, receipts, signer)
 
 
 def reblind_peer(
@@ -111,12 +141,15 @@ def reblind_peer(
     status: RunStatus,
     secret: bytes,
     receipts: ReceiptLog,
+    profile: Profile,
     show_progress: bool | None = None,
 ) -> UploadReceipt:
-    """Fetch the peer's points of the run, multiply them by our secret, upload them back in order."""
-    reblinded = reblind_points(remote, status, secret, show_progress)
+    """Fetch the peer's points of the run (checked to be what the peer signed), multiply them by our
+    secret, upload them back in order, signed."""
+    reblinded = reblind_points(remote, agreement, status, secret, profile, show_progress)
     assert reblinded is not None  # no stop event: it runs to the end
-    return upload_reblinded(remote, agreement, reblinded.status, reblinded.chunks, receipts, show_progress)
+    signer = UploadSigner.of(profile)
+    return upload_reblinded(remote, agreement, reblinded.status, reblinded.chunks, receipts, signer, show_progress)
 
 
 def sync(
@@ -138,7 +171,8 @@ def _reblind_if_due(
     """The run's status after re-blinding the peer's points, if ``status`` says they wait for us."""
     if not status.reblind_needed:
         return status
-    reblind_peer(remote, agreement, status, keystore.secret(agreement.agreement_id), receipts, show_progress)
+    secret = keystore.secret(agreement.agreement_id)
+    reblind_peer(remote, agreement, status, secret, receipts, keystore.owner(), show_progress)
     return remote.status(agreement.agreement_id, status.run_id)
 
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from cleanroom.crypto.sealed import SealContext, Sealer, content_digest
+from cleanroom.crypto.sealed import MAX_VALUE_CHARS, SealContext, Sealer, content_digest
 from cleanroom.terms import canonical_json
 from cleanroom_client.protocol.encryption import EncryptionKeys
 from cleanroom_client.protocol.prepare import PreparedUpload
 
 if TYPE_CHECKING:
     from cleanroom_client.inputs.accounts import Account
-
-MAX_VALUE_CHARS = 1000  # a shared cell longer than this is cut (with an ellipsis) before sealing
 
 
 def shared_values(account: Account, headers: dict[str, str]) -> tuple[dict[str, str | None], bool]:

@@ -11,12 +11,15 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 
+from cleanroom.crypto.upload_signing import points_digest
+from cleanroom.errors import ProtocolError
 from cleanroom.protocol import MAX_CHUNK_POINTS, upload_digest
 from cleanroom.psi import POINT_SIZE
 from cleanroom.terminal.console import progress
 from cleanroom_client.protocol.heads import verified_head
 from cleanroom_client.protocol.prepare import ChunkParts, PreparedUpload
 from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.protocol.signing import UploadSigner
 from cleanroom_client.remote import Agreement, Chunk, Remote, RunStatus, UploadKind, UploadReceipt, UploadRequest, UploadSession
 
 # Fault injection for the crash-recovery tests: the process dies (no cleanup,
@@ -59,16 +62,30 @@ def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], 
         remote.upload_chunks(stream())
 
 
+def _give_signing_key(remote: Remote, agreement: Agreement, signer: UploadSigner) -> None:
+    """An agreement approved by an older client holds no signing key of ours: give it now, so the
+    partner can check our uploads (approving an agreement we approved already only adds keys)."""
+    mine = signer.keys.public()
+    if agreement.signing_key_of(signer.party) is not None or signer.party not in agreement.approved_by:
+        return  # given already; or not ours to run yet (the coordinator refuses the upload and says why)
+    updated = remote.approve(agreement.agreement_id, agreement.terms_hash, signing_public=mine)
+    if updated.signing_key_of(signer.party) != mine:
+        raise ProtocolError(
+            f"agreement {agreement.agreement_id}: the coordinator did not record this profile's upload-signing key; nothing was sent"
+        )
+
+
 def _upload(
     remote: Remote,
     request: UploadRequest,
     chunks: Sequence[ChunkParts],
     receipts: ReceiptLog,
+    signer: UploadSigner,
     show_progress: bool | None,
     label: str,
 ) -> UploadReceipt:
-    """Announce, send what the coordinator lacks, commit, and record the countersigned receipt."""
-    session = remote.begin_upload(request)
+    """Announce (signed), send what the coordinator lacks, commit, and record the countersigned receipt."""
+    session = remote.begin_upload(signer.sign(request))
     _send(remote, session, chunks, show_progress, label)
     receipt = remote.commit(session.upload_id)
     verified_head(receipt.audit_head, remote.profile.signing_key(), f"the receipt of upload {session.upload_id}")
@@ -81,10 +98,12 @@ def upload_own(
     agreement: Agreement,
     prepared: PreparedUpload,
     receipts: ReceiptLog,
+    signer: UploadSigner,
     show_progress: bool | None = None,
     chunk_points: int = MAX_CHUNK_POINTS,
     purpose: str = "",
 ) -> UploadReceipt:
+    _give_signing_key(remote, agreement, signer)
     chunks = prepared.chunks(prepared.chunk_points_for(chunk_points))
     request = UploadRequest(
         agreement_id=agreement.agreement_id,
@@ -94,11 +113,12 @@ def upload_own(
         total_chunks=len(chunks),
         total_accounts=prepared.total_accounts,
         upload_digest=upload_digest([c[3] for c in chunks]),
+        points_digest=points_digest(c[0] for c in chunks),
         purpose=purpose,
         canary_scalar=prepared.canary_scalar,
         canary_positions=prepared.canary_positions,
     )
-    return _upload(remote, request, chunks, receipts, show_progress, "uploading")
+    return _upload(remote, request, chunks, receipts, signer, show_progress, "uploading")
 
 
 def upload_reblinded(
@@ -107,9 +127,11 @@ def upload_reblinded(
     status: RunStatus,
     chunks: Sequence[ChunkParts],
     receipts: ReceiptLog,
+    signer: UploadSigner,
     show_progress: bool | None = None,
 ) -> UploadReceipt:
     """Send the peer's points of ``status``'s run back, multiplied by our secret, in the order they came."""
+    _give_signing_key(remote, agreement, signer)
     request = UploadRequest(
         agreement_id=agreement.agreement_id,
         terms_hash=agreement.terms_hash,
@@ -119,5 +141,6 @@ def upload_reblinded(
         total_points=status.peer_points,
         total_chunks=status.peer_chunks,
         upload_digest=upload_digest([c[3] for c in chunks]),
+        points_digest=points_digest(c[0] for c in chunks),
     )
-    return _upload(remote, request, chunks, receipts, show_progress, "uploading re-blinded points")
+    return _upload(remote, request, chunks, receipts, signer, show_progress, "uploading re-blinded points")

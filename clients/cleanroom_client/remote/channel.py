@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import grpc
 
 from cleanroom.errors import CleanroomError
-from cleanroom.protocol import MAX_MESSAGE_BYTES
+from cleanroom.protocol import client_channel_options
 from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, audit_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
 from cleanroom.wire.status import error_from_rpc
 from cleanroom_client.profile import Profile
@@ -24,7 +24,7 @@ class CoordinatorUnavailable(CleanroomError):
 
 
 def secure_channel(profile: Profile) -> grpc.Channel:
-    """mTLS to the profile's coordinator: our certificate and key, the coordinator's CA, our message limit."""
+    """mTLS to the profile's coordinator: our certificate and key, the coordinator's CA, our message and header limits."""
     creds = grpc.ssl_channel_credentials(
         root_certificates=(profile.path / "ca.pem").read_bytes(),
         private_key=(profile.path / "party.key").read_bytes(),
@@ -33,7 +33,7 @@ def secure_channel(profile: Profile) -> grpc.Channel:
     return grpc.secure_channel(
         profile.coordinator,
         creds,
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
+        options=client_channel_options(),
     )
 
 

@@ -45,9 +45,11 @@ class Remote:
         self.close()
 
     # -- agreements
-    def propose(self, counterparty: str, terms_json: bytes, encryption_public: bytes = b"") -> Agreement:
+    def propose(
+        self, counterparty: str, terms_json: bytes, encryption_public: bytes = b"", signing_public: bytes = b""
+    ) -> Agreement:
         request = agreements_pb2.ProposeAgreementRequest(
-            counterparty=counterparty, terms_json=terms_json, encryption_public=encryption_public
+            counterparty=counterparty, terms_json=terms_json, encryption_public=encryption_public, signing_public=signing_public
         )
         return convert.agreement(self._wire.call(self._wire.agreements.Propose, request))
 
@@ -63,6 +65,7 @@ class Remote:
         approver_terms_json: bytes = b"",
         amended_terms_hash: str = "",
         encryption_public: bytes = b"",
+        signing_public: bytes = b"",
     ) -> Agreement:
         request = agreements_pb2.ApproveAgreementRequest(
             agreement_id=agreement_id,
@@ -70,6 +73,7 @@ class Remote:
             approver_terms_json=approver_terms_json,
             amended_terms_hash=amended_terms_hash,
             encryption_public=encryption_public,
+            signing_public=signing_public,
         )
         return convert.agreement(self._wire.call(self._wire.agreements.Approve, request))
 

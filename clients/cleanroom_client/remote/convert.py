@@ -66,7 +66,8 @@ def head_proof(message: audit_pb2.EntryHashesResponse) -> records.HeadProof:
 
 def agreement(message: agreements_pb2.Agreement) -> records.Agreement:
     keys = tuple(_record(records.PartyKey, e) for e in message.encryption)
-    return _record(records.Agreement, message, encryption=keys)
+    signing = tuple(_record(records.PartySigningKey, e) for e in message.signing)
+    return _record(records.Agreement, message, encryption=keys, signing=signing)
 
 
 # -- runs and uploads -----------------------------------------------------------------

@@ -33,6 +33,15 @@ class PartyKey:
 
 
 @dataclass(frozen=True)
+class PartySigningKey:
+    """The Ed25519 public key a party signs its uploads with, as the coordinator relays it."""
+
+    party: str
+    public_ed25519: bytes
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class Agreement:
     agreement_id: str
     version: int
@@ -44,6 +53,7 @@ class Agreement:
     state: str
     created_at: str
     encryption: tuple[PartyKey, ...] = ()
+    signing: tuple[PartySigningKey, ...] = ()
 
     def key_of(self, party: str) -> bytes | None:
         """The X25519 public key ``party`` gave this agreement, if any."""
@@ -51,6 +61,10 @@ class Agreement:
             if entry.party == party:
                 return entry.public_x25519
         return None
+
+    def signing_key_of(self, party: str) -> bytes | None:
+        """The Ed25519 key ``party`` gave this agreement to sign its uploads with, if any."""
+        return next((k.public_ed25519 for k in self.signing if k.party == party), None)
 
 
 # -- runs and uploads -----------------------------------------------------------------
@@ -72,6 +86,8 @@ class UploadRequest:
     purpose: str = ""
     canary_scalar: bytes = b""  # OWN only: for the coordinator, never the peer
     canary_positions: bytes = b""
+    party_signature: bytes = b""  # our signature over the upload statement
+    points_digest: str = ""  # of the points alone (what the partner can recompute), named in the statement
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,9 @@ class RunStatus:
     peer_chunks: int
     purpose: str
     failure: str = ""  # state "failed": why the coordinator could not complete the run
+    peer_signature: bytes = b""  # with reblind_needed: the peer's signature over its upload statement
+    peer_canaries: str = ""  # and the canary commitment that statement names
+    peer_upload_digest: str = ""  # and the digest of the peer's whole payload it names
 
 
 # -- releases -------------------------------------------------------------------------

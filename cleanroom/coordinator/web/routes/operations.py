@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from cleanroom.coordinator.store import now
 from cleanroom.coordinator.web.errors import error_body
 from cleanroom.coordinator.web.routes.common import Ctx
+from cleanroom.errors import DataLoss
 
 log = logging.getLogger("cleanroom.coordinator.web")
 router = APIRouter()
@@ -20,6 +21,9 @@ router = APIRouter()
 def healthz(web: Ctx) -> Any:
     try:
         web.reads.ping()
+    except DataLoss as exc:  # the file under the open store is damaged: name the damage
+        log.error("health check failed: %s", exc)
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=503)
     except Exception as exc:  # the store is closed or broken: say so, as 503
         log.exception("health check failed")
         return JSONResponse(error_body("UNAVAILABLE", f"store check failed: {type(exc).__name__}"), status_code=503)

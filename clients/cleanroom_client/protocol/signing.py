@@ -1,0 +1,78 @@
+"""This party's Ed25519 key for signing its uploads (DIR/upload-signing.key, 0600, born on this machine).
+
+Its public half goes with every proposal and approval; the partner pins it and
+re-blinds only points whose upload statement it signed
+(cleanroom.crypto.upload_signing says why).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from cleanroom.crypto.keyfiles import load_or_create_private
+from cleanroom.crypto.upload_signing import UploadStatement, canary_commitment, signing_fingerprint
+from cleanroom_client.profile import Profile
+from cleanroom_client.remote import UploadKind, UploadRequest
+
+KEY_FILE = "upload-signing.key"
+
+
+class SigningKeys:
+    def __init__(self, profile_dir: Path) -> None:
+        self.path = Path(profile_dir) / KEY_FILE
+
+    def private(self) -> Ed25519PrivateKey:
+        """Our private key, created (0600) on first use."""
+        return load_or_create_private(self.path, Ed25519PrivateKey.generate, Ed25519PrivateKey, "Ed25519")
+
+    def public(self) -> bytes:
+        return self.private().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def fingerprint(self) -> str:
+        return signing_fingerprint(self.public())
+
+    def sign(self, statement: UploadStatement) -> bytes:
+        return self.private().sign(statement.message())
+
+
+@dataclass(frozen=True)
+class UploadSigner:
+    """Signs this party's upload requests (what its partner checks before re-blinding them)."""
+
+    profile: Profile
+
+    @classmethod
+    def of(cls, profile: Profile) -> UploadSigner:
+        return cls(profile)
+
+    @property
+    def party(self) -> str:
+        return self.profile.party
+
+    @property
+    def keys(self) -> SigningKeys:
+        return SigningKeys(self.profile.path)
+
+    def sign(self, request: UploadRequest) -> UploadRequest:
+        """The request with our signature over its statement."""
+        own = request.kind == UploadKind.OWN
+        statement = UploadStatement(
+            agreement_id=request.agreement_id,
+            terms_hash=request.terms_hash,
+            party=self.party,
+            kind=request.kind.value,
+            purpose=request.purpose or "overlap",
+            total_points=request.total_points,
+            total_chunks=request.total_chunks,
+            upload_digest=request.upload_digest,
+            points_digest=request.points_digest,
+            canaries=canary_commitment(request.canary_scalar, request.canary_positions) if own else "",
+            run_id="" if own else request.run_id,
+            of_upload_id="" if own else request.of_upload_id,
+        )
+        return dataclasses.replace(request, party_signature=self.keys.sign(statement))
