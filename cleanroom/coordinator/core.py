@@ -21,7 +21,7 @@ from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
 from cleanroom.coordinator.completion import Completion
-from cleanroom.coordinator.limits import Limits, denial_details, named_agreement
+from cleanroom.coordinator.limits import MAX_HEAD_POSITIONS, Limits, denial_details, named_agreement
 from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
@@ -29,9 +29,6 @@ from cleanroom.coordinator.uploads import UploadAnnouncement, Uploads
 from cleanroom.errors import InvalidArgument, NotFound
 
 __all__ = ["Coordinator"]
-
-# Positions one EntryHashes call may ask for (a party asks for those of its distinct heads).
-MAX_HEAD_POSITIONS = 10_000
 
 
 class Coordinator:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cleanroom.coordinator.limits import MAX_POSTED_HEADS
+
 
 class ErrorDetail(BaseModel):
     code: str = Field(
@@ -200,9 +202,6 @@ class VerificationProblem(BaseModel):
     problem: str
 
 
-MAX_POSTED_HEADS = 150
-
-
 class HeldAuditHead(BaseModel):
     """A signed audit head a party kept from a release or receipt (``cleanroom-client receipts export-heads``)."""
 
@@ -217,7 +216,6 @@ class HeadsExport(BaseModel):
     format: Literal["cleanroom.audit-heads/v1"]
     party: str | None = Field(default=None, max_length=200)
     exported_at: str | None = Field(default=None, max_length=64)
-    # 150 heads as export-heads writes them fit the 64 KiB body limit.
     heads: list[HeldAuditHead] = Field(min_length=1, max_length=MAX_POSTED_HEADS)
 
 
