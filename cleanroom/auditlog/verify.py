@@ -25,6 +25,7 @@ class Verification:
     entries: int = 0
     head_hash: str = GENESIS_HASH
     problems: list[dict[str, Any]] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)  # each entry's stated hash, in file order (entry 1 first)
 
     @property
     def ok(self) -> bool:
@@ -124,6 +125,7 @@ def verify_lines(lines: list[str], key: Ed25519PublicKey) -> Verification:
         stated = record.get("entry_hash", "")
         _check_entry(number, record, seq, stated, key, result)
         prev = stated
+        result.hashes.append(stated)
         expected_seq = (seq if isinstance(seq, int) else expected_seq) + 1
         result.entries += 1
     result.head_hash = prev

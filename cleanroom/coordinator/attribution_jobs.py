@@ -30,7 +30,7 @@ from cleanroom.attribution.summary import PartnerSummary
 from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
 from cleanroom.coordinator.linkage import Linked, from_blobs
 from cleanroom.coordinator.runs import Runs
-from cleanroom.coordinator.store import NewRelease, Store, Tx, now, pack_body
+from cleanroom.coordinator.store import NewRelease, Store, Tx, now, pack_body, with_head
 from cleanroom.coordinator.store.records import RunRow
 from cleanroom.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from cleanroom.terms import canonical_json
@@ -84,16 +84,28 @@ class AttributionJobs:
         vendor_release = self._signed(_vendor_body(caller, inputs, job))
         partner_releases = [self._signed(body) for body in _partner_bodies(inputs, config, job)]
         with self._store.transaction() as con:
-            self._store_vendor_release(con, caller, inputs, job, vendor_release)
+            entries = self._audit_vendor_release(con, caller, inputs, job, vendor_release)
             for one, release in zip(inputs, partner_releases, strict=True):
-                agreement_id = one.agreement.agreement_id
+                details = json.loads(release["body_json"])
+                entries.append(self._store.audit(con, "coordinator", "release.attribution", one.agreement.agreement_id, details))
+            # One head for the job, as of its last entry: it covers the entry of every release the job made.
+            head_json = json.dumps(self._store.signed_head(entries[-1]).to_dict())
+            stored = pack_body(json.dumps(vendor_release))  # one body under every agreement: compressed once
+            for one, release in zip(inputs, partner_releases, strict=True):
+                agreement_id, run_id = one.agreement.agreement_id, one.run.run_id
                 self._store.releases.insert(
                     con,
-                    NewRelease(new_id("rel"), agreement_id, one.run.run_id, one.partner, "attribution", job.released_at),
-                    json.dumps(release),
+                    NewRelease(new_id("rel"), agreement_id, run_id, caller, "attribution", job.released_at),
+                    stored,
+                    head_json,
                 )
-                self._store.audit(con, "coordinator", "release.attribution", agreement_id, json.loads(release["body_json"]))
-        return vendor_release
+                self._store.releases.insert(
+                    con,
+                    NewRelease(new_id("rel"), agreement_id, run_id, one.partner, "attribution", job.released_at),
+                    json.dumps(release),
+                    head_json,
+                )
+        return with_head(vendor_release, head_json)
 
     def show(self, caller: str, agreement_id: str) -> dict[str, Any]:
         agreement = self._agreements.not_revoked(caller, agreement_id)
@@ -104,7 +116,7 @@ class AttributionJobs:
             raise FailedPrecondition(
                 f"nothing has been released to {caller} under agreement {agreement_id} yet; the vendor runs `attribution run` first"
             )
-        return dict(json.loads(stored))
+        return with_head(json.loads(stored.text), stored.audit_head)
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -159,32 +171,26 @@ class AttributionJobs:
             "signature": self._store.signer.sign(body_json.encode("utf-8")).hex(),
         }
 
-    def _store_vendor_release(self, con: Tx, caller: str, inputs: list[JobInput], job: Credited, release: dict[str, Any]) -> None:
-        """The vendor's release under every agreement of the job, each with its own audit entry."""
-        stored = pack_body(json.dumps(release))  # one body under every agreement: compressed once
+    def _audit_vendor_release(
+        self, con: Tx, caller: str, inputs: list[JobInput], job: Credited, release: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The vendor's release audited under every agreement of the job, one entry each; returns the entries."""
         body_sha256 = hashlib.sha256(release["body_json"].encode()).hexdigest()
+        entries = []
         for one in inputs:
-            agreement_id = one.agreement.agreement_id
-            self._store.releases.insert(
-                con, NewRelease(new_id("rel"), agreement_id, one.run.run_id, caller, "attribution", job.released_at), stored
-            )
             partner_row = next(s.to_dict() for s in job.summaries if s.partner == one.partner)
-            self._store.audit(
-                con,
-                "coordinator",
-                "release.attribution",
-                agreement_id,
-                {
-                    "viewer": caller,
-                    "job_id": job.job_id,
-                    "run_id": one.run.run_id,
-                    "model": job.model,
-                    "as_of": job.today.isoformat(),
-                    "deals": len(job.deals),
-                    "partner": partner_row,
-                    "body_sha256": body_sha256,
-                },
-            )
+            details = {
+                "viewer": caller,
+                "job_id": job.job_id,
+                "run_id": one.run.run_id,
+                "model": job.model,
+                "as_of": job.today.isoformat(),
+                "deals": len(job.deals),
+                "partner": partner_row,
+                "body_sha256": body_sha256,
+            }
+            entries.append(self._store.audit(con, "coordinator", "release.attribution", one.agreement.agreement_id, details))
+        return entries
 
 
 def _check_one_job(inputs: list[JobInput]) -> None:

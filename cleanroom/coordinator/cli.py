@@ -162,16 +162,52 @@ def _audit_export(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from cleanroom.auditlog.verify import verify_file
+    from cleanroom.auditlog.anchors import check_heads, distinct, read_held_heads
+    from cleanroom.auditlog.verify import load_key, verify_file
 
     result = verify_file(Path(args.file), Path(args.public_key))
+    held = distinct([h for source in args.receipts or [] for h in read_held_heads(Path(source))])
+    checks = check_heads(held, result.hashes, load_key(Path(args.public_key)))
+    failed = [c for c in checks if not c.ok]
     if args.json:
-        print_json({"ok": result.ok, "entries": result.entries, "head_hash": result.head_hash, "problems": result.problems})
-    elif result.ok:
-        print(f"intact: {result.entries} entries, head {result.head_hash}, checkpoint signature valid")
+        print_json(
+            {
+                "ok": result.ok and not failed,
+                "entries": result.entries,
+                "head_hash": result.head_hash,
+                "problems": result.problems,
+                "heads": [c.to_dict() for c in checks],
+            }
+        )
     else:
-        print_table(f"audit log {args.file} is BROKEN", ["line", "problem"], [[p["line"], p["problem"]] for p in result.problems])
-    return 0 if result.ok else 1
+        _print_verification(args.file, result.ok, result.entries, result.head_hash, result.problems)
+        if args.receipts:
+            _print_head_checks(checks, result.entries)
+    return 0 if result.ok and not failed else 1
+
+
+def _print_verification(file: str, ok: bool, entries: int, head_hash: str, problems: list[dict[str, Any]]) -> None:
+    if ok:
+        print(f"intact: {entries} entries, head {head_hash}, checkpoint signature valid")
+    else:
+        print_table(f"audit log {file} is BROKEN", ["line", "problem"], [[p["line"], p["problem"]] for p in problems])
+
+
+def _print_head_checks(checks: Sequence[Any], entries: int) -> None:
+    if not checks:
+        print("no signed audit heads in the receipts given (receipts from before audit heads?): a rollback cannot be checked")
+        return
+    rows = [[c.status, c.held.head.count, c.held.head.signed_at, c.held.source, c.message] for c in checks]
+    rolled = sum(1 for c in checks if c.rolled_back)
+    forged = sum(1 for c in checks if c.status == "forged")
+    title = f"all {len(checks)} audit heads the parties hold are in this log ({entries} entries)"
+    if rolled:
+        title = (
+            f"{rolled} of {len(checks)} audit heads the parties hold are NOT in this log ({entries} entries): it was rolled back"
+        )
+    elif forged:
+        title = f"{forged} of {len(checks)} heads given are not signed by this coordinator: they prove nothing (receipts edited?)"
+    print_table(title, ["status", "entry", "signed at", "held in", "what it means"], rows)
 
 
 def _audit_report(args: argparse.Namespace) -> int:
@@ -320,6 +356,14 @@ def _add_audit_commands(sub: Any) -> None:
     p = asub.add_parser("verify", help="check an exported audit log offline")
     p.add_argument("file")
     p.add_argument("--public-key", required=True, help="the coordinator's Ed25519 public key (PEM)")
+    p.add_argument(
+        "--receipts",
+        action="extend",
+        nargs="+",
+        metavar="DIR",
+        help="a client profile directory, its receipts.jsonl, or a heads export (`cleanroom-client receipts export-heads`): "
+        "report the log shorter than, or diverging from, any signed audit head held there (several may be given)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_audit_verify)
     p = asub.add_parser("report", help="disclosure report: what was released to whom, when, under which terms")

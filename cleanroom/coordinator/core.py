@@ -15,17 +15,18 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
+from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.abandoned import sweep_abandoned
 from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
 from cleanroom.coordinator.completion import Completion
-from cleanroom.coordinator.limits import Limits, denial_details, named_agreement
+from cleanroom.coordinator.limits import MAX_HEAD_POSITIONS, Limits, denial_details, named_agreement
 from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.uploads import UploadAnnouncement, Uploads
-from cleanroom.errors import NotFound
+from cleanroom.errors import InvalidArgument, NotFound
 
 __all__ = ["Coordinator"]
 
@@ -180,3 +181,10 @@ class Coordinator:
     def audit_denial(self, caller: str, method: str, agreement_id: str | None, code: str, reason: str) -> None:
         """A refused call's permanent entry, bounded whatever the caller sent (a junk agreement id is not kept)."""
         self.store.audit_now(caller, "request.denied", named_agreement(agreement_id), denial_details(method, code, reason))
+
+    def audit_heads(self, positions: builtins.list[int]) -> tuple[AuditHead | None, dict[int, str]]:
+        """The current audit head signed now, and the entry hashes at the positions a party holds heads for
+        (hashes only: a party checks its heads against the log without reading other parties' entries)."""
+        if len(positions) > MAX_HEAD_POSITIONS:
+            raise InvalidArgument(f"at most {MAX_HEAD_POSITIONS} positions per request (got {len(positions)}); ask in parts")
+        return self.store.heads_at(sorted(set(positions)))

@@ -41,6 +41,12 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_DENIAL_REASON = 500
 MAX_DENIAL_METHOD = 200
 
+# Positions of held audit heads one EntryHashes call may ask about (a party asks for its distinct heads).
+MAX_HEAD_POSITIONS = 10_000
+
+# Heads one POST /v1/audit/verification may carry: 150 as `export-heads` writes them fit MAX_BODY_BYTES.
+MAX_POSTED_HEADS = 150
+
 # Fixed by the protocol (both ends): listed here for the README's table.
 FIXED = {
     "terms_bytes": MAX_TERMS_BYTES,

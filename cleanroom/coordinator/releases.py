@@ -16,7 +16,7 @@ from typing import Any
 from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
 from cleanroom.coordinator.release_policy import overlap_release, reveal_cells
 from cleanroom.coordinator.runs import Runs
-from cleanroom.coordinator.store import NewRelease, Store, now
+from cleanroom.coordinator.store import NewRelease, Store, now, with_head
 from cleanroom.coordinator.store.records import RunRow
 from cleanroom.crypto.sealed import reveal_digest
 from cleanroom.errors import DataLoss, FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
@@ -37,7 +37,7 @@ class Releases:
         result_run = self._result_run(caller, agreement_id, run_id)
         stored = self._store.releases.stored(result_run, caller, "overlap")
         if stored is not None:
-            return dict(json.loads(stored))  # the same numbers again, at no cost
+            return with_head(json.loads(stored.text), stored.audit_head)  # the same numbers again, at no cost
         terms = agreement.terms
         spent, epsilon, budget = self._budget(caller, agreement_id, terms)
         run = self._runs.get(result_run)
@@ -53,16 +53,18 @@ class Releases:
         )
         body["signature"] = self._store.signer.sign_json(body).hex()
         with self._store.transaction() as con:
+            released: dict[str, Any] = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
+            if "dp" in body:
+                released["dp"] = body["dp"]
+            head = self._store.signed_head(self._store.audit(con, "coordinator", "release.overlap", agreement_id, released))
+            head_json = json.dumps(head.to_dict())
             self._store.releases.insert(
                 con,
                 NewRelease(new_id("rel"), agreement_id, result_run, caller, "overlap", now(), epsilon),
                 json.dumps(body, sort_keys=True),
+                head_json,
             )
-            released: dict[str, Any] = {k: body[k] for k in ("run_id", "viewer", "cells", "totals", "terms_hash") if k in body}
-            if "dp" in body:
-                released["dp"] = body["dp"]
-            self._store.audit(con, "coordinator", "release.overlap", agreement_id, released)
-        return body
+        return with_head(body, head_json)
 
     def _result_run(self, caller: str, agreement_id: str, run_id: str) -> str:
         """The run whose result is released: the one named, else the newest overlap result."""
@@ -103,9 +105,9 @@ class Releases:
         run = self._reveal_run(caller, agreement_id, run_id)
         stored = self._store.releases.stored(run.run_id, caller, "reveal")
         if stored is not None:
-            body = json.loads(stored)
+            body = json.loads(stored.text)
             rows = body.pop("sealed_rows")
-            return body, [{**r, "sealed": base64.b64decode(r["sealed"])} for r in rows]
+            return with_head(body, stored.audit_head), [{**r, "sealed": base64.b64decode(r["sealed"])} for r in rows]
         if agreement.state != "active" or run.terms_hash != agreement.terms_hash:
             raise FailedPrecondition(
                 f"run {run.run_id} ran under terms {run.terms_hash[:12]}..., and the terms of {agreement_id} are now "
@@ -185,13 +187,15 @@ class Releases:
         body["signature"] = self._store.signer.sign_json(body).hex()
         sealed_rows = [{**r, "sealed": base64.b64encode(r["sealed"]).decode("ascii")} for r in rows]
         with self._store.transaction() as con:
+            released = {k: body[k] for k in ("run_id", "viewer", "cells", "rows", "rows_digest", "terms_hash")}
+            head = self._store.signed_head(self._store.audit(con, "coordinator", "release.reveal", agreement_id, released))
+            head_json = json.dumps(head.to_dict())
             self._store.releases.insert(
                 con,
                 NewRelease(new_id("rel"), agreement_id, run.run_id, caller, "reveal", now()),
                 json.dumps({**body, "sealed_rows": sealed_rows}, sort_keys=True),
+                head_json,
             )
             # The release holds the rows now: one copy of the sealed bytes, not two.
             self._store.runs.delete_reveal_rows(con, run.run_id, caller)
-            released = {k: body[k] for k in ("run_id", "viewer", "cells", "rows", "rows_digest", "terms_hash")}
-            self._store.audit(con, "coordinator", "release.reveal", agreement_id, released)
-        return body, rows
+        return with_head(body, head_json), rows

@@ -8,6 +8,7 @@ the run (``completion``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -294,8 +295,7 @@ class Uploads:
         self._runs.collecting(upload)
         digests = self._check_complete(caller, upload, run)
         with self._store.transaction() as con:
-            self._store.uploads.commit(con, upload_id, now())
-            self._store.audit(
+            entry = self._store.audit(
                 con,
                 caller,
                 "upload.committed",
@@ -311,6 +311,7 @@ class Uploads:
                     "chunk_digests": digests,
                 },
             )
+            self._store.uploads.commit(con, upload_id, now(), json.dumps(self._store.signed_head(entry).to_dict()))
         upload = self._runs.own_upload(caller, upload_id)
         if os.environ.get(FAULT_EXIT_BEFORE_COMPLETION) and len(self._store.uploads.all_of_run(run.run_id, True)) == 4:
             os._exit(137)  # the crash-recovery tests: die like SIGKILL between the run's last commit and its completion
@@ -368,4 +369,5 @@ class Uploads:
             "upload_digest": upload.upload_digest,
             "received_at": upload.committed_at or "",
         }
-        return {**body, "signature": self._store.signer.sign_json(body)}
+        head = self._store.uploads.audit_head(upload.upload_id)
+        return {**body, "signature": self._store.signer.sign_json(body), **({"audit_head": json.loads(head)} if head else {})}

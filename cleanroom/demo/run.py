@@ -103,20 +103,26 @@ def print_targets(targets: list[dict[str, Any]], total: int) -> None:
     )
 
 
-def verify_audit(data_dir: Path, out: Path) -> dict[str, Any]:
-    """Export the coordinator's audit chain and verify it as a compliance team would: offline."""
-    from cleanroom.auditlog.verify import verify_file
+def verify_audit(data_dir: Path, out: Path, profiles: list[Path] | None = None) -> dict[str, Any]:
+    """Export the coordinator's audit chain and verify it as a compliance team would: offline, and against
+    the signed audit heads the parties kept with their receipts (`cleanroom audit verify --receipts`)."""
+    from cleanroom.auditlog.anchors import check_heads, distinct, read_held_heads
+    from cleanroom.auditlog.verify import load_key, verify_file
     from cleanroom.coordinator.audit.export import export
     from cleanroom.coordinator.datadir import DataDir
 
     summary = export(DataDir(data_dir), out)
     result = verify_file(out, Path(summary["public_key"]))
+    held = distinct([h for profile in profiles or [] for h in read_held_heads(profile)])
+    checks = check_heads(held, result.hashes, load_key(Path(summary["public_key"])))
     return {
         "file": str(out),
         "entries": result.entries,
         "head_hash": result.head_hash,
-        "ok": result.ok,
+        "ok": result.ok and all(c.ok for c in checks),
         "problems": result.problems,
+        "heads_checked": len(checks),
+        "heads_missing": [c.to_dict() for c in checks if not c.ok],
     }
 
 
@@ -322,8 +328,8 @@ def _print_report(
             f"of {len(attribution['profiles'])} partners exactly as the generator's ground truth says, to the cent. {elapsed:.1f} s."
         )
     out.print(
-        f"audit log: {audit['entries']} signed, hash-chained entries exported and verified offline "
-        f"({'intact' if audit['ok'] else 'BROKEN'}, head {audit['head_hash'][:16]}...)"
+        f"audit log: {audit['entries']} signed, hash-chained entries exported and verified offline, against the "
+        f"{audit['heads_checked']} signed heads the parties kept ({'intact' if audit['ok'] else 'BROKEN'}, head {audit['head_hash'][:16]}...)"
     )
     for name, r in receipts.items():
         out.print(f"{name} receipts: {r['receipts']} countersigned receipts {'verify' if r['ok'] else 'DO NOT verify'}")
@@ -345,7 +351,7 @@ def run_demo(args: argparse.Namespace) -> int:
         profiles = {**overlap["profiles"], **attribution["profiles"]}
         receipts = {name: client_json(profile, "receipts", "verify") for name, profile in profiles.items()}
         coordinator.stop()
-        audit = verify_audit(coordinator.data_dir, work / "audit.jsonl")
+        audit = verify_audit(coordinator.data_dir, work / "audit.jsonl", list(profiles.values()))
         elapsed = time.monotonic() - started
         if args.json:
             targets = overlap["targets"]

@@ -22,21 +22,22 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from cleanroom.v1 import audit_pb2 as cleanroom_dot_v1_dot_audit__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63leanroom/v1/attribution.proto\x12\x0c\x63leanroom.v1\"F\n\x15RunAttributionRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\".\n\x16ShowAttributionRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\"N\n\x12\x41ttributionRelease\x12\x12\n\nrelease_id\x18\x01 \x01(\t\x12\x11\n\tbody_json\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x32\xb2\x01\n\x12\x41ttributionService\x12L\n\x03Run\x12#.cleanroom.v1.RunAttributionRequest\x1a .cleanroom.v1.AttributionRelease\x12N\n\x04Show\x12$.cleanroom.v1.ShowAttributionRequest\x1a .cleanroom.v1.AttributionReleaseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63leanroom/v1/attribution.proto\x12\x0c\x63leanroom.v1\x1a\x18\x63leanroom/v1/audit.proto\"F\n\x15RunAttributionRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\".\n\x16ShowAttributionRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\"{\n\x12\x41ttributionRelease\x12\x12\n\nrelease_id\x18\x01 \x01(\t\x12\x11\n\tbody_json\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12+\n\naudit_head\x18\x04 \x01(\x0b\x32\x17.cleanroom.v1.AuditHead2\xb2\x01\n\x12\x41ttributionService\x12L\n\x03Run\x12#.cleanroom.v1.RunAttributionRequest\x1a .cleanroom.v1.AttributionRelease\x12N\n\x04Show\x12$.cleanroom.v1.ShowAttributionRequest\x1a .cleanroom.v1.AttributionReleaseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cleanroom.v1.attribution_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RUNATTRIBUTIONREQUEST']._serialized_start=48
-  _globals['_RUNATTRIBUTIONREQUEST']._serialized_end=118
-  _globals['_SHOWATTRIBUTIONREQUEST']._serialized_start=120
-  _globals['_SHOWATTRIBUTIONREQUEST']._serialized_end=166
-  _globals['_ATTRIBUTIONRELEASE']._serialized_start=168
-  _globals['_ATTRIBUTIONRELEASE']._serialized_end=246
-  _globals['_ATTRIBUTIONSERVICE']._serialized_start=249
-  _globals['_ATTRIBUTIONSERVICE']._serialized_end=427
+  _globals['_RUNATTRIBUTIONREQUEST']._serialized_start=74
+  _globals['_RUNATTRIBUTIONREQUEST']._serialized_end=144
+  _globals['_SHOWATTRIBUTIONREQUEST']._serialized_start=146
+  _globals['_SHOWATTRIBUTIONREQUEST']._serialized_end=192
+  _globals['_ATTRIBUTIONRELEASE']._serialized_start=194
+  _globals['_ATTRIBUTIONRELEASE']._serialized_end=317
+  _globals['_ATTRIBUTIONSERVICE']._serialized_start=320
+  _globals['_ATTRIBUTIONSERVICE']._serialized_end=498
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from cleanroom.v1 import audit_pb2 as _audit_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -39,7 +40,7 @@ class OverlapTotals(_message.Message):
     def __init__(self, mine: _Optional[int] = ..., theirs: _Optional[int] = ..., overlap: _Optional[int] = ..., overlap_suppressed: _Optional[bool] = ...) -> None: ...
 
 class OverlapRelease(_message.Message):
-    __slots__ = ("agreement_id", "run_id", "viewer", "other", "cells", "totals", "terms_version", "terms_hash", "released_at", "min_count", "signature", "dp")
+    __slots__ = ("agreement_id", "run_id", "viewer", "other", "cells", "totals", "terms_version", "terms_hash", "released_at", "min_count", "signature", "dp", "audit_head")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     VIEWER_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +53,7 @@ class OverlapRelease(_message.Message):
     MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     DP_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_HEAD_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     run_id: str
     viewer: str
@@ -64,7 +66,8 @@ class OverlapRelease(_message.Message):
     min_count: int
     signature: bytes
     dp: DpSpend
-    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., cells: _Optional[_Iterable[_Union[OverlapCell, _Mapping]]] = ..., totals: _Optional[_Union[OverlapTotals, _Mapping]] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., signature: _Optional[bytes] = ..., dp: _Optional[_Union[DpSpend, _Mapping]] = ...) -> None: ...
+    audit_head: _audit_pb2.AuditHead
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., cells: _Optional[_Iterable[_Union[OverlapCell, _Mapping]]] = ..., totals: _Optional[_Union[OverlapTotals, _Mapping]] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., signature: _Optional[bytes] = ..., dp: _Optional[_Union[DpSpend, _Mapping]] = ..., audit_head: _Optional[_Union[_audit_pb2.AuditHead, _Mapping]] = ...) -> None: ...
 
 class DpSpend(_message.Message):
     __slots__ = ("epsilon_spent", "budget", "budget_remaining")
@@ -97,7 +100,7 @@ class RevealCell(_message.Message):
     def __init__(self, mine: _Optional[str] = ..., theirs: _Optional[str] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ...) -> None: ...
 
 class RevealRelease(_message.Message):
-    __slots__ = ("agreement_id", "run_id", "viewer", "other", "terms_version", "terms_hash", "released_at", "min_count", "cells", "rows", "rows_digest", "signature")
+    __slots__ = ("agreement_id", "run_id", "viewer", "other", "terms_version", "terms_hash", "released_at", "min_count", "cells", "rows", "rows_digest", "signature", "audit_head")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     VIEWER_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +113,7 @@ class RevealRelease(_message.Message):
     ROWS_FIELD_NUMBER: _ClassVar[int]
     ROWS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_HEAD_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     run_id: str
     viewer: str
@@ -122,7 +126,8 @@ class RevealRelease(_message.Message):
     rows: int
     rows_digest: str
     signature: bytes
-    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., cells: _Optional[_Iterable[_Union[RevealCell, _Mapping]]] = ..., rows: _Optional[int] = ..., rows_digest: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    audit_head: _audit_pb2.AuditHead
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., cells: _Optional[_Iterable[_Union[RevealCell, _Mapping]]] = ..., rows: _Optional[int] = ..., rows_digest: _Optional[str] = ..., signature: _Optional[bytes] = ..., audit_head: _Optional[_Union[_audit_pb2.AuditHead, _Mapping]] = ...) -> None: ...
 
 class RevealedAccount(_message.Message):
     __slots__ = ("account", "their_account", "theirs", "sealed", "mine", "company")

@@ -1,3 +1,4 @@
+from cleanroom.v1 import audit_pb2 as _audit_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -97,7 +98,7 @@ class CommitUploadRequest(_message.Message):
     def __init__(self, upload_id: _Optional[str] = ...) -> None: ...
 
 class UploadReceipt(_message.Message):
-    __slots__ = ("upload_id", "run_id", "agreement_id", "terms_hash", "kind", "party", "total_points", "total_chunks", "upload_digest", "received_at", "signature")
+    __slots__ = ("upload_id", "run_id", "agreement_id", "terms_hash", "kind", "party", "total_points", "total_chunks", "upload_digest", "received_at", "signature", "audit_head")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +110,7 @@ class UploadReceipt(_message.Message):
     UPLOAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_HEAD_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     run_id: str
     agreement_id: str
@@ -120,7 +122,8 @@ class UploadReceipt(_message.Message):
     upload_digest: str
     received_at: str
     signature: bytes
-    def __init__(self, upload_id: _Optional[str] = ..., run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., party: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., upload_digest: _Optional[str] = ..., received_at: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    audit_head: _audit_pb2.AuditHead
+    def __init__(self, upload_id: _Optional[str] = ..., run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., party: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., upload_digest: _Optional[str] = ..., received_at: _Optional[str] = ..., signature: _Optional[bytes] = ..., audit_head: _Optional[_Union[_audit_pb2.AuditHead, _Mapping]] = ...) -> None: ...
 
 class FetchPeerPointsRequest(_message.Message):
     __slots__ = ("run_id",)

@@ -55,6 +55,7 @@ def test_demo_json_matches_ground_truth_and_verifies(tmp_path):
     )
     assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
     assert result["audit"]["ok"] and result["audit"]["entries"] > 0
+    assert result["audit"]["heads_checked"] > 0 and result["audit"]["heads_missing"] == []
     assert all(r["ok"] and r["receipts"] > 0 for r in result["receipts"].values())
     # Attribution: every partner's credit adds up from the per-deal credit the vendor was given.
     view = result["attribution"]

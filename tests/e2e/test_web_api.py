@@ -9,9 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cleanroom.auditlog.heads import sign_head
 from cleanroom.auditlog.verify import verify_file
-from cleanroom.crypto.signing import verify_json
+from cleanroom.coordinator.datadir import DataDir
+from cleanroom.crypto.signing import Signer, verify_json
 
 from web_data import web_server  # noqa: F401  (session fixture)
 
@@ -241,6 +244,39 @@ def test_verification_and_an_export_that_verifies_offline(api, tmp_path: Path):
     assert {line["agreement_id"] for line in lines if line["type"] == "entry"} == {ids["a"]}  # the rest redacted
     error(api("auditor", "/v1/audit/export"), 400, "INVALID_ARGUMENT")  # an auditor names its agreement
     error(api("auditor", "/v1/audit/export", params={"agreement_id": ids["x"]}), 403, "PERMISSION_DENIED")
+
+
+def test_verification_against_posted_heads(api):
+    """POST /v1/audit/verification with a heads export: each head checked against the stored chain."""
+    signer = DataDir(Path(api.server["data_dir"])).signer()
+    entries = ok(api("auditor", "/v1/audit/entries", params={"order": "asc", "limit": 10}))["items"]
+    total = ok(api("auditor", "/v1/audit/verification"))["entries"]
+    held = sign_head(signer, 5, entries[4]["entry_hash"], entries[4]["at"]).to_dict()
+    beyond = sign_head(signer, total + 50, "ab" * 32, "2099-01-01T00:00:00Z").to_dict()  # a head for a longer log
+    foreign = sign_head(Signer(Ed25519PrivateKey.generate()), total + 50, "ab" * 32, "t").to_dict()
+
+    def post(key: str, heads: list[dict]) -> httpx.Response:
+        return api(key, "/v1/audit/verification", method="POST", json={"format": "cleanroom.audit-heads/v1", "heads": heads})
+
+    fine = ok(post("auditor", [held]))
+    assert fine["status"] == "verified" and [h["status"] for h in fine["heads"]] == ["ok"]
+    rolled = ok(post("partner_a_auditor", [held, {**beyond, "source": "vendor/receipts.jsonl line 9"}]))
+    assert rolled["status"] == "rolled back"
+    assert [(h["status"], h["missing"]) for h in rolled["heads"]] == [("ok", 0), ("shorter", 50)]
+    assert rolled["heads"][1]["source"] == "heads[1] (vendor/receipts.jsonl line 9)"
+    forged = ok(post("auditor", [foreign]))  # proves nothing: reported, but no rollback claimed
+    assert forged["status"] == "verified" and forged["heads"][0]["status"] == "forged"
+    assert ok(api("auditor", "/v1/audit/verification"))["entries"] == total  # checking writes nothing
+    error(post("analyst", [held]), 403, "PERMISSION_DENIED")
+    bad = api(
+        "auditor",
+        "/v1/audit/verification",
+        method="POST",
+        json={"format": "cleanroom.audit-heads/v1", "heads": [{**held, "signature": "zz"}]},
+    )
+    assert "signature" in error(bad, 400, "INVALID_ARGUMENT")
+    other = api("auditor", "/v1/audit/verification", method="POST", json={"format": "other", "heads": [held]})
+    assert "format" in error(other, 400, "INVALID_ARGUMENT")
 
 
 def test_disclosure_report_full_for_the_viewer_redacted_for_the_other_partner(api):

@@ -5,6 +5,7 @@ Screenshots go to each test's tmp_path (1366-px-wide laptop viewport).
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -203,5 +204,50 @@ def test_a_tampered_store_shows_a_broken_badge(tmp_path: Path):
             assert page.get_attribute("[data-testid=verification]", "data-status") == "broken"
             assert f"entry {edited[0]}" in page.inner_text("[data-testid=verification]")
             page.screenshot(path=str(tmp_path / "audit-broken.png"))
+    finally:
+        coordinator.stop()
+
+
+def test_the_audit_page_checks_pasted_heads_and_shows_a_rollback(tmp_path: Path):
+    built = build(tmp_path)
+    con = duckdb.connect(str(Path(built["data_dir"]) / "coordinator.duckdb"))
+    # The heads the coordinator handed out with its releases: what the parties hold.
+    handed = [
+        json.loads(r[0]) for r in con.execute("SELECT DISTINCT audit_head FROM releases WHERE audit_head IS NOT NULL").fetchall()
+    ]
+    newest = max(h["count"] for h in handed)
+    con.execute("DELETE FROM audit_log WHERE seq > ?", [newest - 3])  # someone with the file drops the last entries
+    con.close()
+    heads = {"format": "cleanroom.audit-heads/v1", "heads": sorted(handed, key=lambda h: h["count"])}
+    coordinator = LocalCoordinator(Path(built["data_dir"]), http=True).start()
+    server = {**built, "url": coordinator.http_url}
+    try:
+        assert api_get(server, "auditor", "/v1/audit/verification")["status"] == "verified"  # the chain alone looks fine
+        posted = httpx.post(
+            server["url"] + "/v1/audit/verification",
+            json=heads,
+            headers={"Authorization": f"Bearer {built['keys']['auditor']}"},
+            timeout=30,
+        ).json()
+        assert posted["status"] == "rolled back"
+        with browser_page(tmp_path) as page:
+            login(page, server["url"], built["keys"]["auditor"])
+            assert page.get_attribute("[data-testid=verification]", "data-status") == "verified"
+            page.click("text=Check against the heads a party holds")
+            page.fill("textarea[name=heads]", json.dumps(heads))
+            page.get_by_role("button", name="Check heads").click()
+            page.wait_for_url("**/audit/heads")
+            assert page.get_attribute("[data-testid=verification]", "data-status") == "rolled back"
+            assert "ROLLED BACK" in page.inner_text("[data-testid=verification]")
+            shown = page.locator("[data-testid=head-check]").evaluate_all("rows => rows.map(r => r.dataset.status)")
+            assert shown == [h["status"] for h in posted["heads"]] and "shorter" in shown
+            page.screenshot(path=str(tmp_path / "audit-rolled-back.png"), full_page=True)
+            page.goto(server["url"] + "/audit")
+            page.click("text=Check against the heads a party holds")
+            page.fill("textarea[name=heads]", '{"format": "something else"}')
+            page.get_by_role("button", name="Check heads").click()
+            page.wait_for_url("**/audit/heads")
+            assert "Not a heads export" in page.inner_text("[data-testid=heads-error]")
+            assert page.locator("[data-testid=head-check]").count() == 0
     finally:
         coordinator.stop()

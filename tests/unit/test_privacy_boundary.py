@@ -47,7 +47,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 from importlinter import api as importlinter
 
-from cleanroom.v1 import agreements_pb2, attribution_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -186,7 +186,13 @@ def test_no_cleanroom_module_loads_the_client_at_import_time():
 
 # -- 2. the wire contract -------------------------------------------------------------------
 
-FILES = (agreements_pb2.DESCRIPTOR, runs_pb2.DESCRIPTOR, results_pb2.DESCRIPTOR, attribution_pb2.DESCRIPTOR)
+FILES = (
+    agreements_pb2.DESCRIPTOR,
+    runs_pb2.DESCRIPTOR,
+    results_pb2.DESCRIPTOR,
+    attribution_pb2.DESCRIPTOR,
+    audit_pb2.DESCRIPTOR,
+)
 
 
 def _all_messages(files=FILES):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.store.records import OWN, REBLINDED
-from cleanroom.v1 import agreements_pb2, attribution_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2
 
 _KINDS: dict[int, str] = {runs_pb2.UPLOAD_KIND_OWN: OWN, runs_pb2.UPLOAD_KIND_REBLINDED: REBLINDED}
 _KIND_ENUM = {OWN: runs_pb2.UPLOAD_KIND_OWN, REBLINDED: runs_pb2.UPLOAD_KIND_REBLINDED}
@@ -48,9 +49,34 @@ def progress_message(upload_id: str, received: list[int]) -> runs_pb2.UploadProg
     return runs_pb2.UploadProgress(upload_id=upload_id, received_chunks=received)
 
 
+def head_message(head: dict[str, Any] | AuditHead | None) -> audit_pb2.AuditHead | None:
+    """A signed audit head (as the domain serves it beside a release or receipt: a dict; or a record)."""
+    if head is None:
+        return None
+    value = head.to_dict() if isinstance(head, AuditHead) else head
+    return audit_pb2.AuditHead(
+        count=value["count"],
+        head_hash=value["head_hash"],
+        signed_at=value["signed_at"],
+        signature=bytes.fromhex(value["signature"]),
+    )
+
+
+def empty_head() -> audit_pb2.AuditHead:
+    """An empty log has no head to sign: count 0, nothing else."""
+    return audit_pb2.AuditHead()
+
+
+def entry_hashes_message(head: AuditHead | None, hashes: dict[int, str], positions: list[int]) -> audit_pb2.EntryHashesResponse:
+    return audit_pb2.EntryHashesResponse(
+        head=head_message(head),
+        entries=[audit_pb2.EntryHash(position=p, entry_hash=hashes[p]) for p in positions if p in hashes],
+    )
+
+
 def receipt_message(receipt: dict[str, Any]) -> runs_pb2.UploadReceipt:
-    fields = {k: v for k, v in receipt.items() if k != "kind"}
-    return runs_pb2.UploadReceipt(kind=_KIND_ENUM[receipt["kind"]], **fields)
+    fields = {k: v for k, v in receipt.items() if k not in ("kind", "audit_head")}
+    return runs_pb2.UploadReceipt(kind=_KIND_ENUM[receipt["kind"]], audit_head=head_message(receipt.get("audit_head")), **fields)
 
 
 def chunk_message(chunk: dict[str, Any]) -> runs_pb2.PointChunk:
@@ -76,15 +102,17 @@ def overlap_message(body: dict[str, Any]) -> results_pb2.OverlapRelease:
         min_count=body["min_count"],
         signature=bytes.fromhex(body["signature"]),
         dp=results_pb2.DpSpend(**body["dp"]) if "dp" in body else None,
+        audit_head=head_message(body.get("audit_head")),
     )
 
 
 def reveal_parts(body: dict[str, Any], rows: list[dict[str, Any]]) -> Iterator[results_pb2.RevealPart]:
     """The reveal as a stream: the signed release in the first part, the rows in parts of REVEAL_ROWS_PER_PART."""
     release = results_pb2.RevealRelease(
-        **{k: v for k, v in body.items() if k not in ("kind", "cells", "signature")},
+        **{k: v for k, v in body.items() if k not in ("kind", "cells", "signature", "audit_head")},
         cells=[results_pb2.RevealCell(**c) for c in body["cells"]],
         signature=bytes.fromhex(body["signature"]),
+        audit_head=head_message(body.get("audit_head")),
     )
     for start in range(0, max(len(rows), 1), REVEAL_ROWS_PER_PART):
         part = results_pb2.RevealPart(rows=[results_pb2.RevealedAccount(**r) for r in rows[start : start + REVEAL_ROWS_PER_PART]])
@@ -95,5 +123,8 @@ def reveal_parts(body: dict[str, Any], rows: list[dict[str, Any]]) -> Iterator[r
 
 def attribution_message(release: dict[str, Any]) -> attribution_pb2.AttributionRelease:
     return attribution_pb2.AttributionRelease(
-        release_id=release["release_id"], body_json=release["body_json"], signature=bytes.fromhex(release["signature"])
+        release_id=release["release_id"],
+        body_json=release["body_json"],
+        signature=bytes.fromhex(release["signature"]),
+        audit_head=head_message(release.get("audit_head")),
     )

@@ -18,7 +18,7 @@ import grpc
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.grpc import convert
 from cleanroom.errors import CleanroomError, PermissionDenied, RequestError
-from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, results_pb2_grpc, runs_pb2, runs_pb2_grpc
+from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, audit_pb2_grpc, results_pb2_grpc, runs_pb2, runs_pb2_grpc
 from cleanroom.wire.status import grpc_code
 
 log = logging.getLogger("cleanroom.coordinator.grpc")
@@ -210,3 +210,16 @@ class AttributionService(_Base, attribution_pb2_grpc.AttributionServiceServicer)
     @rpc
     def Show(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
         return convert.attribution_message(self.coordinator.show_attribution(caller, request.agreement_id))
+
+
+class AuditService(_Base, audit_pb2_grpc.AuditServiceServicer):
+    @rpc
+    def CurrentHead(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
+        head, _ = self.coordinator.audit_heads([])
+        return convert.head_message(head) or convert.empty_head()
+
+    @rpc
+    def EntryHashes(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
+        positions = [int(p) for p in request.positions]
+        head, hashes = self.coordinator.audit_heads(positions)
+        return convert.entry_hashes_message(head, hashes, positions)

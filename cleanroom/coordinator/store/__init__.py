@@ -19,17 +19,25 @@ from typing import Any
 
 import duckdb
 
+from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.store.agreements import AgreementRepository
 from cleanroom.coordinator.store.api_keys import ApiKeyRepository
-from cleanroom.coordinator.store.audit import AuditLog
+from cleanroom.coordinator.store.audit import AuditLog, entry_hashes_at
 from cleanroom.coordinator.store.connection import Database, Tx, now
 from cleanroom.coordinator.store.records import StoredBody
-from cleanroom.coordinator.store.releases import INLINE_RELEASE_BYTES, NewRelease, ReleaseRepository, pack_body, release_text
+from cleanroom.coordinator.store.releases import (
+    INLINE_RELEASE_BYTES,
+    NewRelease,
+    ReleaseRepository,
+    pack_body,
+    release_text,
+    with_head,
+)
 from cleanroom.coordinator.store.runs import RunRepository
 from cleanroom.coordinator.store.uploads import UploadRepository
 from cleanroom.crypto.signing import Signer
 
-__all__ = ["INLINE_RELEASE_BYTES", "NewRelease", "Store", "StoredBody", "Tx", "now", "pack_body", "release_text"]
+__all__ = ["INLINE_RELEASE_BYTES", "NewRelease", "Store", "StoredBody", "Tx", "now", "pack_body", "release_text", "with_head"]
 
 
 class Store:
@@ -83,6 +91,19 @@ class Store:
     def audit(self, con: Tx, actor: str, action: str, agreement_id: str | None, details: dict[str, Any]) -> dict[str, Any]:
         """Append a signed, hash-chained entry inside the caller's transaction."""
         return self.audit_log.append(con, actor, action, agreement_id, details)
+
+    def signed_head(self, entry: dict[str, Any]) -> AuditHead:
+        """The signed audit head as of an entry ``audit`` just appended (given with the release or receipt it records)."""
+        return self.audit_log.signed_head(entry)
+
+    def current_head(self) -> tuple[AuditHead | None, dict[int, str]]:
+        """The current head signed now, and nothing else (see ``heads_at``)."""
+        return self.heads_at([])
+
+    def heads_at(self, positions: list[int]) -> tuple[AuditHead | None, dict[int, str]]:
+        """The current head signed now, and the entry hashes at ``positions``, read together (one snapshot)."""
+        with self.reading() as con:
+            return self.audit_log.current_head(con), entry_hashes_at(con, positions)
 
     def audit_now(self, actor: str, action: str, agreement_id: str | None, details: dict[str, Any]) -> None:
         """An audit entry on its own (e.g. a denied request, which changes nothing else)."""

@@ -12,9 +12,15 @@ from typing import Any
 import duckdb
 
 from cleanroom.auditlog.chain import GENESIS_HASH, entry_body, entry_hash
+from cleanroom.auditlog.heads import AuditHead, sign_head
 from cleanroom.coordinator.store.connection import Tx, columns, now
 from cleanroom.coordinator.store.records import AgreementRow, AuditRow
 from cleanroom.crypto.signing import Signer
+
+# The newest entry, found through max(seq): DuckDB 2.0.1 answers "ORDER BY seq DESC LIMIT 1" from stale
+# data once entries were deleted (a rolled-back store): it kept returning the old newest entry after a new
+# one was inserted, so every later append collided on its primary key and nothing could be audited.
+_NEWEST = "SELECT {} FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
 
 
 class AuditLog:
@@ -23,7 +29,7 @@ class AuditLog:
 
     def append(self, con: Tx, actor: str, action: str, agreement_id: str | None, details: dict[str, Any]) -> dict[str, Any]:
         """Append an entry inside the caller's transaction (so it commits with what it records)."""
-        last = con.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        last = con.execute(_NEWEST.format("seq, entry_hash")).fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         at = now()
         body = entry_body(seq, at, actor, action, agreement_id, details, prev)
@@ -35,6 +41,23 @@ class AuditLog:
             [seq, at, actor, action, agreement_id, json.dumps(details, sort_keys=True), prev, digest, signature],
         )
         return {**body, "entry_hash": digest}
+
+    def signed_head(self, entry: dict[str, Any]) -> AuditHead:
+        """The head as of ``entry`` (as ``append`` returned it): the log held ``seq`` entries, ending with this one."""
+        return sign_head(self._signer, int(entry["seq"]), str(entry["entry_hash"]), str(entry["at"]))
+
+    def current_head(self, con: duckdb.DuckDBPyConnection) -> AuditHead | None:
+        """The newest entry's head, signed now (None while the log is empty)."""
+        last = con.execute(_NEWEST.format("seq, entry_hash, logged_at")).fetchone()
+        return sign_head(self._signer, int(last[0]), str(last[1]), str(last[2])) if last else None
+
+
+def entry_hashes_at(con: duckdb.DuckDBPyConnection, positions: list[int]) -> dict[int, str]:
+    """The hashes of the entries at these positions (sequence numbers) that the log holds."""
+    if not positions:
+        return {}
+    found = con.execute("SELECT seq, entry_hash FROM audit_log WHERE seq IN (SELECT unnest(?))", [positions]).fetchall()
+    return {int(seq): str(digest) for seq, digest in found}
 
 
 def chain(con: duckdb.DuckDBPyConnection) -> list[AuditRow]:

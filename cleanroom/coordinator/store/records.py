@@ -120,7 +120,7 @@ class RevealRow:
     their_account: int
     theirs: str  # JSON list of the other side's populations on granted pairs
     sealed: bytes | None
-    mine: str | None  # JSON list of the viewer's populations on those pairs (None: computed before migration 11)
+    mine: str | None  # JSON list of the viewer's populations on those pairs (None: computed before migration 12)
     company: int | None  # the company (component) the pair belongs to
 
 
@@ -131,6 +131,19 @@ class ExpiredCandidate:
     run_id: str
     agreement_id: str
     completed_at: str
+
+
+@dataclass(frozen=True)
+class KeptRelease:
+    """A release made earlier: its stored body and the signed audit head it was given with (JSON; None before migration 9)."""
+
+    body_json: str
+    body_zlib: bytes | None
+    audit_head: str | None
+
+    @property
+    def text(self) -> str:
+        return StoredBody(self.body_json, self.body_zlib).text
 
 
 @dataclass(frozen=True)

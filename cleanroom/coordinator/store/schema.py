@@ -205,10 +205,20 @@ CREATE TABLE IF NOT EXISTS upload_signatures (
 );
 """,
     ),
+    # The signed audit head each release and upload receipt was given with (cleanroom.auditlog.heads), so a
+    # release asked for again carries the same head.
+    Migration(
+        11,
+        "audit heads on releases and receipts",
+        """
+ALTER TABLE releases ADD COLUMN IF NOT EXISTS audit_head TEXT;
+ALTER TABLE uploads ADD COLUMN IF NOT EXISTS audit_head TEXT;
+""",
+    ),
     # Reveal rows say which of the viewer's populations they lie on and which company (component of
     # the match graph) they belong to, so the release can be checked against its counts (cleanroom.reveal).
     Migration(
-        11,
+        12,
         "reveal rows: populations and company",
         "ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS mine TEXT; ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS company UBIGINT;",
     ),

@@ -98,8 +98,16 @@ class UploadRepository:
         return (bytes(found[0]), bytes(found[1])) if found else None
 
     @staticmethod
-    def commit(con: Tx, upload_id: str, at: str) -> None:
-        con.execute("UPDATE uploads SET committed = true, committed_at = ? WHERE upload_id = ?", [at, upload_id])
+    def commit(con: Tx, upload_id: str, at: str, audit_head: str) -> None:
+        """Committed at ``at``; ``audit_head`` is the signed head (JSON) its receipt carries."""
+        con.execute(
+            "UPDATE uploads SET committed = true, committed_at = ?, audit_head = ? WHERE upload_id = ?",
+            [at, audit_head, upload_id],
+        )
+
+    def audit_head(self, upload_id: str) -> str | None:
+        """The signed head (JSON) the upload's receipt carries; None for one committed before migration 9."""
+        return self._db.text("SELECT audit_head FROM uploads WHERE upload_id = ?", [upload_id])
 
     # -- chunks ------------------------------------------------------------------------------
 

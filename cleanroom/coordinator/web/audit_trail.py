@@ -6,6 +6,8 @@ import datetime as dt
 import threading
 from typing import Any
 
+from cleanroom.auditlog.anchors import HeldHead, check_heads, distinct
+from cleanroom.auditlog.heads import AuditHead
 from cleanroom.auditlog.verify import verify_lines
 from cleanroom.coordinator.audit.export import chain_lines, entry_dict, export_text
 from cleanroom.coordinator.audit.report import disclosure_report_from
@@ -14,6 +16,7 @@ from cleanroom.coordinator.store.reads import AuditQuery, WebReads
 from cleanroom.coordinator.web.access import agreement_for
 from cleanroom.coordinator.web.auth import Principal
 from cleanroom.coordinator.web.cursors import decode_cursor, encode_cursor
+from cleanroom.coordinator.web.models import HeadsExport
 from cleanroom.coordinator.web.redaction import redact_report
 from cleanroom.crypto.signing import Signer, load_public_key
 from cleanroom.errors import InvalidArgument, NotFound
@@ -67,15 +70,27 @@ class Verifier:
 
     def __init__(self, reads: WebReads, signer: Signer) -> None:
         self.reads, self.signer = reads, signer
-        self._verified: tuple[tuple[int, str], dict[str, Any]] | None = None
+        self._verified: tuple[tuple[int, str], dict[str, Any], list[str]] | None = None
         self._lock = threading.Lock()
 
     def status(self) -> dict[str, Any]:
+        return dict(self._checked()[0])
+
+    def against(self, held: list[HeldHead]) -> dict[str, Any]:
+        """The chain's status, and each head a party holds checked against it: a chain that verifies but lacks
+        a held head's entry, or holds another one there, was rolled back."""
+        status, hashes = self._checked()
+        checks = check_heads(distinct(held), hashes, load_public_key(self.signer.public_pem))
+        if status["status"] == "verified" and any(c.rolled_back for c in checks):
+            status = {**status, "status": "rolled back"}
+        return {**status, "heads": [c.to_dict() for c in checks]}
+
+    def _checked(self) -> tuple[dict[str, Any], list[str]]:
         with self._lock:
             # A write between these two reads only makes the next call check again: the key is the older head.
             head = self.reads.chain_head()
             if self._verified and self._verified[0] == head:
-                return dict(self._verified[1])
+                return self._verified[1], self._verified[2]
             with self.reads.reading() as con:
                 lines = list(chain_lines(con, None))
             text, _ = export_text(lines, self.signer, None)
@@ -88,8 +103,8 @@ class Verifier:
                 "checked_at": now(),
                 "problems": [{"seq": seqs.get(pr["line"]), "problem": pr["problem"]} for pr in result.problems],
             }
-            self._verified = (head, status)
-            return dict(status)
+            self._verified = (head, status, result.hashes)
+            return status, result.hashes
 
 
 def export(reads: WebReads, signer: Signer, p: Principal, agreement_id: str | None) -> tuple[str, str]:
@@ -112,3 +127,13 @@ def disclosure_report(reads: WebReads, p: Principal, agreement_id: str) -> dict[
     if report is None:
         raise NotFound(f"agreement {agreement_id!r} does not exist")
     return report if p.is_admin else redact_report(report, p.party)
+
+
+def posted_heads(body: HeadsExport) -> list[HeldHead]:
+    """A posted heads export as held heads, each named by its place in the post (and where the party kept it)."""
+    return [
+        HeldHead(
+            AuditHead(h.count, h.head_hash, h.signed_at, h.signature), f"heads[{i}]" + (f" ({h.source})" if h.source else "")
+        )
+        for i, h in enumerate(body.heads)
+    ]

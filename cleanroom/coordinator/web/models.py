@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cleanroom.coordinator.limits import MAX_POSTED_HEADS
+
 
 class ErrorDetail(BaseModel):
     code: str = Field(
@@ -200,12 +202,45 @@ class VerificationProblem(BaseModel):
     problem: str
 
 
+class HeldAuditHead(BaseModel):
+    """A signed audit head a party kept from a release or receipt (``cleanroom-client receipts export-heads``)."""
+
+    count: int = Field(ge=1, le=2**63 - 1, description="entries the log held, the last being the one it covers")
+    head_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="that entry's hash")
+    signed_at: str = Field(min_length=1, max_length=40)
+    signature: str = Field(pattern=r"^[0-9a-f]{128}$", description="the coordinator's Ed25519 signature (hex)")
+    source: str | None = Field(default=None, max_length=200, description="where the party kept it")
+
+
+class HeadsExport(BaseModel):
+    format: Literal["cleanroom.audit-heads/v1"]
+    party: str | None = Field(default=None, max_length=200)
+    exported_at: str | None = Field(default=None, max_length=64)
+    heads: list[HeldAuditHead] = Field(min_length=1, max_length=MAX_POSTED_HEADS)
+
+
+class HeadCheck(BaseModel):
+    status: Literal["ok", "shorter", "diverging", "forged"] = Field(
+        description="ok: the log holds the entry; shorter: the log ends before it (rolled back); diverging: another "
+        "entry is in its place; forged: not signed by this coordinator"
+    )
+    count: int
+    head_hash: str
+    signed_at: str
+    source: str
+    missing: int = Field(description="entries missing before this head's (shorter only)")
+    message: str
+
+
 class Verification(BaseModel):
-    status: Literal["verified", "broken"]
+    status: Literal["verified", "broken", "rolled back"] = Field(
+        description="rolled back: the chain is intact but shorter than, or diverging from, a head a party holds"
+    )
     entries: int
     head_hash: str
     checked_at: str
     problems: list[VerificationProblem]
+    heads: list[HeadCheck] | None = Field(default=None, description="each posted head checked (POST only)")
 
 
 class DisclosedRelease(BaseModel):

@@ -12,8 +12,9 @@ from cleanroom_client.features.overlap_view import verified_overlap
 
 def _overlap(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
-        view = verified_overlap(remote.overlap(args.id, args.run or ""), profile.signing_key())
-        receipts(profile).record_release(view)
+        release = remote.overlap(args.id, args.run or "")
+        view = verified_overlap(release, profile.signing_key())
+        receipts(profile).record_release(view, release.audit_head)
     if args.json:
         print_json(view)
     else:

@@ -24,6 +24,7 @@ from cleanroom_client.inputs.touches import TouchesResult
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import require_runnable, verified_terms
 from cleanroom_client.protocol.attribution_upload import deal_records, prepare_records, touch_records
+from cleanroom_client.protocol.heads import verified_head
 from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.protocol.prepare import PreparedUpload
 from cleanroom_client.protocol.reblind import reblinding_waiting, upload_waiting, wait_for_result, wait_for_results
@@ -57,7 +58,8 @@ def received(release: AttributionRelease, public_pem: bytes, log: ReceiptLog) ->
     # The coordinator signs the exact bytes of body_json: check those, before parsing anything.
     if not verify_bytes(public_pem, release.body_json.encode("utf-8"), release.signature):
         raise ProtocolError("the attribution release's signature does not verify against the coordinator's key; refusing it")
-    log.record_signed_release(release.body_json, release.signature)
+    head = verified_head(release.audit_head, public_pem, f"the attribution release {release.release_id}")
+    log.record_signed_release(release.body_json, release.signature, head)
     body = json.loads(release.body_json)
     return {**body, "signature": release.signature.hex()}
 

@@ -106,8 +106,9 @@ def send_map(
     status = wait_for_result(remote, agreement, keys, log, receipt.run_id, wait)
     if status.state != "complete":
         return MapResult(status)
-    view = verified_overlap(remote.overlap(agreement.agreement_id, status.run_id), profile.signing_key())
-    log.record_release(view)
+    release = remote.overlap(agreement.agreement_id, status.run_id)
+    view = verified_overlap(release, profile.signing_key())
+    log.record_release(view, release.audit_head)
     result = MapResult(status, view)
     if plan.views:
         try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from cleanroom.crypto.signing import verify_json
 from cleanroom.errors import ProtocolError
+from cleanroom_client.protocol.heads import verified_head
 from cleanroom_client.protocol.receipts import release_body
 from cleanroom_client.remote import Cell, OverlapRelease
 
@@ -54,4 +55,7 @@ def verified_overlap(release: OverlapRelease, public_pem: bytes) -> dict[str, An
             f"the overlap release of agreement {release.agreement_id} (run {release.run_id}) does not verify against "
             "the coordinator's signing key: it was altered after it was signed; refusing to show it"
         )
+    verified_head(
+        release.audit_head, public_pem, f"the overlap release of agreement {release.agreement_id} (run {release.run_id})"
+    )
     return view

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cleanroom.auditlog.heads import AuditHead
 from cleanroom.crypto.keyfiles import write_private
 from cleanroom.crypto.sealed import Opener, SealContext, SealError, reveal_digest
 from cleanroom.crypto.signing import verify_json
@@ -28,6 +29,7 @@ from cleanroom.reveal import reveal_count_problems, single_key_problems
 from cleanroom.terms import Terms, column_norm
 from cleanroom_client.features.overlap_view import cells_list
 from cleanroom_client.protocol.encryption import EncryptionKeys
+from cleanroom_client.protocol.heads import verified_head
 from cleanroom_client.protocol.pins import PeerPins
 from cleanroom_client.remote import Agreement, RevealedAccount, RevealRelease
 
@@ -211,6 +213,16 @@ class Revealed:
     share: tuple[str, ...]  # the columns the partner shares
 
 
+def _verified(release: RevealRelease, body: dict[str, Any], public_pem: bytes, where: str) -> AuditHead | None:
+    """The release's signature and its audit head's, both checked; the head (to keep with the release)."""
+    if not verify_json(public_pem, {k: v for k, v in body.items() if k != "signature"}, release.signature):
+        raise RevealError(f"{where}: the coordinator's signature does not verify; nothing is shown")
+    try:
+        return verified_head(release.audit_head, public_pem, where)
+    except ProtocolError as exc:
+        raise RevealError(f"{exc}; nothing is shown") from None
+
+
 def _check_counts(where: str, cells: list[dict[str, Any]], rows: list[dict[str, Any]], terms: Terms) -> None:
     """The rows reveal no more companies on any pair than the release counts there (cleanroom.reveal)."""
     problems = reveal_count_problems(cells, rows)
@@ -225,13 +237,12 @@ def _check_counts(where: str, cells: list[dict[str, Any]], rows: list[dict[str, 
 
 def _checked_release(
     release: RevealRelease, rows: list[RevealedAccount], profile: Profile, agreement: Agreement, terms: Terms
-) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-    """The release's signed body and its rows, once the signature, the rows' digest, the viewer, the terms
-    and the counts all check; and how to name it in an error."""
+) -> tuple[dict[str, Any], list[dict[str, Any]], str, AuditHead | None]:
+    """The release's signed body and its rows, once the signature (and its audit head's), the rows' digest,
+    the viewer, the terms and the counts all check; how to name it in an error; its audit head."""
     body = release_dict(release)
     where = f"the reveal of agreement {agreement.agreement_id} (run {body['run_id']})"
-    if not verify_json(profile.signing_key(), {k: v for k, v in body.items() if k != "signature"}, release.signature):
-        raise RevealError(f"{where}: the coordinator's signature does not verify; nothing is shown")
+    head = _verified(release, body, profile.signing_key(), where)
     listed: list[dict[str, Any]] = [
         {
             "account": r.account,
@@ -252,14 +263,14 @@ def _checked_release(
             f"{where}: released to {body['viewer']} under terms {body['terms_hash'][:12]}..., not to you under the current terms"
         )
     _check_counts(where, body["cells"], listed, terms)
-    return body, listed, where
+    return body, listed, where, head
 
 
 def fetch_revealed(
     remote: Remote, profile: Profile, agreement: Agreement, terms: Terms, receipts: ReceiptLog | None = None, run_id: str = ""
 ) -> Revealed:
     """Ask for our reveal, check it, open every sealed row, join it back to our rows. All or nothing."""
-    body, listed, where = _checked_release(*remote.reveal(agreement.agreement_id, run_id), profile, agreement, terms)
+    body, listed, where, head = _checked_release(*remote.reveal(agreement.agreement_id, run_id), profile, agreement, terms)
     kept = load_account_map(profile.path, agreement.agreement_id, body["run_id"])
     partner = terms.other(profile.party)
     opener = Opener(
@@ -285,7 +296,7 @@ def fetch_revealed(
         fields = _opened_fields(where, partner, share, opener, row)
         out.append({"account": account, "label": row["account"], "partner_populations": row["theirs"], "partner_fields": fields})
     if receipts is not None and not any(e.get("release", {}).get("signature") == body["signature"] for e in receipts.entries()):
-        receipts.record_release(body)
+        receipts.record_release(body, head)
     return Revealed(agreement.agreement_id, body["run_id"], partner, body, out, share)
 
 

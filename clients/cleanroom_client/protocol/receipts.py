@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cleanroom.crypto.signing import verify_bytes, verify_json
+from cleanroom.auditlog.heads import AuditHead, head_from_dict
+from cleanroom.crypto.signing import load_public_key, verify_bytes, verify_json
+from cleanroom.errors import InputError
 from cleanroom.protocol import upload_digest
 from cleanroom_client.profile import Profile
 from cleanroom_client.remote import UploadReceipt, receipt_record
@@ -38,23 +40,27 @@ class ReceiptLog:
         return cls(profile.path / RECEIPTS_FILE)
 
     def record_upload(self, receipt: UploadReceipt, chunk_digests: list[str]) -> None:
+        """The receipt as received; its audit head must have been checked (``protocol.heads.verified_head``)."""
         entry = {
             "type": "upload",
             "recorded_at": _now(),
             "sent_chunk_digests": chunk_digests,
             "receipt": receipt_record(receipt),
         }
-        self._append(entry)
+        self._append(entry, receipt.audit_head)
 
-    def record_release(self, release: dict[str, Any]) -> None:
-        self._append({"type": "release", "recorded_at": _now(), "release": release})
+    def record_release(self, release: dict[str, Any], head: AuditHead | None = None) -> None:
+        """A verified release and the checked audit head it came with (kept beside it: not under its signature)."""
+        self._append({"type": "release", "recorded_at": _now(), "release": release}, head)
 
-    def record_signed_release(self, body_json: str, signature: bytes) -> None:
+    def record_signed_release(self, body_json: str, signature: bytes, head: AuditHead | None = None) -> None:
         """A release kept as the exact text the coordinator signed: a large one (the vendor's per-deal
         attribution, megabytes) is neither parsed nor encoded again to be kept, and verifies byte for byte."""
-        self._append({"type": "release", "recorded_at": _now(), "body_json": body_json, "signature": signature.hex()})
+        self._append({"type": "release", "recorded_at": _now(), "body_json": body_json, "signature": signature.hex()}, head)
 
-    def _append(self, entry: dict[str, Any]) -> None:
+    def _append(self, entry: dict[str, Any], head: AuditHead | None = None) -> None:
+        if head is not None:
+            entry["audit_head"] = head.to_dict()
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
 
@@ -127,4 +133,20 @@ def verify_entries(entries: list[dict[str, Any]], public_pem: bytes) -> list[dic
                 problems.append({"index": index, "problem": "release: coordinator signature does not verify"})
         else:
             problems.append({"index": index, "problem": f"unknown receipt type {entry.get('type')!r}"})
+        problem = _head_problem(entry, public_pem)
+        if problem:
+            problems.append({"index": index, "problem": problem})
     return problems
+
+
+def _head_problem(entry: dict[str, Any], public_pem: bytes) -> str | None:
+    """What is wrong with the audit head a receipt keeps, if anything (most receipts of old clients have none)."""
+    if entry.get("audit_head") is None:
+        return None
+    try:
+        head = head_from_dict(entry["audit_head"], "audit head")
+    except InputError as exc:
+        return str(exc)
+    if not head.signed_by(load_public_key(public_pem)):
+        return f"audit head (entry {head.count}): coordinator signature does not verify"
+    return None

@@ -16,6 +16,7 @@ from cleanroom.errors import ProtocolError
 from cleanroom.protocol import MAX_CHUNK_POINTS, upload_digest
 from cleanroom.psi import POINT_SIZE
 from cleanroom.terminal.console import progress
+from cleanroom_client.protocol.heads import verified_head
 from cleanroom_client.protocol.prepare import ChunkParts, PreparedUpload
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.protocol.signing import UploadSigner
@@ -87,6 +88,7 @@ def _upload(
     session = remote.begin_upload(signer.sign(request))
     _send(remote, session, chunks, show_progress, label)
     receipt = remote.commit(session.upload_id)
+    verified_head(receipt.audit_head, remote.profile.signing_key(), f"the receipt of upload {session.upload_id}")
     receipts.record_upload(receipt, [c[3] for c in chunks])
     return receipt
 

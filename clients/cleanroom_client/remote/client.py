@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 from cleanroom.errors import CleanroomError
-from cleanroom.v1 import agreements_pb2, attribution_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2
 from cleanroom_client.profile import Profile
 from cleanroom_client.remote import convert
 from cleanroom_client.remote.channel import STREAM_TIMEOUT, Channel
@@ -15,6 +15,7 @@ from cleanroom_client.remote.types import (
     Agreement,
     AttributionRelease,
     Chunk,
+    HeadProof,
     OverlapRelease,
     RevealedAccount,
     RevealRelease,
@@ -132,3 +133,9 @@ class Remote:
     def show_attribution(self, agreement_id: str) -> AttributionRelease:
         request = attribution_pb2.ShowAttributionRequest(agreement_id=agreement_id)
         return convert.attribution_release(self._wire.call(self._wire.attribution.Show, request))
+
+    # -- audit
+    def head_proof(self, positions: builtins.list[int]) -> HeadProof:
+        """The coordinator's current signed head and its entry hashes at ``positions`` (those of heads we hold)."""
+        request = audit_pb2.EntryHashesRequest(positions=positions)
+        return convert.head_proof(self._wire.call(self._wire.audit.EntryHashes, request))

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
-from cleanroom.v1 import agreements_pb2, attribution_pb2, results_pb2, runs_pb2
+from cleanroom.auditlog.heads import AuditHead
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2
 from cleanroom_client.remote import types as records
 
 R = TypeVar("R")
@@ -44,6 +45,20 @@ def _message(cls: type[M], record: Any, **given: Any) -> M:
 def _optional(message: Message, name: str) -> Any:
     """An ``optional`` field's value, None when it is absent (an unreleased count is not a zero)."""
     return getattr(message, name) if message.HasField(name) else None
+
+
+def audit_head(message: Message, name: str = "audit_head") -> AuditHead | None:
+    """A signed audit head carried in field ``name`` (None when absent: a coordinator from before heads,
+    or a release made before migration 9). Its signature is checked by the caller, not here."""
+    if not message.HasField(name):
+        return None
+    head = getattr(message, name)
+    return AuditHead(int(head.count), head.head_hash, head.signed_at, bytes(head.signature).hex())
+
+
+def head_proof(message: audit_pb2.EntryHashesResponse) -> records.HeadProof:
+    head = audit_head(message, "head")
+    return records.HeadProof(head if head and head.count else None, {int(e.position): e.entry_hash for e in message.entries})
 
 
 # -- agreements -----------------------------------------------------------------------
@@ -79,14 +94,14 @@ def upload_progress(message: runs_pb2.UploadProgress) -> records.UploadProgress:
 
 
 def upload_receipt(message: runs_pb2.UploadReceipt) -> records.UploadReceipt:
-    return _record(records.UploadReceipt, message, kind=_KIND_FROM_WIRE.get(message.kind))
+    return _record(records.UploadReceipt, message, kind=_KIND_FROM_WIRE.get(message.kind), audit_head=audit_head(message))
 
 
 def receipt_record(receipt: records.UploadReceipt) -> dict[str, Any]:
     """An upload receipt as the receipts log keeps it: the message's proto3 JSON form (names as in
     runs.proto, 64-bit numbers as strings, bytes in base64), so the file format stays what it always was."""
     kind = _KIND_TO_WIRE[receipt.kind] if receipt.kind is not None else runs_pb2.UPLOAD_KIND_UNSPECIFIED
-    message = _message(runs_pb2.UploadReceipt, receipt, kind=kind)
+    message = _message(runs_pb2.UploadReceipt, receipt, kind=kind, audit_head=None)  # the log keeps the head beside it
     as_json: dict[str, Any] = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
     return as_json
 
@@ -107,11 +122,13 @@ def _cells(cells: Any) -> tuple[records.Cell, ...]:
 def overlap_release(message: results_pb2.OverlapRelease) -> records.OverlapRelease:
     totals = _record(records.OverlapTotals, message.totals, overlap=_optional(message.totals, "overlap"))
     dp = _record(records.DpSpend, message.dp) if message.HasField("dp") else None
-    return _record(records.OverlapRelease, message, cells=_cells(message.cells), totals=totals, dp=dp)
+    return _record(
+        records.OverlapRelease, message, cells=_cells(message.cells), totals=totals, dp=dp, audit_head=audit_head(message)
+    )
 
 
 def reveal_release(message: results_pb2.RevealRelease) -> records.RevealRelease:
-    return _record(records.RevealRelease, message, cells=_cells(message.cells))
+    return _record(records.RevealRelease, message, cells=_cells(message.cells), audit_head=audit_head(message))
 
 
 def revealed_account(message: results_pb2.RevealedAccount) -> records.RevealedAccount:
@@ -119,4 +136,4 @@ def revealed_account(message: results_pb2.RevealedAccount) -> records.RevealedAc
 
 
 def attribution_release(message: attribution_pb2.AttributionRelease) -> records.AttributionRelease:
-    return _record(records.AttributionRelease, message)
+    return _record(records.AttributionRelease, message, audit_head=audit_head(message))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from cleanroom.auditlog.heads import AuditHead
+
 
 class UploadKind(enum.Enum):
     """Whose points an upload carries: our own, or the peer's multiplied by our secret."""
@@ -132,6 +134,7 @@ class UploadReceipt:
     upload_digest: str
     received_at: str
     signature: bytes
+    audit_head: AuditHead | None = None  # the signed audit head as of the commit's entry (not under `signature`)
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ class OverlapRelease:
     min_count: int
     signature: bytes
     dp: DpSpend | None = None
+    audit_head: AuditHead | None = None  # the signed audit head as of the release's entry (not under `signature`)
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,7 @@ class RevealRelease:
     rows: int
     rows_digest: str
     signature: bytes
+    audit_head: AuditHead | None = None
 
 
 @dataclass(frozen=True)
@@ -239,3 +244,12 @@ class AttributionRelease:
     release_id: str
     body_json: str
     signature: bytes
+    audit_head: AuditHead | None = None
+
+
+@dataclass(frozen=True)
+class HeadProof:
+    """The coordinator's current signed head, and its entry hashes at positions we asked about."""
+
+    head: AuditHead | None  # None: its log is empty
+    entry_hashes: dict[int, str]

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
-from cleanroom.coordinator.web import audit_trail
+from cleanroom.coordinator.web import audit_trail, models
 from cleanroom.coordinator.web.agreements import agreement_detail, list_agreements
 from cleanroom.coordinator.web.auth import Principal
 from cleanroom.coordinator.web.cursors import parse_time
 from cleanroom.coordinator.web.pages.rendering import render
-from cleanroom.coordinator.web.pages.session import page, web
+from cleanroom.coordinator.web.pages.session import page, same_origin, web
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,43 +45,72 @@ def audit(
     until: str | None = None,
     cursor: str | None = None,
 ) -> Response:
+    filters = {
+        k: v
+        for k, v in {"agreement_id": agreement_id, "party": party, "action": action, "since": since, "until": until}.items()
+        if v
+    }
+    return page(request, "auditor", lambda p: _audit_page(request, p, filters, cursor, web(request).verifier.status()))
+
+
+@router.post("/audit/heads")
+async def audit_heads(request: Request) -> Response:
+    """The audit page with the chain checked against the heads a party kept (its `export-heads` file, pasted)."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    text = (form.get("heads") or [""])[0]
+
     def view(p: Principal) -> Response:
-        ctx = web(request)
-        filters = {
-            k: v
-            for k, v in {"agreement_id": agreement_id, "party": party, "action": action, "since": since, "until": until}.items()
-            if v
-        }
-        verification = ctx.verifier.status()
-        entries = audit_trail.audit_entries(
-            ctx.reads,
-            p,
-            agreement_id=agreement_id or None,
-            party=party or None,
-            action=action or None,
-            since=parse_time(since or None, "from"),
-            until=parse_time(until or None, "until"),
-            limit=50,
-            cursor=cursor or None,
-        )
-        for e in entries["items"]:
-            e["summary"] = _details_summary(e["details"])
-        agreements = list_agreements(ctx.reads, p, limit=500)["items"]
-        next_url = "/audit?" + urlencode({**filters, "cursor": entries["next_cursor"]}) if entries["next_cursor"] else None
-        first_url = "/audit?" + urlencode(filters) if cursor else None
-        return render(
-            request,
-            "audit.html",
-            verification=verification,
-            entries=entries["items"],
-            filters=filters,
-            agreements=agreements,
-            actions=audit_trail.audit_actions(ctx.reads, p),
-            next_url=next_url,
-            first_url=first_url,
-        )
+        verifier = web(request).verifier
+        if not same_origin(request):
+            return _audit_page(request, p, {}, None, verifier.status(), "This form must be sent from this site.", 403)
+        try:
+            posted = models.HeadsExport.model_validate_json(text)
+        except ValidationError as exc:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the text'}: {e['msg']}" for e in exc.errors()[:3])
+            why = f"Not a heads export from `cleanroom-client receipts export-heads` ({problem}). Nothing was checked."
+            return _audit_page(request, p, {}, None, verifier.status(), why, 400)
+        return _audit_page(request, p, {}, None, verifier.against(audit_trail.posted_heads(posted)))
 
     return page(request, "auditor", view)
+
+
+def _audit_page(
+    request: Request,
+    p: Principal,
+    filters: dict[str, str],
+    cursor: str | None,
+    verification: dict[str, Any],
+    heads_error: str | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = web(request)
+    entries = audit_trail.audit_entries(
+        ctx.reads,
+        p,
+        agreement_id=filters.get("agreement_id"),
+        party=filters.get("party"),
+        action=filters.get("action"),
+        since=parse_time(filters.get("since"), "from"),
+        until=parse_time(filters.get("until"), "until"),
+        limit=50,
+        cursor=cursor or None,
+    )
+    for e in entries["items"]:
+        e["summary"] = _details_summary(e["details"])
+    next_url = "/audit?" + urlencode({**filters, "cursor": entries["next_cursor"]}) if entries["next_cursor"] else None
+    return render(
+        request,
+        "audit.html",
+        status,
+        verification=verification,
+        heads_error=heads_error,
+        entries=entries["items"],
+        filters=filters,
+        agreements=list_agreements(ctx.reads, p, limit=500)["items"],
+        actions=audit_trail.audit_actions(ctx.reads, p),
+        next_url=next_url,
+        first_url="/audit?" + urlencode(filters) if cursor else None,
+    )
 
 
 @router.get("/reports")

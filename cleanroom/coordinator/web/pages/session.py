@@ -75,7 +75,8 @@ def _safe_next(value: str | None) -> str | None:
     return value if not parts.scheme and not parts.netloc else None
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
+    """Whether a form post came from this site's own pages (a cross-site post carries another Origin)."""
     origin = request.headers.get("origin")
     if origin is None:
         return True  # no Origin header (older clients, scripts): SameSite=Strict still protects the session
@@ -108,7 +109,7 @@ async def login(request: Request) -> Response:
     body = (await request.body())[:8192].decode("utf-8", "replace")
     form = {k: v[0] for k, v in parse_qs(body).items()}
     next_path = _safe_next(form.get("next"))
-    if not _same_origin(request):
+    if not same_origin(request):
         return render(request, "login.html", 403, next=next_path or "", error="This form must be sent from this site.")
     ctx = web(request)
     principal = ctx.keys.authenticate(form.get("api_key", ""))
@@ -131,7 +132,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
-    if _same_origin(request):
+    if same_origin(request):
         web(request).sessions.drop(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")

@@ -62,6 +62,26 @@ def audit_verification(p: Auditor, web: Ctx) -> dict[str, Any]:
     return web.verifier.status()
 
 
+@router.post(
+    "/audit/verification",
+    response_model=models.Verification,
+    tags=["audit"],
+    summary="Is the stored audit chain intact, and does it still hold every head a party kept?",
+    description="Post a party's heads export (`cleanroom-client receipts export-heads`): the chain is checked as by GET, "
+    "and each signed head against it. `rolled back` when the chain lacks a held head's entry (entries deleted) or holds "
+    "another one in its place. The coordinator answers for its own store here; the independent check is "
+    "`cleanroom audit verify EXPORT --receipts HEADS` on a machine of your own.",
+    responses={
+        413: {
+            "model": models.ErrorBody,
+            "description": "body over 64 KiB: post at most 150 heads (`export-heads --newest 150`)",
+        }
+    },
+)
+def audit_verification_against_heads(p: Auditor, web: Ctx, body: models.HeadsExport) -> dict[str, Any]:
+    return web.verifier.against(audit_trail.posted_heads(body))
+
+
 @router.get(
     "/audit/export",
     tags=["audit"],
