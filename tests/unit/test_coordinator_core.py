@@ -930,3 +930,23 @@ def test_an_internal_failure_is_answered_internal_without_its_details(coord, mon
         AgreementService(coord).List(agreements_pb2.ListAgreementsRequest(), context)
     code, details = context.aborted
     assert code == grpc.StatusCode.INTERNAL and "/srv/cleanroom" not in details and "internal error" in details
+
+
+def test_a_refusal_whose_audit_fails_is_still_the_refusal_without_the_stores_text(coord, monkeypatch):
+    """The audit helper's note: when writing a refused request's audit entry failed, the DuckDB text reached
+    the client as UNKNOWN. The caller gets its refusal (nothing changed), the failure goes to the log."""
+    import duckdb
+    import grpc
+
+    from cleanroom.coordinator.grpc.service import AgreementService
+    from cleanroom.v1 import agreements_pb2
+
+    def broken(*args, **kwargs):
+        raise duckdb.IOException("IO Error: Could not write to file /srv/cleanroom/coordinator.duckdb")
+
+    monkeypatch.setattr(coord, "audit_denial", broken)
+    context = _Context(VENDOR)
+    with pytest.raises(_Aborted):
+        AgreementService(coord).Get(agreements_pb2.GetAgreementRequest(agreement_id="agr_missing"), context)
+    code, details = context.aborted
+    assert code == grpc.StatusCode.NOT_FOUND and "agr_missing" in details and "/srv/cleanroom" not in details

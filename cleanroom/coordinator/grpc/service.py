@@ -43,8 +43,11 @@ def _agreements_named(coordinator: Coordinator, request: Any) -> list[str | None
 
 def _refuse(servicer: _Base, method: str, caller: str, request: Any, context: grpc.ServicerContext, exc: RequestError) -> None:
     """Audit a refusal under every agreement it concerns, then end the call with the error's status."""
-    for agreement_id in _agreements_named(servicer.coordinator, request):
-        servicer.coordinator.audit_denial(caller, method, agreement_id, exc.code, str(exc))
+    try:
+        for agreement_id in _agreements_named(servicer.coordinator, request):
+            servicer.coordinator.audit_denial(caller, method, agreement_id, exc.code, str(exc))
+    except Exception:  # the store failed while auditing: the caller still gets its refusal, never the store's text
+        log.exception("could not audit the refusal of %s to %s", method, caller)
     context.abort(grpc_code(exc), str(exc))
 
 
