@@ -26,7 +26,7 @@ def reveal_count_problems(cells: Iterable[Mapping[str, Any]], rows: Sequence[Map
     """Why ``rows`` cannot be the reveal of ``cells`` (the release's granted pairs); [] when they can.
 
     ``cells``: {"mine", "theirs", "count", "suppressed"}; ``rows``: {"account", "their_account",
-    "mine", "theirs", "company"}.
+    "mine", "theirs", "component"}.
     """
     shown = {(c["mine"], c["theirs"]): int(c["count"]) for c in cells if not c["suppressed"] and c["count"] is not None}
     problems: list[str] = []
@@ -37,11 +37,11 @@ def reveal_count_problems(cells: Iterable[Mapping[str, Any]], rows: Sequence[Map
         if not on:
             problems.append(f"account {row['account']} is revealed on no population pair the release shows")
         for pair in on:
-            companies_on.setdefault(pair, set()).add(int(row["company"]))
+            companies_on.setdefault(pair, set()).add(int(row["component"]))
         for side, account in (("mine", row["account"]), ("theirs", row["their_account"])):
-            known = company_of.setdefault((side, int(account)), int(row["company"]))
-            if known != int(row["company"]):
-                problems.append(f"account {account} ({side}) is put in two companies, {known} and {row['company']}")
+            known = company_of.setdefault((side, int(account)), int(row["component"]))
+            if known != int(row["component"]):
+                problems.append(f"account {account} ({side}) is put in two companies, {known} and {row['component']}")
     for (mine, theirs), companies in sorted(companies_on.items()):
         if len(companies) > shown[(mine, theirs)]:
             problems.append(
@@ -52,7 +52,7 @@ def reveal_count_problems(cells: Iterable[Mapping[str, Any]], rows: Sequence[Map
 
 def single_key_problems(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """With one key kind per account every company is one matched pair: two rows may not share one."""
-    shared = [company for company, n in Counter(int(r["company"]) for r in rows).items() if n > 1]
+    shared = [company for company, n in Counter(int(r["component"]) for r in rows).items() if n > 1]
     if not shared:
         return []
     return [f"{len(shared)} companies hold more than one matched pair (company {shared[0]}, say), which one key kind cannot give"]

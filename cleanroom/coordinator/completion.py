@@ -173,7 +173,7 @@ class Completion:
                 pairs = counts.pairs if viewer == a else counts.pairs[:, ::-1]
                 shown = {(c["mine"], c["theirs"]) for c in reveal_cells(terms, viewer, result) if not c["suppressed"]}
                 sealed = sealed_fields(self._store, by[(other, OWN)])
-                out[viewer] = _viewer_rows(terms, viewer, shown, pairs, counts.company, (masks[viewer], masks[other]), sealed)
+                out[viewer] = _viewer_rows(terms, viewer, shown, pairs, counts.component, (masks[viewer], masks[other]), sealed)
         return out
 
     # -- attribution -------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def _viewer_rows(
     viewer: str,
     shown: set[tuple[str, str]],
     pairs: np.ndarray,
-    company: np.ndarray,
+    component: np.ndarray,
     masks: tuple[np.ndarray, np.ndarray],
     sealed: dict[int, bytes],
 ) -> list[RevealTuple]:
@@ -251,7 +251,7 @@ def _viewer_rows(
     allowed = {(i, j) for i, m in enumerate(mine_pops) for j, t in enumerate(their_pops) if (m, t) in shown}
     mine_masks, their_masks = masks
     rows = []
-    for (mine_acc, their_acc), comp in zip(pairs.tolist(), company.tolist(), strict=True):
+    for (mine_acc, their_acc), comp in zip(pairs.tolist(), component.tolist(), strict=True):
         on = [(i, j) for i, j in allowed if int(mine_masks[mine_acc]) >> i & 1 and int(their_masks[their_acc]) >> j & 1]
         if on:
             mine = [m for i, m in enumerate(mine_pops) if any(i == x for x, _ in on)]

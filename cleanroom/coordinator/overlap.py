@@ -41,7 +41,7 @@ class OverlapCounts:
     # Matched (a_account, b_account) pairs, for account-level reveal.
     pairs: np.ndarray
     # The company (connected component, numbered 0..overlap-1) of each pair: what the counts count.
-    company: np.ndarray
+    component: np.ndarray
 
 
 def _arrow(side: SideTokens) -> pa.Table:
@@ -124,5 +124,5 @@ def overlap_counts(a: SideTokens, b: SideTokens, a_populations: int, b_populatio
         overlap=n_components,
         matrix=matrix,
         pairs=pairs,
-        company=inverse.astype(np.int64).reshape(-1),
+        component=inverse.astype(np.int64).reshape(-1),
     )

@@ -138,7 +138,7 @@ class Releases:
         """The run's reveal rows for the caller, refused (DATA_LOSS, audited) when they reveal more than the
         counts allow (cleanroom.reveal): whatever altered them, nothing is released."""
         stored = self._store.runs.reveal_rows(run.run_id, caller)
-        if any(r.company is None or r.mine is None for r in stored):
+        if any(r.component is None or r.mine is None for r in stored):
             raise FailedPrecondition(
                 f"run {run.run_id} was completed by an older coordinator, whose reveal rows cannot be checked against the "
                 "counts; map again for a reveal"
@@ -150,7 +150,7 @@ class Releases:
                 "theirs": json.loads(r.theirs),
                 "sealed": bytes(r.sealed) if r.sealed is not None else b"",
                 "mine": json.loads(r.mine or "[]"),
-                "company": int(r.company or 0),
+                "component": int(r.component or 0),
             }
             for r in stored
         ]

@@ -228,11 +228,11 @@ def unpack_chunk(blob: bytes, where: str) -> tuple[bytes, list[tuple[int, bytes]
 
 def reveal_digest(rows: Iterable[dict[str, Any]]) -> str:
     """Hex SHA-256 of a reveal release's rows, as the coordinator signs it and the viewer checks it:
-    the canonical JSON list [[account, their_account, [theirs...], base64(sealed), [mine...], company], ...]
+    the canonical JSON list [[account, their_account, [theirs...], base64(sealed), [mine...], component], ...]
     in order (releases made before rows carried their populations and company: the first four only)."""
     listed = [
         [r["account"], r["their_account"], list(r["theirs"]), base64.b64encode(r["sealed"]).decode("ascii")]
-        + ([list(r["mine"]), int(r["company"])] if "company" in r else [])
+        + ([list(r["mine"]), int(r["component"])] if "component" in r else [])
         for r in rows
     ]
     return hashlib.sha256(canonical_json(listed)).hexdigest()

@@ -130,20 +130,20 @@ class RevealRelease(_message.Message):
     def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., cells: _Optional[_Iterable[_Union[RevealCell, _Mapping]]] = ..., rows: _Optional[int] = ..., rows_digest: _Optional[str] = ..., signature: _Optional[bytes] = ..., audit_head: _Optional[_Union[_audit_pb2.AuditHead, _Mapping]] = ...) -> None: ...
 
 class RevealedAccount(_message.Message):
-    __slots__ = ("account", "their_account", "theirs", "sealed", "mine", "company")
+    __slots__ = ("account", "their_account", "theirs", "sealed", "mine", "component")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     THEIR_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     THEIRS_FIELD_NUMBER: _ClassVar[int]
     SEALED_FIELD_NUMBER: _ClassVar[int]
     MINE_FIELD_NUMBER: _ClassVar[int]
-    COMPANY_FIELD_NUMBER: _ClassVar[int]
+    COMPONENT_FIELD_NUMBER: _ClassVar[int]
     account: int
     their_account: int
     theirs: _containers.RepeatedScalarFieldContainer[str]
     sealed: bytes
     mine: _containers.RepeatedScalarFieldContainer[str]
-    company: int
-    def __init__(self, account: _Optional[int] = ..., their_account: _Optional[int] = ..., theirs: _Optional[_Iterable[str]] = ..., sealed: _Optional[bytes] = ..., mine: _Optional[_Iterable[str]] = ..., company: _Optional[int] = ...) -> None: ...
+    component: int
+    def __init__(self, account: _Optional[int] = ..., their_account: _Optional[int] = ..., theirs: _Optional[_Iterable[str]] = ..., sealed: _Optional[bytes] = ..., mine: _Optional[_Iterable[str]] = ..., component: _Optional[int] = ...) -> None: ...
 
 class RevealPart(_message.Message):
     __slots__ = ("release", "rows")

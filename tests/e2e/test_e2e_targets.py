@@ -386,10 +386,10 @@ def test_revealed_rows_beyond_the_counts_are_refused(world, companies):
             if int(label) not in revealed and set(template["mine"]) <= set(a["populations"])
         ]
         assert len(spare) >= 20
-        top = max(r["company"] for r in body["sealed_rows"])
+        top = max(r["component"] for r in body["sealed_rows"])
         for n, label in enumerate(spare[:20]):
-            company = top + 1 + n if companies == "new" else template["company"]
-            body["sealed_rows"].append({**template, "account": label, "company": company})
+            company = top + 1 + n if companies == "new" else template["component"]
+            body["sealed_rows"].append({**template, "account": label, "component": company})
         body["sealed_rows"].sort(key=lambda r: (r["account"], r["their_account"]))
 
     original = _edit_vendor_reveal(coord, agreement_id, inflate)

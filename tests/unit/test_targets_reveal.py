@@ -541,7 +541,7 @@ def test_reveal_rows_name_their_populations_and_company_and_agree_with_the_count
     )
     _run(coord, agreement, sets, fields)
     body, rows = coord.reveal(V, agreement["agreement_id"])
-    assert len({r["company"] for r in rows}) == len(rows) == 7  # one key kind: every company is one matched pair
+    assert len({r["component"] for r in rows}) == len(rows) == 7  # one key kind: every company is one matched pair
     for r in rows:  # the viewer's populations as it uploaded them, only on the shown pairs
         assert r["mine"] == (["customer"] if sets[V][r["account"]][1] == CUST else ["prospect"])
     assert reveal_count_problems(body["cells"], rows) == [] and single_key_problems(rows) == []
@@ -560,7 +560,7 @@ def test_reveal_rows_added_in_the_store_are_refused_before_anything_is_released(
     unmatched = [i for i, (d, m) in enumerate(sets[V]) if d.startswith("v")]  # v0..v3: vendor customers nobody matched
     with coord.store.transaction() as con:
         for n, label in enumerate(unmatched):
-            values = {**template, "seq": len(stored) + n, "account": label, "company": 100 + n}
+            values = {**template, "seq": len(stored) + n, "account": label, "component": 100 + n}
             con.execute(
                 f"INSERT INTO reveal_rows ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", list(values.values())
             )
@@ -602,7 +602,7 @@ def test_reveal_checks_hold_for_honest_joins_and_catch_inflation(seed):
     rows = [
         r._asdict()
         for r in _viewer_rows(
-            terms, V, shown, counts.pairs, counts.company, (account_masks(sides[0]), account_masks(sides[1])), {}
+            terms, V, shown, counts.pairs, counts.component, (account_masks(sides[0]), account_masks(sides[1])), {}
         )
     ]
     assert reveal_count_problems(cells, rows) == []
@@ -614,7 +614,7 @@ def test_reveal_checks_hold_for_honest_joins_and_catch_inflation(seed):
                     "their_account": 10_000 + i,
                     "mine": [c["mine"]],
                     "theirs": [c["theirs"]],
-                    "company": 10_000 + i,
+                    "component": 10_000 + i,
                 }
                 for i in range(c["count"] + 1)
             ]

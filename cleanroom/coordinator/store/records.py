@@ -121,7 +121,7 @@ class RevealRow:
     theirs: str  # JSON list of the other side's populations on granted pairs
     sealed: bytes | None
     mine: str | None  # JSON list of the viewer's populations on those pairs (None: computed before migration 12)
-    company: int | None  # the company (component) the pair belongs to
+    component: int | None  # the company (component) the pair belongs to
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ class RevealTuple(NamedTuple):
     theirs: list[str]
     sealed: bytes
     mine: list[str]
-    company: int
+    component: int
 
 
 class RunRepository:
@@ -139,12 +139,12 @@ class RunRepository:
     def insert_reveal_rows(con: Tx, run_id: str, agreement_id: str, viewer: str, rows: list[RevealTuple]) -> None:
         if rows:
             con.executemany(
-                "INSERT INTO reveal_rows (run_id, agreement_id, viewer, seq, account, their_account, theirs, sealed, mine, company) "
+                "INSERT INTO reveal_rows (run_id, agreement_id, viewer, seq, account, their_account, theirs, sealed, mine, component) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     [run_id, agreement_id, viewer, i, r.account, r.their_account, json.dumps(r.theirs), r.sealed or None, *extra]
                     for i, r in enumerate(rows)
-                    for extra in [(json.dumps(r.mine), r.company)]
+                    for extra in [(json.dumps(r.mine), r.component)]
                 ],
             )
 

@@ -220,7 +220,7 @@ ALTER TABLE uploads ADD COLUMN IF NOT EXISTS audit_head TEXT;
     Migration(
         12,
         "reveal rows: populations and company",
-        "ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS mine TEXT; ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS company UBIGINT;",
+        "ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS mine TEXT; ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS component UBIGINT;",
     ),
 )
 

@@ -250,7 +250,7 @@ def _checked_release(
             "theirs": list(r.theirs),
             "sealed": r.sealed,
             "mine": list(r.mine),
-            "company": r.company,
+            "component": r.component,
         }
         for r in rows
     ]

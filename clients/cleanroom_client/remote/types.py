@@ -234,7 +234,7 @@ class RevealedAccount:
     theirs: tuple[str, ...]
     sealed: bytes
     mine: tuple[str, ...] = ()  # our populations on the pairs shown
-    company: int = 0  # the company (match-graph component) the pair belongs to
+    component: int = 0  # the company (match-graph component) the pair belongs to
 
 
 @dataclass(frozen=True)
