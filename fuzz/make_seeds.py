@@ -1,14 +1,17 @@
 """Write the committed seed corpus, fuzz/corpus/<target>/: a few valid inputs of each kind, each small.
 
 Run once (``python -m fuzz.make_seeds``) and commit what it writes; rerun after changing a harness's
-input format. Seeds are named by what they hold.
+input format. Seeds are named by what they hold; each crash the fuzzers found is kept beside them as
+``regression-<what>`` (``REGRESSIONS``), with its test in tests/unit/test_fuzz_findings.py.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
+import zipfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -152,8 +155,39 @@ def rest() -> dict[str, bytes]:
     }
 
 
+def _without_sheets(workbook: bytes) -> bytes:
+    """The workbook with its sheet list emptied (a chart-only or damaged workbook)."""
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(
+                item, re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", data) if item.filename == "xl/workbook.xml" else data
+            )
+    return out.getvalue()
+
+
+def regressions() -> dict[str, dict[str, bytes]]:
+    """The crashes found, by target (what each was: tests/unit/test_fuzz_findings.py)."""
+    deep = agreements_pb2.ApproveAgreementRequest(agreement_id="@p", terms_hash="@q", approver_terms_json=b'{"a":' * 1200)
+    return {
+        "keys": {"regression-modifier-capital": "acme.com\x00\u1d34ooli Inc.|US".encode()},
+        "terms": {"regression-deep-nesting": b"[" * 5000},
+        "grpc": {
+            "regression-deep-terms": grpc_calls.encode(
+                "Propose", 0, agreements_pb2.ProposeAgreementRequest(counterparty="partner", terms_json=b"[" * 2000)
+            )
+            + grpc_calls.encode("Approve", 1, deep)
+        },
+        "readers": {"regression-no-worksheet": bytes([XLSX | LOADS_ACCOUNTS]) + _without_sheets(_xlsx(ACCOUNTS))},
+    }
+
+
 def main() -> None:
+    found = regressions()
     for target, seeds in (("readers", readers()), ("keys", keys()), ("terms", terms()), ("grpc", grpc()), ("rest", rest())):
+        seeds.update(found.get(target, {}))
         folder = CORPUS / target
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():

@@ -65,6 +65,8 @@ def _xlsx_rows(path: Path) -> tuple[list[str], list[Row]]:
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise InputError(f"{path}: cannot be read as XLSX: {_first_line(exc)}") from None
     try:
+        if not book.worksheets:  # a workbook of chart sheets only, or one whose sheet list is broken
+            raise InputError(f"{path}: cannot be read as XLSX: it has no worksheet")
         values = book.worksheets[0].iter_rows(values_only=True)
         header = next(values, None)
         if header is None:
