@@ -26,6 +26,7 @@ from fuzz.targets import TARGETS
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "fuzz" / "corpus"
+DICTS = REPO / "fuzz" / "dicts"  # libFuzzer dictionaries: words a target's input is made of
 ARTIFACTS = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-")
 # Per input: a real hang, not a slow machine (CI shares two cores with the rest of the suite).
 TIMEOUT = 25
@@ -69,6 +70,8 @@ def run(
     scratch.mkdir(parents=True, exist_ok=True)
     flags = [f"-max_total_time={seconds}", f"-seed={seed}", f"-timeout={timeout}", "-rss_limit_mb=2048"]
     flags += [f"-artifact_prefix={out}/", "-print_final_stats=1"]
+    if (words := DICTS / f"{target}.dict").exists():
+        flags.append(f"-dict={words}")
     command = [sys.executable, "-m", "fuzz.harness", target, *flags, str(scratch), str(seeds or CORPUS / target)]
     log = out / "fuzz.log"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # library deprecation notes would drown the report
