@@ -76,6 +76,10 @@ def run(
     log = out / "fuzz.log"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # library deprecation notes would drown the report
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), path, os.environ.get("PYTHONPATH", "")) if p)
+    # libFuzzer ends the process without Python's exit handlers: the harnesses' scratch files (a store,
+    # the file being read) go in the work directory instead of piling up in /tmp.
+    env["TMPDIR"] = str(out / "tmp")
+    (out / "tmp").mkdir(exist_ok=True)
     with log.open("wb") as sink:
         try:
             code = subprocess.run(
