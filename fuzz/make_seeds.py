@@ -41,8 +41,9 @@ TOUCHES = [
     ["globex.de", "co-sell", "12/31/2024"],
 ]
 # Loader choice byte (readers.py): bits 0-1 the extension (csv, xlsx, parquet, tsv), bits 2-3 the loader
-# (table, accounts, deals, touches), bit 4 the name key.
+# (table, accounts, deals, touches), bit 4 the name key, bit 5 a table as text for the harness to write.
 CSV, XLSX, PARQUET, TSV = range(4)
+TEXT = 32
 TABLE, LOADS_ACCOUNTS, LOADS_DEALS, LOADS_TOUCHES = (0, 4, 8, 12)
 
 
@@ -79,6 +80,16 @@ def readers() -> dict[str, bytes]:
         seeds[f"{kind}.tsv"] = bytes([TSV | loader | 16]) + _csv(rows, "\t")
         seeds[f"{kind}.parquet"] = bytes([PARQUET | loader]) + _parquet(rows)
     seeds["accounts.xlsx"] = bytes([XLSX | LOADS_ACCOUNTS]) + _xlsx(ACCOUNTS)
+    # Tables as text (bit 5): the harness writes the workbook or Parquet file, a formula without a cached value included.
+    deals = [*DEALS, ["006C", "Initech", "initech.co.uk", "=B2*2", "Closed Lost", "45000", "45100", "Expansion"]]
+    for kind, rows, loader, suffix in (
+        ("accounts", ACCOUNTS, LOADS_ACCOUNTS, XLSX),
+        ("deals", deals, LOADS_DEALS, XLSX),
+        ("touches", TOUCHES, LOADS_TOUCHES, PARQUET),
+    ):
+        seeds[f"{kind}-as-text.{('xlsx', 'parquet')[suffix == PARQUET]}"] = (
+            bytes([TEXT | suffix | loader]) + "\n".join(",".join(c.replace(",", "") for c in row) for row in rows).encode()
+        )
     seeds["table-cp1252.csv"] = bytes([CSV | TABLE]) + "Name,Website\r\nCafé €uro,cafe.fr\r\n".encode("cp1252")
     return seeds
 
