@@ -7,8 +7,9 @@ DuckDB store. The servicer must answer or refuse with one of our statuses: a cal
 exception escaping the servicer (grpc answers it UNKNOWN), is a crash. Inputs protobuf cannot parse are
 skipped (grpc refuses them before any servicer runs).
 
-The world is built once per process and rebuilt every ``REBUILD`` inputs, so state accumulates in between
-(as on a real coordinator); a crash's input is replayed on a fresh world by its regression test.
+The world is built once per process and rebuilt every ``REBUILD`` inputs (sooner once an input revoked
+its active agreement), so state accumulates in between (as on a real coordinator); a crash's input is
+replayed on a fresh world by its regression test.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fuzz.targets import world as worlds
 from fuzz.targets.crash import Crash
 
 REBUILD = 5000
+MIN_LIFE = 200  # inputs a world serves at least, even once its active agreement was revoked (a build costs ~0.7 s)
 MAX_CALLS = 4
 
 
@@ -116,16 +118,18 @@ def call(world: worlds.World, method: Method, caller: str, body: bytes) -> None:
         return
     if answer is None:
         raise Crash(f"{method.name} by {caller} answered nothing for {request!r}")
+    if method.name == "Revoke" and getattr(request, "agreement_id", "") == world.strings["@a"]:
+        _state["revoked"] = True  # the active agreement is gone: later inputs would only meet refusals
 
 
-_state: dict[str, Any] = {"world": None, "inputs": 0}
+_state: dict[str, Any] = {"world": None, "inputs": 0, "revoked": False}
 
 
 def check(data: bytes) -> None:
-    if _state["world"] is None or _state["inputs"] >= REBUILD:
+    if _state["world"] is None or _state["inputs"] >= REBUILD or (_state["revoked"] and _state["inputs"] >= MIN_LIFE):
         if _state["world"] is not None:
             _state["world"].close()
-        _state["world"], _state["inputs"] = worlds.build(), 0
+        _state["world"], _state["inputs"], _state["revoked"] = worlds.build(), 0, False
     _state["inputs"] += 1
     for method, caller, body in list(calls(data))[:MAX_CALLS]:
         call(_state["world"], method, caller, body)
