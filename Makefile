@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-e2e lint bench clean proto chromium
+.PHONY: demo test test-fast test-e2e lint fuzz bench clean proto chromium
 
 demo: $(STAMP)
 	$(BIN)/cleanroom demo
@@ -35,6 +35,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Every fuzzing harness (fuzz/) for FUZZ_SECONDS each (default 5 minutes), from a fresh libFuzzer seed.
+# `make test` runs them too, for 8 s each from a fixed seed (tests/e2e/test_fuzzing.py).
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.run_all --seconds $(FUZZ_SECONDS) --seed 0
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[test,bench]'

@@ -217,6 +217,17 @@ def _int_field(obj: dict[str, Any], key: str, minimum: int) -> int:
     return value
 
 
+def load_json(data: bytes, what: str) -> Any:
+    """JSON a caller sent; InvalidArgument naming ``what`` when it is not UTF-8 JSON or nests too deeply
+    (1,000 brackets made the decoder raise RecursionError, answered INTERNAL: found by fuzz/targets/terms.py)."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArgument(f"{what}: not valid UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArgument(f"{what}: JSON nested too deeply to be read (terms nest a few levels)") from None
+
+
 # Terms are a page of settings (populations, grants, shares, attribution): far under this. The ceiling
 # keeps one party's proposal from costing every other party's `agreement list` and `sync` megabytes.
 MAX_TERMS_BYTES = 256 * 1024
@@ -225,10 +236,7 @@ MAX_TERMS_BYTES = 256 * 1024
 def parse_terms(terms_json: bytes) -> Terms:
     """Validate terms; raises InvalidArgument naming the first problem found."""
     _require(len(terms_json) <= MAX_TERMS_BYTES, f"{len(terms_json):,} bytes, over the limit of {MAX_TERMS_BYTES:,}")
-    try:
-        raw = json.loads(terms_json.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidArgument(f"terms are not valid UTF-8 JSON: {exc}") from None
+    raw = load_json(terms_json, "terms")
     _require(isinstance(raw, dict), "must be a JSON object")
     _require(canonical_json(raw) == terms_json, "must be canonical JSON (sorted keys, no spaces)")
     _require(raw.get("schema") == SCHEMA, f"schema must be {SCHEMA!r}")

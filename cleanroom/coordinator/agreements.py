@@ -6,7 +6,6 @@ for them on every chunk.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey, Sig
 from cleanroom.crypto.sealed import check_public, fingerprint
 from cleanroom.crypto.upload_signing import check_signing_public, signing_fingerprint
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
-from cleanroom.terms import Terms, amend_share, parse_terms, terms_hash
+from cleanroom.terms import Terms, amend_share, load_json, parse_terms, terms_hash
 
 _REVEAL_NEEDS_KEY = "the terms grant account-level reveal: approve with your X25519 encryption key"
 
@@ -299,10 +298,7 @@ class Agreements:
 
     @staticmethod
     def _amended(caller: str, agreement: Agreement, approver_terms_json: bytes) -> bytes:
-        try:
-            additions = json.loads(approver_terms_json.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidArgument(f"approver_terms_json is not valid UTF-8 JSON: {exc}") from None
+        additions = load_json(approver_terms_json, "approver_terms_json")
         if not isinstance(additions, dict) or set(additions) != {"share"} or not isinstance(additions["share"], list):
             raise InvalidArgument(
                 'approver_terms_json must be {"share": [column, ...]}: an approver may change only its own shared columns'

@@ -247,7 +247,9 @@ _COUNTRIES = {
 
 def _fold(text: str) -> str:
     """Case-fold, strip accents, '&' -> 'and', punctuation -> space, collapse spaces."""
-    text = unicodedata.normalize("NFKD", text.casefold())
+    # Decompose before folding too: a compatibility letter such as U+1D34 (modifier capital H) has no
+    # case of its own and decomposes to "H", which folding first would leave upper case.
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     text = "".join(c for c in text if not unicodedata.combining(c)).replace("&", " and ")
     text = re.sub(r"[^\w\s]|_", " ", text)
     return re.sub(r"\s+", " ", text).strip()
