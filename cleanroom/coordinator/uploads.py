@@ -26,7 +26,6 @@ from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.records import OWN, PURPOSES, REBLINDED, RunRow, UploadRow
 from cleanroom.crypto.upload_signing import (
     UploadStatement,
-    canary_commitment,
     points_digest,
     signing_fingerprint,
     statement_verifies,
@@ -55,20 +54,16 @@ class UploadAnnouncement:
     points_digest: str = ""  # of the points alone, named in the statement
 
     def statement(self, party: str) -> UploadStatement:
-        own = self.kind == OWN
-        return UploadStatement(
-            agreement_id=self.agreement_id,
-            terms_hash=self.terms_hash,
-            party=party,
-            kind=self.kind,
-            purpose=self.purpose,
-            total_points=self.total_points,
-            total_chunks=self.total_chunks,
-            upload_digest=self.digest,
-            points_digest=self.points_digest,
-            canaries=canary_commitment(self.canary_scalar, self.canary_positions) if own else "",
-            run_id="" if own else self.run_id,
-            of_upload_id="" if own else self.of_upload_id,
+        return UploadStatement.of_upload(
+            self.agreement_id,
+            self.terms_hash,
+            party,
+            self.kind,
+            self.purpose,
+            (self.total_points, self.total_chunks),
+            (self.digest, self.points_digest),
+            (self.canary_scalar, self.canary_positions),
+            (self.run_id, self.of_upload_id),
         )
 
 

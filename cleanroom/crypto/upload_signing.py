@@ -46,6 +46,38 @@ class UploadStatement:
     run_id: str = ""  # re-blinded uploads: the run and the peer upload they answer
     of_upload_id: str = ""
 
+    @classmethod
+    def of_upload(
+        cls,
+        agreement_id: str,
+        terms_hash: str,
+        party: str,
+        kind: str,
+        purpose: str,
+        shape: tuple[int, int],
+        digests: tuple[str, str],
+        canaries: tuple[bytes, bytes] = (b"", b""),
+        answers: tuple[str, str] = ("", ""),
+    ) -> UploadStatement:
+        """The statement of an upload as announced: ``shape`` (points, chunks), ``digests`` (payload,
+        points), the canaries' scalar and positions (own points only) and the run and peer upload it
+        answers (re-blinded points only). Both the signer and the checkers build it here."""
+        own = kind == "own"
+        return cls(
+            agreement_id=agreement_id,
+            terms_hash=terms_hash,
+            party=party,
+            kind=kind,
+            purpose=purpose or "overlap",
+            total_points=shape[0],
+            total_chunks=shape[1],
+            upload_digest=digests[0],
+            points_digest=digests[1],
+            canaries=canary_commitment(*canaries) if own else "",
+            run_id="" if own else answers[0],
+            of_upload_id="" if own else answers[1],
+        )
+
     def message(self) -> bytes:
         """The exact bytes signed: canonical JSON of the statement under its context string."""
         return canonical_json({"context": STATEMENT_CONTEXT, **asdict(self)})

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from cleanroom.crypto.keyfiles import load_or_create_private
-from cleanroom.crypto.upload_signing import UploadStatement, canary_commitment, signing_fingerprint
+from cleanroom.crypto.upload_signing import UploadStatement, signing_fingerprint
 from cleanroom_client.profile import Profile
-from cleanroom_client.remote import UploadKind, UploadRequest
+from cleanroom_client.remote import UploadRequest
 
 KEY_FILE = "upload-signing.key"
 
@@ -60,19 +60,15 @@ class UploadSigner:
 
     def sign(self, request: UploadRequest) -> UploadRequest:
         """The request with our signature over its statement."""
-        own = request.kind == UploadKind.OWN
-        statement = UploadStatement(
-            agreement_id=request.agreement_id,
-            terms_hash=request.terms_hash,
-            party=self.party,
-            kind=request.kind.value,
-            purpose=request.purpose or "overlap",
-            total_points=request.total_points,
-            total_chunks=request.total_chunks,
-            upload_digest=request.upload_digest,
-            points_digest=request.points_digest,
-            canaries=canary_commitment(request.canary_scalar, request.canary_positions) if own else "",
-            run_id="" if own else request.run_id,
-            of_upload_id="" if own else request.of_upload_id,
+        statement = UploadStatement.of_upload(
+            request.agreement_id,
+            request.terms_hash,
+            self.party,
+            request.kind.value,
+            request.purpose,
+            (request.total_points, request.total_chunks),
+            (request.upload_digest, request.points_digest),
+            (request.canary_scalar, request.canary_positions),
+            (request.run_id, request.of_upload_id),
         )
         return dataclasses.replace(request, party_signature=self.keys.sign(statement))
