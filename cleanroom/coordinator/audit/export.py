@@ -19,6 +19,7 @@ from cleanroom.auditlog.chain import FORMAT, GENESIS_HASH, checkpoint_body
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import now
 from cleanroom.coordinator.store.audit import agreement_exists, chain
+from cleanroom.coordinator.store.connection import open_duckdb
 from cleanroom.coordinator.store.records import AuditRow
 from cleanroom.crypto.signing import Signer
 from cleanroom.errors import InputError
@@ -28,7 +29,7 @@ from cleanroom.terms import canonical_json
 def open_read_only(data_dir: DataDir) -> duckdb.DuckDBPyConnection:
     data_dir.config()  # a clear error when DIR is not a coordinator data dir
     try:
-        return duckdb.connect(str(data_dir.store_path), read_only=True)
+        return open_duckdb(data_dir.store_path, read_only=True)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise InputError(

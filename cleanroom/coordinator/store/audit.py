@@ -17,9 +17,7 @@ from cleanroom.coordinator.store.connection import Tx, columns, now
 from cleanroom.coordinator.store.records import AgreementRow, AuditRow
 from cleanroom.crypto.signing import Signer
 
-# The newest entry, found through max(seq): DuckDB 2.0.1 answers "ORDER BY seq DESC LIMIT 1" from stale
-# data once entries were deleted (a rolled-back store): it kept returning the old newest entry after a new
-# one was inserted, so every later append collided on its primary key and nothing could be audited.
+
 _NEWEST = "SELECT {} FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
 
 

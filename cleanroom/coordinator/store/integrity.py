@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from cleanroom.coordinator.store.connection import open_duckdb
 from cleanroom.errors import InputError
 
 
@@ -23,7 +24,7 @@ def check_store(path: Path) -> dict[str, int]:
     if not path.exists():
         raise InputError(f"no store at {path}")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = open_duckdb(path, read_only=True)
     except duckdb.Error as exc:
         if "could not set lock" in str(exc).lower():
             raise InputError(f"{path} is in use by a running coordinator: ask it instead (GET /healthz)") from None
