@@ -17,7 +17,8 @@ from cleanroom.coordinator.store.connection import Tx, columns, now
 from cleanroom.coordinator.store.records import AgreementRow, AuditRow
 from cleanroom.crypto.signing import Signer
 
-
+# The newest entry, found through max(seq) rather than "ORDER BY seq DESC LIMIT 1", which DuckDB 2.0.1 answered
+# from stale statistics after a rollback (store/connection.py turns that optimizer off for every connection).
 _NEWEST = "SELECT {} FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
 
 
