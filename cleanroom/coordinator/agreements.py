@@ -6,13 +6,14 @@ for them on every chunk.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-from cleanroom.coordinator.limits import MAX_OPEN_PROPOSALS
-from cleanroom.coordinator.store import Store, Tx, now
+from cleanroom.coordinator.limits import MAX_OPEN_PROPOSALS, MAX_PROPOSALS_PER_DAY
+from cleanroom.coordinator.store import Store, Tx, now, time_text
 from cleanroom.coordinator.store.records import AgreementRow, EncryptionKey, SigningKey
 from cleanroom.crypto.sealed import check_public, fingerprint
 from cleanroom.crypto.upload_signing import check_signing_public, signing_fingerprint
@@ -113,9 +114,12 @@ class GivenKeys:
 
 
 class Agreements:
-    def __init__(self, store: Store, max_open_proposals: int = MAX_OPEN_PROPOSALS) -> None:
+    def __init__(
+        self, store: Store, max_open_proposals: int = MAX_OPEN_PROPOSALS, max_proposals_per_day: int = MAX_PROPOSALS_PER_DAY
+    ) -> None:
         self._store = store
         self._max_open = max_open_proposals
+        self._max_per_day = max_proposals_per_day
         self._terms: dict[tuple[str, int, str], Terms] = {}
         self._terms_lock = threading.Lock()
 
@@ -155,7 +159,11 @@ class Agreements:
         )
 
     def list(self, caller: str) -> list[Agreement]:
-        return [self.load(caller, agreement_id) for agreement_id in self._store.agreements.ids_of_party(caller)]
+        """The caller's agreements, less proposals made to it and revoked before it ever approved them: nothing
+        ran under those, and a partner proposing and revoking in a loop must not fill the caller's list."""
+        ids = self._store.agreements.ids_of_party(caller)
+        hidden = set(self._store.agreements.revoked_unapproved_by(caller))
+        return [self.load(caller, agreement_id) for agreement_id in ids if agreement_id not in hidden]
 
     def not_revoked(self, caller: str, agreement_id: str) -> Agreement:
         """The agreement, refusing once it was revoked (nothing more is released under it)."""
@@ -189,6 +197,11 @@ class Agreements:
                 f"terms name parties {list(terms.parties)}, but the proposer is {caller!r} and the counterparty {counterparty!r}"
             )
         keys = GivenKeys(encryption_public, signing_public)
+        since = time_text(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        if self._store.agreements.proposals_since(caller, since) >= self._max_per_day:
+            raise ResourceExhausted(
+                f"you made {self._max_per_day} proposals in the last 24 hours, revoked ones included; wait before proposing more"
+            )
         if self._store.agreements.open_proposals(caller) >= self._max_open:
             raise ResourceExhausted(
                 f"you have {self._max_open} proposals waiting for approval; revoke some before proposing more"

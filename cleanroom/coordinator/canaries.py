@@ -52,20 +52,58 @@ class Canaries:
         return mask
 
 
+def own_upload_problem(canaries: Canaries | None, points: bytes, total_accounts: int, one_key_kind: bool) -> str | None:
+    """Why an uploader's own points cannot be an honest upload (None when every check holds).
+
+    The checks the partner's re-blinding is held to must hold for the uploader's own points first: its
+    points distinct and its canary pairs related by c. Otherwise an uploader could make its honest
+    partner's re-blinding fail and have the partner named as the violator. And with one key kind an
+    honest account has exactly one point: more would let one label gather guessed keys, join many of the
+    other side's accounts as one company, and reveal more accounts than the counts say.
+    """
+    n = len(points) // POINT_SIZE
+    if _has_duplicates(points):
+        return "two of its points are equal (an honest upload's points are distinct)"
+    if canaries is not None:
+        broken = _broken_pairs(canaries, points)
+        if broken is None:
+            return "a canary point is not a valid curve point"
+        if broken:
+            return f"{broken} of its {len(canaries.positions)} canary pairs are not related by the canary scalar it announced"
+    real = n - (0 if canaries is None else 2 * len(canaries.positions))
+    if one_key_kind and real != total_accounts:
+        return f"{real:,} points for {total_accounts:,} accounts, where one key kind gives each account exactly one"
+    return None
+
+
 def reblinding_problem(canaries: Canaries | None, reblinded: bytes) -> str | None:
     """Why the peer's re-blinding of an upload cannot be the honest one (None when every check holds)."""
-    points = np.frombuffer(reblinded, dtype=np.uint8).reshape(-1, POINT_SIZE)
-    if len(np.unique(np.frombuffer(reblinded, dtype=f"S{POINT_SIZE}"))) != len(points):  # one sort of 32-byte keys
+    if _has_duplicates(reblinded):
         return "two re-blinded points are equal, which honest re-blinding of distinct points never gives"
     if canaries is None:
         return None
-    firsts = points[canaries.positions[:, 0]].tobytes()
-    seconds = points[canaries.positions[:, 1]]
+    broken = _broken_pairs(canaries, reblinded)
+    if broken is None:
+        return "a re-blinded point is not a valid curve point"
+    if broken:
+        return (
+            f"{broken} of {len(canaries.positions)} hidden canary pairs no longer match: the points were not re-blinded as served"
+        )
+    return None
+
+
+def _has_duplicates(points: bytes) -> bool:
+    keys = np.frombuffer(points, dtype=f"S{POINT_SIZE}")  # one sort of 32-byte keys
+    return len(np.unique(keys)) != len(keys)
+
+
+def _broken_pairs(canaries: Canaries, points: bytes) -> int | None:
+    """How many canary pairs (u, v) of ``points`` have v != X(c, u); None when a u is not a valid point."""
+    grid = np.frombuffer(points, dtype=np.uint8).reshape(-1, POINT_SIZE)
+    firsts = grid[canaries.positions[:, 0]].tobytes()
+    seconds = grid[canaries.positions[:, 1]]
     try:
         lifted = np.frombuffer(blind(canaries.scalar, firsts, workers=1), dtype=np.uint8).reshape(-1, POINT_SIZE)
     except CleanroomError:
-        return "a re-blinded point is not a valid curve point"
-    broken = int(np.count_nonzero((lifted != seconds).any(axis=1)))
-    if broken:
-        return f"{broken} of {len(seconds)} hidden canary pairs no longer match: the points were not re-blinded as served"
-    return None
+        return None
+    return int(np.count_nonzero((lifted != seconds).any(axis=1)))

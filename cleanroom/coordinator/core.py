@@ -38,7 +38,7 @@ class Coordinator:
         self.store = store
         self.limits = limits or Limits()
         self._parties = parties
-        self.agreements = Agreements(store, self.limits.max_open_proposals)
+        self.agreements = Agreements(store, self.limits.max_open_proposals, self.limits.max_proposals_per_day)
         self.runs = Runs(store, self.agreements)
         self.completion = Completion(store, self.agreements, self.runs)
         self.uploads = Uploads(store, self.agreements, self.runs, self.completion, self.limits)

@@ -32,6 +32,9 @@ DEFAULT_UPLOAD_IDLE_SECONDS = 24 * 3600.0
 
 # Proposals a party may have waiting for approval at once (each is stored and listed to its counterparty).
 MAX_OPEN_PROPOSALS = 100
+# Proposals a party may make in any 24 hours, revoked ones included: proposing and revoking in a loop
+# would otherwise grow the store without bound (each proposal keeps its terms, up to 256 KiB).
+MAX_PROPOSALS_PER_DAY = 200
 
 # The REST API and the pages take small bodies only (a login form, an API key's label).
 MAX_BODY_BYTES = 64 * 1024
@@ -64,6 +67,7 @@ class Limits:
     max_sealed_chunk_bytes: int = DEFAULT_MAX_SEALED_CHUNK_BYTES  # sealed fields of one chunk
     upload_idle_seconds: float = DEFAULT_UPLOAD_IDLE_SECONDS  # an uncommitted upload idle this long is swept
     max_open_proposals: int = MAX_OPEN_PROPOSALS  # proposals one party may have waiting
+    max_proposals_per_day: int = MAX_PROPOSALS_PER_DAY  # proposals one party may make in 24 hours
     max_message_bytes: int = MAX_MESSAGE_BYTES  # one gRPC message, either way
     max_metadata_bytes: int = MAX_METADATA_BYTES  # a gRPC call's headers, as received
     max_body_bytes: int = MAX_BODY_BYTES  # one HTTP request body

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
-from cleanroom.coordinator.canaries import Canaries
+from cleanroom.coordinator.canaries import Canaries, own_upload_problem
 from cleanroom.coordinator.completion import Completion
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.runs import Runs
@@ -81,6 +81,11 @@ def _check_signature(caller: str, agreement: Agreement, a: UploadAnnouncement) -
                 f"you signed the upload but gave agreement {agreement.agreement_id} no signing key; approve it again with this client"
             )
         return  # a party that approved with an older client: its partner's client refuses to re-blind, and says why
+    if len(a.points_digest) != 64:
+        raise InvalidArgument(
+            "points_digest must be the hex SHA-256 of the upload's points: the statement you sign names it, and your "
+            "partner re-blinds nothing it cannot recompute"
+        )
     if not statement_verifies(key, a.statement(caller), a.party_signature):
         raise InvalidArgument(
             f"the upload's signature does not verify against the signing key you gave agreement {agreement.agreement_id} "
@@ -348,6 +353,12 @@ class Uploads:
                     f"upload {upload_id} announced {upload.total_accounts} accounts but labels {len(distinct)} distinct ones"
                 )
             check_sealed_upload(self._store, terms, upload, run)
+            found = self._store.uploads.canaries(upload_id)
+            canaries = Canaries.parse(found[0], found[1], int(upload.total_points)) if found else None
+            own_points = self._store.uploads.points(upload_id)
+            problem = own_upload_problem(canaries, own_points, int(upload.total_accounts), len(terms.key_kinds) == 1)
+            if problem is not None:
+                raise InvalidArgument(f"upload {upload_id} cannot be committed: {problem}")
         return digests
 
     def receipt(self, upload: UploadRow, run: RunRow) -> dict[str, Any]:

@@ -179,3 +179,23 @@ def test_honest_runs_still_complete_and_both_keys_are_shown(coordinator, parties
     assert view["totals"]["overlap"] == SHARED
     shown = client_json(parties["partner"], "agreement", "show", world["agreement_id"])
     assert {k["party"] for k in shown["signing"]} == {"vendor", "partner"}
+
+
+def test_a_substituted_key_is_refused_before_the_approval_is_recorded(coordinator, parties, tmp_path):
+    """The adversarial review: `agreement approve` used to send the approval and only then compare the
+    relayed keys with its pins, so it reported a failure for an agreement it had just made active."""
+    first = client_json(parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer")
+    client_json(parties["partner"], "agreement", "approve", first["agreement_id"])  # pins the vendor's key
+    second = client_json(parties["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer")
+    coordinator.stop()
+    forged = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    with duckdb.connect(str(coordinator.data_dir / "coordinator.duckdb")) as con:
+        con.execute(
+            "UPDATE signing_keys SET public_ed25519 = ?, fingerprint = ? WHERE agreement_id = ? AND party = 'vendor'",
+            [forged, signing_fingerprint(forged), second["agreement_id"]],
+        )
+    coordinator.start()
+    refused = client(parties["partner"], "agreement", "approve", second["agreement_id"], check=False)
+    assert refused.returncode != 0 and "different upload-signing key for vendor" in refused.stderr, refused.stderr
+    shown = client_json(parties["partner"], "agreement", "show", second["agreement_id"])
+    assert shown["state"] == "proposed" and shown["approved_by"] == ["vendor"]

@@ -950,3 +950,27 @@ def test_a_refusal_whose_audit_fails_is_still_the_refusal_without_the_stores_tex
         AgreementService(coord).Get(agreements_pb2.GetAgreementRequest(agreement_id="agr_missing"), context)
     code, details = context.aborted
     assert code == grpc.StatusCode.NOT_FOUND and "agr_missing" in details and "/srv/cleanroom" not in details
+
+
+def test_proposing_and_revoking_in_a_loop_is_bounded_and_stays_out_of_the_partners_list(tmp_path):
+    """The adversarial review: the open-proposal quota counted only proposals still waiting, so proposing and
+    revoking 300 times (75 MiB of terms) broke the counterparty's `agreement list` and `sync` (one gRPC
+    message over 64 MiB), and the store grew without bound."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    store = Store(tmp_path / "coordinator.duckdb", Signer(Ed25519PrivateKey.generate()))
+    coord = Coordinator(store, Limits(max_proposals_per_day=5))
+    try:
+        kept = agree(coord)  # approved by the partner: stays in its list, revoked or not
+        for _ in range(4):
+            churned = propose(coord)
+            coord.revoke(VENDOR, churned["agreement_id"], "churn")
+        before = snapshot(coord)
+        with pytest.raises(ResourceExhausted, match="proposals in the last 24 hours, revoked ones included"):
+            propose(coord)
+        assert snapshot(coord) == before
+        coord.revoke(VENDOR, kept["agreement_id"], "done")
+        assert [a["agreement_id"] for a in coord.list(PARTNER)] == [kept["agreement_id"]]
+        assert len(coord.list(VENDOR)) == 5  # the proposer still sees its own
+    finally:
+        store.close()

@@ -476,3 +476,38 @@ def test_a_header_of_empty_names_is_no_header(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read_table(path)
     assert str(caught.value) == f"{path}: the file is empty (no header row)"
+
+
+@pytest.mark.parametrize(
+    ("cell", "why"),
+    [
+        ('<c r="C2"><v>abc</v></c>', "a numeric cell holding text"),
+        ('<c r="C2" t="b"><v>x</v></c>', "a boolean cell holding text"),
+        ('<c r="C2" t="d"><v>not-a-date</v></c>', "a date cell holding text"),
+        ('<c r="C2" t="s"><v>999</v></c>', "a shared-string index past the table"),
+        ('<c r="ZZZZ9"><v>1</v></c>', "a cell reference past the last column"),
+    ],
+)
+def test_a_crafted_xlsx_cell_is_an_input_error_naming_the_file(tmp_path: Path, cell: str, why: str) -> None:
+    """The adversarial review: openpyxl reads cells lazily, so a broken cell failed mid-read with a traceback
+    (ValueError, IndexError) however the workbook opened."""
+    path = _xlsx_with_cached_formula(tmp_path / "crafted.xlsx")
+    with zipfile.ZipFile(path) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace('<c r="C2"><f>6*7</f><v>42</v></c>', cell).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    with pytest.raises(InputError, match=r"crafted\.xlsx: cannot be read as XLSX"):
+        read_table(path)
+
+
+def test_an_unclosed_quote_is_named_not_read_as_an_empty_file(tmp_path: Path) -> None:
+    """The adversarial review: one unterminated quote made 400 good rows read as 'the file is empty (1 lines
+    skipped: short line)'. The message now names the line where the quote opened."""
+    rows = "".join(f"Acme {i},acme{i}.com,Customer\n" for i in range(400))
+    path = tmp_path / "quote.csv"
+    path.write_text('Account Name,Website,Type\n"Broken Co,broken.com,Customer\n' + rows, encoding="utf-8")
+    with pytest.raises(InputError, match=r"quote\.csv: line 2: a double quote opened on this line is not closed"):
+        list(read_table(path).rows)

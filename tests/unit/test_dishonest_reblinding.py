@@ -167,3 +167,120 @@ def test_detection_probability_matches_the_formula():
         missed += reblinding_problem(canaries, tampered.tobytes()) is None
     expected = comb(n_real, t) / comb(total, t)  # every tampered position is a real point
     assert abs(missed / trials - expected) < 4 * (expected * (1 - expected) / trials) ** 0.5 + 0.01
+
+
+# -- the uploader is held to the same checks (the adversarial review of issue 13) ----------------------
+
+_P25519 = 2**255 - 19
+_ORDER = 2**252 + 27742317777372353535851937790883648493
+
+
+def _in_prime_order_subgroup(u: int) -> bool:
+    """[order]P == O for the point with u-coordinate u: an x-only Montgomery ladder with an unclamped
+    scalar (RFC 7748's ladder, written here independently of the code under test)."""
+    x1, x2, z2, x3, z3, swap = u, 1, 0, u, 1, 0
+    for t in reversed(range(_ORDER.bit_length())):
+        bit = (_ORDER >> t) & 1
+        swap ^= bit
+        if swap:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b, c, d = (x2 + z2) % _P25519, (x2 - z2) % _P25519, (x3 + z3) % _P25519, (x3 - z3) % _P25519
+        aa, bb, da, cb = a * a % _P25519, b * b % _P25519, d * a % _P25519, c * b % _P25519
+        e = (aa - bb) % _P25519
+        x3, z3 = (da + cb) ** 2 % _P25519, x1 * (da - cb) ** 2 % _P25519
+        x2, z2 = aa * bb % _P25519, e * (aa + 121665 * e) % _P25519
+    if swap:
+        x2, z2 = x3, z3
+    return z2 == 0
+
+
+def _us(points: bytes) -> list[int]:
+    return [int.from_bytes(points[i : i + POINT_SIZE], "little") for i in range(0, len(points), POINT_SIZE)]
+
+
+def test_canaries_sit_in_the_prime_order_subgroup_like_every_real_point():
+    """A raw hash-to-curve point is outside the prime-order subgroup 7 times in 8, so canaries made of
+    them were told apart by a subgroup test (33 of 40 flagged in the review); now none is."""
+    terms = parse_terms(canonical_json(build_terms(V, P, ["customer"])))
+    accounts = [_Account((MatchKey("domain", d),)) for d in DOMAINS[V]]
+    prepared = prepare(accounts, terms, V, "agr_subgroup", new_secret(), show_progress=False)
+    assert len(prepared.points) // POINT_SIZE == len(accounts) + 2 * MIN_CANARY_PAIRS
+    assert all(_in_prime_order_subgroup(u) for u in _us(prepared.points))
+    raw = hash_to_points([f"k{i}" for i in range(40)], b"control")
+    assert sum(not _in_prime_order_subgroup(u) for u in _us(raw)) >= 20  # the control: the test can fail
+
+
+def _commit_tampered_own(tmp_path: Path, tamper) -> tuple[Coordinator, dict, Exception | None]:
+    coord, _ = coordinator(tmp_path)
+    proposed = coord.propose(V, P, canonical_json(build_terms(V, P, ["customer"])))
+    agreement = coord.approve(P, proposed["agreement_id"], proposed["terms_hash"])
+    terms = parse_terms(canonical_json(build_terms(V, P, ["customer"])))
+    accounts = [_Account((MatchKey("domain", d),)) for d in DOMAINS[V]]
+    prepared = tamper(prepare(accounts, terms, V, agreement["agreement_id"], new_secret(), show_progress=False))
+    chunks = prepared.chunks()
+    session = coord.begin_upload(
+        V,
+        agreement["agreement_id"],
+        agreement["terms_hash"],
+        OWN,
+        "",
+        len(prepared.accounts),
+        len(chunks),
+        prepared.total_accounts,
+        upload_digest([c[3] for c in chunks]),
+        "",
+        "overlap",
+        prepared.canary_scalar,
+        prepared.canary_positions,
+    )
+    for seq, (pts, acc, pops, digest, _, _) in enumerate(chunks):
+        coord.put_chunk(V, session["upload_id"], seq, pts, acc, pops, digest)
+    try:
+        coord.commit_upload(V, session["upload_id"])
+    except Exception as exc:
+        return coord, agreement, exc
+    return coord, agreement, None
+
+
+def _wrong_scalar(prepared):
+    import dataclasses
+
+    return dataclasses.replace(prepared, canary_scalar=bytes(32 * [7]))
+
+
+def _own_duplicate(prepared):
+    import dataclasses
+
+    points = bytearray(prepared.points)
+    points[POINT_SIZE : 2 * POINT_SIZE] = points[:POINT_SIZE]
+    return dataclasses.replace(prepared, points=bytes(points))
+
+
+def _super_account(prepared):
+    """Every point but the canaries relabelled to one of 60 accounts: guessed keys gathered under few labels."""
+    import dataclasses
+
+    labels = prepared.accounts.copy()
+    canary = set(np.frombuffer(prepared.canary_positions, dtype="<u4").tolist())
+    real = [i for i in range(len(labels)) if i not in canary]
+    labels[real] = np.arange(len(real)) % 60
+    return dataclasses.replace(prepared, accounts=labels, total_accounts=60)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "said"),
+    [
+        (_wrong_scalar, "canary pairs are not related by the canary scalar it announced"),
+        (_own_duplicate, "two of its points are equal"),
+        (_super_account, "where one key kind gives each account exactly one"),
+    ],
+    ids=["wrong canary scalar", "duplicate own point", "super-account"],
+)
+def test_an_uploader_that_would_frame_its_partner_or_gather_guesses_is_refused_at_commit(tmp_path, tamper, said):
+    """Before, a wrong canary scalar or a repeated own point made the honest partner's re-blinding fail with
+    the partner named as violator; and a label gathering many points revealed more accounts than the counts."""
+    coord, agreement, refused = _commit_tampered_own(tmp_path, tamper)
+    assert refused is not None and said in str(refused), refused
+    status = coord.status(V, agreement["agreement_id"])
+    assert [p["uploaded"] for p in status["parties"]] == [False, False]  # nothing committed, nothing to re-blind

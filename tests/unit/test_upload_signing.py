@@ -190,3 +190,17 @@ def test_a_malformed_signing_key_is_refused(tmp_path):
     terms = canonical_json(build_terms("vendor", "partner", ["customer"]))
     with pytest.raises(InvalidArgument, match="signing key: an Ed25519 public key is 32 bytes"):
         coord.propose("vendor", "partner", terms, signing_public=b"\x01" * 31)
+
+
+def test_a_signed_upload_without_a_points_digest_is_refused(tmp_path):
+    """The adversarial review: a statement signed over an empty points digest passed begin and commit (the
+    commit check ran only when a digest was given), and the honest partner then blamed the coordinator."""
+    coord, _ = coordinator(tmp_path)
+    (vendor_key, v), (_, p) = _key(), _key()
+    agreement = _agreement(coord, {"vendor": v, "partner": p})
+    _, _, statement = _own_upload(agreement)
+    empty = dataclasses.replace(statement, points_digest="")
+    before = snapshot(coord)
+    with pytest.raises(InvalidArgument, match="points_digest must be the hex SHA-256"):
+        _begin(coord, agreement, empty, vendor_key.sign(empty.message()))
+    assert snapshot(coord) == before

@@ -23,7 +23,7 @@ from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.store.agreements import AgreementRepository
 from cleanroom.coordinator.store.api_keys import ApiKeyRepository
 from cleanroom.coordinator.store.audit import AuditLog, entry_hashes_at
-from cleanroom.coordinator.store.connection import Database, Tx, now
+from cleanroom.coordinator.store.connection import Database, Tx, now, time_text
 from cleanroom.coordinator.store.records import StoredBody
 from cleanroom.coordinator.store.releases import (
     INLINE_RELEASE_BYTES,
@@ -37,7 +37,18 @@ from cleanroom.coordinator.store.runs import RunRepository
 from cleanroom.coordinator.store.uploads import UploadRepository
 from cleanroom.crypto.signing import Signer
 
-__all__ = ["INLINE_RELEASE_BYTES", "NewRelease", "Store", "StoredBody", "Tx", "now", "pack_body", "release_text", "with_head"]
+__all__ = [
+    "INLINE_RELEASE_BYTES",
+    "NewRelease",
+    "Store",
+    "StoredBody",
+    "Tx",
+    "now",
+    "pack_body",
+    "release_text",
+    "time_text",
+    "with_head",
+]
 
 
 class Store:

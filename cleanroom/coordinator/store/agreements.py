@@ -80,6 +80,19 @@ class AgreementRepository:
             [agreement_id, key.party, key.public_ed25519, key.fingerprint, at],
         )
 
+    def proposals_since(self, proposer: str, since: str) -> int:
+        """How many agreements the party proposed at or after ``since`` (store time text), revoked ones included."""
+        return int(self._db.value("SELECT count(*) FROM agreements WHERE proposer = ? AND created_at >= ?", [proposer, since]))
+
+    def revoked_unapproved_by(self, party: str) -> list[str]:
+        """Revoked agreements proposed to ``party`` that it never approved, in any version."""
+        return self._db.values(
+            """SELECT a.agreement_id FROM agreements a
+               WHERE a.counterparty = ? AND a.state = 'revoked'
+                 AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.agreement_id = a.agreement_id AND p.party = ?)""",
+            [party, party],
+        )
+
     def open_proposals(self, proposer: str) -> int:
         """How many of the party's proposals wait for approval."""
         return int(self._db.value("SELECT count(*) FROM agreements WHERE proposer = ? AND state = 'proposed'", [proposer]))

@@ -131,6 +131,8 @@ class CsvRows:
                     yield tuple([f or None for f in fields])
                 elif not any(f.strip() for f in fields):
                     report.skip(start, BLANK_REASON, fields)
+                elif count < width and line - start > 1 and any("\n" in f or "\r" in f for f in fields):
+                    raise self._unclosed_quote(start, line)
                 elif count < width:
                     report.skip(start, f"short line: {count} of {width} fields", fields)
                 elif count > width and any(f.strip() for f in fields[width:]):
@@ -154,6 +156,14 @@ class CsvRows:
     def _not_csv(self, line: int, exc: csv.Error) -> InputError:
         return InputError(
             f"{self.path}: line {line}: cannot be read as CSV: {exc}; export the file again as CSV (UTF-8) from the CRM"
+        )
+
+    def _unclosed_quote(self, start: int, end: int) -> InputError:
+        """A quote opened and never closed swallows every line after it into one value (csv reads on to the end)."""
+        return InputError(
+            f"{self.path}: line {start}: a double quote opened on this line is not closed before line {end}, so "
+            f'lines {start}-{end} read as one value; close the quote (a quote inside a value is written twice: "") '
+            "or export the file again"
         )
 
     def _too_long(self, line: int, fields: list[str]) -> InputError:

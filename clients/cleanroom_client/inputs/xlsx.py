@@ -80,6 +80,15 @@ def _is_formula(value: object) -> bool:
 
 def xlsx_rows(path: Path, report: ReadReport) -> tuple[list[str], list[Row]]:
     """The first sheet's header and data rows; uncached formulas and skipped rows go to ``report``."""
+    try:
+        return _xlsx_rows(path, report)
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl parses cells lazily: a broken cell or sheet XML fails mid-read, in many ways
+        raise InputError(f"{path}: cannot be read as XLSX: {_first_line(exc)}; save it again from Excel or export CSV") from None
+
+
+def _xlsx_rows(path: Path, report: ReadReport) -> tuple[list[str], list[Row]]:
     values_book = _open(path, data_only=True)
     # The same cells with their formulas, to find those without a value: read only when the workbook has formulas
     # (a second pass doubles the time: 5.5 s instead of 2.8 s for 50,000 rows).

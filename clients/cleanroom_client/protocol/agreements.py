@@ -78,6 +78,17 @@ def pin_peer(agreement: Agreement, peer: str, profile: Profile) -> str | None:
     return PeerPins(profile.path).check(peer, public, agreement.agreement_id) if public is not None else None
 
 
+def _check_pins_before_approving(shown: Agreement, peer: str, profile: Profile) -> None:
+    """A peer key that contradicts our pins is refused before the approval is recorded, not after (the
+    agreement would be active while we report a failure); nothing is pinned here."""
+    signing = shown.signing_key_of(peer)
+    if signing is not None:
+        PeerPins(profile.path, SIGNING).check(peer, signing, shown.agreement_id, keep=False)
+    encryption = shown.key_of(peer)
+    if encryption is not None:
+        PeerPins(profile.path).check(peer, encryption, shown.agreement_id, keep=False)
+
+
 def propose(remote: Remote, profile: Profile, counterparty: str, terms: dict[str, Any], reveals: bool) -> Agreement:
     """Propose ``terms`` (with our encryption key when they reveal accounts), and check what the coordinator recorded."""
     keys, signing = EncryptionKeys(profile.path), SigningKeys(profile.path)
@@ -101,6 +112,7 @@ def approve(remote: Remote, profile: Profile, agreement_id: str, reviewed_hash: 
     """Approve the terms shown (or, with ``share``, those terms with our shared columns amended)."""
     shown = remote.get(agreement_id)
     terms = verified_terms(shown)  # we approve only terms we could check against their hash
+    _check_pins_before_approving(shown, terms.other(profile.party), profile)
     expected = reviewed_hash or shown.terms_hash
     amended = amend_share(shown.terms_json, profile.party, share) if share is not None else shown.terms_json
     reveals = parse_terms(amended).reveals()

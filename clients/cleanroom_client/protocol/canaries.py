@@ -42,7 +42,10 @@ def canary_pairs(secret: bytes, agreement_id: str, real: list[bytes], n_real: in
     """The canary points to add, as u0, X(c, u0), u1, X(c, u1), ..., and c (deterministic for the same input)."""
     seed = _seed(secret, agreement_id, real)
     m = max(MIN_CANARY_PAIRS, math.ceil(CANARY_SHARE * n_real))
-    us = hash_to_points([f"{seed.hex()}/{i}" for i in range(m)], _CONTEXT)
+    # Multiplied by a throwaway scalar like every real point is by our secret: a raw hash-to-curve point
+    # may lie outside the prime-order subgroup, and a partner testing subgroup membership (or the Legendre
+    # symbol) would pick the canaries out. After one X25519 multiplication every point is in the subgroup.
+    us = blind(hashlib.sha256(seed + b"/lift").digest(), hash_to_points([f"{seed.hex()}/{i}" for i in range(m)], _CONTEXT))
     scalar = _scalar(seed)
     lifted = blind(scalar, us)
     pairs = np.empty((m, 2, POINT_SIZE), dtype=np.uint8)

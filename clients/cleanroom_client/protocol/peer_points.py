@@ -3,9 +3,11 @@
 A deviating coordinator could otherwise serve points of its own choosing --
 guessed identifiers hashed to the curve -- and learn from our re-blinding
 whether they match the partner's double-blinded tokens. We recompute every
-chunk digest and the upload digest from the bytes received and re-blind
-nothing unless the partner's statement over them verifies against the key
-we pinned for the partner (cleanroom.crypto.upload_signing).
+chunk digest and the digest of the points from the bytes received (the
+payload digest, over labels and sealed fields we never see, is taken as
+relayed: the signature covers it, and the points digest covers what we
+multiply) and re-blind nothing unless the partner's statement verifies
+against the key we pinned for the partner (cleanroom.crypto.upload_signing).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ def fetch_signed_points(
     for seq, chunk in enumerate(remote.peer_points(status.run_id)):
         if stop is not None and stop.is_set():
             return None
+        if seq >= status.peer_chunks:  # never buffer more than the run announced
+            raise ProtocolError(f"the coordinator sent more than the {status.peer_chunks} peer chunks announced; run sync again")
         if chunk.seq != seq or chunk_digest(chunk.points) != chunk.digest:
             raise ProtocolError(f"the coordinator sent peer chunk {chunk.seq} out of order or corrupted; run sync again")
         chunks.append(chunk.points)
