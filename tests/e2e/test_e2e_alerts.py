@@ -203,5 +203,33 @@ def _run(profiles: dict[str, Path], files: dict[str, Path], agreement_id: str) -
     assert json.loads(back.requests[-1][1])["cells"] == alert["cells"]
     assert len(ok.requests) == 1 and len(flaky.requests) == 2
     assert client_json(profiles["vendor"], "alerts", "list")["receivers"][2]["pending"] == 0
+    _third_release_through_sync(profiles, agreement_id, files, added, ok, second["run_id"])
     shown = client(profiles["vendor"], "alerts", "remove", "alr_nope", check=False)
     assert shown.returncode != 0 and "no alert receiver 'alr_nope'" in shown.stderr
+
+
+def _third_release_through_sync(
+    profiles: dict[str, Path], agreement_id: str, files: dict[str, Path], added: dict, ok: Receiver, previous_run: str
+) -> None:
+    """A release that comes in through `sync --wait` (the vendor mapped first and went away) alerts too."""
+    waiting = client_json(profiles["vendor"], "map", agreement_id, str(files["vendor_1"]), "--wait", "0")
+    assert waiting["state"] == "collecting" and "alerts" not in waiting
+    client_json(profiles["partner"], "map", agreement_id, str(files["partner_2"]), "--wait", "1")
+    synced = client_json(profiles["vendor"], "sync", agreement_id, "--wait", "60")
+    assert synced["agreements"][0]["state"] == "complete"
+    assert {a["receiver_id"]: a["status"] for a in synced["alerts"]} == {r["id"]: "delivered" for r in added.values()}
+    assert len(ok.requests) == 2 and _verify(added["ok"]["secret"], *ok.requests[1])
+    alert = json.loads(ok.requests[1][1])
+    assert alert["previous_run_id"] == previous_run and alert["run_id"] == synced["agreements"][0]["run_id"]
+    assert alert["cells"] == [
+        {"name": "customer x customer", "before": "27", "after": "30"},
+        {"name": "opportunity x customer", "before": "26", "after": "21"},
+    ]
+    assert alert["totals"] == [
+        {"name": "mine", "before": "92", "after": "90"},
+        {"name": "overlap", "before": "70", "after": "68"},
+    ]
+    assert [(a["event"], a["domain"]) for a in alert["accounts"]] == [("no_longer_revealed", f"n{i}.com") for i in range(5)]
+    # A second sync finds the release already received: nothing is sent again.
+    assert "alerts" not in client_json(profiles["vendor"], "sync", agreement_id)
+    assert len(ok.requests) == 2

@@ -34,12 +34,17 @@ def _overlaps(entries: Iterable[dict[str, Any]], agreement_id: str) -> list[dict
     return [r for r in releases if r.get("agreement_id") == agreement_id and r.get("kind") in (None, "overlap") and "cells" in r]
 
 
+def received(entries: list[dict[str, Any]], agreement_id: str, run_id: str) -> bool:
+    """Whether the receipts hold the overlap release of that run already."""
+    return any(r.get("run_id") == run_id for r in _overlaps(entries, agreement_id))
+
+
 def overlap_changes(entries: list[dict[str, Any]], view: dict[str, Any]) -> ChangeSet | None:
     """What changed since the previous release of ``view``'s agreement, from the receipts as they were before
     ``view`` was recorded; None for the agreement's first release and for a release already received."""
-    kept = _overlaps(entries, view["agreement_id"])
-    if any(r.get("run_id") == view["run_id"] for r in kept):
+    if received(entries, view["agreement_id"], view["run_id"]):
         return None
+    kept = _overlaps(entries, view["agreement_id"])
     previous = next((r for r in reversed(kept)), None)
     if previous is None:
         return None
