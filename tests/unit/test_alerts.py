@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import stat
+import textwrap
 
 import pytest
 
@@ -166,3 +167,24 @@ def test_alert_notes_in_the_receipts_do_not_break_verification(tmp_path):
     log = ReceiptLog(tmp_path / "receipts.jsonl")
     log.record_alert({"delivery_id": "msg_1", "receiver_id": "alr_1", "host": "127.0.0.1", "status": "pending"})
     assert verify_entries(log.entries(), b"unused: no signed entries") == []
+
+
+def test_the_readme_verification_snippet_accepts_our_deliveries_and_refuses_altered_or_old_ones():
+    import re
+    import time
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Alerts") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    namespace: dict = {}
+    exec(textwrap.dedent(code.group(1)), namespace)
+    verify = namespace["verify"]
+    secret, body, now = alert_signing.new_secret(), b'{"text": "customer x customer: 231 -> 236"}', int(time.time())
+    headers = alert_signing.headers(secret, "msg_1", now, body)
+    assert verify(secret, headers, body)
+    assert not verify(secret, headers, body.replace(b"236", b"237"))
+    assert not verify(alert_signing.new_secret(), headers, body)
+    old = alert_signing.headers(secret, "msg_1", now - 3600, body)
+    assert not verify(secret, old, body)
