@@ -188,3 +188,25 @@ def test_the_readme_verification_snippet_accepts_our_deliveries_and_refuses_alte
     assert not verify(alert_signing.new_secret(), headers, body)
     old = alert_signing.headers(secret, "msg_1", now - 3600, body)
     assert not verify(secret, old, body)
+
+
+def test_a_broken_alerts_file_or_no_time_left_never_raises_into_the_command(tmp_path):
+    import httpx
+
+    from cleanroom_client.features import alerts
+    from cleanroom_client.features.alert_delivery import deliver
+    from cleanroom_client.profile import Profile
+
+    profile = Profile(tmp_path, "vendor", "127.0.0.1:1")
+    (tmp_path / "alerts.json").write_text("{not json", encoding="utf-8")
+    log = ReceiptLog(tmp_path / "receipts.jsonl")
+    changes = ChangeSet("agr_1", "partner-b", "run_1", "run_2", *diff_counts(_release("r1", FIRST, 283), _release("r2", {}, 0)))
+    assert alerts.configured(profile)  # reported, not silently skipped
+    sent = alerts.send(profile, log, changes)
+    assert len(sent) == 1 and sent[0]["status"] == "error" and "alerts.json is not valid JSON" in sent[0]["error"]
+    alerts.note_revealed(profile, changes, "agr_1", "run_2", [])  # no exception either
+    # Out of time before the first attempt: pending, nothing sent (no receiver is contacted at port 9).
+    receiver = {"id": "alr_1", "url": "http://127.0.0.1:9/", "secret": alert_signing.new_secret()}
+    with httpx.Client() as client:
+        outcome = deliver(client, receiver, "msg_1", b"{}", deadline=0.0)
+    assert (outcome.status, outcome.attempts) == ("pending", 0)
