@@ -210,3 +210,10 @@ def test_a_broken_alerts_file_or_no_time_left_never_raises_into_the_command(tmp_
     with httpx.Client() as client:
         outcome = deliver(client, receiver, "msg_1", b"{}", deadline=0.0)
     assert (outcome.status, outcome.attempts) == ("pending", 0)
+    # A URL broken by hand in alerts.json fails in httpx before any connection: pending, not an exception.
+    import time
+
+    broken = {**receiver, "url": "http://[::1"}
+    with httpx.Client() as client:
+        outcome = deliver(client, broken, "msg_1", b"{}", deadline=time.monotonic() + 5, sleep=lambda _: None)
+    assert (outcome.status, outcome.attempts) == ("pending", 3) and "InvalidURL" in outcome.error

@@ -70,7 +70,7 @@ def deliver(
             error = f"HTTP {http_status}"
             if http_status < 500 and http_status not in RETRYABLE:
                 return Outcome("rejected", attempt, http_status, error)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: an alerts.json edited by hand
             http_status, error = None, f"{type(exc).__name__}: {exc}".rstrip(": ")
         pause = policy.backoff * 2 ** (attempt - 1)
         if attempt < policy.attempts and deadline - time.monotonic() > pause:
