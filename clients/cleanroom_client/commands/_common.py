@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from cleanroom.terminal.console import err
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.protocol.receipts import ReceiptLog
@@ -29,3 +31,14 @@ def receipts(profile: Profile) -> ReceiptLog:
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object (for machines)")
+
+
+def print_alerts(view: dict[str, Any]) -> None:
+    """One line per alert delivery a release caused (stderr: the overlap table stays the output)."""
+    for sent in view.get("alerts", []):
+        if sent["status"] == "error":
+            err.print(f"warning: {sent['error']}", markup=False)
+            continue
+        note = f" ({sent['error']}; kept, tried again next time)" if sent["status"] == "pending" else ""
+        note = f" ({sent['error']})" if sent["status"] == "rejected" else note
+        err.print(f"alert {sent['delivery_id']} to {sent['receiver_id']}: {sent['status']}{note}", markup=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terminal.console import err, out, print_json
 from cleanroom.terminal.views import print_overlap
-from cleanroom_client.commands._common import add_json, session
+from cleanroom_client.commands._common import add_json, print_alerts, session
 from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.features.map_workflow import MapReady, ready_map, send_map
 from cleanroom_client.inputs.accounts import LoadResult, load_accounts
@@ -76,6 +76,7 @@ def _map(args: argparse.Namespace) -> int:
         print_json({**view, "read": read})
     else:
         print_overlap(view)
+        print_alerts(view)
         if "revealed_accounts" in view:
             out.print(
                 f"{view['revealed_accounts']:,} of your accounts revealed as co-sell targets: cleanroom-client targets {agreement.agreement_id}"

@@ -6,19 +6,18 @@ import argparse
 
 from cleanroom.terminal.console import print_json
 from cleanroom.terminal.views import print_overlap
-from cleanroom_client.commands._common import add_json, receipts, session
-from cleanroom_client.features.overlap_view import verified_overlap
+from cleanroom_client.commands._common import add_json, print_alerts, session
+from cleanroom_client.features.release_intake import receive_overlap
 
 
 def _overlap(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
-        release = remote.overlap(args.id, args.run or "")
-        view = verified_overlap(release, profile.signing_key())
-        receipts(profile).record_release(view, release.audit_head)
+        view = receive_overlap(remote, profile, args.id, args.run or "")
     if args.json:
         print_json(view)
     else:
         print_overlap(view)
+        print_alerts(view)
     return 0
 
 

@@ -14,7 +14,7 @@ from cleanroom.terminal.console import out, print_json, print_table
 from cleanroom_client.commands._common import add_json, receipts
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol import heads
-from cleanroom_client.protocol.receipts import release_of, upload_kind, verify_entries
+from cleanroom_client.protocol.receipts import alert_row, release_of, upload_kind, verify_entries
 from cleanroom_client.remote import Remote
 
 
@@ -45,6 +45,8 @@ def _list(args: argparse.Namespace) -> int:
                     r["upload_digest"][:16],
                 ]
             )
+        elif e["type"] == "alert":
+            rows.append([e["recorded_at"], "alert", *alert_row(e["alert"])])
         else:
             rel = release_of(e)
             if rel.get("kind") == "reveal":
@@ -96,7 +98,7 @@ def _verify(args: argparse.Namespace) -> int:
         with Remote(profile) as remote:
             checks = heads.against_coordinator(kept, remote.head_proof([h.head.count for h in kept]), key)
     failed = [c for c in checks if not c.ok]
-    headless = sum(1 for e in entries if e.get("audit_head") is None)
+    headless = sum(1 for e in entries if e.get("audit_head") is None and e.get("type") != "alert")
     if args.json:
         result: dict[str, Any] = {
             "ok": not problems and not failed,

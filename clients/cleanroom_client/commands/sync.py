@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 
 from cleanroom.terminal.console import out, print_json
-from cleanroom_client.commands._common import add_json, session
+from cleanroom_client.commands._common import add_json, print_alerts, session
+from cleanroom_client.features.release_intake import sync_alerts
 from cleanroom_client.protocol.reblind import sync_agreements
 
 
 def _sync(args: argparse.Namespace) -> int:
     with session(args) as (profile, remote):
         report = sync_agreements(remote, profile, args.id, args.wait)
+        sent = sync_alerts(remote, profile, report)
     if args.json:
-        print_json({"agreements": report})
+        print_json({"agreements": report, **({"alerts": sent} if sent else {})})
     else:
         for r in report:
             waiting = ", ".join(r["waiting_for"]) or "nothing"
             out.print(f"{r['agreement_id']} ({r['purpose']}): run {r['run_id'] or '-'} {r['state']}; waiting for {waiting}")
+        print_alerts({"alerts": sent})
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from cleanroom.crypto.sealed import SealContext
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terms import Terms
+from cleanroom_client.features import alerts
 from cleanroom_client.features.overlap_view import verified_overlap
 from cleanroom_client.features.reveal import (
     RevealError,
@@ -108,12 +109,18 @@ def send_map(
         return MapResult(status)
     release = remote.overlap(agreement.agreement_id, status.run_id)
     view = verified_overlap(release, profile.signing_key())
+    watched = alerts.configured(profile)  # compared with the receipts as they were before this release
+    changes = alerts.overlap_changes(log.entries(), view) if watched else None
     log.record_release(view, release.audit_head)
     result = MapResult(status, view)
     if plan.views:
         try:
             revealed = fetch_revealed(remote, profile, agreement, ready.terms, log, status.run_id)
             view["revealed_accounts"] = len(revealed.rows)
+            if watched:
+                alerts.note_revealed(profile, changes, agreement.agreement_id, status.run_id, revealed.rows)
         except RevealError as exc:
             result.problem = view["reveal_error"] = str(exc)
+    if watched:
+        view["alerts"] = alerts.send(profile, log, changes)
     return result

@@ -58,6 +58,10 @@ class ReceiptLog:
         attribution, megabytes) is neither parsed nor encoded again to be kept, and verifies byte for byte."""
         self._append({"type": "release", "recorded_at": _now(), "body_json": body_json, "signature": signature.hex()}, head)
 
+    def record_alert(self, delivery: dict[str, Any]) -> None:
+        """One alert delivery and how it went (delivered, pending, rejected): our own note, signed by nobody."""
+        self._append({"type": "alert", "recorded_at": _now(), "alert": delivery})
+
     def _append(self, entry: dict[str, Any], head: AuditHead | None = None) -> None:
         if head is not None:
             entry["audit_head"] = head.to_dict()
@@ -88,6 +92,14 @@ def upload_kind(receipt: dict[str, Any]) -> str:
     """An upload receipt's kind as the coordinator signs it and people read it: the log keeps the
     wire's enum name (UPLOAD_KIND_OWN), the signed body and the screens say own, reblinded."""
     return str(receipt["kind"]).lower().replace("upload_kind_", "")
+
+
+def alert_row(alert: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(agreement, run, what, delivery id) of an alert delivery's receipt, for the tables."""
+    what = f"alert to {alert['receiver_id']} ({alert['host']}): {alert['status']} after {alert['attempts']} attempt(s)"
+    if alert.get("error"):
+        what += f", {alert['error']}"
+    return alert["agreement_id"], alert["run_id"], what, alert["delivery_id"]
 
 
 def receipt_body(receipt: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +143,7 @@ def verify_entries(entries: list[dict[str, Any]], public_pem: bytes) -> list[dic
                 verified = verify_json(public_pem, release_body(signed), signature)
             if not verified:
                 problems.append({"index": index, "problem": "release: coordinator signature does not verify"})
-        else:
+        elif entry.get("type") != "alert":  # an alert's outcome is our own note: nothing to verify
             problems.append({"index": index, "problem": f"unknown receipt type {entry.get('type')!r}"})
         problem = _head_problem(entry, public_pem)
         if problem:

@@ -8,7 +8,7 @@ from cleanroom.crypto.signing import verify_json
 from cleanroom_client.features.targets import ScoringConfig, csv_columns, csv_rows
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import verified_terms
-from cleanroom_client.protocol.receipts import ReceiptLog, release_body, release_of, upload_kind, verify_entries
+from cleanroom_client.protocol.receipts import ReceiptLog, alert_row, release_body, release_of, upload_kind, verify_entries
 from cleanroom_client.remote import Agreement
 from cleanroom_client.ui.html import esc, heat_map, kv_table, targets_table
 
@@ -123,7 +123,7 @@ def receipts_body(entries: list[dict[str, Any]], key: bytes | None) -> tuple[lis
     rows = []
     for i, e in enumerate(entries, 1):
         direction, agreement, run, what, digest = _receipt_row(e)
-        status = "does not verify" if i in bad else "verified"
+        status = "does not verify" if i in bad else "our own note" if e["type"] == "alert" else "verified"
         rows.append(
             f'<tr><td class="num">{i}</td><td>{esc(e["recorded_at"])}</td><td>{direction}</td><td>{esc(agreement)}</td>'
             f'<td>{esc(run)}</td><td>{esc(what)}</td><td class="small"><code>{esc(str(digest)[:16])}</code></td><td>{status}</td></tr>'
@@ -141,6 +141,8 @@ def _receipt_row(e: dict[str, Any]) -> tuple[str, str, str, str, str]:
         r = e["receipt"]
         what = f"{upload_kind(r)} upload: {int(r['total_points']):,} points in {r['total_chunks']} chunks"
         return "sent", r["agreement_id"], r["run_id"], what, r["upload_digest"]
+    if e["type"] == "alert":
+        return ("alert", *alert_row(e["alert"]))
     rel = release_of(e)
     kind = rel.get("kind")
     what = (
