@@ -166,3 +166,49 @@ def test_map_all_people_table_and_bad_usage(world):
     assert bad.returncode == 2 and "map --all takes one file" in bad.stderr
     missing = client(profiles["vendor"], "map", "--all", str(world["work"] / "nope.csv"), check=False)
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
+
+
+def test_a_partner_whose_signing_key_changed_fails_alone_while_the_others_complete(world):
+    """Hostile: the coordinator relays another upload-signing key for partner-a than the vendor pinned (here the pin
+    is what changed). The vendor must re-blind nothing of partner-a's and still finish partner-b's run: before
+    map --all, one refused re-blinding stopped the wait on every run."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from cleanroom.crypto.upload_signing import signing_fingerprint
+
+    profiles, files = world["profiles"], world["files"]
+    for agreement in client_json(profiles["vendor"], "agreement", "list")["agreements"]:
+        if agreement["state"] != "revoked":  # a clean slate: only this test's agreements run
+            client(profiles["vendor"], "agreement", "revoke", agreement["agreement_id"], "--reason", "next test")
+    ids = {name: _propose(profiles, name, "--populations", ",".join(POPULATIONS)) for name in ("partner-a", "partner-b")}
+    peers_path = profiles["vendor"] / "peers.json"
+    peers = json.loads(peers_path.read_text()) if peers_path.exists() else {}
+    other = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    peers.setdefault("signing", {})["partner-a"] = {
+        "public_ed25519": other.hex(),
+        "fingerprint": signing_fingerprint(other),
+        "agreement_id": ids["partner-a"],
+        "pinned_at": "2026-12-01T00:00:00+00:00",
+    }
+    peers_path.write_text(json.dumps(peers))
+    partners = {
+        "partner-a": client_background(profiles["partner-a"], "map", ids["partner-a"], files["partner-a"]["partner"], "--wait", "20", "--json"),
+        "partner-b": client_background(profiles["partner-b"], "map", ids["partner-b"], files["partner-b"]["partner"], "--wait", "120", "--json"),
+    }  # fmt: skip
+    vendor = subprocess.run(
+        [*CLIENT, "--profile", str(profiles["vendor"]), "map", "--all", files["partner-a"]["vendor"], "--wait", "120", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    views = {name: json.loads(finish(p)) for name, p in partners.items()}
+    assert vendor.returncode == 1, vendor.stderr
+    by_id = {o["agreement_id"]: o for o in json.loads(vendor.stdout)["agreements"]}
+    refused = by_id[ids["partner-a"]]
+    assert refused["state"] == "failed" and "different upload-signing key for partner-a" in refused["reason"]
+    assert views["partner-a"]["state"] == "collecting"  # nothing re-blinded for it, so nothing released
+    truth_b = truth_for(world["pairs"]["partner-b"].masks, list(POPULATIONS), list(POPULATIONS))
+    assert by_id[ids["partner-b"]]["state"] == "complete"
+    assert check_view(by_id[ids["partner-b"]]["overlap"], truth_b, True) == []
+    assert check_view(views["partner-b"], truth_b, False) == []
