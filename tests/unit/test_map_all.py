@@ -54,7 +54,11 @@ def _jobs(*key_kinds: list[str] | None, share: bool = False) -> list[Job]:
             f"agr_{i}",
             f"p{i}",
             key_kinds=kinds,
-            **({"reveal": [("customer", "customer")], "reveal_to": "counterparty", "share": ["Owner"]} if share and i == 0 else {}),
+            **(
+                {"reveal": [("customer", "customer")], "reveal_to": "counterparty", "share": ["Owner"]}
+                if share and i == 0
+                else {}
+            ),
         )
         for i, kinds in enumerate(key_kinds)
     ]
