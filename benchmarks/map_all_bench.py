@@ -71,7 +71,7 @@ def _bench(data: dict, work: Path, say) -> dict:
     truths = data["truth"]
     names = [f"partner-{i}" for i in range(len(data["partners"]))]
     say("measuring the raw X25519 floor (before) ...")
-    _, all_before, _ = raw_rates(cores)
+    _, all_before, cpu_before = raw_rates(cores)
     total_points = sum(t["vendor_accounts"] + t["partner_accounts"] for t in truths)
     coord = LocalCoordinator(work / "coord", max_points=4 * total_points).init().start()
     try:
@@ -105,7 +105,7 @@ def _bench(data: dict, work: Path, say) -> dict:
     finally:
         coord.stop()
     say("measuring the raw X25519 floor (after) ...")
-    _, all_after, _ = raw_rates(cores)
+    _, all_after, cpu_after = raw_rates(cores)
     summary = outputs["vendor"]
     by_id = {o["agreement_id"]: o for o in summary["agreements"]}
     wrong = [
@@ -114,6 +114,8 @@ def _bench(data: dict, work: Path, say) -> dict:
         if by_id[ids[name]].get("overlap", {}).get("totals", {}).get("overlap") != truth["overlap"]
     ]
     floor = 2 * total_points / ((all_before + all_after) / 2)
+    floor_cpu = 2 * total_points / ((cpu_before + cpu_after) / 2)  # the floor as CPU seconds
+    used_cpu = sum(w.cpu_seconds for w in (*watches.values(), coord_watch))
     peak = {name: round(max(w.main_kb, w.worker_kb) / 1024) for name, w in watches.items()}
     return {
         "vendor_accounts": truths[0]["vendor_accounts"],
@@ -134,6 +136,9 @@ def _bench(data: dict, work: Path, say) -> dict:
             "partners_with_workers": round(sum(w.cpu_seconds for n, w in watches.items() if n != "vendor"), 1),
             "coordinator": round(coord_watch.cpu_seconds, 1),
         },
+        "floor_cpu_seconds": round(floor_cpu, 1),
+        # CPU used vs the floor's CPU: the overhead as work, much less sensitive to other jobs on a shared machine.
+        "cpu_ratio_to_floor": round(used_cpu / floor_cpu, 2),
         "peak_rss_mb": {"vendor": peak["vendor"], "largest_partner": max(v for n, v in peak.items() if n != "vendor")},
         "peak_rss_mb_coordinator": round(coord_watch.main_kb / 1024),
     }
