@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cleanroom.errors import InputError
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terminal.console import err, out, print_json
 from cleanroom.terminal.views import print_overlap
 from cleanroom_client.commands._common import add_json, print_alerts, session
+from cleanroom_client.commands._map_all import map_all_command
 from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.features.map_workflow import MapReady, ready_map, send_map
 from cleanroom_client.inputs.accounts import LoadResult, load_accounts
@@ -43,6 +45,10 @@ def load(args: argparse.Namespace, name_key: bool, keep_fields: bool = True) -> 
 
 
 def _map(args: argparse.Namespace) -> int:
+    if args.all:
+        return map_all_command(args, load)
+    if args.file is None:
+        raise InputError("map needs an agreement id and a file: cleanroom-client map ID FILE (or map --all FILE)")
     with session(args) as (profile, remote):
         ready = ready_map(
             remote, profile, args.id, lambda name_key, keep_fields: load(args, name_key, keep_fields), args.peer_fingerprint
@@ -108,8 +114,13 @@ def _print_read(ready: MapReady, party: str) -> None:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("map", help="map a CRM export under an agreement and print the overlap")
-    p.add_argument("id", help="agreement id")
-    p.add_argument("file", help="CSV, Parquet or XLSX export")
+    p.add_argument("id", help="agreement id (with --all: the file)")
+    p.add_argument("file", nargs="?", help="CSV, Parquet or XLSX export")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="map FILE under every active agreement: read once, a run per agreement, one summary",
+    )
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for the partner and the result")
     p.add_argument(
         "--chunk-points",

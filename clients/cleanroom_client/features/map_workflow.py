@@ -105,6 +105,14 @@ def send_map(
     if plan.views:
         save_account_map(profile.path, agreement, receipt.run_id, ready.prepared, ready.loaded, plan)
     status = wait_for_result(remote, agreement, keys, log, receipt.run_id, wait)
+    return released(remote, profile, agreement, ready.terms, status, log)
+
+
+def released(
+    remote: Remote, profile: Profile, agreement: Agreement, terms: Terms, status: RunStatus, log: ReceiptLog
+) -> MapResult:
+    """The overlap released to us from a complete run (checked and kept), and our reveal where granted;
+    just the status while the run is not complete."""
     if status.state != "complete":
         return MapResult(status)
     release = remote.overlap(agreement.agreement_id, status.run_id)
@@ -113,9 +121,9 @@ def send_map(
     changes = alerts.overlap_changes(log.entries(), view) if watched else None
     log.record_release(view, release.audit_head)
     result = MapResult(status, view)
-    if plan.views:
+    if RevealPlan.of(terms, profile.party).views:
         try:
-            revealed = fetch_revealed(remote, profile, agreement, ready.terms, log, status.run_id)
+            revealed = fetch_revealed(remote, profile, agreement, terms, log, status.run_id)
             view["revealed_accounts"] = len(revealed.rows)
             if watched:
                 alerts.note_revealed(profile, changes, agreement.agreement_id, status.run_id, revealed.rows)

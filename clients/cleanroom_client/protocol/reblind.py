@@ -230,24 +230,57 @@ def wait_for_results(
     poll: float = 0.25,
 ) -> list[RunStatus]:
     """``wait_for_result`` over several runs at once: whichever peer's points arrive first are
-    re-blinded first, so no run waits behind another. Statuses in the order of ``runs``."""
+    re-blinded first, so no run waits behind another. Statuses in the order of ``runs``; the first
+    run that fails (or cannot be re-blinded) stops the wait with its error."""
+    results = wait_for_each(remote, runs, keystore, receipts, seconds, show_progress, poll, stop_on_failure=True)
+    for result in results:
+        if isinstance(result, CleanroomError):
+            raise result
+    statuses = [r for r in results if isinstance(r, RunStatus)]
+    for status in statuses:
+        if status.state == "failed":
+            raise RunFailed(run_failure(status))
+    return statuses
+
+
+def run_failure(status: RunStatus) -> str:
+    """Why a run failed at the coordinator, and what to do, for people."""
+    return (
+        f"run {status.run_id} of agreement {status.agreement_id} failed at the coordinator: {status.failure} "
+        "Nothing was released from it and its points are deleted; fix the input and map again (a new run)."
+    )
+
+
+def wait_for_each(
+    remote: Remote,
+    runs: Sequence[tuple[Agreement, str]],
+    keystore: Keystore,
+    receipts: ReceiptLog,
+    seconds: float,
+    show_progress: bool | None = None,
+    poll: float = 0.25,
+    stop_on_failure: bool = False,
+) -> list[RunStatus | CleanroomError]:
+    """Each run's status, or the error that stopped it (a re-blinding refused, say), in the order of
+    ``runs``: one run's trouble does not stop the others (``map --all``) unless ``stop_on_failure``."""
     deadline = time.monotonic() + seconds
-    statuses: list[RunStatus | None] = [None] * len(runs)
+    results: list[RunStatus | CleanroomError | None] = [None] * len(runs)
+
+    def settled(r: RunStatus | CleanroomError | None) -> bool:
+        return r is not None and (isinstance(r, CleanroomError) or r.state != "collecting")
+
     while True:
         for i, (agreement, run_id) in enumerate(runs):
-            previous = statuses[i]
-            if previous is not None and previous.state != "collecting":
+            if settled(results[i]):
                 continue
-            statuses[i] = _reblind_if_due(
-                remote, agreement, remote.status(agreement.agreement_id, run_id), keystore, receipts, show_progress
-            )
-        current = [s for s in statuses if s is not None]  # every run has a status after the first pass
-        for status in current:
-            if status.state == "failed":
-                raise RunFailed(
-                    f"run {status.run_id} of agreement {status.agreement_id} failed at the coordinator: {status.failure} "
-                    "Nothing was released from it and its points are deleted; fix the input and map again (a new run)."
+            try:
+                results[i] = _reblind_if_due(
+                    remote, agreement, remote.status(agreement.agreement_id, run_id), keystore, receipts, show_progress
                 )
-        if all(s.state != "collecting" for s in current) or time.monotonic() >= deadline:
+            except CleanroomError as exc:
+                results[i] = exc
+        current = [r for r in results if r is not None]  # every run has a result after the first pass
+        failed = any(isinstance(r, CleanroomError) or r.state == "failed" for r in current)
+        if (stop_on_failure and failed) or all(map(settled, current)) or time.monotonic() >= deadline:
             return current
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
