@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cleanroom.errors import InputError
@@ -12,6 +13,7 @@ from cleanroom_client.commands._common import session
 from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.features.map_all import MapAllResult, Outcome, Read, map_all
 from cleanroom_client.inputs.accounts import LoadResult
+from cleanroom_client.inputs.readers import check_file
 
 # map.py's loader: (the parsed arguments, name keys, keep every column) -> the file read.
 ArgsLoader = Callable[[argparse.Namespace, bool, bool], LoadResult]
@@ -23,6 +25,7 @@ def map_all_command(args: argparse.Namespace, load: ArgsLoader) -> int:
     if args.peer_fingerprint:
         raise InputError("--peer-fingerprint names one partner's key: use it with `map ID FILE`, not with --all")
     args.file = args.id  # with --all the one positional is the file
+    check_file(Path(args.file))  # named at once, even when no agreement is active to read it for
     with session(args) as (profile, remote):
         result = map_all(
             remote, profile, lambda name_key, keep: _reported(load(args, name_key, keep), args.json), args.chunk_points, args.wait

@@ -58,7 +58,7 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _check_file(path: Path) -> str:
+def check_file(path: Path) -> str:
     """The file's format; InputError when it is missing, not a file, of an unknown kind or empty."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -87,7 +87,7 @@ class TableStream:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        fmt = _check_file(self.path)
+        fmt = check_file(self.path)
         self._kind = _KINDS[fmt]
         self.report = ReadReport()
         self._con: duckdb.DuckDBPyConnection | None = None
