@@ -43,11 +43,8 @@ class _Account:
     populations: tuple[str, ...] = ("customer",)
 
 
-def _upload_own(coord: Coordinator, party: str, agreement: dict, secret: bytes) -> str:
-    terms = parse_terms(canonical_json(build_terms(V, P, ["customer"])))
-    accounts = [_Account((MatchKey("domain", d),)) for d in DOMAINS[party]]
-    prepared = prepare(accounts, terms, party, agreement["agreement_id"], secret, show_progress=False)
-    assert len(prepared.canary_positions) == 8 * MIN_CANARY_PAIRS  # the client hid its canaries
+def _send_own(coord: Coordinator, party: str, agreement: dict, prepared) -> str:
+    """Begin, send and commit an own upload as the client would; the upload id."""
     chunks = prepared.chunks()
     session = coord.begin_upload(
         party,
@@ -66,7 +63,15 @@ def _upload_own(coord: Coordinator, party: str, agreement: dict, secret: bytes) 
     )
     for seq, (pts, acc, pops, digest, _, _) in enumerate(chunks):
         coord.put_chunk(party, session["upload_id"], seq, pts, acc, pops, digest)
-    return coord.commit_upload(party, session["upload_id"])["run_id"]
+    return session["upload_id"]
+
+
+def _upload_own(coord: Coordinator, party: str, agreement: dict, secret: bytes) -> str:
+    terms = parse_terms(canonical_json(build_terms(V, P, ["customer"])))
+    accounts = [_Account((MatchKey("domain", d),)) for d in DOMAINS[party]]
+    prepared = prepare(accounts, terms, party, agreement["agreement_id"], secret, show_progress=False)
+    assert len(prepared.canary_positions) == 8 * MIN_CANARY_PAIRS  # the client hid its canaries
+    return coord.commit_upload(party, _send_own(coord, party, agreement, prepared))["run_id"]
 
 
 def _reblind(coord: Coordinator, party: str, agreement: dict, secret: bytes, run_id: str, tamper=None) -> None:
@@ -218,26 +223,9 @@ def _commit_tampered_own(tmp_path: Path, tamper) -> tuple[Coordinator, dict, Exc
     terms = parse_terms(canonical_json(build_terms(V, P, ["customer"])))
     accounts = [_Account((MatchKey("domain", d),)) for d in DOMAINS[V]]
     prepared = tamper(prepare(accounts, terms, V, agreement["agreement_id"], new_secret(), show_progress=False))
-    chunks = prepared.chunks()
-    session = coord.begin_upload(
-        V,
-        agreement["agreement_id"],
-        agreement["terms_hash"],
-        OWN,
-        "",
-        len(prepared.accounts),
-        len(chunks),
-        prepared.total_accounts,
-        upload_digest([c[3] for c in chunks]),
-        "",
-        "overlap",
-        prepared.canary_scalar,
-        prepared.canary_positions,
-    )
-    for seq, (pts, acc, pops, digest, _, _) in enumerate(chunks):
-        coord.put_chunk(V, session["upload_id"], seq, pts, acc, pops, digest)
+    upload_id = _send_own(coord, V, agreement, prepared)
     try:
-        coord.commit_upload(V, session["upload_id"])
+        coord.commit_upload(V, upload_id)
     except Exception as exc:
         return coord, agreement, exc
     return coord, agreement, None
