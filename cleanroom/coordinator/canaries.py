@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store.records import UploadRow
 from cleanroom.errors import CleanroomError, InvalidArgument
 from cleanroom.psi import POINT_SIZE, blind
 
@@ -44,6 +46,12 @@ class Canaries:
         if int(flat.max()) >= total_points or len(np.unique(flat)) != len(flat):
             raise InvalidArgument("canary positions must be distinct and within the upload")
         return cls(bytes(scalar), pairs.astype(np.uint32))
+
+    @classmethod
+    def of_upload(cls, store: Store, upload: UploadRow) -> Canaries | None:
+        """The canaries an own upload announced, as stored (None when it announced none)."""
+        found = store.uploads.canaries(upload.upload_id)
+        return cls.parse(found[0], found[1], int(upload.total_points)) if found else None
 
     def keep(self, n: int) -> np.ndarray:
         """A mask over the upload's n points: True for real points, False for canaries."""

@@ -79,10 +79,6 @@ class Completion:
                 settled.append(run_id)
         return settled
 
-    def _canaries(self, own: UploadRow) -> Canaries | None:
-        found = self._store.uploads.canaries(own.upload_id)
-        return Canaries.parse(found[0], found[1], int(own.total_points)) if found else None
-
     def _fail(self, run: RunRow, reason: str, violator: str | None = None) -> None:
         """The run fails: nothing is released from it, its points are deleted, a new run may start."""
         reason = bounded(reason, MAX_DENIAL_REASON)
@@ -117,7 +113,7 @@ class Completion:
         the canary pairs left out. The re-blinding is checked here, where it is read, before anything is
         counted (canaries.py): a dishonest one raises ReblindingViolation naming the re-blinder."""
         tokens = self._store.uploads.points(reblinded.upload_id)
-        canaries = self._canaries(own)
+        canaries = Canaries.of_upload(self._store, own)
         problem = reblinding_problem(canaries, tokens)
         if problem is not None:
             raise ReblindingViolation(

@@ -334,11 +334,9 @@ class Uploads:
         if upload_digest(digests) != upload.upload_digest:
             raise InvalidArgument(f"upload {upload_id}: the chunks do not match the announced upload digest")
         signed_points = self._store.uploads.signature(upload_id)[1]
-        if (
-            signed_points
-            and points_digest(self._store.uploads.chunk_points(upload_id, seq) for seq in range(upload.total_chunks))
-            != signed_points
-        ):
+        # Read once: the signed digest and the own-upload checks below both need every point.
+        stored_points = self._store.uploads.points(upload_id) if signed_points or upload.kind == OWN else b""
+        if signed_points and points_digest([stored_points]) != signed_points:
             raise InvalidArgument(f"upload {upload_id}: the chunks' points do not match the points digest you signed")
         terms = self._agreements.terms_by_id(run.agreement_id)
         if upload.kind == REBLINDED:
@@ -353,10 +351,8 @@ class Uploads:
                     f"upload {upload_id} announced {upload.total_accounts} accounts but labels {len(distinct)} distinct ones"
                 )
             check_sealed_upload(self._store, terms, upload, run)
-            found = self._store.uploads.canaries(upload_id)
-            canaries = Canaries.parse(found[0], found[1], int(upload.total_points)) if found else None
-            own_points = self._store.uploads.points(upload_id)
-            problem = own_upload_problem(canaries, own_points, int(upload.total_accounts), len(terms.key_kinds) == 1)
+            canaries = Canaries.of_upload(self._store, upload)
+            problem = own_upload_problem(canaries, stored_points, int(upload.total_accounts), len(terms.key_kinds) == 1)
             if problem is not None:
                 raise InvalidArgument(f"upload {upload_id} cannot be committed: {problem}")
         return digests
