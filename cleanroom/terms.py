@@ -16,6 +16,12 @@ from typing import Any, cast
 
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.errors import InvalidArgument
+from cleanroom.terms_checks import int_field, require
+from cleanroom.terms_privacy import (
+    parse_continuous,
+    parse_dp,
+    privacy_and_schedule,
+)
 
 SCHEMA = "cleanroom.terms/v1"
 DEFAULT_MIN_COUNT = 5
@@ -53,6 +59,14 @@ class Terms:
     attribution: AttributionConfig | None = None  # partner attribution, when both sides agreed to it
     vendor: str | None = None  # the party whose deals are credited (attribution only)
     attribution_models: tuple[str, ...] = ()  # models the vendor may run for its own view
+    # Continuous agreements: the coordinator keeps the double-blinded tokens between runs and each run sends
+    # only what changed; at most one release per epoch. None: every run is a full, independent one.
+    epoch_seconds: int | None = None
+    dp_horizon: int | None = None  # continuous + DP: releases the tree counter covers (continual.py)
+
+    @property
+    def continuous(self) -> bool:
+        return self.epoch_seconds is not None
 
     def partner(self) -> str:
         """The party whose touches are credited (attribution only)."""
@@ -106,6 +120,8 @@ def build_terms(
     reveal_to: str = "both",
     share: list[str] | None = None,
     their_share: list[str] | None = None,
+    epoch_seconds: int | None = None,
+    dp_horizon: int | None = None,
 ) -> dict[str, Any]:
     """Terms a proposer offers: by default both sides see every cell and the totals.
 
@@ -127,8 +143,7 @@ def build_terms(
         },
         "retention_seconds": retention_seconds,
     }
-    if dp_epsilon is not None or dp_budget is not None:
-        terms["dp"] = {"epsilon": dp_epsilon, "budget": dp_budget if dp_budget is not None else dp_epsilon}
+    terms.update(privacy_and_schedule(dp_epsilon, dp_budget, epoch_seconds, dp_horizon))
     if attribution is not None:
         terms["attribution"] = {
             "vendor": vendor or proposer,
@@ -179,7 +194,7 @@ def amend_share(terms_json: bytes, party: str, columns: list[str]) -> bytes:
     parties must approve again.
     """
     terms = parse_terms(terms_json)
-    _require(party in terms.parties, f"{party!r} is not a party to these terms")
+    require(party in terms.parties, f"{party!r} is not a party to these terms")
     raw = json.loads(terms_json)
     share = dict(raw.get("share", {}))
     if columns:
@@ -205,18 +220,6 @@ def column_norm(column: str | None) -> str:
     return re.sub(r"[\s_\-\ufeff]+", "", (column or "").casefold())
 
 
-def _require(cond: bool, message: str) -> None:
-    if not cond:
-        raise InvalidArgument(f"terms: {message}")
-
-
-def _int_field(obj: dict[str, Any], key: str, minimum: int) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidArgument(f"terms: {key} must be an integer >= {minimum}")
-    return value
-
-
 def load_json(data: bytes, what: str) -> Any:
     """JSON a caller sent; InvalidArgument naming ``what`` when it is not UTF-8 JSON or nests too deeply
     (1,000 brackets made the decoder raise RecursionError, answered INTERNAL: found by fuzz/targets/terms.py)."""
@@ -235,26 +238,27 @@ MAX_TERMS_BYTES = 256 * 1024
 
 def parse_terms(terms_json: bytes) -> Terms:
     """Validate terms; raises InvalidArgument naming the first problem found."""
-    _require(len(terms_json) <= MAX_TERMS_BYTES, f"{len(terms_json):,} bytes, over the limit of {MAX_TERMS_BYTES:,}")
+    require(len(terms_json) <= MAX_TERMS_BYTES, f"{len(terms_json):,} bytes, over the limit of {MAX_TERMS_BYTES:,}")
     raw = load_json(terms_json, "terms")
-    _require(isinstance(raw, dict), "must be a JSON object")
-    _require(canonical_json(raw) == terms_json, "must be canonical JSON (sorted keys, no spaces)")
-    _require(raw.get("schema") == SCHEMA, f"schema must be {SCHEMA!r}")
+    require(isinstance(raw, dict), "must be a JSON object")
+    require(canonical_json(raw) == terms_json, "must be canonical JSON (sorted keys, no spaces)")
+    require(raw.get("schema") == SCHEMA, f"schema must be {SCHEMA!r}")
     parties = _parse_parties(raw)
     populations = _parse_populations(raw, parties)
     kinds = raw.get("key_kinds")
-    _require(
+    require(
         isinstance(kinds, list) and bool(kinds) and all(k in KEY_KINDS for k in kinds) and len(set(kinds)) == len(kinds),
         f"key_kinds must be a non-empty subset of {list(KEY_KINDS)}",
     )
     guard = raw.get("guardrails")
-    _require(isinstance(guard, dict), "guardrails must be an object")
-    min_count = _int_field(guard, "min_count", 1)
-    min_set_size = _int_field(guard, "min_set_size", 1)
+    require(isinstance(guard, dict), "guardrails must be an object")
+    min_count = int_field(guard, "min_count", 1)
+    min_set_size = int_field(guard, "min_set_size", 1)
     release = _parse_release(raw, parties, populations)
     _check_share(raw, parties, release)
-    retention = _int_field(raw, "retention_seconds", 0)
-    dp_epsilon, dp_budget = _parse_dp(raw, release)
+    retention = int_field(raw, "retention_seconds", 0)
+    dp_epsilon, dp_budget = parse_dp(raw, release)
+    epoch_seconds, dp_horizon = parse_continuous(raw, release)
     attribution, vendor, models = _parse_attribution(raw, parties)
     return Terms(
         parties=(parties[0], parties[1]),
@@ -270,12 +274,14 @@ def parse_terms(terms_json: bytes) -> Terms:
         attribution=attribution,
         vendor=vendor,
         attribution_models=models,
+        epoch_seconds=epoch_seconds,
+        dp_horizon=dp_horizon,
     )
 
 
 def _parse_parties(raw: dict[str, Any]) -> list[str]:
     parties: Any = raw.get("parties")  # JSON: checked below
-    _require(
+    require(
         isinstance(parties, list)
         and len(parties) == 2
         and all(isinstance(p, str) and p for p in parties)
@@ -287,19 +293,19 @@ def _parse_parties(raw: dict[str, Any]) -> list[str]:
 
 def _parse_populations(raw: dict[str, Any], parties: list[str]) -> dict[str, tuple[str, ...]]:
     pops: Any = raw.get("populations")
-    _require(isinstance(pops, dict) and set(pops) == set(parties), "populations must name each party's populations")
+    require(isinstance(pops, dict) and set(pops) == set(parties), "populations must name each party's populations")
     populations: dict[str, tuple[str, ...]] = {}
     for party in parties:
         plist = pops[party]
-        _require(
+        require(
             isinstance(plist, list) and 0 < len(plist) <= MAX_POPULATIONS,
             f"{party} must bring 1 to {MAX_POPULATIONS} populations",
         )
-        _require(
+        require(
             all(isinstance(p, str) and POPULATION.fullmatch(p) for p in plist),
             f"population names of {party} must be lower-case words like 'customer'",
         )
-        _require(len(set(plist)) == len(plist), f"populations of {party} repeat a name")
+        require(len(set(plist)) == len(plist), f"populations of {party} repeat a name")
         populations[party] = tuple(plist)
     return populations
 
@@ -311,13 +317,13 @@ def _pairs_of(cells: Any, mine: tuple[str, ...], theirs: tuple[str, ...]) -> boo
 
 def _parse_release(raw: dict[str, Any], parties: list[str], populations: dict[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
     release: Any = raw.get("release")
-    _require(isinstance(release, dict) and set(release) <= set(parties), "release must be keyed by party")
+    require(isinstance(release, dict) and set(release) <= set(parties), "release must be keyed by party")
     for viewer, grant in release.items():
-        _require(isinstance(grant, dict), f"release of {viewer} must be an object")
+        require(isinstance(grant, dict), f"release of {viewer} must be an object")
         cells = grant.get("overlap_cells", [])
         if cells != "all":
             other = parties[1] if viewer == parties[0] else parties[0]
-            _require(
+            require(
                 _pairs_of(cells, populations[viewer], populations[other]),
                 f"overlap_cells of {viewer} must be 'all' or [[its population, the other's population], ...]",
             )
@@ -326,19 +332,19 @@ def _parse_release(raw: dict[str, Any], parties: list[str], populations: dict[st
             continue
         other = parties[1] if viewer == parties[0] else parties[0]
         pairs = grant["reveal"]
-        _require(
+        require(
             _pairs_of(pairs, populations[viewer], populations[other]),
             f"reveal of {viewer} must be [[its population, the other's population], ...]",
         )
-        _require(len({tuple(c) for c in pairs}) == len(pairs), f"reveal of {viewer} repeats a population pair")
+        require(len({tuple(c) for c in pairs}) == len(pairs), f"reveal of {viewer} repeats a population pair")
     return cast("dict[str, dict[str, Any]]", release)  # checked above
 
 
 def _check_share(raw: dict[str, Any], parties: list[str], release: dict[str, dict[str, Any]]) -> None:
     share = raw.get("share", {})
-    _require(isinstance(share, dict) and set(share) <= set(parties), "share must be keyed by party")
+    require(isinstance(share, dict) and set(share) <= set(parties), "share must be keyed by party")
     for party, columns in share.items():
-        _require(
+        require(
             isinstance(columns, list)
             and 0 < len(columns) <= MAX_SHARED_COLUMNS
             and all(
@@ -346,31 +352,12 @@ def _check_share(raw: dict[str, Any], parties: list[str], release: dict[str, dic
             ),
             f"share of {party} must list 1 to {MAX_SHARED_COLUMNS} column names (printable, no surrounding spaces, at most {MAX_COLUMN_LENGTH} characters)",
         )
-        _require(len({column_norm(c) for c in columns}) == len(columns), f"share of {party} names a column twice")
+        require(len({column_norm(c) for c in columns}) == len(columns), f"share of {party} names a column twice")
         other = parties[1] if party == parties[0] else parties[0]
-        _require(
+        require(
             bool(release.get(other, {}).get("reveal")),
             f"{party} shares columns, but {other} is granted no account-level reveal to see them",
         )
-
-
-def _parse_dp(raw: dict[str, Any], release: dict[str, dict[str, Any]]) -> tuple[float | None, float | None]:
-    dp_epsilon = dp_budget = None
-    if "dp" in raw:
-        dp = raw["dp"]
-        _require(isinstance(dp, dict), "dp must be an object with epsilon and budget")
-        dp_epsilon, dp_budget = dp.get("epsilon"), dp.get("budget")
-        for name, value in (("epsilon", dp_epsilon), ("budget", dp_budget)):
-            _require(
-                isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100,
-                f"dp {name} must be a number in (0, 100]",
-            )
-        _require(dp_budget >= dp_epsilon, "dp budget must allow at least one release (budget >= epsilon)")
-        _require(
-            not any(g.get("reveal") for g in release.values()),
-            "account-level reveal cannot be combined with differential privacy: revealed accounts disclose the exact overlap",
-        )
-    return dp_epsilon, dp_budget
 
 
 def _parse_attribution(raw: dict[str, Any], parties: list[str]) -> tuple[AttributionConfig | None, str | None, tuple[str, ...]]:
@@ -378,21 +365,21 @@ def _parse_attribution(raw: dict[str, Any], parties: list[str]) -> tuple[Attribu
     models: tuple[str, ...] = ()
     if "attribution" in raw:
         section = raw["attribution"]
-        _require(
+        require(
             isinstance(section, dict) and set(section) == {"vendor", "settings", "models"},
             "attribution must be an object with vendor, settings and models",
         )
         vendor = section["vendor"]
-        _require(vendor in parties, f"attribution vendor must be one of the parties, not {vendor!r}")
+        require(vendor in parties, f"attribution vendor must be one of the parties, not {vendor!r}")
         try:
             attribution = AttributionConfig.from_dict(section["settings"])
         except InvalidArgument as exc:
             raise InvalidArgument(f"terms: attribution: {exc}") from None
         models = section["models"]
-        _require(
+        require(
             isinstance(models, list) and models and all(m in MODELS for m in models) and len(set(models)) == len(models),
             f"attribution models must be a non-empty list drawn from {list(MODELS)}",
         )
-        _require(attribution.model in models, "attribution models must include the agreed model")
+        require(attribution.model in models, "attribution models must include the agreed model")
         models = tuple(models)
     return attribution, vendor, models

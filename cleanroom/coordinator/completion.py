@@ -10,6 +10,8 @@ vendor's deals to the partner's touches -> store the link -> retention.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,13 +19,15 @@ import numpy as np
 from cleanroom.coordinator import linkage
 from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.canaries import Canaries, reblinding_problem
+from cleanroom.coordinator.continual import continual_privatise
 from cleanroom.coordinator.limits import MAX_DENIAL_REASON, bounded
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_masks, overlap_counts
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
-from cleanroom.coordinator.store import Store, now
+from cleanroom.coordinator.standing import Changes, RepeatedTokens, Standing
+from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
 from cleanroom.errors import CleanroomError, ProtocolError
@@ -46,6 +50,7 @@ class Completion:
         self._store = store
         self._agreements = agreements
         self._runs = runs
+        self._standing = Standing(store)
         # Both parties' last commits can arrive at once: one thread completes a run, the other then sees it complete.
         self._completing = threading.Lock()
 
@@ -65,7 +70,7 @@ class Completion:
                 else:
                     self._complete_overlap(run, terms, by)
             except CleanroomError as exc:
-                self._fail(run, str(exc), exc.party if isinstance(exc, ReblindingViolation) else None)
+                self.fail(run, str(exc), exc.party if isinstance(exc, (ReblindingViolation, RepeatedTokens)) else None)
             if terms.retention_seconds == 0:
                 self._store.checkpoint()  # rewrite the file so deleted points leave it
 
@@ -79,7 +84,7 @@ class Completion:
                 settled.append(run_id)
         return settled
 
-    def _fail(self, run: RunRow, reason: str, violator: str | None = None) -> None:
+    def fail(self, run: RunRow, reason: str, violator: str | None = None) -> None:
         """The run fails: nothing is released from it, its points are deleted, a new run may start."""
         reason = bounded(reason, MAX_DENIAL_REASON)
         with self._store.transaction() as con:
@@ -134,6 +139,9 @@ class Completion:
         a, b = terms.parties
         side_a = self._side_tokens(by[(a, OWN)], by[(b, REBLINDED)])
         side_b = self._side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
+        if terms.continuous:
+            self._complete_continuous(run, terms, by, {a: side_a, b: side_b})
+            return
         counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
         result = _overlap_result(terms, counts)
         reveal = self._reveal_rows(terms, side_a, side_b, counts, result, by) if terms.reveals() else {}
@@ -147,6 +155,56 @@ class Completion:
                 details["reveal_rows"] = {viewer: len(rows) for viewer, rows in reveal.items()}
             self._store.audit(con, "coordinator", "run.completed", run.agreement_id, details)
             self._runs.retain(con, run, terms)
+
+    def _complete_continuous(self, run: RunRow, terms: Terms, by: Uploads, sides: dict[str, SideTokens]) -> None:
+        """A continuous agreement's run: change the standing tokens as each upload says, count everything that
+        now stands, release it (under DP through the continual counter), and delete the run's points: the
+        double-blinded tokens stand in the store instead, until revocation."""
+        changes = {}
+        for party in terms.parties:
+            stored = self._store.standing.changes(by[(party, OWN)].upload_id)
+            if stored is None:  # an upload begun before the agreement's runs were continuous cannot be one
+                raise ProtocolError(f"{party}'s upload names no base run or secret tag; map again with a current client")
+            changes[party] = (Changes.parse(stored, len(terms.populations[party])), sides[party])
+        seq = self._store.runs.completed_count(run.agreement_id, "overlap") + 1
+        with self._store.transaction() as con:
+            counts = self._standing.apply(con, run, terms, changes)
+            result = _overlap_result(terms, counts, continual=self._continual(con, run.agreement_id, terms, seq))
+            self._store.runs.insert_result(con, run.run_id, run.agreement_id, result, now())
+            self._store.runs.complete(con, run.run_id, now(), seq)
+            self._store.audit(
+                con,
+                "coordinator",
+                "run.completed",
+                run.agreement_id,
+                {
+                    "run_id": run.run_id,
+                    "accounts": result["accounts"],
+                    "terms_hash": run.terms_hash,
+                    "release": seq,
+                    "sent": {p: "everything" if c.full else f"changes to run {c.base_run_id}" for p, (c, _) in changes.items()},
+                },
+            )
+            deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
+            self._store.audit(
+                con,
+                "coordinator",
+                "points.deleted",
+                run.agreement_id,
+                {"cause": "continuous: the double-blinded tokens stand instead", "run_id": run.run_id, **deleted},
+            )
+        self._store.checkpoint()
+
+    def _continual(self, con: Tx, agreement_id: str, terms: Terms, seq: int) -> Continual | None:
+        """Under DP on a continuous agreement: the release's place and the tree nodes' noise drawn so far;
+        new nodes are stored in ``con`` as they are drawn."""
+        if terms.dp_epsilon is None:
+            return None
+        return Continual(
+            seq,
+            self._store.standing.tree_nodes(agreement_id),
+            lambda nodes: self._store.standing.insert_tree_nodes(con, agreement_id, nodes),
+        )
 
     def _reveal_rows(
         self,
@@ -212,7 +270,16 @@ class Completion:
             self._runs.retain(con, run, terms)
 
 
-def _overlap_result(terms: Terms, counts: OverlapCounts) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Continual:
+    """A continuous agreement's release under DP: its place t, the node noise stored, and where new nodes go."""
+
+    seq: int
+    stored: dict[tuple[int, int], list[int]]
+    keep: Callable[[dict[tuple[int, int], list[int]]], None]
+
+
+def _overlap_result(terms: Terms, counts: OverlapCounts, continual: Continual | None = None) -> dict[str, Any]:
     """The stored result of an overlap run: exact counts, or only noisy ones under DP."""
     a, b = terms.parties
     result: dict[str, Any] = {
@@ -222,7 +289,25 @@ def _overlap_result(terms: Terms, counts: OverlapCounts) -> dict[str, Any]:
         "overlap": counts.overlap,
         "matrix": counts.matrix,
     }
-    if terms.dp_epsilon is not None:
+    if terms.dp_epsilon is not None and continual is not None:
+        assert terms.dp_horizon is not None  # parse_terms gives every continuous DP agreement a horizon
+        release = continual_privatise(
+            counts.matrix,
+            counts.overlap,
+            continual.seq,
+            terms.dp_epsilon,
+            terms.dp_horizon,
+            counts.a_accounts,
+            counts.b_accounts,
+            continual.stored,
+        )
+        continual.keep(release.new_nodes)
+        result.update(
+            matrix=release.matrix,
+            overlap=release.overlap,
+            dp={"epsilon": terms.dp_epsilon, "scale": release.scale, "release": continual.seq, "horizon": terms.dp_horizon},
+        )
+    elif terms.dp_epsilon is not None:
         # Only the noisy numbers are kept: the exact ones never reach the store.
         private = privatise(counts.matrix, counts.overlap, terms.dp_epsilon, counts.a_accounts, counts.b_accounts)
         result.update(

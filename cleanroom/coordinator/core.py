@@ -18,6 +18,7 @@ from typing import Any
 from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.abandoned import sweep_abandoned
 from cleanroom.coordinator.agreements import Agreements
+from cleanroom.coordinator.announcement import UploadAnnouncement
 from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
 from cleanroom.coordinator.completion import Completion
@@ -25,7 +26,8 @@ from cleanroom.coordinator.limits import MAX_HEAD_POSITIONS, Limits, denial_deta
 from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
-from cleanroom.coordinator.uploads import UploadAnnouncement, Uploads
+from cleanroom.coordinator.store.records import UploadChanges
+from cleanroom.coordinator.uploads import Uploads
 from cleanroom.errors import InvalidArgument, NotFound
 
 __all__ = ["Coordinator"]
@@ -100,7 +102,9 @@ class Coordinator:
         canary_positions: bytes = b"",
         party_signature: bytes = b"",
         points_digest: str = "",
+        changes: UploadChanges | None = None,
     ) -> dict[str, Any]:
+        change = changes or UploadChanges("", "", b"", b"", b"")
         announced = UploadAnnouncement(
             agreement_id=agreement_id,
             terms_hash=terms_hash_seen,
@@ -116,6 +120,11 @@ class Coordinator:
             canary_positions=canary_positions,
             party_signature=party_signature,
             points_digest=points_digest,
+            base_run_id=change.base_run_id,
+            secret_tag=change.secret_tag,
+            removed_labels=change.removed,
+            changed_labels=change.changed_labels,
+            changed_populations=change.changed_populations,
         )
         return self.uploads.begin(caller, announced)
 

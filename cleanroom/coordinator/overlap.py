@@ -102,8 +102,19 @@ def components(pairs: np.ndarray, n_a: int) -> np.ndarray:
 
 def overlap_counts(a: SideTokens, b: SideTokens, a_populations: int, b_populations: int) -> OverlapCounts:
     pairs = match_pairs(a, b)
-    comp = components(pairs, a.total_accounts)
-    a_masks, b_masks = account_masks(a), account_masks(b)
+    return counts_of_pairs(
+        pairs, (account_masks(a), account_masks(b)), (a.total_accounts, b.total_accounts), (a_populations, b_populations)
+    )
+
+
+def counts_of_pairs(
+    pairs: np.ndarray, masks: tuple[np.ndarray, np.ndarray], accounts: tuple[int, int], populations: tuple[int, int]
+) -> OverlapCounts:
+    """The overlap matrix of matched (a_label, b_label) pairs: ``masks`` holds each side's population mask by
+    label, ``accounts`` each side's set size (released as is), ``populations`` how many each side brings."""
+    a_masks, b_masks = masks
+    a_populations, b_populations = populations
+    comp = components(pairs, len(a_masks))
     matrix = [[0] * b_populations for _ in range(a_populations)]
     n_components = 0
     inverse = np.zeros(0, dtype=np.int64)
@@ -119,8 +130,8 @@ def overlap_counts(a: SideTokens, b: SideTokens, a_populations: int, b_populatio
             for j in range(b_populations):
                 matrix[i][j] = int(np.count_nonzero(has_a & ((comp_b >> j) & 1 == 1)))
     return OverlapCounts(
-        a_accounts=a.total_accounts,
-        b_accounts=b.total_accounts,
+        a_accounts=accounts[0],
+        b_accounts=accounts[1],
         overlap=n_components,
         matrix=matrix,
         pairs=pairs,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import astuple
 from typing import Any
 
-from cleanroom.coordinator.agreements import Agreements
+from cleanroom.coordinator.agreements import Agreement, Agreements
+from cleanroom.coordinator.standing import Standing
 from cleanroom.coordinator.store import Store, Tx
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
-from cleanroom.crypto.upload_signing import canary_commitment
+from cleanroom.crypto.upload_signing import canary_commitment, changes_digest
 from cleanroom.errors import FailedPrecondition, NotFound, PermissionDenied
 from cleanroom.protocol import chunk_digest
 from cleanroom.terms import Terms
@@ -19,6 +21,7 @@ class Runs:
     def __init__(self, store: Store, agreements: Agreements) -> None:
         self._store = store
         self._agreements = agreements
+        self._standing = Standing(store)
 
     # -- lookups shared by uploads, chunks and releases ------------------------------------------
 
@@ -55,6 +58,7 @@ class Runs:
                 raise NotFound(f"run {run_id!r} does not exist in agreement {agreement_id}")
         else:
             run = self._store.runs.latest(agreement_id, purpose)
+        continuous = self._continuous(caller, agreement) if purpose == "overlap" else {}
         if run is None:
             return {
                 "run_id": "",
@@ -64,16 +68,26 @@ class Runs:
                 "waiting_for": ["no upload yet"],
                 "reblind_needed": False,
                 "purpose": purpose,
+                **continuous,
             }
         status = _run_status(caller, agreement.terms, run, self._store.uploads.all_of_run(run.run_id))
         if status["reblind_needed"]:
             # What the re-blinder needs to check the points are its partner's own: the partner's signature
-            # over its upload statement, and the commitment to the canaries that statement names.
+            # over its upload statement, and the commitments to the canaries and the changes that statement names.
             peer_upload = status["peer_upload_id"]
             canaries = self._store.uploads.canaries(peer_upload)
             status["peer_signature"] = self._store.uploads.signature(peer_upload)[0]
             status["peer_canaries"] = canary_commitment(*canaries) if canaries else ""
-        return status
+            changes = self._store.standing.changes(peer_upload)
+            status["peer_changes"] = changes_digest(*astuple(changes)) if changes is not None else ""
+        return {**status, **continuous}
+
+    def _continuous(self, caller: str, agreement: Agreement) -> dict[str, str]:
+        """A continuous agreement's standing for the caller: the run its tokens stand on, and when a new run may start."""
+        if not agreement.terms.continuous:
+            return {}
+        side = self._standing.side(agreement, caller)
+        return {"standing_run_id": side.run_id if side else "", "next_run_at": self._standing.next_run_at(agreement)}
 
     # -- the peer's points -------------------------------------------------------------------
 

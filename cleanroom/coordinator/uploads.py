@@ -11,87 +11,25 @@ import dataclasses
 import json
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
+from cleanroom.coordinator.announcement import UploadAnnouncement, check_signature
 from cleanroom.coordinator.canaries import Canaries, own_upload_problem
 from cleanroom.coordinator.completion import Completion
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import check_sealed_upload
+from cleanroom.coordinator.standing import Changes, Standing
 from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.records import OWN, PURPOSES, REBLINDED, RunRow, UploadRow
 from cleanroom.crypto.upload_signing import (
-    UploadStatement,
     points_digest,
-    signing_fingerprint,
-    statement_verifies,
 )
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from cleanroom.protocol import upload_digest
-
-
-@dataclass(frozen=True)
-class UploadAnnouncement:
-    """What a party announces when it begins an upload (the BeginUpload request, in our types)."""
-
-    agreement_id: str
-    terms_hash: str  # the terms the caller ran under
-    kind: str  # OWN or REBLINDED
-    total_points: int
-    total_chunks: int
-    digest: str  # hex SHA-256 over the chunk digests
-    total_accounts: int = 0  # OWN
-    run_id: str = ""  # REBLINDED: the run, and the peer upload re-blinded
-    of_upload_id: str = ""
-    purpose: str = "overlap"
-    canary_scalar: bytes = b""  # OWN: the canaries hidden among the points
-    canary_positions: bytes = b""
-    party_signature: bytes = b""  # over the upload statement, with the key the party gave the agreement
-    points_digest: str = ""  # of the points alone, named in the statement
-
-    def statement(self, party: str) -> UploadStatement:
-        return UploadStatement.of_upload(
-            self.agreement_id,
-            self.terms_hash,
-            party,
-            self.kind,
-            self.purpose,
-            (self.total_points, self.total_chunks),
-            (self.digest, self.points_digest),
-            (self.canary_scalar, self.canary_positions),
-            (self.run_id, self.of_upload_id),
-        )
-
-
-def _check_signature(caller: str, agreement: Agreement, a: UploadAnnouncement) -> None:
-    """A party that gave the agreement a signing key signs every upload with it; refused before anything is stored.
-
-    Not what protects the partner (its client checks the signature itself before re-blinding, since a
-    deviating coordinator would skip this); it turns a broken or forged upload into an error at once
-    rather than a run the partner then refuses.
-    """
-    key = agreement.signing_key(caller)
-    if key is None:
-        if a.party_signature:
-            raise FailedPrecondition(
-                f"you signed the upload but gave agreement {agreement.agreement_id} no signing key; approve it again with this client"
-            )
-        return  # a party that approved with an older client: its partner's client refuses to re-blind, and says why
-    if len(a.points_digest) != 64:
-        raise InvalidArgument(
-            "points_digest must be the hex SHA-256 of the upload's points: the statement you sign names it, and your "
-            "partner re-blinds nothing it cannot recompute"
-        )
-    if not statement_verifies(key, a.statement(caller), a.party_signature):
-        raise InvalidArgument(
-            f"the upload's signature does not verify against the signing key you gave agreement {agreement.agreement_id} "
-            f"({signing_fingerprint(key)}); it must sign exactly this upload's statement with that key"
-        )
-
 
 # Fault injection for the crash-recovery tests (tests/e2e/test_e2e_hardening.py).
 FAULT_EXIT_BEFORE_COMPLETION = "CLEANROOM_FAULT_EXIT_BEFORE_COMPLETION"
@@ -104,6 +42,7 @@ class Uploads:
         self._runs = runs
         self._completion = completion
         self._limits = limits
+        self._standing = Standing(store)
         # Both parties may begin at the same instant: deciding which run an upload joins (or opening
         # one) and recording the upload must be one step, or each side opens its own run and waits forever.
         self._beginning = threading.Lock()
@@ -125,15 +64,29 @@ class Uploads:
         if a.kind not in (OWN, REBLINDED):
             raise InvalidArgument("upload kind must be OWN or REBLINDED")
         self._check_purpose(agreement, a.purpose)
-        self._check_sizes(a.total_points, a.total_chunks, a.digest)
+        changes = self._changes(caller, agreement, a)
+        empty_change = changes is not None and not changes.full and a.total_points == 0
+        self._check_sizes(a.total_points, a.total_chunks, a.digest, may_be_empty=empty_change or a.kind == REBLINDED)
         canaries = Canaries.parse(a.canary_scalar, a.canary_positions, a.total_points) if a.kind == OWN else None
         if a.kind == REBLINDED and (a.canary_scalar or a.canary_positions):
             raise InvalidArgument("only an upload of your own points carries canaries")
-        _check_signature(caller, agreement, a)
+        check_signature(caller, agreement, a)
         with self._beginning:
             if a.kind == OWN:
-                return self._begin_own(caller, agreement, a, canaries)
+                return self._begin_own(caller, agreement, a, canaries, changes)
             return self._begin_reblinded(caller, agreement, a)
+
+    @staticmethod
+    def _changes(caller: str, agreement: Agreement, a: UploadAnnouncement) -> Changes | None:
+        """What an own upload to a continuous agreement's overlap run changes (None for any other upload)."""
+        continuous = agreement.terms.continuous and a.purpose == "overlap" and a.kind == OWN
+        if not continuous:
+            if a.names_changes():
+                raise InvalidArgument(
+                    "base_run_id, secret_tag and removed or changed labels belong to own overlap uploads of a continuous agreement"
+                )
+            return None
+        return Changes.parse(a.changes, len(agreement.terms.populations[caller]))
 
     @staticmethod
     def _check_purpose(agreement: Agreement, purpose: str) -> None:
@@ -152,7 +105,15 @@ class Uploads:
                     "approve it again with a current cleanroom-client"
                 )
 
-    def _check_sizes(self, total_points: int, total_chunks: int, digest: str) -> None:
+    def _check_sizes(self, total_points: int, total_chunks: int, digest: str, may_be_empty: bool = False) -> None:
+        """Within the limits; at least one point unless ``may_be_empty`` (a change that only removes or moves
+        accounts, or the re-blinding of one: checked against the peer's upload), which then has no chunk."""
+        if len(digest) != 64:
+            raise InvalidArgument("upload_digest must be a hex SHA-256")
+        if may_be_empty and total_points == 0:
+            if total_chunks != 0:
+                raise InvalidArgument(f"an upload of no points has no chunks (got {total_chunks})")
+            return
         if total_points > self._limits.max_points:
             raise ResourceExhausted(
                 f"upload of {total_points:,} points exceeds this coordinator's limit of {self._limits.max_points:,} points"
@@ -169,19 +130,23 @@ class Uploads:
             raise ResourceExhausted(
                 f"upload announces {total_chunks:,} chunks, over this coordinator's limit of {self._limits.max_chunks:,}"
             )
-        if len(digest) != 64:
-            raise InvalidArgument("upload_digest must be a hex SHA-256")
 
-    def _begin_own(self, caller: str, agreement: Agreement, a: UploadAnnouncement, canaries: Canaries | None) -> dict[str, Any]:
+    def _begin_own(
+        self, caller: str, agreement: Agreement, a: UploadAnnouncement, canaries: Canaries | None, changes: Changes | None
+    ) -> dict[str, Any]:
         total_points, total_accounts, digest, purpose = a.total_points, a.total_accounts, a.digest, a.purpose
         terms = agreement.terms
-        if total_accounts > total_points or total_accounts < 1:
+        if total_accounts < 1 or (total_accounts > total_points and (changes is None or changes.full)):
             raise InvalidArgument(f"total_accounts ({total_accounts}) must be between 1 and total_points ({total_points})")
         if total_accounts < terms.min_set_size:
             raise FailedPrecondition(
                 f"your set has {total_accounts} accounts, below the agreement's minimum set size of {terms.min_set_size}"
             )
+        if changes is not None:
+            self._standing_ready(caller, agreement, changes, total_accounts)
         run = self._store.runs.open_run(agreement.agreement_id, purpose)
+        if run is None and changes is not None:
+            self._standing.check_opening(agreement)
         if run is None and purpose == "attribution":
             # The same file again after its run completed: that run stands (a job may re-run its model on it).
             done = self._store.uploads.completed_attribution_upload(agreement.agreement_id, caller, digest)
@@ -189,7 +154,8 @@ class Uploads:
                 return self.session(done)
         existing = self._store.uploads.of_run(run.run_id, caller, OWN) if run is not None else None
         if run is not None and existing is not None:
-            if existing.upload_digest == digest:
+            same_changes = changes is None or self._store.standing.changes(existing.upload_id) == a.changes
+            if existing.upload_digest == digest and same_changes:
                 return self.session(existing)  # resume
             if self._store.uploads.is_committed(run.run_id, terms.other(caller), REBLINDED):
                 raise FailedPrecondition(
@@ -199,7 +165,24 @@ class Uploads:
         upload = UploadRow(
             new_id("upl"), "", caller, OWN, total_points, a.total_chunks, total_accounts, digest, None, False, now(), None
         )
-        return self.session(self._record_own(caller, agreement, run, existing, upload, a, canaries))
+        return self.session(self._record_own(caller, agreement, run, existing, upload, a, canaries, changes))
+
+    def _standing_ready(self, caller: str, agreement: Agreement, changes: Changes, total_accounts: int) -> None:
+        """A change builds on the caller's standing side; a full upload blinded with a new secret first voids
+        the agreement's standing state (the partner's tokens carry the old secret) and fails a run that
+        collects changes on it: both parties then send everything in a new run."""
+        stale = [s for s in self._store.standing.sides(agreement.agreement_id) if s.terms_hash != agreement.terms_hash]
+        if stale:
+            with self._store.transaction() as con:
+                self._standing.purge(con, "coordinator", agreement.agreement_id, "the agreement's terms changed")
+        self._standing.check_changes(caller, agreement, changes, total_accounts)
+        if not self._standing.secret_changed(caller, agreement, changes):
+            return
+        run = self._store.runs.open_run(agreement.agreement_id, "overlap")
+        if run is not None:
+            self._completion.fail(run, f"{caller}'s agreement secret changed: both parties send every account in a new run")
+        with self._store.transaction() as con:
+            self._standing.purge(con, caller, agreement.agreement_id, f"{caller}'s agreement secret changed")
 
     def _record_own(
         self,
@@ -210,6 +193,7 @@ class Uploads:
         upload: UploadRow,
         a: UploadAnnouncement,
         canaries: Canaries | None,
+        changes: Changes | None,
     ) -> UploadRow:
         """Open a run if none collects, drop the caller's earlier upload to it, record this one."""
         agreement_id, purpose = agreement.agreement_id, a.purpose
@@ -239,6 +223,8 @@ class Uploads:
                 self._store.uploads.insert_canaries(
                     con, recorded.upload_id, canaries.scalar, canaries.positions.astype("<u4").tobytes()
                 )
+            if changes is not None:
+                self._store.standing.insert_changes(con, recorded.upload_id, a.changes)
         return recorded
 
     def _begin_reblinded(self, caller: str, agreement: Agreement, a: UploadAnnouncement) -> dict[str, Any]:
@@ -345,14 +331,23 @@ class Uploads:
                 raise FailedPrecondition("the peer replaced its upload while you re-blinded it; run sync again")
         else:
             labels = self._store.uploads.labels(upload_id)
-            distinct = np.unique(np.concatenate([np.frombuffer(bytes(c.accounts or b""), dtype="<u4") for c in labels]))
-            if len(distinct) != upload.total_accounts:
+            distinct = np.unique(
+                np.concatenate([np.zeros(0, "<u4")] + [np.frombuffer(bytes(c.accounts or b""), dtype="<u4") for c in labels])
+            )
+            stored = self._store.standing.changes(upload_id)
+            changes = Changes.parse(stored, len(terms.populations[caller])) if stored is not None else None
+            if changes is not None and not changes.full:
+                agreement = self._agreements.load(caller, run.agreement_id)
+                problem = self._standing.added_problem(caller, agreement, changes, distinct, int(upload.total_accounts))
+                if problem is not None:
+                    raise InvalidArgument(f"upload {upload_id} cannot be committed: {problem}")
+            elif len(distinct) != upload.total_accounts:
                 raise InvalidArgument(
                     f"upload {upload_id} announced {upload.total_accounts} accounts but labels {len(distinct)} distinct ones"
                 )
             check_sealed_upload(self._store, terms, upload, run)
             canaries = Canaries.of_upload(self._store, upload)
-            problem = own_upload_problem(canaries, stored_points, int(upload.total_accounts), len(terms.key_kinds) == 1)
+            problem = own_upload_problem(canaries, stored_points, len(distinct), len(terms.key_kinds) == 1)
             if problem is not None:
                 raise InvalidArgument(f"upload {upload_id} cannot be committed: {problem}")
         return digests

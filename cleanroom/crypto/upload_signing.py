@@ -45,6 +45,10 @@ class UploadStatement:
     canaries: str = ""  # own uploads: canary_commitment(...) of the pairs hidden among the points
     run_id: str = ""  # re-blinded uploads: the run and the peer upload they answer
     of_upload_id: str = ""
+    # Own uploads to a continuous agreement: changes_digest(...) of the standing run the upload changes and
+    # the labels it removes or moves (signed, so nobody can replay a delta against another base). "" otherwise,
+    # and then left out of the signed message, which stays what it was for one-off runs.
+    changes: str = ""
 
     @classmethod
     def of_upload(
@@ -58,6 +62,7 @@ class UploadStatement:
         digests: tuple[str, str],
         canaries: tuple[bytes, bytes] = (b"", b""),
         answers: tuple[str, str] = ("", ""),
+        changes: str = "",
     ) -> UploadStatement:
         """The statement of an upload as announced: ``shape`` (points, chunks), ``digests`` (payload,
         points), the canaries' scalar and positions (own points only) and the run and peer upload it
@@ -76,11 +81,15 @@ class UploadStatement:
             canaries=canary_commitment(*canaries) if own else "",
             run_id="" if own else answers[0],
             of_upload_id="" if own else answers[1],
+            changes=changes if own else "",
         )
 
     def message(self) -> bytes:
         """The exact bytes signed: canonical JSON of the statement under its context string."""
-        return canonical_json({"context": STATEMENT_CONTEXT, **asdict(self)})
+        fields = asdict(self)
+        if not fields["changes"]:
+            del fields["changes"]
+        return canonical_json({"context": STATEMENT_CONTEXT, **fields})
 
 
 def points_digest(chunks: Iterable[bytes]) -> str:
@@ -89,6 +98,18 @@ def points_digest(chunks: Iterable[bytes]) -> str:
     digest = hashlib.sha256(b"cleanroom/points/v1")
     for points in chunks:
         digest.update(points)
+    return digest.hexdigest()
+
+
+def changes_digest(base_run_id: str, secret_tag: str, removed: bytes, changed_labels: bytes, changed_populations: bytes) -> str:
+    """What a continuous agreement's own upload changes: the run it builds on ("" for a full upload), the tag of
+    the secret it was blinded with, and the labels it removes or whose populations it changes; "" when none
+    of these is given (a one-off run)."""
+    if not (base_run_id or secret_tag or removed or changed_labels or changed_populations):
+        return ""
+    digest = hashlib.sha256(b"cleanroom/changes/v1")
+    for part in (base_run_id.encode(), secret_tag.encode(), removed, changed_labels, changed_populations):
+        digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 
 

@@ -18,7 +18,7 @@ UPLOAD_KIND_OWN: UploadKind
 UPLOAD_KIND_REBLINDED: UploadKind
 
 class BeginUploadRequest(_message.Message):
-    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id", "purpose", "canary_scalar", "canary_positions", "party_signature", "points_digest")
+    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id", "purpose", "canary_scalar", "canary_positions", "party_signature", "points_digest", "base_run_id", "secret_tag", "removed_labels", "changed_labels", "changed_populations")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,11 @@ class BeginUploadRequest(_message.Message):
     CANARY_POSITIONS_FIELD_NUMBER: _ClassVar[int]
     PARTY_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     POINTS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    BASE_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_TAG_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_LABELS_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_LABELS_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_POPULATIONS_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     terms_hash: str
     kind: UploadKind
@@ -47,7 +52,12 @@ class BeginUploadRequest(_message.Message):
     canary_positions: bytes
     party_signature: bytes
     points_digest: str
-    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ..., purpose: _Optional[str] = ..., canary_scalar: _Optional[bytes] = ..., canary_positions: _Optional[bytes] = ..., party_signature: _Optional[bytes] = ..., points_digest: _Optional[str] = ...) -> None: ...
+    base_run_id: str
+    secret_tag: str
+    removed_labels: bytes
+    changed_labels: bytes
+    changed_populations: bytes
+    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ..., purpose: _Optional[str] = ..., canary_scalar: _Optional[bytes] = ..., canary_positions: _Optional[bytes] = ..., party_signature: _Optional[bytes] = ..., points_digest: _Optional[str] = ..., base_run_id: _Optional[str] = ..., secret_tag: _Optional[str] = ..., removed_labels: _Optional[bytes] = ..., changed_labels: _Optional[bytes] = ..., changed_populations: _Optional[bytes] = ...) -> None: ...
 
 class UploadSession(_message.Message):
     __slots__ = ("run_id", "upload_id", "received_chunks", "max_chunk_points", "committed")
@@ -154,7 +164,7 @@ class RunStatusRequest(_message.Message):
     def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class RunStatus(_message.Message):
-    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks", "purpose", "failure", "peer_signature", "peer_canaries", "peer_upload_digest")
+    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks", "purpose", "failure", "peer_signature", "peer_canaries", "peer_upload_digest", "standing_run_id", "next_run_at", "peer_changes")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +179,9 @@ class RunStatus(_message.Message):
     PEER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     PEER_CANARIES_FIELD_NUMBER: _ClassVar[int]
     PEER_UPLOAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    STANDING_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RUN_AT_FIELD_NUMBER: _ClassVar[int]
+    PEER_CHANGES_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     agreement_id: str
     state: str
@@ -183,4 +196,7 @@ class RunStatus(_message.Message):
     peer_signature: bytes
     peer_canaries: str
     peer_upload_digest: str
-    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ..., purpose: _Optional[str] = ..., failure: _Optional[str] = ..., peer_signature: _Optional[bytes] = ..., peer_canaries: _Optional[str] = ..., peer_upload_digest: _Optional[str] = ...) -> None: ...
+    standing_run_id: str
+    next_run_at: str
+    peer_changes: str
+    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ..., purpose: _Optional[str] = ..., failure: _Optional[str] = ..., peer_signature: _Optional[bytes] = ..., peer_canaries: _Optional[str] = ..., peer_upload_digest: _Optional[str] = ..., standing_run_id: _Optional[str] = ..., next_run_at: _Optional[str] = ..., peer_changes: _Optional[str] = ...) -> None: ...

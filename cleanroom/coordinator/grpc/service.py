@@ -17,6 +17,7 @@ import grpc
 
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.grpc import convert
+from cleanroom.coordinator.store.records import UploadChanges
 from cleanroom.errors import CleanroomError, PermissionDenied, RequestError
 from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, audit_pb2_grpc, results_pb2_grpc, runs_pb2, runs_pb2_grpc
 from cleanroom.wire.status import grpc_code
@@ -156,6 +157,13 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
                 request.canary_positions,
                 request.party_signature,
                 request.points_digest,
+                UploadChanges(
+                    request.base_run_id,
+                    request.secret_tag,
+                    request.removed_labels,
+                    request.changed_labels,
+                    request.changed_populations,
+                ),
             )
         )
 

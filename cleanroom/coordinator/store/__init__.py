@@ -34,6 +34,7 @@ from cleanroom.coordinator.store.releases import (
     with_head,
 )
 from cleanroom.coordinator.store.runs import RunRepository
+from cleanroom.coordinator.store.standing import StandingRepository
 from cleanroom.coordinator.store.uploads import UploadRepository
 from cleanroom.crypto.signing import Signer
 
@@ -60,6 +61,7 @@ class Store:
         self.uploads = UploadRepository(self.db)
         self.releases = ReleaseRepository(self.db)
         self.api_keys = ApiKeyRepository(self.db)
+        self.standing = StandingRepository(self.db)
         self.audit_log = AuditLog(signer)
 
     @property

@@ -62,6 +62,7 @@ class RunRow:
     completed_at: str | None
     purpose: str
     failure: str | None = None  # state "failed": why
+    seq: int | None = None  # continuous agreements: the run's place in the agreement's releases (1, 2, ...)
 
 
 @dataclass(frozen=True)
@@ -181,3 +182,14 @@ class ApiKeyRow:
     label: str
     created_at: str
     revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class UploadChanges:
+    """What an own upload to a continuous agreement changes (cleanroom.coordinator.standing)."""
+
+    base_run_id: str  # "" : the upload holds every account and replaces the party's standing tokens
+    secret_tag: str
+    removed: bytes  # little-endian uint32 labels
+    changed_labels: bytes  # little-endian uint32 labels ...
+    changed_populations: bytes  # ... and their new uint16 masks

@@ -78,8 +78,16 @@ class RunRepository:
         )
 
     @staticmethod
-    def complete(con: Tx, run_id: str, at: str) -> None:
-        con.execute("UPDATE runs SET state = 'complete', completed_at = ? WHERE run_id = ?", [at, run_id])
+    def complete(con: Tx, run_id: str, at: str, seq: int | None = None) -> None:
+        con.execute("UPDATE runs SET state = 'complete', completed_at = ?, seq = ? WHERE run_id = ?", [at, seq, run_id])
+
+    def completed_count(self, agreement_id: str, purpose: str) -> int:
+        """How many runs of this purpose completed (a continuous agreement's releases so far)."""
+        return int(
+            self._db.value(
+                "SELECT count(*) FROM runs WHERE agreement_id = ? AND purpose = ? AND state = 'complete'", [agreement_id, purpose]
+            )
+        )
 
     @staticmethod
     def fail(con: Tx, run_id: str, failure: str, at: str) -> None:

@@ -222,6 +222,62 @@ ALTER TABLE uploads ADD COLUMN IF NOT EXISTS audit_head TEXT;
         "reveal rows: populations and company",
         "ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS mine TEXT; ALTER TABLE reveal_rows ADD COLUMN IF NOT EXISTS component UBIGINT;",
     ),
+    # Continuous agreements (cleanroom.coordinator.standing): what each own upload changes; each party's
+    # standing double-blinded tokens (its points as the other party re-blinded them, never single-blinded
+    # points), its accounts' population masks and the matched pairs, kept while the agreement is active;
+    # each run's place in the agreement's sequence of releases; the continual DP counter's node noise.
+    Migration(
+        13,
+        "continuous agreements",
+        """
+CREATE TABLE IF NOT EXISTS upload_changes (
+    upload_id TEXT PRIMARY KEY,
+    base_run_id TEXT NOT NULL,
+    secret_tag TEXT NOT NULL,
+    removed BLOB NOT NULL,
+    changed_labels BLOB NOT NULL,
+    changed_populations BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS standing_sides (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    terms_hash TEXT NOT NULL,
+    secret_tag TEXT NOT NULL,
+    accounts UBIGINT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, party)
+);
+CREATE TABLE IF NOT EXISTS standing_tokens (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    t0 UBIGINT NOT NULL,
+    t1 UBIGINT NOT NULL,
+    t2 UBIGINT NOT NULL,
+    t3 UBIGINT NOT NULL,
+    label UINTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS standing_accounts (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    label UINTEGER NOT NULL,
+    populations USMALLINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS standing_pairs (
+    agreement_id TEXT NOT NULL,
+    a_label UINTEGER NOT NULL,
+    b_label UINTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dp_tree_nodes (
+    agreement_id TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    idx UBIGINT NOT NULL,
+    noise TEXT NOT NULL,
+    PRIMARY KEY (agreement_id, level, idx)
+);
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS seq UBIGINT;
+""",
+    ),
 )
 
 _LEDGER = """

@@ -10,7 +10,9 @@ from typing import Any
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.errors import InputError
 from cleanroom.terminal.console import err, out, print_json, print_table
+from cleanroom.terminal.durations import parse_duration
 from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms
+from cleanroom.terms_privacy import DEFAULT_DP_HORIZON, DEFAULT_EPOCH_SECONDS, MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
 from cleanroom_client.commands._common import add_json, session
 from cleanroom_client.features.agreement_view import agreement_dict, print_terms
 from cleanroom_client.protocol.agreements import approve, propose, verified_terms
@@ -91,6 +93,8 @@ def _propose(args: argparse.Namespace) -> int:
             reveal_to={"both": "both", "me": "proposer", "them": "counterparty"}[args.reveal_to],
             share=_columns(args.share),
             their_share=_columns(args.their_share),
+            epoch_seconds=_epoch_seconds(args),
+            dp_horizon=args.dp_horizon,
         )
         reveals = bool(args.reveal)
         agreement = propose(remote, profile, args.with_party, terms, reveals)
@@ -213,6 +217,18 @@ def _add_reveal_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _epoch_seconds(args: argparse.Namespace) -> int | None:
+    """The epoch of a continuous agreement in whole seconds (None: one-off runs)."""
+    if args.epoch is not None and not args.continuous:
+        raise InputError("--epoch sets how often a continuous agreement releases: add --continuous")
+    if not args.continuous:
+        return None
+    seconds = parse_duration(args.epoch) if args.epoch is not None else DEFAULT_EPOCH_SECONDS
+    if seconds != int(seconds) or not MIN_EPOCH_SECONDS <= seconds <= MAX_EPOCH_SECONDS:
+        raise InputError(f"--epoch {args.epoch}: an epoch is whole seconds, from 1s to 366d")
+    return int(seconds)
+
+
 def _register_propose(asub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("propose", help="propose terms to a partner")
     p.add_argument("--with", dest="with_party", required=True, metavar="PARTY")
@@ -238,6 +254,23 @@ def _register_propose(asub: argparse._SubParsersAction[argparse.ArgumentParser])
         default=0,
         metavar="SECONDS",
         help="keep a finished run's points this long (default 0: delete at once)",
+    )
+    p.add_argument(
+        "--continuous",
+        action="store_true",
+        help="always-on mapping: the coordinator keeps the double-blinded tokens and each map sends only what changed",
+    )
+    p.add_argument(
+        "--epoch",
+        metavar="DURATION",
+        help="continuous: at most one release per epoch, e.g. 30s, 15m, 6h, 1d (default 1d)",
+    )
+    p.add_argument(
+        "--dp-horizon",
+        type=int,
+        metavar="N",
+        help=f"continuous with --dp-epsilon: releases the epsilon covers (default {DEFAULT_DP_HORIZON}; "
+        "noise grows with log2 N, the loss of N releases stays epsilon)",
     )
     _add_attribution_options(p)
     _add_reveal_options(p)

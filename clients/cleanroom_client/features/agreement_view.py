@@ -42,12 +42,8 @@ def print_terms(agreement: Agreement, terms: Terms) -> None:
             ["minimum cell count", terms.min_count],
             ["minimum set size", terms.min_set_size],
             ["retention after run", f"{terms.retention_seconds} s"],
-            [
-                "differential privacy",
-                f"epsilon {terms.dp_epsilon:g} per release, budget {terms.dp_budget:g}"
-                if terms.dp_epsilon
-                else "off (exact counts)",
-            ],
+            ["runs", _runs_row(terms)],
+            ["differential privacy", _dp_row(terms)],
             *_attribution_rows(terms),
             *_reveal_rows(agreement, terms),
             *_signing_rows(agreement, terms),
@@ -55,6 +51,26 @@ def print_terms(agreement: Agreement, terms: Terms) -> None:
             ["terms hash", agreement.terms_hash],
         ],
     )
+
+
+def _runs_row(terms: Terms) -> str:
+    if not terms.continuous:
+        return "one-off (each map sends everything; points deleted after the run)"
+    return (
+        f"continuous: at most one release every {terms.epoch_seconds:,} s; the coordinator keeps the double-blinded "
+        "tokens until revocation and each map sends only what changed"
+    )
+
+
+def _dp_row(terms: Terms) -> str:
+    if not terms.dp_epsilon:
+        return "off (exact counts)"
+    if terms.continuous:
+        return (
+            f"epsilon {terms.dp_epsilon:g} over {terms.dp_horizon:,} releases (continual tree counter), "
+            f"budget {terms.dp_budget:g}"
+        )
+    return f"epsilon {terms.dp_epsilon:g} per release, budget {terms.dp_budget:g}"
 
 
 def _reveal_rows(agreement: Agreement, terms: Terms) -> list[list[Any]]:

@@ -33,9 +33,10 @@ from cleanroom_client.features.reveal import RevealPlan, peer_public_key, save_a
 from cleanroom_client.inputs.accounts import LoadResult
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import verified_terms
+from cleanroom_client.protocol.continuous import prepare_own
 from cleanroom_client.protocol.encryption import EncryptionKeys
 from cleanroom_client.protocol.keystore import Keystore
-from cleanroom_client.protocol.prepare import PreparedUpload, prepare
+from cleanroom_client.protocol.prepare import PreparedUpload
 from cleanroom_client.protocol.reblind import Reblinded, reblinding_waiting, run_failure, upload_waiting, wait_for_each
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.protocol.sealing import seal_upload
@@ -206,7 +207,7 @@ def _blind_and_upload(
             loaded = loaded_for[job.agreement.agreement_id]
             assert loaded is not None
             try:
-                prepared = _prepared(job, profile, keys, loaded)
+                prepared = _prepared(remote, job, profile, keys, loaded)
             except CleanroomError as exc:
                 job.outcome.fail(str(exc))
                 continue
@@ -226,10 +227,10 @@ def _blind_and_upload(
     return uploaded
 
 
-def _prepared(job: Job, profile: Profile, keys: Keystore, loaded: LoadResult) -> PreparedUpload:
+def _prepared(remote: Remote, job: Job, profile: Profile, keys: Keystore, loaded: LoadResult) -> PreparedUpload:
     """Our points under this agreement: its own secret and hash context, its populations and key kinds; sealed where granted."""
     agreement, plan = job.agreement, job.plan
-    prepared = prepare(loaded.accounts, job.terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
+    prepared = prepare_own(remote, profile, agreement, job.terms, loaded.accounts, keys.secret(agreement.agreement_id))
     if plan.seals:
         seal_upload(
             prepared,

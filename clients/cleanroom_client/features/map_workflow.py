@@ -27,12 +27,14 @@ from cleanroom_client.features.reveal import (
 from cleanroom_client.inputs.accounts import LoadResult
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import require_runnable, verified_terms
+from cleanroom_client.protocol.continuous import prepare_own
 from cleanroom_client.protocol.encryption import EncryptionKeys
 from cleanroom_client.protocol.keystore import Keystore
-from cleanroom_client.protocol.prepare import PreparedUpload, prepare
+from cleanroom_client.protocol.prepare import PreparedUpload
 from cleanroom_client.protocol.reblind import Reblinded, reblinding_waiting, upload_waiting, wait_for_result
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.protocol.sealing import seal_upload
+from cleanroom_client.protocol.sent_state import SentStates
 from cleanroom_client.protocol.signing import UploadSigner
 from cleanroom_client.protocol.upload import upload_own
 from cleanroom_client.remote import Agreement, Remote, RunStatus
@@ -76,7 +78,7 @@ def ready_map(remote: Remote, profile: Profile, agreement_id: str, load: Loader,
         # Everything the sealed fields need is checked before anything is blinded or sent.
         headers = shared_headers(plan, loaded, agreement.agreement_id) if plan.seals else {}
         peer_public = peer_public_key(profile, agreement, plan, peer_fingerprint) if plan.seals else b""
-    prepared = prepare(loaded.accounts, terms, profile.party, agreement.agreement_id, keys.secret(agreement.agreement_id))
+    prepared = prepare_own(remote, profile, agreement, terms, loaded.accounts, keys.secret(agreement.agreement_id))
     cut = (
         seal_upload(
             prepared,
@@ -115,6 +117,8 @@ def released(
     just the status while the run is not complete."""
     if status.state != "complete":
         return MapResult(status)
+    if terms.continuous:  # what we sent to this run now stands at the coordinator
+        SentStates(profile).settle(agreement.agreement_id, status.standing_run_id)
     release = remote.overlap(agreement.agreement_id, status.run_id)
     view = verified_overlap(release, profile.signing_key())
     watched = alerts.configured(profile)  # compared with the receipts as they were before this release

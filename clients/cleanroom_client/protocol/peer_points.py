@@ -48,6 +48,7 @@ def fetch_signed_points(
         upload_digest=status.peer_upload_digest,
         points_digest=points_digest(chunks),
         canaries=status.peer_canaries,
+        changes=status.peer_changes,
     )
     if points != status.peer_points or not statement_verifies(peer_key, statement, status.peer_signature):
         raise ProtocolError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,6 +26,20 @@ from cleanroom_client.protocol.canaries import Canaries, canary_pairs
 
 if TYPE_CHECKING:
     from cleanroom_client.inputs.accounts import MatchKey
+    from cleanroom_client.protocol.sent_state import SentState
+
+
+@dataclass(frozen=True)
+class UploadChange:
+    """What an own upload to a continuous agreement changes, as the begin request carries it."""
+
+    base_run_id: str  # "" : every account, replacing what stood
+    secret_tag: str
+    removed: bytes = b""  # little-endian uint32 labels
+    changed_labels: bytes = b""  # little-endian uint32 labels ...
+    changed_populations: bytes = b""  # ... and their new uint16 masks
+    summary: str = ""  # for people: what was sent and why
+
 
 # One chunk as it is sent: points, account labels, population masks, digest, records, sealed fields.
 ChunkParts = tuple[bytes, bytes, bytes, str, bytes, bytes]
@@ -63,6 +77,10 @@ class PreparedUpload:
     # The canary pairs hidden among the points (protocol/canaries.py): told to the coordinator only.
     canary_scalar: bytes = b""
     canary_positions: bytes = b""
+    # Continuous agreements (protocol/continuous.py): what the upload changes at the coordinator, and what
+    # stands once its run completes; None for one-off runs.
+    change: UploadChange | None = None
+    proposed: SentState | None = None
 
     def chunk_points_for(self, chunk_points: int = MAX_CHUNK_POINTS) -> int:
         """Points per chunk, smaller when sealed fields would make a chunk too big for one message."""
@@ -122,17 +140,23 @@ class _Selected:
     kept: array[int]  # slot -> index into the accounts list
 
 
+def membership(account: Blindable, index: dict[str, int], kinds: Container[str]) -> tuple[int, list[MatchKey]]:
+    """An account's population mask under the agreement (bit i: its i-th population of ours) and its keys of
+    the agreed kinds; it takes part when both are non-empty."""
+    mask = 0
+    for pop in account.populations:
+        if pop in index:
+            mask |= 1 << index[pop]
+    return mask, [k for k in account.keys if k.kind in kinds]
+
+
 def _select(accounts: Sequence[Blindable], terms: Terms, party: str) -> _Selected:
     """Our accounts in at least one agreement population that have a key of an agreed kind."""
     index = {pop: i for i, pop in enumerate(terms.populations[party])}
     # Machine integers, not lists of Python ints: a million accounts must map in well under 1 GB.
     selected = _Selected({k: [] for k in terms.key_kinds}, {k: array("q") for k in terms.key_kinds}, [], array("q"))
     for i, account in enumerate(accounts):
-        mask = 0
-        for pop in account.populations:
-            if pop in index:
-                mask |= 1 << index[pop]
-        keys = [k for k in account.keys if k.kind in selected.keys_by_kind]
+        mask, keys = membership(account, index, selected.keys_by_kind)
         if mask == 0 or not keys:
             continue
         slot = len(selected.kept)

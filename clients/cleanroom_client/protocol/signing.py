@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from cleanroom.crypto.keyfiles import load_or_create_private
-from cleanroom.crypto.upload_signing import UploadStatement, signing_fingerprint
+from cleanroom.crypto.upload_signing import UploadStatement, changes_digest, signing_fingerprint
 from cleanroom_client.profile import Profile
 from cleanroom_client.remote import UploadRequest
 
@@ -70,5 +70,12 @@ class UploadSigner:
             (request.upload_digest, request.points_digest),
             (request.canary_scalar, request.canary_positions),
             (request.run_id, request.of_upload_id),
+            changes_digest(
+                request.base_run_id,
+                request.secret_tag,
+                request.removed_labels,
+                request.changed_labels,
+                request.changed_populations,
+            ),
         )
         return dataclasses.replace(request, party_signature=self.keys.sign(statement))

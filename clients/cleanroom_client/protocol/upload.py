@@ -7,6 +7,7 @@ which chunks it already holds.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,7 @@ from cleanroom.terminal.console import progress
 from cleanroom_client.protocol.heads import verified_head
 from cleanroom_client.protocol.prepare import ChunkParts, PreparedUpload
 from cleanroom_client.protocol.receipts import ReceiptLog
+from cleanroom_client.protocol.sent_state import SentStates
 from cleanroom_client.protocol.signing import UploadSigner
 from cleanroom_client.remote import Agreement, Chunk, Remote, RunStatus, UploadKind, UploadReceipt, UploadRequest, UploadSession
 
@@ -118,7 +120,20 @@ def upload_own(
         canary_scalar=prepared.canary_scalar,
         canary_positions=prepared.canary_positions,
     )
-    return _upload(remote, request, chunks, receipts, signer, show_progress, "uploading")
+    change = prepared.change
+    if change is not None:
+        request = dataclasses.replace(
+            request,
+            base_run_id=change.base_run_id,
+            secret_tag=change.secret_tag,
+            removed_labels=change.removed,
+            changed_labels=change.changed_labels,
+            changed_populations=change.changed_populations,
+        )
+    receipt = _upload(remote, request, chunks, receipts, signer, show_progress, "uploading")
+    if prepared.proposed is not None:  # what stands at the coordinator once this run completes
+        SentStates(signer.profile).propose(dataclasses.replace(prepared.proposed, run_id=receipt.run_id))
+    return receipt
 
 
 def upload_reblinded(

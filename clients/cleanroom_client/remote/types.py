@@ -88,6 +88,13 @@ class UploadRequest:
     canary_positions: bytes = b""
     party_signature: bytes = b""  # our signature over the upload statement
     points_digest: str = ""  # of the points alone (what the partner can recompute), named in the statement
+    # Continuous agreements, own uploads: the standing run this changes ("" full), our secret's tag, the
+    # labels removed, and the labels whose populations change with their new masks (packed).
+    base_run_id: str = ""
+    secret_tag: str = ""
+    removed_labels: bytes = b""
+    changed_labels: bytes = b""
+    changed_populations: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,9 @@ class RunStatus:
     peer_signature: bytes = b""  # with reblind_needed: the peer's signature over its upload statement
     peer_canaries: str = ""  # and the canary commitment that statement names
     peer_upload_digest: str = ""  # and the digest of the peer's whole payload it names
+    standing_run_id: str = ""  # continuous: the run our standing tokens come from ("" none: send everything)
+    next_run_at: str = ""  # continuous: when a new run may start ("" now)
+    peer_changes: str = ""  # with reblind_needed: the changes digest the peer's statement names
 
 
 # -- releases -------------------------------------------------------------------------

@@ -1,0 +1,241 @@
+"""Continuous agreements: the standing tokens a run changes instead of starting over.
+
+A continuous agreement keeps, between runs, each party's accounts as double-blinded tokens (its points
+as the other party re-blinded them: never single-blinded points, which are deleted when the run that
+carried them completes), their population masks and the pairs that match. Each own upload either holds
+every account (a *full* upload, replacing the party's standing side) or changes the standing side of a
+named run: accounts removed by label, population masks changed by label, accounts added as new points
+with new labels. A run joins only what was added against what stands, and releases the new full matrix
+under the same guardrails. The standing state goes when the agreement is revoked or its terms change,
+and both sides' go when a party's secret changes (the partner's standing tokens carry the old one).
+
+At most one release per epoch: a new run opens only in an epoch later than the last completion's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from cleanroom.coordinator.agreements import Agreement
+from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, counts_of_pairs
+from cleanroom.coordinator.store import Store, Tx, now
+from cleanroom.coordinator.store.records import RunRow, UploadChanges
+from cleanroom.coordinator.store.standing import StandingSide, token_table
+from cleanroom.errors import FailedPrecondition, InvalidArgument, ProtocolError
+from cleanroom.terms import Terms
+
+SECRET_TAG = re.compile(r"^[0-9a-f]{64}$")
+
+
+class RepeatedTokens(ProtocolError):
+    """An upload added accounts whose tokens already stand: an honest change adds only new accounts."""
+
+    def __init__(self, party: str, message: str) -> None:
+        super().__init__(message)
+        self.party = party
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one own upload to a continuous agreement does to its party's standing side."""
+
+    base_run_id: str  # "" : a full upload
+    secret_tag: str
+    removed: np.ndarray  # uint32 labels
+    changed_labels: np.ndarray  # uint32 labels
+    changed_masks: np.ndarray  # uint16 masks
+
+    @property
+    def full(self) -> bool:
+        return not self.base_run_id
+
+    @classmethod
+    def parse(cls, row: UploadChanges, n_populations: int) -> Changes:
+        """Checked shapes: a 64-hex secret tag, packed labels and masks, no label both removed and changed,
+        masks naming only the party's populations; InvalidArgument naming the problem otherwise."""
+        if not SECRET_TAG.match(row.secret_tag):
+            raise InvalidArgument("secret_tag must be the hex SHA-256 tag of the agreement secret (64 lowercase hex digits)")
+        for name, data, width in (
+            ("removed_labels", row.removed, 4),
+            ("changed_labels", row.changed_labels, 4),
+            ("changed_populations", row.changed_populations, 2),
+        ):
+            if len(data) % width:
+                raise InvalidArgument(f"{name} must be packed little-endian {8 * width}-bit integers")
+        removed = np.frombuffer(row.removed, dtype="<u4").astype(np.uint32)
+        labels = np.frombuffer(row.changed_labels, dtype="<u4").astype(np.uint32)
+        masks = np.frombuffer(row.changed_populations, dtype="<u2").astype(np.uint16)
+        if row.base_run_id == "" and (len(removed) or len(labels) or len(masks)):
+            raise InvalidArgument("a full upload (no base_run_id) holds every account: it removes or changes nothing")
+        if len(labels) != len(masks):
+            raise InvalidArgument(f"{len(labels)} changed labels but {len(masks)} population masks")
+        if len(np.unique(removed)) != len(removed) or len(np.unique(labels)) != len(labels):
+            raise InvalidArgument("a label is removed or changed twice")
+        if np.intersect1d(removed, labels).size:
+            raise InvalidArgument("a label is both removed and changed")
+        if len(masks) and (int(masks.min()) == 0 or int(masks.max()) >= 1 << n_populations):
+            raise InvalidArgument(f"a changed population mask must name at least one of your {n_populations} populations")
+        return cls(row.base_run_id, row.secret_tag, removed, labels, masks)
+
+
+def epoch_of(at: str, epoch_seconds: int) -> int:
+    """The epoch a time falls in: epochs are aligned to the Unix epoch, so 1d epochs turn at midnight UTC."""
+    return int(dt.datetime.fromisoformat(at).timestamp()) // epoch_seconds
+
+
+class Standing:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def side(self, agreement: Agreement, party: str) -> StandingSide | None:
+        """The party's standing side under the agreement's current terms (one from older terms is void)."""
+        side = self._store.standing.side(agreement.agreement_id, party)
+        return side if side is not None and side.terms_hash == agreement.terms_hash else None
+
+    def next_run_at(self, agreement: Agreement) -> str:
+        """When a new run may open ("" now): the start of the epoch after the last completion's."""
+        terms = agreement.terms
+        if not terms.continuous or terms.epoch_seconds is None:
+            return ""
+        last = self._store.runs.latest_complete(agreement.agreement_id, "overlap")
+        if last is None or last.completed_at is None:
+            return ""
+        start = (epoch_of(last.completed_at, terms.epoch_seconds) + 1) * terms.epoch_seconds
+        if dt.datetime.now(dt.UTC).timestamp() >= start:
+            return ""
+        return dt.datetime.fromtimestamp(start, dt.UTC).isoformat(timespec="seconds")
+
+    # -- begin -------------------------------------------------------------------------------
+
+    def check_opening(self, agreement: Agreement) -> None:
+        """A new run may open: its epoch has no release yet, and under DP the tree counter has room."""
+        terms = agreement.terms
+        due = self.next_run_at(agreement)
+        if due:
+            raise FailedPrecondition(
+                f"agreement {agreement.agreement_id} released a run in this epoch (one release per {terms.epoch_seconds:,} s); "
+                f"the next run can start at {due}"
+            )
+        if terms.dp_epsilon is not None and terms.dp_horizon is not None:
+            done = self._store.runs.completed_count(agreement.agreement_id, "overlap")
+            if done >= terms.dp_horizon:
+                raise FailedPrecondition(
+                    f"agreement {agreement.agreement_id} has made the {terms.dp_horizon:,} releases its differential privacy "
+                    "covers (dp horizon); propose a new version of the agreement to go on"
+                )
+
+    def check_changes(self, caller: str, agreement: Agreement, changes: Changes, total_accounts: int) -> None:
+        """A change must build on the caller's standing side as it is; a full upload may always replace it."""
+        if changes.full:
+            return
+        side = self.side(agreement, caller)
+        if side is None or side.run_id != changes.base_run_id:
+            held = f"come from run {side.run_id}" if side is not None else "are gone (revoked terms, or a secret changed)"
+            raise FailedPrecondition(
+                f"your upload changes the tokens of run {changes.base_run_id}, but your standing tokens in agreement "
+                f"{agreement.agreement_id} {held}; map again: your client then sends every account"
+            )
+        if side.secret_tag != changes.secret_tag:
+            raise FailedPrecondition(
+                "your agreement secret changed since your standing tokens were made: map again to send every account"
+            )
+        labels = self._store.standing.labels(agreement.agreement_id, caller)
+        unknown = np.setdiff1d(np.concatenate([changes.removed, changes.changed_labels]), labels)
+        if unknown.size:
+            raise InvalidArgument(
+                f"{unknown.size:,} removed or changed labels (first {int(unknown[0])}) are not among your standing accounts"
+            )
+        if total_accounts < len(labels) - len(changes.removed):
+            raise InvalidArgument(
+                f"total_accounts {total_accounts:,} is fewer than the {len(labels) - len(changes.removed):,} accounts that stand"
+            )
+
+    def secret_changed(self, caller: str, agreement: Agreement, changes: Changes) -> bool:
+        """Whether the caller blinds with another secret than its standing tokens were made with."""
+        side = self.side(agreement, caller)
+        return side is not None and side.secret_tag != changes.secret_tag
+
+    def added_problem(
+        self, caller: str, agreement: Agreement, changes: Changes, added: np.ndarray, total_accounts: int
+    ) -> str | None:
+        """Why a committed change's added labels cannot be right (None when they are): new labels only, and
+        standing - removed + added == the accounts announced."""
+        if changes.full:
+            return None
+        labels = self._store.standing.labels(agreement.agreement_id, caller)
+        if np.intersect1d(added, labels).size:
+            return "it adds points under labels of accounts that already stand (a changed account is removed and added anew)"
+        expected = len(labels) - len(changes.removed) + len(added)
+        if expected != total_accounts:
+            return f"{len(labels):,} standing - {len(changes.removed):,} removed + {len(added):,} added is not the {total_accounts:,} accounts announced"
+        return None
+
+    # -- completion --------------------------------------------------------------------------
+
+    def apply(self, con: Tx, run: RunRow, terms: Terms, sides: dict[str, tuple[Changes, SideTokens]]) -> OverlapCounts:
+        """Change both standing sides as their uploads say, match what was added, count the overlap of
+        everything that now stands, and record the run both sides now stand on; inside the completion's
+        transaction."""
+        repo = self._store.standing
+        agreement_id = run.agreement_id
+        a, b = terms.parties
+        new: dict[str, pa.Table] = {}
+        for party, (changes, side) in sides.items():
+            tokens = token_table(side.tokens, side.accounts)
+            if changes.full:
+                repo.clear_side(con, agreement_id, party)
+            else:
+                repo.remove_labels(con, agreement_id, party, changes.removed, party == a)
+                repo.set_masks(con, agreement_id, party, changes.changed_labels, changes.changed_masks)
+                repeated = repo.repeated_tokens(con, agreement_id, party, tokens)
+                if repeated:
+                    raise RepeatedTokens(
+                        party,
+                        f"{party}'s change adds {repeated:,} tokens that already stand for its accounts: an honest change "
+                        "adds only accounts it did not have",
+                    )
+                new[party] = tokens
+            repo.add(con, agreement_id, party, tokens, _account_masks(side))
+        if len(new) == 2:
+            repo.match_new(con, agreement_id, (a, b), new[a], new[b])
+        else:  # a side was replaced: every pair is new
+            repo.match_new(con, agreement_id, (a, b), None, None)
+        masks, sizes = [], []
+        for party in (a, b):
+            labels, pops = repo.masks(con, agreement_id, party)
+            by_label = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=np.uint16)
+            by_label[labels] = pops
+            masks.append(by_label)
+            sizes.append(len(labels))
+        for party, size in zip((a, b), sizes, strict=True):
+            repo.put_side(
+                con, StandingSide(agreement_id, party, run.run_id, run.terms_hash, sides[party][0].secret_tag, size, now())
+            )
+        return counts_of_pairs(repo.pairs(con, agreement_id), (masks[0], masks[1]), (sizes[0], sizes[1]), _sizes(terms))
+
+    # -- deletion ----------------------------------------------------------------------------
+
+    def purge(self, con: Tx, actor: str, agreement_id: str, cause: str) -> dict[str, int]:
+        """Delete the agreement's standing state, on the audit record with what went (nothing: no entry)."""
+        deleted = self._store.standing.purge(con, agreement_id)
+        if any(deleted.values()):
+            self._store.audit(con, actor, "tokens.deleted", agreement_id, {"cause": cause, **deleted})
+        return deleted
+
+
+def _account_masks(side: SideTokens) -> pa.Table:
+    """One row per account label of the side's points, its population mask (every point of an account has it)."""
+    labels, first = np.unique(side.accounts, return_index=True)
+    return pa.table({"label": labels.astype(np.uint32), "populations": side.populations[first].astype(np.uint16)})
+
+
+def _sizes(terms: Terms) -> tuple[int, int]:
+    a, b = terms.parties
+    return len(terms.populations[a]), len(terms.populations[b])

@@ -1,0 +1,254 @@
+"""Continuous agreements' standing state: each side's double-blinded tokens, its accounts' masks, the matched pairs.
+
+A side is the party whose accounts the tokens stand for (its points as the other party re-blinded them).
+Tokens are kept as four 64-bit words so the join compares integers. Arrow tables passed in are registered
+on the caller's transaction for the statement that reads them, then unregistered.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from cleanroom.coordinator.store.connection import Database, Tx
+from cleanroom.coordinator.store.records import UploadChanges
+
+
+@dataclass(frozen=True)
+class StandingSide:
+    """Where one party's standing tokens come from."""
+
+    agreement_id: str
+    party: str
+    run_id: str
+    terms_hash: str
+    secret_tag: str
+    accounts: int
+    updated_at: str
+
+
+_TABLES = ("standing_tokens", "standing_accounts")
+
+
+def token_table(tokens: bytes, labels: np.ndarray) -> pa.Table:
+    """Packed 32-byte tokens and their labels as the four words the join compares."""
+    words = np.frombuffer(tokens, dtype="<u8").reshape(-1, 4)
+    return pa.table(
+        {
+            "t0": words[:, 0],
+            "t1": words[:, 1],
+            "t2": words[:, 2],
+            "t3": words[:, 3],
+            "label": labels.astype(np.uint32, copy=False),
+        }
+    )
+
+
+def _label_table(labels: np.ndarray) -> pa.Table:
+    return pa.table({"label": np.asarray(labels, dtype=np.uint32)})
+
+
+class StandingRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- sides -------------------------------------------------------------------------------
+
+    def side(self, agreement_id: str, party: str) -> StandingSide | None:
+        return self._db.record(StandingSide, "FROM standing_sides WHERE agreement_id = ? AND party = ?", [agreement_id, party])
+
+    def sides(self, agreement_id: str) -> list[StandingSide]:
+        return self._db.records(StandingSide, "FROM standing_sides WHERE agreement_id = ? ORDER BY party", [agreement_id])
+
+    @staticmethod
+    def put_side(con: Tx, side: StandingSide) -> None:
+        con.execute("DELETE FROM standing_sides WHERE agreement_id = ? AND party = ?", [side.agreement_id, side.party])
+        con.execute(
+            "INSERT INTO standing_sides (agreement_id, party, run_id, terms_hash, secret_tag, accounts, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [side.agreement_id, side.party, side.run_id, side.terms_hash, side.secret_tag, side.accounts, side.updated_at],
+        )
+
+    # -- labels ------------------------------------------------------------------------------
+
+    def labels(self, agreement_id: str, party: str) -> np.ndarray:
+        """The side's account labels, sorted."""
+        with self._db.reading() as con:
+            found = con.execute(
+                "SELECT label FROM standing_accounts WHERE agreement_id = ? AND party = ? ORDER BY label", [agreement_id, party]
+            ).fetchnumpy()
+        return np.asarray(found["label"], dtype=np.uint32)
+
+    @staticmethod
+    def masks(con: Tx, agreement_id: str, party: str) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, population masks) of the side's accounts, inside the caller's transaction."""
+        found = con.execute(
+            "SELECT label, populations FROM standing_accounts WHERE agreement_id = ? AND party = ?", [agreement_id, party]
+        ).fetchnumpy()
+        return np.asarray(found["label"], dtype=np.int64), np.asarray(found["populations"], dtype=np.uint16)
+
+    # -- writes inside a run's completion ------------------------------------------------------
+
+    @staticmethod
+    def clear_side(con: Tx, agreement_id: str, party: str) -> None:
+        """Drop a side's tokens and accounts, and every pair (each pair has an account on that side)."""
+        for table in _TABLES:
+            con.execute(f"DELETE FROM {table} WHERE agreement_id = ? AND party = ?", [agreement_id, party])
+        con.execute("DELETE FROM standing_pairs WHERE agreement_id = ?", [agreement_id])
+
+    @staticmethod
+    def remove_labels(con: Tx, agreement_id: str, party: str, labels: np.ndarray, a_side: bool) -> None:
+        if len(labels) == 0:
+            return
+        con.register("removed_labels", _label_table(labels))
+        try:
+            for table in _TABLES:
+                con.execute(
+                    f"DELETE FROM {table} WHERE agreement_id = ? AND party = ? AND label IN (SELECT label FROM removed_labels)",
+                    [agreement_id, party],
+                )
+            column = "a_label" if a_side else "b_label"
+            con.execute(
+                f"DELETE FROM standing_pairs WHERE agreement_id = ? AND {column} IN (SELECT label FROM removed_labels)",
+                [agreement_id],
+            )
+        finally:
+            con.unregister("removed_labels")
+
+    @staticmethod
+    def set_masks(con: Tx, agreement_id: str, party: str, labels: np.ndarray, masks: np.ndarray) -> None:
+        if len(labels) == 0:
+            return
+        con.register("changed_masks", pa.table({"label": labels.astype(np.uint32), "populations": masks.astype(np.uint16)}))
+        try:
+            con.execute(
+                """UPDATE standing_accounts SET populations = c.populations FROM changed_masks c
+                   WHERE standing_accounts.agreement_id = ? AND standing_accounts.party = ?
+                     AND standing_accounts.label = c.label""",
+                [agreement_id, party],
+            )
+        finally:
+            con.unregister("changed_masks")
+
+    @staticmethod
+    def repeated_tokens(con: Tx, agreement_id: str, party: str, tokens: pa.Table) -> int:
+        """How many of ``tokens`` the side already holds (an honest change adds only new accounts' tokens)."""
+        con.register("new_tokens", tokens)
+        try:
+            found = con.execute(
+                """SELECT count(*) FROM new_tokens n JOIN standing_tokens s
+                   ON n.t0 = s.t0 AND n.t1 = s.t1 AND n.t2 = s.t2 AND n.t3 = s.t3
+                   WHERE s.agreement_id = ? AND s.party = ?""",
+                [agreement_id, party],
+            ).fetchone()
+        finally:
+            con.unregister("new_tokens")
+        return int(found[0]) if found else 0
+
+    @staticmethod
+    def add(con: Tx, agreement_id: str, party: str, tokens: pa.Table, masks: pa.Table) -> None:
+        """Add tokens (t0..t3, label) and accounts (label, populations) to a side."""
+        con.register("new_tokens", tokens)
+        con.register("new_accounts", masks)
+        try:
+            con.execute("INSERT INTO standing_tokens SELECT ?, ?, t0, t1, t2, t3, label FROM new_tokens", [agreement_id, party])
+            con.execute("INSERT INTO standing_accounts SELECT ?, ?, label, populations FROM new_accounts", [agreement_id, party])
+        finally:
+            con.unregister("new_tokens")
+            con.unregister("new_accounts")
+
+    @staticmethod
+    def match_new(con: Tx, agreement_id: str, parties: tuple[str, str], new_a: pa.Table | None, new_b: pa.Table | None) -> None:
+        """Add the pairs the new tokens make: every pair when both are None (a side was replaced), else new
+        A tokens against all of B and all of A against new B tokens (both sides already updated)."""
+        a, b = parties
+        pairs = """INSERT INTO standing_pairs SELECT DISTINCT ?, x.label, y.label FROM {x} x JOIN {y} y
+                   ON x.t0 = y.t0 AND x.t1 = y.t1 AND x.t2 = y.t2 AND x.t3 = y.t3 WHERE {where}"""
+        side = "(SELECT t0, t1, t2, t3, label FROM standing_tokens WHERE agreement_id = ? AND party = ?)"
+        if new_a is None and new_b is None:
+            con.execute(pairs.format(x=side, y=side, where="true"), [agreement_id, agreement_id, a, agreement_id, b])
+            return
+        con.register("new_a", new_a if new_a is not None else token_table(b"", np.zeros(0, np.uint32)))
+        con.register("new_b", new_b if new_b is not None else token_table(b"", np.zeros(0, np.uint32)))
+        try:
+            # New on A x all B, then old A x new B (new A x new B was in the first statement already).
+            con.execute(pairs.format(x="new_a", y=side, where="true"), [agreement_id, agreement_id, b])
+            con.execute(
+                pairs.format(x=side, y="new_b", where="x.label NOT IN (SELECT label FROM new_a)"),
+                [agreement_id, agreement_id, a],
+            )
+        finally:
+            con.unregister("new_a")
+            con.unregister("new_b")
+
+    @staticmethod
+    def pairs(con: Tx, agreement_id: str) -> np.ndarray:
+        """Every matched (a_label, b_label), sorted."""
+        found = con.execute(
+            "SELECT a_label, b_label FROM standing_pairs WHERE agreement_id = ? ORDER BY a_label, b_label", [agreement_id]
+        ).fetchnumpy()
+        if len(found["a_label"]) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        return np.stack([found["a_label"].astype(np.int64), found["b_label"].astype(np.int64)], axis=1)
+
+    # -- the whole agreement -----------------------------------------------------------------
+
+    def counts(self, agreement_id: str) -> dict[str, int]:
+        """Rows held per table, for the audit entry of a deletion and for tests."""
+        with self._db.reading() as con:
+            return _counts(con, agreement_id)
+
+    @staticmethod
+    def purge(con: Tx, agreement_id: str) -> dict[str, int]:
+        """Delete every standing row of an agreement (and its DP node noise); returns what went."""
+        held = _counts(con, agreement_id)
+        for table in ("standing_tokens", "standing_accounts", "standing_pairs", "standing_sides", "dp_tree_nodes"):
+            con.execute(f"DELETE FROM {table} WHERE agreement_id = ?", [agreement_id])
+        return held
+
+    # -- continual DP --------------------------------------------------------------------------
+
+    def tree_nodes(self, agreement_id: str) -> dict[tuple[int, int], list[int]]:
+        with self._db.reading() as con:
+            found = con.execute("SELECT level, idx, noise FROM dp_tree_nodes WHERE agreement_id = ?", [agreement_id]).fetchall()
+        return {(int(level), int(idx)): json.loads(noise) for level, idx, noise in found}
+
+    @staticmethod
+    def insert_tree_nodes(con: Tx, agreement_id: str, nodes: dict[tuple[int, int], list[int]]) -> None:
+        for (level, idx), noise in nodes.items():
+            con.execute(
+                "INSERT INTO dp_tree_nodes (agreement_id, level, idx, noise) VALUES (?, ?, ?, ?)",
+                [agreement_id, level, idx, json.dumps(noise)],
+            )
+
+    # -- upload changes ----------------------------------------------------------------------
+
+    def changes(self, upload_id: str) -> UploadChanges | None:
+        return self._db.record(UploadChanges, "FROM upload_changes WHERE upload_id = ?", [upload_id])
+
+    @staticmethod
+    def insert_changes(con: Tx, upload_id: str, changes: UploadChanges) -> None:
+        con.execute(
+            "INSERT INTO upload_changes (upload_id, base_run_id, secret_tag, removed, changed_labels, changed_populations) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                upload_id,
+                changes.base_run_id,
+                changes.secret_tag,
+                changes.removed,
+                changes.changed_labels,
+                changes.changed_populations,
+            ],
+        )
+
+
+def _counts(con: duckdb.DuckDBPyConnection, agreement_id: str) -> dict[str, int]:
+    out = {}
+    for table, key in (("standing_tokens", "tokens"), ("standing_accounts", "accounts"), ("standing_pairs", "pairs")):
+        found = con.execute(f"SELECT count(*) FROM {table} WHERE agreement_id = ?", [agreement_id]).fetchone()
+        out[key] = int(found[0]) if found else 0
+    return out

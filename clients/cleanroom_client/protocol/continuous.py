@@ -1,0 +1,196 @@
+"""Our upload to a continuous agreement: only what changed since the run that stands, or everything, and why.
+
+An account is known by a digest of its match keys of the agreed kinds; its label (what the coordinator
+knows it by) is kept in the profile's sent state (``sent_state``). Against what stands we send:
+accounts removed (labels), accounts whose populations changed (labels and new masks), accounts added
+(points under new labels, re-blinded by the partner as any points are). An account whose keys changed
+is removed and added anew. Everything is sent instead -- a full upload, replacing what stood -- when
+there is nothing to build on: the first run, a coordinator that no longer holds our tokens (revoked,
+terms or secret changed, a run we have no record of), a changed secret, terms version or normaliser.
+Deterministic: the same file against the same state gives the same upload, so a re-run after a crash
+resumes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from cleanroom.terms import Terms
+from cleanroom_client.inputs.version import NORMALISER_VERSION
+from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.prepare import Blindable, PreparedUpload, UploadChange, membership, prepare
+from cleanroom_client.protocol.sent_state import SentState, SentStates
+from cleanroom_client.remote import Agreement, Remote
+
+ID_SIZE = 16
+
+
+def secret_tag(agreement_id: str, secret: bytes) -> str:
+    """A tag of the agreement secret (it changes when the secret does, and reveals nothing of it)."""
+    return hashlib.sha256(b"cleanroom/secret-tag/v1\x00" + agreement_id.encode() + b"\x00" + secret).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Identities:
+    """Our accounts taking part in the agreement: their key digests, population masks, and places in the file's list."""
+
+    ids: np.ndarray  # S16
+    masks: np.ndarray  # uint16
+    index: np.ndarray  # int64 into the accounts list
+
+
+def identities(accounts: Sequence[Blindable], terms: Terms, party: str) -> Identities:
+    """Every account in one of our agreement populations with a key of an agreed kind (as ``prepare`` selects)."""
+    pops = {pop: i for i, pop in enumerate(terms.populations[party])}
+    kinds = set(terms.key_kinds)
+    ids, masks, index = bytearray(), [], []
+    for i, account in enumerate(accounts):
+        mask, keys = membership(account, pops, kinds)
+        if mask == 0 or not keys:
+            continue
+        text = "\x1f".join(f"{k.kind}\x1e{k.value}" for k in sorted(keys, key=lambda k: (k.kind, k.value)))
+        ids += hashlib.blake2b(text.encode(), digest_size=ID_SIZE).digest()
+        masks.append(mask)
+        index.append(i)
+    return Identities(np.frombuffer(bytes(ids), dtype=f"S{ID_SIZE}"), np.array(masks, np.uint16), np.array(index, np.int64))
+
+
+def full_reason(state: SentState | None, standing_run_id: str, terms_hash: str, tag: str) -> str:
+    """Why we must send every account ("" when a change to what stands will do)."""
+    if state is None:
+        if standing_run_id:
+            return f"this profile has no record of what it sent to run {standing_run_id}"
+        return "first run of this continuous agreement"
+    if not standing_run_id:
+        return "the coordinator holds no standing tokens of ours (revoked, terms or a secret changed, or never completed)"
+    if state.run_id != standing_run_id:
+        return f"the coordinator's standing tokens come from run {standing_run_id}, this profile's from run {state.run_id}"
+    if state.terms_hash != terms_hash:
+        return "the agreement's terms changed"
+    if state.secret_tag != tag:
+        return "the agreement secret changed"
+    if state.normaliser_version != NORMALISER_VERSION:
+        return f"the normaliser changed (version {state.normaliser_version} -> {NORMALISER_VERSION})"
+    return ""
+
+
+def prepare_continuous(
+    accounts: Sequence[Blindable],
+    terms: Terms,
+    party: str,
+    agreement: tuple[str, str],
+    secret: bytes,
+    standing_run_id: str,
+    states: SentStates,
+) -> PreparedUpload:
+    """Our upload under a continuous agreement (``agreement``: its id and terms hash): the change against
+    what stands, or every account; ``proposed`` is what stands once its run completes."""
+    agreement_id, terms_hash = agreement
+    tag = secret_tag(agreement_id, secret)
+    state = states.settle(agreement_id, standing_run_id)
+    found = identities(accounts, terms, party)
+    reason = full_reason(state, standing_run_id, terms_hash, tag)
+    if not reason and len(np.unique(found.ids)) != len(found.ids):
+        reason = "two accounts share the same match keys"  # grouping merges such rows: never expected
+    if reason or state is None:
+        return _full(accounts, terms, party, (agreement_id, terms_hash), secret, tag, found, reason)
+    return _delta(accounts, terms, party, secret, tag, found, state)
+
+
+def _full(
+    accounts: Sequence[Blindable],
+    terms: Terms,
+    party: str,
+    agreement: tuple[str, str],
+    secret: bytes,
+    tag: str,
+    found: Identities,
+    reason: str,
+) -> PreparedUpload:
+    agreement_id, terms_hash = agreement
+    prepared = prepare(accounts, terms, party, agreement_id, secret)
+    by_account = {int(i): k for k, i in enumerate(found.index.tolist())}
+    slots = np.array([by_account[i] for i in prepared.label_to_account], dtype=np.int64)
+    labels = np.arange(len(slots), dtype=np.uint32)
+    proposed = _sorted_state(
+        SentState(agreement_id, "", terms_hash, tag, NORMALISER_VERSION, len(slots), found.ids[slots], labels, found.masks[slots])
+    )
+    prepared.change = UploadChange("", tag, summary=f"every account ({prepared.total_accounts:,}): {reason}")
+    prepared.proposed = proposed
+    return prepared
+
+
+def _delta(
+    accounts: Sequence[Blindable], terms: Terms, party: str, secret: bytes, tag: str, found: Identities, state: SentState
+) -> PreparedUpload:
+    present = np.isin(found.ids, state.ids)
+    at = np.searchsorted(state.ids, found.ids[present])
+    moved = found.masks[present] != state.masks[at]
+    changed_labels, changed_masks = state.labels[at][moved], found.masks[present][moved]
+    kept = np.isin(state.ids, found.ids)
+    removed = state.labels[~kept]
+    added = np.flatnonzero(~present)
+    prepared = _prepare_added([accounts[int(i)] for i in found.index[added]], terms, party, state.agreement_id, secret)
+    prepared.accounts = (prepared.accounts.astype(np.int64) + state.next_label).astype(np.uint32)
+    new_labels = np.arange(state.next_label, state.next_label + len(added), dtype=np.uint32)
+    added_ids = found.ids[added][np.asarray(prepared.label_to_account, dtype=np.int64)]
+    masks = state.masks.copy()
+    masks[at[moved]] = changed_masks
+    proposed = _sorted_state(
+        dataclasses.replace(
+            state,
+            run_id="",
+            next_label=state.next_label + len(added),
+            ids=np.concatenate([state.ids[kept], added_ids]).astype(f"S{ID_SIZE}"),
+            labels=np.concatenate([state.labels[kept], new_labels]),
+            masks=np.concatenate([masks[kept], found.masks[added][np.asarray(prepared.label_to_account, dtype=np.int64)]]),
+        )
+    )
+    prepared.total_accounts = proposed.accounts
+    prepared.excluded = len(accounts) - len(found.ids)
+    prepared.label_to_account = []  # labels of a change are not 0..n-1: nothing may read them as list positions
+    prepared.change = UploadChange(
+        state.run_id,
+        tag,
+        np.sort(removed).astype("<u4").tobytes(),
+        changed_labels.astype("<u4").tobytes(),
+        changed_masks.astype("<u2").tobytes(),
+        summary=f"changes to run {state.run_id}: {len(added):,} added, {len(removed):,} removed, {len(changed_labels):,} moved",
+    )
+    prepared.proposed = proposed
+    return prepared
+
+
+def _prepare_added(added: Sequence[Blindable], terms: Terms, party: str, agreement_id: str, secret: bytes) -> PreparedUpload:
+    if added:
+        return prepare(added, terms, party, agreement_id, secret)
+    return PreparedUpload(
+        points=b"",
+        accounts=np.zeros(0, np.uint32),
+        populations=np.zeros(0, np.uint16),
+        total_accounts=0,
+        excluded=0,
+        label_to_account=[],
+    )
+
+
+def _sorted_state(state: SentState) -> SentState:
+    order = np.argsort(state.ids, kind="stable")
+    return dataclasses.replace(state, ids=state.ids[order], labels=state.labels[order], masks=state.masks[order])
+
+
+def prepare_own(
+    remote: Remote, profile: Profile, agreement: Agreement, terms: Terms, accounts: Sequence[Blindable], secret: bytes
+) -> PreparedUpload:
+    """Our overlap upload under an agreement: every account for a one-off run; for a continuous agreement,
+    the change against what the coordinator says stands for us (or every account, and why)."""
+    if not terms.continuous:
+        return prepare(accounts, terms, profile.party, agreement.agreement_id, secret)
+    standing = remote.status(agreement.agreement_id, purpose="overlap").standing_run_id
+    return prepare_continuous(
+        accounts, terms, profile.party, (agreement.agreement_id, agreement.terms_hash), secret, standing, SentStates(profile)
+    )

@@ -1,0 +1,137 @@
+"""What we last sent under a continuous agreement: each account's identity, label and populations.
+
+Kept in the profile (0600) so that the next ``map`` sends only the change. Two files per agreement:
+``<id>.sent`` is what stands at the coordinator (the run it completed in); ``<id>.pending`` is what
+an upload of ours proposes to make stand, written once the coordinator committed it and made current
+when its run completes. A crash anywhere leaves either file as it was or wholly replaced (temp file +
+rename), never half-written. Identities are 16-byte digests of an account's match keys: local to
+this machine, never sent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cleanroom.crypto.keyfiles import write_private
+from cleanroom_client.profile import Profile
+
+STATE_DIR = "continuous"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SentState:
+    """Our accounts as they stand (or will) at the coordinator under one agreement."""
+
+    agreement_id: str
+    run_id: str  # the run whose completion made (or will make) this stand
+    terms_hash: str
+    secret_tag: str
+    normaliser_version: str
+    next_label: int  # the label the next added account gets (labels are never reused)
+    ids: np.ndarray  # S16, sorted
+    labels: np.ndarray  # uint32, aligned with ids
+    masks: np.ndarray  # uint16, aligned with ids
+
+    def __post_init__(self) -> None:
+        if not (len(self.ids) == len(self.labels) == len(self.masks)):
+            raise ValueError("ids, labels and masks must be aligned")
+
+    @property
+    def accounts(self) -> int:
+        return len(self.ids)
+
+    def to_bytes(self) -> bytes:
+        meta = {
+            "format": FORMAT,
+            "agreement_id": self.agreement_id,
+            "run_id": self.run_id,
+            "terms_hash": self.terms_hash,
+            "secret_tag": self.secret_tag,
+            "normaliser_version": self.normaliser_version,
+            "next_label": self.next_label,
+        }
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            ids=self.ids,
+            labels=self.labels,
+            masks=self.masks,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SentState:
+        with np.load(io.BytesIO(data), allow_pickle=False) as found:
+            meta = json.loads(found["meta"].tobytes())
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"state format {meta.get('format')!r}, not {FORMAT}")
+            return cls(
+                agreement_id=meta["agreement_id"],
+                run_id=meta["run_id"],
+                terms_hash=meta["terms_hash"],
+                secret_tag=meta["secret_tag"],
+                normaliser_version=meta["normaliser_version"],
+                next_label=int(meta["next_label"]),
+                ids=found["ids"].astype("S16"),
+                labels=found["labels"].astype(np.uint32),
+                masks=found["masks"].astype(np.uint16),
+            )
+
+
+class SentStates:
+    """The profile's sent and pending states, one pair of files per agreement."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.dir = profile.path / STATE_DIR
+
+    def _path(self, agreement_id: str, kind: str) -> Path:
+        if not agreement_id.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"not an agreement id: {agreement_id!r}")
+        return self.dir / f"{agreement_id}.{kind}"
+
+    def _read(self, agreement_id: str, kind: str) -> SentState | None:
+        path = self._path(agreement_id, kind)
+        try:
+            return SentState.from_bytes(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, OSError):
+            return None  # unreadable (a disk that lost it, a newer format): the next run sends everything
+
+    def _write(self, state: SentState, kind: str) -> None:
+        self.dir.mkdir(mode=0o700, exist_ok=True)
+        path = self._path(state.agreement_id, kind)
+        tmp = path.with_name(path.name + ".tmp")
+        write_private(tmp, state.to_bytes())
+        os.replace(tmp, path)
+
+    def sent(self, agreement_id: str) -> SentState | None:
+        return self._read(agreement_id, "sent")
+
+    def pending(self, agreement_id: str) -> SentState | None:
+        return self._read(agreement_id, "pending")
+
+    def propose(self, state: SentState) -> None:
+        """Our upload of ``state`` was committed to run ``state.run_id``: it stands once that run completes."""
+        self._write(state, "pending")
+
+    def settle(self, agreement_id: str, standing_run_id: str) -> SentState | None:
+        """Make the pending state current if the coordinator now stands on its run; the current state."""
+        pending = self.pending(agreement_id)
+        if pending is not None and standing_run_id and pending.run_id == standing_run_id:
+            self._write(pending, "sent")
+            self._path(agreement_id, "pending").unlink(missing_ok=True)
+            return pending
+        return self.sent(agreement_id)
+
+    def forget(self, agreement_id: str) -> None:
+        for kind in ("sent", "pending"):
+            self._path(agreement_id, kind).unlink(missing_ok=True)
