@@ -217,7 +217,7 @@ def test_release_noise_has_the_closed_form_variance(t):
             for r in (continual_privatise(matrix, 3 * 10**6, t, epsilon, horizon, BIG, BIG, {}) for _ in range(trials))
         ]
     ).ravel()  # every value of every trial: independent draws
-    scale = node_scale(epsilon, horizon, sensitivity(4, 5))
+    scale = 5 * 21 / epsilon  # L = 5 levels cover 30 epochs; one account moves 20 cells and the total
     nodes = bin(t).count("1")
     var, kappa4 = nodes * dl_variance(scale), nodes * dl_fourth_cumulant(scale)
     n = noise.size
@@ -292,7 +292,7 @@ def test_the_tree_bounds_the_30_epoch_differencing_attack(epsilon):
     releases. The measured rate also matches the closed form two-sided (so
     noise reused wrongly, or too little of it, fails here, not just no noise)."""
     has, rises = attack_streams(tree_stream(epsilon), STREAMS, np.random.default_rng(30))
-    scale = node_scale(epsilon, EPOCHS, sensitivity(1, 1))
+    scale = 5 * 2 / epsilon  # L = 5 levels cover 30 epochs; one account moves the cell and the total
     bound = math.exp(epsilon) / (1 + math.exp(epsilon))
     expected, sd = expected_success(scale, 1)
     assert 0.5 < expected <= bound
