@@ -51,10 +51,19 @@ def post_process(
     return matrix, min(max(noisy_total, 0), cap)
 
 
+def flatten(matrix: list[list[int]], total: int) -> list[int]:
+    """The released numbers as one vector, the order noise is drawn in: cells row by row, then the total."""
+    return [v for row in matrix for v in row] + [total]
+
+
+def unflatten(flat: list[int], rows: int, cols: int) -> tuple[list[list[int]], int]:
+    """Inverse of ``flatten``: the matrix of ``rows`` x ``cols`` cells and the total."""
+    return [flat[i * cols : (i + 1) * cols] for i in range(rows)], flat[-1]
+
+
 def privatise(matrix: list[list[int]], total: int, epsilon: float, a_accounts: int, b_accounts: int) -> dict[str, Any]:
     rows, cols = len(matrix), len(matrix[0]) if matrix else 0
     scale = scale_for(epsilon, sensitivity(rows, cols))
-    flat = noisy([v for row in matrix for v in row] + [total], scale)
-    noisy_matrix = [flat[i * cols : (i + 1) * cols] for i in range(rows)]
-    matrix_pp, total_pp = post_process(noisy_matrix, flat[-1], a_accounts, b_accounts)
+    noisy_matrix, noisy_total = unflatten(noisy(flatten(matrix, total), scale), rows, cols)
+    matrix_pp, total_pp = post_process(noisy_matrix, noisy_total, a_accounts, b_accounts)
     return {"matrix": matrix_pp, "overlap": total_pp, "scale": scale, "epsilon": epsilon}
