@@ -96,15 +96,18 @@ class Chunks:
             raise InvalidArgument(f"chunk {seq} holds {n} points; a chunk holds 1 to {self._limits.max_chunk_points}")
         return n
 
-    @staticmethod
     def _check_own(
-        terms: Terms, upload: UploadRow, run: RunRow, seq: int, n: int, accounts: bytes, populations: bytes, records: bytes
+        self, terms: Terms, upload: UploadRow, run: RunRow, seq: int, n: int, accounts: bytes, populations: bytes, records: bytes
     ) -> None:
         """Labels of an own chunk: one account and one population mask per point; an attribution run's records."""
         if len(accounts) != 4 * n or len(populations) != 2 * n:
             raise InvalidArgument(f"chunk {seq}: need one 4-byte account label and one 2-byte population mask per point")
         acc = np.frombuffer(accounts, dtype="<u4")
-        if int(acc.max()) >= upload.total_accounts:
+        changes = self._store.standing.changes(upload.upload_id)
+        # A change to a continuous agreement's standing accounts adds accounts under new labels, above the
+        # ones it keeps (checked at commit: new, and as many as announced); any other upload labels 0..n-1.
+        adds_to_standing = changes is not None and changes.base_run_id != ""
+        if not adds_to_standing and int(acc.max()) >= upload.total_accounts:
             raise InvalidArgument(f"chunk {seq}: account label {int(acc.max())} >= total_accounts {upload.total_accounts}")
         # Attribution runs carry one pseudo-population: every point's mask is 1.
         n_pops = 1 if run.purpose == "attribution" else len(terms.populations[upload.party])

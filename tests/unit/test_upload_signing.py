@@ -48,7 +48,11 @@ STATEMENT = UploadStatement(
 def test_the_statement_is_canonical_json_under_its_context():
     message = STATEMENT.message()
     assert message.startswith(b'{"agreement_id":"agr_1"') and STATEMENT_CONTEXT.encode() in message
-    assert message == canonical_json({"context": STATEMENT_CONTEXT, **dataclasses.asdict(STATEMENT)})
+    one_off = {k: v for k, v in dataclasses.asdict(STATEMENT).items() if k != "changes"}
+    # A one-off run's statement names no changes and signs exactly what it signed before continuous runs existed.
+    assert message == canonical_json({"context": STATEMENT_CONTEXT, **one_off})
+    changed = dataclasses.replace(STATEMENT, changes="12" * 32)
+    assert changed.message() == canonical_json({"context": STATEMENT_CONTEXT, **dataclasses.asdict(changed)})
 
 
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(UploadStatement)])

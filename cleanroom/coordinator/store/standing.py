@@ -66,8 +66,9 @@ class StandingRepository:
 
     @staticmethod
     def put_side(con: Tx, side: StandingSide) -> None:
-        con.execute("DELETE FROM standing_sides WHERE agreement_id = ? AND party = ?", [side.agreement_id, side.party])
-        con.execute(
+        _done(con, "DELETE FROM standing_sides WHERE agreement_id = ? AND party = ?", [side.agreement_id, side.party])
+        _done(
+            con,
             "INSERT INTO standing_sides (agreement_id, party, run_id, terms_hash, secret_tag, accounts, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [side.agreement_id, side.party, side.run_id, side.terms_hash, side.secret_tag, side.accounts, side.updated_at],
@@ -97,8 +98,8 @@ class StandingRepository:
     def clear_side(con: Tx, agreement_id: str, party: str) -> None:
         """Drop a side's tokens and accounts, and every pair (each pair has an account on that side)."""
         for table in _TABLES:
-            con.execute(f"DELETE FROM {table} WHERE agreement_id = ? AND party = ?", [agreement_id, party])
-        con.execute("DELETE FROM standing_pairs WHERE agreement_id = ?", [agreement_id])
+            _done(con, f"DELETE FROM {table} WHERE agreement_id = ? AND party = ?", [agreement_id, party])
+        _done(con, "DELETE FROM standing_pairs WHERE agreement_id = ?", [agreement_id])
 
     @staticmethod
     def remove_labels(con: Tx, agreement_id: str, party: str, labels: np.ndarray, a_side: bool) -> None:
@@ -107,12 +108,14 @@ class StandingRepository:
         con.register("removed_labels", _label_table(labels))
         try:
             for table in _TABLES:
-                con.execute(
+                _done(
+                    con,
                     f"DELETE FROM {table} WHERE agreement_id = ? AND party = ? AND label IN (SELECT label FROM removed_labels)",
                     [agreement_id, party],
                 )
             column = "a_label" if a_side else "b_label"
-            con.execute(
+            _done(
+                con,
                 f"DELETE FROM standing_pairs WHERE agreement_id = ? AND {column} IN (SELECT label FROM removed_labels)",
                 [agreement_id],
             )
@@ -125,7 +128,8 @@ class StandingRepository:
             return
         con.register("changed_masks", pa.table({"label": labels.astype(np.uint32), "populations": masks.astype(np.uint16)}))
         try:
-            con.execute(
+            _done(
+                con,
                 """UPDATE standing_accounts SET populations = c.populations FROM changed_masks c
                    WHERE standing_accounts.agreement_id = ? AND standing_accounts.party = ?
                      AND standing_accounts.label = c.label""",
@@ -144,10 +148,10 @@ class StandingRepository:
                    ON n.t0 = s.t0 AND n.t1 = s.t1 AND n.t2 = s.t2 AND n.t3 = s.t3
                    WHERE s.agreement_id = ? AND s.party = ?""",
                 [agreement_id, party],
-            ).fetchone()
+            ).fetchall()
         finally:
             con.unregister("new_tokens")
-        return int(found[0]) if found else 0
+        return int(found[0][0])
 
     @staticmethod
     def add(con: Tx, agreement_id: str, party: str, tokens: pa.Table, masks: pa.Table) -> None:
@@ -155,8 +159,8 @@ class StandingRepository:
         con.register("new_tokens", tokens)
         con.register("new_accounts", masks)
         try:
-            con.execute("INSERT INTO standing_tokens SELECT ?, ?, t0, t1, t2, t3, label FROM new_tokens", [agreement_id, party])
-            con.execute("INSERT INTO standing_accounts SELECT ?, ?, label, populations FROM new_accounts", [agreement_id, party])
+            _done(con, "INSERT INTO standing_tokens SELECT ?, ?, t0, t1, t2, t3, label FROM new_tokens", [agreement_id, party])
+            _done(con, "INSERT INTO standing_accounts SELECT ?, ?, label, populations FROM new_accounts", [agreement_id, party])
         finally:
             con.unregister("new_tokens")
             con.unregister("new_accounts")
@@ -170,14 +174,15 @@ class StandingRepository:
                    ON x.t0 = y.t0 AND x.t1 = y.t1 AND x.t2 = y.t2 AND x.t3 = y.t3 WHERE {where}"""
         side = "(SELECT t0, t1, t2, t3, label FROM standing_tokens WHERE agreement_id = ? AND party = ?)"
         if new_a is None and new_b is None:
-            con.execute(pairs.format(x=side, y=side, where="true"), [agreement_id, agreement_id, a, agreement_id, b])
+            _done(con, pairs.format(x=side, y=side, where="true"), [agreement_id, agreement_id, a, agreement_id, b])
             return
         con.register("new_a", new_a if new_a is not None else token_table(b"", np.zeros(0, np.uint32)))
         con.register("new_b", new_b if new_b is not None else token_table(b"", np.zeros(0, np.uint32)))
         try:
             # New on A x all B, then old A x new B (new A x new B was in the first statement already).
-            con.execute(pairs.format(x="new_a", y=side, where="true"), [agreement_id, agreement_id, b])
-            con.execute(
+            _done(con, pairs.format(x="new_a", y=side, where="true"), [agreement_id, agreement_id, b])
+            _done(
+                con,
                 pairs.format(x=side, y="new_b", where="x.label NOT IN (SELECT label FROM new_a)"),
                 [agreement_id, agreement_id, a],
             )
@@ -207,7 +212,7 @@ class StandingRepository:
         """Delete every standing row of an agreement (and its DP node noise); returns what went."""
         held = _counts(con, agreement_id)
         for table in ("standing_tokens", "standing_accounts", "standing_pairs", "standing_sides", "dp_tree_nodes"):
-            con.execute(f"DELETE FROM {table} WHERE agreement_id = ?", [agreement_id])
+            _done(con, f"DELETE FROM {table} WHERE agreement_id = ?", [agreement_id])
         return held
 
     # -- continual DP --------------------------------------------------------------------------
@@ -220,7 +225,8 @@ class StandingRepository:
     @staticmethod
     def insert_tree_nodes(con: Tx, agreement_id: str, nodes: dict[tuple[int, int], list[int]]) -> None:
         for (level, idx), noise in nodes.items():
-            con.execute(
+            _done(
+                con,
                 "INSERT INTO dp_tree_nodes (agreement_id, level, idx, noise) VALUES (?, ?, ?, ?)",
                 [agreement_id, level, idx, json.dumps(noise)],
             )
@@ -232,7 +238,8 @@ class StandingRepository:
 
     @staticmethod
     def insert_changes(con: Tx, upload_id: str, changes: UploadChanges) -> None:
-        con.execute(
+        _done(
+            con,
             "INSERT INTO upload_changes (upload_id, base_run_id, secret_tag, removed, changed_labels, changed_populations) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -246,9 +253,14 @@ class StandingRepository:
         )
 
 
+def _done(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> None:
+    """Run a statement and finish its result: DuckDB refuses to unregister a table under an unfinished one."""
+    con.execute(sql, params or []).fetchall()
+
+
 def _counts(con: duckdb.DuckDBPyConnection, agreement_id: str) -> dict[str, int]:
     out = {}
     for table, key in (("standing_tokens", "tokens"), ("standing_accounts", "accounts"), ("standing_pairs", "pairs")):
-        found = con.execute(f"SELECT count(*) FROM {table} WHERE agreement_id = ?", [agreement_id]).fetchone()
+        found = con.execute(f"SELECT count(*) FROM {table} WHERE agreement_id = ?", [agreement_id]).fetchall()[0]
         out[key] = int(found[0]) if found else 0
     return out

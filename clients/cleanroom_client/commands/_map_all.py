@@ -72,6 +72,15 @@ def _detail(o: Outcome) -> str:
     return f"matrix: cleanroom-client overlap {o.agreement_id}"
 
 
+def _sent(o: Outcome) -> str:
+    """What the run got from us: everything, or (continuous agreements) only the change."""
+    if not o.run_id:
+        return ""
+    if o.upload is None or o.upload["sent"] != "changes":
+        return "everything"
+    return f"+{o.upload['added']:,} -{o.upload['removed']:,} ~{o.upload['moved']:,}"
+
+
 def _overlap(o: Outcome) -> str:
     if o.view is None:
         return ""
@@ -85,9 +94,18 @@ def _print_summary(result: MapAllResult) -> None:
         out.print(f"the file was read {len(ok)} times: once with name+country keys, once with domain keys only")
     print_table(
         f"map --all: {len(result.outcomes)} agreement(s)",
-        ["agreement", "partner", "state", "run", "accounts", "overlap", "why / next"],
+        ["agreement", "partner", "state", "run", "accounts", "sent", "overlap", "why / next"],
         [
-            [o.agreement_id, o.partner, o.state, o.run_id, f"{o.accounts:,}" if o.run_id else "", _overlap(o), _detail(o)]
+            [
+                o.agreement_id,
+                o.partner,
+                o.state,
+                o.run_id,
+                f"{o.accounts:,}" if o.run_id else "",
+                _sent(o),
+                _overlap(o),
+                _detail(o),
+            ]
             for o in result.outcomes
         ],
     )

@@ -58,6 +58,9 @@ def _map(args: argparse.Namespace) -> int:
         result = send_map(remote, profile, ready, args.chunk_points, args.wait)
     agreement, status = ready.agreement, result.status
     read = {"file": str(ready.loaded.source), **ready.loaded.read.describe()}  # what was skipped, for machines too
+    change = ready.prepared.change
+    if change is not None:  # a continuous agreement: the change sent, or why everything was
+        read["upload"] = change.describe()
     if result.view is None:
         if args.json:
             print_json(
@@ -103,6 +106,8 @@ def _print_read(ready: MapReady, party: str) -> None:
         f"{', '.join(ready.terms.populations[party])})",
         markup=False,
     )
+    if prepared.change is not None:
+        err.print(f"continuous agreement: {prepared.change.summary()}", markup=False)
     if plan.seals:
         err.print(
             f"sealed {', '.join(plan.share)} of {len(prepared.sealed):,} {'/'.join(plan.seal_populations)} accounts to {plan.peer}'s key "

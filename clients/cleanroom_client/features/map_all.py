@@ -57,6 +57,7 @@ class Outcome:
     waiting_for: tuple[str, ...] = ()
     accounts: int = 0  # our accounts blinded and uploaded under this agreement
     view: dict[str, Any] | None = None  # the overlap released to us, when complete
+    upload: dict[str, Any] | None = None  # continuous agreements: the change sent, or why every account was
 
     def fail(self, reason: str) -> None:
         self.state, self.reason = "failed", reason
@@ -67,6 +68,8 @@ class Outcome:
             body["reason"] = self.reason
         if self.run_id:
             body.update(run_id=self.run_id, accounts=self.accounts, waiting_for=list(self.waiting_for))
+        if self.upload is not None:
+            body["upload"] = self.upload
         if self.view is not None:
             body["overlap"] = self.view
         return body
@@ -212,6 +215,7 @@ def _blind_and_upload(
                 job.outcome.fail(str(exc))
                 continue
             job.outcome.accounts = prepared.total_accounts
+            job.outcome.upload = prepared.change.describe() if prepared.change is not None else None
             pending.append(
                 (job, uploader.submit(_send, remote, profile, job, prepared, loaded, early, log, signer, chunk_points))
             )

@@ -119,7 +119,7 @@ def _full(
     proposed = _sorted_state(
         SentState(agreement_id, "", terms_hash, tag, NORMALISER_VERSION, len(slots), found.ids[slots], labels, found.masks[slots])
     )
-    prepared.change = UploadChange("", tag, summary=f"every account ({prepared.total_accounts:,}): {reason}")
+    prepared.change = UploadChange("", tag, reason=reason)
     prepared.proposed = proposed
     return prepared
 
@@ -159,7 +159,7 @@ def _delta(
         np.sort(removed).astype("<u4").tobytes(),
         changed_labels.astype("<u4").tobytes(),
         changed_masks.astype("<u2").tobytes(),
-        summary=f"changes to run {state.run_id}: {len(added):,} added, {len(removed):,} removed, {len(changed_labels):,} moved",
+        counts=(len(added), len(removed), len(changed_labels)),
     )
     prepared.proposed = proposed
     return prepared

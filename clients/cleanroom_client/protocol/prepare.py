@@ -38,7 +38,21 @@ class UploadChange:
     removed: bytes = b""  # little-endian uint32 labels
     changed_labels: bytes = b""  # little-endian uint32 labels ...
     changed_populations: bytes = b""  # ... and their new uint16 masks
-    summary: str = ""  # for people: what was sent and why
+    counts: tuple[int, int, int] = (0, 0, 0)  # accounts added, removed, moved to other populations (a change)
+    reason: str = ""  # why every account was sent (a full upload)
+
+    def describe(self) -> dict[str, object]:
+        """What was sent, for people and machines."""
+        if not self.base_run_id:
+            return {"sent": "every account", "reason": self.reason}
+        added, removed, moved = self.counts
+        return {"sent": "changes", "base_run_id": self.base_run_id, "added": added, "removed": removed, "moved": moved}
+
+    def summary(self) -> str:
+        if not self.base_run_id:
+            return f"sent every account ({self.reason})"
+        added, removed, moved = self.counts
+        return f"sent changes to run {self.base_run_id}: {added:,} added, {removed:,} removed, {moved:,} moved"
 
 
 # One chunk as it is sent: points, account labels, population masks, digest, records, sealed fields.
