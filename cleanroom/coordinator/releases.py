@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from cleanroom.coordinator.agreements import Agreement, Agreements, new_id
+from cleanroom.coordinator.continual import loss_after
 from cleanroom.coordinator.release_policy import overlap_release, reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import NewRelease, Store, now, with_head
@@ -39,10 +40,10 @@ class Releases:
         if stored is not None:
             return with_head(json.loads(stored.text), stored.audit_head)  # the same numbers again, at no cost
         terms = agreement.terms
-        spent, epsilon, budget = self._budget(caller, agreement_id, terms)
         run = self._runs.get(result_run)
+        spent, epsilon, budget = self._budget(caller, agreement_id, terms, run.seq)
         body = overlap_release(terms, caller, json.loads(self._store.runs.result_json(result_run) or "{}"))
-        if epsilon:
+        if terms.dp_epsilon is not None:
             body["dp"] = {"epsilon_spent": epsilon, "budget": budget, "budget_remaining": round(budget - spent - epsilon, 12)}
         body.update(
             agreement_id=agreement_id,
@@ -78,12 +79,18 @@ class Releases:
             raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet (waiting for {', '.join(waiting)})")
         return str(latest)
 
-    def _budget(self, caller: str, agreement_id: str, terms: Terms) -> tuple[float, float, float]:
-        """(epsilon spent so far, epsilon this release costs, budget); refuses when the budget cannot pay for it."""
+    def _budget(self, caller: str, agreement_id: str, terms: Terms, seq: int | None) -> tuple[float, float, float]:
+        """(epsilon spent so far, epsilon this release costs, budget); refuses when the budget cannot pay for it.
+
+        A continuous agreement's releases are one stream through the tree counter (continual.py): release t
+        costs what releases 1..t cost together beyond what the viewer has paid, so T releases cost
+        O(log T) levels of epsilon, and the whole horizon exactly epsilon."""
         if terms.dp_epsilon is None or terms.dp_budget is None:  # parse_terms sets both or neither
             return 0.0, 0.0, 0.0
         epsilon, budget = terms.dp_epsilon, terms.dp_budget
         spent = self._store.releases.epsilon_spent(agreement_id, caller)
+        if terms.continuous and terms.dp_horizon is not None and seq is not None:
+            epsilon = max(0.0, loss_after(seq, terms.dp_epsilon, terms.dp_horizon) - spent)
         if spent + epsilon > budget + 1e-9:
             raise ResourceExhausted(
                 f"privacy budget exhausted: {caller} has spent epsilon {spent:g} of {budget:g} on agreement "

@@ -1,0 +1,320 @@
+"""Continuous agreements at the coordinator, in-process over a real DuckDB file: changes against standing tokens.
+
+Each party here is played by the test: its accounts are domains with population masks, its labels and
+secret its own, its uploads built with the real blinding. Ground truth is counted from the parties'
+dicts (domain -> mask), never by the coordinator's code. The hostile tests play a party that deviates.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from cleanroom.coordinator.continual import loss_after
+from cleanroom.coordinator.store.records import OWN, REBLINDED, UploadChanges
+from cleanroom.errors import FailedPrecondition, InvalidArgument
+from cleanroom.protocol import chunk_digest, upload_digest
+from cleanroom.psi import blind, hash_to_points, new_secret
+from tests.inprocess import agree, coordinator, count, snapshot
+
+EPOCH = 1
+
+
+@dataclass
+class Party:
+    """A party as its client would be: what stands at the coordinator, and what it has now."""
+
+    name: str
+    secret: bytes = field(default_factory=new_secret)
+    labels: dict[str, int] = field(default_factory=dict)  # domain -> label, as standing
+    masks: dict[str, int] = field(default_factory=dict)  # domain -> mask, as standing
+    next_label: int = 0
+    base: str = ""  # the run our side stands on ("" : send everything)
+
+    @property
+    def tag(self) -> str:
+        return (self.secret.hex() * 2)[:64]  # any 64-hex tag that changes with the secret
+
+
+def _begin_commit(coord, party: str, agreement: dict, kind: str, points: bytes, labels: bytes, masks: bytes, **kw) -> dict:
+    n = len(points) // 32
+    digests = [chunk_digest(points, labels, masks)] if n else []
+    session = coord.begin_upload(
+        party,
+        agreement["agreement_id"],
+        agreement["terms_hash"],
+        kind,
+        kw.get("run_id", ""),
+        n,
+        1 if n else 0,
+        kw.get("n_accounts", 0),
+        upload_digest(digests),
+        kw.get("of_upload", ""),
+        "overlap",
+        changes=kw.get("changes"),
+    )
+    if n:
+        coord.put_chunk(party, session["upload_id"], 0, points, labels, masks, digests[0], b"")
+    return coord.commit_upload(party, session["upload_id"])
+
+
+def send(coord, agreement: dict, me: Party, now: dict[str, int], full: bool = False, **override) -> dict:
+    """Our own upload: the change from what stands to ``now`` (or everything); returns the receipt."""
+    context = f"{agreement['agreement_id']}/domain".encode()
+    if full or not me.base:
+        added, removed, moved = sorted(now), [], []
+        me.labels, me.next_label = {}, 0
+    else:
+        added = sorted(d for d in now if d not in me.labels)
+        removed = sorted(me.labels[d] for d in me.labels if d not in now)
+        moved = sorted((me.labels[d], now[d]) for d in now if d in me.labels and now[d] != me.masks[d])
+    new_labels = list(range(me.next_label, me.next_label + len(added)))
+    points = blind(me.secret, hash_to_points(added, context), workers=1) if added else b""
+    changes = UploadChanges(
+        "" if full or not me.base else me.base,
+        me.tag,
+        struct.pack(f"<{len(removed)}I", *removed),
+        struct.pack(f"<{len(moved)}I", *[label for label, _ in moved]),
+        struct.pack(f"<{len(moved)}H", *[mask for _, mask in moved]),
+    )
+    receipt = _begin_commit(
+        coord,
+        me.name,
+        agreement,
+        OWN,
+        points,
+        struct.pack(f"<{len(added)}I", *override.get("labels", new_labels)),
+        struct.pack(f"<{len(added)}H", *[now[d] for d in added]),
+        n_accounts=override.get("n_accounts", len(now)),
+        changes=override.get("changes", changes),
+    )
+    standing = {d: me.labels[d] for d in me.labels if d in now}
+    me.labels = {**standing, **dict(zip(added, new_labels, strict=True))}
+    me.masks, me.next_label = dict(now), me.next_label + len(added)
+    return receipt
+
+
+def reblind(coord, agreement: dict, me: Party, run_id: str) -> None:
+    status = coord.status(me.name, agreement["agreement_id"], run_id)
+    assert status["reblind_needed"], status
+    chunks = list(coord.peer_chunks(me.name, run_id))
+    points = b"".join(blind(me.secret, c["points"], workers=1) for c in chunks)
+    _begin_commit(coord, me.name, agreement, REBLINDED, points, b"", b"", run_id=run_id, of_upload=status["peer_upload_id"])
+
+
+def epoch(coord, agreement: dict, parties: tuple[Party, Party], sets: tuple[dict, dict], wait: bool = True) -> str:
+    """One run: both send, both re-blind; returns the run id, with each party's base moved on."""
+    if wait:
+        time.sleep(EPOCH - time.time() % EPOCH + 0.01)
+    run_id = send(coord, agreement, parties[0], sets[0])["run_id"]
+    send(coord, agreement, parties[1], sets[1])
+    for p in parties:
+        reblind(coord, agreement, p, run_id)
+    assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "complete", coord.status(
+        "vendor", agreement["agreement_id"], run_id
+    )
+    for p in parties:
+        p.base = run_id
+    return run_id
+
+
+def truth(vendor: dict[str, int], partner: dict[str, int], pops: int = 2) -> dict:
+    shared = vendor.keys() & partner.keys()
+    matrix = [[sum(1 for d in shared if vendor[d] >> i & 1 and partner[d] >> j & 1) for j in range(pops)] for i in range(pops)]
+    return {"accounts": {"vendor": len(vendor), "partner": len(partner)}, "overlap": len(shared), "matrix": matrix}
+
+
+def result(coord, run_id: str) -> dict:
+    body = json.loads(coord.store.runs.result_json(run_id))
+    return {k: body[k] for k in ("accounts", "overlap", "matrix")}
+
+
+def _continuous(coord, **options) -> dict:
+    return agree(coord, ("customer", "prospect"), epoch_seconds=EPOCH, min_set_size=1, min_count=1, **options)
+
+
+def _world(tmp_path, **options):
+    coord, _ = coordinator(tmp_path)
+    return coord, _continuous(coord, **options), (Party("vendor"), Party("partner"))
+
+
+def _random_set(rng: random.Random, universe: list[str], n: int) -> dict[str, int]:
+    return {d: rng.choice((1, 2, 3)) for d in rng.sample(universe, n)}
+
+
+def _evolve(rng: random.Random, current: dict[str, int], universe: list[str]) -> dict[str, int]:
+    """Remove some, move some to other populations, add some."""
+    nxt = {d: m for d, m in current.items() if rng.random() > 0.15}
+    for d in list(nxt):
+        if rng.random() < 0.15:
+            nxt[d] = rng.choice([m for m in (1, 2, 3) if m != nxt[d]])
+    for d in rng.sample([d for d in universe if d not in nxt], rng.randint(0, 12)):
+        nxt[d] = rng.choice((1, 2, 3))
+    return nxt
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_release_equals_the_truth_of_what_now_stands(tmp_path, seed):
+    """Random adds, removals, population moves and now and then a full re-send of one side, over five epochs."""
+    rng = random.Random(seed)
+    universe = [f"d{i}.example" for i in range(160)]
+    coord, agreement, parties = _world(tmp_path)
+    sets = (_random_set(rng, universe, 60), _random_set(rng, universe, 70))
+    run_id = epoch(coord, agreement, parties, sets, wait=False)
+    assert result(coord, run_id) == truth(*sets)
+    for step in range(4):
+        sets = (_evolve(rng, sets[0], universe), _evolve(rng, sets[1], universe))
+        if step == 2:
+            parties[rng.randint(0, 1)].base = ""  # this side sends everything again (a lost state file, same secret)
+        run_id = epoch(coord, agreement, parties, sets)
+        assert result(coord, run_id) == truth(*sets), (seed, step)
+        assert count(coord, "standing_tokens", "WHERE party = 'vendor'") == len(sets[0])
+        assert count(coord, "standing_tokens", "WHERE party = 'partner'") == len(sets[1])
+    assert count(coord, "chunks") == 0  # no single-blinded (or any) point outlives its run
+
+
+def test_labels_of_any_value_are_counted_by_rank(tmp_path):
+    """A party may label accounts up to 2**32 - 1: nothing at the coordinator is sized by a label's value."""
+    coord, agreement, (vendor, partner) = _world(tmp_path)
+    sets = ({"a.example": 1, "b.example": 2}, {"a.example": 1, "b.example": 1, "c.example": 2})
+    epoch(coord, agreement, (vendor, partner), sets, wait=False)
+    vendor.next_label = 2**32 - 3
+    nxt = ({**sets[0], "c.example": 2, "d.example": 1}, sets[1])
+    run_id = epoch(coord, agreement, (vendor, partner), nxt)
+    assert result(coord, run_id) == truth(*nxt)
+
+
+def test_a_change_that_adds_a_standing_account_again_fails_the_run_naming_the_party(tmp_path):
+    """Adding a standing account's key under a new label would count it twice (or gather guesses under one)."""
+    coord, agreement, (vendor, partner) = _world(tmp_path)
+    sets = ({"a.example": 1, "b.example": 1}, {"a.example": 1, "b.example": 1})
+    epoch(coord, agreement, (vendor, partner), sets, wait=False)
+    tokens_before = count(coord, "standing_tokens")
+    time.sleep(EPOCH - time.time() % EPOCH + 0.01)
+    vendor.labels.pop("a.example")  # the vendor's client "forgets" a.example is standing and adds it again,
+    # announcing the set size that makes its labels add up (else the commit refuses it already)
+    run_id = send(coord, agreement, vendor, sets[0], n_accounts=3)["run_id"]
+    send(coord, agreement, partner, sets[1])
+    for p in (vendor, partner):
+        reblind(coord, agreement, p, run_id)
+    status = coord.status("partner", agreement["agreement_id"], run_id)
+    assert status["state"] == "failed" and "already stand" in status["failure"]
+    violation = coord.store.rows("SELECT details_json FROM audit_log WHERE action = 'protocol.violation'")
+    assert [json.loads(v["details_json"])["party"] for v in violation] == ["vendor"]
+    assert count(coord, "standing_tokens") == tokens_before  # nothing of the failed run stands
+    assert count(coord, "chunks") == 0
+
+
+@pytest.mark.parametrize(
+    "deviation",
+    ["removes a label that does not stand", "builds on another run", "labels an added account with a standing label"],
+)
+def test_a_malformed_change_is_refused_and_changes_nothing(tmp_path, deviation):
+    coord, agreement, (vendor, partner) = _world(tmp_path)
+    sets = ({"a.example": 1, "b.example": 1}, {"a.example": 1, "b.example": 1})
+    epoch(coord, agreement, (vendor, partner), sets, wait=False)
+    time.sleep(EPOCH - time.time() % EPOCH + 0.01)
+    before = snapshot(coord)
+    tag, base = vendor.tag, vendor.base
+    override: dict = {}
+    if deviation == "removes a label that does not stand":
+        override["changes"] = UploadChanges(base, tag, struct.pack("<I", 77), b"", b"")
+        override["n_accounts"] = 2
+        error = InvalidArgument
+    elif deviation == "builds on another run":
+        override["changes"] = UploadChanges("run_0000000000000000", tag, b"", b"", b"")
+        error = FailedPrecondition
+    else:
+        override["labels"] = [0]  # a.example's label, for the added c.example
+        error = InvalidArgument
+    with pytest.raises(error):
+        send(coord, agreement, vendor, {**sets[0], "c.example": 1}, **override)
+    after = snapshot(coord)
+    if deviation == "labels an added account with a standing label":
+        # Refused at commit: the upload begun (and the run it opened) stay uncommitted and collecting, swept
+        # when idle; nothing stands differently and nothing is released.
+        for table in ("standing_tokens", "standing_accounts", "standing_pairs", "standing_sides", "results", "releases"):
+            assert after[table] == before[table], table
+        assert count(coord, "uploads", "WHERE committed") == count(coord, "uploads") - 1
+    else:
+        assert after == before
+
+
+def test_changes_are_refused_on_a_one_off_agreement_and_after_revocation(tmp_path):
+    coord, _ = coordinator(tmp_path)
+    one_off = agree(coord, ("customer",), min_set_size=1)
+    with pytest.raises(InvalidArgument, match="continuous"):
+        _begin_commit(
+            coord, "vendor", one_off, OWN, b"", b"", b"", n_accounts=1, changes=UploadChanges("run_x", "ab" * 32, b"", b"", b"")
+        )
+    agreement = _continuous(coord)
+    vendor, partner = Party("vendor"), Party("partner")
+    epoch(coord, agreement, (vendor, partner), ({"a.example": 1}, {"a.example": 1}), wait=False)
+    coord.revoke("partner", agreement["agreement_id"], "done")
+    assert count(coord, "standing_tokens") == 0
+    with pytest.raises(FailedPrecondition, match="revoked"):
+        send(coord, agreement, vendor, {"a.example": 1, "b.example": 1})
+
+
+def test_one_release_per_epoch_and_nothing_opened_by_a_refusal(tmp_path):
+    coord, _ = coordinator(tmp_path)
+    agreement = agree(coord, ("customer",), epoch_seconds=3600, min_set_size=1, min_count=1)
+    vendor, partner = Party("vendor"), Party("partner")
+    epoch(coord, agreement, (vendor, partner), ({"a.example": 1}, {"a.example": 1}), wait=False)
+    before = snapshot(coord)
+    with pytest.raises(FailedPrecondition, match="the next run can start at"):
+        send(coord, agreement, vendor, {"a.example": 1, "b.example": 1})
+    assert snapshot(coord) == before
+
+
+def test_a_changed_secret_voids_both_sides_and_fails_the_run_that_collects_changes(tmp_path):
+    coord, agreement, (vendor, partner) = _world(tmp_path)
+    sets = ({"a.example": 1, "b.example": 2}, {"a.example": 1, "b.example": 1})
+    epoch(coord, agreement, (vendor, partner), sets, wait=False)
+    time.sleep(EPOCH - time.time() % EPOCH + 0.01)
+    partner_run = send(coord, agreement, partner, {**sets[1], "c.example": 1})["run_id"]  # a change, collecting
+    vendor.secret = new_secret()
+    run_id = send(coord, agreement, vendor, sets[0], full=True)["run_id"]
+    assert run_id != partner_run
+    assert coord.status("vendor", agreement["agreement_id"], partner_run)["state"] == "failed"
+    assert coord.status("partner", agreement["agreement_id"])["standing_run_id"] == ""
+    assert count(coord, "standing_tokens") == 0
+    partner.base = ""  # its client sees no standing run and sends everything
+    send(coord, agreement, partner, {**sets[1], "c.example": 1})
+    for p in (vendor, partner):
+        reblind(coord, agreement, p, run_id)
+    assert result(coord, run_id) == truth(sets[0], {**sets[1], "c.example": 1})
+
+
+def test_continual_dp_charges_the_tree_levels_and_stops_at_the_horizon(tmp_path):
+    """Releases 1..t cost loss_after(t) together (O(log t) levels of epsilon); past the horizon no run opens."""
+    coord, agreement, (vendor, partner) = _world(tmp_path, dp_epsilon=1.0, dp_horizon=4)
+    sets = ({f"d{i}.example": 1 for i in range(30)}, {f"d{i}.example": 3 for i in range(10, 40)})
+    spent = []
+    for t in range(1, 5):
+        run_id = epoch(coord, agreement, (vendor, partner), sets, wait=t > 1)
+        release = coord.overlap("vendor", agreement["agreement_id"], run_id)
+        body = json.loads(coord.store.runs.result_json(run_id))
+        assert body["dp"]["release"] == t and body["dp"]["horizon"] == 4
+        spent.append(coord.store.releases.epsilon_spent(agreement["agreement_id"], "vendor"))
+        assert release["dp"]["budget"] == 1.0
+    assert spent == pytest.approx([loss_after(t, 1.0, 4) for t in range(1, 5)])
+    assert spent[-1] == pytest.approx(1.0)
+    # Each dyadic block [k*2^l + 1, (k+1)*2^l] some prefix [1, t] is cut into, drawn once and kept.
+    used = set()
+    for t in range(1, 5):
+        start = 1
+        while start <= t:
+            level = max(lv for lv in range(4) if (start - 1) % 2**lv == 0 and start - 1 + 2**lv <= t)
+            used.add((level, (start - 1) // 2**level))
+            start += 2**level
+    stored = {(r["level"], r["idx"]) for r in coord.store.rows("SELECT level, idx FROM dp_tree_nodes")}
+    assert stored == used == {(0, 0), (1, 0), (0, 2), (2, 0)}
+    time.sleep(EPOCH - time.time() % EPOCH + 0.01)
+    with pytest.raises(FailedPrecondition, match="horizon"):
+        send(coord, agreement, vendor, sets[0])
