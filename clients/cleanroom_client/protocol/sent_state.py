@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,7 @@ class SentStates:
             return SentState.from_bytes(path.read_bytes())
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, OSError):
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
             return None  # unreadable (a disk that lost it, a newer format): the next run sends everything
 
     def _write(self, state: SentState, kind: str) -> None:

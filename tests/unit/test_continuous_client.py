@@ -1,0 +1,146 @@
+"""The client's side of continuous agreements: what a change holds, why everything is sent, the state file.
+
+Expected changes are worked out from the account lists the tests build (set differences by domain),
+independently of protocol/continuous.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from cleanroom.psi import POINT_SIZE, hash_and_blind, new_secret
+from cleanroom.terms import build_terms, canonical_json, parse_terms
+from cleanroom_client.inputs.accounts import Account, MatchKey
+from cleanroom_client.inputs.version import NORMALISER_VERSION
+from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.continuous import full_reason, prepare_continuous, secret_tag
+from cleanroom_client.protocol.prepare import hash_context
+from cleanroom_client.protocol.sent_state import SentState, SentStates
+
+TERMS = parse_terms(canonical_json(build_terms("vendor", "partner", ["customer", "prospect"], epoch_seconds=60, min_set_size=1)))
+AGREEMENT = ("agr_1", "th" * 32)
+
+
+def _accounts(rows: dict[str, str]) -> list[Account]:
+    return [Account((i + 1,), (MatchKey("domain", d),), (pop,), None, d) for i, (d, pop) in enumerate(rows.items())]
+
+
+@pytest.fixture
+def states(tmp_path) -> SentStates:
+    (tmp_path / "p").mkdir()
+    return SentStates(Profile(path=tmp_path / "p", party="vendor", coordinator="127.0.0.1:1"))
+
+
+def _stand(states: SentStates, prepared, run_id: str) -> None:
+    """What the upload's run makes stand once it completes (as upload_own and released() do)."""
+    states.propose(dataclasses.replace(prepared.proposed, run_id=run_id))
+    states.settle("agr_1", run_id)
+
+
+def _points_of(domains: list[str], secret: bytes) -> set[bytes]:
+    blinded = hash_and_blind(domains, hash_context("agr_1", "domain"), secret)
+    return {blinded[i : i + POINT_SIZE] for i in range(0, len(blinded), POINT_SIZE)}
+
+
+def test_a_change_holds_exactly_the_accounts_added_removed_and_moved(states):
+    secret = new_secret()
+    before = {f"a{i}.com": "customer" for i in range(20)} | {f"b{i}.com": "prospect" for i in range(10)}
+    first = prepare_continuous(_accounts(before), TERMS, "vendor", AGREEMENT, secret, "", states)
+    assert first.change.base_run_id == "" and first.change.reason == "first run of this continuous agreement"
+    _stand(states, first, "run_1")
+    after = {d: p for d, p in before.items() if d not in ("a0.com", "a1.com")}  # 2 removed
+    after |= {"b0.com": "customer", "b1.com": "customer", "b2.com": "customer"}  # 3 moved
+    after |= {"n0.com": "prospect", "n1.com": "customer", "n2.com": "customer", "n3.com": "prospect"}  # 4 added
+    change = prepare_continuous(_accounts(after), TERMS, "vendor", AGREEMENT, secret, "run_1", states)
+    assert change.change.describe() == {"sent": "changes", "base_run_id": "run_1", "added": 4, "removed": 2, "moved": 3}
+    # The points are exactly the added accounts' (plus canaries the coordinator drops), under labels 30.. .
+    real = set(np.frombuffer(change.points, dtype=f"V{POINT_SIZE}").tolist())
+    assert _points_of(["n0.com", "n1.com", "n2.com", "n3.com"], secret) <= {bytes(p) for p in real}
+    assert set(np.unique(change.accounts).tolist()) == {30, 31, 32, 33}
+    labels_of = dict(zip(first.proposed.ids.tolist(), first.proposed.labels.tolist(), strict=True))
+    removed = np.frombuffer(change.change.removed, dtype="<u4").tolist()
+    assert len(removed) == 2 and set(removed) <= set(labels_of.values())
+    moved = np.frombuffer(change.change.changed_populations, dtype="<u2").tolist()
+    assert moved == [1, 1, 1]  # customer is the first population
+    assert change.total_accounts == len(after) == change.proposed.accounts
+    # Deterministic: the same file against the same state gives the same upload (a crash resumes it).
+    again = prepare_continuous(_accounts(after), TERMS, "vendor", AGREEMENT, secret, "run_1", states)
+    assert again.points == change.points and again.change == change.change
+
+
+def test_nothing_changed_sends_an_empty_change(states):
+    secret = new_secret()
+    rows = {f"a{i}.com": "customer" for i in range(5)}
+    _stand(states, prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "", states), "run_1")
+    same = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "run_1", states)
+    assert same.points == b"" and same.chunks() == [] and same.change.counts == (0, 0, 0) and same.total_accounts == 5
+
+
+@pytest.mark.parametrize(
+    "what, expected",
+    [
+        ("no state", "first run"),
+        ("coordinator holds none", "holds no standing tokens"),
+        ("another run stands", "come from run run_9"),
+        ("terms changed", "terms changed"),
+        ("secret changed", "secret changed"),
+        ("normaliser changed", "normaliser changed"),
+    ],
+)
+def test_everything_is_sent_when_there_is_nothing_to_build_on_and_the_reason_says_why(what, expected):
+    tag = secret_tag("agr_1", b"s" * 32)
+    state = SentState(
+        "agr_1",
+        "run_1",
+        "th" * 32,
+        tag,
+        NORMALISER_VERSION,
+        0,
+        np.zeros(0, "S16"),
+        np.zeros(0, np.uint32),
+        np.zeros(0, np.uint16),
+    )
+    standing, terms_hash = "run_1", "th" * 32
+    if what == "no state":
+        state, standing = None, ""
+    elif what == "coordinator holds none":
+        standing = ""
+    elif what == "another run stands":
+        standing = "run_9"
+    elif what == "terms changed":
+        terms_hash = "xx" * 32
+    elif what == "secret changed":
+        tag = secret_tag("agr_1", b"t" * 32)
+    else:
+        state = dataclasses.replace(state, normaliser_version="0")
+    assert expected in full_reason(state, standing, terms_hash, tag)
+    assert full_reason(
+        dataclasses.replace(state, normaliser_version=NORMALISER_VERSION) if state else None,
+        "run_1",
+        "th" * 32,
+        secret_tag("agr_1", b"s" * 32),
+    ) in ("", "this profile has no record of what it sent to run run_1")
+
+
+def test_the_state_file_is_private_atomic_and_an_unreadable_one_means_a_full_run(states):
+    secret = new_secret()
+    rows = {f"a{i}.com": "customer" for i in range(5)}
+    _stand(states, prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "", states), "run_1")
+    path = states.dir / "agr_1.sent"
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and not list(states.dir.glob("*.tmp"))
+    assert states.sent("agr_1").run_id == "run_1" and states.pending("agr_1") is None
+    path.write_bytes(path.read_bytes()[:40])  # a disk that lost the end of it
+    redo = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "run_1", states)
+    assert redo.change.base_run_id == "" and "no record" in redo.change.reason
+
+
+def test_a_pending_state_stands_only_once_the_coordinator_stands_on_its_run(states):
+    secret = new_secret()
+    rows = {f"a{i}.com": "customer" for i in range(5)}
+    first = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "", states)
+    states.propose(dataclasses.replace(first.proposed, run_id="run_1"))
+    assert states.settle("agr_1", "") is None  # run_1 not complete: nothing stands yet
+    assert states.settle("agr_1", "run_1").run_id == "run_1" and states.pending("agr_1") is None
