@@ -1,0 +1,90 @@
+"""The agent's sync step: re-blind what partners uploaded (``sync``), and receive the releases of completed runs
+that the receipts do not hold yet, alerting on what changed (the same test and code as ``sync`` and ``map``).
+
+A partner whose CRM changed maps again on its own schedule: its new run waits for our re-blinding (done
+here), and, until the coordinator keeps continuous agreements' tokens (incremental runs), for our own
+upload too, which the map step sends (``waiting_for_us``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cleanroom_client.features import alerts
+from cleanroom_client.features.agent_log import ActionLog
+from cleanroom_client.features.agent_mapping import log_alert
+from cleanroom_client.features.release_intake import receive_overlap, sync_alerts
+from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.reblind import sync_agreements
+from cleanroom_client.protocol.receipts import ReceiptLog, release_of
+from cleanroom_client.remote import Remote
+
+
+class Syncer:
+    def __init__(self, profile: Profile, log: ActionLog) -> None:
+        self.profile, self.log = profile, log
+        self._last: dict[tuple[str, str], tuple[Any, ...]] = {}  # per agreement and purpose: what was last logged
+
+    def sync(self, remote: Remote) -> list[dict[str, Any]]:
+        """Re-blind every partner point that waits for us; one line per run whose state moved since last logged."""
+        started = time.monotonic()
+        report = sync_agreements(remote, self.profile, None, 0.0)
+        took = round(time.monotonic() - started, 3)
+        for row in report:
+            key = (row["agreement_id"], row["purpose"])
+            seen = (row["run_id"], row["state"], tuple(row["waiting_for"]))
+            if self._last.get(key) != seen:
+                self._last[key] = seen
+                self.log.emit(
+                    "sync", row["state"], agreement_id=row["agreement_id"], purpose=row["purpose"], run_id=row["run_id"],
+                    waiting_for=row["waiting_for"], failure=row.get("failure"), duration_s=took,
+                )  # fmt: skip
+        return report
+
+    def waiting_for_us(self, remote: Remote, report: list[dict[str, Any]]) -> list[str]:
+        """The agreements whose latest overlap run collects and lacks our own upload (a partner mapped again)."""
+        waiting = []
+        for row in report:
+            if row["purpose"] != "overlap" or row["state"] != "collecting":
+                continue
+            status = remote.status(row["agreement_id"], row["run_id"])
+            if any(p.party == self.profile.party and not p.uploaded for p in status.parties):
+                waiting.append(row["agreement_id"])
+        return sorted(waiting)
+
+    def receive_releases(self, remote: Remote, report: list[dict[str, Any]]) -> None:
+        """Receive the overlap of every complete run not in the receipts yet (``map`` may have received it
+        meanwhile: the receipts are read now), with the alerts it causes."""
+        entries = ReceiptLog.of(self.profile).entries()
+        fresh = [
+            r
+            for r in report
+            if r["purpose"] == "overlap"
+            and r["state"] == "complete"
+            and not alerts.received(entries, r["agreement_id"], r["run_id"])
+        ]
+        if not fresh:
+            return
+        started = time.monotonic()
+        sent: list[dict[str, Any]] = []
+        if alerts.configured(self.profile):
+            sent = sync_alerts(remote, self.profile, fresh)  # receives each, with the reveal where granted, and alerts
+        else:
+            for row in fresh:
+                receive_overlap(remote, self.profile, row["agreement_id"], row["run_id"])
+        took = round(time.monotonic() - started, 3)
+        totals = _overlap_totals(ReceiptLog.of(self.profile).entries())
+        for row in fresh:
+            self.log.emit(
+                "release", "received", agreement_id=row["agreement_id"], run_id=row["run_id"],
+                overlap=totals.get(row["run_id"]), duration_s=took,
+            )  # fmt: skip
+        for delivery in sent:
+            log_alert(self.log, delivery)
+
+
+def _overlap_totals(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run id -> the overlap total of its release, from the receipts (None where withheld)."""
+    releases = (release_of(e) for e in entries if e.get("type") == "release")
+    return {r["run_id"]: r.get("totals", {}).get("overlap") for r in releases if "cells" in r and "run_id" in r}
