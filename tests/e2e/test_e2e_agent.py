@@ -164,15 +164,21 @@ def test_agent_maps_changed_exports_alerts_refuses_a_shrink_and_survives_a_resta
     coord = LocalCoordinator(tmp_path / "coord").init().start()
     agents: list[AgentProcess] = []
     try:
-        profiles = {n: coord.add_party(n, tmp_path / n) for n in ("vendor", "partner")}
+        profiles = {n: coord.add_party(n, tmp_path / n) for n in ("vendor", "partner", "partner-c")}
         proposed = client_json(
             profiles["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer,opportunity"
         )
         agreement_id = proposed["agreement_id"]
         client_json(profiles["partner"], "agreement", "approve", agreement_id)
+        # An agreement the vendor's exports can never serve (its terms share a column they lack): it fails, alone.
+        broken = client_json(
+            profiles["vendor"], "agreement", "propose", "--with", "partner-c", "--populations", "customer,opportunity",
+            "--reveal", "opportunity:customer", "--reveal-to", "them", "--share", "Deal Desk Notes",
+        )["agreement_id"]  # fmt: skip
+        client_json(profiles["partner-c"], "agreement", "approve", broken)
         hook = Receiver()
         secret = client_json(profiles["vendor"], "alerts", "add", "--url", hook.url, "--format", "json")["secret"]
-        _run(coord, profiles, agreement_id, hook, secret, tmp_path, agents)
+        _run(coord, profiles, (agreement_id, broken), hook, secret, tmp_path, agents)
     finally:
         for agent in agents:
             if agent.proc.poll() is None:
@@ -181,8 +187,19 @@ def test_agent_maps_changed_exports_alerts_refuses_a_shrink_and_survives_a_resta
 
 
 def _run(
-    coord: LocalCoordinator, profiles: dict[str, Path], agreement_id: str, hook: Receiver, secret: str, work: Path, agents: list
+    coord: LocalCoordinator,
+    profiles: dict[str, Path],
+    ids: tuple[str, str],
+    hook: Receiver,
+    secret: str,
+    work: Path,
+    agents: list,
 ) -> None:
+    agreement_id, broken = ids
+
+    def mapped_in(agreement: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda x: x["action"] == "map" and x["agreement_id"] == agreement and x["outcome"] in ("complete", "failed")
+
     exports = work / "exports"
     exports.mkdir()
     t0 = time.time() - 3600
@@ -198,16 +215,23 @@ def _run(
     # 1. The first export: mapped into the partner's run, the release arrives (nothing to compare it with: no alert).
     first = _truth(VENDOR_1, PARTNER)
     _write(exports / "accounts-1.csv", VENDOR_1, t0 + 10)
-    i, mapped = vendor.wait_for(lambda x: x["action"] == "map" and x["outcome"] in ("complete", "failed"))
+    i, mapped = vendor.wait_for(mapped_in(agreement_id))
     assert mapped["outcome"] == "complete" and mapped["agreement_id"] == agreement_id, mapped
     assert mapped["overlap"] == first["overlap"] == 68 and mapped["accounts"] == first["mine"] == 90
     first_run = mapped["run_id"]
     assert hook.requests == []
+    # The broken agreement fails with the reason, and is tried again next cycle alone: the good one is not re-run.
+    _, failed = vendor.wait_for(mapped_in(broken))
+    assert failed["outcome"] == "failed" and "Deal Desk Notes" in failed["why"]
+    j, retried = vendor.wait_for(lambda x: x["action"] == "map_all" and x.get("why") == "agreements not served", i + 1)
+    assert retried["agreements"] == [broken]
+    vendor.wait_for(mapped_in(broken), j + 1)
+    assert [x["run_id"] for x in vendor.lines if mapped_in(agreement_id)(x)] == [first_run]
 
     # 2. A changed export: the partner's agent uploads into the vendor's new run; the alert carries exactly the changes.
     second = _truth(VENDOR_2, PARTNER)
     _write(exports / "accounts-2.csv", VENDOR_2, t0 + 20)
-    i, mapped = vendor.wait_for(lambda x: x["action"] == "map" and x["outcome"] in ("complete", "failed"), i + 1)
+    i, mapped = vendor.wait_for(mapped_in(agreement_id), i + 1)
     assert mapped["outcome"] == "complete" and mapped["run_id"] != first_run and mapped["overlap"] == second["overlap"] == 70
     i, sent = vendor.wait_for(lambda x: x["action"] == "alert", i + 1)
     assert sent["outcome"] == "delivered" and sent["run_id"] == mapped["run_id"]
@@ -233,7 +257,8 @@ def _run(
     i, _ = vendor.wait_for(lambda x: x["action"] == "backoff" and x["attempt"] >= 2, i + 1)
     coord.start()
     i, recovered = vendor.wait_for(lambda x: x["action"] == "cycle" and x["outcome"] != "unavailable", i + 1)
-    assert recovered["outcome"] == "idle"  # the export was mapped already: nothing to send again
+    # The export was mapped already: nothing to send again but the broken agreement's retry, which fails alone.
+    assert recovered["outcome"] == "partial"
     assert partner.proc.poll() is None and vendor.proc.poll() is None
 
     # 4. An export shrunk to its header: refused, said why (file, counts, the flag), nothing sent.
@@ -264,3 +289,13 @@ def _run(
         assert agent.lines[-1]["action"] == "stop" and agent.lines[-1]["outcome"] == "ok"
         assert agent.lines[-1]["signal"] == "SIGTERM"
     assert all({"ts", "action", "outcome"} <= set(x) for x in vendor.lines + partner.lines)
+
+    # 6. --once (cron): one cycle, exit 1 when it did not go through (the shrunk export, refused again: a new process).
+    once = subprocess.run(
+        [*CLIENT, "--profile", str(profiles["vendor"]), "agent", "--once", "--watch", str(exports), *FAST],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in once.stdout.splitlines()]
+    assert once.returncode == 1, once.stderr
+    assert [x["action"] for x in lines if x["action"] in ("shrink_refused", "stop")] == ["shrink_refused", "stop"]
+    assert _uploads(profiles["vendor"]) == uploads

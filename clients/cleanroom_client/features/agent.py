@@ -29,8 +29,7 @@ from cleanroom_client.features.agent_state import AgentState
 from cleanroom_client.features.agent_stop import StopFlag
 from cleanroom_client.features.backoff import Backoff
 from cleanroom_client.profile import Profile
-from cleanroom_client.remote import Remote
-from cleanroom_client.remote.channel import CoordinatorUnavailable
+from cleanroom_client.remote import CoordinatorUnavailable, Remote
 
 # Worth waiting out with backoff: the coordinator down or unreachable, or asking us to slow down.
 TRANSIENT = (CoordinatorUnavailable, ResourceExhausted)

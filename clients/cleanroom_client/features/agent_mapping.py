@@ -23,7 +23,7 @@ from cleanroom_client.features.map_all import MapAllResult, Outcome, map_all
 from cleanroom_client.features.shrink_guard import shrink_refusal
 from cleanroom_client.inputs.accounts import LoadResult
 from cleanroom_client.profile import Profile
-from cleanroom_client.remote import Remote
+from cleanroom_client.remote import Remote, ScopedRemote
 
 # Reads an export: (its path, whether to match on names too, whether to keep every column).
 FileLoader = Callable[[Path, bool, bool], LoadResult]
@@ -68,6 +68,8 @@ class Mapper:
         if loaded is None:
             return "refused"
         why = "export changed" if changed else ("agreements not served" if unserved else "runs wait for our upload")
+        # Only the agreements that need it: one that keeps failing (a run refused before its epoch, say) must
+        # not start new runs of the others every cycle.
         return self._map(remote, state, export, loaded, why, sorted(set(unserved) | set(waiting)))
 
     def _export(self) -> Export | None:
@@ -131,7 +133,7 @@ class Mapper:
             return counted if not name_key and not keep_fields else self.load(path, name_key, keep_fields)
 
         s = self.settings
-        result = map_all(remote, self.profile, load, s.chunk_points, s.wait)
+        result = map_all(ScopedRemote(remote, agreements), self.profile, load, s.chunk_points, s.wait)
         for outcome in result.outcomes:
             self._log_outcome(outcome)
         self._remember(state, export, len(counted.accounts), result)
