@@ -198,7 +198,16 @@ def _run(
     agreement_id, broken = ids
 
     def mapped_in(agreement: str) -> Callable[[dict[str, Any]], bool]:
-        return lambda x: x["action"] == "map" and x["agreement_id"] == agreement and x["outcome"] in ("complete", "failed")
+        return lambda x: x["action"] == "map" and x["agreement_id"] == agreement
+
+    def released_in(agreement: str) -> Callable[[dict[str, Any]], bool]:
+        """The release arrived: with the map (the run completed at once), or by a later sync of the cycle."""
+        return lambda x: (
+            x.get("agreement_id") == agreement
+            and (
+                (x["action"] == "map" and x["outcome"] == "complete") or (x["action"] == "release" and x["outcome"] == "received")
+            )
+        )
 
     exports = work / "exports"
     exports.mkdir()
@@ -215,24 +224,27 @@ def _run(
     # 1. The first export: mapped into the partner's run, the release arrives (nothing to compare it with: no alert).
     first = _truth(VENDOR_1, PARTNER)
     _write(exports / "accounts-1.csv", VENDOR_1, t0 + 10)
-    i, mapped = vendor.wait_for(mapped_in(agreement_id))
-    assert mapped["outcome"] == "complete" and mapped["agreement_id"] == agreement_id, mapped
-    assert mapped["overlap"] == first["overlap"] == 68 and mapped["accounts"] == first["mine"] == 90
+    _, mapped = vendor.wait_for(mapped_in(agreement_id))
+    assert mapped["outcome"] in ("collecting", "complete") and mapped["accounts"] == first["mine"] == 90, mapped
+    i, got = vendor.wait_for(released_in(agreement_id))
+    assert got["run_id"] == mapped["run_id"] and got["overlap"] == first["overlap"] == 68
     first_run = mapped["run_id"]
     assert hook.requests == []
     # The broken agreement fails with the reason, and is tried again next cycle alone: the good one is not re-run.
     _, failed = vendor.wait_for(mapped_in(broken))
-    assert failed["outcome"] == "failed" and "Deal Desk Notes" in failed["why"]
+    assert failed["outcome"] == "failed" and "Deal Desk Notes" in failed["why"] and "run_id" not in failed
     j, retried = vendor.wait_for(lambda x: x["action"] == "map_all" and x.get("why") == "agreements not served", i + 1)
     assert retried["agreements"] == [broken]
-    vendor.wait_for(mapped_in(broken), j + 1)
+    assert vendor.wait_for(mapped_in(broken), j + 1)[1]["outcome"] == "failed"
     assert [x["run_id"] for x in vendor.lines if mapped_in(agreement_id)(x)] == [first_run]
 
     # 2. A changed export: the partner's agent uploads into the vendor's new run; the alert carries exactly the changes.
     second = _truth(VENDOR_2, PARTNER)
     _write(exports / "accounts-2.csv", VENDOR_2, t0 + 20)
     i, mapped = vendor.wait_for(mapped_in(agreement_id), i + 1)
-    assert mapped["outcome"] == "complete" and mapped["run_id"] != first_run and mapped["overlap"] == second["overlap"] == 70
+    assert mapped["run_id"] != first_run and mapped["accounts"] == second["mine"] == 92
+    i, got = vendor.wait_for(released_in(agreement_id), i)
+    assert got["run_id"] == mapped["run_id"] and got["overlap"] == second["overlap"] == 70
     i, sent = vendor.wait_for(lambda x: x["action"] == "alert", i + 1)
     assert sent["outcome"] == "delivered" and sent["run_id"] == mapped["run_id"]
     assert len(hook.requests) == 1
@@ -299,3 +311,14 @@ def _run(
     assert once.returncode == 1, once.stderr
     assert [x["action"] for x in lines if x["action"] in ("shrink_refused", "stop")] == ["shrink_refused", "stop"]
     assert _uploads(profiles["vendor"]) == uploads
+
+    # 7. SIGTERM while a run waits for a partner that is gone (--wait 600): the wait is cut short at its next
+    # poll, and what was sent is whole (the upload committed, its receipt kept), exit 0.
+    _write(exports / "accounts-4.csv", VENDOR_1, t0 + 40)
+    waiting = AgentProcess(profiles["vendor"], exports, work, wait="600")
+    agents.append(waiting)
+    _, joined = waiting.wait_for(mapped_in(agreement_id))
+    assert joined["outcome"] == "collecting" and joined["accounts"] == 90
+    assert waiting.stop() == 0  # within AgentProcess.stop's 60 s, not the 600 s wait
+    assert waiting.lines[-1]["action"] == "stop" and waiting.lines[-1]["outcome"] == "ok"
+    assert _uploads(profiles["vendor"]) == uploads + 1

@@ -4,8 +4,9 @@ Each cycle, over a fresh connection to the coordinator:
 
 1. sync: re-blind every partner point that waits for us (``sync_agreements``);
 2. map: when the watched export is new or changed (by content digest), an active agreement has not taken
-   it yet, or a partner's run waits for our upload, map it under every active agreement (``map_all``),
+   it yet, or a partner's run waits for our upload, map it under the agreements that need it (``map_all``),
    unless it is still being written, unreadable, or shrank by more than ``max_shrink`` (agent_mapping.py);
+   then sync for up to ``wait`` seconds while the runs it joined collect (a stop signal cuts that short);
 3. releases: receive the overlap of every complete run the receipts do not hold, alerting on changes.
 
 The coordinator unreachable (restarting, network down) is never fatal: the cycle is tried again after an
@@ -103,6 +104,8 @@ class Agent:
             outcome = self.mapper.step(remote, self.state, active, waiting)
             if outcome == "partial":
                 remote.list()  # agreements failed: if the coordinator went away meanwhile, back off (raises)
+            if self.mapper.collecting and not self.stop.is_set():
+                report = self.syncer.wait_for_runs(remote, self.mapper.collecting, self.config.mapping.wait, self.stop)
             if not self.stop.is_set():
                 self.syncer.receive_releases(remote, report)
         return outcome

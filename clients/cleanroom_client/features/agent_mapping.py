@@ -35,7 +35,7 @@ class MapSettings:
     watch: Path
     max_shrink: float
     allow_shrink: bool
-    wait: float  # seconds map_all waits for the partners and the results (later cycles fetch the rest)
+    wait: float  # seconds the cycle waits for the partners and the results (agent.py; later cycles fetch the rest)
     settle: float  # seconds an export's size and mtime must hold still before it is read
     chunk_points: int
 
@@ -52,9 +52,11 @@ class Mapper:
         self._digests: dict[Snapshot, str] = {}  # the last export hashed: not hashed again while untouched
         self._refused: dict[str, str] = {}  # digest -> why, for exports refused as they are: said once
         self._said = ""  # the last "nothing to map" note, not repeated every cycle
+        self.collecting: set[str] = set()  # the runs the last map joined that still collect
 
     def step(self, remote: Remote, state: AgentState, active: list[str], waiting: list[str]) -> str:
         """Map the export if due; the step's outcome: ok | idle | refused | partial."""
+        self.collecting = set()
         export = self._export()
         if export is None:
             return "idle"
@@ -132,10 +134,12 @@ class Mapper:
             # The read that counted the accounts serves the agreements that need no more than it kept.
             return counted if not name_key and not keep_fields else self.load(path, name_key, keep_fields)
 
-        s = self.settings
-        result = map_all(ScopedRemote(remote, agreements), self.profile, load, s.chunk_points, s.wait)
+        # No wait here: map_all's cannot be cut short, and a stop signal should not sit out --wait seconds.
+        # The cycle waits for these runs itself (Syncer.wait_for_runs), looking at the stop flag between polls.
+        result = map_all(ScopedRemote(remote, agreements), self.profile, load, self.settings.chunk_points, 0.0)
         for outcome in result.outcomes:
             self._log_outcome(outcome)
+        self.collecting = {o.run_id for o in result.outcomes if o.state == "collecting"}
         self._remember(state, export, len(counted.accounts), result)
         failed = [o.agreement_id for o in result.outcomes if o.state == "failed"]
         self.log.emit(

@@ -14,11 +14,14 @@ from typing import Any
 from cleanroom_client.features import alerts
 from cleanroom_client.features.agent_log import ActionLog
 from cleanroom_client.features.agent_mapping import log_alert
+from cleanroom_client.features.agent_stop import StopFlag
 from cleanroom_client.features.release_intake import receive_overlap, sync_alerts
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.reblind import sync_agreements
 from cleanroom_client.protocol.receipts import ReceiptLog, release_of
 from cleanroom_client.remote import Remote
+
+POLL = 0.5  # seconds between looks at runs we wait for
 
 
 class Syncer:
@@ -41,6 +44,16 @@ class Syncer:
                     waiting_for=row["waiting_for"], failure=row.get("failure"), duration_s=took,
                 )  # fmt: skip
         return report
+
+    def wait_for_runs(self, remote: Remote, run_ids: set[str], seconds: float, stop: StopFlag) -> list[dict[str, Any]]:
+        """Sync until none of ``run_ids`` collects any more, ``seconds`` pass or a stop is asked; the last report."""
+        deadline = time.monotonic() + seconds
+        while True:
+            report = self.sync(remote)
+            pending = any(r["run_id"] in run_ids and r["state"] == "collecting" for r in report)
+            left = deadline - time.monotonic()
+            if not pending or left <= 0 or stop.wait(min(POLL, left)):
+                return report
 
     def waiting_for_us(self, remote: Remote, report: list[dict[str, Any]]) -> list[str]:
         """The agreements whose latest overlap run collects and lacks our own upload (a partner mapped again)."""
