@@ -22,18 +22,15 @@ import os
 import time
 from dataclasses import dataclass
 
-from cleanroom.errors import CleanroomError, ResourceExhausted
+from cleanroom.errors import CleanroomError
 from cleanroom_client.features.agent_log import ActionLog
 from cleanroom_client.features.agent_mapping import FileLoader, Mapper, MapSettings
-from cleanroom_client.features.agent_releases import Syncer
+from cleanroom_client.features.agent_releases import TRANSIENT, Syncer
 from cleanroom_client.features.agent_state import AgentState
 from cleanroom_client.features.agent_stop import StopFlag
 from cleanroom_client.features.backoff import Backoff
 from cleanroom_client.profile import Profile
-from cleanroom_client.remote import CoordinatorUnavailable, Remote
-
-# Worth waiting out with backoff: the coordinator down or unreachable, or asking us to slow down.
-TRANSIENT = (CoordinatorUnavailable, ResourceExhausted)
+from cleanroom_client.remote import Remote
 
 
 @dataclass(frozen=True)
@@ -67,6 +64,9 @@ class Agent:
                 outcome, delay = self.guarded_cycle()
                 if c.once or self.stop.wait(delay):
                     break
+        except Exception as exc:  # a bug: said on the log too, then the traceback (systemd restarts us)
+            self.log.emit("stop", "crashed", cycles=self.cycles, error=f"{type(exc).__name__}: {exc}")
+            raise
         except KeyboardInterrupt:
             self.log.emit("stop", "abandoned", cycles=self.cycles, why="a second stop signal: the step in progress was cut short "
                           "(an upload not committed counts for nothing and resumes on the next start)")  # fmt: skip
@@ -97,7 +97,7 @@ class Agent:
         """sync, map if due, receive releases; the cycle's outcome: ok | idle | refused | partial."""
         with Remote(self.profile) as remote:
             active = sorted(a.agreement_id for a in remote.list() if a.state == "active")  # unreachable: raised here
-            report = self.syncer.sync(remote)
+            report = self.syncer.sync(remote, active)
             waiting = self.syncer.waiting_for_us(remote, report)
             if self.stop.is_set():
                 return "idle"
@@ -105,7 +105,7 @@ class Agent:
             if outcome == "partial":
                 remote.list()  # agreements failed: if the coordinator went away meanwhile, back off (raises)
             if self.mapper.collecting and not self.stop.is_set():
-                report = self.syncer.wait_for_runs(remote, self.mapper.collecting, self.config.mapping.wait, self.stop)
+                report = self.syncer.wait_for_runs(remote, active, self.mapper.collecting, self.config.mapping.wait, self.stop)
             if not self.stop.is_set():
                 self.syncer.receive_releases(remote, report)
         return outcome

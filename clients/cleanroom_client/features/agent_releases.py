@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from cleanroom.errors import CleanroomError, ResourceExhausted
 from cleanroom_client.features import alerts
 from cleanroom_client.features.agent_log import ActionLog
 from cleanroom_client.features.agent_mapping import log_alert
@@ -19,9 +20,11 @@ from cleanroom_client.features.release_intake import receive_overlap, sync_alert
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.reblind import sync_agreements
 from cleanroom_client.protocol.receipts import ReceiptLog, release_of
-from cleanroom_client.remote import Remote
+from cleanroom_client.remote import CoordinatorUnavailable, Remote
 
 POLL = 0.5  # seconds between looks at runs we wait for
+# Worth waiting out with backoff: the coordinator down or unreachable, or asking us to slow down.
+TRANSIENT = (CoordinatorUnavailable, ResourceExhausted)
 
 
 class Syncer:
@@ -29,10 +32,19 @@ class Syncer:
         self.profile, self.log = profile, log
         self._last: dict[tuple[str, str], tuple[Any, ...]] = {}  # per agreement and purpose: what was last logged
 
-    def sync(self, remote: Remote) -> list[dict[str, Any]]:
-        """Re-blind every partner point that waits for us; one line per run whose state moved since last logged."""
+    def sync(self, remote: Remote, active: list[str]) -> list[dict[str, Any]]:
+        """Re-blind every partner point that waits for us under the ``active`` agreements; one line per run whose
+        state moved since last logged. One agreement's trouble (terms that do not check) is logged, not raised:
+        the others are synced; the coordinator unreachable is raised (the cycle backs off)."""
         started = time.monotonic()
-        report = sync_agreements(remote, self.profile, None, 0.0)
+        report = []
+        for agreement_id in active:
+            try:
+                report += sync_agreements(remote, self.profile, agreement_id, 0.0)
+            except TRANSIENT:
+                raise
+            except CleanroomError as exc:
+                self.log.emit("sync", "error", agreement_id=agreement_id, error=str(exc))
         took = round(time.monotonic() - started, 3)
         for row in report:
             key = (row["agreement_id"], row["purpose"])
@@ -45,11 +57,13 @@ class Syncer:
                 )  # fmt: skip
         return report
 
-    def wait_for_runs(self, remote: Remote, run_ids: set[str], seconds: float, stop: StopFlag) -> list[dict[str, Any]]:
+    def wait_for_runs(
+        self, remote: Remote, active: list[str], run_ids: set[str], seconds: float, stop: StopFlag
+    ) -> list[dict[str, Any]]:
         """Sync until none of ``run_ids`` collects any more, ``seconds`` pass or a stop is asked; the last report."""
         deadline = time.monotonic() + seconds
         while True:
-            report = self.sync(remote)
+            report = self.sync(remote, active)
             pending = any(r["run_id"] in run_ids and r["state"] == "collecting" for r in report)
             left = deadline - time.monotonic()
             if not pending or left <= 0 or stop.wait(min(POLL, left)):
