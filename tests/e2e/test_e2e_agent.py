@@ -1,12 +1,14 @@
-"""The agent end to end: a coordinator and two `cleanroom-client agent` processes over mTLS, and a real
-webhook receiver on loopback.
+"""The agent end to end: a coordinator and `cleanroom-client agent` processes over mTLS, and real webhook
+receivers on loopback.
 
 The partner's agent watches its one export; the vendor's agent watches a directory its CRM drops exports
 into. Every expected number is computed below from how the files were built (set arithmetic over the
 domains), not by the code under test: the first export maps and its release arrives; a changed export
 (five accounts added that the partner has, three dropped) makes the receiver get exactly the changed cells,
-signed; the coordinator killed and restarted mid-watch is waited out with backoff; an export shrunk to its
-header is refused with the reason and nothing is sent; SIGTERM ends both agents with exit 0 and a last line.
+signed (and a receiver that was down gets the same delivery in a later cycle); an agreement the exports
+cannot serve fails alone, retried without re-running the other; the coordinator killed and restarted
+mid-watch is waited out with backoff; an export shrunk to its header is refused with the reason and nothing
+is sent; SIGTERM ends the agents with exit 0 and a last line, also mid-wait; --once exits 1 on a refusal.
 """
 
 from __future__ import annotations
@@ -38,17 +40,18 @@ FAST = ["--interval", "0.3s", "--settle", "0.1", "--backoff-base", "0.2s", "--ba
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that records every POST and answers 200."""
+    """A webhook receiver on 127.0.0.1 that records every POST and answers ``statuses`` in turn (then 200)."""
 
-    def __init__(self) -> None:
+    def __init__(self, statuses: list[int] | None = None) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.statuses = list(statuses or [])
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
+                self.send_response(outer.statuses.pop(0) if outer.statuses else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -156,6 +159,16 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[dict],
     return cells, totals
 
 
+def _retried(vendor: AgentProcess, down: Receiver, added: dict[str, str]) -> None:
+    """The receiver that was down got the same delivery again in a later cycle, signed each time, accepted at last."""
+    for_it = [x for x in vendor.lines if x["action"] == "alert" and x["receiver_id"] == added["id"]]
+    assert [x["outcome"] for x in for_it] == ["pending", "delivered"] and for_it[0]["attempts"] == 3
+    assert for_it[0]["delivery_id"] == for_it[1]["delivery_id"]
+    assert len(down.requests) == 4 and {h["webhook-id"] for h, _ in down.requests} == {for_it[0]["delivery_id"]}
+    assert all(_verify(added["secret"], h, b) for h, b in down.requests)
+    assert len({b for _, b in down.requests}) == 1
+
+
 def _uploads(profile: Path) -> int:
     return sum(e["type"] == "upload" for e in client_json(profile, "receipts")["receipts"])
 
@@ -178,7 +191,11 @@ def test_agent_maps_changed_exports_alerts_refuses_a_shrink_and_survives_a_resta
         client_json(profiles["partner-c"], "agreement", "approve", broken)
         hook = Receiver()
         secret = client_json(profiles["vendor"], "alerts", "add", "--url", hook.url, "--format", "json")["secret"]
+        # Down for the release's three attempts (500s): the delivery stays pending; a later cycle sends it.
+        down = Receiver([500, 500, 500])
+        added = client_json(profiles["vendor"], "alerts", "add", "--url", down.url, "--format", "json")
         _run(coord, profiles, (agreement_id, broken), hook, secret, tmp_path, agents)
+        _retried(agents[1], down, added)
     finally:
         for agent in agents:
             if agent.proc.poll() is None:
@@ -245,7 +262,7 @@ def _run(
     assert mapped["run_id"] != first_run and mapped["accounts"] == second["mine"] == 92
     i, got = vendor.wait_for(released_in(agreement_id), i)
     assert got["run_id"] == mapped["run_id"] and got["overlap"] == second["overlap"] == 70
-    i, sent = vendor.wait_for(lambda x: x["action"] == "alert", i + 1)
+    i, sent = vendor.wait_for(lambda x: x["action"] == "alert" and x["outcome"] == "delivered", i + 1)
     assert sent["outcome"] == "delivered" and sent["run_id"] == mapped["run_id"]
     assert len(hook.requests) == 1
     headers, body = hook.requests[0]

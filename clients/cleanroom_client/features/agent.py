@@ -7,7 +7,8 @@ Each cycle, over a fresh connection to the coordinator:
    it yet, or a partner's run waits for our upload, map it under the agreements that need it (``map_all``),
    unless it is still being written, unreadable, or shrank by more than ``max_shrink`` (agent_mapping.py);
    then sync for up to ``wait`` seconds while the runs it joined collect (a stop signal cuts that short);
-3. releases: receive the overlap of every complete run the receipts do not hold, alerting on changes.
+3. releases: receive the overlap of every complete run the receipts do not hold, alerting on changes;
+   alert deliveries still pending (a receiver that was down) are tried again.
 
 The coordinator unreachable (restarting, network down) is never fatal: the cycle is tried again after an
 exponential backoff with full jitter (backoff.py), reset by the next cycle that reaches it. Anything else
@@ -106,8 +107,8 @@ class Agent:
                 remote.list()  # agreements failed: if the coordinator went away meanwhile, back off (raises)
             if self.mapper.collecting and not self.stop.is_set():
                 report = self.syncer.wait_for_runs(remote, active, self.mapper.collecting, self.config.mapping.wait, self.stop)
-            if not self.stop.is_set():
-                self.syncer.receive_releases(remote, report)
+            if not self.stop.is_set() and not self.syncer.receive_releases(remote, report):
+                self.syncer.retry_alerts()  # (receiving a release sent what was pending already)
         return outcome
 
     def _ended(self, outcome: str, started: float) -> str:

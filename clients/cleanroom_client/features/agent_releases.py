@@ -16,6 +16,7 @@ from cleanroom_client.features import alerts
 from cleanroom_client.features.agent_log import ActionLog
 from cleanroom_client.features.agent_mapping import log_alert
 from cleanroom_client.features.agent_stop import StopFlag
+from cleanroom_client.features.alert_store import AlertStore
 from cleanroom_client.features.release_intake import receive_overlap, sync_alerts
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.reblind import sync_agreements
@@ -80,7 +81,7 @@ class Syncer:
                 waiting.append(row["agreement_id"])
         return sorted(waiting)
 
-    def receive_releases(self, remote: Remote, report: list[dict[str, Any]]) -> None:
+    def receive_releases(self, remote: Remote, report: list[dict[str, Any]]) -> bool:
         """Receive the overlap of every complete run not in the receipts yet (``map`` may have received it
         meanwhile: the receipts are read now), with the alerts it causes."""
         entries = ReceiptLog.of(self.profile).entries()
@@ -92,7 +93,7 @@ class Syncer:
             and not alerts.received(entries, r["agreement_id"], r["run_id"])
         ]
         if not fresh:
-            return
+            return False
         started = time.monotonic()
         sent: list[dict[str, Any]] = []
         if alerts.configured(self.profile):
@@ -109,6 +110,18 @@ class Syncer:
             )  # fmt: skip
         for delivery in sent:
             log_alert(self.log, delivery)
+        return bool(sent)
+
+    def retry_alerts(self) -> None:
+        """Send the deliveries still pending (their receiver was down): every cycle, not only when a release
+        comes, so a receiver that is back hears of the change within an interval."""
+        try:
+            pending = AlertStore.of(self.profile.path).pending
+        except CleanroomError:
+            return  # a broken alerts.json is reported when a release comes (alerts.send)
+        if pending:
+            for delivery in alerts.send(self.profile, ReceiptLog.of(self.profile), None):
+                log_alert(self.log, delivery)
 
 
 def _overlap_totals(entries: list[dict[str, Any]]) -> dict[str, Any]:
