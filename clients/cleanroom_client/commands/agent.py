@@ -56,6 +56,10 @@ def _seconds(value: str) -> float:
 def _agent(args: argparse.Namespace) -> int:
     if args.backoff_cap < args.backoff_base:
         raise InputError(f"--backoff-cap ({args.backoff_cap:g} s) must be at least --backoff-base ({args.backoff_base:g} s)")
+    watch = Path(args.watch)
+    if not watch.exists() and not watch.parent.is_dir():
+        # A file not written yet is fine (the agent waits for it); a path nothing can ever appear at is a typo.
+        raise InputError(f"--watch {watch}: neither it nor its directory {watch.parent} exists")
     profile = Profile.load(args.profile)
 
     def read(path: Path, name_key: bool, keep_fields: bool) -> LoadResult:
@@ -64,7 +68,7 @@ def _agent(args: argparse.Namespace) -> int:
         return load(file_args, name_key, keep_fields)
 
     config = AgentConfig(
-        MapSettings(Path(args.watch), args.max_shrink, args.allow_shrink, args.wait, args.settle, MAX_CHUNK_POINTS),
+        MapSettings(watch, args.max_shrink, args.allow_shrink, args.wait, args.settle, MAX_CHUNK_POINTS),
         interval=args.interval,
         once=args.once,
         backoff_base=args.backoff_base,

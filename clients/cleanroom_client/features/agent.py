@@ -82,6 +82,9 @@ class Agent:
         try:
             outcome = self.cycle()
         except TRANSIENT as exc:
+            if self.config.once:  # no next try to wait for: say why this one did not go through
+                self.log.emit("error", "unavailable", error=str(exc))
+                return self._ended("unavailable", started), 0.0
             delay = self.backoff.next_delay()
             self.log.emit("backoff", "unavailable", error=str(exc), attempt=self.backoff.failures, delay_s=round(delay, 3))
             return self._ended("unavailable", started), delay
