@@ -15,6 +15,11 @@ class InputError(CleanroomError):
     """A file, argument or request that cannot be used as given."""
 
 
+class EmptyInput(InputError):
+    """A file with no data rows (empty, or a header only): told apart so that a watcher can refuse it as a
+    shrink to nothing rather than as a malformed file."""
+
+
 class ProtocolError(CleanroomError):
     """A peer or the coordinator sent something the protocol does not allow."""
 

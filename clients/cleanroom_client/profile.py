@@ -9,6 +9,7 @@ DIR/receipts.jsonl           what we sent and received, countersigned
 DIR/encryption.key           our X25519 key for sealed shared fields (0600, made here on first need)
 DIR/peers.json               partners' X25519 public keys, pinned on first use
 DIR/reveal/AGR/RUN.json      account label -> our own row, for joining revealed accounts back (0600)
+DIR/agent.json               the agent's state: the last export mapped (digest, accounts), its last cycle (0600)
 DIR/alerts.json              alert receivers and their signing secrets, pending deliveries, accounts last revealed (0600)
 """
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from cleanroom.errors import InputError
+from cleanroom.errors import EmptyInput, InputError
 from cleanroom_client.inputs.csvtext import CsvRows
 from cleanroom_client.inputs.encoding import detect_encoding
 from cleanroom_client.inputs.readreport import ReadReport
@@ -67,7 +67,7 @@ def check_file(path: Path) -> str:
     fmt = file_format(path)
     try:
         if path.stat().st_size == 0:
-            raise InputError(f"{path}: the file is empty")
+            raise EmptyInput(f"{path}: the file is empty")
     except OSError as exc:
         raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     return fmt
@@ -104,11 +104,11 @@ class TableStream:
             raise
         if not columns:
             self.close()
-            raise InputError(f"{self.path}: the file is empty (no header row)")
+            raise EmptyInput(f"{self.path}: the file is empty (no header row)")
         if not self._first:
             self.close()
             skipped = f"; {self.report.skipped_count:,} lines skipped ({self._skipped_summary()})" if self.report.skipped else ""
-            raise InputError(f"{self.path}: the file is empty (a header but no data rows{skipped})")
+            raise EmptyInput(f"{self.path}: the file is empty (a header but no data rows{skipped})")
         self.columns = list(columns)
 
     def _skipped_summary(self) -> str:

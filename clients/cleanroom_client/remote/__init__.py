@@ -6,7 +6,7 @@ turns every gRPC failure into one of our exceptions.
 """
 
 from cleanroom_client.remote.channel import CoordinatorUnavailable
-from cleanroom_client.remote.client import Remote
+from cleanroom_client.remote.client import Remote, ScopedRemote
 from cleanroom_client.remote.convert import receipt_record
 from cleanroom_client.remote.types import (
     Agreement,
@@ -47,6 +47,7 @@ __all__ = [
     "RevealRelease",
     "RevealedAccount",
     "RunStatus",
+    "ScopedRemote",
     "UploadKind",
     "UploadProgress",
     "UploadReceipt",

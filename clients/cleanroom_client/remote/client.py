@@ -139,3 +139,19 @@ class Remote:
         """The coordinator's current signed head and its entry hashes at ``positions`` (those of heads we hold)."""
         request = audit_pb2.EntryHashesRequest(positions=positions)
         return convert.head_proof(self._wire.call(self._wire.audit.EntryHashes, request))
+
+
+class ScopedRemote(Remote):
+    """The same connection, listing only some agreements: a workflow that runs "every active agreement"
+    (``map_all``) then runs these alone. The connection stays the wrapped remote's to close."""
+
+    def __init__(self, remote: Remote, agreement_ids: Iterable[str]) -> None:
+        self.profile = remote.profile
+        self._wire = remote._wire
+        self._only = frozenset(agreement_ids)
+
+    def close(self) -> None:
+        pass
+
+    def list(self) -> builtins.list[Agreement]:
+        return [a for a in super().list() if a.agreement_id in self._only]
