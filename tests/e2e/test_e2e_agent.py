@@ -178,9 +178,11 @@ def test_agent_maps_changed_exports_alerts_refuses_a_shrink_and_survives_a_resta
     agents: list[AgentProcess] = []
     try:
         profiles = {n: coord.add_party(n, tmp_path / n) for n in ("vendor", "partner", "partner-c")}
+        # Continuous (always-on): after the first run, each export the agents pick up is sent as a change.
         proposed = client_json(
-            profiles["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer,opportunity"
-        )
+            profiles["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer,opportunity",
+            "--continuous", "--epoch", "1s",
+        )  # fmt: skip
         agreement_id = proposed["agreement_id"]
         client_json(profiles["partner"], "agreement", "approve", agreement_id)
         # An agreement the vendor's exports can never serve (its terms share a column they lack): it fails, alone.
@@ -243,6 +245,7 @@ def _run(
     _write(exports / "accounts-1.csv", VENDOR_1, t0 + 10)
     _, mapped = vendor.wait_for(mapped_in(agreement_id))
     assert mapped["outcome"] in ("collecting", "complete") and mapped["accounts"] == first["mine"] == 90, mapped
+    assert mapped["sent"] == {"sent": "every account", "reason": "first run of this continuous agreement"}
     i, got = vendor.wait_for(released_in(agreement_id))
     assert got["run_id"] == mapped["run_id"] and got["overlap"] == first["overlap"] == 68
     first_run = mapped["run_id"]
@@ -260,6 +263,13 @@ def _run(
     _write(exports / "accounts-2.csv", VENDOR_2, t0 + 20)
     i, mapped = vendor.wait_for(mapped_in(agreement_id), i + 1)
     assert mapped["run_id"] != first_run and mapped["accounts"] == second["mine"] == 92
+    # Only the change went: the accounts added and dropped, counted from the two exports.
+    added, dropped = (
+        len({d for d, _ in VENDOR_2} - {d for d, _ in VENDOR_1}),
+        len({d for d, _ in VENDOR_1} - {d for d, _ in VENDOR_2}),
+    )
+    assert mapped["sent"] == {"sent": "changes", "base_run_id": first_run, "added": added, "removed": dropped, "moved": 0}
+    assert (added, dropped) == (5, 3)
     i, got = vendor.wait_for(released_in(agreement_id), i)
     assert got["run_id"] == mapped["run_id"] and got["overlap"] == second["overlap"] == 70
     i, sent = vendor.wait_for(lambda x: x["action"] == "alert" and x["outcome"] == "delivered", i + 1)

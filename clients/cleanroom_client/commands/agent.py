@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import re
 from pathlib import Path
 
 from cleanroom.errors import InputError
 from cleanroom.protocol import MAX_CHUNK_POINTS
+from cleanroom.terminal import durations
 from cleanroom_client.commands.map import add_file_options, load
 from cleanroom_client.features.agent import Agent, AgentConfig
 from cleanroom_client.features.agent_log import ActionLog
@@ -18,16 +18,13 @@ from cleanroom_client.features.shrink_guard import DEFAULT_MAX_SHRINK
 from cleanroom_client.inputs.accounts import LoadResult
 from cleanroom_client.profile import Profile
 
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-
 
 def parse_duration(value: str) -> float:
-    """Seconds in "90", "90s", "15m", "2h", "1d" (a fraction is fine: "0.5s")."""
-    match = _DURATION.match(value.lower())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{value!r}: give a number with s, m, h or d (15m, 1h, 1d)")
-    seconds = float(match[1]) * _UNITS[match[2]]
+    """Seconds in "90", "90s", "15m", "2h", "1d" (a fraction is fine: "0.5s"), for argparse."""
+    try:
+        seconds = durations.parse_duration(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"{value!r}: must be more than zero")
     return seconds

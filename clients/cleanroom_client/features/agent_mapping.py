@@ -156,7 +156,7 @@ class Mapper:
         total = o.view["totals"]["overlap"] if o.view is not None else None
         self.log.emit(
             "map", o.state, agreement_id=o.agreement_id, partner=o.partner, run_id=o.run_id,
-            accounts=o.accounts or None, overlap=total, waiting_for=list(o.waiting_for), why=o.reason,
+            accounts=o.accounts or None, overlap=total, waiting_for=list(o.waiting_for), why=o.reason, sent=o.upload,
         )  # fmt: skip
         for sent in (o.view or {}).get("alerts", []):
             log_alert(self.log, sent)
