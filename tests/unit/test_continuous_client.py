@@ -16,7 +16,7 @@ from cleanroom.terms import build_terms, canonical_json, parse_terms
 from cleanroom_client.inputs.accounts import Account, MatchKey
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.continuous import full_reason, prepare_continuous, secret_tag
+from cleanroom_client.protocol.continuous import full_reason, locate, prepare_continuous, secret_tag
 from cleanroom_client.protocol.prepare import hash_context
 from cleanroom_client.protocol.sent_state import SentState, SentStates
 
@@ -144,3 +144,16 @@ def test_a_pending_state_stands_only_once_the_coordinator_stands_on_its_run(stat
     states.propose(dataclasses.replace(first.proposed, run_id="run_1"))
     assert states.settle("agr_1", "") is None  # run_1 not complete: nothing stands yet
     assert states.settle("agr_1", "run_1").run_id == "run_1" and states.pending("agr_1") is None
+
+
+def test_locate_finds_exactly_the_ids_that_stand_even_when_their_first_8_bytes_collide():
+    rng = np.random.default_rng(3)
+    standing = np.frombuffer(rng.bytes(16 * 5000), dtype="S16")
+    # Ids sharing their first 8 bytes with a standing one (and a standing pair sharing them too).
+    twins = np.array([s[:8] + bytes(8) for s in standing[:50]] + [standing[7][:8] + b"\xff" * 8], dtype="S16")
+    standing = np.sort(np.concatenate([standing, twins[:20]]))
+    asked = np.concatenate([standing[::3], twins, np.frombuffer(rng.bytes(16 * 3000), dtype="S16")])
+    present, where = locate(standing, asked)
+    members = set(standing.tolist())
+    assert present.tolist() == [a in members for a in asked.tolist()]  # independent: a Python set
+    assert (standing[where[present]] == asked[present]).all()

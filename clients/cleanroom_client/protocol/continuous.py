@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,16 +48,20 @@ def identities(accounts: Sequence[Blindable], terms: Terms, party: str) -> Ident
     """Every account in one of our agreement populations with a key of an agreed kind (as ``prepare`` selects)."""
     pops = {pop: i for i, pop in enumerate(terms.populations[party])}
     kinds = set(terms.key_kinds)
-    ids, masks, index = bytearray(), [], []
+    ids, masks, index = bytearray(), array("H"), array("q")
+    digest = hashlib.blake2b
     for i, account in enumerate(accounts):
         mask, keys = membership(account, pops, kinds)
         if mask == 0 or not keys:
             continue
-        text = "\x1f".join(f"{k.kind}\x1e{k.value}" for k in sorted(keys, key=lambda k: (k.kind, k.value)))
-        ids += hashlib.blake2b(text.encode(), digest_size=ID_SIZE).digest()
+        # An account's keys are sorted (inputs.accounts), so the same keys always give the same text.
+        text = "\x1f".join([k.kind + "\x1e" + k.value for k in keys])
+        ids += digest(text.encode(), digest_size=ID_SIZE).digest()
         masks.append(mask)
         index.append(i)
-    return Identities(np.frombuffer(bytes(ids), dtype=f"S{ID_SIZE}"), np.array(masks, np.uint16), np.array(index, np.int64))
+    return Identities(
+        np.frombuffer(bytes(ids), dtype=f"S{ID_SIZE}"), np.frombuffer(masks, np.uint16), np.frombuffer(index, np.int64)
+    )
 
 
 def full_reason(state: SentState | None, standing_run_id: str, terms_hash: str, tag: str) -> str:
@@ -127,11 +132,12 @@ def _full(
 def _delta(
     accounts: Sequence[Blindable], terms: Terms, party: str, secret: bytes, tag: str, found: Identities, state: SentState
 ) -> PreparedUpload:
-    present = np.isin(found.ids, state.ids)
-    at = np.searchsorted(state.ids, found.ids[present])
+    present, where = locate(state.ids, found.ids)
+    at = where[present]
     moved = found.masks[present] != state.masks[at]
     changed_labels, changed_masks = state.labels[at][moved], found.masks[present][moved]
-    kept = np.isin(state.ids, found.ids)
+    kept = np.zeros(len(state.ids), dtype=bool)
+    kept[at] = True
     removed = state.labels[~kept]
     added = np.flatnonzero(~present)
     prepared = _prepare_added([accounts[int(i)] for i in found.index[added]], terms, party, state.agreement_id, secret)
@@ -163,6 +169,32 @@ def _delta(
     )
     prepared.proposed = proposed
     return prepared
+
+
+def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``ids``: whether it is in ``sorted_ids`` (S16, sorted), and where. Searched on the first 8
+    bytes as integers (several times faster than on 16-byte strings), then checked whole; the rare id that
+    shares its first 8 bytes with another is searched again on all 16."""
+    n = len(sorted_ids)
+    where = np.searchsorted(_prefix(sorted_ids), _prefix(ids)) if n else np.zeros(len(ids), dtype=np.int64)
+    inside = where < n
+    same_prefix = np.zeros(len(ids), dtype=bool)
+    same_prefix[inside] = _prefix(sorted_ids)[where[inside]] == _prefix(ids)[inside]
+    present = same_prefix.copy()
+    present[same_prefix] = sorted_ids[where[same_prefix]] == ids[same_prefix]
+    ambiguous = same_prefix & ~present
+    if ambiguous.any():
+        where[ambiguous] = np.searchsorted(sorted_ids, ids[ambiguous])
+        fits = where[ambiguous] < n
+        again = np.zeros(int(ambiguous.sum()), dtype=bool)
+        again[fits] = sorted_ids[where[ambiguous][fits]] == ids[ambiguous][fits]
+        present[ambiguous] = again
+    return present, where
+
+
+def _prefix(ids: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each 16-byte id, as big-endian integers (they sort as the ids do)."""
+    return np.ascontiguousarray(ids).view(">u8").reshape(-1, 2)[:, 0]
 
 
 def _prepare_added(added: Sequence[Blindable], terms: Terms, party: str, agreement_id: str, secret: bytes) -> PreparedUpload:
