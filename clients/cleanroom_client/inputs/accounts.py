@@ -12,6 +12,7 @@ never silently dropped.
 from __future__ import annotations
 
 import gc
+import itertools
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -24,11 +25,13 @@ from cleanroom.errors import InputError
 from cleanroom_client.inputs.columns import ColumnMap, no_population_column, resolve_columns
 from cleanroom_client.inputs.grouping import KeyGroups
 from cleanroom_client.inputs.populations import StageMap, valid_population
-from cleanroom_client.inputs.readers import Row, TableStream
+from cleanroom_client.inputs.readers import BATCH_ROWS, Row, TableStream
 from cleanroom_client.inputs.readreport import ReadReport
-from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, cell, domain_of, row_keys
+from cleanroom_client.inputs.rowcache import RowCache
+from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, cell, domain_of
+from cleanroom_client.inputs.rowoutcomes import RowOutcomes
 
-__all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "load_accounts"]
+__all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "RowCache", "load_accounts"]
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class LoadResult:
     rows_read: int
     columns: ColumnMap
     read: ReadReport = field(default_factory=ReadReport)  # encoding, skipped lines, formulas without a value
+    normalised: int = 0  # rows normalised by this load; the other rows' outcomes came from the row cache
 
     def totals(self) -> dict[str, object]:
         by_population = Counter(p for a in self.accounts for p in a.populations)
@@ -153,6 +157,7 @@ def load_accounts(
     default_population: str | None = None,
     name_key: bool = False,
     keep_fields: bool = True,
+    cache: RowCache | None = None,
 ) -> LoadResult:
     """Read ``path`` and return its deduplicated accounts and the rows rejected (with reasons).
 
@@ -163,6 +168,8 @@ def load_accounts(
     ``keep_fields=False`` leaves
     ``Account.fields`` empty: the file is streamed and only the keys are kept,
     which is what lets ``map`` take a million-row export in well under 1 GB.
+    With a ``cache`` (rowcache.py), rows read before under the same options are
+    not normalised again; the result is the same as without it.
     """
     if default_population is not None and not valid_population(default_population):
         raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer' or 'prospect'")
@@ -173,36 +180,30 @@ def load_accounts(
         if columns.population_column is None and default_population is None:
             raise no_population_column(str(table.path), table.columns)
         stages = StageMap.load(Path(population_map) if population_map is not None else None, deal_stages=columns.deal_stages)
-        rejected, candidates, roots, rows_read = _candidates(
-            table, columns, stages, default_population or "", name_key, keep_fields
-        )
+        outcomes = RowOutcomes(columns, stages, default_population or "", name_key, cache)
+        rejected, candidates, roots, rows_read = _candidates(table, columns, outcomes, keep_fields)
         accounts = _merge(candidates, roots, columns.names)
-    return LoadResult(table.path, accounts, rejected, rows_read, columns, table.report)
+        outcomes.finish()
+    return LoadResult(table.path, accounts, rejected, rows_read, columns, table.report, outcomes.normalised)
 
 
 def _candidates(
-    table: TableStream, columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool, keep_fields: bool
+    table: TableStream, columns: ColumnMap, outcomes: RowOutcomes, keep_fields: bool
 ) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:
     """The rows' account candidates and, for each, the root of its group (union-find over shared keys)."""
     rejected: list[Rejected] = []
     candidates: list[_Candidate | None] = []
     groups = KeyGroups()
-    where = columns.keys()
+    name_column = columns.name_column
     number = 0
-    for number, row in enumerate(table.rows(), start=1):
-        keys, reason = row_keys(row, where, name_key)
-        if not keys:
-            rejected.append(Rejected(number, reason))
-            continue
-        if columns.population_column is not None:
-            stage = cell(row, columns.population_column)
-            population = stages.population(stage)
-            if population is None:
-                rejected.append(Rejected(number, stages.unmapped_reason(stage, columns.names[columns.population_column])))
+    rows = table.rows()
+    while batch := list(itertools.islice(rows, BATCH_ROWS)):
+        for row, (keys, text) in zip(batch, outcomes.batch(batch), strict=True):
+            number += 1
+            if not keys:
+                rejected.append(Rejected(number, text))
                 continue
-        else:
-            population = default_population
-        groups.add(keys)
-        name = cell(row, columns.name_column)
-        candidates.append(_Candidate(number, keys, population, name, domain_of(keys), row if keep_fields else None))
+            groups.add(keys)
+            name = cell(row, name_column)
+            candidates.append(_Candidate(number, keys, text, name, domain_of(keys), row if keep_fields else None))
     return rejected, candidates, array("q", map(groups.find, range(len(candidates)))), number
