@@ -21,8 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cleanroom.errors import InputError
 from cleanroom_client.inputs import rowcache
 from cleanroom_client.inputs.accounts import LoadResult, RowCache, load_accounts
+from cleanroom_client.inputs.arrowcsv import read_clean_csv
 from cleanroom_client.inputs.rowcache import MAGIC
 from cleanroom_client.inputs.rowdigest import row_digests
 
@@ -33,7 +35,11 @@ STAGES = ["Customer", "Prospect", "Opportunity", "Lead", "Partner", ""]
 COUNTRIES = ["US", "GB", "Germany", ""]
 
 row_strategy = st.tuples(
-    st.sampled_from(NAMES), st.sampled_from(DOMAINS), st.sampled_from(STAGES), st.sampled_from(COUNTRIES), st.text(max_size=5)
+    st.sampled_from(NAMES),
+    st.sampled_from(DOMAINS),
+    st.sampled_from(STAGES),
+    st.sampled_from(COUNTRIES),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=5),  # NUL: refused by both
 )
 
 
@@ -48,7 +54,7 @@ def write(path: Path, rows: list[tuple[str, ...]]) -> Path:
 def summary(result: LoadResult) -> tuple[Any, ...]:
     """Everything a load returns, as plain values."""
     accounts = [(a.rows, a.keys, a.populations, a.name, a.domain, dict(a.fields)) for a in result.accounts]
-    return accounts, result.rejected, result.rows_read, result.columns
+    return accounts, result.rejected, result.rows_read, result.columns, result.read, result.source
 
 
 def edited(rows: list[tuple[str, ...]], data: st.DataObject) -> list[tuple[str, ...]]:
@@ -234,3 +240,58 @@ def test_lookup_needs_the_whole_digest(tmp_path: Path) -> None:
     assert rows.find(probe).tolist() == [-1, 0]
     assert rows.record(0) == b"acme.com\x1f\x1fcustomer"
     assert len(cache.open("other fingerprint")) == 0
+
+
+MESSY = {
+    "clean": b"Website,Type,Name\nacme.com,Customer,Acme\nglobex.com,Prospect,Globex\n",
+    "crlf, no final newline": b"Website,Type,Name\r\nacme.com,Customer,Acme\r\nglobex.com,Prospect,Globex",
+    "bom": b"\xef\xbb\xbfWebsite,Type,Name\nacme.com,Customer,Acme\n",
+    "semicolons, quotes": b'Website;Type;Name\nacme.com;Customer;"Acme; ""Inc"""\n"ab"c.com;Lead;a"b\n',
+    "footer": b"Website,Type,Name\nacme.com,Customer,Acme\n\nGrand Totals (1 records),,\n",
+    "short line": b"Website,Type,Name\nacme.com,Customer,Acme\nnotes\nglobex.com,Prospect,x\n",
+    "blank line inside": b"Website,Type,Name\nacme.com,Customer,Acme\n\nglobex.com,Prospect,x\n",
+    "all-empty row": b"Website,Type,Name\nacme.com,Customer,Acme\n,,\nglobex.com,Prospect,x\n",
+    "value over lines": b'Website,Type,Name\nacme.com,Customer,"Acme\nCorp"\nglobex.com,Prospect,x\n',
+    "lone CR in value": b'Website,Type,Name\nacme.com,Customer,"Acme\rCorp"\nglobex.com,Prospect,x\n',
+    "padded line": b"Website,Type,Name\nacme.com,Customer,Acme,,\nglobex.com,Prospect,x\n",
+    "blank before header": b"\n\nWebsite,Type,Name\nacme.com,Customer,Acme\n",
+    "windows-1252": b"Website,Type,Name\nacme.com,Customer,Caf\xe9\n",
+    "whitespace cells": b"Website,Type,Name\n  acme.com , Customer ,  \n \t,Lead,x\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MESSY))
+@pytest.mark.parametrize("keep_fields", [True, False])
+def test_fast_csv_path_reads_what_the_python_reader_reads(tmp_path: Path, name: str, keep_fields: bool) -> None:
+    """A cached load reads clean CSV files through Arrow: the result, skipped lines and line numbers must not change."""
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(MESSY[name])
+    cache = RowCache(tmp_path / "cache" / "rows.bin")
+    reference = load_accounts(path, keep_fields=keep_fields)
+    for _ in range(2):  # cold, then warm
+        cached = load_accounts(path, cache=cache, keep_fields=keep_fields)
+        assert summary(cached) == summary(reference)
+        assert [cached.read.line_of(r) for r in range(1, cached.rows_read + 1)] == [
+            reference.read.line_of(r) for r in range(1, reference.rows_read + 1)
+        ]
+
+
+def test_fast_csv_path_keeps_the_exact_error(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(b"Website,Type\nacme.com,Customer\nglobex.com,Prospect,surplus\n")
+    with pytest.raises(InputError) as reference:
+        load_accounts(path)
+    with pytest.raises(InputError) as cached:
+        load_accounts(path, cache=RowCache(tmp_path / "rows.bin"))
+    assert str(cached.value) == str(reference.value)
+    assert "line 3" in str(cached.value)
+
+
+ARROW_READS = {"bom", "clean", "crlf, no final newline", "semicolons, quotes", "whitespace cells"}
+
+
+@pytest.mark.parametrize("name", sorted(MESSY))
+def test_only_clean_files_take_the_arrow_path(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(MESSY[name])
+    assert (read_clean_csv(path) is not None) == (name in ARROW_READS)

@@ -12,24 +12,24 @@ never silently dropped.
 from __future__ import annotations
 
 import gc
-import itertools
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 from cleanroom.errors import InputError
+from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
 from cleanroom_client.inputs.columns import ColumnMap, no_population_column, resolve_columns
 from cleanroom_client.inputs.grouping import KeyGroups
 from cleanroom_client.inputs.populations import StageMap, valid_population
-from cleanroom_client.inputs.readers import BATCH_ROWS, Row, TableStream
+from cleanroom_client.inputs.readers import Row, TableStream, check_file
 from cleanroom_client.inputs.readreport import ReadReport
 from cleanroom_client.inputs.rowcache import RowCache
-from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, cell, domain_of
-from cleanroom_client.inputs.rowoutcomes import RowOutcomes
+from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, domain_of
+from cleanroom_client.inputs.rowoutcomes import Batch, RowOutcomes, arrow_batches, row_batches
 
 __all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "RowCache", "load_accounts"]
 
@@ -173,37 +173,40 @@ def load_accounts(
     """
     if default_population is not None and not valid_population(default_population):
         raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer' or 'prospect'")
-    with TableStream(Path(path)) as table, _gc_paused():
+    source = Path(path)
+    # With a cache the read itself is most of the time left: a clean CSV file goes through Arrow (arrowcsv.py).
+    clean = read_clean_csv(source) if cache is not None and check_file(source) == "csv" else None
+    opened = nullcontext(clean) if clean is not None else TableStream(source)
+    with _gc_paused(), opened as table:
         columns = resolve_columns(
-            table.columns, str(table.path), key_column, name_column, population_column, country_column, require_key=not name_key
+            table.columns, str(source), key_column, name_column, population_column, country_column, require_key=not name_key
         )
         if columns.population_column is None and default_population is None:
-            raise no_population_column(str(table.path), table.columns)
+            raise no_population_column(str(source), table.columns)
         stages = StageMap.load(Path(population_map) if population_map is not None else None, deal_stages=columns.deal_stages)
         outcomes = RowOutcomes(columns, stages, default_population or "", name_key, cache)
-        rejected, candidates, roots, rows_read = _candidates(table, columns, outcomes, keep_fields)
+        if isinstance(table, ArrowCsv):
+            batches = arrow_batches(table, outcomes, columns.name_column, keep_fields)
+        else:
+            batches = row_batches(table.rows(), outcomes, columns.name_column, keep_fields)
+        rejected, candidates, roots, rows_read = _candidates(batches)
         accounts = _merge(candidates, roots, columns.names)
         outcomes.finish()
-    return LoadResult(table.path, accounts, rejected, rows_read, columns, table.report, outcomes.normalised)
+    return LoadResult(source, accounts, rejected, rows_read, columns, table.report, outcomes.normalised)
 
 
-def _candidates(
-    table: TableStream, columns: ColumnMap, outcomes: RowOutcomes, keep_fields: bool
-) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:
+def _candidates(batches: Iterator[Batch]) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:
     """The rows' account candidates and, for each, the root of its group (union-find over shared keys)."""
     rejected: list[Rejected] = []
     candidates: list[_Candidate | None] = []
     groups = KeyGroups()
-    name_column = columns.name_column
     number = 0
-    rows = table.rows()
-    while batch := list(itertools.islice(rows, BATCH_ROWS)):
-        for row, (keys, text) in zip(batch, outcomes.batch(batch), strict=True):
+    for outcomes, names, rows in batches:
+        for at, (keys, text) in enumerate(outcomes):
             number += 1
             if not keys:
                 rejected.append(Rejected(number, text))
                 continue
             groups.add(keys)
-            name = cell(row, name_column)
-            candidates.append(_Candidate(number, keys, text, name, domain_of(keys), row if keep_fields else None))
+            candidates.append(_Candidate(number, keys, text, names[at], domain_of(keys), None if rows is None else rows[at]))
     return rejected, candidates, array("q", map(groups.find, range(len(candidates)))), number

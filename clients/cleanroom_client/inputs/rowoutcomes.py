@@ -9,17 +9,22 @@ plain normaliser.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from cleanroom_client.inputs.arrowcsv import ArrowCsv
 from cleanroom_client.inputs.columns import ColumnMap
 from cleanroom_client.inputs.populations import StageMap
-from cleanroom_client.inputs.readers import Row
+from cleanroom_client.inputs.readers import BATCH_ROWS, Row
 from cleanroom_client.inputs.rowcache import Outcome, RowCache, decode, encode
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES, digest_columns, fingerprint, row_digests
 from cleanroom_client.inputs.rowkeys import cell, row_keys
+
+# A batch of rows: their outcomes, their (stripped) names, and the rows themselves when the caller keeps fields.
+Batch = tuple[list[Outcome], list[str | None], Sequence[Row] | None]
 
 
 class RowOutcomes:
@@ -28,7 +33,7 @@ class RowOutcomes:
     def __init__(
         self, columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool, cache: RowCache | None = None
     ) -> None:
-        self._columns, self._stages, self._default, self._name_key = columns, stages, default_population, name_key
+        self.columns, self._stages, self._default, self._name_key = columns, stages, default_population, name_key
         self._where = columns.keys()
         self._cache = cache
         self._fingerprint = fingerprint(columns, stages, default_population, name_key)
@@ -43,13 +48,13 @@ class RowOutcomes:
         keys, reason = row_keys(row, self._where, self._name_key)
         if not keys:
             return (), reason
-        column = self._columns.population_column
+        column = self.columns.population_column
         if column is None:
             return keys, self._default
         stage = cell(row, column)
         population = self._stages.population(stage)
         if population is None:
-            return (), self._stages.unmapped_reason(stage, self._columns.names[column])
+            return (), self._stages.unmapped_reason(stage, self.columns.names[column])
         return keys, population
 
     def batch(self, rows: Sequence[Row]) -> list[Outcome]:
@@ -57,30 +62,35 @@ class RowOutcomes:
         if self._cached is None:
             self.normalised += len(rows)
             return [self.outcome(row) for row in rows]
-        cells = [
-            pa.array([row[i] if i < len(row) else None for row in rows], type=pa.string()) for i in digest_columns(self._columns)
-        ]
-        return self.digested(rows, row_digests(cells, self._fingerprint))
+        where = digest_columns(self.columns)
+        cells = [pa.array([row[i] if i < len(row) else None for row in rows], type=pa.string()) for i in where]
+        return self.digested(row_digests(cells, self._fingerprint), lambda misses: [rows[i] for i in misses])
 
-    def digested(self, rows: Sequence[Row], digests: np.ndarray) -> list[Outcome]:
-        """The outcomes of rows whose digests are already known (``rowdigest.row_digests`` with ``salt``)."""
-        assert self._cached is not None
+    def digested(self, digests: np.ndarray, rows_at: Callable[[list[int]], Sequence[Row]]) -> list[Outcome]:
+        """The outcomes of the next rows, by their digests (``row_digests`` salted with ``salt``).
+
+        ``rows_at`` gives the rows at the positions the cache does not hold: only those are read as rows.
+        """
+        if self._cached is None:
+            raise ValueError("digested rows need a cache")
         found = self._cached.find(digests)
         self._digests.append(digests)
         self._seen[found[found >= 0]] = True
+        missing = np.flatnonzero(found < 0).tolist()
+        fresh = iter(rows_at(missing))
         outcomes: list[Outcome] = []
         record = self._cached.record
         raw: bytes | None
-        for row, index in zip(rows, found.tolist(), strict=True):
+        for index in found.tolist():
             if index >= 0:
                 raw = record(index)
                 outcomes.append(decode(raw))
             else:
-                outcome = self.outcome(row)
+                outcome = self.outcome(next(fresh))
                 raw = encode(outcome)
-                self.normalised += 1
                 outcomes.append(outcome)
             self._records.append(raw)
+        self.normalised += len(missing)
         return outcomes
 
     @property
@@ -96,3 +106,27 @@ class RowOutcomes:
             return  # every row came from the cache and every cached row is still in the file
         digests = np.concatenate(self._digests) if self._digests else np.zeros((0, DIGEST_BYTES), np.uint8)
         self._cache.save(self._fingerprint, digests, self._records)
+
+
+def row_batches(rows: Iterator[Row], outcomes: RowOutcomes, name_column: int | None, keep_rows: bool) -> Iterator[Batch]:
+    """A read's rows (from readers.TableStream) a batch at a time, with their outcomes."""
+    while batch := list(itertools.islice(rows, BATCH_ROWS)):
+        yield outcomes.batch(batch), [cell(row, name_column) for row in batch], batch if keep_rows else None
+
+
+def arrow_batches(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None, keep_rows: bool) -> Iterator[Batch]:
+    """A clean CSV file's rows (arrowcsv.py) a batch at a time: digested in Arrow, rows built only where needed."""
+    where = digest_columns(outcomes.columns)
+    for offset in range(0, csv.table.num_rows, BATCH_ROWS):
+        part = csv.table.slice(offset, BATCH_ROWS)
+        rows: list[Row] | None = list(zip(*(c.to_pylist() for c in part.columns), strict=True)) if keep_rows else None
+
+        def rows_at(at: list[int], part: pa.Table = part, rows: list[Row] | None = rows) -> Sequence[Row]:
+            if rows is not None:
+                return [rows[i] for i in at]
+            taken = part.take(pa.array(at, type=pa.int64()))
+            return list(zip(*(c.to_pylist() for c in taken.columns), strict=True))
+
+        found = outcomes.digested(row_digests([part.column(i) for i in where], outcomes.salt), rows_at)
+        names = [] if name_column is None else [v.strip() or None for v in part.column(name_column).to_pylist()]
+        yield found, names or [None] * part.num_rows, rows
