@@ -25,8 +25,9 @@ from cleanroom.errors import InputError
 from cleanroom_client.inputs import rowcache
 from cleanroom_client.inputs.accounts import LoadResult, RowCache, load_accounts
 from cleanroom_client.inputs.arrowcsv import read_clean_csv
-from cleanroom_client.inputs.rowcache import MAGIC
+from cleanroom_client.inputs.rowcache import MAGIC, outcomes_of, records_of
 from cleanroom_client.inputs.rowdigest import row_digests
+from cleanroom_client.inputs.rowkeys import MatchKey
 
 HEADER = ["Account Name", "Website", "Type", "Billing Country", "Notes"]
 DOMAINS = ["acme.com", "www.acme.com", "globex.co.uk", "gmail.com", "n/a", "", "initech.io", "http://umbrella.org/x", "localhost"]
@@ -233,12 +234,13 @@ def test_lookup_needs_the_whole_digest(tmp_path: Path) -> None:
     stored = np.zeros((1, 16), dtype=np.uint8)
     stored[0, 15] = 1
     cache = RowCache(tmp_path / "rows.bin")
-    cache.save("fp", stored, [b"acme.com\x1f\x1fcustomer"])
+    outcome = ((MatchKey("domain", "acme.com"), MatchKey("name", "acme|us")), "customer")
+    cache.save("fp", stored, records_of([outcome]))
     rows = cache.open("fp")
     probe = np.zeros((2, 16), dtype=np.uint8)
     probe[1, 15] = 1
     assert rows.find(probe).tolist() == [-1, 0]
-    assert rows.record(0) == b"acme.com\x1f\x1fcustomer"
+    assert outcomes_of(rows.take(np.array([0]))) == [outcome]
     assert len(cache.open("other fingerprint")) == 0
 
 

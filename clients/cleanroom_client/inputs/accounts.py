@@ -100,28 +100,23 @@ def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[
     def fields_of(cells: Row | None) -> Mapping[str, str]:
         return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells, strict=False) if v not in (None, "")}
 
-    accounts = []
+    accounts: list[Account] = []
+    append = accounts.append
+    single: dict[str, tuple[str, ...]] = {}  # population -> its one-population tuple, shared
     populations: tuple[str, ...]
     for node, cand in enumerate(candidates):
-        candidates[node] = None  # each candidate is freed once its account exists
-        if roots[node] != node or cand is None:
+        if cand is None or roots[node] != node:
             continue
-        members = members_of.pop(node, None)
-        if members is None:
-            populations = (cand.population,)
-            accounts.append(
-                Account(
-                    rows=(cand.row,),
-                    keys=cand.keys if len(cand.keys) == 1 else tuple(sorted(set(cand.keys))),
-                    populations=shared.setdefault(populations, populations),
-                    name=cand.name,
-                    domain=cand.domain,
-                    fields=fields_of(cand.cells),
-                )
-            )
+        candidates[node] = None  # each candidate is freed once its account exists
+        members = members_of.pop(node, None) if members_of else None
+        if members is None:  # most accounts: one row (positional arguments: this loop runs a million times)
+            populations = single.get(cand.population) or single.setdefault(cand.population, (cand.population,))
+            keys = cand.keys if len(cand.keys) == 1 else tuple(sorted(set(cand.keys)))
+            fields = _NO_FIELDS if cand.cells is None else fields_of(cand.cells)
+            append(Account((cand.row,), keys, shared.setdefault(populations, populations), cand.name, cand.domain, fields))
             continue
         populations = tuple(sorted({m.population for m in members}))
-        accounts.append(
+        append(
             Account(
                 rows=tuple(m.row for m in members),
                 keys=tuple(sorted({k for m in members for k in m.keys})),
@@ -131,6 +126,7 @@ def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[
                 fields=fields_of(members[0].cells),
             )
         )
+    candidates.clear()
     return accounts
 
 

@@ -7,11 +7,11 @@ kept (an inserted row shifts them): the load recomputes them.
 
 One cache file per file source and options (``RowCache.for_source``) holds the
 rows of the latest read only, so it never grows past one read of the file:
-about 16 bytes of digest plus the record text (~40 bytes) a row. Layout:
+about 16 bytes of digest plus the record (~30 bytes) a row. Layout:
 
-    MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "blob"},
+    MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "records"},
     rows x 16-byte digests sorted by their first 8 bytes (read as little-endian uint64),
-    the records in the same order, UTF-8, separated by RS (0x1e),
+    the records in the same order: an Arrow IPC stream (domain, name key, population or reason),
     a 32-byte BLAKE2b of everything before it (a truncated or edited file is detected).
 
 A file of another normaliser version or fingerprint is ignored (debug log)
@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES
 from cleanroom_client.inputs.rowkeys import MatchKey
@@ -39,36 +41,45 @@ from cleanroom_client.inputs.version import NORMALISER_VERSION
 log = logging.getLogger(__name__)
 
 MAGIC = b"CLEANROOM-ROWCACHE\n"
-_RS, _US, _REJECTED = "\x1e", "\x1f", "!"  # record and field separators; a rejected row's record starts with "!"
-_RS_BYTE = 0x1E
 _CHECK_BYTES = 32
+# A row's record: its domain key, its name key ("" when none) and its population, or why it was rejected
+# (no key). The text is dictionary-encoded: a file has a handful of populations.
+RECORDS = pa.schema([("domain", pa.string()), ("name", pa.string()), ("text", pa.string())])
 
 Outcome = tuple[tuple[MatchKey, ...], str]  # (keys, population), or ((), why the row was rejected)
 
 
-def encode(outcome: Outcome) -> bytes | None:
-    """The record of a row's outcome; None when its text cannot be kept unambiguously (the row is not cached)."""
-    keys, text = outcome
-    if not keys:
-        return None if _RS in text else (_REJECTED + text).encode()
-    domain = next((k.value for k in keys if k.kind == "domain"), "")
-    name = next((k.value for k in keys if k.kind == "name"), "")
-    fields = (domain, name, text)
-    if any(_US in f or _RS in f for f in fields) or domain.startswith(_REJECTED):
-        return None
-    return _US.join(fields).encode()
+def records_of(outcomes: Sequence[Outcome]) -> pa.Table:
+    """The records of rows' outcomes (``outcomes_of``'s inverse)."""
+    domains, names, texts = [], [], []
+    for keys, text in outcomes:
+        domains.append(next((k.value for k in keys if k.kind == "domain"), ""))
+        names.append(next((k.value for k in keys if k.kind == "name"), ""))
+        texts.append(text)
+    return pa.table([pa.array(domains, pa.string()), pa.array(names, pa.string()), pa.array(texts, pa.string())], schema=RECORDS)
 
 
-def decode(raw: bytes) -> Outcome:
-    """The outcome a record holds (``encode``'s inverse)."""
-    record = raw.decode()
-    if record.startswith(_REJECTED):
-        return (), record[1:]
-    domain, name, population = record.split(_US)
-    if domain and not name:
-        return (MatchKey("domain", domain),), population
-    keys = ((MatchKey("domain", domain),) if domain else ()) + ((MatchKey("name", name),) if name else ())
-    return keys, population
+def outcomes_of(records: pa.Table) -> list[Outcome]:
+    """The outcomes the records hold, in order: keys in row_keys' order (domain, then name)."""
+    domains = records.column(0).to_pylist()
+    names = records.column(1).to_pylist()
+    text = records.column(2)
+    if pa.types.is_dictionary(text.type):  # one Python string per population, not per row
+        text = text.combine_chunks()
+        words = text.dictionary.to_pylist()
+        texts = [words[i] for i in text.indices.to_pylist()]
+    else:
+        texts = text.to_pylist()
+    out: list[Outcome] = []
+    for domain, name, population in zip(domains, names, texts, strict=True):
+        if name:
+            keys: tuple[MatchKey, ...] = (
+                (MatchKey("domain", domain), MatchKey("name", name)) if domain else (MatchKey("name", name),)
+            )
+        else:
+            keys = (MatchKey("domain", domain),) if domain else ()
+        out.append((keys, population))
+    return out
 
 
 def _prefixes(digests: np.ndarray) -> np.ndarray:
@@ -77,27 +88,17 @@ def _prefixes(digests: np.ndarray) -> np.ndarray:
 
 
 class CachedRows:
-    """The records of a previous read, looked up by digest (vectorised: binary search over the sorted prefixes).
+    """The records of a previous read, looked up by digest (vectorised: binary search over the sorted prefixes)."""
 
-    The records stay one UTF-8 blob with their offsets: a million Python strings would cost ~100 MB.
-    """
-
-    def __init__(self, digests: np.ndarray, blob: bytes) -> None:
+    def __init__(self, digests: np.ndarray, records: pa.Table) -> None:
+        if len(digests) != records.num_rows:
+            raise ValueError("record count does not match the digests")
         self.digests = digests  # (n, 16) uint8, sorted by prefix, one row per prefix
-        self._blob = blob
-        ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == _RS_BYTE) if len(digests) else np.zeros(0, np.int64)
-        self._ends = np.append(ends, len(blob)).astype(np.int64) if len(digests) else ends.astype(np.int64)
-        if len(self._ends) != len(digests):
-            raise ValueError("record count does not match the header")
-        self._starts = np.concatenate(([0], self._ends[:-1] + 1)).astype(np.int64) if len(digests) else self._ends
+        self.records = records
         self._prefix = _prefixes(digests)
 
     def __len__(self) -> int:
         return len(self.digests)
-
-    def record(self, index: int) -> bytes:
-        """The record (UTF-8) at ``index``, as ``find`` returned it."""
-        return self._blob[self._starts[index] : self._ends[index]]
 
     def find(self, digests: np.ndarray) -> np.ndarray:
         """For each digest, the index of its record, or -1 when it is not cached."""
@@ -109,8 +110,12 @@ class CachedRows:
         hit = (self._prefix[at] == wanted) & (self.digests[at] == digests).all(axis=1)
         return np.where(hit, at, -1).astype(np.int64)
 
+    def take(self, indexes: np.ndarray) -> pa.Table:
+        """The records at ``indexes`` (as ``find`` gave them)."""
+        return self.records.take(pa.array(indexes, type=pa.int64()))
 
-EMPTY = CachedRows(np.zeros((0, DIGEST_BYTES), dtype=np.uint8), b"")
+
+EMPTY = CachedRows(np.zeros((0, DIGEST_BYTES), dtype=np.uint8), RECORDS.empty_table())
 
 
 class RowCache:
@@ -152,24 +157,27 @@ class RowCache:
             return EMPTY
         return rows
 
-    def save(self, fingerprint: str, digests: np.ndarray, records: Sequence[bytes | None]) -> None:
-        """Keep exactly these rows (a read's digests and records, in any order; None records are not kept)."""
-        keep = np.fromiter((r is not None for r in records), dtype=bool, count=len(records))
-        digests = digests[keep]
-        kept = [r for r in records if r is not None]
+    def save(self, fingerprint: str, digests: np.ndarray, records: pa.Table) -> None:
+        """Keep exactly these rows (a read's digests and their records, in any order)."""
         prefix = _prefixes(digests)
         order = np.argsort(prefix, kind="stable")
         first = np.ones(len(order), dtype=bool)  # one row per prefix: duplicate rows share a digest
         first[1:] = prefix[order][1:] != prefix[order][:-1]
         order = order[first]
-        blob = b"\x1e".join([kept[i] for i in order])
-        header = {"normaliser": NORMALISER_VERSION, "fingerprint": fingerprint, "rows": len(order), "blob": len(blob)}
+        kept = records.take(pa.array(order, type=pa.int64()))
+        text = pc.dictionary_encode(kept.column(2).cast(pa.string()))
+        kept = pa.table([kept.column(0), kept.column(1), text], names=RECORDS.names).combine_chunks()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, kept.schema) as writer:
+            writer.write_table(kept)
+        blob = sink.getvalue().to_pybytes()
+        header = {"normaliser": NORMALISER_VERSION, "fingerprint": fingerprint, "rows": len(order), "records": len(blob)}
         body = MAGIC + json.dumps(header).encode() + b"\n" + digests[order].tobytes() + blob
         _write_private(self.path, body + hashlib.blake2b(body, digest_size=_CHECK_BYTES).digest())
 
 
 def _parse(data: bytes) -> tuple[dict[str, object], CachedRows]:
-    """The header, digests and records of a cache file; ValueError when it is not one, or damaged."""
+    """The header and rows of a cache file; ValueError when it is not one, or damaged."""
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _CHECK_BYTES:
         raise ValueError("not a row cache file")
     body, check = data[:-_CHECK_BYTES], data[-_CHECK_BYTES:]
@@ -177,12 +185,18 @@ def _parse(data: bytes) -> tuple[dict[str, object], CachedRows]:
         raise ValueError("checksum mismatch: truncated or changed")
     end = body.index(b"\n", len(MAGIC))
     header = json.loads(body[len(MAGIC) : end])
-    rows, size = int(header["rows"]), int(header["blob"])
+    rows, size = int(header["rows"]), int(header["records"])
     start = end + 1
     if len(body) != start + rows * DIGEST_BYTES + size:
         raise ValueError("sizes do not add up")
     digests = np.frombuffer(body, dtype=np.uint8, count=rows * DIGEST_BYTES, offset=start).reshape(rows, DIGEST_BYTES)
-    return header, CachedRows(digests, body[start + rows * DIGEST_BYTES :])
+    try:
+        records = pa.ipc.open_stream(pa.py_buffer(body[start + rows * DIGEST_BYTES :])).read_all()
+    except pa.ArrowException as exc:
+        raise ValueError(f"records unreadable: {exc}") from None
+    if records.schema.names != RECORDS.names:
+        raise ValueError("records of another layout")
+    return header, CachedRows(digests, records)
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -19,7 +19,7 @@ from cleanroom_client.inputs.arrowcsv import ArrowCsv
 from cleanroom_client.inputs.columns import ColumnMap
 from cleanroom_client.inputs.populations import StageMap
 from cleanroom_client.inputs.readers import BATCH_ROWS, Row
-from cleanroom_client.inputs.rowcache import Outcome, RowCache, decode, encode
+from cleanroom_client.inputs.rowcache import RECORDS, Outcome, RowCache, outcomes_of, records_of
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES, digest_columns, fingerprint, row_digests
 from cleanroom_client.inputs.rowkeys import cell, row_keys
 
@@ -38,8 +38,10 @@ class RowOutcomes:
         self._cache = cache
         self._fingerprint = fingerprint(columns, stages, default_population, name_key)
         self._cached = cache.open(self._fingerprint) if cache is not None else None
-        self._digests: list[np.ndarray] = []
-        self._records: list[bytes | None] = []
+        self._hits: list[np.ndarray] = []  # per batch: the cached rows found, and their digests
+        self._hit_digests: list[np.ndarray] = []
+        self._fresh: list[Outcome] = []  # the rows normalised, and their digests
+        self._fresh_digests: list[np.ndarray] = []
         self._seen = np.zeros(len(self._cached) if self._cached is not None else 0, dtype=bool)  # cached rows still in the file
         self.normalised = 0  # rows that were not in the cache
 
@@ -74,24 +76,20 @@ class RowOutcomes:
         if self._cached is None:
             raise ValueError("digested rows need a cache")
         found = self._cached.find(digests)
-        self._digests.append(digests)
-        self._seen[found[found >= 0]] = True
-        missing = np.flatnonzero(found < 0).tolist()
-        fresh = iter(rows_at(missing))
-        outcomes: list[Outcome] = []
-        record = self._cached.record
-        raw: bytes | None
-        for index in found.tolist():
-            if index >= 0:
-                raw = record(index)
-                outcomes.append(decode(raw))
-            else:
-                outcome = self.outcome(next(fresh))
-                raw = encode(outcome)
-                outcomes.append(outcome)
-            self._records.append(raw)
+        hits = found >= 0
+        self._seen[found[hits]] = True
+        self._hits.append(found[hits])
+        self._hit_digests.append(digests[hits])
+        missing = np.flatnonzero(~hits).tolist()
+        if not missing:
+            return outcomes_of(self._cached.take(found))
+        fresh = [self.outcome(row) for row in rows_at(missing)]
+        self._fresh.extend(fresh)
+        self._fresh_digests.append(digests[~hits])
         self.normalised += len(missing)
-        return outcomes
+        cached = iter(outcomes_of(self._cached.take(found[hits])))
+        new = iter(fresh)
+        return [next(cached) if hit else next(new) for hit in hits.tolist()]
 
     @property
     def salt(self) -> str:
@@ -104,8 +102,12 @@ class RowOutcomes:
             return
         if self.normalised == 0 and self._seen.all():
             return  # every row came from the cache and every cached row is still in the file
-        digests = np.concatenate(self._digests) if self._digests else np.zeros((0, DIGEST_BYTES), np.uint8)
-        self._cache.save(self._fingerprint, digests, self._records)
+        hits = np.concatenate(self._hits) if self._hits else np.zeros(0, np.int64)
+        records = pa.concat_tables([self._cached.take(hits).cast(RECORDS), records_of(self._fresh)])
+        digests = (
+            np.concatenate([*self._hit_digests, *self._fresh_digests]) if len(records) else np.zeros((0, DIGEST_BYTES), np.uint8)
+        )
+        self._cache.save(self._fingerprint, digests, records)
 
 
 def row_batches(rows: Iterator[Row], outcomes: RowOutcomes, name_column: int | None, keep_rows: bool) -> Iterator[Batch]:
@@ -116,7 +118,8 @@ def row_batches(rows: Iterator[Row], outcomes: RowOutcomes, name_column: int | N
 
 def arrow_batches(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None, keep_rows: bool) -> Iterator[Batch]:
     """A clean CSV file's rows (arrowcsv.py) a batch at a time: digested in Arrow, rows built only where needed."""
-    where = digest_columns(outcomes.columns)
+    # One query over the whole file: DuckDB spreads it over every core.
+    digests = row_digests([csv.table.column(i) for i in digest_columns(outcomes.columns)], outcomes.salt)
     for offset in range(0, csv.table.num_rows, BATCH_ROWS):
         part = csv.table.slice(offset, BATCH_ROWS)
         rows: list[Row] | None = list(zip(*(c.to_pylist() for c in part.columns), strict=True)) if keep_rows else None
@@ -127,6 +130,6 @@ def arrow_batches(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None,
             taken = part.take(pa.array(at, type=pa.int64()))
             return list(zip(*(c.to_pylist() for c in taken.columns), strict=True))
 
-        found = outcomes.digested(row_digests([part.column(i) for i in where], outcomes.salt), rows_at)
+        found = outcomes.digested(digests[offset : offset + BATCH_ROWS], rows_at)
         names = [] if name_column is None else [v.strip() or None for v in part.column(name_column).to_pylist()]
         yield found, names or [None] * part.num_rows, rows
