@@ -170,26 +170,34 @@ class RowCache:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, kept.schema) as writer:
             writer.write_table(kept)
-        blob = sink.getvalue().to_pybytes()
-        header = {"normaliser": NORMALISER_VERSION, "fingerprint": fingerprint, "rows": len(order), "records": len(blob)}
-        body = MAGIC + json.dumps(header).encode() + b"\n" + digests[order].tobytes() + blob
-        _write_private(self.path, body + hashlib.blake2b(body, digest_size=_CHECK_BYTES).digest())
+        blob = sink.getvalue()
+        header = {"normaliser": NORMALISER_VERSION, "fingerprint": fingerprint, "rows": len(order), "records": blob.size}
+        parts: list[bytes | memoryview] = [
+            MAGIC + json.dumps(header).encode() + b"\n",
+            digests[order].tobytes(),
+            memoryview(blob),
+        ]
+        check = hashlib.blake2b(digest_size=_CHECK_BYTES)
+        for part in parts:
+            check.update(part)
+        _write_private(self.path, [*parts, check.digest()])
 
 
 def _parse(data: bytes) -> tuple[dict[str, object], CachedRows]:
     """The header and rows of a cache file; ValueError when it is not one, or damaged."""
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _CHECK_BYTES:
         raise ValueError("not a row cache file")
-    body, check = data[:-_CHECK_BYTES], data[-_CHECK_BYTES:]
+    view = memoryview(data)  # slices of a 50 MB file without copying it
+    body, check = view[:-_CHECK_BYTES], data[-_CHECK_BYTES:]
     if hashlib.blake2b(body, digest_size=_CHECK_BYTES).digest() != check:
         raise ValueError("checksum mismatch: truncated or changed")
-    end = body.index(b"\n", len(MAGIC))
-    header = json.loads(body[len(MAGIC) : end])
+    end = data.index(b"\n", len(MAGIC))
+    header = json.loads(data[len(MAGIC) : end])
     rows, size = int(header["rows"]), int(header["records"])
     start = end + 1
     if len(body) != start + rows * DIGEST_BYTES + size:
         raise ValueError("sizes do not add up")
-    digests = np.frombuffer(body, dtype=np.uint8, count=rows * DIGEST_BYTES, offset=start).reshape(rows, DIGEST_BYTES)
+    digests = np.frombuffer(data, dtype=np.uint8, count=rows * DIGEST_BYTES, offset=start).reshape(rows, DIGEST_BYTES)
     try:
         records = pa.ipc.open_stream(pa.py_buffer(body[start + rows * DIGEST_BYTES :])).read_all()
     except pa.ArrowException as exc:
@@ -199,13 +207,14 @@ def _parse(data: bytes) -> tuple[dict[str, object], CachedRows]:
     return header, CachedRows(digests, records)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, readable by the owner only (the records hold the party's domains)."""
+def _write_private(path: Path, parts: Sequence[bytes | memoryview]) -> None:
+    """Write ``parts`` to ``path`` atomically, readable by the owner only (the records hold the party's domains)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for part in parts:
+                fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -40,7 +40,7 @@ class RowOutcomes:
         self._cached = cache.open(self._fingerprint) if cache is not None else None
         self._hits: list[np.ndarray] = []  # per batch: the cached rows found, and their digests
         self._hit_digests: list[np.ndarray] = []
-        self._fresh: list[Outcome] = []  # the rows normalised, and their digests
+        self._fresh: list[pa.Table] = []  # per batch: the records of the rows normalised, and their digests
         self._fresh_digests: list[np.ndarray] = []
         self._seen = np.zeros(len(self._cached) if self._cached is not None else 0, dtype=bool)  # cached rows still in the file
         self.normalised = 0  # rows that were not in the cache
@@ -84,7 +84,7 @@ class RowOutcomes:
         if not missing:
             return outcomes_of(self._cached.take(found))
         fresh = [self.outcome(row) for row in rows_at(missing)]
-        self._fresh.extend(fresh)
+        self._fresh.append(records_of(fresh))
         self._fresh_digests.append(digests[~hits])
         self.normalised += len(missing)
         cached = iter(outcomes_of(self._cached.take(found[hits])))
@@ -103,7 +103,7 @@ class RowOutcomes:
         if self.normalised == 0 and self._seen.all():
             return  # every row came from the cache and every cached row is still in the file
         hits = np.concatenate(self._hits) if self._hits else np.zeros(0, np.int64)
-        records = pa.concat_tables([self._cached.take(hits).cast(RECORDS), records_of(self._fresh)])
+        records = pa.concat_tables([self._cached.take(hits).cast(RECORDS), *self._fresh])
         digests = (
             np.concatenate([*self._hit_digests, *self._fresh_digests]) if len(records) else np.zeros((0, DIGEST_BYTES), np.uint8)
         )
@@ -117,9 +117,18 @@ def row_batches(rows: Iterator[Row], outcomes: RowOutcomes, name_column: int | N
 
 
 def arrow_batches(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None, keep_rows: bool) -> Iterator[Batch]:
-    """A clean CSV file's rows (arrowcsv.py) a batch at a time: digested in Arrow, rows built only where needed."""
+    """A clean CSV file's rows (arrowcsv.py) a batch at a time: digested in Arrow, rows built only where needed.
+
+    Without ``keep_rows`` only the cells normalisation reads are kept (``csv.table`` loses the other
+    columns: a million rows' notes and owners are memory the accounts need), and the rows the cache
+    misses are built with the other cells empty.
+    """
+    where = digest_columns(outcomes.columns)
     # One query over the whole file: DuckDB spreads it over every core.
-    digests = row_digests([csv.table.column(i) for i in digest_columns(outcomes.columns)], outcomes.salt)
+    digests = row_digests([csv.table.column(i) for i in where], outcomes.salt)
+    width = csv.table.num_columns
+    used = list(range(width)) if keep_rows else sorted({*where, *([] if name_column is None else [name_column])})
+    csv.table = csv.table.select(used)
     for offset in range(0, csv.table.num_rows, BATCH_ROWS):
         part = csv.table.slice(offset, BATCH_ROWS)
         rows: list[Row] | None = list(zip(*(c.to_pylist() for c in part.columns), strict=True)) if keep_rows else None
@@ -127,9 +136,15 @@ def arrow_batches(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None,
         def rows_at(at: list[int], part: pa.Table = part, rows: list[Row] | None = rows) -> Sequence[Row]:
             if rows is not None:
                 return [rows[i] for i in at]
-            taken = part.take(pa.array(at, type=pa.int64()))
-            return list(zip(*(c.to_pylist() for c in taken.columns), strict=True))
+            cells = [c.to_pylist() for c in part.take(pa.array(at, type=pa.int64())).columns]
+            built = []
+            for k in range(len(at)):
+                row: list[str | None] = [None] * width
+                for j, i in enumerate(used):
+                    row[i] = cells[j][k]
+                built.append(tuple(row))
+            return built
 
         found = outcomes.digested(digests[offset : offset + BATCH_ROWS], rows_at)
-        names = [] if name_column is None else [v.strip() or None for v in part.column(name_column).to_pylist()]
+        names = [] if name_column is None else [v.strip() or None for v in part.column(used.index(name_column)).to_pylist()]
         yield found, names or [None] * part.num_rows, rows
