@@ -60,6 +60,7 @@ def _map(args: argparse.Namespace) -> int:
         result = send_map(remote, profile, ready, args.chunk_points, args.wait)
     agreement, status = ready.agreement, result.status
     read = {"file": str(ready.loaded.source), **ready.loaded.read.describe()}  # what was skipped, for machines too
+    read["rows_normalised"] = ready.loaded.normalised  # the other rows came from the row cache
     if result.view is None:
         if args.json:
             print_json(
