@@ -278,15 +278,25 @@ def test_fast_csv_path_reads_what_the_python_reader_reads(tmp_path: Path, name: 
         ]
 
 
-def test_fast_csv_path_keeps_the_exact_error(tmp_path: Path) -> None:
+BAD = {
+    "surplus field": (b"Website,Type\nacme.com,Customer\nglobex.com,Prospect,surplus\n", "line 3"),
+    "unclosed quote": (b'Website,Type,Name\nacme.com,"Customer,x\nglobex.com,Prospect,y\n', "line 2"),
+    "NUL bytes": (b"Website,Type\nacme.com,Cust\x00omer\n", "NUL"),
+    "no data rows": (b"Website,Type\n", "no data rows"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_fast_csv_path_keeps_the_exact_error(tmp_path: Path, name: str) -> None:
+    content, where = BAD[name]
     path = tmp_path / "accounts.csv"
-    path.write_bytes(b"Website,Type\nacme.com,Customer\nglobex.com,Prospect,surplus\n")
+    path.write_bytes(content)
     with pytest.raises(InputError) as reference:
         load_accounts(path)
     with pytest.raises(InputError) as cached:
         load_accounts(path, cache=RowCache(tmp_path / "rows.bin"))
     assert str(cached.value) == str(reference.value)
-    assert "line 3" in str(cached.value)
+    assert where in str(cached.value)
 
 
 ARROW_READS = {"bom", "clean", "crlf, no final newline", "semicolons, quotes", "whitespace cells"}
