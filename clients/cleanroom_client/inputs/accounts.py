@@ -28,7 +28,7 @@ from cleanroom_client.inputs.populations import StageMap, valid_population
 from cleanroom_client.inputs.readers import Row, TableStream, check_file
 from cleanroom_client.inputs.readreport import ReadReport
 from cleanroom_client.inputs.rowcache import RowCache
-from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, domain_of
+from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected
 from cleanroom_client.inputs.rowoutcomes import Batch, RowOutcomes, arrow_batches, row_batches
 
 __all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "RowCache", "load_accounts"]
@@ -196,13 +196,15 @@ def _candidates(batches: Iterator[Batch]) -> tuple[list[Rejected], list[_Candida
     rejected: list[Rejected] = []
     candidates: list[_Candidate | None] = []
     groups = KeyGroups()
+    add, keep = groups.add, candidates.append  # bound once: this loop runs once per row
     number = 0
     for outcomes, names, rows in batches:
-        for at, (keys, text) in enumerate(outcomes):
-            number += 1
+        for at, (keys, text) in enumerate(outcomes, start=number):
             if not keys:
-                rejected.append(Rejected(number, text))
+                rejected.append(Rejected(at + 1, text))
                 continue
-            groups.add(keys)
-            candidates.append(_Candidate(number, keys, text, names[at], domain_of(keys), None if rows is None else rows[at]))
+            add(keys)
+            domain = keys[0].value if keys[0].kind == "domain" else None  # rowkeys.domain_of, inline
+            keep(_Candidate(at + 1, keys, text, names[at - number], domain, None if rows is None else rows[at - number]))
+        number += len(outcomes)
     return rejected, candidates, array("q", map(groups.find, range(len(candidates)))), number
