@@ -129,7 +129,8 @@ def main() -> int:
     else:
         for name, r in runs.items():
             print(
-                f"{name:22s} {r.rows:>10,} rows {r.seconds:7.2f} s {r.rows / r.seconds:>10,.0f} rows/s  ({r.normalised:,} normalised)"
+                f"{name:22s} {r.rows:>10,} rows {r.seconds:7.2f} s (CPU {r.cpu:6.2f} s) {r.rows / r.seconds:>10,.0f} rows/s"
+                f"  ({r.normalised:,} normalised)"
             )
         rest = {k: v for k, v in report.items() if k not in ("rows", "seconds", "cpu_seconds", "rows_per_second", "normalised")}
         print(json.dumps(rest))
