@@ -111,10 +111,13 @@ def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[
         candidates[node] = None  # each candidate is freed once its account exists
         members = members_of.pop(node, None) if members_of else None
         if members is None:  # most accounts: one row (positional arguments: this loop runs a million times)
-            populations = single.get(cand.population) or single.setdefault(cand.population, (cand.population,))
+            found = single.get(cand.population)
+            if found is None:
+                populations = (cand.population,)
+                found = single[cand.population] = shared.setdefault(populations, populations)
             keys = cand.keys if len(cand.keys) == 1 else tuple(sorted(set(cand.keys)))
             fields = _NO_FIELDS if cand.cells is None else fields_of(cand.cells)
-            append(Account((cand.row,), keys, shared.setdefault(populations, populations), cand.name, cand.domain, fields))
+            append(Account((cand.row,), keys, found, cand.name, cand.domain, fields))
             continue
         populations = tuple(sorted({m.population for m in members}))
         append(
