@@ -307,3 +307,14 @@ def test_only_clean_files_take_the_arrow_path(tmp_path: Path, name: str) -> None
     path = tmp_path / "accounts.csv"
     path.write_bytes(MESSY[name])
     assert (read_clean_csv(path) is not None) == (name in ARROW_READS)
+
+
+def test_a_cache_that_cannot_be_written_costs_only_a_warning(
+    tmp_path: Path, accounts_csv: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    cache = RowCache(tmp_path / "not-a-folder" / "rows.bin")
+    with caplog.at_level(logging.WARNING):
+        result = load_accounts(accounts_csv, cache=cache)
+    assert summary(result) == summary(load_accounts(accounts_csv))
+    assert any("cannot be written" in r.getMessage() for r in caplog.records)

@@ -10,6 +10,7 @@ plain normaliser.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -25,6 +26,9 @@ from cleanroom_client.inputs.rowkeys import cell, row_keys
 
 # A batch of rows: their outcomes, their (stripped) names, and the rows themselves when the caller keeps fields.
 Batch = tuple[list[Outcome], list[str | None], Sequence[Row] | None]
+
+
+log = logging.getLogger(__name__)
 
 
 class RowOutcomes:
@@ -107,7 +111,12 @@ class RowOutcomes:
         digests = (
             np.concatenate([*self._hit_digests, *self._fresh_digests]) if len(records) else np.zeros((0, DIGEST_BYTES), np.uint8)
         )
-        self._cache.save(self._fingerprint, digests, records)
+        try:
+            self._cache.save(self._fingerprint, digests, records)
+        except OSError as exc:  # the read is done and right: a cache that cannot be kept only costs the next read
+            log.warning(
+                "row cache %s cannot be written (%s); the next read normalises every row", self._cache.path, exc.strerror or exc
+            )
 
 
 def row_batches(rows: Iterator[Row], outcomes: RowOutcomes, name_column: int | None, keep_rows: bool) -> Iterator[Batch]:
