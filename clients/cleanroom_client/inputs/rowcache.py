@@ -17,7 +17,7 @@ about 16 bytes of digest plus the record (~30 bytes) a row. Layout:
 A file of another normaliser version or fingerprint is ignored (debug log)
 and replaced by the next save; a corrupt one is ignored with a warning. It
 is written 0600 to a temporary file and renamed, so a reader never sees half
-of it.
+of it (not fsynced: one cut short by a crash fails its checksum).
 """
 
 from __future__ import annotations
@@ -215,8 +215,7 @@ def _write_private(path: Path, parts: Sequence[bytes | memoryview]) -> None:
         with os.fdopen(fd, "wb") as fh:
             for part in parts:
                 fh.write(part)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # No fsync: a file cut short by a crash fails its checksum and is rebuilt, which costs one read.
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
