@@ -12,6 +12,7 @@ from cleanroom.terminal.views import print_overlap
 from cleanroom_client.commands._common import add_json, print_alerts, session
 from cleanroom_client.commands._map_all import map_all_command
 from cleanroom_client.commands._read_report import print_read_report
+from cleanroom_client.commands._row_cache import row_cache
 from cleanroom_client.features.map_workflow import MapReady, ready_map, send_map
 from cleanroom_client.inputs.accounts import LoadResult, load_accounts
 
@@ -41,6 +42,7 @@ def load(args: argparse.Namespace, name_key: bool, keep_fields: bool = True) -> 
         default_population=args.default_population,
         name_key=name_key,
         keep_fields=keep_fields,
+        cache=row_cache(args, name_key),
     )
 
 
@@ -58,6 +60,7 @@ def _map(args: argparse.Namespace) -> int:
         result = send_map(remote, profile, ready, args.chunk_points, args.wait)
     agreement, status = ready.agreement, result.status
     read = {"file": str(ready.loaded.source), **ready.loaded.read.describe()}  # what was skipped, for machines too
+    read["rows_normalised"] = ready.loaded.normalised  # the other rows came from the row cache
     change = ready.prepared.change
     if change is not None:  # a continuous agreement: the change sent, or why everything was
         read["upload"] = change.describe()
@@ -138,6 +141,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--peer-fingerprint",
         metavar="FP",
         help="the partner's encryption key fingerprint as it told you (out of band); refuse to seal to any other key",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="normalise every row again (by default rows unchanged since the last map of FILE come from the profile's row cache)",
     )
     add_file_options(p)
     add_json(p)

@@ -15,20 +15,25 @@ import gc
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
+
 from cleanroom.errors import InputError
+from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
 from cleanroom_client.inputs.columns import ColumnMap, no_population_column, resolve_columns
 from cleanroom_client.inputs.grouping import KeyGroups
 from cleanroom_client.inputs.populations import StageMap, valid_population
-from cleanroom_client.inputs.readers import Row, TableStream
+from cleanroom_client.inputs.readers import Row, TableStream, check_file
 from cleanroom_client.inputs.readreport import ReadReport
-from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected, cell, domain_of, row_keys
+from cleanroom_client.inputs.rowcache import RowCache
+from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected
+from cleanroom_client.inputs.rowoutcomes import Batch, RowOutcomes, arrow_batches, row_batches
 
-__all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "load_accounts"]
+__all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "RowCache", "load_accounts"]
 
 
 @dataclass(slots=True)
@@ -53,6 +58,7 @@ class LoadResult:
     rows_read: int
     columns: ColumnMap
     read: ReadReport = field(default_factory=ReadReport)  # encoding, skipped lines, formulas without a value
+    normalised: int = 0  # rows normalised by this load; the other rows' outcomes came from the row cache
 
     def totals(self) -> dict[str, object]:
         by_population = Counter(p for a in self.accounts for p in a.populations)
@@ -83,41 +89,38 @@ def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[
     in first-row order. Most rows are an account of their own and skip the grouping: a million rows
     of a CRM export must fit in memory as accounts.
     """
-    size = array("q", [0]) * len(candidates)
-    for root in roots:
-        size[root] += 1
+    root_of = np.frombuffer(roots, dtype=np.int64) if len(roots) else np.zeros(0, np.int64)
+    size = np.bincount(root_of, minlength=len(candidates))
     members_of: dict[int, list[_Candidate]] = {}
-    for node, root in enumerate(roots):
+    for node in np.flatnonzero(size[root_of] > 1).tolist():  # the few rows that share their account
         member = candidates[node]
-        if size[root] > 1 and member is not None:
-            members_of.setdefault(root, []).append(member)
+        if member is not None:
+            members_of.setdefault(roots[node], []).append(member)
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one object per distinct populations tuple
 
     def fields_of(cells: Row | None) -> Mapping[str, str]:
         return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells, strict=False) if v not in (None, "")}
 
-    accounts = []
+    accounts: list[Account] = []
+    append = accounts.append
+    single: dict[str, tuple[str, ...]] = {}  # population -> its one-population tuple, shared
     populations: tuple[str, ...]
     for node, cand in enumerate(candidates):
-        candidates[node] = None  # each candidate is freed once its account exists
-        if roots[node] != node or cand is None:
+        if cand is None or roots[node] != node:
             continue
-        members = members_of.pop(node, None)
-        if members is None:
-            populations = (cand.population,)
-            accounts.append(
-                Account(
-                    rows=(cand.row,),
-                    keys=cand.keys if len(cand.keys) == 1 else tuple(sorted(set(cand.keys))),
-                    populations=shared.setdefault(populations, populations),
-                    name=cand.name,
-                    domain=cand.domain,
-                    fields=fields_of(cand.cells),
-                )
-            )
+        candidates[node] = None  # each candidate is freed once its account exists
+        members = members_of.pop(node, None) if members_of else None
+        if members is None:  # most accounts: one row (positional arguments: this loop runs a million times)
+            found = single.get(cand.population)
+            if found is None:
+                populations = (cand.population,)
+                found = single[cand.population] = shared.setdefault(populations, populations)
+            keys = cand.keys if len(cand.keys) == 1 else tuple(sorted(set(cand.keys)))
+            fields = _NO_FIELDS if cand.cells is None else fields_of(cand.cells)
+            append(Account((cand.row,), keys, found, cand.name, cand.domain, fields))
             continue
         populations = tuple(sorted({m.population for m in members}))
-        accounts.append(
+        append(
             Account(
                 rows=tuple(m.row for m in members),
                 keys=tuple(sorted({k for m in members for k in m.keys})),
@@ -127,6 +130,7 @@ def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[
                 fields=fields_of(members[0].cells),
             )
         )
+    candidates.clear()
     return accounts
 
 
@@ -153,6 +157,7 @@ def load_accounts(
     default_population: str | None = None,
     name_key: bool = False,
     keep_fields: bool = True,
+    cache: RowCache | None = None,
 ) -> LoadResult:
     """Read ``path`` and return its deduplicated accounts and the rows rejected (with reasons).
 
@@ -163,46 +168,61 @@ def load_accounts(
     ``keep_fields=False`` leaves
     ``Account.fields`` empty: the file is streamed and only the keys are kept,
     which is what lets ``map`` take a million-row export in well under 1 GB.
+    With a ``cache`` (rowcache.py), rows read before under the same options are
+    not normalised again; the result is the same as without it.
     """
     if default_population is not None and not valid_population(default_population):
         raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer' or 'prospect'")
-    with TableStream(Path(path)) as table, _gc_paused():
+    source = Path(path)
+    # With a cache the read itself is most of the time left: a clean CSV file goes through Arrow (arrowcsv.py).
+    clean = read_clean_csv(source) if cache is not None and check_file(source) == "csv" else None
+    opened = nullcontext(clean) if clean is not None else TableStream(source)
+    with _gc_paused(), opened as table:
         columns = resolve_columns(
-            table.columns, str(table.path), key_column, name_column, population_column, country_column, require_key=not name_key
+            table.columns, str(source), key_column, name_column, population_column, country_column, require_key=not name_key
         )
         if columns.population_column is None and default_population is None:
-            raise no_population_column(str(table.path), table.columns)
+            raise no_population_column(str(source), table.columns)
         stages = StageMap.load(Path(population_map) if population_map is not None else None, deal_stages=columns.deal_stages)
-        rejected, candidates, roots, rows_read = _candidates(
-            table, columns, stages, default_population or "", name_key, keep_fields
-        )
+        outcomes = RowOutcomes(columns, stages, default_population or "", name_key, cache)
+        if isinstance(table, ArrowCsv):
+            batches = arrow_batches(table, outcomes, columns.name_column, keep_fields)
+        else:
+            batches = row_batches(table.rows(), outcomes, columns.name_column, keep_fields)
+        rejected, candidates, roots, rows_read = _candidates(batches)
         accounts = _merge(candidates, roots, columns.names)
-    return LoadResult(table.path, accounts, rejected, rows_read, columns, table.report)
+        outcomes.finish()
+    return LoadResult(source, accounts, rejected, rows_read, columns, table.report, outcomes.normalised)
 
 
-def _candidates(
-    table: TableStream, columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool, keep_fields: bool
-) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:
-    """The rows' account candidates and, for each, the root of its group (union-find over shared keys)."""
+def _candidates(batches: Iterator[Batch]) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:
+    """The rows' account candidates and, for each, the root of its group (union-find over shared keys).
+
+    While every row has one domain key only (no name keys), a group is the rows of one domain and its
+    root the first of them: a dictionary of domains gives the same roots as the union-find, faster.
+    """
     rejected: list[Rejected] = []
     candidates: list[_Candidate | None] = []
-    groups = KeyGroups()
-    where = columns.keys()
+    keep = candidates.append  # bound once: this loop runs once per row
+    first: dict[str, int] | None = {}  # domain -> its first candidate: the root while every row has one domain key only
+    roots: array[int] = array("q")
+    root = roots.append
     number = 0
-    for number, row in enumerate(table.rows(), start=1):
-        keys, reason = row_keys(row, where, name_key)
-        if not keys:
-            rejected.append(Rejected(number, reason))
-            continue
-        if columns.population_column is not None:
-            stage = cell(row, columns.population_column)
-            population = stages.population(stage)
-            if population is None:
-                rejected.append(Rejected(number, stages.unmapped_reason(stage, columns.names[columns.population_column])))
+    for outcomes, names, rows in batches:
+        for at, (keys, text) in enumerate(outcomes, start=number):
+            if not keys:
+                rejected.append(Rejected(at + 1, text))
                 continue
-        else:
-            population = default_population
-        groups.add(keys)
-        name = cell(row, columns.name_column)
-        candidates.append(_Candidate(number, keys, population, name, domain_of(keys), row if keep_fields else None))
-    return rejected, candidates, array("q", map(groups.find, range(len(candidates)))), number
+            domain = keys[0].value if keys[0].kind == "domain" else None  # rowkeys.domain_of, inline
+            if domain is not None and len(keys) == 1 and first is not None:
+                root(first.setdefault(domain, len(candidates)))
+            else:
+                first = None  # a name key: groups are no longer one key each
+            keep(_Candidate(at + 1, keys, text, names[at - number], domain, None if rows is None else rows[at - number]))
+        number += len(outcomes)
+    if first is None:  # union-find over every key (grouping.KeyGroups)
+        groups = KeyGroups()
+        for cand in candidates:
+            groups.add(cand.keys if cand is not None else ())
+        roots = array("q", map(groups.find, range(len(candidates))))
+    return rejected, candidates, roots, number

@@ -46,7 +46,7 @@ def sniff_delimiter(line: str) -> str:
     return best if counts[best] else ","
 
 
-_FOOTER_STARTS = {"grand", "copyr", "confi", "gener"}  # a cheap test before the regular expressions
+FOOTER_STARTS = frozenset({"grand", "copyr", "confi", "gener"})  # a cheap test before the regular expressions
 
 
 def _footer_row(fields: list[str]) -> bool:
@@ -78,7 +78,8 @@ class CsvRows:
         self._offset = self._line = 0
         try:
             first = self._first_line()
-            self._reader = csv.reader(itertools.chain([first], self._fh), delimiter=sniff_delimiter(first), quotechar='"')
+            self.delimiter = sniff_delimiter(first)
+            self._reader = csv.reader(itertools.chain([first], self._fh), delimiter=self.delimiter, quotechar='"')
             self.columns = self._header()
         except UnicodeDecodeError:
             self.close()
@@ -109,6 +110,11 @@ class CsvRows:
         width = max((i + 1 for i, h in enumerate(fields) if h.strip()), default=0)
         return _unique([h.strip() or f"column{i}" for i, h in enumerate(fields[:width])])
 
+    @property
+    def header_lines(self) -> tuple[int, int]:
+        """The header's first and last line (1-based): (1, 1) unless blank lines precede it or a name spans lines."""
+        return self._offset + 1, self._line
+
     def _not_text(self) -> InputError:
         line = first_bad_line(self.path, self._encoding)
         return InputError(
@@ -123,7 +129,7 @@ class CsvRows:
             for fields in self._reader:
                 start, line = line + 1, offset + self._reader.line_num
                 count = len(fields)
-                if count == width and any(fields) and not (fields[0][:5].lower() in _FOOTER_STARTS and _footer_row(fields)):
+                if count == width and any(fields) and not (fields[0][:5].lower() in FOOTER_STARTS and _footer_row(fields)):
                     row += 1
                     if start - row != shift:  # a line skipped, or a value over several lines: remember where
                         shift = start - row

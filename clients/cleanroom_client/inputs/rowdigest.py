@@ -1,0 +1,81 @@
+"""A 16-byte digest per row of the cells normalisation reads: the row cache's key (rowcache.py).
+
+One function computes it for every reader, so a row read by the Python CSV
+reader, from Parquet or by the fast Arrow path gets the same digest. The
+cells are written length-prefixed (UTF-8 byte length, ':', the cell; an
+empty or absent cell is empty), so no two rows' cells run together into the
+same text, and the options fingerprint is prefixed: a row read under other
+options never has the same digest. MD5 runs in DuckDB, vectorised and on
+every core (a Python loop over a million rows costs more than the read);
+collisions of a 128-bit digest among a file's rows are not a practical
+concern, and nobody gains by forging one against their own cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from importlib import metadata
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from cleanroom_client.inputs.columns import ColumnMap
+from cleanroom_client.inputs.populations import StageMap
+from cleanroom_client.inputs.version import NORMALISER_VERSION
+
+DIGEST_BYTES = 16
+# Packages whose data change what a row normalises to (the Public Suffix List snapshot, IDNA tables, disposable domains).
+_DATA_PACKAGES = ("tldextract", "idna", "disposable-email-domains")
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def digest_columns(columns: ColumnMap) -> tuple[int, ...]:
+    """The indexes of the cells a row's outcome depends on: key columns (in order), name, country, population."""
+    extra = (columns.name_column, columns.country_column, columns.population_column)
+    return columns.key_columns + tuple(i for i in extra if i is not None)
+
+
+def fingerprint(columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool) -> str:
+    """Everything besides the cells that changes a row's outcome, as a hex digest: any change misses the cache."""
+    names = columns.names
+    options = {
+        "normaliser": NORMALISER_VERSION,
+        "packages": {p: _package_version(p) for p in _DATA_PACKAGES},
+        "cells": [names[i] for i in digest_columns(columns)],
+        "keys": [names[i] for i in columns.key_columns],
+        "name": columns.name_column is not None and names[columns.name_column],
+        "country": columns.country_column is not None and names[columns.country_column],
+        "population": columns.population_column is not None and names[columns.population_column],
+        "deal_stages": columns.deal_stages,
+        "stages": [[label, stages.population(label)] for label in stages.accepted()],
+        "default_population": default_population,
+        "name_key": name_key,
+    }
+    return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
+
+
+def row_digests(cells: Sequence[pa.Array | pa.ChunkedArray], salt: str) -> np.ndarray:
+    """(n, 16) uint8: each row's digest of ``salt`` and its cells (string columns of equal length, nulls as empty)."""
+    if not cells:
+        raise ValueError("a row digest needs at least one column")
+    table = pa.table({f"c{i}": c for i, c in enumerate(cells)})
+    parts = ", ".join(f"strlen(coalesce(c{i}, '')), ':', coalesce(c{i}, '')" for i in range(len(cells)))
+    with duckdb.connect(":memory:") as con:
+        con.register("cells", table)
+        result = con.sql(f"SELECT unhex(md5(concat($salt, {parts}))) AS d FROM cells", params={"salt": salt})
+        digests = result.to_arrow_table().column(0).combine_chunks().cast(pa.binary(DIGEST_BYTES))
+    if len(digests) == 0:
+        return np.zeros((0, DIGEST_BYTES), dtype=np.uint8)
+    data = digests.buffers()[1]  # fixed-size binary: one contiguous buffer, no offsets
+    start = digests.offset * DIGEST_BYTES
+    flat = np.frombuffer(data, dtype=np.uint8)[start : start + len(digests) * DIGEST_BYTES]
+    return flat.reshape(len(digests), DIGEST_BYTES).copy()

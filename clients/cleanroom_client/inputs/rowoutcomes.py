@@ -1,0 +1,159 @@
+"""Each row's outcome (its match keys and population, or why it is rejected), through the row cache when there is one.
+
+``RowOutcomes`` is fed a read's rows a batch at a time, in file order: rows
+whose digest the cache holds are decoded, the others normalised
+(``row_keys`` and the stage map) and remembered; ``finish`` saves the read's
+rows as the cache (only when something changed). Without a cache it is the
+plain normaliser.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from cleanroom_client.inputs.arrowcsv import ArrowCsv
+from cleanroom_client.inputs.columns import ColumnMap
+from cleanroom_client.inputs.populations import StageMap
+from cleanroom_client.inputs.readers import BATCH_ROWS, Row
+from cleanroom_client.inputs.rowcache import RECORDS, Outcome, RowCache, outcomes_of, records_of
+from cleanroom_client.inputs.rowdigest import DIGEST_BYTES, digest_columns, fingerprint, row_digests
+from cleanroom_client.inputs.rowkeys import cell, row_keys
+
+# A batch of rows: their outcomes, their (stripped) names, and the rows themselves when the caller keeps fields.
+Batch = tuple[list[Outcome], list[str | None], Sequence[Row] | None]
+
+
+log = logging.getLogger(__name__)
+
+
+class RowOutcomes:
+    """One read's row outcomes, in file order (see the module docstring)."""
+
+    def __init__(
+        self, columns: ColumnMap, stages: StageMap, default_population: str, name_key: bool, cache: RowCache | None = None
+    ) -> None:
+        self.columns, self._stages, self._default, self._name_key = columns, stages, default_population, name_key
+        self._where = columns.keys()
+        self._cache = cache
+        self._fingerprint = fingerprint(columns, stages, default_population, name_key)
+        self._cached = cache.open(self._fingerprint) if cache is not None else None
+        self._hits: list[np.ndarray] = []  # per batch: the cached rows found, and their digests
+        self._hit_digests: list[np.ndarray] = []
+        self._fresh: list[pa.Table] = []  # per batch: the records of the rows normalised, and their digests
+        self._fresh_digests: list[np.ndarray] = []
+        self._seen = np.zeros(len(self._cached) if self._cached is not None else 0, dtype=bool)  # cached rows still in the file
+        self.normalised = 0  # rows that were not in the cache
+
+    def outcome(self, row: Row) -> Outcome:
+        """The row normalised: (keys, population), or ((), why it is rejected)."""
+        keys, reason = row_keys(row, self._where, self._name_key)
+        if not keys:
+            return (), reason
+        column = self.columns.population_column
+        if column is None:
+            return keys, self._default
+        stage = cell(row, column)
+        population = self._stages.population(stage)
+        if population is None:
+            return (), self._stages.unmapped_reason(stage, self.columns.names[column])
+        return keys, population
+
+    def batch(self, rows: Sequence[Row]) -> list[Outcome]:
+        """The outcomes of the next rows of the read."""
+        if self._cached is None:
+            self.normalised += len(rows)
+            return [self.outcome(row) for row in rows]
+        where = digest_columns(self.columns)
+        cells = [pa.array([row[i] if i < len(row) else None for row in rows], type=pa.string()) for i in where]
+        return self.digested(row_digests(cells, self._fingerprint), lambda misses: [rows[i] for i in misses])
+
+    def digested(self, digests: np.ndarray, rows_at: Callable[[list[int]], Sequence[Row]]) -> list[Outcome]:
+        """The outcomes of the next rows, by their digests (``row_digests`` salted with ``salt``).
+
+        ``rows_at`` gives the rows at the positions the cache does not hold: only those are read as rows.
+        """
+        if self._cached is None:
+            raise ValueError("digested rows need a cache")
+        found = self._cached.find(digests)
+        hits = found >= 0
+        self._seen[found[hits]] = True
+        self._hits.append(found[hits])
+        self._hit_digests.append(digests[hits])
+        missing = np.flatnonzero(~hits).tolist()
+        if not missing:
+            return outcomes_of(self._cached.take(found))
+        fresh = [self.outcome(row) for row in rows_at(missing)]
+        self._fresh.append(records_of(fresh))
+        self._fresh_digests.append(digests[~hits])
+        self.normalised += len(missing)
+        cached = iter(outcomes_of(self._cached.take(found[hits])))
+        new = iter(fresh)
+        return [next(cached) if hit else next(new) for hit in hits.tolist()]
+
+    @property
+    def salt(self) -> str:
+        """What the digests of this read are salted with (the options fingerprint)."""
+        return self._fingerprint
+
+    def finish(self) -> None:
+        """Save this read's rows as the cache, unless it already holds exactly them."""
+        if self._cache is None or self._cached is None:
+            return
+        if self.normalised == 0 and self._seen.all():
+            return  # every row came from the cache and every cached row is still in the file
+        hits = np.concatenate(self._hits) if self._hits else np.zeros(0, np.int64)
+        records = pa.concat_tables([self._cached.take(hits).cast(RECORDS), *self._fresh])
+        digests = (
+            np.concatenate([*self._hit_digests, *self._fresh_digests]) if len(records) else np.zeros((0, DIGEST_BYTES), np.uint8)
+        )
+        try:
+            self._cache.save(self._fingerprint, digests, records)
+        except OSError as exc:  # the read is done and right: a cache that cannot be kept only costs the next read
+            log.warning(
+                "row cache %s cannot be written (%s); the next read normalises every row", self._cache.path, exc.strerror or exc
+            )
+
+
+def row_batches(rows: Iterator[Row], outcomes: RowOutcomes, name_column: int | None, keep_rows: bool) -> Iterator[Batch]:
+    """A read's rows (from readers.TableStream) a batch at a time, with their outcomes."""
+    while batch := list(itertools.islice(rows, BATCH_ROWS)):
+        yield outcomes.batch(batch), [cell(row, name_column) for row in batch], batch if keep_rows else None
+
+
+def arrow_batches(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None, keep_rows: bool) -> Iterator[Batch]:
+    """A clean CSV file's rows (arrowcsv.py) a batch at a time: digested in Arrow, rows built only where needed.
+
+    Without ``keep_rows`` only the cells normalisation reads are kept (``csv.table`` loses the other
+    columns: a million rows' notes and owners are memory the accounts need), and the rows the cache
+    misses are built with the other cells empty.
+    """
+    where = digest_columns(outcomes.columns)
+    # One query over the whole file: DuckDB spreads it over every core.
+    digests = row_digests([csv.table.column(i) for i in where], outcomes.salt)
+    width = csv.table.num_columns
+    used = list(range(width)) if keep_rows else sorted({*where, *([] if name_column is None else [name_column])})
+    csv.table = csv.table.select(used)
+    for offset in range(0, csv.table.num_rows, BATCH_ROWS):
+        part = csv.table.slice(offset, BATCH_ROWS)
+        rows: list[Row] | None = list(zip(*(c.to_pylist() for c in part.columns), strict=True)) if keep_rows else None
+
+        def rows_at(at: list[int], part: pa.Table = part, rows: list[Row] | None = rows) -> Sequence[Row]:
+            if rows is not None:
+                return [rows[i] for i in at]
+            cells = [c.to_pylist() for c in part.take(pa.array(at, type=pa.int64())).columns]
+            built = []
+            for k in range(len(at)):
+                row: list[str | None] = [None] * width
+                for j, i in enumerate(used):
+                    row[i] = cells[j][k]
+                built.append(tuple(row))
+            return built
+
+        found = outcomes.digested(digests[offset : offset + BATCH_ROWS], rows_at)
+        names = [] if name_column is None else [v.strip() or None for v in part.column(used.index(name_column)).to_pylist()]
+        yield found, names or [None] * part.num_rows, rows
