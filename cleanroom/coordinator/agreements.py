@@ -351,7 +351,7 @@ class Agreements:
                 deleted["sealed_rows"] = unreleased
             self._store.runs.revoke_collecting(con, agreement_id)
             self._store.audit(con, caller, "points.deleted", agreement_id, {"cause": "revocation", **deleted})
-            tokens = self._store.standing.purge(con, agreement_id)
+            tokens = self._store.standing.purge(con, agreement_id, with_noise=True)
             if any(tokens.values()):  # a continuous agreement's standing double-blinded tokens
                 self._store.audit(con, caller, "tokens.deleted", agreement_id, {"cause": "revocation", **tokens})
         self._store.checkpoint()

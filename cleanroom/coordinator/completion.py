@@ -26,7 +26,7 @@ from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_mas
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
-from cleanroom.coordinator.standing import Changes, RepeatedTokens, Standing
+from cleanroom.coordinator.standing import Changes, Standing
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
@@ -70,7 +70,7 @@ class Completion:
                 else:
                     self._complete_overlap(run, terms, by)
             except CleanroomError as exc:
-                self.fail(run, str(exc), exc.party if isinstance(exc, (ReblindingViolation, RepeatedTokens)) else None)
+                self.fail(run, str(exc), exc.party if isinstance(exc, ReblindingViolation) else None)
             if terms.retention_seconds == 0:
                 self._store.checkpoint()  # rewrite the file so deleted points leave it
 
@@ -83,6 +83,14 @@ class Completion:
             if self._runs.get(run_id).state != "collecting":
                 settled.append(run_id)
         return settled
+
+    def fail_collecting(self, run_id: str, reason: str) -> None:
+        """Fail a run from outside its completion (a party's secret changed), under the completion lock and only
+        while it still collects: a run completing meanwhile stands as completed."""
+        with self._completing:
+            run = self._runs.get(run_id)
+            if run.state == "collecting":
+                self.fail(run, reason)
 
     def fail(self, run: RunRow, reason: str, violator: str | None = None) -> None:
         """The run fails: nothing is released from it, its points are deleted, a new run may start."""

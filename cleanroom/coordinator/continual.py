@@ -35,7 +35,7 @@ What it protects, and what not:
   changes) are protected only at k * epsilon, by group privacy. Churny accounts
   are the weak spot; the agreement's epsilon should be chosen for them.
 * The horizon is part of the guarantee. Past H the tree has no levels left: the
-  agreement must be proposed again as a new version, and a new stream costs a new
+  agreement must be proposed anew, and a new stream costs a new
   epsilon on top (composition is additive).
 * The stored node noise is as secret as the exact counts: whoever reads it can
   subtract it from every release. The coordinator computes exact counts in any
@@ -121,7 +121,7 @@ def _check_epoch(t: int, horizon: int) -> None:
     if t > horizon:
         raise FailedPrecondition(
             f"the agreement's continual-release horizon of {horizon} epochs is spent (this would be epoch {t}); "
-            "propose a new version of the agreement to release more"
+            "propose a new agreement to release more"
         )
 
 
@@ -178,7 +178,7 @@ def continual_privatise(
         if node in stored and len(stored[node]) != len(exact):
             raise FailedPrecondition(
                 f"the stored noise of node {node} has {len(stored[node])} values but this release has "
-                f"{len(exact)}: the matrix shape changed within a stream; propose a new version of the agreement"
+                f"{len(exact)}: the matrix shape changed within a stream; propose a new agreement"
             )
     missing = [node for node in nodes if node not in stored]
     drawn = noisy([0] * (len(exact) * len(missing)), scale) if missing else []  # one OpenDP release for all

@@ -33,11 +33,9 @@ SECRET_TAG = re.compile(r"^[0-9a-f]{64}$")
 
 
 class RepeatedTokens(ProtocolError):
-    """An upload added accounts whose tokens already stand: an honest change adds only new accounts."""
-
-    def __init__(self, party: str, message: str) -> None:
-        super().__init__(message)
-        self.party = party
+    """A change added tokens that already stand. Either the uploader added accounts it had (an honest change
+    adds only new ones) or its partner re-blinded a new point as an old one it kept: the coordinator cannot
+    tell which, so the run fails naming neither."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ class Standing:
             if done >= terms.dp_horizon:
                 raise FailedPrecondition(
                     f"agreement {agreement.agreement_id} has made the {terms.dp_horizon:,} releases its differential privacy "
-                    "covers (dp horizon); propose a new version of the agreement to go on"
+                    "covers (dp horizon); propose a new agreement to go on"
                 )
 
     def check_changes(self, caller: str, agreement: Agreement, changes: Changes, total_accounts: int) -> None:
@@ -197,9 +195,8 @@ class Standing:
                 repeated = repo.repeated_tokens(con, agreement_id, party, tokens)
                 if repeated:
                     raise RepeatedTokens(
-                        party,
-                        f"{party}'s change adds {repeated:,} tokens that already stand for its accounts: an honest change "
-                        "adds only accounts it did not have",
+                        f"{repeated:,} of the tokens {party}'s change adds already stand for its accounts: either {party} "
+                        f"added accounts it had, or {terms.other(party)} re-blinded new points as old ones; nothing is released"
                     )
                 new[party] = tokens
             repo.add(con, agreement_id, party, tokens, _account_masks(side))
@@ -207,18 +204,18 @@ class Standing:
             repo.match_new(con, agreement_id, (a, b), new[a], new[b])
         else:  # a side was replaced: every pair is new
             repo.match_new(con, agreement_id, (a, b), None, None)
-        masks, sizes = [], []
-        for party in (a, b):
+        # Labels are any uint32 a party chose: count over their ranks, so nothing is sized by a label's value.
+        pairs = repo.pairs(con, agreement_id)
+        ranked, masks = pairs.copy(), []
+        for column, party in enumerate((a, b)):
             labels, pops = repo.masks(con, agreement_id, party)
-            by_label = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=np.uint16)
-            by_label[labels] = pops
-            masks.append(by_label)
-            sizes.append(len(labels))
-        for party, size in zip((a, b), sizes, strict=True):
-            repo.put_side(
-                con, StandingSide(agreement_id, party, run.run_id, run.terms_hash, sides[party][0].secret_tag, size, now())
-            )
-        return counts_of_pairs(repo.pairs(con, agreement_id), (masks[0], masks[1]), (sizes[0], sizes[1]), _sizes(terms))
+            order = np.argsort(labels)
+            labels, pops = labels[order], pops[order]
+            ranked[:, column] = np.searchsorted(labels, pairs[:, column])
+            masks.append(pops)
+            stamp = StandingSide(agreement_id, party, run.run_id, run.terms_hash, sides[party][0].secret_tag, len(labels), now())
+            repo.put_side(con, stamp)
+        return counts_of_pairs(ranked, (masks[0], masks[1]), (len(masks[0]), len(masks[1])), _sizes(terms))
 
     # -- deletion ----------------------------------------------------------------------------
 

@@ -143,10 +143,12 @@ class Uploads:
                 f"your set has {total_accounts} accounts, below the agreement's minimum set size of {terms.min_set_size}"
             )
         if changes is not None:
+            # Every refusal comes before anything changes: a begin refused leaves the store as it was.
+            opening = self._store.runs.open_run(agreement.agreement_id, purpose) is None
+            if opening or self._standing.secret_changed(caller, agreement, changes):
+                self._standing.check_opening(agreement)
             self._standing_ready(caller, agreement, changes, total_accounts)
         run = self._store.runs.open_run(agreement.agreement_id, purpose)
-        if run is None and changes is not None:
-            self._standing.check_opening(agreement)
         if run is None and purpose == "attribution":
             # The same file again after its run completed: that run stands (a job may re-run its model on it).
             done = self._store.uploads.completed_attribution_upload(agreement.agreement_id, caller, digest)
@@ -171,16 +173,14 @@ class Uploads:
         """A change builds on the caller's standing side; a full upload blinded with a new secret first voids
         the agreement's standing state (the partner's tokens carry the old secret) and fails a run that
         collects changes on it: both parties then send everything in a new run."""
-        stale = [s for s in self._store.standing.sides(agreement.agreement_id) if s.terms_hash != agreement.terms_hash]
-        if stale:
-            with self._store.transaction() as con:
-                self._standing.purge(con, "coordinator", agreement.agreement_id, "the agreement's terms changed")
         self._standing.check_changes(caller, agreement, changes, total_accounts)
         if not self._standing.secret_changed(caller, agreement, changes):
             return
         run = self._store.runs.open_run(agreement.agreement_id, "overlap")
         if run is not None:
-            self._completion.fail(run, f"{caller}'s agreement secret changed: both parties send every account in a new run")
+            self._completion.fail_collecting(
+                run.run_id, f"{caller}'s agreement secret changed: both parties send every account in a new run"
+            )
         with self._store.transaction() as con:
             self._standing.purge(con, caller, agreement.agreement_id, f"{caller}'s agreement secret changed")
 

@@ -161,7 +161,7 @@ def test_a_release_with_nothing_stored_draws_every_node_of_its_prefix():
 
 
 def test_refusals_say_what_to_do():
-    with pytest.raises(FailedPrecondition, match=r"horizon of 30 epochs is spent.*propose a new version"):
+    with pytest.raises(FailedPrecondition, match=r"horizon of 30 epochs is spent.*propose a new agreement"):
         continual_privatise([[1]], 1, 31, 1.0, 30, 10, 10, {})
     with pytest.raises(FailedPrecondition, match="horizon of 30 epochs is spent"):
         loss_after(31, 1.0, 30)

@@ -40,7 +40,6 @@ def _nodes(coord, agreement: dict) -> dict[tuple[int, int], list[int]]:
     return {(r["level"], r["idx"]): json.loads(r["noise"]) for r in rows}
 
 
-@_open("review 14 finding 1: standing.purge deletes dp_tree_nodes while seq and the ledger go on")
 def test_a_party_changing_its_secret_never_redraws_the_noise_of_a_released_tree_node(tmp_path, monkeypatch):
     """continual.py: node noise is "drawn once ... and must be stored before the release is shown: a redrawn
     node would let a viewer average it away". A secret change (any party may announce one: the tag is
@@ -71,7 +70,6 @@ def test_a_party_changing_its_secret_never_redraws_the_noise_of_a_released_tree_
     assert after[(1, 0)] == shown[(1, 0)], "node (1, 0) was redrawn for release 3 after release 2 showed it"
 
 
-@_open("review 14 finding 4: Uploads._standing_ready purges before check_opening refuses")
 def test_a_refused_full_upload_with_a_new_secret_leaves_everything_as_it_was(tmp_path):
     """Uploads._standing_ready purges both sides' standing tokens (and the DP tree) and fails the collecting
     run before check_opening refuses the begin for the epoch: a refusal must change nothing (as
@@ -90,7 +88,6 @@ def test_a_refused_full_upload_with_a_new_secret_leaves_everything_as_it_was(tmp
     assert count(coord, "standing_tokens", "WHERE party = 'partner'") == 1
 
 
-@_open("review 14 finding 3: RepeatedTokens names the uploader for its partner's re-blinding")
 def test_a_reblinder_that_hands_back_an_old_token_does_not_get_the_honest_uploader_named(tmp_path, monkeypatch):
     """The partner re-blinds the vendor's added point c.example as the vendor's *old* point for a.example
     (it holds those from the first run's re-blinding). The token then repeats one standing on the vendor's
@@ -152,7 +149,6 @@ print("ok")
 """
 
 
-@_open("review 14 finding 2: Standing.apply and overlap.components size arrays by label value")
 def test_a_huge_label_costs_the_coordinator_no_memory(tmp_path):
     """test_standing.test_labels_of_any_value_are_counted_by_rank says "nothing at the coordinator is sized by a
     label's value", yet Standing.apply sizes a mask array by the largest label (np.zeros(max + 1) uint16:

@@ -189,8 +189,10 @@ def test_labels_of_any_value_are_counted_by_rank(tmp_path):
     assert result(coord, run_id) == truth(*nxt)
 
 
-def test_a_change_that_adds_a_standing_account_again_fails_the_run_naming_the_party(tmp_path):
-    """Adding a standing account's key under a new label would count it twice (or gather guesses under one)."""
+def test_a_change_that_adds_a_standing_account_again_fails_the_run(tmp_path):
+    """Adding a standing account's key under a new label would count it twice (or gather guesses under one).
+    The coordinator cannot tell the uploader's doing from a partner that re-blinded a new point as an old one
+    (tests/unit/test_review14_continuous.py), so the run fails naming neither."""
     coord, agreement, (vendor, partner) = _world(tmp_path)
     sets = ({"a.example": 1, "b.example": 1}, {"a.example": 1, "b.example": 1})
     epoch(coord, agreement, (vendor, partner), sets, wait=False)
@@ -204,8 +206,8 @@ def test_a_change_that_adds_a_standing_account_again_fails_the_run_naming_the_pa
         reblind(coord, agreement, p, run_id)
     status = coord.status("partner", agreement["agreement_id"], run_id)
     assert status["state"] == "failed" and "already stand" in status["failure"]
-    violation = coord.store.rows("SELECT details_json FROM audit_log WHERE action = 'protocol.violation'")
-    assert [json.loads(v["details_json"])["party"] for v in violation] == ["vendor"]
+    assert count(coord, "audit_log", "WHERE action = 'protocol.violation'") == 0
+    assert "either vendor added accounts it had, or partner re-blinded" in status["failure"]
     assert count(coord, "standing_tokens") == tokens_before  # nothing of the failed run stands
     assert count(coord, "chunks") == 0
 

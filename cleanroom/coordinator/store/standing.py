@@ -208,10 +208,13 @@ class StandingRepository:
             return _counts(con, agreement_id)
 
     @staticmethod
-    def purge(con: Tx, agreement_id: str) -> dict[str, int]:
-        """Delete every standing row of an agreement (and its DP node noise); returns what went."""
+    def purge(con: Tx, agreement_id: str, with_noise: bool = False) -> dict[str, int]:
+        """Delete every standing row of an agreement; returns what went. The DP tree's node noise goes only
+        ``with_noise`` (revocation): while releases go on, a node once drawn is never drawn again, or a party
+        could have released noise redrawn and average it away."""
         held = _counts(con, agreement_id)
-        for table in ("standing_tokens", "standing_accounts", "standing_pairs", "standing_sides", "dp_tree_nodes"):
+        tables = ["standing_tokens", "standing_accounts", "standing_pairs", "standing_sides"]
+        for table in tables + (["dp_tree_nodes"] if with_noise else []):
             _done(con, f"DELETE FROM {table} WHERE agreement_id = ?", [agreement_id])
         return held
 
