@@ -278,6 +278,12 @@ class Completion:
             self._runs.retain(con, run, terms)
 
 
+# Under DP each account enters and leaves a continuous agreement's stream at most once (standing.py), so the
+# match between one key of a party's account and the other side's makes at most two events: one interval of
+# the stream. With several key kinds an account's company can match through each.
+EVENTS_PER_KEY = 2
+
+
 @dataclass(frozen=True)
 class Continual:
     """A continuous agreement's release under DP: its place t, the node noise stored, and where new nodes go."""
@@ -308,6 +314,7 @@ def _overlap_result(terms: Terms, counts: OverlapCounts, continual: Continual | 
             counts.a_accounts,
             counts.b_accounts,
             continual.stored,
+            events=EVENTS_PER_KEY * len(terms.key_kinds),
         )
         continual.keep(release.new_nodes)
         result.update(

@@ -158,11 +158,13 @@ def continual_privatise(
     a_accounts: int,
     b_accounts: int,
     stored: Mapping[Node, list[int]],
+    events: int = 1,
 ) -> ContinualRelease:
     """Release epoch ``t`` of a stream: exact counts plus the stored (or newly drawn) noise of [1, t]'s nodes.
 
     ``stored`` holds the node noise drawn by earlier releases of this stream
-    (extra nodes are ignored). Nodes of [1, t] missing from it are drawn now,
+    (extra nodes are ignored). ``events``: how many events one account may cause over the stream (the
+    noise is calibrated for that many, so the guarantee is per account). Nodes of [1, t] missing from it are drawn now,
     returned in ``new_nodes``, and must be stored before the release is shown:
     a redrawn node would let a viewer average it away.
     """
@@ -172,7 +174,7 @@ def continual_privatise(
     _check_epoch(t, horizon)
     rows, cols = _shape(matrix)
     exact = flatten(matrix, total)
-    scale = node_scale(epsilon, horizon, sensitivity(rows, cols))
+    scale = node_scale(epsilon, horizon, events * sensitivity(rows, cols))
     nodes = prefix_nodes(t)
     for node in nodes:
         if node in stored and len(stored[node]) != len(exact):

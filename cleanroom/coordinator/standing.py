@@ -156,9 +156,16 @@ class Standing:
             )
 
     def secret_changed(self, caller: str, agreement: Agreement, changes: Changes) -> bool:
-        """Whether the caller blinds with another secret than its standing tokens were made with."""
+        """Whether the caller blinds with another secret than its standing tokens were made with. Refused under
+        DP: new tokens for the same accounts would let a party bring back accounts that left the stream."""
         side = self.side(agreement, caller)
-        return side is not None and side.secret_tag != changes.secret_tag
+        changed = side is not None and side.secret_tag != changes.secret_tag
+        if changed and agreement.terms.dp_epsilon is not None:
+            raise FailedPrecondition(
+                f"your agreement secret changed, and agreement {agreement.agreement_id} releases under differential "
+                "privacy, whose stream binds each party to one secret: propose a new agreement"
+            )
+        return changed
 
     def added_problem(
         self, caller: str, agreement: Agreement, changes: Changes, added: np.ndarray, total_accounts: int
@@ -187,6 +194,8 @@ class Standing:
         new: dict[str, pa.Table] = {}
         for party, (changes, side) in sides.items():
             tokens = token_table(side.tokens, side.accounts)
+            if terms.dp_epsilon is not None:
+                self._one_entry_each(con, agreement_id, party, changes, tokens)
             if changes.full:
                 repo.clear_side(con, agreement_id, party)
             else:
@@ -216,6 +225,20 @@ class Standing:
             stamp = StandingSide(agreement_id, party, run.run_id, run.terms_hash, sides[party][0].secret_tag, len(labels), now())
             repo.put_side(con, stamp)
         return counts_of_pairs(ranked, (masks[0], masks[1]), (len(masks[0]), len(masks[1])), _sizes(terms))
+
+    def _one_entry_each(self, con: Tx, agreement_id: str, party: str, changes: Changes, tokens: pa.Table) -> None:
+        """Under DP an account enters and leaves a continuous agreement's stream once: the tokens leaving now
+        are kept, and a change bringing back one that left fails the run. So a party cannot add and remove
+        the same guess epoch after epoch, each time spending the partner's protection anew (the noise is
+        calibrated for one entry and one exit per key: completion.EVENTS_PER_KEY)."""
+        repo = self._store.standing
+        back = repo.spent_among(con, agreement_id, party, tokens)
+        if back:
+            raise ProtocolError(
+                f"{back:,} accounts {party} sends left this agreement's differentially private stream earlier: under DP "
+                "an account enters and leaves a continuous agreement once (a current client holds such accounts back)"
+            )
+        repo.spend_leaving(con, agreement_id, party, None if changes.full else changes.removed, tokens if changes.full else None)
 
     # -- deletion ----------------------------------------------------------------------------
 

@@ -157,3 +157,21 @@ def test_locate_finds_exactly_the_ids_that_stand_even_when_their_first_8_bytes_c
     members = set(standing.tolist())
     assert present.tolist() == [a in members for a in asked.tolist()]  # independent: a Python set
     assert (standing[where[present]] == asked[present]).all()
+
+
+def test_under_dp_an_account_that_left_is_held_back_and_remembered(states):
+    terms = parse_terms(
+        canonical_json(build_terms("vendor", "partner", ["customer"], epoch_seconds=60, min_set_size=1, dp_epsilon=1.0))
+    )
+    secret = new_secret()
+    rows = {f"a{i}.com": "customer" for i in range(6)}
+    _stand(states, prepare_continuous(_accounts(rows), terms, "vendor", AGREEMENT, secret, "", states), "run_1")
+    without = {d: p for d, p in rows.items() if d != "a0.com"}
+    gone = prepare_continuous(_accounts(without), terms, "vendor", AGREEMENT, secret, "run_1", states)
+    assert gone.change.counts == (0, 1, 0) and len(gone.proposed.left) == 1
+    _stand(states, gone, "run_2")
+    back = prepare_continuous(_accounts(rows), terms, "vendor", AGREEMENT, secret, "run_2", states)
+    assert back.change.counts == (0, 0, 0) and back.change.held_back == 1 and back.points == b""
+    assert back.change.describe()["held_back"] == 1 and "held back" in back.change.summary()
+    # Without DP nothing is held back: the account simply comes back.
+    assert prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "run_2", states).change.counts[0] == 1

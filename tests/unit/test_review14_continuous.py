@@ -7,6 +7,7 @@ docstring) and fails on the branch as reviewed; the report names the fix each on
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from cleanroom.coordinator import standing
 from cleanroom.coordinator.store.records import REBLINDED
+from cleanroom.errors import FailedPrecondition
 from cleanroom.psi import blind, hash_to_points, new_secret
 from tests.inprocess import agree, coordinator, count, snapshot
 from tests.unit.test_standing import Party, _begin_commit, epoch, reblind, send
@@ -57,13 +59,14 @@ def test_a_party_changing_its_secret_never_redraws_the_noise_of_a_released_tree_
     shown = _nodes(coord, agreement)
     assert (1, 0) in shown  # release 2 is exact(2) + noise of node (1, 0)
 
+    honest = copy.deepcopy(vendor)
     vendor.secret = new_secret()  # or a malicious vendor announcing any other 64-hex tag
-    run_id = send(coord, agreement, vendor, sets[0], full=True)["run_id"]
-    partner.base = ""  # its standing tokens are gone: it sends everything
-    send(coord, agreement, partner, sets[1])
-    for p in (vendor, partner):
-        reblind(coord, agreement, p, run_id)
-    assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "complete"
+    before = snapshot(coord)
+    with pytest.raises(FailedPrecondition, match="binds each party to one secret"):  # refused under DP, nothing changed
+        send(coord, agreement, vendor, sets[0], full=True)
+    assert snapshot(coord) == before
+    vendor = honest
+    run_id = epoch(coord, agreement, (vendor, partner), sets, wait=False)
     coord.overlap("vendor", agreement["agreement_id"], run_id)
 
     after = _nodes(coord, agreement)

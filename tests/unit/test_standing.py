@@ -372,3 +372,33 @@ def test_the_add_one_account_attack_over_30_epochs(tmp_path, monkeypatch):
         # and one under the minimum count (1 here) is withheld.
         clamped = min(max(true + noise, 0), min(10 + t - 1, partner_size))
         assert noisy == (clamped if clamped >= 1 else None), t
+
+
+def test_under_dp_an_account_enters_and_leaves_the_stream_once(tmp_path, monkeypatch):
+    """The churn attack (add a guess, remove it, add it again ...) would spend the partner's protection once per
+    flip: under DP a token that left a side cannot come back (the run fails, naming neither: an honest client
+    holds such accounts back), a secret change (which would give the same accounts new tokens) is refused
+    before anything changes, and the noise is calibrated for one entry and one exit per key."""
+    from cleanroom.coordinator import standing
+    from cleanroom.coordinator.continual import node_scale
+    from cleanroom.coordinator.noise import sensitivity
+
+    monkeypatch.setattr(standing, "_clock", lambda: time.time() + 10**9)
+    coord, agreement, (vendor, partner) = _world(tmp_path, dp_epsilon=1.0, dp_horizon=8)
+    base = {f"d{i}.example": 1 for i in range(20)}
+    first = epoch(coord, agreement, (vendor, partner), ({**base, "guess.example": 1}, base), wait=False)
+    assert json.loads(coord.store.runs.result_json(first))["dp"]["scale"] == node_scale(1.0, 8, 2 * sensitivity(2, 2))
+    epoch(coord, agreement, (vendor, partner), (base, base), wait=False)  # the guess leaves
+    assert count(coord, "dp_spent_tokens", "WHERE party = 'vendor'") == 1
+    run_id = send(coord, agreement, vendor, {**base, "guess.example": 1})["run_id"]  # ... and comes back
+    send(coord, agreement, partner, base)
+    for p in (vendor, partner):
+        reblind(coord, agreement, p, run_id)
+    status = coord.status("vendor", agreement["agreement_id"], run_id)
+    assert status["state"] == "failed" and "left this agreement's differentially private stream" in status["failure"]
+    assert count(coord, "audit_log", "WHERE action = 'protocol.violation'") == 0
+    before = snapshot(coord)
+    vendor.secret = new_secret()
+    with pytest.raises(FailedPrecondition, match="binds each party to one secret"):
+        send(coord, agreement, vendor, base, full=True)
+    assert snapshot(coord) == before

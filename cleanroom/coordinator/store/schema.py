@@ -225,7 +225,8 @@ ALTER TABLE uploads ADD COLUMN IF NOT EXISTS audit_head TEXT;
     # Continuous agreements (cleanroom.coordinator.standing): what each own upload changes; each party's
     # standing double-blinded tokens (its points as the other party re-blinded them, never single-blinded
     # points), its accounts' population masks and the matched pairs, kept while the agreement is active;
-    # each run's place in the agreement's sequence of releases; the continual DP counter's node noise.
+    # each run's place in the agreement's sequence of releases; the continual DP counter's node noise, and
+    # under DP the tokens that left a side (an account enters and leaves a DP stream once).
     Migration(
         13,
         "continuous agreements",
@@ -267,6 +268,14 @@ CREATE TABLE IF NOT EXISTS standing_pairs (
     agreement_id TEXT NOT NULL,
     a_label UINTEGER NOT NULL,
     b_label UINTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dp_spent_tokens (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    t0 UBIGINT NOT NULL,
+    t1 UBIGINT NOT NULL,
+    t2 UBIGINT NOT NULL,
+    t3 UBIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dp_tree_nodes (
     agreement_id TEXT NOT NULL,

@@ -123,6 +123,43 @@ class StandingRepository:
             con.unregister("removed_labels")
 
     @staticmethod
+    def spend_leaving(con: Tx, agreement_id: str, party: str, labels: np.ndarray | None, staying: pa.Table | None) -> None:
+        """Record the tokens about to leave a side: those of ``labels``, or (a side being replaced) those not in
+        ``staying``."""
+        if labels is not None:
+            if len(labels) == 0:
+                return
+            con.register("leaving", _label_table(labels))
+            leaving = "label IN (SELECT label FROM leaving)"
+        else:
+            con.register("leaving", staying)
+            leaving = "NOT EXISTS (SELECT 1 FROM leaving l WHERE l.t0 = s.t0 AND l.t1 = s.t1 AND l.t2 = s.t2 AND l.t3 = s.t3)"
+        try:
+            _done(
+                con,
+                f"INSERT INTO dp_spent_tokens SELECT agreement_id, party, t0, t1, t2, t3 FROM standing_tokens s "
+                f"WHERE agreement_id = ? AND party = ? AND {leaving}",
+                [agreement_id, party],
+            )
+        finally:
+            con.unregister("leaving")
+
+    @staticmethod
+    def spent_among(con: Tx, agreement_id: str, party: str, tokens: pa.Table) -> int:
+        """How many of ``tokens`` left the side earlier in the agreement's DP stream."""
+        con.register("arriving", tokens)
+        try:
+            found = con.execute(
+                """SELECT count(*) FROM arriving a JOIN dp_spent_tokens s
+                   ON a.t0 = s.t0 AND a.t1 = s.t1 AND a.t2 = s.t2 AND a.t3 = s.t3
+                   WHERE s.agreement_id = ? AND s.party = ?""",
+                [agreement_id, party],
+            ).fetchall()
+        finally:
+            con.unregister("arriving")
+        return int(found[0][0])
+
+    @staticmethod
     def set_masks(con: Tx, agreement_id: str, party: str, labels: np.ndarray, masks: np.ndarray) -> None:
         if len(labels) == 0:
             return
@@ -211,10 +248,10 @@ class StandingRepository:
     def purge(con: Tx, agreement_id: str, with_noise: bool = False) -> dict[str, int]:
         """Delete every standing row of an agreement; returns what went. The DP tree's node noise goes only
         ``with_noise`` (revocation): while releases go on, a node once drawn is never drawn again, or a party
-        could have released noise redrawn and average it away."""
+        could have released noise redrawn and average it away; nor do the tokens that left the DP stream."""
         held = _counts(con, agreement_id)
         tables = ["standing_tokens", "standing_accounts", "standing_pairs", "standing_sides"]
-        for table in tables + (["dp_tree_nodes"] if with_noise else []):
+        for table in tables + (["dp_tree_nodes", "dp_spent_tokens"] if with_noise else []):
             _done(con, f"DELETE FROM {table} WHERE agreement_id = ?", [agreement_id])
         return held
 

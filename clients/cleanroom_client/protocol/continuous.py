@@ -98,12 +98,24 @@ def prepare_continuous(
     tag = secret_tag(agreement_id, secret)
     state = states.settle(agreement_id, standing_run_id)
     found = identities(accounts, terms, party)
+    # Under DP an account enters and leaves the agreement's stream once (the coordinator refuses a return).
+    left = state.left if state is not None and terms.dp_epsilon is not None else np.zeros(0, dtype=f"S{ID_SIZE}")
+    returning = locate(left, found.ids)[0] if len(left) else np.zeros(len(found.ids), dtype=bool)
+    found = Identities(found.ids[~returning], found.masks[~returning], found.index[~returning])
     reason = full_reason(state, standing_run_id, terms_hash, tag)
     if not reason and len(np.unique(found.ids)) != len(found.ids):
         reason = "two accounts share the same match keys"  # grouping merges such rows: never expected
     if reason or state is None:
-        return _full(accounts, terms, party, (agreement_id, terms_hash), secret, tag, found, reason)
-    return _delta(accounts, terms, party, secret, tag, found, state)
+        prepared = _full(accounts, terms, party, (agreement_id, terms_hash), secret, tag, found, reason)
+    else:
+        prepared = _delta(accounts, terms, party, secret, tag, found, state)
+    assert prepared.change is not None and prepared.proposed is not None
+    prepared.change = dataclasses.replace(prepared.change, held_back=int(returning.sum()))
+    prepared.excluded = len(accounts) - len(found.ids)
+    if terms.dp_epsilon is not None:
+        gone = np.setdiff1d(state.ids, prepared.proposed.ids) if state is not None else np.zeros(0, dtype=f"S{ID_SIZE}")
+        prepared.proposed = dataclasses.replace(prepared.proposed, left=np.union1d(left, gone).astype(f"S{ID_SIZE}"))
+    return prepared
 
 
 def _full(
@@ -117,9 +129,10 @@ def _full(
     reason: str,
 ) -> PreparedUpload:
     agreement_id, terms_hash = agreement
-    prepared = prepare(accounts, terms, party, agreement_id, secret)
-    by_account = {int(i): k for k, i in enumerate(found.index.tolist())}
-    slots = np.array([by_account[i] for i in prepared.label_to_account], dtype=np.int64)
+    # Only the accounts found (those held back under DP left out); label_to_account then gives their places.
+    prepared = prepare([accounts[int(i)] for i in found.index], terms, party, agreement_id, secret)
+    slots = np.asarray(prepared.label_to_account, dtype=np.int64)
+    prepared.label_to_account = found.index[slots].tolist()  # back to places in the file's list (reveal reads them)
     labels = np.arange(len(slots), dtype=np.uint32)
     proposed = _sorted_state(
         SentState(agreement_id, "", terms_hash, tag, NORMALISER_VERSION, len(slots), found.ids[slots], labels, found.masks[slots])
@@ -157,7 +170,6 @@ def _delta(
         )
     )
     prepared.total_accounts = proposed.accounts
-    prepared.excluded = len(accounts) - len(found.ids)
     prepared.label_to_account = []  # labels of a change are not 0..n-1: nothing may read them as list positions
     prepared.change = UploadChange(
         state.run_id,

@@ -40,19 +40,24 @@ class UploadChange:
     changed_populations: bytes = b""  # ... and their new uint16 masks
     counts: tuple[int, int, int] = (0, 0, 0)  # accounts added, removed, moved to other populations (a change)
     reason: str = ""  # why every account was sent (a full upload)
+    held_back: int = 0  # under DP: accounts not sent because they left the agreement's stream before
 
     def describe(self) -> dict[str, object]:
         """What was sent, for people and machines."""
+        held = {"held_back": self.held_back} if self.held_back else {}
         if not self.base_run_id:
-            return {"sent": "every account", "reason": self.reason}
+            return {"sent": "every account", "reason": self.reason, **held}
         added, removed, moved = self.counts
-        return {"sent": "changes", "base_run_id": self.base_run_id, "added": added, "removed": removed, "moved": moved}
+        return {"sent": "changes", "base_run_id": self.base_run_id, "added": added, "removed": removed, "moved": moved, **held}
 
     def summary(self) -> str:
+        held = (
+            f"; {self.held_back:,} accounts that left this agreement's DP stream before are held back" if self.held_back else ""
+        )
         if not self.base_run_id:
-            return f"sent every account ({self.reason})"
+            return f"sent every account ({self.reason}){held}"
         added, removed, moved = self.counts
-        return f"sent changes to run {self.base_run_id}: {added:,} added, {removed:,} removed, {moved:,} moved"
+        return f"sent changes to run {self.base_run_id}: {added:,} added, {removed:,} removed, {moved:,} moved{held}"
 
 
 # One chunk as it is sent: points, account labels, population masks, digest, records, sealed fields.

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,8 @@ class SentState:
     ids: np.ndarray  # S16, sorted
     labels: np.ndarray  # uint32, aligned with ids
     masks: np.ndarray  # uint16, aligned with ids
+    # Under DP, the accounts that left the agreement's stream (S16, sorted): they are not sent again.
+    left: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="S16"))
 
     def __post_init__(self) -> None:
         if not (len(self.ids) == len(self.labels) == len(self.masks)):
@@ -65,6 +67,7 @@ class SentState:
             ids=self.ids,
             labels=self.labels,
             masks=self.masks,
+            left=self.left,
         )
         return buffer.getvalue()
 
@@ -84,6 +87,7 @@ class SentState:
                 ids=found["ids"].astype("S16"),
                 labels=found["labels"].astype(np.uint32),
                 masks=found["masks"].astype(np.uint16),
+                left=found["left"].astype("S16") if "left" in found.files else np.zeros(0, dtype="S16"),
             )
 
 
