@@ -26,7 +26,7 @@ from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_mas
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
-from cleanroom.coordinator.standing import Changes, Standing
+from cleanroom.coordinator.standing import Changes, SideChange, Standing
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
@@ -173,7 +173,8 @@ class Completion:
             stored = self._store.standing.changes(by[(party, OWN)].upload_id)
             if stored is None:  # an upload begun before the agreement's runs were continuous cannot be one
                 raise ProtocolError(f"{party}'s upload names no base run or secret tag; map again with a current client")
-            changes[party] = (Changes.parse(stored, len(terms.populations[party])), sides[party])
+            own = by[(party, OWN)]
+            changes[party] = SideChange(Changes.parse(stored, len(terms.populations[party])), sides[party], own.upload_id)
         seq = self._store.runs.completed_count(run.agreement_id, "overlap") + 1
         with self._store.transaction() as con:
             counts = self._standing.apply(con, run, terms, changes)
@@ -190,7 +191,10 @@ class Completion:
                     "accounts": result["accounts"],
                     "terms_hash": run.terms_hash,
                     "release": seq,
-                    "sent": {p: "everything" if c.full else f"changes to run {c.base_run_id}" for p, (c, _) in changes.items()},
+                    "sent": {
+                        p: "everything" if c.changes.full else f"changes to run {c.changes.base_run_id}"
+                        for p, c in changes.items()
+                    },
                 },
             )
             deleted = self._store.uploads.purge_points(con, run_id=run.run_id)

@@ -87,7 +87,11 @@ class Runs:
         if not agreement.terms.continuous:
             return {}
         side = self._standing.side(agreement, caller)
-        return {"standing_run_id": side.run_id if side else "", "next_run_at": self._standing.next_run_at(agreement)}
+        return {
+            "standing_run_id": side.run_id if side else "",
+            "standing_upload_id": side.upload_id if side else "",
+            "next_run_at": self._standing.next_run_at(agreement),
+        }
 
     # -- the peer's points -------------------------------------------------------------------
 

@@ -81,6 +81,16 @@ class Changes:
         return cls(row.base_run_id, row.secret_tag, removed, labels, masks)
 
 
+@dataclass(frozen=True)
+class SideChange:
+    """What one party's own upload to a run does to its standing side: its changes, the tokens it brings
+    (the partner's re-blinding of its points, labelled), and the upload's id."""
+
+    changes: Changes
+    tokens: SideTokens
+    upload_id: str
+
+
 def epoch_of(at: str, epoch_seconds: int) -> int:
     """The epoch a time falls in: epochs are aligned to the Unix epoch, so 1d epochs turn at midnight UTC."""
     return int(dt.datetime.fromisoformat(at).timestamp()) // epoch_seconds
@@ -184,7 +194,7 @@ class Standing:
 
     # -- completion --------------------------------------------------------------------------
 
-    def apply(self, con: Tx, run: RunRow, terms: Terms, sides: dict[str, tuple[Changes, SideTokens]]) -> OverlapCounts:
+    def apply(self, con: Tx, run: RunRow, terms: Terms, sides: dict[str, SideChange]) -> OverlapCounts:
         """Change both standing sides as their uploads say, match what was added, count the overlap of
         everything that now stands, and record the run both sides now stand on; inside the completion's
         transaction."""
@@ -192,7 +202,8 @@ class Standing:
         agreement_id = run.agreement_id
         a, b = terms.parties
         new: dict[str, pa.Table] = {}
-        for party, (changes, side) in sides.items():
+        for party, change in sides.items():
+            changes, side = change.changes, change.tokens
             tokens = token_table(side.tokens, side.accounts)
             if terms.dp_epsilon is not None:
                 self._one_entry_each(con, agreement_id, party, changes, tokens)
@@ -222,7 +233,10 @@ class Standing:
             labels, pops = labels[order], pops[order]
             ranked[:, column] = np.searchsorted(labels, pairs[:, column])
             masks.append(pops)
-            stamp = StandingSide(agreement_id, party, run.run_id, run.terms_hash, sides[party][0].secret_tag, len(labels), now())
+            change = sides[party]
+            stamp = StandingSide(
+                agreement_id, party, run.run_id, run.terms_hash, change.changes.secret_tag, len(labels), now(), change.upload_id
+            )
             repo.put_side(con, stamp)
         return counts_of_pairs(ranked, (masks[0], masks[1]), (len(masks[0]), len(masks[1])), _sizes(terms))
 

@@ -164,7 +164,7 @@ class RunStatusRequest(_message.Message):
     def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class RunStatus(_message.Message):
-    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks", "purpose", "failure", "peer_signature", "peer_canaries", "peer_upload_digest", "standing_run_id", "next_run_at", "peer_changes")
+    __slots__ = ("run_id", "agreement_id", "state", "parties", "waiting_for", "reblind_needed", "peer_upload_id", "peer_points", "peer_chunks", "purpose", "failure", "peer_signature", "peer_canaries", "peer_upload_digest", "standing_run_id", "next_run_at", "peer_changes", "standing_upload_id")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +182,7 @@ class RunStatus(_message.Message):
     STANDING_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     NEXT_RUN_AT_FIELD_NUMBER: _ClassVar[int]
     PEER_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    STANDING_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     agreement_id: str
     state: str
@@ -199,4 +200,5 @@ class RunStatus(_message.Message):
     standing_run_id: str
     next_run_at: str
     peer_changes: str
-    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ..., purpose: _Optional[str] = ..., failure: _Optional[str] = ..., peer_signature: _Optional[bytes] = ..., peer_canaries: _Optional[str] = ..., peer_upload_digest: _Optional[str] = ..., standing_run_id: _Optional[str] = ..., next_run_at: _Optional[str] = ..., peer_changes: _Optional[str] = ...) -> None: ...
+    standing_upload_id: str
+    def __init__(self, run_id: _Optional[str] = ..., agreement_id: _Optional[str] = ..., state: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyProgress, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., reblind_needed: _Optional[bool] = ..., peer_upload_id: _Optional[str] = ..., peer_points: _Optional[int] = ..., peer_chunks: _Optional[int] = ..., purpose: _Optional[str] = ..., failure: _Optional[str] = ..., peer_signature: _Optional[bytes] = ..., peer_canaries: _Optional[str] = ..., peer_upload_digest: _Optional[str] = ..., standing_run_id: _Optional[str] = ..., next_run_at: _Optional[str] = ..., peer_changes: _Optional[str] = ..., standing_upload_id: _Optional[str] = ...) -> None: ...

@@ -36,8 +36,8 @@ def states(tmp_path) -> SentStates:
 
 def _stand(states: SentStates, prepared, run_id: str) -> None:
     """What the upload's run makes stand once it completes (as upload_own and released() do)."""
-    states.propose(dataclasses.replace(prepared.proposed, run_id=run_id))
-    states.settle("agr_1", run_id)
+    states.propose(dataclasses.replace(prepared.proposed, run_id=run_id, upload_id=f"upl_{run_id}"))
+    states.settle("agr_1", run_id, f"upl_{run_id}")
 
 
 def _points_of(domains: list[str], secret: bytes) -> set[bytes]:
@@ -48,13 +48,13 @@ def _points_of(domains: list[str], secret: bytes) -> set[bytes]:
 def test_a_change_holds_exactly_the_accounts_added_removed_and_moved(states):
     secret = new_secret()
     before = {f"a{i}.com": "customer" for i in range(20)} | {f"b{i}.com": "prospect" for i in range(10)}
-    first = prepare_continuous(_accounts(before), TERMS, "vendor", AGREEMENT, secret, "", states)
+    first = prepare_continuous(_accounts(before), TERMS, "vendor", AGREEMENT, secret, ("", ""), states)
     assert first.change.base_run_id == "" and first.change.reason == "first run of this continuous agreement"
     _stand(states, first, "run_1")
     after = {d: p for d, p in before.items() if d not in ("a0.com", "a1.com")}  # 2 removed
     after |= {"b0.com": "customer", "b1.com": "customer", "b2.com": "customer"}  # 3 moved
     after |= {"n0.com": "prospect", "n1.com": "customer", "n2.com": "customer", "n3.com": "prospect"}  # 4 added
-    change = prepare_continuous(_accounts(after), TERMS, "vendor", AGREEMENT, secret, "run_1", states)
+    change = prepare_continuous(_accounts(after), TERMS, "vendor", AGREEMENT, secret, ("run_1", "upl_run_1"), states)
     assert change.change.describe() == {"sent": "changes", "base_run_id": "run_1", "added": 4, "removed": 2, "moved": 3}
     # The points are exactly the added accounts' (plus canaries the coordinator drops), under labels 30.. .
     real = set(np.frombuffer(change.points, dtype=f"V{POINT_SIZE}").tolist())
@@ -67,15 +67,15 @@ def test_a_change_holds_exactly_the_accounts_added_removed_and_moved(states):
     assert moved == [1, 1, 1]  # customer is the first population
     assert change.total_accounts == len(after) == change.proposed.accounts
     # Deterministic: the same file against the same state gives the same upload (a crash resumes it).
-    again = prepare_continuous(_accounts(after), TERMS, "vendor", AGREEMENT, secret, "run_1", states)
+    again = prepare_continuous(_accounts(after), TERMS, "vendor", AGREEMENT, secret, ("run_1", "upl_run_1"), states)
     assert again.points == change.points and again.change == change.change
 
 
 def test_nothing_changed_sends_an_empty_change(states):
     secret = new_secret()
     rows = {f"a{i}.com": "customer" for i in range(5)}
-    _stand(states, prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "", states), "run_1")
-    same = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "run_1", states)
+    _stand(states, prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, ("", ""), states), "run_1")
+    same = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, ("run_1", "upl_run_1"), states)
     assert same.points == b"" and same.chunks() == [] and same.change.counts == (0, 0, 0) and same.total_accounts == 5
 
 
@@ -128,22 +128,26 @@ def test_everything_is_sent_when_there_is_nothing_to_build_on_and_the_reason_say
 def test_the_state_file_is_private_atomic_and_an_unreadable_one_means_a_full_run(states):
     secret = new_secret()
     rows = {f"a{i}.com": "customer" for i in range(5)}
-    _stand(states, prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "", states), "run_1")
+    _stand(states, prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, ("", ""), states), "run_1")
     path = states.dir / "agr_1.sent"
     assert oct(path.stat().st_mode & 0o777) == "0o600" and not list(states.dir.glob("*.tmp"))
     assert states.sent("agr_1").run_id == "run_1" and states.pending("agr_1") is None
     path.write_bytes(path.read_bytes()[:40])  # a disk that lost the end of it
-    redo = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "run_1", states)
+    redo = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, ("run_1", "upl_run_1"), states)
     assert redo.change.base_run_id == "" and "no record" in redo.change.reason
 
 
-def test_a_pending_state_stands_only_once_the_coordinator_stands_on_its_run(states):
+def test_a_pending_state_stands_only_once_the_coordinator_stands_on_its_upload(states):
+    """Two processes of one profile (the agent and a manual map) may each commit a change to the same run; the
+    coordinator keeps the later one. The state promoted must be the one of the upload that stands."""
     secret = new_secret()
     rows = {f"a{i}.com": "customer" for i in range(5)}
-    first = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "", states)
-    states.propose(dataclasses.replace(first.proposed, run_id="run_1"))
-    assert states.settle("agr_1", "") is None  # run_1 not complete: nothing stands yet
-    assert states.settle("agr_1", "run_1").run_id == "run_1" and states.pending("agr_1") is None
+    first = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, ("", ""), states)
+    states.propose(dataclasses.replace(first.proposed, run_id="run_1", upload_id="upl_a"))
+    assert states.settle("agr_1", "", "") is None  # run_1 not complete: nothing stands yet
+    assert states.settle("agr_1", "run_1", "upl_b") is None  # run_1 stands on another upload than ours
+    assert states.pending("agr_1") is not None
+    assert states.settle("agr_1", "run_1", "upl_a").upload_id == "upl_a" and states.pending("agr_1") is None
 
 
 def test_locate_finds_exactly_the_ids_that_stand_even_when_their_first_8_bytes_collide():
@@ -165,13 +169,16 @@ def test_under_dp_an_account_that_left_is_held_back_and_remembered(states):
     )
     secret = new_secret()
     rows = {f"a{i}.com": "customer" for i in range(6)}
-    _stand(states, prepare_continuous(_accounts(rows), terms, "vendor", AGREEMENT, secret, "", states), "run_1")
+    _stand(states, prepare_continuous(_accounts(rows), terms, "vendor", AGREEMENT, secret, ("", ""), states), "run_1")
     without = {d: p for d, p in rows.items() if d != "a0.com"}
-    gone = prepare_continuous(_accounts(without), terms, "vendor", AGREEMENT, secret, "run_1", states)
+    gone = prepare_continuous(_accounts(without), terms, "vendor", AGREEMENT, secret, ("run_1", "upl_run_1"), states)
     assert gone.change.counts == (0, 1, 0) and len(gone.proposed.left) == 1
     _stand(states, gone, "run_2")
-    back = prepare_continuous(_accounts(rows), terms, "vendor", AGREEMENT, secret, "run_2", states)
+    back = prepare_continuous(_accounts(rows), terms, "vendor", AGREEMENT, secret, ("run_2", "upl_run_2"), states)
     assert back.change.counts == (0, 0, 0) and back.change.held_back == 1 and back.points == b""
     assert back.change.describe()["held_back"] == 1 and "held back" in back.change.summary()
     # Without DP nothing is held back: the account simply comes back.
-    assert prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, "run_2", states).change.counts[0] == 1
+    assert (
+        prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, ("run_2", "upl_run_2"), states).change.counts[0]
+        == 1
+    )

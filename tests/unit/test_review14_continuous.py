@@ -139,6 +139,9 @@ resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 sys.path.insert(0, {repo!r})
 from tests.unit.test_standing import Party, epoch, result, truth, _continuous
 from tests.inprocess import coordinator
+import time
+from cleanroom.coordinator import standing
+standing._clock = lambda: time.time() + 10**9  # every run in a later epoch, without waiting for one
 coord, _ = coordinator(Path({tmp!r}))
 agreement = _continuous(coord)
 vendor, partner = Party("vendor"), Party("partner")
@@ -153,8 +156,8 @@ print("ok")
 
 
 def test_a_huge_label_costs_the_coordinator_no_memory(tmp_path):
-    """test_standing.test_labels_of_any_value_are_counted_by_rank says "nothing at the coordinator is sized by a
-    label's value", yet Standing.apply sizes a mask array by the largest label (np.zeros(max + 1) uint16:
+    """A party may label added accounts up to 2**32 - 1: nothing at the coordinator may be sized by a label's
+    value. As reviewed, Standing.apply sized a mask array by the largest label (np.zeros(max + 1) uint16:
     8 GiB for 2**32 - 1, which passes there only because calloc is lazy) and overlap.components sizes a
     Python list by it when pairs repeat (multi-key agreements: list(range(2**32)), 32 GiB of pointers, then
     4 billion ints). Under a 3 GiB address-space limit the same scenario must still release the truth;

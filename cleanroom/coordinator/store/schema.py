@@ -247,6 +247,7 @@ CREATE TABLE IF NOT EXISTS standing_sides (
     secret_tag TEXT NOT NULL,
     accounts UBIGINT NOT NULL,
     updated_at TEXT NOT NULL,
+    upload_id TEXT NOT NULL,
     PRIMARY KEY (agreement_id, party)
 );
 CREATE TABLE IF NOT EXISTS standing_tokens (

@@ -29,6 +29,7 @@ class StandingSide:
     secret_tag: str
     accounts: int
     updated_at: str
+    upload_id: str  # the party's own upload that made the side what it is
 
 
 _TABLES = ("standing_tokens", "standing_accounts")
@@ -69,9 +70,18 @@ class StandingRepository:
         _done(con, "DELETE FROM standing_sides WHERE agreement_id = ? AND party = ?", [side.agreement_id, side.party])
         _done(
             con,
-            "INSERT INTO standing_sides (agreement_id, party, run_id, terms_hash, secret_tag, accounts, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [side.agreement_id, side.party, side.run_id, side.terms_hash, side.secret_tag, side.accounts, side.updated_at],
+            "INSERT INTO standing_sides (agreement_id, party, run_id, terms_hash, secret_tag, accounts, updated_at, upload_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                side.agreement_id,
+                side.party,
+                side.run_id,
+                side.terms_hash,
+                side.secret_tag,
+                side.accounts,
+                side.updated_at,
+                side.upload_id,
+            ],
         )
 
     # -- labels ------------------------------------------------------------------------------

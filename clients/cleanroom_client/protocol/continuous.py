@@ -89,14 +89,16 @@ def prepare_continuous(
     party: str,
     agreement: tuple[str, str],
     secret: bytes,
-    standing_run_id: str,
+    standing: tuple[str, str],
     states: SentStates,
 ) -> PreparedUpload:
     """Our upload under a continuous agreement (``agreement``: its id and terms hash): the change against
-    what stands, or every account; ``proposed`` is what stands once its run completes."""
+    what stands (``standing``: the run and our upload the coordinator stands on), or every account;
+    ``proposed`` is what stands once its run completes."""
     agreement_id, terms_hash = agreement
+    standing_run_id = standing[0]
     tag = secret_tag(agreement_id, secret)
-    state = states.settle(agreement_id, standing_run_id)
+    state = states.settle(agreement_id, *standing)
     found = identities(accounts, terms, party)
     # Under DP an account enters and leaves the agreement's stream once (the coordinator refuses a return).
     left = state.left if state is not None and terms.dp_epsilon is not None else np.zeros(0, dtype=f"S{ID_SIZE}")
@@ -234,7 +236,13 @@ def prepare_own(
     the change against what the coordinator says stands for us (or every account, and why)."""
     if not terms.continuous:
         return prepare(accounts, terms, profile.party, agreement.agreement_id, secret)
-    standing = remote.status(agreement.agreement_id, purpose="overlap").standing_run_id
+    status = remote.status(agreement.agreement_id, purpose="overlap")
     return prepare_continuous(
-        accounts, terms, profile.party, (agreement.agreement_id, agreement.terms_hash), secret, standing, SentStates(profile)
+        accounts,
+        terms,
+        profile.party,
+        (agreement.agreement_id, agreement.terms_hash),
+        secret,
+        (status.standing_run_id, status.standing_upload_id),
+        SentStates(profile),
     )

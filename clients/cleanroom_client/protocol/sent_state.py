@@ -41,6 +41,7 @@ class SentState:
     masks: np.ndarray  # uint16, aligned with ids
     # Under DP, the accounts that left the agreement's stream (S16, sorted): they are not sent again.
     left: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="S16"))
+    upload_id: str = ""  # our upload that proposed this state (pending) or made it stand
 
     def __post_init__(self) -> None:
         if not (len(self.ids) == len(self.labels) == len(self.masks)):
@@ -59,6 +60,7 @@ class SentState:
             "secret_tag": self.secret_tag,
             "normaliser_version": self.normaliser_version,
             "next_label": self.next_label,
+            "upload_id": self.upload_id,
         }
         buffer = io.BytesIO()
         np.savez(
@@ -84,6 +86,7 @@ class SentState:
                 secret_tag=meta["secret_tag"],
                 normaliser_version=meta["normaliser_version"],
                 next_label=int(meta["next_label"]),
+                upload_id=str(meta.get("upload_id", "")),
                 ids=found["ids"].astype("S16"),
                 labels=found["labels"].astype(np.uint32),
                 masks=found["masks"].astype(np.uint16),
@@ -125,16 +128,19 @@ class SentStates:
         return self._read(agreement_id, "pending")
 
     def propose(self, state: SentState) -> None:
-        """Our upload of ``state`` was committed to run ``state.run_id``: it stands once that run completes."""
+        """Our upload ``state.upload_id`` of ``state`` was committed to run ``state.run_id``: it stands once that
+        run completes with that upload (another process of this profile may have replaced it meanwhile)."""
         self._write(state, "pending")
 
-    def settle(self, agreement_id: str, standing_run_id: str) -> SentState | None:
-        """Make the pending state current if the coordinator now stands on its run; the current state."""
+    def settle(self, agreement_id: str, standing_run_id: str, standing_upload_id: str) -> SentState | None:
+        """Make the pending state current if the coordinator now stands on exactly the upload that proposed it;
+        the current state."""
         pending = self.pending(agreement_id)
-        if pending is not None and standing_run_id and pending.run_id == standing_run_id:
+        if pending is not None and standing_upload_id and pending.upload_id == standing_upload_id:
             self._write(pending, "sent")
             self._path(agreement_id, "pending").unlink(missing_ok=True)
             return pending
+        del standing_run_id  # named by the status beside the upload; the upload alone decides
         return self.sent(agreement_id)
 
     def forget(self, agreement_id: str) -> None:

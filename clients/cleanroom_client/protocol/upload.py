@@ -132,7 +132,9 @@ def upload_own(
         )
     receipt = _upload(remote, request, chunks, receipts, signer, show_progress, "uploading")
     if prepared.proposed is not None:  # what stands at the coordinator once this run completes
-        SentStates(signer.profile).propose(dataclasses.replace(prepared.proposed, run_id=receipt.run_id))
+        SentStates(signer.profile).propose(
+            dataclasses.replace(prepared.proposed, run_id=receipt.run_id, upload_id=receipt.upload_id)
+        )
     return receipt
 
 

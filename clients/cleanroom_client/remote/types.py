@@ -171,6 +171,7 @@ class RunStatus:
     standing_run_id: str = ""  # continuous: the run our standing tokens come from ("" none: send everything)
     next_run_at: str = ""  # continuous: when a new run may start ("" now)
     peer_changes: str = ""  # with reblind_needed: the changes digest the peer's statement names
+    standing_upload_id: str = ""  # continuous: our upload the standing tokens come from
 
 
 # -- releases -------------------------------------------------------------------------
