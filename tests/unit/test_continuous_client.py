@@ -16,7 +16,7 @@ from cleanroom.terms import build_terms, canonical_json, parse_terms
 from cleanroom_client.inputs.accounts import Account, MatchKey
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.continuous import full_reason, locate, prepare_continuous, secret_tag
+from cleanroom_client.protocol.continuous import TooManyRemoved, full_reason, locate, prepare_continuous, secret_tag
 from cleanroom_client.protocol.prepare import hash_context
 from cleanroom_client.protocol.sent_state import SentState, SentStates
 
@@ -182,3 +182,16 @@ def test_under_dp_an_account_that_left_is_held_back_and_remembered(states):
         prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, ("run_2", "upl_run_2"), states).change.counts[0]
         == 1
     )
+
+
+def test_a_change_that_removes_too_much_of_what_stands_is_refused_when_asked(states):
+    """The agent's guard (--max-shrink) per agreement: a broken export would otherwise remove most accounts."""
+    secret = new_secret()
+    rows = {f"a{i}.com": "customer" for i in range(10)}
+    _stand(states, prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, secret, ("", ""), states), "run_1")
+    halved = dict(list(rows.items())[:5])
+    with pytest.raises(TooManyRemoved, match=r"remove 5 of the 10 accounts that stand \(50%"):
+        prepare_continuous(_accounts(halved), TERMS, "vendor", AGREEMENT, secret, ("run_1", "upl_run_1"), states, 0.2)
+    assert states.pending("agr_1") is None
+    allowed = prepare_continuous(_accounts(halved), TERMS, "vendor", AGREEMENT, secret, ("run_1", "upl_run_1"), states, 0.5)
+    assert allowed.change.counts == (0, 5, 0)

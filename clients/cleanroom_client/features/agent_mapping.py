@@ -136,7 +136,9 @@ class Mapper:
 
         # No wait here: map_all's cannot be cut short, and a stop signal should not sit out --wait seconds.
         # The cycle waits for these runs itself (Syncer.wait_for_runs), looking at the stop flag between polls.
-        result = map_all(ScopedRemote(remote, agreements), self.profile, load, self.settings.chunk_points, 0.0)
+        # A change that removes too much of what stands is refused per agreement, as the export shrink is for the file.
+        max_removed = None if self.settings.allow_shrink else self.settings.max_shrink
+        result = map_all(ScopedRemote(remote, agreements), self.profile, load, self.settings.chunk_points, 0.0, max_removed)
         for outcome in result.outcomes:
             self._log_outcome(outcome)
         self.collecting = {o.run_id for o in result.outcomes if o.state == "collecting"}

@@ -141,8 +141,15 @@ def read_plan(jobs: Sequence[Job]) -> dict[bool, list[Job]]:
 
 
 def map_all(
-    remote: Remote, profile: Profile, load: Loader, chunk_points: int = MAX_CHUNK_POINTS, wait: float = 0.0
+    remote: Remote,
+    profile: Profile,
+    load: Loader,
+    chunk_points: int = MAX_CHUNK_POINTS,
+    wait: float = 0.0,
+    max_removed: float | None = None,
 ) -> MapAllResult:
+    """``max_removed``: refuse (per agreement) a continuous change that removes more than this share of what
+    stands (the agent's guard against a broken export); None allows any."""
     jobs, others = classify(remote.list(), profile.party)
     keys = Keystore.of(profile)
     # The partners' points already waiting are re-blinded while the file is read (see reblinding_waiting).
@@ -150,7 +157,7 @@ def map_all(
         reads = _read(jobs, load)
     loaded_for = {j.agreement.agreement_id: r.loaded for r in reads for j in jobs if j.agreement.agreement_id in r.agreements}
     ready = [j for j in jobs if j.outcome.state != "failed" and _checked(j, profile, loaded_for[j.agreement.agreement_id])]
-    uploaded = _blind_and_upload(remote, profile, keys, ready, loaded_for, early, chunk_points)
+    uploaded = _blind_and_upload(remote, profile, keys, ready, loaded_for, early, (chunk_points, max_removed))
     log = ReceiptLog.of(profile)
     results = wait_for_each(remote, [(j.agreement, j.outcome.run_id) for j in uploaded], keys, log, wait)
     for job, result in zip(uploaded, results, strict=True):
@@ -199,18 +206,19 @@ def _blind_and_upload(
     jobs: Sequence[Job],
     loaded_for: dict[str, LoadResult | None],
     early: dict[str, Reblinded],
-    chunk_points: int,
+    limits: tuple[int, float | None],
 ) -> list[Job]:
     """Blind (and seal) each agreement's points on every core while the previous agreement uploads on a
     thread; the jobs whose upload joined a run (their outcome holds it)."""
     log, signer = ReceiptLog.of(profile), UploadSigner.of(profile)
+    chunk_points, max_removed = limits
     pending: list[tuple[Job, Future[str]]] = []
     with ThreadPoolExecutor(max_workers=1) as uploader:
         for job in jobs:
             loaded = loaded_for[job.agreement.agreement_id]
             assert loaded is not None
             try:
-                prepared = _prepared(remote, job, profile, keys, loaded)
+                prepared = _prepared(remote, job, profile, keys, loaded, max_removed)
             except CleanroomError as exc:
                 job.outcome.fail(str(exc))
                 continue
@@ -231,10 +239,14 @@ def _blind_and_upload(
     return uploaded
 
 
-def _prepared(remote: Remote, job: Job, profile: Profile, keys: Keystore, loaded: LoadResult) -> PreparedUpload:
+def _prepared(
+    remote: Remote, job: Job, profile: Profile, keys: Keystore, loaded: LoadResult, max_removed: float | None
+) -> PreparedUpload:
     """Our points under this agreement: its own secret and hash context, its populations and key kinds; sealed where granted."""
     agreement, plan = job.agreement, job.plan
-    prepared = prepare_own(remote, profile, agreement, job.terms, loaded.accounts, keys.secret(agreement.agreement_id))
+    prepared = prepare_own(
+        remote, profile, agreement, job.terms, loaded.accounts, keys.secret(agreement.agreement_id), max_removed
+    )
     if plan.seals:
         seal_upload(
             prepared,

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cleanroom.errors import InputError
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
@@ -91,6 +92,7 @@ def prepare_continuous(
     secret: bytes,
     standing: tuple[str, str],
     states: SentStates,
+    max_removed: float | None = None,
 ) -> PreparedUpload:
     """Our upload under a continuous agreement (``agreement``: its id and terms hash): the change against
     what stands (``standing``: the run and our upload the coordinator stands on), or every account;
@@ -111,6 +113,7 @@ def prepare_continuous(
         prepared = _full(accounts, terms, party, (agreement_id, terms_hash), secret, tag, found, reason)
     else:
         prepared = _delta(accounts, terms, party, secret, tag, found, state)
+        _check_removals(agreement_id, prepared, state, max_removed)
     assert prepared.change is not None and prepared.proposed is not None
     prepared.change = dataclasses.replace(prepared.change, held_back=int(returning.sum()))
     prepared.excluded = len(accounts) - len(found.ids)
@@ -185,6 +188,23 @@ def _delta(
     return prepared
 
 
+class TooManyRemoved(InputError):
+    """A change would remove more of the standing accounts than the caller allows (a broken export, most likely)."""
+
+
+def _check_removals(agreement_id: str, prepared: PreparedUpload, state: SentState, max_removed: float | None) -> None:
+    """Refuse a change that removes more than ``max_removed`` of what stands (None: any share)."""
+    assert prepared.change is not None
+    removed = prepared.change.counts[1]
+    if max_removed is None or not state.accounts or removed / state.accounts <= max_removed:
+        return
+    raise TooManyRemoved(
+        f"agreement {agreement_id}: the change would remove {removed:,} of the {state.accounts:,} accounts that stand "
+        f"({removed / state.accounts:.0%}, more than --max-shrink {max_removed:g}); nothing was sent. If they really "
+        "are gone, run with --allow-shrink (or raise --max-shrink)."
+    )
+
+
 def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``ids``: whether it is in ``sorted_ids`` (S16, sorted), and where. Searched on the first 8
     bytes as integers (several times faster than on 16-byte strings), then checked whole; the rare id that
@@ -230,7 +250,13 @@ def _sorted_state(state: SentState) -> SentState:
 
 
 def prepare_own(
-    remote: Remote, profile: Profile, agreement: Agreement, terms: Terms, accounts: Sequence[Blindable], secret: bytes
+    remote: Remote,
+    profile: Profile,
+    agreement: Agreement,
+    terms: Terms,
+    accounts: Sequence[Blindable],
+    secret: bytes,
+    max_removed: float | None = None,
 ) -> PreparedUpload:
     """Our overlap upload under an agreement: every account for a one-off run; for a continuous agreement,
     the change against what the coordinator says stands for us (or every account, and why)."""
@@ -245,4 +271,5 @@ def prepare_own(
         secret,
         (status.standing_run_id, status.standing_upload_id),
         SentStates(profile),
+        max_removed,
     )
