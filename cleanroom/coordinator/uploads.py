@@ -298,6 +298,17 @@ class Uploads:
                 },
             )
             self._store.uploads.commit(con, upload_id, now(), json.dumps(self._store.signed_head(entry).to_dict()))
+            if upload.kind == REBLINDED and upload.of_upload and self._agreements.terms_by_id(run.agreement_id).continuous:
+                # A continuous agreement keeps no single-blinded point past its re-blinding: the peer's points go
+                # now (their labels stay for the completion), not when the run completes.
+                blanked = self._store.uploads.blank_points(con, upload.of_upload)
+                self._store.audit(
+                    con,
+                    "coordinator",
+                    "points.deleted",
+                    run.agreement_id,
+                    {"cause": "re-blinded", "run_id": run.run_id, "upload_id": upload.of_upload, "points": blanked},
+                )
         upload = self._runs.own_upload(caller, upload_id)
         if os.environ.get(FAULT_EXIT_BEFORE_COMPLETION) and len(self._store.uploads.all_of_run(run.run_id, True)) == 4:
             os._exit(137)  # the crash-recovery tests: die like SIGKILL between the run's last commit and its completion

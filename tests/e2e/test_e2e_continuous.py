@@ -160,7 +160,9 @@ def test_continuous_agreement_sends_changes_keeps_only_double_blinded_tokens_and
         causes = [json.loads(d)["cause"] for (d,) in con.execute(
             "SELECT details_json FROM audit_log WHERE agreement_id = ? AND action = 'points.deleted' ORDER BY seq", [agreement]
         ).fetchall()]  # fmt: skip
-        assert causes == ["continuous: the double-blinded tokens stand instead"] * 3
+        # Each side's single-blinded points went when the partner's re-blinding of them was committed, and what
+        # was left of each run (labels, re-blinded points) when it completed.
+        assert causes == ["re-blinded", "re-blinded", "continuous: the double-blinded tokens stand instead"] * 3
         seqs = [
             s
             for (s,) in con.execute(

@@ -405,3 +405,24 @@ def test_under_dp_an_account_enters_and_leaves_the_stream_once(tmp_path, monkeyp
     with pytest.raises(FailedPrecondition, match="binds each party to one secret"):
         send(coord, agreement, vendor, base, full=True)
     assert snapshot(coord) == before
+
+
+def test_no_single_blinded_point_outlives_its_re_blinding(tmp_path):
+    """Continuous agreements: a party's own points go when its partner's re-blinding of them is committed,
+    before the run completes (their labels stay: the completion counts by them)."""
+    coord, agreement, (vendor, partner) = _world(tmp_path)
+    sets = ({f"d{i}.example": 1 for i in range(8)}, {f"d{i}.example": 1 for i in range(4, 12)})
+    run_id = send(coord, agreement, vendor, sets[0])["run_id"]
+    send(coord, agreement, partner, sets[1])
+    reblind(coord, agreement, partner, run_id)  # the partner re-blinds the vendor's points: the run still collects
+    own = {r["party"]: r["upload_id"] for r in coord.store.rows("SELECT party, upload_id FROM uploads WHERE kind = 'own'")}
+    sizes = {
+        party: coord.store.row("SELECT sum(octet_length(points)) AS n FROM chunks WHERE upload_id = ?", [upload])["n"]
+        for party, upload in own.items()
+    }
+    assert sizes["vendor"] == 0 and sizes["partner"] > 0  # the partner's points still wait for the vendor
+    assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "collecting"
+    reblind(coord, agreement, vendor, run_id)
+    for p in (vendor, partner):
+        p.base = run_id
+    assert result(coord, run_id) == truth(*sets)

@@ -201,6 +201,15 @@ class UploadRepository:
         return {"chunks": int(n_chunks), "points": int(n_points)}
 
     @staticmethod
+    def blank_points(con: Tx, upload_id: str) -> int:
+        """Empty the points of an upload's chunks, keeping their labels; returns how many points went."""
+        found = con.execute(
+            "SELECT coalesce(sum(n_points), 0) FROM chunks WHERE upload_id = ? AND octet_length(points) > 0", [upload_id]
+        ).fetchall()
+        con.execute("UPDATE chunks SET points = ''::BLOB WHERE upload_id = ?", [upload_id]).fetchall()
+        return int(found[0][0])
+
+    @staticmethod
     def purge_points(con: Tx, *, run_id: str | None = None, agreement_id: str | None = None) -> dict[str, int]:
         """Delete every blinded point of a run (or of all runs of an agreement); returns what went."""
         if run_id is not None:
