@@ -72,11 +72,12 @@ def change_file(source: Path, out: Path, side: str, seed: int) -> dict[str, int]
 
 
 def _map_both(
-    profiles: dict[str, Path], agreement_id: str, files: dict[str, str]
+    profiles: dict[str, Path], agreement_id: str, files: dict[str, str], coordinator_pid: int
 ) -> tuple[float, dict[str, dict], dict[str, Watch]]:
-    """Both clients map at once; wall seconds, their JSON outputs, their watches (memory and CPU)."""
+    """Both clients map at once; wall seconds, their JSON outputs, their watches (memory and CPU; the
+    coordinator's too, as "coordinator")."""
     t0 = time.perf_counter()
-    procs, watches = {}, {}
+    procs, watches = {}, {"coordinator": Watch(coordinator_pid)}
     for name in ("vendor", "partner"):
         procs[name] = subprocess.Popen(
             [*CLIENT, "--profile", str(profiles[name]), "map", agreement_id, files[name], "--wait", "3600", "--json"],
