@@ -13,10 +13,7 @@ is sent; SIGTERM ends the agents with exit 0 and a last line, also mid-wait; --o
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -25,50 +22,18 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client_json
+from tests.webhooks import Receiver, verify
 
 pytestmark = pytest.mark.e2e
 
 HEADER = ["Account Name", "Website", "Type"]
 FAST = ["--interval", "0.3s", "--settle", "0.1", "--backoff-base", "0.2s", "--backoff-cap", "1s"]
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that records every POST and answers ``statuses`` in turn (then 200)."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.statuses = list(statuses or [])
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(outer.statuses.pop(0) if outer.statuses else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The Standard Webhooks check, as a receiver writes it (HMAC-SHA256 over id.timestamp.body)."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(hmac.compare_digest(expected, s.split(",", 1)[1]) for s in headers["webhook-signature"].split())
 
 
 class AgentProcess:
@@ -165,7 +130,7 @@ def _retried(vendor: AgentProcess, down: Receiver, added: dict[str, str]) -> Non
     assert [x["outcome"] for x in for_it] == ["pending", "delivered"] and for_it[0]["attempts"] == 3
     assert for_it[0]["delivery_id"] == for_it[1]["delivery_id"]
     assert len(down.requests) == 4 and {h["webhook-id"] for h, _ in down.requests} == {for_it[0]["delivery_id"]}
-    assert all(_verify(added["secret"], h, b) for h, b in down.requests)
+    assert all(verify(added["secret"], h, b) for h, b in down.requests)
     assert len({b for _, b in down.requests}) == 1
 
 
@@ -276,8 +241,8 @@ def _run(
     assert sent["outcome"] == "delivered" and sent["run_id"] == mapped["run_id"]
     assert len(hook.requests) == 1
     headers, body = hook.requests[0]
-    assert _verify(secret, headers, body)
-    assert not _verify(secret, {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 1)}, body)
+    assert verify(secret, headers, body)
+    assert not verify(secret, {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 1)}, body)
     alert = json.loads(body)
     cells, totals = _changes(first, second)
     assert alert["previous_run_id"] == first_run and alert["run_id"] == mapped["run_id"]

@@ -8,58 +8,18 @@ opportunity to customer. Every expected number is written out below from how the
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
-import hmac
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from cleanroom.demo.localrun import LocalCoordinator, client, client_background, client_json, finish
+from tests.webhooks import Receiver, verify
 
 pytestmark = pytest.mark.e2e
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1: records every POST and answers with ``statuses`` in turn (then 200)."""
-
-    def __init__(self, statuses: list[int] | None = None, sock: socket.socket | None = None) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.statuses = list(statuses or [])
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(outer.statuses.pop(0) if outer.statuses else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        if sock is None:
-            self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        else:  # start answering on a socket that so far only listened
-            self.server = ThreadingHTTPServer(sock.getsockname(), Handler, bind_and_activate=False)
-            self.server.socket = sock
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The Standard Webhooks check, as a receiver writes it (hmac over id.timestamp.body)."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(hmac.compare_digest(expected, s.split(",", 1)[1]) for s in headers["webhook-signature"].split())
 
 
 def _accounts(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -149,8 +109,8 @@ def _run(profiles: dict[str, Path], files: dict[str, Path], agreement_id: str) -
 
     assert len(ok.requests) == 1
     headers, body = ok.requests[0]
-    assert _verify(added["ok"]["secret"], headers, body)
-    assert not _verify(added["flaky"]["secret"], headers, body)  # another receiver's secret does not verify it
+    assert verify(added["ok"]["secret"], headers, body)
+    assert not verify(added["flaky"]["secret"], headers, body)  # another receiver's secret does not verify it
     alert = json.loads(body)
     assert alert["agreement_id"] == agreement_id and alert["previous_run_id"] == first["run_id"]
     assert alert["cells"] == [
@@ -174,7 +134,7 @@ def _run(profiles: dict[str, Path], files: dict[str, Path], agreement_id: str) -
     assert len(flaky.requests) == 2
     (h1, b1), (h2, b2) = flaky.requests
     assert h1["webhook-id"] == h2["webhook-id"] and b1 == b2
-    assert _verify(added["flaky"]["secret"], h1, b1) and _verify(added["flaky"]["secret"], h2, b2)
+    assert verify(added["flaky"]["secret"], h1, b1) and verify(added["flaky"]["secret"], h2, b2)
     slack = json.loads(b2)
     assert "• opportunity x customer: 20 -> 26" in slack["text"].splitlines()
 
@@ -200,7 +160,7 @@ def _run(profiles: dict[str, Path], files: dict[str, Path], agreement_id: str) -
     # same delivery (one webhook-id: receivers deduplicate by it), each signed validly, the last the retry.
     silent_id = by_receiver[added["silent"]["id"]]["delivery_id"]
     assert back.requests and {h["webhook-id"] for h, _ in back.requests} == {silent_id}
-    assert all(_verify(added["silent"]["secret"], h, b) for h, b in back.requests)
+    assert all(verify(added["silent"]["secret"], h, b) for h, b in back.requests)
     assert json.loads(back.requests[-1][1])["cells"] == alert["cells"]
     assert len(ok.requests) == 1 and len(flaky.requests) == 2
     assert client_json(profiles["vendor"], "alerts", "list")["receivers"][2]["pending"] == 0
@@ -219,7 +179,7 @@ def _third_release_through_sync(
     synced = client_json(profiles["vendor"], "sync", agreement_id, "--wait", "60")
     assert synced["agreements"][0]["state"] == "complete"
     assert {a["receiver_id"]: a["status"] for a in synced["alerts"]} == {r["id"]: "delivered" for r in added.values()}
-    assert len(ok.requests) == 2 and _verify(added["ok"]["secret"], *ok.requests[1])
+    assert len(ok.requests) == 2 and verify(added["ok"]["secret"], *ok.requests[1])
     alert = json.loads(ok.requests[1][1])
     assert alert["previous_run_id"] == previous_run and alert["run_id"] == synced["agreements"][0]["run_id"]
     assert alert["cells"] == [

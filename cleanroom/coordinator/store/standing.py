@@ -157,17 +157,7 @@ class StandingRepository:
     @staticmethod
     def spent_among(con: Tx, agreement_id: str, party: str, tokens: pa.Table) -> int:
         """How many of ``tokens`` left the side earlier in the agreement's DP stream."""
-        con.register("arriving", tokens)
-        try:
-            found = con.execute(
-                """SELECT count(*) FROM arriving a JOIN dp_spent_tokens s
-                   ON a.t0 = s.t0 AND a.t1 = s.t1 AND a.t2 = s.t2 AND a.t3 = s.t3
-                   WHERE s.agreement_id = ? AND s.party = ?""",
-                [agreement_id, party],
-            ).fetchall()
-        finally:
-            con.unregister("arriving")
-        return int(found[0][0])
+        return _held(con, "dp_spent_tokens", agreement_id, party, tokens)
 
     @staticmethod
     def set_masks(con: Tx, agreement_id: str, party: str, labels: np.ndarray, masks: np.ndarray) -> None:
@@ -188,17 +178,7 @@ class StandingRepository:
     @staticmethod
     def repeated_tokens(con: Tx, agreement_id: str, party: str, tokens: pa.Table) -> int:
         """How many of ``tokens`` the side already holds (an honest change adds only new accounts' tokens)."""
-        con.register("new_tokens", tokens)
-        try:
-            found = con.execute(
-                """SELECT count(*) FROM new_tokens n JOIN standing_tokens s
-                   ON n.t0 = s.t0 AND n.t1 = s.t1 AND n.t2 = s.t2 AND n.t3 = s.t3
-                   WHERE s.agreement_id = ? AND s.party = ?""",
-                [agreement_id, party],
-            ).fetchall()
-        finally:
-            con.unregister("new_tokens")
-        return int(found[0][0])
+        return _held(con, "standing_tokens", agreement_id, party, tokens)
 
     @staticmethod
     def add(con: Tx, agreement_id: str, party: str, tokens: pa.Table, masks: pa.Table) -> None:
@@ -301,6 +281,21 @@ class StandingRepository:
                 changes.changed_populations,
             ],
         )
+
+
+def _held(con: Tx, table: str, agreement_id: str, party: str, tokens: pa.Table) -> int:
+    """How many of ``tokens`` the side's rows of ``table`` (a table of t0..t3 words) hold."""
+    con.register("asked_tokens", tokens)
+    try:
+        found = con.execute(
+            f"""SELECT count(*) FROM asked_tokens n JOIN {table} s
+                ON n.t0 = s.t0 AND n.t1 = s.t1 AND n.t2 = s.t2 AND n.t3 = s.t3
+                WHERE s.agreement_id = ? AND s.party = ?""",
+            [agreement_id, party],
+        ).fetchall()
+    finally:
+        con.unregister("asked_tokens")
+    return int(found[0][0])
 
 
 def _done(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> None:
