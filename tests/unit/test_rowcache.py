@@ -220,13 +220,13 @@ def test_cache_keeps_only_the_latest_read(tmp_path: Path) -> None:
     assert max(sizes) - min(sizes) < 200  # the same number of rows: the same size, give or take digits
 
 
-def test_for_source_names_a_file_per_path_and_options(tmp_path: Path) -> None:
-    a = RowCache.for_source(tmp_path, tmp_path / "a.csv", {"name_key": False})
+def test_one_cache_file_per_set_of_options_whatever_the_file(tmp_path: Path) -> None:
+    """Each day's export under a new name shares the cache of the last: the rows, not the name, are the key."""
+    a = RowCache.for_options(tmp_path, {"name_key": False})
     assert a.path.parent == tmp_path
     assert a.path.name.startswith("rows-") and a.path.name.endswith(".bin")
-    assert a.path != RowCache.for_source(tmp_path, tmp_path / "b.csv", {"name_key": False}).path
-    assert a.path != RowCache.for_source(tmp_path, tmp_path / "a.csv", {"name_key": True}).path
-    assert a.path == RowCache.for_source(tmp_path, tmp_path / "." / "a.csv", {"name_key": False}).path
+    assert a.path == RowCache.for_options(tmp_path, {"name_key": False}).path
+    assert a.path != RowCache.for_options(tmp_path, {"name_key": True}).path
 
 
 def test_lookup_needs_the_whole_digest(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Where ``map`` keeps the row cache of a file: PROFILE/cache/rows-<digest of the file's path and options>.bin."""
+"""Where ``map`` keeps the row cache: PROFILE/cache/rows-<digest of the options>.bin, whatever the file's name
+(an export job writes each day's export under a new name, sharing almost every row with the last)."""
 
 from __future__ import annotations
 
@@ -24,4 +25,4 @@ def row_cache(args: argparse.Namespace, name_key: bool) -> RowCache | None:
         "default_population": args.default_population,
         "name_key": name_key,
     }
-    return RowCache.for_source(Profile.load(args.profile).path / CACHE_DIR, Path(args.file), options)
+    return RowCache.for_options(Profile.load(args.profile).path / CACHE_DIR, options)

@@ -5,8 +5,10 @@ with everything else that changes the result); the value is the row's record:
 its match keys and population, or why it was rejected. Row numbers are not
 kept (an inserted row shifts them): the load recomputes them.
 
-One cache file per file source and options (``RowCache.for_source``) holds the
-rows of the latest read only, so it never grows past one read of the file:
+One cache file per set of options (``RowCache.for_options``), whatever the file's name: a CRM's
+export job writes each day's export under a new name (the agent maps the newest file of a
+directory), and today's file shares almost every row with yesterday's. It holds the rows of the
+latest read only, so it never grows past one read of a file:
 about 16 bytes of digest plus the record (~30 bytes) a row. Layout:
 
     MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "records"},
@@ -125,9 +127,9 @@ class RowCache:
         self.path = Path(path)
 
     @classmethod
-    def for_source(cls, directory: Path, source: Path, options: Mapping[str, object]) -> RowCache:
-        """The cache of ``source`` read with ``options`` (what the caller was given), in ``directory``."""
-        what = json.dumps({"source": str(Path(source).resolve()), "options": options}, sort_keys=True, default=str)
+    def for_options(cls, directory: Path, options: Mapping[str, object]) -> RowCache:
+        """The cache of files read with ``options`` (what the caller was given), in ``directory``."""
+        what = json.dumps({"options": options}, sort_keys=True, default=str)
         return cls(Path(directory) / f"rows-{hashlib.sha256(what.encode()).hexdigest()}.bin")
 
     def open(self, fingerprint: str) -> CachedRows:
