@@ -190,9 +190,14 @@ def load_accounts(
         else:
             batches = row_batches(table.rows(), outcomes, columns.name_column, keep_fields)
         rejected, candidates, roots, rows_read = _candidates(batches)
-        accounts = _merge(candidates, roots, columns.names)
+        # The cache is written, and the file's Arrow table let go, before the accounts are built: their
+        # copies would otherwise add to the peak of a million-row read (measured: 1.2 GB instead of 0.8).
         outcomes.finish()
-    return LoadResult(source, accounts, rejected, rows_read, columns, table.report, outcomes.normalised)
+        report, normalised = table.report, outcomes.normalised
+    del opened, clean, batches, outcomes
+    with _gc_paused():
+        accounts = _merge(candidates, roots, columns.names)
+    return LoadResult(source, accounts, rejected, rows_read, columns, report, normalised)
 
 
 def _candidates(batches: Iterator[Batch]) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:
