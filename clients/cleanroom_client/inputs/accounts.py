@@ -30,6 +30,7 @@ from cleanroom_client.inputs.populations import StageMap, valid_population
 from cleanroom_client.inputs.readers import Row, TableStream, check_file
 from cleanroom_client.inputs.readreport import ReadReport
 from cleanroom_client.inputs.rowcache import RowCache
+from cleanroom_client.inputs.rowdigest import digest_columns
 from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected
 from cleanroom_client.inputs.rowoutcomes import Batch, RowOutcomes, arrow_batches, row_batches
 
@@ -174,8 +175,17 @@ def load_accounts(
     if default_population is not None and not valid_population(default_population):
         raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer' or 'prospect'")
     source = Path(path)
+
     # With a cache the read itself is most of the time left: a clean CSV file goes through Arrow (arrowcsv.py).
-    clean = read_clean_csv(source) if cache is not None and check_file(source) == "csv" else None
+    def needed(names: list[str]) -> tuple[int, ...]:
+        """The cells normalisation reads, from the header (the rest is not kept in memory)."""
+        found = resolve_columns(
+            names, str(source), key_column, name_column, population_column, country_column, require_key=not name_key
+        )
+        return digest_columns(found)
+
+    keep = None if keep_fields else needed
+    clean = read_clean_csv(source, keep) if cache is not None and check_file(source) == "csv" else None
     opened = nullcontext(clean) if clean is not None else TableStream(source)
     with _gc_paused(), opened as table:
         columns = resolve_columns(

@@ -14,9 +14,11 @@ Cells are text, an empty cell "" (csvtext gives None: callers treat both as empt
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -47,8 +49,13 @@ def _line_ends(path: Path) -> tuple[int, int, int, bool]:
     return lf, cr, crlf, last == b"\n"
 
 
-def read_clean_csv(path: Path) -> ArrowCsv | None:
-    """The file's header and rows when it is a clean CSV file (module docstring); None to read it with csvtext."""
+def read_clean_csv(path: Path, keep: Callable[[list[str]], Collection[int]] | None = None) -> ArrowCsv | None:
+    """The file's header and rows when it is a clean CSV file (module docstring); None to read it with csvtext.
+
+    ``keep``: from the header, the columns the caller reads; the others come back as empty cells, never
+    held in memory (a million rows' notes and owners are hundreds of MB). The first column is always read:
+    a footer starts there.
+    """
     encoding = detect_encoding(path)
     if encoding.codec not in (UTF8.codec, "utf-8-sig"):
         return None
@@ -58,17 +65,23 @@ def read_clean_csv(path: Path) -> ArrowCsv | None:
     if not header.columns or header.header_lines != (1, 1):
         return None
     columns, delimiter = header.columns, header.delimiter
+    wanted = sorted({0, *keep(list(columns))}) if keep is not None and len(set(columns)) == len(columns) else None
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=columns, block_size=8 << 20),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
+                column_types=dict.fromkeys(columns, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                include_columns=None if wanted is None else [columns[i] for i in wanted],
             ),
         )
     except (pa.ArrowException, OSError):  # csvtext reads it again and says exactly what is wrong
         return None
+    if wanted is not None:
+        table = _widened(table, list(columns), set(wanted))
     lf, cr, crlf, final = _line_ends(path)
     if cr != crlf or lf + (0 if final else 1) != table.num_rows + 1 or not table.num_rows:
         return None
@@ -78,6 +91,13 @@ def read_clean_csv(path: Path) -> ArrowCsv | None:
     report.last_data_line = table.num_rows + 1
     report.finish()
     return ArrowCsv(list(columns), table, report)
+
+
+def _widened(table: pa.Table, columns: list[str], read: set[int]) -> pa.Table:
+    """The table with every column of the header again, in order; those not read are one shared empty column."""
+    n = table.num_rows
+    empty = pa.StringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, dtype=np.int32)), pa.py_buffer(b""))
+    return pa.table([table.column(name) if i in read else empty for i, name in enumerate(columns)], names=columns)
 
 
 def _has_blank_or_footer_row(table: pa.Table) -> bool:
