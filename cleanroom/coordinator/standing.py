@@ -252,7 +252,7 @@ class Standing:
                 f"{back:,} accounts {party} sends left this agreement's differentially private stream earlier: under DP "
                 "an account enters and leaves a continuous agreement once (a current client holds such accounts back)"
             )
-        repo.spend_leaving(con, agreement_id, party, None if changes.full else changes.removed, tokens if changes.full else None)
+        repo.spend_leaving(con, agreement_id, party, None if changes.full else changes.removed, tokens)
 
     # -- deletion ----------------------------------------------------------------------------
 

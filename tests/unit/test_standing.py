@@ -426,3 +426,21 @@ def test_no_single_blinded_point_outlives_its_re_blinding(tmp_path):
     for p in (vendor, partner):
         p.base = run_id
     assert result(coord, run_id) == truth(*sets)
+
+
+def test_under_dp_a_key_that_moves_between_accounts_in_one_change_has_not_left(tmp_path):
+    """With several keys per account, a changed key set is sent as the old account removed and a new one added
+    in the same change: its keys' tokens never left the stream, so a later change may still carry them."""
+    coord, agreement, (vendor, partner) = _world(tmp_path, dp_epsilon=1.0, dp_horizon=8)
+    base = {f"d{i}.example": 1 for i in range(10)}
+    epoch(coord, agreement, (vendor, partner), (base, base), wait=False)
+    moved_label = vendor.labels.pop("d0.example")  # d0's account is removed, and d0 added under a new label
+    removed = UploadChanges(vendor.base, vendor.tag, struct.pack("<I", moved_label), b"", b"")
+    next_epoch()
+    run_id = send(coord, agreement, vendor, base, changes=removed)["run_id"]
+    send(coord, agreement, partner, base)
+    for p in (vendor, partner):
+        reblind(coord, agreement, p, run_id)
+    assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "complete"
+    assert count(coord, "dp_spent_tokens") == 0
+    assert count(coord, "standing_tokens", "WHERE party = 'vendor'") == 10

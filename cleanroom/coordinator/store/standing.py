@@ -133,26 +133,25 @@ class StandingRepository:
             con.unregister("removed_labels")
 
     @staticmethod
-    def spend_leaving(con: Tx, agreement_id: str, party: str, labels: np.ndarray | None, staying: pa.Table | None) -> None:
-        """Record the tokens about to leave a side: those of ``labels``, or (a side being replaced) those not in
-        ``staying``."""
-        if labels is not None:
-            if len(labels) == 0:
-                return
-            con.register("leaving", _label_table(labels))
-            leaving = "label IN (SELECT label FROM leaving)"
-        else:
-            con.register("leaving", staying)
-            leaving = "NOT EXISTS (SELECT 1 FROM leaving l WHERE l.t0 = s.t0 AND l.t1 = s.t1 AND l.t2 = s.t2 AND l.t3 = s.t3)"
+    def spend_leaving(con: Tx, agreement_id: str, party: str, labels: np.ndarray | None, arriving: pa.Table) -> None:
+        """Record the tokens about to leave a side: those of ``labels`` (every token, for a side being replaced)
+        that do not arrive again in the same upload (a key moving from one account to another stays)."""
+        if labels is not None and len(labels) == 0:
+            return
+        con.register("leaving", _label_table(labels if labels is not None else np.zeros(0, np.uint32)))
+        con.register("arriving", arriving)
+        chosen = "" if labels is None else "AND label IN (SELECT label FROM leaving)"
         try:
             _done(
                 con,
-                f"INSERT INTO dp_spent_tokens SELECT agreement_id, party, t0, t1, t2, t3 FROM standing_tokens s "
-                f"WHERE agreement_id = ? AND party = ? AND {leaving}",
+                f"""INSERT INTO dp_spent_tokens SELECT agreement_id, party, t0, t1, t2, t3 FROM standing_tokens s
+                    WHERE agreement_id = ? AND party = ? {chosen} AND NOT EXISTS (
+                        SELECT 1 FROM arriving a WHERE a.t0 = s.t0 AND a.t1 = s.t1 AND a.t2 = s.t2 AND a.t3 = s.t3)""",
                 [agreement_id, party],
             )
         finally:
             con.unregister("leaving")
+            con.unregister("arriving")
 
     @staticmethod
     def spent_among(con: Tx, agreement_id: str, party: str, tokens: pa.Table) -> int:
