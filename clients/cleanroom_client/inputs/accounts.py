@@ -177,12 +177,9 @@ def load_accounts(
     source = Path(path)
 
     # With a cache the read itself is most of the time left: a clean CSV file goes through Arrow (arrowcsv.py).
-    def needed(names: list[str]) -> tuple[int, ...]:
-        """The cells normalisation reads, from the header (the rest is not kept in memory)."""
-        found = resolve_columns(
-            names, str(source), key_column, name_column, population_column, country_column, require_key=not name_key
-        )
-        return digest_columns(found)
+    def needed(names: list[str]) -> tuple[int, ...]:  # the cells normalisation reads: the rest is not kept in memory
+        chosen = (key_column, name_column, population_column, country_column)
+        return digest_columns(resolve_columns(names, str(source), *chosen, require_key=not name_key))
 
     keep = None if keep_fields else needed
     clean = read_clean_csv(source, keep) if cache is not None and check_file(source) == "csv" else None
