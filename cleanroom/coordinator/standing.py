@@ -206,7 +206,7 @@ class Standing:
             changes, side = change.changes, change.tokens
             tokens = token_table(side.tokens, side.accounts)
             if terms.dp_epsilon is not None:
-                self._one_entry_each(con, agreement_id, party, changes, tokens)
+                tokens = self._one_entry_each(con, agreement_id, party, changes, tokens)
             if changes.full:
                 repo.clear_side(con, agreement_id, party)
             else:
@@ -240,19 +240,24 @@ class Standing:
             repo.put_side(con, stamp)
         return counts_of_pairs(ranked, (masks[0], masks[1]), (len(masks[0]), len(masks[1])), _sizes(terms))
 
-    def _one_entry_each(self, con: Tx, agreement_id: str, party: str, changes: Changes, tokens: pa.Table) -> None:
-        """Under DP an account enters and leaves a continuous agreement's stream once: the tokens leaving now
-        are kept, and a change bringing back one that left fails the run. So a party cannot add and remove
-        the same guess epoch after epoch, each time spending the partner's protection anew (the noise is
-        calibrated for one entry and one exit per key: completion.EVENTS_PER_KEY)."""
+    def _one_entry_each(self, con: Tx, agreement_id: str, party: str, changes: Changes, tokens: pa.Table) -> pa.Table:
+        """Under DP a token enters and leaves a continuous agreement's stream once, so that a party cannot add
+        and remove the same guess epoch after epoch, each time spending the partner's protection anew. The
+        tokens leaving now are kept; tokens that left before and arrive again are dropped (their accounts
+        stand, and count in the set size, but never match again: the party's own tokens, so dropping them
+        tells it nothing), audited. The tokens to add are returned."""
         repo = self._store.standing
         back = repo.spent_among(con, agreement_id, party, tokens)
-        if back:
-            raise ProtocolError(
-                f"{back:,} accounts {party} sends left this agreement's differentially private stream earlier: under DP "
-                "an account enters and leaves a continuous agreement once (a current client holds such accounts back)"
-            )
         repo.spend_leaving(con, agreement_id, party, None if changes.full else changes.removed, tokens)
+        if back.any():
+            self._store.audit(
+                con,
+                "coordinator",
+                "tokens.dropped",
+                agreement_id,
+                {"party": party, "tokens": int(back.sum()), "cause": "they left this agreement's DP stream before"},
+            )
+        return tokens.filter(pa.array(~back))
 
     # -- deletion ----------------------------------------------------------------------------
 

@@ -379,9 +379,9 @@ def test_the_add_one_account_attack_over_30_epochs(tmp_path, monkeypatch):
 
 def test_under_dp_an_account_enters_and_leaves_the_stream_once(tmp_path, monkeypatch):
     """The churn attack (add a guess, remove it, add it again ...) would spend the partner's protection once per
-    flip: under DP a token that left a side cannot come back (the run fails, naming neither: an honest client
-    holds such accounts back), a secret change (which would give the same accounts new tokens) is refused
-    before anything changes, and the noise is calibrated for one entry and one exit per key."""
+    flip: under DP a token that left a side and comes back is dropped (its account stands and counts in the
+    set size, but never matches again), audited; a secret change (which would give the same accounts new
+    tokens) is refused before anything changes; and the noise is calibrated for one entry and one exit."""
     from cleanroom.coordinator import standing
     from cleanroom.coordinator.continual import node_scale
     from cleanroom.coordinator.noise import sensitivity
@@ -389,43 +389,25 @@ def test_under_dp_an_account_enters_and_leaves_the_stream_once(tmp_path, monkeyp
     monkeypatch.setattr(standing, "_clock", lambda: time.time() + 10**9)
     coord, agreement, (vendor, partner) = _world(tmp_path, dp_epsilon=1.0, dp_horizon=8)
     base = {f"d{i}.example": 1 for i in range(20)}
-    first = epoch(coord, agreement, (vendor, partner), ({**base, "guess.example": 1}, base), wait=False)
+    theirs = {**base, "guess.example": 1}  # the partner holds the guess
+    first = epoch(coord, agreement, (vendor, partner), ({**base, "guess.example": 1}, theirs), wait=False)
     assert json.loads(coord.store.runs.result_json(first))["dp"]["scale"] == node_scale(1.0, 8, 2 * sensitivity(2, 2))
-    epoch(coord, agreement, (vendor, partner), (base, base), wait=False)  # the guess leaves
+    assert coord.store.standing.counts(agreement["agreement_id"])["pairs"] == 21
+    epoch(coord, agreement, (vendor, partner), (base, theirs), wait=False)  # the guess leaves
     assert count(coord, "dp_spent_tokens", "WHERE party = 'vendor'") == 1
-    run_id = send(coord, agreement, vendor, {**base, "guess.example": 1})["run_id"]  # ... and comes back
-    send(coord, agreement, partner, base)
-    for p in (vendor, partner):
-        reblind(coord, agreement, p, run_id)
-    status = coord.status("vendor", agreement["agreement_id"], run_id)
-    assert status["state"] == "failed" and "left this agreement's differentially private stream" in status["failure"]
+    back = epoch(coord, agreement, (vendor, partner), ({**base, "guess.example": 1}, theirs), wait=False)  # ... and back
+    assert coord.status("vendor", agreement["agreement_id"], back)["state"] == "complete"
+    held = coord.store.standing.counts(agreement["agreement_id"])
+    assert held["pairs"] == 20 and held["accounts"] == 21 + 21  # the guess's account stands, unmatched
+    assert json.loads(coord.store.runs.result_json(back))["accounts"] == {"vendor": 21, "partner": 21}
+    dropped = coord.store.rows("SELECT details_json FROM audit_log WHERE action = 'tokens.dropped'")
+    assert [json.loads(d["details_json"])["tokens"] for d in dropped] == [1]
     assert count(coord, "audit_log", "WHERE action = 'protocol.violation'") == 0
     before = snapshot(coord)
     vendor.secret = new_secret()
     with pytest.raises(FailedPrecondition, match="binds each party to one secret"):
         send(coord, agreement, vendor, base, full=True)
     assert snapshot(coord) == before
-
-
-def test_no_single_blinded_point_outlives_its_re_blinding(tmp_path):
-    """Continuous agreements: a party's own points go when its partner's re-blinding of them is committed,
-    before the run completes (their labels stay: the completion counts by them)."""
-    coord, agreement, (vendor, partner) = _world(tmp_path)
-    sets = ({f"d{i}.example": 1 for i in range(8)}, {f"d{i}.example": 1 for i in range(4, 12)})
-    run_id = send(coord, agreement, vendor, sets[0])["run_id"]
-    send(coord, agreement, partner, sets[1])
-    reblind(coord, agreement, partner, run_id)  # the partner re-blinds the vendor's points: the run still collects
-    own = {r["party"]: r["upload_id"] for r in coord.store.rows("SELECT party, upload_id FROM uploads WHERE kind = 'own'")}
-    sizes = {
-        party: coord.store.row("SELECT sum(octet_length(points)) AS n FROM chunks WHERE upload_id = ?", [upload])["n"]
-        for party, upload in own.items()
-    }
-    assert sizes["vendor"] == 0 and sizes["partner"] > 0  # the partner's points still wait for the vendor
-    assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "collecting"
-    reblind(coord, agreement, vendor, run_id)
-    for p in (vendor, partner):
-        p.base = run_id
-    assert result(coord, run_id) == truth(*sets)
 
 
 def test_under_dp_a_key_that_moves_between_accounts_in_one_change_has_not_left(tmp_path):

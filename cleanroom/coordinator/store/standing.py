@@ -154,9 +154,11 @@ class StandingRepository:
             con.unregister("arriving")
 
     @staticmethod
-    def spent_among(con: Tx, agreement_id: str, party: str, tokens: pa.Table) -> int:
-        """How many of ``tokens`` left the side earlier in the agreement's DP stream."""
-        return _held(con, "dp_spent_tokens", agreement_id, party, tokens)
+    def spent_among(con: Tx, agreement_id: str, party: str, tokens: pa.Table) -> np.ndarray:
+        """Which of ``tokens`` (a bool per row) left the side earlier in the agreement's DP stream."""
+        spent = np.zeros(tokens.num_rows, dtype=bool)
+        spent[_held_rows(con, "dp_spent_tokens", agreement_id, party, tokens)] = True
+        return spent
 
     @staticmethod
     def set_masks(con: Tx, agreement_id: str, party: str, labels: np.ndarray, masks: np.ndarray) -> None:
@@ -177,7 +179,7 @@ class StandingRepository:
     @staticmethod
     def repeated_tokens(con: Tx, agreement_id: str, party: str, tokens: pa.Table) -> int:
         """How many of ``tokens`` the side already holds (an honest change adds only new accounts' tokens)."""
-        return _held(con, "standing_tokens", agreement_id, party, tokens)
+        return len(_held_rows(con, "standing_tokens", agreement_id, party, tokens))
 
     @staticmethod
     def add(con: Tx, agreement_id: str, party: str, tokens: pa.Table, masks: pa.Table) -> None:
@@ -282,19 +284,20 @@ class StandingRepository:
         )
 
 
-def _held(con: Tx, table: str, agreement_id: str, party: str, tokens: pa.Table) -> int:
-    """How many of ``tokens`` the side's rows of ``table`` (a table of t0..t3 words) hold."""
-    con.register("asked_tokens", tokens)
+def _held_rows(con: Tx, table: str, agreement_id: str, party: str, tokens: pa.Table) -> np.ndarray:
+    """The rows of ``tokens`` that the side's rows of ``table`` (a table of t0..t3 words) hold."""
+    asked = tokens.append_column("row", pa.array(np.arange(tokens.num_rows, dtype=np.int64)))
+    con.register("asked_tokens", asked)
     try:
         found = con.execute(
-            f"""SELECT count(*) FROM asked_tokens n JOIN {table} s
+            f"""SELECT DISTINCT n.row FROM asked_tokens n JOIN {table} s
                 ON n.t0 = s.t0 AND n.t1 = s.t1 AND n.t2 = s.t2 AND n.t3 = s.t3
                 WHERE s.agreement_id = ? AND s.party = ?""",
             [agreement_id, party],
-        ).fetchall()
+        ).fetchnumpy()
     finally:
         con.unregister("asked_tokens")
-    return int(found[0][0])
+    return np.asarray(found["row"], dtype=np.int64)
 
 
 def _done(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> None:
