@@ -1,8 +1,9 @@
 """Second review of issue 14 (continuous agreements): what is still wrong after the first review's fixes.
 
 In-process over a real DuckDB file, the parties played by the test as tests/unit/test_standing.py plays
-them. Each test states a property the README promises and is marked strict xfail with the finding: it
-fails as main stands (c29f09b) and must lose its marker once fixed.
+them. Each test states the property a per-account DP guarantee needs and is marked strict xfail with the
+finding, which is open (README, "What that does not bound yet"; issue 14's note): it fails as main stands
+and must lose its marker once a per-token event budget at the coordinator fixes it.
 """
 
 from __future__ import annotations
