@@ -26,7 +26,7 @@ from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_mas
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
-from cleanroom.coordinator.standing import Changes, SideChange, Standing
+from cleanroom.coordinator.standing import EVENTS_PER_KEY, Changes, SideChange, Standing
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
@@ -280,12 +280,6 @@ class Completion:
                 },
             )
             self._runs.retain(con, run, terms)
-
-
-# Under DP each account enters and leaves a continuous agreement's stream at most once (standing.py), so the
-# match between one key of a party's account and the other side's makes at most two events: one interval of
-# the stream. With several key kinds an account's company can match through each.
-EVENTS_PER_KEY = 2
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ At most one release per epoch: a new run opens only in an epoch later than the l
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from cleanroom.errors import FailedPrecondition, InvalidArgument, ProtocolError
 from cleanroom.terms import Terms
 
 SECRET_TAG = re.compile(r"^[0-9a-f]{64}$")
+# Under DP, the events one key may cause over a continuous agreement's stream: entering it, two moves (its
+# account to other populations, or the key to another account), leaving it. The noise is calibrated for
+# this many per key kind (completion.py), so epsilon bounds what the releases say about one account.
+EVENTS_PER_KEY = 4
 
 
 class RepeatedTokens(ProtocolError):
@@ -206,7 +211,7 @@ class Standing:
             changes, side = change.changes, change.tokens
             tokens = token_table(side.tokens, side.accounts)
             if terms.dp_epsilon is not None:
-                tokens = self._one_entry_each(con, agreement_id, party, changes, tokens)
+                tokens, changes = self._dp_budget(con, agreement_id, party, changes, side)
             if changes.full:
                 repo.clear_side(con, agreement_id, party)
             else:
@@ -240,24 +245,49 @@ class Standing:
             repo.put_side(con, stamp)
         return counts_of_pairs(ranked, (masks[0], masks[1]), (len(masks[0]), len(masks[1])), _sizes(terms))
 
-    def _one_entry_each(self, con: Tx, agreement_id: str, party: str, changes: Changes, tokens: pa.Table) -> pa.Table:
-        """Under DP a token enters and leaves a continuous agreement's stream once, so that a party cannot add
-        and remove the same guess epoch after epoch, each time spending the partner's protection anew. The
-        tokens leaving now are kept; tokens that left before and arrive again are dropped (their accounts
-        stand, and count in the set size, but never match again: the party's own tokens, so dropping them
-        tells it nothing), audited. The tokens to add are returned."""
+    def _dp_budget(self, con: Tx, agreement_id: str, party: str, changes: Changes, side: SideTokens) -> tuple[pa.Table, Changes]:
+        """Under DP every event of a key -- entering the stream, its account moving to other populations (or
+        the key to another account), leaving -- spends the partner's protection, so each token has a budget
+        of EVENTS_PER_KEY over the stream: an entry, up to two moves, an exit (the noise is calibrated for
+        that many). A token that left never comes back, and a move past the budget does not happen: such
+        tokens are dropped (their account stands and counts in the set size but no longer matches) and such
+        population changes kept as they stood, audited. Otherwise a party could add and remove, or flip,
+        its own guess epoch after epoch and learn whether the partner holds it. Returns the tokens to add and
+        the changes to apply."""
         repo = self._store.standing
-        back = repo.spent_among(con, agreement_id, party, tokens)
+        tokens = token_table(side.tokens, side.accounts)
+        arriving = tokens.append_column("mask", pa.array(side.populations.astype(np.uint16)))
+        seen = repo.arriving_events(con, agreement_id, party, arriving)
+        stood = seen["old_label"] >= 0
+        moved = stood & ((seen["old_label"] != side.accounts.astype(np.int64)) | (seen["old_mask"] != side.populations))
+        fresh = ~stood & ~seen["spent"]
+        # One event stays for the exit. A token dropped over its budget keeps its count: it never enters again.
+        over = (moved | fresh) & (seen["events"] + 1 > EVENTS_PER_KEY - 1)
+        dropped = seen["spent"] | over
+        stay = ~changes.full and len(changes.changed_labels)
+        blocked = np.zeros(len(changes.changed_labels), dtype=bool)
+        if stay:
+            blocked = repo.label_events(con, agreement_id, party, changes.changed_labels) + 1 > EVENTS_PER_KEY - 1
         repo.spend_leaving(con, agreement_id, party, None if changes.full else changes.removed, tokens)
-        if back.any():
+        kept = dataclasses.replace(
+            changes, changed_labels=changes.changed_labels[~blocked], changed_masks=changes.changed_masks[~blocked]
+        )
+        repo.count_events(con, agreement_id, party, tokens.filter(pa.array(fresh | (moved & ~over))), kept.changed_labels)
+        if dropped.any() or blocked.any():
             self._store.audit(
                 con,
                 "coordinator",
-                "tokens.dropped",
+                "dp.events_refused",
                 agreement_id,
-                {"party": party, "tokens": int(back.sum()), "cause": "they left this agreement's DP stream before"},
+                {
+                    "party": party,
+                    "tokens_returning": int(seen["spent"].sum()),
+                    "tokens_over_budget": int(over.sum()),
+                    "moves_over_budget": int(blocked.sum()),
+                    "events_per_key": EVENTS_PER_KEY,
+                },
             )
-        return tokens.filter(pa.array(~back))
+        return tokens.filter(pa.array(~dropped)), kept
 
     # -- deletion ----------------------------------------------------------------------------
 

@@ -391,7 +391,8 @@ def test_under_dp_an_account_enters_and_leaves_the_stream_once(tmp_path, monkeyp
     base = {f"d{i}.example": 1 for i in range(20)}
     theirs = {**base, "guess.example": 1}  # the partner holds the guess
     first = epoch(coord, agreement, (vendor, partner), ({**base, "guess.example": 1}, theirs), wait=False)
-    assert json.loads(coord.store.runs.result_json(first))["dp"]["scale"] == node_scale(1.0, 8, 2 * sensitivity(2, 2))
+    scale = node_scale(1.0, 8, standing.EVENTS_PER_KEY * sensitivity(2, 2))
+    assert json.loads(coord.store.runs.result_json(first))["dp"]["scale"] == scale
     assert coord.store.standing.counts(agreement["agreement_id"])["pairs"] == 21
     epoch(coord, agreement, (vendor, partner), (base, theirs), wait=False)  # the guess leaves
     assert count(coord, "dp_spent_tokens", "WHERE party = 'vendor'") == 1
@@ -400,8 +401,8 @@ def test_under_dp_an_account_enters_and_leaves_the_stream_once(tmp_path, monkeyp
     held = coord.store.standing.counts(agreement["agreement_id"])
     assert held["pairs"] == 20 and held["accounts"] == 21 + 21  # the guess's account stands, unmatched
     assert json.loads(coord.store.runs.result_json(back))["accounts"] == {"vendor": 21, "partner": 21}
-    dropped = coord.store.rows("SELECT details_json FROM audit_log WHERE action = 'tokens.dropped'")
-    assert [json.loads(d["details_json"])["tokens"] for d in dropped] == [1]
+    dropped = coord.store.rows("SELECT details_json FROM audit_log WHERE action = 'dp.events_refused'")
+    assert [json.loads(d["details_json"])["tokens_returning"] for d in dropped] == [1]
     assert count(coord, "audit_log", "WHERE action = 'protocol.violation'") == 0
     before = snapshot(coord)
     vendor.secret = new_secret()

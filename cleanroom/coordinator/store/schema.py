@@ -288,6 +288,23 @@ CREATE TABLE IF NOT EXISTS dp_tree_nodes (
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS seq UBIGINT;
 """,
     ),
+    # Under DP each standing token has a budget of events (entry, population moves, exit) over a continuous
+    # agreement's stream (cleanroom.coordinator.standing): how many it has used.
+    Migration(
+        14,
+        "DP event budget per token",
+        """
+CREATE TABLE IF NOT EXISTS dp_token_events (
+    agreement_id TEXT NOT NULL,
+    party TEXT NOT NULL,
+    t0 UBIGINT NOT NULL,
+    t1 UBIGINT NOT NULL,
+    t2 UBIGINT NOT NULL,
+    t3 UBIGINT NOT NULL,
+    events UINTEGER NOT NULL
+);
+""",
+    ),
 )
 
 _LEDGER = """
