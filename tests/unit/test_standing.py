@@ -381,7 +381,7 @@ def test_under_dp_an_account_enters_and_leaves_the_stream_once(tmp_path, monkeyp
     """The churn attack (add a guess, remove it, add it again ...) would spend the partner's protection once per
     flip: under DP a token that left a side and comes back is dropped (its account stands and counts in the
     set size, but never matches again), audited; a secret change (which would give the same accounts new
-    tokens) is refused before anything changes; and the noise is calibrated for one entry and one exit."""
+    tokens) is refused before anything changes; and the noise is calibrated for the budget of events per key."""
     from cleanroom.coordinator import standing
     from cleanroom.coordinator.continual import node_scale
     from cleanroom.coordinator.noise import sensitivity
