@@ -226,7 +226,12 @@ def _run(
     # 2. A changed export: the partner's agent uploads into the vendor's new run; the alert carries exactly the changes.
     second = _truth(VENDOR_2, PARTNER)
     _write(exports / "accounts-2.csv", VENDOR_2, t0 + 20)
-    i, mapped = vendor.wait_for(mapped_in(agreement_id), i + 1)
+    # 1-second epochs: a cycle that comes within the first release's epoch is refused (one release per epoch)
+    # and the agent maps it again a cycle later; the map that joined a run is the one to look at.
+    start = i + 1
+    i, mapped = vendor.wait_for(lambda x: mapped_in(agreement_id)(x) and "run_id" in x, start)
+    early = [x for x in vendor.lines[start:i] if mapped_in(agreement_id)(x)]
+    assert all(x["outcome"] == "failed" and "the next run can start at" in x.get("why", "") for x in early), early
     assert mapped["run_id"] != first_run and mapped["accounts"] == second["mine"] == 92
     # Only the change went: the accounts added and dropped, counted from the two exports.
     added, dropped = (
