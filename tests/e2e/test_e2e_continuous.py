@@ -219,7 +219,7 @@ def test_one_release_per_epoch(tmp_path: Path):
         profiles = {n: coord.add_party(n, tmp_path / n) for n in ("vendor", "partner")}
         agreement = client_json(
             profiles["vendor"], "agreement", "propose", "--with", "partner", "--populations", "customer,opportunity",
-            "--continuous", "--epoch", "1h", "--min-count", "1", "--min-set-size", "10",
+            "--continuous", "--epoch", "366d", "--min-count", "1", "--min-set-size", "10",
         )["agreement_id"]  # fmt: skip
         client_json(profiles["partner"], "agreement", "approve", agreement)
         v1, p1 = _write(tmp_path / "v1.csv", V1), _write(tmp_path / "p1.csv", P1)

@@ -78,7 +78,7 @@ def test_a_refused_full_upload_with_a_new_secret_leaves_everything_as_it_was(tmp
     run before check_opening refuses the begin for the epoch: a refusal must change nothing (as
     test_standing's test_one_release_per_epoch_and_nothing_opened_by_a_refusal holds for a change)."""
     coord, _ = coordinator(tmp_path)
-    agreement = agree(coord, ("customer",), epoch_seconds=3600, min_set_size=1, min_count=1)
+    agreement = agree(coord, ("customer",), epoch_seconds=366 * 86400, min_set_size=1, min_count=1)
     vendor, partner = Party("vendor"), Party("partner")
     epoch(coord, agreement, (vendor, partner), ({"a.example": 1}, {"a.example": 1}), wait=False)
     before = snapshot(coord)

@@ -268,7 +268,7 @@ def test_changes_are_refused_on_a_one_off_agreement_and_after_revocation(tmp_pat
 
 def test_one_release_per_epoch_and_nothing_opened_by_a_refusal(tmp_path):
     coord, _ = coordinator(tmp_path)
-    agreement = agree(coord, ("customer",), epoch_seconds=3600, min_set_size=1, min_count=1)
+    agreement = agree(coord, ("customer",), epoch_seconds=366 * 86400, min_set_size=1, min_count=1)
     vendor, partner = Party("vendor"), Party("partner")
     epoch(coord, agreement, (vendor, partner), ({"a.example": 1}, {"a.example": 1}), wait=False)
     before = snapshot(coord)
