@@ -71,7 +71,7 @@ class Completion:
                     self._complete_overlap(run, terms, by)
             except CleanroomError as exc:
                 self.fail(run, str(exc), exc.party if isinstance(exc, ReblindingViolation) else None)
-            if terms.retention_seconds == 0:
+            if terms.retention_seconds == 0 or terms.continuous:
                 self._store.checkpoint()  # rewrite the file so deleted points leave it
 
     def resume(self) -> list[str]:
@@ -105,11 +105,8 @@ class Completion:
                     {"run_id": run.run_id, "party": violator, "reason": reason},
                 )
             self._store.runs.fail(con, run.run_id, reason, now())
-            deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
             self._store.audit(con, "coordinator", "run.failed", run.agreement_id, {"run_id": run.run_id, "reason": reason})
-            self._store.audit(
-                con, "coordinator", "points.deleted", run.agreement_id, {"cause": "run failed", "run_id": run.run_id, **deleted}
-            )
+            self._runs.delete_points(con, run.run_id, run.agreement_id, "run failed")
 
     def _ready(self, run_id: str) -> tuple[RunRow, Terms, Uploads] | None:
         """The run, its terms and its four committed uploads, if it is still collecting and has them all."""
@@ -197,15 +194,7 @@ class Completion:
                     },
                 },
             )
-            deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
-            self._store.audit(
-                con,
-                "coordinator",
-                "points.deleted",
-                run.agreement_id,
-                {"cause": "continuous: the double-blinded tokens stand instead", "run_id": run.run_id, **deleted},
-            )
-        self._store.checkpoint()
+            self._runs.delete_points(con, run.run_id, run.agreement_id, "continuous: the double-blinded tokens stand instead")
 
     def _continual(self, con: Tx, agreement_id: str, terms: Terms, seq: int) -> Continual | None:
         """Under DP on a continuous agreement: the release's place and the tree nodes' noise drawn so far;

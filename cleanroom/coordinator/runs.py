@@ -112,17 +112,17 @@ class Runs:
 
     # -- retention ---------------------------------------------------------------------------
 
+    def delete_points(self, con: Tx, run_id: str, agreement_id: str, cause: str, **details: object) -> None:
+        """Delete every point of a run, on the audit record with the cause and what went."""
+        deleted = self._store.uploads.purge_points(con, run_id=run_id)
+        self._store.audit(
+            con, "coordinator", "points.deleted", agreement_id, {"cause": cause, "run_id": run_id, **details, **deleted}
+        )
+
     def retain(self, con: Tx, run: RunRow, terms: Terms) -> None:
         """Delete a finished run's points at once when the terms keep them for 0 seconds."""
         if terms.retention_seconds == 0:
-            deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
-            self._store.audit(
-                con,
-                "coordinator",
-                "points.deleted",
-                run.agreement_id,
-                {"cause": "retention", "run_id": run.run_id, "retention_seconds": 0, **deleted},
-            )
+            self.delete_points(con, run.run_id, run.agreement_id, "retention", retention_seconds=0)
 
     def purge_expired(self, at: dt.datetime | None = None) -> int:
         """Delete the points of finished runs whose retention period has passed; returns runs purged."""
@@ -133,14 +133,7 @@ class Runs:
             if dt.datetime.fromisoformat(run.completed_at) + dt.timedelta(seconds=retention) > at:
                 continue
             with self._store.transaction() as con:
-                deleted = self._store.uploads.purge_points(con, run_id=run.run_id)
-                self._store.audit(
-                    con,
-                    "coordinator",
-                    "points.deleted",
-                    run.agreement_id,
-                    {"cause": "retention", "run_id": run.run_id, "retention_seconds": retention, **deleted},
-                )
+                self.delete_points(con, run.run_id, run.agreement_id, "retention", retention_seconds=retention)
             purged += 1
         if purged:
             self._store.checkpoint()
