@@ -42,28 +42,19 @@ def _coordinator_add_party(args: argparse.Namespace) -> int:
 
 
 def _coordinator_serve(args: argparse.Namespace) -> int:
-    from cleanroom.coordinator.datadir import DataDir
-    from cleanroom.coordinator.limits import Limits
-    from cleanroom.coordinator.server import serve_forever
-    from cleanroom.errors import InputError
-    from cleanroom.protocol import MAX_CHUNK_POINTS
+    from cleanroom.coordinator.launch import serve
 
-    data_dir = DataDir(Path(args.data_dir))
-    listen = args.listen or data_dir.config()["listen"]
-    if args.upload_idle_timeout <= 0:
-        raise InputError("--upload-idle-timeout must be a positive number of seconds")
-    limits = Limits(max_points=args.max_points, max_chunk_points=MAX_CHUNK_POINTS, upload_idle_seconds=args.upload_idle_timeout)
-    serve_forever(
-        data_dir,
-        listen,
-        limits,
-        port_file=Path(args.port_file) if args.port_file else None,
-        wire_log=Path(args.wire_log) if args.wire_log else None,
-        http=args.http,
-        http_port_file=Path(args.http_port_file) if args.http_port_file else None,
-        http_tls=(Path(args.http_cert), Path(args.http_key)) if args.http_cert or args.http_key else None,
-        http_hosts=args.http_allowed_host,
-    )
+    return serve(args)  # the config file, environment and flags checked first (cleanroom/coordinator/config.py)
+
+
+def _coordinator_config(args: argparse.Namespace) -> int:
+    from cleanroom.coordinator.launch import config_of, rows
+
+    config = config_of(args)
+    if args.json:
+        print_json(config.to_dict())
+    else:
+        print_table(f"Effective configuration (file: {config.file or 'none'})", ["key", "value", "from"], rows(config))
     return 0
 
 
@@ -285,7 +276,8 @@ def _add_coordinator_commands(sub: Any) -> None:
     p = csub.add_parser("serve", help="serve gRPC (mTLS) until stopped")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--listen", help="HOST:PORT (port 0 picks a free port)")
-    p.add_argument("--max-points", type=int, default=DEFAULT_MAX_POINTS, help="largest upload accepted")
+    p.add_argument("--config", metavar="FILE", help="TOML config file (default: DATA_DIR/coordinator.toml if present)")
+    p.add_argument("--max-points", type=int, help=f"largest upload accepted (default {DEFAULT_MAX_POINTS:,})")
     p.add_argument("--port-file", help="write the bound port here once serving")
     p.add_argument("--wire-log", help=argparse.SUPPRESS)  # privacy tests: log every request's raw bytes
     p.add_argument(
@@ -301,6 +293,7 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--http-key", help="TLS private key (PEM) for --http-cert")
     _add_serve_limits(p)
     p.set_defaults(handler=_coordinator_serve)
+    _add_config_command(csub)
     p = csub.add_parser("add-api-key", help="create a REST/web API key (printed once, stored hashed); coordinator stopped")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--party", help="the party the key acts for (required for analyst and auditor)")
@@ -325,20 +318,31 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.set_defaults(handler=_coordinator_check)
 
 
+def _add_config_command(csub: Any) -> None:
+    p = csub.add_parser("config", help="print the effective configuration of `serve` and where each value comes from")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--config", metavar="FILE", help="TOML config file (default: DATA_DIR/coordinator.toml if present)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_config)
+
+
 def _add_serve_limits(p: argparse.ArgumentParser) -> None:
     from cleanroom.coordinator.limits import DEFAULT_UPLOAD_IDLE_SECONDS
 
     p.add_argument(
         "--upload-idle-timeout",
         type=float,
-        default=DEFAULT_UPLOAD_IDLE_SECONDS,
         metavar="SECONDS",
-        help="delete an upload begun and not committed after this long without a chunk (default: a day)",
+        help=f"delete an upload begun and not committed after this long without a chunk (default: {DEFAULT_UPLOAD_IDLE_SECONDS:g}, a day)",
+    )
+    p.add_argument("--log-format", choices=["text", "json"], help="text (default) or json: one JSON object a line")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="least severe level logged (default info)")
+    p.add_argument(
+        "--shutdown-grace", type=float, metavar="SECONDS", help="on SIGTERM, in-flight calls get this long (default 2)"
     )
     p.add_argument(
         "--http-allowed-host",
         action="append",
-        default=[],
         metavar="NAME",
         help="a Host header the REST API and pages answer besides the --http address (repeat; *.example.com allowed)",
     )

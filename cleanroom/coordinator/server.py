@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from concurrent import futures
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -20,12 +21,15 @@ from cleanroom.coordinator.grpc.wirelog import WireLog
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
 from cleanroom.errors import InputError
+from cleanroom.terminal.logs import EventLog
 
 
-def server_credentials(data_dir: DataDir) -> grpc.ServerCredentials:
+def server_credentials(data_dir: DataDir, tls: tuple[Path, Path] | None = None) -> grpc.ServerCredentials:
+    """mTLS with the data dir's server pair, or ``tls`` (certificate, key) when the config names one."""
     pair = data_dir.server_pair()
+    cert_pem, key_pem = (tls[0].read_bytes(), tls[1].read_bytes()) if tls else (pair.cert_pem, pair.key_pem)
     return grpc.ssl_server_credentials(
-        [(pair.key_pem, pair.cert_pem)],
+        [(key_pem, cert_pem)],
         root_certificates=data_dir.ca().cert_pem,
         require_client_auth=True,
     )
@@ -35,9 +39,32 @@ SWEEP_SECONDS = 1.0
 log = logging.getLogger("cleanroom.coordinator")
 
 
+@dataclass(frozen=True)
+class Operations:
+    """How the server runs, besides its addresses and limits (set by the config file, ``config``)."""
+
+    max_workers: int = 8  # gRPC calls served at once
+    sweep_seconds: float = SWEEP_SECONDS
+    grace_seconds: float = 2.0  # in-flight calls get this long to finish on SIGTERM
+    tls: tuple[Path, Path] | None = None  # gRPC server certificate and key; None: the data dir's
+    duckdb_memory_limit: str = ""  # '': DuckDB's default
+    duckdb_threads: int = 0  # 0: DuckDB's default
+    events: EventLog = field(default_factory=EventLog)
+
+
 class RunningServer:
-    def __init__(self, server: grpc.Server, port: int, coordinator: Coordinator, health_servicer: health.HealthServicer) -> None:
+    def __init__(
+        self,
+        server: grpc.Server,
+        port: int,
+        coordinator: Coordinator,
+        health_servicer: health.HealthServicer,
+        sweep_seconds: float = SWEEP_SECONDS,
+    ) -> None:
         self.server, self.port, self.coordinator, self.health = server, port, coordinator, health_servicer
+        self.sweep_seconds = sweep_seconds
+        self.damaged: str | None = None
+        self.stopping = False
         self._stop = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="retention-sweeper", daemon=True)
         self._sweeper.start()
@@ -46,55 +73,86 @@ class RunningServer:
         """Each second: check the store's file (gRPC health says NOT_SERVING while it is damaged, and nothing
         is swept into it), delete points of finished runs past their retention, and uploads left idle."""
         damaged: str | None = None
-        while not self._stop.wait(SWEEP_SECONDS):
+        while not self._stop.wait(self.sweep_seconds):
             problem = self.coordinator.store.file_problem()
             if problem != damaged:
-                damaged = problem
+                damaged = self.damaged = problem
                 status = health_pb2.HealthCheckResponse.NOT_SERVING if problem else health_pb2.HealthCheckResponse.SERVING
                 for name in ("", *SERVICES):
                     self.health.set(name, status)
                 if problem:
-                    log.error("store damaged: %s", problem)
+                    log.error("store damaged: %s", problem, extra={"event": "store.damaged"})
             if problem:
                 continue
             self.coordinator.purge_expired()
             self.coordinator.sweep_abandoned()
 
-    def stop(self, grace: float = 2.0) -> None:
+    def readiness(self) -> str | None:
+        """None while gRPC serves on an open, sound store; else why not (for /readyz)."""
+        if self.stopping:
+            return "shutting down"
+        return f"store damaged: {self.damaged}" if self.damaged else None
+
+    def drain(self, grace: float = 2.0) -> None:
+        """Refuse new calls at once; give those in flight ``grace`` seconds, then cancel them."""
+        self.stopping = True
         self._stop.set()
         self._sweeper.join()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+
+    def close(self) -> None:
         self.coordinator.store.close()
 
+    def stop(self, grace: float = 2.0) -> None:
+        self.drain(grace)
+        self.close()
 
-def start(data_dir: DataDir, listen: str, limits: Limits | None = None, wire_log: Path | None = None) -> RunningServer:
+
+def _tune(store: Store, ops: Operations) -> None:
+    """DuckDB's memory and thread settings, when the config sets them (values checked by config_schema)."""
+    with store.db.reading() as con:
+        if ops.duckdb_memory_limit:
+            con.execute(f"SET memory_limit = '{ops.duckdb_memory_limit}'")
+        if ops.duckdb_threads:
+            con.execute(f"SET threads = {int(ops.duckdb_threads)}")
+
+
+def start(
+    data_dir: DataDir,
+    listen: str,
+    limits: Limits | None = None,
+    wire_log: Path | None = None,
+    ops: Operations | None = None,
+) -> RunningServer:
+    ops = ops or Operations()
     try:
         store = Store(data_dir.store_path, data_dir.signer())
     except duckdb.Error as exc:  # a truncated or overwritten file does not open: say which, and what to do
         raise InputError(
             f"cannot open the store {data_dir.store_path}: {exc}. It may be truncated or damaged; restore it from a backup"
         ) from None
+    _tune(store, ops)
     coordinator = Coordinator(store, limits, parties=lambda: data_dir.issued().keys())
     coordinator.resume()  # runs whose last commit landed just before a stop complete now, before any call
     coordinator.sweep_abandoned()  # uploads left idle while the coordinator was stopped go before any call
     interceptors = [WireLog(wire_log)] if wire_log else []
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8),
+        futures.ThreadPoolExecutor(max_workers=ops.max_workers),
         interceptors=interceptors,
         options=coordinator.limits.grpc_options(),
     )
     add_services(server, coordinator)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_secure_port(listen, server_credentials(data_dir))
+    port = server.add_secure_port(listen, server_credentials(data_dir, ops.tls))
     if port == 0:
         store.close()
         raise OSError(f"cannot listen on {listen}")
     server.start()
     for name in ("", *SERVICES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, coordinator, health_servicer)
+    return RunningServer(server, port, coordinator, health_servicer, ops.sweep_seconds)
 
 
 def serve_forever(
@@ -107,15 +165,18 @@ def serve_forever(
     http_port_file: Path | None = None,
     http_tls: tuple[Path, Path] | None = None,
     http_hosts: list[str] | None = None,
+    ops: Operations | None = None,
 ) -> None:
-    running = start(data_dir, listen, limits, wire_log)
+    ops = ops or Operations()
+    events = ops.events
+    running = start(data_dir, listen, limits, wire_log, ops)
     web = None
     if http:  # REST API and pages in a thread of this process, on the same Coordinator and Store
         from cleanroom.coordinator.web.app import start_http
 
         try:
             cert, key = http_tls or (None, None)
-            web = start_http(running.coordinator, http, cert, key, allowed_hosts=http_hosts or [])
+            web = start_http(running.coordinator, http, cert, key, allowed_hosts=http_hosts or [], readiness=running.readiness)
         except BaseException:
             running.stop()
             raise
@@ -123,17 +184,33 @@ def serve_forever(
             tmp = http_port_file.with_suffix(".tmp")
             tmp.write_text(f"{web.port}\n")
             os.replace(tmp, http_port_file)
-        print(f"REST API and pages on {web.url} (OpenAPI: {web.url}/v1/openapi.json)", flush=True)
+        events.event("http.listening", f"REST API and pages on {web.url} (OpenAPI: {web.url}/v1/openapi.json)", url=web.url)
     host = listen.rsplit(":", 1)[0]
     if port_file:
         tmp = port_file.with_suffix(".tmp")
         tmp.write_text(f"{running.port}\n")
         os.replace(tmp, port_file)  # readers never see a half-written file
-    print(f"coordinator listening on {host}:{running.port} (mTLS)", flush=True)
+    events.event("grpc.listening", f"coordinator listening on {host}:{running.port} (mTLS)", host=host, port=running.port)
+    received: list[str] = []
     stop = threading.Event()
+
+    def on_signal(number: int, _frame: object) -> None:
+        received.append(signal.Signals(number).name)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     stop.wait()
+    # New calls are refused from here; calls in flight get the grace period, then are cancelled. An upload
+    # cut off keeps the chunks it stored (each is its own transaction) and resumes from them.
+    events.event(
+        "shutdown",
+        f"coordinator stopping ({received[0] if received else 'stop'}): in-flight calls get {ops.grace_seconds:g} s",
+        signal=received[0] if received else None,
+        grace_seconds=ops.grace_seconds,
+    )
+    running.drain(ops.grace_seconds)  # /readyz answers 503 meanwhile
     if web is not None:
         web.stop()
-    running.stop()
+    running.close()
+    events.event("stopped", "coordinator stopped")

@@ -15,7 +15,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -100,9 +100,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_app(
-    coordinator: Coordinator, *, session_seconds: float | None = None, allowed_hosts: Collection[str] | None = None
+    coordinator: Coordinator,
+    *,
+    session_seconds: float | None = None,
+    allowed_hosts: Collection[str] | None = None,
+    readiness: Callable[[], str | None] | None = None,
 ) -> FastAPI:
-    """``allowed_hosts``: the Host names answered (``host_check``); None answers any, for an app driven in-process."""
+    """``allowed_hosts``: the Host names answered (``host_check``); None answers any, for an app driven in-process.
+    ``readiness``: None when gRPC serves, else why not (/readyz); without it /readyz says gRPC is not served."""
     app = FastAPI(
         title="Cleanroom coordinator API",
         version=_version(),
@@ -113,6 +118,8 @@ def create_app(
     )
     sessions = Sessions(session_seconds) if session_seconds else Sessions()
     web = WebContext.of(coordinator.store, sessions)
+    if readiness is not None:
+        web.readiness = readiness
     app.state.web = web
     for router in ROUTERS:
         app.include_router(router)
@@ -214,7 +221,8 @@ def start_http(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     allowed_hosts: Collection[str] = (),
+    readiness: Callable[[], str | None] | None = None,
 ) -> HttpServer:
     """Serve on ``listen``, answering the Host names of that address and ``allowed_hosts``."""
     hosts = allowed_for(parse_listen(listen)[0], allowed_hosts)
-    return HttpServer(create_app(coordinator, allowed_hosts=hosts), listen, certfile, keyfile).start()
+    return HttpServer(create_app(coordinator, allowed_hosts=hosts, readiness=readiness), listen, certfile, keyfile).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -26,6 +27,8 @@ class WebContext:
     metrics: Metrics
     overlaps: OverlapCache
     verifier: Verifier
+    # /readyz: None while gRPC serves, else why not (set by the server that runs gRPC beside this app)
+    readiness: Callable[[], str | None] = lambda: "gRPC is not served by this process"
 
     @classmethod
     def of(cls, store: Store, sessions: Sessions) -> WebContext:

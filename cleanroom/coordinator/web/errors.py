@@ -31,7 +31,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def _is_page(request: Request) -> bool:
-    return not (request.url.path.startswith("/v1") or request.url.path in ("/healthz", "/metrics"))
+    return not (request.url.path.startswith("/v1") or request.url.path in ("/healthz", "/readyz", "/metrics"))
 
 
 async def _audit(request: Request, code: str, reason: str, exc: Exception | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Operations (no key needed): liveness with the store's health, and Prometheus metrics."""
+"""Operations (no key needed): liveness with the store's health, readiness, and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -28,6 +28,19 @@ def healthz(web: Ctx) -> Any:
         log.exception("health check failed")
         return JSONResponse(error_body("UNAVAILABLE", f"store check failed: {type(exc).__name__}"), status_code=503)
     return {"status": "ok", "store": "ok", "time": now()}
+
+
+@router.get("/readyz", response_model=None, tags=["operations"], summary="Readiness: store open and gRPC serving (no key needed)")
+def readyz(web: Ctx) -> Any:
+    try:
+        web.reads.ping()
+    except Exception as exc:  # closed, damaged or broken: not ready, and why
+        reason = str(exc) if isinstance(exc, DataLoss) else f"store check failed: {type(exc).__name__}"
+        return JSONResponse(error_body("UNAVAILABLE", f"not ready: {reason}"), status_code=503)
+    problem = web.readiness()
+    if problem:
+        return JSONResponse(error_body("UNAVAILABLE", f"not ready: {problem}"), status_code=503)
+    return {"status": "ready", "store": "ok", "grpc": "serving", "time": now()}
 
 
 @router.get(
