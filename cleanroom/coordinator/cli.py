@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported where used: the command line starts without loadin
 def _coordinator_init(args: argparse.Namespace) -> int:
     from cleanroom.coordinator.datadir import DataDir
 
-    config = DataDir(Path(args.data_dir)).init(listen=args.listen)
+    config = DataDir(Path(args.data_dir)).init(listen=args.listen, hosts=list(dict.fromkeys(args.host)) if args.host else None)
     if args.json:
         print_json({"data_dir": args.data_dir, **config})
     else:
@@ -257,16 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_coordinator_commands(sub: Any) -> None:
-    from cleanroom.coordinator.datadir import DEFAULT_LISTEN
     from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS
 
     coord = sub.add_parser("coordinator", help="run and administer a coordinator")
     csub = coord.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = csub.add_parser("init", help="create the CA, server certificate and signing key")
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"address to serve gRPC on (default {DEFAULT_LISTEN})")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_coordinator_init)
+    _add_init_command(csub)
     p = csub.add_parser("add-party", help="issue a party certificate and write its client profile")
     p.add_argument("name")
     p.add_argument("--data-dir", required=True)
@@ -316,6 +311,22 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_check)
+
+
+def _add_init_command(csub: Any) -> None:
+    from cleanroom.coordinator.datadir import DEFAULT_LISTEN
+
+    p = csub.add_parser("init", help="create the CA, server certificate and signing key")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"address to serve gRPC on (default {DEFAULT_LISTEN})")
+    p.add_argument(
+        "--host",
+        action="append",
+        metavar="NAME",
+        help="a name or address the server certificate is valid for (repeat; default localhost, 127.0.0.1, ::1)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_coordinator_init)
 
 
 def _add_config_command(csub: Any) -> None:

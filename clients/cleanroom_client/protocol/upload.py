@@ -27,11 +27,29 @@ from cleanroom_client.remote import Agreement, Chunk, Remote, RunStatus, UploadK
 # Fault injection for the crash-recovery tests: the process dies (no cleanup,
 # like SIGKILL) right after handing this many chunks to gRPC.
 FAULT_EXIT_AFTER_CHUNKS = "CLEANROOM_FAULT_EXIT_AFTER_CHUNKS"
+# For the graceful-shutdown test: each chunk's seq is appended to this file as it is handed to gRPC, and
+# after FAULT_PAUSE_AFTER_CHUNKS chunks the stream pauses, open, until the file PATH.paused is deleted.
+FAULT_SEND_LOG = "CLEANROOM_FAULT_SEND_LOG"
+FAULT_PAUSE_AFTER_CHUNKS = "CLEANROOM_FAULT_PAUSE_AFTER_CHUNKS"
 
 
 def _fault_exit_after() -> int | None:
     value = os.environ.get(FAULT_EXIT_AFTER_CHUNKS)
     return int(value) if value else None
+
+
+def _fault_sent(sent: int, seq: int) -> None:
+    """The send log and the pause of the graceful-shutdown test (nothing unless its variables are set)."""
+    log = os.environ.get(FAULT_SEND_LOG)
+    if not log:
+        return
+    with open(log, "a") as f:
+        f.write(f"{seq}\n")
+    if sent == int(os.environ.get(FAULT_PAUSE_AFTER_CHUNKS) or 0):
+        paused = log + ".paused"
+        open(paused, "w").close()  # a marker file: the test waits for it
+        while os.path.exists(paused):
+            time.sleep(0.05)
 
 
 def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], show_progress: bool | None, label: str) -> None:
@@ -57,6 +75,7 @@ def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], 
                     sealed=seal,
                 )
                 advance(len(pts) // POINT_SIZE)
+                _fault_sent(sent, seq)
                 if die_after is not None and sent >= die_after:
                     time.sleep(0.5)  # let gRPC put the chunks on the wire, then die mid-upload
                     os._exit(137)
