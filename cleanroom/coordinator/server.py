@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,13 +94,15 @@ class RunningServer:
             return "shutting down"
         return f"store damaged: {self.damaged}" if self.damaged else None
 
-    def drain(self, grace: float = 2.0) -> None:
-        """Refuse new calls at once; give those in flight ``grace`` seconds, then cancel them."""
+    def drain(self, grace: float = 2.0, refusing: Callable[[], None] = lambda: None) -> None:
+        """Refuse new calls at once (then call ``refusing``); give those in flight ``grace`` seconds, then cancel them."""
         self.stopping = True
+        self.health.enter_graceful_shutdown()
+        stopped = self.server.stop(grace)
+        refusing()
         self._stop.set()
         self._sweeper.join()
-        self.health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
+        stopped.wait()
 
     def close(self) -> None:
         self.coordinator.store.close()
@@ -155,6 +158,12 @@ def start(
     return RunningServer(server, port, coordinator, health_servicer, ops.sweep_seconds)
 
 
+def _write_port(path: Path, port: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{port}\n")
+    os.replace(tmp, path)  # readers never see a half-written file
+
+
 def serve_forever(
     data_dir: DataDir,
     listen: str,
@@ -181,15 +190,11 @@ def serve_forever(
             running.stop()
             raise
         if http_port_file:
-            tmp = http_port_file.with_suffix(".tmp")
-            tmp.write_text(f"{web.port}\n")
-            os.replace(tmp, http_port_file)
+            _write_port(http_port_file, web.port)
         events.event("http.listening", f"REST API and pages on {web.url} (OpenAPI: {web.url}/v1/openapi.json)", url=web.url)
     host = listen.rsplit(":", 1)[0]
     if port_file:
-        tmp = port_file.with_suffix(".tmp")
-        tmp.write_text(f"{running.port}\n")
-        os.replace(tmp, port_file)  # readers never see a half-written file
+        _write_port(port_file, running.port)
     events.event("grpc.listening", f"coordinator listening on {host}:{running.port} (mTLS)", host=host, port=running.port)
     received: list[str] = []
     stop = threading.Event()
@@ -203,13 +208,16 @@ def serve_forever(
     stop.wait()
     # New calls are refused from here; calls in flight get the grace period, then are cancelled. An upload
     # cut off keeps the chunks it stored (each is its own transaction) and resumes from them.
-    events.event(
-        "shutdown",
-        f"coordinator stopping ({received[0] if received else 'stop'}): in-flight calls get {ops.grace_seconds:g} s",
-        signal=received[0] if received else None,
-        grace_seconds=ops.grace_seconds,
+    running.drain(  # /readyz answers 503 meanwhile
+        ops.grace_seconds,
+        lambda: events.event(
+            "shutdown",
+            f"coordinator stopping ({received[0] if received else 'stop'}): new calls are refused, calls in flight get "
+            f"{ops.grace_seconds:g} s",
+            signal=received[0] if received else None,
+            grace_seconds=ops.grace_seconds,
+        ),
     )
-    running.drain(ops.grace_seconds)  # /readyz answers 503 meanwhile
     if web is not None:
         web.stop()
     running.close()

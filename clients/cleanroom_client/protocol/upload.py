@@ -38,13 +38,13 @@ def _fault_exit_after() -> int | None:
     return int(value) if value else None
 
 
-def _fault_sent(sent: int, seq: int) -> None:
+def _fault_sent(upload_id: str, sent: int, seq: int) -> None:
     """The send log and the pause of the graceful-shutdown test (nothing unless its variables are set)."""
     log = os.environ.get(FAULT_SEND_LOG)
     if not log:
         return
     with open(log, "a") as f:
-        f.write(f"{seq}\n")
+        f.write(f"{upload_id} {seq}\n")
     if sent == int(os.environ.get(FAULT_PAUSE_AFTER_CHUNKS) or 0):
         paused = log + ".paused"
         open(paused, "w").close()  # a marker file: the test waits for it
@@ -75,7 +75,7 @@ def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], 
                     sealed=seal,
                 )
                 advance(len(pts) // POINT_SIZE)
-                _fault_sent(sent, seq)
+                _fault_sent(session.upload_id, sent, seq)
                 if die_after is not None and sent >= die_after:
                     time.sleep(0.5)  # let gRPC put the chunks on the wire, then die mid-upload
                     os._exit(137)
