@@ -52,4 +52,6 @@ def test_each_harness_reports_a_broken_target(monkeypatch: pytest.MonkeyPatch):
         grpc_calls.check(grpc_calls.encode("Get", 0, agreements_pb2.GetAgreementRequest(agreement_id="@a")))
     monkeypatch.setattr(routes.agreements, "agreement_detail", boom)
     with pytest.raises(Crash, match="answered 500"):
-        rest_calls.check(bytes([11, 2]) + b"@a\n")  # GET /v1/agreements/{agreement_id} (route 11 of the sorted routes) as the vendor's analyst
+        rest_calls.check(
+            bytes([11, 2]) + b"@a\n"
+        )  # GET /v1/agreements/{agreement_id} (route 11 of the sorted routes) as the vendor's analyst
