@@ -161,3 +161,28 @@ def test_sigterm_during_an_upload_exits_0_and_the_upload_commits_after_a_restart
     _check({"vendor": json.loads(again.stdout), "partner": json.loads(finish(partner))}, dataset["truth"])
     assert _sent(second).get(upload_id, []) == []  # resumed: every chunk was already held, none sent twice
     assert coord.stop() == 0
+
+
+def test_grpc_serves_the_certificate_the_config_names(tmp_path: Path):
+    """[grpc] cert/key replace the data dir's server pair: a certificate for another name fails the parties'
+    TLS check (the data dir's would pass), and one for the address they dial passes."""
+    from cleanroom.coordinator.datadir import DataDir
+    from cleanroom.coordinator.pki import issue_server
+    from cleanroom.demo.localrun import client
+
+    coord = EntrypointCoordinator(tmp_path).start()  # init through the entrypoint: the CA the parties trust
+    parties = _parties(coord, tmp_path)
+    assert coord.stop() == 0
+    ca = DataDir(coord.data_dir).ca()
+    base_config = coord.config.read_text()
+    for name, dialled in (("elsewhere.example", False), ("127.0.0.1", True)):
+        pair = issue_server(ca, [name])
+        (tmp_path / f"{name}.pem").write_bytes(pair.cert_pem)
+        (tmp_path / f"{name}.key").write_bytes(pair.key_pem)
+        coord.config.write_text(base_config + f'\n[grpc]\ncert = "{tmp_path / name}.pem"\nkey = "{tmp_path / name}.key"\n')
+        coord.start()
+        try:
+            listed = client(parties["vendor"], "agreement", "list", "--json", check=False, timeout=60)
+        finally:
+            assert coord.stop() == 0
+        assert (listed.returncode == 0) is dialled, (name, listed.stderr)
