@@ -13,6 +13,7 @@ import duckdb
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from cleanroom.coordinator.admin.listener import AdminListener, start_admin
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.grpc import SERVICES, add_services
@@ -129,11 +130,23 @@ def serve_forever(
         tmp = port_file.with_suffix(".tmp")
         tmp.write_text(f"{running.port}\n")
         os.replace(tmp, port_file)  # readers never see a half-written file
-    print(f"coordinator listening on {host}:{running.port} (mTLS)", flush=True)
+    admin = _start_admin(running, data_dir, f"{host}:{running.port}", web.url if web is not None else None)
+    print(f"coordinator listening on {host}:{running.port} (mTLS); admin socket {admin.path}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+    admin.stop()
     if web is not None:
         web.stop()
     running.stop()
+
+
+def _start_admin(running: RunningServer, data_dir: DataDir, grpc_address: str, http_url: str | None) -> AdminListener:
+    """The admin socket (``cleanroom.coordinator.admin``), once everything it reports on serves."""
+    listen = {"grpc": grpc_address, **({"http": http_url} if http_url else {})}
+    try:
+        return start_admin(running.coordinator.store, data_dir, listen)
+    except BaseException:
+        running.stop()
+        raise
