@@ -24,6 +24,7 @@ from cleanroom.coordinator.admin.backup import write_backup
 from cleanroom.coordinator.admin.context import AdminContext, cleanroom_version
 from cleanroom.coordinator.admin.params import Params
 from cleanroom.coordinator.store.stats import store_stats
+from cleanroom.coordinator.web.auth import valid_role
 from cleanroom.errors import InvalidArgument, NotFound
 
 Operation = Callable[[AdminContext, Params], dict[str, Any]]
@@ -50,7 +51,7 @@ def run(ctx: AdminContext, name: str, values: dict[str, Any]) -> dict[str, Any]:
 
 @operation("api-keys.add")
 def _add_api_key(ctx: AdminContext, p: Params) -> dict[str, Any]:
-    party, role, label = p.text("party", ""), p.text("role"), p.text("label", "")
+    party, role, label = p.text("party", ""), valid_role(p.text("role")), p.text("label", "")
     p.done()
     if role != "admin" and not party:
         raise InvalidArgument(f"a {role} key acts for one party: give --party NAME")
