@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tarfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,7 +65,7 @@ def _extract(bundle: Path, target: Path) -> dict[str, dict[str, Any]]:
     try:
         with tarfile.open(bundle, mode="r:gz") as tar:
             return _extract_from(tar, target)
-    except (OSError, tarfile.TarError) as exc:  # not gzip, cut short, unreadable
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:  # not gzip, cut short, unreadable
         raise InputError(f"cannot read the backup {bundle}: {exc}") from None
 
 
