@@ -192,7 +192,7 @@ def test_a_stale_socket_after_kill_9_falls_back_to_the_store_file(tmp_path: Path
     coord.start()  # the new coordinator replaces the stale socket with its own
     try:
         status = admin_json(coord, "status")
-        assert status["serving"] is True and status["api_keys_active"] == 2
+        assert status["serving"] is True and status["api_keys_active"] == 2 and status["store"]["problem"] is None
         assert created["key_id"] in {k["key_id"] for k in admin_json(coord, "api-keys")["api_keys"]}
     finally:
         coord.stop()

@@ -67,6 +67,7 @@ def _status(args: argparse.Namespace) -> int:
             "store",
             f"{store['file_bytes']:,} bytes ({store['free_blocks']} of {store['blocks']} blocks free), WAL {store['wal_bytes']:,}",
         ],
+        ["store file", store["problem"] or "sound"],
     ]
     print_table(f"Coordinator {found['data_dir']}", ["", ""], rows)
     return 0

@@ -39,5 +39,6 @@ def store_stats(db: Database) -> dict[str, Any]:
             "block_bytes": block_size,
             "blocks": total,
             "free_blocks": free,
+            "problem": db.file_problem(),  # None when the file holds the open database whole
         },
     }
