@@ -35,10 +35,15 @@ def _check_out(ctx: AdminContext, out: Path) -> None:
 def write_backup(ctx: AdminContext, out: Path) -> dict[str, Any]:
     """Bundle the store and the data dir's files into ``out``; audited before the copy, so it holds its entry."""
     _check_out(ctx, out)
-    with ctx.store.transaction() as con:
-        ctx.store.audit(con, ctx.actor, "store.backup", None, {**ctx.via(), "out": out.name})
-    work = Path(tempfile.mkdtemp(prefix=".cleanroom-backup-", dir=out.parent))  # 0700
     try:
+        work = Path(tempfile.mkdtemp(prefix=".cleanroom-backup-", dir=out.parent))  # 0700
+    except PermissionError:
+        raise FailedPrecondition(
+            f"the coordinator (uid {os.getuid()}) may not write in {out.parent}: choose a directory it can write to"
+        ) from None
+    try:
+        with ctx.store.transaction() as con:
+            ctx.store.audit(con, ctx.actor, "store.backup", None, {**ctx.via(), "out": out.name})
         copied = copy_database(ctx.store.db, work / STORE)
         os.chmod(work / STORE, 0o600)  # as the store itself: tokens, releases and the audit log
         files = {STORE: work / STORE} | {p.as_posix(): ctx.data_dir.path / p for p in data_dir_files(ctx.data_dir)}
@@ -55,7 +60,8 @@ def write_backup(ctx: AdminContext, out: Path) -> dict[str, Any]:
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         partial = work / "bundle.partial"
         with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
+            # Level 1: the bulk is points, random bytes that no level shrinks; the rest is small text.
+            with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar:
                 tar.add(work / MANIFEST, arcname=MANIFEST)
                 for name, path in files.items():
                     tar.add(path, arcname=DATA + name)
