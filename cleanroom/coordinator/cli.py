@@ -12,14 +12,10 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cleanroom.terminal.console import print_json, print_table
 from cleanroom.terminal.process import run_command
-
-if TYPE_CHECKING:  # imported where used: the command line starts without loading the server
-    from cleanroom.coordinator.store import Store
-    from cleanroom.coordinator.web.auth import ApiKeys
 
 
 def _coordinator_init(args: argparse.Namespace) -> int:
@@ -70,70 +66,6 @@ def _coordinator_check(args: argparse.Namespace) -> int:
     else:
         print(
             f"store {directory.store_path} reads back whole: {found['tables']} tables, {found['rows']:,} rows, {found['bytes']:,} bytes"
-        )
-    return 0
-
-
-def _api_keys(data_dir: str) -> tuple[Store, ApiKeys]:
-    """The API key table of a stopped coordinator (a running one holds the store's lock: use its REST API)."""
-    import duckdb
-
-    from cleanroom.coordinator.datadir import DataDir
-    from cleanroom.coordinator.store import Store
-    from cleanroom.coordinator.web.auth import ApiKeys
-    from cleanroom.errors import InputError
-
-    directory = DataDir(Path(data_dir))
-    directory.config()
-    try:
-        store = Store(directory.store_path, directory.signer())
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise InputError(
-                f"{directory.store_path} is in use by a running coordinator: stop it first, or create the key through its "
-                "REST API with an admin key (POST /v1/api-keys)"
-            ) from None
-        raise
-    return store, ApiKeys(store)
-
-
-def _coordinator_add_api_key(args: argparse.Namespace) -> int:
-    from cleanroom.errors import InputError
-
-    if args.role != "admin" and not args.party:
-        raise InputError(f"a {args.role} key acts for one party: give --party NAME")
-    store, keys = _api_keys(args.data_dir)
-    try:
-        created = keys.create(args.party or "", args.role, args.label or "")
-    finally:
-        store.close()
-    if args.json:
-        print_json(created)
-    else:
-        print(created["key"])
-        print(
-            f"API key {created['key_id']} for {created['party'] or 'the operator'} ({created['role']}). It is shown only now "
-            "and stored as a hash: keep it safe.",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _coordinator_api_keys(args: argparse.Namespace) -> int:
-    store, keys = _api_keys(args.data_dir)
-    try:
-        if args.revoke:
-            keys.revoke(args.revoke)
-        listed = keys.list(include_revoked=args.all)
-    finally:
-        store.close()
-    if args.json:
-        print_json({"api_keys": listed})
-    else:
-        print_table(
-            "API keys",
-            ["key id", "party", "role", "label", "created", "revoked"],
-            [[k["key_id"], k["party"], k["role"], k["label"], k["created_at"], k["revoked_at"] or ""] for k in listed],
         )
     return 0
 
@@ -257,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_coordinator_commands(sub: Any) -> None:
+    from cleanroom.coordinator.admin.commands import add_admin_commands
     from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS
 
     coord = sub.add_parser("coordinator", help="run and administer a coordinator")
@@ -289,24 +222,7 @@ def _add_coordinator_commands(sub: Any) -> None:
     _add_serve_limits(p)
     p.set_defaults(handler=_coordinator_serve)
     _add_config_command(csub)
-    p = csub.add_parser("add-api-key", help="create a REST/web API key (printed once, stored hashed); coordinator stopped")
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--party", help="the party the key acts for (required for analyst and auditor)")
-    p.add_argument(
-        "--role",
-        required=True,
-        choices=["analyst", "auditor", "admin"],
-        help="analyst: its party's releases; auditor: audit trail and disclosure reports of its party's agreements; admin: all",
-    )
-    p.add_argument("--label", help="a note on whose key it is")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_coordinator_add_api_key)
-    p = csub.add_parser("api-keys", help="list API keys, or revoke one (coordinator stopped; else use the REST API)")
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--revoke", metavar="KEY_ID", help="revoke this key")
-    p.add_argument("--all", action="store_true", help="include revoked keys")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_coordinator_api_keys)
+    add_admin_commands(csub)  # add-api-key, api-keys, status, backup, restore: serving or stopped
     p = csub.add_parser("check", help="read the store file back whole, every block checksummed (coordinator stopped)")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--json", action="store_true")

@@ -15,6 +15,7 @@ import duckdb
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from cleanroom.coordinator.admin.listener import AdminListener, start_admin
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.grpc import SERVICES, add_services
@@ -195,7 +196,14 @@ def serve_forever(
     host = listen.rsplit(":", 1)[0]
     if port_file:
         _write_port(port_file, running.port)
-    events.event("grpc.listening", f"coordinator listening on {host}:{running.port} (mTLS)", host=host, port=running.port)
+    admin = _start_admin(running, data_dir, f"{host}:{running.port}", web.url if web is not None else None)
+    events.event(
+        "grpc.listening",
+        f"coordinator listening on {host}:{running.port} (mTLS); admin socket {admin.path}",
+        host=host,
+        port=running.port,
+        admin_socket=str(admin.path),
+    )
     received: list[str] = []
     stop = threading.Event()
 
@@ -206,6 +214,7 @@ def serve_forever(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     stop.wait()
+    admin.stop()
     # New calls are refused from here; calls in flight get the grace period, then are cancelled. An upload
     # cut off keeps the chunks it stored (each is its own transaction) and resumes from them.
     running.drain(  # /readyz answers 503 meanwhile
@@ -222,3 +231,13 @@ def serve_forever(
         web.stop()
     running.close()
     events.event("stopped", "coordinator stopped")
+
+
+def _start_admin(running: RunningServer, data_dir: DataDir, grpc_address: str, http_url: str | None) -> AdminListener:
+    """The admin socket (``cleanroom.coordinator.admin``), once everything it reports on serves."""
+    listen = {"grpc": grpc_address, **({"http": http_url} if http_url else {})}
+    try:
+        return start_admin(running.coordinator.store, data_dir, listen)
+    except BaseException:
+        running.stop()
+        raise

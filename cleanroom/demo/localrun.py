@@ -103,7 +103,7 @@ class LocalCoordinator:
         return f"http://127.0.0.1:{self.http_port}"
 
     def add_api_key(self, party: str, role: str) -> str:
-        """A new API key (run while the coordinator is stopped: the key table is in its store)."""
+        """A new API key (serving or stopped: the command asks a serving coordinator over its admin socket)."""
         argv = [*COORDINATOR, "coordinator", "add-api-key", "--data-dir", str(self.data_dir), "--role", role]
         return run(argv + (["--party", party] if party else [])).stdout.strip()
 

@@ -79,6 +79,7 @@ def export_text(lines: list[dict[str, Any]], signer: Signer, agreement_id: str |
 
 def export(data_dir: DataDir, out: Path, agreement_id: str | None = None) -> dict[str, Any]:
     """Write the chain to ``out`` (JSON Lines) and the public key to ``out`` + '.pub'."""
+    data_dir.config()  # a clear error when DIR is not a coordinator data dir, before its key is read
     signer = data_dir.signer()
     con = open_read_only(data_dir)
     try:
