@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import grpc
@@ -215,15 +216,20 @@ def serve_forever(
         signal.signal(sig, on_signal)
     stop.wait()
     admin.stop()
-    # New calls are refused from here; calls in flight get the grace period, then are cancelled. An upload
-    # cut off keeps the chunks it stored (each is its own transaction) and resumes from them.
+    _shut_down(running, web, ops, received[0] if received else None)
+
+
+def _shut_down(running: RunningServer, web: Any, ops: Operations, signal_name: str | None) -> None:
+    """New calls are refused from here; calls in flight get the grace period, then are cancelled. An upload
+    cut off keeps the chunks it stored (each is its own transaction) and resumes from them."""
+    events = ops.events
     running.drain(  # /readyz answers 503 meanwhile
         ops.grace_seconds,
         lambda: events.event(
             "shutdown",
-            f"coordinator stopping ({received[0] if received else 'stop'}): new calls are refused, calls in flight get "
+            f"coordinator stopping ({signal_name or 'stop'}): new calls are refused, calls in flight get "
             f"{ops.grace_seconds:g} s",
-            signal=received[0] if received else None,
+            signal=signal_name,
             grace_seconds=ops.grace_seconds,
         ),
     )
