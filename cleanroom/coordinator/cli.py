@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported where used: the command line starts without loadin
 def _coordinator_init(args: argparse.Namespace) -> int:
     from cleanroom.coordinator.datadir import DataDir
 
-    config = DataDir(Path(args.data_dir)).init(listen=args.listen)
+    config = DataDir(Path(args.data_dir)).init(listen=args.listen, enroll_listen=args.enroll_listen)
     if args.json:
         print_json({"data_dir": args.data_dir, **config})
     else:
@@ -38,6 +38,11 @@ def _coordinator_add_party(args: argparse.Namespace) -> int:
 
     out = DataDir(Path(args.data_dir)).add_party(args.name, Path(args.out), args.address)
     print(f"profile for party {args.name!r} written to {out}")
+    print(
+        "its private key was created here: you, the operator, hold it until the profile reaches the party. "
+        "Where the party can reach the coordinator, use `invite` instead (its key is then born on its own machine).",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -63,6 +68,8 @@ def _coordinator_serve(args: argparse.Namespace) -> int:
         http_port_file=Path(args.http_port_file) if args.http_port_file else None,
         http_tls=(Path(args.http_cert), Path(args.http_key)) if args.http_cert or args.http_key else None,
         http_hosts=args.http_allowed_host,
+        enroll_listen=args.enroll_listen,
+        enroll_port_file=Path(args.enroll_port_file) if args.enroll_port_file else None,
     )
     return 0
 
@@ -267,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_coordinator_commands(sub: Any) -> None:
     from cleanroom.coordinator.datadir import DEFAULT_LISTEN
+    from cleanroom.coordinator.enrolment_cli import add_enrolment_commands, add_serve_enrolment_flags
     from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS
 
     coord = sub.add_parser("coordinator", help="run and administer a coordinator")
@@ -274,9 +282,13 @@ def _add_coordinator_commands(sub: Any) -> None:
     p = csub.add_parser("init", help="create the CA, server certificate and signing key")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"address to serve gRPC on (default {DEFAULT_LISTEN})")
+    p.add_argument("--enroll-listen", help="address of the enrolment port (default: the --listen host, the next port)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_init)
-    p = csub.add_parser("add-party", help="issue a party certificate and write its client profile")
+    add_enrolment_commands(csub)
+    p = csub.add_parser(
+        "add-party", help="air-gapped setups: issue a party certificate AND its key here (the operator then holds the key)"
+    )
     p.add_argument("name")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out", required=True, help="profile directory to write")
@@ -300,6 +312,7 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--http-cert", help="TLS certificate (PEM) for --http; needed for a non-loopback address")
     p.add_argument("--http-key", help="TLS private key (PEM) for --http-cert")
     _add_serve_limits(p)
+    add_serve_enrolment_flags(p)
     p.set_defaults(handler=_coordinator_serve)
     p = csub.add_parser("add-api-key", help="create a REST/web API key (printed once, stored hashed); coordinator stopped")
     p.add_argument("--data-dir", required=True)
