@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_coordinator_commands(sub: Any) -> None:
     from cleanroom.coordinator.datadir import DEFAULT_LISTEN
-    from cleanroom.coordinator.enrolment_cli import add_enrolment_commands, add_serve_enrolment_flags
+    from cleanroom.coordinator.enrolment_cli import add_enrolment_commands
     from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS
 
     coord = sub.add_parser("coordinator", help="run and administer a coordinator")
@@ -282,13 +282,9 @@ def _add_coordinator_commands(sub: Any) -> None:
     p = csub.add_parser("init", help="create the CA, server certificate and signing key")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"address to serve gRPC on (default {DEFAULT_LISTEN})")
-    p.add_argument("--enroll-listen", help="address of the enrolment port (default: the --listen host, the next port)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_init)
-    add_enrolment_commands(csub)
-    p = csub.add_parser(
-        "add-party", help="air-gapped setups: issue a party certificate AND its key here (the operator then holds the key)"
-    )
+    p = csub.add_parser("add-party", help="air-gapped setups: issue a party certificate AND key (the operator holds the key)")
     p.add_argument("name")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out", required=True, help="profile directory to write")
@@ -312,7 +308,6 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--http-cert", help="TLS certificate (PEM) for --http; needed for a non-loopback address")
     p.add_argument("--http-key", help="TLS private key (PEM) for --http-cert")
     _add_serve_limits(p)
-    add_serve_enrolment_flags(p)
     p.set_defaults(handler=_coordinator_serve)
     p = csub.add_parser("add-api-key", help="create a REST/web API key (printed once, stored hashed); coordinator stopped")
     p.add_argument("--data-dir", required=True)
@@ -336,6 +331,7 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_check)
+    add_enrolment_commands(csub)  # invite, remove-party, and the enrolment port's flags of init and serve
 
 
 def _add_serve_limits(p: argparse.ArgumentParser) -> None:

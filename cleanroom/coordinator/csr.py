@@ -37,12 +37,19 @@ def _check_key(key: CertificatePublicKeyTypes) -> None:
         return
     if isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS:
         return
-    kind = f"RSA-{key.key_size}" if isinstance(key, rsa.RSAPublicKey) else type(key).__name__.removeprefix("_")
+    if isinstance(key, rsa.RSAPublicKey):
+        kind = f"RSA-{key.key_size}"
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        kind = f"EC {key.curve.name}"
+    else:
+        kind = type(key).__name__.removeprefix("_")
     raise InvalidArgument(f"the CSR's key ({kind}) is not accepted: use EC P-256, Ed25519 or RSA of at least {MIN_RSA_BITS} bits")
 
 
 def _check_subject(csr: x509.CertificateSigningRequest, party: str) -> None:
     attributes = list(csr.subject)
+    if not attributes:  # the client need not know its name: the invitation names it
+        return
     names = [a.value for a in attributes if a.oid == NameOID.COMMON_NAME]
     if names != [party] or len(attributes) != 1:
         raise PermissionDenied(
@@ -72,7 +79,8 @@ def _check_extensions(csr: x509.CertificateSigningRequest, party: str) -> None:
 
 def check_csr(pem: bytes, party: str) -> CertificatePublicKeyTypes:
     """The public key of a CSR fit to be signed for ``party``: well formed, its signature valid (the caller
-    holds the key), an accepted key type, subject exactly CN=party, no extension but the party's own name."""
+    holds the key), an accepted key type, a subject that is empty or exactly CN=party, no extension but the
+    party's own name."""
     csr = _parse(pem)
     try:
         valid = csr.is_signature_valid
@@ -80,7 +88,10 @@ def check_csr(pem: bytes, party: str) -> CertificatePublicKeyTypes:
         valid = False
     if not valid:
         raise InvalidArgument("the CSR's signature does not verify: it was not signed by the key it carries")
-    key = csr.public_key()
+    try:
+        key = csr.public_key()
+    except (ValueError, TypeError):
+        raise InvalidArgument("the CSR's public key is of a kind this coordinator cannot read") from None
     _check_key(key)
     _check_subject(csr, party)
     _check_extensions(csr, party)

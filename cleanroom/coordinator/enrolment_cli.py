@@ -84,6 +84,11 @@ def _remove_party(args: argparse.Namespace) -> int:
 
 
 def add_enrolment_commands(csub: Any) -> None:
+    """``invite`` and ``remove-party``, and the enrolment port's flags on the ``init`` and ``serve`` parsers."""
+    init, serve = csub.choices["init"], csub.choices["serve"]
+    init.add_argument("--enroll-listen", help="address of the enrolment port (default: the --listen host, the next port)")
+    serve.add_argument("--enroll-listen", metavar="HOST:PORT", help="the enrolment port (server TLS; default: the data dir's)")
+    serve.add_argument("--enroll-port-file", help="write the bound enrolment port here once serving")
     p = csub.add_parser(
         "invite", help="a one-time enrolment token for a party (its key is born on its machine); coordinator stopped"
     )
@@ -97,8 +102,3 @@ def add_enrolment_commands(csub: Any) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_remove_party)
-
-
-def add_serve_enrolment_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--enroll-listen", metavar="HOST:PORT", help="the enrolment port (server TLS; default: the data dir's)")
-    p.add_argument("--enroll-port-file", help="write the bound enrolment port here once serving")

@@ -92,7 +92,9 @@ class ApiKeys:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cache: dict[str, tuple[float, ApiKeyRow | None]] = {}
+        # key id -> (when read, the store's generation then, row): a write to the store since (a key revoked by
+        # remove-party through another ApiKeys, or by the enrolment core) makes the entry stale at once.
+        self._cache: dict[str, tuple[float, int, ApiKeyRow | None]] = {}
         self._lock = threading.Lock()
 
     def create(self, party: str, role: str, label: str = "", actor: str = "operator") -> dict[str, Any]:
@@ -137,16 +139,16 @@ class ApiKeys:
         return row
 
     def _row(self, key_id: str) -> ApiKeyRow | None:
-        at = time.monotonic()
+        at, generation = time.monotonic(), self.store.generation
         with self._lock:
             cached = self._cache.get(key_id)
-        if cached and at - cached[0] < CACHE_SECONDS:
-            return cached[1]
+        if cached and at - cached[0] < CACHE_SECONDS and cached[1] == generation:
+            return cached[2]
         row = self.store.api_keys.get(key_id)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key_id] = (at, row)
+            self._cache[key_id] = (at, generation, row)
         return row
 
     def authenticate(self, presented: str | None) -> Principal | None:
