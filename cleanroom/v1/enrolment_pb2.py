@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63leanroom/v1/enrolment.proto\x12\x0c\x63leanroom.v1\"/\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\"\x1f\n\x0cRenewRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\x0c\"\x9f\x01\n\x11IssuedCertificate\x12\r\n\x05party\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x0e\n\x06serial\x18\x03 \x01(\t\x12\x11\n\tnot_after\x18\x04 \x01(\t\x12\"\n\x1a\x63oordinator_signing_public\x18\x05 \x01(\x0c\x12\x1b\n\x13\x63oordinator_address\x18\x06 \x01(\t2Z\n\x10\x45nrolmentService\x12\x46\n\x06\x45nroll\x12\x1b.cleanroom.v1.EnrollRequest\x1a\x1f.cleanroom.v1.IssuedCertificate2Z\n\x12\x43\x65rtificateService\x12\x44\n\x05Renew\x12\x1a.cleanroom.v1.RenewRequest\x1a\x1f.cleanroom.v1.IssuedCertificateb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63leanroom/v1/enrolment.proto\x12\x0c\x63leanroom.v1\"4\n\rEnrollRequest\x12\x12\n\ninvitation\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\"\x1f\n\x0cRenewRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\x0c\"\x9f\x01\n\x11IssuedCertificate\x12\r\n\x05party\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x0e\n\x06serial\x18\x03 \x01(\t\x12\x11\n\tnot_after\x18\x04 \x01(\t\x12\"\n\x1a\x63oordinator_signing_public\x18\x05 \x01(\x0c\x12\x1b\n\x13\x63oordinator_address\x18\x06 \x01(\t2Z\n\x10\x45nrolmentService\x12\x46\n\x06\x45nroll\x12\x1b.cleanroom.v1.EnrollRequest\x1a\x1f.cleanroom.v1.IssuedCertificate2Z\n\x12\x43\x65rtificateService\x12\x44\n\x05Renew\x12\x1a.cleanroom.v1.RenewRequest\x1a\x1f.cleanroom.v1.IssuedCertificateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,13 +32,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cleanroom.v1.enrolment_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENROLLREQUEST']._serialized_start=46
-  _globals['_ENROLLREQUEST']._serialized_end=93
-  _globals['_RENEWREQUEST']._serialized_start=95
-  _globals['_RENEWREQUEST']._serialized_end=126
-  _globals['_ISSUEDCERTIFICATE']._serialized_start=129
-  _globals['_ISSUEDCERTIFICATE']._serialized_end=288
-  _globals['_ENROLMENTSERVICE']._serialized_start=290
-  _globals['_ENROLMENTSERVICE']._serialized_end=380
-  _globals['_CERTIFICATESERVICE']._serialized_start=382
-  _globals['_CERTIFICATESERVICE']._serialized_end=472
+  _globals['_ENROLLREQUEST']._serialized_end=98
+  _globals['_RENEWREQUEST']._serialized_start=100
+  _globals['_RENEWREQUEST']._serialized_end=131
+  _globals['_ISSUEDCERTIFICATE']._serialized_start=134
+  _globals['_ISSUEDCERTIFICATE']._serialized_end=293
+  _globals['_ENROLMENTSERVICE']._serialized_start=295
+  _globals['_ENROLMENTSERVICE']._serialized_end=385
+  _globals['_CERTIFICATESERVICE']._serialized_start=387
+  _globals['_CERTIFICATESERVICE']._serialized_end=477
 # @@protoc_insertion_point(module_scope)

@@ -5,12 +5,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EnrollRequest(_message.Message):
-    __slots__ = ("token", "csr_pem")
-    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("invitation", "csr_pem")
+    INVITATION_FIELD_NUMBER: _ClassVar[int]
     CSR_PEM_FIELD_NUMBER: _ClassVar[int]
-    token: str
+    invitation: str
     csr_pem: bytes
-    def __init__(self, token: _Optional[str] = ..., csr_pem: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, invitation: _Optional[str] = ..., csr_pem: _Optional[bytes] = ...) -> None: ...
 
 class RenewRequest(_message.Message):
     __slots__ = ("csr_pem",)

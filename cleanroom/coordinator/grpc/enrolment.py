@@ -63,7 +63,7 @@ class EnrolmentServicer(enrolment_pb2_grpc.EnrolmentServiceServicer):
 
     def Enroll(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work() -> Any:
-            issued = self.enrolment.enroll(request.token, request.csr_pem)
+            issued = self.enrolment.enroll(request.invitation, request.csr_pem)
             return _issued_message(issued, self.enrolment.data_dir.signer().public_pem, self.address())
 
         return _answer(work, context, "Enroll")

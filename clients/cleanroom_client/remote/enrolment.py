@@ -50,7 +50,7 @@ def enroll(address: str, ca_pem: bytes, token: str, csr_pem: bytes) -> IssuedCer
     )
     try:
         stub: Any = enrolment_pb2_grpc.EnrolmentServiceStub(channel)
-        return _issued(stub.Enroll(enrolment_pb2.EnrollRequest(token=token, csr_pem=csr_pem), timeout=TIMEOUT))
+        return _issued(stub.Enroll(enrolment_pb2.EnrollRequest(invitation=token, csr_pem=csr_pem), timeout=TIMEOUT))
     except grpc.RpcError as exc:
         raise _error(exc, address) from None
     finally:
