@@ -85,10 +85,13 @@ class Enrolment:
         return certificate_fingerprint(self.data_dir.ca().cert_pem)
 
     def parties(self) -> set[str]:
-        """Names holding a certificate nobody revoked: add-party's registry and enrolled certificates."""
+        """Names holding a certificate nobody revoked: add-party's registry, and enrolled certificates not expired
+        (the registry's mirror of those, with an ``origin``, is for add-party's check: the store decides here)."""
         with self._lock:
             revoked = set(self._revoked)
-        issued = {name for name, entry in self.data_dir.issued().items() if entry.get("serial") not in revoked}
+        issued = {
+            name for name, entry in self.data_dir.issued().items() if entry.get("serial") not in revoked and "origin" not in entry
+        }
         return issued | self.store.enrolment.active_parties(now())
 
     def invite(self, party: str, expires_in: dt.timedelta = DEFAULT_EXPIRY, actor: str = "operator") -> Invitation:

@@ -60,6 +60,10 @@ def _invite(args: argparse.Namespace) -> int:
         print_json({**vars(invitation), "enroll_address": address, "command": command})
         return 0
     print(command)
+    if address.rpartition(":")[0] in ("0.0.0.0", "::", "[::]"):
+        print(
+            f"(the enrolment port listens on {address}: give the party the host name it reaches this machine by)", file=sys.stderr
+        )
     print(
         f"One-time enrolment token for {invitation.party!r} (id {invitation.token_id}), valid until {invitation.expires_at}.\n"
         f"CA fingerprint (SHA-256): {invitation.ca_fingerprint}\n"

@@ -172,3 +172,15 @@ def test_removal_revokes_certificates_and_api_keys_at_once(world):
         enrolment.remove_party("acme")
     enrolment.enroll(pending.token, _csr())  # other parties' invitations stand
     assert [a[2]["party"] for a in _actions(store) if a[1] == "party.removed"] == ["acme"]
+
+
+def test_a_name_whose_enrolled_certificate_expired_can_be_invited_again(world):
+    _, store, enrolment = world
+    enrolment.enroll(enrolment.invite("acme").token, _csr())
+    with pytest.raises(FailedPrecondition):
+        enrolment.invite("acme")
+    past = time_text(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    with store.transaction() as con:  # as 90 days would leave it
+        con.execute("UPDATE party_certificates SET not_after = ?", [past])
+    assert "acme" not in enrolment.parties()
+    enrolment.invite("acme")

@@ -79,7 +79,7 @@ def enroll(address: str, token: str, fingerprint: str, out: Path, coordinator: s
         if created:
             out.rmdir()
         raise
-    target = coordinator or issued.coordinator_address
+    target = coordinator or _reachable(issued.coordinator_address, address)
     if not target:
         raise InputError("the coordinator gave no mTLS address: enrol again with --address HOST:PORT")
     _replace(out / CA_FILE, ca_pem)
@@ -88,6 +88,18 @@ def enroll(address: str, token: str, fingerprint: str, out: Path, coordinator: s
     profile = {"party": issued.party, "coordinator": target, "server_name": "localhost"}
     _replace(out / PROFILE_FILE, (json.dumps(profile, indent=2) + "\n").encode())
     return Enrolled(out, issued.party, issued.serial, issued.not_after, target)
+
+
+WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
+def _reachable(advertised: str, dialled: str) -> str:
+    """The advertised mTLS address, with the host we reached the enrolment port by when it advertises a
+    wildcard (a coordinator listening on 0.0.0.0 says so)."""
+    host, _, port = advertised.rpartition(":")
+    if not port or host not in WILDCARDS:
+        return advertised
+    return f"{dialled.rpartition(':')[0]}:{port}"
 
 
 def renew(profile: Profile) -> Enrolled:
