@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store, time_text
 from cleanroom.coordinator.store.records import InvitationRow
-from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish, run
+from cleanroom.demo.localrun import CLIENT, COORDINATOR, LocalCoordinator, client, client_background, client_json, finish, run
 from cleanroom.errors import InvalidArgument, PermissionDenied
 from cleanroom_client.remote import enrolment as remote
 from cleanroom_client.remote.pinned_ca import fetch_pinned_ca
@@ -166,6 +166,16 @@ def test_invite_enroll_map_renew(tmp_path: Path):
     for path in coord.data_dir.rglob("*"):
         if path.is_file():
             assert not any(key.split(b"\n")[1] in path.read_bytes() for key in party_keys), path
+    # remove-party on the stopped coordinator: refused from the first call after the start.
+    argv = [*COORDINATOR, "coordinator", "remove-party", "mallory", "--data-dir", str(coord.data_dir), "--json"]
+    assert len(json.loads(run(argv).stdout)["serials"]) == 1
+    coord.start()
+    try:
+        refused = client(tmp_path / "mallory", "agreement", "list", check=False)
+        assert refused.returncode != 0 and "revoked" in refused.stderr
+        assert client_json(profiles["partner"], "agreement", "list")
+    finally:
+        coord.stop()
 
 
 def test_a_removed_party_is_refused_at_once_without_a_restart(tmp_path: Path):
