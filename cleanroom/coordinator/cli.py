@@ -38,11 +38,8 @@ def _coordinator_add_party(args: argparse.Namespace) -> int:
 
     out = DataDir(Path(args.data_dir)).add_party(args.name, Path(args.out), args.address)
     print(f"profile for party {args.name!r} written to {out}")
-    print(
-        "its private key was created here: you, the operator, hold it until the profile reaches the party. "
-        "Where the party can reach the coordinator, use `invite` instead (its key is then born on its own machine).",
-        file=sys.stderr,
-    )
+    note = "its key was created here: you hold it until the profile reaches the party (`invite`: born on its machine)"
+    print(note, file=sys.stderr)
     return 0
 
 
