@@ -21,7 +21,9 @@ from cleanroom.terminal.process import run_command
 def _coordinator_init(args: argparse.Namespace) -> int:
     from cleanroom.coordinator.datadir import DataDir
 
-    config = DataDir(Path(args.data_dir)).init(listen=args.listen, hosts=list(dict.fromkeys(args.host)) if args.host else None)
+    enroll_listen = getattr(args, "enroll_listen", None)
+    hosts = list(dict.fromkeys(args.host)) if args.host else None
+    config = DataDir(Path(args.data_dir)).init(listen=args.listen, hosts=hosts, enroll_listen=enroll_listen)
     if args.json:
         print_json({"data_dir": args.data_dir, **config})
     else:
@@ -34,6 +36,8 @@ def _coordinator_add_party(args: argparse.Namespace) -> int:
 
     out = DataDir(Path(args.data_dir)).add_party(args.name, Path(args.out), args.address)
     print(f"profile for party {args.name!r} written to {out}")
+    note = "its key was created here: you hold it until the profile reaches the party (`invite`: born on its machine)"
+    print(note, file=sys.stderr)
     return 0
 
 
@@ -190,12 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_coordinator_commands(sub: Any) -> None:
     from cleanroom.coordinator.admin.commands import add_admin_commands
+    from cleanroom.coordinator.enrolment_cli import add_enrolment_commands
     from cleanroom.coordinator.limits import DEFAULT_MAX_POINTS
 
     coord = sub.add_parser("coordinator", help="run and administer a coordinator")
     csub = coord.add_subparsers(dest="action", metavar="ACTION", required=True)
     _add_init_command(csub)
-    p = csub.add_parser("add-party", help="issue a party certificate and write its client profile")
+    p = csub.add_parser("add-party", help="air-gapped setups: issue a party certificate AND key (the operator holds the key)")
     p.add_argument("name")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out", required=True, help="profile directory to write")
@@ -227,6 +232,7 @@ def _add_coordinator_commands(sub: Any) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_coordinator_check)
+    add_enrolment_commands(csub)  # invite, remove-party, and the enrolment port's flags of init and serve
 
 
 def _add_init_command(csub: Any) -> None:

@@ -6,7 +6,8 @@ DIR/server.pem, .key   the coordinator's TLS certificate
 DIR/signing.key        Ed25519 key for audit entries, receipts, releases
 DIR/signing.pub        its public half, for offline verification
 DIR/coordinator.duckdb the store (0600; the directory is 0700)
-DIR/parties.json       the parties issued a certificate (name, serial, when): one each
+DIR/parties.json       the parties issued a certificate (name, serial, when): one each; add-party writes it, and
+                       enrolment mirrors its certificates here (the store is their record: enrolment.py)
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from cleanroom.crypto.signing import Signer
 from cleanroom.errors import InputError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+def enroll_listen_beside(listen: str) -> str:
+    """The enrolment port's default: the mTLS port's host, the next port (port 0: also 0, a free one)."""
+    host, _, port = listen.rpartition(":")
+    return f"{host}:{int(port) + 1 if port.isdigit() and int(port) else 0}"
+
+
 PROFILE_FILE = "profile.json"
 ISSUED_FILE = "parties.json"
 
@@ -56,7 +65,9 @@ class DataDir:
     def signer(self) -> Signer:
         return Signer.load(self.path / "signing.key")
 
-    def init(self, listen: str = DEFAULT_LISTEN, hosts: list[str] | None = None) -> dict[str, Any]:
+    def init(
+        self, listen: str = DEFAULT_LISTEN, hosts: list[str] | None = None, enroll_listen: str | None = None
+    ) -> dict[str, Any]:
         if (self.path / "config.json").exists():
             raise InputError(f"{self.path} already holds a coordinator; refusing to overwrite its keys")
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -69,7 +80,8 @@ class DataDir:
         write_private(self.path / "server.key", server.key_pem)
         signer = Signer.create(self.path / "signing.key")
         (self.path / "signing.pub").write_bytes(signer.public_pem)
-        config = {"listen": listen, "advertise": listen}
+        enroll = enroll_listen or enroll_listen_beside(listen)
+        config = {"listen": listen, "advertise": listen, "enroll_listen": enroll, "enroll_advertise": enroll}
         (self.path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         return config
 
@@ -95,6 +107,19 @@ class DataDir:
         issued[name] = {"serial": serial, "issued_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         (self.path / ISSUED_FILE).write_text(json.dumps(issued, indent=2, sort_keys=True) + "\n")
         return out
+
+    def enroll_listen(self) -> str:
+        """Where the enrolment port listens (data dirs from before enrolment: the default)."""
+        config = self.config()
+        return str(config.get("enroll_listen") or enroll_listen_beside(str(config["listen"])))
+
+    def record_issued(self, name: str, serial: str, origin: str) -> None:
+        """Mirror a certificate the CA signed from a party's CSR into the registry add-party reads (atomically)."""
+        issued = self.issued()
+        issued[name] = {"serial": serial, "issued_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "origin": origin}
+        tmp = self.path / (ISSUED_FILE + ".tmp")
+        tmp.write_text(json.dumps(issued, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, self.path / ISSUED_FILE)
 
     def issued(self) -> dict[str, dict[str, str]]:
         """The parties issued a certificate so far: name -> serial and time."""

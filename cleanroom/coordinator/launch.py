@@ -68,6 +68,8 @@ def serve(args: argparse.Namespace) -> int:
         http_tls=(Path(http_cert), Path(http_key)) if http_cert else None,
         http_hosts=config["http.allowed_hosts"],
         ops=operations(config, events),
+        enroll_listen=args.enroll_listen,
+        enroll_port_file=Path(args.enroll_port_file) if args.enroll_port_file else None,
     )
     return 0
 

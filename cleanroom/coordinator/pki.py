@@ -109,3 +109,38 @@ def issue_server(ca: KeyPair, hosts: list[str]) -> KeyPair:
 def issue_party(ca: KeyPair, party: str) -> KeyPair:
     check_party_name(party)
     return _issue(ca, party, ExtendedKeyUsageOID.CLIENT_AUTH, [x509.UniformResourceIdentifier(f"cleanroom:party:{party}")])
+
+
+ENROLLED_VALIDITY = dt.timedelta(days=90)
+
+
+def certificate_fingerprint(cert_pem: bytes) -> str:
+    """SHA-256 of a certificate's DER, in hex: what a party pins the CA by and what the store records."""
+    return x509.load_pem_x509_certificate(cert_pem).fingerprint(hashes.SHA256()).hex()
+
+
+def serial_of(cert: x509.Certificate) -> str:
+    return format(cert.serial_number, "x")
+
+
+def sign_party_key(
+    ca: KeyPair, party: str, public_key: CertificatePublicKeyTypes, days: dt.timedelta = ENROLLED_VALIDITY
+) -> bytes:
+    """A client certificate for ``party`` over a key born on the party's machine (its CSR already checked by
+    cleanroom.coordinator.csr). Everything but the key is ours: the name, a fixed key usage, clientAuth only,
+    never a CA, whatever the CSR asked for."""
+    check_party_name(party)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise InputError("the CA key (ca.key) is not an EC key: re-create the data dir with `cleanroom coordinator init`")
+    cert = (
+        _builder(party, ca_cert.subject, public_key, days)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"cleanroom:party:{party}")]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)

@@ -19,7 +19,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from cleanroom.coordinator.admin.listener import AdminListener, start_admin
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
+from cleanroom.coordinator.enrolment import Enrolment
 from cleanroom.coordinator.grpc import SERVICES, add_services
+from cleanroom.coordinator.grpc.enrolment import RevokedCertificates, add_certificate_service, enrolment_server
 from cleanroom.coordinator.grpc.wirelog import WireLog
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
@@ -63,11 +65,16 @@ class RunningServer:
         coordinator: Coordinator,
         health_servicer: health.HealthServicer,
         sweep_seconds: float = SWEEP_SECONDS,
+        enrolment: tuple[Enrolment, grpc.Server, int] | None = None,
     ) -> None:
         self.server, self.port, self.coordinator, self.health = server, port, coordinator, health_servicer
         self.sweep_seconds = sweep_seconds
         self.damaged: str | None = None
         self.stopping = False
+        # Enrolment (cleanroom.coordinator.enrolment): its operations on this server's store, and its own port.
+        self.enrolment: Enrolment | None = enrolment[0] if enrolment else None
+        self.enroll_server: grpc.Server | None = enrolment[1] if enrolment else None
+        self.enroll_port = enrolment[2] if enrolment else 0
         self._stop = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="retention-sweeper", daemon=True)
         self._sweeper.start()
@@ -104,6 +111,8 @@ class RunningServer:
         refusing()
         self._stop.set()
         self._sweeper.join()
+        if self.enroll_server is not None:
+            self.enroll_server.stop(grace).wait()
         stopped.wait()
 
     def close(self) -> None:
@@ -123,12 +132,21 @@ def _tune(store: Store, ops: Operations) -> None:
             con.execute(f"SET threads = {int(ops.duckdb_threads)}")
 
 
+
+def _advertised(data_dir: DataDir, port: int) -> str:
+    """The mTLS address parties are told at enrolment: the configured one, with the bound port when it says 0."""
+    address = str(data_dir.config().get("advertise", ""))
+    host, _, configured = address.rpartition(":")
+    return f"{host}:{port}" if host and configured == "0" else address
+
+
 def start(
     data_dir: DataDir,
     listen: str,
     limits: Limits | None = None,
     wire_log: Path | None = None,
     ops: Operations | None = None,
+    enroll_listen: str | None = None,
 ) -> RunningServer:
     ops = ops or Operations()
     try:
@@ -138,26 +156,36 @@ def start(
             f"cannot open the store {data_dir.store_path}: {exc}. It may be truncated or damaged; restore it from a backup"
         ) from None
     _tune(store, ops)
-    coordinator = Coordinator(store, limits, parties=lambda: data_dir.issued().keys())
+    enrolment = Enrolment(store, data_dir)
+    coordinator = Coordinator(store, limits, parties=enrolment.parties)
     coordinator.resume()  # runs whose last commit landed just before a stop complete now, before any call
     coordinator.sweep_abandoned()  # uploads left idle while the coordinator was stopped go before any call
-    interceptors = [WireLog(wire_log)] if wire_log else []
+    interceptors: list[grpc.ServerInterceptor] = [RevokedCertificates(enrolment), *([WireLog(wire_log)] if wire_log else [])]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=ops.max_workers),
         interceptors=interceptors,
         options=coordinator.limits.grpc_options(),
     )
     add_services(server, coordinator)
+    add_certificate_service(server, enrolment, lambda: _advertised(data_dir, port))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_secure_port(listen, server_credentials(data_dir, ops.tls))
     if port == 0:
         store.close()
         raise OSError(f"cannot listen on {listen}")
+    try:
+        enroll_server, enroll_port = enrolment_server(
+            enrolment, enroll_listen or data_dir.enroll_listen(), lambda: _advertised(data_dir, port)
+        )
+    except OSError:
+        store.close()
+        raise
     server.start()
+    enroll_server.start()
     for name in ("", *SERVICES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, coordinator, health_servicer, ops.sweep_seconds)
+    return RunningServer(server, port, coordinator, health_servicer, ops.sweep_seconds, (enrolment, enroll_server, enroll_port))
 
 
 def _write_port(path: Path, port: int) -> None:
@@ -177,10 +205,12 @@ def serve_forever(
     http_tls: tuple[Path, Path] | None = None,
     http_hosts: list[str] | None = None,
     ops: Operations | None = None,
+    enroll_listen: str | None = None,
+    enroll_port_file: Path | None = None,
 ) -> None:
     ops = ops or Operations()
     events = ops.events
-    running = start(data_dir, listen, limits, wire_log, ops)
+    running = start(data_dir, listen, limits, wire_log, ops, enroll_listen)
     web = None
     if http:  # REST API and pages in a thread of this process, on the same Coordinator and Store
         from cleanroom.coordinator.web.app import start_http
@@ -195,6 +225,15 @@ def serve_forever(
             _write_port(http_port_file, web.port)
         events.event("http.listening", f"REST API and pages on {web.url} (OpenAPI: {web.url}/v1/openapi.json)", url=web.url)
     host = listen.rsplit(":", 1)[0]
+    if enroll_port_file:  # before the gRPC port file, which tells a waiting caller that both are ready
+        _write_port(enroll_port_file, running.enroll_port)
+    enroll_host = (enroll_listen or data_dir.enroll_listen()).rsplit(":", 1)[0]
+    events.event(
+        "enroll.listening",
+        f"enrolment (server TLS, tokens only) on {enroll_host}:{running.enroll_port}",
+        host=enroll_host,
+        port=running.enroll_port,
+    )
     if port_file:
         _write_port(port_file, running.port)
     admin = _start_admin(running, data_dir, f"{host}:{running.port}", web.url if web is not None else None)

@@ -47,6 +47,7 @@ class LocalCoordinator:
     http: bool = False  # also serve the REST API and pages (on loopback, plain HTTP)
     http_port: int = 0
     serve_args: tuple[str, ...] = ()  # further `serve` flags (limits, allowed hosts)
+    enroll_port: int = 0  # the enrolment port (server TLS, tokens), kept across restarts like ``port``
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def init(self) -> LocalCoordinator:
@@ -72,6 +73,8 @@ class LocalCoordinator:
             "--port-file",
             str(port_file),
         ]
+        enroll_port_file = self.data_dir / "enroll.port"
+        argv += ["--enroll-listen", f"127.0.0.1:{self.enroll_port}", "--enroll-port-file", str(enroll_port_file)]
         if self.max_points:
             argv += ["--max-points", str(self.max_points)]
         if self.wire_log:
@@ -94,6 +97,7 @@ class LocalCoordinator:
                 raise CleanroomError("coordinator did not start in time")
             time.sleep(0.05)
         self.port = int(port_file.read_text())
+        self.enroll_port = int(enroll_port_file.read_text())  # written before the gRPC port file
         if self.http:
             self.http_port = int(http_port_file.read_text())
         return self
@@ -106,6 +110,16 @@ class LocalCoordinator:
         """A new API key (serving or stopped: the command asks a serving coordinator over its admin socket)."""
         argv = [*COORDINATOR, "coordinator", "add-api-key", "--data-dir", str(self.data_dir), "--role", role]
         return run(argv + (["--party", party] if party else [])).stdout.strip()
+
+    @property
+    def enroll_address(self) -> str:
+        return f"127.0.0.1:{self.enroll_port}"
+
+    def invite(self, name: str, expires: str = "72h") -> dict[str, Any]:
+        """A one-time enrolment invitation (run while the coordinator is stopped: invitations are in its store)."""
+        argv = [*COORDINATOR, "coordinator", "invite", name, "--data-dir", str(self.data_dir), "--expires", expires, "--json"]
+        found: dict[str, Any] = json.loads(run(argv).stdout)
+        return found
 
     def stop(self, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:

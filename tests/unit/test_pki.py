@@ -67,7 +67,12 @@ def test_init_creates_files_with_private_keys_0600(data_dir):
     ):
         key = serialization.load_pem_private_key((p / name).read_bytes(), password=None)
         assert key.public_key().public_bytes(*spki) == public, name
-    assert json.loads((p / "config.json").read_text()) == {"listen": "127.0.0.1:50051", "advertise": "127.0.0.1:50051"}
+    assert json.loads((p / "config.json").read_text()) == {
+        "listen": "127.0.0.1:50051",
+        "advertise": "127.0.0.1:50051",
+        "enroll_listen": "127.0.0.1:50052",  # the enrolment port: the next one
+        "enroll_advertise": "127.0.0.1:50052",
+    }
 
 
 def test_ca_is_a_self_signed_ca(data_dir):

@@ -24,6 +24,7 @@ from cleanroom.coordinator.store.agreements import AgreementRepository
 from cleanroom.coordinator.store.api_keys import ApiKeyRepository
 from cleanroom.coordinator.store.audit import AuditLog, entry_hashes_at
 from cleanroom.coordinator.store.connection import Database, Tx, now, time_text
+from cleanroom.coordinator.store.enrolment import EnrolmentRepository
 from cleanroom.coordinator.store.records import StoredBody
 from cleanroom.coordinator.store.releases import (
     INLINE_RELEASE_BYTES,
@@ -62,6 +63,7 @@ class Store:
         self.releases = ReleaseRepository(self.db)
         self.api_keys = ApiKeyRepository(self.db)
         self.standing = StandingRepository(self.db)
+        self.enrolment = EnrolmentRepository(self.db)
         self.audit_log = AuditLog(signer)
 
     @property

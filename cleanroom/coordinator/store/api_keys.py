@@ -9,9 +9,6 @@ from cleanroom.coordinator.store.records import ApiKeyRow
 class ApiKeyRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
-        # Bumped after every committed change of a key: each ``ApiKeys`` (the REST API's, the admin
-        # socket's) drops cached rows older than it, so a key revoked through one is refused by all at once.
-        self.revision = 0
 
     def get(self, key_id: str) -> ApiKeyRow | None:
         return self._db.record(ApiKeyRow, "FROM api_keys WHERE key_id = ?", [key_id])

@@ -193,3 +193,30 @@ class UploadChanges:
     removed: bytes  # little-endian uint32 labels
     changed_labels: bytes  # little-endian uint32 labels ...
     changed_populations: bytes  # ... and their new uint16 masks
+
+
+@dataclass(frozen=True)
+class InvitationRow:
+    """A one-time enrolment invitation: only a SHA-256 of its token is kept (cleanroom.coordinator.enrolment)."""
+
+    token_id: str
+    token_hash: str
+    party: str
+    created_at: str
+    expires_at: str
+    used_at: str | None
+    cancelled_at: str | None
+
+
+@dataclass(frozen=True)
+class PartyCertificateRow:
+    """A party certificate the CA signed (origin: enrolled, renewed; add-party certificates are recorded on removal)."""
+
+    serial: str
+    party: str
+    fingerprint: str
+    origin: str
+    issued_at: str
+    not_after: str
+    revoked_at: str | None
+    revoked_why: str | None

@@ -305,6 +305,33 @@ CREATE TABLE IF NOT EXISTS dp_token_events (
 );
 """,
     ),
+    # Enrolment (cleanroom.coordinator.enrolment): one-time invitations (only a SHA-256 of each token is kept)
+    # and every party certificate the CA signed from a CSR, with its revocation (a removed party's serials).
+    Migration(
+        15,
+        "enrolment invitations and party certificates",
+        """
+CREATE TABLE IF NOT EXISTS enrolment_invitations (
+    token_id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL,
+    party TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    cancelled_at TEXT
+);
+CREATE TABLE IF NOT EXISTS party_certificates (
+    serial TEXT PRIMARY KEY,
+    party TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_why TEXT
+);
+""",
+    ),
 )
 
 _LEDGER = """

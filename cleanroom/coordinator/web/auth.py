@@ -92,6 +92,8 @@ class ApiKeys:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # key id -> (when read, the store's generation then, row): a write to the store since (a key revoked by
+        # remove-party through another ApiKeys, or by the enrolment core) makes the entry stale at once.
         self._cache: dict[str, tuple[float, int, ApiKeyRow | None]] = {}
         self._lock = threading.Lock()
 
@@ -111,7 +113,6 @@ class ApiKeys:
             self.store.audit(
                 con, actor, "api_key.created", None, {"key_id": key_id, "party": party, "role": role, "label": label}
             )
-        self.store.api_keys.revision += 1
         return {**_public(row), "key": key}
 
     def list(self, include_revoked: bool = False) -> list[dict[str, Any]]:
@@ -133,22 +134,21 @@ class ApiKeys:
                     con, actor, "api_key.revoked", None, {"key_id": key_id, "party": row["party"], "role": row["role"]}
                 )
             row["revoked_at"] = at
-            self.store.api_keys.revision += 1
         with self._lock:
             self._cache.pop(key_id, None)
         return row
 
     def _row(self, key_id: str) -> ApiKeyRow | None:
-        at, revision = time.monotonic(), self.store.api_keys.revision  # the revision before the read
+        at, generation = time.monotonic(), self.store.generation
         with self._lock:
             cached = self._cache.get(key_id)
-        if cached and at - cached[0] < CACHE_SECONDS and cached[1] == revision:
+        if cached and at - cached[0] < CACHE_SECONDS and cached[1] == generation:
             return cached[2]
         row = self.store.api_keys.get(key_id)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key_id] = (at, revision, row)
+            self._cache[key_id] = (at, generation, row)
         return row
 
     def authenticate(self, presented: str | None) -> Principal | None:
