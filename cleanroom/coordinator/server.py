@@ -132,7 +132,6 @@ def _tune(store: Store, ops: Operations) -> None:
             con.execute(f"SET threads = {int(ops.duckdb_threads)}")
 
 
-
 def _advertised(data_dir: DataDir, port: int) -> str:
     """The mTLS address parties are told at enrolment: the configured one, with the bound port when it says 0."""
     address = str(data_dir.config().get("advertise", ""))
@@ -225,15 +224,7 @@ def serve_forever(
             _write_port(http_port_file, web.port)
         events.event("http.listening", f"REST API and pages on {web.url} (OpenAPI: {web.url}/v1/openapi.json)", url=web.url)
     host = listen.rsplit(":", 1)[0]
-    if enroll_port_file:  # before the gRPC port file, which tells a waiting caller that both are ready
-        _write_port(enroll_port_file, running.enroll_port)
-    enroll_host = (enroll_listen or data_dir.enroll_listen()).rsplit(":", 1)[0]
-    events.event(
-        "enroll.listening",
-        f"enrolment (server TLS, tokens only) on {enroll_host}:{running.enroll_port}",
-        host=enroll_host,
-        port=running.enroll_port,
-    )
+    _announce_enrolment(running, enroll_listen or data_dir.enroll_listen(), enroll_port_file, events)
     if port_file:
         _write_port(port_file, running.port)
     admin = _start_admin(running, data_dir, f"{host}:{running.port}", web.url if web is not None else None)
@@ -258,6 +249,19 @@ def serve_forever(
     _shut_down(running, web, ops, received[0] if received else None)
 
 
+def _announce_enrolment(running: RunningServer, listen: str, port_file: Path | None, events: EventLog) -> None:
+    """The enrolment port's file, before the gRPC port file (which tells a waiting caller both are ready), and its line."""
+    if port_file:
+        _write_port(port_file, running.enroll_port)
+    host = listen.rsplit(":", 1)[0]
+    events.event(
+        "enroll.listening",
+        f"enrolment (server TLS, tokens only) on {host}:{running.enroll_port}",
+        host=host,
+        port=running.enroll_port,
+    )
+
+
 def _shut_down(running: RunningServer, web: Any, ops: Operations, signal_name: str | None) -> None:
     """New calls are refused from here; calls in flight get the grace period, then are cancelled. An upload
     cut off keeps the chunks it stored (each is its own transaction) and resumes from them."""
@@ -266,8 +270,7 @@ def _shut_down(running: RunningServer, web: Any, ops: Operations, signal_name: s
         ops.grace_seconds,
         lambda: events.event(
             "shutdown",
-            f"coordinator stopping ({signal_name or 'stop'}): new calls are refused, calls in flight get "
-            f"{ops.grace_seconds:g} s",
+            f"coordinator stopping ({signal_name or 'stop'}): new calls are refused, calls in flight get {ops.grace_seconds:g} s",
             signal=signal_name,
             grace_seconds=ops.grace_seconds,
         ),
@@ -282,7 +285,7 @@ def _start_admin(running: RunningServer, data_dir: DataDir, grpc_address: str, h
     """The admin socket (``cleanroom.coordinator.admin``), once everything it reports on serves."""
     listen = {"grpc": grpc_address, **({"http": http_url} if http_url else {})}
     try:
-        return start_admin(running.coordinator.store, data_dir, listen)
+        return start_admin(running.coordinator.store, data_dir, listen, running.enrolment)
     except BaseException:
         running.stop()
         raise

@@ -116,7 +116,7 @@ class LocalCoordinator:
         return f"127.0.0.1:{self.enroll_port}"
 
     def invite(self, name: str, expires: str = "72h") -> dict[str, Any]:
-        """A one-time enrolment invitation (run while the coordinator is stopped: invitations are in its store)."""
+        """A one-time enrolment invitation (through the admin socket while serving, else on the store file)."""
         argv = [*COORDINATOR, "coordinator", "invite", name, "--data-dir", str(self.data_dir), "--expires", expires, "--json"]
         found: dict[str, Any] = json.loads(run(argv).stdout)
         return found

@@ -178,40 +178,28 @@ def test_invite_enroll_map_renew(tmp_path: Path):
         coord.stop()
 
 
-def test_a_removed_party_is_refused_at_once_without_a_restart(tmp_path: Path):
-    """The coordinator runs in this process (real gRPC over mTLS, real HTTP); the clients are processes. The
-    removal goes through the running server's own Enrolment, as an admin channel would call it."""
-    from cleanroom.coordinator.server import start
-    from cleanroom.coordinator.web.app import start_http
-    from cleanroom.coordinator.web.auth import ApiKeys
-
-    data_dir = DataDir(tmp_path / "coord")
-    data_dir.init(listen="127.0.0.1:0")
-    running = start(data_dir, "127.0.0.1:0", enroll_listen="127.0.0.1:0")
-    web = start_http(running.coordinator, "127.0.0.1:0")
+def test_a_party_invited_and_removed_while_the_coordinator_serves(tmp_path: Path):
+    """invite, add-api-key and remove-party reach the serving coordinator through its admin socket: the
+    removal is refused at once on gRPC and on REST, without a restart, and the other party carries on."""
+    coord = LocalCoordinator(tmp_path / "coord", http=True).init().start()
     try:
-        assert running.enrolment is not None
-        fingerprint = running.enrolment.ca_fingerprint
         profiles = {}
         for name in ("acme", "globex"):
-            token = running.enrolment.invite(name).token
             profiles[name] = tmp_path / name
-            argv = [*CLIENT, "enroll", f"127.0.0.1:{running.enroll_port}", "--token", token, "--ca-fingerprint", fingerprint]
-            run([*argv, "--profile", str(profiles[name])])
+            _enroll(coord, coord.invite(name), profiles[name])  # invited while serving
         propose = ["agreement", "propose", "--with", "globex", "--populations", "customer"]
         agreement_id = client_json(profiles["acme"], *propose)["agreement_id"]
-        key = ApiKeys(running.coordinator.store).create("acme", "analyst")["key"]
-        with httpx.Client(base_url=web.url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as http:
+        key = coord.add_api_key("acme", "analyst")
+        with httpx.Client(base_url=coord.http_url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as http:
             assert http.get("/v1/me").status_code == 200
-            removed = running.enrolment.remove_party("acme")
+            argv = [*COORDINATOR, "coordinator", "remove-party", "acme", "--data-dir", str(coord.data_dir), "--json"]
+            removed = json.loads(run(argv).stdout)
             assert http.get("/v1/me").status_code == 401  # the key went with the party, at once
         assert len(removed["serials"]) == 1 and len(removed["api_keys"]) == 1
         refused = client(profiles["acme"], "agreement", "show", agreement_id, check=False)
         assert refused.returncode != 0 and "revoked" in refused.stderr
         assert client_json(profiles["globex"], "agreement", "show", agreement_id)["agreement_id"] == agreement_id
-        entries = running.coordinator.store.rows("SELECT actor, action FROM audit_log ORDER BY seq")
-        assert {"actor": "acme", "action": "certificate.refused"} in entries
-        assert {"actor": "operator", "action": "party.removed"} in entries
     finally:
-        web.stop()
-        running.stop()
+        coord.stop()
+    entries = [(actor, action) for actor, action, _ in _audit(coord.data_dir)]
+    assert ("acme", "certificate.refused") in entries and ("operator", "party.removed") in entries

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from cleanroom.coordinator.datadir import DataDir
+from cleanroom.coordinator.enrolment import Enrolment
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.web.auth import ApiKeys
 
@@ -46,6 +47,12 @@ class AdminContext:
     channel: str
     uid: int
     serving: Serving | None = None
+    # A serving coordinator's own enrolment (its gRPC interceptor holds the revoked certificates in memory:
+    # a removal must go through it to be refused at once); None on a stopped coordinator's store file.
+    served_enrolment: Enrolment | None = None
+
+    def enrolment(self) -> Enrolment:
+        return self.served_enrolment or Enrolment(self.store, self.data_dir)
 
     @property
     def actor(self) -> str:

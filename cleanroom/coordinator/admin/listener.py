@@ -29,6 +29,7 @@ from cleanroom.coordinator.admin.protocol import (
     read_message,
 )
 from cleanroom.coordinator.datadir import DataDir
+from cleanroom.coordinator.enrolment import Enrolment
 from cleanroom.coordinator.limits import denial_details
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.web.auth import ApiKeys
@@ -44,7 +45,8 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 
 class AdminListener:
-    def __init__(self, store: Store, data_dir: DataDir, serving: Serving) -> None:
+    def __init__(self, store: Store, data_dir: DataDir, serving: Serving, enrolment: Enrolment | None = None) -> None:
+        self.enrolment = enrolment
         self.store, self.data_dir, self.serving = store, data_dir, serving
         self.path = data_dir.path / SOCKET_NAME
         self.keys = ApiKeys(store)
@@ -115,7 +117,7 @@ class AdminListener:
             return _error(exc.code, str(exc))
         try:
             op, params = parse_request(read_message(conn, MAX_REQUEST_BYTES))
-            ctx = AdminContext(self.store, self.data_dir, self.keys, SOCKET, peer.uid, self.serving)
+            ctx = AdminContext(self.store, self.data_dir, self.keys, SOCKET, peer.uid, self.serving, self.enrolment)
             return {"ok": True, "result": run(ctx, op, params)}
         except TimeoutError:
             return _error("DEADLINE_EXCEEDED", f"no whole admin request within {REQUEST_SECONDS:g} s")
@@ -138,6 +140,6 @@ class AdminListener:
             conn.sendall(data)
 
 
-def start_admin(store: Store, data_dir: DataDir, listen: dict[str, str]) -> AdminListener:
-    """Serve admin requests on ``DIR/admin.sock`` until ``stop()``."""
-    return AdminListener(store, data_dir, Serving(listen)).start()
+def start_admin(store: Store, data_dir: DataDir, listen: dict[str, str], enrolment: Enrolment | None = None) -> AdminListener:
+    """Serve admin requests on ``DIR/admin.sock`` until ``stop()`` (``enrolment``: the server's own)."""
+    return AdminListener(store, data_dir, Serving(listen), enrolment).start()

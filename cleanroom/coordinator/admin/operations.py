@@ -1,21 +1,15 @@
 """The registry of named admin operations: one implementation each, over a coordinator's store.
 
 The admin socket (``listener``) and the stopped-coordinator path (``dispatch``) both call ``run``, so
-an operation answers the same whichever way it was reached. To add one (``invite``, ``remove-party``)::
-
-    @operation("invite")
-    def _invite(ctx: AdminContext, p: Params) -> dict[str, Any]:
-        party, expires = p.text("party"), p.text("expires", "72h")
-        p.done()
-        return invite(ctx.store, ctx.data_dir, party, expires, actor=ctx.actor)
-
-and a command in ``commands`` that calls ``dispatch.call(data_dir, "invite", {...})`` and prints the
+an operation answers the same whichever way it was reached. To add one: a function here under
+``@operation("name")``, and a command that calls ``dispatch.call(data_dir, "name", {...})`` and prints the
 answer. Parameters are JSON values; an answer is a JSON object. Audit writes as the operation's own
 code does (``ctx.actor`` is "operator"; ``ctx.via()`` says channel and uid).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +20,7 @@ from cleanroom.coordinator.admin.params import Params
 from cleanroom.coordinator.store.stats import store_stats
 from cleanroom.coordinator.web.auth import valid_role
 from cleanroom.errors import InvalidArgument, NotFound
+from cleanroom.terminal.durations import parse_duration
 
 Operation = Callable[[AdminContext, Params], dict[str, Any]]
 OPERATIONS: dict[str, Operation] = {}
@@ -95,3 +90,24 @@ def _backup(ctx: AdminContext, p: Params) -> dict[str, Any]:
     if not out.is_absolute():
         raise InvalidArgument(f"backup: out must be an absolute path (the coordinator's working directory is not yours): {out}")
     return write_backup(ctx, out)
+
+
+@operation("invite")
+def _invite(ctx: AdminContext, p: Params) -> dict[str, Any]:
+    party, expires = p.text("party"), dt.timedelta(seconds=parse_duration(p.text("expires", "72h")))
+    p.done()
+    invitation = ctx.enrolment().invite(party, expires, actor=ctx.actor)
+    config = ctx.data_dir.config()
+    address = str(config.get("enroll_advertise") or ctx.data_dir.enroll_listen())
+    command = (
+        f"cleanroom-client enroll {address} --token {invitation.token} "
+        f"--ca-fingerprint {invitation.ca_fingerprint} --profile ./{invitation.party}-profile"
+    )
+    return {**vars(invitation), "enroll_address": address, "command": command}
+
+
+@operation("remove-party")
+def _remove_party(ctx: AdminContext, p: Params) -> dict[str, Any]:
+    party = p.text("party")
+    p.done()
+    return ctx.enrolment().remove_party(party, actor=ctx.actor)
