@@ -18,6 +18,7 @@ DATA_DIR="${CLEANROOM_DATA_DIR:-/data}"
 EXCHANGE="${CLEANROOM_EXCHANGE:-/exchange}"
 PROFILE="${CLEANROOM_PROFILE:-/profile}"
 COORDINATOR="${CLEANROOM_COORDINATOR:-coordinator:50051}"
+ENROLMENT="${CLEANROOM_ENROLMENT:-coordinator:50052}" # the enrolment port: server TLS only, tokens
 
 wants_help() {
     for arg in "$@"; do
@@ -72,7 +73,7 @@ party() {
     name="$1" partner="$2" step="$3"
     if [ ! -f "$PROFILE/profile.json" ]; then
         wait_for "$EXCHANGE/$name.json"
-        cleanroom-client enroll "$COORDINATOR" --profile "$PROFILE" \
+        cleanroom-client enroll "$ENROLMENT" --address "$COORDINATOR" --profile "$PROFILE" \
             --token "$(json_field "$EXCHANGE/$name.json" token)" \
             --ca-fingerprint "$(json_field "$EXCHANGE/$name.json" ca_fingerprint)"
     fi
