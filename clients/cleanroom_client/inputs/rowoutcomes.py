@@ -95,6 +95,28 @@ class RowOutcomes:
         new = iter(fresh)
         return [next(cached) if hit else next(new) for hit in hits.tolist()]
 
+    def digested_records(self, digests: np.ndarray, rows_at: Callable[[list[int]], Sequence[Row]]) -> pa.Table:
+        """``digested``, as records (``RECORDS``, text as plain strings) in row order: no Python object per row."""
+        if self._cached is None:
+            raise ValueError("digested rows need a cache")
+        found = self._cached.find(digests)
+        hits = found >= 0
+        self._seen[found[hits]] = True
+        self._hits.append(found[hits])
+        self._hit_digests.append(digests[hits])
+        cached = self._cached.take(found[hits]).cast(RECORDS)
+        missing = np.flatnonzero(~hits)
+        if not len(missing):
+            return cached
+        fresh = records_of([self.outcome(row) for row in rows_at(missing.tolist())])
+        self._fresh.append(fresh)
+        self._fresh_digests.append(digests[missing])
+        self.normalised += len(missing)
+        order = np.empty(len(digests), dtype=np.int64)  # row -> its record in cached + fresh
+        order[np.flatnonzero(hits)] = np.arange(cached.num_rows)
+        order[missing] = cached.num_rows + np.arange(len(missing))
+        return pa.concat_tables([cached, fresh]).take(pa.array(order, type=pa.int64()))
+
     @property
     def salt(self) -> str:
         """What the digests of this read are salted with (the options fingerprint)."""
@@ -143,17 +165,20 @@ def arrow_batches(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None,
         rows: list[Row] | None = list(zip(*(c.to_pylist() for c in part.columns), strict=True)) if keep_rows else None
 
         def rows_at(at: list[int], part: pa.Table = part, rows: list[Row] | None = rows) -> Sequence[Row]:
-            if rows is not None:
-                return [rows[i] for i in at]
-            cells = [c.to_pylist() for c in part.take(pa.array(at, type=pa.int64())).columns]
-            built = []
-            for k in range(len(at)):
-                row: list[str | None] = [None] * width
-                for j, i in enumerate(used):
-                    row[i] = cells[j][k]
-                built.append(tuple(row))
-            return built
+            return [rows[i] for i in at] if rows is not None else rows_of(part, at, used, width)
 
         found = outcomes.digested(digests[offset : offset + BATCH_ROWS], rows_at)
         names = [] if name_column is None else [v.strip() or None for v in part.column(used.index(name_column)).to_pylist()]
         yield found, names or [None] * part.num_rows, rows
+
+
+def rows_of(table: pa.Table, at: list[int], used: Sequence[int], width: int) -> list[Row]:
+    """The rows at ``at`` of a table holding only the columns ``used`` of ``width``: the others as empty cells."""
+    cells = [c.to_pylist() for c in table.take(pa.array(at, type=pa.int64())).columns]
+    built = []
+    for k in range(len(at)):
+        row: list[str | None] = [None] * width
+        for j, i in enumerate(used):
+            row[i] = cells[j][k]
+        built.append(tuple(row))
+    return built
