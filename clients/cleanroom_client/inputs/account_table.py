@@ -91,10 +91,7 @@ class AccountTable(Sequence[Account]):
         rows = self.first.take(at)
         domains, name_keys = rows.domains.to_pylist(), rows.name_keys.to_pylist()
         names = rows.names.to_pylist() if rows.names is not None else [None] * len(at)
-        group = np.searchsorted(self.merged, at)
-        several = np.zeros(len(at), dtype=bool)
-        if len(self.merged):
-            several = (group < len(self.merged)) & (self.merged[np.minimum(group, len(self.merged) - 1)] == at)
+        group, several = self._groups(at)
         out: list[Account] = []
         for k in range(len(at)):
             if several[k]:
@@ -109,6 +106,24 @@ class AccountTable(Sequence[Account]):
                 Account((int(rows.numbers[k]),), keys, populations, (name or "").strip() or None, domain or None, NO_FIELDS)
             )
         return out
+
+    def subset(self, indexes: np.ndarray) -> AccountTable:
+        """The accounts at these positions (ascending), still as columns."""
+        at = np.asarray(indexes, dtype=np.int64)
+        group, several = self._groups(at)
+        groups = group[several]
+        sizes = np.diff(self.starts)[groups]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        rows = np.arange(starts[-1]) - np.repeat(starts[:-1], sizes) + np.repeat(self.starts[groups], sizes)
+        return AccountTable(self.first.take(at), self.population_words, np.flatnonzero(several), starts, self.members.take(rows))
+
+    def _groups(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For positions ``at``: the merged group each would be, and whether it is one."""
+        group = np.searchsorted(self.merged, at)
+        several = np.zeros(len(at), dtype=bool)
+        if len(self.merged):
+            several = (group < len(self.merged)) & (self.merged[np.minimum(group, len(self.merged) - 1)] == at)
+        return group, several
 
     def _merged(self, group: int) -> Account:
         """The ``group``-th account of several rows, as ``inputs.accounts`` merges rows."""
@@ -143,6 +158,19 @@ class AccountTable(Sequence[Account]):
         if len(self.merged):
             masks[self.merged] = np.bitwise_or.reduceat(bits[self.members.population_codes], self.starts[:-1])
         return masks
+
+    def keys_of(self, kind: str) -> tuple[np.ndarray, pa.Array]:
+        """Every (account position, key value) of this kind, ordered by position then value, as ``Account.keys``."""
+        column = self.first.domains if kind == "domain" else self.first.name_keys
+        single = pc.greater(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
+        single[self.merged] = False
+        positions, values = np.flatnonzero(single), column.filter(pa.array(single))
+        if not len(self.merged):
+            return positions, values
+        groups, merged_values = _merged_keys(self.members, self.starts, kind)
+        positions = np.concatenate([positions, self.merged[groups]])
+        order = np.argsort(positions, kind="stable")  # the merged pairs come sorted by value within each account
+        return positions[order], pa.concat_arrays([values, merged_values]).take(pa.array(order, type=pa.int64()))
 
     def key_texts(self, kinds: Sequence[str]) -> list[str | None]:
         """Per account, ``account.key_text`` of its keys of these kinds (None when it has none of them)."""
@@ -195,3 +223,13 @@ def _merged_texts(members: Rows, starts: np.ndarray, kinds: Sequence[str]) -> li
     for g, text in zip(found["g"].tolist(), found["t"].tolist(), strict=True):
         texts[g] = text
     return texts
+
+
+def _merged_keys(members: Rows, starts: np.ndarray, kind: str) -> tuple[np.ndarray, pa.Array]:
+    """The distinct key values of this kind of each account of several rows: (its group, value), sorted."""
+    group = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
+    keys = pa.table({"g": pa.array(group), "k": members.domains if kind == "domain" else members.name_keys})
+    with duckdb.connect(":memory:") as con:
+        con.register("keys", keys)
+        found = con.sql("SELECT DISTINCT g, k FROM keys WHERE k <> '' ORDER BY g, k").to_arrow_table()
+    return found.column("g").to_numpy(), found.column("k").combine_chunks()

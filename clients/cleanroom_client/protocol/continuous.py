@@ -243,9 +243,9 @@ def _prepare_added(added: Sequence[Blindable], terms: Terms, party: str, agreeme
 
 
 def _subset(accounts: Sequence[Blindable], index: np.ndarray) -> Sequence[Blindable]:
-    """The accounts at ``index``: an AccountTable builds them in one pass."""
+    """The accounts at ``index`` (ascending): an AccountTable stays columns."""
     if isinstance(accounts, AccountTable):
-        return accounts.take(index)
+        return accounts.subset(index)
     return [accounts[int(i)] for i in index]
 
 
