@@ -103,7 +103,11 @@ def test_group_roots_are_the_union_find_roots(keys: list[tuple[int, int]]) -> No
             if code >= 0:
                 sets.union(seen.setdefault((kind, code), row), row)
     columns = [np.array([pair[k] for pair in keys], dtype=np.int64) for k in range(2)]
-    assert group_roots(columns, len(keys)).tolist() == [sets.find(row) for row in range(len(keys))]
+    assert group_roots(columns, np.arange(len(keys))).tolist() == [sets.find(row) for row in range(len(keys))]
+    # Labels need not be positions: the records of a file come in any order, labelled by their rows.
+    order = np.random.default_rng(len(keys)).permutation(len(keys))
+    shuffled = [c[order] for c in columns]
+    assert group_roots(shuffled, order).tolist() == [sets.find(int(row)) for row in order]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
