@@ -318,3 +318,24 @@ def test_a_cache_that_cannot_be_written_costs_only_a_warning(
         result = load_accounts(accounts_csv, cache=cache)
     assert summary(result) == summary(load_accounts(accounts_csv))
     assert any("cannot be written" in r.getMessage() for r in caplog.records)
+
+
+def test_a_read_that_changes_a_few_rows_leaves_the_cache_as_it_was(tmp_path: Path) -> None:
+    """Rewriting a whole cache for a few changed rows costs more than normalising them again next time."""
+    cache = RowCache(tmp_path / "cache" / "rows.bin")
+    path = tmp_path / "accounts.csv"
+    rows = [(f"Co {i}", f"co{i}.com", "Customer", "US", "") for i in range(1000)]
+    write(path, rows)
+    load_accounts(path, cache=cache, keep_fields=False)
+    written = cache.path.read_bytes()
+    few = rows[:-10] + [(f"New {i}", f"new{i}.com", "Prospect", "GB", "") for i in range(10)]  # 1% changed
+    write(path, few)
+    read = load_accounts(path, cache=cache, keep_fields=False)
+    assert read.normalised == 10 and cache.path.read_bytes() == written
+    assert summary(read) == summary(load_accounts(path, keep_fields=False))
+    assert load_accounts(path, cache=cache, keep_fields=False).normalised == 10  # normalised again, not cached
+    many = [(f"More {i}", f"more{i}.com", "Prospect", "GB", "") for i in range(30)] + few[30:]  # 3% more
+    write(path, many)
+    assert load_accounts(path, cache=cache, keep_fields=False).normalised == 40
+    assert cache.path.read_bytes() != written
+    assert load_accounts(path, cache=cache, keep_fields=False).normalised == 0  # rewritten: every row cached

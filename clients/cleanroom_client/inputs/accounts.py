@@ -14,16 +14,18 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
 from cleanroom.errors import InputError
+from cleanroom_client.inputs.account import NO_FIELDS, Account
+from cleanroom_client.inputs.account_table import AccountTable
 from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
+from cleanroom_client.inputs.columnar import load_table
 from cleanroom_client.inputs.columns import ColumnMap, no_population_column, resolve_columns
 from cleanroom_client.inputs.grouping import KeyGroups
 from cleanroom_client.inputs.populations import StageMap, valid_population
@@ -37,24 +39,10 @@ from cleanroom_client.inputs.rowoutcomes import Batch, RowOutcomes, arrow_batche
 __all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "RowCache", "load_accounts"]
 
 
-@dataclass(slots=True)
-class Account:
-    rows: tuple[int, ...]  # 1-based data rows, ascending
-    keys: tuple[MatchKey, ...]  # sorted
-    populations: tuple[str, ...]  # sorted
-    name: str | None
-    domain: str | None
-    # The first row's non-empty raw cells; an empty read-only mapping when loaded with keep_fields=False.
-    fields: Mapping[str, str] = field(repr=False, default_factory=dict)
-
-
-_NO_FIELDS: Mapping[str, str] = MappingProxyType({})
-
-
 @dataclass
 class LoadResult:
     source: Path
-    accounts: list[Account]
+    accounts: Sequence[Account]  # a list, or an AccountTable (columnar.py) when read through the row cache
     rejected: list[Rejected]
     rows_read: int
     columns: ColumnMap
@@ -62,7 +50,11 @@ class LoadResult:
     normalised: int = 0  # rows normalised by this load; the other rows' outcomes came from the row cache
 
     def totals(self) -> dict[str, object]:
-        by_population = Counter(p for a in self.accounts for p in a.populations)
+        accounts = self.accounts
+        if isinstance(accounts, AccountTable):
+            by_population = accounts.population_counts()
+        else:
+            by_population = Counter(p for a in accounts for p in a.populations)
         return {
             "rows": self.rows_read,
             "accounts": len(self.accounts),
@@ -100,7 +92,7 @@ def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one object per distinct populations tuple
 
     def fields_of(cells: Row | None) -> Mapping[str, str]:
-        return _NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells, strict=False) if v not in (None, "")}
+        return NO_FIELDS if cells is None else {c: v for c, v in zip(names, cells, strict=False) if v not in (None, "")}
 
     accounts: list[Account] = []
     append = accounts.append
@@ -117,7 +109,7 @@ def _merge(candidates: list[_Candidate | None], roots: array[int], names: tuple[
                 populations = (cand.population,)
                 found = single[cand.population] = shared.setdefault(populations, populations)
             keys = cand.keys if len(cand.keys) == 1 else tuple(sorted(set(cand.keys)))
-            fields = _NO_FIELDS if cand.cells is None else fields_of(cand.cells)
+            fields = NO_FIELDS if cand.cells is None else fields_of(cand.cells)
             append(Account((cand.row,), keys, found, cand.name, cand.domain, fields))
             continue
         populations = tuple(sorted({m.population for m in members}))
@@ -166,11 +158,9 @@ def load_accounts(
     it only the canonical domain is a key. A file with no population column is
     refused unless ``default_population`` is given: then every account is in it
     (silently calling every account a customer would misstate the overlap).
-    ``keep_fields=False`` leaves
-    ``Account.fields`` empty: the file is streamed and only the keys are kept,
-    which is what lets ``map`` take a million-row export in well under 1 GB.
-    With a ``cache`` (rowcache.py), rows read before under the same options are
-    not normalised again; the result is the same as without it.
+    ``keep_fields=False`` leaves ``Account.fields`` empty and keeps only the keys. With a ``cache``
+    (rowcache.py) rows read before under the same options are not normalised again, and a clean CSV
+    file's accounts come back as columns (columnar.py); the accounts are the same either way.
     """
     if default_population is not None and not valid_population(default_population):
         raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer' or 'prospect'")
@@ -192,6 +182,10 @@ def load_accounts(
             raise no_population_column(str(source), table.columns)
         stages = StageMap.load(Path(population_map) if population_map is not None else None, deal_stages=columns.deal_stages)
         outcomes = RowOutcomes(columns, stages, default_population or "", name_key, cache)
+        if isinstance(table, ArrowCsv) and not keep_fields:  # the incremental map's read: no object per account
+            loaded, rejected, rows_read = load_table(table, outcomes, columns.name_column)
+            outcomes.finish()
+            return LoadResult(source, loaded, rejected, rows_read, columns, table.report, outcomes.normalised)
         if isinstance(table, ArrowCsv):
             batches = arrow_batches(table, outcomes, columns.name_column, keep_fields)
         else:

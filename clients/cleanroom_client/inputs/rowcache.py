@@ -8,7 +8,8 @@ kept (an inserted row shifts them): the load recomputes them.
 One cache file per set of options (``RowCache.for_options``), whatever the file's name: a CRM's
 export job writes each day's export under a new name (the agent maps the newest file of a
 directory), and today's file shares almost every row with yesterday's. It holds the rows of the
-latest read only, so it never grows past one read of a file:
+latest read that changed more than a few of them (rowoutcomes.REWRITE_SHARE), so it never grows
+past one read of a file:
 about 16 bytes of digest plus the record (~30 bytes) a row. Layout:
 
     MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "records"},

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from array import array
 from collections.abc import Sequence
 
 import numpy as np
 
 from cleanroom.errors import InputError
 from cleanroom.terms import Terms
+from cleanroom_client.inputs.account import key_text
+from cleanroom_client.inputs.account_table import AccountTable
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.prepare import Blindable, PreparedUpload, UploadChange, membership, prepare
@@ -48,21 +49,18 @@ class Identities:
 def identities(accounts: Sequence[Blindable], terms: Terms, party: str) -> Identities:
     """Every account in one of our agreement populations with a key of an agreed kind (as ``prepare`` selects)."""
     pops = {pop: i for i, pop in enumerate(terms.populations[party])}
-    kinds = set(terms.key_kinds)
-    ids, masks, index = bytearray(), array("H"), array("q")
-    digest = hashlib.blake2b
-    for i, account in enumerate(accounts):
-        mask, keys = membership(account, pops, kinds)
-        if mask == 0 or not keys:
-            continue
+    kinds = sorted(set(terms.key_kinds))
+    if isinstance(accounts, AccountTable):  # a file read through the row cache: by columns
+        masks, texts = accounts.masks(pops), accounts.key_texts(kinds)
+    else:
+        found = [membership(account, pops, kinds) for account in accounts]
+        masks = np.fromiter((mask for mask, _ in found), dtype=np.uint16, count=len(found))
         # An account's keys are sorted (inputs.accounts), so the same keys always give the same text.
-        text = "\x1f".join([k.kind + "\x1e" + k.value for k in keys])
-        ids += digest(text.encode(), digest_size=ID_SIZE).digest()
-        masks.append(mask)
-        index.append(i)
-    return Identities(
-        np.frombuffer(bytes(ids), dtype=f"S{ID_SIZE}"), np.frombuffer(masks, np.uint16), np.frombuffer(index, np.int64)
-    )
+        texts = [key_text(keys) if keys else None for _, keys in found]
+    index = np.flatnonzero((masks != 0) & np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts)))
+    digest = hashlib.blake2b
+    ids = b"".join([digest(texts[i].encode(), digest_size=ID_SIZE).digest() for i in index.tolist()])  # type: ignore[union-attr]
+    return Identities(np.frombuffer(ids, dtype=f"S{ID_SIZE}"), masks[index], index.astype(np.int64))
 
 
 def full_reason(state: SentState | None, standing_run_id: str, terms_hash: str, tag: str) -> str:
@@ -135,7 +133,7 @@ def _full(
 ) -> PreparedUpload:
     agreement_id, terms_hash = agreement
     # Only the accounts found (those held back under DP left out); label_to_account then gives their places.
-    prepared = prepare([accounts[int(i)] for i in found.index], terms, party, agreement_id, secret)
+    prepared = prepare(_subset(accounts, found.index), terms, party, agreement_id, secret)
     slots = np.asarray(prepared.label_to_account, dtype=np.int64)
     prepared.label_to_account = found.index[slots].tolist()  # back to places in the file's list (reveal reads them)
     labels = np.arange(len(slots), dtype=np.uint32)
@@ -158,7 +156,7 @@ def _delta(
     kept[at] = True
     removed = state.labels[~kept]
     added = np.flatnonzero(~present)
-    prepared = _prepare_added([accounts[int(i)] for i in found.index[added]], terms, party, state.agreement_id, secret)
+    prepared = _prepare_added(_subset(accounts, found.index[added]), terms, party, state.agreement_id, secret)
     prepared.accounts = (prepared.accounts.astype(np.int64) + state.next_label).astype(np.uint32)
     new_labels = np.arange(state.next_label, state.next_label + len(added), dtype=np.uint32)
     added_ids = found.ids[added][np.asarray(prepared.label_to_account, dtype=np.int64)]
@@ -242,6 +240,13 @@ def _prepare_added(added: Sequence[Blindable], terms: Terms, party: str, agreeme
         excluded=0,
         label_to_account=[],
     )
+
+
+def _subset(accounts: Sequence[Blindable], index: np.ndarray) -> Sequence[Blindable]:
+    """The accounts at ``index`` (ascending): an AccountTable stays columns."""
+    if isinstance(accounts, AccountTable):
+        return accounts.subset(index)
+    return [accounts[int(i)] for i in index]
 
 
 def _sorted_state(state: SentState) -> SentState:

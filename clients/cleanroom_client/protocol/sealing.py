@@ -7,7 +7,7 @@ peer's are decided by the caller (features/reveal.py reads them from the terms a
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from cleanroom.crypto.sealed import MAX_VALUE_CHARS, SealContext, Sealer, content_digest
@@ -33,7 +33,7 @@ def shared_values(account: Account, headers: dict[str, str]) -> tuple[dict[str, 
 
 def seal_upload(
     prepared: PreparedUpload,
-    accounts: list[Account],
+    accounts: Sequence[Account],
     populations: Collection[str],
     headers: dict[str, str],
     context: SealContext,

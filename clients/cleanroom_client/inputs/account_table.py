@@ -1,0 +1,235 @@
+"""A file's accounts held as columns, not as a Python object each.
+
+A million-row export re-read for an incremental map changes in a few rows: building a million
+``Account`` objects to find them would cost more than the rest of the cycle (seconds, and most of the
+client's memory). ``AccountTable`` keeps every account as Arrow and NumPy columns: the accounts of one
+row (nearly all) a row each, the accounts of several rows (duplicates merged by a shared key) as their
+member rows. It is a ``Sequence[Account]``: an account is built when it is asked for, so every caller
+works unchanged; ``take`` builds many at once, and ``key_texts``/``masks`` give what the protocol
+derives from every account without building any.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import overload
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cleanroom_client.inputs.account import NO_FIELDS, Account
+from cleanroom_client.inputs.rowkeys import MatchKey
+
+_BUILD_BATCH = 65_536  # accounts built per step when iterating: bounded memory, few Arrow round trips
+
+
+@dataclass
+class Rows:
+    """Rows' cells as normalised: domain key, name key ("" when none), raw name cell, population code."""
+
+    numbers: np.ndarray  # int64, 1-based data rows
+    domains: pa.Array  # string
+    name_keys: pa.Array  # string
+    names: pa.Array | None  # string; None: the file has no name column
+    population_codes: np.ndarray  # int32 into the table's population_words
+
+    def take(self, at: np.ndarray) -> Rows:
+        picked = pa.array(at, type=pa.int64())
+        return Rows(
+            self.numbers[at],
+            self.domains.take(picked),
+            self.name_keys.take(picked),
+            self.names.take(picked) if self.names is not None else None,
+            self.population_codes[at],
+        )
+
+
+@dataclass
+class AccountTable(Sequence[Account]):
+    """Accounts in first-row order. ``first`` holds each account's first row; the accounts of several
+    rows (``merged``: their positions, ascending) have all their rows in ``members``, grouped by account
+    (``starts``: where each one's rows begin, then the end)."""
+
+    first: Rows
+    population_words: list[str]
+    merged: np.ndarray  # int64 account positions
+    starts: np.ndarray  # int64, len(merged) + 1
+    members: Rows
+
+    def __post_init__(self) -> None:
+        self._populations = [(word,) for word in self.population_words]  # one shared tuple per population
+
+    def __len__(self) -> int:
+        return len(self.first.numbers)
+
+    @overload
+    def __getitem__(self, index: int) -> Account: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Account]: ...
+
+    def __getitem__(self, index: int | slice) -> Account | list[Account]:
+        if isinstance(index, slice):
+            return self.take(np.arange(len(self))[index])
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("account index out of range")
+        return self.take(np.array([index]))[0]
+
+    def __iter__(self) -> Iterator[Account]:
+        for start in range(0, len(self), _BUILD_BATCH):
+            yield from self.take(np.arange(start, min(start + _BUILD_BATCH, len(self))))
+
+    def take(self, indexes: np.ndarray | Sequence[int]) -> list[Account]:
+        """The accounts at these positions, built in one pass over the columns."""
+        at = np.asarray(indexes, dtype=np.int64)
+        rows = self.first.take(at)
+        domains, name_keys = rows.domains.to_pylist(), rows.name_keys.to_pylist()
+        names = rows.names.to_pylist() if rows.names is not None else [None] * len(at)
+        group, several = self._groups(at)
+        out: list[Account] = []
+        for k in range(len(at)):
+            if several[k]:
+                out.append(self._merged(int(group[k])))
+                continue
+            domain, name_key, name = domains[k], name_keys[k], names[k]
+            keys = (MatchKey("domain", domain),) if domain else ()
+            if name_key:
+                keys = (*keys, MatchKey("name", name_key))  # sorted: "domain" < "name", as inputs.accounts sorts
+            populations = self._populations[rows.population_codes[k]]
+            out.append(
+                Account((int(rows.numbers[k]),), keys, populations, (name or "").strip() or None, domain or None, NO_FIELDS)
+            )
+        return out
+
+    def subset(self, indexes: np.ndarray) -> AccountTable:
+        """The accounts at these positions (ascending), still as columns."""
+        at = np.asarray(indexes, dtype=np.int64)
+        group, several = self._groups(at)
+        groups = group[several]
+        sizes = np.diff(self.starts)[groups]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        rows = np.arange(starts[-1]) - np.repeat(starts[:-1], sizes) + np.repeat(self.starts[groups], sizes)
+        return AccountTable(self.first.take(at), self.population_words, np.flatnonzero(several), starts, self.members.take(rows))
+
+    def _groups(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For positions ``at``: the merged group each would be, and whether it is one."""
+        group = np.searchsorted(self.merged, at)
+        several = np.zeros(len(at), dtype=bool)
+        if len(self.merged):
+            several = (group < len(self.merged)) & (self.merged[np.minimum(group, len(self.merged) - 1)] == at)
+        return group, several
+
+    def _merged(self, group: int) -> Account:
+        """The ``group``-th account of several rows, as ``inputs.accounts`` merges rows."""
+        rows = self.members.take(np.arange(self.starts[group], self.starts[group + 1]))
+        domains, name_keys = rows.domains.to_pylist(), rows.name_keys.to_pylist()
+        keys = {MatchKey("domain", d) for d in domains if d} | {MatchKey("name", n) for n in name_keys if n}
+        names = [(n or "").strip() for n in rows.names.to_pylist()] if rows.names is not None else []
+        return Account(
+            rows=tuple(rows.numbers.tolist()),
+            keys=tuple(sorted(keys)),
+            populations=tuple(sorted({self.population_words[c] for c in rows.population_codes.tolist()})),
+            name=next((n for n in names if n), None),
+            domain=next((d for d in domains if d), None),
+            fields=NO_FIELDS,
+        )
+
+    def population_counts(self) -> Counter[str]:
+        """How many accounts each population has (an account of several populations counts in each)."""
+        words = len(self.population_words)
+        counts = np.bincount(self.first.population_codes, minlength=words)
+        if len(self.merged):  # an account of several rows counts once per population of its rows
+            counts -= np.bincount(self.first.population_codes[self.merged], minlength=words)
+            account = np.repeat(np.arange(len(self.merged)), np.diff(self.starts))
+            pairs = np.unique(account * words + self.members.population_codes)
+            counts += np.bincount(pairs % words, minlength=words)
+        return Counter({w: int(c) for w, c in zip(self.population_words, counts, strict=True) if c})
+
+    def masks(self, index: Mapping[str, int]) -> np.ndarray:
+        """uint16 per account: bit i set when the account is in the population ``index`` numbers i."""
+        bits = np.array([1 << index[w] if w in index else 0 for w in self.population_words] or [0], dtype=np.uint16)
+        masks = bits[self.first.population_codes]
+        if len(self.merged):
+            masks[self.merged] = np.bitwise_or.reduceat(bits[self.members.population_codes], self.starts[:-1])
+        return masks
+
+    def keys_of(self, kind: str) -> tuple[np.ndarray, pa.Array]:
+        """Every (account position, key value) of this kind, ordered by position then value, as ``Account.keys``."""
+        column = self.first.domains if kind == "domain" else self.first.name_keys
+        single = pc.greater(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
+        single[self.merged] = False
+        positions, values = np.flatnonzero(single), column.filter(pa.array(single))
+        if not len(self.merged):
+            return positions, values
+        groups, merged_values = _merged_keys(self.members, self.starts, kind)
+        positions = np.concatenate([positions, self.merged[groups]])
+        order = np.argsort(positions, kind="stable")  # the merged pairs come sorted by value within each account
+        return positions[order], pa.concat_arrays([values, merged_values]).take(pa.array(order, type=pa.int64()))
+
+    def key_texts(self, kinds: Sequence[str]) -> list[str | None]:
+        """Per account, ``account.key_text`` of its keys of these kinds (None when it has none of them)."""
+        texts = _texts(self.first, kinds).to_pylist()
+        if len(self.merged):
+            for position, text in zip(self.merged.tolist(), _merged_texts(self.members, self.starts, kinds), strict=True):
+                texts[position] = text
+        return texts
+
+
+def _texts(rows: Rows, kinds: Sequence[str]) -> pa.Array:
+    """Each row's ``key_text`` of its keys of these kinds, or null: built by Arrow, not row by row."""
+    parts = []
+    if "domain" in kinds:
+        parts.append(_part("domain", rows.domains))
+    if "name" in kinds:
+        parts.append(_part("name", rows.name_keys))
+    if not parts:
+        return pa.nulls(len(rows.numbers), pa.string())
+    if len(parts) == 1:
+        return parts[0]
+    both = pc.binary_join_element_wise(parts[0], parts[1], "\x1f")  # null when either is missing
+    return pc.coalesce(both, parts[0], parts[1])
+
+
+def _part(kind: str, values: pa.Array) -> pa.Array:
+    """ "kind\\x1evalue" where the value is present, null where it is ""."""
+    text = pc.binary_join_element_wise(pa.scalar(kind), values, "\x1e")
+    return pc.if_else(pc.greater(pc.binary_length(values), 0), text, pa.scalar(None, pa.string()))
+
+
+def _merged_texts(members: Rows, starts: np.ndarray, kinds: Sequence[str]) -> list[str | None]:
+    """Per account of several rows (``members`` grouped by ``starts``): the ``key_text`` of its distinct keys."""
+    group = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
+    parts = [(kind, values) for kind, values in (("domain", members.domains), ("name", members.name_keys)) if kind in kinds]
+    keys = pa.table(
+        {
+            "g": pa.array(np.concatenate([group] * len(parts)) if parts else np.zeros(0, np.int64)),
+            "k": pa.concat_arrays([_part(kind, values) for kind, values in parts]) if parts else pa.array([], pa.string()),
+        }
+    )
+    # Sorted as Python sorts MatchKeys, by kind then value: DuckDB compares strings by their UTF-8 bytes
+    # (code point order, as Python does), and kinds differ in their first letter.
+    with duckdb.connect(":memory:") as con:
+        con.register("keys", keys)
+        found = con.sql(
+            "SELECT g, array_to_string(list_sort(list_distinct(list(k))), chr(31)) AS t FROM keys WHERE k IS NOT NULL GROUP BY g"
+        ).fetchnumpy()
+    texts: list[str | None] = [None] * (len(starts) - 1)
+    for g, text in zip(found["g"].tolist(), found["t"].tolist(), strict=True):
+        texts[g] = text
+    return texts
+
+
+def _merged_keys(members: Rows, starts: np.ndarray, kind: str) -> tuple[np.ndarray, pa.Array]:
+    """The distinct key values of this kind of each account of several rows: (its group, value), sorted."""
+    group = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
+    keys = pa.table({"g": pa.array(group), "k": members.domains if kind == "domain" else members.name_keys})
+    with duckdb.connect(":memory:") as con:
+        con.register("keys", keys)
+        found = con.sql("SELECT DISTINCT g, k FROM keys WHERE k <> '' ORDER BY g, k").to_arrow_table()
+    return found.column("g").to_numpy(), found.column("k").combine_chunks()

@@ -1,0 +1,132 @@
+"""A clean CSV file's accounts straight from its rows' records, as columns (account_table.AccountTable).
+
+The same accounts ``accounts.load_accounts`` builds row by row: rows that share a key are one
+account (any shared key merges, transitively; the earliest row represents it), accounts in
+first-row order, rejected rows with their reasons. Here the grouping is a min-label propagation
+over integer key codes (NumPy), which reaches the union-find's groups and roots at its fixed point,
+and only the rows of merged accounts become Python objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cleanroom_client.inputs.account_table import AccountTable, Rows
+from cleanroom_client.inputs.arrowcsv import ArrowCsv
+from cleanroom_client.inputs.rowdigest import digest_columns, row_digests
+from cleanroom_client.inputs.rowkeys import Rejected
+from cleanroom_client.inputs.rowoutcomes import RowOutcomes, rows_of
+
+
+def load_table(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None) -> tuple[AccountTable, list[Rejected], int]:
+    """The file's accounts, its rejected rows and its row count; only rows the cache misses are normalised.
+
+    Keeps only the cells normalisation reads and the name (``csv.table`` loses the other columns).
+    """
+    where = digest_columns(outcomes.columns)
+    digests = row_digests([csv.table.column(i) for i in where], outcomes.salt)
+    width = csv.table.num_columns
+    used = sorted({*where, *([] if name_column is None else [name_column])})
+    table = csv.table = csv.table.select(used)
+    parts, rows = outcomes.digested_records(digests, lambda at: rows_of(table, at, used, width))
+    names = table.column(used.index(name_column)).combine_chunks() if name_column is not None else None
+    accounts, rejected = accounts_of(parts, rows, names)
+    return accounts, rejected, len(rows)
+
+
+def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, names: pa.Array | None) -> tuple[AccountTable, list[Rejected]]:
+    """Accounts of rows' records (rowcache.RECORDS, in ``parts``, of the 0-based ``rows``, in any order) and
+    the file's raw name cells (in row order); the rejected rows, in row order."""
+    domain, name_key = (_joined(parts, column) for column in ("domain", "name"))
+    codes, words = _text_codes([t.column("text") for t in parts])
+    has_domain, has_name = _non_empty(domain), _non_empty(name_key)
+    accepted = has_domain | has_name
+    refused = np.flatnonzero(~accepted)
+    refused = refused[np.argsort(rows[refused])]
+    rejected = [Rejected(row + 1, words[code]) for row, code in zip(rows[refused].tolist(), codes[refused].tolist(), strict=True)]
+    keys = [_codes(domain, has_domain)]
+    if has_name.any():
+        keys.append(_codes(name_key, has_name))
+    label = group_roots(keys, rows)  # each record's group, by the row its account starts at
+    first = np.flatnonzero(accepted & (label == rows))
+    first = first[np.argsort(rows[first])]  # accounts in first-row order
+    size = np.bincount(label[accepted], minlength=len(rows))
+    several = size[rows[first]] > 1
+    members = np.flatnonzero(accepted & (size[label] > 1))
+    members = members[np.lexsort((rows[members], label[members]))]  # grouped by account, each in row order
+
+    def of(at: np.ndarray) -> Rows:
+        picked = pa.array(at, type=pa.int64())
+        return Rows(
+            rows[at] + 1,
+            domain.take(picked),
+            name_key.take(picked),
+            names.take(pa.array(rows[at], type=pa.int64())) if names is not None else None,
+            codes[at],
+        )
+
+    table = AccountTable(
+        first=of(first),
+        population_words=words,
+        merged=np.flatnonzero(several),
+        starts=np.concatenate([[0], np.cumsum(size[rows[first[several]]])]).astype(np.int64),
+        members=of(members),
+    )
+    return table, rejected
+
+
+def group_roots(keys: Sequence[np.ndarray], labels: np.ndarray) -> np.ndarray:
+    """For each record, the smallest of ``labels`` (distinct integers, e.g. row numbers) in its group:
+    records sharing a code in any of ``keys`` (int64 per record, -1 for none), transitively. Each pass
+    gives every record the smallest label among the records it shares a key with; at the fixed point each
+    group carries its smallest, as the union-find (cleanroom.unionfind) roots it."""
+    label = np.asarray(labels, dtype=np.int64).copy()
+    ceiling = int(label.max()) + 1 if len(label) else 0
+    while True:
+        new = label.copy()
+        for codes in keys:
+            has = codes >= 0
+            held = codes[has]
+            if not len(held):
+                continue
+            smallest = np.full(int(held.max()) + 1, ceiling, dtype=np.int64)
+            np.minimum.at(smallest, held, label[has])
+            new[has] = np.minimum(new[has], smallest[held])
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
+def _joined(parts: Sequence[pa.Table], column: str) -> pa.Array:
+    """One array of a column of every part (their chunks copied once; a ChunkedArray passed whole to
+    ``pa.chunked_array`` would be read value by value)."""
+    return pa.chunked_array([chunk for part in parts for chunk in part.column(column).chunks], pa.string()).combine_chunks()
+
+
+def _non_empty(column: pa.Array) -> np.ndarray:
+    return pc.greater(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
+
+
+def _codes(column: pa.Array, present: np.ndarray) -> np.ndarray:
+    """An integer per distinct value (-1 where ``present`` is false)."""
+    codes = pc.dictionary_encode(column).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes[~present] = -1
+    return codes
+
+
+def _text_codes(columns: Sequence[pa.Array | pa.ChunkedArray]) -> tuple[np.ndarray, list[str]]:
+    """One code per record for its text (population, or why it was rejected), and the texts: the cached
+    records' text is dictionary-encoded already, the normalised ones' is encoded here."""
+    words: dict[str, int] = {}
+    codes = []
+    for column in columns:
+        for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+            encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
+            ours = np.array([words.setdefault(w, len(words)) for w in encoded.dictionary.to_pylist()], dtype=np.int32)
+            indices = encoded.indices.to_numpy(zero_copy_only=False)
+            codes.append(ours[indices] if len(ours) else np.zeros(0, np.int32))
+    return (np.concatenate(codes) if codes else np.zeros(0, np.int32)), list(words)
