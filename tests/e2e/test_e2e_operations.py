@@ -109,7 +109,14 @@ def test_the_entrypoint_starts_a_configured_coordinator_that_maps(tmp_path: Path
     finally:
         assert coord.stop() == 0
     events = coord.events()  # [log] format = "json": every line of its own is one object
-    assert [e["event"] for e in events] == ["starting", "http.listening", "enroll.listening", "grpc.listening", "shutdown", "stopped"]
+    assert [e["event"] for e in events] == [
+        "starting",
+        "http.listening",
+        "enroll.listening",
+        "grpc.listening",
+        "shutdown",
+        "stopped",
+    ]
     assert events[2]["fields"]["port"] == coord.port and events[3]["fields"]["signal"] == "SIGTERM"
     assert all(set(e) == {"ts", "level", "event", "message", "fields"} for e in events)
     assert events[0]["fields"]["config_file"] == str(coord.config)
