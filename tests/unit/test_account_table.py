@@ -129,3 +129,18 @@ def test_an_upload_prepared_from_columns_is_the_upload_prepared_from_objects(
     assert by_columns.populations.tolist() == by_objects.populations.tolist()
     assert by_columns.label_to_account == by_objects.label_to_account
     assert (by_columns.total_accounts, by_columns.excluded) == (by_objects.total_accounts, by_objects.excluded)
+
+
+def test_rows_missing_from_the_cache_are_normalised_a_batch_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanroom_client.inputs import rowoutcomes
+
+    monkeypatch.setattr(rowoutcomes, "BATCH_ROWS", 3)  # 10 rows: four batches, the last of one row
+    rows = [(f"Co {i}", DOMAINS[i % 7], STAGES[i % 5], "US") for i in range(10)]  # repeats merge; "" is rejected
+    path = write(tmp_path / "accounts.csv", rows)
+    reference = load_accounts(path, keep_fields=False)
+    loaded = load_accounts(path, keep_fields=False, cache=RowCache(tmp_path / "rows.bin"))
+    assert loaded.normalised == 10
+    assert [(a.rows, a.keys, a.populations) for a in loaded.accounts] == [
+        (a.rows, a.keys, a.populations) for a in reference.accounts
+    ]
+    assert loaded.rejected == reference.rejected

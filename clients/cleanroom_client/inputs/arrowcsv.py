@@ -43,8 +43,10 @@ def _line_ends(path: Path) -> tuple[int, int, int, bool]:
     last = b""
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
-            lf, cr = lf + chunk.count(b"\n"), cr + chunk.count(b"\r")
-            crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            lf, chunk_cr = lf + chunk.count(b"\n"), chunk.count(b"\r")
+            cr += chunk_cr
+            if chunk_cr or last == b"\r":  # most exports end lines with LF alone: no third pass over them
+                crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
             last = chunk[-1:]
     return lf, cr, crlf, last == b"\n"
 

@@ -118,11 +118,14 @@ class RowOutcomes:
         missing = np.flatnonzero(~hits)
         if not len(missing):
             return [cached], np.flatnonzero(hits)
-        fresh = records_of([self.outcome(row) for row in rows_at(missing.tolist())])
-        self._fresh.append(fresh)
+        # A batch at a time: a cold read of a million rows must not hold a million Python rows at once.
+        for start in range(0, len(missing), BATCH_ROWS):
+            batch = missing[start : start + BATCH_ROWS]
+            self._fresh.append(records_of([self.outcome(row) for row in rows_at(batch.tolist())]))
         self._fresh_digests.append(digests[missing])
         self.normalised += len(missing)
-        return [cached, fresh], np.concatenate([np.flatnonzero(hits), missing])
+        fresh = self._fresh[-((len(missing) + BATCH_ROWS - 1) // BATCH_ROWS) :]
+        return [cached, *fresh], np.concatenate([np.flatnonzero(hits), missing])
 
     @property
     def salt(self) -> str:

@@ -105,7 +105,7 @@ def prepare_continuous(
     returning = locate(left, found.ids)[0] if len(left) else np.zeros(len(found.ids), dtype=bool)
     found = Identities(found.ids[~returning], found.masks[~returning], found.index[~returning])
     reason = full_reason(state, standing_run_id, terms_hash, tag)
-    if not reason and len(np.unique(found.ids)) != len(found.ids):
+    if not reason and _has_repeats(found.ids):
         reason = "two accounts share the same match keys"  # grouping merges such rows: never expected
     if reason or state is None:
         prepared = _full(accounts, terms, party, (agreement_id, terms_hash), secret, tag, found, reason)
@@ -116,7 +116,7 @@ def prepare_continuous(
     prepared.change = dataclasses.replace(prepared.change, held_back=int(returning.sum()))
     prepared.excluded = len(accounts) - len(found.ids)
     if terms.dp_epsilon is not None:
-        gone = np.setdiff1d(state.ids, prepared.proposed.ids) if state is not None else np.zeros(0, dtype=f"S{ID_SIZE}")
+        gone = state.ids[~locate(prepared.proposed.ids, state.ids)[0]] if state is not None else np.zeros(0, dtype=f"S{ID_SIZE}")
         prepared.proposed = dataclasses.replace(prepared.proposed, left=np.union1d(left, gone).astype(f"S{ID_SIZE}"))
     return prepared
 
@@ -222,6 +222,12 @@ def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndar
         again[fits] = sorted_ids[where[ambiguous][fits]] == ids[ambiguous][fits]
         present[ambiguous] = again
     return present, where
+
+
+def _has_repeats(ids: np.ndarray) -> bool:
+    """Whether an id occurs twice (a stable argsort of 16-byte strings is several times faster than np.unique's sort)."""
+    ordered = ids[np.argsort(ids, kind="stable")]
+    return bool(len(ordered) > 1 and (ordered[1:] == ordered[:-1]).any())
 
 
 def _prefix(ids: np.ndarray) -> np.ndarray:
