@@ -22,7 +22,7 @@ from cleanroom.coordinator.store.records import REBLINDED
 from cleanroom.errors import FailedPrecondition
 from cleanroom.psi import blind, hash_to_points, new_secret
 from tests.inprocess import agree, coordinator, count, snapshot
-from tests.unit.test_standing import Party, _begin_commit, epoch, reblind, send
+from tests.standing_parties import Party, _begin_commit, epoch, reblind, send
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,7 +137,7 @@ import resource, sys
 from pathlib import Path
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 sys.path.insert(0, {repo!r})
-from tests.unit.test_standing import Party, epoch, result, truth, _continuous
+from tests.standing_parties import Party, epoch, result, truth, _continuous
 from tests.inprocess import coordinator
 import time
 from cleanroom.coordinator import standing
