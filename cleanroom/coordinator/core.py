@@ -64,7 +64,7 @@ class Coordinator:
         self.approve = _as_dict(self.agreements.approve)
         self.put_chunk = self.chunks.put
 
-    # -- agreements ----------------------------------------------------------
+    # -- agreements (approve: Agreements.approve, set in __init__) ------------
 
     def propose(
         self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"", signing_public: bytes = b""
@@ -85,7 +85,7 @@ class Coordinator:
     def revoke(self, caller: str, agreement_id: str, reason: str) -> dict[str, Any]:
         return self.agreements.revoke(caller, agreement_id, reason).to_dict()
 
-    # -- uploads -------------------------------------------------------------
+    # -- uploads (put_chunk: Chunks.put, set in __init__) ---------------------
 
     def begin_upload(
         self,
