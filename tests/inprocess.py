@@ -17,6 +17,7 @@ from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 
 
 def coordinator(tmp: Path) -> tuple[Coordinator, DataDir]:
@@ -96,7 +97,7 @@ def run(
     """One complete run where each party brings ``sets[party]`` (one domain key per account)."""
     parties = list(sets)
     secrets = {p: new_secret() for p in parties}
-    context = f"{agreement['agreement_id']}/domain".encode()
+    context = hash_context(agreement["agreement_id"], "domain")
     receipts = {}
     for party, keys in sets.items():
         pts = blind(secrets[party], hash_to_points(keys, context), workers=1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from cleanroom.coordinator.store.records import OWN, REBLINDED, UploadChanges
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 from tests.inprocess import agree, coordinator
 
 EPOCH = 1
@@ -63,7 +64,7 @@ def _begin_commit(coord, party: str, agreement: dict, kind: str, points: bytes, 
 
 def send(coord, agreement: dict, me: Party, now: dict[str, int], full: bool = False, **override) -> dict:
     """Our own upload: the change from what stands to ``now`` (or everything); returns the receipt."""
-    context = f"{agreement['agreement_id']}/domain".encode()
+    context = hash_context(agreement["agreement_id"], "domain")
     if full or not me.base:
         added, removed, moved = sorted(now), [], []
         me.labels, me.next_label = {}, 0

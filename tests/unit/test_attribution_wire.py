@@ -25,6 +25,7 @@ from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, Perm
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 
 from inprocess import coordinator, tables
 
@@ -90,7 +91,7 @@ def _upload(
 
 
 def _own(coord, party, agreement, secret, keys: list[str], records: bytes) -> dict:
-    points = blind(secret, hash_to_points(keys, f"{agreement['agreement_id']}/domain".encode()), workers=1)
+    points = blind(secret, hash_to_points(keys, hash_context(agreement["agreement_id"], "domain")), workers=1)
     n = len(keys)
     return _upload(
         coord,
