@@ -3,6 +3,8 @@ privacy and audit that need many complete runs."""
 
 from __future__ import annotations
 
+import inspect
+import re
 import struct
 from pathlib import Path
 
@@ -10,11 +12,12 @@ import numpy as np
 
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
-from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store import Store, schema
 from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 
 
 def coordinator(tmp: Path) -> tuple[Coordinator, DataDir]:
@@ -33,7 +36,10 @@ def tables(coord) -> list[str]:
         "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name"
     )
     names = [r["table_name"] for r in rows]
-    assert {"agreements", "approvals", "uploads", "chunks", "releases", "audit_log"} <= set(names), names
+    # Every table the schema's migrations create is listed (read from its source, not from the store's own listing).
+    created = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", inspect.getsource(schema)))
+    assert {"agreements", "standing_tokens", "dp_token_events", "schema_migrations"} <= created, created
+    assert created <= set(names), sorted(created - set(names))
     return names
 
 
@@ -91,7 +97,7 @@ def run(
     """One complete run where each party brings ``sets[party]`` (one domain key per account)."""
     parties = list(sets)
     secrets = {p: new_secret() for p in parties}
-    context = f"{agreement['agreement_id']}/domain".encode()
+    context = hash_context(agreement["agreement_id"], "domain")
     receipts = {}
     for party, keys in sets.items():
         pts = blind(secrets[party], hash_to_points(keys, context), workers=1)

@@ -229,12 +229,8 @@ class Agreements:
     def _register_signing_key(self, con: Tx, agreement_id: str, party: str, public: bytes) -> str:
         known = self._store.agreements.signing_key_of(con, agreement_id, party)
         if known is not None:
-            if known.public_ed25519 != public:
-                raise FailedPrecondition(
-                    f"{party} already gave agreement {agreement_id} the signing key {known.fingerprint}; a party keeps one "
-                    "signing key per agreement (its partner pinned it). If that key is lost, revoke the agreement and propose a new one"
-                )
-            return known.fingerprint
+            why = "signing key per agreement (its partner pinned it)"
+            return _kept_key(party, agreement_id, "signing key", known.fingerprint, known.public_ed25519 == public, why)
         key = SigningKey(party, public, signing_fingerprint(public))
         self._store.agreements.insert_signing_key(con, agreement_id, key, now())
         return key.fingerprint
@@ -243,13 +239,8 @@ class Agreements:
         """Record the party's X25519 key for the agreement (one per party and agreement); returns its fingerprint."""
         known = self._store.agreements.key_of(con, agreement_id, party)
         if known is not None:
-            if known.public_x25519 != public:
-                raise FailedPrecondition(
-                    f"{party} already gave agreement {agreement_id} the encryption key {known.fingerprint}; a party keeps one key per "
-                    "agreement (rows already sealed to it could not be read otherwise). If that key is lost, revoke the agreement and "
-                    "propose a new one"
-                )
-            return known.fingerprint
+            why = "key per agreement (rows already sealed to it could not be read otherwise)"
+            return _kept_key(party, agreement_id, "encryption key", known.fingerprint, known.public_x25519 == public, why)
         key = EncryptionKey(party, public, fingerprint(public))
         self._store.agreements.insert_key(con, agreement_id, key, now())
         return key.fingerprint
@@ -356,3 +347,14 @@ class Agreements:
                 self._store.audit(con, caller, "tokens.deleted", agreement_id, {"cause": "revocation", **tokens})
         self._store.checkpoint()
         return self.load(caller, agreement_id)
+
+
+def _kept_key(party: str, agreement_id: str, kind: str, known: str, same: bool, why: str) -> str:
+    """A party keeps the first key of each kind it gave an agreement: giving it again is a no-op (its
+    fingerprint ``known``), giving another is refused."""
+    if not same:
+        raise FailedPrecondition(
+            f"{party} already gave agreement {agreement_id} the {kind} {known}; a party keeps one {why}. "
+            "If that key is lost, revoke the agreement and propose a new one"
+        )
+    return known

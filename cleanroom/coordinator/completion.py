@@ -138,6 +138,14 @@ class Completion:
             accounts, populations = accounts[keep], populations[keep]
         return SideTokens(tokens=tokens, accounts=accounts, populations=populations, total_accounts=int(own.total_accounts))
 
+    def _completed(self, con: Tx, run: RunRow, result: dict[str, Any], details: dict[str, Any], seq: int | None = None) -> None:
+        """Store a run's result, mark it complete (a continuous run: as release ``seq``) and audit run.completed
+        with ``details``, the run and its terms hash."""
+        self._store.runs.insert_result(con, run.run_id, run.agreement_id, result, now())
+        self._store.runs.complete(con, run.run_id, now(), seq)
+        audited = {"run_id": run.run_id, **details, "terms_hash": run.terms_hash}
+        self._store.audit(con, "coordinator", "run.completed", run.agreement_id, audited)
+
     # -- overlap -----------------------------------------------------------------------------
 
     def _complete_overlap(self, run: RunRow, terms: Terms, by: Uploads) -> None:
@@ -151,14 +159,12 @@ class Completion:
         result = _overlap_result(terms, counts)
         reveal = self._reveal_rows(terms, side_a, side_b, counts, result, by) if terms.reveals() else {}
         with self._store.transaction() as con:
-            self._store.runs.insert_result(con, run.run_id, run.agreement_id, result, now())
-            self._store.runs.complete(con, run.run_id, now())
             for viewer, rows in reveal.items():
                 self._store.runs.insert_reveal_rows(con, run.run_id, run.agreement_id, viewer, rows)
-            details: dict[str, Any] = {"run_id": run.run_id, "accounts": result["accounts"], "terms_hash": run.terms_hash}
+            details: dict[str, Any] = {"accounts": result["accounts"]}
             if reveal:
                 details["reveal_rows"] = {viewer: len(rows) for viewer, rows in reveal.items()}
-            self._store.audit(con, "coordinator", "run.completed", run.agreement_id, details)
+            self._completed(con, run, result, details)
             self._runs.retain(con, run, terms)
 
     def _complete_continuous(self, run: RunRow, terms: Terms, by: Uploads, sides: dict[str, SideTokens]) -> None:
@@ -176,24 +182,8 @@ class Completion:
         with self._store.transaction() as con:
             counts = self._standing.apply(con, run, terms, changes)
             result = _overlap_result(terms, counts, continual=self._continual(con, run.agreement_id, terms, seq))
-            self._store.runs.insert_result(con, run.run_id, run.agreement_id, result, now())
-            self._store.runs.complete(con, run.run_id, now(), seq)
-            self._store.audit(
-                con,
-                "coordinator",
-                "run.completed",
-                run.agreement_id,
-                {
-                    "run_id": run.run_id,
-                    "accounts": result["accounts"],
-                    "terms_hash": run.terms_hash,
-                    "release": seq,
-                    "sent": {
-                        p: "everything" if c.changes.full else f"changes to run {c.changes.base_run_id}"
-                        for p, c in changes.items()
-                    },
-                },
-            )
+            sent = {p: "everything" if c.changes.full else f"changes to run {c.changes.base_run_id}" for p, c in changes.items()}
+            self._completed(con, run, result, {"accounts": result["accounts"], "release": seq, "sent": sent}, seq)
             self._runs.delete_points(con, run.run_id, run.agreement_id, "continuous: the double-blinded tokens stand instead")
 
     def _continual(self, con: Tx, agreement_id: str, terms: Terms, seq: int) -> Continual | None:
@@ -251,23 +241,9 @@ class Completion:
             "deals_digest": linked.deals_digest,
         }
         with self._store.transaction() as con:
-            self._store.runs.insert_result(con, run.run_id, run.agreement_id, body, now())
             self._store.runs.insert_link(con, run.run_id, *linkage.to_blobs(linked))
-            self._store.runs.complete(con, run.run_id, now())
-            self._store.audit(
-                con,
-                "coordinator",
-                "run.completed",
-                run.agreement_id,
-                {
-                    "run_id": run.run_id,
-                    "purpose": "attribution",
-                    "deals": body["deals"],
-                    "linked_accounts": body["linked_accounts"],
-                    "deals_digest": body["deals_digest"],
-                    "terms_hash": run.terms_hash,
-                },
-            )
+            details = {k: body[k] for k in ("purpose", "deals", "linked_accounts", "deals_digest")}
+            self._completed(con, run, body, details)
             self._runs.retain(con, run, terms)
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from typing import Any, ParamSpec
 
 from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.abandoned import sweep_abandoned
-from cleanroom.coordinator.agreements import Agreements
+from cleanroom.coordinator.agreements import Agreement, Agreements
 from cleanroom.coordinator.announcement import UploadAnnouncement
 from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
@@ -31,6 +32,18 @@ from cleanroom.coordinator.uploads import Uploads
 from cleanroom.errors import InvalidArgument, NotFound
 
 __all__ = ["Coordinator"]
+
+_P = ParamSpec("_P")
+
+
+def _as_dict(method: Callable[_P, Agreement]) -> Callable[_P, dict[str, Any]]:
+    """``method``, answering with the agreement as a plain dict (what the facade returns)."""
+
+    @functools.wraps(method)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> dict[str, Any]:
+        return method(*args, **kwargs).to_dict()
+
+    return call
 
 
 class Coordinator:
@@ -47,8 +60,11 @@ class Coordinator:
         self.chunks = Chunks(store, self.agreements, self.runs, self.limits)
         self.releases = Releases(store, self.agreements, self.runs)
         self.attribution = AttributionJobs(store, self.agreements, self.runs)
+        # Calls that only pass their arguments on take the domain method's own signature (one definition of it).
+        self.approve = _as_dict(self.agreements.approve)
+        self.put_chunk = self.chunks.put
 
-    # -- agreements ----------------------------------------------------------
+    # -- agreements (approve: Agreements.approve, set in __init__) ------------
 
     def propose(
         self, caller: str, counterparty: str, terms_json: bytes, encryption_public: bytes = b"", signing_public: bytes = b""
@@ -66,24 +82,10 @@ class Coordinator:
     def list(self, caller: str) -> builtins.list[dict[str, Any]]:
         return [a.to_dict() for a in self.agreements.list(caller)]
 
-    def approve(
-        self,
-        caller: str,
-        agreement_id: str,
-        approved_hash: str,
-        approver_terms_json: bytes = b"",
-        amended_hash: str = "",
-        encryption_public: bytes = b"",
-        signing_public: bytes = b"",
-    ) -> dict[str, Any]:
-        return self.agreements.approve(
-            caller, agreement_id, approved_hash, approver_terms_json, amended_hash, encryption_public, signing_public
-        ).to_dict()
-
     def revoke(self, caller: str, agreement_id: str, reason: str) -> dict[str, Any]:
         return self.agreements.revoke(caller, agreement_id, reason).to_dict()
 
-    # -- uploads -------------------------------------------------------------
+    # -- uploads (put_chunk: Chunks.put, set in __init__) ---------------------
 
     def begin_upload(
         self,
@@ -127,20 +129,6 @@ class Coordinator:
             changed_populations=change.changed_populations,
         )
         return self.uploads.begin(caller, announced)
-
-    def put_chunk(
-        self,
-        caller: str,
-        upload_id: str,
-        seq: int,
-        points: bytes,
-        accounts: bytes,
-        populations: bytes,
-        digest: str,
-        records: bytes = b"",
-        sealed: bytes = b"",
-    ) -> builtins.list[int]:
-        return self.chunks.put(caller, upload_id, seq, points, accounts, populations, digest, records, sealed)
 
     def commit_upload(self, caller: str, upload_id: str) -> dict[str, Any]:
         return self.uploads.commit(caller, upload_id)

@@ -9,6 +9,7 @@ draw, so both sides still see the same numbers (transposed).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import opendp.prelude as dp
@@ -25,10 +26,14 @@ def sensitivity(a_populations: int, b_populations: int) -> int:
     return a_populations * b_populations + 1
 
 
+# Building a measurement and asking its privacy map cost more than drawing the noise; a run asks the same
+# few scales again and again, and a measurement is immutable, so both are kept.
+@lru_cache(maxsize=256)
 def _mechanism(scale: float) -> Any:
     return dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int), scale=scale)
 
 
+@lru_cache(maxsize=256)
 def scale_for(epsilon: float, l1_sensitivity: int) -> float:
     """The smallest noise scale whose privacy loss at this sensitivity is at most epsilon."""
     scale = l1_sensitivity / epsilon

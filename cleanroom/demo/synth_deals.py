@@ -42,7 +42,7 @@ import math
 import random
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -108,66 +108,59 @@ def _money(r: Rand, amount: Decimal, currency: str, style: str) -> str:
     return f"{currency} {amount:,.2f}"
 
 
-def _hubspot_deal(
-    r: Rand,
-    i: int,
-    co: Company,
-    deal_type: str,
-    outcome: str,
-    amount: Decimal,
-    currency: str,
-    created: date,
-    closed: date | None,
-    matchable: bool,
-) -> tuple[dict[str, str], str]:
+@dataclass(frozen=True)
+class _Deal:
+    """What both CRM styles render of one deal (the plan's draws, before the row's own)."""
+
+    i: int
+    co: Company
+    deal_type: str
+    outcome: str
+    amount: Decimal
+    currency: str
+    created: date
+    closed: date | None
+    matchable: bool
+
+
+def _hubspot_deal(r: Rand, d: _Deal) -> tuple[dict[str, str], str]:
     """One HubSpot deal export row, and its stage as written."""
-    stage = pick(r, HS_DEAL_STAGES[outcome])
-    key = website(r, co, DOMAIN_FORMS, 0.5) if matchable else no_key(r)
+    stage = pick(r, HS_DEAL_STAGES[d.outcome])
+    key = website(r, d.co, DOMAIN_FORMS, 0.5) if d.matchable else no_key(r)
     t = f" {int(r() * 24):02d}:{int(r() * 60):02d}"
     return {
-        "Record ID": str(7_000_000_000 + i * 11),
-        "Deal Name": f"{co.name} - {deal_type}",
-        "Associated Company": co.name,
+        "Record ID": str(7_000_000_000 + d.i * 11),
+        "Deal Name": f"{d.co.name} - {d.deal_type}",
+        "Associated Company": d.co.name,
         "Company Domain Name": key,
-        "Amount": _money(r, amount, currency, "hubspot"),
-        "Deal currency code": "" if currency == "USD" and r() < 0.1 else currency,
+        "Amount": _money(r, d.amount, d.currency, "hubspot"),
+        "Deal currency code": "" if d.currency == "USD" and r() < 0.1 else d.currency,
         "Deal Stage": stage,
-        "Create Date": created.isoformat() + t,
-        "Close Date": "" if closed is None else closed.isoformat() + t,
-        "Deal Type": pick(r, HS_DEAL_TYPES[deal_type]),
+        "Create Date": d.created.isoformat() + t,
+        "Close Date": "" if d.closed is None else d.closed.isoformat() + t,
+        "Deal Type": pick(r, HS_DEAL_TYPES[d.deal_type]),
         "Deal owner": pick(r, OWNERS),
-        "Country/Region": pick(r, co.countries),
+        "Country/Region": pick(r, d.co.countries),
     }, stage
 
 
-def _salesforce_deal(
-    r: Rand,
-    i: int,
-    co: Company,
-    deal_type: str,
-    outcome: str,
-    amount: Decimal,
-    currency: str,
-    created: date,
-    closed: date | None,
-    matchable: bool,
-) -> tuple[dict[str, str], str]:
+def _salesforce_deal(r: Rand, d: _Deal) -> tuple[dict[str, str], str]:
     """One Salesforce opportunity report row, and its stage as written."""
-    stage = pick(r, SF_DEAL_STAGES[outcome])
-    key = website(r, co, WEBSITE_FORMS, 0.5) if matchable else no_key(r)
+    stage = pick(r, SF_DEAL_STAGES[d.outcome])
+    key = website(r, d.co, WEBSITE_FORMS, 0.5) if d.matchable else no_key(r)
     return {
-        "Opportunity ID": f"006Hs{i:010X}",
-        "Opportunity Name": f"{co.name} - {deal_type.title()} {created.year}",
-        "Account Name": co.name.upper() if r() < 0.04 else co.name,
+        "Opportunity ID": f"006Hs{d.i:010X}",
+        "Opportunity Name": f"{d.co.name} - {d.deal_type.title()} {d.created.year}",
+        "Account Name": d.co.name.upper() if r() < 0.04 else d.co.name,
         "Website": key,
-        "Amount": _money(r, amount, currency, "salesforce"),
-        "Opportunity Currency": currency,
+        "Amount": _money(r, d.amount, d.currency, "salesforce"),
+        "Opportunity Currency": d.currency,
         "Stage": stage,
-        "Created Date": _us(created),
-        "Close Date": _us(closed),  # type: ignore[arg-type]  # Salesforce always has one
-        "Type": pick(r, SF_DEAL_TYPES[deal_type]),
+        "Created Date": _us(d.created),
+        "Close Date": _us(d.closed),  # type: ignore[arg-type]  # Salesforce always has one
+        "Type": pick(r, SF_DEAL_TYPES[d.deal_type]),
         "Opportunity Owner": pick(r, OWNERS),
-        "Billing Country": pick(r, co.countries),
+        "Billing Country": pick(r, d.co.countries),
         "Lead Source": pick(r, LEAD_SOURCES),
     }, stage
 
@@ -225,11 +218,12 @@ class _Plan:
                 closed = self.as_of - timedelta(days=int(r() * 700))
                 created = closed - timedelta(days=cycle)
             matchable = r() >= KEYLESS_DEAL_SHARE
+            deal = _Deal(i, co, deal_type, outcome, amount, currency, created, closed, matchable)
             if style == "hubspot":
-                row, stage = _hubspot_deal(r, i, co, deal_type, outcome, amount, currency, created, closed, matchable)
+                row, stage = _hubspot_deal(r, deal)
                 deal_id = row["Record ID"]
             else:
-                row, stage = _salesforce_deal(r, i, co, deal_type, outcome, amount, currency, created, closed, matchable)
+                row, stage = _salesforce_deal(r, deal)
                 deal_id = row["Opportunity ID"]
             out.append(
                 TruthDeal(

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cleanroom.crypto.upload_signing import UploadStatement, canary_commitment, points_digest, signing_fingerprint
 from cleanroom.demo.localrun import LocalCoordinator, client, client_json
 from cleanroom.psi import POINT_SIZE, blind, hash_to_points
+from cleanroom_client.protocol.prepare import hash_context
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +77,7 @@ def _inject_guesses(con: duckdb.DuckDBPyConnection, world: dict) -> tuple[str, b
     true_guesses = world["partner_domains"][:SHARED] + world["partner_domains"][SHARED:]  # every partner account
     wrong_guesses = [f"guess-{i}.org" for i in range(n - len(true_guesses))]
     guesses = true_guesses + wrong_guesses
-    injected = hash_to_points(guesses, f"{world['agreement_id']}/domain".encode())
+    injected = hash_to_points(guesses, hash_context(world["agreement_id"], "domain"))  # the client's own context
     offset = 0
     for seq, count in con.execute("SELECT seq, n_points FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id]).fetchall():
         part = injected[offset * POINT_SIZE : (offset + count) * POINT_SIZE]

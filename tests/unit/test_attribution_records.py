@@ -40,6 +40,7 @@ from cleanroom.errors import InvalidArgument
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 
 from inprocess import coordinator
 
@@ -245,7 +246,7 @@ def test_coordinator_refuses_a_bad_record_chunk_and_keeps_nothing(tmp_path: Path
     proposed = coord.propose("vendor", "partner", canonical_json(terms))
     agreement = coord.approve("partner", proposed["agreement_id"], proposed["terms_hash"])
     keys = [f"a{i}.example" for i in range(3)]
-    points = blind(new_secret(), hash_to_points(keys, f"{agreement['agreement_id']}/domain".encode()), workers=1)
+    points = blind(new_secret(), hash_to_points(keys, hash_context(agreement["agreement_id"], "domain")), workers=1)
     accounts, pops = np.arange(3, dtype="<u4").tobytes(), np.ones(3, dtype="<u2").tobytes()
     rows = encode_deals(DEALS)
     rows[3]["outcome"] = 7

@@ -25,8 +25,9 @@ from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, Perm
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 
-from inprocess import coordinator
+from inprocess import coordinator, tables
 
 AS_OF = date(2025, 12, 31)
 PARTNERS = ("partner-a", "partner-b")
@@ -90,7 +91,7 @@ def _upload(
 
 
 def _own(coord, party, agreement, secret, keys: list[str], records: bytes) -> dict:
-    points = blind(secret, hash_to_points(keys, f"{agreement['agreement_id']}/domain".encode()), workers=1)
+    points = blind(secret, hash_to_points(keys, hash_context(agreement["agreement_id"], "domain")), workers=1)
     n = len(keys)
     return _upload(
         coord,
@@ -151,13 +152,6 @@ def attribution_run(coord: Coordinator, agreement: dict, partner: str, deals=DEA
 def _state(coord: Coordinator) -> dict:
     """Everything a refused job could have changed: every table of the store (as DuckDB lists them), the audit chain minus denials."""
     store = coord.store
-    tables = [
-        r["table_name"]
-        for r in store.rows(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name"
-        )
-    ]
-    assert {"releases", "runs", "uploads", "audit_log"} <= set(tables), tables
     return {
         table: sorted(
             map(
@@ -165,7 +159,7 @@ def _state(coord: Coordinator) -> dict:
                 store.rows(f'SELECT * FROM "{table}"' + (" WHERE action <> 'request.denied'" if table == "audit_log" else "")),
             )
         )
-        for table in tables
+        for table in tables(coord)
     }
 
 

@@ -17,8 +17,9 @@ from cleanroom.errors import InputError
 from inprocess import agree, coordinator, domains, run
 
 
-@pytest.fixture
-def exported(tmp_path: Path):
+@pytest.fixture(scope="module")  # one run's log for the module: every test reads it and writes its copies elsewhere
+def exported(tmp_path_factory: pytest.TempPathFactory):
+    tmp_path = tmp_path_factory.mktemp("exported")
     coord, data_dir = coordinator(tmp_path)
     agreement = agree(coord, min_set_size=5, min_count=2)
     run(coord, agreement, {"vendor": domains("a", 30), "partner": domains("a", 20) + domains("b", 10)})

@@ -21,8 +21,9 @@ from cleanroom.coordinator import standing
 from cleanroom.coordinator.store.records import REBLINDED
 from cleanroom.errors import FailedPrecondition
 from cleanroom.psi import blind, hash_to_points, new_secret
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 from tests.inprocess import agree, coordinator, count, snapshot
-from tests.unit.test_standing import Party, _begin_commit, epoch, reblind, send
+from tests.standing_parties import Party, _begin_commit, epoch, reblind, send
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,7 +113,7 @@ def test_a_reblinder_that_hands_back_an_old_token_does_not_get_the_honest_upload
     reblind(coord, agreement, vendor, run_id)
     # The malicious partner's "re-blinding" of the vendor's one added point.
     status = coord.status("partner", agreement["agreement_id"], run_id)
-    context = f"{agreement['agreement_id']}/domain".encode()
+    context = hash_context(agreement["agreement_id"], "domain")
     old_point = blind(vendor.secret, hash_to_points(["a.example"], context), workers=1)  # seen in run 1
     _begin_commit(
         coord,
@@ -137,7 +138,7 @@ import resource, sys
 from pathlib import Path
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 sys.path.insert(0, {repo!r})
-from tests.unit.test_standing import Party, epoch, result, truth, _continuous
+from tests.standing_parties import Party, epoch, result, truth, _continuous
 from tests.inprocess import coordinator
 import time
 from cleanroom.coordinator import standing

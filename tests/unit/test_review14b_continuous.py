@@ -16,7 +16,7 @@ import time
 from cleanroom.coordinator import standing
 from cleanroom.coordinator.store.records import UploadChanges
 from tests.inprocess import count
-from tests.unit.test_standing import _world, epoch, next_epoch, reblind, send
+from tests.standing_parties import _world, epoch, next_epoch, reblind, send
 
 
 def _one_epoch(coord, agreement, vendor, partner, sets, changes=None) -> str:

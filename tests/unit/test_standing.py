@@ -11,19 +11,27 @@ import json
 import random
 import struct
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
 from cleanroom.coordinator.continual import loss_after
-from cleanroom.coordinator.store.records import OWN, REBLINDED, UploadChanges
+from cleanroom.coordinator.store.records import OWN, UploadChanges
 from cleanroom.errors import FailedPrecondition, InvalidArgument
-from cleanroom.protocol import chunk_digest, upload_digest
-from cleanroom.psi import blind, hash_to_points, new_secret
+from cleanroom.psi import new_secret
 from tests.inprocess import agree, coordinator, count, snapshot
-
-EPOCH = 1
-_SKIPPED = [0.0]  # seconds the epoch rule's clock is ahead of the real one
+from tests.standing_parties import (
+    _SKIPPED,
+    Party,
+    _begin_commit,
+    _continuous,
+    _world,
+    epoch,
+    next_epoch,
+    reblind,
+    result,
+    send,
+    truth,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -33,128 +41,6 @@ def _epoch_clock(monkeypatch):
 
     _SKIPPED[0] = 0.0
     monkeypatch.setattr(standing, "_clock", lambda: time.time() + _SKIPPED[0])
-
-
-def next_epoch() -> None:
-    _SKIPPED[0] += EPOCH
-
-
-@dataclass
-class Party:
-    """A party as its client would be: what stands at the coordinator, and what it has now."""
-
-    name: str
-    secret: bytes = field(default_factory=new_secret)
-    labels: dict[str, int] = field(default_factory=dict)  # domain -> label, as standing
-    masks: dict[str, int] = field(default_factory=dict)  # domain -> mask, as standing
-    next_label: int = 0
-    base: str = ""  # the run our side stands on ("" : send everything)
-
-    @property
-    def tag(self) -> str:
-        return (self.secret.hex() * 2)[:64]  # any 64-hex tag that changes with the secret
-
-
-def _begin_commit(coord, party: str, agreement: dict, kind: str, points: bytes, labels: bytes, masks: bytes, **kw) -> dict:
-    n = len(points) // 32
-    digests = [chunk_digest(points, labels, masks)] if n else []
-    session = coord.begin_upload(
-        party,
-        agreement["agreement_id"],
-        agreement["terms_hash"],
-        kind,
-        kw.get("run_id", ""),
-        n,
-        1 if n else 0,
-        kw.get("n_accounts", 0),
-        upload_digest(digests),
-        kw.get("of_upload", ""),
-        "overlap",
-        changes=kw.get("changes"),
-    )
-    if n:
-        coord.put_chunk(party, session["upload_id"], 0, points, labels, masks, digests[0], b"")
-    return coord.commit_upload(party, session["upload_id"])
-
-
-def send(coord, agreement: dict, me: Party, now: dict[str, int], full: bool = False, **override) -> dict:
-    """Our own upload: the change from what stands to ``now`` (or everything); returns the receipt."""
-    context = f"{agreement['agreement_id']}/domain".encode()
-    if full or not me.base:
-        added, removed, moved = sorted(now), [], []
-        me.labels, me.next_label = {}, 0
-    else:
-        added = sorted(d for d in now if d not in me.labels)
-        removed = sorted(me.labels[d] for d in me.labels if d not in now)
-        moved = sorted((me.labels[d], now[d]) for d in now if d in me.labels and now[d] != me.masks[d])
-    new_labels = list(range(me.next_label, me.next_label + len(added)))
-    points = blind(me.secret, hash_to_points(added, context), workers=1) if added else b""
-    changes = UploadChanges(
-        "" if full or not me.base else me.base,
-        me.tag,
-        struct.pack(f"<{len(removed)}I", *removed),
-        struct.pack(f"<{len(moved)}I", *[label for label, _ in moved]),
-        struct.pack(f"<{len(moved)}H", *[mask for _, mask in moved]),
-    )
-    receipt = _begin_commit(
-        coord,
-        me.name,
-        agreement,
-        OWN,
-        points,
-        struct.pack(f"<{len(added)}I", *override.get("labels", new_labels)),
-        struct.pack(f"<{len(added)}H", *[now[d] for d in added]),
-        n_accounts=override.get("n_accounts", len(now)),
-        changes=override.get("changes", changes),
-    )
-    standing = {d: me.labels[d] for d in me.labels if d in now}
-    me.labels = {**standing, **dict(zip(added, new_labels, strict=True))}
-    me.masks, me.next_label = dict(now), me.next_label + len(added)
-    return receipt
-
-
-def reblind(coord, agreement: dict, me: Party, run_id: str) -> None:
-    status = coord.status(me.name, agreement["agreement_id"], run_id)
-    assert status["reblind_needed"], status
-    chunks = list(coord.peer_chunks(me.name, run_id))
-    points = b"".join(blind(me.secret, c["points"], workers=1) for c in chunks)
-    _begin_commit(coord, me.name, agreement, REBLINDED, points, b"", b"", run_id=run_id, of_upload=status["peer_upload_id"])
-
-
-def epoch(coord, agreement: dict, parties: tuple[Party, Party], sets: tuple[dict, dict], wait: bool = True) -> str:
-    """One run: both send, both re-blind; returns the run id, with each party's base moved on."""
-    if wait:
-        next_epoch()
-    run_id = send(coord, agreement, parties[0], sets[0])["run_id"]
-    send(coord, agreement, parties[1], sets[1])
-    for p in parties:
-        reblind(coord, agreement, p, run_id)
-    assert coord.status("vendor", agreement["agreement_id"], run_id)["state"] == "complete", coord.status(
-        "vendor", agreement["agreement_id"], run_id
-    )
-    for p in parties:
-        p.base = run_id
-    return run_id
-
-
-def truth(vendor: dict[str, int], partner: dict[str, int], pops: int = 2) -> dict:
-    shared = vendor.keys() & partner.keys()
-    matrix = [[sum(1 for d in shared if vendor[d] >> i & 1 and partner[d] >> j & 1) for j in range(pops)] for i in range(pops)]
-    return {"accounts": {"vendor": len(vendor), "partner": len(partner)}, "overlap": len(shared), "matrix": matrix}
-
-
-def result(coord, run_id: str) -> dict:
-    body = json.loads(coord.store.runs.result_json(run_id))
-    return {k: body[k] for k in ("accounts", "overlap", "matrix")}
-
-
-def _continuous(coord, **options) -> dict:
-    return agree(coord, ("customer", "prospect"), epoch_seconds=EPOCH, min_set_size=1, min_count=1, **options)
-
-
-def _world(tmp_path, **options):
-    coord, _ = coordinator(tmp_path)
-    return coord, _continuous(coord, **options), (Party("vendor"), Party("partner"))
 
 
 def _random_set(rng: random.Random, universe: list[str], n: int) -> dict[str, int]:
@@ -323,58 +209,6 @@ def test_continual_dp_charges_the_tree_levels_and_stops_at_the_horizon(tmp_path)
     next_epoch()
     with pytest.raises(FailedPrecondition, match="horizon"):
         send(coord, agreement, vendor, sets[0])
-
-
-def _attack(coord, agreement: dict, rng: random.Random, epochs: int = 30) -> tuple[list[int], list[bool], list[int]]:
-    """The vendor adds one guessed account per epoch; the partner holds each guess with probability 1/2.
-    Returns the released overlaps (t = 0 .. epochs), whether the partner held each guess, the exact overlaps."""
-    base = {f"base{i}.example": 1 for i in range(10)}
-    guesses = [f"guess{t}.example" for t in range(epochs)]
-    held = [rng.random() < 0.5 for _ in guesses]
-    partner_set = {**base, **{g: 1 for g, h in zip(guesses, held, strict=True) if h}}
-    vendor, partner = Party("vendor"), Party("partner")
-    mine = dict(base)
-    released, exact = [], []
-    for t in range(epochs + 1):
-        if t:
-            mine[guesses[t - 1]] = 1
-        run_id = epoch(coord, agreement, (vendor, partner), (mine, partner_set), wait=False)
-        released.append(coord.overlap("vendor", agreement["agreement_id"], run_id)["totals"]["overlap"])
-        exact.append(len(mine.keys() & partner_set.keys()))
-    return released, held, exact
-
-
-def test_the_add_one_account_attack_over_30_epochs(tmp_path, monkeypatch):
-    """Without DP, one release per epoch still lets a party that adds one guess per epoch learn each guess
-    (documented): it wins all 30. Under DP the coordinator's releases are exactly the tree counter's
-    (continual.py): each release's noise is the sum of its prefix nodes' stored noise, so the attack's
-    success is bounded as tests/unit/test_continual_dp.py measures for the mechanism, e^eps/(1+e^eps)."""
-    from cleanroom.coordinator import standing
-
-    monkeypatch.setattr(standing, "_clock", lambda: time.time() + 10**9)  # every run lands in a later epoch
-    coord, _ = coordinator(tmp_path)
-    rng = random.Random(7)
-    exact_terms = agree(coord, ("customer",), epoch_seconds=3600, min_set_size=1, min_count=1)
-    released, held, exact = _attack(coord, exact_terms, rng)
-    assert released == exact
-    wins = [(released[t + 1] - released[t] >= 1) == h for t, h in enumerate(held)]
-    assert sum(wins) == 30
-
-    dp_terms = agree(coord, ("customer",), epoch_seconds=3600, min_set_size=1, min_count=1, dp_epsilon=1.0, dp_horizon=32)
-    released, held, exact = _attack(coord, dp_terms, rng)
-    nodes = {(r["level"], r["idx"]): json.loads(r["noise"]) for r in coord.store.rows(
-        "SELECT level, idx, noise FROM dp_tree_nodes WHERE agreement_id = ?", [dp_terms["agreement_id"]])}  # fmt: skip
-    partner_size = 10 + sum(held)
-    for t, (noisy, true) in enumerate(zip(released, exact, strict=True), start=1):
-        start, noise = 1, 0
-        while start <= t:  # the dyadic blocks [1, t] is cut into, as the tree counter defines them
-            level = max(lv for lv in range(6) if (start - 1) % 2**lv == 0 and start - 1 + 2**lv <= t)
-            noise += nodes[(level, (start - 1) // 2**level)][-1]  # the overlap total is the last value
-            start += 2**level
-        # Release t (the t-th run) saw the vendor's 10 + (t - 1) accounts; counts are clamped to [0, min(set sizes)],
-        # and one under the minimum count (1 here) is withheld.
-        clamped = min(max(true + noise, 0), min(10 + t - 1, partner_size))
-        assert noisy == (clamped if clamped >= 1 else None), t
 
 
 def test_under_dp_an_account_enters_and_leaves_the_stream_once(tmp_path, monkeypatch):

@@ -42,6 +42,7 @@ from cleanroom.reveal import reveal_count_problems, single_key_problems
 from cleanroom.terms import amend_share, build_terms, canonical_json, parse_terms, terms_hash
 from cleanroom_client.features.reveal import Revealed
 from cleanroom_client.features.targets import ScoringConfig, build_targets, csv_rows, write_csv
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 
 V, P, M = "vendor", "partner", "mallory"
 
@@ -199,7 +200,7 @@ def _run(coord, agreement, sets, fields, seal=True):
     for party, items in sets.items():
         peer = terms.other(party)
         pts = blind(
-            secrets_[party], hash_to_points([d for d, _ in items], f"{agreement['agreement_id']}/domain".encode()), workers=1
+            secrets_[party], hash_to_points([d for d, _ in items], hash_context(agreement["agreement_id"], "domain")), workers=1
         )
         n = len(items)
         acc, pops = struct.pack(f"<{n}I", *range(n)), struct.pack(f"<{n}H", *[m for _, m in items])

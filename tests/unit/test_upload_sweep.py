@@ -19,6 +19,7 @@ from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.errors import FailedPrecondition, NotFound
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
+from cleanroom_client.protocol.prepare import hash_context  # the client's own context, never retyped
 
 from inprocess import _upload, agree, coordinator, domains, run
 
@@ -172,7 +173,7 @@ def test_an_upload_refused_at_commit_is_swept_like_an_abandoned_one(coord):
 def test_a_swept_reblinding_is_begun_again_and_the_run_completes(coord):
     agreement = agree(coord, min_set_size=10)
     secrets = {p: new_secret() for p in ("vendor", "partner")}
-    context = f"{agreement['agreement_id']}/domain".encode()
+    context = hash_context(agreement["agreement_id"], "domain")
     for party in secrets:
         pts = blind(secrets[party], hash_to_points(domains("d", 30), context), workers=1)
         _upload(coord, party, agreement, OWN, pts, struct.pack("<30I", *range(30)), struct.pack("<30H", *[1] * 30), n_accounts=30)

@@ -59,6 +59,16 @@ def _internal(method: str, context: grpc.ServicerContext) -> None:
     context.abort(grpc.StatusCode.INTERNAL, f"internal error at the coordinator in {method}; its log has the details")
 
 
+def _fail(servicer: _Base, method: str, caller: str, request: Any, context: grpc.ServicerContext, exc: Exception) -> None:
+    """End a failed call: a refusal audited with its status, our other errors as they are, anything else INTERNAL."""
+    if isinstance(exc, RequestError):
+        _refuse(servicer, method, caller, request, context, exc)
+    elif isinstance(exc, CleanroomError):
+        raise exc
+    else:
+        _internal(method, context)
+
+
 def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     """Resolve the caller, run the method, turn domain errors into statuses (and audit them).
     One decorator for unary and server-streaming methods (a streaming one may fail mid-stream)."""
@@ -71,12 +81,8 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 caller = caller_of(context)
                 yield from method(self, caller, request, context)
-            except RequestError as exc:
-                _refuse(self, method.__name__, caller, request, context, exc)
-            except CleanroomError:
-                raise
-            except Exception:
-                _internal(method.__name__, context)
+            except Exception as exc:
+                _fail(self, method.__name__, caller, request, context, exc)
 
         return streaming
 
@@ -86,12 +92,8 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             caller = caller_of(context)
             return method(self, caller, request, context)
-        except RequestError as exc:
-            _refuse(self, method.__name__, caller, request, context, exc)
-        except CleanroomError:
-            raise
-        except Exception:
-            _internal(method.__name__, context)
+        except Exception as exc:
+            _fail(self, method.__name__, caller, request, context, exc)
 
     return unary
 

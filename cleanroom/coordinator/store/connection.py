@@ -48,6 +48,14 @@ def columns(record: type, alias: str = "") -> str:
     return ", ".join(f"{alias}.{f.name}" if alias else f.name for f in dataclasses.fields(record))
 
 
+def insert(con: Tx, table: str, record: Any) -> None:
+    """``INSERT INTO table`` one row record, naming its columns (the record's fields, in order)."""
+    fields = dataclasses.fields(record)
+    marks = ", ".join("?" for _ in fields)
+    names = ", ".join(f.name for f in fields)
+    con.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", [getattr(record, f.name) for f in fields])
+
+
 # DuckDB 2.0.1's row-group pruner answers "ORDER BY x DESC LIMIT 1" from stale row-group statistics once
 # rows were deleted and the file reopened: a row inserted afterwards is missed (LIMIT 2 still sees it; the
 # audit append collided on its key after a rollback). Our stores delete rows (replaced and swept uploads,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cleanroom.coordinator.store.connection import Database, Tx
+from cleanroom.coordinator.store.connection import Database, Tx, insert
 from cleanroom.coordinator.store.records import ChunkDigest, ChunkLabels, NewChunk, UploadRow
 
 
@@ -163,21 +163,7 @@ class UploadRepository:
         ).fetchall()
         if not touched:
             return False
-        con.execute(
-            "INSERT INTO chunks (upload_id, seq, n_points, points, accounts, populations, digest, records, sealed) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                chunk.upload_id,
-                chunk.seq,
-                chunk.n_points,
-                chunk.points,
-                chunk.accounts,
-                chunk.populations,
-                chunk.digest,
-                chunk.records,
-                chunk.sealed,
-            ],
-        )
+        insert(con, "chunks", chunk)
         return True
 
     def idle(self, before: str) -> list[UploadRow]:

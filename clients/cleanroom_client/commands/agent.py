@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 from cleanroom.errors import InputError
@@ -30,24 +31,23 @@ def parse_duration(value: str) -> float:
     return seconds
 
 
-def _share(value: str) -> float:
-    try:
-        share = float(value)
-    except ValueError:
-        share = -1.0
-    if not 0.0 <= share <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value!r}: give a share between 0 and 1 (0.2 = 20%)")
-    return share
+def _number(fits: Callable[[float], bool], wanted: str) -> Callable[[str], float]:
+    """An argparse type: a number that ``fits``, else the value refused with what is ``wanted``."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not fits(number):
+            raise argparse.ArgumentTypeError(f"{value!r}: {wanted}")
+        return number
+
+    return parse
 
 
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if seconds < 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: give seconds, zero or more")
-    return seconds
+_share = _number(lambda v: 0.0 <= v <= 1.0, "give a share between 0 and 1 (0.2 = 20%)")
+_seconds = _number(lambda v: not v < 0, "give seconds, zero or more")  # as written: NaN is not below zero
 
 
 def _agent(args: argparse.Namespace) -> int:
