@@ -169,8 +169,11 @@ class Enrolment:
         self.check_peer(peer_cert_pem)
         with self.store.transaction() as con:
             at = now()
+            known = {c.serial: c for c in self.store.enrolment.certificates(con, party)}
+            if serial in known and known[serial].revoked_at is not None:  # revoked since check_peer: a racing call won
+                raise Unauthenticated(f"the certificate {serial} of {party!r} was revoked ({known[serial].revoked_why})")
             issued = self._issue(con, party, csr_pem, "renewed", at)
-            if serial not in {c.serial for c in self.store.enrolment.certificates(con, party)}:  # an add-party certificate
+            if serial not in known:  # an add-party certificate
                 self.store.enrolment.insert_certificate(con, _cert_row(peer_cert_pem, party, "add-party", at))
             self.store.enrolment.revoke(con, [serial], at, f"renewed as {issued.serial}")
             self.store.audit(con, party, "certificate.renewed", None, {"serial": issued.serial, "replaces": serial})

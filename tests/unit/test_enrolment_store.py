@@ -184,3 +184,39 @@ def test_a_name_whose_enrolled_certificate_expired_can_be_invited_again(world):
         con.execute("UPDATE party_certificates SET not_after = ?", [past])
     assert "acme" not in enrolment.parties()
     enrolment.invite("acme")
+
+
+def _just_before_the_next_transaction(store: Store, monkeypatch, step) -> None:
+    """Run ``step`` once, right before the next transaction on ``store`` begins: the interleaving two concurrent
+    calls get when one passed its in-memory check and waits for the store's lock while the other commits."""
+    original, pending = store.transaction, [step]
+
+    def hooked():
+        if pending:
+            pending.pop()()
+        return original()
+
+    monkeypatch.setattr(store, "transaction", hooked)
+
+
+def test_a_renewal_racing_a_removal_issues_nothing(world, monkeypatch):
+    _, store, enrolment = world
+    cert = enrolment.enroll(enrolment.invite("acme").token, _csr()).certificate_pem
+    _just_before_the_next_transaction(store, monkeypatch, lambda: enrolment.remove_party("acme"))
+    with pytest.raises(Unauthenticated, match="revoked"):
+        enrolment.renew(cert, _csr("acme"))
+    live = store.rows("SELECT serial FROM party_certificates WHERE party = 'acme' AND revoked_at IS NULL")
+    assert live == [] and "acme" not in enrolment.parties()
+
+
+def test_two_renewals_racing_with_one_certificate_leave_one_key_holder(world, monkeypatch):
+    _, store, enrolment = world
+    cert = enrolment.enroll(enrolment.invite("acme").token, _csr()).certificate_pem
+    won: list[bytes] = []
+    _just_before_the_next_transaction(
+        store, monkeypatch, lambda: won.append(enrolment.renew(cert, _csr("acme")).certificate_pem)
+    )
+    with pytest.raises(Unauthenticated, match="revoked"):
+        enrolment.renew(cert, _csr("acme"))
+    live = store.rows("SELECT serial FROM party_certificates WHERE party = 'acme' AND revoked_at IS NULL")
+    assert [r["serial"] for r in live] == [format(x509.load_pem_x509_certificate(won[0]).serial_number, "x")]
