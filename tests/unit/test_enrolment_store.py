@@ -213,9 +213,7 @@ def test_two_renewals_racing_with_one_certificate_leave_one_key_holder(world, mo
     _, store, enrolment = world
     cert = enrolment.enroll(enrolment.invite("acme").token, _csr()).certificate_pem
     won: list[bytes] = []
-    _just_before_the_next_transaction(
-        store, monkeypatch, lambda: won.append(enrolment.renew(cert, _csr("acme")).certificate_pem)
-    )
+    _just_before_the_next_transaction(store, monkeypatch, lambda: won.append(enrolment.renew(cert, _csr("acme")).certificate_pem))
     with pytest.raises(Unauthenticated, match="revoked"):
         enrolment.renew(cert, _csr("acme"))
     live = store.rows("SELECT serial FROM party_certificates WHERE party = 'acme' AND revoked_at IS NULL")
