@@ -105,7 +105,7 @@ def add_certificate_service(server: grpc.Server, enrolment: Enrolment, address: 
     enrolment_pb2_grpc.add_CertificateServiceServicer_to_server(CertificateServicer(enrolment, address), server)
 
 
-def _rechecked(messages: Iterator[Any], check: Callable[[], None]) -> Iterator[Any]:
+def _rechecked(messages: Iterator[Any], check: Callable[[], object]) -> Iterator[Any]:
     for message in messages:
         check()
         yield message
