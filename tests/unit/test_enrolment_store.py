@@ -218,3 +218,26 @@ def test_two_renewals_racing_with_one_certificate_leave_one_key_holder(world, mo
         enrolment.renew(cert, _csr("acme"))
     live = store.rows("SELECT serial FROM party_certificates WHERE party = 'acme' AND revoked_at IS NULL")
     assert [r["serial"] for r in live] == [format(x509.load_pem_x509_certificate(won[0]).serial_number, "x")]
+
+
+def test_a_certificate_the_restored_store_has_no_record_of_is_refused(tmp_path):
+    """Restored from a backup taken before a party enrolled: its certificate is CA-valid but on no record,
+    so remove-party could never revoke it; it must be refused rather than trusted for its 90 days."""
+    from cleanroom.coordinator.admin.dispatch import on_store_file
+    from cleanroom.coordinator.admin.restore import restore
+
+    data_dir = DataDir(tmp_path / "coordinator")
+    data_dir.init(listen="127.0.0.1:0")
+    on_store_file(data_dir, "backup", {"out": str(tmp_path / "before.bundle")})
+    store = Store(data_dir.store_path, data_dir.signer())
+    enrolment = Enrolment(store, data_dir)
+    cert = enrolment.enroll(enrolment.invite("acme").token, _csr()).certificate_pem
+    store.close()
+    restore(tmp_path / "before.bundle", tmp_path / "restored")
+    restored_dir = DataDir(tmp_path / "restored")
+    restored = Store(restored_dir.store_path, restored_dir.signer())
+    try:
+        with pytest.raises(Unauthenticated, match="no record"):
+            Enrolment(restored, restored_dir).check_peer(cert)
+    finally:
+        restored.close()
