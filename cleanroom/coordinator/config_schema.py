@@ -7,6 +7,7 @@ before it had a config file, so a coordinator without one behaves exactly as bef
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,8 @@ def _address(value: Any) -> str | None:
 
 
 def _positive(value: Any) -> str | None:
-    return None if value > 0 else "a number greater than 0"
+    # inf (TOML `inf`, or an overflowing '1e400') would silently switch a sweep or a limit off
+    return None if math.isfinite(value) and value > 0 else "a number greater than 0"
 
 
 def _not_negative(value: Any) -> str | None:

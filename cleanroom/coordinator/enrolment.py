@@ -78,6 +78,9 @@ class Enrolment:
         self.store, self.data_dir = store, data_dir
         self._lock = threading.Lock()
         self._revoked = store.enrolment.revoked_serials()
+        # Certificates on record: the store's, and add-party's registry (read on a miss, as add-party writes it).
+        # Anything else the CA signed (issued after the backup this dir was restored from) cannot be revoked.
+        self._known = store.enrolment.known_serials()
         self._peers: dict[bytes, tuple[str, str]] = {}  # peer certificate PEM -> (serial, common name)
 
     @property
@@ -155,6 +158,8 @@ class Enrolment:
         cert_pem = sign_party_key(self.data_dir.ca(), party, public_key)
         row = _cert_row(cert_pem, party, origin, at)
         self.store.enrolment.insert_certificate(con, row)
+        with self._lock:
+            self._known.add(row.serial)
         return Issued(party, cert_pem, row.serial, row.not_after)
 
     def renew(self, peer_cert_pem: bytes, csr_pem: bytes) -> Issued:
@@ -169,8 +174,11 @@ class Enrolment:
         self.check_peer(peer_cert_pem)
         with self.store.transaction() as con:
             at = now()
+            known = {c.serial: c for c in self.store.enrolment.certificates(con, party)}
+            if serial in known and known[serial].revoked_at is not None:  # revoked since check_peer: a racing call won
+                raise Unauthenticated(f"the certificate {serial} of {party!r} was revoked ({known[serial].revoked_why})")
             issued = self._issue(con, party, csr_pem, "renewed", at)
-            if serial not in {c.serial for c in self.store.enrolment.certificates(con, party)}:  # an add-party certificate
+            if serial not in known:  # an add-party certificate
                 self.store.enrolment.insert_certificate(con, _cert_row(peer_cert_pem, party, "add-party", at))
             self.store.enrolment.revoke(con, [serial], at, f"renewed as {issued.serial}")
             self.store.audit(con, party, "certificate.renewed", None, {"serial": issued.serial, "replaces": serial})
@@ -227,12 +235,20 @@ class Enrolment:
             raise Unauthenticated("no party certificate presented; connect with a profile issued by this coordinator")
         serial, party = self._peer(cert_pem)
         with self._lock:
-            revoked = serial in self._revoked
+            revoked, known = serial in self._revoked, serial in self._known
         if revoked:
             raise Unauthenticated(
                 f"the certificate {serial} of {party!r} was revoked (party removed or certificate renewed); "
                 "a removed party needs a new invitation from the operator"
             )
+        if not known:
+            if self.data_dir.issued().get(party, {}).get("serial") != serial:
+                raise Unauthenticated(
+                    f"the certificate {serial} of {party!r} is on no record of this coordinator (issued after the "
+                    "backup its data dir was restored from?): ask the operator for a new invitation"
+                )
+            with self._lock:
+                self._known.add(serial)
         return party
 
     def _audited_refusal(self, actor: str, action: str, details: dict[str, Any], work: Callable[[], T]) -> T:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -203,3 +205,23 @@ def test_a_party_invited_and_removed_while_the_coordinator_serves(tmp_path: Path
         coord.stop()
     entries = [(actor, action) for actor, action, _ in _audit(coord.data_dir)]
     assert ("acme", "certificate.refused") in entries and ("operator", "party.removed") in entries
+
+
+def test_the_token_can_stay_out_of_the_process_list(tmp_path: Path):
+    """A token on the command line is readable by every local user (/proc/PID/cmdline) while enroll runs,
+    who could enrol first with it: enroll also takes it from its environment or its stdin."""
+    coord = LocalCoordinator(tmp_path / "coord").init()
+    invites = {n: coord.invite(n) for n in ("vendor", "partner")}
+    coord.start()
+    try:
+        for name, how in (("vendor", "environment"), ("partner", "stdin")):
+            invite = invites[name]
+            argv = [*CLIENT, "enroll", coord.enroll_address, "--ca-fingerprint", invite["ca_fingerprint"]]
+            argv += ["--profile", str(tmp_path / name), "--json", *(["--token", "-"] if how == "stdin" else [])]
+            assert invite["token"] not in " ".join(argv)
+            env = {**os.environ, "CLEANROOM_ENROLL_TOKEN": invite["token"]} if how == "environment" else None
+            done = subprocess.run(argv, input=invite["token"] + "\n", capture_output=True, text=True, env=env, timeout=300)
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout)["party"] == name
+    finally:
+        coord.stop()

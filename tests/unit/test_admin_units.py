@@ -219,3 +219,15 @@ def test_backup_refuses_an_existing_file_a_relative_path_and_the_data_dir_itself
         on_store_file(data_dir, "backup", {"out": "b2"})
     with pytest.raises(InvalidArgument, match="write the backup outside the data dir"):
         on_store_file(data_dir, "backup", {"out": str(data_dir.path / "b2")})
+
+
+def test_a_bundle_claiming_loose_modes_still_restores_every_secret_owner_only(bundle: Path, tmp_path: Path):
+    members = _members(bundle)
+    manifest = _manifest(members)
+    for entry in manifest["files"].values():
+        entry["mode"] = 0o666  # the crafted manifest asks for world-readable keys and store
+    altered = _rewrite(bundle, members | {"manifest.json": json.dumps(manifest).encode()})
+    restore(altered, tmp_path / "r")
+    for secret in ("ca.key", "server.key", "coordinator.duckdb", *(n for n in manifest["files"] if n.endswith(".key"))):
+        assert (tmp_path / "r" / secret).stat().st_mode & 0o777 == 0o600, secret
+    assert (tmp_path / "r" / "ca.pem").stat().st_mode & 0o777 == 0o644  # public files may stay readable

@@ -82,6 +82,7 @@ def test_the_data_dirs_file_is_read_when_no_config_is_given(data_dir: Path):
         ('[log]\nformat = "xml"\n', "log.format = 'xml' is not valid: it must be one of 'text', 'json'"),
         ('[duckdb]\nmemory_limit = "lots"\n', "duckdb.memory_limit = 'lots' is not valid"),
         ("[shutdown]\ngrace_seconds = 0\n", "shutdown.grace_seconds = 0.0 is not valid"),
+        ("[retention]\nsweep_seconds = inf\n", "retention.sweep_seconds = inf is not valid"),
         ('[grpc]\ncert = "/nonexistent.pem"\n', "grpc.cert and grpc.key go together"),
         ("[limits\n", "is not valid TOML"),
     ],
@@ -99,6 +100,10 @@ def test_a_bad_file_is_one_error_naming_the_file_and_key(data_dir: Path, tmp_pat
         ({"CLEANROOM_LIMITS_MAX_POINTS": "lots"}, "environment CLEANROOM_LIMITS_MAX_POINTS: limits.max_points = 'lots'"),
         ({"CLEANROOM_GRPC_LISTEN": "nowhere"}, "environment CLEANROOM_GRPC_LISTEN: grpc.listen = 'nowhere'"),
         ({"CLEANROOM_LIMITS_MAX_POINT": "5"}, "environment CLEANROOM_LIMITS_MAX_POINT: no such config key"),
+        # An infinite period would silently switch off the retention sweep, the idle-upload sweep or the grace limit.
+        ({"CLEANROOM_RETENTION_SWEEP_SECONDS": "inf"}, "retention.sweep_seconds = inf is not valid"),
+        ({"CLEANROOM_UPLOADS_IDLE_TIMEOUT_SECONDS": "1e400"}, "uploads.idle_timeout_seconds = inf is not valid"),
+        ({"CLEANROOM_SHUTDOWN_GRACE_SECONDS": "Infinity"}, "shutdown.grace_seconds = inf is not valid"),
     ],
 )
 def test_a_bad_environment_variable_is_named(data_dir: Path, env: dict[str, str], named: str):

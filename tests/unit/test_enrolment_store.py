@@ -184,3 +184,60 @@ def test_a_name_whose_enrolled_certificate_expired_can_be_invited_again(world):
         con.execute("UPDATE party_certificates SET not_after = ?", [past])
     assert "acme" not in enrolment.parties()
     enrolment.invite("acme")
+
+
+def _just_before_the_next_transaction(store: Store, monkeypatch, step) -> None:
+    """Run ``step`` once, right before the next transaction on ``store`` begins: the interleaving two concurrent
+    calls get when one passed its in-memory check and waits for the store's lock while the other commits."""
+    original, pending = store.transaction, [step]
+
+    def hooked():
+        if pending:
+            pending.pop()()
+        return original()
+
+    monkeypatch.setattr(store, "transaction", hooked)
+
+
+def test_a_renewal_racing_a_removal_issues_nothing(world, monkeypatch):
+    _, store, enrolment = world
+    cert = enrolment.enroll(enrolment.invite("acme").token, _csr()).certificate_pem
+    _just_before_the_next_transaction(store, monkeypatch, lambda: enrolment.remove_party("acme"))
+    with pytest.raises(Unauthenticated, match="revoked"):
+        enrolment.renew(cert, _csr("acme"))
+    live = store.rows("SELECT serial FROM party_certificates WHERE party = 'acme' AND revoked_at IS NULL")
+    assert live == [] and "acme" not in enrolment.parties()
+
+
+def test_two_renewals_racing_with_one_certificate_leave_one_key_holder(world, monkeypatch):
+    _, store, enrolment = world
+    cert = enrolment.enroll(enrolment.invite("acme").token, _csr()).certificate_pem
+    won: list[bytes] = []
+    _just_before_the_next_transaction(store, monkeypatch, lambda: won.append(enrolment.renew(cert, _csr("acme")).certificate_pem))
+    with pytest.raises(Unauthenticated, match="revoked"):
+        enrolment.renew(cert, _csr("acme"))
+    live = store.rows("SELECT serial FROM party_certificates WHERE party = 'acme' AND revoked_at IS NULL")
+    assert [r["serial"] for r in live] == [format(x509.load_pem_x509_certificate(won[0]).serial_number, "x")]
+
+
+def test_a_certificate_the_restored_store_has_no_record_of_is_refused(tmp_path):
+    """Restored from a backup taken before a party enrolled: its certificate is CA-valid but on no record,
+    so remove-party could never revoke it; it must be refused rather than trusted for its 90 days."""
+    from cleanroom.coordinator.admin.dispatch import on_store_file
+    from cleanroom.coordinator.admin.restore import restore
+
+    data_dir = DataDir(tmp_path / "coordinator")
+    data_dir.init(listen="127.0.0.1:0")
+    on_store_file(data_dir, "backup", {"out": str(tmp_path / "before.bundle")})
+    store = Store(data_dir.store_path, data_dir.signer())
+    enrolment = Enrolment(store, data_dir)
+    cert = enrolment.enroll(enrolment.invite("acme").token, _csr()).certificate_pem
+    store.close()
+    restore(tmp_path / "before.bundle", tmp_path / "restored")
+    restored_dir = DataDir(tmp_path / "restored")
+    restored = Store(restored_dir.store_path, restored_dir.signer())
+    try:
+        with pytest.raises(Unauthenticated, match="no record"):
+            Enrolment(restored, restored_dir).check_peer(cert)
+    finally:
+        restored.close()

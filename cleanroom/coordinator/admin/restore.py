@@ -21,6 +21,8 @@ from cleanroom.coordinator.admin.bundle import DATA, MANIFEST, MAX_MANIFEST_BYTE
 from cleanroom.coordinator.store.integrity import check_store
 from cleanroom.errors import InputError
 
+PUBLIC_SUFFIXES = (".pem", ".pub", ".json")
+
 
 def _target(path: Path) -> bool:
     """Whether the target dir must be created (True) or exists empty (False); InputError if not empty."""
@@ -80,7 +82,9 @@ def _extract_from(tar: tarfile.TarFile, target: Path) -> dict[str, dict[str, Any
             raise InputError(f"the backup holds {member.name!r}, which its manifest does not list once as a file")
         body = tar.extractfile(member)
         assert body is not None  # a regular file member always has a body
-        mode = files[name]["mode"] & 0o644  # never executable, never writable by others
+        # Never executable, never writable by others; only certificates, public keys and config may be read by
+        # others (the manifest's mode is the bundle's word, and a crafted one must not make a key readable).
+        mode = files[name]["mode"] & (0o644 if name.endswith(PUBLIC_SUFFIXES) else 0o600)
         if _write(body, target / name, mode) != files[name]["sha256"]:
             raise InputError(f"{name} in the backup does not match its recorded SHA-256: the backup is damaged")
         written.add(name)

@@ -12,7 +12,7 @@ one missing check away from the unauthenticated.)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -105,6 +105,12 @@ def add_certificate_service(server: grpc.Server, enrolment: Enrolment, address: 
     enrolment_pb2_grpc.add_CertificateServiceServicer_to_server(CertificateServicer(enrolment, address), server)
 
 
+def _rechecked(messages: Iterator[Any], check: Callable[[], object]) -> Iterator[Any]:
+    for message in messages:
+        check()
+        yield message
+
+
 class RevokedCertificates(grpc.ServerInterceptor):
     """Refuses every call on the mTLS port whose client certificate was revoked (a removed party, a renewed
     certificate), before the servicer runs: UNAUTHENTICATED, audited. The check is an in-memory set lookup."""
@@ -127,22 +133,31 @@ class RevokedCertificates(grpc.ServerInterceptor):
             behaviour = getattr(handler, kind)
             if behaviour is not None:
                 return factory(
-                    guard(behaviour),
+                    guard(behaviour, kind.startswith("stream"), kind.endswith("stream")),
                     request_deserializer=handler.request_deserializer,
                     response_serializer=handler.response_serializer,
                 )
         return handler
 
-    def _guard(self, method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        def wrap(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+    def _guard(self, method: str) -> Callable[[Callable[..., Any], bool, bool], Callable[..., Any]]:
+        def wrap(behaviour: Callable[..., Any], streams_in: bool, streams_out: bool) -> Callable[..., Any]:
             def guarded(request: Any, context: grpc.ServicerContext) -> Any:
                 cert = peer_certificate(context)
-                try:
-                    self.enrolment.check_peer(cert)
-                except RequestError as exc:
-                    self._audit(cert, method, exc)
-                    context.abort(grpc_code(exc), str(exc))
-                return behaviour(request, context)
+
+                def check() -> None:
+                    try:
+                        self.enrolment.check_peer(cert)
+                    except RequestError as exc:
+                        self._audit(cert, method, exc)
+                        context.abort(grpc_code(exc), str(exc))
+
+                check()
+                # A stream opened before a removal must not go on carrying points: checked again per message. A
+                # request stream raises the refusal into the servicer, which audits it and answers its status.
+                answer = behaviour(
+                    _rechecked(request, lambda: self.enrolment.check_peer(cert)) if streams_in else request, context
+                )
+                return _rechecked(answer, check) if streams_out else answer
 
             return guarded
 

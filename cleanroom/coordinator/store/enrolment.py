@@ -66,6 +66,9 @@ class EnrolmentRepository:
             [at, why, serials],
         )
 
+    def known_serials(self) -> set[str]:
+        return {str(s) for s in self._db.values("SELECT serial FROM party_certificates")}
+
     def revoked_serials(self) -> set[str]:
         return {str(s) for s in self._db.values("SELECT serial FROM party_certificates WHERE revoked_at IS NOT NULL")}
 
