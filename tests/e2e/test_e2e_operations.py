@@ -117,7 +117,7 @@ def test_the_entrypoint_starts_a_configured_coordinator_that_maps(tmp_path: Path
         "shutdown",
         "stopped",
     ]
-    assert events[2]["fields"]["port"] == coord.port and events[3]["fields"]["signal"] == "SIGTERM"
+    assert events[3]["fields"]["port"] == coord.port and events[4]["fields"]["signal"] == "SIGTERM"
     assert all(set(e) == {"ts", "level", "event", "message", "fields"} for e in events)
     assert events[0]["fields"]["config_file"] == str(coord.config)
 

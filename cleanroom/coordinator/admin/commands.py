@@ -104,6 +104,12 @@ def _restore(args: argparse.Namespace) -> int:
             f"tables, {done['rows']:,} rows, {done['bytes']:,} bytes). Serve it: cleanroom coordinator serve --data-dir "
             f"{done['data_dir']}"
         )
+    # The store is as it was at the backup: what the operator did since is not in it.
+    print(
+        "note: parties removed, API keys revoked and invitations made after this backup are not in it: "
+        "run remove-party and api-keys --revoke again for them before serving",
+        file=sys.stderr,
+    )
     return 0
 
 
