@@ -159,15 +159,17 @@ class Standing:
             raise FailedPrecondition(
                 "your agreement secret changed since your standing tokens were made: map again to send every account"
             )
-        labels = self._store.standing.labels(agreement.agreement_id, caller)
-        unknown = np.setdiff1d(np.concatenate([changes.removed, changes.changed_labels]), labels)
+        repo, agreement_id = self._store.standing, agreement.agreement_id
+        named = np.concatenate([changes.removed, changes.changed_labels])
+        unknown = np.setdiff1d(named, repo.held_labels(agreement_id, caller, named))
         if unknown.size:
             raise InvalidArgument(
                 f"{unknown.size:,} removed or changed labels (first {int(unknown[0])}) are not among your standing accounts"
             )
-        if total_accounts < len(labels) - len(changes.removed):
+        standing = repo.account_count(agreement_id, caller)
+        if total_accounts < standing - len(changes.removed):
             raise InvalidArgument(
-                f"total_accounts {total_accounts:,} is fewer than the {len(labels) - len(changes.removed):,} accounts that stand"
+                f"total_accounts {total_accounts:,} is fewer than the {standing - len(changes.removed):,} accounts that stand"
             )
 
     def secret_changed(self, caller: str, agreement: Agreement, changes: Changes) -> bool:
@@ -189,12 +191,13 @@ class Standing:
         standing - removed + added == the accounts announced."""
         if changes.full:
             return None
-        labels = self._store.standing.labels(agreement.agreement_id, caller)
-        if np.intersect1d(added, labels).size:
+        repo, agreement_id = self._store.standing, agreement.agreement_id
+        if repo.held_labels(agreement_id, caller, added).size:
             return "it adds points under labels of accounts that already stand (a changed account is removed and added anew)"
-        expected = len(labels) - len(changes.removed) + len(added)
+        standing = repo.account_count(agreement_id, caller)
+        expected = standing - len(changes.removed) + len(added)
         if expected != total_accounts:
-            return f"{len(labels):,} standing - {len(changes.removed):,} removed + {len(added):,} added is not the {total_accounts:,} accounts announced"
+            return f"{standing:,} standing - {len(changes.removed):,} removed + {len(added):,} added is not the {total_accounts:,} accounts announced"
         return None
 
     # -- completion --------------------------------------------------------------------------

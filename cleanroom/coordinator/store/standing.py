@@ -8,7 +8,7 @@ on the caller's transaction for the statement that reads them, then unregistered
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import duckdb
 import numpy as np
@@ -72,26 +72,32 @@ class StandingRepository:
             con,
             "INSERT INTO standing_sides (agreement_id, party, run_id, terms_hash, secret_tag, accounts, updated_at, upload_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                side.agreement_id,
-                side.party,
-                side.run_id,
-                side.terms_hash,
-                side.secret_tag,
-                side.accounts,
-                side.updated_at,
-                side.upload_id,
-            ],
+            list(astuple(side)),  # the columns in the record's order
         )
 
     # -- labels ------------------------------------------------------------------------------
 
-    def labels(self, agreement_id: str, party: str) -> np.ndarray:
-        """The side's account labels, sorted."""
+    def account_count(self, agreement_id: str, party: str) -> int:
+        """How many accounts stand on the side."""
         with self._db.reading() as con:
             found = con.execute(
-                "SELECT label FROM standing_accounts WHERE agreement_id = ? AND party = ? ORDER BY label", [agreement_id, party]
-            ).fetchnumpy()
+                "SELECT count(*) FROM standing_accounts WHERE agreement_id = ? AND party = ?", [agreement_id, party]
+            ).fetchall()
+        return int(found[0][0])
+
+    def held_labels(self, agreement_id: str, party: str, labels: np.ndarray) -> np.ndarray:
+        """Which of ``labels`` stand on the side, sorted and distinct. The join reads only the asked labels back:
+        a change names thousands, the side holds millions (reading and sorting them all cost seconds a run)."""
+        with self._db.reading() as con:
+            con.register("asked_labels", _label_table(labels))
+            try:
+                found = con.execute(
+                    """SELECT DISTINCT s.label FROM standing_accounts s JOIN asked_labels a ON s.label = a.label
+                       WHERE s.agreement_id = ? AND s.party = ? ORDER BY s.label""",
+                    [agreement_id, party],
+                ).fetchnumpy()
+            finally:
+                con.unregister("asked_labels")
         return np.asarray(found["label"], dtype=np.uint32)
 
     @staticmethod
@@ -357,14 +363,7 @@ class StandingRepository:
             con,
             "INSERT INTO upload_changes (upload_id, base_run_id, secret_tag, removed, changed_labels, changed_populations) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                upload_id,
-                changes.base_run_id,
-                changes.secret_tag,
-                changes.removed,
-                changes.changed_labels,
-                changes.changed_populations,
-            ],
+            [upload_id, *astuple(changes)],
         )
 
 
