@@ -80,10 +80,7 @@ class StandingRepository:
     def account_count(self, agreement_id: str, party: str) -> int:
         """How many accounts stand on the side."""
         with self._db.reading() as con:
-            found = con.execute(
-                "SELECT count(*) FROM standing_accounts WHERE agreement_id = ? AND party = ?", [agreement_id, party]
-            ).fetchall()
-        return int(found[0][0])
+            return _account_count(con, agreement_id, party)
 
     def held_labels(self, agreement_id: str, party: str, labels: np.ndarray) -> np.ndarray:
         """Which of ``labels`` stand on the side, sorted and distinct. The join reads only the asked labels back:
@@ -99,14 +96,6 @@ class StandingRepository:
             finally:
                 con.unregister("asked_labels")
         return np.asarray(found["label"], dtype=np.uint32)
-
-    @staticmethod
-    def masks(con: Tx, agreement_id: str, party: str) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, population masks) of the side's accounts, inside the caller's transaction."""
-        found = con.execute(
-            "SELECT label, populations FROM standing_accounts WHERE agreement_id = ? AND party = ?", [agreement_id, party]
-        ).fetchnumpy()
-        return np.asarray(found["label"], dtype=np.int64), np.asarray(found["populations"], dtype=np.uint16)
 
     # -- writes inside a run's completion ------------------------------------------------------
 
@@ -309,14 +298,19 @@ class StandingRepository:
             con.unregister("new_b")
 
     @staticmethod
-    def pairs(con: Tx, agreement_id: str) -> np.ndarray:
-        """Every matched (a_label, b_label), sorted."""
+    def pair_masks(con: Tx, agreement_id: str, parties: tuple[str, str]) -> dict[str, np.ndarray]:
+        """Every matched pair (``a_label``, ``b_label``, sorted) with both accounts' population masks (``a_mask``,
+        ``b_mask``), and each side's account count (``accounts``): the join reads the pairs' accounts only."""
         found = con.execute(
-            "SELECT a_label, b_label FROM standing_pairs WHERE agreement_id = ? ORDER BY a_label, b_label", [agreement_id]
+            """SELECT p.a_label, p.b_label, x.populations AS a_mask, y.populations AS b_mask FROM standing_pairs p
+               JOIN standing_accounts x ON x.agreement_id = p.agreement_id AND x.party = $2 AND x.label = p.a_label
+               JOIN standing_accounts y ON y.agreement_id = p.agreement_id AND y.party = $3 AND y.label = p.b_label
+               WHERE p.agreement_id = $1 ORDER BY p.a_label, p.b_label""",
+            [agreement_id, *parties],
         ).fetchnumpy()
-        if len(found["a_label"]) == 0:
-            return np.zeros((0, 2), dtype=np.int64)
-        return np.stack([found["a_label"].astype(np.int64), found["b_label"].astype(np.int64)], axis=1)
+        out = {k: np.asarray(found[k], dtype=np.int64 if k.endswith("label") else np.uint16) for k in found}
+        out["accounts"] = np.array([_account_count(con, agreement_id, party) for party in parties], dtype=np.int64)
+        return out
 
     # -- the whole agreement -----------------------------------------------------------------
 
@@ -386,6 +380,13 @@ def _held_rows(con: Tx, table: str, agreement_id: str, party: str, tokens: pa.Ta
 def _done(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> None:
     """Run a statement and finish its result: DuckDB refuses to unregister a table under an unfinished one."""
     con.execute(sql, params or []).fetchall()
+
+
+def _account_count(con: duckdb.DuckDBPyConnection, agreement_id: str, party: str) -> int:
+    found = con.execute(
+        "SELECT count(*) FROM standing_accounts WHERE agreement_id = ? AND party = ?", [agreement_id, party]
+    ).fetchall()
+    return int(found[0][0])
 
 
 def _counts(con: duckdb.DuckDBPyConnection, agreement_id: str) -> dict[str, int]:
