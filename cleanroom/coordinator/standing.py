@@ -159,15 +159,17 @@ class Standing:
             raise FailedPrecondition(
                 "your agreement secret changed since your standing tokens were made: map again to send every account"
             )
-        labels = self._store.standing.labels(agreement.agreement_id, caller)
-        unknown = np.setdiff1d(np.concatenate([changes.removed, changes.changed_labels]), labels)
+        repo, agreement_id = self._store.standing, agreement.agreement_id
+        named = np.concatenate([changes.removed, changes.changed_labels])
+        unknown = np.setdiff1d(named, repo.held_labels(agreement_id, caller, named))
         if unknown.size:
             raise InvalidArgument(
                 f"{unknown.size:,} removed or changed labels (first {int(unknown[0])}) are not among your standing accounts"
             )
-        if total_accounts < len(labels) - len(changes.removed):
+        standing = repo.account_count(agreement_id, caller)
+        if total_accounts < standing - len(changes.removed):
             raise InvalidArgument(
-                f"total_accounts {total_accounts:,} is fewer than the {len(labels) - len(changes.removed):,} accounts that stand"
+                f"total_accounts {total_accounts:,} is fewer than the {standing - len(changes.removed):,} accounts that stand"
             )
 
     def secret_changed(self, caller: str, agreement: Agreement, changes: Changes) -> bool:
@@ -189,12 +191,13 @@ class Standing:
         standing - removed + added == the accounts announced."""
         if changes.full:
             return None
-        labels = self._store.standing.labels(agreement.agreement_id, caller)
-        if np.intersect1d(added, labels).size:
+        repo, agreement_id = self._store.standing, agreement.agreement_id
+        if repo.held_labels(agreement_id, caller, added).size:
             return "it adds points under labels of accounts that already stand (a changed account is removed and added anew)"
-        expected = len(labels) - len(changes.removed) + len(added)
+        standing = repo.account_count(agreement_id, caller)
+        expected = standing - len(changes.removed) + len(added)
         if expected != total_accounts:
-            return f"{len(labels):,} standing - {len(changes.removed):,} removed + {len(added):,} added is not the {total_accounts:,} accounts announced"
+            return f"{standing:,} standing - {len(changes.removed):,} removed + {len(added):,} added is not the {total_accounts:,} accounts announced"
         return None
 
     # -- completion --------------------------------------------------------------------------
@@ -229,21 +232,23 @@ class Standing:
             repo.match_new(con, agreement_id, (a, b), new[a], new[b])
         else:  # a side was replaced: every pair is new
             repo.match_new(con, agreement_id, (a, b), None, None)
-        # Labels are any uint32 a party chose: count over their ranks, so nothing is sized by a label's value.
-        pairs = repo.pairs(con, agreement_id)
-        ranked, masks = pairs.copy(), []
-        for column, party in enumerate((a, b)):
-            labels, pops = repo.masks(con, agreement_id, party)
-            order = np.argsort(labels)
-            labels, pops = labels[order], pops[order]
-            ranked[:, column] = np.searchsorted(labels, pairs[:, column])
-            masks.append(pops)
+        # Labels are any uint32 a party chose: count over the ranks of the matched accounts' labels, so nothing
+        # is sized by a label's value, nor by the side (the counts' pairs are those ranks).
+        found = repo.pair_masks(con, agreement_id, (a, b))
+        ranked, masks = np.zeros((len(found["a_label"]), 2), dtype=np.int64), []
+        for column, key in enumerate(("a", "b")):
+            labels, ranked[:, column] = np.unique(found[f"{key}_label"], return_inverse=True)
+            side_masks = np.zeros(len(labels), dtype=np.uint16)
+            side_masks[ranked[:, column]] = found[f"{key}_mask"]
+            masks.append(side_masks)
+        accounts = int(found["accounts"][0]), int(found["accounts"][1])
+        for party, n_accounts in zip((a, b), accounts, strict=True):
             change = sides[party]
             stamp = StandingSide(
-                agreement_id, party, run.run_id, run.terms_hash, change.changes.secret_tag, len(labels), now(), change.upload_id
+                agreement_id, party, run.run_id, run.terms_hash, change.changes.secret_tag, n_accounts, now(), change.upload_id
             )
             repo.put_side(con, stamp)
-        return counts_of_pairs(ranked, (masks[0], masks[1]), (len(masks[0]), len(masks[1])), _sizes(terms))
+        return counts_of_pairs(ranked, (masks[0], masks[1]), accounts, _sizes(terms))
 
     def _dp_budget(self, con: Tx, agreement_id: str, party: str, changes: Changes, side: SideTokens) -> tuple[pa.Table, Changes]:
         """Under DP every event of a key -- entering the stream, its account moving to other populations (or

@@ -8,7 +8,7 @@ on the caller's transaction for the statement that reads them, then unregistered
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import duckdb
 import numpy as np
@@ -72,35 +72,30 @@ class StandingRepository:
             con,
             "INSERT INTO standing_sides (agreement_id, party, run_id, terms_hash, secret_tag, accounts, updated_at, upload_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                side.agreement_id,
-                side.party,
-                side.run_id,
-                side.terms_hash,
-                side.secret_tag,
-                side.accounts,
-                side.updated_at,
-                side.upload_id,
-            ],
+            list(astuple(side)),  # the columns in the record's order
         )
 
     # -- labels ------------------------------------------------------------------------------
 
-    def labels(self, agreement_id: str, party: str) -> np.ndarray:
-        """The side's account labels, sorted."""
+    def account_count(self, agreement_id: str, party: str) -> int:
+        """How many accounts stand on the side."""
         with self._db.reading() as con:
-            found = con.execute(
-                "SELECT label FROM standing_accounts WHERE agreement_id = ? AND party = ? ORDER BY label", [agreement_id, party]
-            ).fetchnumpy()
-        return np.asarray(found["label"], dtype=np.uint32)
+            return _account_count(con, agreement_id, party)
 
-    @staticmethod
-    def masks(con: Tx, agreement_id: str, party: str) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, population masks) of the side's accounts, inside the caller's transaction."""
-        found = con.execute(
-            "SELECT label, populations FROM standing_accounts WHERE agreement_id = ? AND party = ?", [agreement_id, party]
-        ).fetchnumpy()
-        return np.asarray(found["label"], dtype=np.int64), np.asarray(found["populations"], dtype=np.uint16)
+    def held_labels(self, agreement_id: str, party: str, labels: np.ndarray) -> np.ndarray:
+        """Which of ``labels`` stand on the side, sorted and distinct. The join reads only the asked labels back:
+        a change names thousands, the side holds millions (reading and sorting them all cost seconds a run)."""
+        with self._db.reading() as con:
+            con.register("asked_labels", _label_table(labels))
+            try:
+                found = con.execute(
+                    """SELECT DISTINCT s.label FROM standing_accounts s JOIN asked_labels a ON s.label = a.label
+                       WHERE s.agreement_id = ? AND s.party = ? ORDER BY s.label""",
+                    [agreement_id, party],
+                ).fetchnumpy()
+            finally:
+                con.unregister("asked_labels")
+        return np.asarray(found["label"], dtype=np.uint32)
 
     # -- writes inside a run's completion ------------------------------------------------------
 
@@ -303,14 +298,19 @@ class StandingRepository:
             con.unregister("new_b")
 
     @staticmethod
-    def pairs(con: Tx, agreement_id: str) -> np.ndarray:
-        """Every matched (a_label, b_label), sorted."""
+    def pair_masks(con: Tx, agreement_id: str, parties: tuple[str, str]) -> dict[str, np.ndarray]:
+        """Every matched pair (``a_label``, ``b_label``, sorted) with both accounts' population masks (``a_mask``,
+        ``b_mask``), and each side's account count (``accounts``): the join reads the pairs' accounts only."""
         found = con.execute(
-            "SELECT a_label, b_label FROM standing_pairs WHERE agreement_id = ? ORDER BY a_label, b_label", [agreement_id]
+            """SELECT p.a_label, p.b_label, x.populations AS a_mask, y.populations AS b_mask FROM standing_pairs p
+               JOIN standing_accounts x ON x.agreement_id = p.agreement_id AND x.party = $2 AND x.label = p.a_label
+               JOIN standing_accounts y ON y.agreement_id = p.agreement_id AND y.party = $3 AND y.label = p.b_label
+               WHERE p.agreement_id = $1 ORDER BY p.a_label, p.b_label""",
+            [agreement_id, *parties],
         ).fetchnumpy()
-        if len(found["a_label"]) == 0:
-            return np.zeros((0, 2), dtype=np.int64)
-        return np.stack([found["a_label"].astype(np.int64), found["b_label"].astype(np.int64)], axis=1)
+        out = {k: np.asarray(found[k], dtype=np.int64 if k.endswith("label") else np.uint16) for k in found}
+        out["accounts"] = np.array([_account_count(con, agreement_id, party) for party in parties], dtype=np.int64)
+        return out
 
     # -- the whole agreement -----------------------------------------------------------------
 
@@ -357,14 +357,7 @@ class StandingRepository:
             con,
             "INSERT INTO upload_changes (upload_id, base_run_id, secret_tag, removed, changed_labels, changed_populations) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                upload_id,
-                changes.base_run_id,
-                changes.secret_tag,
-                changes.removed,
-                changes.changed_labels,
-                changes.changed_populations,
-            ],
+            [upload_id, *astuple(changes)],
         )
 
 
@@ -387,6 +380,13 @@ def _held_rows(con: Tx, table: str, agreement_id: str, party: str, tokens: pa.Ta
 def _done(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> None:
     """Run a statement and finish its result: DuckDB refuses to unregister a table under an unfinished one."""
     con.execute(sql, params or []).fetchall()
+
+
+def _account_count(con: duckdb.DuckDBPyConnection, agreement_id: str, party: str) -> int:
+    found = con.execute(
+        "SELECT count(*) FROM standing_accounts WHERE agreement_id = ? AND party = ?", [agreement_id, party]
+    ).fetchall()
+    return int(found[0][0])
 
 
 def _counts(con: duckdb.DuckDBPyConnection, agreement_id: str) -> dict[str, int]:
