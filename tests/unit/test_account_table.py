@@ -7,7 +7,6 @@ compared with those the protocol computes from ``Account`` objects.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from cleanroom_client.inputs.accounts import RowCache, load_accounts
 from cleanroom_client.inputs.columnar import group_roots
 from cleanroom_client.protocol.continuous import identities
 from cleanroom_client.protocol.prepare import prepare
+from tests.csvfiles import write_csv
 
 HEADER = ["Account Name", "Website", "Type", "Billing Country"]
 # Names shared between domains make name keys chain accounts of different domains together.
@@ -39,11 +39,7 @@ rows_strategy = st.lists(
 
 
 def write(path: Path, rows: list[tuple[str, ...]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
+    return write_csv(path, HEADER, rows)
 
 
 def columnar(path: Path, tmp: Path, name_key: bool) -> AccountTable:

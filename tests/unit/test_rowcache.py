@@ -7,7 +7,6 @@ hashlib's MD5 over the documented encoding.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -28,6 +27,7 @@ from cleanroom_client.inputs.arrowcsv import read_clean_csv
 from cleanroom_client.inputs.rowcache import MAGIC, outcomes_of, records_of
 from cleanroom_client.inputs.rowdigest import row_digests
 from cleanroom_client.inputs.rowkeys import MatchKey
+from tests.csvfiles import write_csv
 
 HEADER = ["Account Name", "Website", "Type", "Billing Country", "Notes"]
 DOMAINS = ["acme.com", "www.acme.com", "globex.co.uk", "gmail.com", "n/a", "", "initech.io", "http://umbrella.org/x", "localhost"]
@@ -45,11 +45,7 @@ row_strategy = st.tuples(
 
 
 def write(path: Path, rows: list[tuple[str, ...]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
+    return write_csv(path, HEADER, rows)
 
 
 def summary(result: LoadResult) -> tuple[Any, ...]:

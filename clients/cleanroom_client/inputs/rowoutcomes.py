@@ -20,7 +20,7 @@ from cleanroom_client.inputs.arrowcsv import ArrowCsv
 from cleanroom_client.inputs.columns import ColumnMap
 from cleanroom_client.inputs.populations import StageMap
 from cleanroom_client.inputs.readers import BATCH_ROWS, Row
-from cleanroom_client.inputs.rowcache import RECORDS, Outcome, RowCache, outcomes_of, records_of
+from cleanroom_client.inputs.rowcache import RECORDS, CachedRows, Outcome, RowCache, outcomes_of, records_of
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES, digest_columns, fingerprint, row_digests
 from cleanroom_client.inputs.rowkeys import cell, row_keys
 
@@ -78,11 +78,9 @@ class RowOutcomes:
         cells = [pa.array([row[i] if i < len(row) else None for row in rows], type=pa.string()) for i in where]
         return self.digested(row_digests(cells, self._fingerprint), lambda misses: [rows[i] for i in misses])
 
-    def digested(self, digests: np.ndarray, rows_at: Callable[[list[int]], Sequence[Row]]) -> list[Outcome]:
-        """The outcomes of the next rows, by their digests (``row_digests`` salted with ``salt``).
-
-        ``rows_at`` gives the rows at the positions the cache does not hold: only those are read as rows.
-        """
+    def _look_up(self, digests: np.ndarray) -> tuple[CachedRows, np.ndarray, np.ndarray]:
+        """The cached rows, each digest's record among them (-1: none) and whether there is one; the hits are
+        remembered for ``finish``."""
         if self._cached is None:
             raise ValueError("digested rows need a cache")
         found = self._cached.find(digests)
@@ -90,14 +88,22 @@ class RowOutcomes:
         self._seen[found[hits]] = True
         self._hits.append(found[hits])
         self._hit_digests.append(digests[hits])
+        return self._cached, found, hits
+
+    def digested(self, digests: np.ndarray, rows_at: Callable[[list[int]], Sequence[Row]]) -> list[Outcome]:
+        """The outcomes of the next rows, by their digests (``row_digests`` salted with ``salt``).
+
+        ``rows_at`` gives the rows at the positions the cache does not hold: only those are read as rows.
+        """
+        held, found, hits = self._look_up(digests)
         missing = np.flatnonzero(~hits).tolist()
         if not missing:
-            return outcomes_of(self._cached.take(found))
+            return outcomes_of(held.take(found))
         fresh = [self.outcome(row) for row in rows_at(missing)]
         self._fresh.append(records_of(fresh))
         self._fresh_digests.append(digests[~hits])
         self.normalised += len(missing)
-        cached = iter(outcomes_of(self._cached.take(found[hits])))
+        cached = iter(outcomes_of(held.take(found[hits])))
         new = iter(fresh)
         return [next(cached) if hit else next(new) for hit in hits.tolist()]
 
@@ -106,14 +112,8 @@ class RowOutcomes:
     ) -> tuple[list[pa.Table], np.ndarray]:
         """``digested``, as records: the cached rows' (text dictionary-encoded), then the normalised rows',
         and the row (0-based) each record is of. Neither reordered nor turned into a Python object per row."""
-        if self._cached is None:
-            raise ValueError("digested rows need a cache")
-        found = self._cached.find(digests)
-        hits = found >= 0
-        self._seen[found[hits]] = True
-        self._hits.append(found[hits])
-        self._hit_digests.append(digests[hits])
-        cached = self._cached.take(found[hits])
+        held, found, hits = self._look_up(digests)
+        cached = held.take(found[hits])
         self._hit_records.append(cached)
         missing = np.flatnonzero(~hits)
         if not len(missing):
