@@ -44,7 +44,8 @@ class Site(NamedTuple):
 
 def _site() -> Site:
     world = worlds.build()
-    app = create_app(world.coordinator)
+    # As `serve` builds it: the REST API beside a gRPC server that serves (/readyz would say 503 without one).
+    app = create_app(world.coordinator, readiness=lambda: None)
     web = app.state.web
     keys = [web.keys.create(party, role)["key"] for party, role in (("", "admin"), ("vendor", "analyst"), ("vendor", "auditor"))]
     sessions = [web.sessions.create(web.keys.authenticate(key).key_id) for key in keys]
