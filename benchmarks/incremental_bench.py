@@ -87,11 +87,19 @@ def _map_both(
         )
         watches[name] = Watch(procs[name].pid)
     views = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate()
-        if proc.returncode:
-            raise SystemExit(f"{name} failed: {err}")
-        views[name] = json.loads(out)
+    while len(views) < len(procs):  # whichever ends first: a client that fails must not leave us waiting on the other
+        for name, proc in procs.items():
+            if name in views or proc.poll() is None:
+                continue
+            out, err = proc.communicate()
+            if proc.returncode:
+                for other in procs.values():
+                    other.kill()
+                log = profiles[name].parent / "coord" / "coordinator.log"
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-80:]) if log.exists() else ""
+                raise SystemExit(f"{name} failed: {err}\ncoordinator log (last lines):\n{tail}")
+            views[name] = json.loads(out)
+        time.sleep(0.05)
     elapsed = time.perf_counter() - t0
     for w in watches.values():
         w.close()
