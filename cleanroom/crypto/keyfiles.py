@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar, cast
@@ -31,9 +32,14 @@ def load_or_create_private(path: Path, generate: Callable[[], K], kind: type, wh
     """
     if not path.exists():
         pem = generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())  # type: ignore[attr-defined]
-        tmp = path.with_suffix(".tmp")
-        write_private(tmp, pem)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A temporary name of this process's own (created 0600): with one shared name, a second process
+        # truncated or unlinked the first one's file under it (seen in CI: chmod of a file just renamed away).
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = Path(name)
         try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
             os.link(tmp, path)
         except FileExistsError:
             pass
