@@ -12,29 +12,16 @@ import duckdb
 import httpx
 import pytest
 
-from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client, client_background, client_json, finish, run
+from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client, run
+from tests.mapped_once import map_once
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
-
-
-def _csv(path: Path, domains: list[str]) -> str:
-    path.write_text("Website,Type\n" + "".join(f"https://www.{d}/,Customer\n" for d in domains))
-    return str(path)
 
 
 def _mapped(tmp_path: Path) -> tuple[LocalCoordinator, dict[str, Path], str]:
     """A coordinator (gRPC and REST) after both parties mapped once; stopped, with an auditor key made."""
     coord = LocalCoordinator(tmp_path / "coord", http=True).init().start()
-    parties = {n: coord.add_party(n, tmp_path / n) for n in ("vendor", "partner")}
-    propose = ["agreement", "propose", "--with", "partner", "--populations", "customer", "--min-set-size", "10"]
-    agreement_id = client_json(parties["vendor"], *propose)["agreement_id"]
-    client_json(parties["partner"], "agreement", "approve", agreement_id)
-    files = {
-        "vendor": _csv(tmp_path / "v.csv", [f"shared{i}.com" for i in range(30)] + [f"v{i}.com" for i in range(40)]),
-        "partner": _csv(tmp_path / "p.csv", [f"shared{i}.com" for i in range(30)] + [f"p{i}.com" for i in range(20)]),
-    }
-    procs = [client_background(parties[n], "map", agreement_id, files[n], "--wait", "60", "--json") for n in parties]
-    assert all(json.loads(finish(p))["totals"]["overlap"] == 30 for p in procs)
+    parties, agreement_id = map_once(coord, tmp_path)
     coord.stop()
     return coord, parties, agreement_id
 

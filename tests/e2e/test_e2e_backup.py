@@ -12,16 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, client_background, client_json, finish, run
+from cleanroom.demo.localrun import COORDINATOR, LocalCoordinator, run
+from tests.mapped_once import map_once
 
 pytestmark = pytest.mark.e2e  # one xdist group per module (tests/e2e/conftest.py), so modules run in parallel
 
 PRIVATE = ("ca.key", "server.key", "signing.key", "coordinator.duckdb")
-
-
-def _csv(path: Path, domains: list[str]) -> str:
-    path.write_text("Website,Type\n" + "".join(f"https://www.{d}/,Customer\n" for d in domains))
-    return str(path)
 
 
 def _coordinator(*args: str, check: bool = True) -> Any:
@@ -50,16 +46,7 @@ def mapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A serving coordinator (gRPC and REST) after both parties mapped once, and a vendor analyst's key."""
     tmp_path = tmp_path_factory.mktemp("backup")
     coord = LocalCoordinator(tmp_path / "coord", http=True).init().start()
-    parties = {n: coord.add_party(n, tmp_path / n) for n in ("vendor", "partner")}
-    propose = ["agreement", "propose", "--with", "partner", "--populations", "customer", "--min-set-size", "10"]
-    agreement_id = client_json(parties["vendor"], *propose)["agreement_id"]
-    client_json(parties["partner"], "agreement", "approve", agreement_id)
-    files = {
-        "vendor": _csv(tmp_path / "v.csv", [f"shared{i}.com" for i in range(30)] + [f"v{i}.com" for i in range(40)]),
-        "partner": _csv(tmp_path / "p.csv", [f"shared{i}.com" for i in range(30)] + [f"p{i}.com" for i in range(20)]),
-    }
-    procs = [client_background(parties[n], "map", agreement_id, files[n], "--wait", "60", "--json") for n in parties]
-    assert all(json.loads(finish(p))["totals"]["overlap"] == 30 for p in procs)
+    _, agreement_id = map_once(coord, tmp_path)
     argv = ["coordinator", "add-api-key", "--data-dir", str(coord.data_dir), "--role", "analyst", "--party", "vendor"]
     key = _coordinator(*argv).stdout.strip()  # while it serves
     yield {"tmp": tmp_path, "coord": coord, "agreement_id": agreement_id, "key": key}
