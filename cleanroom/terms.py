@@ -27,6 +27,11 @@ SCHEMA = "cleanroom.terms/v1"
 DEFAULT_MIN_COUNT = 5
 DEFAULT_MIN_SET_SIZE = 50
 KEY_KINDS = ("domain", "name")
+# What a key's hash to the curve binds besides the key (cleanroom_client.protocol.prepare.hash_context):
+# "agreement" (the agreement and key kind: terms without the field, proposed before 2026-12) or "kind" (the
+# key kind only). Unlinkability across agreements comes from the per-agreement secrets either way; hashing
+# by kind lets a party with many agreements hash each key once (``map --all``) instead of once per agreement.
+HASH_SCOPES = ("agreement", "kind")
 MAX_POPULATIONS = 16  # population labels travel as a uint16 bit mask per point
 POPULATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_SHARED_COLUMNS = 32
@@ -63,6 +68,7 @@ class Terms:
     # only what changed; at most one release per epoch. None: every run is a full, independent one.
     epoch_seconds: int | None = None
     dp_horizon: int | None = None  # continuous + DP: releases the tree counter covers (continual.py)
+    hash_scope: str = "agreement"  # HASH_SCOPES
 
     @property
     def continuous(self) -> bool:
@@ -142,6 +148,7 @@ def build_terms(
             counterparty: {"overlap_cells": "all", "totals": True},
         },
         "retention_seconds": retention_seconds,
+        "hash_scope": "kind",
     }
     terms.update(privacy_and_schedule(dp_epsilon, dp_budget, epoch_seconds, dp_horizon))
     if attribution is not None:
@@ -260,6 +267,8 @@ def parse_terms(terms_json: bytes) -> Terms:
     dp_epsilon, dp_budget = parse_dp(raw, release)
     epoch_seconds, dp_horizon = parse_continuous(raw, release)
     attribution, vendor, models = _parse_attribution(raw, parties)
+    hash_scope = raw.get("hash_scope", "agreement")
+    require(hash_scope in HASH_SCOPES, f"hash_scope must be one of {', '.join(HASH_SCOPES)}")
     return Terms(
         parties=(parties[0], parties[1]),
         populations=populations,
@@ -276,6 +285,7 @@ def parse_terms(terms_json: bytes) -> Terms:
         attribution_models=models,
         epoch_seconds=epoch_seconds,
         dp_horizon=dp_horizon,
+        hash_scope=hash_scope,
     )
 
 

@@ -1,10 +1,11 @@
 """``map --all FILE``: read and normalise our file once, and bring every active agreement up to date.
 
 Each agreement gets a full run of its own, exactly as ``map`` would make it:
-its own secret and hash context (tokens stay unlinkable across agreements), its
-own populations, key kinds, sealed columns and signed uploads. Only the reading
-is shared, and the upload of one agreement overlaps the blinding of the next
-(one uploader thread, as attribution's vendor path does).
+its own secret (tokens stay unlinkable across agreements), its own populations,
+key kinds, sealed columns and signed uploads. The reading is shared, and so is
+hashing keys to the curve for agreements whose terms hash by key kind
+(protocol/hashed_keys.py); the upload of one agreement overlaps the blinding of
+the next (one uploader thread, as attribution's vendor path does).
 
 One agreement's trouble is its own: a column its terms share that the file
 lacks, a partner key that changed, an upload refused, a run that fails at the
@@ -35,6 +36,7 @@ from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import verified_terms
 from cleanroom_client.protocol.continuous import prepare_own
 from cleanroom_client.protocol.encryption import EncryptionKeys
+from cleanroom_client.protocol.hashed_keys import hashing_once
 from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.protocol.prepare import PreparedUpload
 from cleanroom_client.protocol.reblind import Reblinded, reblinding_waiting, run_failure, upload_waiting, wait_for_each
@@ -213,7 +215,7 @@ def _blind_and_upload(
     log, signer = ReceiptLog.of(profile), UploadSigner.of(profile)
     chunk_points, max_removed = limits
     pending: list[tuple[Job, Future[str]]] = []
-    with ThreadPoolExecutor(max_workers=1) as uploader:
+    with ThreadPoolExecutor(max_workers=1) as uploader, hashing_once():
         for job in jobs:
             loaded = loaded_for[job.agreement.agreement_id]
             assert loaded is not None
