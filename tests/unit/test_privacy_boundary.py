@@ -79,6 +79,7 @@ COUNT_WORDS = {"total", "peer", "max", "min", "n", "num", "count"}
 
 SHARED_LIBRARY = {
     "cleanroom.errors",
+    "cleanroom.popfilter",
     "cleanroom.terms",
     "cleanroom.protocol",
     "cleanroom.unionfind",
