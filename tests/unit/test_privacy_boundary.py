@@ -80,6 +80,7 @@ COUNT_WORDS = {"total", "peer", "max", "min", "n", "num", "count"}
 SHARED_LIBRARY = {
     "cleanroom.errors",
     "cleanroom.popfilter",
+    "cleanroom.terms_greenfield",
     "cleanroom.terms",
     "cleanroom.protocol",
     "cleanroom.unionfind",
