@@ -84,7 +84,7 @@ def _their_populations(args: argparse.Namespace, filters: list[Population]) -> l
 
 
 def _propose(args: argparse.Namespace) -> int:
-    filters = parse_options(args.their_population)
+    filters = parse_options(args.their_population, "--their-population")
     with session(args) as (profile, remote):
         attribution = _attribution(args)
         terms = build_terms(

@@ -27,24 +27,24 @@ from cleanroom_client.inputs.populations import valid_population
 from cleanroom_client.inputs.readers import TableStream
 
 
-def parse_option(text: str) -> Population:
-    """``NAME=FILTER`` as given to ``--population``; FilterError naming the population and the position."""
+def parse_option(text: str, option: str = "--population") -> Population:
+    """``NAME=FILTER`` as given to ``option``; FilterError naming the population and the position."""
     name, sep, expression = text.partition("=")
     name = name.strip()
     if not sep or not valid_population(name):
         raise InputError(
-            f"--population {text[:60]!r}: give NAME=FILTER, NAME a lower-case word like 'emea_enterprise' "
-            "(e.g. --population emea_enterprise='Region = \"EMEA\" and Employees >= 1000')"
+            f"{option} {text[:60]!r}: give NAME=FILTER, NAME a lower-case word like 'emea_enterprise' "
+            f"(e.g. {option} emea_enterprise='Region = \"EMEA\" and Employees >= 1000')"
         )
     return Population.parse(name, expression)
 
 
-def parse_options(texts: Sequence[str] | None) -> list[Population]:
-    populations = [parse_option(t) for t in texts or ()]
+def parse_options(texts: Sequence[str] | None, option: str = "--population") -> list[Population]:
+    populations = [parse_option(t, option) for t in texts or ()]
     names = [p.name for p in populations]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise InputError(f"--population {repeated[0]!r} is given twice")
+        raise InputError(f"{option} {repeated[0]!r} is given twice")
     return populations
 
 
@@ -93,6 +93,8 @@ def with_populations(loaded: LoadResult, populations: Sequence[Population]) -> L
 def check_sizes(loaded: LoadResult, names: Sequence[str], minimum: int, agreement: str = "") -> None:
     """The minimum set size applies to each custom population as to the whole set: a population of a few
     accounts would tell its owner about those few. Empty is allowed (it tells nothing)."""
+    if not names:  # counting costs a pass over every account: only when a custom population is mapped
+        return
     counts = loaded.totals()["by_population"]
     assert isinstance(counts, dict)
     for name in names:
