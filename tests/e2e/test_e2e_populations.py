@@ -9,6 +9,7 @@ same condition that shares no code with cleanroom.popfilter.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,32 @@ def test_bad_filters_are_refused_before_anything_is_sent(world: Any) -> None:
     assert (
         small.returncode != 0 and "population 'tiny' holds" in small.stderr and "below the minimum set size of 50" in small.stderr
     )
+
+
+def test_map_all_evaluates_each_agreements_filters_and_fails_only_the_one_that_cannot_run(world: Any) -> None:
+    coord, _, files, pair = world
+    root = coord.data_dir.parent
+    parties = {"vendor": coord.add_party("vendor2", root / "vendor2"), "partner": coord.add_party("partner2", root / "partner2")}
+
+    def agree(*options: str) -> str:
+        proposed = client_json(parties["vendor"], "agreement", "propose", "--with", "partner2", *options)
+        client_json(parties["partner"], "agreement", "approve", proposed["agreement_id"])
+        return str(proposed["agreement_id"])
+
+    good = agree("--populations", ",".join(POPULATIONS), "--their-population", ICP, "--greenfield", "icp")
+    bad = agree("--populations", "customer", "--their-population", "icp=Employees >= 1000")
+    partner = client_background(parties["partner"], "map", "--all", files["partner"], "--wait", "180", "--json")
+    vendor = client_json(parties["vendor"], "map", good, files["vendor"], "--wait", "180")
+    outcomes = {o["agreement_id"]: o for o in json.loads(finish_allowing_failure(partner))["agreements"]}
+    assert outcomes[bad]["state"] == "failed" and "column 'Employees' is not in the file" in outcomes[bad]["reason"]
+    assert outcomes[good]["state"] == "complete"
+    vendor_masks, _ = pair.masks
+    lacking_icp = sum(1 for c in _members(files["partner"], pair.partner_plan, ICP_SQL) if not vendor_masks[c])
+    assert vendor["greenfield"] == [{"theirs": "icp", **_expect(lacking_icp)}]
+
+
+def finish_allowing_failure(proc: Any) -> str:
+    """``map --all`` exits 1 when any agreement failed: its JSON summary is the output either way."""
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode in (0, 1), stderr
+    return str(stdout)
