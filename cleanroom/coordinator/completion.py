@@ -158,7 +158,7 @@ class Completion:
             return
         counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
         masks = {a: account_masks(side_a), b: account_masks(side_b)}
-        for party in (a, b):  # a population of a few accounts fails the run here, whoever defined it
+        for party in (a, b):  # a population the terms define by a filter, of a few accounts, fails the run
             check_population_sizes(terms, party, population_sizes(masks[party], len(terms.populations[party])))
         result = _overlap_result(terms, counts, greenfield=_greenfield(terms, masks, counts))
         reveal = self._reveal_rows(terms, side_a, side_b, counts, result, by) if terms.reveals() else {}

@@ -1,7 +1,6 @@
 """Per-population counts the coordinator derives from the population masks it receives. Pure functions.
 
-Two uses: the minimum population size (a population of one account must not be mappable, whoever defined
-it), and greenfield sizing (a side's accounts in a population that matched none of the other side's).
+Two uses: the minimum population size of a population the terms define by a filter, and greenfield sizing (a side's accounts in a population that matched none of the other side's).
 """
 
 from __future__ import annotations
@@ -25,15 +24,16 @@ def unmatched_sizes(masks: np.ndarray, matched: np.ndarray, populations: int) ->
 
 
 def check_population_sizes(terms: Terms, party: str, sizes: list[int]) -> None:
-    """Refuse (the run fails, naming the party and the population) a population of ``party`` that holds a few
-    accounts: below the minimum count, every cell it makes would be suppressed, so it can only serve to probe
-    those few. A population the terms define by a filter (the other party's ICP) is held to the minimum set
-    size, as the party's whole set is. An empty population tells nothing and is allowed."""
+    """Refuse (the run fails, naming the party and the population) a population of ``party`` that the terms
+    define by a filter (the other party's ICP) and that holds fewer accounts than the minimum set size, as the
+    party's whole set must: a filter matching a handful of accounts would single them out. An empty one tells
+    nothing and is allowed. A party's own custom populations cannot be told from its stage populations here
+    (only names travel, and stage populations of a few accounts are ordinary): its client holds them to
+    the same minimum."""
     filtered = terms.raw.get("population_filters", {}).get(party, {})
     for name, size in zip(terms.populations[party], sizes, strict=True):
-        minimum, what = (terms.min_set_size, "minimum set size") if name in filtered else (terms.min_count, "minimum count")
-        if 0 < size < minimum:
+        if name in filtered and 0 < size < terms.min_set_size:
             raise FailedPrecondition(
-                f"{party}'s population {name!r} holds {size} account(s), below the agreement's {what} of {minimum}: "
-                "a population that small may not be mapped; widen it or leave it out of the terms"
+                f"{party}'s population {name!r} holds {size} account(s), below the agreement's minimum set size of "
+                f"{terms.min_set_size}: a population that small may not be mapped; widen its filter or leave it out"
             )

@@ -105,13 +105,15 @@ def test_terms_check_grants_and_filters() -> None:
 
 def test_population_size_guardrail() -> None:
     terms = _terms()
-    check_population_sizes(terms, "vendor", [0, 5])  # empty, and exactly the minimum count: fine
-    with pytest.raises(FailedPrecondition, match="vendor's population 'customer' holds 1 account"):
-        check_population_sizes(terms, "vendor", [1, 50])
-    # The partner's icp is defined by the vendor's filter: held to the minimum set size (20), not the count (5).
-    with pytest.raises(FailedPrecondition, match=r"population 'icp' holds 19 account.*minimum set size of 20"):
+    # The vendor's populations are its own (stage or custom: the coordinator cannot tell): not checked here.
+    check_population_sizes(terms, "vendor", [1, 2])
+    # The partner's icp is defined by the vendor's filter: held to the minimum set size (20).
+    with pytest.raises(FailedPrecondition, match=r"partner's population 'icp' holds 19 account.*minimum set size of 20"):
         check_population_sizes(terms, "partner", [50, 19])
-    check_population_sizes(terms, "partner", [50, 20])
+    with pytest.raises(FailedPrecondition, match="population 'icp' holds 1 account"):
+        check_population_sizes(terms, "partner", [1, 1])
+    check_population_sizes(terms, "partner", [1, 20])
+    check_population_sizes(terms, "partner", [1, 0])  # empty: tells nothing
 
 
 def test_greenfield_noise_is_one_draw_scaled_for_the_added_sensitivity() -> None:
