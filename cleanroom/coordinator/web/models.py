@@ -99,6 +99,13 @@ class Totals(BaseModel):
     overlap_suppressed: bool
 
 
+class GreenfieldCell(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    theirs: str = Field(description="the other side's population")
+    count: int | None = Field(description="its accounts the viewer does not have; null when suppressed")
+    suppressed: bool
+
+
 class OverlapRelease(BaseModel):
     """The signed release exactly as the coordinator stored it."""
 
@@ -115,6 +122,7 @@ class OverlapRelease(BaseModel):
     released_at: str
     signature: str
     dp: dict[str, Any] | None = None
+    greenfield: list[GreenfieldCell] | None = Field(default=None, description="present when the terms grant greenfield sizing")
 
 
 class Overlap(BaseModel):

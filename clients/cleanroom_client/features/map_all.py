@@ -32,6 +32,7 @@ from cleanroom.terms import Terms
 from cleanroom_client.features.map_workflow import Loader, released
 from cleanroom_client.features.reveal import RevealPlan, peer_public_key, save_account_map, shared_headers
 from cleanroom_client.inputs.accounts import LoadResult
+from cleanroom_client.inputs.custom_populations import for_agreement
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import verified_terms
 from cleanroom_client.protocol.continuous import prepare_own
@@ -158,7 +159,7 @@ def map_all(
     with reblinding_waiting(remote, [j.agreement for j in jobs], keys, "overlap") as early:
         reads = _read(jobs, load)
     loaded_for = {j.agreement.agreement_id: r.loaded for r in reads for j in jobs if j.agreement.agreement_id in r.agreements}
-    ready = [j for j in jobs if j.outcome.state != "failed" and _checked(j, profile, loaded_for[j.agreement.agreement_id])]
+    ready = [j for j in jobs if j.outcome.state != "failed" and _checked(j, profile, loaded_for)]
     uploaded = _blind_and_upload(remote, profile, keys, ready, loaded_for, early, (chunk_points, max_removed))
     log = ReceiptLog.of(profile)
     results = wait_for_each(remote, [(j.agreement, j.outcome.run_id) for j in uploaded], keys, log, wait)
@@ -185,10 +186,18 @@ def _read(jobs: Sequence[Job], load: Loader) -> list[Read]:
     return reads
 
 
-def _checked(job: Job, profile: Profile, loaded: LoadResult | None) -> bool:
-    """What sealing needs (the shared columns in our file, the partner's pinned key), checked before
-    anything is blinded; False, with the agreement failed and why, when the file cannot serve its terms."""
+def _checked(job: Job, profile: Profile, loaded_for: dict[str, LoadResult | None]) -> bool:
+    """What the terms need of our file (the columns of populations they define by a filter, custom populations
+    at least the minimum set size, the shared columns, the partner's pinned key), checked before anything is
+    blinded; False, with the agreement failed and why, when the file cannot serve its terms."""
+    agreement_id = job.agreement.agreement_id
+    loaded = loaded_for[agreement_id]
     assert loaded is not None  # a failed read failed its jobs
+    try:
+        loaded = loaded_for[agreement_id] = for_agreement(loaded, job.terms, profile.party, agreement_id)
+    except CleanroomError as exc:
+        job.outcome.fail(str(exc))
+        return False
     if not job.plan.seals:
         return True
     try:
