@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import duckdb
 
-from cleanroom.coordinator.store.registrations import MIGRATION_SQL as REGISTRATIONS_SQL
+from cleanroom.coordinator.store.schema_registrations import MIGRATION_SQL as REGISTRATIONS_SQL
 
 
 class Migration(NamedTuple):

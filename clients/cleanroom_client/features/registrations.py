@@ -156,7 +156,7 @@ def register(
         "label": account.label,
     }
     state.save()
-    return _result_view(result, account)
+    return {**_result_view(result, account), "request_id": request_id}
 
 
 def _proof(remote: Remote, request_id: str) -> bytes:
@@ -164,7 +164,9 @@ def _proof(remote: Remote, request_id: str) -> bytes:
 
 
 def _result_view(result: RegistrationResult, account: LocalAccount) -> dict[str, Any]:
-    view = {"state": "registered", "account": account.label, "domain": account.domain, **vars(result.registration)}
+    # "state" says what the command did (registered, or waiting); the registration's own state is "status".
+    view = {**vars(result.registration), "status": result.registration.state, "state": "registered", "account": account.label}
+    view["domain"] = account.domain
     view |= {"conflict": result.conflict, "other_registered_at": result.other_registered_at, "other_holder": result.other_holder}
     return view
 
