@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cleanroom import oprf
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store
@@ -72,6 +73,17 @@ def _complete_run(coord: Coordinator, agr: dict) -> str:
     return run_id
 
 
+def _program(coord: Coordinator) -> tuple[dict[bytes, bytes], dict[str, str]]:
+    """A deal-registration program (vendor; partner) with one request pending: its ids and elements as placeholders."""
+    k = oprf.new_secret()
+    program = coord.programs.create("vendor", "fuzz", oprf.public_key(k), ["partner"])
+    blinded = oprf.blind(b"domain:shared0.example", program["program_id"].encode()).element
+    request = coord.programs.request("partner", program["program_id"], blinded)
+    evaluated = oprf.evaluate(k, blinded)
+    blobs = {b"@k": oprf.public_key(k), b"@b": blinded, b"@z": evaluated, b"@d": oprf.prove(k, blinded, evaluated)}
+    return blobs, {"@g": program["program_id"], "@e": request["request_id"]}
+
+
 def build() -> World:
     scratch = Path(tempfile.mkdtemp(prefix="cleanroom-fuzz-world-"))
     data_dir = DataDir(scratch / "coord")
@@ -85,7 +97,9 @@ def build() -> World:
     open_upload = coord.begin_upload(
         "vendor", active["agreement_id"], active["terms_hash"], OWN, "", 64, 2, 64, "00" * 32, "", "overlap"
     )
+    program_blobs, program_strings = _program(coord)
     strings = {
+        **program_strings,
         "@a": active["agreement_id"],
         "@h": active["terms_hash"],
         "@p": proposed["agreement_id"],
@@ -93,6 +107,6 @@ def build() -> World:
         "@r": run_id,
         "@u": open_upload["upload_id"],
     }
-    world = World(coord, scratch, strings, {b"@t": terms})
+    world = World(coord, scratch, strings, {b"@t": terms, **program_blobs})
     atexit.register(world.close)
     return world
