@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cleanroom.errors import InputError
 from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.terminal.durations import parse_duration
 from cleanroom_client.commands._common import add_json, session
@@ -33,6 +34,8 @@ def _say(line: str) -> None:
 
 def _create(args: argparse.Namespace) -> int:
     partners = [p.strip() for p in args.partners.split(",") if p.strip()]
+    if parse_duration(args.expiry) < 1:
+        raise InputError(f"--expiry {args.expiry}: a registration must last at least 1 second (default 90d)")
     with session(args) as (profile, remote):
         program = reg.create_program(
             remote, profile, args.title, partners, expiry_seconds=int(parse_duration(args.expiry)),

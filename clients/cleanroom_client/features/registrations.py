@@ -128,6 +128,7 @@ def register(
     check its proof, unblind and register. ``{"state": "waiting", ...}`` when the vendor has not answered yet."""
     program = program_of(remote, program_id)
     state = PartnerState(profile)
+    state.pin(program_id, program.program_public)
     resumed = state.pending_for(program_id, account.domain)
     if resumed is None:
         blinded = oprf.blind(account.data, _context(program_id))

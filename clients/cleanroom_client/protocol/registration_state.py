@@ -16,7 +16,7 @@ from typing import Any
 
 from cleanroom import oprf
 from cleanroom.crypto.keyfiles import write_private
-from cleanroom.errors import InputError
+from cleanroom.errors import InputError, ProtocolError
 from cleanroom_client.profile import Profile
 
 
@@ -62,11 +62,25 @@ class PartnerState:
         data = json.loads(self.path.read_text()) if self.path.exists() else {}
         self.pending: dict[str, dict[str, Any]] = data.get("pending", {})
         self.registered: dict[str, dict[str, Any]] = data.get("registered", {})
+        # Each program's published element as first seen (hex): a coordinator that later shows another one
+        # (to evaluate our accounts with a key of its own, and test guesses against the tokens) is caught.
+        self.pins: dict[str, str] = data.get("pins", {})
 
     def save(self) -> None:
         aside = self.path.with_name(f".partner.{os.getpid()}.json")
-        write_private(aside, json.dumps({"pending": self.pending, "registered": self.registered}, indent=1).encode())
+        write_private(
+            aside, json.dumps({"pending": self.pending, "registered": self.registered, "pins": self.pins}, indent=1).encode()
+        )
         os.replace(aside, self.path)
+
+    def pin(self, program_id: str, published: bytes) -> None:
+        """Trust the program's element on first use, then hold the coordinator to it."""
+        known = self.pins.setdefault(program_id, published.hex())
+        if known != published.hex():
+            raise ProtocolError(
+                f"program {program_id}'s published element changed ({known[:16]}... first, now {published.hex()[:16]}...); "
+                "nothing was sent. Check the element with the vendor (`registrations program list --json`)."
+            )
 
     def pending_for(self, program_id: str, key: str) -> tuple[str, dict[str, Any]] | None:
         """A request of ours on this program and account still in flight (resumed rather than asked again)."""
