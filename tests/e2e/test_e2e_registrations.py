@@ -244,6 +244,11 @@ def test_the_coordinator_holds_no_account_key_and_audits_every_check(world: Worl
                 needles[encode(hash_to_group(f"domain:{domain}".encode(), context))] = f"H({domain})"
     leaks = sorted({what for needle, what in needles.items() if needle in received or needle in stored})
     assert len(received) > 1000 and leaks == []
+    # The scan can see what is there: the first program's token for Acme, computed here with the vendor's secret.
+    first = programs[0]
+    k = oprf.scalar_from_bytes((world.profiles["vendor"] / "registrations" / "programs" / f"{first}.secret").read_bytes())
+    token = oprf.direct(k, b"domain:acme.com", f"cleanroom/registrations/{first}".encode())
+    assert token in stored and token in received
 
     con = duckdb.connect(str(world.root / "coord" / "coordinator.duckdb"), read_only=True)
     try:

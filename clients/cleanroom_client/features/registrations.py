@@ -111,8 +111,10 @@ def _await_evaluation(remote: Remote, request_id: str, wait: float, progress: Pr
     deadline, told = time.monotonic() + wait, False
     while True:
         answer = remote.registrations.evaluation(request_id)
+        if answer.state == "used":  # an earlier run registered with it and stopped before noting so here
+            raise InputError(f"request {request_id} was used by a registration already; `registrations list` shows it")
         if answer.state != "pending":
-            return answer.evaluated or None
+            return answer.evaluated
         if time.monotonic() >= deadline:
             return None
         if progress and not told:
@@ -139,7 +141,12 @@ def register(
         state.save()
     else:
         request_id, entry = resumed
-    evaluated = _await_evaluation(remote, request_id, wait, progress)
+    try:
+        evaluated = _await_evaluation(remote, request_id, wait, progress)
+    except InputError:
+        del state.pending[request_id]
+        state.save()
+        raise
     if evaluated is None:
         return {"state": "waiting", "program_id": program_id, "request_id": request_id, "account": account.label}
     if not oprf.verify(program.program_public, bytes.fromhex(entry["blinded"]), evaluated, _proof(remote, request_id)):
