@@ -23,6 +23,7 @@ from typing import Any
 from cleanroom import oprf
 from cleanroom.coordinator.store import Store, now, time_text
 from cleanroom.coordinator.store.registrations import EvaluationRow, ProgramRow
+from cleanroom.crypto.evaluation_signing import REQUEST_ID, EvaluationStatement, statement_verifies
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 
 DEFAULT_EXPIRY_SECONDS = 90 * 86_400
@@ -54,7 +55,7 @@ def program_dict(row: ProgramRow) -> dict[str, Any]:
 
 
 def evaluation_dict(row: EvaluationRow) -> dict[str, Any]:
-    state = "used" if row.used_at else "evaluated" if row.evaluated_at else "pending"
+    state = "used" if row.used_at else "refused" if row.refused else "evaluated" if row.evaluated_at else "pending"
     return {
         "request_id": row.request_id,
         "program_id": row.program_id,
@@ -65,6 +66,10 @@ def evaluation_dict(row: EvaluationRow) -> dict[str, Any]:
         "proof": bytes(row.proof or b""),
         "requested_at": row.requested_at,
         "evaluated_at": row.evaluated_at or "",
+        "signing_public": bytes(row.signing_public),
+        "signature": bytes(row.signature),
+        "signed_at": row.signed_at,
+        "refused": row.refused or "",
     }
 
 
@@ -140,9 +145,24 @@ class Programs:
             if caller == r.vendor or caller in json.loads(r.partners_json)
         ]
 
-    def request(self, caller: str, program_id: str, blinded: bytes) -> dict[str, Any]:
+    def request(
+        self, caller: str, program_id: str, blinded: bytes, request_id: str, signing_public: bytes, signature: bytes,
+        signed_at: str,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Queue a partner's signed request. The signature is checked here too (an honest coordinator queues nothing
+        the vendor's client would refuse), but the vendor's client checks it again against the key it pinned."""
         program = self.partner_of(caller, program_id)
         _element(blinded, "blinded element")
+        if not REQUEST_ID.match(request_id):
+            raise InvalidArgument(f"request id {request_id[:80]!r} is not 'evr_' and 32 hex digits; nothing was queued")
+        statement = EvaluationStatement(program_id, caller, request_id, blinded, signed_at)
+        if len(signed_at) > 40 or not statement_verifies(signing_public, statement, signature):
+            raise InvalidArgument(
+                f"the request is not signed by the key it carries (program {program_id}, request {request_id}); "
+                "the vendor's client would refuse it, so nothing was queued"
+            )
+        if self._store.registrations.evaluation_now(request_id) is not None:
+            raise FailedPrecondition(f"request {request_id} exists already; nothing was queued")
         at = dt.datetime.now(dt.UTC)
         used = self._store.registrations.requests_since(program_id, caller, time_text(at - dt.timedelta(days=1)))
         if used >= program.max_checks_per_day:
@@ -150,7 +170,9 @@ class Programs:
                 f"program {program_id} allows {program.max_checks_per_day} checks per partner in 24 hours and you have "
                 "used them; try again later or ask the vendor to raise the limit"
             )
-        row = EvaluationRow(new_id("evr"), program_id, caller, blinded, None, None, time_text(at), None, None)
+        row = EvaluationRow(
+            request_id, program_id, caller, blinded, None, None, time_text(at), None, None, signing_public, signature, signed_at
+        )
         with self._store.transaction() as con:
             self._store.registrations.insert_evaluation(con, row)
             self._store.audit(
@@ -171,20 +193,24 @@ class Programs:
         return [evaluation_dict(r) for r in self._store.registrations.pending(program_id, size)]
 
     def post(
-        self, caller: str, program_id: str, answers: builtins.list[tuple[str, bytes, bytes]]
+        self, caller: str, program_id: str, answers: builtins.list[tuple[str, bytes, bytes, str]]
     ) -> builtins.list[dict[str, Any]]:
-        """Keep the vendor's evaluations, each checked first: a bad one refuses the whole post (nothing kept)."""
+        """Keep the vendor's evaluations (or refusals), each checked first: a bad one refuses the whole post."""
         program = self.owned(caller, program_id)
         if len(answers) > PAGE:
             raise InvalidArgument(f"at most {PAGE} evaluations per call, got {len(answers)}")
-        at, kept = now(), []
+        at, kept, refused = now(), [], {}
         with self._store.transaction() as con:
-            for request_id, evaluated, proof in answers:
+            for request_id, evaluated, proof, reason in answers:
                 row = self._store.registrations.evaluation(con, request_id)
                 if row is None or row.program_id != program_id:
                     raise NotFound(f"no evaluation request {request_id!r} on program {program_id}; nothing was kept")
-                if row.evaluated_at is not None or row.blinded is None:
+                if row.evaluated_at is not None or row.refused or row.blinded is None:
                     raise FailedPrecondition(f"request {request_id} was answered already; nothing was kept")
+                if reason:
+                    self._store.registrations.set_refused(con, request_id, reason[:500])
+                    refused[request_id] = reason[:500]
+                    continue
                 _element(evaluated, "evaluated element")
                 if not oprf.verify(bytes(program.program_public), bytes(row.blinded), evaluated, proof):
                     raise InvalidArgument(
@@ -194,7 +220,9 @@ class Programs:
                 self._store.registrations.set_evaluated(con, request_id, evaluated, proof, at)
                 kept.append(request_id)
             self._store.audit(con, caller, "registration.evaluated", None, {"program_id": program_id, "request_ids": kept})
-        return [self.get_any(r) for r in kept]
+            if refused:
+                self._store.audit(con, caller, "registration.refused", None, {"program_id": program_id, "refused": refused})
+        return [self.get_any(r) for r in [*kept, *refused]]
 
     def get_any(self, request_id: str) -> dict[str, Any]:
         row = self._store.registrations.evaluation_now(request_id)
@@ -206,6 +234,8 @@ class Programs:
         row = self._store.registrations.evaluation(con, request_id)
         if row is None or row.partner != caller or row.program_id != program_id:
             raise NotFound(f"no evaluation request {request_id!r} of yours on program {program_id}")
+        if row.refused:
+            raise FailedPrecondition(f"the vendor's client refused request {request_id}: {row.refused}")
         if row.evaluated_at is None:
             raise FailedPrecondition(f"request {request_id} is still waiting for the vendor's evaluation")
         if row.used_at is not None:

@@ -59,15 +59,23 @@ class ProgramList(_message.Message):
     def __init__(self, programs: _Optional[_Iterable[_Union[Program, _Mapping]]] = ...) -> None: ...
 
 class RequestEvaluationRequest(_message.Message):
-    __slots__ = ("program_id", "blinded")
+    __slots__ = ("program_id", "blinded", "request_id", "signing_public", "signature", "signed_at")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     BLINDED_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     blinded: bytes
-    def __init__(self, program_id: _Optional[str] = ..., blinded: _Optional[bytes] = ...) -> None: ...
+    request_id: str
+    signing_public: bytes
+    signature: bytes
+    signed_at: str
+    def __init__(self, program_id: _Optional[str] = ..., blinded: _Optional[bytes] = ..., request_id: _Optional[str] = ..., signing_public: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., signed_at: _Optional[str] = ...) -> None: ...
 
 class Evaluation(_message.Message):
-    __slots__ = ("request_id", "program_id", "partner", "state", "blinded", "evaluated", "proof", "requested_at", "evaluated_at")
+    __slots__ = ("request_id", "program_id", "partner", "state", "blinded", "evaluated", "proof", "requested_at", "evaluated_at", "signing_public", "signature", "signed_at", "refused")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     PARTNER_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +85,10 @@ class Evaluation(_message.Message):
     PROOF_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     program_id: str
     partner: str
@@ -86,7 +98,11 @@ class Evaluation(_message.Message):
     proof: bytes
     requested_at: str
     evaluated_at: str
-    def __init__(self, request_id: _Optional[str] = ..., program_id: _Optional[str] = ..., partner: _Optional[str] = ..., state: _Optional[str] = ..., blinded: _Optional[bytes] = ..., evaluated: _Optional[bytes] = ..., proof: _Optional[bytes] = ..., requested_at: _Optional[str] = ..., evaluated_at: _Optional[str] = ...) -> None: ...
+    signing_public: bytes
+    signature: bytes
+    signed_at: str
+    refused: str
+    def __init__(self, request_id: _Optional[str] = ..., program_id: _Optional[str] = ..., partner: _Optional[str] = ..., state: _Optional[str] = ..., blinded: _Optional[bytes] = ..., evaluated: _Optional[bytes] = ..., proof: _Optional[bytes] = ..., requested_at: _Optional[str] = ..., evaluated_at: _Optional[str] = ..., signing_public: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., signed_at: _Optional[str] = ..., refused: _Optional[str] = ...) -> None: ...
 
 class GetEvaluationRequest(_message.Message):
     __slots__ = ("request_id",)
@@ -109,14 +125,16 @@ class EvaluationList(_message.Message):
     def __init__(self, evaluations: _Optional[_Iterable[_Union[Evaluation, _Mapping]]] = ...) -> None: ...
 
 class PostedEvaluation(_message.Message):
-    __slots__ = ("request_id", "evaluated", "proof")
+    __slots__ = ("request_id", "evaluated", "proof", "refused")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_FIELD_NUMBER: _ClassVar[int]
     PROOF_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     evaluated: bytes
     proof: bytes
-    def __init__(self, request_id: _Optional[str] = ..., evaluated: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
+    refused: str
+    def __init__(self, request_id: _Optional[str] = ..., evaluated: _Optional[bytes] = ..., proof: _Optional[bytes] = ..., refused: _Optional[str] = ...) -> None: ...
 
 class PostEvaluationsRequest(_message.Message):
     __slots__ = ("program_id", "evaluations")

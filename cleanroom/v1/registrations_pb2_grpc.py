@@ -125,7 +125,7 @@ class RegistrationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PostEvaluations(self, request, context):
-        """Vendor: answers; each proof is checked against the program's element before it is kept.
+        """Vendor: answers (or refusals); each proof is checked against the program's element before it is kept.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

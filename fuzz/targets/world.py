@@ -16,11 +16,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from cleanroom import oprf
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.records import OWN, REBLINDED
+from cleanroom.crypto.evaluation_signing import sign_request
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
@@ -78,7 +81,10 @@ def _program(coord: Coordinator) -> tuple[dict[bytes, bytes], dict[str, str]]:
     k = oprf.new_secret()
     program = coord.programs.create("vendor", "fuzz", oprf.public_key(k), ["partner"])
     blinded = oprf.blind(b"domain:shared0.example", program["program_id"].encode()).element
-    request = coord.programs.request("partner", program["program_id"], blinded)
+    signed = sign_request(Ed25519PrivateKey.generate(), program["program_id"], "partner", blinded)
+    request = coord.programs.request(
+        "partner", program["program_id"], blinded, signed.request_id, signed.signing_public, signed.signature, signed.signed_at
+    )
     evaluated = oprf.evaluate(k, blinded)
     blobs = {b"@k": oprf.public_key(k), b"@b": blinded, b"@z": evaluated, b"@d": oprf.prove(k, blinded, evaluated)}
     return blobs, {"@g": program["program_id"], "@e": request["request_id"]}

@@ -198,7 +198,9 @@ def test_a_wrong_program_secret_is_refused(world: World) -> None:
         (pending,) = remote.registrations.pending(program)
         evaluated = oprf.evaluate(wrong, pending.blinded)
         with pytest.raises(InvalidArgument, match="does not match"):
-            remote.registrations.post(program, [(pending.request_id, evaluated, oprf.prove(wrong, pending.blinded, evaluated))])
+            remote.registrations.post(
+                program, [(pending.request_id, evaluated, oprf.prove(wrong, pending.blinded, evaluated), "")]
+            )
         assert [p.request_id for p in remote.registrations.pending(program)] == [pending.request_id]  # nothing kept
     secret.write_bytes(right)
     assert world.serve(program) == 1

@@ -45,7 +45,17 @@ class RegistrationService(_Base, registrations_pb2_grpc.RegistrationServiceServi
 
     @rpc
     def RequestEvaluation(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
-        return pb.Evaluation(**self.coordinator.programs.request(caller, request.program_id, request.blinded))
+        return pb.Evaluation(
+            **self.coordinator.programs.request(
+                caller,
+                request.program_id,
+                request.blinded,
+                request.request_id,
+                request.signing_public,
+                request.signature,
+                request.signed_at,
+            )
+        )
 
     @rpc
     def GetEvaluation(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
@@ -57,7 +67,7 @@ class RegistrationService(_Base, registrations_pb2_grpc.RegistrationServiceServi
 
     @rpc
     def PostEvaluations(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
-        answers = [(e.request_id, e.evaluated, e.proof) for e in request.evaluations]
+        answers = [(e.request_id, e.evaluated, e.proof, e.refused) for e in request.evaluations]
         return _evaluations(self.coordinator.programs.post(caller, request.program_id, answers))
 
     @rpc

@@ -37,6 +37,11 @@ class EvaluationRow:
     requested_at: str
     evaluated_at: str | None
     used_at: str | None
+    # The partner's signed request, relayed to the vendor's client, which checks it before evaluating.
+    signing_public: bytes
+    signature: bytes
+    signed_at: str
+    refused: str | None = None  # the vendor's client's reason for not evaluating it
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,8 @@ class RegistrationRepository:
     def pending(self, program_id: str, limit: int) -> list[EvaluationRow]:
         return self._db.records(
             EvaluationRow,
-            "FROM registration_evaluations WHERE program_id = ? AND evaluated_at IS NULL ORDER BY requested_at, request_id LIMIT ?",
+            "FROM registration_evaluations WHERE program_id = ? AND evaluated_at IS NULL AND refused IS NULL "
+            "ORDER BY requested_at, request_id LIMIT ?",
             [program_id, limit],
         )
 
@@ -103,6 +109,11 @@ class RegistrationRepository:
             "UPDATE registration_evaluations SET evaluated = ?, proof = ?, evaluated_at = ? WHERE request_id = ?",
             [evaluated, proof, at, request_id],
         )
+
+    @staticmethod
+    def set_refused(con: Tx, request_id: str, reason: str) -> None:
+        """The vendor's client would not evaluate it: the reason stays (the date is in the audit log), the element goes."""
+        con.execute("UPDATE registration_evaluations SET refused = ?, blinded = NULL WHERE request_id = ?", [reason, request_id])
 
     @staticmethod
     def set_used(con: Tx, request_id: str, at: str) -> None:

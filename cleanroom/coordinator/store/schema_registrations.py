@@ -25,7 +25,11 @@ CREATE TABLE IF NOT EXISTS registration_evaluations (
     proof BLOB,
     requested_at TEXT NOT NULL,
     evaluated_at TEXT,
-    used_at TEXT
+    used_at TEXT,
+    signing_public BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    signed_at TEXT NOT NULL,
+    refused TEXT
 );
 CREATE TABLE IF NOT EXISTS registrations (
     registration_id TEXT PRIMARY KEY,

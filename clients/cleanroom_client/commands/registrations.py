@@ -61,12 +61,37 @@ def _programs(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Exit 1 when a request was refused (a forged or replayed request, a key that changed, a partner over its
+    limit): someone should look."""
     with session(args) as (profile, remote):
         served = reg.serve(remote, profile, args.program, parse_duration(args.wait), None if args.json else _say)
     if args.json:
-        print_json({"program_id": args.program, "evaluated": dict(served), "total": sum(served.values())})
+        print_json(served.view())
     else:
-        out.print(f"evaluated {sum(served.values())} request(s) on {args.program}")
+        out.print(f"evaluated {sum(served.evaluated.values())} request(s) on {args.program}")
+        if served.refused:
+            err.print(f"refused {len(served.refused)} request(s): see above; nothing was evaluated for them", markup=False)
+    return 1 if served.refused else 0
+
+
+def _trust(args: argparse.Namespace) -> int:
+    with session(args) as (profile, remote):
+        pin = reg.trust(remote, profile, args.program, args.partner, args.fingerprint, args.replace)
+    if args.json:
+        print_json(pin)
+    else:
+        out.print(f"{args.partner}'s requests on {args.program} are evaluated only if signed by key {pin['fingerprint']}")
+    return 0
+
+
+def _key(args: argparse.Namespace) -> int:
+    with session(args) as (profile, _):
+        fingerprint = reg.partner_key(profile, args.program)
+    if args.json:
+        print_json({"program_id": args.program, "party": profile.party, "signing_fingerprint": fingerprint})
+    else:
+        out.print(f"your request-signing key on {args.program}: {fingerprint}")
+        out.print("read it to the vendor, who pins it with `registrations program trust PROGRAM PARTNER FINGERPRINT`")
     return 0
 
 
@@ -99,6 +124,7 @@ def _register(args: argparse.Namespace) -> int:
             f"request {result['request_id']} for {account.label} is queued for the vendor's evaluation; "
             "run the same command again later to complete it"
         )
+        out.print(f"signed with your key {result['signing_fingerprint']} (the vendor's client pins it)")
     elif result["conflict"]:
         other = " ".join(
             part for part in (
@@ -150,7 +176,9 @@ def _withdraw(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("registrations", help="private deal-registration conflict checks (program, register, list, withdraw)")
+    parser = sub.add_parser(
+        "registrations", help="private deal-registration conflict checks (program, register, key, list, withdraw)"
+    )
     rsub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     program = rsub.add_parser("program", help="vendor: create, list, serve and see the conflicts of your programs")
@@ -167,11 +195,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = psub.add_parser("list", help="the programs you run or are a partner of")
     add_json(p)
     p.set_defaults(handler=_programs)
-    p = psub.add_parser("serve", help="evaluate the partners' pending checks with the program's secret")
+    p = psub.add_parser(
+        "serve", help="evaluate the partners' pending checks with the program's secret (signed by their pinned keys only)"
+    )
     p.add_argument("program")
     p.add_argument("--wait", default="0", help="keep serving this long (e.g. 10m); default: what is pending now")
     add_json(p)
     p.set_defaults(handler=_serve)
+    p = psub.add_parser("trust", help="pin a partner's request-signing key by the fingerprint it read out to you")
+    p.add_argument("program")
+    p.add_argument("partner")
+    p.add_argument("fingerprint", help="as `registrations key PROGRAM` prints it on the partner's machine (quote it)")
+    p.add_argument("--replace", action="store_true", help="replace a key pinned before (the partner lost its key)")
+    add_json(p)
+    p.set_defaults(handler=_trust)
     p = psub.add_parser("conflicts", help="the conflicts on your program, labelled by the accounts of your CRM file")
     p.add_argument("program")
     p.add_argument("--file", help="your CRM export (CSV, Parquet, XLSX): conflicts on its accounts are named")
@@ -187,6 +224,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--name-column")
     add_json(p)
     p.set_defaults(handler=_register)
+    p = rsub.add_parser("key", help="partner: your request-signing key's fingerprint on a program (for the vendor)")
+    p.add_argument("program")
+    add_json(p)
+    p.set_defaults(handler=_key)
     p = rsub.add_parser("list", help="partner: your registrations")
     p.add_argument("program", nargs="?")
     add_json(p)

@@ -11,7 +11,6 @@ client refuses to evaluate with a secret that does not match the program.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,13 @@ from typing import Any
 
 from cleanroom import oprf
 from cleanroom.errors import InputError, ProtocolError
+from cleanroom_client.features.registration_serving import Served, serve_once
 from cleanroom_client.inputs.accounts import load_accounts
 from cleanroom_client.inputs.keys.domain import DomainRejected, canonical_domain
 from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.registration_keys import RegistrationKey
 from cleanroom_client.protocol.registration_state import PartnerState, program_secret, save_secret
+from cleanroom_client.protocol.registration_trust import VendorBook
 from cleanroom_client.remote import Remote
 from cleanroom_client.remote.registrations import Program, RegistrationResult
 
@@ -78,33 +80,52 @@ def create_program(remote: Remote, profile: Profile, title: str, partners: list[
     k = oprf.new_secret()
     program = remote.registrations.create_program(title, oprf.public_key(k), partners, **terms)
     save_secret(profile, program.program_id, k)
+    book = VendorBook(profile)  # the partners and limit as created here: what the coordinator shows later is not trusted
+    book.remember(program)
+    book.save()
     return program
 
 
-def serve(remote: Remote, profile: Profile, program_id: str, wait: float = 0.0, progress: Progress | None = None) -> Counter[str]:
-    """Evaluate every pending request of the program (and keep doing so for ``wait`` seconds); the number
-    evaluated per partner. The secret is checked against the published element before anything is evaluated."""
+def serve(remote: Remote, profile: Profile, program_id: str, wait: float = 0.0, progress: Progress | None = None) -> Served:
+    """Evaluate every pending request of the program that passes the vendor's own checks (and keep doing so for
+    ``wait`` seconds); what was evaluated, refused and pinned. The secret is checked before anything is evaluated."""
     program = program_of(remote, program_id)
     if program.vendor != profile.party:
         raise InputError(f"program {program_id} is {program.vendor}'s; only its vendor serves evaluations")
-    k = program_secret(profile, program_id, program.program_public)
-    served: Counter[str] = Counter()
+    total = Served(program_id)
     deadline = time.monotonic() + wait
     while True:
-        pending = remote.registrations.pending(program_id)
-        if pending:
-            answers = []
-            for request in pending:
-                evaluated = oprf.evaluate(k, request.blinded)
-                answers.append((request.request_id, evaluated, oprf.prove(k, request.blinded, evaluated)))
-                served[request.partner] += 1
-            remote.registrations.post(program_id, answers)
-            if progress:
-                progress(f"evaluated {len(answers)} request(s): " + ", ".join(f"{p} {n}" for p, n in sorted(served.items())))
-            continue
+        served = serve_once(remote, profile, program)
+        total.add(served)
+        if progress:
+            for partner, fingerprint in served.pinned.items():
+                progress(
+                    f"pinned {partner}'s request-signing key on first use: fingerprint {fingerprint} (compare it with {partner})"
+                )
+            for r in served.refused:
+                progress(f"REFUSED request {r['request_id']} from {r['partner']}: {r['reason']}")
+            if served.evaluated:
+                progress(f"evaluated {sum(served.evaluated.values())} request(s): "
+                         + ", ".join(f"{p} {n}" for p, n in sorted(served.evaluated.items())))  # fmt: skip
         if time.monotonic() >= deadline:
-            return served
+            return total
         time.sleep(POLL_SECONDS)
+
+
+def trust(remote: Remote, profile: Profile, program_id: str, partner: str, fingerprint: str, replace: bool) -> dict[str, Any]:
+    """Pin a partner's request-signing key by the fingerprint it read out to the vendor."""
+    program = program_of(remote, program_id)
+    if program.vendor != profile.party:
+        raise InputError(f"program {program_id} is {program.vendor}'s; only its vendor pins its partners' keys")
+    book = VendorBook(profile)
+    pin = book.trust(program, partner, fingerprint, replace)
+    book.save()
+    return {"program_id": program_id, "partner": partner, **pin}
+
+
+def partner_key(profile: Profile, program_id: str) -> str:
+    """This partner's request-signing key fingerprint on the program (the key is created if need be)."""
+    return RegistrationKey(profile, program_id).fingerprint()
 
 
 def _await_evaluation(remote: Remote, request_id: str, wait: float, progress: Progress | None) -> bytes | None:
@@ -113,6 +134,11 @@ def _await_evaluation(remote: Remote, request_id: str, wait: float, progress: Pr
         answer = remote.registrations.evaluation(request_id)
         if answer.state == "used":  # an earlier run registered with it and stopped before noting so here
             raise InputError(f"request {request_id} was used by a registration already; `registrations list` shows it")
+        if answer.state == "refused":
+            raise InputError(
+                f"the vendor's client refused request {request_id}: {answer.refused}. Nothing was registered; "
+                "run the command again to send a new request (once the reason is dealt with)"
+            )
         if answer.state != "pending":
             return answer.evaluated
         if time.monotonic() >= deadline:
@@ -134,7 +160,8 @@ def register(
     resumed = state.pending_for(program_id, account.domain)
     if resumed is None:
         blinded = oprf.blind(account.data, _context(program_id))
-        request = remote.registrations.request_evaluation(program_id, blinded.element)
+        signed = RegistrationKey(profile, program_id).sign(blinded.element)
+        request = remote.registrations.request_evaluation(program_id, blinded.element, signed)
         request_id, entry = request.request_id, {"program_id": program_id, "key": account.domain, "label": account.label}
         entry |= {"r": oprf.scalar_bytes(blinded.r).hex(), "blinded": blinded.element.hex()}
         state.pending[request_id] = entry
@@ -147,8 +174,12 @@ def register(
         del state.pending[request_id]
         state.save()
         raise
+    fingerprint = partner_key(profile, program_id)
     if evaluated is None:
-        return {"state": "waiting", "program_id": program_id, "request_id": request_id, "account": account.label}
+        return {
+            "state": "waiting", "program_id": program_id, "request_id": request_id, "account": account.label,
+            "signing_fingerprint": fingerprint,
+        }  # fmt: skip
     if not oprf.verify(program.program_public, bytes.fromhex(entry["blinded"]), evaluated, _proof(remote, request_id)):
         raise ProtocolError(
             f"the vendor's evaluation of request {request_id} does not prove it used program {program_id}'s published "
@@ -164,7 +195,7 @@ def register(
         "label": account.label,
     }
     state.save()
-    return {**_result_view(result, account), "request_id": request_id}
+    return {**_result_view(result, account), "request_id": request_id, "signing_fingerprint": fingerprint}
 
 
 def _proof(remote: Remote, request_id: str) -> bytes:

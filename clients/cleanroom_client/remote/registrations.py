@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cleanroom.crypto.evaluation_signing import SignedRequest
 from cleanroom.v1 import registrations_pb2 as pb
 from cleanroom_client.remote.channel import Channel
 
@@ -27,12 +28,16 @@ class Evaluation:
     request_id: str
     program_id: str
     partner: str
-    state: str  # pending, evaluated, used
+    state: str  # pending, evaluated, refused, used
     blinded: bytes
     evaluated: bytes
     proof: bytes
     requested_at: str
     evaluated_at: str
+    signing_public: bytes  # the partner's signed request, as the coordinator relays it
+    signature: bytes
+    signed_at: str
+    refused: str  # the vendor's client's reason, when it refused
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def _program(m: pb.Program) -> Program:
 def _evaluation(m: pb.Evaluation) -> Evaluation:
     return Evaluation(
         m.request_id, m.program_id, m.partner, m.state, bytes(m.blinded), bytes(m.evaluated), bytes(m.proof),
-        m.requested_at, m.evaluated_at,
+        m.requested_at, m.evaluated_at, bytes(m.signing_public), bytes(m.signature), m.signed_at, m.refused,
     )  # fmt: skip
 
 
@@ -107,8 +112,11 @@ class RegistrationRemote:
         found = self._wire.call(self._wire.registrations.ListPrograms, pb.ListProgramsRequest())
         return [_program(p) for p in found.programs]
 
-    def request_evaluation(self, program_id: str, blinded: bytes) -> Evaluation:
-        request = pb.RequestEvaluationRequest(program_id=program_id, blinded=blinded)
+    def request_evaluation(self, program_id: str, blinded: bytes, signed: SignedRequest) -> Evaluation:
+        request = pb.RequestEvaluationRequest(
+            program_id=program_id, blinded=blinded, request_id=signed.request_id, signing_public=signed.signing_public,
+            signature=signed.signature, signed_at=signed.signed_at,
+        )  # fmt: skip
         return _evaluation(self._wire.call(self._wire.registrations.RequestEvaluation, request))
 
     def evaluation(self, request_id: str) -> Evaluation:
@@ -119,8 +127,9 @@ class RegistrationRemote:
         request = pb.PendingEvaluationsRequest(program_id=program_id, limit=limit)
         return [_evaluation(e) for e in self._wire.call(self._wire.registrations.PendingEvaluations, request).evaluations]
 
-    def post(self, program_id: str, answers: list[tuple[str, bytes, bytes]]) -> list[Evaluation]:
-        posted = [pb.PostedEvaluation(request_id=r, evaluated=e, proof=p) for r, e, p in answers]
+    def post(self, program_id: str, answers: list[tuple[str, bytes, bytes, str]]) -> list[Evaluation]:
+        """Each answer: (request id, evaluated, proof, "") or, refused, (request id, b"", b"", the reason)."""
+        posted = [pb.PostedEvaluation(request_id=r, evaluated=e, proof=p, refused=why) for r, e, p, why in answers]
         request = pb.PostEvaluationsRequest(program_id=program_id, evaluations=posted)
         return [_evaluation(e) for e in self._wire.call(self._wire.registrations.PostEvaluations, request).evaluations]
 
