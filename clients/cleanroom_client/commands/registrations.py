@@ -215,6 +215,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json(p)
     p.set_defaults(handler=_conflicts)
 
+    _partner_parsers(rsub)
+
+
+def _partner_parsers(rsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = rsub.add_parser("register", help="partner: register a deal on an account of your file")
     p.add_argument("program")
     p.add_argument("file", help="your CRM export; the account must be in it")
