@@ -134,6 +134,15 @@ class Overlap(BaseModel):
     newer_run_unreleased: bool = Field(description="a later run completed but its result was not released to the viewer yet")
 
 
+class RegistrationConflicts(BaseModel):
+    program_id: str
+    vendor: str
+    title: str
+    as_of: str
+    conflicts: int = Field(description="accounts on which two or more partners hold active registrations")
+    registrations_in_conflict: int = Field(description="the active registrations on those accounts")
+
+
 class RankedPartner(BaseModel):
     rank: int
     partner: str
