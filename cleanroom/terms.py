@@ -22,6 +22,7 @@ from cleanroom.terms_privacy import (
     parse_dp,
     privacy_and_schedule,
 )
+from cleanroom.terms_value import check_value_grants
 
 SCHEMA = "cleanroom.terms/v1"
 DEFAULT_MIN_COUNT = 5
@@ -122,12 +123,14 @@ def build_terms(
     their_share: list[str] | None = None,
     epoch_seconds: int | None = None,
     dp_horizon: int | None = None,
+    pipeline_value: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Terms a proposer offers: by default both sides see every cell and the totals.
 
     ``reveal`` lists population pairs (proposer's, counterparty's) with
     account-level reveal, granted to ``reveal_to`` (both sides by default; the
-    counterparty's grant is the pair transposed). ``share`` names the
+    counterparty's grant is the pair transposed). ``pipeline_value`` (terms_value.value_grant_json) grants the
+    proposer the sums of its own deal amounts on its cells. ``share`` names the
     proposer's shared columns, ``their_share`` the counterparty's (which it
     may still change when it approves, making new terms both approve).
     """
@@ -154,6 +157,8 @@ def build_terms(
         _grant_reveal(
             terms["release"], proposer, counterparty, populations, list(their_populations or populations), reveal, reveal_to
         )
+    if pipeline_value is not None:
+        terms["release"][proposer]["pipeline_value"] = pipeline_value
     shares = {party: list(cols) for party, cols in ((proposer, share), (counterparty, their_share)) if cols}
     if shares:
         terms["share"] = shares
@@ -260,6 +265,8 @@ def parse_terms(terms_json: bytes) -> Terms:
     dp_epsilon, dp_budget = parse_dp(raw, release)
     epoch_seconds, dp_horizon = parse_continuous(raw, release)
     attribution, vendor, models = _parse_attribution(raw, parties)
+    granted = {v: _cells_granted(release, populations, parties, v) for v in parties}
+    check_value_grants(release, granted, dp_epsilon, epoch_seconds is not None)
     return Terms(
         parties=(parties[0], parties[1]),
         populations=populations,
@@ -277,6 +284,14 @@ def parse_terms(terms_json: bytes) -> Terms:
         epoch_seconds=epoch_seconds,
         dp_horizon=dp_horizon,
     )
+
+
+def _cells_granted(
+    release: dict[str, dict[str, Any]], populations: dict[str, tuple[str, ...]], parties: list[str], viewer: str
+) -> set[tuple[str, str]]:
+    grant = release.get(viewer, {}).get("overlap_cells", [])
+    mine, theirs = populations[viewer], populations[parties[1] if viewer == parties[0] else parties[0]]
+    return {(m, t) for m in mine for t in theirs} if grant == "all" else {(m, t) for m, t in grant}
 
 
 def _parse_parties(raw: dict[str, Any]) -> list[str]:
