@@ -12,8 +12,8 @@ from cleanroom.errors import InputError
 from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.terminal.durations import parse_duration
 from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms
-from cleanroom.terms_value import VALUE_KINDS, value_grant_json
 from cleanroom.terms_privacy import DEFAULT_DP_HORIZON, DEFAULT_EPOCH_SECONDS, MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
+from cleanroom.terms_value import VALUE_KINDS, value_grant_json
 from cleanroom_client.commands._common import add_json, session
 from cleanroom_client.features.agreement_view import agreement_dict, print_terms
 from cleanroom_client.protocol.agreements import approve, propose, verified_terms
@@ -89,7 +89,7 @@ def _dp_budget(args: argparse.Namespace) -> float | None:
     """With pipeline value under DP, the default budget pays for two releases: the counts and the sums."""
     if args.dp_budget is None and args.dp_epsilon is not None and args.pipeline_value and not args.no_dp_for_value:
         return 2 * args.dp_epsilon
-    return args.dp_budget  # type: ignore[no-any-return]
+    return args.dp_budget
 
 
 def _propose(args: argparse.Namespace) -> int:
