@@ -129,8 +129,7 @@ def build_terms(
 
     ``reveal`` lists population pairs (proposer's, counterparty's) with
     account-level reveal, granted to ``reveal_to`` (both sides by default; the
-    counterparty's grant is the pair transposed). ``pipeline_value`` (terms_value.value_grant_json) grants the
-    proposer the sums of its own deal amounts on its cells. ``share`` names the
+    counterparty's grant is the pair transposed); ``pipeline_value`` (terms_value) is the proposer's. ``share`` names the
     proposer's shared columns, ``their_share`` the counterparty's (which it
     may still change when it approves, making new terms both approve).
     """
@@ -141,7 +140,7 @@ def build_terms(
         "key_kinds": list(key_kinds or ["domain"]),
         "guardrails": {"min_count": min_count, "min_set_size": min_set_size},
         "release": {
-            proposer: {"overlap_cells": "all", "totals": True},
+            proposer: {"overlap_cells": "all", "totals": True, **({"pipeline_value": pipeline_value} if pipeline_value else {})},
             counterparty: {"overlap_cells": "all", "totals": True},
         },
         "retention_seconds": retention_seconds,
@@ -157,8 +156,6 @@ def build_terms(
         _grant_reveal(
             terms["release"], proposer, counterparty, populations, list(their_populations or populations), reveal, reveal_to
         )
-    if pipeline_value is not None:
-        terms["release"][proposer]["pipeline_value"] = pipeline_value
     shares = {party: list(cols) for party, cols in ((proposer, share), (counterparty, their_share)) if cols}
     if shares:
         terms["share"] = shares

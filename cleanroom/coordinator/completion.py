@@ -30,6 +30,7 @@ from cleanroom.coordinator.standing import EVENTS_PER_KEY, Changes, SideChange, 
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
+from cleanroom.coordinator.value_sums import grant_of, value_result
 from cleanroom.errors import CleanroomError, ProtocolError
 from cleanroom.psi import POINT_SIZE
 from cleanroom.terms import Terms
@@ -157,6 +158,9 @@ class Completion:
             return
         counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
         result = _overlap_result(terms, counts)
+        if any(grant_of(terms, p) for p in terms.parties):  # pipeline value: encrypted sums only, never an amount
+            own, masks = {p: by[(p, OWN)] for p in (a, b)}, {a: account_masks(side_a), b: account_masks(side_b)}
+            result["pipeline_value"] = value_result(self._store, terms, own, masks, counts, result)
         reveal = self._reveal_rows(terms, side_a, side_b, counts, result, by) if terms.reveals() else {}
         with self._store.transaction() as con:
             for viewer, rows in reveal.items():

@@ -47,7 +47,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 from importlinter import api as importlinter
 
-from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, enrolment_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, enrolment_pb2, results_pb2, runs_pb2, value_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -193,6 +193,7 @@ FILES = (
     attribution_pb2.DESCRIPTOR,
     audit_pb2.DESCRIPTOR,
     enrolment_pb2.DESCRIPTOR,
+    value_pb2.DESCRIPTOR,
 )
 
 
