@@ -6,10 +6,11 @@
 Generates (not timed) the vendor's deals with `synth_deals.write_attribution_set`, the vendor's accounts
 file (every company with a deal) and the partner's (a third of them, and as many of its own), then:
 
-micro (this process, CPU seconds; encryption on every core, its workers' CPU counted)
-    encryption of every account's amount to the vendor's key, the homomorphic sum of the matched accounts'
-    ciphertexts as the coordinator does it (read, check on the curve, add), and the decryption of that sum
-    (baby-step giant-step over [0, cap x matched]).
+micro (this process, one core, CPU seconds)
+    encryption of every account's amount to the vendor's key (the client spreads it over every core; here
+    it runs on one, so that its CPU is counted exactly: forkserver workers are not this process's children),
+    the homomorphic sum of the matched accounts' ciphertexts as the coordinator does it (read, check on the
+    curve, add), and the decryption of that sum (baby-step giant-step over [0, cap x matched]).
 
 end to end (every client a separate process; CPU of each process tree)
     overlap: both sides `map` an agreement without pipeline value, at once;
@@ -78,7 +79,7 @@ def _micro(data: dict, say) -> dict:
     keys, amounts, matched = generate(), data["amounts"], data["matched"]
     say(f"micro: encrypting {len(amounts):,} accounts' amounts ...")
     c0, t0 = _cpu(), time.perf_counter()
-    blob = encrypt_amounts(keys.public, amounts)
+    blob = encrypt_amounts(keys.public, amounts, workers=1)
     enc = (_cpu() - c0, time.perf_counter() - t0)
     c0 = _cpu()
     total = sum_ciphertexts(Ciphertext.from_bytes(blob[i * CIPHERTEXT_SIZE : (i + 1) * CIPHERTEXT_SIZE]) for i in matched)
