@@ -185,3 +185,23 @@ def test_malformed_ciphertexts_are_refused_and_nothing_is_stored(world: World):
             expected = "130-byte ciphertexts, got 133 bytes" if why == "wrong length" else "account 0: not a point on P-256"
             assert expected in str(caught.value), (why, str(caught.value))
             assert remote.begin_upload(request).received_chunks == ()
+
+
+def test_map_all_carries_amounts_too(world: World):
+    for listed in client_json(world.profiles["vendor"], "agreement", "list")["agreements"]:
+        if listed["state"] != "revoked":  # the earlier tests' agreements: map --all would run them again
+            client_json(world.profiles["vendor"], "agreement", "revoke", listed["agreement_id"], "--reason", "next test")
+    agreement_id = _agree(world, "--no-dp-for-value")
+    vendor = client_background(
+        world.profiles["vendor"], "map", "--all", str(world.vendor_file), "--default-population", "opportunity",
+        "--deals", str(world.deals_file), "--wait", "300", "--json",
+    )  # fmt: skip
+    partner = client_background(
+        world.profiles["partner"], "map", agreement_id, str(world.partner_file), "--default-population", "customer",
+        "--wait", "300", "--json",
+    )  # fmt: skip
+    finish(partner)
+    [outcome] = [o for o in json.loads(finish(vendor))["agreements"] if o["agreement_id"] == agreement_id]
+    count, total, _ = _expected(world)
+    [cell] = outcome["overlap"]["pipeline_value"]["cells"]
+    assert (cell["count"], cell["sum"]) == (count, total)
