@@ -33,10 +33,15 @@ def client_channel_options() -> list[tuple[str, int]]:
 
 
 def chunk_digest(
-    points: bytes, accounts: bytes = b"", populations: bytes = b"", records: bytes = b"", sealed: bytes = b""
+    points: bytes,
+    accounts: bytes = b"",
+    populations: bytes = b"",
+    records: bytes = b"",
+    sealed: bytes = b"",
+    value_ciphertexts: bytes = b"",
 ) -> str:
-    """Hex SHA-256 of a chunk's payload (labels, records and sealed fields included when it has them)."""
-    return hashlib.sha256(points + accounts + populations + records + sealed).hexdigest()
+    """Hex SHA-256 of a chunk's payload (labels, records, sealed fields and encrypted amounts included when it has them)."""
+    return hashlib.sha256(points + accounts + populations + records + sealed + value_ciphertexts).hexdigest()
 
 
 def upload_digest(chunk_digests: list[str]) -> str:

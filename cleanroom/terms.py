@@ -16,28 +16,26 @@ from typing import Any, cast
 
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.errors import InvalidArgument
-from cleanroom.terms_checks import int_field, require
+from cleanroom.terms_checks import grant_reveal, int_field, require
 from cleanroom.terms_greenfield import add_greenfield, greenfield_granted, parse_greenfield
 from cleanroom.terms_privacy import (
     parse_continuous,
     parse_dp,
     privacy_and_schedule,
 )
+from cleanroom.terms_value import check_value_grants
 
 SCHEMA = "cleanroom.terms/v1"
 DEFAULT_MIN_COUNT = 5
 DEFAULT_MIN_SET_SIZE = 50
 KEY_KINDS = ("domain", "name")
-# What a key's hash to the curve binds besides the key (cleanroom_client.protocol.prepare.hash_context):
-# "agreement" (the agreement and key kind: terms without the field, proposed before 2026-12) or "kind" (the
-# key kind only). Unlinkability across agreements comes from the per-agreement secrets either way; hashing
-# by kind lets a party with many agreements hash each key once (``map --all``) instead of once per agreement.
+# What a key's hash binds besides the key (client: prepare.hash_context): "agreement" and key kind (terms without
+# the field, before 2026-12) or the key "kind" only, so that ``map --all`` hashes each key once (README, protocol).
 HASH_SCOPES = ("agreement", "kind")
 MAX_POPULATIONS = 16  # population labels travel as a uint16 bit mask per point
 POPULATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_SHARED_COLUMNS = 32
 MAX_COLUMN_LENGTH = 128
-REVEAL_TO = ("both", "proposer", "counterparty")
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -135,6 +133,7 @@ def build_terms(
     dp_horizon: int | None = None,
     greenfield: list[str] | None = None,  # counterparty populations whose greenfield count the proposer sees
     their_filters: dict[str, str] | None = None,  # counterparty populations the proposer defines by a filter
+    pipeline_value: dict[str, Any] | None = None,  # the proposer's pipeline-value grant (terms_value)
 ) -> dict[str, Any]:
     """Terms a proposer offers: by default both sides see every cell and the totals. ``reveal``: population
     pairs (proposer's, counterparty's) with account-level reveal for ``reveal_to`` (both by default; the
@@ -147,7 +146,7 @@ def build_terms(
         "key_kinds": list(key_kinds or ["domain"]),
         "guardrails": {"min_count": min_count, "min_set_size": min_set_size},
         "release": {
-            proposer: {"overlap_cells": "all", "totals": True},
+            proposer: {"overlap_cells": "all", "totals": True, **({"pipeline_value": pipeline_value} if pipeline_value else {})},
             counterparty: {"overlap_cells": "all", "totals": True},
         },
         "retention_seconds": retention_seconds,
@@ -161,7 +160,7 @@ def build_terms(
             "models": list(attribution_models or MODELS),
         }
     if reveal:
-        _grant_reveal(
+        grant_reveal(
             terms["release"], proposer, counterparty, populations, list(their_populations or populations), reveal, reveal_to
         )
     add_greenfield(terms, proposer, counterparty, greenfield, their_filters)
@@ -170,31 +169,6 @@ def build_terms(
         terms["share"] = shares
     parse_terms(canonical_json(terms))  # fail early, on the proposer's machine
     return terms
-
-
-def _grant_reveal(
-    release: dict[str, dict[str, Any]],
-    proposer: str,
-    counterparty: str,
-    populations: list[str],
-    theirs_pops: list[str],
-    reveal: list[tuple[str, str]],
-    reveal_to: str,
-) -> None:
-    """Add account-level reveal of ``reveal``'s pairs to the release of ``reveal_to`` (transposed for the counterparty)."""
-    if reveal_to not in REVEAL_TO:
-        raise InvalidArgument(f"terms: reveal_to must be one of {', '.join(REVEAL_TO)}, not {reveal_to!r}")
-    pairs = [list(p) for p in dict.fromkeys(tuple(p) for p in reveal)]
-    for mine, theirs in pairs:
-        if mine not in populations or theirs not in theirs_pops:
-            raise InvalidArgument(
-                f"terms: reveal pair {mine}:{theirs} must name one of your populations ({', '.join(populations)}) "
-                f"and then one of {counterparty}'s ({', '.join(theirs_pops)})"
-            )
-    if reveal_to in ("both", "proposer"):
-        release[proposer]["reveal"] = pairs
-    if reveal_to in ("both", "counterparty"):
-        release[counterparty]["reveal"] = [[t, m] for m, t in pairs]
 
 
 def amend_share(terms_json: bytes, party: str, columns: list[str]) -> bytes:
@@ -274,6 +248,8 @@ def parse_terms(terms_json: bytes) -> Terms:
     attribution, vendor, models = _parse_attribution(raw, parties)
     hash_scope = raw.get("hash_scope", "agreement")
     require(hash_scope in HASH_SCOPES, f"hash_scope must be one of {', '.join(HASH_SCOPES)}")
+    granted = {v: _cells_granted(release, populations, parties, v) for v in parties}
+    check_value_grants(release, granted, dp_epsilon, epoch_seconds is not None)
     return Terms(
         parties=(parties[0], parties[1]),
         populations=populations,
@@ -292,6 +268,14 @@ def parse_terms(terms_json: bytes) -> Terms:
         dp_horizon=dp_horizon,
         hash_scope=hash_scope,
     )
+
+
+def _cells_granted(
+    release: dict[str, dict[str, Any]], populations: dict[str, tuple[str, ...]], parties: list[str], viewer: str
+) -> set[tuple[str, str]]:
+    grant = release.get(viewer, {}).get("overlap_cells", [])
+    mine, theirs = populations[viewer], populations[parties[1] if viewer == parties[0] else parties[0]]
+    return {(m, t) for m in mine for t in theirs} if grant == "all" else {(m, t) for m, t in grant}
 
 
 def _parse_parties(raw: dict[str, Any]) -> list[str]:

@@ -35,6 +35,7 @@ class UploadAnnouncement:
     removed_labels: bytes = b""
     changed_labels: bytes = b""
     changed_populations: bytes = b""
+    value_public: bytes = b""  # OWN uploads granted pipeline value: the viewer's EC-ElGamal key (value_sums.py)
 
     @property
     def changes(self) -> UploadChanges:

@@ -15,6 +15,7 @@ from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import check_sealed_chunk
 from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.records import OWN, NewChunk, RunRow, UploadRow
+from cleanroom.coordinator.value_sums import check_value_chunk
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound
 from cleanroom.protocol import chunk_digest
 from cleanroom.psi import POINT_SIZE, InvalidPoint, check_points
@@ -39,6 +40,7 @@ class Chunks:
         digest: str,
         records: bytes = b"",
         sealed: bytes = b"",
+        value_ciphertexts: bytes = b"",
     ) -> list[int]:
         """Store chunk ``seq``; returns the sequence numbers received so far."""
         upload = self._runs.own_upload(caller, upload_id)
@@ -48,18 +50,31 @@ class Chunks:
             if self._store.uploads.chunk_digest(upload_id, seq) != digest:
                 raise InvalidArgument(f"chunk {seq} of upload {upload_id} was already received with different content")
             return received  # a repeated chunk is a no-op
-        n = self._check_framing(upload, received, seq, points, accounts, populations, digest, records, sealed)
+        n = self._check_framing(
+            upload, received, seq, points, accounts, populations, digest, records + sealed + value_ciphertexts
+        )
         terms = self._agreements.terms_by_id(run.agreement_id)
         if records and not (upload.kind == OWN and run.purpose == "attribution"):
             raise InvalidArgument("only own uploads of attribution runs carry records")
         if sealed:
             check_sealed_chunk(terms, upload, run, seq, sealed, self._limits.max_sealed_chunk_bytes)
+        if value_ciphertexts:
+            check_value_chunk(terms, upload, run, seq, value_ciphertexts)
         if upload.kind == OWN:
             self._check_own(terms, upload, run, seq, n, accounts, populations, records)
         else:
             self._check_reblinded(upload, seq, n, accounts, populations)
         chunk = NewChunk(
-            upload_id, seq, n, points, accounts or None, populations or None, digest, records or None, sealed or None
+            upload_id,
+            seq,
+            n,
+            points,
+            accounts or None,
+            populations or None,
+            digest,
+            records or None,
+            sealed or None,
+            value_ciphertexts or None,
         )
         with self._store.transaction() as con:
             if not self._store.uploads.insert_chunk(con, chunk, now()):
@@ -75,8 +90,7 @@ class Chunks:
         accounts: bytes,
         populations: bytes,
         digest: str,
-        records: bytes,
-        sealed: bytes,
+        payload: bytes,
     ) -> int:
         """In order, intact, valid points, within limits; returns the number of points."""
         if upload.committed:
@@ -85,7 +99,8 @@ class Chunks:
             raise InvalidArgument(f"chunk {seq} is out of range: upload {upload.upload_id} has {upload.total_chunks} chunks")
         if seq != len(received):
             raise InvalidArgument(f"chunk {seq} is out of order: expected chunk {len(received)}")
-        if chunk_digest(points, accounts, populations, records, sealed) != digest:
+        # ``payload``: records, sealed fields and encrypted amounts, in the order the digest appends them.
+        if chunk_digest(points, accounts, populations, payload) != digest:
             raise InvalidArgument(f"chunk {seq} does not match its digest (corrupted in transit?)")
         try:
             check_points(points)

@@ -31,6 +31,7 @@ from cleanroom.coordinator.standing import EVENTS_PER_KEY, Changes, SideChange, 
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
+from cleanroom.coordinator.value_sums import grant_of, value_result
 from cleanroom.errors import CleanroomError, ProtocolError
 from cleanroom.psi import POINT_SIZE
 from cleanroom.terms import Terms
@@ -161,6 +162,9 @@ class Completion:
         for party in (a, b):  # a population the terms define by a filter, of a few accounts, fails the run
             check_population_sizes(terms, party, population_sizes(masks[party], len(terms.populations[party])))
         result = _overlap_result(terms, counts, greenfield=_greenfield(terms, masks, counts))
+        if any(grant_of(terms, p) for p in terms.parties):  # pipeline value: encrypted sums only, never an amount
+            own = {p: by[(p, OWN)] for p in (a, b)}
+            result["pipeline_value"] = value_result(self._store, terms, own, masks, counts, result)
         reveal = self._reveal_rows(terms, side_a, side_b, counts, result, by) if terms.reveals() else {}
         with self._store.transaction() as con:
             for viewer, rows in reveal.items():

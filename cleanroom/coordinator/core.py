@@ -31,6 +31,7 @@ from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.records import UploadChanges
 from cleanroom.coordinator.uploads import Uploads
+from cleanroom.coordinator.value_releases import ValueReleases
 from cleanroom.errors import InvalidArgument, NotFound
 
 __all__ = ["Coordinator"]
@@ -61,6 +62,7 @@ class Coordinator:
         self.uploads = Uploads(store, self.agreements, self.runs, self.completion, self.limits)
         self.chunks = Chunks(store, self.agreements, self.runs, self.limits)
         self.releases = Releases(store, self.agreements, self.runs)
+        self.value_releases = ValueReleases(store, self.agreements, self.runs, self.releases)
         self.attribution = AttributionJobs(store, self.agreements, self.runs)
         # Deal registration: its own service (grpc/registrations.py) calls these two directly.
         self.programs = Programs(store, parties)
@@ -110,6 +112,7 @@ class Coordinator:
         party_signature: bytes = b"",
         points_digest: str = "",
         changes: UploadChanges | None = None,
+        value_public: bytes = b"",
     ) -> dict[str, Any]:
         change = changes or UploadChanges("", "", b"", b"", b"")
         announced = UploadAnnouncement(
@@ -132,6 +135,7 @@ class Coordinator:
             removed_labels=change.removed,
             changed_labels=change.changed_labels,
             changed_populations=change.changed_populations,
+            value_public=value_public,
         )
         return self.uploads.begin(caller, announced)
 
@@ -167,6 +171,9 @@ class Coordinator:
 
     def reveal(self, caller: str, agreement_id: str, run_id: str = "") -> tuple[dict[str, Any], builtins.list[dict[str, Any]]]:
         return self.releases.reveal(caller, agreement_id, run_id)
+
+    def pipeline_value(self, caller: str, agreement_id: str, run_id: str = "") -> dict[str, Any]:
+        return self.value_releases.release(caller, agreement_id, run_id)
 
     def run_attribution(self, caller: str, run_ids: builtins.list[str], model: str = "", as_of: str = "") -> dict[str, Any]:
         return self.attribution.run(caller, run_ids, model, as_of)

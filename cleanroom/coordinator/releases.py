@@ -79,6 +79,10 @@ class Releases:
             raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet (waiting for {', '.join(waiting)})")
         return str(latest)
 
+    def budget(self, caller: str, agreement_id: str, terms: Terms, seq: int | None) -> tuple[float, float, float]:
+        """``_budget`` for the other kinds of release (pipeline value): one budget per viewer and agreement."""
+        return self._budget(caller, agreement_id, terms, seq)
+
     def _budget(self, caller: str, agreement_id: str, terms: Terms, seq: int | None) -> tuple[float, float, float]:
         """(epsilon spent so far, epsilon this release costs, budget); refuses when the budget cannot pay for it.
 

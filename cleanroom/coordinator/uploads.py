@@ -25,6 +25,7 @@ from cleanroom.coordinator.sealing import check_sealed_upload
 from cleanroom.coordinator.standing import Changes, Standing
 from cleanroom.coordinator.store import Store, now
 from cleanroom.coordinator.store.records import OWN, PURPOSES, REBLINDED, RunRow, UploadRow
+from cleanroom.coordinator.value_sums import check_value_public, check_value_upload
 from cleanroom.crypto.upload_signing import (
     points_digest,
 )
@@ -70,6 +71,7 @@ class Uploads:
         canaries = Canaries.parse(a.canary_scalar, a.canary_positions, a.total_points) if a.kind == OWN else None
         if a.kind == REBLINDED and (a.canary_scalar or a.canary_positions):
             raise InvalidArgument("only an upload of your own points carries canaries")
+        check_value_public(agreement.terms, caller, a.kind, a.purpose, a.value_public)
         check_signature(caller, agreement, a)
         with self._beginning:
             if a.kind == OWN:
@@ -225,6 +227,8 @@ class Uploads:
                 )
             if changes is not None:
                 self._store.standing.insert_changes(con, recorded.upload_id, a.changes)
+            if a.value_public:
+                self._store.uploads.set_value_public(con, recorded.upload_id, a.value_public)
         return recorded
 
     def _begin_reblinded(self, caller: str, agreement: Agreement, a: UploadAnnouncement) -> dict[str, Any]:
@@ -357,6 +361,7 @@ class Uploads:
                     f"upload {upload_id} announced {upload.total_accounts} accounts but labels {len(distinct)} distinct ones"
                 )
             check_sealed_upload(self._store, terms, upload, run)
+            check_value_upload(self._store, terms, upload, run)
             canaries = Canaries.of_upload(self._store, upload)
             problem = own_upload_problem(canaries, stored_points, len(distinct), len(terms.key_kinds) == 1)
             if problem is not None:

@@ -25,35 +25,35 @@ _sym_db = _symbol_database.Default()
 from cleanroom.v1 import audit_pb2 as cleanroom_dot_v1_dot_audit__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63leanroom/v1/runs.proto\x12\x0c\x63leanroom.v1\x1a\x18\x63leanroom/v1/audit.proto\"\xcf\x03\n\x12\x42\x65ginUploadRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x12\n\nterms_hash\x18\x02 \x01(\t\x12&\n\x04kind\x18\x03 \x01(\x0e\x32\x18.cleanroom.v1.UploadKind\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x14\n\x0ctotal_points\x18\x05 \x01(\x04\x12\x14\n\x0ctotal_chunks\x18\x06 \x01(\r\x12\x16\n\x0etotal_accounts\x18\x07 \x01(\x04\x12\x15\n\rupload_digest\x18\x08 \x01(\t\x12\x14\n\x0cof_upload_id\x18\t \x01(\t\x12\x0f\n\x07purpose\x18\n \x01(\t\x12\x15\n\rcanary_scalar\x18\x0b \x01(\x0c\x12\x18\n\x10\x63\x61nary_positions\x18\x0c \x01(\x0c\x12\x17\n\x0fparty_signature\x18\r \x01(\x0c\x12\x15\n\rpoints_digest\x18\x0e \x01(\t\x12\x13\n\x0b\x62\x61se_run_id\x18\x0f \x01(\t\x12\x12\n\nsecret_tag\x18\x10 \x01(\t\x12\x16\n\x0eremoved_labels\x18\x11 \x01(\x0c\x12\x16\n\x0e\x63hanged_labels\x18\x12 \x01(\x0c\x12\x1b\n\x13\x63hanged_populations\x18\x13 \x01(\x0c\"x\n\rUploadSession\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tupload_id\x18\x02 \x01(\t\x12\x17\n\x0freceived_chunks\x18\x03 \x03(\r\x12\x18\n\x10max_chunk_points\x18\x04 \x01(\r\x12\x11\n\tcommitted\x18\x05 \x01(\x08\"\x94\x01\n\nPointChunk\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\r\x12\x0e\n\x06points\x18\x03 \x01(\x0c\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x0c\x12\x13\n\x0bpopulations\x18\x05 \x01(\x0c\x12\x0e\n\x06\x64igest\x18\x06 \x01(\t\x12\x0f\n\x07records\x18\x07 \x01(\x0c\x12\x0e\n\x06sealed\x18\x08 \x01(\x0c\"<\n\x0eUploadProgress\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x17\n\x0freceived_chunks\x18\x02 \x03(\r\"(\n\x13\x43ommitUploadRequest\x12\x11\n\tupload_id\x18\x01 \x01(\t\"\xab\x02\n\rUploadReceipt\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61greement_id\x18\x03 \x01(\t\x12\x12\n\nterms_hash\x18\x04 \x01(\t\x12&\n\x04kind\x18\x05 \x01(\x0e\x32\x18.cleanroom.v1.UploadKind\x12\r\n\x05party\x18\x06 \x01(\t\x12\x14\n\x0ctotal_points\x18\x07 \x01(\x04\x12\x14\n\x0ctotal_chunks\x18\x08 \x01(\r\x12\x15\n\rupload_digest\x18\t \x01(\t\x12\x13\n\x0breceived_at\x18\n \x01(\t\x12\x11\n\tsignature\x18\x0b \x01(\x0c\x12+\n\naudit_head\x18\x0c \x01(\x0b\x32\x17.cleanroom.v1.AuditHead\"(\n\x16\x46\x65tchPeerPointsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"S\n\rPartyProgress\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08uploaded\x18\x02 \x01(\x08\x12\x0e\n\x06points\x18\x03 \x01(\x04\x12\x11\n\treblinded\x18\x04 \x01(\x08\"I\n\x10RunStatusRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"\xaa\x03\n\tRunStatus\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61greement_id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12,\n\x07parties\x18\x04 \x03(\x0b\x32\x1b.cleanroom.v1.PartyProgress\x12\x13\n\x0bwaiting_for\x18\x05 \x03(\t\x12\x16\n\x0ereblind_needed\x18\x06 \x01(\x08\x12\x16\n\x0epeer_upload_id\x18\x07 \x01(\t\x12\x13\n\x0bpeer_points\x18\x08 \x01(\x04\x12\x13\n\x0bpeer_chunks\x18\t \x01(\r\x12\x0f\n\x07purpose\x18\n \x01(\t\x12\x0f\n\x07\x66\x61ilure\x18\x0b \x01(\t\x12\x16\n\x0epeer_signature\x18\x0c \x01(\x0c\x12\x15\n\rpeer_canaries\x18\r \x01(\t\x12\x1a\n\x12peer_upload_digest\x18\x0e \x01(\t\x12\x17\n\x0fstanding_run_id\x18\x0f \x01(\t\x12\x13\n\x0bnext_run_at\x18\x10 \x01(\t\x12\x14\n\x0cpeer_changes\x18\x11 \x01(\t\x12\x1a\n\x12standing_upload_id\x18\x12 \x01(\t*Y\n\nUploadKind\x12\x1b\n\x17UPLOAD_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fUPLOAD_KIND_OWN\x10\x01\x12\x19\n\x15UPLOAD_KIND_REBLINDED\x10\x02\x32\x8c\x03\n\nRunService\x12L\n\x0b\x42\x65ginUpload\x12 .cleanroom.v1.BeginUploadRequest\x1a\x1b.cleanroom.v1.UploadSession\x12H\n\x0cUploadChunks\x12\x18.cleanroom.v1.PointChunk\x1a\x1c.cleanroom.v1.UploadProgress(\x01\x12N\n\x0c\x43ommitUpload\x12!.cleanroom.v1.CommitUploadRequest\x1a\x1b.cleanroom.v1.UploadReceipt\x12S\n\x0f\x46\x65tchPeerPoints\x12$.cleanroom.v1.FetchPeerPointsRequest\x1a\x18.cleanroom.v1.PointChunk0\x01\x12\x41\n\x06Status\x12\x1e.cleanroom.v1.RunStatusRequest\x1a\x17.cleanroom.v1.RunStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63leanroom/v1/runs.proto\x12\x0c\x63leanroom.v1\x1a\x18\x63leanroom/v1/audit.proto\"\xe6\x03\n\x12\x42\x65ginUploadRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x12\n\nterms_hash\x18\x02 \x01(\t\x12&\n\x04kind\x18\x03 \x01(\x0e\x32\x18.cleanroom.v1.UploadKind\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x14\n\x0ctotal_points\x18\x05 \x01(\x04\x12\x14\n\x0ctotal_chunks\x18\x06 \x01(\r\x12\x16\n\x0etotal_accounts\x18\x07 \x01(\x04\x12\x15\n\rupload_digest\x18\x08 \x01(\t\x12\x14\n\x0cof_upload_id\x18\t \x01(\t\x12\x0f\n\x07purpose\x18\n \x01(\t\x12\x15\n\rcanary_scalar\x18\x0b \x01(\x0c\x12\x18\n\x10\x63\x61nary_positions\x18\x0c \x01(\x0c\x12\x17\n\x0fparty_signature\x18\r \x01(\x0c\x12\x15\n\rpoints_digest\x18\x0e \x01(\t\x12\x13\n\x0b\x62\x61se_run_id\x18\x0f \x01(\t\x12\x12\n\nsecret_tag\x18\x10 \x01(\t\x12\x16\n\x0eremoved_labels\x18\x11 \x01(\x0c\x12\x16\n\x0e\x63hanged_labels\x18\x12 \x01(\x0c\x12\x1b\n\x13\x63hanged_populations\x18\x13 \x01(\x0c\x12\x15\n\x0cvalue_public\x18\x8c\x01 \x01(\x0c\"x\n\rUploadSession\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tupload_id\x18\x02 \x01(\t\x12\x17\n\x0freceived_chunks\x18\x03 \x03(\r\x12\x18\n\x10max_chunk_points\x18\x04 \x01(\r\x12\x11\n\tcommitted\x18\x05 \x01(\x08\"\xb0\x01\n\nPointChunk\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\r\x12\x0e\n\x06points\x18\x03 \x01(\x0c\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x0c\x12\x13\n\x0bpopulations\x18\x05 \x01(\x0c\x12\x0e\n\x06\x64igest\x18\x06 \x01(\t\x12\x0f\n\x07records\x18\x07 \x01(\x0c\x12\x0e\n\x06sealed\x18\x08 \x01(\x0c\x12\x1a\n\x11value_ciphertexts\x18\x8c\x01 \x01(\x0c\"<\n\x0eUploadProgress\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x17\n\x0freceived_chunks\x18\x02 \x03(\r\"(\n\x13\x43ommitUploadRequest\x12\x11\n\tupload_id\x18\x01 \x01(\t\"\xab\x02\n\rUploadReceipt\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61greement_id\x18\x03 \x01(\t\x12\x12\n\nterms_hash\x18\x04 \x01(\t\x12&\n\x04kind\x18\x05 \x01(\x0e\x32\x18.cleanroom.v1.UploadKind\x12\r\n\x05party\x18\x06 \x01(\t\x12\x14\n\x0ctotal_points\x18\x07 \x01(\x04\x12\x14\n\x0ctotal_chunks\x18\x08 \x01(\r\x12\x15\n\rupload_digest\x18\t \x01(\t\x12\x13\n\x0breceived_at\x18\n \x01(\t\x12\x11\n\tsignature\x18\x0b \x01(\x0c\x12+\n\naudit_head\x18\x0c \x01(\x0b\x32\x17.cleanroom.v1.AuditHead\"(\n\x16\x46\x65tchPeerPointsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"S\n\rPartyProgress\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08uploaded\x18\x02 \x01(\x08\x12\x0e\n\x06points\x18\x03 \x01(\x04\x12\x11\n\treblinded\x18\x04 \x01(\x08\"I\n\x10RunStatusRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"\xaa\x03\n\tRunStatus\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61greement_id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12,\n\x07parties\x18\x04 \x03(\x0b\x32\x1b.cleanroom.v1.PartyProgress\x12\x13\n\x0bwaiting_for\x18\x05 \x03(\t\x12\x16\n\x0ereblind_needed\x18\x06 \x01(\x08\x12\x16\n\x0epeer_upload_id\x18\x07 \x01(\t\x12\x13\n\x0bpeer_points\x18\x08 \x01(\x04\x12\x13\n\x0bpeer_chunks\x18\t \x01(\r\x12\x0f\n\x07purpose\x18\n \x01(\t\x12\x0f\n\x07\x66\x61ilure\x18\x0b \x01(\t\x12\x16\n\x0epeer_signature\x18\x0c \x01(\x0c\x12\x15\n\rpeer_canaries\x18\r \x01(\t\x12\x1a\n\x12peer_upload_digest\x18\x0e \x01(\t\x12\x17\n\x0fstanding_run_id\x18\x0f \x01(\t\x12\x13\n\x0bnext_run_at\x18\x10 \x01(\t\x12\x14\n\x0cpeer_changes\x18\x11 \x01(\t\x12\x1a\n\x12standing_upload_id\x18\x12 \x01(\t*Y\n\nUploadKind\x12\x1b\n\x17UPLOAD_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fUPLOAD_KIND_OWN\x10\x01\x12\x19\n\x15UPLOAD_KIND_REBLINDED\x10\x02\x32\x8c\x03\n\nRunService\x12L\n\x0b\x42\x65ginUpload\x12 .cleanroom.v1.BeginUploadRequest\x1a\x1b.cleanroom.v1.UploadSession\x12H\n\x0cUploadChunks\x12\x18.cleanroom.v1.PointChunk\x1a\x1c.cleanroom.v1.UploadProgress(\x01\x12N\n\x0c\x43ommitUpload\x12!.cleanroom.v1.CommitUploadRequest\x1a\x1b.cleanroom.v1.UploadReceipt\x12S\n\x0f\x46\x65tchPeerPoints\x12$.cleanroom.v1.FetchPeerPointsRequest\x1a\x18.cleanroom.v1.PointChunk0\x01\x12\x41\n\x06Status\x12\x1e.cleanroom.v1.RunStatusRequest\x1a\x17.cleanroom.v1.RunStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cleanroom.v1.runs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_UPLOADKIND']._serialized_start=1843
-  _globals['_UPLOADKIND']._serialized_end=1932
+  _globals['_UPLOADKIND']._serialized_start=1894
+  _globals['_UPLOADKIND']._serialized_end=1983
   _globals['_BEGINUPLOADREQUEST']._serialized_start=68
-  _globals['_BEGINUPLOADREQUEST']._serialized_end=531
-  _globals['_UPLOADSESSION']._serialized_start=533
-  _globals['_UPLOADSESSION']._serialized_end=653
-  _globals['_POINTCHUNK']._serialized_start=656
-  _globals['_POINTCHUNK']._serialized_end=804
-  _globals['_UPLOADPROGRESS']._serialized_start=806
-  _globals['_UPLOADPROGRESS']._serialized_end=866
-  _globals['_COMMITUPLOADREQUEST']._serialized_start=868
-  _globals['_COMMITUPLOADREQUEST']._serialized_end=908
-  _globals['_UPLOADRECEIPT']._serialized_start=911
-  _globals['_UPLOADRECEIPT']._serialized_end=1210
-  _globals['_FETCHPEERPOINTSREQUEST']._serialized_start=1212
-  _globals['_FETCHPEERPOINTSREQUEST']._serialized_end=1252
-  _globals['_PARTYPROGRESS']._serialized_start=1254
-  _globals['_PARTYPROGRESS']._serialized_end=1337
-  _globals['_RUNSTATUSREQUEST']._serialized_start=1339
-  _globals['_RUNSTATUSREQUEST']._serialized_end=1412
-  _globals['_RUNSTATUS']._serialized_start=1415
-  _globals['_RUNSTATUS']._serialized_end=1841
-  _globals['_RUNSERVICE']._serialized_start=1935
-  _globals['_RUNSERVICE']._serialized_end=2331
+  _globals['_BEGINUPLOADREQUEST']._serialized_end=554
+  _globals['_UPLOADSESSION']._serialized_start=556
+  _globals['_UPLOADSESSION']._serialized_end=676
+  _globals['_POINTCHUNK']._serialized_start=679
+  _globals['_POINTCHUNK']._serialized_end=855
+  _globals['_UPLOADPROGRESS']._serialized_start=857
+  _globals['_UPLOADPROGRESS']._serialized_end=917
+  _globals['_COMMITUPLOADREQUEST']._serialized_start=919
+  _globals['_COMMITUPLOADREQUEST']._serialized_end=959
+  _globals['_UPLOADRECEIPT']._serialized_start=962
+  _globals['_UPLOADRECEIPT']._serialized_end=1261
+  _globals['_FETCHPEERPOINTSREQUEST']._serialized_start=1263
+  _globals['_FETCHPEERPOINTSREQUEST']._serialized_end=1303
+  _globals['_PARTYPROGRESS']._serialized_start=1305
+  _globals['_PARTYPROGRESS']._serialized_end=1388
+  _globals['_RUNSTATUSREQUEST']._serialized_start=1390
+  _globals['_RUNSTATUSREQUEST']._serialized_end=1463
+  _globals['_RUNSTATUS']._serialized_start=1466
+  _globals['_RUNSTATUS']._serialized_end=1892
+  _globals['_RUNSERVICE']._serialized_start=1986
+  _globals['_RUNSERVICE']._serialized_end=2382
 # @@protoc_insertion_point(module_scope)

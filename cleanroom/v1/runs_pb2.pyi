@@ -18,7 +18,7 @@ UPLOAD_KIND_OWN: UploadKind
 UPLOAD_KIND_REBLINDED: UploadKind
 
 class BeginUploadRequest(_message.Message):
-    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id", "purpose", "canary_scalar", "canary_positions", "party_signature", "points_digest", "base_run_id", "secret_tag", "removed_labels", "changed_labels", "changed_populations")
+    __slots__ = ("agreement_id", "terms_hash", "kind", "run_id", "total_points", "total_chunks", "total_accounts", "upload_digest", "of_upload_id", "purpose", "canary_scalar", "canary_positions", "party_signature", "points_digest", "base_run_id", "secret_tag", "removed_labels", "changed_labels", "changed_populations", "value_public")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class BeginUploadRequest(_message.Message):
     REMOVED_LABELS_FIELD_NUMBER: _ClassVar[int]
     CHANGED_LABELS_FIELD_NUMBER: _ClassVar[int]
     CHANGED_POPULATIONS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_PUBLIC_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     terms_hash: str
     kind: UploadKind
@@ -57,7 +58,8 @@ class BeginUploadRequest(_message.Message):
     removed_labels: bytes
     changed_labels: bytes
     changed_populations: bytes
-    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ..., purpose: _Optional[str] = ..., canary_scalar: _Optional[bytes] = ..., canary_positions: _Optional[bytes] = ..., party_signature: _Optional[bytes] = ..., points_digest: _Optional[str] = ..., base_run_id: _Optional[str] = ..., secret_tag: _Optional[str] = ..., removed_labels: _Optional[bytes] = ..., changed_labels: _Optional[bytes] = ..., changed_populations: _Optional[bytes] = ...) -> None: ...
+    value_public: bytes
+    def __init__(self, agreement_id: _Optional[str] = ..., terms_hash: _Optional[str] = ..., kind: _Optional[_Union[UploadKind, str]] = ..., run_id: _Optional[str] = ..., total_points: _Optional[int] = ..., total_chunks: _Optional[int] = ..., total_accounts: _Optional[int] = ..., upload_digest: _Optional[str] = ..., of_upload_id: _Optional[str] = ..., purpose: _Optional[str] = ..., canary_scalar: _Optional[bytes] = ..., canary_positions: _Optional[bytes] = ..., party_signature: _Optional[bytes] = ..., points_digest: _Optional[str] = ..., base_run_id: _Optional[str] = ..., secret_tag: _Optional[str] = ..., removed_labels: _Optional[bytes] = ..., changed_labels: _Optional[bytes] = ..., changed_populations: _Optional[bytes] = ..., value_public: _Optional[bytes] = ...) -> None: ...
 
 class UploadSession(_message.Message):
     __slots__ = ("run_id", "upload_id", "received_chunks", "max_chunk_points", "committed")
@@ -74,7 +76,7 @@ class UploadSession(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., upload_id: _Optional[str] = ..., received_chunks: _Optional[_Iterable[int]] = ..., max_chunk_points: _Optional[int] = ..., committed: _Optional[bool] = ...) -> None: ...
 
 class PointChunk(_message.Message):
-    __slots__ = ("upload_id", "seq", "points", "accounts", "populations", "digest", "records", "sealed")
+    __slots__ = ("upload_id", "seq", "points", "accounts", "populations", "digest", "records", "sealed", "value_ciphertexts")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +85,7 @@ class PointChunk(_message.Message):
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     SEALED_FIELD_NUMBER: _ClassVar[int]
+    VALUE_CIPHERTEXTS_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     seq: int
     points: bytes
@@ -91,7 +94,8 @@ class PointChunk(_message.Message):
     digest: str
     records: bytes
     sealed: bytes
-    def __init__(self, upload_id: _Optional[str] = ..., seq: _Optional[int] = ..., points: _Optional[bytes] = ..., accounts: _Optional[bytes] = ..., populations: _Optional[bytes] = ..., digest: _Optional[str] = ..., records: _Optional[bytes] = ..., sealed: _Optional[bytes] = ...) -> None: ...
+    value_ciphertexts: bytes
+    def __init__(self, upload_id: _Optional[str] = ..., seq: _Optional[int] = ..., points: _Optional[bytes] = ..., accounts: _Optional[bytes] = ..., populations: _Optional[bytes] = ..., digest: _Optional[str] = ..., records: _Optional[bytes] = ..., sealed: _Optional[bytes] = ..., value_ciphertexts: _Optional[bytes] = ...) -> None: ...
 
 class UploadProgress(_message.Message):
     __slots__ = ("upload_id", "received_chunks")

@@ -73,7 +73,7 @@ def test_a_partner_that_reblinds_dishonestly_is_caught_and_nothing_is_released(c
         assert status.reblind_needed
         honest = reblind_points(remote, agreement, status, Keystore.of(profile).secret(agreement_id), profile)
         assert honest is not None
-        chunks = [(tamper(p), b"", b"", chunk_digest(tamper(p)), b"", b"") for p, *_ in honest.chunks]
+        chunks = [(tamper(p), b"", b"", chunk_digest(tamper(p)), b"", b"", b"") for p, *_ in honest.chunks]
         upload_reblinded(remote, agreement, status, chunks, ReceiptLog.of(profile), UploadSigner.of(profile))
 
     after = client_json(parties["vendor"], "sync", agreement_id)["agreements"]

@@ -61,7 +61,7 @@ def _send_own(coord: Coordinator, party: str, agreement: dict, prepared) -> str:
         prepared.canary_scalar,
         prepared.canary_positions,
     )
-    for seq, (pts, acc, pops, digest, _, _) in enumerate(chunks):
+    for seq, (pts, acc, pops, digest, *_) in enumerate(chunks):
         coord.put_chunk(party, session["upload_id"], seq, pts, acc, pops, digest)
     return session["upload_id"]
 

@@ -56,6 +56,7 @@ from cleanroom.v1 import (
     registrations_pb2,
     results_pb2,
     runs_pb2,
+    value_pb2,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,6 +208,7 @@ FILES = (
     enrolment_pb2.DESCRIPTOR,
     greenfield_pb2.DESCRIPTOR,
     registrations_pb2.DESCRIPTOR,
+    value_pb2.DESCRIPTOR,
 )
 
 

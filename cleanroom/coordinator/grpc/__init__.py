@@ -13,7 +13,14 @@ import grpc
 
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.grpc.registrations import RegistrationService
-from cleanroom.coordinator.grpc.service import AgreementService, AttributionService, AuditService, ResultService, RunService
+from cleanroom.coordinator.grpc.service import (
+    AgreementService,
+    AttributionService,
+    AuditService,
+    ResultService,
+    RunService,
+    ValueService,
+)
 from cleanroom.v1 import (
     agreements_pb2_grpc,
     attribution_pb2_grpc,
@@ -21,6 +28,7 @@ from cleanroom.v1 import (
     registrations_pb2_grpc,
     results_pb2_grpc,
     runs_pb2_grpc,
+    value_pb2_grpc,
 )
 
 # The services a coordinator serves (health reports each by name).
@@ -31,6 +39,7 @@ SERVICES = (
     "cleanroom.v1.AttributionService",
     "cleanroom.v1.AuditService",
     "cleanroom.v1.RegistrationService",
+    "cleanroom.v1.ValueService",
 )
 
 
@@ -44,6 +53,7 @@ def add_services(server: grpc.Server, coordinator: Coordinator) -> None:
         (attribution_pb2_grpc.add_AttributionServiceServicer_to_server, AttributionService),
         (audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditService),
         (registrations_pb2_grpc.add_RegistrationServiceServicer_to_server, RegistrationService),
+        (value_pb2_grpc.add_ValueServiceServicer_to_server, ValueService),
     ]
     for register, servicer in registrations:
         register(servicer(coordinator), server)

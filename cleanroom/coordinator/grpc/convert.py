@@ -7,7 +7,7 @@ from typing import Any
 
 from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.store.records import OWN, REBLINDED
-from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, greenfield_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, greenfield_pb2, results_pb2, runs_pb2, value_pb2
 
 _KINDS: dict[int, str] = {runs_pb2.UPLOAD_KIND_OWN: OWN, runs_pb2.UPLOAD_KIND_REBLINDED: REBLINDED}
 _KIND_ENUM = {OWN: runs_pb2.UPLOAD_KIND_OWN, REBLINDED: runs_pb2.UPLOAD_KIND_REBLINDED}
@@ -125,6 +125,14 @@ def reveal_parts(body: dict[str, Any], rows: list[dict[str, Any]]) -> Iterator[r
 def attribution_message(release: dict[str, Any]) -> attribution_pb2.AttributionRelease:
     return attribution_pb2.AttributionRelease(
         release_id=release["release_id"],
+        body_json=release["body_json"],
+        signature=bytes.fromhex(release["signature"]),
+        audit_head=head_message(release.get("audit_head")),
+    )
+
+
+def value_message(release: dict[str, Any]) -> value_pb2.PipelineValueRelease:
+    return value_pb2.PipelineValueRelease(
         body_json=release["body_json"],
         signature=bytes.fromhex(release["signature"]),
         audit_head=head_message(release.get("audit_head")),

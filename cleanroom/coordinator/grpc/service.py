@@ -19,7 +19,15 @@ from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.grpc import convert
 from cleanroom.coordinator.store.records import UploadChanges
 from cleanroom.errors import CleanroomError, PermissionDenied, RequestError
-from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, audit_pb2_grpc, results_pb2_grpc, runs_pb2, runs_pb2_grpc
+from cleanroom.v1 import (
+    agreements_pb2_grpc,
+    attribution_pb2_grpc,
+    audit_pb2_grpc,
+    results_pb2_grpc,
+    runs_pb2,
+    runs_pb2_grpc,
+    value_pb2_grpc,
+)
 from cleanroom.wire.status import grpc_code
 
 log = logging.getLogger("cleanroom.coordinator.grpc")
@@ -166,6 +174,7 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
                     request.changed_labels,
                     request.changed_populations,
                 ),
+                request.value_public,
             )
         )
 
@@ -185,6 +194,7 @@ class RunService(_Base, runs_pb2_grpc.RunServiceServicer):
                 chunk.digest,
                 chunk.records,
                 chunk.sealed,
+                chunk.value_ciphertexts,
             )
         return convert.progress_message(upload_id, received)
 
@@ -236,3 +246,9 @@ class AuditService(_Base, audit_pb2_grpc.AuditServiceServicer):
         positions = [int(p) for p in request.positions]
         head, hashes = self.coordinator.audit_heads(positions)
         return convert.entry_hashes_message(head, hashes, positions)
+
+
+class ValueService(_Base, value_pb2_grpc.ValueServiceServicer):
+    @rpc
+    def GetPipelineValue(self, caller: str, request: Any, context: grpc.ServicerContext) -> Any:
+        return convert.value_message(self.coordinator.pipeline_value(caller, request.agreement_id, request.run_id))

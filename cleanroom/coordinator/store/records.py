@@ -111,6 +111,7 @@ class NewChunk:
     digest: str
     records: bytes | None
     sealed: bytes | None
+    value_ciphertexts: bytes | None = None  # pipeline value: amounts encrypted to the viewer (migration 17)
 
 
 @dataclass(frozen=True)

@@ -334,6 +334,16 @@ CREATE TABLE IF NOT EXISTS party_certificates (
 );
 """,
     ),
+    # Pipeline value (cleanroom.coordinator.value_sums): each own upload's amounts, encrypted to the viewer's
+    # EC-ElGamal key, ride on its chunks (deleted with them), and the key on the upload.
+    Migration(
+        17,
+        "encrypted amounts on chunks, the viewer's value key on uploads",
+        """
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS value_ciphertexts BLOB;
+ALTER TABLE uploads ADD COLUMN IF NOT EXISTS value_public BLOB;
+""",
+    ),
     # Deal registration (cleanroom.coordinator.registrations): programs, queued OPRF evaluations, registrations.
     Migration(18, "deal-registration programs, evaluations and registrations", REGISTRATIONS_SQL),
 )

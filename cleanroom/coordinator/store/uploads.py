@@ -123,6 +123,24 @@ class UploadRepository:
     def labels(self, upload_id: str) -> list[ChunkLabels]:
         return self._db.records(ChunkLabels, "FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
 
+    def value_ciphertexts(self, upload_id: str) -> list[tuple[int, bytes]]:
+        """(seq, encrypted amounts) of the chunks that carry them (pipeline value), in order."""
+        with self._db.reading() as con:
+            found = con.execute(
+                "SELECT seq, value_ciphertexts FROM chunks WHERE upload_id = ? AND value_ciphertexts IS NOT NULL ORDER BY seq",
+                [upload_id],
+            ).fetchall()
+        return [(int(seq), bytes(data)) for seq, data in found]
+
+    @staticmethod
+    def set_value_public(con: Tx, upload_id: str, public: bytes) -> None:
+        con.execute("UPDATE uploads SET value_public = ? WHERE upload_id = ?", [public, upload_id])
+
+    def value_public(self, upload_id: str) -> bytes | None:
+        with self._db.reading() as con:
+            found = con.execute("SELECT value_public FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()
+        return bytes(found[0]) if found and found[0] is not None else None
+
     def sealed(self, upload_id: str) -> list[tuple[int, bytes]]:
         """(seq, sealed) of the chunks that carry sealed fields."""
         with self._db.reading() as con:

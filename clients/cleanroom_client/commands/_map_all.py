@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from cleanroom_client.commands._common import session
 from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.features.map_all import MapAllResult, Outcome, Read, map_all
 from cleanroom_client.inputs.accounts import LoadResult
+from cleanroom_client.inputs.deals import load_deals
 from cleanroom_client.inputs.readers import check_file
 
 # map.py's loader: (the parsed arguments, name keys, keep every column) -> the file read.
@@ -28,7 +30,12 @@ def map_all_command(args: argparse.Namespace, load: ArgsLoader) -> int:
     check_file(Path(args.file))  # named at once, even when no agreement is active to read it for
     with session(args) as (profile, remote):
         result = map_all(
-            remote, profile, lambda name_key, keep: _reported(load(args, name_key, keep), args.json), args.chunk_points, args.wait
+            remote,
+            profile,
+            lambda name_key, keep: _reported(load(args, name_key, keep), args.json),
+            args.chunk_points,
+            args.wait,
+            load_deals=functools.cache(lambda name_key: load_deals(Path(args.deals), name_key=name_key)) if args.deals else None,
         )
     if args.json:
         print_json(

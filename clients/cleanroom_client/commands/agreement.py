@@ -14,6 +14,7 @@ from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.terminal.durations import parse_duration
 from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms
 from cleanroom.terms_privacy import DEFAULT_DP_HORIZON, DEFAULT_EPOCH_SECONDS, MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
+from cleanroom.terms_value import VALUE_KINDS, value_grant_json
 from cleanroom_client.commands._common import add_json, session
 from cleanroom_client.features.agreement_view import agreement_dict, print_terms
 from cleanroom_client.inputs.custom_populations import parse_options
@@ -22,7 +23,7 @@ from cleanroom_client.protocol.encryption import EncryptionKeys
 from cleanroom_client.protocol.signing import SigningKeys
 
 
-def _reveal_pairs(value: str | None) -> list[tuple[str, str]] | None:
+def _reveal_pairs(value: str | None, flag: str = "--reveal") -> list[tuple[str, str]] | None:
     """ "customer:prospect,opportunity:customer" -> [("customer", "prospect"), ...] (proposer's population first)."""
     if not value:
         return None
@@ -30,7 +31,7 @@ def _reveal_pairs(value: str | None) -> list[tuple[str, str]] | None:
     for part in _split(value) or []:
         mine, sep, theirs = part.partition(":")
         if not sep or not mine.strip() or not theirs.strip():
-            raise InputError(f"--reveal takes YOUR_POPULATION:THEIR_POPULATION pairs such as customer:prospect, not {part!r}")
+            raise InputError(f"{flag} takes YOUR_POPULATION:THEIR_POPULATION pairs such as customer:prospect, not {part!r}")
         pairs.append((mine.strip(), theirs.strip()))
     return pairs
 
@@ -83,6 +84,25 @@ def _their_populations(args: argparse.Namespace, filters: list[Population]) -> l
     return theirs + [p.name for p in filters if p.name not in theirs]
 
 
+def _pipeline_value(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The pipeline-value grant the flags ask for (None: none); DP unless --no-dp-for-value."""
+    if not args.pipeline_value:
+        if args.value_cap is not None or args.no_dp_for_value:
+            raise InputError("--value-cap and --no-dp-for-value go with --pipeline-value YOUR_POPULATION:THEIR_POPULATION")
+        return None
+    if args.value_cap is None:
+        raise InputError("--pipeline-value needs --value-cap N: each account's amount is clamped to N whole currency units")
+    cells = _reveal_pairs(args.pipeline_value, "--pipeline-value") or []
+    return value_grant_json(cells, args.value_cap, args.value_kind, dp=not args.no_dp_for_value)
+
+
+def _dp_budget(args: argparse.Namespace) -> float | None:
+    """With pipeline value under DP, the default budget pays for two releases: the counts and the sums."""
+    if args.dp_budget is None and args.dp_epsilon is not None and args.pipeline_value and not args.no_dp_for_value:
+        return 2 * args.dp_epsilon
+    return args.dp_budget
+
+
 def _propose(args: argparse.Namespace) -> int:
     filters = parse_options(args.their_population, "--their-population")
     with session(args) as (profile, remote):
@@ -97,7 +117,7 @@ def _propose(args: argparse.Namespace) -> int:
             key_kinds=["domain", "name"] if args.name_key else ["domain"],
             retention_seconds=args.retention,
             dp_epsilon=args.dp_epsilon,
-            dp_budget=args.dp_budget,
+            dp_budget=_dp_budget(args),
             attribution=attribution,
             vendor=args.vendor,
             attribution_models=_split(args.allow_models),
@@ -109,6 +129,7 @@ def _propose(args: argparse.Namespace) -> int:
             dp_horizon=args.dp_horizon,
             greenfield=_split(args.greenfield),
             their_filters={p.name: p.text for p in filters} or None,
+            pipeline_value=_pipeline_value(args),
         )
         reveals = bool(args.reveal)
         agreement = propose(remote, profile, args.with_party, terms, reveals)
@@ -231,6 +252,23 @@ def _add_reveal_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_value_options(p: argparse.ArgumentParser) -> None:
+    v = p.add_argument_group("pipeline value (the sum of YOUR deal amounts over matched accounts, encrypted end to end)")
+    v.add_argument(
+        "--pipeline-value",
+        metavar="MINE:THEIRS[,...]",
+        help="cells (your population:theirs) on which you learn the count and the sum of your own deal amounts, e.g. opportunity:customer",
+    )
+    v.add_argument("--value-cap", type=int, metavar="N", help="each account's amount is clamped to N whole currency units")
+    v.add_argument("--value-kind", choices=VALUE_KINDS, default="open", help="open pipeline (default) or won revenue")
+    v.add_argument(
+        "--no-dp-for-value",
+        action="store_true",
+        help="release exact sums without --dp-epsilon: you could then learn which accounts matched by choosing amounts "
+        "(1, 2, 4, ...), so your partner must accept this explicitly",
+    )
+
+
 def _epoch_seconds(args: argparse.Namespace) -> int | None:
     """The epoch of a continuous agreement in whole seconds (None: one-off runs)."""
     if args.epoch is not None and not args.continuous:
@@ -289,6 +327,7 @@ def _register_propose(asub: argparse._SubParsersAction[argparse.ArgumentParser])
     _add_attribution_options(p)
     _add_reveal_options(p)
     _add_greenfield_options(p)
+    _add_value_options(p)
     add_json(p)
     p.set_defaults(handler=_propose)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from cleanroom.errors import InputError
 from cleanroom.protocol import MAX_CHUNK_POINTS
@@ -16,6 +17,7 @@ from cleanroom_client.commands._row_cache import row_cache
 from cleanroom_client.features.map_workflow import MapReady, ready_map, send_map
 from cleanroom_client.inputs.accounts import LoadResult, load_accounts
 from cleanroom_client.inputs.custom_populations import check_header, parse_options, with_populations
+from cleanroom_client.inputs.deals import load_deals
 
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +67,12 @@ def _map(args: argparse.Namespace) -> int:
         raise InputError("map needs an agreement id and a file: cleanroom-client map ID FILE (or map --all FILE)")
     with session(args) as (profile, remote):
         ready = ready_map(
-            remote, profile, args.id, lambda name_key, keep_fields: load(args, name_key, keep_fields), args.peer_fingerprint
+            remote,
+            profile,
+            args.id,
+            lambda name_key, keep_fields: load(args, name_key, keep_fields),
+            args.peer_fingerprint,
+            (lambda name_key: load_deals(Path(args.deals), name_key=name_key)) if args.deals else None,
         )
         if not args.json:
             _print_read(ready, profile.party)
@@ -76,6 +83,8 @@ def _map(args: argparse.Namespace) -> int:
     change = ready.prepared.change
     if change is not None:  # a continuous agreement: the change sent, or why everything was
         read["upload"] = change.describe()
+    if ready.value is not None:  # pipeline value: our amounts as encrypted (clamped accounts counted)
+        read["amounts"] = ready.value
     if result.view is None:
         if args.json:
             print_json(
@@ -100,6 +109,7 @@ def _map(args: argparse.Namespace) -> int:
         print_json({**view, "read": read})
     else:
         print_overlap(view)
+        print_value(view)
         print_alerts(view)
         if "revealed_accounts" in view:
             out.print(
@@ -123,6 +133,14 @@ def _print_read(ready: MapReady, party: str) -> None:
     )
     if prepared.change is not None:
         err.print(f"continuous agreement: {prepared.change.summary()}", markup=False)
+    if ready.value is not None:
+        v = ready.value
+        err.print(
+            f"pipeline value: {v['accounts_with_amount']:,} accounts with {v['kind']} deals ({v['deals_counted']:,} deals, "
+            f"{v['currency'] or 'no currency'}), encrypted to your own key; {v['clamped_to_cap']:,} accounts clamped to the cap "
+            f"of {v['cap']:,}; {v['deals_without_uploaded_account']:,} deals match no account sent",
+            markup=False,
+        )
     if plan.seals:
         err.print(
             f"sealed {', '.join(plan.share)} of {len(prepared.sealed):,} {'/'.join(plan.seal_populations)} accounts to {plan.peer}'s key "
@@ -130,6 +148,20 @@ def _print_read(ready: MapReady, party: str) -> None:
             + (f"; {ready.cut:,} values longer than 1000 characters were cut" if ready.cut else ""),
             markup=False,
         )
+
+
+def print_value(view: dict[str, Any]) -> None:
+    """The pipeline value released with the overlap: per cell, the count and the sum of our amounts."""
+    if "pipeline_value_error" in view:
+        err.print(f"pipeline value: {view['pipeline_value_error']}", markup=False)
+    value = view.get("pipeline_value")
+    if not value:
+        return
+    noise = f", with DP noise of scale {value['dp']['scale']:,.0f}" if value.get("dp") else ""
+    out.print(f"pipeline value ({value['kind']}, each account capped at {value['cap']:,}{noise}):")
+    for c in value["cells"]:
+        shown = "suppressed (below the minimum count)" if c["sum"] is None else f"{c['count']:,} accounts, sum {c['sum']:,}"
+        out.print(f"  {c['mine']} x {c['theirs']}: {shown}")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -158,6 +190,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-cache",
         action="store_true",
         help="normalise every row again (by default rows unchanged since the last map of FILE come from the profile's row cache)",
+    )
+    p.add_argument(
+        "--deals",
+        metavar="FILE",
+        help="your deals export (pipeline value): each account's open or won amount is encrypted to your own key beside it",
     )
     add_file_options(p)
     add_json(p)

@@ -29,7 +29,8 @@ from cleanroom.crypto.sealed import SealContext
 from cleanroom.errors import CleanroomError
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terms import Terms
-from cleanroom_client.features.map_workflow import Loader, released
+from cleanroom_client.features.map_workflow import DealsLoader, Loader, released
+from cleanroom_client.features.pipeline_value import add_values, my_grant
 from cleanroom_client.features.reveal import RevealPlan, peer_public_key, save_account_map, shared_headers
 from cleanroom_client.inputs.accounts import LoadResult
 from cleanroom_client.inputs.custom_populations import for_agreement
@@ -150,9 +151,11 @@ def map_all(
     chunk_points: int = MAX_CHUNK_POINTS,
     wait: float = 0.0,
     max_removed: float | None = None,
+    load_deals: DealsLoader | None = None,
 ) -> MapAllResult:
     """``max_removed``: refuse (per agreement) a continuous change that removes more than this share of what
-    stands (the agent's guard against a broken export); None allows any."""
+    stands (the agent's guard against a broken export); None allows any. ``load_deals``: our deals file,
+    for the agreements that grant us pipeline value."""
     jobs, others = classify(remote.list(), profile.party)
     keys = Keystore.of(profile)
     # The partners' points already waiting are re-blinded while the file is read (see reblinding_waiting).
@@ -160,7 +163,7 @@ def map_all(
         reads = _read(jobs, load)
     loaded_for = {j.agreement.agreement_id: r.loaded for r in reads for j in jobs if j.agreement.agreement_id in r.agreements}
     ready = [j for j in jobs if j.outcome.state != "failed" and _checked(j, profile, loaded_for)]
-    uploaded = _blind_and_upload(remote, profile, keys, ready, loaded_for, early, (chunk_points, max_removed))
+    uploaded = _blind_and_upload(remote, profile, keys, ready, loaded_for, early, (chunk_points, max_removed), load_deals)
     log = ReceiptLog.of(profile)
     results = wait_for_each(remote, [(j.agreement, j.outcome.run_id) for j in uploaded], keys, log, wait)
     for job, result in zip(uploaded, results, strict=True):
@@ -218,6 +221,7 @@ def _blind_and_upload(
     loaded_for: dict[str, LoadResult | None],
     early: dict[str, Reblinded],
     limits: tuple[int, float | None],
+    load_deals: DealsLoader | None = None,
 ) -> list[Job]:
     """Blind (and seal) each agreement's points on every core while the previous agreement uploads on a
     thread; the jobs whose upload joined a run (their outcome holds it)."""
@@ -230,6 +234,8 @@ def _blind_and_upload(
             assert loaded is not None
             try:
                 prepared = _prepared(remote, job, profile, keys, loaded, max_removed)
+                deals = load_deals(job.name_key) if load_deals is not None and my_grant(job.terms, profile.party) else None
+                add_values(profile, job.agreement, job.terms, prepared, loaded.accounts, deals)
             except CleanroomError as exc:
                 job.outcome.fail(str(exc))
                 continue

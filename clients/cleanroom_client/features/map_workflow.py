@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.crypto.sealed import SealContext
+from cleanroom.errors import CleanroomError
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terms import Terms
 from cleanroom_client.features import alerts
 from cleanroom_client.features.overlap_view import verified_overlap
+from cleanroom_client.features.pipeline_value import add_values, my_grant, read_value
 from cleanroom_client.features.reveal import (
     RevealError,
     RevealPlan,
@@ -26,6 +28,7 @@ from cleanroom_client.features.reveal import (
 )
 from cleanroom_client.inputs.accounts import LoadResult
 from cleanroom_client.inputs.custom_populations import for_agreement
+from cleanroom_client.inputs.deals import DealsResult
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import require_runnable, verified_terms
 from cleanroom_client.protocol.continuous import prepare_own
@@ -42,6 +45,8 @@ from cleanroom_client.remote import Agreement, Remote, RunStatus
 
 # Reads our file: (whether the terms match on names too, whether to keep every column).
 Loader = Callable[[bool, bool], LoadResult]
+# Reads our deals file (pipeline value): whether the terms match on names too.
+DealsLoader = Callable[[bool], DealsResult]
 
 
 @dataclass
@@ -56,6 +61,7 @@ class MapReady:
     cut: int  # shared values cut to the length limit before sealing
     early: dict[str, Reblinded]  # the partner's points re-blinded while we read
     keys: Keystore  # the one that handed out the secret (and its drafts)
+    value: dict[str, Any] | None = None  # pipeline value: what our amounts came to (clamped, unmatched deals)
 
 
 @dataclass
@@ -65,7 +71,14 @@ class MapResult:
     problem: str | None = None  # why the reveal could not be shown (the overlap still is)
 
 
-def ready_map(remote: Remote, profile: Profile, agreement_id: str, load: Loader, peer_fingerprint: str | None = None) -> MapReady:
+def ready_map(
+    remote: Remote,
+    profile: Profile,
+    agreement_id: str,
+    load: Loader,
+    peer_fingerprint: str | None = None,
+    load_deals: DealsLoader | None = None,
+) -> MapReady:
     agreement = remote.get(agreement_id)
     terms = verified_terms(agreement)
     require_runnable(agreement)
@@ -94,7 +107,9 @@ def ready_map(remote: Remote, profile: Profile, agreement_id: str, load: Loader,
         if plan.seals
         else 0
     )
-    return MapReady(agreement, terms, plan, loaded, prepared, cut, early, keys)
+    deals = load_deals("name" in terms.key_kinds) if load_deals is not None and my_grant(terms, profile.party) else None
+    value = add_values(profile, agreement, terms, prepared, loaded.accounts, deals)
+    return MapReady(agreement, terms, plan, loaded, prepared, cut, early, keys, value)
 
 
 def send_map(
@@ -135,6 +150,11 @@ def released(
                 alerts.note_revealed(profile, changes, agreement.agreement_id, status.run_id, revealed.rows)
         except RevealError as exc:
             result.problem = view["reveal_error"] = str(exc)
+    if my_grant(terms, profile.party):
+        try:
+            view["pipeline_value"] = read_value(remote, profile, agreement, log, status.run_id)
+        except CleanroomError as exc:
+            view["pipeline_value_error"] = str(exc)
     if watched:
         view["alerts"] = alerts.send(profile, log, changes)
     return result

@@ -9,6 +9,7 @@ and digests (see ``protocol.upload``).
 from __future__ import annotations
 
 import math
+import struct
 from array import array
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import pyarrow as pa
 
 from cleanroom.attribution.recordio import split_rows
 from cleanroom.crypto.sealed import pack_chunk
+from cleanroom.homomorphic import CIPHERTEXT_SIZE
 from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest
 from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
 from cleanroom.terminal.console import progress
@@ -63,8 +65,8 @@ class UploadChange:
         return f"sent changes to run {self.base_run_id}: {added:,} added, {removed:,} removed, {moved:,} moved{held}"
 
 
-# One chunk as it is sent: points, account labels, population masks, digest, records, sealed fields.
-ChunkParts = tuple[bytes, bytes, bytes, str, bytes, bytes]
+# One chunk as it is sent: points, account labels, population masks, digest, records, sealed fields, encrypted amounts.
+ChunkParts = tuple[bytes, bytes, bytes, str, bytes, bytes, bytes]
 
 
 class Blindable(Protocol):
@@ -102,6 +104,10 @@ class PreparedUpload:
     # fields in label order, and the upload's ephemeral X25519 key (protocol/sealing.py, cleanroom/crypto/sealed.py).
     sealed: list[tuple[int, bytes]] = field(default_factory=list)
     sealed_ephemeral: bytes = b""
+    # Pipeline value (protocol/value_upload.py): every account's amount encrypted to our own EC-ElGamal key,
+    # packed in label order, and that key; spread over the chunks as contiguous runs of labels.
+    value_ciphertexts: bytes = b""
+    value_public: bytes = b""
     # The canary pairs hidden among the points (protocol/canaries.py): told to the coordinator only.
     canary_scalar: bytes = b""
     canary_positions: bytes = b""
@@ -129,8 +135,18 @@ class PreparedUpload:
             pops = self.populations[start:stop].astype("<u2").tobytes()
             share = self.sealed[i * len(self.sealed) // len(starts) : (i + 1) * len(self.sealed) // len(starts)]
             seal = pack_chunk(self.sealed_ephemeral, share) if share else b""
-            out.append((pts, acc, pops, chunk_digest(pts, acc, pops, recs, seal), recs, seal))
+            values = self._values_of_chunk(i, len(starts))
+            out.append((pts, acc, pops, chunk_digest(pts, acc, pops, recs, seal, values), recs, seal, values))
         return out
+
+    def _values_of_chunk(self, i: int, n_chunks: int) -> bytes:
+        """Chunk i's share of the encrypted amounts: start label (u32 LE) and its labels' ciphertexts."""
+        if not self.value_ciphertexts:
+            return b""
+        lo, hi = i * self.total_accounts // n_chunks, (i + 1) * self.total_accounts // n_chunks
+        if hi == lo:
+            return b""
+        return struct.pack("<I", lo) + self.value_ciphertexts[lo * CIPHERTEXT_SIZE : hi * CIPHERTEXT_SIZE]
 
 
 def prepare(

@@ -73,7 +73,7 @@ def reblind_points(
             if stop is not None and stop.is_set():
                 return None
             pts = blind(secret, points, progress=advance)
-            chunks.append((pts, b"", b"", chunk_digest(pts), b"", b""))
+            chunks.append((pts, b"", b"", chunk_digest(pts), b"", b"", b""))
     return Reblinded(status, chunks, peer, peer_key)
 
 

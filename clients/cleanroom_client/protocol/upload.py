@@ -63,7 +63,7 @@ def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], 
 
         def stream() -> Iterator[Chunk]:
             for sent, seq in enumerate(todo, start=1):
-                pts, acc, pops, digest, recs, seal = chunks[seq]
+                pts, acc, pops, digest, recs, seal, values = chunks[seq]
                 yield Chunk(
                     upload_id=session.upload_id,
                     seq=seq,
@@ -73,6 +73,7 @@ def _send(remote: Remote, session: UploadSession, chunks: Sequence[ChunkParts], 
                     populations=pops,
                     records=recs,
                     sealed=seal,
+                    value_ciphertexts=values,
                 )
                 advance(len(pts) // POINT_SIZE)
                 _fault_sent(session.upload_id, sent, seq)
@@ -138,6 +139,7 @@ def upload_own(
         purpose=purpose,
         canary_scalar=prepared.canary_scalar,
         canary_positions=prepared.canary_positions,
+        value_public=prepared.value_public,
     )
     change = prepared.change
     if change is not None:

@@ -28,6 +28,7 @@ from cleanroom_client.remote.types import (
     UploadReceipt,
     UploadRequest,
     UploadSession,
+    ValueRelease,
 )
 
 __all__ = [
@@ -53,5 +54,6 @@ __all__ = [
     "UploadReceipt",
     "UploadRequest",
     "UploadSession",
+    "ValueRelease",
     "receipt_record",
 ]

@@ -16,6 +16,7 @@ from cleanroom.v1 import (
     registrations_pb2_grpc,
     results_pb2_grpc,
     runs_pb2_grpc,
+    value_pb2_grpc,
 )
 from cleanroom.wire.status import error_from_rpc
 from cleanroom_client.profile import Profile
@@ -61,6 +62,7 @@ class Channel:
         self.attribution: Any = _stub(attribution_pb2_grpc.AttributionServiceStub, self.channel)
         self.audit: Any = _stub(audit_pb2_grpc.AuditServiceStub, self.channel)
         self.registrations: Any = _stub(registrations_pb2_grpc.RegistrationServiceStub, self.channel)
+        self.value: Any = _stub(value_pb2_grpc.ValueServiceStub, self.channel)
 
     def close(self) -> None:
         self.channel.close()

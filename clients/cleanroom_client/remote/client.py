@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 from cleanroom.errors import CleanroomError
-from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2, value_pb2
 from cleanroom_client.profile import Profile
 from cleanroom_client.remote import convert
 from cleanroom_client.remote.channel import STREAM_TIMEOUT, Channel
@@ -25,6 +25,7 @@ from cleanroom_client.remote.types import (
     UploadReceipt,
     UploadRequest,
     UploadSession,
+    ValueRelease,
 )
 
 COMMIT_TIMEOUT = 600.0  # committing checks every chunk of a large upload
@@ -130,6 +131,10 @@ class Remote:
         if release is None:
             raise CleanroomError(f"the coordinator sent no release header for the reveal of {agreement_id}")
         return release, rows
+
+    def pipeline_value(self, agreement_id: str, run_id: str = "") -> ValueRelease:
+        request = value_pb2.GetPipelineValueRequest(agreement_id=agreement_id, run_id=run_id)
+        return convert.value_release(self._wire.call(self._wire.value.GetPipelineValue, request))
 
     # -- attribution
     def run_attribution(self, run_ids: builtins.list[str], model: str = "", as_of: str = "") -> AttributionRelease:

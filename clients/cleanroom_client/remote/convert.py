@@ -14,7 +14,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from cleanroom.auditlog.heads import AuditHead
-from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2, value_pb2
 from cleanroom_client.remote import types as records
 
 R = TypeVar("R")
@@ -144,3 +144,7 @@ def revealed_account(message: results_pb2.RevealedAccount) -> records.RevealedAc
 
 def attribution_release(message: attribution_pb2.AttributionRelease) -> records.AttributionRelease:
     return _record(records.AttributionRelease, message, audit_head=audit_head(message))
+
+
+def value_release(message: value_pb2.PipelineValueRelease) -> records.ValueRelease:
+    return _record(records.ValueRelease, message, audit_head=audit_head(message))

@@ -95,6 +95,7 @@ class UploadRequest:
     removed_labels: bytes = b""
     changed_labels: bytes = b""
     changed_populations: bytes = b""
+    value_public: bytes = b""  # own uploads granted pipeline value: our EC-ElGamal key (SEC1, 65 bytes)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class Chunk:
     populations: bytes = b""
     records: bytes = b""
     sealed: bytes = b""
+    value_ciphertexts: bytes = b""  # pipeline value: start label u32 | our amounts encrypted to our own key
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,15 @@ class AttributionRelease:
     """An attribution release: the exact JSON text the coordinator signed, and the signature."""
 
     release_id: str
+    body_json: str
+    signature: bytes
+    audit_head: AuditHead | None = None
+
+
+@dataclass(frozen=True)
+class ValueRelease:
+    """A pipeline-value release: the exact JSON text the coordinator signed (ciphertexts in hex), and the signature."""
+
     body_json: str
     signature: bytes
     audit_head: AuditHead | None = None
