@@ -20,7 +20,8 @@ import pyarrow as pa
 from cleanroom.attribution.recordio import split_rows
 from cleanroom.crypto.sealed import pack_chunk
 from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest
-from cleanroom.psi import POINT_SIZE, hash_and_blind
+from cleanroom.psi import POINT_SIZE
+from cleanroom.psi.engine import current as current_engine
 from cleanroom.terminal.console import progress
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.account_table import AccountTable
@@ -225,7 +226,9 @@ def _blind_sorted(
     with progress("blinding", total, show_progress) as advance:
         for kind, values in selected.keys_by_kind.items():
             if values:
-                blinded.append(hash_and_blind(values, hash_context(agreement_id, kind), secret, progress=advance))
+                blinded.append(
+                    current_engine().hash_and_blind(values, hash_context(agreement_id, kind), secret, progress=advance)
+                )
                 owner.extend(selected.owners[kind])
     selected.keys_by_kind.clear()  # the intermediates go as soon as they are used (peak memory)
     selected.owners.clear()
