@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from cleanroom.attribution import AttributionConfig
+from cleanroom.demo.attribution import check_attribution
 from cleanroom.demo.localrun import CLIENT, LocalCoordinator, client, client_background, client_json, finish
 from cleanroom.demo.raycluster import RayCluster, free_port
 from cleanroom.demo.run import POPULATIONS, check_view
@@ -148,3 +150,25 @@ def test_a_ray_address_that_does_not_answer_stops_before_anything_is_read_or_sen
     assert status["state"] == "collecting" and "vendor's upload" in status["waiting_for"]  # nothing reached the coordinator
     receipts = client_json(parties["vendor"], "receipts")["receipts"]
     assert not [e for e in receipts if e["type"] == "upload" and e["receipt"]["agreement_id"] == agreement_id]
+
+
+def test_attribution_run_and_sync_on_ray_credit_every_deal_as_the_ground_truth_says(cluster: RayCluster, world, tmp_path):
+    """The vendor's `attribution run` and the partner's `sync` (re-blinding the vendor's deals) both on Ray."""
+    coord, parties = world
+    summary = client_json(
+        parties["vendor"], "synth", "--out", str(tmp_path / "deals"), "--attribution", "--deals", "400", "--partners", "1"
+    )
+    truth = json.loads(Path(summary["paths"]["ground_truth"]).read_text())
+    (partner,) = truth["partners"]
+    profile = coord.add_party(partner, tmp_path / partner)
+    propose = ["agreement", "propose", "--with", partner, "--populations", "customer", "--attribution", "--min-set-size", "10"]
+    agreement_id = client_json(parties["vendor"], *propose)["agreement_id"]
+    client_json(profile, "agreement", "approve", agreement_id)
+    client_json(profile, "attribution", "touches", agreement_id, summary["paths"][partner])
+    engine = ["--engine", "ray", "--ray-address", cluster.address]
+    sync = client_background(profile, "sync", agreement_id, "--wait", "300", *engine)
+    run = ["attribution", "run", "--agreements", agreement_id, "--deals", summary["paths"]["deals"], "--as-of", truth["as_of"]]
+    view = client_json(parties["vendor"], *run, "--wait", "300", *engine)
+    finish(sync)
+    assert check_attribution(view, truth, AttributionConfig()) == []
+    assert view["deals"], "no deal was credited: the check above would be empty"
