@@ -29,6 +29,11 @@ class ProtocolError(CleanroomError):
     """A peer or the coordinator sent something the protocol does not allow."""
 
 
+class EngineUnavailable(CleanroomError):
+    """The compute engine a command asked for cannot be used (Ray not installed, its cluster not answering,
+    a task that kept failing): the command stops before anything is read or sent, or sends nothing more."""
+
+
 # Refusals. Each class carries the one gRPC status (by name) and the one HTTP
 # status it is answered with: this is the only status table. The message is shown
 # to the caller. The gRPC adapter (cleanroom.wire.status) and the REST layer read

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cleanroom.terminal.console import err
+from cleanroom_client.commands._engine import open_engine
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.protocol.receipts import ReceiptLog
@@ -16,9 +17,11 @@ from cleanroom_client.remote import Remote
 
 @contextmanager
 def session(args: argparse.Namespace) -> Iterator[tuple[Profile, Remote]]:
-    profile = Profile.load(args.profile)
-    with Remote(profile) as remote:
-        yield profile, remote
+    """The profile and a channel to the coordinator, under the engine the command chose (``--engine``)."""
+    with open_engine(args):
+        profile = Profile.load(args.profile)
+        with Remote(profile) as remote:
+            yield profile, remote
 
 
 def keystore(profile: Profile) -> Keystore:

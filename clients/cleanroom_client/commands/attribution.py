@@ -20,6 +20,7 @@ from cleanroom.errors import InputError
 from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.terminal.views import print_partner_credit
 from cleanroom_client.commands._common import add_json, session
+from cleanroom_client.commands._engine import add_engine_options
 from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.features import attribution
 from cleanroom_client.features.attribution_view import check_as_of, load_plan, period, vendor_view
@@ -220,6 +221,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for column in ("key", "name", "id", "amount", "stage", "created", "close", "type"):
         p.add_argument(f"--{column}-column")
     p.add_argument("--stage-map", metavar="FILE", help="JSON mapping extra stage values to won/lost/open")
+    add_engine_options(p)
     add_json(p)
     p.set_defaults(handler=_run)
 

@@ -11,6 +11,7 @@ from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terminal.console import err, out, print_json
 from cleanroom.terminal.views import print_overlap
 from cleanroom_client.commands._common import add_json, print_alerts, session
+from cleanroom_client.commands._engine import add_engine_options
 from cleanroom_client.commands._map_all import map_all_command
 from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.commands._row_cache import row_cache
@@ -197,6 +198,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="your deals export (pipeline value): each account's open or won amount is encrypted to your own key beside it",
     )
     add_file_options(p)
+    add_engine_options(p)
     add_json(p)
     p.set_defaults(handler=_map)
 

@@ -7,6 +7,7 @@ import argparse
 
 from cleanroom.terminal.console import err, out, print_json
 from cleanroom_client.commands._common import add_json, print_alerts, session
+from cleanroom_client.commands._engine import add_engine_options
 from cleanroom_client.features.registration_serving import Served, serve_all
 from cleanroom_client.features.release_intake import sync_alerts
 from cleanroom_client.protocol.reblind import sync_agreements
@@ -50,5 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="keep re-blinding what the partner uploads until the run completes or SECONDS pass",
     )
+    add_engine_options(p)
     add_json(p)
     p.set_defaults(handler=_sync)

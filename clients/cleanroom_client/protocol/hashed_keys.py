@@ -5,7 +5,7 @@ only the blinding differs (each agreement has its own secret, which is what keep
 across agreements). Hashing costs about a fifth of a multiplication, so a vendor with ten partners spent
 a sixth of its CPU hashing the same keys ten times. Inside ``hashing_once()``, ``prepare`` takes its
 points from one cache, keyed by value: an agreement's keys are any subset of the file's, and a value no
-agreement hashed yet is hashed (on every core) and kept.
+agreement hashed yet is hashed (on the command's engine) and kept.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cleanroom.psi import POINT_SIZE, hash_many
+from cleanroom.psi import POINT_SIZE
+from cleanroom.psi.engine import current as current_engine
 
 
 class HashedKeys:
@@ -37,7 +38,9 @@ class HashedKeys:
         missing = np.flatnonzero(at < 0)
         if len(missing):
             new_values = pc.unique(asked.take(pa.array(missing, type=pa.int64())))
-            new_points = np.frombuffer(hash_many(new_values.to_pylist(), context), dtype=np.uint8).reshape(-1, POINT_SIZE)
+            new_points = np.frombuffer(current_engine().hash_points(new_values.to_pylist(), context), dtype=np.uint8).reshape(
+                -1, POINT_SIZE
+            )
             known_values = pa.concat_arrays([known_values, new_values])
             known_points = np.concatenate([known_points, new_points])
             self._known[context] = (known_values, known_points)

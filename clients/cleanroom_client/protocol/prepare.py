@@ -22,7 +22,8 @@ from cleanroom.attribution.recordio import split_rows
 from cleanroom.crypto.sealed import pack_chunk
 from cleanroom.homomorphic import CIPHERTEXT_SIZE
 from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest
-from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
+from cleanroom.psi import POINT_SIZE
+from cleanroom.psi.engine import current as current_engine
 from cleanroom.terminal.console import progress
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.account_table import AccountTable
@@ -252,9 +253,9 @@ def _blind_sorted(
                 context = hash_context(agreement_id, kind, hash_scope)
                 shared = hashed_keys.current() if hash_scope == "kind" else None
                 if shared is not None:  # map --all: each key hashed once for every agreement (hashed_keys.py)
-                    blinded.append(blind(secret, shared.points(values, context), progress=advance))
+                    blinded.append(current_engine().blind(secret, shared.points(values, context), progress=advance))
                 else:
-                    blinded.append(hash_and_blind(values, context, secret, progress=advance))
+                    blinded.append(current_engine().hash_and_blind(values, context, secret, progress=advance))
                 owner.extend(selected.owners[kind])
     selected.keys_by_kind.clear()  # the intermediates go as soon as they are used (peak memory)
     selected.owners.clear()

@@ -16,7 +16,7 @@ from typing import Any
 
 from cleanroom.errors import CleanroomError, FailedPrecondition
 from cleanroom.protocol import chunk_digest
-from cleanroom.psi import blind
+from cleanroom.psi.engine import current as current_engine
 from cleanroom.terminal.console import progress
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import pinned_peer_signer, verified_terms
@@ -72,7 +72,7 @@ def reblind_points(
         for points in fetched:
             if stop is not None and stop.is_set():
                 return None
-            pts = blind(secret, points, progress=advance)
+            pts = current_engine().blind(secret, points, progress=advance)
             chunks.append((pts, b"", b"", chunk_digest(pts), b"", b"", b""))
     return Reblinded(status, chunks, peer, peer_key)
 
