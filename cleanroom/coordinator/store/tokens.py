@@ -86,6 +86,10 @@ class TokenJoin:
         ).fetchnumpy()
         return np.stack([found["a_pos"].astype(np.int64), found["b_pos"].astype(np.int64)], axis=1)
 
+    def spill_files(self) -> list[str]:
+        """The temporary files DuckDB holds blocks in now (past memory_limit), for checks and diagnostics."""
+        return [str(row[0]) for row in self._con.execute("SELECT path FROM duckdb_temporary_files()").fetchall()]
+
 
 @contextmanager
 def token_join(db: Database) -> Iterator[TokenJoin]:
