@@ -132,8 +132,8 @@ def generate(data: Path, n: int, overlap: float, chunk_points: int) -> dict:
     for party, other in (("vendor", "partner"), ("partner", "vendor")):
         own, reblinded, accounts, masks, canaries = _with_canaries(rng, tokens[party], labels[party], new_secret())
         tables = {
-            OWN: _chunks(f"upl_{party}_own", own, accounts, masks),
-            REBLINDED: _chunks(f"upl_{other}_re", reblinded, None, None),
+            OWN: _chunks(f"upl_{party}_own", own, accounts, masks, chunk_points),
+            REBLINDED: _chunks(f"upl_{other}_re", reblinded, None, None, chunk_points),
         }
         for kind, uploader in ((OWN, party), (REBLINDED, other)):
             table = tables[kind]
