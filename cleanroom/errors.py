@@ -20,6 +20,11 @@ class EmptyInput(InputError):
     shrink to nothing rather than as a malformed file."""
 
 
+class FilterError(InputError):
+    """A population filter that cannot be used: its syntax, a column the file lacks, a value of the wrong type.
+    The message names the population, and the position in the filter or the column and row."""
+
+
 class ProtocolError(CleanroomError):
     """A peer or the coordinator sent something the protocol does not allow."""
 

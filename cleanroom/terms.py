@@ -17,6 +17,7 @@ from typing import Any, cast
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.errors import InvalidArgument
 from cleanroom.terms_checks import int_field, require
+from cleanroom.terms_greenfield import add_greenfield, greenfield_granted, parse_greenfield
 from cleanroom.terms_privacy import (
     parse_continuous,
     parse_dp,
@@ -27,6 +28,11 @@ SCHEMA = "cleanroom.terms/v1"
 DEFAULT_MIN_COUNT = 5
 DEFAULT_MIN_SET_SIZE = 50
 KEY_KINDS = ("domain", "name")
+# What a key's hash to the curve binds besides the key (cleanroom_client.protocol.prepare.hash_context):
+# "agreement" (the agreement and key kind: terms without the field, proposed before 2026-12) or "kind" (the
+# key kind only). Unlinkability across agreements comes from the per-agreement secrets either way; hashing
+# by kind lets a party with many agreements hash each key once (``map --all``) instead of once per agreement.
+HASH_SCOPES = ("agreement", "kind")
 MAX_POPULATIONS = 16  # population labels travel as a uint16 bit mask per point
 POPULATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_SHARED_COLUMNS = 32
@@ -63,6 +69,7 @@ class Terms:
     # only what changed; at most one release per epoch. None: every run is a full, independent one.
     epoch_seconds: int | None = None
     dp_horizon: int | None = None  # continuous + DP: releases the tree counter covers (continual.py)
+    hash_scope: str = "agreement"  # HASH_SCOPES
 
     @property
     def continuous(self) -> bool:
@@ -97,6 +104,10 @@ class Terms:
         """The columns of its own rows ``party`` shares, sealed to the other side, on granted pairs."""
         return tuple(self.raw.get("share", {}).get(party, ()))
 
+    def greenfield_granted(self, viewer: str) -> tuple[str, ...]:
+        """The other party's populations whose accounts the viewer does not have it may count (greenfield)."""
+        return greenfield_granted(self.release, viewer)
+
     def reveals(self) -> bool:
         return any(self.reveal_granted(p) for p in self.parties)
 
@@ -122,15 +133,13 @@ def build_terms(
     their_share: list[str] | None = None,
     epoch_seconds: int | None = None,
     dp_horizon: int | None = None,
+    greenfield: list[str] | None = None,  # counterparty populations whose greenfield count the proposer sees
+    their_filters: dict[str, str] | None = None,  # counterparty populations the proposer defines by a filter
 ) -> dict[str, Any]:
-    """Terms a proposer offers: by default both sides see every cell and the totals.
-
-    ``reveal`` lists population pairs (proposer's, counterparty's) with
-    account-level reveal, granted to ``reveal_to`` (both sides by default; the
-    counterparty's grant is the pair transposed). ``share`` names the
-    proposer's shared columns, ``their_share`` the counterparty's (which it
-    may still change when it approves, making new terms both approve).
-    """
+    """Terms a proposer offers: by default both sides see every cell and the totals. ``reveal``: population
+    pairs (proposer's, counterparty's) with account-level reveal for ``reveal_to`` (both by default; the
+    counterparty's grant is the pair transposed); ``share``, ``their_share``: each side's shared columns
+    (the counterparty may still change its own when it approves, making new terms both approve)."""
     terms: dict[str, Any] = {
         "schema": SCHEMA,
         "parties": [proposer, counterparty],
@@ -142,6 +151,7 @@ def build_terms(
             counterparty: {"overlap_cells": "all", "totals": True},
         },
         "retention_seconds": retention_seconds,
+        "hash_scope": "kind",
     }
     terms.update(privacy_and_schedule(dp_epsilon, dp_budget, epoch_seconds, dp_horizon))
     if attribution is not None:
@@ -154,6 +164,7 @@ def build_terms(
         _grant_reveal(
             terms["release"], proposer, counterparty, populations, list(their_populations or populations), reveal, reveal_to
         )
+    add_greenfield(terms, proposer, counterparty, greenfield, their_filters)
     shares = {party: list(cols) for party, cols in ((proposer, share), (counterparty, their_share)) if cols}
     if shares:
         terms["share"] = shares
@@ -256,10 +267,13 @@ def parse_terms(terms_json: bytes) -> Terms:
     min_set_size = int_field(guard, "min_set_size", 1)
     release = _parse_release(raw, parties, populations)
     _check_share(raw, parties, release)
+    parse_greenfield(raw, parties, populations, release)
     retention = int_field(raw, "retention_seconds", 0)
     dp_epsilon, dp_budget = parse_dp(raw, release)
     epoch_seconds, dp_horizon = parse_continuous(raw, release)
     attribution, vendor, models = _parse_attribution(raw, parties)
+    hash_scope = raw.get("hash_scope", "agreement")
+    require(hash_scope in HASH_SCOPES, f"hash_scope must be one of {', '.join(HASH_SCOPES)}")
     return Terms(
         parties=(parties[0], parties[1]),
         populations=populations,
@@ -276,6 +290,7 @@ def parse_terms(terms_json: bytes) -> Terms:
         attribution_models=models,
         epoch_seconds=epoch_seconds,
         dp_horizon=dp_horizon,
+        hash_scope=hash_scope,
     )
 
 

@@ -70,7 +70,7 @@ def own_upload_problem(canaries: Canaries | None, points: bytes, total_accounts:
     other side's accounts as one company, and reveal more accounts than the counts say.
     """
     n = len(points) // POINT_SIZE
-    if _has_duplicates(points):
+    if has_duplicates(points):
         return "two of its points are equal (an honest upload's points are distinct)"
     if canaries is not None:
         broken = _broken_pairs(canaries, points)
@@ -86,7 +86,7 @@ def own_upload_problem(canaries: Canaries | None, points: bytes, total_accounts:
 
 def reblinding_problem(canaries: Canaries | None, reblinded: bytes) -> str | None:
     """Why the peer's re-blinding of an upload cannot be the honest one (None when every check holds)."""
-    if _has_duplicates(reblinded):
+    if has_duplicates(reblinded):
         return "two re-blinded points are equal, which honest re-blinding of distinct points never gives"
     if canaries is None:
         return None
@@ -111,9 +111,17 @@ def joined_reblinding_problem(canaries: Canaries | None, duplicated: bool, canar
     return reblinding_problem(Canaries(canaries.scalar, pairs), canary_points)
 
 
-def _has_duplicates(points: bytes) -> bool:
-    keys = np.frombuffer(points, dtype=f"S{POINT_SIZE}")  # one sort of 32-byte keys
-    return len(np.unique(keys)) != len(keys)
+def has_duplicates(points: bytes) -> bool:
+    """Whether two of the packed points are equal. Sorted by their first 8 bytes as integers (twenty times
+    faster than sorting 32-byte strings: a second a million points, four times a run); only points that share
+    those bytes -- none among honest points, but an uploader picks its own -- are then compared whole."""
+    words = np.frombuffer(points, dtype="<u8").reshape(-1, POINT_SIZE // 8)
+    firsts = np.sort(words[:, 0])
+    shared = firsts[1:][firsts[1:] == firsts[:-1]]
+    if not len(shared):
+        return False
+    suspects = np.ascontiguousarray(words[np.isin(words[:, 0], shared)]).view(f"S{POINT_SIZE}").reshape(-1)
+    return len(np.unique(suspects)) != len(suspects)
 
 
 def _broken_pairs(canaries: Canaries, points: bytes) -> int | None:

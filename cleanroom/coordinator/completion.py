@@ -24,6 +24,7 @@ from cleanroom.coordinator.joined import ReblindingViolation, joined_overlap
 from cleanroom.coordinator.limits import MAX_DENIAL_REASON, bounded
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator.overlap import OverlapCounts, SideTokens
+from cleanroom.coordinator.population_counts import check_population_sizes, population_sizes, unmatched_sizes
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
@@ -152,7 +153,10 @@ class Completion:
         sides = ((by[(a, OWN)], by[(b, REBLINDED)]), (by[(b, OWN)], by[(a, REBLINDED)]))
         joined = joined_overlap(self._store, sides, (len(terms.populations[a]), len(terms.populations[b])))
         counts = joined.counts
-        result = _overlap_result(terms, counts)
+        masks = {a: joined.masks[0], b: joined.masks[1]}
+        for party in (a, b):  # a population the terms define by a filter, of a few accounts, fails the run
+            check_population_sizes(terms, party, population_sizes(masks[party], len(terms.populations[party])))
+        result = _overlap_result(terms, counts, greenfield=_greenfield(terms, masks, counts))
         reveal = self._reveal_rows(terms, joined.masks, counts, result, by) if terms.reveals() else {}
         with self._store.transaction() as con:
             for viewer, rows in reveal.items():
@@ -251,7 +255,22 @@ class Continual:
     keep: Callable[[dict[tuple[int, int], list[int]]], None]
 
 
-def _overlap_result(terms: Terms, counts: OverlapCounts, continual: Continual | None = None) -> dict[str, Any]:
+def _greenfield(terms: Terms, masks: dict[str, np.ndarray], counts: OverlapCounts) -> dict[str, dict[str, int]]:
+    """Per party, its accounts that matched none of the other's, in each of its populations the other is granted."""
+    a, _ = terms.parties
+    out: dict[str, dict[str, int]] = {}
+    for viewer in terms.parties:
+        granted, party = terms.greenfield_granted(viewer), terms.other(viewer)
+        if granted:
+            pops = terms.populations[party]
+            sizes = unmatched_sizes(masks[party], counts.pairs[:, 1 if party != a else 0], len(pops))
+            out[party] = {p: sizes[pops.index(p)] for p in granted}
+    return out
+
+
+def _overlap_result(
+    terms: Terms, counts: OverlapCounts, continual: Continual | None = None, greenfield: dict[str, dict[str, int]] | None = None
+) -> dict[str, Any]:
     """The stored result of an overlap run: exact counts, or only noisy ones under DP."""
     a, b = terms.parties
     result: dict[str, Any] = {
@@ -261,6 +280,8 @@ def _overlap_result(terms: Terms, counts: OverlapCounts, continual: Continual | 
         "overlap": counts.overlap,
         "matrix": counts.matrix,
     }
+    if greenfield:
+        result["greenfield"] = greenfield
     if terms.dp_epsilon is not None and continual is not None:
         assert terms.dp_horizon is not None  # parse_terms gives every continuous DP agreement a horizon
         release = continual_privatise(
@@ -282,10 +303,17 @@ def _overlap_result(terms: Terms, counts: OverlapCounts, continual: Continual | 
         )
     elif terms.dp_epsilon is not None:
         # Only the noisy numbers are kept: the exact ones never reach the store.
-        private = privatise(counts.matrix, counts.overlap, terms.dp_epsilon, counts.a_accounts, counts.b_accounts)
+        cells = [(party, pop, n) for party, by_pop in sorted((greenfield or {}).items()) for pop, n in by_pop.items()]
+        extra = tuple(n for _, _, n in cells)
+        private = privatise(counts.matrix, counts.overlap, terms.dp_epsilon, counts.a_accounts, counts.b_accounts, extra)
         result.update(
             matrix=private["matrix"], overlap=private["overlap"], dp={"epsilon": terms.dp_epsilon, "scale": private["scale"]}
         )
+        if cells:  # clamped into what is possible: 0 .. the side's set size (public)
+            noisy = zip(cells, private["extra"], strict=True)
+            result["greenfield"] = {p: {} for p, _, _ in cells}
+            for (party, pop, _), value in noisy:
+                result["greenfield"][party][pop] = min(max(value, 0), result["accounts"][party])
     return result
 
 

@@ -24,6 +24,8 @@ from cleanroom.coordinator.attribution_jobs import AttributionJobs
 from cleanroom.coordinator.chunks import Chunks
 from cleanroom.coordinator.completion import Completion
 from cleanroom.coordinator.limits import MAX_HEAD_POSITIONS, Limits, denial_details, named_agreement
+from cleanroom.coordinator.registration_programs import Programs
+from cleanroom.coordinator.registrations import Registrations
 from cleanroom.coordinator.releases import Releases
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import Store
@@ -60,6 +62,9 @@ class Coordinator:
         self.chunks = Chunks(store, self.agreements, self.runs, self.limits)
         self.releases = Releases(store, self.agreements, self.runs)
         self.attribution = AttributionJobs(store, self.agreements, self.runs)
+        # Deal registration: its own service (grpc/registrations.py) calls these two directly.
+        self.programs = Programs(store, parties)
+        self.registrations = Registrations(store, self.programs)
         # Calls that only pass their arguments on take the domain method's own signature (one definition of it).
         self.approve = _as_dict(self.agreements.approve)
         self.put_chunk = self.chunks.put

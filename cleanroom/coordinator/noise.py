@@ -66,9 +66,15 @@ def unflatten(flat: list[int], rows: int, cols: int) -> tuple[list[list[int]], i
     return [flat[i * cols : (i + 1) * cols] for i in range(rows)], flat[-1]
 
 
-def privatise(matrix: list[list[int]], total: int, epsilon: float, a_accounts: int, b_accounts: int) -> dict[str, Any]:
+def privatise(
+    matrix: list[list[int]], total: int, epsilon: float, a_accounts: int, b_accounts: int, extra: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    """``extra``: further counts released with the matrix (greenfield: a side's accounts in a population that
+    matched nothing), each moved by at most one by one company: drawn in the same release, at a scale for
+    the sensitivity they add, so the whole release still costs epsilon. Returned noisy, not clamped."""
     rows, cols = len(matrix), len(matrix[0]) if matrix else 0
-    scale = scale_for(epsilon, sensitivity(rows, cols))
-    noisy_matrix, noisy_total = unflatten(noisy(flatten(matrix, total), scale), rows, cols)
+    scale = scale_for(epsilon, sensitivity(rows, cols) + len(extra))
+    flat = noisy(flatten(matrix, total) + list(extra), scale)
+    noisy_matrix, noisy_total = unflatten(flat[: len(flat) - len(extra)], rows, cols)
     matrix_pp, total_pp = post_process(noisy_matrix, noisy_total, a_accounts, b_accounts)
-    return {"matrix": matrix_pp, "overlap": total_pp, "scale": scale, "epsilon": epsilon}
+    return {"matrix": matrix_pp, "overlap": total_pp, "scale": scale, "epsilon": epsilon, "extra": flat[len(flat) - len(extra) :]}

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.coordinator.greenfield import greenfield_cells
 from cleanroom.terms import Terms
 
 
@@ -88,10 +89,15 @@ def overlap_release(terms: Terms, viewer: str, result: dict[str, Any]) -> dict[s
         overlap, overlap_suppressed = (None, True) if total_hidden else (result["overlap"], False)
     else:
         overlap, overlap_suppressed = None, False
+    cells = [_cell(pair, suppressed) for pair, suppressed in decided if pair.in_overlap]
+    extra = (
+        {"greenfield": greenfield_cells(terms, viewer, result, cells, total_hidden)} if terms.greenfield_granted(viewer) else {}
+    )
     return {
+        **extra,
         "viewer": viewer,
         "other": other,
-        "cells": [_cell(pair, suppressed) for pair, suppressed in decided if pair.in_overlap],
+        "cells": cells,
         "totals": {
             "mine": result["accounts"][viewer],
             "theirs": result["accounts"][other],

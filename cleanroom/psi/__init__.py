@@ -9,7 +9,7 @@ Public face::
     InvalidPoint(ValueError)
 """
 
-from cleanroom.psi.blinding import blind, default_workers, hash_and_blind, new_secret, shutdown_pool
+from cleanroom.psi.blinding import blind, default_workers, hash_and_blind, hash_many, new_secret, shutdown_pool
 from cleanroom.psi.group import POINT_SIZE, InvalidPoint, check_points, hash_to_point, hash_to_points
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "check_points",
     "default_workers",
     "hash_and_blind",
+    "hash_many",
     "hash_to_point",
     "hash_to_points",
     "new_secret",

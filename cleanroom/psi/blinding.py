@@ -15,7 +15,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -217,6 +217,19 @@ def blind(
         lambda start, stop: (secret, points[start * POINT_SIZE : stop * POINT_SIZE], start),
         workers,
         progress,
+    )
+
+
+def hash_many(
+    keys: Sequence[str | bytes], context: bytes, workers: int | None = None, progress: ProgressCallback | None = None
+) -> bytes:
+    """``hash_to_points(keys, context)`` on every core (as ``blind``'s ``workers``); same bytes."""
+    if not isinstance(context, (bytes, bytearray)):
+        raise InputError("the hash context must be bytes (it binds the key kind)")
+    keys = list(keys)
+    context = bytes(context)
+    return _run(
+        hash_to_points, len(keys), lambda start, stop: (keys[start:stop], context), _resolve_workers(workers, len(keys)), progress
     )
 
 

@@ -30,6 +30,19 @@ def print_overlap(view: dict[str, Any]) -> None:
         f"accounts: {view['viewer']} {totals['mine']:,}, {view['other']} {totals['theirs']:,}; overlap {overlap}"
         f" (cells under {view['min_count']} are shown as '< {view['min_count']}')"
     )
+    if view.get("greenfield"):
+        print_greenfield(view)
+
+
+def print_greenfield(view: dict[str, Any]) -> None:
+    """Greenfield: per granted population of the other side, its accounts the viewer does not have."""
+    shown = [[g["theirs"], "suppressed" if g["suppressed"] else f"{g['count']:,}"] for g in view["greenfield"]]
+    print_table(
+        f"Greenfield: {view['other']}'s accounts {view['viewer']} does not have",
+        [f"{view['other']}'s population", "accounts"],
+        shown,
+        numbers=True,
+    )
 
 
 def print_partner_credit(view: dict[str, Any]) -> None:

@@ -23,35 +23,36 @@ _sym_db = _symbol_database.Default()
 
 
 from cleanroom.v1 import audit_pb2 as cleanroom_dot_v1_dot_audit__pb2
+from cleanroom.v1 import greenfield_pb2 as cleanroom_dot_v1_dot_greenfield__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63leanroom/v1/results.proto\x12\x0c\x63leanroom.v1\x1a\x18\x63leanroom/v1/audit.proto\"9\n\x11GetOverlapRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"]\n\x0bOverlapCell\x12\x0c\n\x04mine\x18\x01 \x01(\t\x12\x0e\n\x06theirs\x18\x02 \x01(\t\x12\x12\n\x05\x63ount\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x12\n\nsuppressed\x18\x04 \x01(\x08\x42\x08\n\x06_count\"k\n\rOverlapTotals\x12\x0c\n\x04mine\x18\x01 \x01(\x04\x12\x0e\n\x06theirs\x18\x02 \x01(\x04\x12\x14\n\x07overlap\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x1a\n\x12overlap_suppressed\x18\x04 \x01(\x08\x42\n\n\x08_overlap\"\xee\x02\n\x0eOverlapRelease\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0e\n\x06viewer\x18\x03 \x01(\t\x12\r\n\x05other\x18\x04 \x01(\t\x12(\n\x05\x63\x65lls\x18\x05 \x03(\x0b\x32\x19.cleanroom.v1.OverlapCell\x12+\n\x06totals\x18\x06 \x01(\x0b\x32\x1b.cleanroom.v1.OverlapTotals\x12\x15\n\rterms_version\x18\x07 \x01(\r\x12\x12\n\nterms_hash\x18\x08 \x01(\t\x12\x13\n\x0breleased_at\x18\t \x01(\t\x12\x11\n\tmin_count\x18\n \x01(\r\x12\x11\n\tsignature\x18\x0b \x01(\x0c\x12&\n\x02\x64p\x18\x0c \x01(\x0b\x32\x15.cleanroom.v1.DpSpendH\x00\x88\x01\x01\x12+\n\naudit_head\x18\r \x01(\x0b\x32\x17.cleanroom.v1.AuditHeadB\x05\n\x03_dp\"J\n\x07\x44pSpend\x12\x15\n\repsilon_spent\x18\x01 \x01(\x01\x12\x0e\n\x06\x62udget\x18\x02 \x01(\x01\x12\x18\n\x10\x62udget_remaining\x18\x03 \x01(\x01\"8\n\x10GetRevealRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"\\\n\nRevealCell\x12\x0c\n\x04mine\x18\x01 \x01(\t\x12\x0e\n\x06theirs\x18\x02 \x01(\t\x12\x12\n\x05\x63ount\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x12\n\nsuppressed\x18\x04 \x01(\x08\x42\x08\n\x06_count\"\xb3\x02\n\rRevealRelease\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0e\n\x06viewer\x18\x03 \x01(\t\x12\r\n\x05other\x18\x04 \x01(\t\x12\x15\n\rterms_version\x18\x05 \x01(\r\x12\x12\n\nterms_hash\x18\x06 \x01(\t\x12\x13\n\x0breleased_at\x18\x07 \x01(\t\x12\x11\n\tmin_count\x18\x08 \x01(\r\x12\'\n\x05\x63\x65lls\x18\t \x03(\x0b\x32\x18.cleanroom.v1.RevealCell\x12\x0c\n\x04rows\x18\n \x01(\x04\x12\x13\n\x0brows_digest\x18\x0b \x01(\t\x12\x11\n\tsignature\x18\x0c \x01(\x0c\x12+\n\naudit_head\x18\r \x01(\x0b\x32\x17.cleanroom.v1.AuditHead\"z\n\x0fRevealedAccount\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\r\x12\x15\n\rtheir_account\x18\x02 \x01(\r\x12\x0e\n\x06theirs\x18\x03 \x03(\t\x12\x0e\n\x06sealed\x18\x04 \x01(\x0c\x12\x0c\n\x04mine\x18\x05 \x03(\t\x12\x11\n\tcomponent\x18\x06 \x01(\x04\"g\n\nRevealPart\x12,\n\x07release\x18\x01 \x01(\x0b\x32\x1b.cleanroom.v1.RevealRelease\x12+\n\x04rows\x18\x02 \x03(\x0b\x32\x1d.cleanroom.v1.RevealedAccount2\xa5\x01\n\rResultService\x12K\n\nGetOverlap\x12\x1f.cleanroom.v1.GetOverlapRequest\x1a\x1c.cleanroom.v1.OverlapRelease\x12G\n\tGetReveal\x12\x1e.cleanroom.v1.GetRevealRequest\x1a\x18.cleanroom.v1.RevealPart0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63leanroom/v1/results.proto\x12\x0c\x63leanroom.v1\x1a\x18\x63leanroom/v1/audit.proto\x1a\x1d\x63leanroom/v1/greenfield.proto\"9\n\x11GetOverlapRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"]\n\x0bOverlapCell\x12\x0c\n\x04mine\x18\x01 \x01(\t\x12\x0e\n\x06theirs\x18\x02 \x01(\t\x12\x12\n\x05\x63ount\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x12\n\nsuppressed\x18\x04 \x01(\x08\x42\x08\n\x06_count\"k\n\rOverlapTotals\x12\x0c\n\x04mine\x18\x01 \x01(\x04\x12\x0e\n\x06theirs\x18\x02 \x01(\x04\x12\x14\n\x07overlap\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x1a\n\x12overlap_suppressed\x18\x04 \x01(\x08\x42\n\n\x08_overlap\"\xa0\x03\n\x0eOverlapRelease\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0e\n\x06viewer\x18\x03 \x01(\t\x12\r\n\x05other\x18\x04 \x01(\t\x12(\n\x05\x63\x65lls\x18\x05 \x03(\x0b\x32\x19.cleanroom.v1.OverlapCell\x12+\n\x06totals\x18\x06 \x01(\x0b\x32\x1b.cleanroom.v1.OverlapTotals\x12\x15\n\rterms_version\x18\x07 \x01(\r\x12\x12\n\nterms_hash\x18\x08 \x01(\t\x12\x13\n\x0breleased_at\x18\t \x01(\t\x12\x11\n\tmin_count\x18\n \x01(\r\x12\x11\n\tsignature\x18\x0b \x01(\x0c\x12&\n\x02\x64p\x18\x0c \x01(\x0b\x32\x15.cleanroom.v1.DpSpendH\x00\x88\x01\x01\x12+\n\naudit_head\x18\r \x01(\x0b\x32\x17.cleanroom.v1.AuditHead\x12\x30\n\ngreenfield\x18x \x03(\x0b\x32\x1c.cleanroom.v1.GreenfieldCellB\x05\n\x03_dp\"J\n\x07\x44pSpend\x12\x15\n\repsilon_spent\x18\x01 \x01(\x01\x12\x0e\n\x06\x62udget\x18\x02 \x01(\x01\x12\x18\n\x10\x62udget_remaining\x18\x03 \x01(\x01\"8\n\x10GetRevealRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"\\\n\nRevealCell\x12\x0c\n\x04mine\x18\x01 \x01(\t\x12\x0e\n\x06theirs\x18\x02 \x01(\t\x12\x12\n\x05\x63ount\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x12\n\nsuppressed\x18\x04 \x01(\x08\x42\x08\n\x06_count\"\xb3\x02\n\rRevealRelease\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0e\n\x06viewer\x18\x03 \x01(\t\x12\r\n\x05other\x18\x04 \x01(\t\x12\x15\n\rterms_version\x18\x05 \x01(\r\x12\x12\n\nterms_hash\x18\x06 \x01(\t\x12\x13\n\x0breleased_at\x18\x07 \x01(\t\x12\x11\n\tmin_count\x18\x08 \x01(\r\x12\'\n\x05\x63\x65lls\x18\t \x03(\x0b\x32\x18.cleanroom.v1.RevealCell\x12\x0c\n\x04rows\x18\n \x01(\x04\x12\x13\n\x0brows_digest\x18\x0b \x01(\t\x12\x11\n\tsignature\x18\x0c \x01(\x0c\x12+\n\naudit_head\x18\r \x01(\x0b\x32\x17.cleanroom.v1.AuditHead\"z\n\x0fRevealedAccount\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\r\x12\x15\n\rtheir_account\x18\x02 \x01(\r\x12\x0e\n\x06theirs\x18\x03 \x03(\t\x12\x0e\n\x06sealed\x18\x04 \x01(\x0c\x12\x0c\n\x04mine\x18\x05 \x03(\t\x12\x11\n\tcomponent\x18\x06 \x01(\x04\"g\n\nRevealPart\x12,\n\x07release\x18\x01 \x01(\x0b\x32\x1b.cleanroom.v1.RevealRelease\x12+\n\x04rows\x18\x02 \x03(\x0b\x32\x1d.cleanroom.v1.RevealedAccount2\xa5\x01\n\rResultService\x12K\n\nGetOverlap\x12\x1f.cleanroom.v1.GetOverlapRequest\x1a\x1c.cleanroom.v1.OverlapRelease\x12G\n\tGetReveal\x12\x1e.cleanroom.v1.GetRevealRequest\x1a\x18.cleanroom.v1.RevealPart0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cleanroom.v1.results_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETOVERLAPREQUEST']._serialized_start=70
-  _globals['_GETOVERLAPREQUEST']._serialized_end=127
-  _globals['_OVERLAPCELL']._serialized_start=129
-  _globals['_OVERLAPCELL']._serialized_end=222
-  _globals['_OVERLAPTOTALS']._serialized_start=224
-  _globals['_OVERLAPTOTALS']._serialized_end=331
-  _globals['_OVERLAPRELEASE']._serialized_start=334
-  _globals['_OVERLAPRELEASE']._serialized_end=700
-  _globals['_DPSPEND']._serialized_start=702
-  _globals['_DPSPEND']._serialized_end=776
-  _globals['_GETREVEALREQUEST']._serialized_start=778
-  _globals['_GETREVEALREQUEST']._serialized_end=834
-  _globals['_REVEALCELL']._serialized_start=836
-  _globals['_REVEALCELL']._serialized_end=928
-  _globals['_REVEALRELEASE']._serialized_start=931
-  _globals['_REVEALRELEASE']._serialized_end=1238
-  _globals['_REVEALEDACCOUNT']._serialized_start=1240
-  _globals['_REVEALEDACCOUNT']._serialized_end=1362
-  _globals['_REVEALPART']._serialized_start=1364
-  _globals['_REVEALPART']._serialized_end=1467
-  _globals['_RESULTSERVICE']._serialized_start=1470
-  _globals['_RESULTSERVICE']._serialized_end=1635
+  _globals['_GETOVERLAPREQUEST']._serialized_start=101
+  _globals['_GETOVERLAPREQUEST']._serialized_end=158
+  _globals['_OVERLAPCELL']._serialized_start=160
+  _globals['_OVERLAPCELL']._serialized_end=253
+  _globals['_OVERLAPTOTALS']._serialized_start=255
+  _globals['_OVERLAPTOTALS']._serialized_end=362
+  _globals['_OVERLAPRELEASE']._serialized_start=365
+  _globals['_OVERLAPRELEASE']._serialized_end=781
+  _globals['_DPSPEND']._serialized_start=783
+  _globals['_DPSPEND']._serialized_end=857
+  _globals['_GETREVEALREQUEST']._serialized_start=859
+  _globals['_GETREVEALREQUEST']._serialized_end=915
+  _globals['_REVEALCELL']._serialized_start=917
+  _globals['_REVEALCELL']._serialized_end=1009
+  _globals['_REVEALRELEASE']._serialized_start=1012
+  _globals['_REVEALRELEASE']._serialized_end=1319
+  _globals['_REVEALEDACCOUNT']._serialized_start=1321
+  _globals['_REVEALEDACCOUNT']._serialized_end=1443
+  _globals['_REVEALPART']._serialized_start=1445
+  _globals['_REVEALPART']._serialized_end=1548
+  _globals['_RESULTSERVICE']._serialized_start=1551
+  _globals['_RESULTSERVICE']._serialized_end=1716
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from cleanroom.v1 import audit_pb2 as _audit_pb2
+from cleanroom.v1 import greenfield_pb2 as _greenfield_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -40,7 +41,7 @@ class OverlapTotals(_message.Message):
     def __init__(self, mine: _Optional[int] = ..., theirs: _Optional[int] = ..., overlap: _Optional[int] = ..., overlap_suppressed: _Optional[bool] = ...) -> None: ...
 
 class OverlapRelease(_message.Message):
-    __slots__ = ("agreement_id", "run_id", "viewer", "other", "cells", "totals", "terms_version", "terms_hash", "released_at", "min_count", "signature", "dp", "audit_head")
+    __slots__ = ("agreement_id", "run_id", "viewer", "other", "cells", "totals", "terms_version", "terms_hash", "released_at", "min_count", "signature", "dp", "audit_head", "greenfield")
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     VIEWER_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +55,7 @@ class OverlapRelease(_message.Message):
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     DP_FIELD_NUMBER: _ClassVar[int]
     AUDIT_HEAD_FIELD_NUMBER: _ClassVar[int]
+    GREENFIELD_FIELD_NUMBER: _ClassVar[int]
     agreement_id: str
     run_id: str
     viewer: str
@@ -67,7 +69,8 @@ class OverlapRelease(_message.Message):
     signature: bytes
     dp: DpSpend
     audit_head: _audit_pb2.AuditHead
-    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., cells: _Optional[_Iterable[_Union[OverlapCell, _Mapping]]] = ..., totals: _Optional[_Union[OverlapTotals, _Mapping]] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., signature: _Optional[bytes] = ..., dp: _Optional[_Union[DpSpend, _Mapping]] = ..., audit_head: _Optional[_Union[_audit_pb2.AuditHead, _Mapping]] = ...) -> None: ...
+    greenfield: _containers.RepeatedCompositeFieldContainer[_greenfield_pb2.GreenfieldCell]
+    def __init__(self, agreement_id: _Optional[str] = ..., run_id: _Optional[str] = ..., viewer: _Optional[str] = ..., other: _Optional[str] = ..., cells: _Optional[_Iterable[_Union[OverlapCell, _Mapping]]] = ..., totals: _Optional[_Union[OverlapTotals, _Mapping]] = ..., terms_version: _Optional[int] = ..., terms_hash: _Optional[str] = ..., released_at: _Optional[str] = ..., min_count: _Optional[int] = ..., signature: _Optional[bytes] = ..., dp: _Optional[_Union[DpSpend, _Mapping]] = ..., audit_head: _Optional[_Union[_audit_pb2.AuditHead, _Mapping]] = ..., greenfield: _Optional[_Iterable[_Union[_greenfield_pb2.GreenfieldCell, _Mapping]]] = ...) -> None: ...
 
 class DpSpend(_message.Message):
     __slots__ = ("epsilon_spent", "budget", "budget_remaining")

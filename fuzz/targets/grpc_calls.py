@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 import grpc
 from google.protobuf.message import DecodeError, Message
 
+from cleanroom.coordinator.grpc.registrations import RegistrationService
 from cleanroom.coordinator.grpc.service import AgreementService, AttributionService, ResultService, RunService
-from cleanroom.v1 import agreements_pb2, attribution_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, registrations_pb2, results_pb2, runs_pb2
 from fuzz.targets import world as worlds
 from fuzz.targets.crash import Crash
 
@@ -52,6 +53,14 @@ METHODS = (
     Method(ResultService, "GetReveal", results_pb2.GetRevealRequest),
     Method(AttributionService, "Run", attribution_pb2.RunAttributionRequest),
     Method(AttributionService, "Show", attribution_pb2.ShowAttributionRequest),
+    # Appended (never inserted): a seed's method byte keeps naming the same method.
+    Method(RegistrationService, "CreateProgram", registrations_pb2.CreateProgramRequest),
+    Method(RegistrationService, "RequestEvaluation", registrations_pb2.RequestEvaluationRequest),
+    Method(RegistrationService, "PendingEvaluations", registrations_pb2.PendingEvaluationsRequest),
+    Method(RegistrationService, "PostEvaluations", registrations_pb2.PostEvaluationsRequest),
+    Method(RegistrationService, "Register", registrations_pb2.RegisterRequest),
+    Method(RegistrationService, "Withdraw", registrations_pb2.WithdrawRequest),
+    Method(RegistrationService, "Conflicts", registrations_pb2.ConflictsRequest),
 )
 CRASHES = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
 

@@ -16,10 +16,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cleanroom import oprf
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.records import OWN, REBLINDED
+from cleanroom.crypto.evaluation_signing import sign_request
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 from cleanroom.terms import build_terms, canonical_json
@@ -72,6 +76,20 @@ def _complete_run(coord: Coordinator, agr: dict) -> str:
     return run_id
 
 
+def _program(coord: Coordinator) -> tuple[dict[bytes, bytes], dict[str, str]]:
+    """A deal-registration program (vendor; partner) with one request pending: its ids and elements as placeholders."""
+    k = oprf.new_secret()
+    program = coord.programs.create("vendor", "fuzz", oprf.public_key(k), ["partner"])
+    blinded = oprf.blind(b"domain:shared0.example", program["program_id"].encode()).element
+    signed = sign_request(Ed25519PrivateKey.generate(), program["program_id"], "partner", blinded)
+    request = coord.programs.request(
+        "partner", program["program_id"], blinded, signed.request_id, signed.signing_public, signed.signature, signed.signed_at
+    )
+    evaluated = oprf.evaluate(k, blinded)
+    blobs = {b"@k": oprf.public_key(k), b"@b": blinded, b"@z": evaluated, b"@d": oprf.prove(k, blinded, evaluated)}
+    return blobs, {"@g": program["program_id"], "@e": request["request_id"]}
+
+
 def build() -> World:
     scratch = Path(tempfile.mkdtemp(prefix="cleanroom-fuzz-world-"))
     data_dir = DataDir(scratch / "coord")
@@ -85,7 +103,9 @@ def build() -> World:
     open_upload = coord.begin_upload(
         "vendor", active["agreement_id"], active["terms_hash"], OWN, "", 64, 2, 64, "00" * 32, "", "overlap"
     )
+    program_blobs, program_strings = _program(coord)
     strings = {
+        **program_strings,
         "@a": active["agreement_id"],
         "@h": active["terms_hash"],
         "@p": proposed["agreement_id"],
@@ -93,6 +113,6 @@ def build() -> World:
         "@r": run_id,
         "@u": open_upload["upload_id"],
     }
-    world = World(coord, scratch, strings, {b"@t": terms})
+    world = World(coord, scratch, strings, {b"@t": terms, **program_blobs})
     atexit.register(world.close)
     return world

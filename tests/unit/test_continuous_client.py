@@ -16,6 +16,7 @@ from cleanroom.terms import build_terms, canonical_json, parse_terms
 from cleanroom_client.inputs.accounts import Account, MatchKey
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.account_ids import IDENTITY_VERSION
 from cleanroom_client.protocol.continuous import TooManyRemoved, full_reason, locate, prepare_continuous, secret_tag
 from cleanroom_client.protocol.prepare import hash_context
 from cleanroom_client.protocol.sent_state import SentState, SentStates
@@ -88,6 +89,7 @@ def test_nothing_changed_sends_an_empty_change(states):
         ("terms changed", "terms changed"),
         ("secret changed", "secret changed"),
         ("normaliser changed", "normaliser changed"),
+        ("identity function changed", "another digest"),
     ],
 )
 def test_everything_is_sent_when_there_is_nothing_to_build_on_and_the_reason_says_why(what, expected):
@@ -114,11 +116,13 @@ def test_everything_is_sent_when_there_is_nothing_to_build_on_and_the_reason_say
         terms_hash = "xx" * 32
     elif what == "secret changed":
         tag = secret_tag("agr_1", b"t" * 32)
+    elif what == "identity function changed":
+        state = dataclasses.replace(state, identity="blake2b/1")
     else:
         state = dataclasses.replace(state, normaliser_version="0")
     assert expected in full_reason(state, standing, terms_hash, tag)
     assert full_reason(
-        dataclasses.replace(state, normaliser_version=NORMALISER_VERSION) if state else None,
+        dataclasses.replace(state, normaliser_version=NORMALISER_VERSION, identity=IDENTITY_VERSION) if state else None,
         "run_1",
         "th" * 32,
         secret_tag("agr_1", b"s" * 32),

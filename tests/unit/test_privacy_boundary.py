@@ -47,7 +47,16 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 from importlinter import api as importlinter
 
-from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, enrolment_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import (
+    agreements_pb2,
+    attribution_pb2,
+    audit_pb2,
+    enrolment_pb2,
+    greenfield_pb2,
+    registrations_pb2,
+    results_pb2,
+    runs_pb2,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -79,10 +88,13 @@ COUNT_WORDS = {"total", "peer", "max", "min", "n", "num", "count"}
 
 SHARED_LIBRARY = {
     "cleanroom.errors",
+    "cleanroom.popfilter",
+    "cleanroom.terms_greenfield",
     "cleanroom.terms",
     "cleanroom.protocol",
     "cleanroom.unionfind",
     "cleanroom.psi",
+    "cleanroom.oprf",
     "cleanroom.attribution",
     "cleanroom.crypto",
     "cleanroom.auditlog",
@@ -193,6 +205,8 @@ FILES = (
     attribution_pb2.DESCRIPTOR,
     audit_pb2.DESCRIPTOR,
     enrolment_pb2.DESCRIPTOR,
+    greenfield_pb2.DESCRIPTOR,
+    registrations_pb2.DESCRIPTOR,
 )
 
 
@@ -277,6 +291,9 @@ def test_client_to_coordinator_messages_are_the_expected_ones():
         "cleanroom.v1.GetOverlapRequest",
         "cleanroom.v1.RunAttributionRequest",
         "cleanroom.v1.ShowAttributionRequest",
+        "cleanroom.v1.RequestEvaluationRequest",
+        "cleanroom.v1.RegisterRequest",
+        "cleanroom.v1.ConflictsRequest",
     } <= names
 
 

@@ -30,6 +30,7 @@ def _valid() -> dict:
             "partner": {"overlap_cells": "all", "totals": True},
         },
         "retention_seconds": 0,
+        "hash_scope": "kind",
     }
 
 

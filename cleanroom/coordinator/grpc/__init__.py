@@ -12,8 +12,16 @@ from typing import Any
 import grpc
 
 from cleanroom.coordinator.core import Coordinator
+from cleanroom.coordinator.grpc.registrations import RegistrationService
 from cleanroom.coordinator.grpc.service import AgreementService, AttributionService, AuditService, ResultService, RunService
-from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, audit_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
+from cleanroom.v1 import (
+    agreements_pb2_grpc,
+    attribution_pb2_grpc,
+    audit_pb2_grpc,
+    registrations_pb2_grpc,
+    results_pb2_grpc,
+    runs_pb2_grpc,
+)
 
 # The services a coordinator serves (health reports each by name).
 SERVICES = (
@@ -22,6 +30,7 @@ SERVICES = (
     "cleanroom.v1.ResultService",
     "cleanroom.v1.AttributionService",
     "cleanroom.v1.AuditService",
+    "cleanroom.v1.RegistrationService",
 )
 
 
@@ -34,6 +43,7 @@ def add_services(server: grpc.Server, coordinator: Coordinator) -> None:
         (results_pb2_grpc.add_ResultServiceServicer_to_server, ResultService),
         (attribution_pb2_grpc.add_AttributionServiceServicer_to_server, AttributionService),
         (audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditService),
+        (registrations_pb2_grpc.add_RegistrationServiceServicer_to_server, RegistrationService),
     ]
     for register, servicer in registrations:
         register(servicer(coordinator), server)

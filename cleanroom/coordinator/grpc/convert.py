@@ -7,7 +7,7 @@ from typing import Any
 
 from cleanroom.auditlog.heads import AuditHead
 from cleanroom.coordinator.store.records import OWN, REBLINDED
-from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2, runs_pb2
+from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, greenfield_pb2, results_pb2, runs_pb2
 
 _KINDS: dict[int, str] = {runs_pb2.UPLOAD_KIND_OWN: OWN, runs_pb2.UPLOAD_KIND_REBLINDED: REBLINDED}
 _KIND_ENUM = {OWN: runs_pb2.UPLOAD_KIND_OWN, REBLINDED: runs_pb2.UPLOAD_KIND_REBLINDED}
@@ -103,6 +103,7 @@ def overlap_message(body: dict[str, Any]) -> results_pb2.OverlapRelease:
         signature=bytes.fromhex(body["signature"]),
         dp=results_pb2.DpSpend(**body["dp"]) if "dp" in body else None,
         audit_head=head_message(body.get("audit_head")),
+        greenfield=[greenfield_pb2.GreenfieldCell(**cell) for cell in body.get("greenfield", [])],
     )
 
 

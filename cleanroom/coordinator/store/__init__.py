@@ -26,6 +26,7 @@ from cleanroom.coordinator.store.audit import AuditLog, entry_hashes_at
 from cleanroom.coordinator.store.connection import Database, Tx, now, time_text
 from cleanroom.coordinator.store.enrolment import EnrolmentRepository
 from cleanroom.coordinator.store.records import StoredBody
+from cleanroom.coordinator.store.registrations import RegistrationRepository
 from cleanroom.coordinator.store.releases import (
     INLINE_RELEASE_BYTES,
     NewRelease,
@@ -66,6 +67,7 @@ class Store:
         self.api_keys = ApiKeyRepository(self.db)
         self.standing = StandingRepository(self.db)
         self.enrolment = EnrolmentRepository(self.db)
+        self.registrations = RegistrationRepository(self.db)
         self.audit_log = AuditLog(signer)
 
     @property

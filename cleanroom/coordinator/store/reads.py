@@ -20,6 +20,7 @@ import duckdb
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.connection import columns
 from cleanroom.coordinator.store.records import AgreementRow, AuditRow, StoredBody
+from cleanroom.coordinator.store.registrations import ProgramRow, RegistrationRow
 from cleanroom.errors import DataLoss
 
 
@@ -77,6 +78,7 @@ class AuditQuery:
     agreement_id: str | None = None
     party: str | None = None
     action: str | None = None  # an action, or a prefix ending in '*'
+    program_id: str | None = None  # deal-registration entries name their program in their details, not as an agreement
     since: str | None = None  # store time text (UTC ISO 8601), inclusive
     until: str | None = None  # exclusive
     descending: bool = True
@@ -108,6 +110,9 @@ def _audit_where(q: AuditQuery) -> tuple[list[str], list[Any]]:
     if q.agreement_id:
         clauses.append("agreement_id = ?")
         values.append(q.agreement_id)
+    if q.program_id:
+        clauses.append("json_extract_string(details_json, '$.program_id') = ?")
+        values.append(q.program_id)
     if q.party:
         clauses.append(
             "(actor = ? OR json_extract_string(details_json, '$.viewer') = ? OR json_extract_string(details_json, '$.party') = ?)"
@@ -161,6 +166,14 @@ class WebReads:
         problem = self._store.file_problem()
         if problem:
             raise DataLoss(f"{problem}; stop the coordinator and restore the store from a backup")
+
+    # -- deal registration: counts only (the labels need the vendor's secret) ----------------------
+
+    def registration_program(self, program_id: str) -> ProgramRow | None:
+        return self._store.registrations.program(program_id)
+
+    def conflicted_registrations(self, program_id: str, at: str) -> list[RegistrationRow]:
+        return self._store.registrations.conflicted(program_id, at)
 
     # -- agreements, runs, release listings ------------------------------------------------------
 

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import duckdb
 
+from cleanroom.coordinator.store.schema_registrations import MIGRATION_SQL as REGISTRATIONS_SQL
+
 
 class Migration(NamedTuple):
     version: int
@@ -332,6 +334,8 @@ CREATE TABLE IF NOT EXISTS party_certificates (
 );
 """,
     ),
+    # Deal registration (cleanroom.coordinator.registrations): programs, queued OPRF evaluations, registrations.
+    Migration(18, "deal-registration programs, evaluations and registrations", REGISTRATIONS_SQL),
 )
 
 _LEDGER = """

@@ -99,6 +99,13 @@ class Totals(BaseModel):
     overlap_suppressed: bool
 
 
+class GreenfieldCell(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    theirs: str = Field(description="the other side's population")
+    count: int | None = Field(description="its accounts the viewer does not have; null when suppressed")
+    suppressed: bool
+
+
 class OverlapRelease(BaseModel):
     """The signed release exactly as the coordinator stored it."""
 
@@ -115,6 +122,7 @@ class OverlapRelease(BaseModel):
     released_at: str
     signature: str
     dp: dict[str, Any] | None = None
+    greenfield: list[GreenfieldCell] | None = Field(default=None, description="present when the terms grant greenfield sizing")
 
 
 class Overlap(BaseModel):
@@ -124,6 +132,15 @@ class Overlap(BaseModel):
     release: OverlapRelease
     latest_complete_run_id: str | None
     newer_run_unreleased: bool = Field(description="a later run completed but its result was not released to the viewer yet")
+
+
+class RegistrationConflicts(BaseModel):
+    program_id: str
+    vendor: str
+    title: str
+    as_of: str
+    conflicts: int = Field(description="accounts on which two or more partners hold active registrations")
+    registrations_in_conflict: int = Field(description="the active registrations on those accounts")
 
 
 class RankedPartner(BaseModel):

@@ -9,12 +9,14 @@ from typing import Any
 
 from cleanroom.attribution.config import MODELS, AttributionConfig
 from cleanroom.errors import InputError
+from cleanroom.popfilter import Population
 from cleanroom.terminal.console import err, out, print_json, print_table
 from cleanroom.terminal.durations import parse_duration
 from cleanroom.terms import DEFAULT_MIN_COUNT, DEFAULT_MIN_SET_SIZE, build_terms
 from cleanroom.terms_privacy import DEFAULT_DP_HORIZON, DEFAULT_EPOCH_SECONDS, MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
 from cleanroom_client.commands._common import add_json, session
 from cleanroom_client.features.agreement_view import agreement_dict, print_terms
+from cleanroom_client.inputs.custom_populations import parse_options
 from cleanroom_client.protocol.agreements import approve, propose, verified_terms
 from cleanroom_client.protocol.encryption import EncryptionKeys
 from cleanroom_client.protocol.signing import SigningKeys
@@ -72,14 +74,24 @@ def _attribution(args: argparse.Namespace) -> AttributionConfig | None:
     return AttributionConfig.from_dict(settings)
 
 
+def _their_populations(args: argparse.Namespace, filters: list[Population]) -> list[str] | None:
+    """The partner's populations: as listed (default: the same as ours), plus those our filters define."""
+    named = _split(args.their_populations)
+    if not filters:
+        return named
+    theirs = named or _split(args.populations) or []
+    return theirs + [p.name for p in filters if p.name not in theirs]
+
+
 def _propose(args: argparse.Namespace) -> int:
+    filters = parse_options(args.their_population, "--their-population")
     with session(args) as (profile, remote):
         attribution = _attribution(args)
         terms = build_terms(
             profile.party,
             args.with_party,
             _split(args.populations) or [],
-            _split(args.their_populations),
+            _their_populations(args, filters),
             min_count=args.min_count,
             min_set_size=args.min_set_size,
             key_kinds=["domain", "name"] if args.name_key else ["domain"],
@@ -95,6 +107,8 @@ def _propose(args: argparse.Namespace) -> int:
             their_share=_columns(args.their_share),
             epoch_seconds=_epoch_seconds(args),
             dp_horizon=args.dp_horizon,
+            greenfield=_split(args.greenfield),
+            their_filters={p.name: p.text for p in filters} or None,
         )
         reveals = bool(args.reveal)
         agreement = propose(remote, profile, args.with_party, terms, reveals)
@@ -274,8 +288,26 @@ def _register_propose(asub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     _add_attribution_options(p)
     _add_reveal_options(p)
+    _add_greenfield_options(p)
     add_json(p)
     p.set_defaults(handler=_propose)
+
+
+def _add_greenfield_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--their-population",
+        action="append",
+        metavar="NAME=FILTER",
+        help="a population of the partner defined by your filter over its file's columns, e.g. your ideal customer "
+        "profile: icp='Employees >= 1000 and Region = \"EMEA\"' (repeatable). The filter is part of the terms: the "
+        "partner sees it, approves it, and its client evaluates it on its own rows",
+    )
+    p.add_argument(
+        "--greenfield",
+        metavar="POP[,POP]",
+        help="partner populations on which you learn how many of its accounts you do not have (a count, under the "
+        "same guardrails and noise as the overlap)",
+    )
 
 
 def _register_show(asub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

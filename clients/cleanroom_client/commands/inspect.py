@@ -12,6 +12,7 @@ from cleanroom_client.commands._common import add_json
 from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.commands.map import add_file_options, load
 from cleanroom_client.inputs.accounts import Account, LoadResult
+from cleanroom_client.inputs.custom_populations import parse_options
 
 SHOW_ROWS = 50  # a terminal's worth; --json has everything
 SHOW_ROW_NUMBERS = 5  # per merged account
@@ -84,12 +85,22 @@ def _print_people(result: LoadResult) -> None:
     )
 
 
+def custom_sizes(result: LoadResult, filters: dict[str, str]) -> list[dict[str, Any]]:
+    """Each custom population's filter and size: what a map would put in it (previewed locally, sent nowhere)."""
+    by_population: Any = result.totals()["by_population"]
+    return [{"population": n, "filter": filters[n], "accounts": int(by_population.get(n, 0))} for n in result.custom]
+
+
 def _inspect(args: argparse.Namespace) -> int:
     result = load(args, name_key=args.name_key)
+    custom = custom_sizes(result, {p.name: p.text for p in parse_options(args.population)})
     if args.json:
-        print_json(inspect_dict(result))
+        print_json({**inspect_dict(result), "custom_populations": custom})
     else:
         _print_people(result)
+        if custom:
+            rows = [[c["population"], f"{c['accounts']:,}", escape(c["filter"])] for c in custom]
+            print_table("Custom populations (filters stay on this machine)", ["population", "accounts", "filter"], rows)
     return 0
 
 

@@ -15,6 +15,7 @@ from cleanroom_client.commands._read_report import print_read_report
 from cleanroom_client.commands._row_cache import row_cache
 from cleanroom_client.features.map_workflow import MapReady, ready_map, send_map
 from cleanroom_client.inputs.accounts import LoadResult, load_accounts
+from cleanroom_client.inputs.custom_populations import check_header, parse_options, with_populations
 
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
@@ -29,10 +30,20 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
         help="put every account in this population when the file has no stage column (e.g. prospect); "
         "without it such a file is refused",
     )
+    parser.add_argument(
+        "--population",
+        action="append",
+        metavar="NAME=FILTER",
+        help="a custom population: the accounts whose row passes FILTER, e.g. "
+        "emea_ent='Type in (Customer) and Region = \"EMEA\" and Employees >= 1000' (repeatable; "
+        "only NAME leaves this machine; the language is in the README)",
+    )
 
 
 def load(args: argparse.Namespace, name_key: bool, keep_fields: bool = True) -> LoadResult:
-    return load_accounts(
+    custom = parse_options(getattr(args, "population", None))
+    check_header(Path(args.file), custom)  # a filter naming a column the file lacks: refused before the read
+    loaded = load_accounts(
         Path(args.file),
         key_column=args.key_column,
         name_column=args.name_column,
@@ -44,6 +55,7 @@ def load(args: argparse.Namespace, name_key: bool, keep_fields: bool = True) -> 
         keep_fields=keep_fields,
         cache=row_cache(args, name_key),
     )
+    return with_populations(loaded, custom)
 
 
 def _map(args: argparse.Namespace) -> int:

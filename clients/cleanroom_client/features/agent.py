@@ -2,7 +2,8 @@
 
 Each cycle, over a fresh connection to the coordinator:
 
-1. sync: re-blind every partner point that waits for us (``sync_agreements``);
+1. sync: re-blind every partner point that waits for us (``sync_agreements``), and evaluate the deal-registration
+   checks queued on the programs we run (agent_registrations.py);
 2. map: when the watched export is new or changed (by content digest), an active agreement has not taken
    it yet, or a partner's run waits for our upload, map it under the agreements that need it (``map_all``),
    unless it is still being written, unreadable, or shrank by more than ``max_shrink`` (agent_mapping.py);
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from cleanroom.errors import CleanroomError
 from cleanroom_client.features.agent_log import ActionLog
 from cleanroom_client.features.agent_mapping import FileLoader, Mapper, MapSettings
+from cleanroom_client.features.agent_registrations import serve_registrations
 from cleanroom_client.features.agent_releases import TRANSIENT, Syncer
 from cleanroom_client.features.agent_state import AgentState
 from cleanroom_client.features.agent_stop import StopFlag
@@ -102,6 +104,7 @@ class Agent:
         with Remote(self.profile) as remote:
             active = sorted(a.agreement_id for a in remote.list() if a.state == "active")  # unreachable: raised here
             report = self.syncer.sync(remote, active)
+            serve_registrations(remote, self.profile, self.log)
             waiting = self.syncer.waiting_for_us(remote, report)
             if self.stop.is_set():
                 return "idle"

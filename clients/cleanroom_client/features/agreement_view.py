@@ -46,6 +46,7 @@ def print_terms(agreement: Agreement, terms: Terms) -> None:
             ["differential privacy", _dp_row(terms)],
             *_attribution_rows(terms),
             *_reveal_rows(agreement, terms),
+            *_greenfield_rows(terms),
             *_signing_rows(agreement, terms),
             ["approved by", ", ".join(agreement.approved_by) or "nobody yet"],
             ["terms hash", agreement.terms_hash],
@@ -86,6 +87,22 @@ def _reveal_rows(agreement: Agreement, terms: Terms) -> list[list[Any]]:
     keys = {e.party: e.fingerprint for e in agreement.encryption}
     for party in terms.parties:
         rows.append([f"{party} key fingerprint", keys.get(party, "not given yet")])
+    return rows
+
+
+def _greenfield_rows(terms: Terms) -> list[list[Any]]:
+    """The filters the other party wrote that run on a party's machine (shown in full: approving the terms
+    approves them), and who counts the other's accounts it does not have."""
+    rows: list[list[Any]] = []
+    for party, defined in sorted(terms.raw.get("population_filters", {}).items()):
+        for name, text in sorted(defined.items()):
+            rows.append([f"{party}'s {name} (filter {terms.other(party)} wrote, run on {party}'s file)", text])
+    for viewer in terms.parties:
+        granted = terms.greenfield_granted(viewer)
+        if granted:
+            rows.append(
+                [f"{viewer} counts greenfield", f"{terms.other(viewer)}'s accounts in {', '.join(granted)} it does not have"]
+            )
     return rows
 
 

@@ -1,10 +1,11 @@
 """``map --all FILE``: read and normalise our file once, and bring every active agreement up to date.
 
 Each agreement gets a full run of its own, exactly as ``map`` would make it:
-its own secret and hash context (tokens stay unlinkable across agreements), its
-own populations, key kinds, sealed columns and signed uploads. Only the reading
-is shared, and the upload of one agreement overlaps the blinding of the next
-(one uploader thread, as attribution's vendor path does).
+its own secret (tokens stay unlinkable across agreements), its own populations,
+key kinds, sealed columns and signed uploads. The reading is shared, and so is
+hashing keys to the curve for agreements whose terms hash by key kind
+(protocol/hashed_keys.py); the upload of one agreement overlaps the blinding of
+the next (one uploader thread, as attribution's vendor path does).
 
 One agreement's trouble is its own: a column its terms share that the file
 lacks, a partner key that changed, an upload refused, a run that fails at the
@@ -31,10 +32,12 @@ from cleanroom.terms import Terms
 from cleanroom_client.features.map_workflow import Loader, released
 from cleanroom_client.features.reveal import RevealPlan, peer_public_key, save_account_map, shared_headers
 from cleanroom_client.inputs.accounts import LoadResult
+from cleanroom_client.inputs.custom_populations import for_agreement
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import verified_terms
 from cleanroom_client.protocol.continuous import prepare_own
 from cleanroom_client.protocol.encryption import EncryptionKeys
+from cleanroom_client.protocol.hashed_keys import hashing_once
 from cleanroom_client.protocol.keystore import Keystore
 from cleanroom_client.protocol.prepare import PreparedUpload
 from cleanroom_client.protocol.reblind import Reblinded, reblinding_waiting, run_failure, upload_waiting, wait_for_each
@@ -156,7 +159,7 @@ def map_all(
     with reblinding_waiting(remote, [j.agreement for j in jobs], keys, "overlap") as early:
         reads = _read(jobs, load)
     loaded_for = {j.agreement.agreement_id: r.loaded for r in reads for j in jobs if j.agreement.agreement_id in r.agreements}
-    ready = [j for j in jobs if j.outcome.state != "failed" and _checked(j, profile, loaded_for[j.agreement.agreement_id])]
+    ready = [j for j in jobs if j.outcome.state != "failed" and _checked(j, profile, loaded_for)]
     uploaded = _blind_and_upload(remote, profile, keys, ready, loaded_for, early, (chunk_points, max_removed))
     log = ReceiptLog.of(profile)
     results = wait_for_each(remote, [(j.agreement, j.outcome.run_id) for j in uploaded], keys, log, wait)
@@ -183,10 +186,18 @@ def _read(jobs: Sequence[Job], load: Loader) -> list[Read]:
     return reads
 
 
-def _checked(job: Job, profile: Profile, loaded: LoadResult | None) -> bool:
-    """What sealing needs (the shared columns in our file, the partner's pinned key), checked before
-    anything is blinded; False, with the agreement failed and why, when the file cannot serve its terms."""
+def _checked(job: Job, profile: Profile, loaded_for: dict[str, LoadResult | None]) -> bool:
+    """What the terms need of our file (the columns of populations they define by a filter, custom populations
+    at least the minimum set size, the shared columns, the partner's pinned key), checked before anything is
+    blinded; False, with the agreement failed and why, when the file cannot serve its terms."""
+    agreement_id = job.agreement.agreement_id
+    loaded = loaded_for[agreement_id]
     assert loaded is not None  # a failed read failed its jobs
+    try:
+        loaded = loaded_for[agreement_id] = for_agreement(loaded, job.terms, profile.party, agreement_id)
+    except CleanroomError as exc:
+        job.outcome.fail(str(exc))
+        return False
     if not job.plan.seals:
         return True
     try:
@@ -213,7 +224,7 @@ def _blind_and_upload(
     log, signer = ReceiptLog.of(profile), UploadSigner.of(profile)
     chunk_points, max_removed = limits
     pending: list[tuple[Job, Future[str]]] = []
-    with ThreadPoolExecutor(max_workers=1) as uploader:
+    with ThreadPoolExecutor(max_workers=1) as uploader, hashing_once():
         for job in jobs:
             loaded = loaded_for[job.agreement.agreement_id]
             assert loaded is not None

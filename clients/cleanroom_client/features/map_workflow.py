@@ -25,6 +25,7 @@ from cleanroom_client.features.reveal import (
     shared_headers,
 )
 from cleanroom_client.inputs.accounts import LoadResult
+from cleanroom_client.inputs.custom_populations import for_agreement
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.agreements import require_runnable, verified_terms
 from cleanroom_client.protocol.continuous import prepare_own
@@ -75,6 +76,7 @@ def ready_map(remote: Remote, profile: Profile, agreement_id: str, load: Loader,
         # map sends keys only, unless the terms reveal accounts: then it seals the shared columns and
         # keeps our own rows (locally) for the accounts that may be revealed to us.
         loaded = load("name" in terms.key_kinds, plan.seals or plan.views)
+        loaded = for_agreement(loaded, terms, profile.party, agreement.agreement_id)
         # Everything the sealed fields need is checked before anything is blinded or sent.
         headers = shared_headers(plan, loaded, agreement.agreement_id) if plan.seals else {}
         peer_public = peer_public_key(profile, agreement, plan, peer_fingerprint) if plan.seals else b""

@@ -38,6 +38,8 @@ def overlap_dict(release: OverlapRelease) -> dict[str, Any]:
         # The coordinator's Ed25519 signature over all of the above (receipts verify it).
         "signature": release.signature.hex(),
     }
+    if release.greenfield:  # signed only when granted: the key is there exactly when the coordinator signed it
+        view["greenfield"] = [{"theirs": g.theirs, "count": g.count, "suppressed": g.suppressed} for g in release.greenfield]
     if release.dp is not None:
         view["dp"] = {
             "epsilon_spent": release.dp.epsilon_spent,

@@ -172,13 +172,17 @@ class AccountTable(Sequence[Account]):
         order = np.argsort(positions, kind="stable")  # the merged pairs come sorted by value within each account
         return positions[order], pa.concat_arrays([values, merged_values]).take(pa.array(order, type=pa.int64()))
 
-    def key_texts(self, kinds: Sequence[str]) -> list[str | None]:
-        """Per account, ``account.key_text`` of its keys of these kinds (None when it has none of them)."""
-        texts = _texts(self.first, kinds).to_pylist()
-        if len(self.merged):
-            for position, text in zip(self.merged.tolist(), _merged_texts(self.members, self.starts, kinds), strict=True):
-                texts[position] = text
-        return texts
+    def key_texts(self, kinds: Sequence[str]) -> pa.Array:
+        """Per account, ``account.key_text`` of its keys of these kinds (null when it has none of them)."""
+        texts = _texts(self.first, kinds)
+        if not len(self.merged):
+            return texts
+        replaced = np.zeros(len(texts), dtype=bool)
+        replaced[self.merged] = True
+        # The merged accounts are few: their texts replace the first rows' in order of position (merged is sorted).
+        return pc.replace_with_mask(
+            texts, pa.array(replaced), pa.array(_merged_texts(self.members, self.starts, kinds), pa.string())
+        )
 
 
 def _texts(rows: Rows, kinds: Sequence[str]) -> pa.Array:

@@ -48,6 +48,7 @@ class LoadResult:
     columns: ColumnMap
     read: ReadReport = field(default_factory=ReadReport)  # encoding, skipped lines, formulas without a value
     normalised: int = 0  # rows normalised by this load; the other rows' outcomes came from the row cache
+    custom: tuple[str, ...] = ()  # populations set by a filter (custom_populations.py), not by the stage column
 
     def totals(self) -> dict[str, object]:
         accounts = self.accounts

@@ -108,7 +108,7 @@ class CachedRows:
         if not len(self.digests) or not len(digests):
             return np.full(len(digests), -1, dtype=np.int64)
         wanted = _prefixes(digests)
-        at = np.minimum(np.searchsorted(self._prefix, wanted), len(self._prefix) - 1)
+        at = np.minimum(search_sorted(self._prefix, wanted), len(self._prefix) - 1)
         # The whole digest must match, not only the prefix it was found by.
         hit = (self._prefix[at] == wanted) & (self.digests[at] == digests).all(axis=1)
         return np.where(hit, at, -1).astype(np.int64)
@@ -116,6 +116,15 @@ class CachedRows:
     def take(self, indexes: np.ndarray) -> pa.Table:
         """The records at ``indexes`` (as ``find`` gave them)."""
         return self.records.take(pa.array(indexes, type=pa.int64()))
+
+
+def search_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(haystack, needles)``, with the needles searched in sorted order: a million random
+    needles then walk the haystack in order instead of jumping across it (about twice as fast)."""
+    order = np.argsort(needles)
+    where = np.empty(len(needles), dtype=np.int64)
+    where[order] = np.searchsorted(haystack, needles[order])
+    return where
 
 
 EMPTY = CachedRows(np.zeros((0, DIGEST_BYTES), dtype=np.uint8), RECORDS.empty_table())

@@ -18,18 +18,19 @@ import hashlib
 from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
 
 from cleanroom.errors import InputError
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.account import key_text
 from cleanroom_client.inputs.account_table import AccountTable
+from cleanroom_client.inputs.rowcache import search_sorted
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.account_ids import ID_SIZE, IDENTITY_VERSION, account_ids
 from cleanroom_client.protocol.prepare import Blindable, PreparedUpload, UploadChange, membership, prepare
 from cleanroom_client.protocol.sent_state import SentState, SentStates
 from cleanroom_client.remote import Agreement, Remote
-
-ID_SIZE = 16
 
 
 def secret_tag(agreement_id: str, secret: bytes) -> str:
@@ -56,11 +57,11 @@ def identities(accounts: Sequence[Blindable], terms: Terms, party: str) -> Ident
         found = [membership(account, pops, kinds) for account in accounts]
         masks = np.fromiter((mask for mask, _ in found), dtype=np.uint16, count=len(found))
         # An account's keys are sorted (inputs.accounts), so the same keys always give the same text.
-        texts = [key_text(keys) if keys else None for _, keys in found]
-    index = np.flatnonzero((masks != 0) & np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts)))
-    digest = hashlib.blake2b
-    ids = b"".join([digest(texts[i].encode(), digest_size=ID_SIZE).digest() for i in index.tolist()])  # type: ignore[union-attr]
-    return Identities(np.frombuffer(ids, dtype=f"S{ID_SIZE}"), masks[index], index.astype(np.int64))
+        texts = pa.array([key_text(keys) if keys else None for _, keys in found], pa.string())
+    has_text = texts.is_valid().to_numpy(zero_copy_only=False)
+    index = np.flatnonzero((masks != 0) & has_text)
+    ids = account_ids(texts.take(pa.array(index, type=pa.int64())))
+    return Identities(ids, masks[index], index.astype(np.int64))
 
 
 def full_reason(state: SentState | None, standing_run_id: str, terms_hash: str, tag: str) -> str:
@@ -79,6 +80,8 @@ def full_reason(state: SentState | None, standing_run_id: str, terms_hash: str, 
         return "the agreement secret changed"
     if state.normaliser_version != NORMALISER_VERSION:
         return f"the normaliser changed (version {state.normaliser_version} -> {NORMALISER_VERSION})"
+    if state.identity != IDENTITY_VERSION:
+        return f"this client tells accounts apart by another digest than the one that sent them ({state.identity} -> {IDENTITY_VERSION})"
     return ""
 
 
@@ -208,7 +211,7 @@ def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndar
     bytes as integers (several times faster than on 16-byte strings), then checked whole; the rare id that
     shares its first 8 bytes with another is searched again on all 16."""
     n = len(sorted_ids)
-    where = np.searchsorted(_prefix(sorted_ids), _prefix(ids)) if n else np.zeros(len(ids), dtype=np.int64)
+    where = search_sorted(_prefix(sorted_ids), _prefix(ids)) if n else np.zeros(len(ids), dtype=np.int64)
     inside = where < n
     same_prefix = np.zeros(len(ids), dtype=bool)
     same_prefix[inside] = _prefix(sorted_ids)[where[inside]] == _prefix(ids)[inside]

@@ -20,10 +20,11 @@ import pyarrow as pa
 from cleanroom.attribution.recordio import split_rows
 from cleanroom.crypto.sealed import pack_chunk
 from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest
-from cleanroom.psi import POINT_SIZE, hash_and_blind
+from cleanroom.psi import POINT_SIZE, blind, hash_and_blind
 from cleanroom.terminal.console import progress
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.account_table import AccountTable
+from cleanroom_client.protocol import hashed_keys
 from cleanroom_client.protocol.canaries import Canaries, canary_pairs
 
 if TYPE_CHECKING:
@@ -76,9 +77,15 @@ class Blindable(Protocol):
     def populations(self) -> tuple[str, ...]: ...
 
 
-def hash_context(agreement_id: str, kind: str) -> bytes:
-    """Binds every point to one agreement and one key kind."""
-    return f"{agreement_id}/{kind}".encode()
+def hash_context(agreement_id: str, kind: str, scope: str = "kind") -> bytes:
+    """What a key's point binds besides the key, under the terms' ``hash_scope`` (cleanroom.terms.HASH_SCOPES):
+    the key kind, or (terms proposed before hash scopes) the agreement and the key kind. Agreement ids never
+    hold '*', so the two never meet."""
+    if scope == "kind":
+        return f"*/{kind}".encode()
+    if scope == "agreement":
+        return f"{agreement_id}/{kind}".encode()
+    raise ValueError(f"unknown hash scope {scope!r}")
 
 
 @dataclass
@@ -131,7 +138,7 @@ def prepare(
 ) -> PreparedUpload:
     """Blind every key of our accounts in the agreement's populations, sorted by blinded value, with account labels."""
     selected = _select(accounts, terms, party)
-    sorted_points, owner_sorted, canaries = _blind_sorted(selected, agreement_id, secret, show_progress)
+    sorted_points, owner_sorted, canaries = _blind_sorted(selected, (agreement_id, terms.hash_scope), secret, show_progress)
     kept = selected.kept
     # Account labels in order of first appearance: they carry no row order.
     _, first = np.unique(owner_sorted, return_index=True)
@@ -216,16 +223,22 @@ def _int64s(values: np.ndarray) -> array[int]:
 
 
 def _blind_sorted(
-    selected: _Selected, agreement_id: str, secret: bytes, show_progress: bool | None
+    selected: _Selected, scope: tuple[str, str], secret: bytes, show_progress: bool | None
 ) -> tuple[bytes, np.ndarray, Canaries]:
     """The blinded points, canary pairs among them, sorted by value; the slot of each sorted point's account
     (a canary takes the first account's: the coordinator drops canaries before counting); the canaries."""
+    agreement_id, hash_scope = scope
     total = sum(len(v) for v in selected.keys_by_kind.values())
     blinded, owner = [], array("q")
     with progress("blinding", total, show_progress) as advance:
         for kind, values in selected.keys_by_kind.items():
             if values:
-                blinded.append(hash_and_blind(values, hash_context(agreement_id, kind), secret, progress=advance))
+                context = hash_context(agreement_id, kind, hash_scope)
+                shared = hashed_keys.current() if hash_scope == "kind" else None
+                if shared is not None:  # map --all: each key hashed once for every agreement (hashed_keys.py)
+                    blinded.append(blind(secret, shared.points(values, context), progress=advance))
+                else:
+                    blinded.append(hash_and_blind(values, context, secret, progress=advance))
                 owner.extend(selected.owners[kind])
     selected.keys_by_kind.clear()  # the intermediates go as soon as they are used (peak memory)
     selected.owners.clear()

@@ -62,6 +62,10 @@ class ReceiptLog:
         """One alert delivery and how it went (delivered, pending, rejected): our own note, signed by nobody."""
         self._append({"type": "alert", "recorded_at": _now(), "alert": delivery})
 
+    def record_evaluation(self, outcome: dict[str, Any]) -> None:
+        """One deal-registration request this vendor's client evaluated or refused: our own note, signed by nobody."""
+        self._append({"type": "registration_evaluation", "recorded_at": _now(), "evaluation": outcome})
+
     def _append(self, entry: dict[str, Any], head: AuditHead | None = None) -> None:
         if head is not None:
             entry["audit_head"] = head.to_dict()

@@ -21,9 +21,11 @@ import numpy as np
 
 from cleanroom.crypto.keyfiles import write_private
 from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.account_ids import IDENTITY_VERSION
 
 STATE_DIR = "continuous"
-FORMAT = 1
+FORMAT = 2  # 2 names the identity function; format 1's identities were BLAKE2b digests
+_FORMAT_1_IDENTITY = "blake2b/1"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class SentState:
     # Under DP, the accounts that left the agreement's stream (S16, sorted): they are not sent again.
     left: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="S16"))
     upload_id: str = ""  # our upload that proposed this state (pending) or made it stand
+    identity: str = IDENTITY_VERSION  # the function that made ``ids`` (protocol/account_ids.py)
 
     def __post_init__(self) -> None:
         if not (len(self.ids) == len(self.labels) == len(self.masks)):
@@ -61,6 +64,7 @@ class SentState:
             "normaliser_version": self.normaliser_version,
             "next_label": self.next_label,
             "upload_id": self.upload_id,
+            "identity": self.identity,
         }
         buffer = io.BytesIO()
         np.savez(
@@ -77,7 +81,7 @@ class SentState:
     def from_bytes(cls, data: bytes) -> SentState:
         with np.load(io.BytesIO(data), allow_pickle=False) as found:
             meta = json.loads(found["meta"].tobytes())
-            if meta.get("format") != FORMAT:
+            if meta.get("format") not in (1, FORMAT):
                 raise ValueError(f"state format {meta.get('format')!r}, not {FORMAT}")
             return cls(
                 agreement_id=meta["agreement_id"],
@@ -87,6 +91,7 @@ class SentState:
                 normaliser_version=meta["normaliser_version"],
                 next_label=int(meta["next_label"]),
                 upload_id=str(meta.get("upload_id", "")),
+                identity=str(meta.get("identity", _FORMAT_1_IDENTITY)),
                 ids=found["ids"].astype("S16"),
                 labels=found["labels"].astype(np.uint32),
                 masks=found["masks"].astype(np.uint16),

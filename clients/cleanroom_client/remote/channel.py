@@ -9,7 +9,14 @@ import grpc
 
 from cleanroom.errors import CleanroomError
 from cleanroom.protocol import client_channel_options
-from cleanroom.v1 import agreements_pb2_grpc, attribution_pb2_grpc, audit_pb2_grpc, results_pb2_grpc, runs_pb2_grpc
+from cleanroom.v1 import (
+    agreements_pb2_grpc,
+    attribution_pb2_grpc,
+    audit_pb2_grpc,
+    registrations_pb2_grpc,
+    results_pb2_grpc,
+    runs_pb2_grpc,
+)
 from cleanroom.wire.status import error_from_rpc
 from cleanroom_client.profile import Profile
 
@@ -53,6 +60,7 @@ class Channel:
         self.results: Any = _stub(results_pb2_grpc.ResultServiceStub, self.channel)
         self.attribution: Any = _stub(attribution_pb2_grpc.AttributionServiceStub, self.channel)
         self.audit: Any = _stub(audit_pb2_grpc.AuditServiceStub, self.channel)
+        self.registrations: Any = _stub(registrations_pb2_grpc.RegistrationServiceStub, self.channel)
 
     def close(self) -> None:
         self.channel.close()

@@ -11,6 +11,7 @@ from cleanroom.v1 import agreements_pb2, attribution_pb2, audit_pb2, results_pb2
 from cleanroom_client.profile import Profile
 from cleanroom_client.remote import convert
 from cleanroom_client.remote.channel import STREAM_TIMEOUT, Channel
+from cleanroom_client.remote.registrations import RegistrationRemote
 from cleanroom_client.remote.types import (
     Agreement,
     AttributionRelease,
@@ -37,6 +38,11 @@ class Remote:
 
     def close(self) -> None:
         self._wire.close()
+
+    @property
+    def registrations(self) -> RegistrationRemote:
+        """The deal-registration service, on the same connection."""
+        return RegistrationRemote(self._wire)
 
     def __enter__(self) -> Remote:
         return self

@@ -122,8 +122,15 @@ def _cells(cells: Any) -> tuple[records.Cell, ...]:
 def overlap_release(message: results_pb2.OverlapRelease) -> records.OverlapRelease:
     totals = _record(records.OverlapTotals, message.totals, overlap=_optional(message.totals, "overlap"))
     dp = _record(records.DpSpend, message.dp) if message.HasField("dp") else None
+    greenfield = tuple(_record(records.GreenfieldCell, c, count=_optional(c, "count")) for c in message.greenfield)
     return _record(
-        records.OverlapRelease, message, cells=_cells(message.cells), totals=totals, dp=dp, audit_head=audit_head(message)
+        records.OverlapRelease,
+        message,
+        cells=_cells(message.cells),
+        totals=totals,
+        dp=dp,
+        audit_head=audit_head(message),
+        greenfield=greenfield,
     )
 
 

@@ -203,6 +203,15 @@ class DpSpend:
 
 
 @dataclass(frozen=True)
+class GreenfieldCell:
+    """The other side's accounts in one of its populations that the viewer does not have, if released."""
+
+    theirs: str
+    count: int | None
+    suppressed: bool
+
+
+@dataclass(frozen=True)
 class OverlapRelease:
     agreement_id: str
     run_id: str
@@ -217,6 +226,7 @@ class OverlapRelease:
     signature: bytes
     dp: DpSpend | None = None
     audit_head: AuditHead | None = None  # the signed audit head as of the release's entry (not under `signature`)
+    greenfield: tuple[GreenfieldCell, ...] = ()  # when the terms grant greenfield sizing
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-from cleanroom.coordinator.web.routes import agreements, api_keys, attribution, audit, operations, overlap
+from cleanroom.coordinator.web.routes import agreements, api_keys, attribution, audit, operations, overlap, registrations
 
-ROUTERS = (agreements.router, overlap.router, attribution.router, audit.router, api_keys.router, operations.router)
+ROUTERS = (
+    agreements.router, overlap.router, attribution.router, registrations.router, audit.router, api_keys.router,
+    operations.router,
+)  # fmt: skip

@@ -31,6 +31,10 @@ def audit_entries(
     action: Annotated[
         str | None, Query(pattern=ACTION, description="an action (release.overlap) or a prefix ending in * (release.*)")
     ] = None,
+    program_id: Annotated[
+        str | None,
+        Query(pattern=ID, description="deal-registration entries of this program (prg_...): they name no agreement"),
+    ] = None,
     since: Annotated[TimeText, Query(description="entries at or after this time (ISO 8601; UTC if no offset)")] = None,
     until: Annotated[TimeText, Query(description="entries before this time")] = None,
     order: Annotated[Literal["desc", "asc"], Query(description="newest first (desc) or oldest first")] = "desc",
@@ -43,6 +47,7 @@ def audit_entries(
         agreement_id=agreement_id,
         party=party,
         action=action,
+        program_id=program_id,
         since=parse_time(since, "since"),
         until=parse_time(until, "until"),
         order=order,

@@ -1,0 +1,70 @@
+"""Greenfield and the filter-defined population's size through the coordinator's own rules, in-process.
+
+The uploads are built here (tests/inprocess.py), as a client that does not check anything would send
+them: the coordinator's check must hold on its own. Expected counts are worked out by hand below.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inprocess import agree, coordinator, domains, run
+
+SHARED = domains("shared", 30)
+VENDOR = SHARED + domains("v", 40)  # 70 accounts, all customers
+PARTNER = SHARED + domains("p", 50)  # 80 accounts, all customers
+# The partner's icp (bit 1): shared 0..9 (the vendor has them) and p0..p24 (it does not): 35 in all.
+PARTNER_MASKS = [3 if i < 10 else 1 for i in range(30)] + [3 if i < 25 else 1 for i in range(50)]
+
+
+def _agreement(coord, **options):
+    return agree(
+        coord,
+        ("customer",),
+        their_populations=["customer", "icp"],
+        greenfield=["icp", "customer"],
+        their_filters={"icp": "[Annual Revenue] >= 1000000"},
+        min_set_size=10,
+        **options,
+    )
+
+
+def test_greenfield_released_exactly_to_the_vendor(tmp_path: Path) -> None:
+    coord, _ = coordinator(tmp_path)
+    agreement = _agreement(coord)
+    run(coord, agreement, {"vendor": VENDOR, "partner": PARTNER}, {"partner": PARTNER_MASKS})
+    release = coord.overlap("vendor", agreement["agreement_id"])
+    # icp: 35 - 10 matched = 25; customer: 80 - 30 matched = 50.
+    assert release["greenfield"] == [
+        {"theirs": "icp", "count": 25, "suppressed": False},
+        {"theirs": "customer", "count": 50, "suppressed": False},
+    ]
+    assert "greenfield" not in coord.overlap("partner", agreement["agreement_id"])
+
+
+def test_greenfield_under_dp_is_noisy_clamped_and_costs_one_epsilon(tmp_path: Path) -> None:
+    coord, _ = coordinator(tmp_path)
+    agreement = _agreement(coord, dp_epsilon=1.0, dp_budget=1.0)
+    run_id = run(coord, agreement, {"vendor": VENDOR, "partner": PARTNER}, {"partner": PARTNER_MASKS})
+    release = coord.overlap("vendor", agreement["agreement_id"])
+    assert release["dp"]["epsilon_spent"] == 1.0 and release["dp"]["budget_remaining"] == 0.0
+    counts = {g["theirs"]: g["count"] for g in release["greenfield"] if not g["suppressed"]}
+    assert all(0 <= n <= 80 for n in counts.values())  # clamped into what is possible
+    # One draw for 1 x 2 cells + the total + 2 greenfield counts: sensitivity 5 (3 without them), scale 5 / epsilon.
+    stored = json.loads(coord.store.runs.result_json(run_id) or "{}")
+    assert 5.0 <= stored["dp"]["scale"] < 5.001
+    assert set(stored["greenfield"]["partner"]) == {"icp", "customer"}  # only noisy numbers are stored
+
+
+def test_a_filter_defined_population_of_a_few_accounts_fails_the_run(tmp_path: Path) -> None:
+    coord, _ = coordinator(tmp_path)
+    agreement = _agreement(coord)
+    few = [3 if i < 3 else 1 for i in range(80)]  # the partner's icp: 3 accounts, under the minimum set size 10
+    with pytest.raises(AssertionError):  # the helper expects a complete run
+        run(coord, agreement, {"vendor": VENDOR, "partner": PARTNER}, {"partner": few})
+    failed = coord.store.row("SELECT state, failure FROM runs")
+    assert failed["state"] == "failed"
+    assert "partner's population 'icp' holds 3 account(s), below the agreement's minimum set size of 10" in failed["failure"]
