@@ -100,6 +100,17 @@ def reblinding_problem(canaries: Canaries | None, reblinded: bytes) -> str | Non
     return None
 
 
+def joined_reblinding_problem(canaries: Canaries | None, duplicated: bool, canary_points: bytes) -> str | None:
+    """``reblinding_problem`` for tokens held in the store (store.tokens): ``duplicated`` says whether two are
+    equal, ``canary_points`` holds the re-blinded points at ``canaries.positions`` (pair by pair), packed."""
+    if duplicated:
+        return "two re-blinded points are equal, which honest re-blinding of distinct points never gives"
+    if canaries is None:
+        return None
+    pairs = np.arange(2 * len(canaries.positions), dtype=np.uint32).reshape(-1, 2)
+    return reblinding_problem(Canaries(canaries.scalar, pairs), canary_points)
+
+
 def has_duplicates(points: bytes) -> bool:
     """Whether two of the packed points are equal. Sorted by their first 8 bytes as integers (twenty times
     faster than sorting 32-byte strings: a second a million points, four times a run); only points that share

@@ -20,9 +20,10 @@ from cleanroom.coordinator import linkage
 from cleanroom.coordinator.agreements import Agreements
 from cleanroom.coordinator.canaries import Canaries, reblinding_problem
 from cleanroom.coordinator.continual import continual_privatise
+from cleanroom.coordinator.joined import ReblindingViolation, joined_overlap
 from cleanroom.coordinator.limits import MAX_DENIAL_REASON, bounded
 from cleanroom.coordinator.noise import privatise
-from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_masks, overlap_counts
+from cleanroom.coordinator.overlap import OverlapCounts, SideTokens
 from cleanroom.coordinator.population_counts import check_population_sizes, population_sizes, unmatched_sizes
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
@@ -37,14 +38,6 @@ from cleanroom.psi import POINT_SIZE
 from cleanroom.terms import Terms
 
 Uploads = dict[tuple[str, str], UploadRow]  # (party, kind) -> committed upload
-
-
-class ReblindingViolation(ProtocolError):
-    """A party's re-blinding of the other's points is not the honest one: the run fails, the party is named."""
-
-    def __init__(self, party: str, message: str) -> None:
-        super().__init__(message)
-        self.party = party
 
 
 class Completion:
@@ -152,20 +145,23 @@ class Completion:
 
     def _complete_overlap(self, run: RunRow, terms: Terms, by: Uploads) -> None:
         a, b = terms.parties
-        side_a = self._side_tokens(by[(a, OWN)], by[(b, REBLINDED)])
-        side_b = self._side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
         if terms.continuous:
+            side_a = self._side_tokens(by[(a, OWN)], by[(b, REBLINDED)])
+            side_b = self._side_tokens(by[(b, OWN)], by[(a, REBLINDED)])
             self._complete_continuous(run, terms, by, {a: side_a, b: side_b})
             return
-        counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
-        masks = {a: account_masks(side_a), b: account_masks(side_b)}
+        # Joined in the store's DuckDB, under its memory limit (joined.py): neither side's tokens come into Python.
+        sides = ((by[(a, OWN)], by[(b, REBLINDED)]), (by[(b, OWN)], by[(a, REBLINDED)]))
+        joined = joined_overlap(self._store, sides, (len(terms.populations[a]), len(terms.populations[b])))
+        counts = joined.counts
+        masks = {a: joined.masks[0], b: joined.masks[1]}
         for party in (a, b):  # a population the terms define by a filter, of a few accounts, fails the run
             check_population_sizes(terms, party, population_sizes(masks[party], len(terms.populations[party])))
         result = _overlap_result(terms, counts, greenfield=_greenfield(terms, masks, counts))
         if any(grant_of(terms, p) for p in terms.parties):  # pipeline value: encrypted sums only, never an amount
             own = {p: by[(p, OWN)] for p in (a, b)}
             result["pipeline_value"] = value_result(self._store, terms, own, masks, counts, result)
-        reveal = self._reveal_rows(terms, side_a, side_b, counts, result, by) if terms.reveals() else {}
+        reveal = self._reveal_rows(terms, joined.masks, counts, result, by) if terms.reveals() else {}
         with self._store.transaction() as con:
             for viewer, rows in reveal.items():
                 self._store.runs.insert_reveal_rows(con, run.run_id, run.agreement_id, viewer, rows)
@@ -208,8 +204,7 @@ class Completion:
     def _reveal_rows(
         self,
         terms: Terms,
-        side_a: SideTokens,
-        side_b: SideTokens,
+        side_masks: tuple[np.ndarray, np.ndarray],
         counts: OverlapCounts,
         result: dict[str, Any],
         by: Uploads,
@@ -218,7 +213,7 @@ class Completion:
         on granted pairs, the other's sealed fields) for every matched pair on a pair the release policy
         shows (``release_policy.reveal_cells``: at least min_count, and not suppressed as a complement)."""
         a, b = terms.parties
-        masks = {a: account_masks(side_a), b: account_masks(side_b)}
+        masks = {a: side_masks[0], b: side_masks[1]}
         out: dict[str, list[RevealTuple]] = {}
         for viewer in (a, b):
             if terms.reveal_granted(viewer):

@@ -8,6 +8,7 @@ before it had a config file, so a coordinator without one behaves exactly as bef
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,18 @@ def _memory(value: Any) -> str | None:
     return None if ok else "a size such as '4GB' or '512MiB' ('' leaves DuckDB's default: 80% of RAM)"
 
 
+def _directory(value: Any) -> str | None:
+    """'' or an absolute path that is a directory or not there yet (a relative one would follow the working directory)."""
+    text = str(value)
+    if text == "":
+        return None
+    if "\x00" in text or not os.path.isabs(text):
+        return "an absolute directory path ('': DATA_DIR/duckdb-tmp)"
+    if os.path.exists(text) and not os.path.isdir(text):
+        return "a directory, and this path is a file ('': DATA_DIR/duckdb-tmp)"
+    return None
+
+
 @dataclass(frozen=True)
 class Key:
     section: str
@@ -110,6 +123,8 @@ KEYS: tuple[Key, ...] = (
         "the store file's health are checked.", _positive),
     Key("duckdb", "memory_limit", str, "", "DuckDB's memory_limit ('4GB'). '': DuckDB's default (80% of RAM).", _memory),
     Key("duckdb", "threads", int, 0, "DuckDB's worker threads. 0: DuckDB's default (one per core).", _not_negative),
+    Key("duckdb", "temp_directory", str, "", "Where DuckDB spills past `memory_limit` (a run's join, for one), created "
+        "0700: it holds tokens. '': DATA_DIR/duckdb-tmp.", _directory),
     Key("log", "format", str, "text", "`text`: lines for people; `json`: one JSON object a line (ts, level, event, "
         "message, fields).", _one_of(*LOG_FORMATS), "--log-format"),
     Key("log", "level", str, "info", "Least severe level logged.", _one_of(*LOG_LEVELS), "--log-level"),

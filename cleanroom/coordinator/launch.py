@@ -42,6 +42,7 @@ def operations(config: Config, events: EventLog) -> Operations:
         tls=(Path(cert), Path(key)) if cert else None,
         duckdb_memory_limit=config["duckdb.memory_limit"],
         duckdb_threads=config["duckdb.threads"],
+        duckdb_temp_directory=config["duckdb.temp_directory"],
         events=events,
     )
 

@@ -80,6 +80,23 @@ def match_pairs(a: SideTokens, b: SideTokens) -> np.ndarray:
     )
 
 
+def pairs_of_matches(
+    matches: np.ndarray, accounts: tuple[np.ndarray, np.ndarray], keep: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """What ``match_pairs`` gives, from the (a position, b position) of every pair of equal tokens
+    (store.tokens): ``accounts`` holds each side's account label by position, ``keep`` which positions
+    count (canaries do not). Distinct (a_account, b_account) pairs, sorted."""
+    if len(matches) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    a_pos, b_pos = matches[:, 0], matches[:, 1]
+    counted = keep[0][a_pos] & keep[1][b_pos]
+    a_acc = accounts[0][a_pos[counted]].astype(np.uint64)
+    b_acc = accounts[1][b_pos[counted]].astype(np.uint64)
+    # Labels are uint32: one 64-bit key per pair sorts as (a, b) and makes DISTINCT one np.unique.
+    keys = np.unique((a_acc << np.uint64(32)) | b_acc)
+    return np.stack([(keys >> np.uint64(32)).astype(np.int64), (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)], axis=1)
+
+
 def account_masks(side: SideTokens) -> np.ndarray:
     masks = np.zeros(side.total_accounts, dtype=np.uint16)
     np.bitwise_or.at(masks, side.accounts.astype(np.int64), side.populations.astype(np.uint16))

@@ -54,6 +54,7 @@ class Operations:
     tls: tuple[Path, Path] | None = None  # gRPC server certificate and key; None: the data dir's
     duckdb_memory_limit: str = ""  # '': DuckDB's default
     duckdb_threads: int = 0  # 0: DuckDB's default
+    duckdb_temp_directory: str = ""  # '': duckdb-tmp beside the store file
     events: EventLog = field(default_factory=EventLog)
 
 
@@ -124,8 +125,14 @@ class RunningServer:
 
 
 def _tune(store: Store, ops: Operations) -> None:
-    """DuckDB's memory and thread settings, when the config sets them (values checked by config_schema)."""
+    """DuckDB's memory and thread settings, when the config sets them (values checked by config_schema), and
+    where it spills past the memory limit: a directory of the coordinator's own (spilled blocks hold tokens)."""
+    spill = Path(ops.duckdb_temp_directory) if ops.duckdb_temp_directory else store.path.parent / "duckdb-tmp"
+    spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not ops.duckdb_temp_directory:
+        spill.chmod(0o700)  # ours alone; a directory the operator named keeps the mode they gave it
     with store.db.reading() as con:
+        con.execute("SET temp_directory = ?", [str(spill)])
         if ops.duckdb_memory_limit:
             con.execute(f"SET memory_limit = '{ops.duckdb_memory_limit}'")
         if ops.duckdb_threads:

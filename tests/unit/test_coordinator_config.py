@@ -81,6 +81,11 @@ def test_the_data_dirs_file_is_read_when_no_config_is_given(data_dir: Path):
         ('[grpc]\nlisten = "h:99999"\n', "grpc.listen = 'h:99999' is not valid"),
         ('[log]\nformat = "xml"\n', "log.format = 'xml' is not valid: it must be one of 'text', 'json'"),
         ('[duckdb]\nmemory_limit = "lots"\n', "duckdb.memory_limit = 'lots' is not valid"),
+        ('[duckdb]\ntemp_directory = "spill"\n', "duckdb.temp_directory = 'spill' is not valid: it must be an absolute"),
+        (
+            '[duckdb]\ntemp_directory = "/etc/hostname"\n',
+            "duckdb.temp_directory = '/etc/hostname' is not valid: it must be a directory",
+        ),
         ("[shutdown]\ngrace_seconds = 0\n", "shutdown.grace_seconds = 0.0 is not valid"),
         ("[retention]\nsweep_seconds = inf\n", "retention.sweep_seconds = inf is not valid"),
         ('[grpc]\ncert = "/nonexistent.pem"\n', "grpc.cert and grpc.key go together"),
@@ -99,6 +104,10 @@ def test_a_bad_file_is_one_error_naming_the_file_and_key(data_dir: Path, tmp_pat
     [
         ({"CLEANROOM_LIMITS_MAX_POINTS": "lots"}, "environment CLEANROOM_LIMITS_MAX_POINTS: limits.max_points = 'lots'"),
         ({"CLEANROOM_GRPC_LISTEN": "nowhere"}, "environment CLEANROOM_GRPC_LISTEN: grpc.listen = 'nowhere'"),
+        (
+            {"CLEANROOM_DUCKDB_TEMP_DIRECTORY": "tmp"},
+            "environment CLEANROOM_DUCKDB_TEMP_DIRECTORY: duckdb.temp_directory = 'tmp'",
+        ),
         ({"CLEANROOM_LIMITS_MAX_POINT": "5"}, "environment CLEANROOM_LIMITS_MAX_POINT: no such config key"),
         # An infinite period would silently switch off the retention sweep, the idle-upload sweep or the grace limit.
         ({"CLEANROOM_RETENTION_SWEEP_SECONDS": "inf"}, "retention.sweep_seconds = inf is not valid"),

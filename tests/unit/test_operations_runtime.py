@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import stat
 from pathlib import Path
 
 import duckdb
@@ -88,4 +89,19 @@ def test_duckdb_settings_reach_the_stores_connection(tmp_path: Path):
     _tune(base.store, Operations())  # unset keys leave DuckDB's values alone
     with base.store.db.reading() as con:
         assert con.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone() == after
+    base.store.close()
+
+
+def test_duckdb_spills_into_a_directory_of_the_coordinators_own(tmp_path: Path):
+    base, _ = coordinator(tmp_path)
+    _tune(base.store, Operations())
+    default = base.store.path.parent / "duckdb-tmp"
+    with base.store.db.reading() as con:
+        assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(default)
+    assert default.is_dir() and stat.S_IMODE(default.stat().st_mode) == 0o700  # spilled blocks hold tokens
+    named = tmp_path / "spill" / "here"
+    _tune(base.store, Operations(duckdb_temp_directory=str(named)))
+    with base.store.db.reading() as con:
+        assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(named)
+    assert named.is_dir()
     base.store.close()

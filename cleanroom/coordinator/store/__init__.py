@@ -37,6 +37,7 @@ from cleanroom.coordinator.store.releases import (
 )
 from cleanroom.coordinator.store.runs import RunRepository
 from cleanroom.coordinator.store.standing import StandingRepository
+from cleanroom.coordinator.store.tokens import TokenJoin, token_join
 from cleanroom.coordinator.store.uploads import UploadRepository
 from cleanroom.crypto.signing import Signer
 
@@ -45,6 +46,7 @@ __all__ = [
     "NewRelease",
     "Store",
     "StoredBody",
+    "TokenJoin",
     "Tx",
     "now",
     "pack_body",
@@ -91,6 +93,10 @@ class Store:
 
     def checkpoint(self) -> None:
         self.db.checkpoint()
+
+    def token_join(self) -> AbstractContextManager[TokenJoin]:
+        """Both sides' tokens of a run, joined in this database (store.tokens)."""
+        return token_join(self.db)
 
     def file_problem(self) -> str | None:
         """Why the store's file is damaged under the open database (truncated, overwritten); None when sound."""

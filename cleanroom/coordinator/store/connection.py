@@ -111,6 +111,17 @@ class Database:
         with self._lock:
             yield self._con
 
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of its own to the same database (its buffer pool and settings), for long work such as a
+        join that must not hold the store's lock meanwhile; closed, with its temporary tables, on leaving."""
+        with self._lock:
+            con = self._con.cursor()
+        try:
+            yield con
+        finally:
+            con.close()
+
     def file_problem(self) -> str | None:
         """Why the file on disk cannot hold the database this connection has open (None: it can). An open
         connection answers from its cache, so a file truncated or overwritten under it reads fine until a
