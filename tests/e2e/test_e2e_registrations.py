@@ -227,10 +227,14 @@ def _forms(value: str) -> list[bytes]:
 
 
 def test_the_coordinator_holds_no_account_key_and_audits_every_check(world: World) -> None:
+    # This module's world is shared by its tests when they run on one worker; the test stands on its own when
+    # it does not (xdist may give a module's tests to two workers, each with its own world): it registers here.
+    program = world.program()
+    world.register("partner-a", program, "acme.com")
     programs = [
         row["program_id"] for row in client_json(world.profiles["vendor"], "registrations", "program", "list")["programs"]
     ]
-    assert len(programs) >= 7
+    assert program in programs
     world.coord.stop()
     received, stored = world.wire_log.read_bytes(), stored_bytes(world.root / "coord")
     needles: dict[bytes, str] = {}
@@ -245,9 +249,9 @@ def test_the_coordinator_holds_no_account_key_and_audits_every_check(world: Worl
                 context = f"cleanroom/registrations/{program}".encode()
                 needles[encode(hash_to_group(f"domain:{domain}".encode(), context))] = f"H({domain})"
     leaks = sorted({what for needle, what in needles.items() if needle in received or needle in stored})
-    assert len(received) > 1000 and leaks == []
+    assert len(received) > 500 and leaks == []  # the wire log holds every message the coordinator received
     # The scan can see what is there: the first program's token for Acme, computed here with the vendor's secret.
-    first = programs[0]
+    first = program
     k = oprf.scalar_from_bytes((world.profiles["vendor"] / "registrations" / "programs" / f"{first}.secret").read_bytes())
     token = oprf.direct(k, b"domain:acme.com", f"cleanroom/registrations/{first}".encode())
     assert token in stored and token in received
@@ -258,9 +262,10 @@ def test_the_coordinator_holds_no_account_key_and_audits_every_check(world: Worl
             con.execute("SELECT action, count(*) FROM audit_log WHERE action LIKE 'registration.%' GROUP BY action").fetchall()
         )
         registrations = con.execute("SELECT count(*) FROM registrations").fetchone()[0]
+        withdrawn = con.execute("SELECT count(*) FROM registrations WHERE withdrawn_at IS NOT NULL").fetchone()[0]
         requests = con.execute("SELECT count(*) FROM registration_evaluations").fetchone()[0]
     finally:
         con.close()
-    assert actions["registration.checked"] == actions["registration.registered"] == registrations >= 15
+    assert actions["registration.checked"] == actions["registration.registered"] == registrations >= 1
     assert actions["registration.evaluation_requested"] == requests
-    assert actions["registration.withdrawn"] == 2 and actions["registration.program_created"] == len(programs)
+    assert actions.get("registration.withdrawn", 0) == withdrawn and actions["registration.program_created"] == len(programs)
