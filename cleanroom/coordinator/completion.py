@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from cleanroom.coordinator.continual import continual_privatise
 from cleanroom.coordinator.limits import MAX_DENIAL_REASON, bounded
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_masks, overlap_counts
-from cleanroom.coordinator.population_counts import check_population_sizes, population_sizes, unmatched_sizes
+from cleanroom.coordinator.population_counts import population_sizes, too_small_populations, unmatched_sizes
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
@@ -156,10 +156,9 @@ class Completion:
         if terms.continuous:
             self._complete_continuous(run, terms, by, {a: side_a, b: side_b})
             return
+        side_a, side_b = _without_small_filtered(terms, a, side_a), _without_small_filtered(terms, b, side_b)
         counts = overlap_counts(side_a, side_b, len(terms.populations[a]), len(terms.populations[b]))
         masks = {a: account_masks(side_a), b: account_masks(side_b)}
-        for party in (a, b):  # a population the terms define by a filter, of a few accounts, fails the run
-            check_population_sizes(terms, party, population_sizes(masks[party], len(terms.populations[party])))
         result = _overlap_result(terms, counts, greenfield=_greenfield(terms, masks, counts))
         reveal = self._reveal_rows(terms, side_a, side_b, counts, result, by) if terms.reveals() else {}
         with self._store.transaction() as con:
@@ -258,6 +257,15 @@ class Continual:
     seq: int
     stored: dict[tuple[int, int], list[int]]
     keep: Callable[[dict[tuple[int, int], list[int]]], None]
+
+
+def _without_small_filtered(terms: Terms, party: str, side: SideTokens) -> SideTokens:
+    """``side`` with each population the terms define by a filter that is too small counted as empty
+    (population_counts.too_small_populations: why not a failed run)."""
+    bits = too_small_populations(terms, party, population_sizes(account_masks(side), len(terms.populations[party])))
+    if not bits:
+        return side
+    return replace(side, populations=side.populations & np.uint16(~bits & 0xFFFF))
 
 
 def _greenfield(terms: Terms, masks: dict[str, np.ndarray], counts: OverlapCounts) -> dict[str, dict[str, int]]:
