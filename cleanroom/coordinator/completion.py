@@ -23,7 +23,12 @@ from cleanroom.coordinator.continual import continual_privatise
 from cleanroom.coordinator.limits import MAX_DENIAL_REASON, bounded
 from cleanroom.coordinator.noise import privatise
 from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, account_masks, overlap_counts
-from cleanroom.coordinator.population_counts import population_sizes, too_small_populations, unmatched_sizes
+from cleanroom.coordinator.population_counts import (
+    close_to_another,
+    population_sizes,
+    too_small_populations,
+    unmatched_sizes,
+)
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
@@ -260,9 +265,11 @@ class Continual:
 
 
 def _without_small_filtered(terms: Terms, party: str, side: SideTokens) -> SideTokens:
-    """``side`` with each population the terms define by a filter that is too small counted as empty
-    (population_counts.too_small_populations: why not a failed run)."""
-    bits = too_small_populations(terms, party, population_sizes(account_masks(side), len(terms.populations[party])))
+    """``side`` with each population the terms define by a filter that is too small, or too close to another,
+    counted as empty (population_counts.too_small_populations: why not a failed run; close_to_another)."""
+    masks = account_masks(side)
+    bits = too_small_populations(terms, party, population_sizes(masks, len(terms.populations[party])))
+    bits |= close_to_another(terms, party, masks)
     if not bits:
         return side
     return replace(side, populations=side.populations & np.uint16(~bits & 0xFFFF))

@@ -1,6 +1,8 @@
 """Per-population counts the coordinator derives from the population masks it receives. Pure functions.
 
-Two uses: the minimum population size of a population the terms define by a filter (too small: counted as empty), and greenfield sizing (a side's accounts in a population that matched none of the other side's).
+Two uses: the guardrails on a population the terms define by a filter (too small, or too close to another
+population: counted as empty), and greenfield sizing (a side's accounts in a population that matched none
+of the other side's).
 """
 
 from __future__ import annotations
@@ -34,5 +36,25 @@ def too_small_populations(terms: Terms, party: str, sizes: list[int]) -> int:
     bits = 0
     for j, (name, size) in enumerate(zip(terms.populations[party], sizes, strict=True)):
         if name in filtered and 0 < size < terms.min_set_size:
+            bits |= 1 << j
+    return bits
+
+
+def close_to_another(terms: Terms, party: str, masks: np.ndarray) -> int:
+    """The bit mask of ``party``'s non-empty filter-defined populations that differ from another of its
+    populations, or from its whole set, by fewer than the minimum set size accounts (0 included). A filter
+    "another population but the target" passes the size check, yet the difference between the two
+    populations' counts (cells, greenfield) would say whether the partner has the target. 0 is included so
+    that the outcome does not depend on whether the target is there (with it absent the two are equal)."""
+    filtered = terms.raw.get("population_filters", {}).get(party, {})
+    pops = terms.populations[party]
+    members = [((masks >> j) & 1).astype(bool) for j in range(len(pops))]
+    bits = 0
+    for j, name in enumerate(pops):
+        if name not in filtered or not members[j].any():
+            continue
+        gaps = [int(np.count_nonzero(members[j] ^ members[k])) for k in range(len(pops)) if k != j]
+        gaps.append(int(np.count_nonzero(~members[j])))  # the whole set (its size is released)
+        if min(gaps) < terms.min_set_size:
             bits |= 1 << j
     return bits

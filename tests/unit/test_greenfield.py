@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 
 from cleanroom.coordinator.noise import privatise, scale_for, sensitivity
-from cleanroom.coordinator.population_counts import population_sizes, too_small_populations, unmatched_sizes
+from cleanroom.coordinator.population_counts import (
+    close_to_another,
+    population_sizes,
+    too_small_populations,
+    unmatched_sizes,
+)
 from cleanroom.coordinator.release_policy import overlap_release
 from cleanroom.errors import InvalidArgument
 from cleanroom.terms import Terms, build_terms, canonical_json, parse_terms
@@ -112,6 +117,23 @@ def test_population_size_guardrail() -> None:
     assert too_small_populations(terms, "partner", [1, 1]) == 0b10
     assert too_small_populations(terms, "partner", [1, 20]) == 0
     assert too_small_populations(terms, "partner", [1, 0]) == 0  # empty: tells nothing
+
+
+def test_a_filter_defined_population_close_to_another_or_to_the_whole_set() -> None:
+    terms = _terms()  # partner: customer (bit 0), icp (bit 1, the vendor's filter); min_set_size 20
+    # 40 customers only, 40 icp only: icp differs from customer by 80, from the whole set (80) by 40.
+    assert close_to_another(terms, "partner", np.array([1] * 40 + [2] * 40, dtype=np.uint16)) == 0
+    # icp = every account but one (59 of 60): it differs from the whole set by 1.
+    both = np.array([3] * 59 + [1], dtype=np.uint16)
+    assert close_to_another(terms, "partner", both) == 0b10
+    # icp = customer minus one, inside a larger set: differs from customer by 1.
+    bigger = np.array([3] * 59 + [1] + [0] * 40, dtype=np.uint16)
+    assert close_to_another(terms, "partner", bigger) == 0b10
+    # icp equal to customer (difference 0) counts as close too; an empty icp is left alone.
+    assert close_to_another(terms, "partner", np.array([3] * 60 + [0] * 40, dtype=np.uint16)) == 0b10
+    assert close_to_another(terms, "partner", np.array([1] * 60 + [0] * 40, dtype=np.uint16)) == 0
+    # The vendor's own populations are not filter-defined: never touched.
+    assert close_to_another(terms, "vendor", np.array([3] * 60, dtype=np.uint16)) == 0
 
 
 def test_greenfield_noise_is_one_draw_scaled_for_the_added_sensitivity() -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from inprocess import agree, coordinator, domains, run
 
 SHARED = domains("shared", 30)
@@ -90,3 +92,25 @@ def test_a_filter_defined_population_of_a_few_accounts_tells_the_vendor_nothing_
         {"theirs": "customer", "count": None, "suppressed": True},
     ]
     assert {c["theirs"]: c["suppressed"] for c in views[0]["cells"]} == {"icp": True, "customer": True}
+
+
+@pytest.mark.parametrize("has_target", [True, False])
+def test_a_filter_defined_population_one_account_short_of_another_is_counted_as_empty(tmp_path: Path, has_target: bool) -> None:
+    # The vendor's icp filter is "the partner's customers except the target" (e.g. `Stage = customer and
+    # Website != "target.com"`): each passes the minimum size, but cell (customer, customer) minus cell
+    # (customer, icp) would be 1 exactly when the partner has the target (shared0, which the vendor has).
+    # A population within min_set_size - 1 accounts of another (0 included, so the answer does not depend on
+    # whether the target is there) or of the whole set is counted as empty.
+    partner = PARTNER if has_target else PARTNER[1:]
+    masks = [1 if has_target and i == 0 else 3 for i in range(len(partner))]  # icp: every customer but the target
+    coord, _ = coordinator(tmp_path)
+    agreement = _agreement(coord)
+    run(coord, agreement, {"vendor": VENDOR, "partner": partner}, {"partner": masks})
+    release = coord.overlap("vendor", agreement["agreement_id"])
+    cells = {c["theirs"]: c for c in release["cells"]}
+    # icp is empty: its cell is 0, suppressed (and the customer cell beside it, as its complement).
+    assert cells["icp"]["suppressed"] and cells["customer"]["suppressed"]
+    greenfield = {g["theirs"]: g for g in release["greenfield"]}
+    assert greenfield["icp"]["suppressed"]
+    stored = json.loads(coord.store.row("SELECT body_json FROM results")["body_json"])
+    assert stored["matrix"] == [[30 if has_target else 29, 0]]  # by hand: shared0..29 (less shared0), none in icp
