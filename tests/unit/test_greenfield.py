@@ -108,6 +108,13 @@ def test_terms_check_grants_and_filters() -> None:
         _terms(continuous={"epoch_seconds": 86400})
 
 
+def test_filter_defined_populations_are_refused_on_continuous_agreements() -> None:
+    # The coordinator's guardrails on them (too small, too close to another: population_counts.py) run at a
+    # one-off run's completion only; a continuous agreement's runs would release their cells unchecked.
+    with pytest.raises(InvalidArgument, match="population_filters are not available on continuous agreements"):
+        _terms(vendor_release={"overlap_cells": "all", "totals": True}, continuous={"epoch_seconds": 86400})
+
+
 def test_population_size_guardrail() -> None:
     terms = _terms()
     # The vendor's populations are its own (stage or custom: the coordinator cannot tell): not checked here.
