@@ -267,6 +267,8 @@ class Continual:
 def _without_small_filtered(terms: Terms, party: str, side: SideTokens) -> SideTokens:
     """``side`` with each population the terms define by a filter that is too small, or too close to another,
     counted as empty (population_counts.too_small_populations: why not a failed run; close_to_another)."""
+    if not terms.raw.get("population_filters", {}).get(party):
+        return side  # (no pass over the accounts for the common case)
     masks = account_masks(side)
     bits = too_small_populations(terms, party, population_sizes(masks, len(terms.populations[party])))
     bits |= close_to_another(terms, party, masks)
