@@ -40,6 +40,8 @@ def parse_greenfield(
     (each names a population of the other party; not on continuous agreements yet)."""
     filters = raw.get("population_filters", {})
     require(isinstance(filters, dict) and set(filters) <= set(parties), "population_filters must be keyed by party")
+    # The coordinator's guardrails on them (population_counts.py) run at a one-off run's completion only.
+    require(not filters or "continuous" not in raw, "population_filters are not available on continuous agreements yet")
     for party, defined in filters.items():
         require(
             isinstance(defined, dict) and 0 < len(defined) <= MAX_FILTERS,

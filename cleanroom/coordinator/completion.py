@@ -23,8 +23,13 @@ from cleanroom.coordinator.continual import continual_privatise
 from cleanroom.coordinator.joined import ReblindingViolation, joined_overlap
 from cleanroom.coordinator.limits import MAX_DENIAL_REASON, bounded
 from cleanroom.coordinator.noise import privatise
-from cleanroom.coordinator.overlap import OverlapCounts, SideTokens
-from cleanroom.coordinator.population_counts import check_population_sizes, population_sizes, unmatched_sizes
+from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, counts_of_pairs
+from cleanroom.coordinator.population_counts import (
+    close_to_another,
+    population_sizes,
+    too_small_populations,
+    unmatched_sizes,
+)
 from cleanroom.coordinator.release_policy import reveal_cells
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.sealing import sealed_fields
@@ -152,16 +157,17 @@ class Completion:
             return
         # Joined in the store's DuckDB, under its memory limit (joined.py): neither side's tokens come into Python.
         sides = ((by[(a, OWN)], by[(b, REBLINDED)]), (by[(b, OWN)], by[(a, REBLINDED)]))
-        joined = joined_overlap(self._store, sides, (len(terms.populations[a]), len(terms.populations[b])))
+        pops = (len(terms.populations[a]), len(terms.populations[b]))
+        joined = joined_overlap(self._store, sides, pops)
+        masks = {a: _without_small_filtered(terms, a, joined.masks[0]), b: _without_small_filtered(terms, b, joined.masks[1])}
         counts = joined.counts
-        masks = {a: joined.masks[0], b: joined.masks[1]}
-        for party in (a, b):  # a population the terms define by a filter, of a few accounts, fails the run
-            check_population_sizes(terms, party, population_sizes(masks[party], len(terms.populations[party])))
+        if any(masks[p] is not m for p, m in zip((a, b), joined.masks, strict=True)):  # a filter population emptied
+            counts = counts_of_pairs(counts.pairs, (masks[a], masks[b]), (counts.a_accounts, counts.b_accounts), pops)
         result = _overlap_result(terms, counts, greenfield=_greenfield(terms, masks, counts))
         if any(grant_of(terms, p) for p in terms.parties):  # pipeline value: encrypted sums only, never an amount
             own = {p: by[(p, OWN)] for p in (a, b)}
             result["pipeline_value"] = value_result(self._store, terms, own, masks, counts, result)
-        reveal = self._reveal_rows(terms, joined.masks, counts, result, by) if terms.reveals() else {}
+        reveal = self._reveal_rows(terms, (masks[a], masks[b]), counts, result, by) if terms.reveals() else {}
         with self._store.transaction() as con:
             for viewer, rows in reveal.items():
                 self._store.runs.insert_reveal_rows(con, run.run_id, run.agreement_id, viewer, rows)
@@ -257,6 +263,19 @@ class Continual:
     seq: int
     stored: dict[tuple[int, int], list[int]]
     keep: Callable[[dict[tuple[int, int], list[int]]], None]
+
+
+def _without_small_filtered(terms: Terms, party: str, masks: np.ndarray) -> np.ndarray:
+    """``masks`` (a side's population mask by account) with each population the terms define by a filter that
+    is too small, or too close to another, counted as empty (population_counts.too_small_populations: why not
+    a failed run; close_to_another); the same array when none is."""
+    if not terms.raw.get("population_filters", {}).get(party):
+        return masks  # (no pass over the accounts for the common case)
+    bits = too_small_populations(terms, party, population_sizes(masks, len(terms.populations[party])))
+    bits |= close_to_another(terms, party, masks)
+    if not bits:
+        return masks
+    return masks & np.uint16(~bits & 0xFFFF)
 
 
 def _greenfield(terms: Terms, masks: dict[str, np.ndarray], counts: OverlapCounts) -> dict[str, dict[str, int]]:

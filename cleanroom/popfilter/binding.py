@@ -61,12 +61,14 @@ class _Binder:
         return self._index[key]
 
     def bind(self, node: Node) -> Predicate:
+        # Both sides always: a type mismatch on the right must not depend on the left (another party's filter
+        # could otherwise stop our map only on the row of an account it targets; that stall would tell it).
         if isinstance(node, And):
             left, right = self.bind(node.left), self.bind(node.right)
-            return lambda cells, row: left(cells, row) and right(cells, row)
+            return lambda cells, row: all([left(cells, row), right(cells, row)])
         if isinstance(node, Or):
             left, right = self.bind(node.left), self.bind(node.right)
-            return lambda cells, row: left(cells, row) or right(cells, row)
+            return lambda cells, row: any([left(cells, row), right(cells, row)])
         if isinstance(node, Not):
             inner = self.bind(node.operand)
             return lambda cells, row: not inner(cells, row)

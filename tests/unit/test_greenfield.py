@@ -12,9 +12,14 @@ import numpy as np
 import pytest
 
 from cleanroom.coordinator.noise import privatise, scale_for, sensitivity
-from cleanroom.coordinator.population_counts import check_population_sizes, population_sizes, unmatched_sizes
+from cleanroom.coordinator.population_counts import (
+    close_to_another,
+    population_sizes,
+    too_small_populations,
+    unmatched_sizes,
+)
 from cleanroom.coordinator.release_policy import overlap_release
-from cleanroom.errors import FailedPrecondition, InvalidArgument
+from cleanroom.errors import InvalidArgument
 from cleanroom.terms import Terms, build_terms, canonical_json, parse_terms
 
 
@@ -103,17 +108,39 @@ def test_terms_check_grants_and_filters() -> None:
         _terms(continuous={"epoch_seconds": 86400})
 
 
+def test_filter_defined_populations_are_refused_on_continuous_agreements() -> None:
+    # The coordinator's guardrails on them (too small, too close to another: population_counts.py) run at a
+    # one-off run's completion only; a continuous agreement's runs would release their cells unchecked.
+    with pytest.raises(InvalidArgument, match="population_filters are not available on continuous agreements"):
+        _terms(vendor_release={"overlap_cells": "all", "totals": True}, continuous={"epoch_seconds": 86400})
+
+
 def test_population_size_guardrail() -> None:
     terms = _terms()
     # The vendor's populations are its own (stage or custom: the coordinator cannot tell): not checked here.
-    check_population_sizes(terms, "vendor", [1, 2])
-    # The partner's icp is defined by the vendor's filter: held to the minimum set size (20).
-    with pytest.raises(FailedPrecondition, match=r"partner's population 'icp' holds 19 account.*minimum set size of 20"):
-        check_population_sizes(terms, "partner", [50, 19])
-    with pytest.raises(FailedPrecondition, match="population 'icp' holds 1 account"):
-        check_population_sizes(terms, "partner", [1, 1])
-    check_population_sizes(terms, "partner", [1, 20])
-    check_population_sizes(terms, "partner", [1, 0])  # empty: tells nothing
+    assert too_small_populations(terms, "vendor", [1, 2]) == 0
+    # The partner's icp (bit 1) is defined by the vendor's filter: under the minimum set size (20) it counts as empty.
+    assert too_small_populations(terms, "partner", [50, 19]) == 0b10
+    assert too_small_populations(terms, "partner", [1, 1]) == 0b10
+    assert too_small_populations(terms, "partner", [1, 20]) == 0
+    assert too_small_populations(terms, "partner", [1, 0]) == 0  # empty: tells nothing
+
+
+def test_a_filter_defined_population_close_to_another_or_to_the_whole_set() -> None:
+    terms = _terms()  # partner: customer (bit 0), icp (bit 1, the vendor's filter); min_set_size 20
+    # 40 customers only, 40 icp only: icp differs from customer by 80, from the whole set (80) by 40.
+    assert close_to_another(terms, "partner", np.array([1] * 40 + [2] * 40, dtype=np.uint16)) == 0
+    # icp = every account but one (59 of 60): it differs from the whole set by 1.
+    both = np.array([3] * 59 + [1], dtype=np.uint16)
+    assert close_to_another(terms, "partner", both) == 0b10
+    # icp = customer minus one, inside a larger set: differs from customer by 1.
+    bigger = np.array([3] * 59 + [1] + [0] * 40, dtype=np.uint16)
+    assert close_to_another(terms, "partner", bigger) == 0b10
+    # icp equal to customer (difference 0) counts as close too; an empty icp is left alone.
+    assert close_to_another(terms, "partner", np.array([3] * 60 + [0] * 40, dtype=np.uint16)) == 0b10
+    assert close_to_another(terms, "partner", np.array([1] * 60 + [0] * 40, dtype=np.uint16)) == 0
+    # The vendor's own populations are not filter-defined: never touched.
+    assert close_to_another(terms, "vendor", np.array([3] * 60, dtype=np.uint16)) == 0
 
 
 def test_greenfield_noise_is_one_draw_scaled_for_the_added_sensitivity() -> None:

@@ -211,3 +211,14 @@ def test_columns_are_case_insensitive_and_bracketed_names_keep_spaces() -> None:
     predicate = Population.parse("p", "[billing region] = emea and TYPE not in (prospect)").bind(HEADER)
     assert predicate(["Customer", "EMEA", "", ""], 1) is True
     assert predicate(["Prospect", "EMEA", "", ""], 2) is False
+
+
+def test_a_type_mismatch_does_not_depend_on_another_clause_of_the_row() -> None:
+    # Another party's filter runs on our rows, and a type mismatch stops our map (the run then waits for us).
+    # If `and` / `or` skipped their right side, `Website = "target.com" and [Account Name] > 0` would stop it
+    # only when we have target.com: the stall would tell the filter's author. Both sides are evaluated.
+    header = ["Website", "Account Name"]
+    for text in ('Website = "target.com" and [Account Name] > 0', 'Website != "target.com" or [Account Name] > 0'):
+        predicate = Population.parse("icp", text).bind(header)
+        with pytest.raises(FilterError, match="column 'Account Name' is compared with a number, but row 1"):
+            predicate(["other.com", "Globex"], 1)  # a row that is not the target's fails as the target's would

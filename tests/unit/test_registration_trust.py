@@ -85,3 +85,15 @@ def test_trusted_fingerprint_and_the_daily_limit(tmp_path: Path) -> None:
     assert "used its 2 evaluations" in book.admit(lifted, _request(b, "b", 4), NOW).refused
     assert book.admit(lifted, _request(b, "b", 5), NOW + dt.timedelta(hours=24, seconds=1)).refused == ""
     assert book.admit(lifted, _request(a, "a", 6), NOW).refused == ""  # a's allowance is its own
+
+
+def test_a_program_this_profile_did_not_create_is_not_served_on_the_coordinators_word(tmp_path: Path) -> None:
+    # The coordinator lists the program with a partner it controls and a high limit: nothing is evaluated.
+    book, key = VendorBook(Profile(tmp_path, "vendor", "x:1")), Ed25519PrivateKey.generate()
+    listed = Program("prg_1", "vendor", "deals", b"", ("a", "b", "mallory"), 86_400, False, False, 100_000, "")
+    with pytest.raises(InputError, match="no record of the partners and daily limit"):
+        book.admit(listed, _request(key, "mallory", 1), NOW)
+    with pytest.raises(InputError, match="no record"):
+        book.trust(listed, "mallory", "0" * 32)
+    book.remember(PROGRAM)  # as created here: partners a and b
+    assert "not a partner" in book.admit(listed, _request(key, "mallory", 2), NOW).refused

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cleanroom import oprf
-from cleanroom.errors import CleanroomError, ResourceExhausted
+from cleanroom.errors import CleanroomError, ProtocolError, ResourceExhausted
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.receipts import ReceiptLog
 from cleanroom_client.protocol.registration_state import program_secret, secret_path
@@ -80,9 +80,14 @@ def serve_once(remote: Remote, profile: Profile, program: Program) -> Served:
 
 def vendor_programs(remote: Remote, profile: Profile) -> list[Program]:
     """The programs this party runs and holds the secret of (those it can serve)."""
-    return [
-        p for p in remote.registrations.programs() if p.vendor == profile.party and secret_path(profile, p.program_id).exists()
-    ]
+    return [p for p in remote.registrations.programs() if p.vendor == profile.party and _held(profile, p.program_id)]
+
+
+def _held(profile: Profile, program_id: str) -> bool:
+    try:
+        return secret_path(profile, program_id).exists()
+    except ProtocolError:
+        return True  # not a program id: kept, so that serving it fails loudly (serve_all reports it)
 
 
 def serve_all(remote: Remote, profile: Profile) -> list[Served | tuple[str, CleanroomError]]:

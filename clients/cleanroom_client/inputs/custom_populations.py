@@ -107,10 +107,30 @@ def check_sizes(loaded: LoadResult, names: Sequence[str], minimum: int, agreemen
             )
 
 
+def as_empty_when_small(loaded: LoadResult, names: Sequence[str], minimum: int) -> LoadResult:
+    """``loaded`` with each of ``names`` that holds 1 .. ``minimum`` - 1 accounts taken off every account. For the
+    populations the other party defines by a filter: refusing to map would leave the run waiting for our upload,
+    and that stall would tell the filter's author we have those few accounts; mapped empty, it tells what an
+    empty population does (its cells suppressed)."""
+    counts = loaded.totals()["by_population"] if names else {}
+    assert isinstance(counts, dict)
+    small = {n for n in names if 0 < int(counts.get(n, 0)) < minimum}
+    if not small:
+        return loaded
+    accounts = [
+        replace(a, populations=tuple(p for p in a.populations if p not in small)) if small & set(a.populations) else a
+        for a in loaded.accounts
+    ]
+    return replace(loaded, accounts=accounts)
+
+
 def for_agreement(loaded: LoadResult, terms: Terms, party: str, agreement_id: str) -> LoadResult:
-    """Our file as one agreement sees it: the populations its terms define by a filter added, and every
-    custom population it maps held to its minimum set size."""
-    loaded = with_populations(loaded, terms_populations(terms, party))
-    mapped = [n for n in loaded.custom if n in terms.populations[party]]
+    """Our file as one agreement sees it: the populations its terms define by a filter added (mapped empty when
+    they hold fewer accounts than its minimum set size), and every custom population of ours it maps held to
+    that minimum."""
+    theirs = terms_populations(terms, party)
+    loaded = as_empty_when_small(with_populations(loaded, theirs), [p.name for p in theirs], terms.min_set_size)
+    defined = {p.name for p in theirs}
+    mapped = [n for n in loaded.custom if n in terms.populations[party] and n not in defined]
     check_sizes(loaded, mapped, terms.min_set_size, agreement_id)
     return loaded

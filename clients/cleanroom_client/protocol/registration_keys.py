@@ -17,12 +17,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cleanroom.crypto.evaluation_signing import SignedRequest, sign_request, signing_fingerprint
 from cleanroom.crypto.keyfiles import load_or_create_private
 from cleanroom_client.profile import Profile
+from cleanroom_client.protocol.registration_state import program_file_name
 
 
 class RegistrationKey:
     def __init__(self, profile: Profile, program_id: str) -> None:
         self.profile, self.program_id = profile, program_id
-        self.path: Path = profile.path / "registrations" / "keys" / f"{program_id}.key"
+        self.path: Path = profile.path / "registrations" / "keys" / f"{program_file_name(program_id)}.key"
 
     def private(self) -> Ed25519PrivateKey:
         """The key, created (0600) on first use."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,28 @@ class SecretMismatch(InputError):
     """The program secret on this machine is not the one behind the program's published element."""
 
 
+# As the coordinator makes them (registration_programs.new_id). A program id names files here, so anything else
+# is refused: a coordinator naming a program "../programs/prg_..." would reach another program's secret under
+# a program of its own making (its partners, limit and first-use pins), and have its guesses evaluated.
+PROGRAM_ID = re.compile(r"prg_[0-9a-f]{16}")
+
+
+def program_file_name(program_id: str) -> str:
+    """``program_id`` itself, once checked to be a program id (so it is safe as a file name)."""
+    if not PROGRAM_ID.fullmatch(program_id):
+        raise ProtocolError(
+            f"{program_id[:80]!r} is not a program id ('prg_' and 16 hex digits, as `registrations program list` "
+            "shows); nothing was read or written (a coordinator that lists such a program is not to be trusted)"
+        )
+    return program_id
+
+
 def _folder(profile: Profile) -> Path:
     return profile.path / "registrations"
 
 
 def secret_path(profile: Profile, program_id: str) -> Path:
-    return _folder(profile) / "programs" / f"{program_id}.secret"
+    return _folder(profile) / "programs" / f"{program_file_name(program_id)}.secret"
 
 
 def save_secret(profile: Profile, program_id: str, k: int) -> Path:

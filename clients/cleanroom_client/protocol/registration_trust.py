@@ -53,12 +53,16 @@ class VendorBook:
         os.replace(aside, self.path)
 
     def _entry(self, program: Program) -> dict[str, Any]:
-        # A program created before this book existed: its terms as first seen here (trust on first use).
-        entry = self.programs.setdefault(program.program_id, {})
-        entry.setdefault("partners", sorted(program.partners))
-        entry.setdefault("max_checks_per_day", program.max_checks_per_day)
-        entry.setdefault("pins", {})
-        entry.setdefault("evaluated", {})
+        # The partners and the daily limit are the ones this profile created the program with, never the
+        # coordinator's word: adopting them from it would let a deviating coordinator add a partner it
+        # controls, or raise the limit, and have its own guesses evaluated.
+        entry = self.programs.get(program.program_id)
+        if entry is None:
+            raise InputError(
+                f"this profile has no record of the partners and daily limit of program {program.program_id} "
+                "(created from another profile, or its registrations/vendor.json was lost), so it evaluates nothing "
+                "for it: the coordinator's word on them is not taken. Create the program again from this profile."
+            )
         return entry
 
     def remember(self, program: Program) -> None:
