@@ -25,6 +25,21 @@ from cleanroom.reveal import reveal_count_problems
 from cleanroom.terms import Terms
 
 
+def release_head(kind: str, run: RunRow, viewer: str, terms: Terms) -> dict[str, Any]:
+    """What every signed release body starts with: what it is, of which run and terms, for whom, and when."""
+    return {
+        "kind": kind,
+        "agreement_id": run.agreement_id,
+        "run_id": run.run_id,
+        "viewer": viewer,
+        "other": terms.other(viewer),
+        "terms_version": int(run.version),
+        "terms_hash": run.terms_hash,
+        "released_at": now(),
+        "min_count": terms.min_count,
+    }
+
+
 class Releases:
     def __init__(self, store: Store, agreements: Agreements, runs: Runs) -> None:
         self._store = store
@@ -182,15 +197,7 @@ class Releases:
         cells = reveal_cells(terms, caller, result)
         rows = self._checked_reveal_rows(run, caller, cells)
         body: dict[str, Any] = {
-            "kind": "reveal",
-            "agreement_id": agreement_id,
-            "run_id": run.run_id,
-            "viewer": caller,
-            "other": terms.other(caller),
-            "terms_version": int(run.version),
-            "terms_hash": run.terms_hash,
-            "released_at": now(),
-            "min_count": terms.min_count,
+            **release_head("reveal", run, caller, terms),
             "cells": cells,
             "rows": len(rows),
             "rows_digest": reveal_digest(rows),

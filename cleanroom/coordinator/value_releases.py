@@ -12,7 +12,7 @@ from typing import Any
 
 from cleanroom.coordinator.agreements import Agreements, new_id
 from cleanroom.coordinator.release_policy import overlap_release
-from cleanroom.coordinator.releases import Releases
+from cleanroom.coordinator.releases import Releases, release_head
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import NewRelease, Store, now, with_head
 from cleanroom.coordinator.value_sums import grant_of
@@ -55,15 +55,7 @@ class ValueReleases:
             shown = not cell["suppressed"] and (mine, theirs) in ciphertexts
             cells.append({**cell, "ciphertext": ciphertexts[(mine, theirs)] if shown else None})
         body: dict[str, Any] = {
-            "kind": KIND,
-            "agreement_id": agreement_id,
-            "run_id": run.run_id,
-            "viewer": caller,
-            "other": terms.other(caller),
-            "terms_version": int(run.version),
-            "terms_hash": run.terms_hash,
-            "released_at": now(),
-            "min_count": terms.min_count,
+            **release_head(KIND, run, caller, terms),
             "value_kind": grant.kind,
             "cap": grant.cap,
             "cells": cells,
