@@ -22,19 +22,26 @@ from cleanroom_client.remote import UploadRequest
 KEY_FILE = "upload-signing.key"
 
 
-class SigningKeys:
-    def __init__(self, profile_dir: Path) -> None:
-        self.path = Path(profile_dir) / KEY_FILE
+class Ed25519KeyFile:
+    """An Ed25519 key born on this machine at ``path`` (0600, on first use), and its public half."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
 
     def private(self) -> Ed25519PrivateKey:
-        """Our private key, created (0600) on first use."""
         return load_or_create_private(self.path, Ed25519PrivateKey.generate, Ed25519PrivateKey, "Ed25519")
 
     def public(self) -> bytes:
         return self.private().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     def fingerprint(self) -> str:
+        """What a party reads out to the other side to pin the key by."""
         return signing_fingerprint(self.public())
+
+
+class SigningKeys(Ed25519KeyFile):
+    def __init__(self, profile_dir: Path) -> None:
+        super().__init__(Path(profile_dir) / KEY_FILE)
 
     def sign(self, statement: UploadStatement) -> bytes:
         return self.private().sign(statement.message())
