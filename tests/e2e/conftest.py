@@ -42,6 +42,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(_group(item)))
 
 
+LOG_TAIL_BYTES = 8000
+
+
+def _coordinator_logs(funcargs: dict) -> list[Path]:
+    """The coordinator logs a test can reach: under its tmp_path, and of any coordinator its fixtures hold
+    (module-scoped worlds live under their own temporary directories)."""
+    logs: set[Path] = set()
+    pending = list(funcargs.values())
+    while pending:
+        value = pending.pop()
+        if isinstance(value, LocalCoordinator):
+            logs.add(value.data_dir / "coordinator.log")
+        elif isinstance(value, tuple | list):
+            pending.extend(value)
+    tmp = funcargs.get("tmp_path")
+    if isinstance(tmp, Path):
+        logs.update(tmp.rglob("coordinator.log"))
+    return sorted(log for log in logs if log.is_file())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failing e2e test's report carries the tail of every coordinator log it can reach: a client only says
+    "internal error at the coordinator"; the cause is in the coordinator's log, and CI keeps only the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for log in _coordinator_logs(getattr(item, "funcargs", {})):
+        with open(log, "rb") as fh:
+            fh.seek(max(0, log.stat().st_size - LOG_TAIL_BYTES))
+            report.sections.append((f"tail of {log}", fh.read().decode("utf-8", "replace")))
+
+
 @pytest.fixture
 def coordinator(tmp_path: Path):
     """A fresh coordinator process (mTLS on a free loopback port), stopped after the test."""

@@ -42,3 +42,17 @@ def test_held_labels_and_the_count_see_only_the_side_asked(tmp_path):
     assert repo.account_count("agr_1", "partner") == 300
     assert repo.account_count("agr_2", "partner") == 0
     db.close()
+
+
+def test_a_read_works_whatever_the_request_before_left_unread_on_the_shared_connection(tmp_path):
+    # The store's one connection serves every gRPC thread. A request that read one row of a longer result
+    # (fetchone) leaves it open, and DuckDB 2.0 then refuses to register an Arrow table on the connection:
+    # a continuous agreement's BeginUpload failed INTERNAL in CI when a status poll had run just before.
+    db = Database(tmp_path / "store.duckdb")
+    repo = StandingRepository(db)
+    _stand(repo, db, "agr_1", "vendor", [5, 9, 12])
+    for leave_open in (db.reading, db.transaction):
+        with leave_open() as con:
+            assert con.execute("SELECT * FROM range(10)").fetchone() == (0,)
+        assert repo.held_labels("agr_1", "vendor", np.array([9, 4], dtype=np.uint32)).tolist() == [9]
+    db.close()

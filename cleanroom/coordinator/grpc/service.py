@@ -71,6 +71,10 @@ def _fail(servicer: _Base, method: str, caller: str, request: Any, context: grpc
     """End a failed call: a refusal audited with its status, our other errors as they are, anything else INTERNAL."""
     if isinstance(exc, RequestError):
         _refuse(servicer, method, caller, request, context, exc)
+    elif isinstance(exc, grpc.RpcError) and not context.is_active():
+        # The caller went away mid-stream (its process died, its network dropped): nothing to answer, and
+        # nothing half-done to undo (chunks are stored one by one; a client resumes its upload).
+        log.warning("%s from %s ended: the caller went away", method, caller)
     elif isinstance(exc, CleanroomError):
         raise exc
     else:

@@ -69,6 +69,18 @@ def open_duckdb(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnectio
     return duckdb.connect(str(path), read_only=read_only, config={"disabled_optimizers": DISABLED_OPTIMIZERS})
 
 
+def settle(con: duckdb.DuckDBPyConnection) -> None:
+    """Run to its end a result an earlier statement left on the connection. Since DuckDB 2.0 a result fetched
+    only in part (``fetchone`` reads one row and leaves the result open) makes ``register``, ``sql`` and
+    ``from_arrow`` refuse with ResourceInUse until it is finished; the store's one connection serves every
+    gRPC thread, so whichever request ran before decided that, and a request that registers an Arrow table
+    failed now and then (a continuous agreement's BeginUpload, in CI). ``complete``, not ``abort``: aborting
+    a statement that may write fails the open transaction. Older DuckDB has neither and needs neither."""
+    complete = getattr(con, "complete", None)
+    if complete is not None:
+        complete()
+
+
 class Database:
     """The open DuckDB file, migrated to the current schema on opening."""
 
@@ -96,6 +108,7 @@ class Database:
     def transaction(self) -> Iterator[Tx]:
         """One atomic unit of work: every write of a request, or none of them."""
         with self._lock:
+            settle(self._con)
             self._con.execute("BEGIN TRANSACTION")
             try:
                 yield self._con
@@ -109,6 +122,7 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._lock:
+            settle(self._con)
             yield self._con
 
     @contextmanager
