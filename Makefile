@@ -12,7 +12,7 @@ demo: $(STAMP)
 # Everything: lint, then every test (tests/unit and tests/e2e). Each end-to-end module is its own
 # xdist group (tests/e2e/conftest.py), so modules run in parallel and unit tests fill the gaps.
 test: lint chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 # Unit tests only (tests/unit: no coordinator process, no gRPC server, no browser): the development loop.
 test-fast: $(STAMP)
@@ -20,7 +20,7 @@ test-fast: $(STAMP)
 
 # End-to-end tests only (tests/e2e: real processes over mTLS gRPC and HTTP, a browser).
 test-e2e: $(STAMP) chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q tests/e2e
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q tests/e2e
 
 # Lint, format, types, the architecture contracts (pyproject.toml) and the size limits (tools/check_size.py).
 lint: $(STAMP)

@@ -1,12 +1,14 @@
 """End-to-end tests: real coordinator and client processes over mTLS gRPC and HTTP, and a browser.
 
-Every test under tests/e2e/ is marked ``e2e``. For ``pytest -n 2 --dist loadgroup`` each module is its
-own xdist group: a module's tests share its module-scoped world (a running coordinator, its parties and
-files under the module's own temporary directory), so they stay on one worker, while different modules
-run in parallel. Nothing else is shared between modules: every coordinator listens on a port the kernel
-picks (port 0, read back from the coordinator's port file in its own data dir) and every data dir is
-under pytest's per-worker tmp_path. The exception is the session-scoped ``web_server`` (tests/web_data.py):
-the modules using it form one group, so its data set is built once rather than once per worker.
+Every test under tests/e2e/ is marked ``e2e``. The suite runs with ``pytest -n 2 --dist loadfile``: a
+module's tests share its module-scoped world (a running coordinator, its parties and files under the
+module's own temporary directory), so they stay on one worker, while different modules run in parallel.
+(``--dist loadgroup`` with an ``xdist_group`` per module did this until pytest 9.2: xdist 3.8 still renames
+node ids to carry the group, which pytest 9.2 ignores, and every module was split over both workers, each
+building the module's world; pytest-dev/pytest-xdist#1386.) Nothing else is shared between modules: every
+coordinator listens on a port the kernel picks (port 0, read back from the coordinator's port file in its
+own data dir) and every data dir is under pytest's per-worker tmp_path. The session-scoped ``web_server``
+(tests/web_data.py) is built once on each worker that runs a module using it.
 
 The function-scoped process fixtures ``coordinator`` and ``parties`` are defined here, where their only
 users are (tests/unit/test_test_layout.py keeps unit tests from requesting them).
@@ -21,25 +23,13 @@ import pytest
 from cleanroom.demo.localrun import LocalCoordinator
 
 HERE = Path(__file__).resolve().parent
-# Session-scoped fixtures whose users should share one worker (built once) -> their group's name.
-SHARED_SESSION_FIXTURES = {"web_server": "web_server"}
 
 
-def _group(item: pytest.Item) -> str:
-    for fixture, group in SHARED_SESSION_FIXTURES.items():
-        if fixture in getattr(item, "fixturenames", ()):
-            return group
-    return item.module.__name__ if item.module is not None else item.nodeid.split("::")[0]
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (it suffixes node ids with them)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if HERE not in item.path.parents:
-            continue
-        item.add_marker(pytest.mark.e2e)
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 LOG_TAIL_BYTES = 8000

@@ -1,7 +1,7 @@
 """The test tiers stay what `make test-fast` promises: tests/unit starts no coordinator, server or browser.
 
 A unit test module that needs a running coordinator, the shared web data set or a browser belongs in
-tests/e2e (where tests/e2e/conftest.py marks it ``e2e`` and gives its module its own xdist group).
+tests/e2e (where tests/e2e/conftest.py marks it ``e2e``; ``--dist loadfile`` keeps each module on one worker).
 """
 
 from __future__ import annotations
