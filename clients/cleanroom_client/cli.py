@@ -16,29 +16,44 @@ from importlib.metadata import entry_points
 
 import cleanroom_client.commands as _commands
 from cleanroom.terminal.process import run_command
+from cleanroom_client.commands import MODULE_OF
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command`` one of ``MODULE_OF``'s, only the module serving it is imported."""
     parser = argparse.ArgumentParser(
         prog="cleanroom-client",
         description="Map your accounts with a partner's without either side seeing the other's raw data.",
     )
     parser.add_argument("--profile", metavar="DIR", help="party profile directory (certificate, keys, coordinator address)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(_commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"cleanroom_client.commands.{info.name}")
-        module.register(sub)
-    # Commands other packages plug in (synthetic data): found by entry point, never imported by name.
-    for plugin in entry_points(group="cleanroom_client.commands"):
-        plugin.load()(sub)
+    if command in MODULE_OF:
+        names = [MODULE_OF[command]]
+    else:
+        names = sorted(m.name for m in pkgutil.iter_modules(_commands.__path__) if not m.name.startswith("_"))
+    for name in names:
+        importlib.import_module(f"cleanroom_client.commands.{name}").register(sub)
+    if command not in MODULE_OF:
+        # Commands other packages plug in (synthetic data): found by entry point, never imported by name.
+        for plugin in entry_points(group="cleanroom_client.commands"):
+            plugin.load()(sub)
     return parser
 
 
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is neither an option nor ``--profile``'s value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--profile":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(command_of(given)).parse_args(given)
     return run_command(args)
 
 

@@ -17,7 +17,7 @@ from cleanroom_client.inputs.accounts import Account, MatchKey
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.account_ids import IDENTITY_VERSION
-from cleanroom_client.protocol.continuous import TooManyRemoved, full_reason, locate, prepare_continuous, secret_tag
+from cleanroom_client.protocol.continuous import TooManyRemoved, _has_repeats, full_reason, locate, prepare_continuous, secret_tag
 from cleanroom_client.protocol.prepare import hash_context
 from cleanroom_client.protocol.sent_state import SentState, SentStates
 
@@ -165,6 +165,16 @@ def test_locate_finds_exactly_the_ids_that_stand_even_when_their_first_8_bytes_c
     members = set(standing.tolist())
     assert present.tolist() == [a in members for a in asked.tolist()]  # independent: a Python set
     assert (standing[where[present]] == asked[present]).all()
+
+
+def test_repeats_are_told_by_whole_ids_not_by_the_first_8_bytes_they_are_sorted_on():
+    rng = np.random.default_rng(4)
+    ids = np.frombuffer(rng.bytes(16 * 4000), dtype="S16")
+    twins = np.array([s[:8] + b"\x01" * 8 for s in ids[:30]], dtype="S16")  # same prefix, other ids
+    cases = [ids, np.concatenate([ids, twins]), np.concatenate([ids, twins, ids[17:18]]), ids[:1], ids[:0]]
+    for case in cases:
+        assert _has_repeats(case) == (len(set(case.tolist())) < len(case))  # independent: a Python set
+    assert [_has_repeats(c) for c in cases] == [False, False, True, False, False]
 
 
 def test_under_dp_an_account_that_left_is_held_back_and_remembered(states):

@@ -15,18 +15,18 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from cleanroom.errors import CleanroomError
 from cleanroom_client.features import alert_messages
-from cleanroom_client.features.alert_delivery import DEFAULT_POLICY, Outcome, RetryPolicy, deliver
 from cleanroom_client.features.alert_store import AlertStore
 from cleanroom_client.features.alerts_diff import ChangeSet, diff_counts, diff_revealed, revealed_snapshot
 from cleanroom_client.profile import Profile
 from cleanroom_client.protocol.receipts import ReceiptLog, release_of
+
+if TYPE_CHECKING:  # the webhook client is imported when there is something to send (every map imports this module)
+    from cleanroom_client.features.alert_delivery import Outcome, RetryPolicy
 
 
 def _overlaps(entries: Iterable[dict[str, Any]], agreement_id: str) -> list[dict[str, Any]]:
@@ -79,9 +79,7 @@ def note_revealed(
     store.save()
 
 
-def send(
-    profile: Profile, log: ReceiptLog, changes: ChangeSet | None, policy: RetryPolicy = DEFAULT_POLICY
-) -> list[dict[str, Any]]:
+def send(profile: Profile, log: ReceiptLog, changes: ChangeSet | None, policy: RetryPolicy | None = None) -> list[dict[str, Any]]:
     """Deliver the pending alerts, then ``changes`` (if any) to every receiver; each outcome logged in the receipts.
     Returns one summary per delivery attempted; never raises (a problem is reported as a summary)."""
     try:
@@ -90,10 +88,15 @@ def send(
         return [{"status": "error", "error": f"alerts not sent: {exc}"}]
 
 
-def _send(profile: Profile, log: ReceiptLog, changes: ChangeSet | None, policy: RetryPolicy) -> list[dict[str, Any]]:
+def _send(profile: Profile, log: ReceiptLog, changes: ChangeSet | None, policy: RetryPolicy | None) -> list[dict[str, Any]]:
     store = AlertStore.of(profile.path)
     if not store.receivers:
         return []
+    import httpx
+
+    from cleanroom_client.features.alert_delivery import DEFAULT_POLICY, deliver
+
+    policy = policy or DEFAULT_POLICY
     fresh = _deliveries(store, changes) if changes is not None and not changes.empty else []
     queue, store.pending = [*store.pending, *fresh], []  # the oldest first
     deadline = time.monotonic() + policy.budget

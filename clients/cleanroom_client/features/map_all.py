@@ -29,8 +29,8 @@ from cleanroom.crypto.sealed import SealContext
 from cleanroom.errors import CleanroomError
 from cleanroom.protocol import MAX_CHUNK_POINTS
 from cleanroom.terms import Terms
+from cleanroom.terms_value import value_grant
 from cleanroom_client.features.map_workflow import DealsLoader, Loader, released
-from cleanroom_client.features.pipeline_value import add_values, my_grant
 from cleanroom_client.features.reveal import RevealPlan, peer_public_key, save_account_map, shared_headers
 from cleanroom_client.inputs.accounts import LoadResult
 from cleanroom_client.inputs.custom_populations import for_agreement
@@ -234,8 +234,11 @@ def _blind_and_upload(
             assert loaded is not None
             try:
                 prepared = _prepared(remote, job, profile, keys, loaded, max_removed)
-                deals = load_deals(job.name_key) if load_deals is not None and my_grant(job.terms, profile.party) else None
-                add_values(profile, job.agreement, job.terms, prepared, loaded.accounts, deals)
+                if value_grant(job.terms.release, profile.party) is not None:
+                    from cleanroom_client.features.pipeline_value import add_values  # only under a grant (map_workflow)
+
+                    deals = load_deals(job.name_key) if load_deals is not None else None
+                    add_values(profile, job.agreement, job.terms, prepared, loaded.accounts, deals)
             except CleanroomError as exc:
                 job.outcome.fail(str(exc))
                 continue

@@ -228,9 +228,16 @@ def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _has_repeats(ids: np.ndarray) -> bool:
-    """Whether an id occurs twice (a stable argsort of 16-byte strings is several times faster than np.unique's sort)."""
-    ordered = ids[np.argsort(ids, kind="stable")]
-    return bool(len(ordered) > 1 and (ordered[1:] == ordered[:-1]).any())
+    """Whether an id occurs twice. Sorted on the first 8 bytes as integers (a sort of 16-byte strings costs
+    three times as much); only ids whose prefix repeats, almost never any, are compared whole."""
+    if len(ids) < 2:
+        return False
+    prefix = np.sort(_prefix(ids))
+    repeated = prefix[1:][prefix[1:] == prefix[:-1]]
+    if not len(repeated):
+        return False
+    candidates = ids[np.isin(_prefix(ids), repeated)]
+    return len(np.unique(candidates)) < len(candidates)
 
 
 def _prefix(ids: np.ndarray) -> np.ndarray:

@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from cleanroom.attribution.recordio import split_rows
 from cleanroom.crypto.sealed import pack_chunk
-from cleanroom.homomorphic import CIPHERTEXT_SIZE
 from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest
 from cleanroom.psi import POINT_SIZE
 from cleanroom.psi.engine import current as current_engine
@@ -147,6 +146,8 @@ class PreparedUpload:
         lo, hi = i * self.total_accounts // n_chunks, (i + 1) * self.total_accounts // n_chunks
         if hi == lo:
             return b""
+        from cleanroom.homomorphic import CIPHERTEXT_SIZE  # here: every map imports this module, few carry amounts
+
         return struct.pack("<I", lo) + self.value_ciphertexts[lo * CIPHERTEXT_SIZE : hi * CIPHERTEXT_SIZE]
 
 

@@ -227,7 +227,7 @@ def wait_for_results(
     receipts: ReceiptLog,
     seconds: float,
     show_progress: bool | None = None,
-    poll: float = 0.25,
+    poll: float = 0.1,
 ) -> list[RunStatus]:
     """``wait_for_result`` over several runs at once: whichever peer's points arrive first are
     re-blinded first, so no run waits behind another. Statuses in the order of ``runs``; the first
@@ -258,7 +258,7 @@ def wait_for_each(
     receipts: ReceiptLog,
     seconds: float,
     show_progress: bool | None = None,
-    poll: float = 0.25,
+    poll: float = 0.1,
     stop_on_failure: bool = False,
 ) -> list[RunStatus | CleanroomError]:
     """Each run's status, or the error that stopped it (a re-blinding refused, say), in the order of
