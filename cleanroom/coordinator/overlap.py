@@ -104,17 +104,50 @@ def account_masks(side: SideTokens) -> np.ndarray:
 
 
 def components(pairs: np.ndarray, n_a: int) -> np.ndarray:
-    """Component id of every pair (union-find over a-accounts and b-accounts)."""
+    """Component of every pair (a-accounts and b-accounts joined by the pairs), named by its smallest
+    a-account, as a union-find keeping the smaller root names it. A pair whose two accounts are in no
+    other pair is a component alone; among the others the smallest a-account spreads through shared
+    accounts (NumPy passes) until nothing changes. A Python union-find took ~1 s for a quarter of a
+    million pairs, each continuous completion."""
     if len(pairs) == 0:
         return np.zeros(0, dtype=np.int64)
-    a_unique = len(np.unique(pairs[:, 0])) == len(pairs)
-    b_unique = len(np.unique(pairs[:, 1])) == len(pairs)
-    if a_unique and b_unique:  # one key per account: every pair is its own component
+    a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    _, a_at, a_count = np.unique(a, return_inverse=True, return_counts=True)
+    _, b_at, b_count = np.unique(b, return_inverse=True, return_counts=True)
+    shared = (a_count[a_at] > 1) | (b_count[b_at] > 1)
+    if not shared.any():  # one key per account: every pair is its own component
         return np.arange(len(pairs), dtype=np.int64)
-    sets = UnionFind(n_a + int(pairs[:, 1].max()) + 1)  # a-accounts, then b-accounts after them
-    for a_acc, b_acc in pairs.tolist():
-        sets.union(a_acc, n_a + b_acc)
-    return np.array([sets.find(a_acc) for a_acc in pairs[:, 0].tolist()], dtype=np.int64)
+    label = a.copy()
+    label[shared] = _smallest_a(a[shared], a_at[shared], b_at[shared], max(n_a, int(a.max()) + 1))
+    return label
+
+
+# Passes of the NumPy spread before the union-find takes over: a component as long as a chain of accounts
+# that each share a key with the next (a party can make such keys) would otherwise take a pass a link.
+SPREAD_PASSES = 32
+
+
+def _smallest_a(a: np.ndarray, a_at: np.ndarray, b_at: np.ndarray, ceiling: int) -> np.ndarray:
+    """For pairs of a-accounts ``a`` (indexed ``a_at``) and b-accounts (indexed ``b_at``): the smallest
+    a-account of each pair's component."""
+    label = a.copy()
+    for _ in range(SPREAD_PASSES):
+        by_b = np.full(int(b_at.max()) + 1, ceiling, dtype=np.int64)
+        np.minimum.at(by_b, b_at, label)
+        by_a = np.full(int(a_at.max()) + 1, ceiling, dtype=np.int64)
+        np.minimum.at(by_a, a_at, by_b[b_at])
+        new = np.minimum(label, by_a[a_at])
+        if np.array_equal(new, label):
+            return label
+        label = new
+    n_a = int(a_at.max()) + 1
+    sets = UnionFind(n_a + int(b_at.max()) + 1)  # a-accounts, then b-accounts after them
+    for x, y in zip(a_at.tolist(), b_at.tolist(), strict=True):
+        sets.union(x, n_a + y)
+    smallest = np.full(len(sets), ceiling, dtype=np.int64)
+    roots = np.array([sets.find(x) for x in a_at.tolist()], dtype=np.int64)
+    np.minimum.at(smallest, roots, a)
+    return smallest[roots]
 
 
 def overlap_counts(a: SideTokens, b: SideTokens, a_populations: int, b_populations: int) -> OverlapCounts:
