@@ -27,6 +27,8 @@ SHARED = 150_000
 # Points a chunk. DuckDB scans 2,048 rows at a time and holds every BLOB of them in memory, unspillable: with
 # clients' 32,768-point chunks (1 MiB) the chunks of this run alone would not fit in 50 MB (benchmarks/README.md).
 CHUNK = 512
+# So the fixture's ~40 s are its 4 x 1,172 PutChunk calls (about eight small store statements each, ~9 ms):
+# neither larger chunks (the rule above) nor fewer tokens (the join must stay far over its limit) would prove as much.
 CANARY_PAIRS = 8
 POPS = ("customer", "prospect")
 

@@ -192,8 +192,10 @@ def test_a_partner_whose_signing_key_changed_fails_alone_while_the_others_comple
         "pinned_at": "2026-12-01T00:00:00+00:00",
     }
     peers_path.write_text(json.dumps(peers))
+    # partner-a maps alongside the vendor but does not wait: the vendor never re-blinds its points, so a wait would
+    # only run out (it took 20 s of this test); after the vendor is done, partner-a's sync below shows the run.
     partners = {
-        "partner-a": client_background(profiles["partner-a"], "map", ids["partner-a"], files["partner-a"]["partner"], "--wait", "20", "--json"),
+        "partner-a": client_background(profiles["partner-a"], "map", ids["partner-a"], files["partner-a"]["partner"], "--wait", "0", "--json"),
         "partner-b": client_background(profiles["partner-b"], "map", ids["partner-b"], files["partner-b"]["partner"], "--wait", "120", "--json"),
     }  # fmt: skip
     vendor = subprocess.run(
@@ -207,7 +209,10 @@ def test_a_partner_whose_signing_key_changed_fails_alone_while_the_others_comple
     by_id = {o["agreement_id"]: o for o in json.loads(vendor.stdout)["agreements"]}
     refused = by_id[ids["partner-a"]]
     assert refused["state"] == "failed" and "different upload-signing key for partner-a" in refused["reason"]
-    assert views["partner-a"]["state"] == "collecting"  # nothing re-blinded for it, so nothing released
+    # partner-a re-blinds the vendor's points now (if its map did not find them yet): the run still waits, as
+    # the vendor re-blinded nothing of partner-a's, so nothing is released.
+    synced = client_json(profiles["partner-a"], "sync", ids["partner-a"])["agreements"][0]
+    assert synced["run_id"] == views["partner-a"]["run_id"] and synced["state"] == "collecting"
     truth_b = truth_for(world["pairs"]["partner-b"].masks, list(POPULATIONS), list(POPULATIONS))
     assert by_id[ids["partner-b"]]["state"] == "complete"
     assert check_view(by_id[ids["partner-b"]]["overlap"], truth_b, True) == []
