@@ -3,7 +3,9 @@
 The raw files alone are not enough: DuckDB compresses strings on disk, and the
 coordinator stores large release bodies zlib-compressed (releases.body_zlib).
 So the haystack is the raw files, plus every value of every table read back
-through DuckDB, plus every compressed body decompressed.
+through DuckDB, plus every compressed body decompressed, plus every point or
+token the store keeps as four 64-bit words (t0..t3: chunk_points, the standing
+tables) packed back into its 32 bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import zlib
 from pathlib import Path
 
 import duckdb
+import numpy as np
+
+WORDS = ("t0", "t1", "t2", "t3")
 
 
 def store_values(db: Path) -> bytes:
@@ -31,6 +36,9 @@ def store_values(db: Path) -> bytes:
                     parts.append(
                         bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else str(value).encode("utf-8")
                     )
+            if set(WORDS) <= set(names):  # little-endian words, as the coordinator splits a point (store/points.py)
+                words = con.execute(f'SELECT {", ".join(WORDS)} FROM "{table}"').fetchall()
+                parts.append(np.array(words, dtype="<u8").tobytes())
         return b"\n".join(parts)
     finally:
         con.close()
