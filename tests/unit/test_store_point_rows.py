@@ -96,3 +96,33 @@ def test_deleting_points_deletes_their_rows(tmp_path, signer):
         assert store.row("SELECT count(*) AS n FROM chunk_points")["n"] == 0
     finally:
         store.close()
+
+
+def _words(*points: tuple[int, int, int, int]) -> bytes:
+    return np.array(points, dtype="<u8").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("points", "duplicated"),
+    [
+        (_words((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12)), False),
+        (_words((1, 2, 3, 4), (1, 2, 3, 5), (1, 9, 3, 4)), False),  # first words shared, tokens distinct
+        (_words((1, 2, 3, 4), (5, 6, 7, 8), (1, 2, 3, 4)), True),
+        (_words((7, 2**64 - 1, 0, 3), (2, 0, 0, 0), (7, 2**64 - 1, 0, 3)), True),
+    ],
+    ids=["distinct", "first-words-shared", "a-duplicate", "a-duplicate-with-high-bits"],
+)
+def test_the_duplicate_check_compares_whole_tokens(tmp_path, signer, points, duplicated):
+    from cleanroom.coordinator.store.points import insert_points
+
+    store = Store(tmp_path / "s.duckdb", signer)
+    try:
+        with store.transaction() as con:
+            insert_points(con, "up", 0, points)
+            insert_points(con, "other", 0, points[:32])  # another upload's token equal to one of these counts nowhere
+        with store.token_join() as join:
+            assert join.load("a", "up") == 3
+            assert join.has_duplicates("a") is duplicated
+            assert join.points_at("a", np.array([2, 0], dtype=np.uint32)) == points[64:96] + points[:32]
+    finally:
+        store.close()

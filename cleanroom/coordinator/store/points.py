@@ -28,25 +28,20 @@ CREATE TABLE IF NOT EXISTS chunk_points (
 """
 
 
-def point_rows(upload_id: str, start: int, points: bytes) -> pa.Table:
-    """The rows of packed ``points``, the first at position ``start`` of the upload."""
+def point_rows(start: int, points: bytes) -> pa.Table:
+    """The rows (without their upload) of packed ``points``, the first at position ``start`` of the upload."""
     words = np.frombuffer(points, dtype="<u8").reshape(-1, POINT_SIZE // 8)
-    n = len(words)
     return pa.table(
-        {
-            "upload_id": pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), pa.array([upload_id])),
-            "pos": np.arange(start, start + n, dtype=np.uint32),
-            **{w: words[:, i] for i, w in enumerate(WORDS)},
-        }
+        {"pos": np.arange(start, start + len(words), dtype=np.uint32), **{w: words[:, i] for i, w in enumerate(WORDS)}}
     )
 
 
 def insert_points(con: duckdb.DuckDBPyConnection, upload_id: str, start: int, points: bytes) -> int:
     """Store ``points`` (packed) as the upload's points from position ``start`` on; how many."""
-    rows = point_rows(upload_id, start, points)
+    rows = point_rows(start, points)
     con.register("new_point_rows", rows)
     try:
-        con.execute(f"INSERT INTO chunk_points SELECT upload_id::TEXT, pos, {', '.join(WORDS)} FROM new_point_rows")
+        con.execute(f"INSERT INTO chunk_points SELECT ?, pos, {', '.join(WORDS)} FROM new_point_rows", [upload_id])
     finally:
         con.unregister("new_point_rows")
     return rows.num_rows

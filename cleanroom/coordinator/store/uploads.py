@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+import pyarrow as pa
+
 from cleanroom.coordinator.store.connection import Database, Tx
 from cleanroom.coordinator.store.points import delete_points, insert_points, read_points
 from cleanroom.coordinator.store.records import ChunkDigest, ChunkLabels, NewChunk, UploadRow
 
 # A chunk's row in chunks: every field of NewChunk but its points (those go to chunk_points).
 _CHUNK_COLUMNS = tuple(f.name for f in dataclasses.fields(NewChunk) if f.name != "points")
+
+
+def _packed(column: pa.ChunkedArray, dtype: str) -> np.ndarray:
+    """The values of a BLOB column end to end, as ``dtype`` (the data buffer of one contiguous binary array)."""
+    values = pa.concat_arrays(column.chunks).cast(pa.large_binary()) if column.num_chunks else pa.array([], pa.large_binary())
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + len(values) + 1]
+    data = values.buffers()[2]
+    if data is None or len(offsets) < 2:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].view(dtype)
 
 
 class UploadRepository:
@@ -133,6 +146,17 @@ class UploadRepository:
 
     def labels(self, upload_id: str) -> list[ChunkLabels]:
         return self._db.records(ChunkLabels, "FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
+
+    def label_arrays(self, upload_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """An own upload's account labels (uint32) and population masks (uint16) by point position, each one
+        array over Arrow's buffer of the chunks' BLOBs (no Python object a chunk, no second copy)."""
+        with self._db.reading() as con:
+            found = con.sql(  # not execute(): Arrow from a DB-API result copies the rows once more
+                "SELECT coalesce(accounts, ''::BLOB) AS accounts, coalesce(populations, ''::BLOB) AS populations "
+                "FROM chunks WHERE upload_id = $1 ORDER BY seq",
+                params=[upload_id],
+            ).to_arrow_table()
+        return _packed(found.column("accounts"), "<u4"), _packed(found.column("populations"), "<u2")
 
     def value_ciphertexts(self, upload_id: str) -> list[tuple[int, bytes]]:
         """(seq, encrypted amounts) of the chunks that carry them (pipeline value), in order."""
