@@ -126,3 +126,21 @@ def test_the_duplicate_check_compares_whole_tokens(tmp_path, signer, points, dup
             assert join.points_at("a", np.array([2, 0], dtype=np.uint32)) == points[64:96] + points[:32]
     finally:
         store.close()
+
+
+def test_points_read_back_in_position_order_across_batches(tmp_path, signer, monkeypatch):
+    from cleanroom.coordinator.store import points as point_rows
+
+    monkeypatch.setattr(point_rows, "READ_BATCH_ROWS", 64)  # many batches
+    packed = np.random.default_rng(5).integers(0, 256, 32 * 1000, dtype=np.uint8).tobytes()
+    store = Store(tmp_path / "s.duckdb", signer)
+    try:
+        with store.transaction() as con:  # stored out of order: positions 600.., then 0.., then 300..
+            for first, last in ((600, 1000), (0, 300), (300, 600)):
+                point_rows.insert_points(con, "up", first, packed[32 * first : 32 * last])
+        assert store.uploads.points("up") == packed
+        with store.reading() as con:
+            assert point_rows.read_points(con, "up", 250, 700) == packed[32 * 250 : 32 * 700]
+            assert point_rows.read_points(con, "up", 1000) == b""
+    finally:
+        store.close()

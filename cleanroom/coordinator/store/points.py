@@ -15,6 +15,7 @@ import pyarrow as pa
 from cleanroom.psi import POINT_SIZE
 
 WORDS = ("t0", "t1", "t2", "t3")
+READ_BATCH_ROWS = 1 << 17  # rows a batch when reading points back into Python (4 MiB)
 
 TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS chunk_points (
@@ -48,15 +49,21 @@ def insert_points(con: duckdb.DuckDBPyConnection, upload_id: str, start: int, po
 
 
 def read_points(con: duckdb.DuckDBPyConnection, upload_id: str, start: int = 0, stop: int | None = None) -> bytes:
-    """The upload's points at positions ``start`` up to ``stop`` (the end when None), packed in order."""
-    until = "" if stop is None else " AND pos < ?"
-    found = con.execute(
-        f"SELECT {', '.join(WORDS)} FROM chunk_points WHERE upload_id = ? AND pos >= ?{until} ORDER BY pos",
-        [upload_id, start] + ([] if stop is None else [stop]),
-    ).fetchnumpy()
-    if not len(found["t0"]):
-        return b""
-    return np.stack([np.asarray(found[w], dtype=np.uint64) for w in WORDS], axis=1).astype("<u8").tobytes()
+    """The upload's points at positions ``start`` up to ``stop`` (the end when None), packed in order.
+    Streamed a batch at a time into one array: an upload of millions of points is held twice (the array and
+    the bytes returned), not four times over as a whole fetched result, stacked and packed."""
+    until, params = ("", [upload_id, start]) if stop is None else (" AND pos < $3", [upload_id, start, stop])
+    where = f"WHERE upload_id = $1 AND pos >= $2{until}"
+    counted = con.execute(f"SELECT count(*) FROM chunk_points {where}", params).fetchall()
+    out = np.empty((int(counted[0][0]), POINT_SIZE // 8), dtype="<u8")
+    at = 0
+    for batch in con.sql(f"SELECT {', '.join(WORDS)} FROM chunk_points {where} ORDER BY pos", params=params).to_arrow_reader(
+        READ_BATCH_ROWS
+    ):
+        for i, column in enumerate(batch.columns):
+            out[at : at + batch.num_rows, i] = column.to_numpy()
+        at += batch.num_rows
+    return out[:at].tobytes()
 
 
 def delete_points(con: duckdb.DuckDBPyConnection, chosen: str, params: list[object]) -> int:
