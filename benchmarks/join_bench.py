@@ -8,7 +8,8 @@ uploads committed: each party's own upload (random points, account labels in a r
 masks, 64 canary pairs as a client hides them) and the other party's re-blinding of it (random 32-byte
 tokens; an --overlap share of B's tokens are A's, at random places; the canaries re-blinded for real).
 The agreement, run and upload rows go through the store's own repositories and migrations, the chunks
-(32,768 points each, real chunk digests) through one bulk insert per upload into its chunks table.
+(32,768 points each, real chunk digests) through one bulk insert per upload into its chunks table, and
+their points into chunk_points (one row a point, as the store keeps them) a million at a time.
 
 Then, --repeat times, on a fresh copy of that data dir and in a fresh process: open the store with the
 DuckDB settings the coordinator's config gives (memory_limit, threads, temp_directory), complete the run
@@ -37,6 +38,7 @@ from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
 from cleanroom.coordinator.server import Operations, _tune
 from cleanroom.coordinator.store import Store, now
+from cleanroom.coordinator.store.points import insert_points
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
@@ -86,18 +88,25 @@ def _with_canaries(rng: np.random.Generator, tokens: np.ndarray, labels: tuple[n
 
 
 def _chunks(upload_id: str, points: np.ndarray, accounts: np.ndarray | None, masks: np.ndarray | None, size: int) -> pa.Table:
-    rows: dict[str, list] = {k: [] for k in ("upload_id", "seq", "n_points", "points", "accounts", "populations", "digest")}
+    """The chunks' rows (their points go to chunk_points: ``_insert_points``)."""
+    rows: dict[str, list] = {k: [] for k in ("upload_id", "seq", "n_points", "accounts", "populations", "digest")}
     for seq, start in enumerate(range(0, len(points), size)):
         part = slice(start, start + size)
         p = points[part].tobytes()
         a = accounts[part].astype("<u4").tobytes() if accounts is not None else b""
         m = masks[part].astype("<u2").tobytes() if masks is not None else b""
         for key, value in zip(
-            rows, (upload_id, seq, len(p) // 32, p, a or None, m or None, chunk_digest(p, a, m, b"")), strict=True
+            rows, (upload_id, seq, len(p) // 32, a or None, m or None, chunk_digest(p, a, m, b"")), strict=True
         ):
             rows[key].append(value)
     return pa.table(rows, schema=pa.schema([("upload_id", pa.string()), ("seq", pa.uint32()), ("n_points", pa.uint32()),
-        ("points", pa.binary()), ("accounts", pa.binary()), ("populations", pa.binary()), ("digest", pa.string())]))  # fmt: skip
+        ("accounts", pa.binary()), ("populations", pa.binary()), ("digest", pa.string())]))  # fmt: skip
+
+
+def _insert_points(con, upload_id: str, points: np.ndarray) -> None:
+    """An upload's points into chunk_points as the store keeps them (store.points), a million rows at a time."""
+    for start in range(0, len(points), 1 << 20):
+        insert_points(con, upload_id, start, points[start : start + (1 << 20)].tobytes())
 
 
 def generate(data: Path, n: int, overlap: float, chunk_points: int) -> dict:
@@ -147,6 +156,7 @@ def generate(data: Path, n: int, overlap: float, chunk_points: int) -> dict:
                 con.register("bench_chunks", table)
                 con.execute(f"INSERT INTO chunks ({', '.join(table.column_names)}) SELECT * FROM bench_chunks")
                 con.unregister("bench_chunks")
+                _insert_points(con, row.upload_id, own if kind == OWN else reblinded)
         del own, reblinded
     coord.store.checkpoint()
     coord.store.close()
@@ -221,7 +231,7 @@ def main() -> int:
     if args.measure:
         print(json.dumps(measure(args.measure, args.memory_limit, args.threads)))
         return 0
-    cache = args.data / f"n{args.n}-o{args.overlap}-c{args.chunk_points}"
+    cache = args.data / f"n{args.n}-o{args.overlap}-c{args.chunk_points}-rows"  # points one row a point (migration 19)
     if not (cache / "truth.json").exists():
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)

@@ -66,9 +66,7 @@ def reblinding_checked(store: Store, join: TokenJoin, side: str, own: UploadRow,
 
 def side_labels(store: Store, own: UploadRow) -> SideLabels:
     """The labels of an own upload's points, by position, and which of them are canaries."""
-    labels = store.uploads.labels(own.upload_id)
-    accounts = np.frombuffer(b"".join(bytes(c.accounts or b"") for c in labels), dtype="<u4")
-    populations = np.frombuffer(b"".join(bytes(c.populations or b"") for c in labels), dtype="<u2")
+    accounts, populations = store.uploads.label_arrays(own.upload_id)
     canaries = Canaries.of_upload(store, own)
     keep = canaries.keep(len(accounts)) if canaries is not None else np.ones(len(accounts), dtype=bool)
     return SideLabels(accounts, populations, keep, int(own.total_accounts))

@@ -80,6 +80,13 @@ def match_pairs(a: SideTokens, b: SideTokens) -> np.ndarray:
     )
 
 
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` by one sort: numpy 2.4's np.unique hashes integers, and is ~15x slower than sorting
+    them (2.2 s against 0.14 s for 2,500,000 int64 here; three calls a 10M x 10M completion)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
 def pairs_of_matches(
     matches: np.ndarray, accounts: tuple[np.ndarray, np.ndarray], keep: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:
@@ -92,8 +99,8 @@ def pairs_of_matches(
     counted = keep[0][a_pos] & keep[1][b_pos]
     a_acc = accounts[0][a_pos[counted]].astype(np.uint64)
     b_acc = accounts[1][b_pos[counted]].astype(np.uint64)
-    # Labels are uint32: one 64-bit key per pair sorts as (a, b) and makes DISTINCT one np.unique.
-    keys = np.unique((a_acc << np.uint64(32)) | b_acc)
+    # Labels are uint32: one 64-bit key per pair sorts as (a, b) and makes DISTINCT one sort.
+    keys = distinct_sorted((a_acc << np.uint64(32)) | b_acc)
     return np.stack([(keys >> np.uint64(32)).astype(np.int64), (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)], axis=1)
 
 
@@ -111,12 +118,12 @@ def components(pairs: np.ndarray, n_a: int) -> np.ndarray:
     million pairs, each continuous completion."""
     if len(pairs) == 0:
         return np.zeros(0, dtype=np.int64)
+    if len(distinct_sorted(pairs[:, 0])) == len(pairs) and len(distinct_sorted(pairs[:, 1])) == len(pairs):
+        return np.arange(len(pairs), dtype=np.int64)  # one key per account: every pair is its own component
     a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
-    _, a_at, a_count = np.unique(a, return_inverse=True, return_counts=True)
+    _, a_at, a_count = np.unique(a, return_inverse=True, return_counts=True)  # by sorting (numpy 2.4)
     _, b_at, b_count = np.unique(b, return_inverse=True, return_counts=True)
     shared = (a_count[a_at] > 1) | (b_count[b_at] > 1)
-    if not shared.any():  # one key per account: every pair is its own component
-        return np.arange(len(pairs), dtype=np.int64)
     label = a.copy()
     label[shared] = _smallest_a(a[shared], a_at[shared], b_at[shared], max(n_a, int(a.max()) + 1))
     return label
@@ -169,8 +176,11 @@ def counts_of_pairs(
     n_components = 0
     inverse = np.zeros(0, dtype=np.int64)
     if len(pairs):
-        ids, inverse = np.unique(comp, return_inverse=True)
-        n_components = len(ids)
+        if np.array_equal(comp, np.arange(len(comp))):  # every pair its own component (components' fast path)
+            n_components, inverse = len(comp), comp
+        else:
+            ids, inverse = np.unique(comp, return_inverse=True)
+            n_components = len(ids)
         comp_a = np.zeros(n_components, dtype=np.uint16)
         comp_b = np.zeros(n_components, dtype=np.uint16)
         np.bitwise_or.at(comp_a, inverse, a_masks[pairs[:, 0]])

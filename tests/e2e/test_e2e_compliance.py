@@ -41,6 +41,24 @@ def _stored(data_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in data_dir.glob("coordinator.duckdb*"))
 
 
+def _words_held(stored: bytes, point: bytes) -> int:
+    """How many of a point's four 8-byte words lie in the files: the store keeps a point as four 64-bit
+    columns (cleanroom/coordinator/store/points.py), so its 32 bytes are never contiguous on disk."""
+    return sum(point[i : i + 8] in stored for i in range(0, 32, 8))
+
+
+def _held(data_dir: Path, points: set[bytes]) -> list[bytes]:
+    """The points whose four words all lie in the store's files."""
+    stored = _stored(data_dir)
+    return [p for p in points if _words_held(stored, p) == 4]
+
+
+def _traces(data_dir: Path, points: set[bytes]) -> list[bytes]:
+    """The points any word of which still lies in the store's files."""
+    stored = _stored(data_dir)
+    return [p for p in points if _words_held(stored, p)]
+
+
 def _setup(tmp_path: Path, **propose):
     wire = tmp_path / "wire.bin"
     coord = LocalCoordinator(tmp_path / "coord", wire_log=wire).init().start()
@@ -70,11 +88,9 @@ def test_retention_deletes_every_point_after_the_period(tmp_path):
         # each upload with its hidden canary pairs (at least MIN_CANARY_PAIRS a side, re-blinded too).
         canaries = 2 * 2 * MIN_CANARY_PAIRS  # two sides, two points a pair
         assert len(points) == 2 * (70 + 50) - 30 + 2 * canaries
-        stored = _stored(coord.data_dir)
-        assert any(p in stored for p in points), "points should still be held during the retention period"
+        assert _held(coord.data_dir, points), "points should still be held during the retention period"
         time.sleep(5)  # retention 3 s; the sweeper runs every second
-        stored = _stored(coord.data_dir)
-        assert [p for p in points if p in stored] == []
+        assert _traces(coord.data_dir, points) == []
     finally:
         coord.stop()
     export = tmp_path / "audit.jsonl"
@@ -89,10 +105,10 @@ def test_revocation_stops_runs_and_purges_points(tmp_path):
     try:
         client(parties["vendor"], "map", agreement_id, files["vendor"], "--wait", "0")
         points = _received_points(wire)
-        assert any(p in _stored(coord.data_dir) for p in points)
+        assert _held(coord.data_dir, points)
         out = client(parties["partner"], "agreement", "revoke", agreement_id, "--reason", "contract ended")
         assert "revoked" in out.stdout
-        assert [p for p in points if p in _stored(coord.data_dir)] == []
+        assert _traces(coord.data_dir, points) == []
         refused = client(parties["partner"], "map", agreement_id, files["partner"], check=False)
         assert refused.returncode == 2 and "revoked" in refused.stderr
         refused = client(parties["vendor"], "overlap", agreement_id, check=False)

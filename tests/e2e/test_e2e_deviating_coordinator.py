@@ -78,12 +78,13 @@ def _inject_guesses(con: duckdb.DuckDBPyConnection, world: dict) -> tuple[str, b
     wrong_guesses = [f"guess-{i}.org" for i in range(n - len(true_guesses))]
     guesses = true_guesses + wrong_guesses
     injected = hash_to_points(guesses, hash_context(world["agreement_id"], "domain"))  # the client's own context
-    offset = 0
-    for seq, count in con.execute("SELECT seq, n_points FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id]).fetchall():
-        part = injected[offset * POINT_SIZE : (offset + count) * POINT_SIZE]
-        con.execute("UPDATE chunks SET points = ? WHERE upload_id = ? AND seq = ?", [part, upload_id, seq])
-        offset += count
-    assert offset == n
+    words = np.frombuffer(injected, dtype="<u8").reshape(-1, POINT_SIZE // 8)
+    assert len(words) == n
+    for pos, (t0, t1, t2, t3) in enumerate(words.tolist()):  # the store keeps a point as four words (store/points.py)
+        con.execute(
+            "UPDATE chunk_points SET t0 = ?, t1 = ?, t2 = ?, t3 = ? WHERE upload_id = ? AND pos = ?",
+            [t0, t1, t2, t3, upload_id, pos],
+        )
     return upload_id, injected, guesses
 
 
@@ -91,10 +92,8 @@ def _guesses_the_attack_would_confirm(profile: Path, con: duckdb.DuckDBPyConnect
     """How many injected guesses the partner's re-blinding would match to its own upload (independently computed)."""
     secret = bytes.fromhex(json.loads((profile / "keystore.json").read_text())["agreements"][world["agreement_id"]]["secret"])
     partner_upload = _uploads(con, world["run_id"])[("partner", "own")][0]
-    own = b"".join(
-        bytes(p)
-        for (p,) in con.execute("SELECT points FROM chunks WHERE upload_id = ? ORDER BY seq", [partner_upload]).fetchall()
-    )
+    rows = con.execute("SELECT t0, t1, t2, t3 FROM chunk_points WHERE upload_id = ? ORDER BY pos", [partner_upload]).fetchall()
+    own = np.array(rows, dtype="<u8").tobytes()
     answered = blind(secret, injected, workers=1)
     as_set = lambda b: set(np.frombuffer(b, dtype=f"S{POINT_SIZE}").tolist())  # noqa: E731
     return len(as_set(answered) & as_set(own))

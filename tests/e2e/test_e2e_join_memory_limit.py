@@ -17,18 +17,16 @@ import pytest
 
 from cleanroom.coordinator.server import Operations, _tune
 from cleanroom.coordinator.store.records import OWN, REBLINDED
-from cleanroom.protocol import chunk_digest, upload_digest
+from cleanroom.protocol import MAX_CHUNK_POINTS, chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
 
 from inprocess import agree, coordinator
 
 N = 600_000  # a side: the join's tables alone take 2 x 600,000 x 36 bytes (43 MB), its hash table as much again
 SHARED = 150_000
-# Points a chunk. DuckDB scans 2,048 rows at a time and holds every BLOB of them in memory, unspillable: with
-# clients' 32,768-point chunks (1 MiB) the chunks of this run alone would not fit in 50 MB (benchmarks/README.md).
-CHUNK = 512
-# So the fixture's ~40 s are its 4 x 1,172 PutChunk calls (about eight small store statements each, ~9 ms):
-# neither larger chunks (the rule above) nor fewer tokens (the join must stay far over its limit) would prove as much.
+# Points a chunk: as clients send them (1 MiB). Kept as BLOBs, DuckDB would pin every one a 2,048-row vector holds,
+# 4 x 19 MiB here, past 50 MB; the store keeps them one row a point (cleanroom/coordinator/store/points.py).
+CHUNK = MAX_CHUNK_POINTS
 CANARY_PAIRS = 8
 POPS = ("customer", "prospect")
 
@@ -136,6 +134,6 @@ def test_the_join_spills_into_the_coordinators_own_temp_directory(limited_run):
     with coord.store.token_join() as join:
         for side, upload_id in zip(("a", "b"), reblinded, strict=True):
             assert join.load(side, upload_id) == N + 2 * CANARY_PAIRS
-        files = join.spill_files()
         assert len(join.matches()) == SHARED
+        files = join.spill_files()
     assert files and all(Path(path).parent == spill for path in files), files

@@ -14,6 +14,7 @@ from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.limits import Limits
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.integrity import StoreDamaged, check_store
+from cleanroom.coordinator.store.points import insert_points
 from cleanroom.coordinator.web.app import create_app
 from cleanroom.coordinator.web.host_check import allowed_for, host_name, matches
 from cleanroom.crypto.sealed import record_bound
@@ -119,12 +120,9 @@ def test_every_limit_is_in_the_readme_table_with_its_default():
 
 def test_check_store_reads_every_block_and_names_a_damaged_one(tmp_path: Path):
     base, data_dir = coordinator(tmp_path)
-    with base.store.transaction() as con:
-        for i in range(200):
-            con.execute(
-                "INSERT INTO chunks (upload_id, seq, n_points, points, digest) VALUES ('u', ?, 1, ?, 'd')",
-                [i, os.urandom(30_000)],
-            )
+    with base.store.transaction() as con:  # 6 MB of random words (points, one row each) fill most of the file
+        con.execute("INSERT INTO chunks (upload_id, seq, n_points, digest) VALUES ('u', 0, 200000, 'd')")
+        insert_points(con, "u", 0, os.urandom(32 * 200_000))
     base.store.close()
     sound = check_store(data_dir.store_path)
     assert sound["rows"] >= 200 and sound["tables"] >= 10
@@ -132,7 +130,7 @@ def test_check_store_reads_every_block_and_names_a_damaged_one(tmp_path: Path):
     with open(data_dir.store_path, "r+b") as f:  # a flipped block in the middle: the size and header still look right
         f.seek(size // 2)
         f.write(os.urandom(4096))
-    with pytest.raises(StoreDamaged, match="damaged in table chunks"):
+    with pytest.raises(StoreDamaged, match="damaged in table chunk_points"):
         check_store(data_dir.store_path)
     os.truncate(data_dir.store_path, size // 2)
     with pytest.raises(StoreDamaged, match="Restore it from a backup"):

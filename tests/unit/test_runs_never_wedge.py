@@ -40,7 +40,7 @@ def _all_uploads_in(coord: Coordinator, agreement: dict, deals=DEALS) -> str:
 
 def _points_left(coord: Coordinator, run_id: str) -> int:
     return coord.store.row(
-        "SELECT count(*) AS n FROM chunks c JOIN uploads u USING (upload_id) WHERE u.run_id = ? AND c.points IS NOT NULL",
+        "SELECT count(*) AS n FROM chunk_points p JOIN uploads u USING (upload_id) WHERE u.run_id = ?",
         [run_id],
     )["n"]
 

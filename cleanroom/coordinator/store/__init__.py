@@ -1,7 +1,7 @@
 """The coordinator's state in one DuckDB file.
 
 Only pseudonymous material is ever written here: agreements and terms,
-blinded points (as packed chunk blobs, deleted after the run by the retention
+blinded points (one row a point, store.points; deleted after the run by the retention
 rule), aggregate results, releases and the audit chain.
 
 ``Store`` is the public face: the open database (``connection``, migrated by

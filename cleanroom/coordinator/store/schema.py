@@ -9,10 +9,13 @@ and carries on. A new step is appended, never edited.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import NamedTuple
 
 import duckdb
 
+from cleanroom.coordinator.store.schema_points import MIGRATION_SQL as POINTS_SQL
+from cleanroom.coordinator.store.schema_points import move_points
 from cleanroom.coordinator.store.schema_registrations import MIGRATION_SQL as REGISTRATIONS_SQL
 
 
@@ -20,6 +23,7 @@ class Migration(NamedTuple):
     version: int
     name: str
     sql: str
+    then: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # moves data, after sql, in its transaction
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -346,6 +350,9 @@ ALTER TABLE uploads ADD COLUMN IF NOT EXISTS value_public BLOB;
     ),
     # Deal registration (cleanroom.coordinator.registrations): programs, queued OPRF evaluations, registrations.
     Migration(18, "deal-registration programs, evaluations and registrations", REGISTRATIONS_SQL),
+    # Points one row a point (cleanroom.coordinator.store.points): DuckDB pins a vector's BLOBs whole, and 2,048
+    # chunks of 1 MiB do not fit any memory_limit; fixed-width rows scan, join and spill in bounded vectors.
+    Migration(19, "chunk points one row a point", POINTS_SQL, move_points),
 )
 
 _LEDGER = """
@@ -373,6 +380,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(step.sql)
+            if step.then is not None:
+                step.then(con)
             con.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 [step.version, step.name, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")],

@@ -1,9 +1,32 @@
-"""Uploads and their chunks (the blinded points, labels, records and sealed fields)."""
+"""Uploads and their chunks (the blinded points, labels, records and sealed fields).
+
+A chunk's points are rows of chunk_points (store.points), by position in the upload; the rest of it is a row
+of chunks.
+"""
 
 from __future__ import annotations
 
-from cleanroom.coordinator.store.connection import Database, Tx, insert
+import dataclasses
+
+import numpy as np
+import pyarrow as pa
+
+from cleanroom.coordinator.store.connection import Database, Tx
+from cleanroom.coordinator.store.points import delete_points, insert_points, read_points
 from cleanroom.coordinator.store.records import ChunkDigest, ChunkLabels, NewChunk, UploadRow
+
+# A chunk's row in chunks: every field of NewChunk but its points (those go to chunk_points).
+_CHUNK_COLUMNS = tuple(f.name for f in dataclasses.fields(NewChunk) if f.name != "points")
+
+
+def _packed(column: pa.ChunkedArray, dtype: str) -> np.ndarray:
+    """The values of a BLOB column end to end, as ``dtype`` (the data buffer of one contiguous binary array)."""
+    values = pa.concat_arrays(column.chunks).cast(pa.large_binary()) if column.num_chunks else pa.array([], pa.large_binary())
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + len(values) + 1]
+    data = values.buffers()[2]
+    if data is None or len(offsets) < 2:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].view(dtype)
 
 
 class UploadRepository:
@@ -66,6 +89,7 @@ class UploadRepository:
     @staticmethod
     def delete(con: Tx, upload_id: str) -> None:
         """An upload and its chunks (replaced by a new one)."""
+        delete_points(con, "upload_id = ?", [upload_id])
         con.execute("DELETE FROM chunks WHERE upload_id = ?", [upload_id])
         con.execute("DELETE FROM upload_canaries WHERE upload_id = ?", [upload_id])
         con.execute("DELETE FROM upload_signatures WHERE upload_id = ?", [upload_id])
@@ -123,6 +147,17 @@ class UploadRepository:
     def labels(self, upload_id: str) -> list[ChunkLabels]:
         return self._db.records(ChunkLabels, "FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
 
+    def label_arrays(self, upload_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """An own upload's account labels (uint32) and population masks (uint16) by point position, each one
+        array over Arrow's buffer of the chunks' BLOBs (no Python object a chunk, no second copy)."""
+        with self._db.reading() as con:
+            found = con.sql(  # not execute(): Arrow from a DB-API result copies the rows once more
+                "SELECT coalesce(accounts, ''::BLOB) AS accounts, coalesce(populations, ''::BLOB) AS populations "
+                "FROM chunks WHERE upload_id = $1 ORDER BY seq",
+                params=[upload_id],
+            ).to_arrow_table()
+        return _packed(found.column("accounts"), "<u4"), _packed(found.column("populations"), "<u2")
+
     def value_ciphertexts(self, upload_id: str) -> list[tuple[int, bytes]]:
         """(seq, encrypted amounts) of the chunks that carry them (pipeline value), in order."""
         with self._db.reading() as con:
@@ -150,13 +185,22 @@ class UploadRepository:
         return [(int(seq), bytes(sealed)) for seq, sealed in found]
 
     def points(self, upload_id: str) -> bytes:
-        """Every point of an upload, in chunk order."""
-        return b"".join(
-            bytes(p) for p in self._db.values("SELECT points FROM chunks WHERE upload_id = ? ORDER BY seq", [upload_id])
-        )
+        """Every point of an upload, in order (packed)."""
+        with self._db.reading() as con:
+            return read_points(con, upload_id)
 
     def chunk_points(self, upload_id: str, seq: int) -> bytes:
-        return bytes(self._db.value("SELECT points FROM chunks WHERE upload_id = ? AND seq = ?", [upload_id, seq]))
+        """The points of chunk ``seq`` (packed; b"" when there is no such chunk or its points are gone)."""
+        with self._db.reading() as con:
+            found = con.execute(
+                "SELECT coalesce(sum(n_points) FILTER (WHERE seq < $2), 0), max(n_points) FILTER (WHERE seq = $2) "
+                "FROM chunks WHERE upload_id = $1",
+                [upload_id, seq],
+            ).fetchall()
+            if not found or found[0][1] is None:
+                return b""
+            start = int(found[0][0])
+            return read_points(con, upload_id, start, start + int(found[0][1]))
 
     def records(self, upload_id: str) -> bytes:
         """An attribution upload's records, in chunk order."""
@@ -181,7 +225,15 @@ class UploadRepository:
         ).fetchall()
         if not touched:
             return False
-        insert(con, "chunks", chunk)
+        marks = ", ".join("?" for _ in _CHUNK_COLUMNS)
+        con.execute(
+            f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}) VALUES ({marks})", [getattr(chunk, c) for c in _CHUNK_COLUMNS]
+        )
+        # Chunks arrive in order (chunks.py), so this one's first point follows every point of those before it.
+        before = con.execute(
+            "SELECT coalesce(sum(n_points), 0) FROM chunks WHERE upload_id = ? AND seq < ?", [chunk.upload_id, chunk.seq]
+        ).fetchall()
+        insert_points(con, chunk.upload_id, int(before[0][0]), chunk.points)
         return True
 
     def idle(self, before: str) -> list[UploadRow]:
@@ -206,12 +258,8 @@ class UploadRepository:
 
     @staticmethod
     def blank_points(con: Tx, upload_id: str) -> int:
-        """Empty the points of an upload's chunks, keeping their labels; returns how many points went."""
-        found = con.execute(
-            "SELECT coalesce(sum(n_points), 0) FROM chunks WHERE upload_id = ? AND octet_length(points) > 0", [upload_id]
-        ).fetchall()
-        con.execute("UPDATE chunks SET points = ''::BLOB WHERE upload_id = ?", [upload_id]).fetchall()
-        return int(found[0][0])
+        """Delete the points of an upload's chunks, keeping their labels; returns how many points went."""
+        return delete_points(con, "upload_id = ?", [upload_id])
 
     @staticmethod
     def purge_points(con: Tx, *, run_id: str | None = None, agreement_id: str | None = None) -> dict[str, int]:
@@ -225,6 +273,7 @@ class UploadRepository:
         chosen = f"upload_id IN (SELECT upload_id FROM uploads WHERE {where})"
         found = con.execute(f"SELECT count(*), coalesce(sum(n_points), 0) FROM chunks WHERE {chosen}", [param]).fetchone()
         n_chunks, n_points = found if found else (0, 0)
+        delete_points(con, chosen, [param])
         con.execute(f"DELETE FROM chunks WHERE {chosen}", [param])
         con.execute(f"DELETE FROM upload_canaries WHERE {chosen}", [param])  # meaningless without the points
         return {"chunks": int(n_chunks), "points": int(n_points)}
