@@ -26,6 +26,7 @@ from decimal import Decimal
 import numpy as np
 
 from cleanroom.attribution.records import DEAL_TYPES, OUTCOMES, ROLES, Deal
+from cleanroom.distinct import distinct_sorted
 
 DEAL = np.dtype(
     [
@@ -169,7 +170,7 @@ def check_touches(blob: bytes, total_accounts: int) -> np.ndarray:
 
 def _days(numbers: np.ndarray) -> dict[int, date]:
     """One date object per distinct day number (deals and touches share few distinct days)."""
-    return {int(n): day_of(n) for n in np.unique(numbers)}
+    return {int(n): day_of(n) for n in distinct_sorted(numbers)}
 
 
 def decode_deals(rows: np.ndarray) -> list[Deal]:

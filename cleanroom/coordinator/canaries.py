@@ -19,6 +19,7 @@ import numpy as np
 
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.records import UploadRow
+from cleanroom.distinct import distinct_sorted
 from cleanroom.errors import CleanroomError, InvalidArgument
 from cleanroom.psi import POINT_SIZE, blind
 
@@ -43,7 +44,7 @@ class Canaries:
         if len(pairs) > MAX_CANARY_PAIRS or 2 * len(pairs) >= total_points:
             raise InvalidArgument(f"{len(pairs):,} canary pairs do not fit an upload of {total_points:,} points")
         flat = pairs.ravel()
-        if int(flat.max()) >= total_points or len(np.unique(flat)) != len(flat):
+        if int(flat.max()) >= total_points or len(distinct_sorted(flat)) != len(flat):
             raise InvalidArgument("canary positions must be distinct and within the upload")
         return cls(bytes(scalar), pairs.astype(np.uint32))
 
@@ -121,7 +122,7 @@ def has_duplicates(points: bytes) -> bool:
     if not len(shared):
         return False
     suspects = np.ascontiguousarray(words[np.isin(words[:, 0], shared)]).view(f"S{POINT_SIZE}").reshape(-1)
-    return len(np.unique(suspects)) != len(suspects)
+    return len(distinct_sorted(suspects)) != len(suspects)
 
 
 def _broken_pairs(canaries: Canaries, points: bytes) -> int | None:

@@ -38,6 +38,7 @@ from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
 from cleanroom.coordinator.store.runs import RevealTuple
 from cleanroom.coordinator.value_sums import grant_of, value_result
+from cleanroom.distinct import distinct_sorted
 from cleanroom.errors import CleanroomError, ProtocolError
 from cleanroom.psi import POINT_SIZE
 from cleanroom.terms import Terms
@@ -245,7 +246,7 @@ class Completion:
             "vendor": vendor,
             "partner": partner,
             "deals": len(linked.deals),
-            "linked_accounts": len(np.unique(linked.touches["account"])),
+            "linked_accounts": len(distinct_sorted(linked.touches["account"])),
             "touches": len(linked.touches),
             "deals_digest": linked.deals_digest,
         }

@@ -27,6 +27,7 @@ from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, counts_of_p
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import RunRow, UploadChanges
 from cleanroom.coordinator.store.standing import StandingSide, token_table
+from cleanroom.distinct import distinct_sorted
 from cleanroom.errors import FailedPrecondition, InvalidArgument, ProtocolError
 from cleanroom.terms import Terms
 
@@ -77,7 +78,7 @@ class Changes:
             raise InvalidArgument("a full upload (no base_run_id) holds every account: it removes or changes nothing")
         if len(labels) != len(masks):
             raise InvalidArgument(f"{len(labels)} changed labels but {len(masks)} population masks")
-        if len(np.unique(removed)) != len(removed) or len(np.unique(labels)) != len(labels):
+        if len(distinct_sorted(removed)) != len(removed) or len(distinct_sorted(labels)) != len(labels):
             raise InvalidArgument("a label is removed or changed twice")
         if np.intersect1d(removed, labels).size:
             raise InvalidArgument("a label is both removed and changed")

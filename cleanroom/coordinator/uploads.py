@@ -29,6 +29,7 @@ from cleanroom.coordinator.value_sums import check_value_public, check_value_upl
 from cleanroom.crypto.upload_signing import (
     points_digest,
 )
+from cleanroom.distinct import distinct_sorted
 from cleanroom.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from cleanroom.protocol import upload_digest
 
@@ -346,7 +347,7 @@ class Uploads:
                 raise FailedPrecondition("the peer replaced its upload while you re-blinded it; run sync again")
         else:
             labels = self._store.uploads.labels(upload_id)
-            distinct = np.unique(
+            distinct = distinct_sorted(
                 np.concatenate([np.zeros(0, "<u4")] + [np.frombuffer(bytes(c.accounts or b""), dtype="<u4") for c in labels])
             )
             stored = self._store.standing.changes(upload_id)

@@ -21,6 +21,7 @@ from cleanroom.coordinator.overlap import OverlapCounts
 from cleanroom.coordinator.release_policy import overlap_release
 from cleanroom.coordinator.store import Store
 from cleanroom.coordinator.store.records import OWN, RunRow, UploadRow
+from cleanroom.distinct import distinct_sorted
 from cleanroom.errors import InvalidArgument
 from cleanroom.homomorphic import CIPHERTEXT_SIZE, Ciphertext, PublicKey, add, encrypt, sum_ciphertexts
 from cleanroom.terms import Terms
@@ -133,7 +134,7 @@ def value_result(
         for (mine, theirs), z in zip(cells, noise, strict=True):
             i, j = terms.populations[viewer].index(mine), terms.populations[other].index(theirs)
             on = (masks[viewer][pairs[:, 0]] >> i & 1 == 1) & (masks[other][pairs[:, 1]] >> j & 1 == 1) if len(pairs) else []
-            accounts = np.unique(pairs[on, 0]) if len(pairs) else np.zeros(0, dtype=np.int64)
+            accounts = distinct_sorted(pairs[on, 0]) if len(pairs) else np.zeros(0, dtype=np.int64)
             total = sum_ciphertexts(
                 Ciphertext.from_bytes(packed[k * CIPHERTEXT_SIZE : (k + 1) * CIPHERTEXT_SIZE], f"stored amount {k}")
                 for k in accounts.tolist()

@@ -264,7 +264,7 @@ def test_property_matches_brute_force_and_transposes(instance):
 @pytest.mark.parametrize("n", [0, 1, 2, 5_000])
 @pytest.mark.parametrize("dtype", [np.int64, np.uint64])
 def test_distinct_sorted_is_the_sorted_set_of_values(n, dtype):
-    from cleanroom.coordinator.overlap import distinct_sorted
+    from cleanroom.distinct import distinct_sorted
 
     values = np.random.default_rng(n).integers(0, max(n // 3, 1), n).astype(dtype)  # many repeats
     assert distinct_sorted(values).tolist() == sorted(set(values.tolist()))

@@ -7,6 +7,7 @@ coordinator's deletions take the rows with them. Ground truth: the random bytes 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import duckdb
@@ -15,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store.records import NewChunk
 from cleanroom.coordinator.store.schema import MIGRATIONS
 from cleanroom.crypto.signing import Signer
 
@@ -94,6 +96,40 @@ def test_deleting_points_deletes_their_rows(tmp_path, signer):
         with store.transaction() as con:
             store.uploads.delete(con, "up_a")
         assert store.row("SELECT count(*) AS n FROM chunk_points")["n"] == 0
+    finally:
+        store.close()
+
+
+def test_a_purge_counts_the_points_it_deletes_not_those_deleted_before(tmp_path, signer):
+    # A continuous run's points go when their re-blinding is committed (audited then); the purge at its
+    # completion takes the labels left and must not count those points a second time.
+    path, written = _store_at_version_18(tmp_path, np.random.default_rng(3))
+    store = Store(path, signer)
+    try:
+        with store.transaction() as con:
+            assert store.uploads.blank_points(con, "up_b") == 4
+        with store.transaction() as con:
+            went = store.uploads.purge_points(con, run_id="run1")
+        held = sum(len(b"".join(chunks)) // 32 for chunks in written.values()) - 4  # up_a's 15; up_blank has none
+        assert went == {"chunks": 6, "points": held}
+        assert store.row("SELECT count(*) AS n FROM chunk_points")["n"] == 0
+    finally:
+        store.close()
+
+
+def test_a_chunk_stored_out_of_order_is_refused_before_a_point_is_written(tmp_path, signer):
+    path, _ = _store_at_version_18(tmp_path, np.random.default_rng(5))
+    store = Store(path, signer)
+    try:
+        with store.transaction() as con:
+            con.execute("UPDATE uploads SET committed = false WHERE upload_id = 'up_b'")
+        chunk = NewChunk("up_b", 3, 2, bytes(64), None, None, "d3", None, None)  # up_b holds one chunk: seq 1 is next
+        with pytest.raises(ValueError, match="out of order"), store.transaction() as con:
+            store.uploads.insert_chunk(con, chunk, "t")
+        assert store.row("SELECT count(*) AS n FROM chunk_points WHERE upload_id = 'up_b'")["n"] == 4
+        with store.transaction() as con:
+            assert store.uploads.insert_chunk(con, dataclasses.replace(chunk, seq=1), "t")
+        assert store.uploads.chunk_points("up_b", 1) == bytes(64)
     finally:
         store.close()
 

@@ -225,15 +225,20 @@ class UploadRepository:
         ).fetchall()
         if not touched:
             return False
+        # A chunk's first point follows every point of the chunks before it: only true when they all came first.
+        # chunks.py refuses chunks out of order; checked again here, where the positions are written, because a
+        # chunk stored out of order would put two points at one position and the join would read the wrong one.
+        held = con.execute(
+            "SELECT count(*), coalesce(sum(n_points), 0) FROM chunks WHERE upload_id = ?", [chunk.upload_id]
+        ).fetchall()
+        n_before, start = int(held[0][0]), int(held[0][1])
+        if n_before != chunk.seq:
+            raise ValueError(f"chunk {chunk.seq} of upload {chunk.upload_id} stored after {n_before} chunks: out of order")
         marks = ", ".join("?" for _ in _CHUNK_COLUMNS)
         con.execute(
             f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}) VALUES ({marks})", [getattr(chunk, c) for c in _CHUNK_COLUMNS]
         )
-        # Chunks arrive in order (chunks.py), so this one's first point follows every point of those before it.
-        before = con.execute(
-            "SELECT coalesce(sum(n_points), 0) FROM chunks WHERE upload_id = ? AND seq < ?", [chunk.upload_id, chunk.seq]
-        ).fetchall()
-        insert_points(con, chunk.upload_id, int(before[0][0]), chunk.points)
+        insert_points(con, chunk.upload_id, start, chunk.points)
         return True
 
     def idle(self, before: str) -> list[UploadRow]:
@@ -271,9 +276,11 @@ class UploadRepository:
         else:
             raise ValueError("purge_points needs a run_id or an agreement_id")
         chosen = f"upload_id IN (SELECT upload_id FROM uploads WHERE {where})"
-        found = con.execute(f"SELECT count(*), coalesce(sum(n_points), 0) FROM chunks WHERE {chosen}", [param]).fetchone()
-        n_chunks, n_points = found if found else (0, 0)
-        delete_points(con, chosen, [param])
+        found = con.execute(f"SELECT count(*) FROM chunks WHERE {chosen}", [param]).fetchone()
+        n_chunks = int(found[0]) if found else 0
+        # The points counted are the rows deleted: a continuous run's were deleted (and audited) when their
+        # re-blinding was committed, and must not be counted again here with the labels that remained.
+        n_points = delete_points(con, chosen, [param])
         con.execute(f"DELETE FROM chunks WHERE {chosen}", [param])
         con.execute(f"DELETE FROM upload_canaries WHERE {chosen}", [param])  # meaningless without the points
-        return {"chunks": int(n_chunks), "points": int(n_points)}
+        return {"chunks": n_chunks, "points": n_points}

@@ -13,9 +13,8 @@ import json
 import math
 from typing import Any
 
-import numpy as np
-
 from cleanroom.crypto.signing import verify_bytes
+from cleanroom.distinct import distinct_sorted
 from cleanroom.errors import InputError, ProtocolError
 from cleanroom.homomorphic import Ciphertext, decrypt
 from cleanroom.terms import Terms
@@ -42,7 +41,7 @@ def accounts_by_population(prepared: PreparedUpload, populations: tuple[str, ...
     out = {}
     for i, pop in enumerate(populations):
         on = (prepared.populations >> i) & 1 == 1
-        out[pop] = len(np.unique(prepared.accounts[on]))
+        out[pop] = len(distinct_sorted(prepared.accounts[on]))
     return out
 
 

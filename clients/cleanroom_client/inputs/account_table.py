@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cleanroom.distinct import distinct_sorted
 from cleanroom_client.inputs.account import NO_FIELDS, Account
 from cleanroom_client.inputs.rowkeys import MatchKey
 
@@ -147,7 +148,7 @@ class AccountTable(Sequence[Account]):
         if len(self.merged):  # an account of several rows counts once per population of its rows
             counts -= np.bincount(self.first.population_codes[self.merged], minlength=words)
             account = np.repeat(np.arange(len(self.merged)), np.diff(self.starts))
-            pairs = np.unique(account * words + self.members.population_codes)
+            pairs = distinct_sorted(account * words + self.members.population_codes)
             counts += np.bincount(pairs % words, minlength=words)
         return Counter({w: int(c) for w, c in zip(self.population_words, counts, strict=True) if c})
 
