@@ -36,7 +36,7 @@ from cleanroom.coordinator.sealing import sealed_fields
 from cleanroom.coordinator.standing import EVENTS_PER_KEY, Changes, SideChange, Standing
 from cleanroom.coordinator.store import Store, Tx, now
 from cleanroom.coordinator.store.records import OWN, REBLINDED, RunRow, UploadRow
-from cleanroom.coordinator.store.runs import RevealTuple
+from cleanroom.coordinator.store.runs import RevealTuple, RunNotCollecting
 from cleanroom.coordinator.value_sums import grant_of, value_result
 from cleanroom.distinct import distinct_sorted
 from cleanroom.errors import CleanroomError, ProtocolError
@@ -72,6 +72,8 @@ class Completion:
                     self._complete_overlap(run, terms, by)
             except CleanroomError as exc:
                 self.fail(run, str(exc), exc.party if isinstance(exc, ReblindingViolation) else None)
+            except RunNotCollecting:
+                return  # revoked or failed while it was joined: that stands, and nothing was stored
             if terms.retention_seconds == 0 or terms.continuous:
                 self._store.checkpoint()  # rewrite the file so deleted points leave it
 

@@ -12,6 +12,10 @@ from cleanroom.coordinator.store.records import ExpiredCandidate, RevealRow, Run
 
 # One reveal row as completion computes it: (viewer's account, the other's account, the other's
 # populations on granted pairs, the other's sealed fields or b"").
+class RunNotCollecting(Exception):
+    """A run was to be completed but no longer collects (revoked or failed while its completion ran)."""
+
+
 class RevealTuple(NamedTuple):
     """One matched pair a completed run may reveal to a viewer (cleanroom.reveal says what it may hold)."""
 
@@ -79,7 +83,15 @@ class RunRepository:
 
     @staticmethod
     def complete(con: Tx, run_id: str, at: str, seq: int | None = None) -> None:
-        con.execute("UPDATE runs SET state = 'complete', completed_at = ?, seq = ? WHERE run_id = ?", [at, seq, run_id])
+        """Mark a collecting run complete; RunNotCollecting (the caller's transaction then rolls back, its result
+        with it) when it was revoked or failed meanwhile: a revocation does not wait for a completion's join."""
+        done = con.execute(
+            "UPDATE runs SET state = 'complete', completed_at = ?, seq = ? WHERE run_id = ? AND state = 'collecting' "
+            "RETURNING run_id",
+            [at, seq, run_id],
+        ).fetchall()
+        if not done:
+            raise RunNotCollecting(f"run {run_id} no longer collects: nothing of it is released")
 
     def completed_count(self, agreement_id: str, purpose: str) -> int:
         """How many runs of this purpose completed (a continuous agreement's releases so far)."""
