@@ -41,6 +41,16 @@ def _positive(value: Any) -> str | None:
     return None if math.isfinite(value) and value > 0 else "a number greater than 0"
 
 
+# A point's position in its upload is stored as a 32-bit unsigned integer (store/points.py).
+MAX_POINTS_CEILING = 2**32 - 1
+
+
+def _positions(value: Any) -> str | None:
+    return _positive(value) or (
+        None if value <= MAX_POINTS_CEILING else f"at most {MAX_POINTS_CEILING:,} (points are numbered in 32 bits)"
+    )
+
+
 def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else "a number 0 or greater (0: DuckDB's own default)"
 
@@ -110,7 +120,7 @@ KEYS: tuple[Key, ...] = (
     Key("http", "allowed_hosts", list, [], "Host headers answered besides the `listen` address's (`*.example.com` allowed). "
         "Environment: comma-separated.", None, "--http-allowed-host"),
     Key("http", "max_body_bytes", int, MAX_BODY_BYTES, "Largest HTTP request body (413 over it).", _positive),
-    Key("limits", "max_points", int, DEFAULT_MAX_POINTS, "Points one upload may hold.", _positive, "--max-points"),
+    Key("limits", "max_points", int, DEFAULT_MAX_POINTS, "Points one upload may hold.", _positions, "--max-points"),
     Key("limits", "max_chunks", int, DEFAULT_MAX_CHUNKS, "Chunks one upload may announce.", _positive),
     Key("limits", "max_sealed_chunk_bytes", int, DEFAULT_MAX_SEALED_CHUNK_BYTES, "Sealed fields of one chunk.", _positive),
     Key("limits", "max_open_proposals", int, MAX_OPEN_PROPOSALS, "Proposals one party may have waiting for approval.",

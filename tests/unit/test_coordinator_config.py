@@ -88,6 +88,7 @@ def test_the_data_dirs_file_is_read_when_no_config_is_given(data_dir: Path):
         ),
         ("[shutdown]\ngrace_seconds = 0\n", "shutdown.grace_seconds = 0.0 is not valid"),
         ("[retention]\nsweep_seconds = inf\n", "retention.sweep_seconds = inf is not valid"),
+        ("[limits]\nmax_points = 4294967296\n", "limits.max_points = 4294967296 is not valid: it must be at most 4,294,967,295"),
         ('[grpc]\ncert = "/nonexistent.pem"\n', "grpc.cert and grpc.key go together"),
         ("[limits\n", "is not valid TOML"),
     ],
