@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cleanroom.coordinator.store import Store
+from cleanroom.coordinator.store.points import delete_points, insert_points
 from cleanroom.coordinator.store.records import NewChunk
 from cleanroom.coordinator.store.schema import MIGRATIONS
 from cleanroom.crypto.signing import Signer
@@ -178,5 +179,25 @@ def test_points_read_back_in_position_order_across_batches(tmp_path, signer, mon
         with store.reading() as con:
             assert point_rows.read_points(con, "up", 250, 700) == packed[32 * 250 : 32 * 700]
             assert point_rows.read_points(con, "up", 1000) == b""
+    finally:
+        store.close()
+
+
+def test_the_join_reads_one_snapshot_whatever_is_deleted_meanwhile(tmp_path, signer):
+    # The join holds no store lock: a revocation may delete the points while it runs. Every read of the join
+    # must see the points as they were when it began (the revoked run is then not completed: runs.complete).
+    store = Store(tmp_path / "s.duckdb", signer)
+    points = np.random.default_rng(0).integers(0, 256, 32 * 4, dtype=np.uint8).tobytes()
+    try:
+        with store.transaction() as con:
+            insert_points(con, "ra", 0, points)
+            insert_points(con, "rb", 0, points)
+        with store.token_join() as join:
+            assert (join.load("a", "ra"), join.load("b", "rb")) == (4, 4)
+            with store.transaction() as con:
+                delete_points(con, "upload_id IN ('ra', 'rb')", [])
+            assert join.points_at("a", np.array([1, 3], dtype=np.uint32)) == points[32:64] + points[96:128]
+            assert len(join.matches()) == 4 and not join.has_duplicates("a")
+        assert store.row("SELECT count(*) AS n FROM chunk_points")["n"] == 0  # the deletion stands
     finally:
         store.close()

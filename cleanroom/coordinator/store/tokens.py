@@ -80,9 +80,15 @@ class TokenJoin:
 @contextmanager
 def token_join(db: Database) -> Iterator[TokenJoin]:
     """A TokenJoin on a connection of its own to the store's database: the same buffer pool and settings
-    (memory_limit, temp_directory, threads), without holding the store's lock while it joins."""
+    (memory_limit, temp_directory, threads), without holding the store's lock while it joins. Inside one
+    read transaction, so every read of the join sees the same snapshot: a revocation that deletes the points
+    meanwhile changes nothing under it (and the run it revoked is not completed: store.runs.complete)."""
     with db.cursor() as con:
-        yield TokenJoin(con)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield TokenJoin(con)
+        finally:
+            con.execute("ROLLBACK")  # it only read
 
 
 def _side(side: str) -> str:
