@@ -34,23 +34,17 @@ def test_the_command_is_the_first_word_that_is_not_an_option_or_the_profile():
     assert command_of(["-h"]) is None and command_of([]) is None
 
 
+def _imported_after(command: str, expression: str) -> str:
+    """What ``expression`` (over ``sys.modules``) prints in a fresh Python after building ``command``'s parser."""
+    code = f"import sys\nfrom cleanroom_client.cli import build_parser\nbuild_parser({command!r})\nprint({expression})"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_a_map_imports_neither_the_homomorphic_scheme_nor_the_webhook_client():
-    code = (
-        "import sys\n"
-        "from cleanroom_client.cli import build_parser\n"
-        "build_parser('map')\n"
-        "print(sorted(m for m in ('httpx', 'cleanroom.homomorphic', 'cleanroom.oprf') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    heavy = "sorted(m for m in ('httpx', 'cleanroom.homomorphic', 'cleanroom.oprf') if m in sys.modules)"
+    assert _imported_after("map", heavy) == "[]"
 
 
 def test_a_command_imports_no_other_commands_module():  # shared helpers (commands._*) aside
-    code = (
-        "import sys\n"
-        "from cleanroom_client.cli import build_parser\n"
-        "build_parser('alerts')\n"
-        "print(sorted(m for m in sys.modules if m.startswith('cleanroom_client.commands.') and '._' not in m))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['cleanroom_client.commands.alerts']"
+    commands = "sorted(m for m in sys.modules if m.startswith('cleanroom_client.commands.') and '._' not in m)"
+    assert _imported_after("alerts", commands) == "['cleanroom_client.commands.alerts']"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 import numpy as np
@@ -61,11 +63,19 @@ def _store_at_version_18(tmp_path, rng) -> tuple[object, dict[str, list[bytes]]]
     return path, written
 
 
-def test_a_store_of_the_previous_version_moves_its_points_into_rows(tmp_path, signer):
-    rng = np.random.default_rng(19)
-    path, written = _store_at_version_18(tmp_path, rng)
+@contextmanager
+def _migrated(tmp_path, signer, seed: int) -> Iterator[tuple[Store, dict[str, list[bytes]]]]:
+    """The version-18 store opened (so migrated) by today's Store, and what each upload's chunks held."""
+    path, written = _store_at_version_18(tmp_path, np.random.default_rng(seed))
     store = Store(path, signer)
     try:
+        yield store, written
+    finally:
+        store.close()
+
+
+def test_a_store_of_the_previous_version_moves_its_points_into_rows(tmp_path, signer):
+    with _migrated(tmp_path, signer, 19) as (store, written):
         assert store.row("SELECT max(version) AS v FROM schema_migrations")["v"] == MIGRATIONS[-1].version
         columns = {r["column_name"] for r in store.rows("SELECT column_name FROM duckdb_columns() WHERE table_name = 'chunks'")}
         assert "points" not in columns and {"digest", "n_points", "accounts"} <= columns
@@ -83,45 +93,32 @@ def test_a_store_of_the_previous_version_moves_its_points_into_rows(tmp_path, si
         ]
         assert store.row("SELECT count(*) AS n FROM chunk_points WHERE upload_id = 'up_blank'")["n"] == 0
         assert store.uploads.chunk_points("up_a", 3) == b""  # no such chunk
-    finally:
-        store.close()
 
 
 def test_deleting_points_deletes_their_rows(tmp_path, signer):
-    path, _ = _store_at_version_18(tmp_path, np.random.default_rng(7))
-    store = Store(path, signer)
-    try:
+    with _migrated(tmp_path, signer, 7) as (store, _):
         with store.transaction() as con:
             assert store.uploads.blank_points(con, "up_b") == 4
         assert store.uploads.points("up_b") == b"" and store.uploads.labels("up_b")  # the chunk's row stays
         with store.transaction() as con:
             store.uploads.delete(con, "up_a")
         assert store.row("SELECT count(*) AS n FROM chunk_points")["n"] == 0
-    finally:
-        store.close()
 
 
 def test_a_purge_counts_the_points_it_deletes_not_those_deleted_before(tmp_path, signer):
     # A continuous run's points go when their re-blinding is committed (audited then); the purge at its
     # completion takes the labels left and must not count those points a second time.
-    path, written = _store_at_version_18(tmp_path, np.random.default_rng(3))
-    store = Store(path, signer)
-    try:
+    with _migrated(tmp_path, signer, 3) as (store, written):
         with store.transaction() as con:
-            assert store.uploads.blank_points(con, "up_b") == 4
-        with store.transaction() as con:
+            store.uploads.blank_points(con, "up_b")
             went = store.uploads.purge_points(con, run_id="run1")
         held = sum(len(b"".join(chunks)) // 32 for chunks in written.values()) - 4  # up_a's 15; up_blank has none
         assert went == {"chunks": 6, "points": held}
         assert store.row("SELECT count(*) AS n FROM chunk_points")["n"] == 0
-    finally:
-        store.close()
 
 
 def test_a_chunk_stored_out_of_order_is_refused_before_a_point_is_written(tmp_path, signer):
-    path, _ = _store_at_version_18(tmp_path, np.random.default_rng(5))
-    store = Store(path, signer)
-    try:
+    with _migrated(tmp_path, signer, 5) as (store, _):
         with store.transaction() as con:
             con.execute("UPDATE uploads SET committed = false WHERE upload_id = 'up_b'")
         chunk = NewChunk("up_b", 3, 2, bytes(64), None, None, "d3", None, None)  # up_b holds one chunk: seq 1 is next
@@ -131,8 +128,6 @@ def test_a_chunk_stored_out_of_order_is_refused_before_a_point_is_written(tmp_pa
         with store.transaction() as con:
             assert store.uploads.insert_chunk(con, dataclasses.replace(chunk, seq=1), "t")
         assert store.uploads.chunk_points("up_b", 1) == bytes(64)
-    finally:
-        store.close()
 
 
 def _words(*points: tuple[int, int, int, int]) -> bytes:
