@@ -144,12 +144,7 @@ class Releases:
 
     def _reveal_run(self, caller: str, agreement_id: str, run_id: str) -> RunRow:
         """The complete overlap run revealed from: the one named, else the newest."""
-        if run_id:
-            run = self._store.runs.get(run_id)
-            if run is None or run.agreement_id != agreement_id or run.purpose != "overlap" or run.state != "complete":
-                raise NotFound(f"run {run_id!r} of agreement {agreement_id} is not a complete overlap run")
-            return run
-        latest = self._store.runs.latest_complete(agreement_id, "overlap")
+        latest = self._runs.complete_overlap(agreement_id, run_id)
         if latest is None:
             status = self._runs.status(caller, agreement_id)
             why = (

@@ -31,6 +31,16 @@ class Runs:
             raise NotFound(f"run {run_id!r} does not exist")
         return run
 
+    def complete_overlap(self, agreement_id: str, run_id: str = "") -> RunRow | None:
+        """The complete overlap run a release is read from: the one named (NotFound when it is not one of the
+        agreement's complete overlap runs), else the newest (None: none yet)."""
+        if not run_id:
+            return self._store.runs.latest_complete(agreement_id, "overlap")
+        run = self._store.runs.get(run_id)
+        if run is None or run.agreement_id != agreement_id or run.purpose != "overlap" or run.state != "complete":
+            raise NotFound(f"run {run_id!r} of agreement {agreement_id} is not a complete overlap run")
+        return run
+
     def own_upload(self, caller: str, upload_id: str) -> UploadRow:
         """The caller's upload (another party's is refused)."""
         upload = self._store.uploads.get(upload_id)

@@ -16,7 +16,7 @@ from cleanroom.coordinator.releases import Releases, release_head
 from cleanroom.coordinator.runs import Runs
 from cleanroom.coordinator.store import NewRelease, Store, now, with_head
 from cleanroom.coordinator.value_sums import grant_of
-from cleanroom.errors import FailedPrecondition, NotFound, PermissionDenied
+from cleanroom.errors import FailedPrecondition, PermissionDenied
 from cleanroom.terms import canonical_json
 
 KIND = "pipeline_value"
@@ -83,12 +83,7 @@ class ValueReleases:
         return with_head(signed, head_json)
 
     def _run(self, agreement_id: str, run_id: str) -> Any:
-        if run_id:
-            run = self._store.runs.get(run_id)
-            if run is None or run.agreement_id != agreement_id or run.purpose != "overlap" or run.state != "complete":
-                raise NotFound(f"run {run_id!r} of agreement {agreement_id} is not a complete overlap run")
-            return run
-        latest = self._store.runs.latest_complete(agreement_id, "overlap")
+        latest = self._runs.complete_overlap(agreement_id, run_id)
         if latest is None:
             raise FailedPrecondition(f"agreement {agreement_id} has no complete run yet: map first")
         return latest
