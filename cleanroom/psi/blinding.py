@@ -19,10 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-
 from cleanroom.errors import InputError
-from cleanroom.psi.group import POINT_SIZE, InvalidPoint, check_points, hash_to_points
+from cleanroom.psi.group import POINT_SIZE, check_points, hash_to_points
+from cleanroom.psi.x25519 import multiply
 
 SECRET_SIZE = 32
 # Below this many points a pool is not worth starting (about 60 ms of work).
@@ -45,21 +44,8 @@ def _check_secret(secret: bytes) -> None:
 
 
 def _blind_slice(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
-    """Multiply every point by the secret scalar; the hot loop, kept lean."""
-    exchange = X25519PrivateKey.from_private_bytes(secret).exchange
-    from_bytes = X25519PublicKey.from_public_bytes
-    try:
-        return b"".join([exchange(from_bytes(points[i : i + POINT_SIZE])) for i in range(0, len(points), POINT_SIZE)])
-    except ValueError:
-        pass
-    # Some point gave the all-zero output; find which, for the error message.
-    for i in range(0, len(points), POINT_SIZE):
-        try:
-            exchange(from_bytes(points[i : i + POINT_SIZE]))
-        except ValueError:
-            index = base_index + i // POINT_SIZE
-            raise InvalidPoint(f"point {index} has small order (its token would be zero)", index) from None
-    raise AssertionError("unreachable: a failing point must fail again")
+    """Multiply every point by the secret scalar (x25519.py picks crypto_mb or OpenSSL)."""
+    return multiply(secret, points, base_index)
 
 
 def _hash_blind_slice(secret: bytes, keys: list[str | bytes], context: bytes, base_index: int = 0) -> bytes:
