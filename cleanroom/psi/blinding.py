@@ -21,7 +21,7 @@ from typing import Any
 
 from cleanroom.errors import InputError
 from cleanroom.psi.group import POINT_SIZE, check_points, hash_to_points
-from cleanroom.psi.x25519 import multiply
+from cleanroom.psi.x25519 import multiply, multiply_own_hashes
 
 SECRET_SIZE = 32
 # Below this many points a pool is not worth starting (about 60 ms of work).
@@ -44,13 +44,18 @@ def _check_secret(secret: bytes) -> None:
 
 
 def _blind_slice(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
-    """Multiply every point by the secret scalar (x25519.py picks crypto_mb or OpenSSL)."""
+    """Multiply every point by the secret scalar (on OpenSSL: anyone may have chosen these points)."""
     return multiply(secret, points, base_index)
+
+
+def _blind_own_hashes_slice(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
+    """``_blind_slice`` for our own hash outputs: crypto_mb may multiply them (x25519.py says why only these)."""
+    return multiply_own_hashes(secret, points, base_index)
 
 
 def _hash_blind_slice(secret: bytes, keys: list[str | bytes], context: bytes, base_index: int = 0) -> bytes:
     """Hash a slice of keys to points and blind them, in one worker round trip."""
-    return _blind_slice(secret, hash_to_points(keys, context), base_index)
+    return multiply_own_hashes(secret, hash_to_points(keys, context), base_index)
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -181,12 +186,16 @@ def blind(
     points: bytes,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    own_hashes: bool = False,
 ) -> bytes:
     """X25519-multiply every packed 32-byte point by ``secret``; same order out.
 
     ``workers=None`` uses every core for large inputs and stays in-process for
     small ones; ``workers=1`` never starts a process. ``progress`` is called
-    with the number of points finished since its last call.
+    with the number of points finished since its last call. ``own_hashes``:
+    the points are this process's own ``hash_to_points`` outputs (``map --all``
+    hashes once for every agreement), which crypto_mb may multiply; never say
+    so of points someone else sent.
 
     Raises InvalidPoint for a length that is not a multiple of 32, for a
     non-canonical encoding, and for any point whose result would be all zero.
@@ -198,7 +207,7 @@ def blind(
     workers = _resolve_workers(workers, n)
     secret = bytes(secret)
     return _run(
-        _blind_slice,
+        _blind_own_hashes_slice if own_hashes else _blind_slice,
         n,
         lambda start, stop: (secret, points[start * POINT_SIZE : stop * POINT_SIZE], start),
         workers,

@@ -34,8 +34,8 @@ class Engine(Protocol):
         """``blind(secret, hash_to_points(keys, context))``: one packed 32-byte point per key, in order."""
         ...
 
-    def blind(self, secret: bytes, points: bytes, progress: ProgressCallback | None = None) -> bytes:
-        """Every packed point multiplied by ``secret``, in order."""
+    def blind(self, secret: bytes, points: bytes, progress: ProgressCallback | None = None, own_hashes: bool = False) -> bytes:
+        """Every packed point multiplied by ``secret``, in order (``own_hashes``: as ``blinding.blind``)."""
         ...
 
     def hash_points(self, keys: Sequence[str | bytes], context: bytes) -> bytes:
@@ -57,8 +57,8 @@ class LocalEngine:
     ) -> bytes:
         return hash_and_blind(keys, context, secret, progress=progress)
 
-    def blind(self, secret: bytes, points: bytes, progress: ProgressCallback | None = None) -> bytes:
-        return blind(secret, points, progress=progress)
+    def blind(self, secret: bytes, points: bytes, progress: ProgressCallback | None = None, own_hashes: bool = False) -> bytes:
+        return blind(secret, points, progress=progress, own_hashes=own_hashes)
 
     def hash_points(self, keys: Sequence[str | bytes], context: bytes) -> bytes:
         return hash_many(keys, context)

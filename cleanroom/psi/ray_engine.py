@@ -20,7 +20,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cleanroom.errors import CleanroomError, EngineUnavailable, InputError
-from cleanroom.psi.blinding import IN_PROCESS_MAX, SLICE_POINTS, ProgressCallback, _blind_slice, _check_secret, _hash_blind_slice
+from cleanroom.psi.blinding import (
+    IN_PROCESS_MAX,
+    SLICE_POINTS,
+    ProgressCallback,
+    _blind_own_hashes_slice,
+    _blind_slice,
+    _check_secret,
+    _hash_blind_slice,
+)
 from cleanroom.psi.group import POINT_SIZE, check_points, hash_to_points
 
 CONNECT_TIMEOUT = 3.0  # seconds to wait for the head's port before saying it does not answer
@@ -31,6 +39,11 @@ TASKS_PER_CPU = 3  # slices in flight per cluster CPU: enough to keep every core
 def cleanroom_blind(secret: bytes, points: bytes, base_index: int) -> bytes:
     """A Ray task: one slice of points multiplied by the secret (named so ``ps`` shows ``ray::cleanroom_blind``)."""
     return _blind_slice(secret, points, base_index)
+
+
+def cleanroom_blind_own_hashes(secret: bytes, points: bytes, base_index: int) -> bytes:
+    """A Ray task: one slice of our own hash outputs multiplied by the secret (crypto_mb may run it)."""
+    return _blind_own_hashes_slice(secret, points, base_index)
 
 
 def cleanroom_hash_blind(secret: bytes, keys: list[str | bytes], context: bytes, base_index: int) -> bytes:
@@ -89,6 +102,7 @@ class RayEngine:
         self.address = address
         options = {"max_retries": MAX_RETRIES, "num_cpus": 1}
         self._blind = ray.remote(**options)(cleanroom_blind)
+        self._blind_own_hashes = ray.remote(**options)(cleanroom_blind_own_hashes)
         self._hash_blind = ray.remote(**options)(cleanroom_hash_blind)
         self._hash = ray.remote(**options)(cleanroom_hash)
         self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -110,14 +124,15 @@ class RayEngine:
     def close(self) -> None:
         self._ray.shutdown()  # disconnects this driver; the cluster stays up
 
-    def blind(self, secret: bytes, points: bytes, progress: ProgressCallback | None = None) -> bytes:
+    def blind(self, secret: bytes, points: bytes, progress: ProgressCallback | None = None, own_hashes: bool = False) -> bytes:
         _check_secret(secret)
         points = bytes(points)
         check_points(points)  # before any task: a bad point is named here, as the local engine names it
         n = len(points) // POINT_SIZE
         secret = bytes(secret)
+        task = self._blind_own_hashes if own_hashes else self._blind
         return self._run(
-            lambda start, stop: self._blind.remote(secret, points[start * POINT_SIZE : stop * POINT_SIZE], start), n, progress
+            lambda start, stop: task.remote(secret, points[start * POINT_SIZE : stop * POINT_SIZE], start), n, progress
         )
 
     def hash_and_blind(

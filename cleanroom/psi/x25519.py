@@ -1,13 +1,23 @@
-"""X25519 of many points by one secret, on the fastest implementation this machine has.
+"""X25519 of many points by one secret: OpenSSL for any point, crypto_mb for our own hash outputs.
 
-Two implementations give the same bytes for every input (RFC 7748; tests/unit/test_x25519_backends.py
-holds them to each other and to the RFC's vectors):
-- ``cryptomb``: Intel's multi-buffer crypto_mb, eight points a call (cryptomb.py), about 5x faster,
-  where the ``fast`` extra is installed and the CPU has AVX-512 IFMA;
-- ``openssl``: OpenSSL through ``cryptography``, one point a call, everywhere.
+Two implementations:
+- ``openssl``: OpenSSL through ``cryptography``, one point a call. Used for every point someone else
+  chose: re-blinding a partner's points, the canary checks, anything received.
+- ``cryptomb``: Intel's multi-buffer crypto_mb (cryptomb.py), eight points a call, about 5x faster,
+  where the ``fast`` extra is installed and the CPU has AVX-512 IFMA. Used only by
+  ``multiply_own_hashes``: for points that are this process's own hash-to-curve outputs.
 
-``CLEANROOM_X25519`` picks one: ``auto`` (the default: crypto_mb when it loads), ``openssl``, or
-``cryptomb`` (refused with EngineUnavailable where it cannot load, rather than silently slower).
+Why the split: crypto_mb 2026.2.0 computes X25519 *wrongly* for some canonical points of large
+order, all close to structured values (u within ~2^11 of p, of 2^254, of 2^255 - 2^e; u = 2^e - 1
+for e in 85..93), and for some of them only when a bit of the secret is 0. A party that could make
+us multiply such a point would learn secret bits from whether the result was right (found by an
+adversarial review; tests/unit/test_x25519_backends.py plays it). Nobody chooses our hash outputs:
+SHA-256 would have to land within ~2^11 of such a value, about 2^-240 a try; on millions of our hash
+outputs and random points crypto_mb agrees with OpenSSL everywhere (the tests check thousands each run).
+
+``CLEANROOM_X25519`` picks: ``auto`` (the default: crypto_mb for our own hashes when it loads),
+``openssl`` (never crypto_mb), or ``cryptomb`` (refused with EngineUnavailable where it cannot load,
+rather than silently slower).
 """
 
 from __future__ import annotations
@@ -42,8 +52,16 @@ def backend() -> str:
 
 
 def multiply(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
-    """Every packed 32-byte point times ``secret``, in order. InvalidPoint (numbered from ``base_index``)
-    for a point of small order, whose result would be all zero."""
+    """Every packed 32-byte point times ``secret``, in order, on OpenSSL: for points anyone may have chosen.
+    InvalidPoint (numbered from ``base_index``) for a point of small order, whose result would be all zero."""
+    _check_secret(secret)
+    return _openssl(secret, points, base_index)
+
+
+def multiply_own_hashes(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
+    """``multiply`` for points that are this process's own ``hash_to_points`` outputs, which nobody
+    else chose: on crypto_mb where ``backend()`` says so (see the module docstring for why only these)."""
+    _check_secret(secret)
     engine = cryptomb.load() if backend() == "cryptomb" else None
     if engine is None or not _plain(points):
         return _openssl(secret, points, base_index)
@@ -54,10 +72,16 @@ def multiply(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
     return result
 
 
+def _check_secret(secret: bytes) -> None:
+    # crypto_mb would read a short secret padded with zeros; OpenSSL refuses it. Both refuse it here.
+    if len(secret) != POINT_SIZE:
+        raise ValueError(f"an X25519 secret is {POINT_SIZE} bytes, not {len(secret)}")
+
+
 def _plain(points: bytes) -> bool:
-    """Whether every point is canonical and of large order: only such points go to crypto_mb. It gives
-    a non-zero result for u = p - 1 (of order 4), where RFC 7748 and OpenSSL give zero; the rest (never
-    sent by an honest party, refused by ``blind`` before this) go to OpenSSL, which refuses them exactly."""
+    """Whether every point is canonical and of large order (as hash outputs always are): anything else
+    goes to OpenSSL, which refuses small order exactly as RFC 7748 says (crypto_mb gives a non-zero
+    result for u = p - 1, of order 4)."""
     try:
         check_points(points)
     except InvalidPoint:

@@ -254,7 +254,9 @@ def _blind_sorted(
                 context = hash_context(agreement_id, kind, hash_scope)
                 shared = hashed_keys.current() if hash_scope == "kind" else None
                 if shared is not None:  # map --all: each key hashed once for every agreement (hashed_keys.py)
-                    blinded.append(current_engine().blind(secret, shared.points(values, context), progress=advance))
+                    blinded.append(
+                        current_engine().blind(secret, shared.points(values, context), progress=advance, own_hashes=True)
+                    )
                 else:
                     blinded.append(current_engine().hash_and_blind(values, context, secret, progress=advance))
                 owner.extend(selected.owners[kind])
