@@ -35,7 +35,7 @@ BACKENDS = ("auto", "openssl", "cryptomb")
 
 
 def backend() -> str:
-    """The implementation ``multiply`` uses in this process: "cryptomb" or "openssl"."""
+    """What ``multiply_own_hashes`` runs on in this process: "cryptomb" or "openssl" (``multiply``: always OpenSSL)."""
     wanted = os.environ.get(BACKEND_VARIABLE, "auto").strip().lower() or "auto"
     if wanted not in BACKENDS:
         raise EngineUnavailable(f"{BACKEND_VARIABLE}={wanted!r}: choose one of {', '.join(BACKENDS)}")
