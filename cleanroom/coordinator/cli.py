@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cleanroom.terminal.console import print_json, print_table
+from cleanroom.terminal.malloc_arenas import limit_malloc_arenas
 from cleanroom.terminal.process import run_command
 
 
@@ -311,6 +312,7 @@ def _add_audit_commands(sub: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_malloc_arenas()  # first: the store, gRPC and the web server start threads
     args = build_parser().parse_args(argv)
     return run_command(args)
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 import cleanroom_client.commands as _commands
+from cleanroom.terminal.malloc_arenas import limit_malloc_arenas
 from cleanroom.terminal.process import run_command
 from cleanroom_client.commands import MODULE_OF
 
@@ -52,6 +53,7 @@ def command_of(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_malloc_arenas()  # first: the command's modules (gRPC, Arrow, pools) start threads
     given = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(command_of(given)).parse_args(given)
     return run_command(args)
