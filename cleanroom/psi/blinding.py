@@ -21,9 +21,8 @@ from typing import Any
 
 from cleanroom.errors import InputError
 from cleanroom.psi.group import POINT_SIZE, check_points, hash_to_points
-from cleanroom.psi.x25519 import multiply, multiply_own_hashes
+from cleanroom.psi.x25519 import SECRET_SIZE, check_secret, multiply, multiply_own_hashes
 
-SECRET_SIZE = 32
 # Below this many points a pool is not worth starting (about 60 ms of work).
 IN_PROCESS_MAX = 2048
 # Points per task handed to a worker: big enough to amortise IPC, small enough
@@ -36,11 +35,6 @@ ProgressCallback = Callable[[int], None]
 def new_secret() -> bytes:
     """A fresh 32-byte secret scalar (clamped by X25519 when used)."""
     return secrets.token_bytes(SECRET_SIZE)
-
-
-def _check_secret(secret: bytes) -> None:
-    if not isinstance(secret, (bytes, bytearray)) or len(secret) != SECRET_SIZE:
-        raise ValueError(f"a blinding secret is {SECRET_SIZE} bytes")
 
 
 def _blind_slice(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
@@ -200,7 +194,7 @@ def blind(
     Raises InvalidPoint for a length that is not a multiple of 32, for a
     non-canonical encoding, and for any point whose result would be all zero.
     """
-    _check_secret(secret)
+    check_secret(secret)
     points = bytes(points)
     check_points(points)
     n = len(points) // POINT_SIZE
@@ -240,7 +234,7 @@ def hash_and_blind(
     Same result, byte for byte; for a client this saves a pass over the keys in
     the parent process and the round trip of the unblinded points.
     """
-    _check_secret(secret)
+    check_secret(secret)
     if not isinstance(context, (bytes, bytearray)):
         raise InputError("the hash context must be bytes (it binds the agreement and key kind)")
     keys = list(keys)

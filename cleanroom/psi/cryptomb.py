@@ -84,8 +84,9 @@ class MultiBuffer:
         finally:
             ctypes.memset(scalar, 0, _POINT)
         # An all-zero result is refused whatever the status says, as OpenSSL refuses its own.
-        zero = np.flatnonzero(~result[: n * _POINT].reshape(n, _POINT).any(axis=1)).tolist()
-        return result[: n * _POINT].tobytes(), sorted({*low, *zero})
+        ours = result[: n * _POINT]  # the filler lanes' results are dropped
+        zero = np.flatnonzero(~ours.reshape(n, _POINT).any(axis=1)).tolist()
+        return ours.tobytes(), sorted({*low, *zero})
 
 
 def _low_order(status: int, start: int, n: int) -> list[int]:

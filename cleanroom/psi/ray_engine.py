@@ -26,10 +26,10 @@ from cleanroom.psi.blinding import (
     ProgressCallback,
     _blind_own_hashes_slice,
     _blind_slice,
-    _check_secret,
     _hash_blind_slice,
 )
 from cleanroom.psi.group import POINT_SIZE, check_points, hash_to_points
+from cleanroom.psi.x25519 import check_secret
 
 CONNECT_TIMEOUT = 3.0  # seconds to wait for the head's port before saying it does not answer
 MAX_RETRIES = 3  # a task whose worker dies is run again this many times (Ray's own retry)
@@ -125,7 +125,7 @@ class RayEngine:
         self._ray.shutdown()  # disconnects this driver; the cluster stays up
 
     def blind(self, secret: bytes, points: bytes, progress: ProgressCallback | None = None, own_hashes: bool = False) -> bytes:
-        _check_secret(secret)
+        check_secret(secret)
         points = bytes(points)
         check_points(points)  # before any task: a bad point is named here, as the local engine names it
         n = len(points) // POINT_SIZE
@@ -138,7 +138,7 @@ class RayEngine:
     def hash_and_blind(
         self, keys: Sequence[str | bytes], context: bytes, secret: bytes, progress: ProgressCallback | None = None
     ) -> bytes:
-        _check_secret(secret)
+        check_secret(secret)
         if not isinstance(context, (bytes, bytearray)):
             raise InputError("the hash context must be bytes (it binds the agreement and key kind)")
         keys, secret, context = list(keys), bytes(secret), bytes(context)

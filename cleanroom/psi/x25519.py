@@ -30,6 +30,7 @@ from cleanroom.errors import EngineUnavailable
 from cleanroom.psi import cryptomb
 from cleanroom.psi.group import POINT_SIZE, InvalidPoint, check_points
 
+SECRET_SIZE = 32
 BACKEND_VARIABLE = "CLEANROOM_X25519"
 BACKENDS = ("auto", "openssl", "cryptomb")
 
@@ -54,14 +55,14 @@ def backend() -> str:
 def multiply(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
     """Every packed 32-byte point times ``secret``, in order, on OpenSSL: for points anyone may have chosen.
     InvalidPoint (numbered from ``base_index``) for a point of small order, whose result would be all zero."""
-    _check_secret(secret)
+    check_secret(secret)
     return _openssl(secret, points, base_index)
 
 
 def multiply_own_hashes(secret: bytes, points: bytes, base_index: int = 0) -> bytes:
     """``multiply`` for points that are this process's own ``hash_to_points`` outputs, which nobody
     else chose: on crypto_mb where ``backend()`` says so (see the module docstring for why only these)."""
-    _check_secret(secret)
+    check_secret(secret)
     engine = cryptomb.load() if backend() == "cryptomb" else None
     if engine is None or not _plain(points):
         return _openssl(secret, points, base_index)
@@ -72,10 +73,11 @@ def multiply_own_hashes(secret: bytes, points: bytes, base_index: int = 0) -> by
     return result
 
 
-def _check_secret(secret: bytes) -> None:
-    # crypto_mb would read a short secret padded with zeros; OpenSSL refuses it. Both refuse it here.
-    if len(secret) != POINT_SIZE:
-        raise ValueError(f"an X25519 secret is {POINT_SIZE} bytes, not {len(secret)}")
+def check_secret(secret: bytes) -> None:
+    """ValueError unless ``secret`` is SECRET_SIZE bytes. Checked before either implementation runs:
+    crypto_mb would read a short secret padded with zeros, where OpenSSL refuses it."""
+    if not isinstance(secret, (bytes, bytearray)) or len(secret) != SECRET_SIZE:
+        raise ValueError(f"a blinding secret is {SECRET_SIZE} bytes")
 
 
 def _plain(points: bytes) -> bool:
