@@ -77,8 +77,11 @@ def row_digests(cells: Sequence[pa.Array | pa.ChunkedArray], salt: str) -> np.nd
 
 # An MD5 digest as two 64-bit integers (lo, hi), which DuckDB hands over without a text or blob per row (a
 # third of the cost of unhex(md5(...))): md5_number is the digest read as a little-endian 128-bit integer.
+# Computed once, in a subquery: written twice in one projection, DuckDB computes it twice (measured: 0.79
+# against 0.40 CPU s for 1.2M lines of an export).
 MD5_HALVES = (
-    "SELECT (md5_number({0}) & 18446744073709551615::UHUGEINT)::UBIGINT AS lo, (md5_number({0}) >> 64)::UBIGINT AS hi FROM {1}"
+    "SELECT (h & 18446744073709551615::UHUGEINT)::UBIGINT AS lo, (h >> 64)::UBIGINT AS hi "
+    "FROM (SELECT md5_number({0}) AS h FROM {1})"
 )
 
 
