@@ -23,8 +23,13 @@ from cleanroom.errors import InputError
 from cleanroom.psi.group import POINT_SIZE, check_points, hash_to_points
 from cleanroom.psi.x25519 import SECRET_SIZE, check_secret, multiply, multiply_own_hashes
 
-# Below this many points a pool is not worth starting (about 60 ms of work).
+# Below this many points a pool is not worth starting (about 60 ms of work), and no slice is smaller.
 IN_PROCESS_MAX = 2048
+# Left to choose (``workers=None``), a command starts the pool only past this many points: about 0.5 s of
+# OpenSSL's work. Starting it costs ~0.2 CPU s (the forkserver's interpreter, the workers; measured on
+# 2 cores), so below that the pool buys little wall time for CPU that an incremental run, which blinds a
+# few thousand points while its partner's client and the coordinator share the machine, cannot spare.
+POOL_MIN_POINTS = 16_384
 # Points per task handed to a worker: big enough to amortise IPC, small enough
 # to balance load and report progress often.
 SLICE_POINTS = 8192
@@ -137,7 +142,7 @@ def _slices(n_points: int, slice_points: int) -> Iterator[tuple[int, int]]:
 
 def _resolve_workers(workers: int | None, n: int) -> int:
     if workers is None:
-        return default_workers() if n > IN_PROCESS_MAX else 1
+        return default_workers() if n > POOL_MIN_POINTS else 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError("workers must be at least 1")
     return workers
@@ -184,8 +189,8 @@ def blind(
 ) -> bytes:
     """X25519-multiply every packed 32-byte point by ``secret``; same order out.
 
-    ``workers=None`` uses every core for large inputs and stays in-process for
-    small ones; ``workers=1`` never starts a process. ``progress`` is called
+    ``workers=None`` uses every core for large inputs (``POOL_MIN_POINTS``) and
+    stays in-process for small ones; ``workers=1`` never starts a process. ``progress`` is called
     with the number of points finished since its last call. ``own_hashes``:
     the points are this process's own ``hash_to_points`` outputs (``map --all``
     hashes once for every agreement), which crypto_mb may multiply; never say

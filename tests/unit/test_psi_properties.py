@@ -16,13 +16,14 @@ from cleanroom.errors import InputError
 from cleanroom.psi import (
     InvalidPoint,
     blind,
+    blinding,
     hash_and_blind,
     hash_to_point,
     hash_to_points,
     new_secret,
     shutdown_pool,
 )
-from cleanroom.psi.blinding import IN_PROCESS_MAX, _blind_slice
+from cleanroom.psi.blinding import IN_PROCESS_MAX, POOL_MIN_POINTS, _blind_slice
 from cleanroom.psi.group import LOW_ORDER_U
 
 P = 2**255 - 19
@@ -219,6 +220,18 @@ def test_pool_gives_the_in_process_result(big_points: bytes) -> None:
     # Spot check against single-point blinding, across slice boundaries.
     for i in (0, IN_PROCESS_MAX - 1, IN_PROCESS_MAX, len(big_points) // 32 - 1):
         assert expected[32 * i : 32 * i + 32] == blind(secret, big_points[32 * i : 32 * i + 32])
+
+
+def test_left_to_choose_blinding_starts_a_pool_only_for_enough_points() -> None:
+    # An incremental run blinds a few thousand points: a pool's start (~0.2 CPU s) would cost more than it saves.
+    secret = new_secret()
+    points = hash_to_points([f"few-{i}.example" for i in range(POOL_MIN_POINTS + 1)], CTX)
+    blinding.shutdown_pool()
+    few = blind(secret, points[: 32 * POOL_MIN_POINTS])
+    assert blinding._pool is None
+    many = blind(secret, points)
+    assert blinding._pool is not None
+    assert many == blind(secret, points, workers=1) and few == many[: 32 * POOL_MIN_POINTS]
 
 
 def test_pool_commutes(big_points: bytes) -> None:
