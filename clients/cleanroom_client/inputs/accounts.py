@@ -12,9 +12,10 @@ never silently dropped.
 from __future__ import annotations
 
 import gc
+import logging
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,9 @@ from cleanroom.errors import InputError
 from cleanroom_client.inputs.account import NO_FIELDS, Account
 from cleanroom_client.inputs.account_table import AccountTable
 from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
-from cleanroom_client.inputs.columnar import load_table
+from cleanroom_client.inputs.columnar import load_lines, load_table
 from cleanroom_client.inputs.columns import ColumnMap, no_population_column, resolve_columns
+from cleanroom_client.inputs.csvlines import NotByLines, read_csv_lines
 from cleanroom_client.inputs.grouping import KeyGroups
 from cleanroom_client.inputs.populations import StageMap, valid_population
 from cleanroom_client.inputs.readers import Row, TableStream, check_file
@@ -35,6 +37,8 @@ from cleanroom_client.inputs.rowcache import RowCache
 from cleanroom_client.inputs.rowdigest import digest_columns
 from cleanroom_client.inputs.rowkeys import REASONS, MatchKey, Rejected
 from cleanroom_client.inputs.rowoutcomes import Batch, RowOutcomes, arrow_batches, row_batches
+
+log = logging.getLogger(__name__)
 
 __all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "RowCache", "load_accounts"]
 
@@ -167,22 +171,34 @@ def load_accounts(
         raise InputError(f"default population {default_population!r} must be a lower-case word like 'customer' or 'prospect'")
     source = Path(path)
 
-    # With a cache the read itself is most of the time left: a clean CSV file goes through Arrow (arrowcsv.py).
-    def needed(names: list[str]) -> tuple[int, ...]:  # the cells normalisation reads: the rest is not kept in memory
+    def resolved(names: list[str]) -> ColumnMap:
         chosen = (key_column, name_column, population_column, country_column)
-        return digest_columns(resolve_columns(names, str(source), *chosen, require_key=not name_key))
+        return resolve_columns(names, str(source), *chosen, require_key=not name_key)
 
-    keep = None if keep_fields else needed
-    clean = read_clean_csv(source, keep) if cache is not None and check_file(source) == "csv" else None
-    opened = nullcontext(clean) if clean is not None else TableStream(source)
-    with _gc_paused(), opened as table:
-        columns = resolve_columns(
-            table.columns, str(source), key_column, name_column, population_column, country_column, require_key=not name_key
-        )
+    def outcomes_of(names: list[str]) -> RowOutcomes:  # the file's columns resolved, and its rows' outcomes to come
+        columns = resolved(names)
         if columns.population_column is None and default_population is None:
-            raise no_population_column(str(source), table.columns)
+            raise no_population_column(str(source), names)
         stages = StageMap.load(Path(population_map) if population_map is not None else None, deal_stages=columns.deal_stages)
-        outcomes = RowOutcomes(columns, stages, default_population or "", name_key, cache)
+        return RowOutcomes(columns, stages, default_population or "", name_key, cache)
+
+    # With a cache the read itself is most of the time left: a clean CSV file is read by lines (csvlines.py)
+    # where its accounts' keys are all that is kept, else through Arrow (arrowcsv.py).
+    csv = cache is not None and check_file(source) == "csv"
+    if csv and not keep_fields and (by_lines := _load_by_lines(source, outcomes_of)) is not None:
+        return by_lines
+    # Without the fields, only the cells normalisation reads are kept in memory.
+    keep = None if keep_fields else (lambda names: digest_columns(resolved(names)))
+    return _load_read(source, (csv and read_clean_csv(source, keep)) or TableStream(source), outcomes_of, keep_fields)
+
+
+def _load_read(
+    source: Path, opened: ArrowCsv | TableStream, outcomes_of: Callable[[list[str]], RowOutcomes], keep_fields: bool
+) -> LoadResult:
+    """The accounts of a file read row by row (TableStream), or through Arrow (a clean CSV file)."""
+    with _gc_paused(), nullcontext(opened) if isinstance(opened, ArrowCsv) else opened as table:
+        outcomes = outcomes_of(table.columns)
+        columns = outcomes.columns
         if isinstance(table, ArrowCsv) and not keep_fields:  # the incremental map's read: no object per account
             loaded, rejected, rows_read = load_table(table, outcomes, columns.name_column)
             outcomes.finish()
@@ -196,10 +212,27 @@ def load_accounts(
         # copies would otherwise add to the peak of a million-row read (measured: 1.2 GB instead of 0.8).
         outcomes.finish()
         report, normalised = table.report, outcomes.normalised
-    del opened, clean, batches, outcomes
+        if isinstance(table, ArrowCsv):  # the caller holds it still: its cells go here
+            table.table = table.table.slice(0, 0)
+    del opened, table, batches, outcomes
     with _gc_paused():
         accounts = _merge(candidates, roots, columns.names)
     return LoadResult(source, accounts, rejected, rows_read, columns, report, normalised)
+
+
+def _load_by_lines(source: Path, outcomes_of: Callable[[list[str]], RowOutcomes]) -> LoadResult | None:
+    """The file's accounts read by lines (columnar.load_lines); None when it cannot be read so."""
+    lines = read_csv_lines(source)
+    if lines is None:
+        return None
+    outcomes = outcomes_of(lines.columns)
+    with _gc_paused():
+        try:
+            accounts, rejected, rows_read = load_lines(lines, outcomes)
+        except NotByLines as exc:
+            log.debug("%s is read whole: %s", source, exc)
+            return None
+    return LoadResult(source, accounts, rejected, rows_read, outcomes.columns, lines.report(), outcomes.normalised)
 
 
 def _candidates(batches: Iterator[Batch]) -> tuple[list[Rejected], list[_Candidate | None], array[int], int]:

@@ -90,7 +90,7 @@ def read_clean_csv(path: Path, keep: Callable[[list[str]], Collection[int]] | No
     lf, cr, crlf, final = _line_ends(path)
     if cr != crlf or lf + (0 if final else 1) != table.num_rows + 1 or not table.num_rows:
         return None
-    if _has_blank_or_footer_row(table):
+    if has_blank_or_footer_row(table):
         return None
     report.data_row(1, 2)  # row n is on line n + 1
     report.last_data_line = table.num_rows + 1
@@ -105,7 +105,7 @@ def _widened(table: pa.Table, columns: list[str], read: set[int]) -> pa.Table:
     return pa.table([table.column(name) if i in read else empty for i, name in enumerate(columns)], names=columns)
 
 
-def _has_blank_or_footer_row(table: pa.Table) -> bool:
+def has_blank_or_footer_row(table: pa.Table) -> bool:
     """A row csvtext would skip: every cell empty, or a first cell that may start a footer."""
     empty = None
     for column in table.columns:

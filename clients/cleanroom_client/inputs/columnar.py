@@ -5,21 +5,29 @@ account (any shared key merges, transitively; the earliest row represents it), a
 first-row order, rejected rows with their reasons. Here the grouping is a min-label propagation
 over integer key codes (NumPy), which reaches the union-find's groups and roots at its fixed point,
 and only the rows of merged accounts become Python objects.
+
+A clean CSV file is read by lines where it can be (``load_lines``, csvlines.py): only lines the row
+cache has not seen are parsed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cleanroom_client.inputs.account_table import AccountTable, Rows
-from cleanroom_client.inputs.arrowcsv import ArrowCsv
+from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
+from cleanroom_client.inputs.csvlines import CsvLines, NotByLines
+from cleanroom_client.inputs.readers import Row
 from cleanroom_client.inputs.rowdigest import digest_columns, row_digests
 from cleanroom_client.inputs.rowkeys import Rejected
 from cleanroom_client.inputs.rowoutcomes import RowOutcomes, rows_of
+
+# More of a file's lines than this new (a first read, a changed header): it is parsed whole, from its path.
+WHOLE_READ_SHARE = 0.25
 
 
 def load_table(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None) -> tuple[AccountTable, list[Rejected], int]:
@@ -33,17 +41,52 @@ def load_table(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None) ->
     used = sorted({*where, *([] if name_column is None else [name_column])})
     table = csv.table = csv.table.select(used)
     parts, rows = outcomes.digested_records(digests, lambda at: rows_of(table, at, used, width))
-    names = table.column(used.index(name_column)).combine_chunks() if name_column is not None else None
     # The file's cells are not read again: let them go before the accounts are built and the cache is saved.
     csv.table = table = table.slice(0, 0)
-    accounts, rejected = accounts_of(parts, rows, names)
+    accounts, rejected = accounts_of(parts, rows, name_column is not None)
     return accounts, rejected, len(rows)
 
 
-def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, names: pa.Array | None) -> tuple[AccountTable, list[Rejected]]:
-    """Accounts of rows' records (rowcache.RECORDS, in ``parts``, of the 0-based ``rows``, in any order) and
-    the file's raw name cells (in row order); the rejected rows, in row order."""
+def load_lines(lines: CsvLines, outcomes: RowOutcomes) -> tuple[AccountTable, list[Rejected], int]:
+    """``load_table`` for a file read by lines: only lines the row cache has not seen are parsed. Raises
+    csvlines.NotByLines, before the row cache is saved, when one of them is not a clean row; saves it
+    (``outcomes.finish``) otherwise. The file's bytes are let go once they are read."""
+    columns = outcomes.columns
+    where = digest_columns(columns)
+    read = sorted({0, *where})  # the columns a parse returns, in this order
+
+    def parse(at: np.ndarray) -> tuple[np.ndarray, Callable[[list[int]], Sequence[Row]]]:
+        table = _parsed(lines, at, where)
+        digests = row_digests([table.column(read.index(i)) for i in where], outcomes.salt)
+        return digests, lambda rows: rows_of(table, rows, read, len(columns.names))
+
+    parts, rows = outcomes.lined_records(lines.digests(), lines.header_digest, parse)
+    lines.release()
+    outcomes.finish()  # before the accounts exist: the cache's copies of the records then do not add to them
+    accounts, rejected = accounts_of(parts, rows, columns.name_column is not None)
+    return accounts, rejected, len(rows)
+
+
+def _parsed(lines: CsvLines, at: np.ndarray, where: Sequence[int]) -> pa.Table:
+    """The lines at ``at`` parsed (``CsvLines.parse``'s columns). Most of a file (a first read): the whole file
+    by arrowcsv, once its bytes are let go, and only if it is still the file they were."""
+    if len(at) <= WHOLE_READ_SHARE * len(lines):
+        table = lines.parse(at, where)
+        lines.release()
+        return table
+    lines.release()
+    csv = read_clean_csv(lines.path, lambda names: where)
+    if csv is None or csv.columns != lines.columns or csv.table.num_rows != len(lines) or not lines.unchanged():
+        raise NotByLines("the file changed while it was read, or is not clean")
+    table = csv.table.select(sorted({0, *where}))
+    return table if len(at) == len(lines) else table.take(pa.array(at, type=pa.int64()))
+
+
+def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, has_names: bool) -> tuple[AccountTable, list[Rejected]]:
+    """Accounts of rows' records (rowcache.RECORDS, in ``parts``, of the 0-based ``rows``, in any order), with
+    their name cells where the file has a name column; the rejected rows, in row order."""
     domain, name_key = (_joined(parts, column) for column in ("domain", "name"))
+    names = _joined(parts, "account_name") if has_names else None
     codes, words = _text_codes([t.column("text") for t in parts])
     has_domain, has_name = _non_empty(domain), _non_empty(name_key)
     accepted = has_domain | has_name
@@ -67,7 +110,7 @@ def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, names: pa.Array | N
             rows[at] + 1,
             domain.take(picked),
             name_key.take(picked),
-            names.take(pa.array(rows[at], type=pa.int64())) if names is not None else None,
+            names.take(picked) if names is not None else None,
             codes[at],
         )
 

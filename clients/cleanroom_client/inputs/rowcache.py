@@ -9,12 +9,19 @@ One cache file per set of options (``RowCache.for_options``), whatever the file'
 export job writes each day's export under a new name (the agent maps the newest file of a
 directory), and today's file shares almost every row with yesterday's. It holds the rows of the
 latest read that changed more than a few of them (rowoutcomes.REWRITE_SHARE), so it never grows
-past one read of a file:
-about 16 bytes of digest plus the record (~30 bytes) a row. Layout:
+past one read of a file: about 16 bytes of digest plus the record (~50 bytes) a row, and 20 bytes a
+line for a file read by lines.
 
-    MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "records"},
+A clean CSV file is read by lines (csvlines.py): a line index maps each line's digest to its row's
+record, so that a line seen before is not even parsed. It holds for one header only ("line_header":
+the same bytes mean the same cells only under the same columns). A changed line is parsed and looked
+up by its cells as any row: a column the normaliser does not read (a "last activity" date) changes
+the line, not the row's record. Layout:
+
+    MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "records", "lines", "line_header"},
     rows x 16-byte digests sorted by their first 8 bytes (read as little-endian uint64),
-    the records in the same order: an Arrow IPC stream (domain, name key, population or reason),
+    the records in the same order: an Arrow IPC stream (domain, name key, population or reason, name),
+    lines x 16-byte line digests sorted as the row digests, then lines x uint32: each one's record,
     a 32-byte BLAKE2b of everything before it (a truncated or edited file is detected).
 
 A file of another normaliser version or fingerprint is ignored (debug log)
@@ -43,23 +50,29 @@ from cleanroom_client.inputs.version import NORMALISER_VERSION
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"CLEANROOM-ROWCACHE\n"
+MAGIC = b"CLEANROOM-ROWCACHE/2\n"
+_OLDER = (b"CLEANROOM-ROWCACHE\n",)  # layouts of earlier versions: ignored quietly, replaced by the next save
 _CHECK_BYTES = 32
+_SAVE_BATCH = 131_072
 # A row's record: its domain key, its name key ("" when none) and its population, or why it was rejected
-# (no key). The text is dictionary-encoded: a file has a handful of populations.
-RECORDS = pa.schema([("domain", pa.string()), ("name", pa.string()), ("text", pa.string())])
+# (no key), and its name cell as read (the account's name; "" when none). The text is dictionary-encoded:
+# a file has a handful of populations.
+RECORDS = pa.schema([("domain", pa.string()), ("name", pa.string()), ("text", pa.string()), ("account_name", pa.string())])
 
 Outcome = tuple[tuple[MatchKey, ...], str]  # (keys, population), or ((), why the row was rejected)
 
 
-def records_of(outcomes: Sequence[Outcome]) -> pa.Table:
-    """The records of rows' outcomes (``outcomes_of``'s inverse)."""
+def records_of(outcomes: Sequence[Outcome], account_names: Sequence[str | None]) -> pa.Table:
+    """The records of rows' outcomes and name cells (``outcomes_of``'s inverse, and the names)."""
     domains, names, texts = [], [], []
     for keys, text in outcomes:
         domains.append(next((k.value for k in keys if k.kind == "domain"), ""))
         names.append(next((k.value for k in keys if k.kind == "name"), ""))
         texts.append(text)
-    return pa.table([pa.array(domains, pa.string()), pa.array(names, pa.string()), pa.array(texts, pa.string())], schema=RECORDS)
+    labels = pa.array([n or "" for n in account_names], pa.string())
+    return pa.table(
+        [pa.array(domains, pa.string()), pa.array(names, pa.string()), pa.array(texts, pa.string()), labels], schema=RECORDS
+    )
 
 
 def outcomes_of(records: pa.Table) -> list[Outcome]:
@@ -93,29 +106,49 @@ def _prefixes(digests: np.ndarray) -> np.ndarray:
 class CachedRows:
     """The records of a previous read, looked up by digest (vectorised: binary search over the sorted prefixes)."""
 
-    def __init__(self, digests: np.ndarray, records: pa.Table) -> None:
+    def __init__(
+        self, digests: np.ndarray, records: pa.Table, lines: np.ndarray | None = None, line_records: np.ndarray | None = None
+    ) -> None:
         if len(digests) != records.num_rows:
             raise ValueError("record count does not match the digests")
         self.digests = digests  # (n, 16) uint8, sorted by prefix, one row per prefix
         self.records = records
         self._prefix = _prefixes(digests)
+        self.lines = lines if lines is not None else np.zeros((0, DIGEST_BYTES), np.uint8)  # (m, 16), sorted as digests
+        self.line_records = line_records if line_records is not None else np.zeros(0, np.int64)  # each line's record
+        if len(self.lines) != len(self.line_records) or (len(self.line_records) and int(self.line_records.max()) >= len(digests)):
+            raise ValueError("line index does not match the records")
+        self._line_prefix = _prefixes(self.lines)
+        self.line_header = ""  # the header the line index holds for (rowcache module docstring)
 
     def __len__(self) -> int:
         return len(self.digests)
 
     def find(self, digests: np.ndarray) -> np.ndarray:
         """For each digest, the index of its record, or -1 when it is not cached."""
-        if not len(self.digests) or not len(digests):
+        return _find(self.digests, self._prefix, digests)
+
+    def find_lines(self, digests: np.ndarray, header: str) -> np.ndarray:
+        """For each line digest (csvlines.py) of a file with this header, its record's index, or -1."""
+        if header != self.line_header:
             return np.full(len(digests), -1, dtype=np.int64)
-        wanted = _prefixes(digests)
-        at = np.minimum(search_sorted(self._prefix, wanted), len(self._prefix) - 1)
-        # The whole digest must match, not only the prefix it was found by.
-        hit = (self._prefix[at] == wanted) & (self.digests[at] == digests).all(axis=1)
-        return np.where(hit, at, -1).astype(np.int64)
+        at = _find(self.lines, self._line_prefix, digests)
+        return np.where(at >= 0, self.line_records[np.maximum(at, 0)], -1).astype(np.int64)
 
     def take(self, indexes: np.ndarray) -> pa.Table:
         """The records at ``indexes`` (as ``find`` gave them)."""
         return self.records.take(pa.array(indexes, type=pa.int64()))
+
+
+def _find(held: np.ndarray, prefix: np.ndarray, digests: np.ndarray) -> np.ndarray:
+    """For each digest, its index in ``held`` (sorted by ``prefix``, its first 8 bytes), or -1."""
+    if not len(held) or not len(digests):
+        return np.full(len(digests), -1, dtype=np.int64)
+    wanted = _prefixes(digests)
+    at = np.minimum(search_sorted(prefix, wanted), len(prefix) - 1)
+    # The whole digest must match, not only the prefix it was found by.
+    hit = (prefix[at] == wanted) & (held[at] == digests).all(axis=1)
+    return np.where(hit, at, -1).astype(np.int64)
 
 
 def search_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
@@ -151,6 +184,9 @@ class RowCache:
         except OSError as exc:
             log.warning("row cache %s cannot be read (%s); every row is normalised", self.path, exc.strerror or exc)
             return EMPTY
+        if data.startswith(_OLDER):
+            log.debug("row cache %s is of an earlier layout: ignored", self.path)
+            return EMPTY
         try:
             header, rows = _parse(data)
         except (ValueError, KeyError, TypeError) as exc:
@@ -167,32 +203,67 @@ class RowCache:
         if header.get("fingerprint") != fingerprint:
             log.debug("row cache %s was made with other options: ignored", self.path)
             return EMPTY
+        rows.line_header = str(header.get("line_header", ""))
         return rows
 
-    def save(self, fingerprint: str, digests: np.ndarray, records: pa.Table) -> None:
-        """Keep exactly these rows (a read's digests and their records, in any order)."""
+    def save(
+        self, fingerprint: str, digests: np.ndarray, records: pa.Table, lines: np.ndarray | None = None, line_header: str = ""
+    ) -> None:
+        """Keep exactly these rows (a read's digests and their records, in any order), and where the read was
+        by lines, each row's line digest (aligned with ``digests``) under ``line_header``."""
         prefix = _prefixes(digests)
-        order = np.argsort(prefix, kind="stable")
-        first = np.ones(len(order), dtype=bool)  # one row per prefix: duplicate rows share a digest
-        first[1:] = prefix[order][1:] != prefix[order][:-1]
-        order = order[first]
-        kept = records.take(pa.array(order, type=pa.int64()))
-        text = pc.dictionary_encode(kept.column(2).cast(pa.string()))
-        kept = pa.table([kept.column(0), kept.column(1), text], names=RECORDS.names).combine_chunks()
+        order = _first_of_each(prefix)  # one row per prefix: duplicate rows share a digest
+        line_digests, line_records = _line_index(prefix, order, digests, lines)
+        del prefix, lines
+        text = pc.dictionary_encode(records.column(2).cast(pa.string()).combine_chunks())  # one dictionary for all
+        records = pa.table([records.column(0), records.column(1), text, records.column(3)], names=RECORDS.names)
         sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, kept.schema) as writer:
-            writer.write_table(kept)
+        with pa.ipc.new_stream(sink, records.schema) as writer:
+            for start in range(0, len(order), _SAVE_BATCH):  # a batch at a time: no second copy of every record
+                writer.write_table(records.take(pa.array(order[start : start + _SAVE_BATCH], type=pa.int64())).combine_chunks())
         blob = sink.getvalue()
-        header = {"normaliser": NORMALISER_VERSION, "fingerprint": fingerprint, "rows": len(order), "records": blob.size}
+        header = {
+            "normaliser": NORMALISER_VERSION,
+            "fingerprint": fingerprint,
+            "rows": len(order),
+            "records": blob.size,
+            "lines": len(line_records),
+            "line_header": line_header if len(line_records) else "",
+        }
         parts: list[bytes | memoryview] = [
             MAGIC + json.dumps(header).encode() + b"\n",
             digests[order].tobytes(),
             memoryview(blob),
+            line_digests.tobytes(),
+            line_records.astype("<u4").tobytes(),
         ]
         check = hashlib.blake2b(digest_size=_CHECK_BYTES)
         for part in parts:
             check.update(part)
         _write_private(self.path, [*parts, check.digest()])
+
+
+def _first_of_each(prefix: np.ndarray) -> np.ndarray:
+    """Positions of ``prefix`` sorted by value, the first of each value only."""
+    order = np.argsort(prefix, kind="stable")
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = prefix[order][1:] != prefix[order][:-1]
+    return order[first]
+
+
+def _line_index(
+    prefix: np.ndarray, order: np.ndarray, digests: np.ndarray, lines: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The line index of a save: line digests sorted by prefix (one per prefix), and the record each line's
+    row has among the rows kept (``order``). A row whose record was not kept (another digest with its
+    prefix, never expected) leaves its line out: that line is parsed again."""
+    if lines is None or not len(lines):
+        return np.zeros((0, DIGEST_BYTES), np.uint8), np.zeros(0, np.int64)
+    record = np.minimum(np.searchsorted(prefix[order], prefix), len(order) - 1)
+    same = (digests[order][record] == digests).all(axis=1)
+    lines, record = lines[same], record[same]
+    kept = _first_of_each(_prefixes(lines))
+    return np.ascontiguousarray(lines[kept]), record[kept]
 
 
 def _parse(data: bytes) -> tuple[dict[str, object], CachedRows]:
@@ -205,18 +276,21 @@ def _parse(data: bytes) -> tuple[dict[str, object], CachedRows]:
         raise ValueError("checksum mismatch: truncated or changed")
     end = data.index(b"\n", len(MAGIC))
     header = json.loads(data[len(MAGIC) : end])
-    rows, size = int(header["rows"]), int(header["records"])
+    rows, size, lines = int(header["rows"]), int(header["records"]), int(header["lines"])
     start = end + 1
-    if len(body) != start + rows * DIGEST_BYTES + size:
+    at_lines = start + rows * DIGEST_BYTES + size
+    if len(body) != at_lines + lines * (DIGEST_BYTES + 4):
         raise ValueError("sizes do not add up")
     digests = np.frombuffer(data, dtype=np.uint8, count=rows * DIGEST_BYTES, offset=start).reshape(rows, DIGEST_BYTES)
     try:
-        records = pa.ipc.open_stream(pa.py_buffer(body[start + rows * DIGEST_BYTES :])).read_all()
+        records = pa.ipc.open_stream(pa.py_buffer(body[start + rows * DIGEST_BYTES : at_lines])).read_all()
     except pa.ArrowException as exc:
         raise ValueError(f"records unreadable: {exc}") from None
     if records.schema.names != RECORDS.names:
         raise ValueError("records of another layout")
-    return header, CachedRows(digests, records)
+    line_digests = np.frombuffer(data, dtype=np.uint8, count=lines * DIGEST_BYTES, offset=at_lines).reshape(lines, DIGEST_BYTES)
+    line_records = np.frombuffer(data, dtype="<u4", count=lines, offset=at_lines + lines * DIGEST_BYTES).astype(np.int64)
+    return header, CachedRows(digests, records, line_digests, line_records)
 
 
 def _write_private(path: Path, parts: Sequence[bytes | memoryview]) -> None:
