@@ -1,4 +1,4 @@
-"""Account identities (protocol/account_ids.py): DuckDB's vectorised digests are the bytes hashlib gives, and a
+"""Account identities (inputs/account_ids.py): DuckDB's vectorised digests are the bytes hashlib gives, and a
 state written by the previous format (BLAKE2b identities) is read as such, so the next run sends everything."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleanroom_client.protocol.account_ids import IDENTITY_VERSION, account_ids
+from cleanroom_client.inputs.account_ids import IDENTITY_VERSION, account_ids
 from cleanroom_client.protocol.sent_state import SentState
 
 

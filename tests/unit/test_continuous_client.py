@@ -13,10 +13,10 @@ import pytest
 
 from cleanroom.psi import POINT_SIZE, hash_and_blind, new_secret
 from cleanroom.terms import build_terms, canonical_json, parse_terms
+from cleanroom_client.inputs.account_ids import IDENTITY_VERSION
 from cleanroom_client.inputs.accounts import Account, MatchKey
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.account_ids import IDENTITY_VERSION
 from cleanroom_client.protocol.continuous import TooManyRemoved, _has_repeats, full_reason, locate, prepare_continuous, secret_tag
 from cleanroom_client.protocol.prepare import hash_context
 from cleanroom_client.protocol.sent_state import SentState, SentStates

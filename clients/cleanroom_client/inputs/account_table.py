@@ -37,6 +37,7 @@ class Rows:
     name_keys: pa.Array  # string
     names: pa.Array | None  # string; None: the file has no name column
     population_codes: np.ndarray  # int32 into the table's population_words
+    domain_ids: np.ndarray  # S16: the identity of each row's domain key alone (inputs/account_ids.domain_ids), or zeros
 
     def take(self, at: np.ndarray) -> Rows:
         picked = pa.array(at, type=pa.int64())
@@ -46,6 +47,7 @@ class Rows:
             self.name_keys.take(picked),
             self.names.take(picked) if self.names is not None else None,
             self.population_codes[at],
+            self.domain_ids[at],
         )
 
 
@@ -173,6 +175,10 @@ class AccountTable(Sequence[Account]):
         order = np.argsort(positions, kind="stable")  # the merged pairs come sorted by value within each account
         return positions[order], pa.concat_arrays([values, merged_values]).take(pa.array(order, type=pa.int64()))
 
+    def merged_key_texts(self, kinds: Sequence[str]) -> list[str | None]:
+        """``key_text`` of each account of several rows, in ``merged``'s order (None: no key of these kinds)."""
+        return _merged_texts(self.members, self.starts, kinds) if len(self.merged) else []
+
     def key_texts(self, kinds: Sequence[str]) -> pa.Array:
         """Per account, ``account.key_text`` of its keys of these kinds (null when it has none of them)."""
         texts = _texts(self.first, kinds)
@@ -181,9 +187,7 @@ class AccountTable(Sequence[Account]):
         replaced = np.zeros(len(texts), dtype=bool)
         replaced[self.merged] = True
         # The merged accounts are few: their texts replace the first rows' in order of position (merged is sorted).
-        return pc.replace_with_mask(
-            texts, pa.array(replaced), pa.array(_merged_texts(self.members, self.starts, kinds), pa.string())
-        )
+        return pc.replace_with_mask(texts, pa.array(replaced), pa.array(self.merged_key_texts(kinds), pa.string()))
 
 
 def _texts(rows: Rows, kinds: Sequence[str]) -> pa.Array:

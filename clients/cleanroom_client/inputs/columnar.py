@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cleanroom_client.inputs.account_ids import ID_SIZE
 from cleanroom_client.inputs.account_table import AccountTable, Rows
 from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
 from cleanroom_client.inputs.csvlines import CsvLines, NotByLines
@@ -87,6 +88,7 @@ def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, has_names: bool) ->
     their name cells where the file has a name column; the rejected rows, in row order."""
     domain, name_key = (_joined(parts, column) for column in ("domain", "name"))
     names = _joined(parts, "account_name") if has_names else None
+    ids = _identities(parts)
     codes, words = _text_codes([t.column("text") for t in parts])
     has_domain, has_name = _non_empty(domain), _non_empty(name_key)
     accepted = has_domain | has_name
@@ -112,6 +114,7 @@ def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, has_names: bool) ->
             name_key.take(picked),
             names.take(picked) if names is not None else None,
             codes[at],
+            ids[at],
         )
 
     table = AccountTable(
@@ -150,6 +153,14 @@ def _joined(parts: Sequence[pa.Table], column: str) -> pa.Array:
     """One array of a column of every part (their chunks copied once; a ChunkedArray passed whole to
     ``pa.chunked_array`` would be read value by value)."""
     return pa.chunked_array([chunk for part in parts for chunk in part.column(column).chunks], pa.string()).combine_chunks()
+
+
+def _identities(parts: Sequence[pa.Table]) -> np.ndarray:
+    """The records' domain identities (rowcache.RECORDS' ``domain_id``) as S16, one per record."""
+    chunks = [chunk for part in parts for chunk in part.column("domain_id").chunks]
+    column = pa.chunked_array(chunks, pa.binary(ID_SIZE)).combine_chunks()
+    data = np.frombuffer(column.buffers()[1], dtype=f"S{ID_SIZE}") if len(column) else np.zeros(0, f"S{ID_SIZE}")
+    return data[column.offset : column.offset + len(column)]
 
 
 def _non_empty(column: pa.Array) -> np.ndarray:

@@ -18,9 +18,10 @@ the same bytes mean the same cells only under the same columns). A changed line 
 up by its cells as any row: a column the normaliser does not read (a "last activity" date) changes
 the line, not the row's record. Layout:
 
-    MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "records", "lines", "line_header"},
+    MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "records", "lines", "line_header", "identity"},
     rows x 16-byte digests sorted by their first 8 bytes (read as little-endian uint64),
-    the records in the same order: an Arrow IPC stream (domain, name key, population or reason, name),
+    the records in the same order: an Arrow IPC stream (domain, name key, population or reason, name, and
+    the identity of the domain key: see account_ids.domain_ids),
     lines x 16-byte line digests sorted as the row digests, then lines x uint32: each one's record,
     a 32-byte BLAKE2b of everything before it (a truncated or edited file is detected).
 
@@ -44,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cleanroom_client.inputs.account_ids import ID_SIZE, IDENTITY_VERSION, domain_ids
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES
 from cleanroom_client.inputs.rowkeys import MatchKey
 from cleanroom_client.inputs.version import NORMALISER_VERSION
@@ -57,7 +59,15 @@ _SAVE_BATCH = 131_072
 # A row's record: its domain key, its name key ("" when none) and its population, or why it was rejected
 # (no key), and its name cell as read (the account's name; "" when none). The text is dictionary-encoded:
 # a file has a handful of populations.
-RECORDS = pa.schema([("domain", pa.string()), ("name", pa.string()), ("text", pa.string()), ("account_name", pa.string())])
+RECORDS = pa.schema(
+    [
+        ("domain", pa.string()),
+        ("name", pa.string()),
+        ("text", pa.string()),
+        ("account_name", pa.string()),
+        ("domain_id", pa.binary(ID_SIZE)),  # account_ids.domain_ids: the identity of the row's domain key, or zeros
+    ]
+)
 
 Outcome = tuple[tuple[MatchKey, ...], str]  # (keys, population), or ((), why the row was rejected)
 
@@ -70,9 +80,11 @@ def records_of(outcomes: Sequence[Outcome], account_names: Sequence[str | None])
         names.append(next((k.value for k in keys if k.kind == "name"), ""))
         texts.append(text)
     labels = pa.array([n or "" for n in account_names], pa.string())
-    return pa.table(
-        [pa.array(domains, pa.string()), pa.array(names, pa.string()), pa.array(texts, pa.string()), labels], schema=RECORDS
+    domain = pa.array(domains, pa.string())
+    ids = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(ID_SIZE), len(domains), [None, pa.py_buffer(domain_ids(domain).tobytes())]
     )
+    return pa.table([domain, pa.array(names, pa.string()), pa.array(texts, pa.string()), labels, ids], schema=RECORDS)
 
 
 def outcomes_of(records: pa.Table) -> list[Outcome]:
@@ -203,6 +215,9 @@ class RowCache:
         if header.get("fingerprint") != fingerprint:
             log.debug("row cache %s was made with other options: ignored", self.path)
             return EMPTY
+        if header.get("identity") != IDENTITY_VERSION:
+            log.debug("row cache %s holds identities of another version: ignored", self.path)
+            return EMPTY
         rows.line_header = str(header.get("line_header", ""))
         return rows
 
@@ -216,7 +231,7 @@ class RowCache:
         line_digests, line_records = _line_index(prefix, order, digests, lines)
         del prefix, lines
         text = pc.dictionary_encode(records.column(2).cast(pa.string()).combine_chunks())  # one dictionary for all
-        records = pa.table([records.column(0), records.column(1), text, records.column(3)], names=RECORDS.names)
+        records = pa.table([text if i == 2 else records.column(i) for i in range(len(RECORDS))], names=RECORDS.names)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, records.schema) as writer:
             for start in range(0, len(order), _SAVE_BATCH):  # a batch at a time: no second copy of every record
@@ -229,6 +244,7 @@ class RowCache:
             "records": blob.size,
             "lines": len(line_records),
             "line_header": line_header if len(line_records) else "",
+            "identity": IDENTITY_VERSION,
         }
         parts: list[bytes | memoryview] = [
             MAGIC + json.dumps(header).encode() + b"\n",

@@ -23,11 +23,11 @@ import pyarrow as pa
 from cleanroom.errors import InputError
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.account import key_text
+from cleanroom_client.inputs.account_ids import ID_SIZE, IDENTITY_VERSION, account_ids
 from cleanroom_client.inputs.account_table import AccountTable
 from cleanroom_client.inputs.rowcache import search_sorted
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.account_ids import ID_SIZE, IDENTITY_VERSION, account_ids
 from cleanroom_client.protocol.prepare import Blindable, PreparedUpload, UploadChange, membership, prepare
 from cleanroom_client.protocol.sent_state import SentState, SentStates
 from cleanroom_client.remote import Agreement, Remote
@@ -51,6 +51,8 @@ def identities(accounts: Sequence[Blindable], terms: Terms, party: str) -> Ident
     """Every account in one of our agreement populations with a key of an agreed kind (as ``prepare`` selects)."""
     pops = {pop: i for i, pop in enumerate(terms.populations[party])}
     kinds = sorted(set(terms.key_kinds))
+    if isinstance(accounts, AccountTable) and kinds == ["domain"]:  # read through the row cache, matched on domains
+        return _domain_identities(accounts, accounts.masks(pops))
     if isinstance(accounts, AccountTable):  # a file read through the row cache: by columns
         masks, texts = accounts.masks(pops), accounts.key_texts(kinds)
     else:
@@ -62,6 +64,21 @@ def identities(accounts: Sequence[Blindable], terms: Terms, party: str) -> Ident
     index = np.flatnonzero((masks != 0) & has_text)
     ids = account_ids(texts.take(pa.array(index, type=pa.int64())))
     return Identities(ids, masks[index], index.astype(np.int64))
+
+
+def _domain_identities(accounts: AccountTable, masks: np.ndarray) -> Identities:
+    """``identities`` of accounts matched on domains alone: an account of one row is known by the identity its
+    row's record holds (account_ids.domain_ids, kept in the row cache); only accounts of several rows, whose
+    keys are their rows' keys together, are digested here."""
+    ids = accounts.first.domain_ids.copy()
+    has_key = ids != b""  # zeros: the row has no domain
+    if len(accounts.merged):
+        texts = accounts.merged_key_texts(["domain"])
+        keyed = np.array([t is not None for t in texts], dtype=bool)
+        has_key[accounts.merged] = keyed
+        ids[accounts.merged[keyed]] = account_ids([t for t in texts if t is not None])
+    index = np.flatnonzero((masks != 0) & has_key)
+    return Identities(ids[index], masks[index], index.astype(np.int64))
 
 
 def full_reason(state: SentState | None, standing_run_id: str, terms_hash: str, tag: str) -> str:

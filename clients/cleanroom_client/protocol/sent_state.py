@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from cleanroom.crypto.keyfiles import write_private
+from cleanroom_client.inputs.account_ids import IDENTITY_VERSION
 from cleanroom_client.profile import Profile
-from cleanroom_client.protocol.account_ids import IDENTITY_VERSION
 
 STATE_DIR = "continuous"
 FORMAT = 2  # 2 names the identity function; format 1's identities were BLAKE2b digests
@@ -44,7 +44,7 @@ class SentState:
     # Under DP, the accounts that left the agreement's stream (S16, sorted): they are not sent again.
     left: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="S16"))
     upload_id: str = ""  # our upload that proposed this state (pending) or made it stand
-    identity: str = IDENTITY_VERSION  # the function that made ``ids`` (protocol/account_ids.py)
+    identity: str = IDENTITY_VERSION  # the function that made ``ids`` (inputs/account_ids.py)
 
     def __post_init__(self) -> None:
         if not (len(self.ids) == len(self.labels) == len(self.masks)):

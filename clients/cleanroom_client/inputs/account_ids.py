@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cleanroom_client.inputs.rowdigest import MD5_HALVES, md5_bytes
 
@@ -28,6 +29,18 @@ _PREFIX = "cleanroom/account-id/2:"
 def account_id(text: str) -> bytes:
     """One account's identity."""
     return hashlib.md5((_PREFIX + text).encode(), usedforsecurity=False).digest()
+
+
+def domain_ids(domains: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """(n, 16) uint8: the identity of each domain's one-key account ("domain\x1e" + domain), zero where there is
+    none. The row cache keeps it with each row (rowcache.RECORDS): an account of one row and a domain key,
+    matched on domains, is known by it without its key text being built or hashed again."""
+    ids = np.zeros((len(domains), ID_SIZE), dtype=np.uint8)
+    present = pc.greater(pc.binary_length(domains), 0).to_numpy(zero_copy_only=False) if len(domains) else np.zeros(0, bool)
+    if present.any():
+        texts = pc.binary_join_element_wise(pa.scalar("domain"), domains.filter(pa.array(present)), "\x1e")
+        ids[present] = account_ids(texts).view(np.uint8).reshape(-1, ID_SIZE)
+    return ids
 
 
 def account_ids(texts: pa.Array | pa.ChunkedArray | Sequence[str]) -> np.ndarray:
