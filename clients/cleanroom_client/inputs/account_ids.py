@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cleanroom_client.inputs.duck import querying
 from cleanroom_client.inputs.rowdigest import MD5_HALVES, md5_bytes
 
 ID_SIZE = 16
@@ -50,6 +50,5 @@ def account_ids(texts: pa.Array | pa.ChunkedArray | Sequence[str]) -> np.ndarray
         return np.zeros(0, dtype=f"S{ID_SIZE}")
     if column.null_count:
         raise ValueError("an account without key text has no identity")
-    with duckdb.connect(":memory:") as con:
-        con.register("texts", pa.table({"t": column}))
+    with querying(texts=pa.table({"t": column})) as con:
         return md5_bytes(con.execute(MD5_HALVES.format("concat($prefix, t)", "texts"), {"prefix": _PREFIX}).fetchnumpy())

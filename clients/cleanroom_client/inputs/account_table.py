@@ -16,13 +16,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cleanroom.distinct import distinct_sorted
 from cleanroom_client.inputs.account import NO_FIELDS, Account
+from cleanroom_client.inputs.duck import querying
 from cleanroom_client.inputs.rowkeys import MatchKey
 
 _BUILD_BATCH = 65_536  # accounts built per step when iterating: bounded memory, few Arrow round trips
@@ -223,8 +223,7 @@ def _merged_texts(members: Rows, starts: np.ndarray, kinds: Sequence[str]) -> li
     )
     # Sorted as Python sorts MatchKeys, by kind then value: DuckDB compares strings by their UTF-8 bytes
     # (code point order, as Python does), and kinds differ in their first letter.
-    with duckdb.connect(":memory:") as con:
-        con.register("keys", keys)
+    with querying(keys=keys) as con:
         found = con.sql(
             "SELECT g, array_to_string(list_sort(list_distinct(list(k))), chr(31)) AS t FROM keys WHERE k IS NOT NULL GROUP BY g"
         ).fetchnumpy()
@@ -238,7 +237,6 @@ def _merged_keys(members: Rows, starts: np.ndarray, kind: str) -> tuple[np.ndarr
     """The distinct key values of this kind of each account of several rows: (its group, value), sorted."""
     group = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
     keys = pa.table({"g": pa.array(group), "k": members.domains if kind == "domain" else members.name_keys})
-    with duckdb.connect(":memory:") as con:
-        con.register("keys", keys)
+    with querying(keys=keys) as con:
         found = con.sql("SELECT DISTINCT g, k FROM keys WHERE k <> '' ORDER BY g, k").to_arrow_table()
     return found.column("g").to_numpy(), found.column("k").combine_chunks()

@@ -28,13 +28,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from cleanroom_client.inputs.arrowcsv import has_blank_or_footer_row
 from cleanroom_client.inputs.csvtext import CsvRows
+from cleanroom_client.inputs.duck import querying
 from cleanroom_client.inputs.encoding import UTF8, detect_encoding
 from cleanroom_client.inputs.readreport import ReadReport
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES, MD5_HALVES, md5_bytes
@@ -77,8 +77,7 @@ class CsvLines:
         lines = pa.LargeBinaryArray.from_buffers(
             pa.large_binary(), len(self), [None, pa.py_buffer(self.starts), pa.py_buffer(self.data)]
         )
-        with duckdb.connect(":memory:") as con:
-            con.register("lines", pa.table({"line": lines}))
+        with querying(lines=pa.table({"line": lines})) as con:
             found = con.execute(MD5_HALVES.format("line", "lines")).fetchnumpy()
         return md5_bytes(found).view(np.uint8).reshape(-1, DIGEST_BYTES)
 

@@ -18,12 +18,13 @@ the same bytes mean the same cells only under the same columns). A changed line 
 up by its cells as any row: a column the normaliser does not read (a "last activity" date) changes
 the line, not the row's record. Layout:
 
-    MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "records", "lines", "line_header", "identity"},
+    MAGIC, a JSON header line {"normaliser", "fingerprint", "rows", "lines", "line_header", "identity"},
     rows x 16-byte digests sorted by their first 8 bytes (read as little-endian uint64),
-    the records in the same order: an Arrow IPC stream (domain, name key, population or reason, name, and
-    the identity of the domain key: see account_ids.domain_ids),
     lines x 16-byte line digests sorted as the row digests, then lines x uint32: each one's record,
+    the records in the digests' order: an Arrow IPC stream (domain, name key, population or reason, name,
+    and the identity of the domain key: see account_ids.domain_ids), then its size in bytes (uint64),
     a 32-byte BLAKE2b of everything before it (a truncated or edited file is detected).
+The records are written as a stream (a batch at a time), so their size comes after them.
 
 A file of another normaliser version or fingerprint is ignored (debug log)
 and replaced by the next save; a corrupt one is ignored with a warning. It
@@ -34,12 +35,15 @@ of it (not fsynced: one cut short by a crash fails its checksum).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
+import struct
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +59,7 @@ log = logging.getLogger(__name__)
 MAGIC = b"CLEANROOM-ROWCACHE/2\n"
 _OLDER = (b"CLEANROOM-ROWCACHE\n",)  # layouts of earlier versions: ignored quietly, replaced by the next save
 _CHECK_BYTES = 32
+_SIZE_BYTES = 8  # the records' byte size, just before the checksum
 _SAVE_BATCH = 131_072
 # A row's record: its domain key, its name key ("" when none) and its population, or why it was rejected
 # (no key), and its name cell as read (the account's name; "" when none). The text is dictionary-encoded:
@@ -227,96 +232,123 @@ class RowCache:
         """Keep exactly these rows (a read's digests and their records, in any order), and where the read was
         by lines, each row's line digest (aligned with ``digests``) under ``line_header``."""
         prefix = _prefixes(digests)
-        order = _first_of_each(prefix)  # one row per prefix: duplicate rows share a digest
-        line_digests, line_records = _line_index(prefix, order, digests, lines)
-        del prefix, lines
-        text = pc.dictionary_encode(records.column(2).cast(pa.string()).combine_chunks())  # one dictionary for all
-        records = pa.table([text if i == 2 else records.column(i) for i in range(len(RECORDS))], names=RECORDS.names)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, records.schema) as writer:
-            for start in range(0, len(order), _SAVE_BATCH):  # a batch at a time: no second copy of every record
-                writer.write_table(records.take(pa.array(order[start : start + _SAVE_BATCH], type=pa.int64())).combine_chunks())
-        blob = sink.getvalue()
+        order, rank = _first_of_each(prefix)  # one row per prefix: duplicate rows share a digest
+        line_digests, line_records = _line_index(order, rank, digests, lines)
+        del prefix, rank, lines
         header = {
             "normaliser": NORMALISER_VERSION,
             "fingerprint": fingerprint,
             "rows": len(order),
-            "records": blob.size,
             "lines": len(line_records),
             "line_header": line_header if len(line_records) else "",
             "identity": IDENTITY_VERSION,
         }
-        parts: list[bytes | memoryview] = [
-            MAGIC + json.dumps(header).encode() + b"\n",
-            digests[order].tobytes(),
-            memoryview(blob),
-            line_digests.tobytes(),
-            line_records.astype("<u4").tobytes(),
-        ]
-        check = hashlib.blake2b(digest_size=_CHECK_BYTES)
-        for part in parts:
-            check.update(part)
-        _write_private(self.path, [*parts, check.digest()])
+        text = pc.dictionary_encode(records.column(2).cast(pa.string()).combine_chunks())  # one dictionary for all
+        records = pa.table([text if i == 2 else records.column(i) for i in range(len(RECORDS))], names=RECORDS.names)
+
+        def write(out: _Checked) -> None:  # streamed: a million records are never all copied at once
+            out.write(MAGIC + json.dumps(header).encode() + b"\n")
+            out.write(digests[order])
+            out.write(line_digests)
+            out.write(line_records.astype("<u4"))
+            start = out.written
+            with pa.ipc.new_stream(pa.PythonFile(out, mode="w"), records.schema) as writer:
+                for at in range(0, len(order), _SAVE_BATCH):
+                    writer.write_table(records.take(pa.array(order[at : at + _SAVE_BATCH], type=pa.int64())).combine_chunks())
+            out.write(struct.pack("<Q", out.written - start))
+            out.finish()
+
+        _write_private(self.path, write)
 
 
-def _first_of_each(prefix: np.ndarray) -> np.ndarray:
-    """Positions of ``prefix`` sorted by value, the first of each value only."""
+class _Checked(io.RawIOBase):
+    """A file written through a running BLAKE2b of everything written; ``finish`` appends the digest."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh, self._check, self.written = fh, hashlib.blake2b(digest_size=_CHECK_BYTES), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        if not view.nbytes:
+            return 0
+        view = view.cast("B")  # a C-contiguous array's bytes, not copied
+        self._check.update(view)
+        self._fh.write(view)
+        self.written += len(view)
+        return len(view)
+
+    def finish(self) -> None:
+        self._fh.write(self._check.digest())
+
+
+def _first_of_each(prefix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``prefix`` sorted by value, the first of each value only; and for every position, the
+    rank of its value among those kept."""
     order = np.argsort(prefix, kind="stable")
     first = np.ones(len(order), dtype=bool)
     first[1:] = prefix[order][1:] != prefix[order][:-1]
-    return order[first]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.cumsum(first) - 1
+    return order[first], rank
 
 
 def _line_index(
-    prefix: np.ndarray, order: np.ndarray, digests: np.ndarray, lines: np.ndarray | None
+    order: np.ndarray, rank: np.ndarray, digests: np.ndarray, lines: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The line index of a save: line digests sorted by prefix (one per prefix), and the record each line's
-    row has among the rows kept (``order``). A row whose record was not kept (another digest with its
-    prefix, never expected) leaves its line out: that line is parsed again."""
+    row has among the rows kept (``order``, each row's ``rank`` among them). A row whose record was not kept
+    (another digest with its prefix, never expected) leaves its line out: that line is parsed again."""
     if lines is None or not len(lines):
         return np.zeros((0, DIGEST_BYTES), np.uint8), np.zeros(0, np.int64)
-    record = np.minimum(np.searchsorted(prefix[order], prefix), len(order) - 1)
-    same = (digests[order][record] == digests).all(axis=1)
-    lines, record = lines[same], record[same]
-    kept = _first_of_each(_prefixes(lines))
+    same = np.ones(len(rank), dtype=bool)
+    kept_row = np.zeros(len(rank), dtype=bool)
+    kept_row[order] = True
+    others = np.flatnonzero(~kept_row)  # duplicate rows: their record is another row's, checked whole
+    same[others] = (digests[order[rank[others]]] == digests[others]).all(axis=1)
+    lines, record = lines[same], rank[same]
+    kept, _ = _first_of_each(_prefixes(lines))
     return np.ascontiguousarray(lines[kept]), record[kept]
 
 
 def _parse(data: bytes) -> tuple[dict[str, object], CachedRows]:
     """The header and rows of a cache file; ValueError when it is not one, or damaged."""
-    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _CHECK_BYTES:
+    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _SIZE_BYTES + _CHECK_BYTES:
         raise ValueError("not a row cache file")
-    view = memoryview(data)  # slices of a 50 MB file without copying it
+    view = memoryview(data)  # slices of a 100 MB file without copying it
     body, check = view[:-_CHECK_BYTES], data[-_CHECK_BYTES:]
     if hashlib.blake2b(body, digest_size=_CHECK_BYTES).digest() != check:
         raise ValueError("checksum mismatch: truncated or changed")
     end = data.index(b"\n", len(MAGIC))
     header = json.loads(data[len(MAGIC) : end])
-    rows, size, lines = int(header["rows"]), int(header["records"]), int(header["lines"])
-    start = end + 1
-    at_lines = start + rows * DIGEST_BYTES + size
-    if len(body) != at_lines + lines * (DIGEST_BYTES + 4):
+    rows, lines = int(header["rows"]), int(header["lines"])
+    (size,) = struct.unpack("<Q", body[-_SIZE_BYTES:])
+    at_digests = end + 1
+    at_lines = at_digests + rows * DIGEST_BYTES
+    at_records = at_lines + lines * (DIGEST_BYTES + 4)
+    if len(body) != at_records + size + _SIZE_BYTES:
         raise ValueError("sizes do not add up")
-    digests = np.frombuffer(data, dtype=np.uint8, count=rows * DIGEST_BYTES, offset=start).reshape(rows, DIGEST_BYTES)
+    digests = np.frombuffer(data, dtype=np.uint8, count=rows * DIGEST_BYTES, offset=at_digests).reshape(rows, DIGEST_BYTES)
+    line_digests = np.frombuffer(data, dtype=np.uint8, count=lines * DIGEST_BYTES, offset=at_lines).reshape(lines, DIGEST_BYTES)
+    line_records = np.frombuffer(data, dtype="<u4", count=lines, offset=at_lines + lines * DIGEST_BYTES).astype(np.int64)
     try:
-        records = pa.ipc.open_stream(pa.py_buffer(body[start + rows * DIGEST_BYTES : at_lines])).read_all()
+        records = pa.ipc.open_stream(pa.py_buffer(body[at_records : at_records + size])).read_all()
     except pa.ArrowException as exc:
         raise ValueError(f"records unreadable: {exc}") from None
     if records.schema.names != RECORDS.names:
         raise ValueError("records of another layout")
-    line_digests = np.frombuffer(data, dtype=np.uint8, count=lines * DIGEST_BYTES, offset=at_lines).reshape(lines, DIGEST_BYTES)
-    line_records = np.frombuffer(data, dtype="<u4", count=lines, offset=at_lines + lines * DIGEST_BYTES).astype(np.int64)
     return header, CachedRows(digests, records, line_digests, line_records)
 
 
-def _write_private(path: Path, parts: Sequence[bytes | memoryview]) -> None:
-    """Write ``parts`` to ``path`` atomically, readable by the owner only (the records hold the party's domains)."""
+def _write_private(path: Path, write: Callable[[_Checked], None]) -> None:
+    """Write ``path`` atomically with ``write``, readable by the owner only (the records hold the party's domains)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
     try:
         with os.fdopen(fd, "wb") as fh:
-            for part in parts:
-                fh.write(part)
+            write(_Checked(fh))
         # No fsync: a file cut short by a crash fails its checksum and is rebuilt, which costs one read.
         os.replace(tmp, path)
     except BaseException:

@@ -18,11 +18,11 @@ import json
 from collections.abc import Sequence
 from importlib import metadata
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from cleanroom_client.inputs.columns import ColumnMap
+from cleanroom_client.inputs.duck import querying
 from cleanroom_client.inputs.populations import StageMap
 from cleanroom_client.inputs.version import NORMALISER_VERSION
 
@@ -69,8 +69,7 @@ def row_digests(cells: Sequence[pa.Array | pa.ChunkedArray], salt: str) -> np.nd
         raise ValueError("a row digest needs at least one column")
     table = pa.table({f"c{i}": c for i, c in enumerate(cells)})
     parts = ", ".join(f"strlen(coalesce(c{i}, '')), ':', coalesce(c{i}, '')" for i in range(len(cells)))
-    with duckdb.connect(":memory:") as con:
-        con.register("cells", table)
+    with querying(cells=table) as con:
         found = con.execute(MD5_HALVES.format(f"concat($salt, {parts})", "cells"), {"salt": salt}).fetchnumpy()
     return md5_bytes(found).view(np.uint8).reshape(-1, DIGEST_BYTES)
 
