@@ -9,6 +9,9 @@ six runs without the cap and 825-1,000 MB (mean 914) in ten with it; the coordin
 against 567-607. The peak's spread is mostly when the partner's points arrive beside our own read;
 the cap takes about 70 MB off it. Both command lines set it first thing in ``main``, before their
 modules start threads. An operator's own MALLOC_ARENA_MAX wins.
+
+``trim_heap`` hands back to the system what the arenas hold free (glibc's malloc_trim), after a
+phase that made and dropped millions of small objects: a cold read of a million rows.
 """
 
 from __future__ import annotations
@@ -32,3 +35,15 @@ def limit_malloc_arenas(count: int = ARENAS) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_ARENA_MAX, count))
+
+
+def trim_heap() -> bool:
+    """Give the free memory glibc's arenas hold back to the system; whether it could (glibc only)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(malloc_trim(0))

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cleanroom.terminal.malloc_arenas import trim_heap
 from cleanroom_client.inputs.account_ids import ID_SIZE
 from cleanroom_client.inputs.account_table import AccountTable, Rows
 from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
@@ -63,6 +64,8 @@ def load_lines(lines: CsvLines, outcomes: RowOutcomes) -> tuple[AccountTable, li
 
     parts, rows = outcomes.lined_records(lines.digests(), lines.header_digest, parse)
     lines.release()
+    if outcomes.normalised > WHOLE_READ_SHARE * len(lines):
+        trim_heap()  # a cold read: the millions of rows normalised leave the arenas holding ~50 MB free
     outcomes.finish()  # before the accounts exist: the cache's copies of the records then do not add to them
     accounts, rejected = accounts_of(parts, rows, columns.name_column is not None)
     return accounts, rejected, len(rows)
