@@ -38,7 +38,7 @@ def limit_malloc_arenas(count: int = ARENAS) -> bool:
 
 
 def trim_heap() -> bool:
-    """Give the free memory glibc's arenas hold back to the system; whether it could (glibc only)."""
+    """Give the free memory glibc's arenas hold back to the system; whether any was (glibc only)."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -52,3 +52,37 @@ def test_an_operators_setting_wins() -> None:
     code = "import sys; from cleanroom.terminal.malloc_arenas import limit_malloc_arenas; sys.exit(limit_malloc_arenas())"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "MALLOC_ARENA_MAX": "4"}, check=False)
     assert done.returncode == 0  # returned False: left alone
+
+
+# 160 MB in 8 KB blocks (glibc's heap, not mmap), all freed but the last, which pins the heap's top so
+# glibc cannot shrink it by itself: the memory stays resident until trimmed.
+_TRIM_PROBE = """
+import ctypes, sys
+from cleanroom.terminal.malloc_arenas import trim_heap
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def resident():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+blocks = [libc.malloc(8192) for _ in range(20_000)]
+for block in blocks:
+    ctypes.memset(block, 1, 8192)
+for block in blocks[:-1]:
+    libc.free(block)
+before = resident()
+released = trim_heap() if sys.argv[1] == "trim" else False
+print(released, before - resident())
+"""
+
+
+def _trimmed(mode: str) -> tuple[bool, int]:
+    found = subprocess.run([sys.executable, "-c", _TRIM_PROBE, mode], capture_output=True, text=True, cwd=ROOT, check=True)
+    released, freed = found.stdout.split()
+    return released == "True", int(freed)
+
+
+def test_trim_heap_hands_freed_memory_back() -> None:
+    released, freed = _trimmed("trim")
+    assert released and freed > 100 << 20  # most of the 160 MB given back
+    _, untrimmed = _trimmed("keep")
+    assert untrimmed < 10 << 20  # without the trim, glibc keeps it
