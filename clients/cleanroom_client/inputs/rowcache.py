@@ -23,7 +23,9 @@ the line, not the row's record. Layout:
     lines x 16-byte line digests sorted as the row digests, then lines x uint32: each one's record,
     the records in the digests' order: an Arrow IPC stream (domain, name key, population or reason, name,
     and the identity of the domain key: see account_ids.domain_ids), then its size in bytes (uint64),
-    a 32-byte BLAKE2b of everything before it (a truncated or edited file is detected).
+    a CRC-32 of everything before it (uint32: a truncated or damaged file is detected; the file is the
+    party's own and 0600, so the check is against accidents, not forgery: a 125 MB file is checked in
+    0.03 CPU s, where BLAKE2b took 0.14).
 The records are written as a stream (a batch at a time), so their size comes after them.
 
 A file of another normaliser version or fingerprint is ignored (debug log)
@@ -41,6 +43,7 @@ import logging
 import os
 import struct
 import tempfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -58,7 +61,7 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"CLEANROOM-ROWCACHE/2\n"
 _OLDER = (b"CLEANROOM-ROWCACHE\n",)  # layouts of earlier versions: ignored quietly, replaced by the next save
-_CHECK_BYTES = 32
+_CHECK_BYTES = 4
 _SIZE_BYTES = 8  # the records' byte size, just before the checksum
 _SAVE_BATCH = 131_072
 # A row's record: its domain key, its name key ("" when none) and its population, or why it was rejected
@@ -262,10 +265,10 @@ class RowCache:
 
 
 class _Checked(io.RawIOBase):
-    """A file written through a running BLAKE2b of everything written; ``finish`` appends the digest."""
+    """A file written through a running CRC-32 of everything written; ``finish`` appends it."""
 
     def __init__(self, fh: BinaryIO) -> None:
-        self._fh, self._check, self.written = fh, hashlib.blake2b(digest_size=_CHECK_BYTES), 0
+        self._fh, self._check, self.written = fh, 0, 0
 
     def writable(self) -> bool:
         return True
@@ -275,13 +278,13 @@ class _Checked(io.RawIOBase):
         if not view.nbytes:
             return 0
         view = view.cast("B")  # a C-contiguous array's bytes, not copied
-        self._check.update(view)
+        self._check = zlib.crc32(view, self._check)
         self._fh.write(view)
         self.written += len(view)
         return len(view)
 
     def finish(self) -> None:
-        self._fh.write(self._check.digest())
+        self._fh.write(struct.pack("<I", self._check))
 
 
 def _first_of_each(prefix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +322,7 @@ def _parse(data: bytes) -> tuple[dict[str, object], CachedRows]:
         raise ValueError("not a row cache file")
     view = memoryview(data)  # slices of a 100 MB file without copying it
     body, check = view[:-_CHECK_BYTES], data[-_CHECK_BYTES:]
-    if hashlib.blake2b(body, digest_size=_CHECK_BYTES).digest() != check:
+    if struct.pack("<I", zlib.crc32(body)) != check:
         raise ValueError("checksum mismatch: truncated or changed")
     end = data.index(b"\n", len(MAGIC))
     header = json.loads(data[len(MAGIC) : end])
