@@ -159,6 +159,67 @@ def test_a_file_rewritten_while_it_is_read_is_read_again(tmp_path: Path, monkeyp
     assert outcome(path, cache) == outcome(path, None)
 
 
+def test_a_file_replaced_while_its_header_is_read_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The columns come from the header read, the lines from the bytes read after it: an export job that renames
+    tomorrow's file (the same names, in another order) into place between the two must not get the new
+    file's changed lines parsed under the old columns, nor kept in the cache so (found by a review)."""
+    path, cache = tmp_path / "accounts.csv", RowCache(tmp_path / "rows.bin")
+    swapped_header = "Website,Account Name,Type,Billing Country,Notes"
+    reordered = [",".join([r.split(",")[1], r.split(",")[0], *r.split(",")[2:]]) for r in ROWS]
+    path.write_bytes((swapped_header + "\n" + "".join(line + "\n" for line in reordered)).encode())
+    load_accounts(path, keep_fields=False, cache=cache)  # the line index holds the reordered file's lines
+    path.write_bytes(text(ROWS))
+    changed = [*reordered[:5], "newco.io,Newco,Customer,GB,x", *reordered[6:]]
+    tomorrow = (swapped_header + "\n" + "".join(line + "\n" for line in changed)).encode()
+    original = csvlines.CsvRows
+
+    class Replacing(original):  # type: ignore[misc,valid-type]
+        def close(self) -> None:
+            super().close()
+            (tmp_path / "next.csv").write_bytes(tomorrow)
+            (tmp_path / "next.csv").replace(path)
+
+    monkeypatch.setattr(csvlines, "CsvRows", Replacing)
+    racing = outcome(path, cache)
+    monkeypatch.undo()
+    assert racing == outcome(path, None)
+    assert outcome(path, cache) == outcome(path, None)  # and nothing wrong was kept
+
+
+def test_a_file_replaced_after_its_encoding_is_checked_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, cache = tmp_path / "accounts.csv", RowCache(tmp_path / "rows.bin")
+    rows = ["Müller,mueller.de,Customer,DE,n", *ROWS]
+    path.write_bytes(text(rows))
+    load_accounts(path, keep_fields=False, cache=cache)
+    latin = text(rows).replace(b",n0\n", b",caf\xe9\n")  # not UTF-8 any more: read as Windows-1252
+    original = csvlines.detect_encoding
+
+    def replacing(source: Path) -> Any:
+        found = original(source)
+        source.write_bytes(latin)
+        return found
+
+    monkeypatch.setattr(csvlines, "detect_encoding", replacing)
+    racing = outcome(path, cache)
+    monkeypatch.undo()
+    assert racing == outcome(path, None)
+
+
+def test_a_bom_file_with_a_bad_byte_in_an_unread_column_is_refused_as_the_uncached_read_refuses(tmp_path: Path) -> None:
+    """A file with a BOM is checked at its start only by detect_encoding, and Arrow checks only the columns it
+    reads: a bad byte 8 KB in, in Notes, must not be accepted by a cached read (found by a review)."""
+    path, cache = tmp_path / "accounts.csv", RowCache(tmp_path / "rows.bin")
+    many = [f"Company {i},company{i}.com,Customer,US,n{i}" for i in range(400)]
+    path.write_bytes(text(many, bom=True))
+    load_accounts(path, keep_fields=False, cache=cache)
+    path.write_bytes(text(many, bom=True).replace(b",n399\n", b",caf\xe9\n"))
+    expected = outcome(path, None)
+    assert expected[0] == "refused"
+    assert outcome(path, cache) == expected  # by lines (one line changed)
+    cache.path.unlink()
+    assert outcome(path, cache) == expected  # and a first read through Arrow
+
+
 def test_an_earlier_cache_layout_is_ignored_quietly_and_replaced(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path, cache = tmp_path / "accounts.csv", RowCache(tmp_path / "rows.bin")
     path.write_bytes(text(ROWS))

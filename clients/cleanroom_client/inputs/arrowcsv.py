@@ -14,6 +14,7 @@ Cells are text, an empty cell "" (csvtext gives None: callers treat both as empt
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from cleanroom_client.inputs.csvtext import FOOTER_STARTS, CsvRows
-from cleanroom_client.inputs.encoding import UTF8, detect_encoding
+from cleanroom_client.inputs.encoding import UTF8, blocks_of, detect_encoding, is_utf8
 from cleanroom_client.inputs.readreport import ReadReport
 
 _CHUNK = 16 << 20
@@ -64,6 +65,8 @@ def read_clean_csv(path: Path, keep: Callable[[list[str]], Collection[int]] | No
     encoding = detect_encoding(path)
     if encoding.codec not in (UTF8.codec, "utf-8-sig"):
         return None
+    if encoding.codec == "utf-8-sig" and not is_utf8(blocks_of(path, len(codecs.BOM_UTF8))):
+        return None  # detect_encoding checks only a BOM file's start; Arrow, only the columns it reads
     report = ReadReport(encoding=encoding.label)
     header = CsvRows(path, encoding, ReadReport())
     header.close()

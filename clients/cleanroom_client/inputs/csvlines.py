@@ -32,14 +32,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from cleanroom.errors import InputError
 from cleanroom_client.inputs.arrowcsv import has_blank_or_footer_row
 from cleanroom_client.inputs.csvtext import CsvRows
 from cleanroom_client.inputs.duck import querying
-from cleanroom_client.inputs.encoding import UTF8, detect_encoding
+from cleanroom_client.inputs.encoding import UTF8, detect_encoding, is_utf8
 from cleanroom_client.inputs.readreport import ReadReport
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES, MD5_HALVES, md5_bytes
 
 _LF, _CR = 10, 13
+_DECODE_BYTES = 16 << 20
 
 
 class NotByLines(Exception):
@@ -133,16 +135,24 @@ class CsvLines:
 def read_csv_lines(path: Path) -> CsvLines | None:
     """The file's lines when it can be read by lines (UTF-8, a one-line header of distinct names, CR only in
     CRLF, a data line at least); None to read it the usual way."""
+    stat = _stat(path)  # the encoding, the header and the bytes must all be of one file (checked below)
     encoding = detect_encoding(path)
     if encoding.codec not in (UTF8.codec, "utf-8-sig"):
         return None
-    header = CsvRows(path, encoding, ReadReport())
+    try:
+        header = CsvRows(path, encoding, ReadReport())
+    except InputError:
+        return None  # the usual read says what is wrong (or finds the file changed since its encoding was read)
     header.close()
     columns = list(header.columns)
     if not columns or header.header_lines != (1, 1) or len(set(columns)) != len(columns):
         return None
-    stat = _stat(path)
     data = path.read_bytes()
+    if _stat(path) != stat:
+        return None  # replaced or rewritten while its encoding and header were read: read it the usual way
+    view = memoryview(data)
+    if encoding.codec == "utf-8-sig" and not is_utf8(view[at : at + _DECODE_BYTES] for at in range(3, len(data), _DECODE_BYTES)):
+        return None  # detect_encoding checks only the start of a file with a BOM: csvtext says what is wrong
     bytes_ = np.frombuffer(data, dtype=np.uint8)
     carriage = np.flatnonzero(bytes_ == _CR)
     if len(carriage) and (carriage[-1] + 1 == len(data) or (bytes_[carriage + 1] != _LF).any()):

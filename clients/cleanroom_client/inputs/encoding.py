@@ -10,6 +10,7 @@ unassigned bytes are taken as Latin-1 so that any byte sequence reads.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,16 +44,28 @@ _BOMS = (
 WINDOWS_1252 = Encoding("cp1252", "Windows-1252", _LENIENT)
 
 
-def _is_utf8(path: Path) -> bool:
+def is_utf8(blocks: Iterable[bytes | memoryview]) -> bool:
+    """Whether the bytes, given a block at a time, are UTF-8 text (never a whole file's text at once)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as fh:
-        try:
-            while chunk := fh.read(1 << 20):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
+    try:
+        for block in blocks:
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
     return True
+
+
+def blocks_of(path: Path, skip: int = 0) -> Iterator[bytes]:
+    """The file's bytes from ``skip`` on, a MB at a time."""
+    with path.open("rb") as fh:
+        fh.seek(skip)
+        while block := fh.read(1 << 20):
+            yield block
+
+
+def _is_utf8(path: Path) -> bool:
+    return is_utf8(blocks_of(path))
 
 
 def detect_encoding(path: Path) -> Encoding:

@@ -150,7 +150,7 @@ class CachedRows:
 
     def find_lines(self, digests: np.ndarray, header: str) -> np.ndarray:
         """For each line digest (csvlines.py) of a file with this header, its record's index, or -1."""
-        if header != self.line_header:
+        if header != self.line_header or not len(self.lines):
             return np.full(len(digests), -1, dtype=np.int64)
         at = _find(self.lines, self._line_prefix, digests)
         return np.where(at >= 0, self.line_records[np.maximum(at, 0)], -1).astype(np.int64)
