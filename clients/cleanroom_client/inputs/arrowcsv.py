@@ -67,7 +67,6 @@ def read_clean_csv(path: Path, keep: Callable[[list[str]], Collection[int]] | No
         return None
     if encoding.codec == "utf-8-sig" and not is_utf8(blocks_of(path, len(codecs.BOM_UTF8))):
         return None  # detect_encoding checks only a BOM file's start; Arrow, only the columns it reads
-    report = ReadReport(encoding=encoding.label)
     header = CsvRows(path, encoding, ReadReport())
     header.close()
     if not header.columns or header.header_lines != (1, 1):
@@ -95,10 +94,7 @@ def read_clean_csv(path: Path, keep: Callable[[list[str]], Collection[int]] | No
         return None
     if has_blank_or_footer_row(table):
         return None
-    report.data_row(1, 2)  # row n is on line n + 1
-    report.last_data_line = table.num_rows + 1
-    report.finish()
-    return ArrowCsv(list(columns), table, report)
+    return ArrowCsv(list(columns), table, ReadReport.one_row_a_line(encoding.label, table.num_rows))
 
 
 def _widened(table: pa.Table, columns: list[str], read: set[int]) -> pa.Table:

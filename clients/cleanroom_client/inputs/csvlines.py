@@ -125,11 +125,7 @@ class CsvLines:
 
     def report(self) -> ReadReport:
         """What a read of every line as one row reports (as arrowcsv does)."""
-        report = ReadReport(encoding=self.encoding)
-        report.data_row(1, 2)  # row n is on line n + 1
-        report.last_data_line = len(self) + 1
-        report.finish()
-        return report
+        return ReadReport.one_row_a_line(self.encoding, len(self))
 
 
 def read_csv_lines(path: Path) -> CsvLines | None:

@@ -76,9 +76,12 @@ class RowOutcomes:
 
     def records(self, rows: Sequence[Row]) -> pa.Table:
         """The records of rows normalised (rowcache.RECORDS)."""
+        return records_of([self.outcome(row) for row in rows], self._names(rows))
+
+    def _names(self, rows: Sequence[Row]) -> list[str | None]:
+        """Each row's name cell as read (what its record keeps for the account's name)."""
         name = self.columns.name_column
-        names = [None if name is None or name >= len(row) else row[name] for row in rows]
-        return records_of([self.outcome(row) for row in rows], names)
+        return [None if name is None or name >= len(row) else row[name] for row in rows]
 
     def batch(self, rows: Sequence[Row]) -> list[Outcome]:
         """The outcomes of the next rows of the read."""
@@ -112,8 +115,7 @@ class RowOutcomes:
             return outcomes_of(held.take(found))
         missed = rows_at(missing)
         fresh = [self.outcome(row) for row in missed]
-        name = self.columns.name_column
-        self._fresh.append(records_of(fresh, [None if name is None or name >= len(r) else r[name] for r in missed]))
+        self._fresh.append(records_of(fresh, self._names(missed)))
         self._fresh_digests.append(digests[~hits])
         self.normalised += len(missing)
         cached = iter(outcomes_of(held.take(found[hits])))
@@ -149,8 +151,8 @@ class RowOutcomes:
         header: str,
         parse: Callable[[np.ndarray], tuple[np.ndarray, Callable[[list[int]], Sequence[Row]]]],
     ) -> tuple[list[pa.Table], np.ndarray]:
-        """``digested_records`` for a read by lines (csvlines.py), a chunk of lines at a time: ``lines`` are the
-        line digests of a file with this header. Lines the cache holds take their record without being parsed; ``parse(at)`` gives the
+        """``digested_records`` for a read by lines (csvlines.py): ``lines`` are the line digests of a file with
+        this header. Lines the cache holds take their record without being parsed; ``parse(at)`` gives the
         others' row digests and rows (it raises to abandon the read), which are then looked up as any row's."""
         held = self._cached
         if held is None:
