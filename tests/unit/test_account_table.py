@@ -7,19 +7,21 @@ compared with those the protocol computes from ``Account`` objects.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cleanroom.terms import build_terms, canonical_json, parse_terms
 from cleanroom.unionfind import UnionFind
-from cleanroom_client.inputs.account_table import AccountTable
+from cleanroom_client.inputs.account_table import CELL_COLUMNS, AccountTable, RowCells
 from cleanroom_client.inputs.accounts import RowCache, load_accounts
-from cleanroom_client.inputs.columnar import group_roots
+from cleanroom_client.inputs.columnar import group_roots, identity_groups
 from cleanroom_client.protocol.continuous import identities
 from cleanroom_client.protocol.prepare import prepare
 from tests.csvfiles import write_csv
@@ -140,3 +142,38 @@ def test_rows_missing_from_the_cache_are_normalised_a_batch_at_a_time(tmp_path: 
         (a.rows, a.keys, a.populations) for a in reference.accounts
     ]
     assert loaded.rejected == reference.rejected
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 7), max_size=6), data=st.data())
+def test_row_cells_are_taken_from_every_chunk_in_row_order(sizes: list[int], data: st.DataObject) -> None:
+    """RowCells takes chunk by chunk (Arrow's take joined a chunked column whole first): the same cells as
+    indexing the column's values, for rows in any order, repeated, across any chunks."""
+    values = [f"d{i}.com" for i in range(sum(sizes))]
+    starts = np.cumsum([0, *sizes]).tolist()
+    chunks = [pa.array(values[s:e], pa.string()) for s, e in itertools.pairwise(starts)]
+    records = pa.table({name: pa.chunked_array(chunks, pa.string()) for name in CELL_COLUMNS})
+    at = data.draw(st.lists(st.integers(0, len(values) - 1), max_size=30)) if values else []
+    cells = RowCells(records, np.array(at, dtype=np.int64))
+    assert cells.column("domain").to_pylist() == [values[i] for i in at]
+    some = np.array(data.draw(st.lists(st.integers(0, len(at) - 1), max_size=10)) if at else [], dtype=np.int64)
+    assert cells.take(some).column("name").to_pylist() == [values[at[i]] for i in some.tolist()]
+
+
+def test_identity_groups_tell_apart_identities_that_share_their_first_8_bytes() -> None:
+    """Identities are sorted by their first 8 bytes: ones that share them but differ after must not be
+    one group, wherever the sort puts them. Ground truth: group_roots over codes NumPy's unique gives."""
+    rng = np.random.default_rng(7)
+    prefixes = rng.integers(0, 256, size=(3, 8), dtype=np.uint8)
+    suffixes = rng.integers(0, 256, size=(4, 8), dtype=np.uint8)
+    n = 500
+    ids = np.concatenate([prefixes[rng.integers(0, 3, n)], suffixes[rng.integers(0, 4, n)]], axis=1).reshape(-1).view("S16")
+    present = rng.random(n) < 0.9
+    labels = rng.permutation(n).astype(np.int64)
+    codes, label = identity_groups(ids, present, labels)
+    _, reference = np.unique(np.ascontiguousarray(ids).view(np.uint8).reshape(n, 16), axis=0, return_inverse=True)
+    reference = np.where(present, reference.reshape(-1), -1)
+    assert label.tolist() == group_roots([reference], labels).tolist()
+    same = codes[:, None] == codes[None, :]
+    assert (same[present][:, present] == (reference[:, None] == reference[None, :])[present][:, present]).all()
+    assert (codes[~present] == -1).all() and len(set(codes[present].tolist())) == len(set(reference[present].tolist()))

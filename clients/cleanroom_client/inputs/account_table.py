@@ -6,7 +6,8 @@ client's memory). ``AccountTable`` keeps every account as Arrow and NumPy column
 row (nearly all) a row each, the accounts of several rows (duplicates merged by a shared key) as their
 member rows. It is a ``Sequence[Account]``: an account is built when it is asked for, so every caller
 works unchanged; ``take`` builds many at once, and ``key_texts``/``masks`` give what the protocol
-derives from every account without building any.
+derives from every account without building any. A row's string cells stay in the records they came
+from (the row cache's, most of them: ``RowCells``) until something reads them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import overload
 
 import numpy as np
@@ -29,26 +31,65 @@ _BUILD_BATCH = 65_536  # accounts built per step when iterating: bounded memory,
 
 
 @dataclass
+class RowCells:
+    """Rows' string cells (domain key, name key, name cell), taken from their records only when asked for: a
+    million rows re-read for an incremental map need them for the few accounts that changed."""
+
+    records: pa.Table  # the columns CELL_COLUMNS of every record the rows are of (chunked: not copied)
+    at: np.ndarray  # int64: each row's record in ``records``
+
+    def take(self, at: np.ndarray) -> RowCells:
+        return RowCells(self.records, self.at[at])
+
+    def column(self, name: str) -> pa.Array:
+        """The rows' cells of column ``name`` (one of CELL_COLUMNS), in row order. Taken chunk by chunk: Arrow's
+        take from a chunked column joined the whole column first (0.1 s for a million strings, however few taken)."""
+        chunks = self.records.column(name).chunks
+        if len(chunks) == 1:
+            return chunks[0].take(pa.array(self.at, type=pa.int64()))
+        bounds = np.cumsum([0, *(len(c) for c in chunks)])
+        chunk = (np.searchsorted(bounds, self.at, side="right") - 1).astype(np.int16 if len(chunks) < 1 << 15 else np.int64)
+        order = np.argsort(chunk, kind="stable")  # a radix sort of the chunk numbers
+        pieces, start = [], 0
+        for number, count in enumerate(np.bincount(chunk, minlength=len(chunks)).tolist()):
+            if count:
+                local = self.at[order[start : start + count]] - bounds[number]
+                pieces.append(chunks[number].take(pa.array(local, type=pa.int64())))
+                start += count
+        joined = pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
+        back = np.empty(len(order), dtype=np.int64)
+        back[order] = np.arange(len(order))
+        return joined.take(pa.array(back, type=pa.int64()))
+
+
+CELL_COLUMNS = ("domain", "name", "account_name")  # rowcache.RECORDS' string columns, as RowCells holds them
+
+
+@dataclass
 class Rows:
-    """Rows' cells as normalised: domain key, name key ("" when none), raw name cell, population code."""
+    """Rows as normalised: data row number, population code and domain identity, and their string cells (``cells``:
+    domain key, name key ("" when none) and raw name cell), taken when first read."""
 
     numbers: np.ndarray  # int64, 1-based data rows
-    domains: pa.Array  # string
-    name_keys: pa.Array  # string
-    names: pa.Array | None  # string; None: the file has no name column
     population_codes: np.ndarray  # int32 into the table's population_words
     domain_ids: np.ndarray  # S16: the identity of each row's domain key alone (inputs/account_ids.domain_ids), or zeros
+    cells: RowCells
+    has_names: bool  # whether the file has a name column (else ``names`` is None)
+
+    @cached_property
+    def domains(self) -> pa.Array:
+        return self.cells.column("domain")
+
+    @cached_property
+    def name_keys(self) -> pa.Array:
+        return self.cells.column("name")
+
+    @cached_property
+    def names(self) -> pa.Array | None:
+        return self.cells.column("account_name") if self.has_names else None
 
     def take(self, at: np.ndarray) -> Rows:
-        picked = pa.array(at, type=pa.int64())
-        return Rows(
-            self.numbers[at],
-            self.domains.take(picked),
-            self.name_keys.take(picked),
-            self.names.take(picked) if self.names is not None else None,
-            self.population_codes[at],
-            self.domain_ids[at],
-        )
+        return Rows(self.numbers[at], self.population_codes[at], self.domain_ids[at], self.cells.take(at), self.has_names)
 
 
 @dataclass
@@ -62,6 +103,9 @@ class AccountTable(Sequence[Account]):
     merged: np.ndarray  # int64 account positions
     starts: np.ndarray  # int64, len(merged) + 1
     members: Rows
+    # Whether any row has a name key. Without one, rows merge only on a shared domain: an account's rows
+    # all have its one domain, and its first row's domain identity is the account's.
+    name_keyed: bool = True
 
     def __post_init__(self) -> None:
         self._populations = [(word,) for word in self.population_words]  # one shared tuple per population
@@ -118,7 +162,9 @@ class AccountTable(Sequence[Account]):
         sizes = np.diff(self.starts)[groups]
         starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         rows = np.arange(starts[-1]) - np.repeat(starts[:-1], sizes) + np.repeat(self.starts[groups], sizes)
-        return AccountTable(self.first.take(at), self.population_words, np.flatnonzero(several), starts, self.members.take(rows))
+        return AccountTable(
+            self.first.take(at), self.population_words, np.flatnonzero(several), starts, self.members.take(rows), self.name_keyed
+        )
 
     def _groups(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For positions ``at``: the merged group each would be, and whether it is one."""
@@ -214,7 +260,7 @@ def _part(kind: str, values: pa.Array) -> pa.Array:
 def _merged_texts(members: Rows, starts: np.ndarray, kinds: Sequence[str]) -> list[str | None]:
     """Per account of several rows (``members`` grouped by ``starts``): the ``key_text`` of its distinct keys."""
     group = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
-    parts = [(kind, values) for kind, values in (("domain", members.domains), ("name", members.name_keys)) if kind in kinds]
+    parts = [(kind, members.domains if kind == "domain" else members.name_keys) for kind in ("domain", "name") if kind in kinds]
     keys = pa.table(
         {
             "g": pa.array(np.concatenate([group] * len(parts)) if parts else np.zeros(0, np.int64)),

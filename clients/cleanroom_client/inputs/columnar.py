@@ -2,9 +2,10 @@
 
 The same accounts ``accounts.load_accounts`` builds row by row: rows that share a key are one
 account (any shared key merges, transitively; the earliest row represents it), accounts in
-first-row order, rejected rows with their reasons. Here the grouping is a min-label propagation
-over integer key codes (NumPy), which reaches the union-find's groups and roots at its fixed point,
-and only the rows of merged accounts become Python objects.
+first-row order, rejected rows with their reasons. Here rows are grouped by their domain identity
+(one sort), and where name keys chain domains together by a min-label propagation over integer key
+codes (NumPy), which reaches the union-find's groups and roots at its fixed point. No row becomes a
+Python object, and no string is copied: the records' cells stay where they are (records.py).
 
 A clean CSV file is read by lines where it can be (``load_lines``, csvlines.py): only lines the row
 cache has not seen are parsed.
@@ -24,6 +25,7 @@ from cleanroom_client.inputs.account_table import AccountTable, Rows
 from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
 from cleanroom_client.inputs.csvlines import CsvLines, NotByLines
 from cleanroom_client.inputs.readers import Row
+from cleanroom_client.inputs.records import Picked, joined, row_cells
 from cleanroom_client.inputs.rowdigest import digest_columns, row_digests
 from cleanroom_client.inputs.rowkeys import Rejected
 from cleanroom_client.inputs.rowoutcomes import RowOutcomes, rows_of
@@ -86,22 +88,24 @@ def _parsed(lines: CsvLines, at: np.ndarray, where: Sequence[int]) -> pa.Table:
     return table if len(at) == len(lines) else table.take(pa.array(at, type=pa.int64()))
 
 
-def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, has_names: bool) -> tuple[AccountTable, list[Rejected]]:
-    """Accounts of rows' records (rowcache.RECORDS, in ``parts``, of the 0-based ``rows``, in any order), with
-    their name cells where the file has a name column; the rejected rows, in row order."""
-    domain, name_key = (_joined(parts, column) for column in ("domain", "name"))
-    names = _joined(parts, "account_name") if has_names else None
-    ids = _identities(parts)
-    codes, words = _text_codes([t.column("text") for t in parts])
-    has_domain, has_name = _non_empty(domain), _non_empty(name_key)
+def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> tuple[AccountTable, list[Rejected]]:
+    """Accounts of rows' records (rowcache.RECORDS, picked in ``parts``, of the 0-based ``rows``, in any order),
+    with their name cells where the file has a name column; the rejected rows, in row order. Built from the
+    records' fixed-width values: their string cells stay where they are until asked for (records.py)."""
+    ids = joined([part.domain_ids() for part in parts], f"S{ID_SIZE}")
+    has_domain = joined([part.non_empty("domain") for part in parts], bool)
+    has_name = joined([part.non_empty("name") for part in parts], bool)
+    codes, words = _text_codes(parts)
+    cells = row_cells(parts)
     accepted = has_domain | has_name
     refused = np.flatnonzero(~accepted)
     refused = refused[np.argsort(rows[refused])]
     rejected = [Rejected(row + 1, words[code]) for row, code in zip(rows[refused].tolist(), codes[refused].tolist(), strict=True)]
-    keys = [_codes(domain, has_domain)]
+    # Each record's group, by the row its account starts at. One domain, one identity: the domain's digest
+    # tells domains apart. Name keys too: any shared key merges, transitively.
+    domains, label = identity_groups(ids, has_domain, rows)
     if has_name.any():
-        keys.append(_codes(name_key, has_name))
-    label = group_roots(keys, rows)  # each record's group, by the row its account starts at
+        label = group_roots([domains, _codes(cells.column("name"), has_name)], rows)
     first = np.flatnonzero(accepted & (label == rows))
     first = first[np.argsort(rows[first])]  # accounts in first-row order
     size = np.bincount(label[accepted], minlength=len(rows))
@@ -110,15 +114,7 @@ def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, has_names: bool) ->
     members = members[np.lexsort((rows[members], label[members]))]  # grouped by account, each in row order
 
     def of(at: np.ndarray) -> Rows:
-        picked = pa.array(at, type=pa.int64())
-        return Rows(
-            rows[at] + 1,
-            domain.take(picked),
-            name_key.take(picked),
-            names.take(picked) if names is not None else None,
-            codes[at],
-            ids[at],
-        )
+        return Rows(rows[at] + 1, codes[at], ids[at], cells.take(at), has_names)
 
     table = AccountTable(
         first=of(first),
@@ -126,6 +122,7 @@ def accounts_of(parts: Sequence[pa.Table], rows: np.ndarray, has_names: bool) ->
         merged=np.flatnonzero(several),
         starts=np.concatenate([[0], np.cumsum(size[rows[first[several]]])]).astype(np.int64),
         members=of(members),
+        name_keyed=bool(has_name.any()),
     )
     return table, rejected
 
@@ -152,24 +149,6 @@ def group_roots(keys: Sequence[np.ndarray], labels: np.ndarray) -> np.ndarray:
         label = new
 
 
-def _joined(parts: Sequence[pa.Table], column: str) -> pa.Array:
-    """One array of a column of every part (their chunks copied once; a ChunkedArray passed whole to
-    ``pa.chunked_array`` would be read value by value)."""
-    return pa.chunked_array([chunk for part in parts for chunk in part.column(column).chunks], pa.string()).combine_chunks()
-
-
-def _identities(parts: Sequence[pa.Table]) -> np.ndarray:
-    """The records' domain identities (rowcache.RECORDS' ``domain_id``) as S16, one per record."""
-    chunks = [chunk for part in parts for chunk in part.column("domain_id").chunks]
-    column = pa.chunked_array(chunks, pa.binary(ID_SIZE)).combine_chunks()
-    data = np.frombuffer(column.buffers()[1], dtype=f"S{ID_SIZE}") if len(column) else np.zeros(0, f"S{ID_SIZE}")
-    return data[column.offset : column.offset + len(column)]
-
-
-def _non_empty(column: pa.Array) -> np.ndarray:
-    return pc.greater(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
-
-
 def _codes(column: pa.Array, present: np.ndarray) -> np.ndarray:
     """An integer per distinct value (-1 where ``present`` is false)."""
     codes = pc.dictionary_encode(column).indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -177,15 +156,36 @@ def _codes(column: pa.Array, present: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _text_codes(columns: Sequence[pa.Array | pa.ChunkedArray]) -> tuple[np.ndarray, list[str]]:
-    """One code per record for its text (population, or why it was rejected), and the texts: the cached
-    records' text is dictionary-encoded already, the normalised ones' is encoded here."""
+def identity_groups(ids: np.ndarray, present: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For records of 16-byte identities (``present`` where they have one): an integer per distinct identity
+    (-1 where none), and each record's smallest of ``labels`` among the records of its identity (``group_roots``
+    of these codes alone). By one sort of the identities' first 8 bytes: a hash of a million 16-byte values
+    cost three times as much."""
+    at = np.flatnonzero(present)
+    prefix = np.ascontiguousarray(ids).view(">u8").reshape(-1, 2)[:, 0]
+    order = at[np.argsort(prefix[at], kind="stable")]
+    held = ids[order]
+    tie = prefix[order][1:] == prefix[order][:-1]
+    if not (held[1:][tie] == held[:-1][tie]).all():  # two identities share their first 8 bytes: sort on all 16
+        order = at[np.lexsort((np.ascontiguousarray(ids[at]).view(">u8").reshape(-1, 2)[:, 1], prefix[at]))]
+        held = ids[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = held[1:] != held[:-1]
+    codes = np.full(len(ids), -1, dtype=np.int64)
+    codes[order] = np.cumsum(starts) - 1
+    label = np.asarray(labels, dtype=np.int64).copy()
+    if len(order):
+        first = np.flatnonzero(starts)
+        label[order] = np.repeat(np.minimum.reduceat(label[order], first), np.diff(np.append(first, len(order))))
+    return codes, label
+
+
+def _text_codes(parts: Sequence[Picked]) -> tuple[np.ndarray, list[str]]:
+    """One code per record for its text (population, or why it was rejected), and the texts."""
     words: dict[str, int] = {}
     codes = []
-    for column in columns:
-        for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
-            encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
-            ours = np.array([words.setdefault(w, len(words)) for w in encoded.dictionary.to_pylist()], dtype=np.int32)
-            indices = encoded.indices.to_numpy(zero_copy_only=False)
-            codes.append(ours[indices] if len(ours) else np.zeros(0, np.int32))
-    return (np.concatenate(codes) if codes else np.zeros(0, np.int32)), list(words)
+    for part in parts:
+        indices, texts = part.texts()
+        ours = np.array([words.setdefault(w, len(words)) for w in texts], dtype=np.int32)
+        codes.append(ours[indices] if len(ours) else np.zeros(0, np.int32))
+    return joined(codes, np.int32), list(words)

@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cleanroom_client.inputs.account_ids import ID_SIZE, IDENTITY_VERSION, domain_ids
+from cleanroom_client.inputs.records import Picked
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES
 from cleanroom_client.inputs.rowkeys import MatchKey
 from cleanroom_client.inputs.version import NORMALISER_VERSION
@@ -158,6 +159,10 @@ class CachedRows:
     def take(self, indexes: np.ndarray) -> pa.Table:
         """The records at ``indexes`` (as ``find`` gave them)."""
         return self.records.take(pa.array(indexes, type=pa.int64()))
+
+    def pick(self, indexes: np.ndarray) -> Picked:
+        """The records at ``indexes``, left where they are (records.py)."""
+        return Picked(self.records, np.asarray(indexes, dtype=np.int64))
 
 
 def _find(held: np.ndarray, prefix: np.ndarray, digests: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from cleanroom_client.inputs.arrowcsv import ArrowCsv
 from cleanroom_client.inputs.columns import ColumnMap
 from cleanroom_client.inputs.populations import StageMap
 from cleanroom_client.inputs.readers import BATCH_ROWS, Row
+from cleanroom_client.inputs.records import Picked
 from cleanroom_client.inputs.rowcache import RECORDS, CachedRows, Outcome, RowCache, outcomes_of, records_of
 from cleanroom_client.inputs.rowdigest import DIGEST_BYTES, digest_columns, fingerprint, row_digests
 from cleanroom_client.inputs.rowkeys import cell, row_keys
@@ -52,7 +53,7 @@ class RowOutcomes:
         self._hit_digests: list[np.ndarray] = []
         self._fresh: list[pa.Table] = []  # per batch: the records of the rows normalised, and their digests
         self._fresh_digests: list[np.ndarray] = []
-        self._hit_records: list[pa.Table] = []  # the cached rows' records, when digested_records took them
+        self._hit_records: list[Picked] = []  # the cached rows' records, when digested_records picked them
         self._hit_lines: list[np.ndarray] = []  # a read by lines (lined_records): the line digests of the hits and
         self._fresh_lines: list[np.ndarray] = []  # of the rows normalised, as _hit_digests and _fresh_digests
         self._line_header: str | None = None  # the header of a read by lines
@@ -124,12 +125,12 @@ class RowOutcomes:
 
     def digested_records(
         self, digests: np.ndarray, rows_at: Callable[[list[int]], Sequence[Row]], lines: np.ndarray | None = None
-    ) -> tuple[list[pa.Table], np.ndarray]:
-        """``digested``, as records: the cached rows' (text dictionary-encoded), then the normalised rows',
-        and the row (0-based) each record is of. Neither reordered nor turned into a Python object per row.
+    ) -> tuple[list[Picked], np.ndarray]:
+        """``digested``, as records: the cached rows' (picked from the cache, not copied), then the normalised
+        rows', and the row (0-based) each record is of. Not turned into a Python object per row.
         ``lines``: the rows' line digests, in a read by lines (``lined_records``)."""
         held, found, hits = self._look_up(digests)
-        cached = held.take(found[hits])
+        cached = held.pick(found[hits])
         self._hit_records.append(cached)
         missing = np.flatnonzero(~hits)
         if lines is not None:
@@ -142,7 +143,7 @@ class RowOutcomes:
             self._fresh.append(self.records(rows_at(missing[start : start + BATCH_ROWS].tolist())))
         self._fresh_digests.append(digests[missing])
         self.normalised += len(missing)
-        fresh = self._fresh[-((len(missing) + BATCH_ROWS - 1) // BATCH_ROWS) :]
+        fresh = [Picked(t) for t in self._fresh[-((len(missing) + BATCH_ROWS - 1) // BATCH_ROWS) :]]
         return [cached, *fresh], np.concatenate([np.flatnonzero(hits), missing])
 
     def lined_records(
@@ -150,7 +151,7 @@ class RowOutcomes:
         lines: np.ndarray,
         header: str,
         parse: Callable[[np.ndarray], tuple[np.ndarray, Callable[[list[int]], Sequence[Row]]]],
-    ) -> tuple[list[pa.Table], np.ndarray]:
+    ) -> tuple[list[Picked], np.ndarray]:
         """``digested_records`` for a read by lines (csvlines.py): ``lines`` are the line digests of a file with
         this header. Lines the cache holds take their record without being parsed; ``parse(at)`` gives the
         others' row digests and rows (it raises to abandon the read), which are then looked up as any row's."""
@@ -164,7 +165,7 @@ class RowOutcomes:
         self._hits.append(found[hits])
         self._hit_digests.append(held.digests[found[hits]])
         self._hit_lines.append(lines[hits])
-        self._hit_records.append(held.take(found[hits]))
+        self._hit_records.append(held.pick(found[hits]))
         parts, rows = [self._hit_records[-1]], np.flatnonzero(hits)
         missing = np.flatnonzero(~hits)
         if len(missing):
@@ -190,7 +191,7 @@ class RowOutcomes:
         if cached and self.normalised <= few and stale <= few and lines_kept:
             return  # the next read normalises these few rows again, for less than the rewrite costs
         hits = np.concatenate(self._hits) if self._hits else np.zeros(0, np.int64)
-        kept = [t.cast(RECORDS) for t in self._hit_records] or [self._cached.take(hits).cast(RECORDS)]
+        kept = [p.taken().cast(RECORDS) for p in self._hit_records] or [self._cached.take(hits).cast(RECORDS)]
         records = pa.concat_tables([*kept, *self._fresh])
         digests = (
             np.concatenate([*self._hit_digests, *self._fresh_digests]) if len(records) else np.zeros((0, DIGEST_BYTES), np.uint8)

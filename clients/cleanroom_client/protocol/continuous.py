@@ -67,12 +67,13 @@ def identities(accounts: Sequence[Blindable], terms: Terms, party: str) -> Ident
 
 
 def _domain_identities(accounts: AccountTable, masks: np.ndarray) -> Identities:
-    """``identities`` of accounts matched on domains alone: an account of one row is known by the identity its
-    row's record holds (account_ids.domain_ids, kept in the row cache); only accounts of several rows, whose
-    keys are their rows' keys together, are digested here."""
+    """``identities`` of accounts matched on domains alone: an account is known by the identity its first row's
+    record holds (account_ids.domain_ids, kept in the row cache) when its rows are of that one domain. Only
+    the accounts of several rows merged by a name key, whose domains are their rows' domains together, are
+    digested here."""
     ids = accounts.first.domain_ids.copy()
     has_key = ids != b""  # zeros: the row has no domain
-    if len(accounts.merged):
+    if len(accounts.merged) and accounts.name_keyed:
         texts = accounts.merged_key_texts(["domain"])
         keyed = np.array([t is not None for t in texts], dtype=bool)
         has_key[accounts.merged] = keyed
