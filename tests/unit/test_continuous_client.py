@@ -209,3 +209,22 @@ def test_a_change_that_removes_too_much_of_what_stands_is_refused_when_asked(sta
     assert states.pending("agr_1") is None
     allowed = prepare_continuous(_accounts(halved), TERMS, "vendor", AGREEMENT, secret, ("run_1", "upl_run_1"), states, 0.5)
     assert allowed.change.counts == (0, 5, 0)
+
+
+def test_promoting_a_pending_state_moves_it_whole_and_only_for_its_own_upload(states):
+    """The pending file becomes the sent one as it is (a rename), and only when the coordinator stands on the
+    upload it names; the state read back is the state proposed, array for array."""
+    rows = {f"a{i}.com": ("customer" if i % 2 else "prospect") for i in range(50)}
+    first = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, new_secret(), ("", ""), states)
+    proposed = dataclasses.replace(first.proposed, run_id="run_1", upload_id="upl_a")
+    states.propose(proposed)
+    states.promote("agr_1", "upl_b")
+    states.promote("agr_1", "")
+    assert states.sent("agr_1") is None and states.pending("agr_1") is not None
+    states.promote("agr_1", "upl_a")
+    sent = states.sent("agr_1")
+    assert states.pending("agr_1") is None and sent is not None
+    assert (sent.run_id, sent.upload_id, sent.next_label) == ("run_1", "upl_a", proposed.next_label)
+    assert sent.ids.tobytes() == proposed.ids.tobytes() and sent.labels.tolist() == proposed.labels.tolist()
+    assert sent.masks.tolist() == proposed.masks.tolist()
+    assert oct((states.dir / "agr_1.sent").stat().st_mode & 0o777) == oct(0o600)

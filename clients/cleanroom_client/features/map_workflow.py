@@ -140,7 +140,7 @@ def released(
     if status.state != "complete":
         return MapResult(status)
     if terms.continuous:  # what we sent to this run now stands at the coordinator
-        SentStates(profile).settle(agreement.agreement_id, status.standing_run_id, status.standing_upload_id)
+        SentStates(profile).promote(agreement.agreement_id, status.standing_upload_id)
     release = remote.overlap(agreement.agreement_id, status.run_id)
     view = verified_overlap(release, profile.signing_key())
     watched = alerts.configured(profile)  # compared with the receipts as they were before this release

@@ -10,10 +10,13 @@ this machine, never sent.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from cleanroom_client.inputs.account_ids import IDENTITY_VERSION
 from cleanroom_client.profile import Profile
 
 STATE_DIR = "continuous"
+_UNREADABLE = (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile)
 FORMAT = 2  # 2 names the identity function; format 1's identities were BLAKE2b digests
 _FORMAT_1_IDENTITY = "blake2b/1"
 
@@ -116,11 +120,31 @@ class SentStates:
             return SentState.from_bytes(path.read_bytes())
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
+        except _UNREADABLE:
             return None  # unreadable (a disk that lost it, a newer format): the next run sends everything
 
-    def _write(self, state: SentState, kind: str) -> None:
+    def _upload_id(self, agreement_id: str, kind: str) -> str | None:
+        """The upload a state file names, read from its header alone (a million accounts' arrays are not)."""
+        try:
+            with np.load(self._path(agreement_id, kind), allow_pickle=False) as found:
+                return str(json.loads(found["meta"].tobytes()).get("upload_id", ""))
+        except FileNotFoundError:
+            return None
+        except _UNREADABLE:
+            return None
+
+    @contextmanager
+    def _locked(self, agreement_id: str) -> Iterator[None]:
+        """The agreement's states to ourselves: the agent and a manual map of one profile may both write them."""
         self.dir.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(self._path(agreement_id, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # and the lock with it
+
+    def _write(self, state: SentState, kind: str) -> None:
         path = self._path(state.agreement_id, kind)
         tmp = path.with_name(path.name + ".tmp")
         write_private(tmp, state.to_bytes())
@@ -135,17 +159,22 @@ class SentStates:
     def propose(self, state: SentState) -> None:
         """Our upload ``state.upload_id`` of ``state`` was committed to run ``state.run_id``: it stands once that
         run completes with that upload (another process of this profile may have replaced it meanwhile)."""
-        self._write(state, "pending")
+        with self._locked(state.agreement_id):
+            self._write(state, "pending")
+
+    def promote(self, agreement_id: str, standing_upload_id: str) -> None:
+        """Make the pending state current if the coordinator now stands on exactly the upload that proposed it.
+        The pending file becomes the sent one by a rename: only its header is read."""
+        if not standing_upload_id:
+            return
+        with self._locked(agreement_id):
+            if self._upload_id(agreement_id, "pending") == standing_upload_id:
+                os.replace(self._path(agreement_id, "pending"), self._path(agreement_id, "sent"))
 
     def settle(self, agreement_id: str, standing_run_id: str, standing_upload_id: str) -> SentState | None:
-        """Make the pending state current if the coordinator now stands on exactly the upload that proposed it;
-        the current state."""
-        pending = self.pending(agreement_id)
-        if pending is not None and standing_upload_id and pending.upload_id == standing_upload_id:
-            self._write(pending, "sent")
-            self._path(agreement_id, "pending").unlink(missing_ok=True)
-            return pending
+        """``promote``, then the current state."""
         del standing_run_id  # named by the status beside the upload; the upload alone decides
+        self.promote(agreement_id, standing_upload_id)
         return self.sent(agreement_id)
 
     def forget(self, agreement_id: str) -> None:
