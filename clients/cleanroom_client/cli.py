@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 import argparse
+import gc
 import importlib
 import pkgutil
 import sys
@@ -59,5 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(args)
 
 
+def run() -> None:
+    """The command line's entry point: ``main``, then exit. What the command leaves is frozen first: the
+    interpreter's last collections at exit would otherwise walk every object of a million-row read (0.12 s
+    of an incremental map's 4). Memory goes back to the system with the process either way."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
