@@ -74,8 +74,13 @@ class Completion:
                 self.fail(run, str(exc), exc.party if isinstance(exc, ReblindingViolation) else None)
             except RunNotCollecting:
                 return  # revoked or failed while it was joined: that stands, and nothing was stored
-            if terms.retention_seconds == 0 or terms.continuous:
-                self._store.checkpoint()  # rewrite the file so deleted points leave it
+            # The file is rewritten so that the deleted points leave it. A continuous agreement's rewrite also
+            # takes in its standing tables' changes (0.14 s at a million accounts a side, every epoch): it is
+            # made a second later, once the parties have read the release (connection.CHECKPOINT_DELAY).
+            if terms.continuous:
+                self._store.checkpoint_soon()
+            elif terms.retention_seconds == 0:
+                self._store.checkpoint()
 
     def resume(self) -> list[str]:
         """Complete every run whose uploads all arrived but whose completion never ran (the coordinator

@@ -94,6 +94,9 @@ class Store:
     def checkpoint(self) -> None:
         self.db.checkpoint()
 
+    def checkpoint_soon(self) -> None:
+        self.db.checkpoint_soon()
+
     def token_join(self) -> AbstractContextManager[TokenJoin]:
         """Both sides' tokens of a run, joined in this database (store.tokens)."""
         return token_join(self.db)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -62,11 +63,24 @@ def insert(con: Tx, table: str, record: Any) -> None:
 # purged points, a rolled-back log), so every connection to one runs without that optimizer.
 # tests/unit/test_store_connection.py reproduces the bug on a plain connection and checks ours.
 DISABLED_OPTIMIZERS = "row_group_pruner"
+# DuckDB checkpoints inside a commit once its WAL passes this size (16 MB by default). A continuous
+# agreement's completion alone logs more than 16 MB at a million accounts a side (its removals and mask
+# changes touch every row group of the standing tables), so its commit rewrote the file while both
+# parties waited for the release. The store checkpoints after such writes itself (``checkpoint_soon``).
+CHECKPOINT_THRESHOLD = "256MB"
+# A completion's checkpoint (its deleted points leave the file) waits this long, off the request path:
+# the parties' status and release calls come in the meantime instead of queueing behind the rewrite.
+CHECKPOINT_DELAY = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def open_duckdb(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection to a store file, configured as every store connection must be."""
-    return duckdb.connect(str(path), read_only=read_only, config={"disabled_optimizers": DISABLED_OPTIMIZERS})
+    config: dict[str, str | bool | int | float | list[str]] = {"disabled_optimizers": DISABLED_OPTIMIZERS}
+    if not read_only:
+        config["checkpoint_threshold"] = CHECKPOINT_THRESHOLD
+    return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 def settle(con: duckdb.DuckDBPyConnection) -> None:
@@ -93,12 +107,19 @@ class Database:
         # check that opened and closed the file would let a second coordinator open the same store.
         self._fd = os.open(self.path, os.O_RDONLY)
         self._lock = threading.RLock()
+        self._checkpoint_due: threading.Timer | None = None
+        self._closed = False
         with self._lock:
             migrate(self._con)
         self.generation = 0  # bumped by every committed transaction: readers' caches compare it (cleanroom.coordinator.web)
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
+            if self._checkpoint_due is not None:  # owed: made now, before the file is let go
+                self._checkpoint_due.cancel()
+                self._checkpoint_due = None
+                self._con.execute("CHECKPOINT")
             self._con.close()
             if self._fd >= 0:
                 os.close(self._fd)  # after DuckDB's: its lock goes with it, not before
@@ -166,6 +187,27 @@ class Database:
         """Flush the WAL into the file and drop deleted rows' blocks from it."""
         with self._lock:
             self._con.execute("CHECKPOINT")
+
+    def checkpoint_soon(self, delay: float = CHECKPOINT_DELAY) -> None:
+        """``checkpoint`` in ``delay`` seconds, on a thread of its own (see CHECKPOINT_DELAY). Requests made
+        meanwhile share that one checkpoint; closing the store makes it at once."""
+        with self._lock:
+            if self._closed or self._checkpoint_due is not None:
+                return
+            self._checkpoint_due = threading.Timer(delay, self._deferred_checkpoint)
+            self._checkpoint_due.daemon = True
+            self._checkpoint_due.start()
+
+    def _deferred_checkpoint(self) -> None:
+        with self._lock:
+            if self._closed or self._checkpoint_due is None:
+                return
+            self._checkpoint_due = None
+            try:
+                self._con.execute("CHECKPOINT")
+            except duckdb.Error as exc:  # a long join on a cursor of its own holds a transaction open: later
+                log.warning("store checkpoint postponed: %s", exc, extra={"event": "store.checkpoint_postponed"})
+                self.checkpoint_soon()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, for ad-hoc reads by tests only (``Store.rows``); code reads through ``records``/``values``."""
