@@ -76,6 +76,9 @@ def test_identities_by_columns_equal_those_of_account_objects(
     terms = parse_terms(canonical_json(build_terms("vendor", "partner", populations, min_set_size=1, key_kinds=list(kinds))))
     by_columns = identities(table, terms, "vendor")
     by_objects = identities(list(table), terms, "vendor")
+    if by_columns.order is not None:  # the grouping's sort, reused: it must sort exactly these ids
+        assert sorted(by_columns.order.tolist()) == list(range(len(by_columns.ids)))
+        assert by_columns.ids[by_columns.order].tolist() == sorted(by_columns.ids.tolist())
     assert by_columns.ids.tobytes() == by_objects.ids.tobytes()  # every byte (tolist drops trailing NULs)
     assert by_columns.masks.tolist() == by_objects.masks.tolist()
     assert by_columns.index.tolist() == by_objects.index.tolist()
@@ -170,10 +173,13 @@ def test_identity_groups_tell_apart_identities_that_share_their_first_8_bytes() 
     ids = np.concatenate([prefixes[rng.integers(0, 3, n)], suffixes[rng.integers(0, 4, n)]], axis=1).reshape(-1).view("S16")
     present = rng.random(n) < 0.9
     labels = rng.permutation(n).astype(np.int64)
-    codes, label = identity_groups(ids, present, labels)
+    codes, label, order = identity_groups(ids, present, labels)
     _, reference = np.unique(np.ascontiguousarray(ids).view(np.uint8).reshape(n, 16), axis=0, return_inverse=True)
     reference = np.where(present, reference.reshape(-1), -1)
     assert label.tolist() == group_roots([reference], labels).tolist()
     same = codes[:, None] == codes[None, :]
     assert (same[present][:, present] == (reference[:, None] == reference[None, :])[present][:, present]).all()
     assert (codes[~present] == -1).all() and len(set(codes[present].tolist())) == len(set(reference[present].tolist()))
+    assert sorted(order.tolist()) == np.flatnonzero(present).tolist()  # every record with an identity, once
+    prefix = np.ascontiguousarray(ids[order]).view(">u8").reshape(-1, 2)[:, 0]
+    assert (prefix[1:] >= prefix[:-1]).all()  # sorted by the first 8 bytes, as locate searches

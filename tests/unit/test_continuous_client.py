@@ -161,10 +161,12 @@ def test_locate_finds_exactly_the_ids_that_stand_even_when_their_first_8_bytes_c
     twins = np.array([s[:8] + bytes(8) for s in standing[:50]] + [standing[7][:8] + b"\xff" * 8], dtype="S16")
     standing = np.sort(np.concatenate([standing, twins[:20]]))
     asked = np.concatenate([standing[::3], twins, np.frombuffer(rng.bytes(16 * 3000), dtype="S16")])
-    present, where = locate(standing, asked)
     members = set(standing.tolist())
-    assert present.tolist() == [a in members for a in asked.tolist()]  # independent: a Python set
-    assert (standing[where[present]] == asked[present]).all()
+    by_prefix = np.argsort(asked.view(">u8").reshape(-1, 2)[:, 0], kind="stable")
+    for order in (None, by_prefix):  # sorted here, or in the order the caller's grouping sorted them
+        present, where = locate(standing, asked, order)
+        assert present.tolist() == [a in members for a in asked.tolist()]  # independent: a Python set
+        assert (standing[where[present]] == asked[present]).all()
 
 
 def test_repeats_are_told_by_whole_ids_not_by_the_first_8_bytes_they_are_sorted_on():
@@ -174,6 +176,8 @@ def test_repeats_are_told_by_whole_ids_not_by_the_first_8_bytes_they_are_sorted_
     cases = [ids, np.concatenate([ids, twins]), np.concatenate([ids, twins, ids[17:18]]), ids[:1], ids[:0]]
     for case in cases:
         assert _has_repeats(case) == (len(set(case.tolist())) < len(case))  # independent: a Python set
+        by_prefix = np.argsort(case.view(">u8").reshape(-1, 2)[:, 0], kind="stable")
+        assert _has_repeats(case, by_prefix) == (len(set(case.tolist())) < len(case))
     assert [_has_repeats(c) for c in cases] == [False, False, True, False, False]
 
 

@@ -106,6 +106,9 @@ class AccountTable(Sequence[Account]):
     # Whether any row has a name key. Without one, rows merge only on a shared domain: an account's rows
     # all have its one domain, and its first row's domain identity is the account's.
     name_keyed: bool = True
+    # Without name keys: the accounts that have a domain, sorted by its identity (first 8 bytes, big-endian),
+    # from the grouping's sort; the protocol then searches them against what it sent without sorting again.
+    id_order: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._populations = [(word,) for word in self.population_words]  # one shared tuple per population

@@ -103,8 +103,9 @@ def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> t
     rejected = [Rejected(row + 1, words[code]) for row, code in zip(rows[refused].tolist(), codes[refused].tolist(), strict=True)]
     # Each record's group, by the row its account starts at. One domain, one identity: the domain's digest
     # tells domains apart. Name keys too: any shared key merges, transitively.
-    domains, label = identity_groups(ids, has_domain, rows)
-    if has_name.any():
+    domains, label, by_identity = identity_groups(ids, has_domain, rows)
+    name_keyed = bool(has_name.any())
+    if name_keyed:
         label = group_roots([domains, _codes(cells.column("name"), has_name)], rows)
     first = np.flatnonzero(accepted & (label == rows))
     first = first[np.argsort(rows[first])]  # accounts in first-row order
@@ -116,13 +117,21 @@ def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> t
     def of(at: np.ndarray) -> Rows:
         return Rows(rows[at] + 1, codes[at], ids[at], cells.take(at), has_names)
 
+    id_order = None
+    if not name_keyed:  # each account is the records of one identity: its first record's place in their sort
+        account_of = np.full(len(rows), -1, dtype=np.int64)
+        account_of[first] = np.arange(len(first))
+        placed = account_of[by_identity]
+        id_order = placed[placed >= 0]
+
     table = AccountTable(
         first=of(first),
         population_words=words,
         merged=np.flatnonzero(several),
         starts=np.concatenate([[0], np.cumsum(size[rows[first[several]]])]).astype(np.int64),
         members=of(members),
-        name_keyed=bool(has_name.any()),
+        name_keyed=name_keyed,
+        id_order=id_order,
     )
     return table, rejected
 
@@ -156,11 +165,12 @@ def _codes(column: pa.Array, present: np.ndarray) -> np.ndarray:
     return codes
 
 
-def identity_groups(ids: np.ndarray, present: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def identity_groups(ids: np.ndarray, present: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For records of 16-byte identities (``present`` where they have one): an integer per distinct identity
-    (-1 where none), and each record's smallest of ``labels`` among the records of its identity (``group_roots``
-    of these codes alone). By one sort of the identities' first 8 bytes: a hash of a million 16-byte values
-    cost three times as much."""
+    (-1 where none); each record's smallest of ``labels`` among the records of its identity (``group_roots``
+    of these codes alone); and the records that have one, sorted by it (by its first 8 bytes as a big-endian
+    integer, as protocol.continuous searches identities). By one sort of those 8 bytes: a hash of a million
+    16-byte values cost three times as much."""
     at = np.flatnonzero(present)
     prefix = np.ascontiguousarray(ids).view(">u8").reshape(-1, 2)[:, 0]
     order = at[np.argsort(prefix[at], kind="stable")]
@@ -177,7 +187,7 @@ def identity_groups(ids: np.ndarray, present: np.ndarray, labels: np.ndarray) ->
     if len(order):
         first = np.flatnonzero(starts)
         label[order] = np.repeat(np.minimum.reduceat(label[order], first), np.diff(np.append(first, len(order))))
-    return codes, label
+    return codes, label, order
 
 
 def _text_codes(parts: Sequence[Picked]) -> tuple[np.ndarray, list[str]]:

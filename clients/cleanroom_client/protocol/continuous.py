@@ -44,7 +44,8 @@ class Identities:
 
     ids: np.ndarray  # S16
     masks: np.ndarray  # uint16
-    index: np.ndarray  # int64 into the accounts list
+    index: np.ndarray  # int64 into the accounts list, ascending
+    order: np.ndarray | None = None  # when known: the permutation that sorts ``ids`` by their first 8 bytes
 
 
 def identities(accounts: Sequence[Blindable], terms: Terms, party: str) -> Identities:
@@ -78,8 +79,15 @@ def _domain_identities(accounts: AccountTable, masks: np.ndarray) -> Identities:
         keyed = np.array([t is not None for t in texts], dtype=bool)
         has_key[accounts.merged] = keyed
         ids[accounts.merged[keyed]] = account_ids([t for t in texts if t is not None])
-    index = np.flatnonzero((masks != 0) & has_key)
-    return Identities(ids[index], masks[index], index.astype(np.int64))
+    chosen = (masks != 0) & has_key
+    index = np.flatnonzero(chosen)
+    order = None
+    if accounts.id_order is not None and not accounts.name_keyed:  # the grouping sorted them by identity
+        sorted_accounts = accounts.id_order[chosen[accounts.id_order]]
+        slot = np.full(len(accounts), -1, dtype=np.int64)
+        slot[index] = np.arange(len(index))
+        order = slot[sorted_accounts]
+    return Identities(ids[index], masks[index], index.astype(np.int64), order)
 
 
 def full_reason(state: SentState | None, standing_run_id: str, terms_hash: str, tag: str) -> str:
@@ -124,9 +132,10 @@ def prepare_continuous(
     # Under DP an account enters and leaves the agreement's stream once (the coordinator refuses a return).
     left = state.left if state is not None and terms.dp_epsilon is not None else np.zeros(0, dtype=f"S{ID_SIZE}")
     returning = locate(left, found.ids)[0] if len(left) else np.zeros(len(found.ids), dtype=bool)
-    found = Identities(found.ids[~returning], found.masks[~returning], found.index[~returning])
+    if returning.any():
+        found = Identities(found.ids[~returning], found.masks[~returning], found.index[~returning])
     reason = full_reason(state, standing_run_id, terms_hash, tag)
-    if not reason and _has_repeats(found.ids):
+    if not reason and _has_repeats(found.ids, found.order):
         reason = "two accounts share the same match keys"  # grouping merges such rows: never expected
     if reason or state is None:
         prepared = _full(accounts, terms, party, (agreement_id, terms_hash), secret, tag, found, reason)
@@ -169,7 +178,7 @@ def _full(
 def _delta(
     accounts: Sequence[Blindable], terms: Terms, party: str, secret: bytes, tag: str, found: Identities, state: SentState
 ) -> PreparedUpload:
-    present, where = locate(state.ids, found.ids)
+    present, where = locate(state.ids, found.ids, found.order)
     at = where[present]
     moved = found.masks[present] != state.masks[at]
     changed_labels, changed_masks = state.labels[at][moved], found.masks[present][moved]
@@ -224,12 +233,17 @@ def _check_removals(agreement_id: str, prepared: PreparedUpload, state: SentStat
     )
 
 
-def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def locate(sorted_ids: np.ndarray, ids: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``ids``: whether it is in ``sorted_ids`` (S16, sorted), and where. Searched on the first 8
-    bytes as integers (several times faster than on 16-byte strings), then checked whole; the rare id that
-    shares its first 8 bytes with another is searched again on all 16."""
+    bytes as integers (several times faster than on 16-byte strings), in their sorted order (``order``, when
+    the caller has it, else sorted here), then checked whole; the rare id that shares its first 8 bytes with
+    another is searched again on all 16."""
     n = len(sorted_ids)
-    where = search_sorted(_prefix(sorted_ids), _prefix(ids)) if n else np.zeros(len(ids), dtype=np.int64)
+    where = np.zeros(len(ids), dtype=np.int64)
+    if n and order is not None:
+        where[order] = np.searchsorted(_prefix(sorted_ids), _prefix(ids)[order])
+    elif n:
+        where = search_sorted(_prefix(sorted_ids), _prefix(ids))
     inside = where < n
     same_prefix = np.zeros(len(ids), dtype=bool)
     same_prefix[inside] = _prefix(sorted_ids)[where[inside]] == _prefix(ids)[inside]
@@ -245,12 +259,13 @@ def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndar
     return present, where
 
 
-def _has_repeats(ids: np.ndarray) -> bool:
+def _has_repeats(ids: np.ndarray, order: np.ndarray | None = None) -> bool:
     """Whether an id occurs twice. Sorted on the first 8 bytes as integers (a sort of 16-byte strings costs
-    three times as much); only ids whose prefix repeats, almost never any, are compared whole."""
+    three times as much; ``order``, when the caller has it, sorts them); only ids whose prefix repeats, almost
+    never any, are compared whole."""
     if len(ids) < 2:
         return False
-    prefix = np.sort(_prefix(ids))
+    prefix = _prefix(ids)[order] if order is not None else np.sort(_prefix(ids))
     repeated = prefix[1:][prefix[1:] == prefix[:-1]]
     if not len(repeated):
         return False
