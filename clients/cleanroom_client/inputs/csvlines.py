@@ -150,11 +150,13 @@ def read_csv_lines(path: Path) -> CsvLines | None:
     if encoding.codec == "utf-8-sig" and not is_utf8(view[at : at + _DECODE_BYTES] for at in range(3, len(data), _DECODE_BYTES)):
         return None  # detect_encoding checks only the start of a file with a BOM: csvtext says what is wrong
     bytes_ = np.frombuffer(data, dtype=np.uint8)
-    carriage = np.flatnonzero(bytes_ == _CR)
+    low = np.flatnonzero(bytes_ <= _CR)  # LFs and CRs (and tabs) in one pass over the file, not one each
+    kind = bytes_[low]
+    carriage = low[kind == _CR]
     if len(carriage) and (carriage[-1] + 1 == len(data) or (bytes_[carriage + 1] != _LF).any()):
         return None  # a CR that does not end a line: csvtext says what it means
-    ends = np.flatnonzero(bytes_ == _LF) + 1
-    del bytes_, carriage
+    ends = low[kind == _LF] + 1
+    del bytes_, carriage, low, kind
     if len(ends) == 0 or (len(ends) == 1 and ends[0] == len(data)):
         return None  # no data line
     starts = ends if ends[-1] == len(data) else np.append(ends, len(data))  # the last line may have no LF

@@ -171,9 +171,14 @@ def _find(held: np.ndarray, prefix: np.ndarray, digests: np.ndarray) -> np.ndarr
         return np.full(len(digests), -1, dtype=np.int64)
     wanted = _prefixes(digests)
     at = np.minimum(search_sorted(prefix, wanted), len(prefix) - 1)
-    # The whole digest must match, not only the prefix it was found by.
-    hit = (prefix[at] == wanted) & (held[at] == digests).all(axis=1)
+    # The whole digest must match, not only the prefix it was found by: its other 8 bytes too.
+    hit = (prefix[at] == wanted) & (_suffixes(held)[at] == _suffixes(digests))
     return np.where(hit, at, -1).astype(np.int64)
+
+
+def _suffixes(digests: np.ndarray) -> np.ndarray:
+    """The last 8 bytes of each digest as an unsigned integer (compared as one number, not byte by byte)."""
+    return np.ascontiguousarray(digests[:, 8:]).view("<u8").reshape(-1)
 
 
 def search_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
