@@ -230,3 +230,20 @@ def test_an_earlier_cache_layout_is_ignored_quietly_and_replaced(tmp_path: Path,
     assert [r.levelno for r in caplog.records if r.name == rowcache.__name__] == [logging.DEBUG]
     assert cache.path.read_bytes().startswith(rowcache.MAGIC)
     assert load_accounts(path, keep_fields=False, cache=cache).normalised == 0
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64])
+def test_line_ends_are_found_across_scan_blocks(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    """The file is scanned a block at a time: line ends, and CRs that must end a line, are found wherever a
+    block boundary falls (against Python's own split of the bytes)."""
+    monkeypatch.setattr(csvlines, "_SCAN_BYTES", block)
+    data = b"a,b\r\nc\td,e\r\n\r\nf,g\nh"
+    ends = csvlines._line_ends(data)
+    assert ends is not None
+    expected, at = [], 0
+    for line in data.split(b"\n")[:-1]:
+        at += len(line) + 1
+        expected.append(at)
+    assert ends.tolist() == expected
+    for lone in (b"a,b\rc\n", b"a,b\r\n\r", b"a\r\r\nb\n"):  # a CR inside a line, at the end, before a CRLF
+        assert csvlines._line_ends(lone) is None
