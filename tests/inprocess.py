@@ -12,7 +12,7 @@ import numpy as np
 
 from cleanroom.coordinator.core import Coordinator
 from cleanroom.coordinator.datadir import DataDir
-from cleanroom.coordinator.store import Store, schema
+from cleanroom.coordinator.store import Store, schema, schema_points, schema_registrations, schema_standing
 from cleanroom.coordinator.store.records import OWN, REBLINDED
 from cleanroom.protocol import chunk_digest, upload_digest
 from cleanroom.psi import blind, hash_to_points, new_secret
@@ -37,7 +37,8 @@ def tables(coord) -> list[str]:
     )
     names = [r["table_name"] for r in rows]
     # Every table the schema's migrations create is listed (read from its source, not from the store's own listing).
-    created = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", inspect.getsource(schema)))
+    sources = "".join(inspect.getsource(m) for m in (schema, schema_points, schema_registrations, schema_standing))
+    created = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", sources))
     assert {"agreements", "standing_tokens", "dp_token_events", "schema_migrations"} <= created, created
     assert created <= set(names), sorted(created - set(names))
     return names

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from cleanroom.coordinator.agreements import Agreement
 from cleanroom.coordinator.overlap import OverlapCounts, SideTokens, counts_of_pairs
-from cleanroom.coordinator.store import Store, Tx, now
+from cleanroom.coordinator.store import Store, Tx, dp_events, now
 from cleanroom.coordinator.store.records import RunRow, UploadChanges
 from cleanroom.coordinator.store.standing import StandingSide, token_table
 from cleanroom.distinct import distinct_sorted
@@ -220,7 +220,7 @@ class Standing:
                 repo.clear_side(con, agreement_id, party)
             else:
                 repo.remove_labels(con, agreement_id, party, changes.removed, party == a)
-                repo.set_masks(con, agreement_id, party, changes.changed_labels, changes.changed_masks)
+                repo.set_masks(con, agreement_id, party, changes.changed_labels, changes.changed_masks, party == a)
                 repeated = repo.repeated_tokens(con, agreement_id, party, tokens)
                 if repeated:
                     raise RepeatedTokens(
@@ -260,10 +260,9 @@ class Standing:
         population changes kept as they stood, audited. Otherwise a party could add and remove, or flip,
         its own guess epoch after epoch and learn whether the partner holds it. Returns the tokens to add and
         the changes to apply."""
-        repo = self._store.standing
         tokens = token_table(side.tokens, side.accounts)
         arriving = tokens.append_column("mask", pa.array(side.populations.astype(np.uint16)))
-        seen = repo.arriving_events(con, agreement_id, party, arriving)
+        seen = dp_events.arriving_events(con, agreement_id, party, arriving)
         stood = seen["old_label"] >= 0
         moved = stood & ((seen["old_label"] != side.accounts.astype(np.int64)) | (seen["old_mask"] != side.populations))
         fresh = ~stood & ~seen["spent"]
@@ -273,12 +272,12 @@ class Standing:
         stay = ~changes.full and len(changes.changed_labels)
         blocked = np.zeros(len(changes.changed_labels), dtype=bool)
         if stay:
-            blocked = repo.label_events(con, agreement_id, party, changes.changed_labels) + 1 > EVENTS_PER_KEY - 1
-        repo.spend_leaving(con, agreement_id, party, None if changes.full else changes.removed, tokens)
+            blocked = dp_events.label_events(con, agreement_id, party, changes.changed_labels) + 1 > EVENTS_PER_KEY - 1
+        dp_events.spend_leaving(con, agreement_id, party, None if changes.full else changes.removed, tokens)
         kept = dataclasses.replace(
             changes, changed_labels=changes.changed_labels[~blocked], changed_masks=changes.changed_masks[~blocked]
         )
-        repo.count_events(con, agreement_id, party, tokens.filter(pa.array(fresh | (moved & ~over))), kept.changed_labels)
+        dp_events.count_events(con, agreement_id, party, tokens.filter(pa.array(fresh | (moved & ~over))), kept.changed_labels)
         if dropped.any() or blocked.any():
             self._store.audit(
                 con,

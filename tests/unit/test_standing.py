@@ -78,6 +78,24 @@ def test_every_release_equals_the_truth_of_what_now_stands(tmp_path, seed):
     assert count(coord, "chunks") == 0  # no single-blinded (or any) point outlives its run
 
 
+def test_pairs_stored_without_masks_are_given_them_at_the_next_completion(tmp_path):
+    """A store from before pairs held both accounts' masks (migration 20 adds them empty) releases the truth at
+    its next completion: the pairs without masks get them, and keep them current from then on."""
+    rng = random.Random(5)
+    universe = [f"d{i}.example" for i in range(120)]
+    coord, agreement, parties = _world(tmp_path)
+    sets = (_random_set(rng, universe, 50), _random_set(rng, universe, 60))
+    epoch(coord, agreement, parties, sets, wait=False)
+    with coord.store.transaction() as con:  # as the migration leaves a store that had pairs
+        con.execute("UPDATE standing_pairs SET a_mask = NULL, b_mask = NULL")
+    assert count(coord, "standing_pairs", "WHERE a_mask IS NULL") > 0
+    for _ in range(2):
+        sets = (_evolve(rng, sets[0], universe), _evolve(rng, sets[1], universe))
+        run_id = epoch(coord, agreement, parties, sets)
+        assert result(coord, run_id) == truth(*sets)
+        assert count(coord, "standing_pairs", "WHERE a_mask IS NULL OR b_mask IS NULL") == 0
+
+
 def test_a_change_that_adds_a_standing_account_again_fails_the_run(tmp_path):
     """Adding a standing account's key under a new label would count it twice (or gather guesses under one).
     The coordinator cannot tell the uploader's doing from a partner that re-blinded a new point as an old one

@@ -67,7 +67,7 @@ DISABLED_OPTIMIZERS = "row_group_pruner"
 # agreement's completion alone logs more than 16 MB at a million accounts a side (its removals and mask
 # changes touch every row group of the standing tables), so its commit rewrote the file while both
 # parties waited for the release. The store checkpoints after such writes itself (``checkpoint_soon``).
-CHECKPOINT_THRESHOLD = "256MB"
+CHECKPOINT_THRESHOLD = "64MB"
 # A completion's checkpoint (its deleted points leave the file) waits this long, off the request path:
 # the parties' status and release calls come in the meantime instead of queueing behind the rewrite.
 CHECKPOINT_DELAY = 1.0

@@ -17,6 +17,7 @@ import duckdb
 from cleanroom.coordinator.store.schema_points import MIGRATION_SQL as POINTS_SQL
 from cleanroom.coordinator.store.schema_points import move_points
 from cleanroom.coordinator.store.schema_registrations import MIGRATION_SQL as REGISTRATIONS_SQL
+from cleanroom.coordinator.store.schema_standing import CONTINUOUS_SQL, DP_EVENTS_SQL
 
 
 class Migration(NamedTuple):
@@ -236,80 +237,14 @@ ALTER TABLE uploads ADD COLUMN IF NOT EXISTS audit_head TEXT;
     Migration(
         13,
         "continuous agreements",
-        """
-CREATE TABLE IF NOT EXISTS upload_changes (
-    upload_id TEXT PRIMARY KEY,
-    base_run_id TEXT NOT NULL,
-    secret_tag TEXT NOT NULL,
-    removed BLOB NOT NULL,
-    changed_labels BLOB NOT NULL,
-    changed_populations BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS standing_sides (
-    agreement_id TEXT NOT NULL,
-    party TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    terms_hash TEXT NOT NULL,
-    secret_tag TEXT NOT NULL,
-    accounts UBIGINT NOT NULL,
-    updated_at TEXT NOT NULL,
-    upload_id TEXT NOT NULL,
-    PRIMARY KEY (agreement_id, party)
-);
-CREATE TABLE IF NOT EXISTS standing_tokens (
-    agreement_id TEXT NOT NULL,
-    party TEXT NOT NULL,
-    t0 UBIGINT NOT NULL,
-    t1 UBIGINT NOT NULL,
-    t2 UBIGINT NOT NULL,
-    t3 UBIGINT NOT NULL,
-    label UINTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS standing_accounts (
-    agreement_id TEXT NOT NULL,
-    party TEXT NOT NULL,
-    label UINTEGER NOT NULL,
-    populations USMALLINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS standing_pairs (
-    agreement_id TEXT NOT NULL,
-    a_label UINTEGER NOT NULL,
-    b_label UINTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS dp_spent_tokens (
-    agreement_id TEXT NOT NULL,
-    party TEXT NOT NULL,
-    t0 UBIGINT NOT NULL,
-    t1 UBIGINT NOT NULL,
-    t2 UBIGINT NOT NULL,
-    t3 UBIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS dp_tree_nodes (
-    agreement_id TEXT NOT NULL,
-    level INTEGER NOT NULL,
-    idx UBIGINT NOT NULL,
-    noise TEXT NOT NULL,
-    PRIMARY KEY (agreement_id, level, idx)
-);
-ALTER TABLE runs ADD COLUMN IF NOT EXISTS seq UBIGINT;
-""",
+        CONTINUOUS_SQL,
     ),
     # Under DP each standing token has a budget of events (entry, population moves, exit) over a continuous
     # agreement's stream (cleanroom.coordinator.standing): how many it has used.
     Migration(
         14,
         "DP event budget per token",
-        """
-CREATE TABLE IF NOT EXISTS dp_token_events (
-    agreement_id TEXT NOT NULL,
-    party TEXT NOT NULL,
-    t0 UBIGINT NOT NULL,
-    t1 UBIGINT NOT NULL,
-    t2 UBIGINT NOT NULL,
-    t3 UBIGINT NOT NULL,
-    events UINTEGER NOT NULL
-);
-""",
+        DP_EVENTS_SQL,
     ),
     # Enrolment (cleanroom.coordinator.enrolment): one-time invitations (only a SHA-256 of each token is kept)
     # and every party certificate the CA signed from a CSR, with its revocation (a removed party's serials).
@@ -353,6 +288,14 @@ ALTER TABLE uploads ADD COLUMN IF NOT EXISTS value_public BLOB;
     # Points one row a point (cleanroom.coordinator.store.points): DuckDB pins a vector's BLOBs whole, and 2,048
     # chunks of 1 MiB do not fit any memory_limit; fixed-width rows scan, join and spill in bounded vectors.
     Migration(19, "chunk points one row a point", POINTS_SQL, move_points),
+    # A continuous release counts every standing pair by both accounts' populations: kept on the pair (the
+    # rows a store had before are given theirs at its next completion: store/standing._fill_pair_masks).
+    Migration(
+        20,
+        "standing pairs hold both accounts' masks",
+        "ALTER TABLE standing_pairs ADD COLUMN IF NOT EXISTS a_mask USMALLINT;\n"
+        "ALTER TABLE standing_pairs ADD COLUMN IF NOT EXISTS b_mask USMALLINT;",
+    ),
 )
 
 _LEDGER = """
