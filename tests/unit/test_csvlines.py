@@ -247,3 +247,18 @@ def test_line_ends_are_found_across_scan_blocks(monkeypatch: pytest.MonkeyPatch,
     assert ends.tolist() == expected
     for lone in (b"a,b\rc\n", b"a,b\r\n\r", b"a\r\r\nb\n"):  # a CR inside a line, at the end, before a CRLF
         assert csvlines._line_ends(lone) is None
+
+
+def test_a_line_index_made_by_another_digest_function_is_not_used(
+    tmp_path: Path, parsed: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Line digests are DuckDB's hashes, named with DuckDB's version: an index another version made must not
+    map today's lines (its digests mean nothing to ours). The file is then parsed whole, and rightly."""
+    path, cache = tmp_path / "accounts.csv", RowCache(tmp_path / "rows.bin")
+    path.write_bytes(text(ROWS))
+    load_accounts(path, keep_fields=False, cache=cache)
+    path.write_bytes(text([*ROWS[:5], "Newco,newco.io,Customer,GB,x", *ROWS[6:]]))
+    monkeypatch.setattr(csvlines, "LINE_DIGEST", "duckdb-hash-2x64/another")
+    warm = load_accounts(path, keep_fields=False, cache=cache)
+    assert summary(warm) == outcome(path, None)[1]
+    assert parsed == []  # no line known: the whole file went to the usual read, not a parse of "changed" lines

@@ -89,17 +89,19 @@ def _parsed(lines: CsvLines, at: np.ndarray, where: Sequence[int]) -> pa.Table:
 
 
 def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> tuple[AccountTable, list[Rejected]]:
-    """Accounts of rows' records (rowcache.RECORDS, picked in ``parts``, of the 0-based ``rows``, in any order),
-    with their name cells where the file has a name column; the rejected rows, in row order. Built from the
-    records' fixed-width values: their string cells stay where they are until asked for (records.py)."""
+    """Accounts of rows' records (rowcache.RECORDS, picked in ``parts``, of the 0-based ``rows``: each row of the
+    file once, in any order), with their name cells where the file has a name column; the rejected rows, in row
+    order. Built from the records' fixed-width values: their string cells stay where they are until asked for
+    (records.py)."""
     ids = joined([part.domain_ids() for part in parts], f"S{ID_SIZE}")
     has_domain = joined([part.non_empty("domain") for part in parts], bool)
     has_name = joined([part.non_empty("name") for part in parts], bool)
     codes, words = _text_codes(parts)
     cells = row_cells(parts)
     accepted = has_domain | has_name
-    refused = np.flatnonzero(~accepted)
-    refused = refused[np.argsort(rows[refused])]
+    record_of_row = np.empty(len(rows), dtype=np.int64)
+    record_of_row[rows] = np.arange(len(rows))
+    refused = _in_row_order(~accepted, record_of_row)
     rejected = [Rejected(row + 1, words[code]) for row, code in zip(rows[refused].tolist(), codes[refused].tolist(), strict=True)]
     # Each record's group, by the row its account starts at. One domain, one identity: the domain's digest
     # tells domains apart. Name keys too: any shared key merges, transitively.
@@ -107,8 +109,7 @@ def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> t
     name_keyed = bool(has_name.any())
     if name_keyed:
         label = group_roots([domains, _codes(cells.column("name"), has_name)], rows)
-    first = np.flatnonzero(accepted & (label == rows))
-    first = first[np.argsort(rows[first])]  # accounts in first-row order
+    first = _in_row_order(accepted & (label == rows), record_of_row)  # accounts in first-row order
     size = np.bincount(label[accepted], minlength=len(rows))
     several = size[rows[first]] > 1
     members = np.flatnonzero(accepted & (size[label] > 1))
@@ -134,6 +135,12 @@ def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> t
         id_order=id_order,
     )
     return table, rejected
+
+
+def _in_row_order(chosen: np.ndarray, record_of_row: np.ndarray) -> np.ndarray:
+    """The records ``chosen`` (a bool per record), in the order of their rows: read off the rows in order, not
+    sorted (rows are each row of the file once; a sort of a million cost 0.06 s)."""
+    return record_of_row[chosen[record_of_row]]
 
 
 def group_roots(keys: Sequence[np.ndarray], labels: np.ndarray) -> np.ndarray:
@@ -173,11 +180,13 @@ def identity_groups(ids: np.ndarray, present: np.ndarray, labels: np.ndarray) ->
     16-byte values cost three times as much."""
     at = np.flatnonzero(present)
     prefix = np.ascontiguousarray(ids).view(">u8").reshape(-1, 2)[:, 0]
-    order = at[np.argsort(prefix[at], kind="stable")]
+    present_prefix = prefix[at]
+    by_prefix = np.argsort(present_prefix, kind="stable")
+    order, ordered = at[by_prefix], present_prefix[by_prefix]
     held = ids[order]
-    tie = prefix[order][1:] == prefix[order][:-1]
+    tie = ordered[1:] == ordered[:-1]
     if not (held[1:][tie] == held[:-1][tie]).all():  # two identities share their first 8 bytes: sort on all 16
-        order = at[np.lexsort((np.ascontiguousarray(ids[at]).view(">u8").reshape(-1, 2)[:, 1], prefix[at]))]
+        order = at[np.lexsort((np.ascontiguousarray(ids[at]).view(">u8").reshape(-1, 2)[:, 1], present_prefix))]
         held = ids[order]
     starts = np.ones(len(order), dtype=bool)
     starts[1:] = held[1:] != held[:-1]

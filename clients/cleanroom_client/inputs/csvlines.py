@@ -28,6 +28,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -38,7 +39,15 @@ from cleanroom_client.inputs.csvtext import CsvRows
 from cleanroom_client.inputs.duck import querying
 from cleanroom_client.inputs.encoding import UTF8, detect_encoding, is_utf8
 from cleanroom_client.inputs.readreport import ReadReport
-from cleanroom_client.inputs.rowdigest import DIGEST_BYTES, MD5_HALVES, md5_bytes
+from cleanroom_client.inputs.rowdigest import DIGEST_BYTES
+
+# A line's digest: DuckDB's 64-bit hash of the line, and of the line without its first byte. The line index is
+# a cache of the party's own file on its own disk, and a hit only spares parsing a line whose bytes were seen
+# before. Two 64-bit hashes (two lines must collide in both, ~2^-128 by chance; a line made to collide can
+# only be given another line of the file's cells) cost less than half of MD5's CPU: 0.17 against 0.38 CPU s
+# for 1.2M lines (145 MB). DuckDB's hash is its own: its version is in the name, so the digests of another
+# DuckDB never meet ours (the index is then unused, and rebuilt).
+LINE_DIGEST = f"duckdb-hash-2x64/{duckdb.__version__}"
 
 _LF, _CR = 10, 13
 _DECODE_BYTES = 1 << 20  # decoded a MB at a time: a str of 16 MB a block cost 6 times the CPU (fresh pages)
@@ -72,17 +81,19 @@ class CsvLines:
 
     @property
     def header_digest(self) -> str:
-        """What the cache's line index is kept for: lines mean the same cells only under the same header."""
-        return hashlib.sha256(self.header).hexdigest()
+        """What the cache's line index is kept for: lines mean the same cells only under the same header, and
+        their digests are the same only by the same function (LINE_DIGEST)."""
+        return hashlib.sha256(LINE_DIGEST.encode() + b"\x00" + self.header).hexdigest()
 
     def digests(self) -> np.ndarray:
-        """(n, 16) uint8: the MD5 of each data line's bytes, its line end included (DuckDB, on every core)."""
+        """(n, 16) uint8: each data line's digest (``LINE_DIGEST``), its line end included (DuckDB, every core)."""
         lines = pa.LargeBinaryArray.from_buffers(
             pa.large_binary(), len(self), [None, pa.py_buffer(self.starts), pa.py_buffer(self.data)]
         )
         with querying(lines=pa.table({"line": lines})) as con:
-            found = con.execute(MD5_HALVES.format("line", "lines")).fetchnumpy()
-        return md5_bytes(found).view(np.uint8).reshape(-1, DIGEST_BYTES)
+            found = con.execute("SELECT hash(line) AS h0, hash(line[2:]) AS h1 FROM lines").fetchnumpy()
+        halves = np.stack([np.asarray(found["h0"], dtype="<u8"), np.asarray(found["h1"], dtype="<u8")], axis=1)
+        return np.ascontiguousarray(halves).view(np.uint8).reshape(-1, DIGEST_BYTES)
 
     def release(self) -> None:
         """Let the file's bytes go: its lines are digested and the ones needed parsed."""
