@@ -183,3 +183,20 @@ def test_identity_groups_tell_apart_identities_that_share_their_first_8_bytes() 
     assert sorted(order.tolist()) == np.flatnonzero(present).tolist()  # every record with an identity, once
     prefix = np.ascontiguousarray(ids[order]).view(">u8").reshape(-1, 2)[:, 0]
     assert (prefix[1:] >= prefix[:-1]).all()  # sorted by the first 8 bytes, as locate searches
+
+
+def test_rejected_rows_held_as_columns_are_the_rejected_rows(tmp_path: Path) -> None:
+    """A cached read gives its rejected rows as columns: every way of reading them gives what the row-by-row
+    load lists (rows with no usable key, and rows whose stage maps to no population)."""
+    rows = [("Acme", "acme.com", "Customer", "US"), ("", "", "Customer", ""), ("X", "gmail.com", "Prospect", "")]
+    rows += [("Y", f"y{i}.com", "Lead", "") for i in range(3)] + [("Z", "z.com", "Customer", "")]
+    path = write(tmp_path / "a.csv", rows)
+    reference = load_accounts(path, keep_fields=False).rejected
+    loaded = load_accounts(path, keep_fields=False, cache=RowCache(tmp_path / "rows.bin")).rejected
+    assert isinstance(reference, list) and len(reference) >= 2
+    assert loaded == reference and reference == loaded and len(loaded) == len(reference)
+    assert list(loaded) == reference and loaded[:2] == reference[:2] and loaded[-1] == reference[-1]
+    assert [loaded[i] for i in range(len(loaded))] == reference
+    assert loaded != reference[:-1]
+    with pytest.raises(IndexError):
+        loaded[len(reference)]

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from cleanroom.distinct import distinct_sorted
 from cleanroom_client.inputs.account import NO_FIELDS, Account
 from cleanroom_client.inputs.duck import querying
-from cleanroom_client.inputs.rowkeys import MatchKey
+from cleanroom_client.inputs.rowkeys import MatchKey, Rejected
 
 _BUILD_BATCH = 65_536  # accounts built per step when iterating: bounded memory, few Arrow round trips
 
@@ -62,7 +62,46 @@ class RowCells:
         return joined.take(pa.array(back, type=pa.int64()))
 
 
-CELL_COLUMNS = ("domain", "name", "account_name")  # rowcache.RECORDS' string columns, as RowCells holds them
+CELL_COLUMNS = ("domain", "name", "account_name")
+
+
+@dataclass(eq=False)
+class RejectedRows(Sequence[Rejected]):
+    """Rejected rows held as columns (a cached read of a big export rejects tens of thousands of rows, and most
+    callers only count them): each ``Rejected`` is built when asked for. Equal to any sequence of the same."""
+
+    rows: np.ndarray  # int64, 1-based, ascending
+    codes: np.ndarray  # int32 into ``words``: why each was rejected
+    words: list[str]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Rejected: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Rejected]: ...
+
+    def __getitem__(self, index: int | slice) -> Rejected | list[Rejected]:
+        if isinstance(index, slice):
+            at = range(len(self))[index]
+            return [Rejected(int(self.rows[i]), self.words[self.codes[i]]) for i in at]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("rejected row index out of range")
+        return Rejected(int(self.rows[index]), self.words[self.codes[index]])
+
+    def __iter__(self) -> Iterator[Rejected]:
+        words = self.words
+        for row, code in zip(self.rows.tolist(), self.codes.tolist(), strict=True):
+            yield Rejected(row, words[code])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(other) == len(self) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # rowcache.RECORDS' string columns, as RowCells holds them
 
 
 @dataclass

@@ -47,7 +47,7 @@ __all__ = ["REASONS", "Account", "LoadResult", "MatchKey", "Rejected", "RowCache
 class LoadResult:
     source: Path
     accounts: Sequence[Account]  # a list, or an AccountTable (columnar.py) when read through the row cache
-    rejected: list[Rejected]
+    rejected: Sequence[Rejected]  # a list, or RejectedRows (account_table.py) when read through the row cache
     rows_read: int
     columns: ColumnMap
     read: ReadReport = field(default_factory=ReadReport)  # encoding, skipped lines, formulas without a value
@@ -200,9 +200,9 @@ def _load_read(
         outcomes = outcomes_of(table.columns)
         columns = outcomes.columns
         if isinstance(table, ArrowCsv) and not keep_fields:  # the incremental map's read: no object per account
-            loaded, rejected, rows_read = load_table(table, outcomes, columns.name_column)
+            loaded, refused, rows_read = load_table(table, outcomes, columns.name_column)
             outcomes.finish()
-            return LoadResult(source, loaded, rejected, rows_read, columns, table.report, outcomes.normalised)
+            return LoadResult(source, loaded, refused, rows_read, columns, table.report, outcomes.normalised)
         if isinstance(table, ArrowCsv):
             batches = arrow_batches(table, outcomes, columns.name_column, keep_fields)
         else:

@@ -21,20 +21,19 @@ import pyarrow.compute as pc
 
 from cleanroom.terminal.malloc_arenas import trim_heap
 from cleanroom_client.inputs.account_ids import ID_SIZE
-from cleanroom_client.inputs.account_table import AccountTable, Rows
+from cleanroom_client.inputs.account_table import AccountTable, RejectedRows, Rows
 from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
 from cleanroom_client.inputs.csvlines import CsvLines, NotByLines
 from cleanroom_client.inputs.readers import Row
 from cleanroom_client.inputs.records import Picked, joined, row_cells
 from cleanroom_client.inputs.rowdigest import digest_columns, row_digests
-from cleanroom_client.inputs.rowkeys import Rejected
 from cleanroom_client.inputs.rowoutcomes import RowOutcomes, rows_of
 
 # More of a file's lines than this new (a first read, a changed header): it is parsed whole, from its path.
 WHOLE_READ_SHARE = 0.25
 
 
-def load_table(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None) -> tuple[AccountTable, list[Rejected], int]:
+def load_table(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None) -> tuple[AccountTable, RejectedRows, int]:
     """The file's accounts, its rejected rows and its row count; only rows the cache misses are normalised.
 
     ``csv.table`` is emptied once its cells are read (the peak of a million-row read: 798 -> 738 MB).
@@ -51,7 +50,7 @@ def load_table(csv: ArrowCsv, outcomes: RowOutcomes, name_column: int | None) ->
     return accounts, rejected, len(rows)
 
 
-def load_lines(lines: CsvLines, outcomes: RowOutcomes) -> tuple[AccountTable, list[Rejected], int]:
+def load_lines(lines: CsvLines, outcomes: RowOutcomes) -> tuple[AccountTable, RejectedRows, int]:
     """``load_table`` for a file read by lines: only lines the row cache has not seen are parsed. Raises
     csvlines.NotByLines, before the row cache is saved, when one of them is not a clean row; saves it
     (``outcomes.finish``) otherwise. The file's bytes are let go once they are read."""
@@ -88,7 +87,7 @@ def _parsed(lines: CsvLines, at: np.ndarray, where: Sequence[int]) -> pa.Table:
     return table if len(at) == len(lines) else table.take(pa.array(at, type=pa.int64()))
 
 
-def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> tuple[AccountTable, list[Rejected]]:
+def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> tuple[AccountTable, RejectedRows]:
     """Accounts of rows' records (rowcache.RECORDS, picked in ``parts``, of the 0-based ``rows``: each row of the
     file once, in any order), with their name cells where the file has a name column; the rejected rows, in row
     order. Built from the records' fixed-width values: their string cells stay where they are until asked for
@@ -102,7 +101,7 @@ def accounts_of(parts: Sequence[Picked], rows: np.ndarray, has_names: bool) -> t
     record_of_row = np.empty(len(rows), dtype=np.int64)
     record_of_row[rows] = np.arange(len(rows))
     refused = _in_row_order(~accepted, record_of_row)
-    rejected = [Rejected(row + 1, words[code]) for row, code in zip(rows[refused].tolist(), codes[refused].tolist(), strict=True)]
+    rejected = RejectedRows(rows[refused] + 1, codes[refused], words)
     # Each record's group, by the row its account starts at. One domain, one identity: the domain's digest
     # tells domains apart. Name keys too: any shared key merges, transitively.
     domains, label, by_identity = identity_groups(ids, has_domain, rows)
