@@ -232,3 +232,22 @@ def test_promoting_a_pending_state_moves_it_whole_and_only_for_its_own_upload(st
     assert sent.ids.tobytes() == proposed.ids.tobytes() and sent.labels.tolist() == proposed.labels.tolist()
     assert sent.masks.tolist() == proposed.masks.tolist()
     assert oct((states.dir / "agr_1.sent").stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_a_damaged_pending_state_never_replaces_the_sent_one(states):
+    """The pending file is renamed over the sent one only if every member reads back with its checksum: a
+    damaged one (a bit flipped in its ids) leaves the sound sent state where it is."""
+    rows = {f"a{i}.com": "customer" for i in range(40)}
+    first = prepare_continuous(_accounts(rows), TERMS, "vendor", AGREEMENT, new_secret(), ("", ""), states)
+    states.propose(dataclasses.replace(first.proposed, run_id="run_1", upload_id="upl_a"))
+    states.promote("agr_1", "upl_a")
+    sent = states.sent("agr_1")
+    assert sent is not None
+    states.propose(dataclasses.replace(first.proposed, run_id="run_2", upload_id="upl_b"))
+    pending = states.dir / "agr_1.pending"
+    data = bytearray(pending.read_bytes())
+    at = data.index(first.proposed.ids.tobytes()[:16])  # the ids array's first bytes, stored as they are
+    data[at] ^= 0x01
+    pending.write_bytes(bytes(data))
+    states.promote("agr_1", "upl_b")
+    assert states.sent("agr_1").upload_id == "upl_a" and pending.exists()

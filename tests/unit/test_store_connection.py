@@ -85,3 +85,38 @@ def test_closing_the_store_makes_the_checkpoint_it_owes_and_leaves_no_timer(tmp_
         assert reopened.rows("SELECT key_id FROM api_keys")[0]["key_id"] == "a"
     finally:
         reopened.close()
+
+
+class _FailingCheckpoints:
+    """A store connection whose CHECKPOINT fails (a full disk), all else passed through."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.failed = con, 0
+
+    def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+        if sql.strip().upper() == "CHECKPOINT":
+            self.failed += 1
+            raise duckdb.IOException("No space left on device")
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+
+def test_a_failed_checkpoint_is_logged_once_not_retried_in_a_loop_and_closing_still_closes(tmp_path, caplog):
+    path = tmp_path / "store.duckdb"
+    db = Database(path)
+    _write(db, "a")
+    failing = db._con = _FailingCheckpoints(db._con)  # type: ignore[assignment]
+    db.checkpoint_soon(delay=0.05)
+    time.sleep(1.0)
+    assert failing.failed == 1 and db._checkpoint_due is None  # tried once; the next completion asks again
+    db.checkpoint_soon(delay=3600)
+    db.close()  # the owed checkpoint fails: the store is closed all the same
+    assert failing.failed == 2
+    assert sum("checkpoint" in r.getMessage() for r in caplog.records) == 2
+    reopened = Database(path)  # the WAL is replayed: nothing written was lost
+    try:
+        assert reopened.rows("SELECT key_id FROM api_keys")[0]["key_id"] == "a"
+    finally:
+        reopened.close()

@@ -116,11 +116,15 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            if self._checkpoint_due is not None:  # owed: made now, before the file is let go
-                self._checkpoint_due.cancel()
-                self._checkpoint_due = None
-                self._con.execute("CHECKPOINT")
-            self._con.close()
+            try:
+                if self._checkpoint_due is not None:  # owed: made now, before the file is let go
+                    self._checkpoint_due.cancel()
+                    self._checkpoint_due = None
+                    self._con.execute("CHECKPOINT")
+            except duckdb.Error as exc:  # closing checkpoints too, or the next open replays the WAL
+                log.warning("store checkpoint at close failed: %s", exc, extra={"event": "store.checkpoint_failed"})
+            finally:
+                self._con.close()
             if self._fd >= 0:
                 os.close(self._fd)  # after DuckDB's: its lock goes with it, not before
                 self._fd = -1
@@ -205,9 +209,9 @@ class Database:
             self._checkpoint_due = None
             try:
                 self._con.execute("CHECKPOINT")
-            except duckdb.Error as exc:  # a long join on a cursor of its own holds a transaction open: later
-                log.warning("store checkpoint postponed: %s", exc, extra={"event": "store.checkpoint_postponed"})
-                self.checkpoint_soon()
+            except duckdb.Error as exc:  # a full disk, say: not retried in a loop; the next write's checkpoint,
+                # the WAL threshold or closing the store makes it (the deleted rows are gone for readers already)
+                log.warning("store checkpoint failed: %s", exc, extra={"event": "store.checkpoint_failed"})
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, for ad-hoc reads by tests only (``Store.rows``); code reads through ``records``/``values``."""

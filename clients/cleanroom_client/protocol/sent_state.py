@@ -103,6 +103,15 @@ class SentState:
             )
 
 
+def _sound(path: Path) -> bool:
+    """Whether every member of a state file (an .npz: a zip) reads back with its CRC-32."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except _UNREADABLE:
+        return False
+
+
 class SentStates:
     """The profile's sent and pending states, one pair of files per agreement."""
 
@@ -137,7 +146,7 @@ class SentStates:
     def _locked(self, agreement_id: str) -> Iterator[None]:
         """The agreement's states to ourselves: the agent and a manual map of one profile may both write them."""
         self.dir.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(self._path(agreement_id, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self._path(agreement_id, "lock"), os.O_RDONLY | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -164,12 +173,14 @@ class SentStates:
 
     def promote(self, agreement_id: str, standing_upload_id: str) -> None:
         """Make the pending state current if the coordinator now stands on exactly the upload that proposed it.
-        The pending file becomes the sent one by a rename: only its header is read."""
-        if not standing_upload_id:
+        The pending file becomes the sent one by a rename, once its checksums hold (a damaged one must not
+        replace a sound sent state); its arrays are not parsed."""
+        if not standing_upload_id or not self._path(agreement_id, "pending").exists():
             return
         with self._locked(agreement_id):
-            if self._upload_id(agreement_id, "pending") == standing_upload_id:
-                os.replace(self._path(agreement_id, "pending"), self._path(agreement_id, "sent"))
+            pending = self._path(agreement_id, "pending")
+            if self._upload_id(agreement_id, "pending") == standing_upload_id and _sound(pending):
+                os.replace(pending, self._path(agreement_id, "sent"))
 
     def settle(self, agreement_id: str, standing_run_id: str, standing_upload_id: str) -> SentState | None:
         """``promote``, then the current state."""
