@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import overload
+from typing import TypeVar, overload
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +27,7 @@ from cleanroom_client.inputs.account import NO_FIELDS, Account
 from cleanroom_client.inputs.duck import querying
 from cleanroom_client.inputs.rowkeys import MatchKey, Rejected
 
+Item = TypeVar("Item")
 _BUILD_BATCH = 65_536  # accounts built per step when iterating: bounded memory, few Arrow round trips
 
 
@@ -65,8 +66,30 @@ class RowCells:
 CELL_COLUMNS = ("domain", "name", "account_name")
 
 
+class BuiltOnDemand(Sequence[Item]):
+    """A sequence held as columns whose items are built when asked for (``built``: the items at positions)."""
+
+    def built(self, at: np.ndarray) -> list[Item]:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Item]: ...
+
+    def __getitem__(self, index: int | slice) -> Item | list[Item]:
+        if isinstance(index, slice):
+            return self.built(np.arange(len(self))[index])
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"{type(self).__name__} index out of range")
+        return self.built(np.array([index]))[0]
+
+
 @dataclass(eq=False)
-class RejectedRows(Sequence[Rejected]):
+class RejectedRows(BuiltOnDemand[Rejected]):
     """Rejected rows held as columns (a cached read of a big export rejects tens of thousands of rows, and most
     callers only count them): each ``Rejected`` is built when asked for. Equal to any sequence of the same."""
 
@@ -77,21 +100,8 @@ class RejectedRows(Sequence[Rejected]):
     def __len__(self) -> int:
         return len(self.rows)
 
-    @overload
-    def __getitem__(self, index: int) -> Rejected: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Rejected]: ...
-
-    def __getitem__(self, index: int | slice) -> Rejected | list[Rejected]:
-        if isinstance(index, slice):
-            at = range(len(self))[index]
-            return [Rejected(int(self.rows[i]), self.words[self.codes[i]]) for i in at]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("rejected row index out of range")
-        return Rejected(int(self.rows[index]), self.words[self.codes[index]])
+    def built(self, at: np.ndarray) -> list[Rejected]:
+        return [Rejected(int(self.rows[i]), self.words[self.codes[i]]) for i in at.tolist()]
 
     def __iter__(self) -> Iterator[Rejected]:
         words = self.words
@@ -132,7 +142,7 @@ class Rows:
 
 
 @dataclass
-class AccountTable(Sequence[Account]):
+class AccountTable(BuiltOnDemand[Account]):
     """Accounts in first-row order. ``first`` holds each account's first row; the accounts of several
     rows (``merged``: their positions, ascending) have all their rows in ``members``, grouped by account
     (``starts``: where each one's rows begin, then the end)."""
@@ -155,20 +165,8 @@ class AccountTable(Sequence[Account]):
     def __len__(self) -> int:
         return len(self.first.numbers)
 
-    @overload
-    def __getitem__(self, index: int) -> Account: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Account]: ...
-
-    def __getitem__(self, index: int | slice) -> Account | list[Account]:
-        if isinstance(index, slice):
-            return self.take(np.arange(len(self))[index])
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("account index out of range")
-        return self.take(np.array([index]))[0]
+    def built(self, at: np.ndarray) -> list[Account]:
+        return self.take(at)
 
     def __iter__(self) -> Iterator[Account]:
         for start in range(0, len(self), _BUILD_BATCH):
