@@ -58,6 +58,8 @@ class RowCells:
                 pieces.append(chunks[number].take(pa.array(local, type=pa.int64())))
                 start += count
         joined = pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
+        if not len(chunk) or bool((np.diff(chunk.astype(np.int64)) >= 0).all()):
+            return joined  # the rows were in chunk order already (a first read's accounts): nothing to reorder
         back = np.empty(len(order), dtype=np.int64)
         back[order] = np.arange(len(order))
         return joined.take(pa.array(back, type=pa.int64()))
