@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 
+import duckdb
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -974,3 +975,25 @@ def test_proposing_and_revoking_in_a_loop_is_bounded_and_stays_out_of_the_partne
         assert len(coord.list(VENDOR)) == 5  # the proposer still sees its own
     finally:
         store.close()
+
+
+def test_a_store_a_newer_coordinator_migrated_is_refused_before_anything_is_written(tmp_path, signer):
+    """A coordinator started on a store from a newer version (a rollback after an upgrade) must say so at once,
+    not fail at its first write into a table whose columns changed (migration 20 gave standing_pairs two)."""
+    from cleanroom.coordinator.store.schema import MIGRATIONS, NewerStore
+
+    path = tmp_path / "store.duckdb"
+    store = Store(path, signer)
+    newer = max(m.version for m in MIGRATIONS) + 1
+    with store.transaction() as con:
+        con.execute("INSERT INTO schema_migrations VALUES (?, 'from the future', 'now')", [newer])
+    store.close()
+    before = path.read_bytes()
+    with pytest.raises(NewerStore, match=f"schema version {newer}") as refused:
+        Store(path, signer)
+    assert path.read_bytes() == before
+    # Let go of at once, even while the refusal (and its traceback, holding the half-made store) is kept:
+    # DuckDB refuses a second connection to a file another connection of the process holds otherwise.
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (newer,)
+    assert refused.value is not None

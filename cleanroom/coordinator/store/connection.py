@@ -109,8 +109,13 @@ class Database:
         self._lock = threading.RLock()
         self._checkpoint_due: threading.Timer | None = None
         self._closed = False
-        with self._lock:
-            migrate(self._con)
+        try:
+            with self._lock:
+                migrate(self._con)
+        except BaseException:  # a store this code cannot use (a newer one): let it go, lock and all
+            self._con.close()
+            os.close(self._fd)
+            raise
         self.generation = 0  # bumped by every committed transaction: readers' caches compare it (cleanroom.coordinator.web)
 
     def close(self) -> None:

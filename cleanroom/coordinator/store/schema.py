@@ -18,6 +18,7 @@ from cleanroom.coordinator.store.schema_points import MIGRATION_SQL as POINTS_SQ
 from cleanroom.coordinator.store.schema_points import move_points
 from cleanroom.coordinator.store.schema_registrations import MIGRATION_SQL as REGISTRATIONS_SQL
 from cleanroom.coordinator.store.schema_standing import CONTINUOUS_SQL, DP_EVENTS_SQL
+from cleanroom.errors import InputError
 
 
 class Migration(NamedTuple):
@@ -313,9 +314,21 @@ def applied(con: duckdb.DuckDBPyConnection) -> list[int]:
     return [row[0] for row in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
 
 
+class NewerStore(InputError):
+    """The store was migrated by a newer coordinator than this one: its tables are not the ones this code writes."""
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration the store has not recorded, each in its own transaction; returns those applied."""
+    """Apply every migration the store has not recorded, each in its own transaction; returns those applied.
+    NewerStore, before anything is written, when the store records a migration this code does not know."""
     done = set(applied(con))
+    known = max(step.version for step in MIGRATIONS)
+    unknown = sorted(v for v in done if v > known)
+    if unknown:
+        raise NewerStore(
+            f"the store was written by a newer coordinator (schema version {unknown[-1]}; this one knows up to "
+            f"{known}): run that version again, or restore a backup this version made"
+        )
     ran = []
     for step in MIGRATIONS:
         if step.version in done:
