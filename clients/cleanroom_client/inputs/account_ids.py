@@ -26,6 +26,13 @@ IDENTITY_VERSION = "md5/2"
 _PREFIX = "cleanroom/account-id/2:"
 
 
+def id_words(ids: np.ndarray) -> np.ndarray:
+    """(n, 2) big-endian uint64: each identity's first and last 8 bytes as integers. They sort as the identities
+    do: the grouping sorts identities by the first word (columnar.identity_groups), and the continuous delta
+    searches them in that order (protocol.continuous.locate)."""
+    return np.ascontiguousarray(ids).view(">u8").reshape(-1, 2)
+
+
 def account_id(text: str) -> bytes:
     """One account's identity."""
     return hashlib.md5((_PREFIX + text).encode(), usedforsecurity=False).digest()

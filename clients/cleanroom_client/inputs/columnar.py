@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cleanroom.terminal.malloc_arenas import trim_heap
-from cleanroom_client.inputs.account_ids import ID_SIZE
+from cleanroom_client.inputs.account_ids import ID_SIZE, id_words
 from cleanroom_client.inputs.account_table import AccountTable, RejectedRows, Rows
 from cleanroom_client.inputs.arrowcsv import ArrowCsv, read_clean_csv
 from cleanroom_client.inputs.csvlines import CsvLines, NotByLines
@@ -178,14 +178,14 @@ def identity_groups(ids: np.ndarray, present: np.ndarray, labels: np.ndarray) ->
     integer, as protocol.continuous searches identities). By one sort of those 8 bytes: a hash of a million
     16-byte values cost three times as much."""
     at = np.flatnonzero(present)
-    prefix = np.ascontiguousarray(ids).view(">u8").reshape(-1, 2)[:, 0]
+    prefix = id_words(ids)[:, 0]
     present_prefix = prefix[at]
     by_prefix = np.argsort(present_prefix, kind="stable")
     order, ordered = at[by_prefix], present_prefix[by_prefix]
     held = ids[order]
     tie = ordered[1:] == ordered[:-1]
     if not (held[1:][tie] == held[:-1][tie]).all():  # two identities share their first 8 bytes: sort on all 16
-        order = at[np.lexsort((np.ascontiguousarray(ids[at]).view(">u8").reshape(-1, 2)[:, 1], present_prefix))]
+        order = at[np.lexsort((id_words(ids[at])[:, 1], present_prefix))]
         held = ids[order]
     starts = np.ones(len(order), dtype=bool)
     starts[1:] = held[1:] != held[:-1]

@@ -23,7 +23,7 @@ import pyarrow as pa
 from cleanroom.errors import InputError
 from cleanroom.terms import Terms
 from cleanroom_client.inputs.account import key_text
-from cleanroom_client.inputs.account_ids import ID_SIZE, IDENTITY_VERSION, account_ids
+from cleanroom_client.inputs.account_ids import ID_SIZE, IDENTITY_VERSION, account_ids, id_words
 from cleanroom_client.inputs.account_table import AccountTable
 from cleanroom_client.inputs.rowcache import search_sorted
 from cleanroom_client.inputs.version import NORMALISER_VERSION
@@ -275,7 +275,7 @@ def _has_repeats(ids: np.ndarray, order: np.ndarray | None = None) -> bool:
 
 def _prefix(ids: np.ndarray) -> np.ndarray:
     """The first 8 bytes of each 16-byte id, as big-endian integers (they sort as the ids do)."""
-    return np.ascontiguousarray(ids).view(">u8").reshape(-1, 2)[:, 0]
+    return id_words(ids)[:, 0]
 
 
 def _prepare_added(added: Sequence[Blindable], terms: Terms, party: str, agreement_id: str, secret: bytes) -> PreparedUpload:

@@ -127,19 +127,15 @@ class SentStates:
         path = self._path(agreement_id, kind)
         try:
             return SentState.from_bytes(path.read_bytes())
-        except FileNotFoundError:
+        except _UNREADABLE:  # none, or unreadable (a disk that lost it, a newer format): the next run sends everything
             return None
-        except _UNREADABLE:
-            return None  # unreadable (a disk that lost it, a newer format): the next run sends everything
 
     def _upload_id(self, agreement_id: str, kind: str) -> str | None:
         """The upload a state file names, read from its header alone (a million accounts' arrays are not)."""
         try:
             with np.load(self._path(agreement_id, kind), allow_pickle=False) as found:
                 return str(json.loads(found["meta"].tobytes()).get("upload_id", ""))
-        except FileNotFoundError:
-            return None
-        except _UNREADABLE:
+        except _UNREADABLE:  # none (FileNotFoundError is an OSError), or unreadable
             return None
 
     @contextmanager
